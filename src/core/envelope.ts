@@ -1,0 +1,202 @@
+/**
+ * The job envelope: turning an OJS enqueue request into the normalized {@link JobSpec} that jetjob
+ * stores, with validation errors that name the offending field.
+ */
+import type { z } from "zod";
+
+import { ErrorCode, ValidationError } from "./errors.js";
+import type { RetryPolicy } from "./retry.js";
+import { defaultRetryPolicy } from "./retry.js";
+import type { EnqueueRequest, RetryPolicyWire, UniquePolicyWire } from "./schema.js";
+import { enqueueRequestSchema, knownRequestFields } from "./schema.js";
+import { parseIsoDurationMs, parseTimeMs } from "./time.js";
+
+export const DEFAULT_QUEUE = "default";
+
+/** A failure as recorded on a job (`error` and each entry of `errors[]`). */
+export interface JobErrorRecord {
+  code: string;
+  type?: string;
+  message: string;
+  retryable?: boolean;
+  details?: Record<string, unknown>;
+  attempt: number;
+  occurredAt: number;
+}
+
+/** Uniqueness policy (enforced by the engine at enqueue). */
+export interface UniquePolicy {
+  keys: Array<"type" | "args" | "queue" | "meta">;
+  periodMs?: number;
+  onConflict: "reject" | "ignore" | "replace";
+  states?: string[];
+}
+
+/**
+ * A job as stored inside a segment. Queue and priority belong to the segment. Fields after `pending`
+ * are carried when a job moves to a new segment (retry, schedule), so the new home is self-contained.
+ */
+export interface JobSpec {
+  type: string;
+  args: unknown[];
+  /** Set when the id is not derived from the job's first location (client-chosen, or moved). */
+  id?: string;
+  meta?: Record<string, unknown>;
+  /** Unknown top-level request fields, echoed back on the job. */
+  ext?: Record<string, unknown>;
+  schema?: string;
+  timeoutMs?: number;
+  visibilityMs?: number;
+  retry?: RetryPolicy;
+  unique?: UniquePolicy;
+  tags?: string[];
+  expiresAt?: number;
+  scheduledAt?: number;
+  metadata?: Record<string, unknown>;
+  pending?: boolean;
+  createdAt?: number;
+  attempt?: number;
+  errors?: JobErrorRecord[];
+  retryDelayMs?: number;
+  /** The first home of a moved job, `store.seq.idx`, where its `loc` pointer lives. */
+  home?: string;
+}
+
+/** A validated enqueue: where the job goes and what is stored. */
+export interface NormalizedEnqueue {
+  queue: string;
+  priority: number;
+  spec: JobSpec;
+  /** When the job becomes available, if in the future. */
+  runAtMs?: number;
+}
+
+/** Validates an unknown request body and normalizes it. Throws {@link ValidationError}. */
+export function parseEnqueueRequest(body: unknown, nowMs: number = Date.now()): NormalizedEnqueue {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw new ValidationError("The request body must be a JSON object with at least 'type' and 'args'.", {
+      code: ErrorCode.InvalidRequest,
+    });
+  }
+  const parsed = enqueueRequestSchema.safeParse(body);
+  if (!parsed.success) throw zodToValidationError(parsed.error);
+  return normalizeEnqueue(parsed.data, nowMs);
+}
+
+/** Normalizes an already schema-checked request (semantic checks only). */
+export function normalizeEnqueue(req: EnqueueRequest, nowMs: number): NormalizedEnqueue {
+  const opts = req.options ?? {};
+  const spec: JobSpec = { type: req.type, args: req.args };
+  if (req.id !== undefined) spec.id = req.id;
+  if (req.meta !== undefined) spec.meta = req.meta;
+  if (req.schema !== undefined) spec.schema = req.schema;
+  const ext: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(req)) if (!knownRequestFields.has(k)) ext[k] = v;
+  if (Object.keys(ext).length > 0) spec.ext = ext;
+
+  if (opts.timeout_ms !== undefined) spec.timeoutMs = opts.timeout_ms;
+  const visibility =
+    opts.visibility_timeout_ms ??
+    (opts.visibility_timeout === undefined ? undefined : parseIsoDurationMs(opts.visibility_timeout));
+  if (visibility !== undefined) spec.visibilityMs = visibility;
+  const retryWire = opts.retry ?? opts.retry_policy;
+  if (retryWire !== undefined) spec.retry = normalizeRetryPolicy(retryWire);
+  if (opts.unique !== undefined) spec.unique = normalizeUnique(opts.unique);
+  if (opts.tags !== undefined) spec.tags = opts.tags;
+  if (opts.metadata !== undefined) spec.metadata = opts.metadata;
+  if (opts.pending === true) spec.pending = true;
+
+  const expires =
+    opts.expires_at === undefined ? undefined : parseTimeField("options.expires_at", opts.expires_at, nowMs);
+  if (expires !== undefined) spec.expiresAt = expires;
+  const scheduledText = opts.scheduled_at ?? opts.delay_until;
+  const runAt =
+    scheduledText === undefined
+      ? undefined
+      : parseTimeField(
+          opts.scheduled_at === undefined ? "options.delay_until" : "options.scheduled_at",
+          scheduledText,
+          nowMs,
+        );
+  const result: NormalizedEnqueue = {
+    queue: opts.queue ?? DEFAULT_QUEUE,
+    priority: opts.priority ?? 0,
+    spec,
+  };
+  if (runAt !== undefined && runAt > nowMs) {
+    spec.scheduledAt = runAt;
+    result.runAtMs = runAt;
+  }
+  return result;
+}
+
+/** Turns a wire retry policy into a full {@link RetryPolicy} (defaults filled in). */
+export function normalizeRetryPolicy(w: RetryPolicyWire): RetryPolicy {
+  const p = defaultRetryPolicy();
+  if (w.max_attempts !== undefined) p.maxAttempts = Math.max(1, w.max_attempts);
+  const initial =
+    w.initial_interval_ms ?? durationField("options.retry.initial_interval", w.initial_interval);
+  if (initial !== undefined) p.initialIntervalMs = initial;
+  if (w.backoff_coefficient !== undefined) p.backoffCoefficient = w.backoff_coefficient;
+  const max = w.max_interval_ms ?? durationField("options.retry.max_interval", w.max_interval);
+  if (max !== undefined) p.maxIntervalMs = max;
+  if (w.jitter !== undefined) p.jitter = w.jitter;
+  if (w.non_retryable_errors !== undefined) p.nonRetryableErrors = w.non_retryable_errors;
+  if (w.on_exhaustion !== undefined) p.onExhaustion = w.on_exhaustion;
+  const strategy = w.backoff_strategy ?? w.backoff_type;
+  if (strategy !== undefined) p.strategy = strategy;
+  if (p.maxIntervalMs < p.initialIntervalMs) {
+    throw new ValidationError("options.retry.max_interval must not be shorter than initial_interval", {
+      code: ErrorCode.ValidationError,
+      details: { field: "options.retry.max_interval" },
+    });
+  }
+  return p;
+}
+
+function normalizeUnique(w: UniquePolicyWire): UniquePolicy {
+  const u: UniquePolicy = {
+    keys: w.keys ?? w.key ?? ["type", "args"],
+    onConflict: w.on_conflict ?? "reject",
+  };
+  const period = durationField("options.unique.period", w.period);
+  if (period !== undefined) u.periodMs = period;
+  if (w.states !== undefined) u.states = w.states;
+  return u;
+}
+
+function durationField(field: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const ms = parseIsoDurationMs(text);
+  if (ms === undefined) {
+    throw new ValidationError(`${field} must be an ISO 8601 duration such as PT1S`, {
+      code: ErrorCode.ValidationError,
+      details: { field },
+    });
+  }
+  return ms;
+}
+
+function parseTimeField(field: string, text: string, nowMs: number): number {
+  const ms = parseTimeMs(text, nowMs);
+  if (ms === undefined) {
+    throw new ValidationError(`${field} must be an RFC 3339 time or a relative time such as +PT5S`, {
+      details: { field },
+    });
+  }
+  return ms;
+}
+
+/** Converts zod issues into one {@link ValidationError}; retry policy problems are 422, others 400. */
+export function zodToValidationError(error: z.ZodError): ValidationError {
+  const issues = error.issues.map((i) => ({ path: i.path.map(String).join("."), message: i.message }));
+  const first = issues[0];
+  const semantic = issues.some((i) => /^options\.(retry|retry_policy)\./.test(i.path));
+  const message = first
+    ? `${first.path === "" ? "body" : first.path}: ${first.message}`
+    : "The request is not valid.";
+  return new ValidationError(message, {
+    code: semantic ? ErrorCode.ValidationError : ErrorCode.InvalidRequest,
+    details: { issues },
+  });
+}

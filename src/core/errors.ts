@@ -1,0 +1,216 @@
+/**
+ * Typed errors with stable codes. Every failure that crosses a module boundary is a {@link JetjobError}
+ * whose `code` is one of {@link ErrorCode}; the HTTP status and the CLI exit code are derived from the
+ * code in exactly one place each ({@link httpStatusFor}, {@link exitCodeFor}). Callers branch on `code`
+ * (or the `isXxx` guards), never on message text.
+ *
+ * The codes are the lowercase OJS HTTP-binding vocabulary, plus a few of our own.
+ */
+
+export const ErrorCode = {
+  /** The request is malformed: wrong field types, bad formats (HTTP 400). */
+  InvalidRequest: "invalid_request",
+  /** The body is not parsable JSON (HTTP 400). */
+  InvalidPayload: "invalid_payload",
+  /** The request is well-formed but semantically invalid, e.g. a retry policy (HTTP 422). */
+  ValidationError: "validation_error",
+  /** The job, queue or other resource does not exist (HTTP 404). */
+  NotFound: "not_found",
+  /** A job with this id (or unique key) already exists (HTTP 409). */
+  Duplicate: "duplicate",
+  /** The operation is not allowed in the resource's current state (HTTP 409). */
+  Conflict: "conflict",
+  /** No or wrong credentials (HTTP 401). */
+  Unauthorized: "unauthorized",
+  /** Valid credentials without the needed scope (HTTP 403). */
+  Forbidden: "forbidden",
+  /** The body or a payload field exceeds a configured limit (HTTP 413). */
+  PayloadTooLarge: "payload_too_large",
+  /** Too many requests (HTTP 429). */
+  RateLimited: "rate_limited",
+  /** The server does not support the requested feature (HTTP 422). */
+  Unsupported: "unsupported",
+  /** NATS/JetStream failed or timed out (HTTP 503). */
+  BackendError: "backend_error",
+  /** The NATS server is too old or lacks JetStream (HTTP 503). */
+  ServerTooOld: "server_too_old",
+  /** A deadline passed (HTTP 504). */
+  Timeout: "timeout",
+  /** The object was closed or the operation aborted (HTTP 503). */
+  Closed: "closed",
+  /** A bug: an unexpected failure (HTTP 500). */
+  Internal: "internal_error",
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Options of {@link JetjobError}. */
+export interface JetjobErrorOptions extends ErrorOptions {
+  /** Machine-readable context, sent to clients as `error.details`. */
+  details?: Record<string, unknown>;
+  /** Whether retrying the same request may succeed. Defaults from the code. */
+  retryable?: boolean;
+  /** A short hint on how to fix the problem. */
+  hint?: string;
+}
+
+/** The one base class of all jetjob errors. */
+export class JetjobError extends Error {
+  override name = "JetjobError";
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+  readonly retryable: boolean;
+  readonly hint: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: JetjobErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.details = options.details;
+    this.retryable = options.retryable ?? defaultRetryable(code);
+    this.hint = options.hint;
+  }
+}
+
+/** A request failed validation (`invalid_request`, `invalid_payload` or `validation_error`). */
+export class ValidationError extends JetjobError {
+  override name = "ValidationError";
+  constructor(
+    message: string,
+    options: JetjobErrorOptions & {
+      code?:
+        typeof ErrorCode.InvalidRequest | typeof ErrorCode.InvalidPayload | typeof ErrorCode.ValidationError;
+    } = {},
+  ) {
+    super(options.code ?? ErrorCode.InvalidRequest, message, options);
+  }
+}
+
+/** A resource does not exist. */
+export class NotFoundError extends JetjobError {
+  override name = "NotFoundError";
+  constructor(resourceType: string, resourceId: string, options: JetjobErrorOptions = {}) {
+    super(ErrorCode.NotFound, `${capitalize(resourceType)} '${resourceId}' not found.`, {
+      hint: `Check the ${resourceType} id; finished ${resourceType}s are removed after their retention period.`,
+      ...options,
+      details: { resource_type: resourceType, resource_id: resourceId, ...options.details },
+    });
+  }
+}
+
+/** The operation conflicts with the current state (`conflict`) or an existing resource (`duplicate`). */
+export class ConflictError extends JetjobError {
+  override name = "ConflictError";
+  constructor(
+    message: string,
+    options: JetjobErrorOptions & { code?: typeof ErrorCode.Conflict | typeof ErrorCode.Duplicate } = {},
+  ) {
+    super(options.code ?? ErrorCode.Conflict, message, options);
+  }
+}
+
+/** NATS or JetStream failed; usually transient. */
+export class BackendError extends JetjobError {
+  override name = "BackendError";
+  constructor(message: string, options: JetjobErrorOptions = {}) {
+    super(ErrorCode.BackendError, message, options);
+  }
+}
+
+export function isJetjobError(err: unknown): err is JetjobError {
+  return err instanceof JetjobError;
+}
+
+export function isNotFound(err: unknown): err is NotFoundError {
+  return isJetjobError(err) && err.code === ErrorCode.NotFound;
+}
+
+export function isConflict(err: unknown): err is ConflictError {
+  return isJetjobError(err) && (err.code === ErrorCode.Conflict || err.code === ErrorCode.Duplicate);
+}
+
+/** Turns anything thrown into a {@link JetjobError}, keeping the original as `cause`. */
+export function coerceError(err: unknown): JetjobError {
+  if (err instanceof JetjobError) return err;
+  if (err instanceof Error) return new JetjobError(ErrorCode.Internal, err.message, { cause: err });
+  return new JetjobError(ErrorCode.Internal, String(err));
+}
+
+const httpStatus: Record<ErrorCode, number> = {
+  invalid_request: 400,
+  invalid_payload: 400,
+  validation_error: 422,
+  not_found: 404,
+  duplicate: 409,
+  conflict: 409,
+  unauthorized: 401,
+  forbidden: 403,
+  payload_too_large: 413,
+  rate_limited: 429,
+  unsupported: 422,
+  backend_error: 503,
+  server_too_old: 503,
+  timeout: 504,
+  closed: 503,
+  internal_error: 500,
+};
+
+/** The HTTP status for an error code (the only place this mapping lives). */
+export function httpStatusFor(code: ErrorCode): number {
+  return httpStatus[code];
+}
+
+/**
+ * Exit codes of the CLI. 0 success, 1 the operation ran and something failed, 2 usage or validation
+ * error, 3 unreachable or timed out, 4 not found, 5 conflict, 6 auth.
+ */
+export const ExitCode = {
+  Ok: 0,
+  Failed: 1,
+  Usage: 2,
+  Unreachable: 3,
+  NotFound: 4,
+  Conflict: 5,
+  Auth: 6,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** The CLI exit code for an error code (the only place this mapping lives). */
+export function exitCodeFor(code: ErrorCode): ExitCode {
+  switch (code) {
+    case ErrorCode.InvalidRequest:
+    case ErrorCode.InvalidPayload:
+    case ErrorCode.ValidationError:
+    case ErrorCode.PayloadTooLarge:
+    case ErrorCode.Unsupported:
+      return ExitCode.Usage;
+    case ErrorCode.NotFound:
+      return ExitCode.NotFound;
+    case ErrorCode.Duplicate:
+    case ErrorCode.Conflict:
+      return ExitCode.Conflict;
+    case ErrorCode.Unauthorized:
+    case ErrorCode.Forbidden:
+      return ExitCode.Auth;
+    case ErrorCode.BackendError:
+    case ErrorCode.ServerTooOld:
+    case ErrorCode.Timeout:
+    case ErrorCode.Closed:
+      return ExitCode.Unreachable;
+    case ErrorCode.RateLimited:
+    case ErrorCode.Internal:
+      return ExitCode.Failed;
+  }
+}
+
+function defaultRetryable(code: ErrorCode): boolean {
+  return (
+    code === ErrorCode.BackendError ||
+    code === ErrorCode.Timeout ||
+    code === ErrorCode.RateLimited ||
+    code === ErrorCode.Closed
+  );
+}
+
+function capitalize(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}

@@ -1,0 +1,130 @@
+/**
+ * Wire schemas (zod) of the OJS enqueue request. The same schemas validate requests at the HTTP edge
+ * and in the SDKs, and document the API (OpenAPI is generated from them).
+ */
+import { z } from "zod";
+
+export const jobTypePattern = /^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)*$/;
+export const queueNamePattern = /^[a-z0-9][a-z0-9.-]*$/;
+export const idPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+export const MIN_PRIORITY = -100;
+export const MAX_PRIORITY = 100;
+
+const isoDuration = z
+  .string()
+  .regex(/^P(?!$)(\d+(\.\d+)?W)?(\d+(\.\d+)?D)?(T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M)?(\d+(\.\d+)?S)?)?$/, {
+    message: "must be an ISO 8601 duration such as PT1S or PT5M",
+  });
+
+const timeValue = z.string().min(1).describe("RFC 3339 time, or a relative time such as +PT5S");
+
+export const jobTypeSchema = z
+  .string()
+  .max(255)
+  .regex(jobTypePattern, { message: "must be dot-separated lowercase segments, e.g. email.send" });
+
+export const queueNameSchema = z
+  .string()
+  .max(128)
+  .regex(queueNamePattern, { message: "must match ^[a-z0-9][a-z0-9.-]*$ (lowercase, digits, '-', '.')" });
+
+export const retryPolicySchema = z
+  .object({
+    max_attempts: z.int().min(0, { message: "max_attempts must be >= 0" }).max(1000).optional(),
+    initial_interval: isoDuration.optional(),
+    initial_interval_ms: z.int().min(0).optional(),
+    backoff_coefficient: z
+      .number()
+      .min(1, { message: "backoff_coefficient must be >= 1" })
+      .max(100)
+      .optional(),
+    max_interval: isoDuration.optional(),
+    max_interval_ms: z.int().min(0).optional(),
+    jitter: z.boolean().optional(),
+    non_retryable_errors: z.array(z.string().max(500)).max(100).optional(),
+    on_exhaustion: z.enum(["discard", "dead_letter"]).optional(),
+    backoff_strategy: z.enum(["exponential", "linear", "constant"]).optional(),
+    backoff_type: z.enum(["exponential", "linear", "constant"]).optional(),
+  })
+  .loose();
+
+export const uniquePolicySchema = z
+  .object({
+    keys: z
+      .array(z.enum(["type", "args", "queue", "meta"]))
+      .min(1)
+      .optional(),
+    key: z
+      .array(z.enum(["type", "args", "queue", "meta"]))
+      .min(1)
+      .optional(),
+    period: isoDuration.optional(),
+    on_conflict: z.enum(["reject", "ignore", "replace"]).optional(),
+    states: z
+      .array(
+        z.enum([
+          "scheduled",
+          "available",
+          "pending",
+          "active",
+          "retryable",
+          "completed",
+          "cancelled",
+          "discarded",
+        ]),
+      )
+      .optional(),
+  })
+  .loose();
+
+export const jobOptionsSchema = z
+  .object({
+    queue: queueNameSchema.optional(),
+    priority: z
+      .int()
+      .min(MIN_PRIORITY, { message: `priority must be between ${MIN_PRIORITY} and ${MAX_PRIORITY}` })
+      .max(MAX_PRIORITY, { message: `priority must be between ${MIN_PRIORITY} and ${MAX_PRIORITY}` })
+      .optional(),
+    timeout_ms: z.int().min(1).optional(),
+    delay_until: timeValue.optional(),
+    scheduled_at: timeValue.optional(),
+    expires_at: timeValue.optional(),
+    retry: retryPolicySchema.optional(),
+    retry_policy: retryPolicySchema.optional(),
+    unique: uniquePolicySchema.optional(),
+    tags: z.array(z.string().max(200)).max(100).optional(),
+    visibility_timeout_ms: z.int().min(1).optional(),
+    visibility_timeout: isoDuration.optional(),
+    metadata: z.record(z.string(), z.unknown()).optional(),
+    rate_limit: z.object({ max_per_second: z.number().positive() }).loose().optional(),
+    pending: z.boolean().optional(),
+  })
+  .loose();
+
+/** `POST /ojs/v1/jobs` body. Unknown top-level fields are kept and echoed on the job. */
+export const enqueueRequestSchema = z
+  .object({
+    id: z.string().regex(idPattern, { message: "id must be a lowercase UUIDv7" }).optional(),
+    type: jobTypeSchema,
+    args: z.array(z.unknown(), { message: "args must be a JSON array" }),
+    meta: z.record(z.string(), z.unknown()).optional(),
+    schema: z.string().optional(),
+    options: jobOptionsSchema.optional(),
+  })
+  .loose();
+
+export type EnqueueRequest = z.infer<typeof enqueueRequestSchema>;
+export type JobOptionsWire = z.infer<typeof jobOptionsSchema>;
+export type RetryPolicyWire = z.infer<typeof retryPolicySchema>;
+export type UniquePolicyWire = z.infer<typeof uniquePolicySchema>;
+
+/** Top-level request fields that are not copied into the job's extension fields. */
+export const knownRequestFields: ReadonlySet<string> = new Set([
+  "id",
+  "type",
+  "args",
+  "meta",
+  "schema",
+  "options",
+]);

@@ -1,0 +1,66 @@
+/**
+ * Time formats of the OJS wire: RFC 3339 timestamps (UTC, milliseconds), ISO 8601 durations
+ * (`PT1S`, `P1DT2H`) and relative times (`+PT5S` = now + 5 s).
+ */
+
+/** `2026-02-12T10:30:00.123Z`. */
+export function toRfc3339(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+const durationPattern =
+  /^P(?:(\d+(?:\.\d+)?)W)?(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$/;
+
+/**
+ * Parses an ISO 8601 duration into milliseconds. Years and months are not accepted (their length
+ * varies). Returns `undefined` for anything else.
+ */
+export function parseIsoDurationMs(text: string): number | undefined {
+  const m = durationPattern.exec(text);
+  if (!m || text === "P" || text.endsWith("T")) return undefined;
+  const [, w, d, h, min, s] = m;
+  const ms =
+    num(w) * 7 * 86_400_000 + num(d) * 86_400_000 + num(h) * 3_600_000 + num(min) * 60_000 + num(s) * 1000;
+  return Math.round(ms);
+}
+
+/** Formats milliseconds as an ISO 8601 duration (`PT1.5S`, `PT5M`, `P1DT2H`). */
+export function formatIsoDuration(ms: number): string {
+  if (ms <= 0) return "PT0S";
+  const days = Math.floor(ms / 86_400_000);
+  let rest = ms - days * 86_400_000;
+  const hours = Math.floor(rest / 3_600_000);
+  rest -= hours * 3_600_000;
+  const minutes = Math.floor(rest / 60_000);
+  rest -= minutes * 60_000;
+  const seconds = rest / 1000;
+  let out = "P";
+  if (days) out += `${days}D`;
+  if (hours || minutes || seconds) {
+    out += "T";
+    if (hours) out += `${hours}H`;
+    if (minutes) out += `${minutes}M`;
+    if (seconds) out += `${seconds}S`;
+  }
+  return out;
+}
+
+const rfc3339Pattern = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/**
+ * Parses an absolute RFC 3339 time or a relative `+<ISO duration>` into epoch milliseconds.
+ * Returns `undefined` when the text is neither.
+ */
+export function parseTimeMs(text: string, nowMs: number = Date.now()): number | undefined {
+  if (text.startsWith("+")) {
+    const d = parseIsoDurationMs(text.slice(1));
+    return d === undefined ? undefined : nowMs + d;
+  }
+  if (!rfc3339Pattern.test(text)) return undefined;
+  const ms = Date.parse(text);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+function num(s: string | undefined): number {
+  return s === undefined ? 0 : Number(s);
+}

@@ -1,0 +1,106 @@
+/**
+ * Connecting to NATS, with the checks jetjob relies on: server version >= 2.10 and JetStream enabled.
+ * Older servers silently ignore features jetjob uses (`term(reason)`, multi-filter consumers), so we
+ * refuse them up front with a clear error instead of misbehaving later.
+ */
+import type { ConnectionOptions, NatsConnection } from "@nats-io/nats-core";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+
+import { BackendError, ErrorCode, JetjobError } from "../core/errors.js";
+
+export const MIN_SERVER_VERSION = "2.10.0";
+
+export interface ConnectOptions {
+  /** NATS URL(s), e.g. `nats://127.0.0.1:4222`. */
+  servers: string | string[];
+  /** Connection name shown in the server's monitoring. */
+  name?: string;
+  token?: string;
+  user?: string;
+  pass?: string;
+  /** Path to a NATS credentials file. */
+  credsFile?: string;
+  /** How long to try the first connection. @defaultValue 5000 */
+  timeoutMs?: number;
+  /** Keep retrying the first connection instead of failing (servers and agents). */
+  waitOnFirstConnect?: boolean;
+}
+
+/** Connects and checks the server. Throws {@link JetjobError} with `server_too_old` or `backend_error`. */
+export async function connectNats(options: ConnectOptions): Promise<NatsConnection> {
+  const opts: ConnectionOptions = {
+    servers: options.servers,
+    name: options.name ?? "jetjob",
+    timeout: options.timeoutMs ?? 5000,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    waitOnFirstConnect: options.waitOnFirstConnect ?? false,
+    pingInterval: 10_000,
+  };
+  if (options.token !== undefined) opts.token = options.token;
+  if (options.user !== undefined) opts.user = options.user;
+  if (options.pass !== undefined) opts.pass = options.pass;
+  if (options.credsFile !== undefined) {
+    const { credsAuthenticator } = await import("@nats-io/nats-core");
+    const { readFile } = await import("node:fs/promises");
+    opts.authenticator = credsAuthenticator(await readFile(options.credsFile));
+  }
+  let nc: NatsConnection;
+  try {
+    nc = await connect(opts);
+  } catch (err) {
+    const servers = Array.isArray(options.servers) ? options.servers.join(",") : options.servers;
+    throw new BackendError(
+      `cannot connect to NATS at ${servers}: ${err instanceof Error ? err.message : String(err)}`,
+      {
+        cause: err,
+        hint: "Is nats-server running? `jetjob start` runs one for you.",
+      },
+    );
+  }
+  try {
+    await checkServer(nc);
+  } catch (err) {
+    await nc.close();
+    throw err;
+  }
+  return nc;
+}
+
+/** Verifies version and JetStream on an open connection. */
+export async function checkServer(nc: NatsConnection): Promise<void> {
+  const version = nc.info?.version ?? "0.0.0";
+  if (compareVersions(version, MIN_SERVER_VERSION) < 0) {
+    throw new JetjobError(
+      ErrorCode.ServerTooOld,
+      `nats-server ${version} is too old: jetjob needs ${MIN_SERVER_VERSION} or newer`,
+      { hint: "Run scripts/install-nats-server.sh to get nats-server 2.10 from Debian trixie." },
+    );
+  }
+  if (nc.info?.jetstream !== true) {
+    throw new JetjobError(ErrorCode.ServerTooOld, `nats-server ${version} has JetStream disabled`, {
+      hint: "Start nats-server with -js (JetStream), or use `jetjob start`.",
+    });
+  }
+  try {
+    const jsm = await jetstreamManager(nc, { timeout: 5000 });
+    await jsm.getAccountInfo();
+  } catch (err) {
+    throw new JetjobError(ErrorCode.ServerTooOld, "JetStream is not available for this NATS account", {
+      cause: err,
+      hint: "Enable JetStream for the account jetjob connects with.",
+    });
+  }
+}
+
+/** Compares dotted versions numerically (`2.10.27` > `2.9.10`); pre-release suffixes are ignored. */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split(/[.-]/).map((x) => parseInt(x, 10) || 0);
+  const pb = b.split(/[.-]/).map((x) => parseInt(x, 10) || 0);
+  for (let i = 0; i < 3; i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}

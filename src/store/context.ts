@@ -1,0 +1,84 @@
+/**
+ * Everything the engine, the API server and the NATS-direct worker share on one NATS connection:
+ * topology, pipelined publisher and reader, journals, KV buckets and the queue registry.
+ */
+import type { JetStreamManager } from "@nats-io/jetstream";
+import { jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+
+import { uuidv7 } from "../core/ids.js";
+import type { SharedInbox } from "../nats/inbox.js";
+import { createSharedInbox } from "../nats/inbox.js";
+import type { Publisher } from "../nats/publisher.js";
+import { createPublisher } from "../nats/publisher.js";
+import type { StreamReader } from "../nats/reader.js";
+import { createStreamReader } from "../nats/reader.js";
+import type { Journals } from "./journal.js";
+import { createJournals } from "./journal.js";
+import type { QueueRegistry } from "./queues.js";
+import { createQueueRegistry } from "./queues.js";
+import type { Buckets, ResolvedTopology, TopologyOptions } from "./topology.js";
+import { ensureTopology, openBuckets, resolveTopology, Subjects } from "./topology.js";
+
+export interface StoreContext {
+  nc: NatsConnection;
+  jsm: JetStreamManager;
+  topology: ResolvedTopology;
+  subjects: Subjects;
+  inbox: SharedInbox;
+  publisher: Publisher;
+  reader: StreamReader;
+  journals: Journals;
+  buckets: Buckets;
+  queues: QueueRegistry;
+  /** Identifies this process in claims and logs. */
+  instanceId: string;
+  close(): void;
+}
+
+export interface StoreContextOptions {
+  topology?: TopologyOptions;
+  /** Create/update streams and buckets (servers do; workers only open them). @defaultValue true */
+  ensure?: boolean;
+  instanceId?: string;
+  /** Reply timeout of NATS requests. @defaultValue 10000 */
+  requestTimeoutMs?: number;
+}
+
+export async function createStoreContext(
+  nc: NatsConnection,
+  options: StoreContextOptions = {},
+): Promise<StoreContext> {
+  const topology = resolveTopology(options.topology);
+  const subjects = new Subjects(topology.prefix);
+  const jsm = await jetstreamManager(nc, { timeout: options.requestTimeoutMs ?? 10_000 });
+  const buckets =
+    options.ensure === false
+      ? await openBuckets(nc, topology, false)
+      : await ensureTopology(nc, jsm, topology);
+  const inboxOptions = options.requestTimeoutMs === undefined ? {} : { timeoutMs: options.requestTimeoutMs };
+  const inbox = createSharedInbox(nc, inboxOptions);
+  const publisher = createPublisher(nc, inbox);
+  const reader = createStreamReader(nc, inbox);
+  const journals = createJournals(reader, publisher, topology.streams.journal, (store, seq) =>
+    subjects.journal(store, seq),
+  );
+  const queues = createQueueRegistry({ jsm, kv: buckets.queues, topology, subjects });
+  return {
+    nc,
+    jsm,
+    topology,
+    subjects,
+    inbox,
+    publisher,
+    reader,
+    journals,
+    buckets,
+    queues,
+    instanceId: options.instanceId ?? uuidv7(),
+    close() {
+      queues.close();
+      inbox.close();
+    },
+  };
+}

@@ -1,0 +1,120 @@
+/**
+ * Lifecycle events. Whoever changes a job's state publishes the matching events as one batch per
+ * change (a segment, a journal flush) to `<prefix>.ev.<queue>` with a plain core-NATS publish: the
+ * bounded events stream stores it without an acknowledgement round trip. Events are for observation
+ * (the OJS events list, live streams, dashboards); job state itself lives in segments and journals, so
+ * a lost event never loses or changes a job.
+ */
+import type { StoreContext } from "./context.js";
+
+export const EventType = {
+  Enqueued: "job.enqueued",
+  Scheduled: "job.scheduled",
+  Started: "job.started",
+  Completed: "job.completed",
+  Failed: "job.failed",
+  Retrying: "job.retrying",
+  Discarded: "job.discarded",
+  Cancelled: "job.cancelled",
+  Requeued: "job.requeued",
+  Expired: "job.expired",
+} as const;
+export type EventType = (typeof EventType)[keyof typeof EventType];
+
+/** A stored event (short keys: there are many). */
+export interface JobEvent {
+  t: EventType;
+  at: number;
+  id: string;
+  /** Job type. */
+  jt: string;
+  q: string;
+  /** Attempt. */
+  a?: number;
+  /** Duration of the attempt in ms. */
+  d?: number;
+  /** Worker id. */
+  w?: string;
+  /** Error code. */
+  e?: string;
+}
+
+/** The OJS event shape. */
+export interface EventView {
+  type: EventType;
+  timestamp: string;
+  data: {
+    job_id: string;
+    job_type: string;
+    queue: string;
+    attempt?: number;
+    duration_ms?: number;
+    worker_id?: string;
+    error_code?: string;
+  };
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** Publishes a batch of events of one queue (fire and forget). */
+export function emitEvents(ctx: StoreContext, queue: string, events: JobEvent[]): void {
+  if (events.length === 0) return;
+  try {
+    ctx.nc.publish(ctx.subjects.events(queue), enc.encode(JSON.stringify(events)));
+  } catch {
+    // A closed connection loses only observability data; job state is unaffected.
+  }
+}
+
+export function toEventView(e: JobEvent): EventView {
+  const data: EventView["data"] = { job_id: e.id, job_type: e.jt, queue: e.q };
+  if (e.a !== undefined) data.attempt = e.a;
+  if (e.d !== undefined) data.duration_ms = e.d;
+  if (e.w !== undefined) data.worker_id = e.w;
+  if (e.e !== undefined) data.error_code = e.e;
+  return { type: e.t, timestamp: new Date(e.at).toISOString(), data };
+}
+
+export function decodeEvents(data: Uint8Array): JobEvent[] {
+  try {
+    const v = JSON.parse(dec.decode(data)) as unknown;
+    return Array.isArray(v) ? (v as JobEvent[]).filter((e) => e && typeof e.t === "string") : [];
+  } catch {
+    return [];
+  }
+}
+
+export interface RecentEventsQuery {
+  types?: string[];
+  queues?: string[];
+  limit?: number;
+  jobId?: string;
+}
+
+/**
+ * The most recent events, newest first. Reads backwards through the events stream in growing
+ * windows, so the cost follows `limit`, not the stream's size.
+ */
+export async function recentEvents(ctx: StoreContext, q: RecentEventsQuery): Promise<EventView[]> {
+  const limit = Math.min(Math.max(q.limit ?? 50, 1), 1000);
+  const stream = ctx.topology.streams.events;
+  const subject = q.queues?.length === 1 ? ctx.subjects.events(q.queues[0]!) : ctx.subjects.eventsAll();
+  const last = await ctx.reader.get(stream, { lastBySubject: subject });
+  if (!last) return [];
+  const types = q.types && q.types.length > 0 ? new Set(q.types) : undefined;
+  const queues = q.queues && q.queues.length > 0 ? new Set(q.queues) : undefined;
+  const keep = (e: JobEvent) =>
+    (!types || types.has(e.t)) && (!queues || queues.has(e.q)) && (q.jobId === undefined || e.id === q.jobId);
+  let window = 64;
+  for (;;) {
+    const start = Math.max(1, last.seq - window);
+    const msgs = await ctx.reader.all(stream, subject, start, window + 1);
+    const found: JobEvent[] = [];
+    for (const m of msgs) for (const e of decodeEvents(m.data)) if (keep(e)) found.push(e);
+    if (found.length >= limit || start === 1 || window >= 65_536) {
+      return found.reverse().slice(0, limit).map(toEventView);
+    }
+    window *= 4;
+  }
+}

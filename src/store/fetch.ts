@@ -1,0 +1,162 @@
+/**
+ * FETCH for HTTP workers: pull a segment (without waiting when there is none), claim jobs in it with
+ * a lease deadline (the visibility timeout), and release the segment so others can claim the rest.
+ * Queues are tried in the order given, lanes from the highest priority down, FIFO within a lane.
+ */
+import { Store } from "../core/ids.js";
+import { pullOnce } from "../nats/pull.js";
+import type { Delivery } from "../nats/pull.js";
+import { WrongSequenceError } from "../nats/publisher.js";
+import type { StoreContext } from "./context.js";
+import type { JobEvent } from "./events.js";
+import { EventType, emitEvents } from "./events.js";
+import type { Slot } from "./fold.js";
+import { applyOp, foldJournal, isClaimable } from "./fold.js";
+import type { JournalOp } from "./journal.js";
+import type { Locator } from "./locator.js";
+import { decideFailure } from "./moves.js";
+import { applyRelease, decideRelease } from "./release.js";
+import type { SegmentAt } from "./segment.js";
+import { decodeSegment, jobIdAt } from "./segment.js";
+import { validateMoved } from "./validate.js";
+import type { JobView } from "./view.js";
+import { buildJobView, deriveState, timeoutError } from "./view.js";
+
+export const DEFAULT_VISIBILITY_MS = 30_000;
+/** How long an HTTP fetch waits on an empty lane (an empty fetch answers after about this). */
+export const FETCH_WAIT_MS = 25;
+
+export interface FetchRequest {
+  queues: string[];
+  count: number;
+  workerId: string;
+  visibilityMs?: number;
+}
+
+export async function fetchJobs(ctx: StoreContext, locator: Locator, req: FetchRequest): Promise<JobView[]> {
+  const out: JobView[] = [];
+  for (const queue of req.queues) {
+    if (out.length >= req.count) break;
+    const rec = ctx.queues.cached(queue) ?? (await ctx.queues.get(queue));
+    if (!rec || rec.paused) continue;
+    for (const priority of [...rec.lanes].sort((a, b) => b - a)) {
+      while (out.length < req.count) {
+        const [d] = await pullOnce(
+          ctx.nc,
+          ctx.topology.streams.queue,
+          ctx.subjects.laneConsumer(queue, priority),
+          {
+            batch: 1,
+            expiresMs: FETCH_WAIT_MS,
+          },
+        );
+        if (!d) break;
+        out.push(...(await claimFromDelivery(ctx, locator, d, req.count - out.length, req)));
+      }
+    }
+  }
+  return out;
+}
+
+async function claimFromDelivery(
+  ctx: StoreContext,
+  locator: Locator,
+  d: Delivery,
+  want: number,
+  req: FetchRequest,
+): Promise<JobView[]> {
+  const seq = d.info.streamSeq;
+  let at: SegmentAt;
+  try {
+    at = (await locator.segment(Store.Queue, seq)) ?? { store: Store.Queue, seq, seg: decodeSegment(d.data) };
+  } catch {
+    // Not a segment (garbage published on a lane subject): drop it for good.
+    applyRelease(ctx.nc, d.ackSubject, { kind: "ack" });
+    return [];
+  }
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const journal = await ctx.journals.read(Store.Queue, seq);
+    const slots = foldJournal(at.seg.jobs.length, journal.entries);
+    const now = Date.now();
+    const ops: JournalOp[] = [];
+    const claimed: number[] = [];
+    const events: JobEvent[] = [];
+    const afters: Array<() => Promise<void>> = [];
+    let waiting = false;
+    for (let i = 0; i < slots.length; i++) {
+      const s = slots[i]!;
+      const spec = at.seg.jobs[i]!;
+      if (s.outcome) continue;
+      const c = s.claim;
+      if (c?.dl !== undefined && spec.timeoutMs !== undefined && now > c.at + spec.timeoutMs) {
+        const err = timeoutError(spec, c.a, c.at + spec.timeoutMs);
+        const decision = await decideFailure(ctx, { at, idx: i, journal, slots }, c.a, err, now);
+        ops.push(decision.op);
+        afters.push(decision.after);
+        events.push(
+          event(at, i, decision.retrying ? EventType.Retrying : EventType.Discarded, now, c.a, "timeout"),
+        );
+        continue;
+      }
+      if (!isClaimable(s, now)) continue;
+      if (spec.expiresAt !== undefined && now > spec.expiresAt) {
+        ops.push({ op: "expire", i, at: now });
+        events.push(event(at, i, EventType.Expired, now));
+        continue;
+      }
+      if (claimed.length >= want) continue;
+      const validity = await validateMoved(ctx, locator, at, i);
+      if (validity === "wait") {
+        waiting = true;
+        continue;
+      }
+      if (validity === "orphan") {
+        ops.push({ op: "expire", i, at: now });
+        continue;
+      }
+      const a = Math.max(s.lastAttempt, spec.attempt ?? 0) + 1;
+      const dl = now + (req.visibilityMs ?? spec.visibilityMs ?? DEFAULT_VISIBILITY_MS);
+      ops.push({ op: "claim", i, a, w: req.workerId, at: now, dl, ack: d.ackSubject });
+      claimed.push(i);
+      events.push({ ...event(at, i, EventType.Started, now, a), w: req.workerId });
+    }
+    if (ops.length === 0) {
+      applyRelease(
+        ctx.nc,
+        d.ackSubject,
+        waiting ? { kind: "nak", delayMs: 1000 } : decideRelease(slots, now),
+      );
+      return [];
+    }
+    try {
+      await ctx.journals.append(Store.Queue, seq, ops, journal.lastSeq);
+    } catch (err) {
+      if (err instanceof WrongSequenceError) continue;
+      applyRelease(ctx.nc, d.ackSubject, { kind: "nak", delayMs: 0 });
+      throw err;
+    }
+    for (const op of ops) applyOp(slots, op);
+    applyRelease(ctx.nc, d.ackSubject, decideRelease(slots, now));
+    for (const after of afters) await after();
+    emitEvents(ctx, at.seg.q, events);
+    return claimed.map((i) => buildJobView(at, i, deriveState(at, i, slots[i]!, now)));
+  }
+  applyRelease(ctx.nc, d.ackSubject, { kind: "nak", delayMs: 0 });
+  return [];
+}
+
+export function event(
+  at: SegmentAt,
+  i: number,
+  t: JobEvent["t"],
+  now: number,
+  a?: number,
+  e?: string,
+): JobEvent {
+  const ev: JobEvent = { t, at: now, id: jobIdAt(at, i), jt: at.seg.jobs[i]!.type, q: at.seg.q };
+  if (a !== undefined) ev.a = a;
+  if (e !== undefined) ev.e = e;
+  return ev;
+}
+
+export type { Slot };

@@ -1,0 +1,150 @@
+/**
+ * Folding a segment's journal into the state of each of its job slots. Pure and deterministic: every
+ * reader that sees the same entries computes the same state, which is what lets any API instance or
+ * worker act on a segment after a compare-and-set read.
+ *
+ * Rules (per slot, entries in order):
+ * - the first outcome (done, fail, cancel, expire, move) wins; later ones are ignored;
+ * - an outcome for attempt `a` counts only if `a` is the current claim (a stale worker that lost its
+ *   lease cannot complete or fail the job: that is the fencing token);
+ * - a claim must have a higher attempt than any earlier claim;
+ * - `requeue` gives the current claim back; `beat` extends the current claim's lease.
+ */
+import type { JobErrorRecord } from "../core/envelope.js";
+import type { JournalEntry, JournalOp } from "./journal.js";
+import type { RefKey } from "./segment.js";
+
+export interface Claim {
+  a: number;
+  w: string;
+  at: number;
+  /** Lease deadline (HTTP claims); claims by NATS-direct workers have none: their lease is the delivery. */
+  dl?: number;
+  ack?: string;
+}
+
+export type Outcome =
+  | { kind: "done"; a: number; at: number; res?: unknown }
+  | {
+      kind: "fail";
+      a: number;
+      at: number;
+      err: JobErrorRecord;
+      out: "retry" | "discard";
+      to?: RefKey;
+      ti?: number;
+      retryAt?: number;
+      delay?: number;
+      dlq?: boolean;
+    }
+  | { kind: "cancel"; at: number }
+  | { kind: "expire"; at: number }
+  | { kind: "move"; at: number; to: RefKey; ti: number };
+
+export interface Slot {
+  /** The highest attempt claimed here (0 = never claimed here). */
+  lastAttempt: number;
+  /** The claim holding the job now (also kept after the outcome, for `started_at`). */
+  claim?: Claim;
+  outcome?: Outcome;
+  /** Latest location pointer, on a job's first home. */
+  loc?: { to: RefKey; ti: number };
+  requeues: number;
+}
+
+export function emptySlots(jobCount: number): Slot[] {
+  return Array.from({ length: jobCount }, () => ({ lastAttempt: 0, requeues: 0 }));
+}
+
+/** Folds entries into slots; `slots` may be a previous fold to continue from. */
+export function foldJournal(
+  jobCount: number,
+  entries: readonly JournalEntry[],
+  slots: Slot[] = emptySlots(jobCount),
+): Slot[] {
+  for (const e of entries) for (const op of e.ops) applyOp(slots, op);
+  return slots;
+}
+
+export function applyOp(slots: Slot[], op: JournalOp): void {
+  const s = slots[op.i];
+  if (!s) return;
+  switch (op.op) {
+    case "claim":
+      if (s.outcome || !(op.a > s.lastAttempt)) return;
+      s.lastAttempt = op.a;
+      s.claim = { a: op.a, w: op.w, at: op.at };
+      if (op.dl !== undefined) s.claim.dl = op.dl;
+      if (op.ack !== undefined) s.claim.ack = op.ack;
+      return;
+    case "beat":
+      if (!s.outcome && s.claim?.a === op.a) s.claim.dl = Math.max(s.claim.dl ?? 0, op.dl);
+      return;
+    case "done":
+      if (s.outcome || s.claim?.a !== op.a) return;
+      s.outcome = { kind: "done", a: op.a, at: op.at };
+      if (op.res !== undefined) s.outcome.res = op.res;
+      return;
+    case "fail": {
+      if (s.outcome || s.claim?.a !== op.a) return;
+      const o: Outcome = { kind: "fail", a: op.a, at: op.at, err: op.err, out: op.out };
+      if (op.to !== undefined) o.to = op.to;
+      if (op.ti !== undefined) o.ti = op.ti;
+      if (op.retryAt !== undefined) o.retryAt = op.retryAt;
+      if (op.delay !== undefined) o.delay = op.delay;
+      if (op.dlq !== undefined) o.dlq = op.dlq;
+      s.outcome = o;
+      return;
+    }
+    case "requeue":
+      if (!s.outcome && s.claim?.a === op.a) {
+        delete s.claim;
+        s.requeues++;
+      }
+      return;
+    case "cancel":
+      if (!s.outcome) s.outcome = { kind: "cancel", at: op.at };
+      return;
+    case "expire":
+      if (!s.outcome) s.outcome = { kind: "expire", at: op.at };
+      return;
+    case "move":
+      if (!s.outcome) s.outcome = { kind: "move", at: op.at, to: op.to, ti: op.ti };
+      return;
+    case "loc":
+      s.loc = { to: op.to, ti: op.ti };
+      return;
+  }
+}
+
+/** Where the job went from this slot, if it left. */
+export function forwardOf(s: Slot): { to: RefKey; ti: number } | undefined {
+  const o = s.outcome;
+  if (o?.kind === "move") return { to: o.to, ti: o.ti };
+  if (o?.kind === "fail" && o.out === "retry" && o.to !== undefined && o.ti !== undefined)
+    return { to: o.to, ti: o.ti };
+  return undefined;
+}
+
+/** Whether the slot has reached an outcome here (finished, or moved on). */
+export function isResolved(s: Slot): boolean {
+  return s.outcome !== undefined;
+}
+
+/**
+ * Whether the holder of the segment's delivery may claim the slot now: no outcome, and either no claim,
+ * a claim given back, an HTTP claim whose lease ran out, or a claim without a lease deadline (a
+ * NATS-direct worker's; if we hold the delivery, that worker lost it).
+ */
+export function isClaimable(s: Slot, nowMs: number): boolean {
+  if (s.outcome) return false;
+  const c = s.claim;
+  if (!c) return true;
+  if (c.dl === undefined) return true;
+  return nowMs > c.dl;
+}
+
+/** A live HTTP claim: its lease deadline is in the future. */
+export function hasLiveLease(s: Slot, nowMs: number): boolean {
+  return !s.outcome && s.claim?.dl !== undefined && s.claim.dl >= nowMs;
+}

@@ -1,0 +1,153 @@
+/**
+ * The journal of a segment: an append-only list of state changes of its jobs, stored on one subject
+ * (`<prefix>.j.<store>.<seq>`) of the journal stream. Every append is a compare-and-set on the
+ * subject's last sequence, so each segment's journal is a small linearizable log: a writer folds what
+ * it read, decides, and appends only if nobody appended in between; otherwise it reads again.
+ * One append usually carries the changes of many jobs (a worker's flush), which is why a job costs a
+ * fraction of a write.
+ */
+import type { JobErrorRecord } from "../core/envelope.js";
+import type { Store } from "../core/ids.js";
+import type { Publisher } from "../nats/publisher.js";
+import type { StreamReader } from "../nats/reader.js";
+import type { RefKey } from "./segment.js";
+
+/** A worker (or an HTTP fetcher) took job `i` for attempt `a`. `dl` = lease deadline of HTTP claims. */
+export interface ClaimOp {
+  op: "claim";
+  i: number;
+  a: number;
+  w: string;
+  at: number;
+  dl?: number;
+  /** The ack subject of the segment delivery that made the claim (lets any instance release it). */
+  ack?: string;
+}
+/** The lease of attempt `a` of job `i` now ends at `dl`. */
+export interface BeatOp {
+  op: "beat";
+  i: number;
+  a: number;
+  dl: number;
+}
+export interface DoneOp {
+  op: "done";
+  i: number;
+  a: number;
+  at: number;
+  res?: unknown;
+}
+/** Attempt `a` failed; the job either moved to `to` for a retry, or was discarded. */
+export interface FailOp {
+  op: "fail";
+  i: number;
+  a: number;
+  at: number;
+  err: JobErrorRecord;
+  out: "retry" | "discard";
+  to?: RefKey;
+  ti?: number;
+  retryAt?: number;
+  delay?: number;
+  dlq?: boolean;
+}
+/** Attempt `a` is given back without a failure (nack with requeue). */
+export interface RequeueOp {
+  op: "requeue";
+  i: number;
+  a: number;
+  at: number;
+}
+export interface CancelOp {
+  op: "cancel";
+  i: number;
+  at: number;
+}
+/** The job's `expires_at` passed before it ran. */
+export interface ExpireOp {
+  op: "expire";
+  i: number;
+  at: number;
+}
+/** The job moved on without running here (a scheduled job became available). */
+export interface MoveOp {
+  op: "move";
+  i: number;
+  at: number;
+  to: RefKey;
+  ti: number;
+}
+/** Written on a job's first home: where the job is now (so lookups take two hops at most). */
+export interface LocOp {
+  op: "loc";
+  i: number;
+  to: RefKey;
+  ti: number;
+}
+
+export type JournalOp = ClaimOp | BeatOp | DoneOp | FailOp | RequeueOp | CancelOp | ExpireOp | MoveOp | LocOp;
+
+export interface JournalEntry {
+  seq: number;
+  ops: JournalOp[];
+}
+
+/** A journal as read: its entries and the sequence to compare-and-set against. */
+export interface JournalState {
+  entries: JournalEntry[];
+  lastSeq: number;
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+export interface Journals {
+  read(store: Store, seq: number): Promise<JournalState>;
+  /** Appends if the journal's last sequence is still `expectedLastSeq`; returns the new one. */
+  append(store: Store, seq: number, ops: JournalOp[], expectedLastSeq: number): Promise<number>;
+}
+
+export function createJournals(
+  reader: StreamReader,
+  publisher: Publisher,
+  stream: string,
+  subject: (store: Store, seq: number) => string,
+): Journals {
+  return {
+    async read(store, seq) {
+      const msgs = await reader.all(stream, subject(store, seq));
+      const entries: JournalEntry[] = [];
+      for (const m of msgs) entries.push({ seq: m.seq, ops: decodeOps(m.data) });
+      return { entries, lastSeq: msgs.length > 0 ? msgs[msgs.length - 1]!.seq : 0 };
+    },
+    async append(store, seq, ops, expectedLastSeq) {
+      const ack = await publisher.publish(subject(store, seq), enc.encode(JSON.stringify({ ops })), {
+        expectedLastSubjectSeq: expectedLastSeq,
+      });
+      return ack.seq;
+    },
+  };
+}
+
+/**
+ * Decodes one entry. Anything unreadable (for example garbage published on a journal subject by a
+ * misbehaving client) is skipped rather than wedging every reader of that journal; the fold also
+ * ignores ops that are malformed or do not apply.
+ */
+function decodeOps(data: Uint8Array): JournalOp[] {
+  try {
+    const v = JSON.parse(dec.decode(data)) as { ops?: unknown };
+    if (!Array.isArray(v.ops)) return [];
+    return v.ops.filter(isOpShaped) as JournalOp[];
+  } catch {
+    return [];
+  }
+}
+
+const opNames = new Set(["claim", "beat", "done", "fail", "requeue", "cancel", "expire", "move", "loc"]);
+
+function isOpShaped(o: unknown): boolean {
+  if (!o || typeof o !== "object") return false;
+  const r = o as { op?: unknown; i?: unknown };
+  return typeof r.op === "string" && opNames.has(r.op) && typeof r.i === "number" && Number.isInteger(r.i);
+}

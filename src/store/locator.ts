@@ -1,0 +1,139 @@
+/**
+ * Finding a job by id. A job's first home comes from its id (derived ids) or from the id index
+ * (client-chosen ids); from there, the home journal's `loc` pointer (or the chain of forward pointers
+ * left by retries and promotions) leads to where the job is now. Segments are immutable, so they are
+ * cached; journals are always read fresh.
+ */
+import { decodeJobId, Store } from "../core/ids.js";
+import type { StoreContext } from "./context.js";
+import type { Slot } from "./fold.js";
+import { foldJournal, forwardOf } from "./fold.js";
+import type { JournalState } from "./journal.js";
+import type { IdRecord } from "./producer.js";
+import type { RefKey, SegmentAt } from "./segment.js";
+import { decodeSegment, derivedAddressMatches, indexOfJob, parseRefKey, refKey } from "./segment.js";
+
+/** A job at one location, with that location's journal as read. */
+export interface JobAt {
+  at: SegmentAt;
+  idx: number;
+  journal: JournalState;
+  slots: Slot[];
+}
+
+export interface Located extends JobAt {
+  id: string;
+  /** The job's first home, when it is not where the job is now. */
+  home?: JobAt;
+}
+
+export interface Locator {
+  locate(id: string): Promise<Located | undefined>;
+  /** Reads a segment (cached). */
+  segment(store: Store, seq: number): Promise<SegmentAt | undefined>;
+  /** Reads a location fresh (segment from cache, journal from NATS). */
+  readAt(store: Store, seq: number, idx: number): Promise<JobAt | undefined>;
+  /** Drops cached segments (after an admin reset). */
+  clear(): void;
+}
+
+const MAX_HOPS = 64;
+
+export function createLocator(ctx: StoreContext, cacheSize = 4096): Locator {
+  const cache = new Map<string, SegmentAt>();
+  const dec = new TextDecoder();
+
+  function streamOf(store: Store): string | undefined {
+    if (store === Store.Queue) return ctx.topology.streams.queue;
+    if (store === Store.Delay) return ctx.topology.streams.delay;
+    return undefined;
+  }
+
+  async function segment(store: Store, seq: number): Promise<SegmentAt | undefined> {
+    const key = refKey(store, seq);
+    const hit = cache.get(key);
+    if (hit) return hit;
+    const stream = streamOf(store);
+    if (!stream) return undefined;
+    const m = await ctx.reader.get(stream, { seq });
+    if (!m) return undefined;
+    let at: SegmentAt;
+    try {
+      at = { store, seq, seg: decodeSegment(m.data) };
+    } catch {
+      return undefined;
+    }
+    if (cache.size >= cacheSize) cache.delete(cache.keys().next().value!);
+    cache.set(key, at);
+    return at;
+  }
+
+  async function readAt(store: Store, seq: number, idx: number): Promise<JobAt | undefined> {
+    const at = await segment(store, seq);
+    if (!at || idx < 0 || idx >= at.seg.jobs.length) return undefined;
+    const journal = await ctx.journals.read(store, seq);
+    return { at, idx, journal, slots: foldJournal(at.seg.jobs.length, journal.entries) };
+  }
+
+  async function findHome(id: string): Promise<{ store: Store; seq: number; idx: number } | undefined> {
+    const d = decodeJobId(id);
+    if (d) {
+      const at = await segment(d.store, d.seq);
+      if (at) {
+        const addr = derivedAddressMatches(id, at);
+        if (addr) return addr;
+      }
+    }
+    const e = await ctx.buckets.ids.get(id);
+    if (!e || e.operation !== "PUT") return undefined;
+    let rec: IdRecord;
+    try {
+      rec = JSON.parse(dec.decode(e.value)) as IdRecord;
+    } catch {
+      return undefined;
+    }
+    if (rec.ref === undefined || rec.ti === undefined) return undefined;
+    const { store, seq } = parseRefKey(rec.ref);
+    return { store, seq, idx: rec.ti };
+  }
+
+  async function follow(
+    id: string,
+    from: JobAt,
+    first: { to: RefKey; ti: number } | undefined,
+  ): Promise<JobAt> {
+    let cur = from;
+    let next = first;
+    for (let hop = 0; next && hop < MAX_HOPS; hop++) {
+      const { store, seq } = parseRefKey(next.to);
+      const target = await readAt(store, seq, next.ti);
+      if (!target || indexOfJob(target.at, id) !== target.idx) break;
+      cur = target;
+      next = forwardOf(target.slots[target.idx]!);
+    }
+    return cur;
+  }
+
+  return {
+    async locate(id) {
+      const addr = await findHome(id);
+      if (!addr) return undefined;
+      const home = await readAt(addr.store, addr.seq, addr.idx);
+      if (!home) return undefined;
+      const homeSlot = home.slots[home.idx]!;
+      let cur = await follow(id, home, homeSlot.loc ?? forwardOf(homeSlot));
+      // A `loc` pointer may lag behind a later move; the forward chain from it catches up.
+      if (cur !== home && homeSlot.loc) {
+        const chained = await follow(id, cur, forwardOf(cur.slots[cur.idx]!));
+        cur = chained;
+      }
+      if (cur === home) return { id, ...home };
+      return { id, ...cur, home };
+    },
+    segment,
+    readAt,
+    clear() {
+      cache.clear();
+    },
+  };
+}

@@ -1,0 +1,172 @@
+/**
+ * Moving jobs between segments: a failed attempt that will be retried goes to the delay stream, a
+ * requeued job to a fresh queue segment, a due scheduled job from the delay stream to its queue lane.
+ *
+ * The order is always: publish the job's new segment (idempotent through `Nats-Msg-Id`), append the
+ * forward pointer to the old location's journal (compare-and-set), then point the job's first home at
+ * the new place. A crash between the steps leaves at most an unreferenced copy, which the promoter
+ * drops because no pointer leads to it.
+ */
+import type { JobErrorRecord, JobSpec } from "../core/envelope.js";
+import { Store } from "../core/ids.js";
+import type { ReportedError } from "../core/retry.js";
+import { isRetryableError, retryDelayMs } from "../core/retry.js";
+import { WrongSequenceError } from "../nats/publisher.js";
+import type { StoreContext } from "./context.js";
+import type { FailOp } from "./journal.js";
+import type { JobAt } from "./locator.js";
+import type { RefKey, Segment, SegmentAt } from "./segment.js";
+import { encodeSegment, jobIdAt, parseRefKey, refKey } from "./segment.js";
+import { retryPolicyOf } from "./view.js";
+
+/** `store.seq.idx` of a job's first home. */
+export function homeKeyOf(j: JobAt): string {
+  return j.at.seg.jobs[j.idx]!.home ?? `${refKey(j.at.store, j.at.seq)}.${j.idx}`;
+}
+
+export function parseHomeKey(key: string): { store: Store; seq: number; idx: number } {
+  const [store, seq, idx] = key.split(".").map(Number);
+  return { store: store as Store, seq: seq!, idx: idx! };
+}
+
+/** A copy of the job's spec that can live in another segment (explicit id, home, history). */
+export function movedSpec(j: JobAt, patch: Partial<JobSpec>): JobSpec {
+  const spec = j.at.seg.jobs[j.idx]!;
+  return {
+    ...spec,
+    id: jobIdAt(j.at, j.idx),
+    home: homeKeyOf(j),
+    createdAt: spec.createdAt ?? j.at.seg.ts,
+    ...patch,
+  };
+}
+
+/** Publishes moved jobs as one segment; `msgId` makes a repeated move store nothing new. */
+export async function publishSegment(
+  ctx: StoreContext,
+  target: { store: Store; queue: string; priority: number; due?: number },
+  jobs: JobSpec[],
+  msgId: string,
+): Promise<SegmentAt> {
+  const seg: Segment = { v: 1, ts: Date.now(), r: 0, q: target.queue, p: target.priority, jobs };
+  if (target.due !== undefined) seg.due = target.due;
+  const subject =
+    target.store === Store.Delay
+      ? ctx.subjects.delayBucket(Math.floor((target.due ?? Date.now()) / 60_000))
+      : ctx.subjects.lane(target.queue, target.priority);
+  if (target.store === Store.Queue) await ctx.queues.ensureLane(target.queue, target.priority);
+  const ack = await ctx.publisher.publish(subject, encodeSegment(seg), { msgId });
+  return { store: target.store, seq: ack.seq, seg };
+}
+
+/** Points a moved job's first home at its new place (retrying on concurrent appends). */
+export async function pointHome(ctx: StoreContext, homeKey: string, to: RefKey, ti: number): Promise<void> {
+  const home = parseHomeKey(homeKey);
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const j = await ctx.journals.read(home.store, home.seq);
+    try {
+      await ctx.journals.append(home.store, home.seq, [{ op: "loc", i: home.idx, to, ti }], j.lastSeq);
+      return;
+    } catch (err) {
+      if (!(err instanceof WrongSequenceError)) throw err;
+    }
+  }
+}
+
+/** What a failure leads to: the journal op to append, and what to do once it is appended. */
+export interface FailureDecision {
+  op: FailOp;
+  retrying: boolean;
+  /** Writes the home pointer after the op is appended (retries only). */
+  after: () => Promise<void>;
+}
+
+/** Builds the error record of a reported failure. */
+export function errorRecord(
+  err: ReportedError & { details?: Record<string, unknown> },
+  attempt: number,
+  atMs: number,
+): JobErrorRecord {
+  const rec: JobErrorRecord = {
+    code: err.code ?? err.type ?? "handler_error",
+    message: err.message ?? "the job failed",
+    attempt,
+    occurredAt: atMs,
+  };
+  if (err.type !== undefined) rec.type = err.type;
+  if (err.retryable !== undefined) rec.retryable = err.retryable;
+  if (err.details !== undefined) rec.details = err.details;
+  return rec;
+}
+
+/**
+ * Decides retry or discard for attempt `attempt` of the job at `j`, and for a retry publishes the
+ * job's delay segment. The caller appends `op` with compare-and-set, then calls `after()`.
+ */
+export async function decideFailure(
+  ctx: StoreContext,
+  j: JobAt,
+  attempt: number,
+  err: JobErrorRecord,
+  nowMs: number,
+): Promise<FailureDecision> {
+  const spec = j.at.seg.jobs[j.idx]!;
+  const policy = retryPolicyOf(spec);
+  const retry = attempt < policy.maxAttempts && isRetryableError(policy, err);
+  if (!retry) {
+    const op: FailOp = { op: "fail", i: j.idx, a: attempt, at: nowMs, err, out: "discard" };
+    if (policy.onExhaustion === "dead_letter") op.dlq = true;
+    return { op, retrying: false, after: () => Promise.resolve() };
+  }
+  const delay = retryDelayMs(policy, attempt);
+  const retryAt = nowMs + delay;
+  const spec2 = movedSpec(j, { attempt, errors: [...(spec.errors ?? []), err], retryDelayMs: delay });
+  delete spec2.scheduledAt;
+  const target = await publishSegment(
+    ctx,
+    { store: Store.Delay, queue: j.at.seg.q, priority: j.at.seg.p, due: retryAt },
+    [spec2],
+    `rt:${refKey(j.at.store, j.at.seq)}:${j.idx}:${attempt}`,
+  );
+  const to = refKey(target.store, target.seq);
+  const op: FailOp = {
+    op: "fail",
+    i: j.idx,
+    a: attempt,
+    at: nowMs,
+    err,
+    out: "retry",
+    to,
+    ti: 0,
+    retryAt,
+    delay,
+  };
+  const homeKey = spec2.home!;
+  const here = `${refKey(j.at.store, j.at.seq)}.${j.idx}`;
+  return {
+    op,
+    retrying: true,
+    after: async () => {
+      if (homeKey !== here) await pointHome(ctx, homeKey, to, 0);
+    },
+  };
+}
+
+/** Re-publishes a job at the end of its queue lane (requeue without a failure). */
+export async function requeueCopy(
+  ctx: StoreContext,
+  j: JobAt,
+  attempt: number,
+): Promise<{ to: RefKey; ti: number }> {
+  const spec2 = movedSpec(j, { attempt });
+  delete spec2.scheduledAt;
+  const target = await publishSegment(
+    ctx,
+    { store: Store.Queue, queue: j.at.seg.q, priority: j.at.seg.p },
+    [spec2],
+    `rq:${refKey(j.at.store, j.at.seq)}:${j.idx}:${attempt}`,
+  );
+  return { to: refKey(target.store, target.seq), ti: 0 };
+}
+
+export { parseRefKey };

@@ -1,0 +1,247 @@
+/**
+ * ACK, FAIL (nack), CANCEL, HEARTBEAT and INFO on one job, for the HTTP door. Each one locates the
+ * job, checks the transition against the state folded from its journal, and appends with
+ * compare-and-set; a concurrent append makes it read again and re-decide.
+ */
+import type { JobErrorRecord } from "../core/envelope.js";
+import { ConflictError, JetjobError, ErrorCode, NotFoundError } from "../core/errors.js";
+import type { ReportedError } from "../core/retry.js";
+import { isTerminal, JobState } from "../core/states.js";
+import { WrongSequenceError } from "../nats/publisher.js";
+import type { StoreContext } from "./context.js";
+import { EventType, emitEvents } from "./events.js";
+import { event } from "./fetch.js";
+import { applyOp } from "./fold.js";
+import type { JournalOp } from "./journal.js";
+import type { Located, Locator } from "./locator.js";
+import { decideFailure, errorRecord, homeKeyOf, pointHome, requeueCopy } from "./moves.js";
+import { ackIfFinished } from "./release.js";
+import { refKey } from "./segment.js";
+import type { Derived, JobView } from "./view.js";
+import { buildJobView, deriveState, retryPolicyOf } from "./view.js";
+import { DEFAULT_VISIBILITY_MS } from "./fetch.js";
+
+const MAX_CAS_TRIES = 25;
+
+interface Step<T> {
+  ops: JournalOp[];
+  after?: () => Promise<void>;
+  done: (loc: Located, now: number) => T;
+}
+
+/** Locate → decide → append (compare-and-set), repeated while someone else appends first. */
+async function mutate<T>(
+  ctx: StoreContext,
+  locator: Locator,
+  id: string,
+  decide: (loc: Located, d: Derived, now: number) => Promise<Step<T>> | Step<T>,
+): Promise<T> {
+  for (let attempt = 0; attempt < MAX_CAS_TRIES; attempt++) {
+    const loc = await locator.locate(id);
+    if (!loc) throw new NotFoundError("job", id);
+    const now = Date.now();
+    const d = deriveState(loc.at, loc.idx, loc.slots[loc.idx]!, now);
+    const step = await decide(loc, d, now);
+    if (step.ops.length === 0) return step.done(loc, now);
+    try {
+      await ctx.journals.append(loc.at.store, loc.at.seq, step.ops, loc.journal.lastSeq);
+    } catch (err) {
+      if (err instanceof WrongSequenceError) continue;
+      throw err;
+    }
+    for (const op of step.ops) applyOp(loc.slots, op);
+    if (step.after) await step.after();
+    return step.done(loc, now);
+  }
+  throw new JetjobError(ErrorCode.Conflict, `job ${id} is changing too fast; try again`, { retryable: true });
+}
+
+export function viewOf(loc: Located, now: number = Date.now()): JobView {
+  return buildJobView(loc.at, loc.idx, deriveState(loc.at, loc.idx, loc.slots[loc.idx]!, now));
+}
+
+export async function getJob(locator: Locator, id: string): Promise<JobView> {
+  const loc = await locator.locate(id);
+  if (!loc) throw new NotFoundError("job", id);
+  return viewOf(loc);
+}
+
+function requireActive(id: string, d: Derived, what: string): void {
+  if (d.state !== JobState.Active) {
+    throw new ConflictError(`job '${id}' is ${d.state}; only active jobs can be ${what}`, {
+      details: { job_id: id, state: d.state },
+    });
+  }
+}
+
+export interface AckResult {
+  acknowledged: true;
+  id: string;
+  job_id: string;
+  state: "completed";
+  completed_at: string;
+  job: JobView;
+}
+
+export async function ackJob(
+  ctx: StoreContext,
+  locator: Locator,
+  id: string,
+  result: unknown,
+): Promise<AckResult> {
+  return mutate(ctx, locator, id, (loc, d, now) => {
+    requireActive(id, d, "acknowledged");
+    const c = loc.slots[loc.idx]!.claim!;
+    const op: JournalOp = { op: "done", i: loc.idx, a: c.a, at: now };
+    if (result !== undefined) op.res = result;
+    return {
+      ops: [op],
+      done: (l, t) => {
+        ackIfFinished(ctx.nc, l.slots, c.ack);
+        emitEvents(ctx, l.at.seg.q, [
+          { ...event(l.at, l.idx, EventType.Completed, t, c.a), d: t - c.at, w: c.w },
+        ]);
+        const job = viewOf(l, t);
+        return {
+          acknowledged: true,
+          id,
+          job_id: id,
+          state: "completed",
+          completed_at: job.completed_at as string,
+          job,
+        };
+      },
+    };
+  });
+}
+
+export interface NackRequest {
+  error?: ReportedError & { details?: Record<string, unknown> };
+  requeue?: boolean;
+}
+
+export async function nackJob(
+  ctx: StoreContext,
+  locator: Locator,
+  id: string,
+  req: NackRequest,
+): Promise<Record<string, unknown>> {
+  return mutate(ctx, locator, id, async (loc, d, now) => {
+    requireActive(id, d, "failed");
+    const slot = loc.slots[loc.idx]!;
+    const c = slot.claim!;
+    const here = `${refKey(loc.at.store, loc.at.seq)}.${loc.idx}`;
+    if (req.requeue) {
+      const fwd = await requeueCopy(ctx, loc, c.a);
+      const homeKey = homeKeyOf(loc);
+      return {
+        ops: [{ op: "move", i: loc.idx, at: now, ...fwd }],
+        after: async () => {
+          if (homeKey !== here) await pointHome(ctx, homeKey, fwd.to, fwd.ti);
+        },
+        done: (l, t) => {
+          ackIfFinished(ctx.nc, l.slots, c.ack);
+          emitEvents(ctx, l.at.seg.q, [event(l.at, l.idx, EventType.Requeued, t, c.a)]);
+          return { id, job_id: id, state: JobState.Available, attempt: c.a };
+        },
+      };
+    }
+    const err: JobErrorRecord = errorRecord(req.error ?? {}, c.a, now);
+    const decision = await decideFailure(ctx, loc, c.a, err, now);
+    return {
+      ops: [decision.op],
+      after: decision.after,
+      done: (l, t) => {
+        ackIfFinished(ctx.nc, l.slots, c.ack);
+        const type = decision.retrying ? EventType.Retrying : EventType.Discarded;
+        emitEvents(ctx, l.at.seg.q, [
+          { ...event(l.at, l.idx, EventType.Failed, t, c.a, err.code), d: t - c.at, w: c.w },
+          event(l.at, l.idx, type, t, c.a, err.code),
+        ]);
+        const job = viewOf(l, t);
+        const out: Record<string, unknown> = {
+          id,
+          job_id: id,
+          state: job.state,
+          attempt: c.a,
+          max_attempts: retryPolicyOf(l.at.seg.jobs[l.idx]!).maxAttempts,
+          job,
+        };
+        if (decision.retrying) {
+          out.next_attempt_at = new Date(decision.op.retryAt!).toISOString();
+          out.retry_delay_ms = decision.op.delay;
+        } else {
+          out.discarded_at = new Date(t).toISOString();
+          out.completed_at = new Date(t).toISOString();
+        }
+        return out;
+      },
+    };
+  });
+}
+
+export async function cancelJob(ctx: StoreContext, locator: Locator, id: string): Promise<JobView> {
+  return mutate(ctx, locator, id, (loc, d, now) => {
+    if (isTerminal(d.state)) {
+      throw new ConflictError(`job '${id}' is already ${d.state} and cannot be cancelled`, {
+        details: { job_id: id, state: d.state },
+      });
+    }
+    const claim = loc.slots[loc.idx]!.claim;
+    return {
+      ops: [{ op: "cancel", i: loc.idx, at: now }],
+      done: (l, t) => {
+        ackIfFinished(ctx.nc, l.slots, claim?.ack);
+        if (d.state === JobState.Active) {
+          // Tell a running handler to stop (its outcome would be ignored anyway: cancel came first).
+          ctx.nc.publish(ctx.subjects.cancel(l.at.seg.q), new TextEncoder().encode(JSON.stringify({ id })));
+        }
+        emitEvents(ctx, l.at.seg.q, [event(l.at, l.idx, EventType.Cancelled, t, d.attempt)]);
+        return viewOf(l, t);
+      },
+    };
+  });
+}
+
+export interface HeartbeatResult {
+  extended: string[];
+  directive?: string;
+}
+
+/** Extends the leases of HTTP-claimed jobs. Unknown or inactive ids are skipped, not errors. */
+export async function heartbeatJobs(
+  ctx: StoreContext,
+  locator: Locator,
+  ids: string[],
+  visibilityMs: number | undefined,
+): Promise<HeartbeatResult> {
+  const extended: string[] = [];
+  let directive: string | undefined;
+  for (const id of ids) {
+    try {
+      await mutate(ctx, locator, id, (loc, d, now) => {
+        requireActive(id, d, "extended");
+        const c = loc.slots[loc.idx]!.claim!;
+        const spec = loc.at.seg.jobs[loc.idx]!;
+        const dl = now + (visibilityMs ?? spec.visibilityMs ?? DEFAULT_VISIBILITY_MS);
+        const dir = spec.metadata?.test_directive ?? spec.meta?.test_directive;
+        if (typeof dir === "string") directive = dir;
+        return {
+          ops: c.dl === undefined ? [] : [{ op: "beat", i: loc.idx, a: c.a, dl }],
+          done: () => undefined,
+        };
+      });
+      extended.push(id);
+    } catch (err) {
+      if (
+        !(err instanceof JetjobError) ||
+        (err.code !== ErrorCode.NotFound && err.code !== ErrorCode.Conflict)
+      ) {
+        throw err;
+      }
+    }
+  }
+  const result: HeartbeatResult = { extended };
+  if (directive !== undefined) result.directive = directive;
+  return result;
+}

@@ -1,0 +1,238 @@
+/**
+ * The delay promoter moves due jobs (scheduled, and waiting for a retry) from the delay stream into
+ * their queue lanes. One promoter runs per deployment (KV-lease leader). Delay segments live on one
+ * subject per due minute; the leader loads the buckets up to the next minute into a timer heap, tails
+ * the stream for new segments, and fires each segment at its due time with millisecond precision.
+ * No bucket is scanned twice on a timer: a bucket is read once when its minute comes near.
+ */
+import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
+import type { ConsumerMessages } from "@nats-io/jetstream";
+
+import { Store } from "../core/ids.js";
+import { WrongSequenceError } from "../nats/publisher.js";
+import type { StoreContext } from "./context.js";
+import { EventType, emitEvents } from "./events.js";
+import { event } from "./fetch.js";
+import { applyOp, foldJournal } from "./fold.js";
+import type { JournalOp } from "./journal.js";
+import type { Locator } from "./locator.js";
+import { movedSpec, pointHome, publishSegment } from "./moves.js";
+import type { SegmentAt } from "./segment.js";
+import { refKey } from "./segment.js";
+import { validateMoved } from "./validate.js";
+
+const MINUTE = 60_000;
+
+export interface Promoter {
+  close(): Promise<void>;
+}
+
+export interface PromoterOptions {
+  onError?: (err: unknown) => void;
+}
+
+interface Entry {
+  seq: number;
+  due: number;
+}
+
+export function startPromoter(ctx: StoreContext, locator: Locator, options: PromoterOptions = {}): Promoter {
+  const heap: Entry[] = [];
+  const known = new Set<number>();
+  const scannedBuckets = new Set<number>();
+  let scannedUpTo = -1;
+  let timer: NodeJS.Timeout | undefined;
+  let closed = false;
+  let tail: ConsumerMessages | undefined;
+  let work: Promise<void> = Promise.resolve();
+  const onError = options.onError ?? (() => undefined);
+
+  function push(e: Entry): void {
+    if (known.has(e.seq)) return;
+    known.add(e.seq);
+    heap.push(e);
+    heap.sort((a, b) => a.due - b.due);
+    schedule();
+  }
+
+  function schedule(): void {
+    if (closed) return;
+    if (timer) clearTimeout(timer);
+    const head = heap[0];
+    if (!head) return;
+    timer = setTimeout(
+      () => {
+        work = work.then(fireDue).catch(onError);
+      },
+      Math.max(0, Math.min(head.due - Date.now(), 30_000)),
+    );
+  }
+
+  async function fireDue(): Promise<void> {
+    const now = Date.now();
+    while (!closed && heap.length > 0 && heap[0]!.due <= now) {
+      const e = heap.shift()!;
+      try {
+        const retryAt = await promote(e.seq);
+        known.delete(e.seq);
+        if (retryAt !== undefined) push({ seq: e.seq, due: retryAt });
+      } catch (err) {
+        onError(err);
+        known.delete(e.seq);
+        push({ seq: e.seq, due: Date.now() + 1000 });
+      }
+    }
+    schedule();
+  }
+
+  /** Promotes one delay segment; returns a time to look again when some jobs must wait. */
+  async function promote(seq: number): Promise<number | undefined> {
+    const at = await locator.segment(Store.Delay, seq);
+    if (!at) return undefined;
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const journal = await ctx.journals.read(Store.Delay, seq);
+      const slots = foldJournal(at.seg.jobs.length, journal.entries);
+      const now = Date.now();
+      const ops: JournalOp[] = [];
+      const moving: number[] = [];
+      let retryAt: number | undefined;
+      for (let i = 0; i < slots.length; i++) {
+        const s = slots[i]!;
+        const spec = at.seg.jobs[i]!;
+        if (s.outcome || spec.pending) continue;
+        if (spec.expiresAt !== undefined && now > spec.expiresAt) {
+          ops.push({ op: "expire", i, at: now });
+          continue;
+        }
+        const validity = await validateMoved(ctx, locator, at, i);
+        if (validity === "wait") {
+          retryAt = now + 1000;
+          continue;
+        }
+        if (validity === "orphan") {
+          ops.push({ op: "expire", i, at: now });
+          continue;
+        }
+        moving.push(i);
+      }
+      let target: SegmentAt | undefined;
+      if (moving.length > 0) {
+        const specs = moving.map((i) => {
+          const spec = movedSpec({ at, idx: i, journal, slots }, {});
+          delete spec.retryDelayMs;
+          return spec;
+        });
+        target = await publishSegment(
+          ctx,
+          { store: Store.Queue, queue: at.seg.q, priority: at.seg.p },
+          specs,
+          `pr:${seq}:${moving.join(",")}`,
+        );
+        moving.forEach((i, k) =>
+          ops.push({ op: "move", i, at: now, to: refKey(Store.Queue, target!.seq), ti: k }),
+        );
+      }
+      if (ops.length === 0) return retryAt;
+      try {
+        await ctx.journals.append(Store.Delay, seq, ops, journal.lastSeq);
+      } catch (err) {
+        if (err instanceof WrongSequenceError) continue;
+        throw err;
+      }
+      for (const op of ops) applyOp(slots, op);
+      if (target) {
+        const here = refKey(Store.Delay, seq);
+        for (const [k, i] of moving.entries()) {
+          const home = target.seg.jobs[k]!.home!;
+          if (home !== `${here}.${i}`) await pointHome(ctx, home, refKey(Store.Queue, target.seq), k);
+        }
+        emitEvents(
+          ctx,
+          at.seg.q,
+          moving.map((i) => event(at, i, EventType.Enqueued, now, at.seg.jobs[i]!.attempt ?? 0)),
+        );
+      }
+      return retryAt;
+    }
+    return Date.now() + 1000;
+  }
+
+  async function loadBucket(minute: number): Promise<void> {
+    if (scannedBuckets.has(minute)) return;
+    scannedBuckets.add(minute);
+    const msgs = await ctx.reader.all(ctx.topology.streams.delay, ctx.subjects.delayBucket(minute));
+    for (const m of msgs) await consider(m.seq, m.data);
+  }
+
+  async function consider(seq: number, data: Uint8Array): Promise<void> {
+    const at = await locator.segment(Store.Delay, seq);
+    const due = at?.seg.due ?? tryDue(data);
+    if (due === undefined) return;
+    const journal = await ctx.journals.read(Store.Delay, seq);
+    const slots = foldJournal(at?.seg.jobs.length ?? 0, journal.entries);
+    if (at && slots.every((s, i) => s.outcome !== undefined || at.seg.jobs[i]!.pending)) return;
+    push({ seq, due });
+  }
+
+  /** Loads every bucket due by the end of the next minute that has not been loaded yet. */
+  async function scan(initial: boolean): Promise<void> {
+    const horizon = Math.floor(Date.now() / MINUTE) + 1;
+    if (initial) {
+      const info = await ctx.jsm.streams.info(ctx.topology.streams.delay, {
+        subjects_filter: ctx.subjects.delayAll(),
+      });
+      const minutes = Object.keys(info.state.subjects ?? {})
+        .map((s) => Number(s.slice(s.lastIndexOf(".") + 1)))
+        .filter((m) => Number.isFinite(m) && m <= horizon)
+        .sort((a, b) => a - b);
+      for (const m of minutes) await loadBucket(m);
+    } else {
+      for (let m = Math.max(scannedUpTo + 1, horizon - 2); m <= horizon; m++) await loadBucket(m);
+    }
+    scannedUpTo = horizon;
+  }
+
+  async function startTail(): Promise<void> {
+    const js = jetstream(ctx.nc);
+    const oc = await js.consumers.get(ctx.topology.streams.delay, {
+      filter_subjects: [ctx.subjects.delayAll()],
+      deliver_policy: DeliverPolicy.New,
+    });
+    tail = await oc.consume();
+    void (async () => {
+      for await (const m of tail) {
+        const minute = Number(m.subject.slice(m.subject.lastIndexOf(".") + 1));
+        if (minute <= scannedUpTo) work = work.then(() => consider(m.seq, m.data)).catch(onError);
+      }
+    })().catch(onError);
+  }
+
+  // Start: tail first (no gap), then the initial scan, then a scan every few seconds.
+  work = work
+    .then(startTail)
+    .then(() => scan(true))
+    .catch(onError);
+  const scanTimer = setInterval(() => {
+    work = work.then(() => scan(false)).catch(onError);
+  }, 5000);
+  scanTimer.unref();
+
+  return {
+    async close() {
+      closed = true;
+      clearInterval(scanTimer);
+      if (timer) clearTimeout(timer);
+      if (tail) await tail.close();
+      await work.catch(() => undefined);
+    },
+  };
+}
+
+function tryDue(data: Uint8Array): number | undefined {
+  try {
+    const v = JSON.parse(new TextDecoder().decode(data)) as { due?: unknown };
+    return typeof v.due === "number" ? v.due : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * The queue registry: one KV entry per queue with its priority lanes and settings (paused, rate
+ * limit). A lane's durable consumer is created before its first segment is published, and the lane
+ * is then recorded here, so workers (which watch this bucket) learn about new lanes and pauses at once.
+ */
+import type { JetStreamManager } from "@nats-io/jetstream";
+import { AckPolicy, DeliverPolicy, JetStreamApiError, ReplayPolicy } from "@nats-io/jetstream";
+import type { KV, KvEntry } from "@nats-io/kv";
+import { nanos } from "@nats-io/nats-core";
+
+import { BackendError } from "../core/errors.js";
+import type { ResolvedTopology, Subjects } from "./topology.js";
+
+export interface QueueRecord {
+  name: string;
+  createdAt: number;
+  /** Priorities that have a lane (and a consumer). */
+  lanes: number[];
+  paused: boolean;
+  rateLimitPerSecond?: number;
+}
+
+export interface QueueRegistry {
+  /** Makes sure the lane exists (consumer + registry entry). Cached after the first call. */
+  ensureLane(queue: string, priority: number): Promise<void>;
+  get(queue: string): Promise<QueueRecord | undefined>;
+  list(): Promise<QueueRecord[]>;
+  /** Sets fields of a queue record (creating it if needed) with compare-and-set retries. */
+  update(queue: string, change: (r: QueueRecord) => void): Promise<QueueRecord>;
+  /** The last known record (from the watch, or from `get`/`list`), without a round trip. */
+  cached(queue: string): QueueRecord | undefined;
+  /** Keeps the cache current and calls `onChange` for every change (workers use this). */
+  watch(onChange?: (r: QueueRecord) => void): Promise<void>;
+  /** Forgets cached lanes (after an admin reset). */
+  forget(): void;
+  close(): void;
+}
+
+/** Lease (ack wait) of a segment delivery; workers renew it while they run its jobs. */
+export const DEFAULT_SEGMENT_LEASE_MS = 30_000;
+
+export function createQueueRegistry(deps: {
+  jsm: JetStreamManager;
+  kv: KV;
+  topology: ResolvedTopology;
+  subjects: Subjects;
+  leaseMs?: number;
+}): QueueRegistry {
+  const { jsm, kv, topology, subjects } = deps;
+  const leaseMs = deps.leaseMs ?? DEFAULT_SEGMENT_LEASE_MS;
+  const known = new Set<string>(); // "queue|priority" lanes known to exist
+  const cache = new Map<string, QueueRecord>();
+  let watcher: { stop(): void } | undefined;
+
+  const enc = new TextEncoder();
+  const dec = new TextDecoder();
+  const decode = (e: KvEntry): QueueRecord | undefined => {
+    if (e.operation !== "PUT") return undefined;
+    try {
+      return JSON.parse(dec.decode(e.value)) as QueueRecord;
+    } catch {
+      return undefined;
+    }
+  };
+
+  async function createConsumer(queue: string, priority: number): Promise<void> {
+    try {
+      await jsm.consumers.add(topology.streams.queue, {
+        durable_name: subjects.laneConsumer(queue, priority),
+        filter_subject: subjects.lane(queue, priority),
+        ack_policy: AckPolicy.Explicit,
+        ack_wait: nanos(leaseMs),
+        max_deliver: -1,
+        max_ack_pending: 20_000,
+        max_waiting: 4096,
+        deliver_policy: DeliverPolicy.All,
+        replay_policy: ReplayPolicy.Instant,
+      });
+    } catch (err) {
+      // 10148: consumer exists with a different config (e.g. another lease); the existing one serves.
+      if (!(err instanceof JetStreamApiError && err.code === 10148)) {
+        throw new BackendError(`cannot create the consumer of queue ${queue} priority ${priority}`, {
+          cause: err,
+        });
+      }
+    }
+  }
+
+  async function update(queue: string, change: (r: QueueRecord) => void): Promise<QueueRecord> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const e = await kv.get(queue);
+      const current = e ? decode(e) : undefined;
+      const next: QueueRecord = current
+        ? { ...current, lanes: [...current.lanes] }
+        : { name: queue, createdAt: Date.now(), lanes: [], paused: false };
+      change(next);
+      try {
+        if (e && current) await kv.update(queue, enc.encode(JSON.stringify(next)), e.revision);
+        else await kv.create(queue, enc.encode(JSON.stringify(next)));
+        cache.set(queue, next);
+        return next;
+      } catch (err) {
+        if (!isWrongSeq(err)) throw err;
+      }
+    }
+    throw new BackendError(`could not update queue ${queue}: too many concurrent changes`);
+  }
+
+  return {
+    async ensureLane(queue, priority) {
+      const key = `${queue}|${priority}`;
+      if (known.has(key)) return;
+      const rec = cache.get(queue) ?? (await this.get(queue));
+      if (!rec?.lanes.includes(priority)) {
+        await createConsumer(queue, priority);
+        await update(queue, (r) => {
+          if (!r.lanes.includes(priority)) r.lanes.push(priority);
+          r.lanes.sort((a, b) => b - a);
+        });
+      }
+      known.add(key);
+    },
+    async get(queue) {
+      const e = await kv.get(queue);
+      const r = e ? decode(e) : undefined;
+      if (r) cache.set(queue, r);
+      return r;
+    },
+    async list() {
+      const out: QueueRecord[] = [];
+      const keys = await kv.keys();
+      for await (const k of keys) {
+        const r = await this.get(k);
+        if (r) out.push(r);
+      }
+      return out.sort((a, b) => a.name.localeCompare(b.name));
+    },
+    update,
+    cached(queue) {
+      return cache.get(queue);
+    },
+    async watch(onChange) {
+      if (watcher) return;
+      const iter = await kv.watch({ key: ">" });
+      watcher = iter;
+      void (async () => {
+        for await (const e of iter) {
+          if (e.operation !== "PUT") {
+            cache.delete(e.key);
+            continue;
+          }
+          const r = decode(e);
+          if (!r) continue;
+          cache.set(r.name, r);
+          onChange?.(r);
+        }
+      })().catch(() => undefined);
+    },
+    forget() {
+      known.clear();
+      cache.clear();
+    },
+    close() {
+      watcher?.stop();
+      watcher = undefined;
+    },
+  };
+}
+
+function isWrongSeq(err: unknown): boolean {
+  return err instanceof JetStreamApiError && (err.code === 10071 || err.code === 10164);
+}

@@ -1,0 +1,216 @@
+/**
+ * The NATS resources jetjob uses: stream and bucket names, subjects, and their configuration.
+ * docs/architecture.md explains what each one holds and why.
+ */
+import type { JetStreamManager, StreamConfig } from "@nats-io/jetstream";
+import {
+  DiscardPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+} from "@nats-io/jetstream";
+import type { KV } from "@nats-io/kv";
+import { Kvm } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { nanos } from "@nats-io/nats-core";
+
+import { Store } from "../core/ids.js";
+
+export interface TopologyOptions {
+  /** Subject prefix and name stem; lets several deployments share one NATS. @defaultValue "jj" */
+  prefix?: string;
+  /** Replicas of every stream and bucket (3 on a 3-node cluster). @defaultValue 1 */
+  replicas?: number;
+  /** Byte limit of the recent-events stream. @defaultValue 64 MiB */
+  eventsMaxBytes?: number;
+  /** Age limit of the recent-events stream. @defaultValue 24 h */
+  eventsMaxAgeMs?: number;
+}
+
+export interface ResolvedTopology {
+  prefix: string;
+  replicas: number;
+  streams: { queue: string; delay: string; journal: string; events: string };
+  buckets: { queues: string; ids: string; leases: string };
+  eventsMaxBytes: number;
+  eventsMaxAgeMs: number;
+}
+
+export function resolveTopology(o: TopologyOptions = {}): ResolvedTopology {
+  const prefix = o.prefix ?? "jj";
+  if (!/^[a-z][a-z0-9]*$/.test(prefix))
+    throw new RangeError(`topology prefix must match ^[a-z][a-z0-9]*$: ${prefix}`);
+  const up = prefix.toUpperCase();
+  return {
+    prefix,
+    replicas: o.replicas ?? 1,
+    streams: { queue: `${up}_QUEUE`, delay: `${up}_DELAY`, journal: `${up}_JOURNAL`, events: `${up}_EVENTS` },
+    buckets: { queues: `${prefix}_queues`, ids: `${prefix}_ids`, leases: `${prefix}_leases` },
+    eventsMaxBytes: o.eventsMaxBytes ?? 64 * 1024 * 1024,
+    eventsMaxAgeMs: o.eventsMaxAgeMs ?? 24 * 3600_000,
+  };
+}
+
+/** Queue names may contain dots; subject tokens may not. `_` is not allowed in queue names. */
+export function queueToken(queue: string): string {
+  return queue.replaceAll(".", "_");
+}
+
+/** Priority lanes: `p000` (priority -100) … `p200` (priority 100); higher sorts first. */
+export function laneToken(priority: number): string {
+  return `p${String(priority + 100).padStart(3, "0")}`;
+}
+
+export function laneFromToken(token: string): number {
+  return Number(token.slice(1)) - 100;
+}
+
+/** Subject builders for one topology. */
+export class Subjects {
+  readonly #p: string;
+  constructor(prefix: string) {
+    this.#p = prefix;
+  }
+  /** A queue lane: segments of jobs ready to run. */
+  lane(queue: string, priority: number): string {
+    return `${this.#p}.q.${queueToken(queue)}.${laneToken(priority)}`;
+  }
+  /** Delay buckets: segments due in one minute. */
+  delayBucket(minute: number): string {
+    return `${this.#p}.dl.${minute}`;
+  }
+  delayAll(): string {
+    return `${this.#p}.dl.>`;
+  }
+  /** The journal of one segment. */
+  journal(store: Store, seq: number): string {
+    return `${this.#p}.j.${store}.${seq}`;
+  }
+  /** Recent lifecycle events of a queue. */
+  events(queue: string): string {
+    return `${this.#p}.ev.${queueToken(queue)}`;
+  }
+  eventsAll(): string {
+    return `${this.#p}.ev.>`;
+  }
+  /** Live cancel notices to running handlers (core NATS, not stored). */
+  cancel(queue: string): string {
+    return `${this.#p}.cancel.${queueToken(queue)}`;
+  }
+  cancelAll(): string {
+    return `${this.#p}.cancel.>`;
+  }
+  /** Durable consumer of a lane. */
+  laneConsumer(queue: string, priority: number): string {
+    return `q_${queueToken(queue)}_${laneToken(priority)}`;
+  }
+}
+
+/** Stream configs. Queue, delay and journal keep data until housekeeping removes it (never discard). */
+export function streamConfigs(t: ResolvedTopology): Array<Partial<StreamConfig> & { name: string }> {
+  const p = t.prefix;
+  const common = {
+    storage: StorageType.File,
+    num_replicas: t.replicas,
+    allow_direct: true,
+    retention: RetentionPolicy.Limits,
+  };
+  return [
+    {
+      ...common,
+      name: t.streams.queue,
+      subjects: [`${p}.q.>`],
+      discard: DiscardPolicy.New,
+      duplicate_window: nanos(5 * 60_000),
+      description: "jetjob: segments of jobs ready to run, one subject per queue and priority lane",
+    },
+    {
+      ...common,
+      name: t.streams.delay,
+      subjects: [`${p}.dl.>`],
+      discard: DiscardPolicy.New,
+      duplicate_window: nanos(5 * 60_000),
+      description: "jetjob: segments of scheduled and retrying jobs, one subject per due minute",
+    },
+    {
+      ...common,
+      name: t.streams.journal,
+      subjects: [`${p}.j.>`],
+      discard: DiscardPolicy.New,
+      duplicate_window: nanos(60_000),
+      description: "jetjob: append-only state journal, one subject per segment",
+    },
+    {
+      ...common,
+      name: t.streams.events,
+      subjects: [`${p}.ev.>`],
+      discard: DiscardPolicy.Old,
+      max_bytes: t.eventsMaxBytes,
+      max_age: nanos(t.eventsMaxAgeMs),
+      duplicate_window: nanos(1000),
+      description: "jetjob: recent lifecycle events (bounded)",
+    },
+  ];
+}
+
+export interface Buckets {
+  queues: KV;
+  ids: KV;
+  leases: KV;
+}
+
+/** Creates or updates every stream and bucket. Safe to run from several processes at once. */
+export async function ensureTopology(
+  nc: NatsConnection,
+  jsm: JetStreamManager,
+  t: ResolvedTopology,
+): Promise<Buckets> {
+  for (const cfg of streamConfigs(t)) {
+    try {
+      await jsm.streams.info(cfg.name);
+      await jsm.streams.update(cfg.name, cfg);
+    } catch (err) {
+      if (!isStreamNotFound(err)) throw err;
+      try {
+        await jsm.streams.add(cfg);
+      } catch (addErr) {
+        // Another process created it between our info and add.
+        if (!isStreamAlreadyExists(addErr)) throw addErr;
+      }
+    }
+  }
+  return openBuckets(nc, t, true);
+}
+
+/** Opens (and with `create`, creates) the KV buckets. */
+export async function openBuckets(
+  nc: NatsConnection,
+  t: ResolvedTopology,
+  create: boolean,
+): Promise<Buckets> {
+  const kvm = new Kvm(nc);
+  const open = (name: string, opts: { ttl?: number; history?: number }) =>
+    create ? kvm.create(name, { replicas: t.replicas, history: opts.history ?? 1, ...opts }) : kvm.open(name);
+  return {
+    queues: await open(t.buckets.queues, { history: 1 }),
+    ids: await open(t.buckets.ids, { history: 1 }),
+    leases: await open(t.buckets.leases, { history: 1, ttl: 60_000 }),
+  };
+}
+
+/** The JetStream API error code of a failed admin call (`undefined` for other errors). */
+export function jsApiCode(err: unknown): number | undefined {
+  return err instanceof JetStreamApiError ? err.code : undefined;
+}
+
+export function isStreamNotFound(err: unknown): boolean {
+  return jsApiCode(err) === JetStreamApiCodes.StreamNotFound;
+}
+
+/** 10058: stream name already in use with a different configuration. */
+function isStreamAlreadyExists(err: unknown): boolean {
+  return jsApiCode(err) === 10058;
+}
+
+export { Store };

@@ -1,0 +1,29 @@
+/**
+ * A moved job (retry, requeue, promotion) is published to its new segment before the pointer to it is
+ * written. A copy whose pointer never gets written (a crash in between, or a repeated move) must not
+ * run. So before a moved job is claimed or promoted, we check that following its pointers from its
+ * first home ends here. Jobs that never moved (the hot path) skip this check.
+ */
+import type { StoreContext } from "./context.js";
+import type { Locator } from "./locator.js";
+import type { SegmentAt } from "./segment.js";
+import { jobIdAt } from "./segment.js";
+
+/** How long a new copy may wait for its pointer before it is treated as an orphan. */
+export const POINTER_GRACE_MS = 60_000;
+
+export type MovedValidity = "ok" | "wait" | "orphan";
+
+export async function validateMoved(
+  _ctx: StoreContext,
+  locator: Locator,
+  at: SegmentAt,
+  idx: number,
+): Promise<MovedValidity> {
+  const spec = at.seg.jobs[idx]!;
+  if (spec.home === undefined) return "ok";
+  const id = jobIdAt(at, idx);
+  const loc = await locator.locate(id);
+  if (loc && loc.at.store === at.store && loc.at.seq === at.seq && loc.idx === idx) return "ok";
+  return Date.now() - at.seg.ts < POINTER_GRACE_MS ? "wait" : "orphan";
+}

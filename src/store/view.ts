@@ -1,0 +1,205 @@
+/**
+ * The OJS job object as clients see it, derived from a job's spec, its segment and its journal slot.
+ * Time-driven changes (a lease or an execution timeout running out, `expires_at` passing) are derived
+ * at read time, so reads are exact without a background process rewriting state on a timer.
+ */
+import type { JobErrorRecord, JobSpec } from "../core/envelope.js";
+import type { RetryPolicy } from "../core/retry.js";
+import { defaultRetryPolicy } from "../core/retry.js";
+import type { JobState } from "../core/states.js";
+import { JobState as S } from "../core/states.js";
+import { formatIsoDuration, toRfc3339 } from "../core/time.js";
+import { Store } from "../core/ids.js";
+import type { Slot } from "./fold.js";
+import type { SegmentAt } from "./segment.js";
+import { jobIdAt } from "./segment.js";
+
+/** What the journal and the clock say about a job at its current location. */
+export interface Derived {
+  state: JobState;
+  attempt: number;
+  startedAt?: number;
+  completedAt?: number;
+  cancelledAt?: number;
+  result?: unknown;
+  error?: JobErrorRecord;
+  errors: JobErrorRecord[];
+  retryDelayMs?: number;
+  nextAttemptAt?: number;
+  workerId?: string;
+}
+
+export function retryPolicyOf(spec: JobSpec): RetryPolicy {
+  return spec.retry ?? defaultRetryPolicy();
+}
+
+/** An execution-timeout error for an HTTP-claimed job whose `timeout_ms` has passed. */
+export function timeoutError(spec: JobSpec, attempt: number, atMs: number): JobErrorRecord {
+  return {
+    code: "timeout",
+    type: "timeout",
+    message: `execution timeout of ${spec.timeoutMs ?? 0} ms exceeded`,
+    retryable: true,
+    attempt,
+    occurredAt: atMs,
+  };
+}
+
+export function deriveState(at: SegmentAt, idx: number, slot: Slot, nowMs: number): Derived {
+  const spec = at.seg.jobs[idx]!;
+  const carried = spec.errors ?? [];
+  const base = spec.attempt ?? 0;
+  const attempt = Math.max(base, slot.lastAttempt);
+  const d: Derived = { state: S.Available, attempt, errors: carried };
+  const lastCarried = carried[carried.length - 1];
+  if (lastCarried) d.error = lastCarried;
+  if (spec.retryDelayMs !== undefined) d.retryDelayMs = spec.retryDelayMs;
+  const o = slot.outcome;
+  if (slot.claim) {
+    d.startedAt = slot.claim.at;
+    d.workerId = slot.claim.w;
+  }
+
+  if (o) {
+    switch (o.kind) {
+      case "done":
+        d.state = S.Completed;
+        d.completedAt = o.at;
+        if (o.res !== undefined) d.result = o.res;
+        delete d.error;
+        return d;
+      case "fail":
+        d.errors = [...carried, o.err];
+        d.error = o.err;
+        if (o.out === "discard") {
+          d.state = S.Discarded;
+          d.completedAt = o.at;
+        } else {
+          d.state = S.Retryable;
+          if (o.delay !== undefined) d.retryDelayMs = o.delay;
+          if (o.retryAt !== undefined) d.nextAttemptAt = o.retryAt;
+        }
+        return d;
+      case "cancel":
+        d.state = S.Cancelled;
+        d.cancelledAt = o.at;
+        return d;
+      case "expire":
+        d.state = S.Discarded;
+        return d;
+      case "move":
+        d.state = S.Available;
+        return d;
+    }
+  }
+
+  if (at.store === Store.Delay) {
+    delete d.startedAt;
+    delete d.workerId;
+    if (spec.pending) d.state = S.Pending;
+    else if (base > 0) {
+      d.state = S.Retryable;
+      if (at.seg.due !== undefined) d.nextAttemptAt = at.seg.due;
+    } else d.state = S.Scheduled;
+    if (spec.expiresAt !== undefined && nowMs > spec.expiresAt) d.state = S.Discarded;
+    return d;
+  }
+
+  const c = slot.claim;
+  if (c) {
+    if (c.dl !== undefined && spec.timeoutMs !== undefined && nowMs > c.at + spec.timeoutMs) {
+      // Execution timeout of an HTTP-claimed job: reported as a failed attempt until it is processed.
+      const err = timeoutError(spec, c.a, c.at + spec.timeoutMs);
+      d.errors = [...carried, err];
+      d.error = err;
+      d.state = c.a < retryPolicyOf(spec).maxAttempts ? S.Retryable : S.Discarded;
+      if (d.state === S.Discarded) d.completedAt = c.at + spec.timeoutMs;
+      return d;
+    }
+    if (c.dl !== undefined && nowMs > c.dl) {
+      // The HTTP worker's visibility timeout ran out: available again.
+      delete d.startedAt;
+      delete d.workerId;
+      return d;
+    }
+    d.state = S.Active;
+    return d;
+  }
+  delete d.startedAt;
+  delete d.workerId;
+  if (spec.expiresAt !== undefined && nowMs > spec.expiresAt) d.state = S.Discarded;
+  return d;
+}
+
+/** The OJS job object. */
+export type JobView = Record<string, unknown> & { id: string; type: string; state: JobState; queue: string };
+
+/** Builds the OJS job object; unset fields are omitted, unknown request fields echoed. */
+export function buildJobView(at: SegmentAt, idx: number, d: Derived): JobView {
+  const spec = at.seg.jobs[idx]!;
+  const policy = retryPolicyOf(spec);
+  const createdAt = spec.createdAt ?? at.seg.ts;
+  const v: JobView = {
+    ...(spec.ext ?? {}),
+    id: jobIdAt(at, idx),
+    type: spec.type,
+    state: d.state,
+    queue: at.seg.q,
+    args: spec.args,
+    priority: at.seg.p,
+    attempt: d.attempt,
+    max_attempts: policy.maxAttempts,
+    created_at: toRfc3339(createdAt),
+    enqueued_at: toRfc3339(at.store === Store.Delay ? createdAt : at.seg.ts),
+  };
+  if (spec.meta !== undefined) v.meta = spec.meta;
+  if (spec.timeoutMs !== undefined) v.timeout_ms = spec.timeoutMs;
+  if (d.startedAt !== undefined) v.started_at = toRfc3339(d.startedAt);
+  if (d.completedAt !== undefined) v.completed_at = toRfc3339(d.completedAt);
+  if (d.cancelledAt !== undefined) v.cancelled_at = toRfc3339(d.cancelledAt);
+  if (spec.scheduledAt !== undefined) v.scheduled_at = toRfc3339(spec.scheduledAt);
+  if (spec.expiresAt !== undefined) v.expires_at = toRfc3339(spec.expiresAt);
+  if (d.result !== undefined) v.result = d.result;
+  if (d.error !== undefined) v.error = errorView(d.error);
+  if (d.errors.length > 0) v.errors = d.errors.map(errorView);
+  if (spec.tags !== undefined) v.tags = spec.tags;
+  if (spec.retry !== undefined) v.retry = retryView(policy);
+  if (spec.unique !== undefined) {
+    const u: Record<string, unknown> = { keys: spec.unique.keys, on_conflict: spec.unique.onConflict };
+    if (spec.unique.periodMs !== undefined) u.period = formatIsoDuration(spec.unique.periodMs);
+    if (spec.unique.states !== undefined) u.states = spec.unique.states;
+    v.unique = u;
+  }
+  if (d.retryDelayMs !== undefined) v.retry_delay_ms = d.retryDelayMs;
+  if (d.nextAttemptAt !== undefined) v.next_attempt_at = toRfc3339(d.nextAttemptAt);
+  if (spec.visibilityMs !== undefined) v.visibility_timeout_ms = spec.visibilityMs;
+  if (spec.metadata !== undefined) v.metadata = spec.metadata;
+  if (d.workerId !== undefined) v.worker_id = d.workerId;
+  return v;
+}
+
+export function errorView(e: JobErrorRecord): Record<string, unknown> {
+  const v: Record<string, unknown> = {
+    code: e.code,
+    type: e.type ?? e.code,
+    message: e.message,
+    attempt: e.attempt,
+    occurred_at: toRfc3339(e.occurredAt),
+  };
+  if (e.retryable !== undefined) v.retryable = e.retryable;
+  if (e.details !== undefined) v.details = e.details;
+  return v;
+}
+
+function retryView(p: RetryPolicy): Record<string, unknown> {
+  return {
+    max_attempts: p.maxAttempts,
+    initial_interval: formatIsoDuration(p.initialIntervalMs),
+    backoff_coefficient: p.backoffCoefficient,
+    max_interval: formatIsoDuration(p.maxIntervalMs),
+    jitter: p.jitter,
+    non_retryable_errors: p.nonRetryableErrors,
+    on_exhaustion: p.onExhaustion,
+    backoff_strategy: p.strategy,
+  };
+}
