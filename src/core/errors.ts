@@ -47,11 +47,11 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 /** Options of {@link JetjobError}. */
 export interface JetjobErrorOptions extends ErrorOptions {
   /** Machine-readable context, sent to clients as `error.details`. */
-  details?: Record<string, unknown>;
+  details?: Record<string, unknown> | undefined;
   /** Whether retrying the same request may succeed. Defaults from the code. */
-  retryable?: boolean;
+  retryable?: boolean | undefined;
   /** A short hint on how to fix the problem. */
-  hint?: string;
+  hint?: string | undefined;
 }
 
 /** The one base class of all jetjob errors. */

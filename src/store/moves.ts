@@ -83,7 +83,7 @@ export interface FailureDecision {
 
 /** Builds the error record of a reported failure. */
 export function errorRecord(
-  err: ReportedError & { details?: Record<string, unknown> },
+  err: ReportedError & { details?: Record<string, unknown> | undefined },
   attempt: number,
   atMs: number,
 ): JobErrorRecord {

@@ -116,7 +116,7 @@ export async function ackJob(
 }
 
 export interface NackRequest {
-  error?: ReportedError & { details?: Record<string, unknown> };
+  error?: ReportedError & { details?: Record<string, unknown> | undefined };
   requeue?: boolean;
 }
 

@@ -1,0 +1,139 @@
+/**
+ * The `jetjob` command.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
+import { Command, InvalidArgumentError, Option } from "commander";
+
+import { ExitCode } from "../core/errors.js";
+import { createLogger, LogLevel } from "../core/logger.js";
+import { packageRoot } from "../natsd/find.js";
+import { createAuthenticator, loadTokensFile } from "../server/auth.js";
+import type { TokenEntry } from "../server/auth.js";
+import { runApiServer } from "../server/run.js";
+import { registerJobCommands } from "./job.js";
+import { reportError } from "./output.js";
+import { startCommand } from "./start.js";
+
+const version = (JSON.parse(readFileSync(join(packageRoot, "package.json"), "utf8")) as { version: string })
+  .version;
+
+function port(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError("must be a port number (0 = any free port)");
+  return n;
+}
+
+async function run(fn: () => Promise<void>, json?: boolean): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    process.exitCode = reportError(err, json === true);
+  }
+}
+
+const logLevel = new Option("--log-level <level>", "debug, info, warn, error").choices(
+  Object.values(LogLevel).filter((l) => l !== "silent"),
+);
+
+const program = new Command()
+  .name("jetjob")
+  .description("A job system on NATS JetStream: OJS job queue and fleet dispatch")
+  .version(version)
+  .showHelpAfterError()
+  .configureOutput({ outputError: (s, write) => write(s) })
+  .exitOverride((err) => {
+    process.exit(err.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage);
+  });
+
+program
+  .command("start")
+  .description("run nats-server and the API server on this machine (no configuration needed)")
+  .option("--port <port>", "API port (0 = any free port)", port, 8080)
+  .option("--host <host>", "API listen address", "127.0.0.1")
+  .option("--nats-port <port>", "NATS client port (0 = any free port)", port, 4222)
+  .option("--data-dir <dir>", "where data, token and endpoints.json live (default: .jetjob)")
+  .option(
+    "--enable-reset",
+    "allow POST /ojs/v1/admin/reset (test runs only)",
+    process.env.JETJOB_ENABLE_RESET === "1",
+  )
+  .addOption(logLevel)
+  .action(
+    (o: {
+      port: number;
+      host: string;
+      natsPort: number;
+      dataDir?: string;
+      enableReset: boolean;
+      logLevel?: LogLevel;
+    }) => run(() => startCommand({ ...o, version })),
+  );
+
+program
+  .command("server")
+  .description("run the API server against an existing NATS server")
+  .requiredOption("--nats <url>", "NATS URL(s), comma-separated", process.env.JETJOB_NATS_URL)
+  .option("--port <port>", "API port (0 = any free port)", port, 8080)
+  .option("--host <host>", "API listen address", "127.0.0.1")
+  .option("--token-file <file>", "tokens file: lines of `<name> <read|write|admin> <token>`")
+  .option("--nats-creds <file>", "NATS credentials file")
+  .option("--nats-user <user>", "NATS user")
+  .option("--nats-pass <pass>", "NATS password")
+  .option("--nats-token <token>", "NATS token")
+  .option(
+    "--enable-reset",
+    "allow POST /ojs/v1/admin/reset (test runs only)",
+    process.env.JETJOB_ENABLE_RESET === "1",
+  )
+  .addOption(logLevel)
+  .action(
+    (o: {
+      nats: string;
+      port: number;
+      host: string;
+      tokenFile?: string;
+      natsCreds?: string;
+      natsUser?: string;
+      natsPass?: string;
+      natsToken?: string;
+      enableReset: boolean;
+      logLevel?: LogLevel;
+    }) =>
+      run(async () => {
+        const logger = createLogger({ ...(o.logLevel === undefined ? {} : { level: o.logLevel }) });
+        const tokens: TokenEntry[] = o.tokenFile ? loadTokensFile(o.tokenFile) : [];
+        if (process.env.JETJOB_API_TOKEN)
+          tokens.push({ name: "env", token: process.env.JETJOB_API_TOKEN, scope: "admin" });
+        if (tokens.length === 0) {
+          logger.warn(
+            "no API tokens configured (--token-file or JETJOB_API_TOKEN): every request will be refused",
+          );
+        }
+        const srv = await runApiServer({
+          nats: {
+            servers: o.nats.split(","),
+            ...(o.natsCreds === undefined ? {} : { credsFile: o.natsCreds }),
+            ...(o.natsUser === undefined ? {} : { user: o.natsUser }),
+            ...(o.natsPass === undefined ? {} : { pass: o.natsPass }),
+            ...(o.natsToken === undefined ? {} : { token: o.natsToken }),
+          },
+          port: o.port,
+          host: o.host,
+          auth: createAuthenticator(tokens),
+          logger,
+          version,
+          enableReset: o.enableReset,
+        });
+        logger.info("jetjob API server listening", { url: srv.url, nats: o.nats });
+        const stop = () => void srv.close().then(() => process.exit(0));
+        process.once("SIGINT", stop);
+        process.once("SIGTERM", stop);
+      }),
+  );
+
+registerJobCommands(program, run);
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,101 @@
+/**
+ * `jetjob start`: everything on one machine with no configuration. Starts a nats-server (loopback,
+ * JetStream, data under `<data-dir>/nats`), the API server, writes `<data-dir>/endpoints.json`, and
+ * creates the admin token on first run. Ctrl-C / SIGTERM stops every child; nothing is left running.
+ */
+import { join } from "node:path";
+
+import { createLogger } from "../core/logger.js";
+import type { LogLevel } from "../core/logger.js";
+import { findNatsServer, startNatsServer } from "../natsd/index.js";
+import { createAuthenticator, generateToken } from "../server/auth.js";
+import { runApiServer } from "../server/run.js";
+import { dataDirOf, readToken, removeEndpoints, tokenPath, writeEndpoints, writeToken } from "./endpoints.js";
+import { color } from "./output.js";
+
+export interface StartOptions {
+  port: number;
+  host: string;
+  natsPort: number;
+  dataDir?: string | undefined;
+  enableReset: boolean;
+  logLevel?: LogLevel | undefined;
+  version: string;
+}
+
+export async function startCommand(o: StartOptions): Promise<void> {
+  const dataDir = dataDirOf(o.dataDir);
+  const logger = createLogger({ ...(o.logLevel === undefined ? {} : { level: o.logLevel }) });
+  const found = findNatsServer();
+
+  let token = process.env.JETJOB_API_TOKEN ?? readToken(dataDir);
+  let tokenNote = `from ${tokenPath(dataDir)}`;
+  if (process.env.JETJOB_API_TOKEN) tokenNote = "from JETJOB_API_TOKEN";
+  if (!token) {
+    token = generateToken();
+    writeToken(dataDir, token);
+    tokenNote = `new; saved in ${tokenPath(dataDir)}`;
+  }
+
+  const nats = await startNatsServer({
+    binary: found.path,
+    storeDir: join(dataDir, "nats"),
+    host: "127.0.0.1",
+    port: o.natsPort,
+    monitorPort: -1,
+    name: "jetjob",
+    extraConfig: `log_file: ${JSON.stringify(join(dataDir, "nats-server.log"))}`,
+  });
+  let api;
+  try {
+    api = await runApiServer({
+      nats: { servers: nats.url, name: "jetjob-start" },
+      port: o.port,
+      host: o.host,
+      auth: createAuthenticator([{ name: "admin", token, scope: "admin" }]),
+      logger,
+      version: o.version,
+      enableReset: o.enableReset,
+    });
+  } catch (err) {
+    await nats.stop();
+    throw err;
+  }
+  writeEndpoints(dataDir, { api: api.url, nats: nats.url });
+
+  const out = process.stdout;
+  out.write(`${color.bold("jetjob")} ${o.version} is running\n`);
+  out.write(`  ${color.dim("API  ")}  ${api.url}   (OJS at /ojs/v1, health at /health)\n`);
+  out.write(
+    `  ${color.dim("NATS ")}  ${nats.url}   (nats-server ${found.version}, data in ${join(dataDir, "nats")})\n`,
+  );
+  out.write(`  ${color.dim("Token")}  ${token}   (${tokenNote})\n`);
+  out.write(
+    `  ${color.dim("Env  ")}  export JETJOB_API_URL=${api.url} JETJOB_API_TOKEN=$(cat ${tokenPath(dataDir)})\n`,
+  );
+  if (o.enableReset)
+    out.write(`  ${color.yellow("reset")}  POST /ojs/v1/admin/reset is enabled (test runs only)\n`);
+  out.write(`Press Ctrl-C to stop.\n`);
+
+  let stopping: Promise<void> | undefined;
+  const stop = (code: number) =>
+    (stopping ??= (async () => {
+      out.write(`\nstopping jetjob...\n`);
+      try {
+        await api.close();
+      } catch (err) {
+        logger.warn("API server did not stop cleanly", { error: String(err) });
+      }
+      await nats.stop();
+      removeEndpoints(dataDir);
+      out.write(`stopped.\n`);
+      process.exit(code);
+    })());
+  process.once("SIGINT", () => void stop(0));
+  process.once("SIGTERM", () => void stop(0));
+  void nats.exited.then((exitCode) => {
+    if (stopping) return;
+    logger.error("nats-server exited unexpectedly; stopping", { exit_code: exitCode });
+    void stop(1);
+  });
+}

@@ -1,0 +1,87 @@
+/**
+ * Types of the client SDK: the job as returned by the API (OJS wire shape) and the enqueue options.
+ */
+import type { JobState } from "../core/states.js";
+
+/** A recorded failure. */
+export interface JobError {
+  code: string;
+  type: string;
+  message: string;
+  attempt: number;
+  occurred_at: string;
+  retryable?: boolean;
+  details?: Record<string, unknown>;
+}
+
+/** A job as the API returns it (the OJS job object). */
+export interface Job<A extends unknown[] = unknown[], R = unknown> {
+  id: string;
+  type: string;
+  state: JobState;
+  queue: string;
+  args: A;
+  priority: number;
+  attempt: number;
+  max_attempts: number;
+  created_at: string;
+  enqueued_at: string;
+  meta?: Record<string, unknown>;
+  timeout_ms?: number;
+  started_at?: string;
+  completed_at?: string;
+  cancelled_at?: string;
+  scheduled_at?: string;
+  expires_at?: string;
+  result?: R;
+  error?: JobError;
+  errors?: JobError[];
+  tags?: string[];
+  retry_delay_ms?: number;
+  next_attempt_at?: string;
+  worker_id?: string;
+  [extension: string]: unknown;
+}
+
+/** Retry policy in SDK form (milliseconds). */
+export interface RetryOptions {
+  /** Total executions including the first. @defaultValue 3 */
+  maxAttempts?: number;
+  /** @defaultValue 1000 */
+  initialIntervalMs?: number;
+  /** @defaultValue 2 */
+  backoffCoefficient?: number;
+  /** @defaultValue 300000 */
+  maxIntervalMs?: number;
+  /** @defaultValue true */
+  jitter?: boolean;
+  /** Error codes/types (anchored regular expressions) never retried. */
+  nonRetryableErrors?: string[];
+  /** @defaultValue "discard" */
+  onExhaustion?: "discard" | "dead_letter";
+  /** @defaultValue "exponential" */
+  strategy?: "exponential" | "linear" | "constant";
+}
+
+export interface EnqueueOptions {
+  /** @defaultValue "default" */
+  queue?: string;
+  /** -100 (lowest) … 100 (highest). @defaultValue 0 */
+  priority?: number;
+  /** A lowercase UUIDv7 chosen by you; enqueueing the same id twice fails with `duplicate`. */
+  id?: string;
+  /** Run no earlier than this many milliseconds from now. */
+  delayMs?: number;
+  /** Run no earlier than this time. */
+  runAt?: Date;
+  /** Drop the job if it has not started by this time. */
+  expiresAt?: Date;
+  /** Execution timeout of one attempt. */
+  timeoutMs?: number;
+  retry?: RetryOptions;
+  meta?: Record<string, unknown>;
+  tags?: string[];
+}
+
+/** Maps job types to their argument tuples, for typed `enqueue` calls. */
+export type JobTypes = Record<string, unknown[]>;

@@ -1,0 +1,41 @@
+/**
+ * SDK options → the OJS enqueue request body. Both client transports (HTTP and NATS) send this same
+ * body through the same validation, so a job means the same thing whichever way it was enqueued.
+ */
+import { formatIsoDuration } from "../core/time.js";
+import type { EnqueueOptions, RetryOptions } from "./types.js";
+
+export function toEnqueueBody(
+  type: string,
+  args: unknown[],
+  o: EnqueueOptions = {},
+): Record<string, unknown> {
+  const options: Record<string, unknown> = {};
+  if (o.queue !== undefined) options.queue = o.queue;
+  if (o.priority !== undefined) options.priority = o.priority;
+  if (o.timeoutMs !== undefined) options.timeout_ms = o.timeoutMs;
+  if (o.runAt !== undefined) options.scheduled_at = o.runAt.toISOString();
+  else if (o.delayMs !== undefined && o.delayMs > 0)
+    options.scheduled_at = new Date(Date.now() + o.delayMs).toISOString();
+  if (o.expiresAt !== undefined) options.expires_at = o.expiresAt.toISOString();
+  if (o.retry !== undefined) options.retry = retryToWire(o.retry);
+  if (o.tags !== undefined) options.tags = o.tags;
+  const body: Record<string, unknown> = { type, args };
+  if (o.id !== undefined) body.id = o.id;
+  if (o.meta !== undefined) body.meta = o.meta;
+  if (Object.keys(options).length > 0) body.options = options;
+  return body;
+}
+
+export function retryToWire(r: RetryOptions): Record<string, unknown> {
+  const w: Record<string, unknown> = {};
+  if (r.maxAttempts !== undefined) w.max_attempts = r.maxAttempts;
+  if (r.initialIntervalMs !== undefined) w.initial_interval = formatIsoDuration(r.initialIntervalMs);
+  if (r.backoffCoefficient !== undefined) w.backoff_coefficient = r.backoffCoefficient;
+  if (r.maxIntervalMs !== undefined) w.max_interval = formatIsoDuration(r.maxIntervalMs);
+  if (r.jitter !== undefined) w.jitter = r.jitter;
+  if (r.nonRetryableErrors !== undefined) w.non_retryable_errors = r.nonRetryableErrors;
+  if (r.onExhaustion !== undefined) w.on_exhaustion = r.onExhaustion;
+  if (r.strategy !== undefined) w.backoff_strategy = r.strategy;
+  return w;
+}

@@ -1,0 +1,98 @@
+/**
+ * The HTTP application (Hono), built by a factory and not bound to a port, so tests can drive it with
+ * `app.request()`. Error handling lives here once: a {@link JetjobError}'s code decides the status and
+ * the OJS error body; anything else is a 500 with the request id, logged.
+ */
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+
+import { coerceError, ErrorCode, isJetjobError, JetjobError } from "../core/errors.js";
+import { uuidv7 } from "../core/ids.js";
+import type { Logger } from "../core/logger.js";
+import type { Engine } from "../store/engine.js";
+import "./context-vars.js";
+import type { Authenticator } from "./auth.js";
+import { errorCatalog, errorResponse, OJS_VERSION, ojsJson } from "./ojs.js";
+import type { RouteDef } from "./route.js";
+import { registerRoutes } from "./route.js";
+import { health, ojsRoutes } from "./routes-ojs.js";
+
+export interface AppOptions {
+  engine: Engine;
+  auth: Authenticator;
+  logger: Logger;
+  version: string;
+  /** Allow `POST /ojs/v1/admin/reset` (test runs only). @defaultValue false */
+  enableReset?: boolean;
+  /** Largest request body. @defaultValue 10 MiB */
+  maxBodyBytes?: number;
+}
+
+export interface App {
+  hono: Hono;
+  routes: RouteDef[];
+}
+
+export function createApp(o: AppOptions): App {
+  const startedAt = Date.now();
+  const maxBody = o.maxBodyBytes ?? 10 * 1024 * 1024;
+  const hono = new Hono();
+
+  hono.use("*", async (c, next) => {
+    const requestId = c.req.header("X-Request-Id") ?? `req_${uuidv7()}`;
+    c.set("requestId", requestId);
+    const t0 = performance.now();
+    await next();
+    c.res.headers.set("X-Request-Id", requestId);
+    c.res.headers.set("OJS-Version", OJS_VERSION);
+    o.logger.debug("http", {
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      ms: Math.round((performance.now() - t0) * 10) / 10,
+      request_id: requestId,
+      principal: c.get("principal"),
+    });
+  });
+  hono.use(
+    "*",
+    bodyLimit({
+      maxSize: maxBody,
+      onError: () => {
+        throw new JetjobError(ErrorCode.PayloadTooLarge, `The request body exceeds ${maxBody} bytes.`);
+      },
+    }),
+  );
+
+  const routes: RouteDef[] = [
+    ...ojsRoutes({ engine: o.engine, version: o.version, startedAt, enableReset: o.enableReset ?? false }),
+  ];
+  registerRoutes(hono, routes, o.auth);
+
+  // Liveness + NATS/JetStream state for load balancers and `jetjob` clients (no token needed).
+  hono.get("/health", (c) =>
+    health(c, { engine: o.engine, version: o.version, startedAt, enableReset: false }),
+  );
+  hono.get("/docs/errors", (c) => ojsJson(c, 200, { errors: errorCatalog() }));
+
+  hono.notFound((c) =>
+    errorResponse(
+      c,
+      new JetjobError(ErrorCode.NotFound, `No route for ${c.req.method} ${c.req.path}.`, {
+        hint: "See /docs for the API reference.",
+      }),
+    ),
+  );
+  hono.onError((err, c) => {
+    const e = isJetjobError(err) ? err : coerceError(err);
+    if (e.code === ErrorCode.Internal) {
+      o.logger.error("request failed", {
+        request_id: c.get("requestId"),
+        path: c.req.path,
+        error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+      });
+    }
+    return errorResponse(c, e);
+  });
+  return { hono, routes };
+}

@@ -1,0 +1,71 @@
+/**
+ * OJS HTTP-binding conventions: the exact media type and version headers on every response, and the
+ * error body shape `{ "error": { code, message, retryable, details?, request_id, hint?, docs_url? } }`.
+ */
+import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import "./context-vars.js";
+
+import type { JetjobError } from "../core/errors.js";
+import { ErrorCode, httpStatusFor } from "../core/errors.js";
+
+export const OJS_MEDIA_TYPE = "application/openjobspec+json";
+export const OJS_VERSION = "1.0";
+
+/** A JSON response with the OJS media type (exactly, no charset parameter). */
+export function ojsJson(c: Context, status: number, body: unknown): Response {
+  return c.body(JSON.stringify(body), status as ContentfulStatusCode, {
+    "Content-Type": OJS_MEDIA_TYPE,
+  });
+}
+
+export interface ErrorBody {
+  error: {
+    code: string;
+    message: string;
+    retryable: boolean;
+    details?: Record<string, unknown>;
+    request_id?: string;
+    hint?: string;
+    docs_url?: string;
+  };
+}
+
+export function errorBody(err: JetjobError, requestId: string | undefined): ErrorBody {
+  const e: ErrorBody["error"] = { code: err.code, message: err.message, retryable: err.retryable };
+  if (err.details !== undefined) e.details = err.details;
+  if (requestId !== undefined) e.request_id = requestId;
+  const hint = err.hint ?? defaultHints[err.code];
+  if (hint !== undefined) e.hint = hint;
+  e.docs_url = `/docs/errors#${err.code}`;
+  return { error: e };
+}
+
+export function errorResponse(c: Context, err: JetjobError): Response {
+  const requestId = c.get("requestId");
+  const res = ojsJson(c, httpStatusFor(err.code), errorBody(err, requestId));
+  if (err.code === ErrorCode.Unauthorized) res.headers.set("WWW-Authenticate", 'Bearer realm="jetjob"');
+  return res;
+}
+
+const defaultHints: Partial<Record<ErrorCode, string>> = {
+  not_found: "Check the id. Finished jobs are removed after their retention period.",
+  unauthorized: "Send `Authorization: Bearer <token>`; `jetjob start` prints where the admin token is.",
+  forbidden: "This token's scope does not allow the operation.",
+  invalid_payload: "The body must be valid JSON.",
+  invalid_request: "See `details` for the field that failed validation.",
+  validation_error: "See `details` for the field that failed validation.",
+  conflict: "The job is not in a state that allows this operation; GET it to see its state.",
+  duplicate: "Use another id, or omit `id` to let the server choose one.",
+  payload_too_large: "Send a smaller body, or fewer jobs per batch.",
+  backend_error: "NATS/JetStream did not answer; retry shortly. `GET /health` shows the backend state.",
+};
+
+/** The documented error codes, for the `/docs/errors` page. */
+export function errorCatalog(): Array<{ code: string; status: number; hint: string }> {
+  return Object.values(ErrorCode).map((code) => ({
+    code,
+    status: httpStatusFor(code),
+    hint: defaultHints[code] ?? "",
+  }));
+}

@@ -1,0 +1,89 @@
+/**
+ * Running the API server against a NATS URL: connect (with version checks), set up the engine, bind
+ * the HTTP port. Used by `jetjob server` and `jetjob start`.
+ */
+import type { NatsConnection } from "@nats-io/nats-core";
+
+import type { Logger } from "../core/logger.js";
+import type { ConnectOptions } from "../nats/connect.js";
+import { connectNats } from "../nats/connect.js";
+import type { Engine } from "../store/engine.js";
+import { createEngine } from "../store/engine.js";
+import type { TopologyOptions } from "../store/topology.js";
+import type { Authenticator } from "./auth.js";
+import { createApp } from "./app.js";
+import type { HttpServer } from "./listen.js";
+import { listen } from "./listen.js";
+
+export interface ApiServerOptions {
+  nats: ConnectOptions;
+  port?: number;
+  host?: string;
+  auth: Authenticator;
+  logger: Logger;
+  version: string;
+  enableReset?: boolean;
+  topology?: TopologyOptions;
+  maxBodyBytes?: number;
+}
+
+export interface RunningApiServer {
+  url: string;
+  port: number;
+  engine: Engine;
+  nc: NatsConnection;
+  /** Graceful stop: no new requests, finish open ones, flush, close NATS. */
+  close(): Promise<void>;
+}
+
+export async function runApiServer(o: ApiServerOptions): Promise<RunningApiServer> {
+  const nc = await connectNats({ name: "jetjob-server", waitOnFirstConnect: false, ...o.nats });
+  const log = o.logger;
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === "disconnect") log.warn("NATS connection lost; reconnecting");
+      else if (s.type === "reconnect") log.info("NATS connection restored");
+    }
+  })().catch(() => undefined);
+  let engine: Engine;
+  try {
+    engine = await createEngine(nc, {
+      ...(o.topology === undefined ? {} : { topology: o.topology }),
+      onError: (err) =>
+        log.warn("background task error", { error: err instanceof Error ? err.message : String(err) }),
+    });
+  } catch (err) {
+    await nc.close();
+    throw err;
+  }
+  const app = createApp({
+    engine,
+    auth: o.auth,
+    logger: log,
+    version: o.version,
+    enableReset: o.enableReset ?? false,
+    ...(o.maxBodyBytes === undefined ? {} : { maxBodyBytes: o.maxBodyBytes }),
+  });
+  let http: HttpServer;
+  try {
+    http = await listen(app, {
+      ...(o.port === undefined ? {} : { port: o.port }),
+      ...(o.host === undefined ? {} : { host: o.host }),
+    });
+  } catch (err) {
+    await engine.close();
+    await nc.close();
+    throw err;
+  }
+  return {
+    url: http.url,
+    port: http.port,
+    engine,
+    nc,
+    async close() {
+      await http.close();
+      await engine.close();
+      await nc.drain();
+    },
+  };
+}
