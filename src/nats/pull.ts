@@ -173,7 +173,9 @@ export function createPullLoop(
   const open = new Map<number, { batch: number; received: number; timer: NodeJS.Timeout }>();
   let nextReq = 1;
 
-  // Pull requests are independent on the server; we track them only to renew credit when they end.
+  // Data messages arrive with their stream subject, so they do not say which request they answer;
+  // the server serves a consumer's pull requests in order, so each is counted against the oldest open
+  // request. Status messages (end of a request) do arrive on that request's own reply subject.
   const sub = nc.subscribe(`${inbox}.*`, {
     callback: (err, msg) => {
       if (closed) return;
@@ -181,12 +183,10 @@ export function createPullLoop(
         options.onError?.(new BackendError(`pull loop on ${stream}/${consumer} failed`, { cause: err }));
         return;
       }
-      const reqId = Number(msg.subject.slice(inbox.length + 1));
-      const r = open.get(reqId);
       const code = msg.headers?.code ?? 0;
       if (code !== 0) {
         if (code === 100) return;
-        endRequest(reqId);
+        endRequest(Number(msg.subject.slice(inbox.length + 1)));
         if (code !== 404 && code !== 408 && code !== 409) {
           options.onError?.(
             new BackendError(`pull on ${stream}/${consumer}: ${code} ${msg.headers?.description ?? ""}`),
@@ -198,10 +198,12 @@ export function createPullLoop(
       const d = toDelivery(msg);
       if (!d) return;
       credit = Math.max(0, credit - 1);
-      if (r) {
+      for (const [reqId, r] of open) {
+        if (r.received >= r.batch) continue;
         r.received++;
         requested--;
         if (r.received >= r.batch) endRequest(reqId);
+        break;
       }
       options.onMessage(d);
     },

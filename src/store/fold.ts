@@ -100,6 +100,7 @@ export function applyOp(slots: Slot[], op: JournalOp): void {
       if (!s.outcome && s.claim?.a === op.a) {
         delete s.claim;
         s.requeues++;
+        if (op.u === 1) s.lastAttempt = op.a - 1;
       }
       return;
     case "cancel":

@@ -51,12 +51,16 @@ export interface FailOp {
   delay?: number;
   dlq?: boolean;
 }
-/** Attempt `a` is given back without a failure (nack with requeue). */
+/**
+ * Attempt `a` is given back without a failure. With `u` (undo) the job never started (a worker
+ * shutting down returns jobs it had claimed but not run), so the attempt is not counted.
+ */
 export interface RequeueOp {
   op: "requeue";
   i: number;
   a: number;
   at: number;
+  u?: 1;
 }
 export interface CancelOp {
   op: "cancel";

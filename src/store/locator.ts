@@ -27,12 +27,18 @@ export interface Located extends JobAt {
   home?: JobAt;
 }
 
+/** Segment reads shared by several lookups (one journal read per segment per batch). */
+export type ReadMemo = Map<string, Promise<JobAt | undefined>>;
+
 export interface Locator {
-  locate(id: string): Promise<Located | undefined>;
+  /** Where the job is now; with `memo`, segments read by earlier lookups of the same batch are reused. */
+  locate(id: string, memo?: ReadMemo): Promise<Located | undefined>;
   /** Reads a segment (cached). */
   segment(store: Store, seq: number): Promise<SegmentAt | undefined>;
   /** Reads a location fresh (segment from cache, journal from NATS). */
-  readAt(store: Store, seq: number, idx: number): Promise<JobAt | undefined>;
+  readAt(store: Store, seq: number, idx: number, memo?: ReadMemo): Promise<JobAt | undefined>;
+  /** Caches a segment we already hold (a worker's delivery). */
+  remember(at: SegmentAt): void;
   /** Drops cached segments (after an admin reset). */
   clear(): void;
 }
@@ -68,11 +74,24 @@ export function createLocator(ctx: StoreContext, cacheSize = 4096): Locator {
     return at;
   }
 
-  async function readAt(store: Store, seq: number, idx: number): Promise<JobAt | undefined> {
+  async function readSegmentState(store: Store, seq: number): Promise<JobAt | undefined> {
     const at = await segment(store, seq);
-    if (!at || idx < 0 || idx >= at.seg.jobs.length) return undefined;
+    if (!at) return undefined;
     const journal = await ctx.journals.read(store, seq);
-    return { at, idx, journal, slots: foldJournal(at.seg.jobs.length, journal.entries) };
+    return { at, idx: 0, journal, slots: foldJournal(at.seg.jobs.length, journal.entries) };
+  }
+
+  async function readAt(store: Store, seq: number, idx: number, memo?: ReadMemo): Promise<JobAt | undefined> {
+    let p: Promise<JobAt | undefined>;
+    if (memo) {
+      const key = refKey(store, seq);
+      const hit = memo.get(key);
+      p = hit ?? readSegmentState(store, seq);
+      if (!hit) memo.set(key, p);
+    } else p = readSegmentState(store, seq);
+    const s = await p;
+    if (!s || idx < 0 || idx >= s.at.seg.jobs.length) return undefined;
+    return { ...s, idx };
   }
 
   async function findHome(id: string): Promise<{ store: Store; seq: number; idx: number } | undefined> {
@@ -101,12 +120,13 @@ export function createLocator(ctx: StoreContext, cacheSize = 4096): Locator {
     id: string,
     from: JobAt,
     first: { to: RefKey; ti: number } | undefined,
+    memo: ReadMemo | undefined,
   ): Promise<JobAt> {
     let cur = from;
     let next = first;
     for (let hop = 0; next && hop < MAX_HOPS; hop++) {
       const { store, seq } = parseRefKey(next.to);
-      const target = await readAt(store, seq, next.ti);
+      const target = await readAt(store, seq, next.ti, memo);
       if (!target || indexOfJob(target.at, id) !== target.idx) break;
       cur = target;
       next = forwardOf(target.slots[target.idx]!);
@@ -115,23 +135,26 @@ export function createLocator(ctx: StoreContext, cacheSize = 4096): Locator {
   }
 
   return {
-    async locate(id) {
+    async locate(id, memo) {
       const addr = await findHome(id);
       if (!addr) return undefined;
-      const home = await readAt(addr.store, addr.seq, addr.idx);
+      const home = await readAt(addr.store, addr.seq, addr.idx, memo);
       if (!home) return undefined;
       const homeSlot = home.slots[home.idx]!;
-      let cur = await follow(id, home, homeSlot.loc ?? forwardOf(homeSlot));
+      let cur = await follow(id, home, homeSlot.loc ?? forwardOf(homeSlot), memo);
       // A `loc` pointer may lag behind a later move; the forward chain from it catches up.
-      if (cur !== home && homeSlot.loc) {
-        const chained = await follow(id, cur, forwardOf(cur.slots[cur.idx]!));
-        cur = chained;
-      }
+      if (cur !== home && homeSlot.loc) cur = await follow(id, cur, forwardOf(cur.slots[cur.idx]!), memo);
       if (cur === home) return { id, ...home };
       return { id, ...cur, home };
     },
     segment,
     readAt,
+    remember(at) {
+      const key = refKey(at.store, at.seq);
+      if (cache.has(key)) return;
+      if (cache.size >= cacheSize) cache.delete(cache.keys().next().value!);
+      cache.set(key, at);
+    },
     clear() {
       cache.clear();
     },

@@ -7,13 +7,15 @@
  * the new place. A crash between the steps leaves at most an unreferenced copy, which the promoter
  * drops because no pointer leads to it.
  */
+import { createHash } from "node:crypto";
+
 import type { JobErrorRecord, JobSpec } from "../core/envelope.js";
 import { Store } from "../core/ids.js";
 import type { ReportedError } from "../core/retry.js";
 import { isRetryableError, retryDelayMs } from "../core/retry.js";
 import { WrongSequenceError } from "../nats/publisher.js";
 import type { StoreContext } from "./context.js";
-import type { FailOp } from "./journal.js";
+import type { FailOp, LocOp } from "./journal.js";
 import type { JobAt } from "./locator.js";
 import type { RefKey, Segment, SegmentAt } from "./segment.js";
 import { encodeSegment, jobIdAt, parseRefKey, refKey } from "./segment.js";
@@ -61,16 +63,44 @@ export async function publishSegment(
 
 /** Points a moved job's first home at its new place (retrying on concurrent appends). */
 export async function pointHome(ctx: StoreContext, homeKey: string, to: RefKey, ti: number): Promise<void> {
-  const home = parseHomeKey(homeKey);
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const j = await ctx.journals.read(home.store, home.seq);
-    try {
-      await ctx.journals.append(home.store, home.seq, [{ op: "loc", i: home.idx, to, ti }], j.lastSeq);
-      return;
-    } catch (err) {
-      if (!(err instanceof WrongSequenceError)) throw err;
+  await pointHomes(ctx, [{ homeKey, to, ti }]);
+}
+
+/** Points many moved jobs' homes at once: one append per home segment, however many jobs. */
+export async function pointHomes(
+  ctx: StoreContext,
+  moves: Array<{ homeKey: string; to: RefKey; ti: number }>,
+): Promise<void> {
+  const bySegment = new Map<string, { store: Store; seq: number; ops: LocOp[] }>();
+  for (const m of moves) {
+    const home = parseHomeKey(m.homeKey);
+    const key = `${home.store}.${home.seq}`;
+    let g = bySegment.get(key);
+    if (!g) bySegment.set(key, (g = { store: home.store, seq: home.seq, ops: [] }));
+    g.ops.push({ op: "loc", i: home.idx, to: m.to, ti: m.ti });
+  }
+  for (const g of bySegment.values()) {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const j = await ctx.journals.read(g.store, g.seq);
+      try {
+        await ctx.journals.append(g.store, g.seq, g.ops, j.lastSeq);
+        break;
+      } catch (err) {
+        if (!(err instanceof WrongSequenceError)) throw err;
+      }
     }
   }
+}
+
+/** A short, stable message id for a move of several slots (JetStream msg ids should stay small). */
+export function moveMsgId(
+  kind: string,
+  j: { store: Store; seq: number },
+  idxs: number[],
+  extra = "",
+): string {
+  const digest = createHash("sha1").update(idxs.join(",")).digest("hex").slice(0, 16);
+  return `${kind}:${j.store}.${j.seq}:${digest}${extra}`;
 }
 
 /** What a failure leads to: the journal op to append, and what to do once it is appended. */

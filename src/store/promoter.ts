@@ -16,7 +16,7 @@ import { event } from "./fetch.js";
 import { applyOp, foldJournal } from "./fold.js";
 import type { JournalOp } from "./journal.js";
 import type { Locator } from "./locator.js";
-import { movedSpec, pointHome, publishSegment } from "./moves.js";
+import { movedSpec, moveMsgId, pointHomes, publishSegment } from "./moves.js";
 import type { SegmentAt } from "./segment.js";
 import { refKey } from "./segment.js";
 import { validateMoved } from "./validate.js";
@@ -126,7 +126,7 @@ export function startPromoter(ctx: StoreContext, locator: Locator, options: Prom
           ctx,
           { store: Store.Queue, queue: at.seg.q, priority: at.seg.p },
           specs,
-          `pr:${seq}:${moving.join(",")}`,
+          moveMsgId("pr", at, moving),
         );
         moving.forEach((i, k) =>
           ops.push({ op: "move", i, at: now, to: refKey(Store.Queue, target!.seq), ti: k }),
@@ -142,10 +142,14 @@ export function startPromoter(ctx: StoreContext, locator: Locator, options: Prom
       for (const op of ops) applyOp(slots, op);
       if (target) {
         const here = refKey(Store.Delay, seq);
-        for (const [k, i] of moving.entries()) {
-          const home = target.seg.jobs[k]!.home!;
-          if (home !== `${here}.${i}`) await pointHome(ctx, home, refKey(Store.Queue, target.seq), k);
-        }
+        const to = refKey(Store.Queue, target.seq);
+        await pointHomes(
+          ctx,
+          moving.flatMap((i, k) => {
+            const home = target.seg.jobs[k]!.home!;
+            return home === `${here}.${i}` ? [] : [{ homeKey: home, to, ti: k }];
+          }),
+        );
         emitEvents(
           ctx,
           at.seg.q,

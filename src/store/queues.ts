@@ -49,6 +49,7 @@ export function createQueueRegistry(deps: {
   const { jsm, kv, topology, subjects } = deps;
   const leaseMs = deps.leaseMs ?? DEFAULT_SEGMENT_LEASE_MS;
   const known = new Set<string>(); // "queue|priority" lanes known to exist
+  const creating = new Map<string, Promise<void>>(); // lanes being created (one creation per lane)
   const cache = new Map<string, QueueRecord>();
   let watcher: { stop(): void } | undefined;
 
@@ -107,18 +108,25 @@ export function createQueueRegistry(deps: {
   }
 
   return {
-    async ensureLane(queue, priority) {
+    ensureLane(queue, priority) {
       const key = `${queue}|${priority}`;
-      if (known.has(key)) return;
-      const rec = cache.get(queue) ?? (await this.get(queue));
-      if (!rec?.lanes.includes(priority)) {
-        await createConsumer(queue, priority);
-        await update(queue, (r) => {
-          if (!r.lanes.includes(priority)) r.lanes.push(priority);
-          r.lanes.sort((a, b) => b - a);
-        });
+      if (known.has(key)) return Promise.resolve();
+      let p = creating.get(key);
+      if (!p) {
+        p = (async () => {
+          const rec = cache.get(queue) ?? (await this.get(queue));
+          if (!rec?.lanes.includes(priority)) {
+            await createConsumer(queue, priority);
+            await update(queue, (r) => {
+              if (!r.lanes.includes(priority)) r.lanes.push(priority);
+              r.lanes.sort((a, b) => b - a);
+            });
+          }
+          known.add(key);
+        })().finally(() => creating.delete(key));
+        creating.set(key, p);
       }
-      known.add(key);
+      return p;
     },
     async get(queue) {
       const e = await kv.get(queue);

@@ -5,7 +5,7 @@
  * first home ends here. Jobs that never moved (the hot path) skip this check.
  */
 import type { StoreContext } from "./context.js";
-import type { Locator } from "./locator.js";
+import type { Locator, ReadMemo } from "./locator.js";
 import type { SegmentAt } from "./segment.js";
 import { jobIdAt } from "./segment.js";
 
@@ -19,11 +19,12 @@ export async function validateMoved(
   locator: Locator,
   at: SegmentAt,
   idx: number,
+  memo?: ReadMemo,
 ): Promise<MovedValidity> {
   const spec = at.seg.jobs[idx]!;
   if (spec.home === undefined) return "ok";
   const id = jobIdAt(at, idx);
-  const loc = await locator.locate(id);
+  const loc = await locator.locate(id, memo);
   if (loc && loc.at.store === at.store && loc.at.seq === at.seq && loc.idx === idx) return "ok";
   return Date.now() - at.seg.ts < POINTER_GRACE_MS ? "wait" : "orphan";
 }

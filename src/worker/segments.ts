@@ -1,0 +1,445 @@
+/**
+ * The worker's hot path: it holds a segment delivery while it runs that segment's jobs.
+ *
+ * On delivery it claims every runnable job in one journal append (compare-and-set; on a first
+ * delivery it appends optimistically against an empty journal and reads only if that fails). Jobs it
+ * cannot start soon (more than its free slots plus `prefetch`) move to a new segment so other workers
+ * can take them. Outcomes are buffered and flushed per segment, one append in flight at a time, so a
+ * burst of completions costs one write. The delivery is renewed while jobs run and acked once every
+ * job reached an outcome. The same fold rules as the HTTP door decide what is valid.
+ */
+import type { NatsConnection } from "@nats-io/nats-core";
+
+import { Store } from "../core/ids.js";
+import type { Logger } from "../core/logger.js";
+import { inProgress } from "../nats/pull.js";
+import type { Delivery } from "../nats/pull.js";
+import { WrongSequenceError } from "../nats/publisher.js";
+import type { StoreContext } from "../store/context.js";
+import type { JobEvent } from "../store/events.js";
+import { EventType, emitEvents } from "../store/events.js";
+import { event } from "../store/fetch.js";
+import type { Slot } from "../store/fold.js";
+import { applyOp, foldJournal, isClaimable } from "../store/fold.js";
+import type { JournalOp } from "../store/journal.js";
+import type { ReadMemo, Locator } from "../store/locator.js";
+import {
+  decideFailure,
+  errorRecord,
+  movedSpec,
+  moveMsgId,
+  pointHomes,
+  publishSegment,
+} from "../store/moves.js";
+import { applyRelease, decideRelease } from "../store/release.js";
+import type { SegmentAt } from "../store/segment.js";
+import { decodeSegment, jobIdAt, refKey } from "../store/segment.js";
+import { validateMoved } from "../store/validate.js";
+import { retryPolicyOf } from "../store/view.js";
+import { runHandler } from "./handler.js";
+import type { JobContext, WorkerEvents } from "./types.js";
+
+interface Held {
+  at: SegmentAt;
+  ack: string;
+  slots: Slot[];
+  lastSeq: number;
+  running: Set<number>;
+  queued: number;
+  pending: JournalOp[];
+  afters: Array<() => Promise<void>>;
+  events: JobEvent[];
+  flushing: boolean;
+  released: boolean;
+}
+
+export interface SegmentRunnerDeps {
+  ctx: StoreContext;
+  locator: Locator;
+  nc: NatsConnection;
+  workerId: string;
+  handlers: Record<string, ((job: JobContext) => unknown) | undefined>;
+  concurrency: number;
+  prefetch: number;
+  logger: Logger;
+  emit: <K extends keyof WorkerEvents>(name: K, ...args: WorkerEvents[K]) => void;
+  /** Called whenever capacity frees up (the worker pulls more). */
+  onCapacity: () => void;
+  leaseMs: number;
+}
+
+export interface SegmentRunner {
+  accept(d: Delivery): Promise<void>;
+  /** Free job slots not covered by running or waiting jobs. */
+  free(): number;
+  readonly stats: { running: number; completed: number; failed: number; segmentsHeld: number };
+  /** Stops starting jobs; gives back unstarted ones; waits for running ones until `deadline`, then aborts them. */
+  drain(deadline: number): Promise<void>;
+  /** Aborts the running job with this id (it was cancelled). */
+  cancel(id: string): void;
+}
+
+export class ShutdownError extends Error {
+  override name = "ShutdownError";
+}
+
+export function createSegmentRunner(d: SegmentRunnerDeps): SegmentRunner {
+  const held = new Map<number, Held>();
+  const waiting: Array<{ h: Held; i: number; a: number }> = [];
+  const controllers = new Map<string, AbortController>();
+  const stats = { running: 0, completed: 0, failed: 0, segmentsHeld: 0 };
+  let draining = false;
+  const idle: Array<() => void> = [];
+
+  const renew = setInterval(
+    () => {
+      for (const h of held.values()) if (!h.released) inProgress(d.nc, h.ack);
+    },
+    Math.max(500, Math.floor(d.leaseMs / 3)),
+  );
+  renew.unref();
+
+  function free(): number {
+    return d.concurrency - stats.running - waiting.length;
+  }
+
+  async function accept(delivery: Delivery): Promise<void> {
+    const seq = delivery.info.streamSeq;
+    const existing = held.get(seq);
+    if (existing) {
+      // Redelivered while we still run it (our renewal was late): keep going on the new delivery.
+      existing.ack = delivery.ackSubject;
+      return;
+    }
+    if (draining || free() <= 0) {
+      applyRelease(d.nc, delivery.ackSubject, { kind: "nak", delayMs: 0 });
+      return;
+    }
+    let at: SegmentAt;
+    try {
+      at = { store: Store.Queue, seq, seg: decodeSegment(delivery.data) };
+    } catch {
+      d.logger.warn("dropping a message that is not a segment", { subject: delivery.subject, seq });
+      applyRelease(d.nc, delivery.ackSubject, { kind: "ack" });
+      return;
+    }
+    d.locator.remember(at);
+    const h: Held = {
+      at,
+      ack: delivery.ackSubject,
+      slots: [],
+      lastSeq: 0,
+      running: new Set(),
+      queued: 0,
+      pending: [],
+      afters: [],
+      events: [],
+      flushing: false,
+      released: false,
+    };
+    held.set(seq, h);
+    stats.segmentsHeld = held.size;
+    try {
+      await claim(h, delivery.info.deliveryCount === 1);
+    } catch (err) {
+      d.emit("error", err instanceof Error ? err : new Error(String(err)));
+      if (!h.released && h.running.size === 0 && h.queued === 0) release(h, { kind: "nak", delayMs: 1000 });
+    }
+  }
+
+  /** Decides and appends the claims (and expiries, splits) for a newly held segment. */
+  async function claim(h: Held, optimistic: boolean): Promise<void> {
+    const { at } = h;
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const journal =
+        optimistic && attempt === 0
+          ? { entries: [], lastSeq: 0 }
+          : await d.ctx.journals.read(Store.Queue, at.seq);
+      const slots = foldJournal(at.seg.jobs.length, journal.entries);
+      const now = Date.now();
+      const ops: JournalOp[] = [];
+      const events: JobEvent[] = [];
+      const afters: Array<() => Promise<void>> = [];
+      const runnable: Array<{ i: number; a: number }> = [];
+      const memo: ReadMemo = new Map();
+      let wait = false;
+      for (let i = 0; i < slots.length; i++) {
+        const s = slots[i]!;
+        const spec = at.seg.jobs[i]!;
+        if (!isClaimable(s, now)) continue;
+        if (spec.expiresAt !== undefined && now > spec.expiresAt) {
+          ops.push({ op: "expire", i, at: now });
+          events.push(event(at, i, EventType.Expired, now));
+          continue;
+        }
+        const a = Math.max(s.lastAttempt, spec.attempt ?? 0) + 1;
+        if (s.claim && a > retryPolicyOf(spec).maxAttempts) {
+          // Its last allowed attempt was lost with a worker that stopped responding.
+          const err = errorRecord(
+            { code: "lease_expired", message: "the worker running it stopped responding" },
+            s.claim.a,
+            now,
+          );
+          const decision = await decideFailure(d.ctx, { at, idx: i, journal, slots }, s.claim.a, err, now);
+          ops.push(decision.op);
+          afters.push(decision.after);
+          events.push(event(at, i, EventType.Discarded, now, s.claim.a, "lease_expired"));
+          continue;
+        }
+        if (spec.home !== undefined) {
+          const v = await validateMoved(d.ctx, d.locator, at, i, memo);
+          if (v === "wait") {
+            wait = true;
+            continue;
+          }
+          if (v === "orphan") {
+            ops.push({ op: "expire", i, at: now });
+            continue;
+          }
+        }
+        runnable.push({ i, a });
+      }
+      const hold = Math.max(0, free() + d.prefetch);
+      const keep = runnable.slice(0, hold);
+      const rest = runnable.slice(hold);
+      for (const { i, a } of keep) {
+        ops.push({ op: "claim", i, a, w: d.workerId, at: now });
+        events.push({ ...event(at, i, EventType.Started, now, a), w: d.workerId });
+      }
+      if (rest.length > 0) {
+        // More than we can start soon: hand the rest on, in segments of the size we could take, so
+        // other workers take them whole and no job is copied twice.
+        const chunk = Math.max(1, hold);
+        const homes: Array<{ homeKey: string; to: string; ti: number }> = [];
+        for (let c = 0; c < rest.length; c += chunk) {
+          const part = rest.slice(c, c + chunk);
+          const target = await publishSegment(
+            d.ctx,
+            { store: Store.Queue, queue: at.seg.q, priority: at.seg.p },
+            part.map(({ i, a }) => movedSpec({ at, idx: i, journal, slots }, { attempt: a - 1 })),
+            moveMsgId(
+              "sp",
+              at,
+              part.map((r) => r.i),
+            ),
+          );
+          const to = refKey(Store.Queue, target.seq);
+          part.forEach(({ i }, k) => {
+            ops.push({ op: "move", i, at: now, to, ti: k });
+            const home = target.seg.jobs[k]!.home!;
+            if (home !== `${refKey(at.store, at.seq)}.${i}`) homes.push({ homeKey: home, to, ti: k });
+          });
+        }
+        if (homes.length > 0) afters.push(() => pointHomes(d.ctx, homes));
+      }
+      if (ops.length === 0) {
+        h.slots = slots;
+        h.lastSeq = journal.lastSeq;
+        release(h, wait ? { kind: "nak", delayMs: 1000 } : decideRelease(slots, now));
+        return;
+      }
+      let seq: number;
+      try {
+        seq = await d.ctx.journals.append(Store.Queue, at.seq, ops, journal.lastSeq);
+      } catch (err) {
+        if (err instanceof WrongSequenceError) continue;
+        throw err;
+      }
+      for (const op of ops) applyOp(slots, op);
+      h.slots = slots;
+      h.lastSeq = seq;
+      for (const after of afters)
+        await after().catch((e: unknown) => d.logger.warn("pointer update failed", { error: String(e) }));
+      emitEvents(d.ctx, at.seg.q, events);
+      for (const { i, a } of keep) {
+        waiting.push({ h, i, a });
+        h.queued++;
+      }
+      startWaiting();
+      maybeRelease(h);
+      return;
+    }
+    throw new Error(`segment ${at.seq}: too many concurrent journal changes`);
+  }
+
+  function startWaiting(): void {
+    while (!draining && stats.running < d.concurrency && waiting.length > 0) {
+      const { h, i, a } = waiting.shift()!;
+      h.queued--;
+      void runJob(h, i, a);
+    }
+  }
+
+  async function runJob(h: Held, i: number, a: number): Promise<void> {
+    const spec = h.at.seg.jobs[i]!;
+    const id = jobIdAt(h.at, i);
+    const controller = new AbortController();
+    controllers.set(id, controller);
+    stats.running++;
+    h.running.add(i);
+    const t0 = Date.now();
+    d.emit("job:start", { id, type: spec.type, attempt: a });
+    const handler = d.handlers[spec.type];
+    const outcome = handler
+      ? await runHandler(
+          handler,
+          {
+            id,
+            type: spec.type,
+            queue: h.at.seg.q,
+            args: spec.args,
+            attempt: a,
+            maxAttempts: retryPolicyOf(spec).maxAttempts,
+            priority: h.at.seg.p,
+            meta: spec.meta ?? {},
+            createdAt: new Date(spec.createdAt ?? h.at.seg.ts),
+          },
+          { timeoutMs: spec.timeoutMs, cancel: controller },
+        )
+      : ({
+          ok: false,
+          error: {
+            code: "unknown_job_type",
+            message: `no handler for job type '${spec.type}' on worker ${d.workerId}`,
+            retryable: false,
+          },
+          cancelled: false,
+        } as const);
+    controllers.delete(id);
+    const now = Date.now();
+    if (outcome.ok) {
+      const op: JournalOp = { op: "done", i, a, at: now };
+      if (outcome.result !== undefined) op.res = outcome.result;
+      h.pending.push(op);
+      h.events.push({ ...event(h.at, i, EventType.Completed, now, a), d: now - t0, w: d.workerId });
+      stats.completed++;
+      d.emit("job:complete", { id, type: spec.type, attempt: a, durationMs: now - t0 });
+    } else if (!outcome.cancelled) {
+      stats.failed++;
+      if (outcome.error.code === "worker_shutdown") {
+        h.pending.push({ op: "requeue", i, a, at: now });
+      } else {
+        try {
+          const err = errorRecord(outcome.error, a, now);
+          const decision = await decideFailure(
+            d.ctx,
+            { at: h.at, idx: i, journal: { entries: [], lastSeq: h.lastSeq }, slots: h.slots },
+            a,
+            err,
+            now,
+          );
+          h.pending.push(decision.op);
+          h.afters.push(decision.after);
+          h.events.push(
+            { ...event(h.at, i, EventType.Failed, now, a, err.code), d: now - t0, w: d.workerId },
+            event(h.at, i, decision.retrying ? EventType.Retrying : EventType.Discarded, now, a, err.code),
+          );
+          d.emit("job:fail", {
+            id,
+            type: spec.type,
+            attempt: a,
+            error: err.message,
+            retrying: decision.retrying,
+          });
+        } catch (e) {
+          // Could not store the retry copy: give the attempt back so the job runs again.
+          d.logger.warn("could not schedule a retry; requeueing", { job_id: id, error: String(e) });
+          h.pending.push({ op: "requeue", i, a, at: now });
+        }
+      }
+    }
+    h.running.delete(i);
+    stats.running--;
+    void flush(h);
+    startWaiting();
+    d.onCapacity();
+  }
+
+  async function flush(h: Held): Promise<void> {
+    if (h.flushing) return;
+    h.flushing = true;
+    try {
+      while (h.pending.length > 0) {
+        let ops = h.pending.splice(0);
+        const afters = h.afters.splice(0);
+        const events = h.events.splice(0);
+        let appended = false;
+        for (let attempt = 0; !appended && ops.length > 0; attempt++) {
+          try {
+            h.lastSeq = await d.ctx.journals.append(Store.Queue, h.at.seq, ops, h.lastSeq);
+            appended = true;
+          } catch (err) {
+            if (err instanceof WrongSequenceError) {
+              const j = await d.ctx.journals.read(Store.Queue, h.at.seq);
+              h.slots = foldJournal(h.at.seg.jobs.length, j.entries);
+              h.lastSeq = j.lastSeq;
+              // Someone else wrote (a cancel, a takeover): keep only what still applies.
+              ops = ops.filter((op) => applies(h.slots, op));
+            } else {
+              d.logger.warn("journal append failed; retrying", { segment: h.at.seq, error: String(err) });
+              await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 2000)));
+            }
+          }
+        }
+        for (const op of ops) applyOp(h.slots, op);
+        for (const after of afters)
+          await after().catch((e: unknown) => d.logger.warn("pointer update failed", { error: String(e) }));
+        emitEvents(d.ctx, h.at.seg.q, appended ? events : []);
+      }
+    } finally {
+      h.flushing = false;
+    }
+    maybeRelease(h);
+  }
+
+  function applies(slots: Slot[], op: JournalOp): boolean {
+    const s = slots[op.i];
+    if (!s || s.outcome) return false;
+    if (op.op === "done" || op.op === "fail" || op.op === "requeue") return s.claim?.a === op.a;
+    return true;
+  }
+
+  function maybeRelease(h: Held): void {
+    if (h.released || h.flushing || h.pending.length > 0 || h.running.size > 0 || h.queued > 0) return;
+    release(h, decideRelease(h.slots, Date.now()));
+  }
+
+  function release(h: Held, decision: ReturnType<typeof decideRelease>): void {
+    if (h.released) return;
+    h.released = true;
+    applyRelease(d.nc, h.ack, decision.kind === "hold" ? { kind: "nak", delayMs: 0 } : decision);
+    held.delete(h.at.seq);
+    stats.segmentsHeld = held.size;
+    if (held.size === 0) for (const cb of idle.splice(0)) cb();
+  }
+
+  return {
+    accept,
+    free,
+    stats,
+    cancel(id) {
+      controllers.get(id)?.abort(new Error("cancelled"));
+    },
+    async drain(deadline) {
+      draining = true;
+      // Claimed but never started: give them back without using up an attempt.
+      for (const { h, i, a } of waiting.splice(0)) {
+        h.queued--;
+        h.pending.push({ op: "requeue", i, a, at: Date.now(), u: 1 });
+        void flush(h);
+      }
+      if (held.size > 0) {
+        const allDone = new Promise<void>((r) => idle.push(r));
+        const timer = setTimeout(
+          () => {
+            for (const c of controllers.values()) c.abort(new ShutdownError("the worker stopped"));
+          },
+          Math.max(0, deadline - Date.now()),
+        );
+        await allDone;
+        clearTimeout(timer);
+      }
+      clearInterval(renew);
+    },
+  };
+}

@@ -1,0 +1,88 @@
+/**
+ * Types of the worker SDK: options, the context a handler receives, and the error a handler throws
+ * to control retries.
+ */
+import type { NatsConnection } from "@nats-io/nats-core";
+
+import type { JobTypes } from "../client/types.js";
+import type { Logger } from "../core/logger.js";
+import type { ConnectOptions } from "../nats/connect.js";
+import type { TopologyOptions } from "../store/topology.js";
+
+/** What a handler gets: the job and a signal that fires on cancel, timeout or forced shutdown. */
+export interface JobContext<A extends unknown[] = unknown[]> {
+  id: string;
+  type: string;
+  queue: string;
+  args: A;
+  /** 1 on the first attempt. */
+  attempt: number;
+  maxAttempts: number;
+  priority: number;
+  meta: Record<string, unknown>;
+  createdAt: Date;
+  /** Aborted when the job is cancelled, its `timeout_ms` passes, or the worker is forced to stop. */
+  signal: AbortSignal;
+}
+
+export type Handler<A extends unknown[] = unknown[], R = unknown> = (job: JobContext<A>) => Promise<R> | R;
+
+/** Handlers by job type, typed from a map of job types to argument tuples. */
+export type Handlers<T extends JobTypes> = { [K in keyof T]?: Handler<T[K]> };
+
+export interface WorkerOptions<T extends JobTypes = JobTypes> {
+  /** NATS URL or an open connection. */
+  nats: string | NatsConnection;
+  natsOptions?: Omit<ConnectOptions, "servers">;
+  /** Queues to take jobs from. @defaultValue ["default"] */
+  queues?: string[];
+  handlers: Handlers<T>;
+  /** Jobs run at the same time. @defaultValue 10 */
+  concurrency?: number;
+  /**
+   * Jobs a worker may hold beyond those it runs (taken from one segment, started as slots free up).
+   * Use 0 for long jobs, so idle workers get them instead. @defaultValue concurrency
+   */
+  prefetch?: number;
+  /** Shown in claims, events and the job's `worker_id`. @defaultValue a random id */
+  workerId?: string;
+  topology?: TopologyOptions;
+  /** Aborting it drains the worker (same as `close()`). */
+  signal?: AbortSignal;
+  /** Drain on SIGTERM and SIGINT. @defaultValue true */
+  handleSignals?: boolean;
+  /** How long `close()` waits for running jobs before aborting them and giving them back. @defaultValue 30000 */
+  shutdownTimeoutMs?: number;
+  logger?: Logger;
+}
+
+/** Throw from a handler to control how the failure is recorded and whether it is retried. */
+export class JobFailure extends Error {
+  override name = "JobFailure";
+  readonly code: string;
+  readonly retryable: boolean;
+  readonly details: Record<string, unknown> | undefined;
+  constructor(
+    message: string,
+    options: { code?: string; retryable?: boolean; details?: Record<string, unknown>; cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = options.code ?? "handler_error";
+    this.retryable = options.retryable ?? true;
+    this.details = options.details;
+  }
+}
+
+export interface WorkerStats {
+  running: number;
+  completed: number;
+  failed: number;
+  segmentsHeld: number;
+}
+
+export interface WorkerEvents {
+  "job:start": [{ id: string; type: string; attempt: number }];
+  "job:complete": [{ id: string; type: string; attempt: number; durationMs: number }];
+  "job:fail": [{ id: string; type: string; attempt: number; error: string; retrying: boolean }];
+  error: [Error];
+}

@@ -1,0 +1,209 @@
+/**
+ * The worker SDK: runs handlers for jobs taken straight from JetStream (no HTTP polling), with the
+ * same rules as the HTTP door. Watches the queue registry for lanes and pauses, keeps one long-poll
+ * pull per lane while it has free capacity, and drains on `close()`, SIGTERM or an aborted signal.
+ *
+ * @example
+ * ```ts
+ * const worker = createWorker<{ "email.send": [to: string] }>({
+ *   nats: "nats://127.0.0.1:4222",
+ *   queues: ["mail"],
+ *   concurrency: 20,
+ *   handlers: { "email.send": async (job) => sendMail(job.args[0], { signal: job.signal }) },
+ * });
+ * await worker.ready;
+ * ```
+ */
+import { EventEmitter } from "node:events";
+
+import type { NatsConnection, Subscription } from "@nats-io/nats-core";
+
+import type { JobTypes } from "../client/types.js";
+import { uuidv7 } from "../core/ids.js";
+import { createLogger } from "../core/logger.js";
+import { connectNats } from "../nats/connect.js";
+import type { PullLoop } from "../nats/pull.js";
+import { createPullLoop } from "../nats/pull.js";
+import type { StoreContext } from "../store/context.js";
+import { createStoreContext } from "../store/context.js";
+import { createLocator } from "../store/locator.js";
+import { DEFAULT_SEGMENT_LEASE_MS } from "../store/queues.js";
+import type { QueueRecord } from "../store/queues.js";
+import type { SegmentRunner } from "./segments.js";
+import { createSegmentRunner } from "./segments.js";
+import type { JobContext, WorkerEvents, WorkerOptions, WorkerStats } from "./types.js";
+
+export interface Worker {
+  /** Resolves once connected and pulling; rejects if it cannot start. */
+  readonly ready: Promise<void>;
+  readonly id: string;
+  stats(): WorkerStats;
+  on<K extends keyof WorkerEvents>(event: K, listener: (...args: WorkerEvents[K]) => void): Worker;
+  /** Stops taking jobs, finishes running ones (or gives them back after `shutdownTimeoutMs`), disconnects. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export function createWorker<T extends JobTypes = JobTypes>(options: WorkerOptions<T>): Worker {
+  const id = options.workerId ?? `worker-${uuidv7().slice(-12)}`;
+  const logger = (options.logger ?? createLogger()).child({ worker_id: id });
+  const queues = options.queues ?? ["default"];
+  const concurrency = Math.max(1, options.concurrency ?? 10);
+  const prefetch = Math.max(0, options.prefetch ?? concurrency);
+  const emitter = new EventEmitter();
+  const loops = new Map<string, { queue: string; priority: number; loop: PullLoop }>();
+  let runner: SegmentRunner | undefined;
+  let ctx: StoreContext | undefined;
+  let nc: NatsConnection | undefined;
+  let ownConnection = false;
+  let cancelSub: Subscription | undefined;
+  let closing: Promise<void> | undefined;
+
+  const emit = <K extends keyof WorkerEvents>(name: K, ...args: WorkerEvents[K]) => {
+    if (name === "error" && emitter.listenerCount("error") === 0) {
+      const e = args[0];
+      logger.warn("worker error", { error: e instanceof Error ? e.message : JSON.stringify(e) });
+      return;
+    }
+    try {
+      emitter.emit(name, ...args);
+    } catch (err) {
+      logger.warn("event listener threw", { event: name, error: String(err) });
+    }
+  };
+
+  function pump(): void {
+    if (!runner || !ctx || closing) return;
+    let free = runner.free();
+    for (const [key, l] of loops) {
+      if (free <= 0) break;
+      const rec = ctx.queues.cached(l.queue);
+      if (rec?.paused) continue;
+      if (!loops.has(key)) continue;
+      if (l.loop.credit === 0) {
+        l.loop.request(1);
+        free--;
+      }
+    }
+  }
+
+  function addLanes(rec: QueueRecord): void {
+    if (!queues.includes(rec.name) || !ctx || !runner || closing) return;
+    for (const priority of rec.lanes) {
+      const key = `${rec.name}|${priority}`;
+      if (loops.has(key)) continue;
+      const r = runner;
+      const loop = createPullLoop(
+        ctx.nc,
+        ctx.topology.streams.queue,
+        ctx.subjects.laneConsumer(rec.name, priority),
+        {
+          onMessage: (d) => {
+            void r.accept(d).finally(pump);
+          },
+          onError: (err) => emit("error", err),
+        },
+      );
+      loops.set(key, { queue: rec.name, priority, loop });
+    }
+    // Highest priority lanes get capacity first.
+    const sorted = [...loops.entries()].sort(
+      (a, b) => queues.indexOf(a[1].queue) - queues.indexOf(b[1].queue) || b[1].priority - a[1].priority,
+    );
+    loops.clear();
+    for (const [k, v] of sorted) loops.set(k, v);
+    pump();
+  }
+
+  const ready = (async () => {
+    if (typeof options.nats === "string") {
+      nc = await connectNats({
+        servers: options.nats,
+        name: `jetjob-worker ${id}`,
+        waitOnFirstConnect: true,
+        ...options.natsOptions,
+      });
+      ownConnection = true;
+    } else nc = options.nats;
+    ctx = await createStoreContext(nc, {
+      ...(options.topology === undefined ? {} : { topology: options.topology }),
+      instanceId: id,
+    });
+    const locator = createLocator(ctx);
+    runner = createSegmentRunner({
+      ctx,
+      locator,
+      nc,
+      workerId: id,
+      handlers: options.handlers as Record<string, ((job: JobContext) => unknown) | undefined>,
+      concurrency,
+      prefetch,
+      logger,
+      emit,
+      onCapacity: pump,
+      leaseMs: DEFAULT_SEGMENT_LEASE_MS,
+    });
+    const r = runner;
+    cancelSub = nc.subscribe(ctx.subjects.cancelAll(), {
+      callback: (err, msg) => {
+        if (err) return;
+        try {
+          const { id: jobId } = JSON.parse(new TextDecoder().decode(msg.data)) as { id?: unknown };
+          if (typeof jobId === "string") r.cancel(jobId);
+        } catch {
+          // not a cancel notice
+        }
+      },
+    });
+    await ctx.queues.watch((rec) => {
+      addLanes(rec);
+      pump();
+    });
+    for (const q of queues) {
+      const rec = await ctx.queues.get(q);
+      if (rec) addLanes(rec);
+    }
+    logger.debug("worker started", { queues, concurrency });
+  })();
+  ready.catch((err: unknown) => emit("error", err instanceof Error ? err : new Error(String(err))));
+
+  const onSignal = () => void worker.close();
+  if (options.handleSignals !== false) {
+    process.once("SIGTERM", onSignal);
+    process.once("SIGINT", onSignal);
+  }
+  options.signal?.addEventListener("abort", onSignal, { once: true });
+
+  const worker: Worker = {
+    ready,
+    id,
+    stats: () => ({ ...(runner?.stats ?? { running: 0, completed: 0, failed: 0, segmentsHeld: 0 }) }),
+    on(event, listener) {
+      emitter.on(event, listener as (...a: unknown[]) => void);
+      return worker;
+    },
+    close() {
+      return (closing ??= (async () => {
+        process.off("SIGTERM", onSignal);
+        process.off("SIGINT", onSignal);
+        try {
+          await ready;
+        } catch {
+          // never started: nothing to drain
+        }
+        const deadline = Date.now() + (options.shutdownTimeoutMs ?? 30_000);
+        for (const l of loops.values()) l.loop.close();
+        loops.clear();
+        await runner?.drain(deadline);
+        cancelSub?.unsubscribe();
+        ctx?.close();
+        if (ownConnection && nc && !nc.isClosed()) await nc.drain();
+        logger.debug("worker stopped", runner ? { ...runner.stats } : {});
+      })());
+    },
+    [Symbol.asyncDispose]() {
+      return worker.close();
+    },
+  };
+  return worker;
+}

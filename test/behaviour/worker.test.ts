@@ -1,0 +1,217 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+
+import type { NatsConnection } from "@nats-io/nats-core";
+
+import { createClient } from "../../src/client/index.js";
+import type { Client } from "../../src/client/index.js";
+import type { Engine } from "../../src/store/engine.js";
+import { createEngine } from "../../src/store/engine.js";
+import { createWorker, JobFailure } from "../../src/worker/index.js";
+import { silentLogger } from "../../src/core/logger.js";
+import { useNats, waitFor } from "../harness/nats.js";
+
+const h = useNats();
+
+describe("NATS-direct worker", () => {
+  let nc: NatsConnection;
+  let engine: Engine;
+  let client: Client;
+  before(async () => {
+    nc = await h.nats.connect();
+    engine = await createEngine(nc);
+    client = createClient({ nats: nc });
+  });
+  after(async () => {
+    await client.close();
+    await engine.close();
+    await nc.close();
+  });
+
+  it("runs handlers and records results", async () => {
+    const seen: Array<{ args: unknown[]; attempt: number }> = [];
+    const worker = createWorker({
+      nats: h.nats.url,
+      queues: ["w1"],
+      handleSignals: false,
+      logger: silentLogger,
+      handlers: {
+        "math.add": (job) => {
+          seen.push({ args: job.args, attempt: job.attempt });
+          return (job.args as number[]).reduce((a, b) => a + b, 0);
+        },
+      },
+    });
+    await worker.ready;
+    const job = await client.enqueue("math.add", [2, 3], { queue: "w1" });
+    const done = await client.waitFor(job.id, { timeoutMs: 10_000 });
+    assert.equal(done.state, "completed");
+    assert.equal(done.result, 5);
+    assert.deepEqual(seen, [{ args: [2, 3], attempt: 1 }]);
+    assert.equal(done.worker_id, worker.id);
+    await worker.close();
+  });
+
+  it("completes a burst of jobs exactly once each", async () => {
+    const counts = new Map<number, number>();
+    const worker = createWorker({
+      nats: h.nats.url,
+      queues: ["burst"],
+      concurrency: 20,
+      handleSignals: false,
+      logger: silentLogger,
+      handlers: {
+        noop: (job) => {
+          const n = job.args[0] as number;
+          counts.set(n, (counts.get(n) ?? 0) + 1);
+        },
+      },
+    });
+    await worker.ready;
+    const N = 2000;
+    const jobs = await Promise.all(
+      Array.from({ length: N }, (_, i) => client.enqueue("noop", [i], { queue: "burst" })),
+    );
+    await waitFor(() => worker.stats().completed === N, { timeoutMs: 30_000, what: `${N} completions` });
+    assert.equal(counts.size, N);
+    assert.ok(
+      [...counts.values()].every((c) => c === 1),
+      "no job ran twice",
+    );
+    const sample = await client.get(jobs[N - 1]!.id);
+    assert.equal(sample.state, "completed");
+    await worker.close();
+    await waitFor(async () => (await client.get(jobs[0]!.id)).state === "completed");
+  });
+
+  it("retries failures per the retry policy and discards when exhausted", async () => {
+    let calls = 0;
+    const worker = createWorker({
+      nats: h.nats.url,
+      queues: ["wfail"],
+      handleSignals: false,
+      logger: silentLogger,
+      handlers: {
+        flaky: () => {
+          calls++;
+          throw new JobFailure("still broken", { code: "broken" });
+        },
+        fatal: () => {
+          throw new JobFailure("never retry", { code: "fatal", retryable: false });
+        },
+      },
+    });
+    await worker.ready;
+    const flaky = await client.enqueue("flaky", [], {
+      queue: "wfail",
+      retry: { maxAttempts: 2, initialIntervalMs: 100, jitter: false },
+    });
+    const fatal = await client.enqueue("fatal", [], { queue: "wfail" });
+    const f1 = await client.waitFor(flaky.id);
+    assert.equal(f1.state, "discarded");
+    assert.equal(calls, 2);
+    assert.equal(f1.attempt, 2);
+    assert.deepEqual(
+      f1.errors?.map((e) => e.code),
+      ["broken", "broken"],
+    );
+    const f2 = await client.waitFor(fatal.id);
+    assert.equal(f2.state, "discarded");
+    assert.equal(f2.attempt, 1);
+    await worker.close();
+  });
+
+  it("aborts a running handler when its job is cancelled", async () => {
+    let aborted = false;
+    let started!: () => void;
+    const startedP = new Promise<void>((r) => (started = r));
+    const worker = createWorker({
+      nats: h.nats.url,
+      queues: ["wcancel"],
+      handleSignals: false,
+      logger: silentLogger,
+      handlers: {
+        slow: (job) =>
+          new Promise<void>((resolve) => {
+            started();
+            job.signal.addEventListener("abort", () => {
+              aborted = true;
+              resolve();
+            });
+          }),
+      },
+    });
+    await worker.ready;
+    const job = await client.enqueue("slow", [], { queue: "wcancel" });
+    await startedP;
+    assert.equal((await client.get(job.id)).state, "active");
+    await client.cancel(job.id);
+    await waitFor(() => aborted, { what: "the handler's abort signal" });
+    assert.equal((await client.get(job.id)).state, "cancelled");
+    await worker.close();
+  });
+
+  it("obeys the same rules as HTTP fetch: a job taken by a worker is not fetchable", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let started = false;
+    const worker = createWorker({
+      nats: h.nats.url,
+      queues: ["mixed"],
+      handleSignals: false,
+      logger: silentLogger,
+      handlers: {
+        hold: async () => {
+          started = true;
+          await gate;
+          return "ok";
+        },
+      },
+    });
+    await worker.ready;
+    const job = await client.enqueue("hold", [], { queue: "mixed" });
+    await waitFor(() => started);
+    assert.deepEqual(await engine.fetch({ queues: ["mixed"], count: 1, workerId: "http" }), []);
+    release();
+    const done = await client.waitFor(job.id);
+    assert.equal(done.state, "completed");
+    await worker.close();
+  });
+
+  it("drains on close: running jobs finish, nothing is left active", async () => {
+    let finished = 0;
+    const worker = createWorker({
+      nats: h.nats.url,
+      queues: ["drain"],
+      concurrency: 4,
+      handleSignals: false,
+      logger: silentLogger,
+      handlers: {
+        work: async () => {
+          await new Promise((r) => setTimeout(r, 50));
+          finished++;
+        },
+      },
+    });
+    await worker.ready;
+    const jobs = await client.enqueueMany(
+      Array.from({ length: 12 }, () => ({ type: "work", args: [], options: { queue: "drain" } })),
+    );
+    await waitFor(() => worker.stats().running > 0);
+    await worker.close();
+    const states = await Promise.all(jobs.map(async (j) => (await client.get(j.id)).state));
+    assert.ok(!states.includes("active"), `no job stays active after close: ${states.join(",")}`);
+    const completedCount = states.filter((s) => s === "completed").length;
+    assert.equal(completedCount, finished);
+    // The rest went back to the queue and another worker finishes them.
+    const w2 = createWorker({
+      nats: h.nats.url,
+      queues: ["drain"],
+      handleSignals: false,
+      logger: silentLogger,
+      handlers: { work: () => undefined },
+    });
+    await Promise.all(jobs.map((j) => client.waitFor(j.id)));
+    await w2.close();
+  });
+});
