@@ -6,7 +6,7 @@ import type { z } from "zod";
 
 import { ErrorCode, ValidationError } from "./errors.js";
 import type { RetryPolicy } from "./retry.js";
-import { defaultRetryPolicy } from "./retry.js";
+import { checkErrorPattern, defaultRetryPolicy } from "./retry.js";
 import type { EnqueueRequest, RetryPolicyWire, UniquePolicyWire } from "./schema.js";
 import { enqueueRequestSchema, knownRequestFields } from "./schema.js";
 import { parseIsoDurationMs, parseTimeMs } from "./time.js";
@@ -98,7 +98,14 @@ export function normalizeEnqueue(req: EnqueueRequest, nowMs: number): Normalized
   const visibility =
     opts.visibility_timeout_ms ??
     (opts.visibility_timeout === undefined ? undefined : parseIsoDurationMs(opts.visibility_timeout));
-  if (visibility !== undefined) spec.visibilityMs = visibility;
+  if (visibility !== undefined) {
+    if (visibility < 1) {
+      throw new ValidationError("options.visibility_timeout must be at least 1 ms", {
+        details: { field: "options.visibility_timeout" },
+      });
+    }
+    spec.visibilityMs = visibility;
+  }
   const retryWire = opts.retry ?? opts.retry_policy;
   if (retryWire !== undefined) spec.retry = normalizeRetryPolicy(retryWire);
   if (opts.unique !== undefined) spec.unique = normalizeUnique(opts.unique);
@@ -140,8 +147,19 @@ export function normalizeRetryPolicy(w: RetryPolicyWire): RetryPolicy {
   if (w.backoff_coefficient !== undefined) p.backoffCoefficient = w.backoff_coefficient;
   const max = w.max_interval_ms ?? durationField("options.retry.max_interval", w.max_interval);
   if (max !== undefined) p.maxIntervalMs = max;
+  // Without an explicit max_interval, the default cap must not undercut a longer initial_interval.
+  else if (p.initialIntervalMs > p.maxIntervalMs) p.maxIntervalMs = p.initialIntervalMs;
   if (w.jitter !== undefined) p.jitter = w.jitter;
-  if (w.non_retryable_errors !== undefined) p.nonRetryableErrors = w.non_retryable_errors;
+  if (w.non_retryable_errors !== undefined) {
+    w.non_retryable_errors.forEach((pattern, i) => {
+      const problem = checkErrorPattern(pattern);
+      if (problem) {
+        const field = `options.retry.non_retryable_errors[${i}]`;
+        throw new ValidationError(`${field} ${problem}`, { code: ErrorCode.ValidationError, details: { field } });
+      }
+    });
+    p.nonRetryableErrors = w.non_retryable_errors;
+  }
   if (w.on_exhaustion !== undefined) p.onExhaustion = w.on_exhaustion;
   const strategy = w.backoff_strategy ?? w.backoff_type;
   if (strategy !== undefined) p.strategy = strategy;
@@ -191,7 +209,8 @@ function parseTimeField(field: string, text: string, nowMs: number): number {
 export function zodToValidationError(error: z.ZodError): ValidationError {
   const issues = error.issues.map((i) => ({ path: i.path.map(String).join("."), message: i.message }));
   const first = issues[0];
-  const semantic = issues.some((i) => /^options\.(retry|retry_policy)\./.test(i.path));
+  // Retry policy problems are semantic (422); the status follows the issue the message is about.
+  const semantic = first !== undefined && /^options\.(retry|retry_policy)\./.test(first.path);
   const message = first
     ? `${first.path === "" ? "body" : first.path}: ${first.message}`
     : "The request is not valid.";

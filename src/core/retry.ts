@@ -66,8 +66,12 @@ export function retryDelayMs(
       delay = policy.initialIntervalMs * policy.backoffCoefficient ** (n - 1);
       break;
   }
-  delay = Math.min(delay, policy.maxIntervalMs);
+  // 0 × Infinity is NaN: a zero initial interval means no wait, however large the growth factor.
+  if (policy.initialIntervalMs === 0) delay = 0;
+  else if (!Number.isFinite(delay)) delay = policy.maxIntervalMs;
   if (policy.jitter) delay = delay * (0.5 + random());
+  // The cap applies after jitter: a delay never exceeds max_interval.
+  delay = Math.min(delay, policy.maxIntervalMs);
   return Math.max(0, Math.round(delay));
 }
 
@@ -79,6 +83,20 @@ export interface ReportedError {
   retryable?: boolean | undefined;
 }
 
+/**
+ * Checks a `non_retryable_errors` pattern: it must compile on its own (so it cannot escape the
+ * anchoring group, like `x)|(.*`), and stay short. Returns an error message, or undefined when fine.
+ */
+export function checkErrorPattern(pattern: string): string | undefined {
+  if (pattern.length > 200) return "is longer than 200 characters";
+  try {
+    new RegExp(pattern);
+  } catch {
+    return "is not a valid regular expression";
+  }
+  return undefined;
+}
+
 /** Whether a failure may be retried under `policy` (ignoring the attempt count). */
 export function isRetryableError(policy: RetryPolicy, err: ReportedError): boolean {
   if (err.retryable === false) return false;
@@ -86,7 +104,8 @@ export function isRetryableError(policy: RetryPolicy, err: ReportedError): boole
     const re = compileAnchored(pattern);
     if (!re) continue;
     for (const candidate of [err.type, err.code, err.message]) {
-      if (candidate !== undefined && re.test(candidate)) return false;
+      // Bounded input: patterns come from job options, messages from workers.
+      if (candidate !== undefined && re.test(candidate.slice(0, 1000))) return false;
     }
   }
   return true;

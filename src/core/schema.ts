@@ -31,6 +31,7 @@ export const queueNameSchema = z
 
 export const retryPolicySchema = z
   .object({
+    /** Total executions. 0 is read as 1 (run once, never retry). */
     max_attempts: z.int().min(0, { message: "max_attempts must be >= 0" }).max(1000).optional(),
     initial_interval: isoDuration.optional(),
     initial_interval_ms: z.int().min(0).optional(),

@@ -26,7 +26,8 @@ export function parseIsoDurationMs(text: string): number | undefined {
 
 /** Formats milliseconds as an ISO 8601 duration (`PT1.5S`, `PT5M`, `P1DT2H`). */
 export function formatIsoDuration(ms: number): string {
-  if (ms <= 0) return "PT0S";
+  if (!Number.isFinite(ms) || ms <= 0) return "PT0S";
+  ms = Math.round(ms);
   const days = Math.floor(ms / 86_400_000);
   let rest = ms - days * 86_400_000;
   const hours = Math.floor(rest / 3_600_000);
@@ -45,7 +46,11 @@ export function formatIsoDuration(ms: number): string {
   return out;
 }
 
-const rfc3339Pattern = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+const rfc3339Pattern = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):[0-5]\d:[0-5]\d(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+function daysInMonth(year: number, month: number): number {
+  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+}
 
 /**
  * Parses an absolute RFC 3339 time or a relative `+<ISO duration>` into epoch milliseconds.
@@ -56,9 +61,14 @@ export function parseTimeMs(text: string, nowMs: number = Date.now()): number | 
     const d = parseIsoDurationMs(text.slice(1));
     return d === undefined ? undefined : nowMs + d;
   }
-  if (!rfc3339Pattern.test(text)) return undefined;
+  const m = rfc3339Pattern.exec(text);
+  if (!m) return undefined;
   const ms = Date.parse(text);
-  return Number.isNaN(ms) ? undefined : ms;
+  if (Number.isNaN(ms)) return undefined;
+  // Date.parse rolls impossible dates over (Feb 30 → Mar 2); reject them instead.
+  const [y, mo, d, h] = [m[1], m[2], m[3], m[4]].map(Number) as [number, number, number, number];
+  if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h > 23) return undefined;
+  return ms;
 }
 
 function num(s: string | undefined): number {

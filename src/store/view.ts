@@ -5,7 +5,7 @@
  */
 import type { JobErrorRecord, JobSpec } from "../core/envelope.js";
 import type { RetryPolicy } from "../core/retry.js";
-import { defaultRetryPolicy } from "../core/retry.js";
+import { defaultRetryPolicy, isRetryableError } from "../core/retry.js";
 import type { JobState } from "../core/states.js";
 import { JobState as S } from "../core/states.js";
 import { formatIsoDuration, toRfc3339 } from "../core/time.js";
@@ -112,14 +112,16 @@ export function deriveState(at: SegmentAt, idx: number, slot: Slot, nowMs: numbe
       const err = timeoutError(spec, c.a, c.at + spec.timeoutMs);
       d.errors = [...carried, err];
       d.error = err;
-      d.state = c.a < retryPolicyOf(spec).maxAttempts ? S.Retryable : S.Discarded;
+      const policy = retryPolicyOf(spec);
+      d.state = c.a < policy.maxAttempts && isRetryableError(policy, err) ? S.Retryable : S.Discarded;
       if (d.state === S.Discarded) d.completedAt = c.at + spec.timeoutMs;
       return d;
     }
     if (c.dl !== undefined && nowMs > c.dl) {
-      // The HTTP worker's visibility timeout ran out: available again.
+      // The HTTP worker's visibility timeout ran out: available again (unless it expired meanwhile).
       delete d.startedAt;
       delete d.workerId;
+      if (spec.expiresAt !== undefined && nowMs > spec.expiresAt) d.state = S.Discarded;
       return d;
     }
     d.state = S.Active;

@@ -323,13 +323,11 @@ void describe("conformance runner end to end", () => {
 
   void it("runs parallel_with steps concurrently and checks the exclusive claim", async () => {
     server.fetchDelayMs = 300;
-    const started = performance.now();
     const run = await cli(["--url", url, "--suites", suites, "--test", "T0-PAR-003", "--json"]);
-    const elapsed = performance.now() - started;
     server.fetchDelayMs = 150;
     assert.equal(run.code, 0, run.stdout.join("\n"));
+    // Both fetches were in flight at the same moment: the steps ran concurrently.
     assert.equal(server.maxInFlightFetches, 2);
-    assert.ok(elapsed < 580, `two 300 ms fetches took ${elapsed} ms, so they did not overlap`);
   });
 
   void it("sends raw_body verbatim and a default Content-Type with JSON bodies", async () => {

@@ -448,11 +448,39 @@ describe("parseEnqueueRequest: times", () => {
   }
 });
 
-describe("parseEnqueueRequest: known inconsistencies", () => {
-  // BUG: visibility_timeout_ms must be >= 1, but the ISO form "PT0S" is accepted and stored as 0,
-  // which gives HTTP claims a lease that has already run out (dl = now).
+describe("parseEnqueueRequest: edge cases", () => {
+  // visibility_timeout_ms must be >= 1, so the ISO form "PT0S" must be refused too (a zero lease
+  // would already have run out when the job is claimed).
   it("rejects a zero visibility_timeout like visibility_timeout_ms 0", () => {
     const err = errorOf(job({}, { visibility_timeout: "PT0S" }));
     assert.ok(err.message.includes("visibility_timeout"), err.message);
+  });
+});
+
+describe("retry policy validation", () => {
+  const retry = (r: Record<string, unknown>) => job({}, { retry: r });
+
+  it("refuses non_retryable_errors patterns that do not compile on their own (422)", () => {
+    for (const pattern of ["x)|(.*", "(unclosed", "a".repeat(201)]) {
+      const err = errorOf(retry({ non_retryable_errors: ["Auth.*", pattern] }));
+      assert.equal(err.code, ErrorCode.ValidationError, pattern);
+      assert.equal(httpStatusFor(err.code), 422);
+      assert.ok(err.message.includes("non_retryable_errors[1]"), err.message);
+    }
+  });
+
+  it("raises the default cap to a longer initial interval when max_interval is not given", () => {
+    const p = parseEnqueueRequest(retry({ initial_interval: "PT10M" }), NOW).spec.retry!;
+    assert.equal(p.initialIntervalMs, 600_000);
+    assert.equal(p.maxIntervalMs, 600_000);
+    const err = errorOf(retry({ initial_interval: "PT10M", max_interval: "PT1M" }));
+    assert.equal(err.code, ErrorCode.ValidationError);
+  });
+
+  it("answers 400 when the first problem is not in the retry policy, 422 when it is", () => {
+    const mixed = errorOf({ type: "Bad Type", args: [], options: { retry: { max_attempts: -1 } } });
+    assert.equal(mixed.code, ErrorCode.InvalidRequest);
+    const retryOnly = errorOf(retry({ max_attempts: -1 }));
+    assert.equal(retryOnly.code, ErrorCode.ValidationError);
   });
 });
