@@ -41,8 +41,14 @@ command -v apt-get >/dev/null || { echo "apt-get not found: install nats-server 
 # Reuse the Debian mirror apt is already configured with (works for deb822 and one-line sources).
 mirror="$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 'Created-By: Packages' 2>/dev/null \
   | awk '$2 !~ /security|updates|backports/ {print $1; exit}')"
+if [ -z "$mirror" ] && [ "$(id -u)" = "0" ]; then
+  # A fresh machine has empty apt lists: fetch them once (only the index, nothing is installed).
+  apt-get update -qq >/dev/null
+  mirror="$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 'Created-By: Packages' 2>/dev/null \
+    | awk '$2 !~ /security|updates|backports/ {print $1; exit}')"
+fi
 if [ -z "$mirror" ]; then
-  echo "no Debian mirror found in apt's lists: run 'apt-get update' first" >&2
+  echo "no Debian mirror found in apt's lists: run 'sudo apt-get update' first" >&2
   exit 1
 fi
 

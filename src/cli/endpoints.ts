@@ -72,13 +72,13 @@ export function resolveApi(o: {
   dataDir?: string | undefined;
 }): ApiTarget {
   const dataDir = dataDirOf(o.dataDir);
-  const url = o.api ?? process.env.JETJOB_API_URL ?? readEndpoints(dataDir)?.api;
+  const url = o.api ?? (process.env.JETJOB_API_URL || undefined) ?? readEndpoints(dataDir)?.api;
   if (!url) {
     const where = existsSync(dataDir) ? `no endpoints.json in ${dataDir}` : `${dataDir} does not exist`;
     throw new JetjobError(ErrorCode.BackendError, `no jetjob server found (${where})`, {
       hint: "Start one with `jetjob start`, or pass --api URL --token T (or set JETJOB_API_URL / JETJOB_API_TOKEN).",
     });
   }
-  const token = o.token ?? process.env.JETJOB_API_TOKEN ?? readToken(dataDir);
+  const token = o.token ?? (process.env.JETJOB_API_TOKEN || undefined) ?? readToken(dataDir);
   return { url, token };
 }

@@ -28,9 +28,9 @@ export async function startCommand(o: StartOptions): Promise<void> {
   const logger = createLogger({ ...(o.logLevel === undefined ? {} : { level: o.logLevel }) });
   const found = findNatsServer();
 
-  let token = process.env.JETJOB_API_TOKEN ?? readToken(dataDir);
-  let tokenNote = `from ${tokenPath(dataDir)}`;
-  if (process.env.JETJOB_API_TOKEN) tokenNote = "from JETJOB_API_TOKEN";
+  const envToken = process.env.JETJOB_API_TOKEN || undefined; // empty counts as unset
+  let token = envToken ?? readToken(dataDir);
+  let tokenNote = envToken ? "from JETJOB_API_TOKEN" : `from ${tokenPath(dataDir)}`;
   if (!token) {
     token = generateToken();
     writeToken(dataDir, token);

@@ -155,7 +155,10 @@ export function normalizeRetryPolicy(w: RetryPolicyWire): RetryPolicy {
       const problem = checkErrorPattern(pattern);
       if (problem) {
         const field = `options.retry.non_retryable_errors[${i}]`;
-        throw new ValidationError(`${field} ${problem}`, { code: ErrorCode.ValidationError, details: { field } });
+        throw new ValidationError(`${field} ${problem}`, {
+          code: ErrorCode.ValidationError,
+          details: { field },
+        });
       }
     });
     p.nonRetryableErrors = w.non_retryable_errors;

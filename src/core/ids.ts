@@ -57,7 +57,8 @@ export function segmentRandom(): number {
 
 /** Builds the id of job `idx` in segment `seq` of `store`. */
 export function encodeJobId(e: EncodedId): string {
-  if (!Number.isInteger(e.timeMs) || e.timeMs < 0 || e.timeMs >= 2 ** 48) throw new RangeError(`bad timeMs ${e.timeMs}`);
+  if (!Number.isInteger(e.timeMs) || e.timeMs < 0 || e.timeMs >= 2 ** 48)
+    throw new RangeError(`bad timeMs ${e.timeMs}`);
   if (!Number.isInteger(e.rnd) || e.rnd < 0 || e.rnd > 0xfffff) throw new RangeError(`bad rnd ${e.rnd}`);
   if (!Number.isInteger(e.seq) || e.seq < 1 || e.seq >= MAX_SEQ) throw new RangeError(`bad seq ${e.seq}`);
   if (!Number.isInteger(e.idx) || e.idx < 0 || e.idx >= MAX_SEGMENT_JOBS)
@@ -102,7 +103,8 @@ export function decodeJobId(id: string): EncodedId | undefined {
 
 /** A random UUIDv7 (for request ids, worker ids, and ids of records outside segments). */
 export function uuidv7(timeMs: number = Date.now()): string {
-  if (!Number.isInteger(timeMs) || timeMs < 0 || timeMs >= 2 ** 48) throw new RangeError(`bad timeMs ${timeMs}`);
+  if (!Number.isInteger(timeMs) || timeMs < 0 || timeMs >= 2 ** 48)
+    throw new RangeError(`bad timeMs ${timeMs}`);
   const r = randomBytes(10);
   const randA = ((r[0]! << 8) | r[1]!) & 0xfff;
   const variant = 0b1000 | (r[2]! & 0b11);

@@ -1,0 +1,131 @@
+#!/usr/bin/env node
+// The whole test run (`npm test`): static checks, build, unit and behaviour tests against real
+// nats-servers, and the OJS conformance suite against a real `jetjob start`. Every stage runs even
+// when an earlier one failed; the last line is the total "N passed, N failed".
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const root = new URL("..", import.meta.url).pathname;
+const npx = (bin) => join(root, "node_modules", ".bin", bin);
+/** Conformance levels run in CI; grows as levels are implemented. */
+const CONFORMANCE_LEVELS = process.env.JETJOB_CONFORMANCE_LEVELS ?? "0";
+
+let passed = 0;
+let failed = 0;
+const summary = [];
+
+function run(cmd, args, opts = {}) {
+  return new Promise((resolve) => {
+    let out = "";
+    const child = spawn(cmd, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"], ...opts });
+    child.stdout.on("data", (c) => {
+      out += c;
+      process.stdout.write(c);
+    });
+    child.stderr.on("data", (c) => process.stderr.write(c));
+    child.on("exit", (code) => resolve({ code: code ?? 1, out }));
+  });
+}
+
+function countsFrom(out) {
+  const m = /(\d+) passed, (\d+) failed\s*$/.exec(out.trim());
+  return m ? { p: Number(m[1]), f: Number(m[2]) } : undefined;
+}
+
+async function stage(name, fn) {
+  const t0 = Date.now();
+  console.log(`\n=== ${name} ===`);
+  let r;
+  try {
+    r = await fn();
+  } catch (err) {
+    console.error(err);
+    r = { p: 0, f: 1 };
+  }
+  passed += r.p;
+  failed += r.f;
+  summary.push(
+    `${name.padEnd(28)} ${String(r.p).padStart(5)} passed ${String(r.f).padStart(4)} failed  ${((Date.now() - t0) / 1000).toFixed(1)}s`,
+  );
+}
+
+async function check(name, cmd, args) {
+  await stage(name, async () => {
+    const { code } = await run(cmd, args);
+    return code === 0 ? { p: 1, f: 0 } : { p: 0, f: 1 };
+  });
+}
+
+await check("install nats-server", "bash", [join(root, "scripts/install-nats-server.sh")]);
+await check("typecheck (tsc)", npx("tsc"), ["-p", "tsconfig.json", "--noEmit"]);
+await check("lint (eslint)", npx("eslint"), ["."]);
+await check("format (prettier)", npx("prettier"), ["--check", "."]);
+await check("build", npx("tsc"), ["-p", "tsconfig.build.json"]);
+
+await stage("unit + behaviour tests", async () => {
+  const { code, out } = await run(process.execPath, [join(root, "scripts/run-tests.mjs"), "test"]);
+  return countsFrom(out) ?? { p: 0, f: code === 0 ? 0 : 1 };
+});
+
+await stage(`OJS conformance (levels ${CONFORMANCE_LEVELS})`, async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "jetjob-conformance-"));
+  const server = spawn(
+    process.execPath,
+    [
+      join(root, "bin/jetjob.js"),
+      "start",
+      "--port",
+      "0",
+      "--nats-port",
+      "0",
+      "--data-dir",
+      dataDir,
+      "--enable-reset",
+    ],
+    {
+      cwd: root,
+      stdio: ["ignore", "pipe", "inherit"],
+      env: { ...process.env, JETJOB_API_TOKEN: "" },
+    },
+  );
+  let banner = "";
+  server.stdout.on("data", (c) => (banner += c));
+  try {
+    const deadline = Date.now() + 30_000;
+    while (
+      !existsSync(join(dataDir, "endpoints.json")) &&
+      Date.now() < deadline &&
+      server.exitCode === null
+    ) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    if (!existsSync(join(dataDir, "endpoints.json")))
+      throw new Error(`jetjob start did not come up:\n${banner}`);
+    const { api } = JSON.parse(readFileSync(join(dataDir, "endpoints.json"), "utf8"));
+    const token = readFileSync(join(dataDir, "admin.token"), "utf8").trim();
+    console.log(`jetjob start is up at ${api}`);
+    const { code, out } = await run(process.execPath, [
+      "--import",
+      "tsx",
+      join(root, "conformance/runner/main.ts"),
+      "--url",
+      api,
+      "--token",
+      token,
+      "--level",
+      CONFORMANCE_LEVELS,
+    ]);
+    return countsFrom(out) ?? { p: 0, f: code === 0 ? 0 : 1 };
+  } finally {
+    server.kill("SIGTERM");
+    await new Promise((r) => (server.exitCode !== null ? r() : server.once("exit", r)));
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+console.log("\n=== summary ===");
+for (const line of summary) console.log(line);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed > 0 ? 1 : 0);

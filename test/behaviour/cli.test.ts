@@ -1,0 +1,189 @@
+/**
+ * `jetjob start` and the client commands, run as a user runs them (child processes), including the
+ * promise that Ctrl-C/SIGTERM — and even SIGKILL of jetjob — leaves no nats-server behind.
+ */
+import assert from "node:assert/strict";
+import type { ChildProcess } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { after, describe, it } from "node:test";
+
+import { waitFor } from "../harness/nats.js";
+
+const root = resolve(import.meta.dirname, "../..");
+const cliArgs = ["--import", "tsx", join(root, "src/cli/main.ts")];
+
+function cli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((res) => {
+    execFile(
+      process.execPath,
+      [...cliArgs, ...args],
+      { cwd: root, env: { ...process.env, ...env, NO_COLOR: "1" }, timeout: 60_000 },
+      (err, stdout, stderr) =>
+        res({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+interface Started {
+  child: ChildProcess;
+  dataDir: string;
+  output: () => string;
+}
+
+async function startJetjob(dataDir: string, extra: string[] = []): Promise<Started> {
+  let out = "";
+  const child = spawn(
+    process.execPath,
+    [...cliArgs, "start", "--port", "0", "--nats-port", "0", "--data-dir", dataDir, ...extra],
+    {
+      cwd: root,
+      env: { ...process.env, NO_COLOR: "1", JETJOB_API_TOKEN: "" },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  child.stdout.on("data", (c: Buffer) => (out += c.toString()));
+  child.stderr.on("data", (c: Buffer) => (out += c.toString()));
+  await waitFor(() => out.includes("Press Ctrl-C to stop") || child.exitCode !== null, {
+    timeoutMs: 30_000,
+    what: "jetjob start",
+  });
+  assert.equal(child.exitCode, null, out);
+  return { child, dataDir, output: () => out };
+}
+
+function natsPid(dataDir: string): number {
+  const run = join(dataDir, "nats", ".run");
+  const f = readdirSync(run).find((n) => n.endsWith(".ports"))!;
+  return Number(/_(\d+)\.ports$/.exec(f)![1]);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe("jetjob start + CLI", () => {
+  const dirs: string[] = [];
+  const newDir = () => {
+    const d = mkdtempSync(join(tmpdir(), "jetjob-cli-"));
+    dirs.push(d);
+    return d;
+  };
+  after(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it("starts everything, serves the CLI, and stops every child on SIGTERM", async () => {
+    const s = await startJetjob(newDir());
+    const endpoints = JSON.parse(readFileSync(join(s.dataDir, "endpoints.json"), "utf8")) as {
+      api: string;
+      nats: string;
+    };
+    assert.match(endpoints.api, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.match(endpoints.nats, /^nats:\/\/127\.0\.0\.1:\d+$/);
+    const token = readFileSync(join(s.dataDir, "admin.token"), "utf8").trim();
+    assert.ok(s.output().includes(token), "the token is printed");
+    assert.ok(s.output().includes(endpoints.api) && s.output().includes(endpoints.nats));
+
+    const unauth = await fetch(`${endpoints.api}/ojs/v1/queues`);
+    assert.equal(unauth.status, 401);
+
+    const add = await cli([
+      "job",
+      "add",
+      "email.send",
+      '"ada@example.com"',
+      "42",
+      "--queue",
+      "mail",
+      "--data-dir",
+      s.dataDir,
+      "--json",
+    ]);
+    assert.equal(add.code, 0, add.stderr);
+    const job = JSON.parse(add.stdout) as { id: string; state: string; args: unknown[]; queue: string };
+    assert.equal(job.state, "available");
+    assert.deepEqual(job.args, ["ada@example.com", 42]);
+    assert.equal(job.queue, "mail");
+
+    const get = await cli(["job", "get", job.id, "--data-dir", s.dataDir, "--json"]);
+    assert.equal(get.code, 0, get.stderr);
+    assert.equal((JSON.parse(get.stdout) as { id: string }).id, job.id);
+
+    const human = await cli(["job", "get", job.id, "--data-dir", s.dataDir]);
+    assert.match(human.stdout, /state\s+available/);
+
+    const missing = await cli([
+      "job",
+      "get",
+      "019539a4-0000-7000-8000-000000000000",
+      "--data-dir",
+      s.dataDir,
+    ]);
+    assert.equal(missing.code, 4, "not found exits 4");
+    assert.match(missing.stderr, /not found/i);
+
+    const badArgs = await cli(["job", "add", "Bad Type", "--data-dir", s.dataDir]);
+    assert.equal(badArgs.code, 2, "validation errors exit 2");
+
+    const viaEnv = await cli(["job", "get", job.id, "--json"], {
+      JETJOB_API_URL: endpoints.api,
+      JETJOB_API_TOKEN: token,
+      JETJOB_DATA_DIR: "/nonexistent",
+    });
+    assert.equal(viaEnv.code, 0, viaEnv.stderr);
+
+    const pid = natsPid(s.dataDir);
+    assert.ok(alive(pid));
+    s.child.kill("SIGTERM");
+    const code = await new Promise<number | null>((r) => s.child.once("exit", r));
+    assert.equal(code, 0);
+    await waitFor(() => !alive(pid), { what: "nats-server to exit" });
+    assert.equal(existsSync(join(s.dataDir, "endpoints.json")), false, "endpoints.json removed on stop");
+  });
+
+  it("keeps the token across restarts and leaves no nats-server behind when jetjob is killed", async () => {
+    const dir = newDir();
+    const first = await startJetjob(dir);
+    const token = readFileSync(join(dir, "admin.token"), "utf8").trim();
+    const pid = natsPid(dir);
+    first.child.kill("SIGKILL");
+    await waitFor(() => !alive(pid), { timeoutMs: 10_000, what: "the orphan guard to stop nats-server" });
+
+    const second = await startJetjob(dir);
+    assert.equal(readFileSync(join(dir, "admin.token"), "utf8").trim(), token);
+    second.child.kill("SIGINT");
+    assert.equal(await new Promise<number | null>((r) => second.child.once("exit", r)), 0);
+  });
+
+  it("says how to proceed when no server is running", async () => {
+    const r = await cli(["job", "get", "019539a4-0000-7000-8000-000000000000", "--data-dir", newDir()]);
+    assert.equal(r.code, 3);
+    assert.match(r.stderr, /jetjob start/);
+  });
+
+  it("has --help on every command", async () => {
+    for (const args of [
+      ["--help"],
+      ["start", "--help"],
+      ["server", "--help"],
+      ["job", "--help"],
+      ["job", "add", "--help"],
+      ["job", "get", "--help"],
+    ]) {
+      const r = await cli(args);
+      assert.equal(r.code, 0, args.join(" "));
+      assert.match(r.stdout, /Usage: jetjob/);
+    }
+  });
+});
