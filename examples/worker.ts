@@ -11,7 +11,7 @@ const worker = createWorker<{ "email.send": [to: string, template: string] }>({
   queues: ["default"],
   concurrency: 10,
   handlers: {
-    "email.send": async (job) => {
+    "email.send": (job) => {
       console.log(`sending ${job.args[1]} to ${job.args[0]} (attempt ${job.attempt})`);
       return { delivered: true };
     },

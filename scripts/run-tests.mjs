@@ -45,7 +45,8 @@ try {
   // no report: counted as a failure below
 }
 const passed = Number(/^# pass (\d+)/m.exec(text)?.[1] ?? 0);
-let failed = Number(/^# fail (\d+)/m.exec(text)?.[1] ?? 0) + Number(/^# cancelled (\d+)/m.exec(text)?.[1] ?? 0);
+let failed =
+  Number(/^# fail (\d+)/m.exec(text)?.[1] ?? 0) + Number(/^# cancelled (\d+)/m.exec(text)?.[1] ?? 0);
 rmSync(tapDir, { recursive: true, force: true });
 if (code !== 0 && failed === 0) failed = 1;
 console.log(`${passed} passed, ${failed} failed`);
