@@ -38,6 +38,11 @@ const logLevel = new Option("--log-level <level>", "debug, info, warn, error").c
   Object.values(LogLevel).filter((l) => l !== "silent"),
 );
 
+const enableReset = () =>
+  new Option("--enable-reset", "allow POST /ojs/v1/admin/reset (test runs only)").default(
+    process.env.JETJOB_ENABLE_RESET === "1",
+  );
+
 const program = new Command()
   .name("jetjob")
   .description("A job system on NATS JetStream: OJS job queue and fleet dispatch")
@@ -55,11 +60,7 @@ program
   .option("--host <host>", "API listen address", "127.0.0.1")
   .option("--nats-port <port>", "NATS client port (0 = any free port)", port, 4222)
   .option("--data-dir <dir>", "where data, token and endpoints.json live (default: .jetjob)")
-  .option(
-    "--enable-reset",
-    "allow POST /ojs/v1/admin/reset (test runs only)",
-    process.env.JETJOB_ENABLE_RESET === "1",
-  )
+  .addOption(enableReset())
   .addOption(logLevel)
   .action(
     (o: {
@@ -83,11 +84,7 @@ program
   .option("--nats-user <user>", "NATS user")
   .option("--nats-pass <pass>", "NATS password")
   .option("--nats-token <token>", "NATS token")
-  .option(
-    "--enable-reset",
-    "allow POST /ojs/v1/admin/reset (test runs only)",
-    process.env.JETJOB_ENABLE_RESET === "1",
-  )
+  .addOption(enableReset())
   .addOption(logLevel)
   .action(
     (o: {

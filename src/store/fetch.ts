@@ -6,13 +6,13 @@
 import { Store } from "../core/ids.js";
 import { pullOnce } from "../nats/pull.js";
 import type { Delivery } from "../nats/pull.js";
-import { WrongSequenceError } from "../nats/publisher.js";
 import type { StoreContext } from "./context.js";
 import type { JobEvent } from "./events.js";
 import { EventType, emitEvents } from "./events.js";
 import type { Slot } from "./fold.js";
-import { applyOp, foldJournal, isClaimable } from "./fold.js";
+import { isClaimable } from "./fold.js";
 import type { JournalOp } from "./journal.js";
+import { decideAndAppend } from "./journal.js";
 import type { Locator } from "./locator.js";
 import { decideFailure } from "./moves.js";
 import { applyRelease, decideRelease } from "./release.js";
@@ -74,75 +74,74 @@ async function claimFromDelivery(
     applyRelease(ctx.nc, d.ackSubject, { kind: "ack" });
     return [];
   }
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const journal = await ctx.journals.read(Store.Queue, seq);
-    const slots = foldJournal(at.seg.jobs.length, journal.entries);
-    const now = Date.now();
-    const ops: JournalOp[] = [];
-    const claimed: number[] = [];
-    const events: JobEvent[] = [];
-    const afters: Array<() => Promise<void>> = [];
-    let waiting = false;
-    for (let i = 0; i < slots.length; i++) {
-      const s = slots[i]!;
-      const spec = at.seg.jobs[i]!;
-      if (s.outcome) continue;
-      const c = s.claim;
-      if (c?.dl !== undefined && spec.timeoutMs !== undefined && now > c.at + spec.timeoutMs) {
-        const err = timeoutError(spec, c.a, c.at + spec.timeoutMs);
-        const decision = await decideFailure(ctx, { at, idx: i, journal, slots }, c.a, err, now);
-        ops.push(decision.op);
-        afters.push(decision.after);
-        events.push(
-          event(at, i, decision.retrying ? EventType.Retrying : EventType.Discarded, now, c.a, "timeout"),
-        );
-        continue;
-      }
-      if (!isClaimable(s, now)) continue;
-      if (spec.expiresAt !== undefined && now > spec.expiresAt) {
-        ops.push({ op: "expire", i, at: now });
-        events.push(event(at, i, EventType.Expired, now));
-        continue;
-      }
-      if (claimed.length >= want) continue;
-      const validity = await validateMoved(ctx, locator, at, i);
-      if (validity === "wait") {
-        waiting = true;
-        continue;
-      }
-      if (validity === "orphan") {
-        ops.push({ op: "expire", i, at: now });
-        continue;
-      }
-      const a = Math.max(s.lastAttempt, spec.attempt ?? 0) + 1;
-      const dl = now + (req.visibilityMs ?? spec.visibilityMs ?? DEFAULT_VISIBILITY_MS);
-      ops.push({ op: "claim", i, a, w: req.workerId, at: now, dl, ack: d.ackSubject });
-      claimed.push(i);
-      events.push({ ...event(at, i, EventType.Started, now, a), w: req.workerId });
-    }
-    if (ops.length === 0) {
-      applyRelease(
-        ctx.nc,
-        d.ackSubject,
-        waiting ? { kind: "nak", delayMs: 1000 } : decideRelease(slots, now),
-      );
-      return [];
-    }
-    try {
-      await ctx.journals.append(Store.Queue, seq, ops, journal.lastSeq);
-    } catch (err) {
-      if (err instanceof WrongSequenceError) continue;
-      applyRelease(ctx.nc, d.ackSubject, { kind: "nak", delayMs: 0 });
-      throw err;
-    }
-    for (const op of ops) applyOp(slots, op);
-    applyRelease(ctx.nc, d.ackSubject, decideRelease(slots, now));
-    for (const after of afters) await after();
-    emitEvents(ctx, at.seg.q, events);
-    return claimed.map((i) => buildJobView(at, i, deriveState(at, i, slots[i]!, now)));
+  let result;
+  try {
+    result = await decideAndAppend(
+      ctx.journals,
+      Store.Queue,
+      seq,
+      at.seg.jobs.length,
+      async (journal, slots, now) => {
+        const ops: JournalOp[] = [];
+        const claimed: number[] = [];
+        const events: JobEvent[] = [];
+        const afters: Array<() => Promise<void>> = [];
+        let waiting = false;
+        for (let i = 0; i < slots.length; i++) {
+          const s = slots[i]!;
+          const spec = at.seg.jobs[i]!;
+          if (s.outcome) continue;
+          const c = s.claim;
+          if (c?.dl !== undefined && spec.timeoutMs !== undefined && now > c.at + spec.timeoutMs) {
+            const err = timeoutError(spec, c.a, c.at + spec.timeoutMs);
+            const decision = await decideFailure(ctx, { at, idx: i, journal, slots }, c.a, err, now);
+            ops.push(decision.op);
+            afters.push(decision.after);
+            events.push(
+              event(at, i, decision.retrying ? EventType.Retrying : EventType.Discarded, now, c.a, "timeout"),
+            );
+            continue;
+          }
+          if (!isClaimable(s, now)) continue;
+          if (spec.expiresAt !== undefined && now > spec.expiresAt) {
+            ops.push({ op: "expire", i, at: now });
+            events.push(event(at, i, EventType.Expired, now));
+            continue;
+          }
+          if (claimed.length >= want) continue;
+          const validity = await validateMoved(ctx, locator, at, i);
+          if (validity === "wait") {
+            waiting = true;
+            continue;
+          }
+          if (validity === "orphan") {
+            ops.push({ op: "expire", i, at: now });
+            continue;
+          }
+          const a = Math.max(s.lastAttempt, spec.attempt ?? 0) + 1;
+          const dl = now + (req.visibilityMs ?? spec.visibilityMs ?? DEFAULT_VISIBILITY_MS);
+          ops.push({ op: "claim", i, a, w: req.workerId, at: now, dl, ack: d.ackSubject });
+          claimed.push(i);
+          events.push({ ...event(at, i, EventType.Started, now, a), w: req.workerId });
+        }
+        return { ops, value: { claimed, events, afters, waiting } };
+      },
+    );
+  } catch (err) {
+    applyRelease(ctx.nc, d.ackSubject, { kind: "nak", delayMs: 0 });
+    throw err;
   }
-  applyRelease(ctx.nc, d.ackSubject, { kind: "nak", delayMs: 0 });
-  return [];
+  const now = Date.now();
+  const { claimed, events, afters, waiting } = result.value;
+  const slots = result.slots;
+  if (!result.appended) {
+    applyRelease(ctx.nc, d.ackSubject, waiting ? { kind: "nak", delayMs: 1000 } : decideRelease(slots, now));
+    return [];
+  }
+  applyRelease(ctx.nc, d.ackSubject, decideRelease(slots, now));
+  for (const after of afters) await after();
+  emitEvents(ctx, at.seg.q, events);
+  return claimed.map((i) => buildJobView(at, i, deriveState(at, i, slots[i]!, now)));
 }
 
 export function event(

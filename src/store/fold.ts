@@ -10,8 +10,7 @@
  * - a claim must have a higher attempt than any earlier claim;
  * - `requeue` gives the current claim back; `beat` extends the current claim's lease.
  */
-import type { JobErrorRecord } from "../core/envelope.js";
-import type { JournalEntry, JournalOp } from "./journal.js";
+import type { FailOp, JournalEntry, JournalOp } from "./journal.js";
 import type { RefKey } from "./segment.js";
 
 export interface Claim {
@@ -25,18 +24,7 @@ export interface Claim {
 
 export type Outcome =
   | { kind: "done"; a: number; at: number; res?: unknown }
-  | {
-      kind: "fail";
-      a: number;
-      at: number;
-      err: JobErrorRecord;
-      out: "retry" | "discard";
-      to?: RefKey;
-      ti?: number;
-      retryAt?: number;
-      delay?: number;
-      dlq?: boolean;
-    }
+  | ({ kind: "fail" } & Omit<FailOp, "op" | "i">)
   | { kind: "cancel"; at: number }
   | { kind: "expire"; at: number }
   | { kind: "move"; at: number; to: RefKey; ti: number };
@@ -87,13 +75,8 @@ export function applyOp(slots: Slot[], op: JournalOp): void {
       return;
     case "fail": {
       if (s.outcome || s.claim?.a !== op.a) return;
-      const o: Outcome = { kind: "fail", a: op.a, at: op.at, err: op.err, out: op.out };
-      if (op.to !== undefined) o.to = op.to;
-      if (op.ti !== undefined) o.ti = op.ti;
-      if (op.retryAt !== undefined) o.retryAt = op.retryAt;
-      if (op.delay !== undefined) o.delay = op.delay;
-      if (op.dlq !== undefined) o.dlq = op.dlq;
-      s.outcome = o;
+      const { op: _op, i: _i, ...rest } = op;
+      s.outcome = { kind: "fail", ...rest };
       return;
     }
     case "requeue":

@@ -8,8 +8,12 @@
  */
 import type { JobErrorRecord } from "../core/envelope.js";
 import type { Store } from "../core/ids.js";
+import { WrongSequenceError } from "../nats/publisher.js";
 import type { Publisher } from "../nats/publisher.js";
 import type { StreamReader } from "../nats/reader.js";
+import { ErrorCode, JetjobError } from "../core/errors.js";
+import type { Slot } from "./fold.js";
+import { applyOp, foldJournal } from "./fold.js";
 import type { RefKey } from "./segment.js";
 
 /** A worker (or an HTTP fetcher) took job `i` for attempt `a`. `dl` = lease deadline of HTTP claims. */
@@ -154,4 +158,58 @@ function isOpShaped(o: unknown): boolean {
   if (!o || typeof o !== "object") return false;
   const r = o as { op?: unknown; i?: unknown };
   return typeof r.op === "string" && opNames.has(r.op) && typeof r.i === "number" && Number.isInteger(r.i);
+}
+
+/** What a decision appends, and what it means to the caller. */
+export interface Decision<T> {
+  ops: JournalOp[];
+  value: T;
+}
+
+export interface DecideOptions {
+  /** Skip the first read and append against an empty journal (a segment on its first delivery). */
+  optimisticEmpty?: boolean;
+  /** @defaultValue 20 */
+  tries?: number;
+}
+
+/**
+ * The compare-and-set loop every writer uses: read the journal, fold it, decide, append only if no one
+ * appended in between; otherwise read again and decide again. Returns the decision's value and the
+ * slots with its ops applied (no append when the decision has no ops).
+ */
+export async function decideAndAppend<T>(
+  journals: Journals,
+  store: Store,
+  seq: number,
+  jobCount: number,
+  decide: (j: JournalState, slots: Slot[], nowMs: number) => Promise<Decision<T>> | Decision<T>,
+  options: DecideOptions = {},
+): Promise<{ value: T; slots: Slot[]; lastSeq: number; appended: boolean }> {
+  const tries = options.tries ?? 20;
+  for (let attempt = 0; attempt < tries; attempt++) {
+    const journal: JournalState =
+      options.optimisticEmpty && attempt === 0
+        ? { entries: [], lastSeq: 0 }
+        : await journals.read(store, seq);
+    const slots = foldJournal(jobCount, journal.entries);
+    const d = await decide(journal, slots, Date.now());
+    if (d.ops.length === 0) return { value: d.value, slots, lastSeq: journal.lastSeq, appended: false };
+    let lastSeq: number;
+    try {
+      lastSeq = await journals.append(store, seq, d.ops, journal.lastSeq);
+    } catch (err) {
+      if (err instanceof WrongSequenceError) continue;
+      throw err;
+    }
+    for (const op of d.ops) applyOp(slots, op);
+    return { value: d.value, slots, lastSeq, appended: true };
+  }
+  throw new JetjobError(
+    ErrorCode.Conflict,
+    `segment ${store}.${seq}: too many concurrent journal changes; try again`,
+    {
+      retryable: true,
+    },
+  );
 }

@@ -9,13 +9,13 @@ import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
 import type { ConsumerMessages } from "@nats-io/jetstream";
 
 import { Store } from "../core/ids.js";
-import { WrongSequenceError } from "../nats/publisher.js";
 import type { StoreContext } from "./context.js";
 import { EventType, emitEvents } from "./events.js";
 import { event } from "./fetch.js";
-import { applyOp, foldJournal } from "./fold.js";
+import { foldJournal } from "./fold.js";
 import type { JournalOp } from "./journal.js";
-import type { Locator } from "./locator.js";
+import { decideAndAppend } from "./journal.js";
+import type { Locator, ReadMemo } from "./locator.js";
 import { movedSpec, moveMsgId, pointHomes, publishSegment } from "./moves.js";
 import type { SegmentAt } from "./segment.js";
 import { refKey } from "./segment.js";
@@ -89,76 +89,72 @@ export function startPromoter(ctx: StoreContext, locator: Locator, options: Prom
   async function promote(seq: number): Promise<number | undefined> {
     const at = await locator.segment(Store.Delay, seq);
     if (!at) return undefined;
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const journal = await ctx.journals.read(Store.Delay, seq);
-      const slots = foldJournal(at.seg.jobs.length, journal.entries);
-      const now = Date.now();
-      const ops: JournalOp[] = [];
-      const moving: number[] = [];
-      let retryAt: number | undefined;
-      for (let i = 0; i < slots.length; i++) {
-        const s = slots[i]!;
-        const spec = at.seg.jobs[i]!;
-        if (s.outcome || spec.pending) continue;
-        if (spec.expiresAt !== undefined && now > spec.expiresAt) {
-          ops.push({ op: "expire", i, at: now });
-          continue;
+    const r = await decideAndAppend(
+      ctx.journals,
+      Store.Delay,
+      seq,
+      at.seg.jobs.length,
+      async (journal, slots, now) => {
+        const ops: JournalOp[] = [];
+        const moving: number[] = [];
+        let retryAt: number | undefined;
+        const memo: ReadMemo = new Map();
+        for (let i = 0; i < slots.length; i++) {
+          const s = slots[i]!;
+          const spec = at.seg.jobs[i]!;
+          if (s.outcome || spec.pending) continue;
+          if (spec.expiresAt !== undefined && now > spec.expiresAt) {
+            ops.push({ op: "expire", i, at: now });
+            continue;
+          }
+          const validity = await validateMoved(ctx, locator, at, i, memo);
+          if (validity === "wait") {
+            retryAt = now + 1000;
+            continue;
+          }
+          if (validity === "orphan") {
+            ops.push({ op: "expire", i, at: now });
+            continue;
+          }
+          moving.push(i);
         }
-        const validity = await validateMoved(ctx, locator, at, i);
-        if (validity === "wait") {
-          retryAt = now + 1000;
-          continue;
+        let target: SegmentAt | undefined;
+        if (moving.length > 0) {
+          const specs = moving.map((i) => {
+            const spec = movedSpec({ at, idx: i, journal, slots }, {});
+            delete spec.retryDelayMs;
+            return spec;
+          });
+          target = await publishSegment(
+            ctx,
+            { store: Store.Queue, queue: at.seg.q, priority: at.seg.p },
+            specs,
+            moveMsgId("pr", at, moving),
+          );
+          const to = refKey(Store.Queue, target.seq);
+          moving.forEach((i, k) => ops.push({ op: "move", i, at: now, to, ti: k }));
         }
-        if (validity === "orphan") {
-          ops.push({ op: "expire", i, at: now });
-          continue;
-        }
-        moving.push(i);
-      }
-      let target: SegmentAt | undefined;
-      if (moving.length > 0) {
-        const specs = moving.map((i) => {
-          const spec = movedSpec({ at, idx: i, journal, slots }, {});
-          delete spec.retryDelayMs;
-          return spec;
-        });
-        target = await publishSegment(
-          ctx,
-          { store: Store.Queue, queue: at.seg.q, priority: at.seg.p },
-          specs,
-          moveMsgId("pr", at, moving),
-        );
-        moving.forEach((i, k) =>
-          ops.push({ op: "move", i, at: now, to: refKey(Store.Queue, target!.seq), ti: k }),
-        );
-      }
-      if (ops.length === 0) return retryAt;
-      try {
-        await ctx.journals.append(Store.Delay, seq, ops, journal.lastSeq);
-      } catch (err) {
-        if (err instanceof WrongSequenceError) continue;
-        throw err;
-      }
-      for (const op of ops) applyOp(slots, op);
-      if (target) {
-        const here = refKey(Store.Delay, seq);
-        const to = refKey(Store.Queue, target.seq);
-        await pointHomes(
-          ctx,
-          moving.flatMap((i, k) => {
-            const home = target.seg.jobs[k]!.home!;
-            return home === `${here}.${i}` ? [] : [{ homeKey: home, to, ti: k }];
-          }),
-        );
-        emitEvents(
-          ctx,
-          at.seg.q,
-          moving.map((i) => event(at, i, EventType.Enqueued, now, at.seg.jobs[i]!.attempt ?? 0)),
-        );
-      }
-      return retryAt;
+        return { ops, value: { moving, target, retryAt, now } };
+      },
+    );
+    const { moving, target, retryAt, now } = r.value;
+    if (r.appended && target) {
+      const here = refKey(Store.Delay, seq);
+      const to = refKey(Store.Queue, target.seq);
+      await pointHomes(
+        ctx,
+        moving.flatMap((i, k) => {
+          const home = target.seg.jobs[k]!.home!;
+          return home === `${here}.${i}` ? [] : [{ homeKey: home, to, ti: k }];
+        }),
+      );
+      emitEvents(
+        ctx,
+        at.seg.q,
+        moving.map((i) => event(at, i, EventType.Enqueued, now, at.seg.jobs[i]!.attempt ?? 0)),
+      );
     }
-    return Date.now() + 1000;
+    return retryAt;
   }
 
   async function loadBucket(minute: number): Promise<void> {

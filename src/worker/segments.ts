@@ -22,6 +22,7 @@ import { event } from "../store/fetch.js";
 import type { Slot } from "../store/fold.js";
 import { applyOp, foldJournal, isClaimable } from "../store/fold.js";
 import type { JournalOp } from "../store/journal.js";
+import { decideAndAppend } from "../store/journal.js";
 import type { ReadMemo, Locator } from "../store/locator.js";
 import {
   decideFailure,
@@ -150,116 +151,109 @@ export function createSegmentRunner(d: SegmentRunnerDeps): SegmentRunner {
   /** Decides and appends the claims (and expiries, splits) for a newly held segment. */
   async function claim(h: Held, optimistic: boolean): Promise<void> {
     const { at } = h;
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const journal =
-        optimistic && attempt === 0
-          ? { entries: [], lastSeq: 0 }
-          : await d.ctx.journals.read(Store.Queue, at.seq);
-      const slots = foldJournal(at.seg.jobs.length, journal.entries);
-      const now = Date.now();
-      const ops: JournalOp[] = [];
-      const events: JobEvent[] = [];
-      const afters: Array<() => Promise<void>> = [];
-      const runnable: Array<{ i: number; a: number }> = [];
-      const memo: ReadMemo = new Map();
-      let wait = false;
-      for (let i = 0; i < slots.length; i++) {
-        const s = slots[i]!;
-        const spec = at.seg.jobs[i]!;
-        if (!isClaimable(s, now)) continue;
-        if (spec.expiresAt !== undefined && now > spec.expiresAt) {
-          ops.push({ op: "expire", i, at: now });
-          events.push(event(at, i, EventType.Expired, now));
-          continue;
-        }
-        const a = Math.max(s.lastAttempt, spec.attempt ?? 0) + 1;
-        if (s.claim && a > retryPolicyOf(spec).maxAttempts) {
-          // Its last allowed attempt was lost with a worker that stopped responding.
-          const err = errorRecord(
-            { code: "lease_expired", message: "the worker running it stopped responding" },
-            s.claim.a,
-            now,
-          );
-          const decision = await decideFailure(d.ctx, { at, idx: i, journal, slots }, s.claim.a, err, now);
-          ops.push(decision.op);
-          afters.push(decision.after);
-          events.push(event(at, i, EventType.Discarded, now, s.claim.a, "lease_expired"));
-          continue;
-        }
-        if (spec.home !== undefined) {
-          const v = await validateMoved(d.ctx, d.locator, at, i, memo);
-          if (v === "wait") {
-            wait = true;
-            continue;
-          }
-          if (v === "orphan") {
+    const here = refKey(at.store, at.seq);
+    const r = await decideAndAppend(
+      d.ctx.journals,
+      Store.Queue,
+      at.seq,
+      at.seg.jobs.length,
+      async (journal, slots, now) => {
+        const ops: JournalOp[] = [];
+        const events: JobEvent[] = [];
+        const afters: Array<() => Promise<void>> = [];
+        const runnable: Array<{ i: number; a: number }> = [];
+        const memo: ReadMemo = new Map();
+        let wait = false;
+        for (let i = 0; i < slots.length; i++) {
+          const s = slots[i]!;
+          const spec = at.seg.jobs[i]!;
+          if (!isClaimable(s, now)) continue;
+          if (spec.expiresAt !== undefined && now > spec.expiresAt) {
             ops.push({ op: "expire", i, at: now });
+            events.push(event(at, i, EventType.Expired, now));
             continue;
           }
+          const a = Math.max(s.lastAttempt, spec.attempt ?? 0) + 1;
+          if (s.claim && a > retryPolicyOf(spec).maxAttempts) {
+            // Its last allowed attempt was lost with a worker that stopped responding.
+            const err = errorRecord(
+              { code: "lease_expired", message: "the worker running it stopped responding" },
+              s.claim.a,
+              now,
+            );
+            const decision = await decideFailure(d.ctx, { at, idx: i, journal, slots }, s.claim.a, err, now);
+            ops.push(decision.op);
+            afters.push(decision.after);
+            events.push(event(at, i, EventType.Discarded, now, s.claim.a, "lease_expired"));
+            continue;
+          }
+          if (spec.home !== undefined) {
+            const v = await validateMoved(d.ctx, d.locator, at, i, memo);
+            if (v === "wait") {
+              wait = true;
+              continue;
+            }
+            if (v === "orphan") {
+              ops.push({ op: "expire", i, at: now });
+              continue;
+            }
+          }
+          runnable.push({ i, a });
         }
-        runnable.push({ i, a });
-      }
-      const hold = Math.max(0, free() + d.prefetch);
-      const keep = runnable.slice(0, hold);
-      const rest = runnable.slice(hold);
-      for (const { i, a } of keep) {
-        ops.push({ op: "claim", i, a, w: d.workerId, at: now });
-        events.push({ ...event(at, i, EventType.Started, now, a), w: d.workerId });
-      }
-      if (rest.length > 0) {
-        // More than we can start soon: hand the rest on, in segments of the size we could take, so
-        // other workers take them whole and no job is copied twice.
-        const chunk = Math.max(1, hold);
-        const homes: Array<{ homeKey: string; to: string; ti: number }> = [];
-        for (let c = 0; c < rest.length; c += chunk) {
-          const part = rest.slice(c, c + chunk);
-          const target = await publishSegment(
-            d.ctx,
-            { store: Store.Queue, queue: at.seg.q, priority: at.seg.p },
-            part.map(({ i, a }) => movedSpec({ at, idx: i, journal, slots }, { attempt: a - 1 })),
-            moveMsgId(
-              "sp",
-              at,
-              part.map((r) => r.i),
-            ),
-          );
-          const to = refKey(Store.Queue, target.seq);
-          part.forEach(({ i }, k) => {
-            ops.push({ op: "move", i, at: now, to, ti: k });
-            const home = target.seg.jobs[k]!.home!;
-            if (home !== `${refKey(at.store, at.seq)}.${i}`) homes.push({ homeKey: home, to, ti: k });
-          });
+        const hold = Math.max(0, free() + d.prefetch);
+        const keep = runnable.slice(0, hold);
+        const rest = runnable.slice(hold);
+        for (const { i, a } of keep) {
+          ops.push({ op: "claim", i, a, w: d.workerId, at: now });
+          events.push({ ...event(at, i, EventType.Started, now, a), w: d.workerId });
         }
-        if (homes.length > 0) afters.push(() => pointHomes(d.ctx, homes));
-      }
-      if (ops.length === 0) {
-        h.slots = slots;
-        h.lastSeq = journal.lastSeq;
-        release(h, wait ? { kind: "nak", delayMs: 1000 } : decideRelease(slots, now));
-        return;
-      }
-      let seq: number;
-      try {
-        seq = await d.ctx.journals.append(Store.Queue, at.seq, ops, journal.lastSeq);
-      } catch (err) {
-        if (err instanceof WrongSequenceError) continue;
-        throw err;
-      }
-      for (const op of ops) applyOp(slots, op);
-      h.slots = slots;
-      h.lastSeq = seq;
-      for (const after of afters)
-        await after().catch((e: unknown) => d.logger.warn("pointer update failed", { error: String(e) }));
-      emitEvents(d.ctx, at.seg.q, events);
-      for (const { i, a } of keep) {
-        waiting.push({ h, i, a });
-        h.queued++;
-      }
-      startWaiting();
-      maybeRelease(h);
+        if (rest.length > 0) {
+          // More than we can start soon: hand the rest on, in segments of the size we could take, so
+          // other workers take them whole and no job is copied twice.
+          const chunk = Math.max(1, hold);
+          const homes: Array<{ homeKey: string; to: string; ti: number }> = [];
+          for (let c = 0; c < rest.length; c += chunk) {
+            const part = rest.slice(c, c + chunk);
+            const target = await publishSegment(
+              d.ctx,
+              { store: Store.Queue, queue: at.seg.q, priority: at.seg.p },
+              part.map(({ i, a }) => movedSpec({ at, idx: i, journal, slots }, { attempt: a - 1 })),
+              moveMsgId(
+                "sp",
+                at,
+                part.map((p) => p.i),
+              ),
+            );
+            const to = refKey(Store.Queue, target.seq);
+            part.forEach(({ i }, k) => {
+              ops.push({ op: "move", i, at: now, to, ti: k });
+              const home = target.seg.jobs[k]!.home!;
+              if (home !== `${here}.${i}`) homes.push({ homeKey: home, to, ti: k });
+            });
+          }
+          if (homes.length > 0) afters.push(() => pointHomes(d.ctx, homes));
+        }
+        return { ops, value: { keep, events, afters, wait, now } };
+      },
+      { optimisticEmpty: optimistic },
+    );
+    h.slots = r.slots;
+    h.lastSeq = r.lastSeq;
+    const { keep, events, afters, wait, now } = r.value;
+    if (!r.appended) {
+      release(h, wait ? { kind: "nak", delayMs: 1000 } : decideRelease(r.slots, now));
       return;
     }
-    throw new Error(`segment ${at.seq}: too many concurrent journal changes`);
+    for (const after of afters) {
+      await after().catch((e: unknown) => d.logger.warn("pointer update failed", { error: String(e) }));
+    }
+    emitEvents(d.ctx, at.seg.q, events);
+    for (const { i, a } of keep) {
+      waiting.push({ h, i, a });
+      h.queued++;
+    }
+    startWaiting();
+    maybeRelease(h);
   }
 
   function startWaiting(): void {
