@@ -2,10 +2,11 @@
  * The worker's hot path: it holds a segment delivery while it runs that segment's jobs.
  *
  * On delivery it claims every runnable job in one journal append (compare-and-set; on a first
- * delivery it appends optimistically against an empty journal and reads only if that fails). Jobs it
- * cannot start soon (more than its free slots plus `prefetch`) move to a new segment so other workers
- * can take them. Outcomes are buffered and flushed per segment, one append in flight at a time, so a
- * burst of completions costs one write. The delivery is renewed while jobs run and acked once every
+ * delivery it appends optimistically against an empty journal and reads only if that fails). Jobs
+ * beyond its free slots plus `prefetch`, and claimed jobs that wait longer than `rebalanceAfterMs`
+ * for a free slot, move to new segments so other workers can take them: long jobs spread out, fast
+ * jobs never move. Outcomes are buffered and flushed per segment, one append in flight at a time, so
+ * a burst of completions costs one write. The delivery is renewed while jobs run and acked once every
  * job reached an outcome. The same fold rules as the HTTP door decide what is valid.
  */
 import type { NatsConnection } from "@nats-io/nats-core";
@@ -21,7 +22,7 @@ import { EventType, emitEvents } from "../store/events.js";
 import { event } from "../store/fetch.js";
 import type { Slot } from "../store/fold.js";
 import { applyOp, foldJournal, isClaimable } from "../store/fold.js";
-import type { JournalOp } from "../store/journal.js";
+import type { JournalOp, JournalState } from "../store/journal.js";
 import { decideAndAppend } from "../store/journal.js";
 import type { ReadMemo, Locator } from "../store/locator.js";
 import {
@@ -62,6 +63,7 @@ export interface SegmentRunnerDeps {
   handlers: Record<string, ((job: JobContext) => unknown) | undefined>;
   concurrency: number;
   prefetch: number;
+  rebalanceAfterMs: number;
   logger: Logger;
   emit: <K extends keyof WorkerEvents>(name: K, ...args: WorkerEvents[K]) => void;
   /** Called whenever capacity frees up (the worker pulls more). */
@@ -86,7 +88,7 @@ export class ShutdownError extends Error {
 
 export function createSegmentRunner(d: SegmentRunnerDeps): SegmentRunner {
   const held = new Map<number, Held>();
-  const waiting: Array<{ h: Held; i: number; a: number }> = [];
+  const waiting: Array<{ h: Held; i: number; a: number; since: number }> = [];
   const controllers = new Map<string, AbortController>();
   const stats = { running: 0, completed: 0, failed: 0, segmentsHeld: 0 };
   let draining = false;
@@ -99,6 +101,16 @@ export function createSegmentRunner(d: SegmentRunnerDeps): SegmentRunner {
     Math.max(500, Math.floor(d.leaseMs / 3)),
   );
   renew.unref();
+  let rebalancing = false;
+  const rebalanceTimer = setInterval(
+    () => {
+      if (rebalancing || waiting.length === 0) return;
+      rebalancing = true;
+      void rebalance().finally(() => (rebalancing = false));
+    },
+    Math.max(50, Math.floor(d.rebalanceAfterMs / 2)),
+  );
+  rebalanceTimer.unref();
 
   function free(): number {
     return d.concurrency - stats.running - waiting.length;
@@ -151,7 +163,6 @@ export function createSegmentRunner(d: SegmentRunnerDeps): SegmentRunner {
   /** Decides and appends the claims (and expiries, splits) for a newly held segment. */
   async function claim(h: Held, optimistic: boolean): Promise<void> {
     const { at } = h;
-    const here = refKey(at.store, at.seq);
     const r = await decideAndAppend(
       d.ctx.journals,
       Store.Queue,
@@ -208,30 +219,9 @@ export function createSegmentRunner(d: SegmentRunnerDeps): SegmentRunner {
           events.push({ ...event(at, i, EventType.Started, now, a), w: d.workerId });
         }
         if (rest.length > 0) {
-          // More than we can start soon: hand the rest on, in segments of the size we could take, so
-          // other workers take them whole and no job is copied twice.
-          const chunk = Math.max(1, hold);
-          const homes: Array<{ homeKey: string; to: string; ti: number }> = [];
-          for (let c = 0; c < rest.length; c += chunk) {
-            const part = rest.slice(c, c + chunk);
-            const target = await publishSegment(
-              d.ctx,
-              { store: Store.Queue, queue: at.seg.q, priority: at.seg.p },
-              part.map(({ i, a }) => movedSpec({ at, idx: i, journal, slots }, { attempt: a - 1 })),
-              moveMsgId(
-                "sp",
-                at,
-                part.map((p) => p.i),
-              ),
-            );
-            const to = refKey(Store.Queue, target.seq);
-            part.forEach(({ i }, k) => {
-              ops.push({ op: "move", i, at: now, to, ti: k });
-              const home = target.seg.jobs[k]!.home!;
-              if (home !== `${here}.${i}`) homes.push({ homeKey: home, to, ti: k });
-            });
-          }
-          if (homes.length > 0) afters.push(() => pointHomes(d.ctx, homes));
+          const moved = await handOff(at, journal, slots, rest, now);
+          ops.push(...moved.ops);
+          if (moved.after) afters.push(moved.after);
         }
         return { ops, value: { keep, events, afters, wait, now } };
       },
@@ -249,11 +239,93 @@ export function createSegmentRunner(d: SegmentRunnerDeps): SegmentRunner {
     }
     emitEvents(d.ctx, at.seg.q, events);
     for (const { i, a } of keep) {
-      waiting.push({ h, i, a });
+      waiting.push({ h, i, a, since: now });
       h.queued++;
     }
     startWaiting();
     maybeRelease(h);
+  }
+
+  /**
+   * Moves jobs of a held segment to new segments (of the size this worker could take at once) at the
+   * end of their lane, so other workers take them whole and no job is copied twice.
+   */
+  async function handOff(
+    at: SegmentAt,
+    journal: JournalState,
+    slots: Slot[],
+    jobs: Array<{ i: number; a: number }>,
+    now: number,
+  ): Promise<{ ops: JournalOp[]; after?: () => Promise<void> }> {
+    const here = refKey(at.store, at.seq);
+    const chunk = Math.max(1, d.concurrency);
+    const ops: JournalOp[] = [];
+    const homes: Array<{ homeKey: string; to: string; ti: number }> = [];
+    for (let c = 0; c < jobs.length; c += chunk) {
+      const part = jobs.slice(c, c + chunk);
+      const target = await publishSegment(
+        d.ctx,
+        { store: Store.Queue, queue: at.seg.q, priority: at.seg.p },
+        part.map(({ i, a }) => movedSpec({ at, idx: i, journal, slots }, { attempt: a - 1 })),
+        moveMsgId(
+          "sp",
+          at,
+          part.map((p) => p.i),
+        ),
+      );
+      const to = refKey(Store.Queue, target.seq);
+      part.forEach(({ i }, k) => {
+        ops.push({ op: "move", i, at: now, to, ti: k });
+        const home = target.seg.jobs[k]!.home!;
+        if (home !== `${here}.${i}`) homes.push({ homeKey: home, to, ti: k });
+      });
+    }
+    return homes.length > 0 ? { ops, after: () => pointHomes(d.ctx, homes) } : { ops };
+  }
+
+  /** Hands back claimed jobs that waited too long for a free slot (see `rebalanceAfterMs`). */
+  async function rebalance(): Promise<void> {
+    const cutoff = Date.now() - d.rebalanceAfterMs;
+    const stale = waiting.filter((w) => w.since <= cutoff);
+    if (stale.length === 0 || draining) return;
+    const bySegment = new Map<Held, Array<{ i: number; a: number }>>();
+    for (const w of stale) {
+      waiting.splice(waiting.indexOf(w), 1);
+      w.h.queued--;
+      let list = bySegment.get(w.h);
+      if (!list) bySegment.set(w.h, (list = []));
+      list.push({ i: w.i, a: w.a });
+    }
+    for (const [h, jobs] of bySegment) {
+      try {
+        const r = await decideAndAppend(
+          d.ctx.journals,
+          Store.Queue,
+          h.at.seq,
+          h.at.seg.jobs.length,
+          async (journal, slots, now) => {
+            // Only jobs still claimed by us for that attempt (not cancelled meanwhile) move.
+            const still = jobs.filter(({ i, a }) => !slots[i]!.outcome && slots[i]!.claim?.a === a);
+            const moved = still.length > 0 ? await handOff(h.at, journal, slots, still, now) : { ops: [] };
+            return { ops: moved.ops, value: moved.after };
+          },
+        );
+        h.slots = r.slots;
+        h.lastSeq = r.lastSeq;
+        await r.value?.().catch((e: unknown) => d.logger.warn("pointer update failed", { error: String(e) }));
+      } catch (err) {
+        d.logger.warn("could not hand back waiting jobs; keeping them", {
+          segment: h.at.seq,
+          error: String(err),
+        });
+        for (const { i, a } of jobs) {
+          waiting.push({ h, i, a, since: Date.now() });
+          h.queued++;
+        }
+      }
+      maybeRelease(h);
+    }
+    d.onCapacity();
   }
 
   function startWaiting(): void {
@@ -434,6 +506,7 @@ export function createSegmentRunner(d: SegmentRunnerDeps): SegmentRunner {
         clearTimeout(timer);
       }
       clearInterval(renew);
+      clearInterval(rebalanceTimer);
     },
   };
 }

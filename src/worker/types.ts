@@ -40,10 +40,15 @@ export interface WorkerOptions<T extends JobTypes = JobTypes> {
   /** Jobs run at the same time. @defaultValue 10 */
   concurrency?: number;
   /**
-   * Jobs a worker may hold beyond those it runs (taken from one segment, started as slots free up).
-   * Use 0 for long jobs, so idle workers get them instead. @defaultValue concurrency
+   * Jobs a worker may hold beyond those it runs (taken with a segment, started as slots free up).
+   * Jobs beyond it go straight back for other workers. @defaultValue 1024 (a whole segment)
    */
   prefetch?: number;
+  /**
+   * A held job that has waited this long for a free slot is handed back so an idle worker can take
+   * it (long jobs spread over workers; fast jobs never wait that long). @defaultValue 1000
+   */
+  rebalanceAfterMs?: number;
   /** Shown in claims, events and the job's `worker_id`. @defaultValue a random id */
   workerId?: string;
   topology?: TopologyOptions;

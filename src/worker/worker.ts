@@ -49,7 +49,7 @@ export function createWorker<T extends JobTypes = JobTypes>(options: WorkerOptio
   const logger = (options.logger ?? createLogger()).child({ worker_id: id });
   const queues = options.queues ?? ["default"];
   const concurrency = Math.max(1, options.concurrency ?? 10);
-  const prefetch = Math.max(0, options.prefetch ?? concurrency);
+  const prefetch = Math.max(0, options.prefetch ?? 1024);
   const emitter = new EventEmitter();
   const loops = new Map<string, { queue: string; priority: number; loop: PullLoop }>();
   let runner: SegmentRunner | undefined;
@@ -138,6 +138,7 @@ export function createWorker<T extends JobTypes = JobTypes>(options: WorkerOptio
       handlers: options.handlers as Record<string, ((job: JobContext) => unknown) | undefined>,
       concurrency,
       prefetch,
+      rebalanceAfterMs: options.rebalanceAfterMs ?? 1000,
       logger,
       emit,
       onCapacity: pump,

@@ -178,6 +178,44 @@ describe("NATS-direct worker", () => {
     await worker.close();
   });
 
+  it("hands long-waiting jobs to idle workers instead of holding them", async () => {
+    const ranBy = new Map<string, string>();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const mk = (name: string) =>
+      createWorker({
+        nats: h.nats.url,
+        queues: ["spread"],
+        concurrency: 1,
+        rebalanceAfterMs: 100,
+        workerId: name,
+        handleSignals: false,
+        logger: silentLogger,
+        handlers: {
+          long: async (job) => {
+            ranBy.set(job.id, name);
+            await gate;
+          },
+        },
+      });
+    const a = mk("wa");
+    await a.ready;
+    // One atomic batch = one segment: worker A takes all four, can run only one at a time.
+    const jobs = await client.enqueueMany(
+      Array.from({ length: 4 }, () => ({ type: "long", args: [], options: { queue: "spread" } })),
+    );
+    await waitFor(() => a.stats().running === 1);
+    const b = mk("wb");
+    await b.ready;
+    await waitFor(() => [...ranBy.values()].includes("wb"), {
+      what: "worker B to get a job worker A handed back",
+    });
+    release();
+    await Promise.all(jobs.map((j) => client.waitFor(j.id)));
+    assert.equal(ranBy.size, 4);
+    await Promise.all([a.close(), b.close()]);
+  });
+
   it("drains on close: running jobs finish, nothing is left active", async () => {
     let finished = 0;
     const worker = createWorker({

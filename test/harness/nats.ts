@@ -43,7 +43,12 @@ export async function startTestNats(): Promise<TestNats> {
     },
     connections,
     async stop() {
-      const leaked = await connections().catch(() => 0);
+      // A connection closed just now may still be listed for a moment: wait (bounded) for zero.
+      let leaked = await connections().catch(() => 0);
+      for (let i = 0; leaked > 0 && i < 100; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        leaked = await connections().catch(() => 0);
+      }
       for (const nc of opened) if (!nc.isClosed()) await nc.close();
       await server.stop();
       let alive = true;
