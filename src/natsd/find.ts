@@ -41,10 +41,10 @@ function candidates(): string[] {
   return out;
 }
 
-/** Finds nats-server >= 2.10 or throws with a one-line install hint. */
-export function findNatsServer(): FoundServer {
+/** Finds nats-server >= 2.10 (among `paths`, default: env, PATH, tools folder) or throws with a one-line install hint. */
+export function findNatsServer(paths: string[] = candidates()): FoundServer {
   const tooOld: string[] = [];
-  for (const path of candidates()) {
+  for (const path of paths) {
     try {
       accessSync(path, constants.X_OK);
     } catch {

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, describe, it } from "node:test";
 
-import { waitFor } from "../harness/nats.js";
+import { startTestNats, waitFor } from "../harness/nats.js";
 
 const root = resolve(import.meta.dirname, "../..");
 const cliArgs = ["--import", "tsx", join(root, "src/cli/main.ts")];
@@ -164,6 +164,34 @@ describe("jetjob start + CLI", () => {
     assert.equal(readFileSync(join(dir, "admin.token"), "utf8").trim(), token);
     second.child.kill("SIGINT");
     assert.equal(await new Promise<number | null>((r) => second.child.once("exit", r)), 0);
+  });
+
+  it("runs `jetjob server` against an existing NATS", async () => {
+    const nats = await startTestNats();
+    let log = "";
+    const child = spawn(process.execPath, [...cliArgs, "server", "--nats", nats.url, "--port", "0"], {
+      cwd: root,
+      env: { ...process.env, JETJOB_API_TOKEN: "server-test-token", JETJOB_LOG_LEVEL: "info" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child.stderr.on("data", (c: Buffer) => (log += c.toString()));
+    try {
+      const url = await waitFor(() => /"url":"(http:\/\/[^"]+)"/.exec(log)?.[1], {
+        timeoutMs: 30_000,
+        what: "the server to listen",
+      });
+      assert.equal((await fetch(`${url}/health`)).status, 200);
+      const authed = await fetch(`${url}/ojs/v1/queues`, {
+        headers: { Authorization: "Bearer server-test-token" },
+      });
+      assert.equal(authed.status, 200);
+      assert.equal(log.includes("server-test-token"), false, "the token never appears in logs");
+      child.kill("SIGTERM");
+      assert.equal(await new Promise<number | null>((r) => child.once("exit", r)), 0);
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+      await nats.stop();
+    }
   });
 
   it("says how to proceed when no server is running", async () => {

@@ -216,6 +216,29 @@ describe("NATS-direct worker", () => {
     await Promise.all([a.close(), b.close()]);
   });
 
+  it("stops when its AbortSignal is aborted", async () => {
+    const ac = new AbortController();
+    let ran = 0;
+    const worker = createWorker({
+      nats: h.nats.url,
+      queues: ["sig"],
+      signal: ac.signal,
+      handleSignals: false,
+      logger: silentLogger,
+      handlers: { t: () => void ran++ },
+    });
+    await worker.ready;
+    const first = await client.enqueue("t", [], { queue: "sig" });
+    await client.waitFor(first.id);
+    ac.abort();
+    await worker.close(); // resolves once the abort-triggered drain has finished
+    const second = await client.enqueue("t", [], { queue: "sig" });
+    const quiet = await engine.fetch({ queues: ["sig"], count: 1, workerId: "probe" });
+    assert.equal(quiet[0]?.id, second.id, "the stopped worker no longer takes jobs");
+    assert.equal(ran, 1);
+    await engine.ack(second.id);
+  });
+
   it("drains on close: running jobs finish, nothing is left active", async () => {
     let finished = 0;
     const worker = createWorker({
