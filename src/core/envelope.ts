@@ -54,6 +54,10 @@ export interface JobSpec {
   scheduledAt?: number;
   metadata?: Record<string, unknown>;
   pending?: boolean;
+  /** Set for jobs of a workflow: which workflow, and which step/job/callback of it. */
+  workflow?: { id: string; idx: number; role: "step" | "job" | "callback" };
+  /** Results of the earlier steps of a chain (OJS `parent_results`). */
+  parentResults?: unknown[];
   createdAt?: number;
   attempt?: number;
   errors?: JobErrorRecord[];
@@ -69,6 +73,8 @@ export interface NormalizedEnqueue {
   spec: JobSpec;
   /** When the job becomes available, if in the future. */
   runAtMs?: number;
+  /** `options.rate_limit.max_per_second`: configures the queue's rate limit. */
+  rateLimitPerSecond?: number;
 }
 
 /** Validates an unknown request body and normalizes it. Throws {@link ValidationError}. */
@@ -130,6 +136,7 @@ export function normalizeEnqueue(req: EnqueueRequest, nowMs: number): Normalized
     priority: opts.priority ?? 0,
     spec,
   };
+  if (opts.rate_limit !== undefined) result.rateLimitPerSecond = opts.rate_limit.max_per_second;
   if (runAt !== undefined && runAt > nowMs) {
     spec.scheduledAt = runAt;
     result.runAtMs = runAt;

@@ -15,7 +15,7 @@
  * it (client-chosen ids are found through the id index instead). RFC 9562 allows the non-time bits of a
  * UUIDv7 to carry a counter, which is what the sequence is.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 
 /** Where a job's first home lives (the `store` bits of its id). */
 export const Store = {
@@ -114,6 +114,21 @@ export function uuidv7(timeMs: number = Date.now()): string {
   const hex =
     hexPad(timeMs, 12) + "7" + hexPad(randA, 3) + variant.toString(16) + (r[2]! >>> 4).toString(16) + rest;
   return formatUuid(hex);
+}
+
+/**
+ * A UUIDv7 whose random part is derived from `seed`: the same (time, seed) always gives the same id.
+ * Used for ids that must be stable across retries, such as the job of one cron tick.
+ */
+export function uuidv7Derived(timeMs: number, seed: string): string {
+  if (!Number.isInteger(timeMs) || timeMs < 0 || timeMs >= 2 ** 48)
+    throw new RangeError(`bad timeMs ${timeMs}`);
+  const h = createHash("sha256").update(seed).digest();
+  const randA = ((h[0]! << 8) | h[1]!) & 0xfff;
+  const variant = 0b1000 | (h[2]! & 0b11);
+  let rest = (h[3]! >>> 4).toString(16);
+  for (let i = 4; i < 11; i++) rest += h[i]!.toString(16).padStart(2, "0");
+  return formatUuid(hexPad(timeMs, 12) + "7" + hexPad(randA, 3) + variant.toString(16) + rest);
 }
 
 /** The ms timestamp of any UUIDv7. */

@@ -3,9 +3,10 @@
  * (`PT1S`, `P1DT2H`) and relative times (`+PT5S` = now + 5 s).
  */
 
-/** `2026-02-12T10:30:00.123Z`. */
+/** `2026-02-12T10:30:00.123Z`; whole seconds without a fraction (`2099-12-31T23:59:59Z`), as clients send them. */
 export function toRfc3339(ms: number): string {
-  return new Date(ms).toISOString();
+  const s = new Date(ms).toISOString();
+  return s.endsWith(".000Z") ? s.slice(0, -5) + "Z" : s;
 }
 
 const durationPattern =

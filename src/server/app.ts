@@ -15,7 +15,8 @@ import type { Authenticator } from "./auth.js";
 import { errorCatalog, errorResponse, OJS_VERSION, ojsJson } from "./ojs.js";
 import type { RouteDef } from "./route.js";
 import { registerRoutes } from "./route.js";
-import { health, ojsRoutes } from "./routes-ojs.js";
+import { ojsJobRoutes } from "./routes-ojs.js";
+import { health, ojsAdminRoutes } from "./routes-ojs-admin.js";
 
 export interface AppOptions {
   engine: Engine;
@@ -64,9 +65,8 @@ export function createApp(o: AppOptions): App {
     }),
   );
 
-  const routes: RouteDef[] = [
-    ...ojsRoutes({ engine: o.engine, version: o.version, startedAt, enableReset: o.enableReset ?? false }),
-  ];
+  const deps = { engine: o.engine, version: o.version, startedAt, enableReset: o.enableReset ?? false };
+  const routes: RouteDef[] = [...ojsJobRoutes(deps), ...ojsAdminRoutes(deps)];
   registerRoutes(hono, routes, o.auth);
 
   // Liveness + NATS/JetStream state for load balancers and `jetjob` clients (no token needed).

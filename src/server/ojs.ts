@@ -22,6 +22,8 @@ export function ojsJson(c: Context, status: number, body: unknown): Response {
 export interface ErrorBody {
   error: {
     code: string;
+    /** The error class; equal to `code` (OJS clients read `type` for validation errors). */
+    type: string;
     message: string;
     retryable: boolean;
     details?: Record<string, unknown>;
@@ -32,7 +34,12 @@ export interface ErrorBody {
 }
 
 export function errorBody(err: JetjobError, requestId: string | undefined): ErrorBody {
-  const e: ErrorBody["error"] = { code: err.code, message: err.message, retryable: err.retryable };
+  const e: ErrorBody["error"] = {
+    code: err.code,
+    type: err.code,
+    message: err.message,
+    retryable: err.retryable,
+  };
   if (err.details !== undefined) e.details = err.details;
   if (requestId !== undefined) e.request_id = requestId;
   const hint = err.hint ?? defaultHints[err.code];

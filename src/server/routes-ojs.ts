@@ -1,16 +1,13 @@
 /**
- * The OJS HTTP binding, level 0 (and the parts of level 1 that level 0 tests use): enqueue, batch
- * enqueue, info, cancel, fetch, ack, nack, heartbeat, queues, events, manifest, health, reset.
+ * The OJS HTTP binding, jobs and workers: enqueue (single, batch), info, cancel, fetch, ack, nack,
+ * heartbeat. Queues, dead letters, cron, workflows and system routes are in routes-ojs-admin.ts.
  */
-import type { Context } from "hono";
-
 import type { NormalizedEnqueue } from "../core/envelope.js";
 import { parseEnqueueRequest } from "../core/envelope.js";
-import { ErrorCode, JetjobError, ValidationError } from "../core/errors.js";
-import { enqueueRequestSchema, queueNameSchema } from "../core/schema.js";
+import { enqueueRequestSchema } from "../core/schema.js";
 import type { Engine } from "../store/engine.js";
 import { Scope } from "./auth.js";
-import { ojsJson, OJS_VERSION } from "./ojs.js";
+import { ojsJson } from "./ojs.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
 import {
@@ -28,7 +25,7 @@ export interface OjsRouteDeps {
   enableReset: boolean;
 }
 
-export function ojsRoutes(d: OjsRouteDeps): RouteDef[] {
+export function ojsJobRoutes(d: OjsRouteDeps): RouteDef[] {
   const { engine } = d;
   return [
     defineRoute<NormalizedEnqueue>({
@@ -41,9 +38,10 @@ export function ojsRoutes(d: OjsRouteDeps): RouteDef[] {
       parseBody: (raw) => parseEnqueueRequest(raw),
       status: 201,
       handler: async (c, { body }) => {
-        const [job] = await engine.enqueueNormalized([body]);
-        c.header("Location", `/ojs/v1/jobs/${job!.id}`);
-        return ojsJson(c, 201, { job });
+        const [r] = await engine.enqueueNormalized([body]);
+        c.header("Location", `/ojs/v1/jobs/${r!.job.id}`);
+        // 200 when a unique job with on_conflict "ignore" already existed.
+        return ojsJson(c, r!.created ? 201 : 200, { job: r!.job });
       },
     }),
     defineRoute({
@@ -138,142 +136,5 @@ export function ojsRoutes(d: OjsRouteDeps): RouteDef[] {
         });
       },
     }),
-    defineRoute({
-      method: "GET",
-      path: "/ojs/v1/queues",
-      scope: Scope.Read,
-      tag: "queues",
-      summary: "List queues",
-      handler: async (c, { query }) => {
-        const all = await engine.listQueues();
-        const limit = clampInt(query.limit, 1, 1000, 100);
-        const offset = clampInt(query.offset, 0, Number.MAX_SAFE_INTEGER, 0);
-        const page = all.slice(offset, offset + limit).map((q) => ({
-          name: q.name,
-          status: q.paused ? "paused" : "active",
-          paused: q.paused,
-          created_at: new Date(q.createdAt).toISOString(),
-        }));
-        return ojsJson(c, 200, {
-          queues: page,
-          pagination: { total: all.length, limit, offset, has_more: offset + limit < all.length },
-        });
-      },
-    }),
-    defineRoute({
-      method: "GET",
-      path: "/ojs/v1/events",
-      scope: Scope.Read,
-      tag: "events",
-      summary: "Recent lifecycle events, newest first (?types=a,b&queues=q&limit=n)",
-      handler: async (c, { query }) => {
-        const list = (v: string | undefined) =>
-          v
-            ? v
-                .split(",")
-                .map((s) => s.trim())
-                .filter(Boolean)
-            : undefined;
-        const queues = list(query.queues ?? query.queue);
-        for (const q of queues ?? []) {
-          if (!queueNameSchema.safeParse(q).success)
-            throw new ValidationError(`queues: '${q}' is not a valid queue name`);
-        }
-        const q: Parameters<Engine["events"]>[0] = { limit: clampInt(query.limit, 1, 1000, 50) };
-        const types = list(query.types ?? query.type);
-        if (types) q.types = types;
-        if (queues) q.queues = queues;
-        if (query.job_id) q.jobId = query.job_id;
-        return ojsJson(c, 200, { events: await engine.events(q) });
-      },
-    }),
-    defineRoute({
-      method: "GET",
-      path: "/ojs/manifest",
-      scope: "public",
-      tag: "system",
-      summary: "Conformance manifest",
-      handler: (c) => ojsJson(c, 200, manifest(d.version)),
-    }),
-    defineRoute({
-      method: "GET",
-      path: "/ojs/v1/health",
-      scope: "public",
-      tag: "system",
-      summary: "Health of the server and its NATS backend",
-      handler: (c) => health(c, d),
-    }),
-    defineRoute({
-      method: "POST",
-      path: "/ojs/v1/admin/reset",
-      scope: Scope.Admin,
-      tag: "system",
-      summary: "Delete all jobs, queues and events (only with --enable-reset; for test runs)",
-      handler: async (c) => {
-        if (!d.enableReset) {
-          throw new JetjobError(ErrorCode.Forbidden, "Reset is disabled on this server.", {
-            hint: "Start the server with --enable-reset (or JETJOB_ENABLE_RESET=1) to allow it; never in production.",
-          });
-        }
-        await engine.reset();
-        return ojsJson(c, 200, { reset: true });
-      },
-    }),
   ];
-}
-
-export function manifest(version: string): Record<string, unknown> {
-  return {
-    specversion: OJS_VERSION,
-    ojs_version: OJS_VERSION,
-    implementation: { name: "jetjob", version, language: "typescript", homepage: "/docs" },
-    conformance_level: 0,
-    protocols: ["http"],
-    backend: "nats-jetstream",
-    capabilities: {
-      batch_enqueue: true,
-      cron_jobs: false,
-      dead_letter: false,
-      delayed_jobs: true,
-      job_ttl: true,
-      priority_queues: true,
-      rate_limiting: false,
-      schema_validation: false,
-      unique_jobs: false,
-      workflows: false,
-      pause_resume: false,
-    },
-    extensions: [],
-  };
-}
-
-export async function health(c: Context, d: OjsRouteDeps): Promise<Response> {
-  const base = { version: d.version, uptime_seconds: Math.floor((Date.now() - d.startedAt) / 1000) };
-  try {
-    const latency = await Promise.race([
-      d.engine.ping(),
-      new Promise<never>((_, rej) => setTimeout(() => rej(new Error("timeout")), 2000)),
-    ]);
-    return ojsJson(c, 200, {
-      status: "ok",
-      ...base,
-      backend: { type: "nats-jetstream", status: "ok", latency_ms: Math.round(latency * 100) / 100 },
-    });
-  } catch (err) {
-    return ojsJson(c, 503, {
-      status: "degraded",
-      ...base,
-      backend: {
-        type: "nats-jetstream",
-        status: "unavailable",
-        error: err instanceof Error ? err.message : String(err),
-      },
-    });
-  }
-}
-
-function clampInt(v: string | undefined, min: number, max: number, dflt: number): number {
-  const n = v === undefined ? NaN : Number(v);
-  if (!Number.isInteger(n)) return dflt;
-  return Math.min(max, Math.max(min, n));
 }

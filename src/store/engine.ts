@@ -1,52 +1,71 @@
 /**
- * The job engine: one set of job operations over NATS, used by the HTTP API (and by anything else
- * that needs OJS semantics without a worker). NATS-direct workers use the same store modules and
- * the same journal rules, so both doors behave alike.
+ * The job engine: every job operation over NATS, used by the HTTP API. NATS-direct workers and the
+ * NATS client use the same store modules and journal rules, so all doors behave alike.
+ *
+ * Singleton background work (delay promotion, cron ticks, the workflow sweep) runs on the one engine
+ * that holds the `scheduler` lease; the others take over within a lease period if it stops.
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 
 import type { NormalizedEnqueue } from "../core/envelope.js";
 import { parseEnqueueRequest } from "../core/envelope.js";
-import { JetjobError, ErrorCode, ValidationError } from "../core/errors.js";
+import { ErrorCode, JetjobError, NotFoundError, ValidationError } from "../core/errors.js";
 import type { StoreContext, StoreContextOptions } from "./context.js";
 import { createStoreContext } from "./context.js";
+import type { CronView } from "./cron.js";
+import { cronTick, deleteCron, listCrons, registerCron } from "./cron.js";
+import type { DeadLetterPage } from "./dlq.js";
+import { deleteDeadLetter, listDeadLetters, retryDeadLetter } from "./dlq.js";
+import type { Enqueued } from "./enqueue.js";
+import { enqueueJobs } from "./enqueue.js";
 import type { EventView, RecentEventsQuery } from "./events.js";
 import { recentEvents } from "./events.js";
 import type { FetchRequest } from "./fetch.js";
 import { fetchJobs } from "./fetch.js";
-import { emptySlots } from "./fold.js";
 import type { Leadership } from "./leader.js";
 import { startLeaderElection } from "./leader.js";
-import type { Locator } from "./locator.js";
-import { createLocator } from "./locator.js";
 import type { AckResult, HeartbeatResult, NackRequest } from "./operations.js";
 import { ackJob, cancelJob, getJob, heartbeatJobs, nackJob } from "./operations.js";
-import type { Placement, Producer, ProducerOptions } from "./producer.js";
-import { createProducer } from "./producer.js";
+import type { ProducerOptions } from "./producer.js";
 import type { Promoter } from "./promoter.js";
 import { startPromoter } from "./promoter.js";
 import type { QueueRecord } from "./queues.js";
+import type { Services } from "./services.js";
+import { createServices } from "./services.js";
+import type { QueueStats } from "./stats.js";
+import { queueStats } from "./stats.js";
 import { streamConfigs } from "./topology.js";
 import type { JobView } from "./view.js";
-import { buildJobView, deriveState } from "./view.js";
+import type { WorkflowView } from "./workflows.js";
+import {
+  cancelWorkflow,
+  createWorkflow,
+  getWorkflow,
+  sweepWorkflows,
+  workflowOutcomeListener,
+} from "./workflows.js";
 
 export interface EngineOptions extends StoreContextOptions {
   producer?: ProducerOptions;
-  /** Run background tasks (delay promoter) when elected leader. @defaultValue true */
+  /** Run background tasks (promoter, cron, sweeps) when elected leader. @defaultValue true */
   background?: boolean;
   /** Most jobs in one batch enqueue. @defaultValue 1000 */
   maxBatchJobs?: number;
+  /** Scheduler lease; a stopped leader is replaced within about this long. @defaultValue 10000 */
+  leaseMs?: number;
   onError?: (err: unknown) => void;
 }
 
 export interface Engine {
   readonly ctx: StoreContext;
-  /** Validates and enqueues one job (OJS PUSH). */
+  readonly svc: Services;
+  /** Validates and enqueues one job (OJS PUSH); `created` is false when a unique job already existed. */
+  push(body: unknown): Promise<Enqueued>;
+  /** {@link push} returning just the job. */
   enqueue(body: unknown): Promise<JobView>;
   /** Validates every job first, then enqueues all of them (OJS batch PUSH). */
   enqueueBatch(bodies: unknown[]): Promise<JobView[]>;
-  /** Enqueues already-normalized jobs. */
-  enqueueNormalized(items: NormalizedEnqueue[], atomic?: boolean): Promise<JobView[]>;
+  enqueueNormalized(items: NormalizedEnqueue[], atomic?: boolean): Promise<Enqueued[]>;
   get(id: string): Promise<JobView>;
   fetch(req: FetchRequest): Promise<JobView[]>;
   ack(id: string, result?: unknown): Promise<AckResult>;
@@ -54,8 +73,19 @@ export interface Engine {
   cancel(id: string): Promise<JobView>;
   heartbeat(ids: string[], visibilityMs?: number): Promise<HeartbeatResult>;
   listQueues(): Promise<QueueRecord[]>;
+  queueStats(name: string): Promise<QueueStats>;
+  setPaused(name: string, paused: boolean): Promise<QueueRecord>;
+  deadLetters(q: { queue?: string; limit: number; offset: number }): Promise<DeadLetterPage>;
+  retryDeadLetter(id: string): Promise<JobView>;
+  deleteDeadLetter(id: string): Promise<{ deleted: true; job_id: string }>;
+  createWorkflow(body: unknown): Promise<WorkflowView>;
+  getWorkflow(id: string): Promise<WorkflowView>;
+  cancelWorkflow(id: string): Promise<WorkflowView>;
+  registerCron(body: unknown): Promise<CronView>;
+  listCrons(): Promise<CronView[]>;
+  deleteCron(name: string): Promise<CronView>;
   events(q: RecentEventsQuery): Promise<EventView[]>;
-  /** Deletes every job, queue and event (test runs only; the HTTP route is off by default). */
+  /** Deletes every job, queue, schedule and event (test runs only; the HTTP route is off by default). */
   reset(): Promise<void>;
   /** Round-trip time to JetStream, for health checks. */
   ping(): Promise<number>;
@@ -64,41 +94,69 @@ export interface Engine {
 
 export async function createEngine(nc: NatsConnection, options: EngineOptions = {}): Promise<Engine> {
   const ctx = await createStoreContext(nc, options);
-  const locator: Locator = createLocator(ctx);
-  const producer: Producer = createProducer(ctx, options.producer);
-  const maxBatch = options.maxBatchJobs ?? 1000;
   const onError = options.onError ?? (() => undefined);
-  let promoter: Promoter | undefined;
+  const svc = createServices(ctx, { ...(options.producer ? { producer: options.producer } : {}), onError });
+  svc.onOutcomes(workflowOutcomeListener(svc));
+  const maxBatch = options.maxBatchJobs ?? 1000;
+  let scheduler: { promoter: Promoter; timers: NodeJS.Timeout[] } | undefined;
   let leadership: Leadership | undefined;
+
+  function startScheduler(): void {
+    const promoter = startPromoter(ctx, svc, { onError });
+    let cronRunning = false;
+    let sweepRunning = false;
+    const cron = setInterval(() => {
+      if (cronRunning) return;
+      cronRunning = true;
+      void cronTick(svc)
+        .catch(onError)
+        .finally(() => (cronRunning = false));
+    }, 1000);
+    const sweep = setInterval(() => {
+      if (sweepRunning) return;
+      sweepRunning = true;
+      void sweepWorkflows(svc)
+        .catch(onError)
+        .finally(() => (sweepRunning = false));
+    }, 5000);
+    scheduler = { promoter, timers: [cron, sweep] };
+  }
+
+  async function stopScheduler(): Promise<void> {
+    const s = scheduler;
+    scheduler = undefined;
+    if (!s) return;
+    for (const t of s.timers) clearInterval(t);
+    await s.promoter.close();
+  }
 
   if (options.background !== false) {
     leadership = startLeaderElection({
       kv: ctx.buckets.leases,
-      name: "promoter",
+      name: "scheduler",
       holder: ctx.instanceId,
-      onElected: () => {
-        promoter = startPromoter(ctx, locator, { onError });
-      },
-      onDemoted: () => {
-        const p = promoter;
-        promoter = undefined;
-        void p?.close();
-      },
+      ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
+      onElected: startScheduler,
+      onDemoted: () => void stopScheduler(),
       onError,
     });
   }
 
-  function viewsOf(placed: Placement[]): JobView[] {
-    const now = Date.now();
-    return placed.map((p) => buildJobView(p.at, p.idx, deriveState(p.at, p.idx, emptySlots(1)[0]!, now)));
+  async function queueOrThrow(name: string): Promise<QueueRecord> {
+    const rec = await ctx.queues.get(name);
+    if (!rec) throw new NotFoundError("queue", name);
+    return rec;
   }
 
   const engine: Engine = {
     ctx,
+    svc,
+    async push(body) {
+      const [r] = await enqueueJobs(svc, [parseEnqueueRequest(body)]);
+      return r!;
+    },
     async enqueue(body) {
-      const n = parseEnqueueRequest(body);
-      const [view] = await engine.enqueueNormalized([n]);
-      return view!;
+      return (await engine.push(body)).job;
     },
     async enqueueBatch(bodies) {
       if (bodies.length === 0) throw new ValidationError("jobs must contain at least one job");
@@ -121,35 +179,49 @@ export async function createEngine(nc: NatsConnection, options: EngineOptions = 
           throw err;
         }
       });
-      return engine.enqueueNormalized(items, true);
+      return (await enqueueJobs(svc, items, true)).map((r) => r.job);
     },
-    async enqueueNormalized(items, atomic = false) {
-      return viewsOf(await producer.enqueue(items, { atomic }));
-    },
-    get: (id) => getJob(locator, id),
-    fetch: (req) => fetchJobs(ctx, locator, req),
-    ack: (id, result) => ackJob(ctx, locator, id, result),
-    nack: (id, req) => nackJob(ctx, locator, id, req),
-    cancel: (id) => cancelJob(ctx, locator, id),
-    heartbeat: (ids, vis) => heartbeatJobs(ctx, locator, ids, vis),
+    enqueueNormalized: (items, atomic = false) => enqueueJobs(svc, items, atomic),
+    get: (id) => getJob(svc, id),
+    fetch: (req) => fetchJobs(svc, req),
+    ack: (id, result) => ackJob(svc, id, result),
+    nack: (id, req) => nackJob(svc, id, req),
+    cancel: (id) => cancelJob(svc, id),
+    heartbeat: (ids, vis) => heartbeatJobs(svc, ids, vis),
     listQueues: () => ctx.queues.list(),
+    async queueStats(name) {
+      return queueStats(svc, await queueOrThrow(name));
+    },
+    setPaused: (name, paused) =>
+      ctx.queues.update(name, (r) => {
+        r.paused = paused;
+      }),
+    deadLetters: (q) => listDeadLetters(svc, q),
+    retryDeadLetter: (id) => retryDeadLetter(svc, id),
+    deleteDeadLetter: (id) => deleteDeadLetter(svc, id),
+    createWorkflow: (body) => createWorkflow(svc, body),
+    getWorkflow: (id) => getWorkflow(svc, id),
+    cancelWorkflow: (id) => cancelWorkflow(svc, id),
+    registerCron: (body) => registerCron(svc, body),
+    listCrons: () => listCrons(svc),
+    deleteCron: (name) => deleteCron(svc, name),
     events: (q) => recentEvents(ctx, q),
     async reset() {
-      await producer.flush();
+      const wasScheduling = scheduler !== undefined;
+      await stopScheduler();
+      await svc.producer.flush();
       const consumers = await ctx.jsm.consumers.list(ctx.topology.streams.queue).next();
       for (const c of consumers) await ctx.jsm.consumers.delete(ctx.topology.streams.queue, c.name);
       for (const cfg of streamConfigs(ctx.topology)) await ctx.jsm.streams.purge(cfg.name);
-      for (const kv of [ctx.buckets.queues, ctx.buckets.ids]) {
+      const b = ctx.buckets;
+      for (const kv of [b.queues, b.ids, b.dlq, b.stats, b.unique, b.limits, b.cron, b.workflows]) {
         const keys = await kv.keys();
         for await (const k of keys) await kv.purge(k);
       }
+      svc.counters.clear();
       ctx.queues.forget();
-      locator.clear();
-      if (promoter) {
-        // Restart the promoter so it forgets loaded buckets.
-        await promoter.close();
-        promoter = startPromoter(ctx, locator, { onError });
-      }
+      svc.locator.clear();
+      if (wasScheduling) startScheduler();
     },
     async ping() {
       const t0 = performance.now();
@@ -157,9 +229,9 @@ export async function createEngine(nc: NatsConnection, options: EngineOptions = 
       return performance.now() - t0;
     },
     async close() {
-      await producer.flush();
       await leadership?.close();
-      await promoter?.close();
+      await stopScheduler();
+      await svc.close();
       ctx.close();
     },
   };

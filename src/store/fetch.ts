@@ -6,18 +6,19 @@
 import { Store } from "../core/ids.js";
 import { pullOnce } from "../nats/pull.js";
 import type { Delivery } from "../nats/pull.js";
-import type { StoreContext } from "./context.js";
 import type { JobEvent } from "./events.js";
 import { EventType, emitEvents } from "./events.js";
 import type { Slot } from "./fold.js";
 import { isClaimable } from "./fold.js";
 import type { JournalOp } from "./journal.js";
+import { takeRateToken } from "./limits.js";
 import { decideAndAppend } from "./journal.js";
-import type { Locator } from "./locator.js";
 import { decideFailure } from "./moves.js";
 import { applyRelease, decideRelease } from "./release.js";
 import type { SegmentAt } from "./segment.js";
 import { decodeSegment, jobIdAt } from "./segment.js";
+import type { Services } from "./services.js";
+import { outcomesOf } from "./services.js";
 import { validateMoved } from "./validate.js";
 import type { JobView } from "./view.js";
 import { buildJobView, deriveState, timeoutError } from "./view.js";
@@ -33,14 +34,22 @@ export interface FetchRequest {
   visibilityMs?: number;
 }
 
-export async function fetchJobs(ctx: StoreContext, locator: Locator, req: FetchRequest): Promise<JobView[]> {
+export async function fetchJobs(svc: Services, req: FetchRequest): Promise<JobView[]> {
+  const { ctx } = svc;
   const out: JobView[] = [];
   for (const queue of req.queues) {
     if (out.length >= req.count) break;
     const rec = ctx.queues.cached(queue) ?? (await ctx.queues.get(queue));
     if (!rec || rec.paused) continue;
+    // A rate-limited queue hands out one job per fetch, and only when a start slot is free.
+    let budget = req.count - out.length;
+    if (rec.rateLimitPerSecond !== undefined) {
+      if ((await takeRateToken(ctx.buckets.limits, queue, rec.rateLimitPerSecond)) > 0) continue;
+      budget = 1;
+    }
+    const stopAt = out.length + budget;
     for (const priority of [...rec.lanes].sort((a, b) => b - a)) {
-      while (out.length < req.count) {
+      while (out.length < stopAt) {
         const [d] = await pullOnce(
           ctx.nc,
           ctx.topology.streams.queue,
@@ -51,7 +60,7 @@ export async function fetchJobs(ctx: StoreContext, locator: Locator, req: FetchR
           },
         );
         if (!d) break;
-        out.push(...(await claimFromDelivery(ctx, locator, d, req.count - out.length, req)));
+        out.push(...(await claimFromDelivery(svc, d, stopAt - out.length, req)));
       }
     }
   }
@@ -59,12 +68,12 @@ export async function fetchJobs(ctx: StoreContext, locator: Locator, req: FetchR
 }
 
 async function claimFromDelivery(
-  ctx: StoreContext,
-  locator: Locator,
+  svc: Services,
   d: Delivery,
   want: number,
   req: FetchRequest,
 ): Promise<JobView[]> {
+  const { ctx, locator } = svc;
   const seq = d.info.streamSeq;
   let at: SegmentAt;
   try {
@@ -124,7 +133,7 @@ async function claimFromDelivery(
           claimed.push(i);
           events.push({ ...event(at, i, EventType.Started, now, a), w: req.workerId });
         }
-        return { ops, value: { claimed, events, afters, waiting } };
+        return { ops, value: { claimed, events, afters, waiting, ops } };
       },
     );
   } catch (err) {
@@ -132,13 +141,14 @@ async function claimFromDelivery(
     throw err;
   }
   const now = Date.now();
-  const { claimed, events, afters, waiting } = result.value;
+  const { claimed, events, afters, waiting, ops } = result.value;
   const slots = result.slots;
   if (!result.appended) {
     applyRelease(ctx.nc, d.ackSubject, waiting ? { kind: "nak", delayMs: 1000 } : decideRelease(slots, now));
     return [];
   }
   applyRelease(ctx.nc, d.ackSubject, decideRelease(slots, now));
+  svc.noteOutcomes(outcomesOf(at, ops));
   for (const after of afters) await after();
   emitEvents(ctx, at.seg.q, events);
   return claimed.map((i) => buildJobView(at, i, deriveState(at, i, slots[i]!, now)));

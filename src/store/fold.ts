@@ -8,7 +8,8 @@
  * - an outcome for attempt `a` counts only if `a` is the current claim (a stale worker that lost its
  *   lease cannot complete or fail the job: that is the fencing token);
  * - a claim must have a higher attempt than any earlier claim;
- * - `requeue` gives the current claim back; `beat` extends the current claim's lease.
+ * - `requeue` gives the current claim back; `beat` extends the current claim's lease;
+ * - `revive` (a dead-letter retry) turns a discarded slot into a move to the job's new home.
  */
 import type { FailOp, JournalEntry, JournalOp } from "./journal.js";
 import type { RefKey } from "./segment.js";
@@ -97,6 +98,11 @@ export function applyOp(slots: Slot[], op: JournalOp): void {
       return;
     case "loc":
       s.loc = { to: op.to, ti: op.ti };
+      return;
+    case "revive":
+      if ((s.outcome?.kind === "fail" && s.outcome.out === "discard") || s.outcome?.kind === "expire") {
+        s.outcome = { kind: "move", at: op.at, to: op.to, ti: op.ti };
+      }
       return;
   }
 }

@@ -93,7 +93,17 @@ export interface LocOp {
   ti: number;
 }
 
-export type JournalOp = ClaimOp | BeatOp | DoneOp | FailOp | RequeueOp | CancelOp | ExpireOp | MoveOp | LocOp;
+/** A discarded job is retried by hand from the dead-letter queue: it continues at `to` with fresh attempts. */
+export interface ReviveOp {
+  op: "revive";
+  i: number;
+  at: number;
+  to: RefKey;
+  ti: number;
+}
+
+export type JournalOp =
+  ClaimOp | BeatOp | DoneOp | FailOp | RequeueOp | CancelOp | ExpireOp | MoveOp | LocOp | ReviveOp;
 
 export interface JournalEntry {
   seq: number;
@@ -152,7 +162,18 @@ function decodeOps(data: Uint8Array): JournalOp[] {
   }
 }
 
-const opNames = new Set(["claim", "beat", "done", "fail", "requeue", "cancel", "expire", "move", "loc"]);
+const opNames = new Set([
+  "claim",
+  "beat",
+  "done",
+  "fail",
+  "requeue",
+  "cancel",
+  "expire",
+  "move",
+  "loc",
+  "revive",
+]);
 
 function isOpShaped(o: unknown): boolean {
   if (!o || typeof o !== "object") return false;

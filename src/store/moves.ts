@@ -15,6 +15,7 @@ import type { ReportedError } from "../core/retry.js";
 import { isRetryableError, retryDelayMs } from "../core/retry.js";
 import { WrongSequenceError } from "../nats/publisher.js";
 import type { StoreContext } from "./context.js";
+import { indexDeadLetter } from "./dlq-index.js";
 import type { FailOp, LocOp } from "./journal.js";
 import type { JobAt } from "./locator.js";
 import type { RefKey, Segment, SegmentAt } from "./segment.js";
@@ -145,7 +146,10 @@ export async function decideFailure(
   const retry = attempt < policy.maxAttempts && isRetryableError(policy, err);
   if (!retry) {
     const op: FailOp = { op: "fail", i: j.idx, a: attempt, at: nowMs, err, out: "discard" };
-    if (policy.onExhaustion === "dead_letter") op.dlq = true;
+    if (policy.onExhaustion === "dead_letter") {
+      op.dlq = true;
+      await indexDeadLetter(ctx, j.at.seg.q, jobIdAt(j.at, j.idx));
+    }
     return { op, retrying: false, after: () => Promise.resolve() };
   }
   const delay = retryDelayMs(policy, attempt);

@@ -8,15 +8,16 @@ import { ConflictError, JetjobError, ErrorCode, NotFoundError } from "../core/er
 import type { ReportedError } from "../core/retry.js";
 import { isTerminal, JobState } from "../core/states.js";
 import { WrongSequenceError } from "../nats/publisher.js";
-import type { StoreContext } from "./context.js";
 import { EventType, emitEvents } from "./events.js";
 import { event } from "./fetch.js";
 import { applyOp } from "./fold.js";
 import type { JournalOp } from "./journal.js";
-import type { Located, Locator } from "./locator.js";
+import type { Located } from "./locator.js";
 import { decideFailure, errorRecord, homeKeyOf, pointHome, requeueCopy } from "./moves.js";
 import { ackIfFinished } from "./release.js";
 import { refKey } from "./segment.js";
+import type { Services } from "./services.js";
+import { outcomesOf } from "./services.js";
 import type { Derived, JobView } from "./view.js";
 import { buildJobView, deriveState, retryPolicyOf } from "./view.js";
 import { DEFAULT_VISIBILITY_MS } from "./fetch.js";
@@ -31,11 +32,11 @@ interface Step<T> {
 
 /** Locate → decide → append (compare-and-set), repeated while someone else appends first. */
 async function mutate<T>(
-  ctx: StoreContext,
-  locator: Locator,
+  svc: Services,
   id: string,
   decide: (loc: Located, d: Derived, now: number) => Promise<Step<T>> | Step<T>,
 ): Promise<T> {
+  const { ctx, locator } = svc;
   for (let attempt = 0; attempt < MAX_CAS_TRIES; attempt++) {
     const loc = await locator.locate(id);
     if (!loc) throw new NotFoundError("job", id);
@@ -50,6 +51,7 @@ async function mutate<T>(
       throw err;
     }
     for (const op of step.ops) applyOp(loc.slots, op);
+    svc.noteOutcomes(outcomesOf(loc.at, step.ops));
     if (step.after) await step.after();
     return step.done(loc, now);
   }
@@ -60,8 +62,8 @@ export function viewOf(loc: Located, now: number = Date.now()): JobView {
   return buildJobView(loc.at, loc.idx, deriveState(loc.at, loc.idx, loc.slots[loc.idx]!, now));
 }
 
-export async function getJob(locator: Locator, id: string): Promise<JobView> {
-  const loc = await locator.locate(id);
+export async function getJob(svc: Services, id: string): Promise<JobView> {
+  const loc = await svc.locator.locate(id);
   if (!loc) throw new NotFoundError("job", id);
   return viewOf(loc);
 }
@@ -83,13 +85,9 @@ export interface AckResult {
   job: JobView;
 }
 
-export async function ackJob(
-  ctx: StoreContext,
-  locator: Locator,
-  id: string,
-  result: unknown,
-): Promise<AckResult> {
-  return mutate(ctx, locator, id, (loc, d, now) => {
+export async function ackJob(svc: Services, id: string, result: unknown): Promise<AckResult> {
+  const { ctx } = svc;
+  return mutate(svc, id, (loc, d, now) => {
     requireActive(id, d, "acknowledged");
     const c = loc.slots[loc.idx]!.claim!;
     const op: JournalOp = { op: "done", i: loc.idx, a: c.a, at: now };
@@ -120,13 +118,9 @@ export interface NackRequest {
   requeue?: boolean;
 }
 
-export async function nackJob(
-  ctx: StoreContext,
-  locator: Locator,
-  id: string,
-  req: NackRequest,
-): Promise<Record<string, unknown>> {
-  return mutate(ctx, locator, id, async (loc, d, now) => {
+export async function nackJob(svc: Services, id: string, req: NackRequest): Promise<Record<string, unknown>> {
+  const { ctx } = svc;
+  return mutate(svc, id, async (loc, d, now) => {
     requireActive(id, d, "failed");
     const slot = loc.slots[loc.idx]!;
     const c = slot.claim!;
@@ -180,8 +174,9 @@ export async function nackJob(
   });
 }
 
-export async function cancelJob(ctx: StoreContext, locator: Locator, id: string): Promise<JobView> {
-  return mutate(ctx, locator, id, (loc, d, now) => {
+export async function cancelJob(svc: Services, id: string): Promise<JobView> {
+  const { ctx } = svc;
+  return mutate(svc, id, (loc, d, now) => {
     if (isTerminal(d.state)) {
       throw new ConflictError(`job '${id}' is already ${d.state} and cannot be cancelled`, {
         details: { job_id: id, state: d.state },
@@ -210,8 +205,7 @@ export interface HeartbeatResult {
 
 /** Extends the leases of HTTP-claimed jobs. Unknown or inactive ids are skipped, not errors. */
 export async function heartbeatJobs(
-  ctx: StoreContext,
-  locator: Locator,
+  svc: Services,
   ids: string[],
   visibilityMs: number | undefined,
 ): Promise<HeartbeatResult> {
@@ -219,7 +213,7 @@ export async function heartbeatJobs(
   let directive: string | undefined;
   for (const id of ids) {
     try {
-      await mutate(ctx, locator, id, (loc, d, now) => {
+      await mutate(svc, id, (loc, d, now) => {
         requireActive(id, d, "extended");
         const c = loc.slots[loc.idx]!.claim!;
         const spec = loc.at.seg.jobs[loc.idx]!;

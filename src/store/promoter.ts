@@ -15,10 +15,12 @@ import { event } from "./fetch.js";
 import { foldJournal } from "./fold.js";
 import type { JournalOp } from "./journal.js";
 import { decideAndAppend } from "./journal.js";
-import type { Locator, ReadMemo } from "./locator.js";
+import type { ReadMemo } from "./locator.js";
 import { movedSpec, moveMsgId, pointHomes, publishSegment } from "./moves.js";
 import type { SegmentAt } from "./segment.js";
 import { refKey } from "./segment.js";
+import type { Services } from "./services.js";
+import { outcomesOf } from "./services.js";
 import { validateMoved } from "./validate.js";
 
 const MINUTE = 60_000;
@@ -36,7 +38,8 @@ interface Entry {
   due: number;
 }
 
-export function startPromoter(ctx: StoreContext, locator: Locator, options: PromoterOptions = {}): Promoter {
+export function startPromoter(ctx: StoreContext, svc: Services, options: PromoterOptions = {}): Promoter {
+  const locator = svc.locator;
   const heap: Entry[] = [];
   const known = new Set<number>();
   const scannedBuckets = new Set<number>();
@@ -120,11 +123,8 @@ export function startPromoter(ctx: StoreContext, locator: Locator, options: Prom
         }
         let target: SegmentAt | undefined;
         if (moving.length > 0) {
-          const specs = moving.map((i) => {
-            const spec = movedSpec({ at, idx: i, journal, slots }, {});
-            delete spec.retryDelayMs;
-            return spec;
-          });
+          // retryDelayMs stays: a fetched retry shows the delay it waited (OJS `retry_delay_ms`).
+          const specs = moving.map((i) => movedSpec({ at, idx: i, journal, slots }, {}));
           target = await publishSegment(
             ctx,
             { store: Store.Queue, queue: at.seg.q, priority: at.seg.p },
@@ -134,10 +134,11 @@ export function startPromoter(ctx: StoreContext, locator: Locator, options: Prom
           const to = refKey(Store.Queue, target.seq);
           moving.forEach((i, k) => ops.push({ op: "move", i, at: now, to, ti: k }));
         }
-        return { ops, value: { moving, target, retryAt, now } };
+        return { ops, value: { moving, target, retryAt, now, ops } };
       },
     );
     const { moving, target, retryAt, now } = r.value;
+    svc.noteOutcomes(outcomesOf(at, r.value.ops));
     if (r.appended && target) {
       const here = refKey(Store.Delay, seq);
       const to = refKey(Store.Queue, target.seq);

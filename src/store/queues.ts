@@ -9,6 +9,7 @@ import type { KV, KvEntry } from "@nats-io/kv";
 import { nanos } from "@nats-io/nats-core";
 
 import { BackendError } from "../core/errors.js";
+import { casUpdate } from "./kvjson.js";
 import type { ResolvedTopology, Subjects } from "./topology.js";
 
 export interface QueueRecord {
@@ -18,6 +19,8 @@ export interface QueueRecord {
   lanes: number[];
   paused: boolean;
   rateLimitPerSecond?: number;
+  /** Lease of a segment delivery for this queue's workers (ms). */
+  leaseMs?: number;
 }
 
 export interface QueueRegistry {
@@ -53,7 +56,6 @@ export function createQueueRegistry(deps: {
   const cache = new Map<string, QueueRecord>();
   let watcher: { stop(): void } | undefined;
 
-  const enc = new TextEncoder();
   const dec = new TextDecoder();
   const decode = (e: KvEntry): QueueRecord | undefined => {
     if (e.operation !== "PUT") return undefined;
@@ -88,23 +90,13 @@ export function createQueueRegistry(deps: {
   }
 
   async function update(queue: string, change: (r: QueueRecord) => void): Promise<QueueRecord> {
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const e = await kv.get(queue);
-      const current = e ? decode(e) : undefined;
-      const next: QueueRecord = current
-        ? { ...current, lanes: [...current.lanes] }
-        : { name: queue, createdAt: Date.now(), lanes: [], paused: false };
-      change(next);
-      try {
-        if (e && current) await kv.update(queue, enc.encode(JSON.stringify(next)), e.revision);
-        else await kv.create(queue, enc.encode(JSON.stringify(next)));
-        cache.set(queue, next);
-        return next;
-      } catch (err) {
-        if (!isWrongSeq(err)) throw err;
-      }
-    }
-    throw new BackendError(`could not update queue ${queue}: too many concurrent changes`);
+    const next = await casUpdate<QueueRecord>(kv, queue, (current) => {
+      const r = current ?? { name: queue, createdAt: Date.now(), lanes: [], paused: false };
+      change(r);
+      return r;
+    });
+    cache.set(queue, next!);
+    return next!;
   }
 
   return {
@@ -173,8 +165,4 @@ export function createQueueRegistry(deps: {
       watcher = undefined;
     },
   };
-}
-
-function isWrongSeq(err: unknown): boolean {
-  return err instanceof JetStreamApiError && (err.code === 10071 || err.code === 10164);
 }

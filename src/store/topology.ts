@@ -32,7 +32,17 @@ export interface ResolvedTopology {
   prefix: string;
   replicas: number;
   streams: { queue: string; delay: string; journal: string; events: string };
-  buckets: { queues: string; ids: string; leases: string };
+  buckets: {
+    queues: string;
+    ids: string;
+    leases: string;
+    dlq: string;
+    stats: string;
+    unique: string;
+    limits: string;
+    cron: string;
+    workflows: string;
+  };
   eventsMaxBytes: number;
   eventsMaxAgeMs: number;
 }
@@ -46,7 +56,17 @@ export function resolveTopology(o: TopologyOptions = {}): ResolvedTopology {
     prefix,
     replicas: o.replicas ?? 1,
     streams: { queue: `${up}_QUEUE`, delay: `${up}_DELAY`, journal: `${up}_JOURNAL`, events: `${up}_EVENTS` },
-    buckets: { queues: `${prefix}_queues`, ids: `${prefix}_ids`, leases: `${prefix}_leases` },
+    buckets: {
+      queues: `${prefix}_queues`,
+      ids: `${prefix}_ids`,
+      leases: `${prefix}_leases`,
+      dlq: `${prefix}_dlq`,
+      stats: `${prefix}_stats`,
+      unique: `${prefix}_unique`,
+      limits: `${prefix}_limits`,
+      cron: `${prefix}_cron`,
+      workflows: `${prefix}_workflows`,
+    },
     eventsMaxBytes: o.eventsMaxBytes ?? 64 * 1024 * 1024,
     eventsMaxAgeMs: o.eventsMaxAgeMs ?? 24 * 3600_000,
   };
@@ -155,9 +175,24 @@ export function streamConfigs(t: ResolvedTopology): Array<Partial<StreamConfig> 
 }
 
 export interface Buckets {
+  /** Queue registry: lanes, pause, rate limit. */
   queues: KV;
+  /** Client-chosen job ids → first home. */
   ids: KV;
+  /** Leader leases of singleton tasks. */
   leases: KV;
+  /** Dead-letter index: `<queue>.<job id>`. */
+  dlq: KV;
+  /** Per-queue counters (completed, discarded, ...). */
+  stats: KV;
+  /** Unique-job fingerprints. */
+  unique: KV;
+  /** Rate-limit tokens per queue. */
+  limits: KV;
+  /** Cron registrations. */
+  cron: KV;
+  /** Workflow records. */
+  workflows: KV;
 }
 
 /** Creates or updates every stream and bucket. Safe to run from several processes at once. */
@@ -193,9 +228,15 @@ export async function openBuckets(
   const open = (name: string, opts: { ttl?: number; history?: number }) =>
     create ? kvm.create(name, { replicas: t.replicas, history: opts.history ?? 1, ...opts }) : kvm.open(name);
   return {
-    queues: await open(t.buckets.queues, { history: 1 }),
-    ids: await open(t.buckets.ids, { history: 1 }),
-    leases: await open(t.buckets.leases, { history: 1, ttl: 60_000 }),
+    queues: await open(t.buckets.queues, {}),
+    ids: await open(t.buckets.ids, {}),
+    leases: await open(t.buckets.leases, { ttl: 60_000 }),
+    dlq: await open(t.buckets.dlq, {}),
+    stats: await open(t.buckets.stats, {}),
+    unique: await open(t.buckets.unique, {}),
+    limits: await open(t.buckets.limits, {}),
+    cron: await open(t.buckets.cron, {}),
+    workflows: await open(t.buckets.workflows, {}),
   };
 }
 

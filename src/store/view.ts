@@ -176,6 +176,8 @@ export function buildJobView(at: SegmentAt, idx: number, d: Derived): JobView {
   if (d.nextAttemptAt !== undefined) v.next_attempt_at = toRfc3339(d.nextAttemptAt);
   if (spec.visibilityMs !== undefined) v.visibility_timeout_ms = spec.visibilityMs;
   if (spec.metadata !== undefined) v.metadata = spec.metadata;
+  if (spec.parentResults !== undefined) v.parent_results = spec.parentResults;
+  if (spec.workflow !== undefined) v.workflow_id = spec.workflow.id;
   if (d.workerId !== undefined) v.worker_id = d.workerId;
   return v;
 }

@@ -16,7 +16,6 @@ import type { Logger } from "../core/logger.js";
 import { inProgress } from "../nats/pull.js";
 import type { Delivery } from "../nats/pull.js";
 import { WrongSequenceError } from "../nats/publisher.js";
-import type { StoreContext } from "../store/context.js";
 import type { JobEvent } from "../store/events.js";
 import { EventType, emitEvents } from "../store/events.js";
 import { event } from "../store/fetch.js";
@@ -24,7 +23,8 @@ import type { Slot } from "../store/fold.js";
 import { applyOp, foldJournal, isClaimable } from "../store/fold.js";
 import type { JournalOp, JournalState } from "../store/journal.js";
 import { decideAndAppend } from "../store/journal.js";
-import type { ReadMemo, Locator } from "../store/locator.js";
+import { takeRateToken } from "../store/limits.js";
+import type { ReadMemo } from "../store/locator.js";
 import {
   decideFailure,
   errorRecord,
@@ -36,6 +36,8 @@ import {
 import { applyRelease, decideRelease } from "../store/release.js";
 import type { SegmentAt } from "../store/segment.js";
 import { decodeSegment, jobIdAt, refKey } from "../store/segment.js";
+import type { Services } from "../store/services.js";
+import { outcomesOf } from "../store/services.js";
 import { validateMoved } from "../store/validate.js";
 import { retryPolicyOf } from "../store/view.js";
 import { runHandler } from "./handler.js";
@@ -56,8 +58,7 @@ interface Held {
 }
 
 export interface SegmentRunnerDeps {
-  ctx: StoreContext;
-  locator: Locator;
+  svc: Services;
   nc: NatsConnection;
   workerId: string;
   handlers: Record<string, ((job: JobContext) => unknown) | undefined>;
@@ -86,7 +87,8 @@ export class ShutdownError extends Error {
   override name = "ShutdownError";
 }
 
-export function createSegmentRunner(d: SegmentRunnerDeps): SegmentRunner {
+export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
+  const d = { ...deps, ctx: deps.svc.ctx, locator: deps.svc.locator };
   const held = new Map<number, Held>();
   const waiting: Array<{ h: Held; i: number; a: number; since: number }> = [];
   const controllers = new Map<string, AbortController>();
@@ -223,13 +225,14 @@ export function createSegmentRunner(d: SegmentRunnerDeps): SegmentRunner {
           ops.push(...moved.ops);
           if (moved.after) afters.push(moved.after);
         }
-        return { ops, value: { keep, events, afters, wait, now } };
+        return { ops, value: { keep, events, afters, wait, now, ops } };
       },
       { optimisticEmpty: optimistic },
     );
     h.slots = r.slots;
     h.lastSeq = r.lastSeq;
-    const { keep, events, afters, wait, now } = r.value;
+    const { keep, events, afters, wait, now, ops } = r.value;
+    d.svc.noteOutcomes(outcomesOf(at, ops));
     if (!r.appended) {
       release(h, wait ? { kind: "nak", delayMs: 1000 } : decideRelease(r.slots, now));
       return;
@@ -345,6 +348,15 @@ export function createSegmentRunner(d: SegmentRunnerDeps): SegmentRunner {
     h.running.add(i);
     const t0 = Date.now();
     d.emit("job:start", { id, type: spec.type, attempt: a });
+    const perSecond = d.ctx.queues.cached(h.at.seg.q)?.rateLimitPerSecond;
+    if (perSecond !== undefined) {
+      // Rate-limited queue: wait for a start slot shared with every other worker and fetcher.
+      for (;;) {
+        const wait = await takeRateToken(d.ctx.buckets.limits, h.at.seg.q, perSecond).catch(() => 1000);
+        if (wait === 0 || controller.signal.aborted) break;
+        await new Promise((r) => setTimeout(r, Math.min(wait, 1000)));
+      }
+    }
     const handler = d.handlers[spec.type];
     const outcome = handler
       ? await runHandler(
@@ -448,6 +460,7 @@ export function createSegmentRunner(d: SegmentRunnerDeps): SegmentRunner {
           }
         }
         for (const op of ops) applyOp(h.slots, op);
+        if (appended) d.svc.noteOutcomes(outcomesOf(h.at, ops));
         for (const after of afters)
           await after().catch((e: unknown) => d.logger.warn("pointer update failed", { error: String(e) }));
         emitEvents(d.ctx, h.at.seg.q, appended ? events : []);

@@ -26,7 +26,9 @@ import type { PullLoop } from "../nats/pull.js";
 import { createPullLoop } from "../nats/pull.js";
 import type { StoreContext } from "../store/context.js";
 import { createStoreContext } from "../store/context.js";
-import { createLocator } from "../store/locator.js";
+import type { Services } from "../store/services.js";
+import { createServices } from "../store/services.js";
+import { workflowOutcomeListener } from "../store/workflows.js";
 import { DEFAULT_SEGMENT_LEASE_MS } from "../store/queues.js";
 import type { QueueRecord } from "../store/queues.js";
 import type { SegmentRunner } from "./segments.js";
@@ -54,6 +56,7 @@ export function createWorker<T extends JobTypes = JobTypes>(options: WorkerOptio
   const loops = new Map<string, { queue: string; priority: number; loop: PullLoop }>();
   let runner: SegmentRunner | undefined;
   let ctx: StoreContext | undefined;
+  let svc: Services | undefined;
   let nc: NatsConnection | undefined;
   let ownConnection = false;
   let cancelSub: Subscription | undefined;
@@ -129,10 +132,12 @@ export function createWorker<T extends JobTypes = JobTypes>(options: WorkerOptio
       ...(options.topology === undefined ? {} : { topology: options.topology }),
       instanceId: id,
     });
-    const locator = createLocator(ctx);
+    svc = createServices(ctx, {
+      onError: (err) => emit("error", err instanceof Error ? err : new Error(String(err))),
+    });
+    svc.onOutcomes(workflowOutcomeListener(svc));
     runner = createSegmentRunner({
-      ctx,
-      locator,
+      svc,
       nc,
       workerId: id,
       handlers: options.handlers as Record<string, ((job: JobContext) => unknown) | undefined>,
@@ -197,6 +202,7 @@ export function createWorker<T extends JobTypes = JobTypes>(options: WorkerOptio
         loops.clear();
         await runner?.drain(deadline);
         cancelSub?.unsubscribe();
+        await svc?.close();
         ctx?.close();
         if (ownConnection && nc && !nc.isClosed()) await nc.drain();
         logger.debug("worker stopped", runner ? { ...runner.stats } : {});

@@ -208,7 +208,10 @@ describe("toRfc3339", () => {
   it("formats UTC with milliseconds and round-trips through parseTimeMs", () => {
     const ms = Date.UTC(2026, 1, 12, 10, 30, 0, 123);
     assert.equal(toRfc3339(ms), "2026-02-12T10:30:00.123Z");
-    assert.equal(toRfc3339(0), "1970-01-01T00:00:00.000Z");
+    // Whole seconds are written without a fraction, the way clients usually send them.
+    assert.equal(toRfc3339(0), "1970-01-01T00:00:00Z");
+    assert.equal(parseTimeMs("2099-12-31T23:59:59Z"), Date.UTC(2099, 11, 31, 23, 59, 59));
+    assert.equal(toRfc3339(Date.UTC(2099, 11, 31, 23, 59, 59)), "2099-12-31T23:59:59Z");
     assert.equal(parseTimeMs(toRfc3339(ms)), ms);
   });
 });

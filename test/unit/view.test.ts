@@ -13,7 +13,8 @@ import type { Derived, JobView } from "../../src/store/view.js";
 import { buildJobView, deriveState, errorView, timeoutError } from "../../src/store/view.js";
 
 const TS = Date.UTC(2026, 1, 12, 10, 0, 0);
-const iso = (ms: number): string => new Date(ms).toISOString();
+/** RFC 3339 as the API writes it: milliseconds, except none for whole seconds. */
+const iso = (ms: number): string => new Date(ms).toISOString().replace(".000Z", "Z");
 
 function queueAt(jobs: JobSpec[], extra: { seq?: number; q?: string; p?: number } = {}): SegmentAt {
   return {
@@ -428,7 +429,7 @@ describe("buildJobView: fields", () => {
       type: "c",
       message: "m",
       attempt: 2,
-      occurred_at: "1970-01-01T00:00:00.000Z",
+      occurred_at: "1970-01-01T00:00:00Z",
     });
     assert.deepEqual(
       errorView({
@@ -445,7 +446,7 @@ describe("buildJobView: fields", () => {
         type: "T",
         message: "m",
         attempt: 1,
-        occurred_at: "1970-01-01T00:00:00.000Z",
+        occurred_at: "1970-01-01T00:00:00Z",
         retryable: false,
         details: { k: 1 },
       },

@@ -1,0 +1,304 @@
+/**
+ * The OJS HTTP binding beyond jobs and workers: queues (list, stats, pause, resume), dead letters,
+ * cron, workflows, recent events, manifest, health and the test-only reset.
+ */
+import type { Context } from "hono";
+
+import { ErrorCode, JetjobError, ValidationError } from "../core/errors.js";
+import { queueNameSchema } from "../core/schema.js";
+import type { Engine } from "../store/engine.js";
+import { Scope } from "./auth.js";
+import { ojsJson, OJS_VERSION } from "./ojs.js";
+import type { RouteDef } from "./route.js";
+import { defineRoute } from "./route.js";
+import type { OjsRouteDeps } from "./routes-ojs.js";
+
+function queueParam(name: string | undefined): string {
+  if (!name || !queueNameSchema.safeParse(name).success)
+    throw new ValidationError(`'${name ?? ""}' is not a valid queue name`);
+  return name;
+}
+
+export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
+  const { engine } = d;
+  return [
+    defineRoute({
+      method: "GET",
+      path: "/ojs/v1/queues",
+      scope: Scope.Read,
+      tag: "queues",
+      summary: "List queues",
+      handler: async (c, { query }) => {
+        const all = await engine.listQueues();
+        const limit = clampInt(query.limit, 1, 1000, 100);
+        const offset = clampInt(query.offset, 0, Number.MAX_SAFE_INTEGER, 0);
+        const page = all.slice(offset, offset + limit).map((q) => ({
+          name: q.name,
+          status: q.paused ? "paused" : "active",
+          paused: q.paused,
+          created_at: new Date(q.createdAt).toISOString(),
+        }));
+        return ojsJson(c, 200, {
+          queues: page,
+          pagination: { total: all.length, limit, offset, has_more: offset + limit < all.length },
+        });
+      },
+    }),
+    defineRoute({
+      method: "GET",
+      path: "/ojs/v1/events",
+      scope: Scope.Read,
+      tag: "events",
+      summary: "Recent lifecycle events, newest first (?types=a,b&queues=q&limit=n)",
+      handler: async (c, { query }) => {
+        const list = (v: string | undefined) =>
+          v
+            ? v
+                .split(",")
+                .map((s) => s.trim())
+                .filter(Boolean)
+            : undefined;
+        const queues = list(query.queues ?? query.queue);
+        for (const q of queues ?? []) {
+          if (!queueNameSchema.safeParse(q).success)
+            throw new ValidationError(`queues: '${q}' is not a valid queue name`);
+        }
+        const q: Parameters<Engine["events"]>[0] = { limit: clampInt(query.limit, 1, 1000, 50) };
+        const types = list(query.types ?? query.type);
+        if (types) q.types = types;
+        if (queues) q.queues = queues;
+        if (query.job_id) q.jobId = query.job_id;
+        return ojsJson(c, 200, { events: await engine.events(q) });
+      },
+    }),
+    defineRoute({
+      method: "GET",
+      path: "/ojs/manifest",
+      scope: "public",
+      tag: "system",
+      summary: "Conformance manifest",
+      handler: (c) => ojsJson(c, 200, manifest(d.version)),
+    }),
+    defineRoute({
+      method: "GET",
+      path: "/ojs/v1/health",
+      scope: "public",
+      tag: "system",
+      summary: "Health of the server and its NATS backend",
+      handler: (c) => health(c, d),
+    }),
+    defineRoute({
+      method: "POST",
+      path: "/ojs/v1/admin/reset",
+      scope: Scope.Admin,
+      tag: "system",
+      summary: "Delete all jobs, queues and events (only with --enable-reset; for test runs)",
+      handler: async (c) => {
+        if (!d.enableReset) {
+          throw new JetjobError(ErrorCode.Forbidden, "Reset is disabled on this server.", {
+            hint: "Start the server with --enable-reset (or JETJOB_ENABLE_RESET=1) to allow it; never in production.",
+          });
+        }
+        await engine.reset();
+        return ojsJson(c, 200, { reset: true });
+      },
+    }),
+    defineRoute({
+      method: "GET",
+      path: "/ojs/v1/queues/{name}/stats",
+      scope: Scope.Read,
+      tag: "queues",
+      summary: "Counts of a queue's jobs by state, and whether it is paused",
+      handler: async (c, { params }) => {
+        const stats = await engine.queueStats(queueParam(params.name));
+        const { name, paused, ...counts } = stats;
+        return ojsJson(c, 200, {
+          queue: stats,
+          status: paused ? "paused" : "active",
+          stats: counts,
+          name,
+        });
+      },
+    }),
+    defineRoute({
+      method: "POST",
+      path: "/ojs/v1/queues/{name}/pause",
+      scope: Scope.Admin,
+      tag: "queues",
+      summary: "Pause a queue: jobs are still accepted but not handed out",
+      bodyOptional: true,
+      parseBody: (raw) => raw,
+      handler: async (c, { params }) => {
+        const r = await engine.setPaused(queueParam(params.name), true);
+        return ojsJson(c, 200, { queue: { name: r.name, paused: r.paused } });
+      },
+    }),
+    defineRoute({
+      method: "POST",
+      path: "/ojs/v1/queues/{name}/resume",
+      scope: Scope.Admin,
+      tag: "queues",
+      summary: "Resume a paused queue",
+      bodyOptional: true,
+      parseBody: (raw) => raw,
+      handler: async (c, { params }) => {
+        const r = await engine.setPaused(queueParam(params.name), false);
+        return ojsJson(c, 200, { queue: { name: r.name, paused: r.paused } });
+      },
+    }),
+    defineRoute({
+      method: "GET",
+      path: "/ojs/v1/dead-letter",
+      scope: Scope.Read,
+      tag: "dead-letter",
+      summary: "Jobs discarded with on_exhaustion dead_letter, newest first (?queue=&limit=&offset=)",
+      handler: async (c, { query }) => {
+        const limit = clampInt(query.limit, 1, 1000, 100);
+        const offset = clampInt(query.offset, 0, Number.MAX_SAFE_INTEGER, 0);
+        const q: { queue?: string; limit: number; offset: number } = { limit, offset };
+        if (query.queue) q.queue = queueParam(query.queue);
+        const page = await engine.deadLetters(q);
+        return ojsJson(c, 200, {
+          jobs: page.jobs,
+          pagination: { total: page.total, limit, offset, has_more: offset + page.jobs.length < page.total },
+        });
+      },
+    }),
+    defineRoute({
+      method: "POST",
+      path: "/ojs/v1/dead-letter/{id}/retry",
+      scope: Scope.Write,
+      tag: "dead-letter",
+      summary: "Retry a dead letter: back to available with fresh attempts",
+      bodyOptional: true,
+      parseBody: (raw) => raw,
+      handler: async (c, { params }) => ojsJson(c, 200, { job: await engine.retryDeadLetter(params.id!) }),
+    }),
+    defineRoute({
+      method: "DELETE",
+      path: "/ojs/v1/dead-letter/{id}",
+      scope: Scope.Write,
+      tag: "dead-letter",
+      summary: "Remove a job from the dead-letter queue",
+      handler: async (c, { params }) => ojsJson(c, 200, await engine.deleteDeadLetter(params.id!)),
+    }),
+    defineRoute({
+      method: "GET",
+      path: "/ojs/v1/cron",
+      scope: Scope.Read,
+      tag: "cron",
+      summary: "List cron schedules",
+      handler: async (c) => {
+        const crons = await engine.listCrons();
+        return ojsJson(c, 200, { crons, cron_jobs: crons });
+      },
+    }),
+    defineRoute({
+      method: "POST",
+      path: "/ojs/v1/cron",
+      scope: Scope.Admin,
+      tag: "cron",
+      summary: "Register (or replace) a cron schedule",
+      parseBody: (raw) => raw,
+      status: 201,
+      handler: async (c, { body }) => {
+        const cron = await engine.registerCron(body);
+        return ojsJson(c, 201, { cron, cron_job: cron });
+      },
+    }),
+    defineRoute({
+      method: "DELETE",
+      path: "/ojs/v1/cron/{name}",
+      scope: Scope.Admin,
+      tag: "cron",
+      summary: "Delete a cron schedule",
+      handler: async (c, { params }) => {
+        const cron = await engine.deleteCron(params.name!);
+        return ojsJson(c, 200, { cron, cron_job: cron });
+      },
+    }),
+    defineRoute({
+      method: "POST",
+      path: "/ojs/v1/workflows",
+      scope: Scope.Write,
+      tag: "workflows",
+      summary: "Create a chain, group or batch workflow",
+      parseBody: (raw) => raw,
+      status: 201,
+      handler: async (c, { body }) => ojsJson(c, 201, { workflow: await engine.createWorkflow(body) }),
+    }),
+    defineRoute({
+      method: "GET",
+      path: "/ojs/v1/workflows/{id}",
+      scope: Scope.Read,
+      tag: "workflows",
+      summary: "Get a workflow's state and progress",
+      handler: async (c, { params }) => ojsJson(c, 200, { workflow: await engine.getWorkflow(params.id!) }),
+    }),
+    defineRoute({
+      method: "DELETE",
+      path: "/ojs/v1/workflows/{id}",
+      scope: Scope.Write,
+      tag: "workflows",
+      summary: "Cancel a workflow and its unfinished jobs",
+      handler: async (c, { params }) =>
+        ojsJson(c, 200, { workflow: await engine.cancelWorkflow(params.id!) }),
+    }),
+  ];
+}
+
+export function manifest(version: string): Record<string, unknown> {
+  return {
+    specversion: OJS_VERSION,
+    ojs_version: OJS_VERSION,
+    implementation: { name: "jetjob", version, language: "typescript", homepage: "/docs" },
+    conformance_level: 4,
+    protocols: ["http"],
+    backend: "nats-jetstream",
+    capabilities: {
+      batch_enqueue: true,
+      cron_jobs: true,
+      dead_letter: true,
+      delayed_jobs: true,
+      job_ttl: true,
+      priority_queues: true,
+      rate_limiting: true,
+      schema_validation: false,
+      unique_jobs: true,
+      workflows: true,
+      pause_resume: true,
+    },
+    extensions: [],
+  };
+}
+
+export async function health(c: Context, d: OjsRouteDeps): Promise<Response> {
+  const base = { version: d.version, uptime_seconds: Math.floor((Date.now() - d.startedAt) / 1000) };
+  try {
+    const latency = await Promise.race([
+      d.engine.ping(),
+      new Promise<never>((_, rej) => setTimeout(() => rej(new Error("timeout")), 2000)),
+    ]);
+    return ojsJson(c, 200, {
+      status: "ok",
+      ...base,
+      backend: { type: "nats-jetstream", status: "ok", latency_ms: Math.round(latency * 100) / 100 },
+    });
+  } catch (err) {
+    return ojsJson(c, 503, {
+      status: "degraded",
+      ...base,
+      backend: {
+        type: "nats-jetstream",
+        status: "unavailable",
+        error: err instanceof Error ? err.message : String(err),
+      },
+    });
+  }
+}
+
+function clampInt(v: string | undefined, min: number, max: number, dflt: number): number {
+  const n = v === undefined ? NaN : Number(v);
+  if (!Number.isInteger(n)) return dflt;
+  return Math.min(max, Math.max(min, n));
+}

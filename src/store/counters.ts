@@ -1,0 +1,90 @@
+/**
+ * Per-queue counters of finished jobs (completed, discarded, cancelled, ...), for queue stats and
+ * metrics. Each process adds to in-memory deltas and flushes them with one compare-and-set per queue
+ * (every 500 ms, and at once when asked), so counting costs no write per job.
+ */
+import type { KV } from "@nats-io/kv";
+
+import { casUpdate, getJson } from "./kvjson.js";
+import { queueToken } from "./topology.js";
+
+export const CounterField = {
+  Enqueued: "enqueued",
+  Completed: "completed",
+  Discarded: "discarded",
+  Cancelled: "cancelled",
+  Retried: "retried",
+  Expired: "expired",
+} as const;
+export type CounterField = (typeof CounterField)[keyof typeof CounterField];
+
+export type QueueCounts = Record<CounterField, number>;
+
+export function zeroCounts(): QueueCounts {
+  return { enqueued: 0, completed: 0, discarded: 0, cancelled: 0, retried: 0, expired: 0 };
+}
+
+export interface Counters {
+  add(queue: string, field: CounterField, n?: number): void;
+  /** Writes pending deltas now. */
+  flush(): Promise<void>;
+  read(queue: string): Promise<QueueCounts>;
+  /** Forgets pending deltas (after an admin reset). */
+  clear(): void;
+  close(): Promise<void>;
+}
+
+export function createCounters(kv: KV, flushEveryMs = 500): Counters {
+  let pending = new Map<string, Partial<QueueCounts>>();
+  let flushing: Promise<void> = Promise.resolve();
+
+  async function write(batch: Map<string, Partial<QueueCounts>>): Promise<void> {
+    for (const [queue, delta] of batch) {
+      await casUpdate<QueueCounts>(kv, queueToken(queue), (cur) => {
+        const next = { ...zeroCounts(), ...cur };
+        for (const [k, v] of Object.entries(delta) as Array<[CounterField, number]>) next[k] += v;
+        return next;
+      });
+    }
+  }
+
+  function flush(): Promise<void> {
+    if (pending.size === 0) return flushing;
+    const batch = pending;
+    pending = new Map();
+    flushing = flushing
+      .then(() => write(batch))
+      .catch(() => {
+        // Put the deltas back: NATS may be back by the next flush.
+        for (const [q, d] of batch) {
+          const p = pending.get(q) ?? {};
+          for (const [k, v] of Object.entries(d) as Array<[CounterField, number]>) p[k] = (p[k] ?? 0) + v;
+          pending.set(q, p);
+        }
+      });
+    return flushing;
+  }
+
+  const timer = setInterval(() => void flush(), flushEveryMs);
+  timer.unref();
+
+  return {
+    add(queue, field, n = 1) {
+      const d = pending.get(queue) ?? {};
+      d[field] = (d[field] ?? 0) + n;
+      pending.set(queue, d);
+    },
+    flush,
+    async read(queue) {
+      const v = await getJson<QueueCounts>(kv, queueToken(queue));
+      return { ...zeroCounts(), ...v?.value };
+    },
+    clear() {
+      pending.clear();
+    },
+    async close() {
+      clearInterval(timer);
+      await flush();
+    },
+  };
+}

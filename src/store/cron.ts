@@ -1,0 +1,211 @@
+/**
+ * Cron (OJS level 2): named schedules that enqueue a job template. Expressions have 5 fields
+ * (minute precision) or 6 (seconds first), or are one of @yearly @annually @monthly @weekly @daily
+ * @midnight @hourly; an IANA time zone may be given. Parsing and "next time" come from croner.
+ *
+ * Firing is exactly once per tick across any number of API servers and leader changes: the tick's job
+ * id is derived from (name, tick time), so enqueueing it twice stores one job (409 duplicate), and the
+ * schedule's `lastRunAt` moves forward with compare-and-set. Only the latest due tick fires after
+ * downtime (no burst of missed runs). `overlap_policy: "skip"` skips a tick while the previous job is
+ * unfinished. Cron jobs get a 10-minute visibility timeout unless the template sets one.
+ */
+import { Cron } from "croner";
+
+import { parseEnqueueRequest } from "../core/envelope.js";
+import { ConflictError, ErrorCode, NotFoundError, ValidationError } from "../core/errors.js";
+import { uuidv7Derived } from "../core/ids.js";
+import { isTerminal } from "../core/states.js";
+import { toRfc3339 } from "../core/time.js";
+import { casUpdate, getJson, keysOf, putJson } from "./kvjson.js";
+import type { Services } from "./services.js";
+import { buildJobView, deriveState } from "./view.js";
+
+export interface CronRecord {
+  name: string;
+  expression: string;
+  timezone?: string;
+  overlapPolicy: "allow" | "skip";
+  enabled: boolean;
+  jobTemplate: Record<string, unknown>;
+  createdAt: number;
+  /** Time of the last tick handled (fired or skipped). */
+  lastRunAt?: number;
+  lastJobId?: string;
+}
+
+export const CRON_VISIBILITY_MS = 600_000;
+const namePattern = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+const specials = new Set(["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"]);
+
+export interface CronView {
+  name: string;
+  expression: string;
+  timezone: string;
+  overlap_policy: string;
+  enabled: boolean;
+  job_template: Record<string, unknown>;
+  created_at: string;
+  next_run_at?: string;
+  last_run_at?: string;
+  last_job_id?: string;
+}
+
+function schedule(expression: string, timezone: string | undefined): Cron {
+  const expr = expression === "@midnight" ? "@daily" : expression;
+  return new Cron(expr, { paused: true, ...(timezone === undefined ? {} : { timezone }) });
+}
+
+export function cronView(r: CronRecord, nowMs = Date.now()): CronView {
+  const v: CronView = {
+    name: r.name,
+    expression: r.expression,
+    timezone: r.timezone ?? "UTC",
+    overlap_policy: r.overlapPolicy,
+    enabled: r.enabled,
+    job_template: r.jobTemplate,
+    created_at: toRfc3339(r.createdAt),
+  };
+  const next = schedule(r.expression, r.timezone).nextRun(new Date(nowMs));
+  if (next) v.next_run_at = toRfc3339(next.getTime());
+  if (r.lastRunAt !== undefined) v.last_run_at = toRfc3339(r.lastRunAt);
+  if (r.lastJobId !== undefined) v.last_job_id = r.lastJobId;
+  return v;
+}
+
+/** Validates a registration (OJS form `{name, expression, timezone?, overlap_policy?, job_template}`, or the SDK form `{name, cron, type, args, options}`). */
+export function parseCron(body: unknown, nowMs = Date.now()): CronRecord {
+  const b = (body ?? {}) as Record<string, unknown>;
+  const name = b.name;
+  if (typeof name !== "string" || !namePattern.test(name)) {
+    throw new ValidationError("name must be 1-128 characters: letters, digits, '_', '.', '-'");
+  }
+  const expression =
+    typeof b.expression === "string"
+      ? b.expression.trim()
+      : typeof b.cron === "string"
+        ? b.cron.trim()
+        : undefined;
+  if (!expression) throw new ValidationError('expression is required, e.g. "*/5 * * * *"');
+  const fields = expression.split(/\s+/).length;
+  if (!specials.has(expression) && fields !== 5 && fields !== 6) {
+    throw new ValidationError(
+      `expression '${expression}' must have 5 fields (or 6 with seconds first), or be one of ${[...specials].join(" ")}`,
+    );
+  }
+  const timezone = typeof b.timezone === "string" ? b.timezone : undefined;
+  if (timezone !== undefined) {
+    try {
+      new Intl.DateTimeFormat("en-US", { timeZone: timezone });
+    } catch {
+      throw new ValidationError(`timezone '${timezone}' is not an IANA time zone (e.g. Europe/Berlin)`);
+    }
+  }
+  try {
+    if (!schedule(expression, timezone).nextRun(new Date(nowMs))) throw new Error("it never fires");
+  } catch (err) {
+    throw new ValidationError(
+      `invalid cron expression '${expression}': ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+  const template = (b.job_template ??
+    (b.type === undefined ? undefined : { type: b.type, args: b.args ?? [], options: b.options })) as
+    Record<string, unknown> | undefined;
+  if (!template) throw new ValidationError("job_template is required: {type, args, options}");
+  try {
+    parseEnqueueRequest(template, nowMs);
+  } catch (err) {
+    if (err instanceof ValidationError)
+      throw new ValidationError(`job_template: ${err.message}`, { code: err.code as never });
+    throw err;
+  }
+  const overlap = b.overlap_policy ?? "allow";
+  if (overlap !== "allow" && overlap !== "skip")
+    throw new ValidationError("overlap_policy must be allow or skip");
+  const r: CronRecord = {
+    name,
+    expression,
+    overlapPolicy: overlap,
+    enabled: b.enabled !== false,
+    jobTemplate: template,
+    createdAt: nowMs,
+  };
+  if (timezone !== undefined) r.timezone = timezone;
+  return r;
+}
+
+/** Registers (or replaces) a schedule. */
+export async function registerCron(svc: Services, body: unknown): Promise<CronView> {
+  const r = parseCron(body);
+  await putJson(svc.ctx.buckets.cron, r.name, r);
+  return cronView(r);
+}
+
+export async function listCrons(svc: Services): Promise<CronView[]> {
+  const out: CronView[] = [];
+  for (const k of await keysOf(svc.ctx.buckets.cron)) {
+    const r = await getJson<CronRecord>(svc.ctx.buckets.cron, k);
+    if (r) out.push(cronView(r.value));
+  }
+  return out.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+export async function deleteCron(svc: Services, name: string): Promise<CronView> {
+  const r = await getJson<CronRecord>(svc.ctx.buckets.cron, name);
+  if (!r) throw new NotFoundError("cron", name);
+  await svc.ctx.buckets.cron.delete(name);
+  return cronView(r.value);
+}
+
+/** The latest tick at or before `nowMs` that comes after `afterMs`, if any. */
+export function dueTick(r: CronRecord, nowMs: number): number | undefined {
+  const s = schedule(r.expression, r.timezone);
+  let t = s.nextRun(new Date(r.lastRunAt ?? r.createdAt))?.getTime();
+  if (t === undefined || t > nowMs) return undefined;
+  for (;;) {
+    const n: number | undefined = s.nextRun(new Date(t))?.getTime();
+    if (n === undefined || n > nowMs) return t;
+    t = n;
+  }
+}
+
+/** One scheduler pass: fires every due schedule once. Run by the cron leader every second. */
+export async function cronTick(svc: Services, nowMs = Date.now()): Promise<void> {
+  for (const k of await keysOf(svc.ctx.buckets.cron)) {
+    const cur = await getJson<CronRecord>(svc.ctx.buckets.cron, k);
+    if (!cur || !cur.value.enabled) continue;
+    const tick = dueTick(cur.value, nowMs);
+    if (tick === undefined) continue;
+    await fire(svc, cur.value, tick);
+  }
+}
+
+async function fire(svc: Services, r: CronRecord, tick: number): Promise<void> {
+  let jobId: string | undefined;
+  if (r.overlapPolicy === "skip" && r.lastJobId !== undefined && (await unfinished(svc, r.lastJobId))) {
+    jobId = r.lastJobId; // skipped: the previous run is still going
+  } else {
+    jobId = uuidv7Derived(tick, `cron:${r.name}:${tick}`);
+    const n = parseEnqueueRequest({ ...r.jobTemplate, id: jobId });
+    n.spec.visibilityMs ??= CRON_VISIBILITY_MS;
+    n.spec.meta = { ...n.spec.meta, cron: r.name, cron_tick: toRfc3339(tick) };
+    try {
+      await svc.producer.enqueue([n]);
+    } catch (err) {
+      if (!(err instanceof ConflictError && err.code === ErrorCode.Duplicate)) throw err;
+    }
+  }
+  const id = jobId;
+  await casUpdate<CronRecord>(svc.ctx.buckets.cron, r.name, (cur) => {
+    if (!cur || cur.createdAt !== r.createdAt || (cur.lastRunAt ?? 0) >= tick) return undefined;
+    cur.lastRunAt = tick;
+    cur.lastJobId = id;
+    return cur;
+  });
+}
+
+async function unfinished(svc: Services, id: string): Promise<boolean> {
+  const loc = await svc.locator.locate(id);
+  if (!loc) return false;
+  const v = buildJobView(loc.at, loc.idx, deriveState(loc.at, loc.idx, loc.slots[loc.idx]!, Date.now()));
+  return !isTerminal(v.state);
+}

@@ -1,0 +1,117 @@
+/**
+ * The dead-letter queue: jobs discarded with `on_exhaustion: "dead_letter"`. The job itself stays
+ * where it was discarded; the index (KV `<queue>.<job id>`) lists them. The index entry is written
+ * before the discard is appended, so a crash in between can leave a stale entry (the job is not
+ * actually discarded) but never an unlisted dead letter; listing drops stale entries.
+ *
+ * Retrying a dead letter ("revive") copies the job to the end of its queue with fresh attempts and
+ * no error history, and points the old slot there.
+ */
+import { NotFoundError } from "../core/errors.js";
+import { Store } from "../core/ids.js";
+import { JobState } from "../core/states.js";
+import type { DeadLetter } from "./dlq-index.js";
+import { deadLetterKey } from "./dlq-index.js";
+import { EventType, emitEvents } from "./events.js";
+import { event } from "./fetch.js";
+import { keysOf, getJson } from "./kvjson.js";
+import type { Located } from "./locator.js";
+import { homeKeyOf, movedSpec, pointHomes, publishSegment } from "./moves.js";
+import { refKey } from "./segment.js";
+import type { Services } from "./services.js";
+import { queueToken } from "./topology.js";
+import type { JobView } from "./view.js";
+import { buildJobView, deriveState } from "./view.js";
+import { decideAndAppend } from "./journal.js";
+
+const keyOf = deadLetterKey;
+
+function isDeadLetter(loc: Located): boolean {
+  const o = loc.slots[loc.idx]?.outcome;
+  return o?.kind === "fail" && o.out === "discard" && o.dlq === true;
+}
+
+export interface DeadLetterPage {
+  jobs: JobView[];
+  total: number;
+}
+
+export async function listDeadLetters(
+  svc: Services,
+  q: { queue?: string; limit: number; offset: number },
+): Promise<DeadLetterPage> {
+  const { ctx, locator } = svc;
+  const keys = await keysOf(ctx.buckets.dlq, q.queue === undefined ? undefined : `${queueToken(q.queue)}.*`);
+  const entries: DeadLetter[] = [];
+  for (const k of keys) {
+    const e = await getJson<DeadLetter>(ctx.buckets.dlq, k);
+    if (e) entries.push(e.value);
+  }
+  entries.sort((a, b) => b.at - a.at || a.id.localeCompare(b.id));
+  const jobs: JobView[] = [];
+  let total = entries.length;
+  let skipped = 0;
+  for (const e of entries) {
+    if (jobs.length >= q.limit) break;
+    const loc = await locator.locate(e.id);
+    if (!loc || !isDeadLetter(loc)) {
+      // Stale: the discard never happened, or the job moved on (retried, deleted).
+      await ctx.buckets.dlq.delete(keyOf(e.queue, e.id)).catch(() => undefined);
+      total--;
+      continue;
+    }
+    if (skipped < q.offset) {
+      skipped++;
+      continue;
+    }
+    jobs.push(buildJobView(loc.at, loc.idx, deriveState(loc.at, loc.idx, loc.slots[loc.idx]!, Date.now())));
+  }
+  return { jobs, total };
+}
+
+async function requireDeadLetter(svc: Services, id: string): Promise<Located> {
+  const loc = await svc.locator.locate(id);
+  if (!loc || !isDeadLetter(loc) || !(await getJson(svc.ctx.buckets.dlq, keyOf(loc.at.seg.q, id)))) {
+    throw new NotFoundError("dead letter", id);
+  }
+  return loc;
+}
+
+/** Retries a dead letter: back to `available` with attempt 0 and no errors. */
+export async function retryDeadLetter(svc: Services, id: string): Promise<JobView> {
+  const { ctx } = svc;
+  const loc = await requireDeadLetter(svc, id);
+  const spec = movedSpec(loc, { attempt: 0 });
+  delete spec.errors;
+  delete spec.retryDelayMs;
+  delete spec.scheduledAt;
+  const target = await publishSegment(
+    ctx,
+    { store: Store.Queue, queue: loc.at.seg.q, priority: loc.at.seg.p },
+    [spec],
+    `rv:${refKey(loc.at.store, loc.at.seq)}:${loc.idx}:${loc.slots[loc.idx]!.lastAttempt}`,
+  );
+  const to = refKey(Store.Queue, target.seq);
+  await decideAndAppend(ctx.journals, loc.at.store, loc.at.seq, loc.at.seg.jobs.length, (_j, slots, now) => {
+    const s = slots[loc.idx]!;
+    const discarded = s.outcome?.kind === "fail" && s.outcome.out === "discard";
+    return { ops: discarded ? [{ op: "revive", i: loc.idx, at: now, to, ti: 0 }] : [], value: undefined };
+  });
+  const homeKey = homeKeyOf(loc);
+  if (homeKey !== `${refKey(loc.at.store, loc.at.seq)}.${loc.idx}`)
+    await pointHomes(ctx, [{ homeKey, to, ti: 0 }]);
+  await ctx.buckets.dlq.delete(keyOf(loc.at.seg.q, id));
+  emitEvents(ctx, loc.at.seg.q, [event(target, 0, EventType.Enqueued, Date.now(), 0)]);
+  const view = buildJobView(target, 0, deriveState(target, 0, { lastAttempt: 0, requeues: 0 }, Date.now()));
+  return { ...view, state: JobState.Available };
+}
+
+/** Removes a dead letter from the queue (the job stays discarded). */
+export async function deleteDeadLetter(
+  svc: Services,
+  id: string,
+): Promise<{ deleted: true; job_id: string }> {
+  const loc = await requireDeadLetter(svc, id);
+  await svc.ctx.buckets.dlq.delete(keyOf(loc.at.seg.q, id));
+  return { deleted: true, job_id: id };
+}

@@ -1,0 +1,80 @@
+/**
+ * Enqueue with the job policies that act at enqueue time: a queue's rate limit set through
+ * `options.rate_limit`, and unique keys. Used by the API engine and the NATS client alike.
+ */
+import type { NormalizedEnqueue } from "../core/envelope.js";
+import { Store } from "../core/ids.js";
+import { emptySlots } from "./fold.js";
+import type { Placement } from "./producer.js";
+import type { Services } from "./services.js";
+import { recordUnique, reserveUnique } from "./unique.js";
+import type { JobView } from "./view.js";
+import { buildJobView, deriveState } from "./view.js";
+
+export interface Enqueued {
+  job: JobView;
+  /** False when a unique job with `on_conflict: "ignore"` returned the existing job. */
+  created: boolean;
+}
+
+export async function enqueueJobs(
+  svc: Services,
+  items: NormalizedEnqueue[],
+  atomic = false,
+): Promise<Enqueued[]> {
+  const { ctx } = svc;
+  for (const n of items) {
+    if (
+      n.rateLimitPerSecond !== undefined &&
+      ctx.queues.cached(n.queue)?.rateLimitPerSecond !== n.rateLimitPerSecond
+    ) {
+      const perSecond = n.rateLimitPerSecond;
+      await ctx.queues.update(n.queue, (r) => {
+        r.rateLimitPerSecond = perSecond;
+      });
+    }
+  }
+
+  const results: Array<Enqueued | undefined> = new Array<Enqueued | undefined>(items.length);
+  const toStore: Array<{ n: NormalizedEnqueue; slot: number; uniqueKey?: string }> = [];
+  const reserved: string[] = [];
+  try {
+    for (const [slot, n] of items.entries()) {
+      if (!n.spec.unique) {
+        toStore.push({ n, slot });
+        continue;
+      }
+      const d = await reserveUnique(svc, n);
+      if (d.kind === "existing") results[slot] = { job: d.job, created: false };
+      else {
+        reserved.push(d.key);
+        toStore.push({ n, slot, uniqueKey: d.key });
+      }
+    }
+    const placed: Placement[] = await svc.producer.enqueue(
+      toStore.map((t) => t.n),
+      { atomic },
+    );
+    const now = Date.now();
+    await Promise.all(
+      toStore.map(async (t, k) => {
+        const p = placed[k]!;
+        const job = buildJobView(p.at, p.idx, deriveState(p.at, p.idx, emptySlots(1)[0]!, now));
+        if (t.uniqueKey !== undefined) await recordUnique(svc, t.uniqueKey, job.id, t.n.spec.unique!);
+        results[t.slot] = { job, created: true };
+      }),
+    );
+  } catch (err) {
+    // Nothing (or not everything) was stored: free the unique keys this call reserved.
+    await Promise.all(reserved.map((k) => ctx.buckets.unique.delete(k).catch(() => undefined)));
+    throw err;
+  }
+  return results.map((r) => r!);
+}
+
+/** The view of a freshly stored job, for callers that placed jobs themselves. */
+export function freshView(p: Placement): JobView {
+  return buildJobView(p.at, p.idx, deriveState(p.at, p.idx, emptySlots(1)[0]!, Date.now()));
+}
+
+export { Store };

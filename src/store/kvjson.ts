@@ -1,0 +1,68 @@
+/**
+ * JSON records in NATS KV, with a compare-and-set update loop: read (with revision), change, write
+ * only if nobody wrote in between, otherwise read again.
+ */
+import { JetStreamApiError } from "@nats-io/jetstream";
+import type { KV } from "@nats-io/kv";
+
+import { BackendError } from "../core/errors.js";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+export interface Versioned<T> {
+  value: T;
+  revision: number;
+}
+
+export async function getJson<T>(kv: KV, key: string): Promise<Versioned<T> | undefined> {
+  const e = await kv.get(key);
+  if (!e || e.operation !== "PUT") return undefined;
+  try {
+    return { value: JSON.parse(dec.decode(e.value)) as T, revision: e.revision };
+  } catch {
+    return undefined;
+  }
+}
+
+export async function putJson(kv: KV, key: string, value: unknown): Promise<number> {
+  return kv.put(key, enc.encode(JSON.stringify(value)));
+}
+
+/** A KV compare-and-set lost the race (JetStream 10071 / 10164). */
+export function isWrongRevision(err: unknown): boolean {
+  return err instanceof JetStreamApiError && (err.code === 10071 || err.code === 10164);
+}
+
+/**
+ * Updates a record with compare-and-set. `change` gets the current value (undefined when absent) and
+ * returns the new one, or `undefined` to write nothing. Returns what is stored afterwards.
+ */
+export async function casUpdate<T>(
+  kv: KV,
+  key: string,
+  change: (current: T | undefined) => T | undefined,
+  tries = 25,
+): Promise<T | undefined> {
+  for (let attempt = 0; attempt < tries; attempt++) {
+    const cur = await getJson<T>(kv, key);
+    const next = change(cur?.value === undefined ? undefined : structuredClone(cur.value));
+    if (next === undefined) return cur?.value;
+    try {
+      if (cur) await kv.update(key, enc.encode(JSON.stringify(next)), cur.revision);
+      else await kv.create(key, enc.encode(JSON.stringify(next)));
+      return next;
+    } catch (err) {
+      if (!isWrongRevision(err)) throw err;
+    }
+  }
+  throw new BackendError(`could not update ${key}: too many concurrent changes`, { retryable: true });
+}
+
+/** Every key (optionally under a filter like `queue.>`). */
+export async function keysOf(kv: KV, filter?: string): Promise<string[]> {
+  const out: string[] = [];
+  const it = await kv.keys(filter);
+  for await (const k of it) out.push(k);
+  return out;
+}
