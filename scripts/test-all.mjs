@@ -9,8 +9,13 @@ import { join } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
 const npx = (bin) => join(root, "node_modules", ".bin", bin);
-/** Conformance levels run in CI; grows as levels are implemented. */
-const CONFORMANCE_LEVELS = process.env.JETJOB_CONFORMANCE_LEVELS ?? "0";
+/** Conformance levels run by `npm test`. */
+const CONFORMANCE_LEVELS = process.env.JETJOB_CONFORMANCE_LEVELS ?? "0-4";
+/**
+ * Cases documented upstream as unpassable as written, skipped (and listed) rather than counted:
+ * L1-RTR-014 expects errors[i].type values (ConnectionTimeout, ...) that its own nack requests never send.
+ */
+const CONFORMANCE_SKIP = "L1-RTR-014";
 
 let passed = 0;
 let failed = 0;
@@ -116,6 +121,8 @@ await stage(`OJS conformance (levels ${CONFORMANCE_LEVELS})`, async () => {
       token,
       "--level",
       CONFORMANCE_LEVELS,
+      "--skip",
+      CONFORMANCE_SKIP,
     ]);
     return countsFrom(out) ?? { p: 0, f: code === 0 ? 0 : 1 };
   } finally {

@@ -1,7 +1,7 @@
 /**
- * The client SDK: enqueue, read, cancel and wait for jobs. Two transports with one behaviour:
- * HTTP (`url` + `token`, through the API server) or NATS (`nats`, straight to JetStream with no HTTP
- * hop: the fast path for services inside the NATS network).
+ * The client SDK: enqueue, read, cancel, retry, list and watch jobs; manage queues, dead letters,
+ * cron schedules and workflows. Two transports with one behaviour: HTTP (`url` + `token`, through
+ * the API server) or NATS (`nats`, straight to JetStream: the fast path inside the NATS network).
  *
  * @example
  * ```ts
@@ -14,8 +14,19 @@ import type { NatsConnection } from "@nats-io/nats-core";
 
 import { ErrorCode, JetjobError } from "../core/errors.js";
 import { isTerminal } from "../core/states.js";
+import type { JobState } from "../core/states.js";
 import type { ConnectOptions } from "../nats/connect.js";
 import type { TopologyOptions } from "../store/topology.js";
+import type {
+  Api,
+  CronInfo,
+  DeadLetterPage,
+  JobEvent,
+  JobPage,
+  QueueInfo,
+  QueueStats,
+  WorkflowInfo,
+} from "./api.js";
 import { createHttpTransport } from "./http.js";
 import { createNatsTransport } from "./nats.js";
 import type { EnqueueOptions, Job, JobTypes } from "./types.js";
@@ -42,26 +53,76 @@ export interface WaitOptions {
   signal?: AbortSignal;
 }
 
+/** A job to enqueue as part of a workflow or a schedule. */
+export interface JobDefinition<T extends JobTypes = JobTypes> {
+  type: keyof T & string;
+  args: unknown[];
+  options?: EnqueueOptions;
+}
+
+export interface CronDefinition {
+  name: string;
+  /** 5 fields (or 6 with seconds first), or @hourly, @daily, ... */
+  expression: string;
+  /** IANA time zone. @defaultValue "UTC" */
+  timezone?: string;
+  /** "skip" does not start a run while the previous one is unfinished. @defaultValue "allow" */
+  overlapPolicy?: "allow" | "skip";
+  job: JobDefinition;
+}
+
 export interface Client<T extends JobTypes = JobTypes> {
   enqueue<K extends keyof T & string>(type: K, args: T[K], options?: EnqueueOptions): Promise<Job<T[K]>>;
   /** Enqueues all of the jobs or none of them. */
-  enqueueMany(
-    jobs: Array<{ type: keyof T & string; args: unknown[]; options?: EnqueueOptions }>,
-  ): Promise<Job[]>;
+  enqueueMany(jobs: Array<JobDefinition<T>>): Promise<Job[]>;
   get(id: string): Promise<Job>;
   cancel(id: string): Promise<Job>;
+  /** Runs a discarded or cancelled job again with fresh attempts. */
+  retry(id: string): Promise<Job>;
+  /** A queue's jobs, newest first; pass `next_cursor` back as `cursor` for the next page. */
+  list(q: { queue: string; state?: JobState; limit?: number; cursor?: string }): Promise<JobPage>;
+  /** Live events of a job, starting with its current state, until it finishes. */
+  watch(id: string, options?: { signal?: AbortSignal }): AsyncIterable<JobEvent>;
   /** Resolves with the job once it is completed, cancelled or discarded. */
   waitFor(id: string, options?: WaitOptions): Promise<Job>;
+  queues: {
+    list(): Promise<QueueInfo[]>;
+    stats(name: string): Promise<QueueStats>;
+    /** Jobs are still accepted but not handed out until resumed. */
+    pause(name: string): Promise<{ name: string; paused: boolean }>;
+    resume(name: string): Promise<{ name: string; paused: boolean }>;
+  };
+  deadLetters: {
+    list(q?: { queue?: string; limit?: number; offset?: number }): Promise<DeadLetterPage>;
+    retry(id: string): Promise<Job>;
+    delete(id: string): Promise<{ deleted: true; job_id: string }>;
+  };
+  cron: {
+    list(): Promise<CronInfo[]>;
+    /** Registers or replaces a schedule. */
+    add(def: CronDefinition): Promise<CronInfo>;
+    delete(name: string): Promise<CronInfo>;
+  };
+  workflows: {
+    /** Steps run one after another; each gets the earlier results as `parent_results`. */
+    chain(steps: Array<JobDefinition<T>>, options?: { name?: string }): Promise<WorkflowInfo>;
+    /** Jobs run in parallel. */
+    group(jobs: Array<JobDefinition<T>>, options?: { name?: string }): Promise<WorkflowInfo>;
+    /** A group with callbacks once every job finished. */
+    batch(
+      jobs: Array<JobDefinition<T>>,
+      options?: {
+        name?: string;
+        onComplete?: JobDefinition<T>;
+        onSuccess?: JobDefinition<T>;
+        onFailure?: JobDefinition<T>;
+      },
+    ): Promise<WorkflowInfo>;
+    get(id: string): Promise<WorkflowInfo>;
+    cancel(id: string): Promise<WorkflowInfo>;
+  };
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
-}
-
-/** @internal the operations each transport provides */
-export interface Transport {
-  enqueue(bodies: Record<string, unknown>[], atomic: boolean): Promise<Job[]>;
-  get(id: string): Promise<Job>;
-  cancel(id: string): Promise<Job>;
-  close(): Promise<void>;
 }
 
 export function createClient<T extends JobTypes = JobTypes>(options: ClientOptions): Client<T> {
@@ -71,28 +132,34 @@ export function createClient<T extends JobTypes = JobTypes>(options: ClientOptio
       "createClient needs `url` (HTTP API) or `nats` (NATS URL or connection)",
     );
   }
-  const transport: Transport =
+  const api: Api =
     options.nats !== undefined ? createNatsTransport(options) : createHttpTransport(options.url!, options);
+  const body = (d: { type: string; args: unknown[]; options?: EnqueueOptions }) =>
+    toEnqueueBody(d.type, d.args, d.options);
+  const workflow = (
+    type: string,
+    key: "steps" | "jobs",
+    defs: Array<JobDefinition<T>>,
+    extra: Record<string, unknown>,
+  ) => api.workflows.create({ type, [key]: defs.map(body), ...extra });
 
   const client: Client<T> = {
     async enqueue(type, args, o) {
-      const [job] = await transport.enqueue([toEnqueueBody(type, args, o)], false);
+      const [job] = await api.enqueue([toEnqueueBody(type, args, o)], false);
       return job as Job<T[typeof type]>;
     },
-    enqueueMany(jobs) {
-      return transport.enqueue(
-        jobs.map((j) => toEnqueueBody(j.type, j.args, j.options)),
-        true,
-      );
-    },
-    get: (id) => transport.get(id),
-    cancel: (id) => transport.cancel(id),
+    enqueueMany: (jobs) => api.enqueue(jobs.map(body), true),
+    get: (id) => api.get(id),
+    cancel: (id) => api.cancel(id),
+    retry: (id) => api.retry(id),
+    list: (q) => api.list(q),
+    watch: (id, o = {}) => api.watch(id, o.signal),
     async waitFor(id, o = {}) {
       const deadline = Date.now() + (o.timeoutMs ?? 60_000);
       let pause = 5;
       for (;;) {
         o.signal?.throwIfAborted();
-        const job = await transport.get(id);
+        const job = await api.get(id);
         if (isTerminal(job.state)) return job;
         if (Date.now() > deadline) {
           throw new JetjobError(ErrorCode.Timeout, `job ${id} did not finish in time (state ${job.state})`);
@@ -101,8 +168,44 @@ export function createClient<T extends JobTypes = JobTypes>(options: ClientOptio
         pause = Math.min(pause * 2, 250);
       }
     },
-    close: () => transport.close(),
-    [Symbol.asyncDispose]: () => transport.close(),
+    queues: {
+      list: () => api.queues.list(),
+      stats: (name) => api.queues.stats(name),
+      pause: (name) => api.queues.setPaused(name, true),
+      resume: (name) => api.queues.setPaused(name, false),
+    },
+    deadLetters: {
+      list: (q = {}) => api.deadLetters.list(q),
+      retry: (id) => api.deadLetters.retry(id),
+      delete: (id) => api.deadLetters.delete(id),
+    },
+    cron: {
+      list: () => api.cron.list(),
+      add: (d) =>
+        api.cron.register({
+          name: d.name,
+          expression: d.expression,
+          ...(d.timezone === undefined ? {} : { timezone: d.timezone }),
+          ...(d.overlapPolicy === undefined ? {} : { overlap_policy: d.overlapPolicy }),
+          job_template: body(d.job),
+        }),
+      delete: (name) => api.cron.delete(name),
+    },
+    workflows: {
+      chain: (steps, o = {}) => workflow("chain", "steps", steps, o.name ? { name: o.name } : {}),
+      group: (jobs, o = {}) => workflow("group", "jobs", jobs, o.name ? { name: o.name } : {}),
+      batch: (jobs, o = {}) => {
+        const callbacks: Record<string, unknown> = {};
+        if (o.onComplete) callbacks.on_complete = body(o.onComplete);
+        if (o.onSuccess) callbacks.on_success = body(o.onSuccess);
+        if (o.onFailure) callbacks.on_failure = body(o.onFailure);
+        return workflow("batch", "jobs", jobs, { ...(o.name ? { name: o.name } : {}), callbacks });
+      },
+      get: (id) => api.workflows.get(id),
+      cancel: (id) => api.workflows.cancel(id),
+    },
+    close: () => api.close(),
+    [Symbol.asyncDispose]: () => api.close(),
   };
   return client;
 }

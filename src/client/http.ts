@@ -3,7 +3,8 @@
  * as {@link JetjobError} with the server's stable code.
  */
 import { BackendError, ErrorCode, JetjobError } from "../core/errors.js";
-import type { Transport } from "./client.js";
+import type { Api, CronInfo, JobEvent, JobPage, QueueInfo, QueueStats, WorkflowInfo } from "./api.js";
+import { endsStream } from "./api.js";
 import type { Job } from "./types.js";
 
 const MEDIA = "application/openjobspec+json";
@@ -63,8 +64,10 @@ function apiError(status: number, body: unknown): JetjobError {
   return new JetjobError(code, e?.message ?? `HTTP ${status}`, { details: e?.details, hint: e?.hint });
 }
 
-export function createHttpTransport(url: string, o: { token?: string; timeoutMs?: number }): Transport {
+export function createHttpTransport(url: string, o: { token?: string; timeoutMs?: number }): Api {
   const http = createHttpCaller(url, o);
+  const base = url.replace(/\/+$/, "");
+  const enc = encodeURIComponent;
   return {
     async enqueue(bodies, atomic) {
       if (!atomic && bodies.length === 1) {
@@ -75,11 +78,122 @@ export function createHttpTransport(url: string, o: { token?: string; timeoutMs?
       return r.jobs;
     },
     async get(id) {
-      return (await http.call<{ job: Job }>("GET", `/ojs/v1/jobs/${encodeURIComponent(id)}`)).job;
+      return (await http.call<{ job: Job }>("GET", `/ojs/v1/jobs/${enc(id)}`)).job;
     },
     async cancel(id) {
-      return (await http.call<{ job: Job }>("DELETE", `/ojs/v1/jobs/${encodeURIComponent(id)}`)).job;
+      return (await http.call<{ job: Job }>("DELETE", `/ojs/v1/jobs/${enc(id)}`)).job;
+    },
+    async retry(id) {
+      return (await http.call<{ job: Job }>("POST", `/api/v1/jobs/${enc(id)}/retry`, {})).job;
+    },
+    list(q) {
+      const p = new URLSearchParams({ queue: q.queue });
+      if (q.state) p.set("state", q.state);
+      if (q.limit !== undefined) p.set("limit", String(q.limit));
+      if (q.cursor) p.set("cursor", q.cursor);
+      return http.call<JobPage>("GET", `/api/v1/jobs?${p.toString()}`);
+    },
+    watch(id, signal) {
+      return sseEvents(`${base}/ojs/v1/jobs/${enc(id)}/events`, o.token, signal);
+    },
+    queues: {
+      async list() {
+        return (await http.call<{ queues: QueueInfo[] }>("GET", "/ojs/v1/queues?limit=1000")).queues;
+      },
+      async stats(name) {
+        return (await http.call<{ queue: QueueStats }>("GET", `/ojs/v1/queues/${enc(name)}/stats`)).queue;
+      },
+      async setPaused(name, paused) {
+        const r = await http.call<{ queue: { name: string; paused: boolean } }>(
+          "POST",
+          `/ojs/v1/queues/${enc(name)}/${paused ? "pause" : "resume"}`,
+          {},
+        );
+        return r.queue;
+      },
+    },
+    deadLetters: {
+      async list(q) {
+        const p = new URLSearchParams();
+        if (q.queue) p.set("queue", q.queue);
+        if (q.limit !== undefined) p.set("limit", String(q.limit));
+        if (q.offset !== undefined) p.set("offset", String(q.offset));
+        const r = await http.call<{ jobs: Job[]; pagination: { total: number } }>(
+          "GET",
+          `/ojs/v1/dead-letter?${p.toString()}`,
+        );
+        return { jobs: r.jobs, total: r.pagination.total };
+      },
+      async retry(id) {
+        return (await http.call<{ job: Job }>("POST", `/ojs/v1/dead-letter/${enc(id)}/retry`, {})).job;
+      },
+      delete(id) {
+        return http.call<{ deleted: true; job_id: string }>("DELETE", `/ojs/v1/dead-letter/${enc(id)}`);
+      },
+    },
+    cron: {
+      async list() {
+        return (await http.call<{ crons: CronInfo[] }>("GET", "/ojs/v1/cron")).crons;
+      },
+      async register(body) {
+        return (await http.call<{ cron: CronInfo }>("POST", "/ojs/v1/cron", body)).cron;
+      },
+      async delete(name) {
+        return (await http.call<{ cron: CronInfo }>("DELETE", `/ojs/v1/cron/${enc(name)}`)).cron;
+      },
+    },
+    workflows: {
+      async create(body) {
+        return (await http.call<{ workflow: WorkflowInfo }>("POST", "/ojs/v1/workflows", body)).workflow;
+      },
+      async get(id) {
+        return (await http.call<{ workflow: WorkflowInfo }>("GET", `/ojs/v1/workflows/${enc(id)}`)).workflow;
+      },
+      async cancel(id) {
+        return (await http.call<{ workflow: WorkflowInfo }>("DELETE", `/ojs/v1/workflows/${enc(id)}`))
+          .workflow;
+      },
     },
     close: () => Promise.resolve(),
   };
+}
+
+/** Reads a Server-Sent Events stream of job events until it ends, the job finishes, or `signal` aborts. */
+async function* sseEvents(
+  url: string,
+  token: string | undefined,
+  signal?: AbortSignal,
+): AsyncIterable<JobEvent> {
+  const headers: Record<string, string> = { Accept: "text/event-stream" };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const res = await fetch(url, { headers, ...(signal ? { signal } : {}) });
+  if (!res.ok || !res.body) {
+    const text = await res.text();
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    throw apiError(res.status, parsed);
+  }
+  const decoder = new TextDecoder();
+  let buf = "";
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    buf += decoder.decode(chunk, { stream: true });
+    let end: number;
+    while ((end = buf.indexOf("\n\n")) >= 0) {
+      const block = buf.slice(0, end);
+      buf = buf.slice(end + 2);
+      const data = block
+        .split("\n")
+        .filter((l) => l.startsWith("data:"))
+        .map((l) => l.slice(5).trimStart())
+        .join("\n");
+      if (!data) continue;
+      const e = JSON.parse(data) as JobEvent;
+      yield e;
+      if (endsStream(e)) return;
+    }
+  }
 }

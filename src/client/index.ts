@@ -3,6 +3,15 @@
  * @module
  */
 export { createClient } from "./client.js";
-export type { Client, ClientOptions, WaitOptions } from "./client.js";
-export type { EnqueueOptions, Job, JobError, JobTypes, RetryOptions } from "./types.js";
+export type { Client, ClientOptions, CronDefinition, JobDefinition, WaitOptions } from "./client.js";
+export type {
+  CronInfo,
+  DeadLetterPage,
+  JobEvent,
+  JobPage,
+  QueueInfo,
+  QueueStats,
+  WorkflowInfo,
+} from "./api.js";
+export type { EnqueueOptions, Job, JobError, JobTypes, RetryOptions, UniqueOptions } from "./types.js";
 export { ErrorCode, JetjobError, isJetjobError, isConflict, isNotFound } from "../core/errors.js";

@@ -12,10 +12,21 @@ import { cancelJob, getJob } from "../store/operations.js";
 import type { Services } from "../store/services.js";
 import { createServices } from "../store/services.js";
 import { workflowOutcomeListener } from "../store/workflows.js";
-import type { ClientOptions, Transport } from "./client.js";
+import { NotFoundError, ValidationError } from "../core/errors.js";
+import type { JobState } from "../core/states.js";
+import { allJobStates } from "../core/states.js";
+import { deleteCron, listCrons, registerCron } from "../store/cron.js";
+import { deleteDeadLetter, listDeadLetters, retryDeadLetter, retryJob } from "../store/dlq.js";
+import { decodeEvents, toEventView } from "../store/events.js";
+import { listJobs } from "../store/list.js";
+import { queueStats } from "../store/stats.js";
+import { cancelWorkflow, createWorkflow, getWorkflow } from "../store/workflows.js";
+import type { Api, JobEvent, JobPage } from "./api.js";
+import { endsStream } from "./api.js";
+import type { ClientOptions } from "./client.js";
 import type { Job } from "./types.js";
 
-export function createNatsTransport(o: ClientOptions): Transport {
+export function createNatsTransport(o: ClientOptions): Api {
   let ready: Promise<{ nc: NatsConnection; own: boolean; svc: Services }> | undefined;
   const init = () =>
     (ready ??= (async () => {
@@ -31,21 +42,74 @@ export function createNatsTransport(o: ClientOptions): Transport {
       svc.onOutcomes(workflowOutcomeListener(svc));
       return { nc, own, svc };
     })());
+  const withSvc = async <T>(fn: (svc: Services) => Promise<T>): Promise<T> => fn((await init()).svc);
+  const asJob = (v: unknown) => v as Job;
 
   return {
-    async enqueue(bodies, atomic) {
-      const { svc } = await init();
-      const now = Date.now();
-      const items = bodies.map((b) => parseEnqueueRequest(b, now));
-      return (await enqueueJobs(svc, items, atomic)).map((r) => r.job as Job);
+    enqueue: (bodies, atomic) =>
+      withSvc(async (svc) => {
+        const now = Date.now();
+        const items = bodies.map((b) => parseEnqueueRequest(b, now));
+        return (await enqueueJobs(svc, items, atomic)).map((r) => asJob(r.job));
+      }),
+    get: (id) => withSvc(async (svc) => asJob(await getJob(svc, id))),
+    cancel: (id) => withSvc(async (svc) => asJob(await cancelJob(svc, id))),
+    retry: (id) => withSvc(async (svc) => asJob(await retryJob(svc, id))),
+    list: (q) =>
+      withSvc(async (svc) => {
+        if (q.state !== undefined && !allJobStates.includes(q.state as JobState)) {
+          throw new ValidationError(`state must be one of ${allJobStates.join(", ")}`);
+        }
+        const page = await listJobs(svc, q as Parameters<typeof listJobs>[1]);
+        return page as unknown as JobPage;
+      }),
+    watch: (id, signal) => natsWatch(init, id, signal),
+    queues: {
+      list: () =>
+        withSvc(async (svc) =>
+          (await svc.ctx.queues.list()).map((q) => ({
+            name: q.name,
+            status: q.paused ? ("paused" as const) : ("active" as const),
+            paused: q.paused,
+            created_at: new Date(q.createdAt).toISOString(),
+          })),
+        ),
+      stats: (name) =>
+        withSvc(async (svc) => {
+          const rec = await svc.ctx.queues.get(name);
+          if (!rec) throw new NotFoundError("queue", name);
+          return queueStats(svc, rec);
+        }),
+      setPaused: (name, paused) =>
+        withSvc(async (svc) => {
+          const r = await svc.ctx.queues.update(name, (q) => {
+            q.paused = paused;
+          });
+          return { name: r.name, paused: r.paused };
+        }),
     },
-    async get(id) {
-      const { svc } = await init();
-      return (await getJob(svc, id)) as Job;
+    deadLetters: {
+      list: (q) =>
+        withSvc(async (svc) => {
+          const page = await listDeadLetters(svc, {
+            limit: q.limit ?? 100,
+            offset: q.offset ?? 0,
+            ...(q.queue ? { queue: q.queue } : {}),
+          });
+          return { jobs: page.jobs.map(asJob), total: page.total };
+        }),
+      retry: (id) => withSvc(async (svc) => asJob(await retryDeadLetter(svc, id))),
+      delete: (id) => withSvc((svc) => deleteDeadLetter(svc, id)),
     },
-    async cancel(id) {
-      const { svc } = await init();
-      return (await cancelJob(svc, id)) as Job;
+    cron: {
+      list: () => withSvc((svc) => listCrons(svc)),
+      register: (body) => withSvc((svc) => registerCron(svc, body)),
+      delete: (name) => withSvc((svc) => deleteCron(svc, name)),
+    },
+    workflows: {
+      create: (body) => withSvc((svc) => createWorkflow(svc, body)),
+      get: (id) => withSvc((svc) => getWorkflow(svc, id)),
+      cancel: (id) => withSvc((svc) => cancelWorkflow(svc, id)),
     },
     async close() {
       if (!ready) return;
@@ -55,4 +119,53 @@ export function createNatsTransport(o: ClientOptions): Transport {
       if (own) await nc.close();
     },
   };
+}
+
+/** Live events of one job from its queue's event subject (starts with its current state). */
+async function* natsWatch(
+  init: () => Promise<{ svc: Services }>,
+  id: string,
+  signal?: AbortSignal,
+): AsyncIterable<JobEvent> {
+  const { svc } = await init();
+  const queued: JobEvent[] = [];
+  let wake: (() => void) | undefined;
+  let job = await getJob(svc, id);
+  const sub = svc.ctx.nc.subscribe(svc.ctx.subjects.events(job.queue), {
+    callback: (err, msg) => {
+      if (err) return;
+      for (const e of decodeEvents(msg.data)) if (e.id === id) queued.push(toEventView(e));
+      wake?.();
+    },
+  });
+  const onAbort = () => wake?.();
+  signal?.addEventListener("abort", onAbort);
+  try {
+    job = await getJob(svc, id); // after subscribing: nothing between the two reads is missed
+    const first: JobEvent = {
+      type: "job.state",
+      timestamp: new Date().toISOString(),
+      data: {
+        job_id: id,
+        job_type: job.type,
+        queue: job.queue,
+        attempt: job.attempt as number,
+        state: job.state,
+      },
+    };
+    yield first;
+    if (endsStream(first)) return;
+    while (!signal?.aborted) {
+      while (queued.length > 0) {
+        const e = queued.shift()!;
+        yield e;
+        if (endsStream(e)) return;
+      }
+      await new Promise<void>((r) => (wake = r));
+      wake = undefined;
+    }
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+    sub.unsubscribe();
+  }
 }

@@ -81,6 +81,24 @@ export interface EnqueueOptions {
   retry?: RetryOptions;
   meta?: Record<string, unknown>;
   tags?: string[];
+  /** How long an HTTP worker may hold the job without a heartbeat. @defaultValue 30000 */
+  visibilityTimeoutMs?: number;
+  /** At most one such job at a time: see {@link UniqueOptions}. */
+  unique?: UniqueOptions;
+  /** Sets the queue's rate limit (jobs started per second, across all workers). */
+  rateLimitPerSecond?: number;
+}
+
+/** Unique jobs: a new job that matches an unfinished one on `keys` is rejected, ignored, or replaces it. */
+export interface UniqueOptions {
+  /** Fields that make two jobs "the same". @defaultValue ["type", "args"] */
+  keys?: Array<"type" | "args" | "queue" | "meta">;
+  /** @defaultValue "reject" (the enqueue fails with a `duplicate` error) */
+  onConflict?: "reject" | "ignore" | "replace";
+  /** The key is held at most this long. */
+  periodMs?: number;
+  /** States in which an existing job blocks a new one. @defaultValue unfinished states */
+  states?: JobState[];
 }
 
 /** Maps job types to their argument tuples, for typed `enqueue` calls. */

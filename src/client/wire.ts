@@ -20,6 +20,16 @@ export function toEnqueueBody(
   if (o.expiresAt !== undefined) options.expires_at = o.expiresAt.toISOString();
   if (o.retry !== undefined) options.retry = retryToWire(o.retry);
   if (o.tags !== undefined) options.tags = o.tags;
+  if (o.visibilityTimeoutMs !== undefined) options.visibility_timeout_ms = o.visibilityTimeoutMs;
+  if (o.rateLimitPerSecond !== undefined) options.rate_limit = { max_per_second: o.rateLimitPerSecond };
+  if (o.unique !== undefined) {
+    const u: Record<string, unknown> = {};
+    if (o.unique.keys !== undefined) u.keys = o.unique.keys;
+    if (o.unique.onConflict !== undefined) u.on_conflict = o.unique.onConflict;
+    if (o.unique.periodMs !== undefined) u.period = formatIsoDuration(o.unique.periodMs);
+    if (o.unique.states !== undefined) u.states = o.unique.states;
+    options.unique = u;
+  }
   const body: Record<string, unknown> = { type, args };
   if (o.id !== undefined) body.id = o.id;
   if (o.meta !== undefined) body.meta = o.meta;

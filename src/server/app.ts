@@ -17,6 +17,8 @@ import type { RouteDef } from "./route.js";
 import { registerRoutes } from "./route.js";
 import { ojsJobRoutes } from "./routes-ojs.js";
 import { health, ojsAdminRoutes } from "./routes-ojs-admin.js";
+import { sseRoutes } from "./routes-sse.js";
+import { apiRoutes } from "./routes-api.js";
 
 export interface AppOptions {
   engine: Engine;
@@ -66,7 +68,12 @@ export function createApp(o: AppOptions): App {
   );
 
   const deps = { engine: o.engine, version: o.version, startedAt, enableReset: o.enableReset ?? false };
-  const routes: RouteDef[] = [...ojsJobRoutes(deps), ...ojsAdminRoutes(deps)];
+  const routes: RouteDef[] = [
+    ...ojsJobRoutes(deps),
+    ...ojsAdminRoutes(deps),
+    ...sseRoutes(o.engine),
+    ...apiRoutes(o.engine),
+  ];
   registerRoutes(hono, routes, o.auth);
 
   // Liveness + NATS/JetStream state for load balancers and `jetjob` clients (no token needed).

@@ -34,6 +34,8 @@ export interface RouteDef<B = unknown> {
   docBody?: z.ZodType;
   /** The body may be empty (then `body` is `undefined`). */
   bodyOptional?: boolean;
+  /** Also accept the token as `?access_token=` (SSE: browsers' EventSource cannot send headers). */
+  queryToken?: boolean;
   /** Response schema, for documentation. */
   response?: z.ZodType;
   /** Success status, for documentation. @defaultValue 200 */
@@ -61,11 +63,16 @@ export function registerRoutes(app: Hono, routes: RouteDef[], auth: Authenticato
 
 function authorize(c: Context, r: RouteDef, auth: Authenticator): Principal | undefined {
   if (r.scope === "public" || !auth.enabled) return undefined;
-  const principal = auth.verify(c.req.header("Authorization"));
+  let header = c.req.header("Authorization");
+  if (header === undefined && r.queryToken) {
+    const t = c.req.query("access_token");
+    if (t) header = `Bearer ${t}`;
+  }
+  const principal = auth.verify(header);
   if (!principal) {
     throw new JetjobError(
       ErrorCode.Unauthorized,
-      c.req.header("Authorization") ? "The bearer token is not valid." : "A bearer token is required.",
+      header ? "The bearer token is not valid." : "A bearer token is required.",
     );
   }
   c.set("principal", principal.name);

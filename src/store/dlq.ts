@@ -7,7 +7,7 @@
  * Retrying a dead letter ("revive") copies the job to the end of its queue with fresh attempts and
  * no error history, and points the old slot there.
  */
-import { NotFoundError } from "../core/errors.js";
+import { ConflictError, NotFoundError } from "../core/errors.js";
 import { Store } from "../core/ids.js";
 import { JobState } from "../core/states.js";
 import type { DeadLetter } from "./dlq-index.js";
@@ -79,8 +79,31 @@ async function requireDeadLetter(svc: Services, id: string): Promise<Located> {
 
 /** Retries a dead letter: back to `available` with attempt 0 and no errors. */
 export async function retryDeadLetter(svc: Services, id: string): Promise<JobView> {
+  return reviveJob(svc, await requireDeadLetter(svc, id));
+}
+
+/** Retries a finished job that did not complete (discarded, expired or cancelled): it runs again with fresh attempts. */
+export async function retryJob(svc: Services, id: string): Promise<JobView> {
+  const loc = await svc.locator.locate(id);
+  if (!loc) throw new NotFoundError("job", id);
+  const o = loc.slots[loc.idx]!.outcome;
+  const revivable =
+    (o?.kind === "fail" && o.out === "discard") || o?.kind === "expire" || o?.kind === "cancel";
+  if (!revivable) {
+    const state = buildJobView(
+      loc.at,
+      loc.idx,
+      deriveState(loc.at, loc.idx, loc.slots[loc.idx]!, Date.now()),
+    ).state;
+    throw new ConflictError(`job '${id}' is ${state}; only discarded or cancelled jobs can be retried`, {
+      details: { job_id: id, state },
+    });
+  }
+  return reviveJob(svc, loc);
+}
+
+async function reviveJob(svc: Services, loc: Located): Promise<JobView> {
   const { ctx } = svc;
-  const loc = await requireDeadLetter(svc, id);
   const spec = movedSpec(loc, { attempt: 0 });
   delete spec.errors;
   delete spec.retryDelayMs;
@@ -93,14 +116,14 @@ export async function retryDeadLetter(svc: Services, id: string): Promise<JobVie
   );
   const to = refKey(Store.Queue, target.seq);
   await decideAndAppend(ctx.journals, loc.at.store, loc.at.seq, loc.at.seg.jobs.length, (_j, slots, now) => {
-    const s = slots[loc.idx]!;
-    const discarded = s.outcome?.kind === "fail" && s.outcome.out === "discard";
-    return { ops: discarded ? [{ op: "revive", i: loc.idx, at: now, to, ti: 0 }] : [], value: undefined };
+    const o = slots[loc.idx]!.outcome;
+    const ok = (o?.kind === "fail" && o.out === "discard") || o?.kind === "expire" || o?.kind === "cancel";
+    return { ops: ok ? [{ op: "revive", i: loc.idx, at: now, to, ti: 0 }] : [], value: undefined };
   });
   const homeKey = homeKeyOf(loc);
   if (homeKey !== `${refKey(loc.at.store, loc.at.seq)}.${loc.idx}`)
     await pointHomes(ctx, [{ homeKey, to, ti: 0 }]);
-  await ctx.buckets.dlq.delete(keyOf(loc.at.seg.q, id));
+  await ctx.buckets.dlq.delete(keyOf(loc.at.seg.q, loc.id)).catch(() => undefined);
   emitEvents(ctx, loc.at.seg.q, [event(target, 0, EventType.Enqueued, Date.now(), 0)]);
   const view = buildJobView(target, 0, deriveState(target, 0, { lastAttempt: 0, requeues: 0 }, Date.now()));
   return { ...view, state: JobState.Available };

@@ -15,7 +15,7 @@ import { createStoreContext } from "./context.js";
 import type { CronView } from "./cron.js";
 import { cronTick, deleteCron, listCrons, registerCron } from "./cron.js";
 import type { DeadLetterPage } from "./dlq.js";
-import { deleteDeadLetter, listDeadLetters, retryDeadLetter } from "./dlq.js";
+import { deleteDeadLetter, listDeadLetters, retryDeadLetter, retryJob } from "./dlq.js";
 import type { Enqueued } from "./enqueue.js";
 import { enqueueJobs } from "./enqueue.js";
 import type { EventView, RecentEventsQuery } from "./events.js";
@@ -23,6 +23,8 @@ import { recentEvents } from "./events.js";
 import type { FetchRequest } from "./fetch.js";
 import { fetchJobs } from "./fetch.js";
 import type { Leadership } from "./leader.js";
+import type { JobPage, ListQuery } from "./list.js";
+import { listJobs } from "./list.js";
 import { startLeaderElection } from "./leader.js";
 import type { AckResult, HeartbeatResult, NackRequest } from "./operations.js";
 import { ackJob, cancelJob, getJob, heartbeatJobs, nackJob } from "./operations.js";
@@ -75,6 +77,10 @@ export interface Engine {
   listQueues(): Promise<QueueRecord[]>;
   queueStats(name: string): Promise<QueueStats>;
   setPaused(name: string, paused: boolean): Promise<QueueRecord>;
+  /** A queue's jobs, newest first. */
+  listJobs(q: ListQuery): Promise<JobPage>;
+  /** Runs a discarded or cancelled job again with fresh attempts. */
+  retryJob(id: string): Promise<JobView>;
   deadLetters(q: { queue?: string; limit: number; offset: number }): Promise<DeadLetterPage>;
   retryDeadLetter(id: string): Promise<JobView>;
   deleteDeadLetter(id: string): Promise<{ deleted: true; job_id: string }>;
@@ -196,6 +202,8 @@ export async function createEngine(nc: NatsConnection, options: EngineOptions = 
       ctx.queues.update(name, (r) => {
         r.paused = paused;
       }),
+    listJobs: (q) => listJobs(svc, q),
+    retryJob: (id) => retryJob(svc, id),
     deadLetters: (q) => listDeadLetters(svc, q),
     retryDeadLetter: (id) => retryDeadLetter(svc, id),
     deleteDeadLetter: (id) => deleteDeadLetter(svc, id),

@@ -18,6 +18,8 @@ export const EventType = {
   Cancelled: "job.cancelled",
   Requeued: "job.requeued",
   Expired: "job.expired",
+  /** A snapshot of the job's state (first event of a per-job live stream; never stored). */
+  State: "job.state",
 } as const;
 export type EventType = (typeof EventType)[keyof typeof EventType];
 
@@ -51,6 +53,7 @@ export interface EventView {
     duration_ms?: number;
     worker_id?: string;
     error_code?: string;
+    state?: string;
   };
 }
 

@@ -9,7 +9,7 @@
  *   lease cannot complete or fail the job: that is the fencing token);
  * - a claim must have a higher attempt than any earlier claim;
  * - `requeue` gives the current claim back; `beat` extends the current claim's lease;
- * - `revive` (a dead-letter retry) turns a discarded slot into a move to the job's new home.
+ * - `revive` (a manual retry) turns a discarded, expired or cancelled slot into a move to a new copy.
  */
 import type { FailOp, JournalEntry, JournalOp } from "./journal.js";
 import type { RefKey } from "./segment.js";
@@ -100,7 +100,11 @@ export function applyOp(slots: Slot[], op: JournalOp): void {
       s.loc = { to: op.to, ti: op.ti };
       return;
     case "revive":
-      if ((s.outcome?.kind === "fail" && s.outcome.out === "discard") || s.outcome?.kind === "expire") {
+      if (
+        (s.outcome?.kind === "fail" && s.outcome.out === "discard") ||
+        s.outcome?.kind === "expire" ||
+        s.outcome?.kind === "cancel"
+      ) {
         s.outcome = { kind: "move", at: op.at, to: op.to, ti: op.ti };
       }
       return;

@@ -1,0 +1,131 @@
+/**
+ * Live lifecycle events as Server-Sent Events: per job (ends when the job finishes) and per queue.
+ * Events are published on core NATS subjects (see store/events.ts), so a stream is a plain
+ * subscription: nothing is stored per listener and it costs nothing when nobody listens.
+ *
+ * Browsers' EventSource cannot send headers, so these routes also take the token as
+ * `?access_token=`; request logs never include query strings.
+ */
+import type { Context } from "hono";
+import { streamSSE } from "hono/streaming";
+
+import { isTerminal } from "../core/states.js";
+import type { Engine } from "../store/engine.js";
+import type { EventView, JobEvent } from "../store/events.js";
+import { decodeEvents, EventType, toEventView } from "../store/events.js";
+import { Scope } from "./auth.js";
+import type { RouteDef } from "./route.js";
+import { defineRoute } from "./route.js";
+
+const HEARTBEAT_MS = 15_000;
+const terminal = new Set(["job.completed", "job.discarded", "job.cancelled", "job.expired"]);
+
+/** Streams events from a queue's subject that pass `keep`, until `done` says stop or the client leaves. */
+function streamEvents(
+  c: Context,
+  engine: Engine,
+  queue: string,
+  first: EventView | undefined,
+  keep: (e: JobEvent) => boolean,
+  done: (e: JobEvent) => boolean,
+): Response {
+  return streamSSE(c, async (stream) => {
+    const { ctx } = engine;
+    let finished = false;
+    let wake: (() => void) | undefined;
+    const queued: EventView[] = [];
+    const sub = ctx.nc.subscribe(ctx.subjects.events(queue), {
+      callback: (err, msg) => {
+        if (err) return;
+        for (const e of decodeEvents(msg.data)) {
+          if (!keep(e)) continue;
+          queued.push(toEventView(e));
+          if (done(e)) finished = true;
+        }
+        wake?.();
+      },
+    });
+    stream.onAbort(() => {
+      finished = true;
+      wake?.();
+    });
+    try {
+      if (first) await stream.writeSSE({ event: first.type, data: JSON.stringify(first) });
+      while (!stream.aborted) {
+        while (queued.length > 0) {
+          const e = queued.shift()!;
+          await stream.writeSSE({ event: e.type, data: JSON.stringify(e) });
+        }
+        if (finished) break;
+        await new Promise<void>((r) => {
+          wake = r;
+          setTimeout(r, HEARTBEAT_MS);
+        });
+        wake = undefined;
+        if (queued.length === 0 && !finished) await stream.write(": keep-alive\n\n");
+      }
+    } finally {
+      sub.unsubscribe();
+    }
+  });
+}
+
+export function sseRoutes(engine: Engine): RouteDef[] {
+  return [
+    defineRoute({
+      method: "GET",
+      path: "/ojs/v1/jobs/{id}/events",
+      scope: Scope.Read,
+      tag: "events",
+      summary: "Live events of one job (SSE); starts with its current state, ends when it finishes",
+      queryToken: true,
+      handler: async (c, { params }) => {
+        const job = await engine.get(params.id!);
+        const now = new Date().toISOString();
+        const first: EventView = {
+          type: EventType.State,
+          timestamp: now,
+          data: {
+            job_id: job.id,
+            job_type: job.type,
+            queue: job.queue,
+            attempt: job.attempt as number,
+            state: job.state,
+          },
+        };
+        if (isTerminal(job.state)) {
+          return streamSSE(c, async (stream) => {
+            await stream.writeSSE({ event: first.type, data: JSON.stringify(first) });
+          });
+        }
+        return streamEvents(
+          c,
+          engine,
+          job.queue,
+          first,
+          (e) => e.id === job.id,
+          (e) => terminal.has(e.t),
+        );
+      },
+    }),
+    defineRoute({
+      method: "GET",
+      path: "/ojs/v1/queues/{name}/events",
+      scope: Scope.Read,
+      tag: "events",
+      summary: "Live events of a queue (SSE), optionally filtered with ?types=a,b",
+      queryToken: true,
+      handler: (c, { params, query }) => {
+        const types = query.types ? new Set(query.types.split(",")) : undefined;
+        return streamEvents(
+          c,
+          engine,
+          params.name!,
+          undefined,
+          (e) => !types || types.has(e.t),
+          () => false,
+        );
+      },
+    }),
+  ];
+}
