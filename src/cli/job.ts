@@ -1,55 +1,18 @@
 /**
- * `jetjob job add|get|cancel`: client commands against the API server.
+ * `jetjob job add|get|cancel|retry|list|watch`: client commands against the API server.
  */
 import type { Command } from "commander";
+import { Option } from "commander";
 
-import { createClient } from "../client/client.js";
 import type { EnqueueOptions, Job } from "../client/types.js";
 import { ValidationError } from "../core/errors.js";
+import { allJobStates } from "../core/states.js";
+import type { JobState } from "../core/states.js";
 import { parseIsoDurationMs } from "../core/time.js";
-import { resolveApi } from "./endpoints.js";
-import { printFields, printJson, stateColor } from "./output.js";
-
-export interface ClientFlags {
-  api?: string;
-  token?: string;
-  dataDir?: string;
-  json?: boolean;
-}
-
-export function addClientFlags(cmd: Command): Command {
-  return cmd
-    .option("--api <url>", "API URL (default: $JETJOB_API_URL or .jetjob/endpoints.json)")
-    .option("--token <token>", "API token (default: $JETJOB_API_TOKEN or .jetjob/admin.token)")
-    .option("--data-dir <dir>", "data dir of `jetjob start` to read endpoints from (default: .jetjob)")
-    .option("--json", "print JSON");
-}
-
-export function clientFor(f: ClientFlags) {
-  const target = resolveApi({ api: f.api, token: f.token, dataDir: f.dataDir });
-  return createClient({ url: target.url, ...(target.token === undefined ? {} : { token: target.token }) });
-}
-
-/** CLI args are JSON when they parse as JSON, strings otherwise (`42` → 42, `hello` → "hello"). */
-export function parseArgValues(values: string[], argsJson: string | undefined): unknown[] {
-  if (argsJson !== undefined) {
-    let v: unknown;
-    try {
-      v = JSON.parse(argsJson);
-    } catch {
-      throw new ValidationError("--args must be a JSON array, e.g. --args '[\"a\", 1]'");
-    }
-    if (!Array.isArray(v)) throw new ValidationError("--args must be a JSON array");
-    return v;
-  }
-  return values.map((s) => {
-    try {
-      return JSON.parse(s) as unknown;
-    } catch {
-      return s;
-    }
-  });
-}
+import { addClientFlags, clientFor, intFlag, parseArgValues } from "./client-flags.js";
+import type { ClientFlags, Runner } from "./client-flags.js";
+import { color, printFields, printJson, printTable, shortTime, stateColor } from "./output.js";
+import { watchJob } from "./watch.js";
 
 export interface AddFlags extends ClientFlags {
   queue?: string;
@@ -88,12 +51,6 @@ export function enqueueOptionsFrom(f: AddFlags): EnqueueOptions {
   return o;
 }
 
-function intFlag(name: string, v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new ValidationError(`${name} must be an integer, got ${v}`);
-  return n;
-}
-
 export function printJob(job: Job, json: boolean | undefined): void {
   if (json) return printJson(job);
   printFields([
@@ -115,11 +72,15 @@ export function printJob(job: Job, json: boolean | undefined): void {
   ]);
 }
 
-export function registerJobCommands(
-  program: Command,
-  run: (fn: () => Promise<void>, json?: boolean) => Promise<void>,
-): void {
-  const job = program.command("job").description("enqueue and inspect jobs");
+interface ListFlags extends ClientFlags {
+  queue: string;
+  state?: JobState;
+  limit?: string;
+  cursor?: string;
+}
+
+export function registerJobCommands(program: Command, run: Runner): void {
+  const job = program.command("job").description("enqueue, inspect, list and watch jobs");
 
   addClientFlags(
     job
@@ -151,4 +112,64 @@ export function registerJobCommands(
   ).action((id: string, f: ClientFlags) =>
     run(async () => printJob(await clientFor(f).cancel(id), f.json), f.json),
   );
+
+  addClientFlags(
+    job
+      .command("retry")
+      .description("run a discarded or cancelled job again, with fresh attempts")
+      .argument("<id>", "job id"),
+  ).action((id: string, f: ClientFlags) =>
+    run(async () => printJob(await clientFor(f).retry(id), f.json), f.json),
+  );
+
+  addClientFlags(
+    job
+      .command("list")
+      .description("list a queue's jobs, newest first")
+      .requiredOption("-q, --queue <queue>", "queue to list")
+      .addOption(new Option("--state <state>", "only jobs in this state").choices(allJobStates))
+      .option("--limit <n>", "jobs per page, 1-500 (default: the server's)")
+      .option("--cursor <cursor>", "continue after a previous page (its next_cursor)"),
+  ).action((f: ListFlags) =>
+    run(async () => {
+      const page = await clientFor(f).list({
+        queue: f.queue,
+        ...(f.state === undefined ? {} : { state: f.state }),
+        ...(f.limit === undefined ? {} : { limit: intFlag("--limit", f.limit, 1) }),
+        ...(f.cursor === undefined ? {} : { cursor: f.cursor }),
+      });
+      if (f.json) return printJson(page);
+      if (page.jobs.length === 0) {
+        process.stdout.write(`no ${f.state ?? ""}${f.state ? " " : ""}jobs in queue ${f.queue}\n`);
+      } else {
+        printTable(
+          ["ID", "TYPE", "STATE", "ATTEMPT", "CREATED"],
+          page.jobs.map((j) => [
+            j.id,
+            j.type,
+            stateColor(j.state),
+            `${j.attempt}/${j.max_attempts}`,
+            shortTime(j.created_at),
+          ]),
+        );
+      }
+      if (page.next_cursor) {
+        const state = f.state ? ` --state ${f.state}` : "";
+        const limit = f.limit ? ` --limit ${f.limit}` : "";
+        process.stdout.write(
+          color.dim(`more: jetjob job list --queue ${f.queue}${state}${limit} --cursor ${page.next_cursor}`) +
+            "\n",
+        );
+      }
+    }, f.json),
+  );
+
+  addClientFlags(
+    job
+      .command("watch")
+      .description(
+        "print a job's live events until it finishes; exit 0 if it completed, 1 if it was discarded or cancelled",
+      )
+      .argument("<id>", "job id"),
+  ).action((id: string, f: ClientFlags) => run(() => watchJob(clientFor(f), id, f.json === true), f.json));
 }

@@ -12,8 +12,11 @@ import { packageRoot } from "../natsd/find.js";
 import { createAuthenticator, loadTokensFile } from "../server/auth.js";
 import type { TokenEntry } from "../server/auth.js";
 import { runApiServer } from "../server/run.js";
+import { registerCronCommands } from "./cron.js";
+import { registerDlqCommands } from "./dlq.js";
 import { registerJobCommands } from "./job.js";
 import { reportError } from "./output.js";
+import { registerQueueCommands } from "./queue.js";
 import { startCommand } from "./start.js";
 
 const version = (JSON.parse(readFileSync(join(packageRoot, "package.json"), "utf8")) as { version: string })
@@ -132,5 +135,8 @@ program
   );
 
 registerJobCommands(program, run);
+registerQueueCommands(program, run);
+registerDlqCommands(program, run);
+registerCronCommands(program, run);
 
 await program.parseAsync(process.argv);

@@ -33,6 +33,49 @@ export function printFields(rows: Array<[string, unknown]>): void {
   }
 }
 
+// eslint-disable-next-line no-control-regex -- matches the colour codes paint() writes
+const ANSI = /\u001b\[[0-9;]*m/g;
+
+/** Width of a cell as it appears on screen (colour codes take no room). */
+function visibleLength(s: string): number {
+  return s.replace(ANSI, "").length;
+}
+
+/** A table cell: absent values show as "-", and a cell stays on one line. */
+export function cell(v: unknown): string {
+  if (v === undefined || v === null || v === "") return "-";
+  const s = typeof v === "string" ? v : JSON.stringify(v);
+  return s.replace(/\s*\n\s*/g, " ");
+}
+
+/** Shortens `s` to `max` characters, ending with "…" when cut. */
+export function truncate(s: string, max: number): string {
+  return s.length <= max ? s : s.slice(0, Math.max(0, max - 1)) + "…";
+}
+
+/** An RFC 3339 time without milliseconds (`2030-01-01T09:00:00Z`), or "-". */
+export function shortTime(iso: string | undefined): string {
+  if (!iso) return "-";
+  return iso.replace(/\.\d+(?=Z$)/, "");
+}
+
+/**
+ * Prints rows as aligned columns under a dimmed header (two spaces between columns, no trailing
+ * spaces). Cells may carry colour; alignment counts only visible characters.
+ */
+export function printTable(headers: string[], rows: string[][]): void {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => visibleLength(r[i] ?? ""))));
+  const line = (cells: string[], style: (s: string) => string = (s) => s) =>
+    cells
+      .map((c, i) =>
+        i === cells.length - 1 ? style(c) : style(c) + " ".repeat(widths[i]! - visibleLength(c)),
+      )
+      .join("  ")
+      .trimEnd();
+  process.stdout.write(line(headers, color.dim) + "\n");
+  for (const r of rows) process.stdout.write(line(r) + "\n");
+}
+
 export function stateColor(state: string): string {
   if (state === "completed") return color.green(state);
   if (state === "discarded" || state === "cancelled") return color.red(state);

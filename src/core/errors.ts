@@ -90,7 +90,7 @@ export class NotFoundError extends JetjobError {
   override name = "NotFoundError";
   constructor(resourceType: string, resourceId: string, options: JetjobErrorOptions = {}) {
     super(ErrorCode.NotFound, `${capitalize(resourceType)} '${resourceId}' not found.`, {
-      hint: `Check the ${resourceType} id; finished ${resourceType}s are removed after their retention period.`,
+      hint: notFoundHints[resourceType] ?? `Check the ${resourceType} name or id.`,
       ...options,
       details: { resource_type: resourceType, resource_id: resourceId, ...options.details },
     });
@@ -210,6 +210,15 @@ function defaultRetryable(code: ErrorCode): boolean {
     code === ErrorCode.Closed
   );
 }
+
+const notFoundHints: Record<string, string> = {
+  job: "Check the job id; finished jobs are removed after their retention period.",
+  queue: "Queues appear when their first job is enqueued; `GET /ojs/v1/queues` lists them.",
+  cron: "`GET /ojs/v1/cron` lists the registered schedules.",
+  "dead letter":
+    'Only jobs discarded with on_exhaustion "dead_letter" are dead letters; `GET /ojs/v1/dead-letter` lists them.',
+  workflow: "Check the workflow id returned when it was created.",
+};
 
 function capitalize(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);

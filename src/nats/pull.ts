@@ -141,23 +141,23 @@ function toDelivery(msg: Msg): Delivery | undefined {
 
 /** A long-lived pull loop for workers. */
 export interface PullLoop {
-  /** Ask for up to `n` more messages (credit-based flow control). */
-  request(n: number): void;
-  /** Outstanding credit (messages asked for but not yet received). */
+  /** Asks for up to `n` messages, waiting at most `expiresMs` for them. */
+  request(n: number, expiresMs: number): void;
+  /** Messages asked for by requests still open. */
   readonly credit: number;
   close(): void;
 }
 
 export interface PullLoopOptions {
-  /** Long-poll length of each pull request. @defaultValue 30000 */
-  expiresMs?: number;
   onMessage: (d: Delivery) => void;
+  /** A request ended (expired, or the server had nothing): `received` messages came for it. */
+  onEnd?: (received: number) => void;
   onError?: (err: Error) => void;
 }
 
 /**
- * A worker's pull loop: one inbox subscription, pull requests issued as credit is granted; each
- * request long-polls up to `expiresMs` and is renewed while credit remains.
+ * A worker's pull loop on one consumer: one inbox subscription, and pull requests the worker issues
+ * one by one (it decides which lane to ask, and for how long, from what each request brought).
  */
 export function createPullLoop(
   nc: NatsConnection,
@@ -166,9 +166,7 @@ export function createPullLoop(
   options: PullLoopOptions,
 ): PullLoop {
   const inbox = createInbox();
-  const expiresMs = options.expiresMs ?? 30_000;
-  let credit = 0; // messages asked for, not yet delivered
-  let requested = 0; // messages covered by pull requests still open
+  let credit = 0;
   let closed = false;
   const open = new Map<number, { batch: number; received: number; timer: NodeJS.Timeout }>();
   let nextReq = 1;
@@ -186,23 +184,24 @@ export function createPullLoop(
       const code = msg.headers?.code ?? 0;
       if (code !== 0) {
         if (code === 100) return;
-        endRequest(Number(msg.subject.slice(inbox.length + 1)));
         if (code !== 404 && code !== 408 && code !== 409) {
           options.onError?.(
             new BackendError(`pull on ${stream}/${consumer}: ${code} ${msg.headers?.description ?? ""}`),
           );
         }
-        issue();
+        endRequest(Number(msg.subject.slice(inbox.length + 1)));
         return;
       }
       const d = toDelivery(msg);
       if (!d) return;
-      credit = Math.max(0, credit - 1);
       for (const [reqId, r] of open) {
         if (r.received >= r.batch) continue;
         r.received++;
-        requested--;
-        if (r.received >= r.batch) endRequest(reqId);
+        credit--;
+        if (r.received >= r.batch) {
+          clearTimeout(r.timer);
+          open.delete(reqId);
+        }
         break;
       }
       options.onMessage(d);
@@ -213,39 +212,30 @@ export function createPullLoop(
     const r = open.get(reqId);
     if (!r) return;
     clearTimeout(r.timer);
-    requested -= r.batch - r.received;
+    credit -= r.batch - r.received;
     open.delete(reqId);
-  }
-
-  function issue(): void {
-    if (closed) return;
-    const want = credit - requested;
-    if (want <= 0) return;
-    const reqId = nextReq++;
-    // The server ends the request after `expires`; the timer is a fallback if its status is lost.
-    const timer = setTimeout(() => {
-      endRequest(reqId);
-      issue();
-    }, expiresMs + 5000);
-    timer.unref();
-    open.set(reqId, { batch: want, received: 0, timer });
-    requested += want;
-    const req = { batch: want, expires: expiresMs * 1_000_000, idle_heartbeat: 5_000_000_000 };
-    try {
-      nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`, enc.encode(JSON.stringify(req)), {
-        reply: `${inbox}.${reqId}`,
-      });
-    } catch (err) {
-      endRequest(reqId);
-      options.onError?.(new BackendError(`pull request on ${stream}/${consumer} failed`, { cause: err }));
-    }
+    options.onEnd?.(r.received);
   }
 
   return {
-    request(n) {
+    request(n, expiresMs) {
       if (n <= 0 || closed) return;
+      const reqId = nextReq++;
+      // The server ends the request after `expires`; the timer is a fallback if its status is lost.
+      const timer = setTimeout(() => endRequest(reqId), expiresMs + 5000);
+      timer.unref();
+      open.set(reqId, { batch: n, received: 0, timer });
       credit += n;
-      issue();
+      const req: Record<string, number> = { batch: n, expires: expiresMs * 1_000_000 };
+      if (expiresMs > 10_000) req.idle_heartbeat = 5_000_000_000;
+      try {
+        nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`, enc.encode(JSON.stringify(req)), {
+          reply: `${inbox}.${reqId}`,
+        });
+      } catch (err) {
+        endRequest(reqId);
+        options.onError?.(new BackendError(`pull request on ${stream}/${consumer} failed`, { cause: err }));
+      }
     },
     get credit() {
       return credit;

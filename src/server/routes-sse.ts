@@ -9,6 +9,7 @@
 import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
 
+import type { JobState } from "../core/states.js";
 import { isTerminal } from "../core/states.js";
 import type { Engine } from "../store/engine.js";
 import type { EventView, JobEvent } from "../store/events.js";
@@ -20,12 +21,15 @@ import { defineRoute } from "./route.js";
 const HEARTBEAT_MS = 15_000;
 const terminal = new Set(["job.completed", "job.discarded", "job.cancelled", "job.expired"]);
 
-/** Streams events from a queue's subject that pass `keep`, until `done` says stop or the client leaves. */
+/**
+ * Streams events from a queue's subject that pass `keep`, until `done` says stop or the client leaves.
+ * The subscription starts before `snapshot` is read, so nothing between the two is missed.
+ */
 function streamEvents(
   c: Context,
   engine: Engine,
   queue: string,
-  first: EventView | undefined,
+  snapshot: (() => Promise<EventView | undefined>) | undefined,
   keep: (e: JobEvent) => boolean,
   done: (e: JobEvent) => boolean,
 ): Response {
@@ -50,7 +54,12 @@ function streamEvents(
       wake?.();
     });
     try {
-      if (first) await stream.writeSSE({ event: first.type, data: JSON.stringify(first) });
+      await ctx.nc.flush(); // the subscription is active on the server before we read the state
+      const first = snapshot ? await snapshot() : undefined;
+      if (first) {
+        await stream.writeSSE({ event: first.type, data: JSON.stringify(first) });
+        if (first.data.state !== undefined && isTerminal(first.data.state as JobState)) return;
+      }
       while (!stream.aborted) {
         while (queued.length > 0) {
           const e = queued.shift()!;
@@ -80,30 +89,28 @@ export function sseRoutes(engine: Engine): RouteDef[] {
       summary: "Live events of one job (SSE); starts with its current state, ends when it finishes",
       queryToken: true,
       handler: async (c, { params }) => {
-        const job = await engine.get(params.id!);
-        const now = new Date().toISOString();
-        const first: EventView = {
-          type: EventType.State,
-          timestamp: now,
-          data: {
-            job_id: job.id,
-            job_type: job.type,
-            queue: job.queue,
-            attempt: job.attempt as number,
-            state: job.state,
-          },
+        const id = params.id!;
+        const job = await engine.get(id); // answer 404 before the stream starts
+        const snapshot = async (): Promise<EventView> => {
+          const now = await engine.get(id);
+          return {
+            type: EventType.State,
+            timestamp: new Date().toISOString(),
+            data: {
+              job_id: now.id,
+              job_type: now.type,
+              queue: now.queue,
+              attempt: now.attempt as number,
+              state: now.state,
+            },
+          };
         };
-        if (isTerminal(job.state)) {
-          return streamSSE(c, async (stream) => {
-            await stream.writeSSE({ event: first.type, data: JSON.stringify(first) });
-          });
-        }
         return streamEvents(
           c,
           engine,
           job.queue,
-          first,
-          (e) => e.id === job.id,
+          snapshot,
+          (e) => e.id === id,
           (e) => terminal.has(e.t),
         );
       },

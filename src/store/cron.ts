@@ -5,9 +5,11 @@
  *
  * Firing is exactly once per tick across any number of API servers and leader changes: the tick's job
  * id is derived from (name, tick time), so enqueueing it twice stores one job (409 duplicate), and the
- * schedule's `lastRunAt` moves forward with compare-and-set. Only the latest due tick fires after
- * downtime (no burst of missed runs). `overlap_policy: "skip"` skips a tick while the previous job is
- * unfinished. Cron jobs get a 10-minute visibility timeout unless the template sets one.
+ * schedule's `lastRunAt` moves forward with compare-and-set. Ticks missed while no leader ran (a
+ * leader change) are fired late, in order, if they are at most {@link CATCH_UP_MS} old; older ones
+ * (long downtime) are skipped rather than fired in a burst. `overlap_policy: "skip"` skips a tick
+ * while the previous job is unfinished. Cron jobs get a 10-minute visibility timeout unless the
+ * template sets one.
  */
 import { Cron } from "croner";
 
@@ -156,16 +158,21 @@ export async function deleteCron(svc: Services, name: string): Promise<CronView>
   return cronView(r.value);
 }
 
-/** The latest tick at or before `nowMs` that comes after `afterMs`, if any. */
-export function dueTick(r: CronRecord, nowMs: number): number | undefined {
+/** How old a missed tick may be and still fire late. */
+export const CATCH_UP_MS = 15 * 60_000;
+const MAX_TICKS_PER_PASS = 100;
+
+/** The ticks to fire now: due since `lastRunAt`, oldest first, none older than {@link CATCH_UP_MS}. */
+export function dueTicks(r: CronRecord, nowMs: number): number[] {
   const s = schedule(r.expression, r.timezone);
-  let t = s.nextRun(new Date(r.lastRunAt ?? r.createdAt))?.getTime();
-  if (t === undefined || t > nowMs) return undefined;
-  for (;;) {
-    const n: number | undefined = s.nextRun(new Date(t))?.getTime();
-    if (n === undefined || n > nowMs) return t;
-    t = n;
+  const from = Math.max(r.lastRunAt ?? r.createdAt, nowMs - CATCH_UP_MS);
+  const out: number[] = [];
+  let t: number | undefined = s.nextRun(new Date(from))?.getTime();
+  while (t !== undefined && t <= nowMs && out.length < MAX_TICKS_PER_PASS) {
+    out.push(t);
+    t = s.nextRun(new Date(t))?.getTime();
   }
+  return out;
 }
 
 /** One scheduler pass: fires every due schedule once. Run by the cron leader every second. */
@@ -173,13 +180,16 @@ export async function cronTick(svc: Services, nowMs = Date.now()): Promise<void>
   for (const k of await keysOf(svc.ctx.buckets.cron)) {
     const cur = await getJson<CronRecord>(svc.ctx.buckets.cron, k);
     if (!cur || !cur.value.enabled) continue;
-    const tick = dueTick(cur.value, nowMs);
-    if (tick === undefined) continue;
-    await fire(svc, cur.value, tick);
+    let r = cur.value;
+    for (const tick of dueTicks(r, nowMs)) {
+      const next = await fire(svc, r, tick);
+      if (!next) break; // replaced or deleted meanwhile
+      r = next;
+    }
   }
 }
 
-async function fire(svc: Services, r: CronRecord, tick: number): Promise<void> {
+async function fire(svc: Services, r: CronRecord, tick: number): Promise<CronRecord | undefined> {
   let jobId: string | undefined;
   if (r.overlapPolicy === "skip" && r.lastJobId !== undefined && (await unfinished(svc, r.lastJobId))) {
     jobId = r.lastJobId; // skipped: the previous run is still going
@@ -195,7 +205,7 @@ async function fire(svc: Services, r: CronRecord, tick: number): Promise<void> {
     }
   }
   const id = jobId;
-  await casUpdate<CronRecord>(svc.ctx.buckets.cron, r.name, (cur) => {
+  return casUpdate<CronRecord>(svc.ctx.buckets.cron, r.name, (cur) => {
     if (!cur || cur.createdAt !== r.createdAt || (cur.lastRunAt ?? 0) >= tick) return undefined;
     cur.lastRunAt = tick;
     cur.lastJobId = id;

@@ -122,7 +122,7 @@ async function reviveJob(svc: Services, loc: Located): Promise<JobView> {
   });
   const homeKey = homeKeyOf(loc);
   if (homeKey !== `${refKey(loc.at.store, loc.at.seq)}.${loc.idx}`)
-    await pointHomes(ctx, [{ homeKey, to, ti: 0 }]);
+    await pointHomes(svc, [{ homeKey, to, ti: 0 }]);
   await ctx.buckets.dlq.delete(keyOf(loc.at.seg.q, loc.id)).catch(() => undefined);
   emitEvents(ctx, loc.at.seg.q, [event(target, 0, EventType.Enqueued, Date.now(), 0)]);
   const view = buildJobView(target, 0, deriveState(target, 0, { lastAttempt: 0, requeues: 0 }, Date.now()));

@@ -61,6 +61,8 @@ export interface EngineOptions extends StoreContextOptions {
 export interface Engine {
   readonly ctx: StoreContext;
   readonly svc: Services;
+  /** Whether this engine holds the scheduler lease now (runs promotion, cron and sweeps). */
+  readonly scheduling: boolean;
   /** Validates and enqueues one job (OJS PUSH); `created` is false when a unique job already existed. */
   push(body: unknown): Promise<Enqueued>;
   /** {@link push} returning just the job. */
@@ -157,6 +159,9 @@ export async function createEngine(nc: NatsConnection, options: EngineOptions = 
   const engine: Engine = {
     ctx,
     svc,
+    get scheduling() {
+      return scheduler !== undefined;
+    },
     async push(body) {
       const [r] = await enqueueJobs(svc, [parseEnqueueRequest(body)]);
       return r!;

@@ -11,21 +11,26 @@ import { EventType, emitEvents } from "./events.js";
 import type { Slot } from "./fold.js";
 import { isClaimable } from "./fold.js";
 import type { JournalOp } from "./journal.js";
+import type { ReadMemo } from "./locator.js";
 import { takeRateToken } from "./limits.js";
 import { decideAndAppend } from "./journal.js";
-import { decideFailure } from "./moves.js";
+import { decideFailure, handOffJobs } from "./moves.js";
 import { applyRelease, decideRelease } from "./release.js";
 import type { SegmentAt } from "./segment.js";
 import { decodeSegment, jobIdAt } from "./segment.js";
 import type { Services } from "./services.js";
 import { outcomesOf } from "./services.js";
-import { validateMoved } from "./validate.js";
+import { POINTER_RETRY_MS, validateMoved } from "./validate.js";
 import type { JobView } from "./view.js";
 import { buildJobView, deriveState, timeoutError } from "./view.js";
 
 export const DEFAULT_VISIBILITY_MS = 30_000;
 /** How long an HTTP fetch waits on an empty lane (an empty fetch answers after about this). */
 export const FETCH_WAIT_MS = 25;
+/** An HTTP fetch that leaves more than this many claimable jobs in a segment moves them on ... */
+const SPLIT_ABOVE = 16;
+/** ... in segments of this many, so concurrent fetchers do not queue on one segment. */
+const SPLIT_CHUNK = 8;
 
 export interface FetchRequest {
   queues: string[];
@@ -95,6 +100,8 @@ async function claimFromDelivery(
         const claimed: number[] = [];
         const events: JobEvent[] = [];
         const afters: Array<() => Promise<void>> = [];
+        const rest: Array<{ i: number; a: number }> = [];
+        const memo: ReadMemo = new Map();
         let waiting = false;
         for (let i = 0; i < slots.length; i++) {
           const s = slots[i]!;
@@ -103,7 +110,7 @@ async function claimFromDelivery(
           const c = s.claim;
           if (c?.dl !== undefined && spec.timeoutMs !== undefined && now > c.at + spec.timeoutMs) {
             const err = timeoutError(spec, c.a, c.at + spec.timeoutMs);
-            const decision = await decideFailure(ctx, { at, idx: i, journal, slots }, c.a, err, now);
+            const decision = await decideFailure(svc, { at, idx: i, journal, slots }, c.a, err, now);
             ops.push(decision.op);
             afters.push(decision.after);
             events.push(
@@ -117,8 +124,13 @@ async function claimFromDelivery(
             events.push(event(at, i, EventType.Expired, now));
             continue;
           }
-          if (claimed.length >= want) continue;
-          const validity = await validateMoved(ctx, locator, at, i);
+          const a = Math.max(s.lastAttempt, spec.attempt ?? 0) + 1;
+          if (claimed.length >= want) {
+            // Not ours to run: a handed-off copy is validated where it lands.
+            rest.push({ i, a });
+            continue;
+          }
+          const validity = await validateMoved(ctx, locator, at, i, memo);
           if (validity === "wait") {
             waiting = true;
             continue;
@@ -127,11 +139,16 @@ async function claimFromDelivery(
             ops.push({ op: "expire", i, at: now });
             continue;
           }
-          const a = Math.max(s.lastAttempt, spec.attempt ?? 0) + 1;
           const dl = now + (req.visibilityMs ?? spec.visibilityMs ?? DEFAULT_VISIBILITY_MS);
           ops.push({ op: "claim", i, a, w: req.workerId, at: now, dl, ack: d.ackSubject });
           claimed.push(i);
           events.push({ ...event(at, i, EventType.Started, now, a), w: req.workerId });
+        }
+        if (rest.length > SPLIT_ABOVE) {
+          // Many jobs left in one segment would make concurrent fetchers take turns on it: spread them.
+          const moved = await handOffJobs(svc, { at, idx: 0, journal, slots }, rest, SPLIT_CHUNK, now);
+          ops.push(...moved.ops);
+          if (moved.after) afters.push(moved.after);
         }
         return { ops, value: { claimed, events, afters, waiting, ops } };
       },
@@ -144,7 +161,11 @@ async function claimFromDelivery(
   const { claimed, events, afters, waiting, ops } = result.value;
   const slots = result.slots;
   if (!result.appended) {
-    applyRelease(ctx.nc, d.ackSubject, waiting ? { kind: "nak", delayMs: 1000 } : decideRelease(slots, now));
+    applyRelease(
+      ctx.nc,
+      d.ackSubject,
+      waiting ? { kind: "nak", delayMs: POINTER_RETRY_MS } : decideRelease(slots, now),
+    );
     return [];
   }
   applyRelease(ctx.nc, d.ackSubject, decideRelease(slots, now));

@@ -13,7 +13,7 @@ import type { Publisher } from "../nats/publisher.js";
 import type { StreamReader } from "../nats/reader.js";
 import { ErrorCode, JetjobError } from "../core/errors.js";
 import type { Slot } from "./fold.js";
-import { applyOp, foldJournal } from "./fold.js";
+import { applyOp, emptySlots, foldJournal } from "./fold.js";
 import type { RefKey } from "./segment.js";
 
 /** A worker (or an HTTP fetcher) took job `i` for attempt `a`. `dl` = lease deadline of HTTP claims. */
@@ -110,19 +110,45 @@ export interface JournalEntry {
   ops: JournalOp[];
 }
 
-/** A journal as read: its entries and the sequence to compare-and-set against. */
+/**
+ * A journal as read: the folded slots, the sequence to compare-and-set against, and where the latest
+ * snapshot is. Every entry names the latest snapshot entry before it (`base`); every
+ * {@link SNAPSHOT_EVERY} entries a writer stores the whole folded state in its entry. So reading costs
+ * the last entry plus at most that many others, however long the journal has grown.
+ */
 export interface JournalState {
-  entries: JournalEntry[];
+  slots: Slot[];
   lastSeq: number;
+  /** Sequence of the latest entry that holds a snapshot (0: none). */
+  base: number;
+  /** Entries after `base` (or in all, without a snapshot). */
+  since: number;
+}
+
+export const SNAPSHOT_EVERY = 16;
+
+interface StoredEntry {
+  ops: JournalOp[];
+  /** Latest snapshot entry before this one. */
+  base?: number;
+  /** The folded state before `ops` (this entry starts a new fold). */
+  snap?: Slot[];
 }
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
+export function emptyJournal(jobCount: number): JournalState {
+  return { slots: emptySlots(jobCount), lastSeq: 0, base: 0, since: 0 };
+}
+
 export interface Journals {
-  read(store: Store, seq: number): Promise<JournalState>;
-  /** Appends if the journal's last sequence is still `expectedLastSeq`; returns the new one. */
-  append(store: Store, seq: number, ops: JournalOp[], expectedLastSeq: number): Promise<number>;
+  read(store: Store, seq: number, jobCount: number): Promise<JournalState>;
+  /**
+   * Appends `ops` if the journal's last sequence is still `prev.lastSeq` (else throws
+   * WrongSequenceError); returns the state after the append. `prev` is not changed.
+   */
+  append(store: Store, seq: number, ops: JournalOp[], prev: JournalState): Promise<JournalState>;
 }
 
 export function createJournals(
@@ -132,19 +158,60 @@ export function createJournals(
   subject: (store: Store, seq: number) => string,
 ): Journals {
   return {
-    async read(store, seq) {
-      const msgs = await reader.all(stream, subject(store, seq));
-      const entries: JournalEntry[] = [];
-      for (const m of msgs) entries.push({ seq: m.seq, ops: decodeOps(m.data) });
-      return { entries, lastSeq: msgs.length > 0 ? msgs[msgs.length - 1]!.seq : 0 };
+    async read(store, seq, jobCount) {
+      const subj = subject(store, seq);
+      const last = await reader.get(stream, { lastBySubject: subj });
+      if (!last) return emptyJournal(jobCount);
+      const lastEntry = decodeEntry(last.data);
+      if (lastEntry.snap) {
+        const slots = foldJournal(
+          jobCount,
+          [{ seq: last.seq, ops: lastEntry.ops }],
+          restore(lastEntry.snap, jobCount),
+        );
+        return { slots, lastSeq: last.seq, base: last.seq, since: 0 };
+      }
+      const from = lastEntry.base ?? 0;
+      let slots = emptySlots(jobCount);
+      let lastSeq = 0;
+      let base = 0;
+      let since = 0;
+      for (const m of await reader.all(stream, subj, from)) {
+        const e = decodeEntry(m.data);
+        if (e.snap) {
+          slots = restore(e.snap, jobCount);
+          base = m.seq;
+          since = 0;
+        } else since++;
+        for (const op of e.ops) applyOp(slots, op);
+        lastSeq = m.seq;
+      }
+      return { slots, lastSeq, base, since };
     },
-    async append(store, seq, ops, expectedLastSeq) {
-      const ack = await publisher.publish(subject(store, seq), enc.encode(JSON.stringify({ ops })), {
-        expectedLastSubjectSeq: expectedLastSeq,
+    async append(store, seq, ops, prev) {
+      const snapshot = prev.since >= SNAPSHOT_EVERY;
+      const entry: StoredEntry = snapshot ? { ops, snap: prev.slots } : { ops };
+      if (!snapshot && prev.base > 0) entry.base = prev.base;
+      const ack = await publisher.publish(subject(store, seq), enc.encode(JSON.stringify(entry)), {
+        expectedLastSubjectSeq: prev.lastSeq,
       });
-      return ack.seq;
+      const slots = structuredClone(prev.slots);
+      for (const op of ops) applyOp(slots, op);
+      return snapshot
+        ? { slots, lastSeq: ack.seq, base: ack.seq, since: 0 }
+        : { slots, lastSeq: ack.seq, base: prev.base, since: prev.since + 1 };
     },
   };
+}
+
+/** A stored snapshot, padded to the segment's size (and never longer). */
+function restore(snap: Slot[], jobCount: number): Slot[] {
+  const slots = emptySlots(jobCount);
+  for (let i = 0; i < jobCount && i < snap.length; i++) {
+    const s = snap[i];
+    if (s && typeof s === "object" && typeof s.lastAttempt === "number") slots[i] = s;
+  }
+  return slots;
 }
 
 /**
@@ -152,13 +219,15 @@ export function createJournals(
  * misbehaving client) is skipped rather than wedging every reader of that journal; the fold also
  * ignores ops that are malformed or do not apply.
  */
-function decodeOps(data: Uint8Array): JournalOp[] {
+function decodeEntry(data: Uint8Array): StoredEntry {
   try {
-    const v = JSON.parse(dec.decode(data)) as { ops?: unknown };
-    if (!Array.isArray(v.ops)) return [];
-    return v.ops.filter(isOpShaped) as JournalOp[];
+    const v = JSON.parse(dec.decode(data)) as { ops?: unknown; base?: unknown; snap?: unknown };
+    const e: StoredEntry = { ops: Array.isArray(v.ops) ? (v.ops.filter(isOpShaped) as JournalOp[]) : [] };
+    if (typeof v.base === "number") e.base = v.base;
+    if (Array.isArray(v.snap)) e.snap = v.snap as Slot[];
+    return e;
   } catch {
-    return [];
+    return { ops: [] };
   }
 }
 
@@ -206,25 +275,25 @@ export async function decideAndAppend<T>(
   jobCount: number,
   decide: (j: JournalState, slots: Slot[], nowMs: number) => Promise<Decision<T>> | Decision<T>,
   options: DecideOptions = {},
-): Promise<{ value: T; slots: Slot[]; lastSeq: number; appended: boolean }> {
+): Promise<{ value: T; slots: Slot[]; lastSeq: number; appended: boolean; journal: JournalState }> {
   const tries = options.tries ?? 20;
   for (let attempt = 0; attempt < tries; attempt++) {
-    const journal: JournalState =
+    const journal =
       options.optimisticEmpty && attempt === 0
-        ? { entries: [], lastSeq: 0 }
-        : await journals.read(store, seq);
-    const slots = foldJournal(jobCount, journal.entries);
-    const d = await decide(journal, slots, Date.now());
-    if (d.ops.length === 0) return { value: d.value, slots, lastSeq: journal.lastSeq, appended: false };
-    let lastSeq: number;
+        ? emptyJournal(jobCount)
+        : await journals.read(store, seq, jobCount);
+    const d = await decide(journal, journal.slots, Date.now());
+    if (d.ops.length === 0) {
+      return { value: d.value, slots: journal.slots, lastSeq: journal.lastSeq, appended: false, journal };
+    }
+    let next: JournalState;
     try {
-      lastSeq = await journals.append(store, seq, d.ops, journal.lastSeq);
+      next = await journals.append(store, seq, d.ops, journal);
     } catch (err) {
       if (err instanceof WrongSequenceError) continue;
       throw err;
     }
-    for (const op of d.ops) applyOp(slots, op);
-    return { value: d.value, slots, lastSeq, appended: true };
+    return { value: d.value, slots: next.slots, lastSeq: next.lastSeq, appended: true, journal: next };
   }
   throw new JetjobError(
     ErrorCode.Conflict,

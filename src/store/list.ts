@@ -8,7 +8,7 @@
  */
 import { Store } from "../core/ids.js";
 import type { JobState } from "../core/states.js";
-import { foldJournal, forwardOf } from "./fold.js";
+import { forwardOf } from "./fold.js";
 import type { Services } from "./services.js";
 import type { JobView } from "./view.js";
 import { buildJobView, deriveState } from "./view.js";
@@ -60,7 +60,7 @@ export async function listJobs(svc: Services, q: ListQuery): Promise<JobPage> {
     for (const seq of seqs) {
       const at = await locator.segment(Store.Queue, seq);
       if (!at) continue;
-      const slots = foldJournal(at.seg.jobs.length, (await ctx.journals.read(Store.Queue, seq)).entries);
+      const { slots } = await ctx.journals.read(Store.Queue, seq, at.seg.jobs.length);
       const startIdx = seq === curSeq && curIdx >= 0 ? curIdx - 1 : at.seg.jobs.length - 1;
       for (let i = startIdx; i >= 0; i--) {
         if (jobs.length >= limit) return { jobs, next_cursor: `${seq}.${i + 1}` };

@@ -7,7 +7,7 @@
 import { decodeJobId, Store } from "../core/ids.js";
 import type { StoreContext } from "./context.js";
 import type { Slot } from "./fold.js";
-import { foldJournal, forwardOf } from "./fold.js";
+import { forwardOf } from "./fold.js";
 import type { JournalState } from "./journal.js";
 import type { IdRecord } from "./producer.js";
 import type { RefKey, SegmentAt } from "./segment.js";
@@ -77,8 +77,8 @@ export function createLocator(ctx: StoreContext, cacheSize = 4096): Locator {
   async function readSegmentState(store: Store, seq: number): Promise<JobAt | undefined> {
     const at = await segment(store, seq);
     if (!at) return undefined;
-    const journal = await ctx.journals.read(store, seq);
-    return { at, idx: 0, journal, slots: foldJournal(at.seg.jobs.length, journal.entries) };
+    const journal = await ctx.journals.read(store, seq, at.seg.jobs.length);
+    return { at, idx: 0, journal, slots: journal.slots };
   }
 
   async function readAt(store: Store, seq: number, idx: number, memo?: ReadMemo): Promise<JobAt | undefined> {

@@ -15,8 +15,9 @@ import type { ReportedError } from "../core/retry.js";
 import { isRetryableError, retryDelayMs } from "../core/retry.js";
 import { WrongSequenceError } from "../nats/publisher.js";
 import type { StoreContext } from "./context.js";
+import type { Services } from "./services.js";
 import { indexDeadLetter } from "./dlq-index.js";
-import type { FailOp, LocOp } from "./journal.js";
+import type { FailOp, JournalOp, LocOp } from "./journal.js";
 import type { JobAt } from "./locator.js";
 import type { RefKey, Segment, SegmentAt } from "./segment.js";
 import { encodeSegment, jobIdAt, parseRefKey, refKey } from "./segment.js";
@@ -63,15 +64,16 @@ export async function publishSegment(
 }
 
 /** Points a moved job's first home at its new place (retrying on concurrent appends). */
-export async function pointHome(ctx: StoreContext, homeKey: string, to: RefKey, ti: number): Promise<void> {
-  await pointHomes(ctx, [{ homeKey, to, ti }]);
+export async function pointHome(svc: Services, homeKey: string, to: RefKey, ti: number): Promise<void> {
+  await pointHomes(svc, [{ homeKey, to, ti }]);
 }
 
 /** Points many moved jobs' homes at once: one append per home segment, however many jobs. */
 export async function pointHomes(
-  ctx: StoreContext,
+  svc: Services,
   moves: Array<{ homeKey: string; to: RefKey; ti: number }>,
 ): Promise<void> {
+  const { ctx } = svc;
   const bySegment = new Map<string, { store: Store; seq: number; ops: LocOp[] }>();
   for (const m of moves) {
     const home = parseHomeKey(m.homeKey);
@@ -82,9 +84,11 @@ export async function pointHomes(
   }
   for (const g of bySegment.values()) {
     for (let attempt = 0; attempt < 20; attempt++) {
-      const j = await ctx.journals.read(g.store, g.seq);
+      const home = await svc.locator.segment(g.store, g.seq);
+      if (!home) return; // removed by retention: nothing to point from
+      const j = await ctx.journals.read(g.store, g.seq, home.seg.jobs.length);
       try {
-        await ctx.journals.append(g.store, g.seq, g.ops, j.lastSeq);
+        await ctx.journals.append(g.store, g.seq, g.ops, j);
         break;
       } catch (err) {
         if (!(err instanceof WrongSequenceError)) throw err;
@@ -135,12 +139,13 @@ export function errorRecord(
  * job's delay segment. The caller appends `op` with compare-and-set, then calls `after()`.
  */
 export async function decideFailure(
-  ctx: StoreContext,
+  svc: Services,
   j: JobAt,
   attempt: number,
   err: JobErrorRecord,
   nowMs: number,
 ): Promise<FailureDecision> {
+  const { ctx } = svc;
   const spec = j.at.seg.jobs[j.idx]!;
   const policy = retryPolicyOf(spec);
   const retry = attempt < policy.maxAttempts && isRetryableError(policy, err);
@@ -181,9 +186,48 @@ export async function decideFailure(
     op,
     retrying: true,
     after: async () => {
-      if (homeKey !== here) await pointHome(ctx, homeKey, to, 0);
+      if (homeKey !== here) await pointHome(svc, homeKey, to, 0);
     },
   };
+}
+
+/**
+ * Moves jobs of a segment to new segments of `chunk` jobs at the end of their lane (to spread work
+ * that one holder cannot start soon). Each job is copied once; a copy carries the attempts used so
+ * far (`a - 1` for a job about to be claimed for attempt `a`). The caller appends the returned ops
+ * with compare-and-set, then runs `after` (home pointers).
+ */
+export async function handOffJobs(
+  svc: Services,
+  j: JobAt,
+  jobs: Array<{ i: number; a: number }>,
+  chunk: number,
+  nowMs: number,
+): Promise<{ ops: JournalOp[]; after?: () => Promise<void> }> {
+  const { at } = j;
+  const here = refKey(at.store, at.seq);
+  const ops: JournalOp[] = [];
+  const homes: Array<{ homeKey: string; to: string; ti: number }> = [];
+  for (let c = 0; c < jobs.length; c += chunk) {
+    const part = jobs.slice(c, c + chunk);
+    const target = await publishSegment(
+      svc.ctx,
+      { store: Store.Queue, queue: at.seg.q, priority: at.seg.p },
+      part.map(({ i, a }) => movedSpec({ ...j, idx: i }, { attempt: a - 1 })),
+      moveMsgId(
+        "sp",
+        at,
+        part.map((p) => p.i),
+      ),
+    );
+    const to = refKey(Store.Queue, target.seq);
+    part.forEach(({ i }, k) => {
+      ops.push({ op: "move", i, at: nowMs, to, ti: k });
+      const home = target.seg.jobs[k]!.home!;
+      if (home !== `${here}.${i}`) homes.push({ homeKey: home, to, ti: k });
+    });
+  }
+  return homes.length > 0 ? { ops, after: () => pointHomes(svc, homes) } : { ops };
 }
 
 /** Re-publishes a job at the end of its queue lane (requeue without a failure). */

@@ -10,7 +10,6 @@ import { isTerminal, JobState } from "../core/states.js";
 import { WrongSequenceError } from "../nats/publisher.js";
 import { EventType, emitEvents } from "./events.js";
 import { event } from "./fetch.js";
-import { applyOp } from "./fold.js";
 import type { JournalOp } from "./journal.js";
 import type { Located } from "./locator.js";
 import { decideFailure, errorRecord, homeKeyOf, pointHome, requeueCopy } from "./moves.js";
@@ -45,12 +44,13 @@ async function mutate<T>(
     const step = await decide(loc, d, now);
     if (step.ops.length === 0) return step.done(loc, now);
     try {
-      await ctx.journals.append(loc.at.store, loc.at.seq, step.ops, loc.journal.lastSeq);
+      const next = await ctx.journals.append(loc.at.store, loc.at.seq, step.ops, loc.journal);
+      loc.journal = next;
+      loc.slots = next.slots;
     } catch (err) {
       if (err instanceof WrongSequenceError) continue;
       throw err;
     }
-    for (const op of step.ops) applyOp(loc.slots, op);
     svc.noteOutcomes(outcomesOf(loc.at, step.ops));
     if (step.after) await step.after();
     return step.done(loc, now);
@@ -131,7 +131,7 @@ export async function nackJob(svc: Services, id: string, req: NackRequest): Prom
       return {
         ops: [{ op: "move", i: loc.idx, at: now, ...fwd }],
         after: async () => {
-          if (homeKey !== here) await pointHome(ctx, homeKey, fwd.to, fwd.ti);
+          if (homeKey !== here) await pointHome(svc, homeKey, fwd.to, fwd.ti);
         },
         done: (l, t) => {
           ackIfFinished(ctx.nc, l.slots, c.ack);
@@ -141,7 +141,7 @@ export async function nackJob(svc: Services, id: string, req: NackRequest): Prom
       };
     }
     const err: JobErrorRecord = errorRecord(req.error ?? {}, c.a, now);
-    const decision = await decideFailure(ctx, loc, c.a, err, now);
+    const decision = await decideFailure(svc, loc, c.a, err, now);
     return {
       ops: [decision.op],
       after: decision.after,

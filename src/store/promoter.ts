@@ -12,7 +12,6 @@ import { Store } from "../core/ids.js";
 import type { StoreContext } from "./context.js";
 import { EventType, emitEvents } from "./events.js";
 import { event } from "./fetch.js";
-import { foldJournal } from "./fold.js";
 import type { JournalOp } from "./journal.js";
 import { decideAndAppend } from "./journal.js";
 import type { ReadMemo } from "./locator.js";
@@ -21,7 +20,7 @@ import type { SegmentAt } from "./segment.js";
 import { refKey } from "./segment.js";
 import type { Services } from "./services.js";
 import { outcomesOf } from "./services.js";
-import { validateMoved } from "./validate.js";
+import { POINTER_RETRY_MS, validateMoved } from "./validate.js";
 
 const MINUTE = 60_000;
 
@@ -112,7 +111,7 @@ export function startPromoter(ctx: StoreContext, svc: Services, options: Promote
           }
           const validity = await validateMoved(ctx, locator, at, i, memo);
           if (validity === "wait") {
-            retryAt = now + 1000;
+            retryAt = now + POINTER_RETRY_MS;
             continue;
           }
           if (validity === "orphan") {
@@ -143,7 +142,7 @@ export function startPromoter(ctx: StoreContext, svc: Services, options: Promote
       const here = refKey(Store.Delay, seq);
       const to = refKey(Store.Queue, target.seq);
       await pointHomes(
-        ctx,
+        svc,
         moving.flatMap((i, k) => {
           const home = target.seg.jobs[k]!.home!;
           return home === `${here}.${i}` ? [] : [{ homeKey: home, to, ti: k }];
@@ -169,8 +168,7 @@ export function startPromoter(ctx: StoreContext, svc: Services, options: Promote
     const at = await locator.segment(Store.Delay, seq);
     const due = at?.seg.due ?? tryDue(data);
     if (due === undefined) return;
-    const journal = await ctx.journals.read(Store.Delay, seq);
-    const slots = foldJournal(at?.seg.jobs.length ?? 0, journal.entries);
+    const { slots } = await ctx.journals.read(Store.Delay, seq, at?.seg.jobs.length ?? 0);
     if (at && slots.every((s, i) => s.outcome !== undefined || at.seg.jobs[i]!.pending)) return;
     push({ seq, due });
   }

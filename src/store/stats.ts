@@ -6,7 +6,6 @@
  */
 import { Store } from "../core/ids.js";
 import { JobState } from "../core/states.js";
-import { foldJournal } from "./fold.js";
 import type { QueueRecord } from "./queues.js";
 import type { Services } from "./services.js";
 import { deriveState } from "./view.js";
@@ -72,8 +71,7 @@ export async function queueStats(svc: Services, rec: QueueRecord): Promise<Queue
       if (!at) continue;
       scanned++;
       scannedJobs += at.seg.jobs.length;
-      const journal = await ctx.journals.read(Store.Queue, m.seq);
-      const slots = foldJournal(at.seg.jobs.length, journal.entries);
+      const { slots } = await ctx.journals.read(Store.Queue, m.seq, at.seg.jobs.length);
       slots.forEach((s, i) => {
         if (s.outcome) return;
         const st = deriveState(at, i, s, now).state;

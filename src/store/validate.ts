@@ -12,6 +12,12 @@ import { jobIdAt } from "./segment.js";
 /** How long a new copy may wait for its pointer before it is treated as an orphan. */
 export const POINTER_GRACE_MS = 60_000;
 
+/**
+ * How soon to look again at a copy whose pointer is not written yet: the mover appends it within
+ * milliseconds of publishing the copy, so a short delay avoids both a busy loop and a long stall.
+ */
+export const POINTER_RETRY_MS = 50;
+
 export type MovedValidity = "ok" | "wait" | "orphan";
 
 export async function validateMoved(

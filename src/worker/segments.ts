@@ -20,25 +20,18 @@ import type { JobEvent } from "../store/events.js";
 import { EventType, emitEvents } from "../store/events.js";
 import { event } from "../store/fetch.js";
 import type { Slot } from "../store/fold.js";
-import { applyOp, foldJournal, isClaimable } from "../store/fold.js";
+import { isClaimable } from "../store/fold.js";
 import type { JournalOp, JournalState } from "../store/journal.js";
-import { decideAndAppend } from "../store/journal.js";
+import { decideAndAppend, emptyJournal } from "../store/journal.js";
 import { takeRateToken } from "../store/limits.js";
 import type { ReadMemo } from "../store/locator.js";
-import {
-  decideFailure,
-  errorRecord,
-  movedSpec,
-  moveMsgId,
-  pointHomes,
-  publishSegment,
-} from "../store/moves.js";
+import { decideFailure, errorRecord, handOffJobs } from "../store/moves.js";
 import { applyRelease, decideRelease } from "../store/release.js";
 import type { SegmentAt } from "../store/segment.js";
-import { decodeSegment, jobIdAt, refKey } from "../store/segment.js";
+import { decodeSegment, jobIdAt } from "../store/segment.js";
 import type { Services } from "../store/services.js";
 import { outcomesOf } from "../store/services.js";
-import { validateMoved } from "../store/validate.js";
+import { POINTER_RETRY_MS, validateMoved } from "../store/validate.js";
 import { retryPolicyOf } from "../store/view.js";
 import { runHandler } from "./handler.js";
 import type { JobContext, WorkerEvents } from "./types.js";
@@ -46,8 +39,8 @@ import type { JobContext, WorkerEvents } from "./types.js";
 interface Held {
   at: SegmentAt;
   ack: string;
-  slots: Slot[];
-  lastSeq: number;
+  /** The journal as we know it (we hold the delivery, so normally nobody else appends). */
+  journal: JournalState;
   running: Set<number>;
   queued: number;
   pending: JournalOp[];
@@ -73,7 +66,8 @@ export interface SegmentRunnerDeps {
 }
 
 export interface SegmentRunner {
-  accept(d: Delivery): Promise<void>;
+  /** Takes a delivered segment; false when it was given back at once (no capacity, or draining). */
+  accept(d: Delivery): Promise<boolean>;
   /** Free job slots not covered by running or waiting jobs. */
   free(): number;
   readonly stats: { running: number; completed: number; failed: number; segmentsHeld: number };
@@ -118,17 +112,17 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
     return d.concurrency - stats.running - waiting.length;
   }
 
-  async function accept(delivery: Delivery): Promise<void> {
+  async function accept(delivery: Delivery): Promise<boolean> {
     const seq = delivery.info.streamSeq;
     const existing = held.get(seq);
     if (existing) {
       // Redelivered while we still run it (our renewal was late): keep going on the new delivery.
       existing.ack = delivery.ackSubject;
-      return;
+      return true;
     }
     if (draining || free() <= 0) {
       applyRelease(d.nc, delivery.ackSubject, { kind: "nak", delayMs: 0 });
-      return;
+      return false;
     }
     let at: SegmentAt;
     try {
@@ -136,14 +130,13 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
     } catch {
       d.logger.warn("dropping a message that is not a segment", { subject: delivery.subject, seq });
       applyRelease(d.nc, delivery.ackSubject, { kind: "ack" });
-      return;
+      return true;
     }
     d.locator.remember(at);
     const h: Held = {
       at,
       ack: delivery.ackSubject,
-      slots: [],
-      lastSeq: 0,
+      journal: emptyJournal(0),
       running: new Set(),
       queued: 0,
       pending: [],
@@ -160,6 +153,7 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
       d.emit("error", err instanceof Error ? err : new Error(String(err)));
       if (!h.released && h.running.size === 0 && h.queued === 0) release(h, { kind: "nak", delayMs: 1000 });
     }
+    return true;
   }
 
   /** Decides and appends the claims (and expiries, splits) for a newly held segment. */
@@ -194,7 +188,7 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
               s.claim.a,
               now,
             );
-            const decision = await decideFailure(d.ctx, { at, idx: i, journal, slots }, s.claim.a, err, now);
+            const decision = await decideFailure(d.svc, { at, idx: i, journal, slots }, s.claim.a, err, now);
             ops.push(decision.op);
             afters.push(decision.after);
             events.push(event(at, i, EventType.Discarded, now, s.claim.a, "lease_expired"));
@@ -229,12 +223,11 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
       },
       { optimisticEmpty: optimistic },
     );
-    h.slots = r.slots;
-    h.lastSeq = r.lastSeq;
+    h.journal = r.journal;
     const { keep, events, afters, wait, now, ops } = r.value;
     d.svc.noteOutcomes(outcomesOf(at, ops));
     if (!r.appended) {
-      release(h, wait ? { kind: "nak", delayMs: 1000 } : decideRelease(r.slots, now));
+      release(h, wait ? { kind: "nak", delayMs: POINTER_RETRY_MS } : decideRelease(r.slots, now));
       return;
     }
     for (const after of afters) {
@@ -249,42 +242,13 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
     maybeRelease(h);
   }
 
-  /**
-   * Moves jobs of a held segment to new segments (of the size this worker could take at once) at the
-   * end of their lane, so other workers take them whole and no job is copied twice.
-   */
-  async function handOff(
+  const handOff = (
     at: SegmentAt,
     journal: JournalState,
     slots: Slot[],
     jobs: Array<{ i: number; a: number }>,
     now: number,
-  ): Promise<{ ops: JournalOp[]; after?: () => Promise<void> }> {
-    const here = refKey(at.store, at.seq);
-    const chunk = Math.max(1, d.concurrency);
-    const ops: JournalOp[] = [];
-    const homes: Array<{ homeKey: string; to: string; ti: number }> = [];
-    for (let c = 0; c < jobs.length; c += chunk) {
-      const part = jobs.slice(c, c + chunk);
-      const target = await publishSegment(
-        d.ctx,
-        { store: Store.Queue, queue: at.seg.q, priority: at.seg.p },
-        part.map(({ i, a }) => movedSpec({ at, idx: i, journal, slots }, { attempt: a - 1 })),
-        moveMsgId(
-          "sp",
-          at,
-          part.map((p) => p.i),
-        ),
-      );
-      const to = refKey(Store.Queue, target.seq);
-      part.forEach(({ i }, k) => {
-        ops.push({ op: "move", i, at: now, to, ti: k });
-        const home = target.seg.jobs[k]!.home!;
-        if (home !== `${here}.${i}`) homes.push({ homeKey: home, to, ti: k });
-      });
-    }
-    return homes.length > 0 ? { ops, after: () => pointHomes(d.ctx, homes) } : { ops };
-  }
+  ) => handOffJobs(d.svc, { at, idx: 0, journal, slots }, jobs, Math.max(1, d.concurrency), now);
 
   /** Hands back claimed jobs that waited too long for a free slot (see `rebalanceAfterMs`). */
   async function rebalance(): Promise<void> {
@@ -313,8 +277,7 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
             return { ops: moved.ops, value: moved.after };
           },
         );
-        h.slots = r.slots;
-        h.lastSeq = r.lastSeq;
+        h.journal = r.journal;
         await r.value?.().catch((e: unknown) => d.logger.warn("pointer update failed", { error: String(e) }));
       } catch (err) {
         d.logger.warn("could not hand back waiting jobs; keeping them", {
@@ -371,6 +334,7 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
             priority: h.at.seg.p,
             meta: spec.meta ?? {},
             createdAt: new Date(spec.createdAt ?? h.at.seg.ts),
+            ...(spec.parentResults === undefined ? {} : { parentResults: spec.parentResults }),
           },
           { timeoutMs: spec.timeoutMs, cancel: controller },
         )
@@ -400,8 +364,8 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
         try {
           const err = errorRecord(outcome.error, a, now);
           const decision = await decideFailure(
-            d.ctx,
-            { at: h.at, idx: i, journal: { entries: [], lastSeq: h.lastSeq }, slots: h.slots },
+            d.svc,
+            { at: h.at, idx: i, journal: h.journal, slots: h.journal.slots },
             a,
             err,
             now,
@@ -444,22 +408,20 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
         let appended = false;
         for (let attempt = 0; !appended && ops.length > 0; attempt++) {
           try {
-            h.lastSeq = await d.ctx.journals.append(Store.Queue, h.at.seq, ops, h.lastSeq);
+            h.journal = await d.ctx.journals.append(Store.Queue, h.at.seq, ops, h.journal);
             appended = true;
           } catch (err) {
             if (err instanceof WrongSequenceError) {
-              const j = await d.ctx.journals.read(Store.Queue, h.at.seq);
-              h.slots = foldJournal(h.at.seg.jobs.length, j.entries);
-              h.lastSeq = j.lastSeq;
+              h.journal = await d.ctx.journals.read(Store.Queue, h.at.seq, h.at.seg.jobs.length);
               // Someone else wrote (a cancel, a takeover): keep only what still applies.
-              ops = ops.filter((op) => applies(h.slots, op));
+              const slots = h.journal.slots;
+              ops = ops.filter((op) => applies(slots, op));
             } else {
               d.logger.warn("journal append failed; retrying", { segment: h.at.seq, error: String(err) });
               await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 2000)));
             }
           }
         }
-        for (const op of ops) applyOp(h.slots, op);
         if (appended) d.svc.noteOutcomes(outcomesOf(h.at, ops));
         for (const after of afters)
           await after().catch((e: unknown) => d.logger.warn("pointer update failed", { error: String(e) }));
@@ -480,7 +442,7 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
 
   function maybeRelease(h: Held): void {
     if (h.released || h.flushing || h.pending.length > 0 || h.running.size > 0 || h.queued > 0) return;
-    release(h, decideRelease(h.slots, Date.now()));
+    release(h, decideRelease(h.journal.slots, Date.now()));
   }
 
   function release(h: Held, decision: ReturnType<typeof decideRelease>): void {

@@ -21,6 +21,8 @@ export interface JobContext<A extends unknown[] = unknown[]> {
   priority: number;
   meta: Record<string, unknown>;
   createdAt: Date;
+  /** Results of the earlier steps, for a step of a chain workflow. */
+  parentResults?: unknown[];
   /** Aborted when the job is cancelled, its `timeout_ms` passes, or the worker is forced to stop. */
   signal: AbortSignal;
 }

@@ -35,6 +35,19 @@ import type { SegmentRunner } from "./segments.js";
 import { createSegmentRunner } from "./segments.js";
 import type { JobContext, WorkerEvents, WorkerOptions, WorkerStats } from "./types.js";
 
+/** How long a request on a lane of unknown state waits (a probe). */
+const PROBE_MS = 100;
+/** How long a request waits for new work. */
+const LONG_POLL_MS = 30_000;
+
+interface Lane {
+  queue: string;
+  priority: number;
+  /** "busy": it had more messages; "empty": it had none; "unknown": not asked yet. */
+  state: "unknown" | "busy" | "empty";
+  loop: PullLoop;
+}
+
 export interface Worker {
   /** Resolves once connected and pulling; rejects if it cannot start. */
   readonly ready: Promise<void>;
@@ -53,7 +66,7 @@ export function createWorker<T extends JobTypes = JobTypes>(options: WorkerOptio
   const concurrency = Math.max(1, options.concurrency ?? 10);
   const prefetch = Math.max(0, options.prefetch ?? 1024);
   const emitter = new EventEmitter();
-  const loops = new Map<string, { queue: string; priority: number; loop: PullLoop }>();
+  const loops = new Map<string, Lane>();
   let runner: SegmentRunner | undefined;
   let ctx: StoreContext | undefined;
   let svc: Services | undefined;
@@ -75,17 +88,33 @@ export function createWorker<T extends JobTypes = JobTypes>(options: WorkerOptio
     }
   };
 
+  /**
+   * Decides which lanes to pull from. Within a queue, lanes are tried from the highest priority down,
+   * and a lower lane is asked only once every higher lane is known to be empty (an empty lane keeps
+   * a long poll open, which does not use capacity: if work arrives there the worker takes it or gives
+   * it back at once). A lane's state comes from the consumer's pending count on each delivery and
+   * from requests that end empty; a lane not yet seen is probed with a short request.
+   */
   function pump(): void {
     if (!runner || !ctx || closing) return;
     let free = runner.free();
-    for (const [key, l] of loops) {
-      if (free <= 0) break;
-      const rec = ctx.queues.cached(l.queue);
-      if (rec?.paused) continue;
-      if (!loops.has(key)) continue;
-      if (l.loop.credit === 0) {
-        l.loop.request(1);
+    for (const l of loops.values()) if (l.state !== "empty") free -= l.loop.credit;
+    for (const queue of queues) {
+      if (ctx.queues.cached(queue)?.paused) continue;
+      for (const l of loops.values()) {
+        if (l.queue !== queue) continue;
+        if (l.loop.credit > 0) {
+          if (l.state === "empty") continue; // listening for new work; look lower
+          break; // waiting for this lane's delivery
+        }
+        if (l.state === "empty") {
+          l.loop.request(1, LONG_POLL_MS);
+          continue;
+        }
+        if (free <= 0) break;
+        l.loop.request(1, l.state === "unknown" ? PROBE_MS : LONG_POLL_MS);
         free--;
+        break;
       }
     }
   }
@@ -96,23 +125,38 @@ export function createWorker<T extends JobTypes = JobTypes>(options: WorkerOptio
       const key = `${rec.name}|${priority}`;
       if (loops.has(key)) continue;
       const r = runner;
-      const loop = createPullLoop(
+      const lane: Lane = {
+        queue: rec.name,
+        priority,
+        state: "unknown",
+        loop: undefined as unknown as PullLoop,
+      };
+      lane.loop = createPullLoop(
         ctx.nc,
         ctx.topology.streams.queue,
         ctx.subjects.laneConsumer(rec.name, priority),
         {
           onMessage: (d) => {
-            void r.accept(d).finally(pump);
+            lane.state = d.info.pending > 0 ? "busy" : "empty";
+            void r
+              .accept(d)
+              .then((accepted) => {
+                // Work arrived that we could not take now: the lane has work; ask when capacity frees.
+                if (!accepted) lane.state = "busy";
+              })
+              .finally(pump);
+          },
+          onEnd: (received) => {
+            if (received === 0) lane.state = "empty";
+            pump();
           },
           onError: (err) => emit("error", err),
         },
       );
-      loops.set(key, { queue: rec.name, priority, loop });
+      loops.set(key, lane);
     }
-    // Highest priority lanes get capacity first.
-    const sorted = [...loops.entries()].sort(
-      (a, b) => queues.indexOf(a[1].queue) - queues.indexOf(b[1].queue) || b[1].priority - a[1].priority,
-    );
+    // Lanes of each queue from the highest priority down.
+    const sorted = [...loops.entries()].sort((a, b) => b[1].priority - a[1].priority);
     loops.clear();
     for (const [k, v] of sorted) loops.set(k, v);
     pump();

@@ -3,74 +3,14 @@
  * promise that Ctrl-C/SIGTERM — and even SIGKILL of jetjob — leaves no nats-server behind.
  */
 import assert from "node:assert/strict";
-import type { ChildProcess } from "node:child_process";
-import { execFile, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { after, describe, it } from "node:test";
 
+import { alive, cli, cliArgs, natsPid, root, startJetjob } from "../harness/cli.js";
 import { startTestNats, waitFor } from "../harness/nats.js";
-
-const root = resolve(import.meta.dirname, "../..");
-const cliArgs = ["--import", "tsx", join(root, "src/cli/main.ts")];
-
-function cli(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((res) => {
-    execFile(
-      process.execPath,
-      [...cliArgs, ...args],
-      { cwd: root, env: { ...process.env, ...env, NO_COLOR: "1" }, timeout: 60_000 },
-      (err, stdout, stderr) =>
-        res({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-interface Started {
-  child: ChildProcess;
-  dataDir: string;
-  output: () => string;
-}
-
-async function startJetjob(dataDir: string, extra: string[] = []): Promise<Started> {
-  let out = "";
-  const child = spawn(
-    process.execPath,
-    [...cliArgs, "start", "--port", "0", "--nats-port", "0", "--data-dir", dataDir, ...extra],
-    {
-      cwd: root,
-      env: { ...process.env, NO_COLOR: "1", JETJOB_API_TOKEN: "" },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  child.stdout.on("data", (c: Buffer) => (out += c.toString()));
-  child.stderr.on("data", (c: Buffer) => (out += c.toString()));
-  await waitFor(() => out.includes("Press Ctrl-C to stop") || child.exitCode !== null, {
-    timeoutMs: 30_000,
-    what: "jetjob start",
-  });
-  assert.equal(child.exitCode, null, out);
-  return { child, dataDir, output: () => out };
-}
-
-function natsPid(dataDir: string): number {
-  const run = join(dataDir, "nats", ".run");
-  const f = readdirSync(run).find((n) => n.endsWith(".ports"))!;
-  return Number(/_(\d+)\.ports$/.exec(f)![1]);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe("jetjob start + CLI", () => {
   const dirs: string[] = [];
@@ -200,18 +140,42 @@ describe("jetjob start + CLI", () => {
     assert.match(r.stderr, /jetjob start/);
   });
 
-  it("has --help on every command", async () => {
-    for (const args of [
+  it("has --help on every command, and every client command has the client flags", async () => {
+    const commands = [
       ["--help"],
       ["start", "--help"],
       ["server", "--help"],
       ["job", "--help"],
       ["job", "add", "--help"],
       ["job", "get", "--help"],
-    ]) {
-      const r = await cli(args);
+      ["job", "cancel", "--help"],
+      ["job", "retry", "--help"],
+      ["job", "list", "--help"],
+      ["job", "watch", "--help"],
+      ["queue", "--help"],
+      ["queue", "list", "--help"],
+      ["queue", "stats", "--help"],
+      ["queue", "pause", "--help"],
+      ["queue", "resume", "--help"],
+      ["dlq", "--help"],
+      ["dlq", "list", "--help"],
+      ["dlq", "retry", "--help"],
+      ["dlq", "delete", "--help"],
+      ["cron", "--help"],
+      ["cron", "list", "--help"],
+      ["cron", "add", "--help"],
+      ["cron", "delete", "--help"],
+    ];
+    const results = await Promise.all(commands.map((args) => cli(args)));
+    results.forEach((r, i) => {
+      const args = commands[i]!;
       assert.equal(r.code, 0, args.join(" "));
       assert.match(r.stdout, /Usage: jetjob/);
-    }
+      if (args.length === 3) {
+        for (const flag of ["--json", "--api", "--token", "--data-dir"]) {
+          assert.ok(r.stdout.includes(flag), `${args.join(" ")} has ${flag}`);
+        }
+      }
+    });
   });
 });

@@ -1,0 +1,62 @@
+/**
+ * What every client command shares: the connection flags (--api, --token, --data-dir, --json), the SDK
+ * client built from them, the `run` wrapper type, and parsing of numeric and JSON-ish arguments.
+ */
+import type { Command } from "commander";
+
+import { createClient } from "../client/client.js";
+import { ValidationError } from "../core/errors.js";
+import { resolveApi } from "./endpoints.js";
+
+/** Runs a command body and maps a thrown error to an exit code (see main.ts). */
+export type Runner = (fn: () => Promise<void>, json?: boolean) => Promise<void>;
+
+export interface ClientFlags {
+  api?: string;
+  token?: string;
+  dataDir?: string;
+  json?: boolean;
+}
+
+export function addClientFlags(cmd: Command): Command {
+  return cmd
+    .option("--api <url>", "API URL (default: $JETJOB_API_URL or .jetjob/endpoints.json)")
+    .option("--token <token>", "API token (default: $JETJOB_API_TOKEN or .jetjob/admin.token)")
+    .option("--data-dir <dir>", "data dir of `jetjob start` to read endpoints from (default: .jetjob)")
+    .option("--json", "print JSON");
+}
+
+export function clientFor(f: ClientFlags) {
+  const target = resolveApi({ api: f.api, token: f.token, dataDir: f.dataDir });
+  return createClient({ url: target.url, ...(target.token === undefined ? {} : { token: target.token }) });
+}
+
+/** CLI args are JSON when they parse as JSON, strings otherwise (`42` → 42, `hello` → "hello"). */
+export function parseArgValues(values: string[], argsJson: string | undefined): unknown[] {
+  if (argsJson !== undefined) {
+    let v: unknown;
+    try {
+      v = JSON.parse(argsJson);
+    } catch {
+      throw new ValidationError("--args must be a JSON array, e.g. --args '[\"a\", 1]'");
+    }
+    if (!Array.isArray(v)) throw new ValidationError("--args must be a JSON array");
+    return v;
+  }
+  return values.map((s) => {
+    try {
+      return JSON.parse(s) as unknown;
+    } catch {
+      return s;
+    }
+  });
+}
+
+/** An integer flag (`--limit 10`); `min` bounds it from below. */
+export function intFlag(name: string, v: string, min?: number): number {
+  const n = Number(v);
+  if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(n))
+    throw new ValidationError(`${name} must be an integer, got ${v}`);
+  if (min !== undefined && n < min) throw new ValidationError(`${name} must be at least ${min}, got ${v}`);
+  return n;
+}

@@ -1,0 +1,88 @@
+/**
+ * `jetjob queue list|stats|pause|resume`: inspect and pause queues.
+ */
+import type { Command } from "commander";
+
+import type { QueueStats } from "../client/api.js";
+import { addClientFlags, clientFor } from "./client-flags.js";
+import type { ClientFlags, Runner } from "./client-flags.js";
+import { color, printFields, printJson, printTable, shortTime } from "./output.js";
+
+function status(paused: boolean): string {
+  return paused ? color.yellow("paused") : color.green("active");
+}
+
+export function printQueueStats(s: QueueStats): void {
+  // Waiting and running counts are estimated for very long queues; finished counts are exact.
+  const approx = (n: number) => (s.approximate ? `~${n}` : String(n));
+  printFields([
+    ["name", s.name],
+    ["status", status(s.paused)],
+    ["available", approx(s.available)],
+    ["active", approx(s.active)],
+    ["completed", String(s.completed)],
+    ["discarded", String(s.discarded)],
+    ["cancelled", String(s.cancelled)],
+    ["retried", String(s.retried)],
+    ["expired", String(s.expired)],
+    ["paused", s.paused ? "yes" : "no"],
+    ["rate limit", s.rate_limit_per_second === undefined ? "none" : `${s.rate_limit_per_second}/s`],
+  ]);
+  if (s.approximate)
+    process.stdout.write(color.dim("~ approximate: the queue is too long to count exactly") + "\n");
+}
+
+export function registerQueueCommands(program: Command, run: Runner): void {
+  const queue = program.command("queue").description("list, inspect, pause and resume queues");
+
+  addClientFlags(queue.command("list").description("list queues")).action((f: ClientFlags) =>
+    run(async () => {
+      const queues = await clientFor(f).queues.list();
+      if (f.json) return printJson(queues);
+      if (queues.length === 0) {
+        process.stdout.write("no queues yet (a queue appears with its first job)\n");
+        return;
+      }
+      printTable(
+        ["NAME", "STATUS", "CREATED"],
+        queues.map((q) => [q.name, status(q.paused), shortTime(q.created_at)]),
+      );
+    }, f.json),
+  );
+
+  addClientFlags(
+    queue
+      .command("stats")
+      .description("counts of a queue's jobs by state, whether it is paused, its rate limit")
+      .argument("<name>", "queue name"),
+  ).action((name: string, f: ClientFlags) =>
+    run(async () => {
+      const stats = await clientFor(f).queues.stats(name);
+      if (f.json) return printJson(stats);
+      printQueueStats(stats);
+    }, f.json),
+  );
+
+  for (const [verb, paused] of [
+    ["pause", true],
+    ["resume", false],
+  ] as const) {
+    addClientFlags(
+      queue
+        .command(verb)
+        .description(
+          paused
+            ? "pause a queue: jobs are still accepted but not handed out until resumed"
+            : "resume a paused queue",
+        )
+        .argument("<name>", "queue name"),
+    ).action((name: string, f: ClientFlags) =>
+      run(async () => {
+        const c = clientFor(f);
+        const r = paused ? await c.queues.pause(name) : await c.queues.resume(name);
+        if (f.json) return printJson(r);
+        process.stdout.write(`queue ${r.name} is ${status(r.paused)}\n`);
+      }, f.json),
+    );
+  }
+}
