@@ -87,6 +87,11 @@ export interface EnqueueOptions {
   unique?: UniqueOptions;
   /** Sets the queue's rate limit (jobs started per second, across all workers). */
   rateLimitPerSecond?: number;
+  /**
+   * At most one job with this key is active at a time across the whole system; later ones wait in
+   * enqueue order and start as soon as the key is free. Jobs with different keys run in parallel.
+   */
+  exclusiveKey?: string;
 }
 
 /** Unique jobs: a new job that matches an unfinished one on `keys` is rejected, ignored, or replaces it. */

@@ -22,6 +22,7 @@ export function toEnqueueBody(
   if (o.tags !== undefined) options.tags = o.tags;
   if (o.visibilityTimeoutMs !== undefined) options.visibility_timeout_ms = o.visibilityTimeoutMs;
   if (o.rateLimitPerSecond !== undefined) options.rate_limit = { max_per_second: o.rateLimitPerSecond };
+  if (o.exclusiveKey !== undefined) options.exclusive_key = o.exclusiveKey;
   if (o.unique !== undefined) {
     const u: Record<string, unknown> = {};
     if (o.unique.keys !== undefined) u.keys = o.unique.keys;

@@ -54,6 +54,8 @@ export interface JobSpec {
   scheduledAt?: number;
   metadata?: Record<string, unknown>;
   pending?: boolean;
+  /** Exclusive key: at most one job per key is active at a time, in enqueue order (see store/exclusive.ts). */
+  xkey?: string;
   /** Set for jobs of a workflow: which workflow, and which step/job/callback of it. */
   workflow?: { id: string; idx: number; role: "step" | "job" | "callback" };
   /** Results of the earlier steps of a chain (OJS `parent_results`). */
@@ -118,6 +120,7 @@ export function normalizeEnqueue(req: EnqueueRequest, nowMs: number): Normalized
   if (opts.tags !== undefined) spec.tags = opts.tags;
   if (opts.metadata !== undefined) spec.metadata = opts.metadata;
   if (opts.pending === true) spec.pending = true;
+  if (opts.exclusive_key !== undefined) spec.xkey = opts.exclusive_key;
 
   const expires =
     opts.expires_at === undefined ? undefined : parseTimeField("options.expires_at", opts.expires_at, nowMs);

@@ -100,6 +100,11 @@ export const jobOptionsSchema = z
     metadata: z.record(z.string(), z.unknown()).optional(),
     rate_limit: z.object({ max_per_second: z.number().positive() }).loose().optional(),
     pending: z.boolean().optional(),
+    exclusive_key: z
+      .string()
+      .min(1, { message: "exclusive_key must not be empty" })
+      .max(256, { message: "exclusive_key must be at most 256 characters" })
+      .optional(),
   })
   .loose();
 

@@ -41,6 +41,11 @@ export interface StoreContextOptions {
   /** Create/update streams and buckets (servers do; workers only open them). @defaultValue true */
   ensure?: boolean;
   instanceId?: string;
+  /**
+   * Lease of a segment delivery (the ack wait of lane consumers this process creates). Workers renew
+   * it at a third of whatever the consumer has. @defaultValue 30000
+   */
+  segmentLeaseMs?: number;
   /** Reply timeout of NATS requests. @defaultValue 10000 */
   requestTimeoutMs?: number;
 }
@@ -63,7 +68,13 @@ export async function createStoreContext(
   const journals = createJournals(reader, publisher, topology.streams.journal, (store, seq) =>
     subjects.journal(store, seq),
   );
-  const queues = createQueueRegistry({ jsm, kv: buckets.queues, topology, subjects });
+  const queues = createQueueRegistry({
+    jsm,
+    kv: buckets.queues,
+    topology,
+    subjects,
+    ...(options.segmentLeaseMs === undefined ? {} : { leaseMs: options.segmentLeaseMs }),
+  });
   return {
     nc,
     jsm,

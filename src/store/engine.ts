@@ -36,6 +36,7 @@ import type { Services } from "./services.js";
 import { createServices } from "./services.js";
 import type { QueueStats } from "./stats.js";
 import { queueStats } from "./stats.js";
+import { sweepKeys } from "./exclusive.js";
 import { streamConfigs } from "./topology.js";
 import type { JobView } from "./view.js";
 import type { WorkflowView } from "./workflows.js";
@@ -55,6 +56,8 @@ export interface EngineOptions extends StoreContextOptions {
   maxBatchJobs?: number;
   /** Scheduler lease; a stopped leader is replaced within about this long. @defaultValue 10000 */
   leaseMs?: number;
+  /** How often the leader repairs exclusive keys left behind by crashed processes. @defaultValue 2000 */
+  keySweepMs?: number;
   onError?: (err: unknown) => void;
 }
 
@@ -109,25 +112,26 @@ export async function createEngine(nc: NatsConnection, options: EngineOptions = 
   let scheduler: { promoter: Promoter; timers: NodeJS.Timeout[] } | undefined;
   let leadership: Leadership | undefined;
 
+  /** A background task every `ms`, never overlapping itself. */
+  function every(ms: number, task: () => Promise<void>): NodeJS.Timeout {
+    let running = false;
+    return setInterval(() => {
+      if (running) return;
+      running = true;
+      void task()
+        .catch(onError)
+        .finally(() => (running = false));
+    }, ms);
+  }
+
   function startScheduler(): void {
     const promoter = startPromoter(ctx, svc, { onError });
-    let cronRunning = false;
-    let sweepRunning = false;
-    const cron = setInterval(() => {
-      if (cronRunning) return;
-      cronRunning = true;
-      void cronTick(svc)
-        .catch(onError)
-        .finally(() => (cronRunning = false));
-    }, 1000);
-    const sweep = setInterval(() => {
-      if (sweepRunning) return;
-      sweepRunning = true;
-      void sweepWorkflows(svc)
-        .catch(onError)
-        .finally(() => (sweepRunning = false));
-    }, 5000);
-    scheduler = { promoter, timers: [cron, sweep] };
+    const timers = [
+      every(1000, () => cronTick(svc)),
+      every(5000, () => sweepWorkflows(svc)),
+      every(options.keySweepMs ?? 2000, () => sweepKeys(svc, onError)),
+    ];
+    scheduler = { promoter, timers };
   }
 
   async function stopScheduler(): Promise<void> {
@@ -227,7 +231,18 @@ export async function createEngine(nc: NatsConnection, options: EngineOptions = 
       for (const c of consumers) await ctx.jsm.consumers.delete(ctx.topology.streams.queue, c.name);
       for (const cfg of streamConfigs(ctx.topology)) await ctx.jsm.streams.purge(cfg.name);
       const b = ctx.buckets;
-      for (const kv of [b.queues, b.ids, b.dlq, b.stats, b.unique, b.limits, b.cron, b.workflows]) {
+      for (const kv of [
+        b.queues,
+        b.ids,
+        b.dlq,
+        b.stats,
+        b.unique,
+        b.limits,
+        b.cron,
+        b.workflows,
+        b.xkeys,
+        b.locks,
+      ]) {
         const keys = await kv.keys();
         for await (const k of keys) await kv.purge(k);
       }

@@ -4,6 +4,9 @@
  */
 import type { NormalizedEnqueue } from "../core/envelope.js";
 import { Store } from "../core/ids.js";
+import type { KeySource } from "../core/key-template.js";
+import { renderKeyTemplate } from "../core/key-template.js";
+import { advanceKey, keyToken, markKey } from "./exclusive.js";
 import { emptySlots } from "./fold.js";
 import type { Placement } from "./producer.js";
 import type { Services } from "./services.js";
@@ -34,6 +37,12 @@ export async function enqueueJobs(
       });
     }
   }
+
+  await applyKeyTemplates(svc, items);
+  const keys = new Set<string>();
+  for (const n of items) if (n.spec.xkey !== undefined) keys.add(n.spec.xkey);
+  // Mark before storing: a crash after the store leaves a marker for the leader's sweep.
+  await Promise.all([...keys].map((k) => markKey(svc, k)));
 
   const results: Array<Enqueued | undefined> = new Array<Enqueued | undefined>(items.length);
   const toStore: Array<{ n: NormalizedEnqueue; slot: number; uniqueKey?: string }> = [];
@@ -69,7 +78,24 @@ export async function enqueueJobs(
     await Promise.all(reserved.map((k) => ctx.buckets.unique.delete(k).catch(() => undefined)));
     throw err;
   }
+  // Hand free keys to their first waiting job. A failure here only delays it until the leader's sweep.
+  await Promise.all(
+    [...keys].map((k) => advanceKey(svc, keyToken(k)).catch((err: unknown) => svc.reportError(err))),
+  );
   return results.map((r) => r!);
+}
+
+/** Fills in exclusive keys from the queues' key templates (an explicit `exclusive_key` wins). */
+async function applyKeyTemplates(svc: Services, items: NormalizedEnqueue[]): Promise<void> {
+  for (const n of items) {
+    if (n.spec.xkey !== undefined) continue;
+    const rec = svc.ctx.queues.cached(n.queue) ?? (await svc.ctx.queues.get(n.queue));
+    const template = rec?.exclusiveKeyTemplate;
+    if (template === undefined) continue;
+    const source: KeySource = { type: n.spec.type, queue: n.queue, args: n.spec.args };
+    if (n.spec.meta !== undefined) source.meta = n.spec.meta;
+    n.spec.xkey = renderKeyTemplate(template, source);
+  }
 }
 
 /** The view of a freshly stored job, for callers that placed jobs themselves. */

@@ -48,16 +48,17 @@ export function movedSpec(j: JobAt, patch: Partial<JobSpec>): JobSpec {
 /** Publishes moved jobs as one segment; `msgId` makes a repeated move store nothing new. */
 export async function publishSegment(
   ctx: StoreContext,
-  target: { store: Store; queue: string; priority: number; due?: number },
+  target: { store: Store; queue: string; priority: number; due?: number; subject?: string },
   jobs: JobSpec[],
   msgId: string,
 ): Promise<SegmentAt> {
   const seg: Segment = { v: 1, ts: Date.now(), r: 0, q: target.queue, p: target.priority, jobs };
   if (target.due !== undefined) seg.due = target.due;
   const subject =
-    target.store === Store.Delay
+    target.subject ??
+    (target.store === Store.Delay
       ? ctx.subjects.delayBucket(Math.floor((target.due ?? Date.now()) / 60_000))
-      : ctx.subjects.lane(target.queue, target.priority);
+      : ctx.subjects.lane(target.queue, target.priority));
   if (target.store === Store.Queue) await ctx.queues.ensureLane(target.queue, target.priority);
   const ack = await ctx.publisher.publish(subject, encodeSegment(seg), { msgId });
   return { store: target.store, seq: ack.seq, seg };

@@ -14,6 +14,7 @@ import type { JobEvent } from "./events.js";
 import { EventType, emitEvents } from "./events.js";
 import type { SegmentAt } from "./segment.js";
 import { jobIdAt, refKey } from "./segment.js";
+import { keyToken } from "./topology.js";
 
 /** Where an enqueued job was stored. */
 export interface Placement {
@@ -77,6 +78,8 @@ export function createProducer(ctx: StoreContext, options: ProducerOptions = {})
 
   function destinationFor(n: NormalizedEnqueue): Destination {
     const delayed = n.runAtMs !== undefined;
+    const xkey = n.spec.xkey;
+    if (!delayed && xkey !== undefined) return holdDestination(n, xkey);
     const key = delayed ? `d|${n.queue}|${n.priority}|${n.runAtMs}` : `q|${n.queue}|${n.priority}`;
     let d = destinations.get(key);
     if (!d) {
@@ -98,6 +101,25 @@ export function createProducer(ctx: StoreContext, options: ProducerOptions = {})
             inflight: 0,
             waiting: [],
           };
+      destinations.set(key, d);
+    }
+    return d;
+  }
+
+  /** Jobs with an exclusive key wait on the key's hold subject until the key is theirs (exclusive.ts). */
+  function holdDestination(n: NormalizedEnqueue, xkey: string): Destination {
+    const token = keyToken(xkey);
+    const key = `h|${n.queue}|${n.priority}|${token}`;
+    let d = destinations.get(key);
+    if (!d) {
+      d = {
+        store: Store.Delay,
+        subject: ctx.subjects.hold(token),
+        queue: n.queue,
+        priority: n.priority,
+        inflight: 0,
+        waiting: [],
+      };
       destinations.set(key, d);
     }
     return d;
@@ -162,7 +184,7 @@ export function createProducer(ctx: StoreContext, options: ProducerOptions = {})
     };
     const at: SegmentAt = { store: d.store, seq: ack.seq, seg };
     const events: JobEvent[] = [];
-    const type = d.store === Store.Delay ? EventType.Scheduled : EventType.Enqueued;
+    const type = d.due !== undefined ? EventType.Scheduled : EventType.Enqueued;
     b.items.forEach((item, idx) => {
       events.push({
         t: type,

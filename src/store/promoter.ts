@@ -10,6 +10,7 @@ import type { ConsumerMessages } from "@nats-io/jetstream";
 
 import { Store } from "../core/ids.js";
 import type { StoreContext } from "./context.js";
+import { advanceKey, holdsKey, keyToken, markKey } from "./exclusive.js";
 import { EventType, emitEvents } from "./events.js";
 import { event } from "./fetch.js";
 import type { JournalOp } from "./journal.js";
@@ -17,7 +18,7 @@ import { decideAndAppend } from "./journal.js";
 import type { ReadMemo } from "./locator.js";
 import { movedSpec, moveMsgId, pointHomes, publishSegment } from "./moves.js";
 import type { SegmentAt } from "./segment.js";
-import { refKey } from "./segment.js";
+import { jobIdAt, refKey } from "./segment.js";
 import type { Services } from "./services.js";
 import { outcomesOf } from "./services.js";
 import { POINTER_RETRY_MS, validateMoved } from "./validate.js";
@@ -99,6 +100,8 @@ export function startPromoter(ctx: StoreContext, svc: Services, options: Promote
       async (journal, slots, now) => {
         const ops: JournalOp[] = [];
         const moving: number[] = [];
+        const holding: number[] = [];
+        const held: Array<{ token: string; hold: SegmentAt; idxs: number[] }> = [];
         let retryAt: number | undefined;
         const memo: ReadMemo = new Map();
         for (let i = 0; i < slots.length; i++) {
@@ -118,7 +121,26 @@ export function startPromoter(ctx: StoreContext, svc: Services, options: Promote
             ops.push({ op: "expire", i, at: now });
             continue;
           }
+          const xkey = at.seg.jobs[i]!.xkey;
+          if (xkey !== undefined && !(await holdsKey(svc, xkey, jobIdAt(at, i)))) {
+            // A scheduled job with an exclusive key joins its key's line now (a holder's retry does not).
+            holding.push(i);
+            continue;
+          }
           moving.push(i);
+        }
+        for (const [token, idxs] of groupByKey(at, holding)) {
+          await markKey(svc, at.seg.jobs[idxs[0]!]!.xkey!);
+          const specs = idxs.map((i) => movedSpec({ at, idx: i, journal, slots }, {}));
+          const hold = await publishSegment(
+            ctx,
+            { store: Store.Delay, queue: at.seg.q, priority: at.seg.p, subject: ctx.subjects.hold(token) },
+            specs,
+            moveMsgId("ph", at, idxs),
+          );
+          const to = refKey(Store.Delay, hold.seq);
+          idxs.forEach((i, k) => ops.push({ op: "move", i, at: now, to, ti: k }));
+          held.push({ token, hold, idxs });
         }
         let target: SegmentAt | undefined;
         if (moving.length > 0) {
@@ -133,11 +155,25 @@ export function startPromoter(ctx: StoreContext, svc: Services, options: Promote
           const to = refKey(Store.Queue, target.seq);
           moving.forEach((i, k) => ops.push({ op: "move", i, at: now, to, ti: k }));
         }
-        return { ops, value: { moving, target, retryAt, now, ops } };
+        return { ops, value: { moving, target, retryAt, now, ops, held } };
       },
     );
-    const { moving, target, retryAt, now } = r.value;
+    const { moving, target, retryAt, now, held } = r.value;
     svc.noteOutcomes(outcomesOf(at, r.value.ops));
+    if (r.appended) {
+      for (const h of held) {
+        const here = refKey(Store.Delay, seq);
+        const to = refKey(Store.Delay, h.hold.seq);
+        await pointHomes(
+          svc,
+          h.idxs.flatMap((i, k) => {
+            const home = h.hold.seg.jobs[k]!.home!;
+            return home === `${here}.${i}` ? [] : [{ homeKey: home, to, ti: k }];
+          }),
+        );
+        await advanceKey(svc, h.token).catch(onError);
+      }
+    }
     if (r.appended && target) {
       const here = refKey(Store.Delay, seq);
       const to = refKey(Store.Queue, target.seq);
@@ -234,4 +270,16 @@ function tryDue(data: Uint8Array): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Jobs of a segment by exclusive key token, in slot order. */
+function groupByKey(at: SegmentAt, idxs: number[]): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const i of idxs) {
+    const token = keyToken(at.seg.jobs[i]!.xkey!);
+    const list = out.get(token) ?? [];
+    list.push(i);
+    out.set(token, list);
+  }
+  return out;
 }

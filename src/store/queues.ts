@@ -19,6 +19,8 @@ export interface QueueRecord {
   lanes: number[];
   paused: boolean;
   rateLimitPerSecond?: number;
+  /** Exclusive key of jobs that do not name one, e.g. `host:{args.0.host}` (core/key-template.ts). */
+  exclusiveKeyTemplate?: string;
   /** Lease of a segment delivery for this queue's workers (ms). */
   leaseMs?: number;
 }
@@ -55,6 +57,8 @@ export function createQueueRegistry(deps: {
   const creating = new Map<string, Promise<void>>(); // lanes being created (one creation per lane)
   const cache = new Map<string, QueueRecord>();
   let watcher: { stop(): void } | undefined;
+  let watching: Promise<void> | undefined;
+  const listeners: Array<(r: QueueRecord) => void> = [];
 
   const dec = new TextDecoder();
   const decode = (e: KvEntry): QueueRecord | undefined => {
@@ -99,6 +103,23 @@ export function createQueueRegistry(deps: {
     return next!;
   }
 
+  async function startWatch(): Promise<void> {
+    const iter = await kv.watch({ key: ">" });
+    watcher = iter;
+    void (async () => {
+      for await (const e of iter) {
+        if (e.operation !== "PUT") {
+          cache.delete(e.key);
+          continue;
+        }
+        const r = decode(e);
+        if (!r) continue;
+        cache.set(r.name, r);
+        for (const l of listeners) l(r);
+      }
+    })().catch(() => undefined);
+  }
+
   return {
     ensureLane(queue, priority) {
       const key = `${queue}|${priority}`;
@@ -140,21 +161,14 @@ export function createQueueRegistry(deps: {
       return cache.get(queue);
     },
     async watch(onChange) {
-      if (watcher) return;
-      const iter = await kv.watch({ key: ">" });
-      watcher = iter;
-      void (async () => {
-        for await (const e of iter) {
-          if (e.operation !== "PUT") {
-            cache.delete(e.key);
-            continue;
-          }
-          const r = decode(e);
-          if (!r) continue;
-          cache.set(r.name, r);
-          onChange?.(r);
-        }
-      })().catch(() => undefined);
+      if (onChange) listeners.push(onChange);
+      if (watching) {
+        await watching;
+        if (onChange) for (const r of cache.values()) onChange(r);
+        return;
+      }
+      watching = startWatch();
+      await watching;
     },
     forget() {
       known.clear();

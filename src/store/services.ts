@@ -7,6 +7,7 @@
 import type { StoreContext } from "./context.js";
 import type { Counters } from "./counters.js";
 import { createCounters, CounterField } from "./counters.js";
+import { exclusiveOutcomeListener } from "./exclusive.js";
 import type { JournalOp } from "./journal.js";
 import type { Locator } from "./locator.js";
 import { createLocator } from "./locator.js";
@@ -30,6 +31,8 @@ export interface Services {
   counters: Counters;
   /** Reports outcomes appended to a journal. Never throws; listeners run in the background. */
   noteOutcomes(notes: OutcomeNote[]): void;
+  /** Reports a background failure to the owner's error handler. */
+  reportError(err: unknown): void;
   /** Adds a listener for outcomes (the workflow engine). */
   onOutcomes(listener: (notes: OutcomeNote[]) => Promise<void> | void): void;
   close(): Promise<void>;
@@ -54,7 +57,8 @@ export function createServices(ctx: StoreContext, o: ServicesOptions = {}): Serv
     expired: CounterField.Expired,
     retrying: CounterField.Retried,
   };
-  return {
+  void ctx.queues.watch().catch(onError);
+  const svc: Services = {
     ctx,
     locator,
     producer,
@@ -73,6 +77,9 @@ export function createServices(ctx: StoreContext, o: ServicesOptions = {}): Serv
         inFlight.add(p);
       }
     },
+    reportError(err) {
+      onError(err);
+    },
     onOutcomes(listener) {
       listeners.push(listener);
     },
@@ -82,6 +89,9 @@ export function createServices(ctx: StoreContext, o: ServicesOptions = {}): Serv
       await counters.close();
     },
   };
+  // Exclusive keys are released by whoever records a holder's final outcome, in every process.
+  svc.onOutcomes(exclusiveOutcomeListener(svc));
+  return svc;
 }
 
 /** The outcomes a batch of journal ops records (for {@link Services.noteOutcomes}). */

@@ -42,6 +42,8 @@ export interface ResolvedTopology {
     limits: string;
     cron: string;
     workflows: string;
+    xkeys: string;
+    locks: string;
   };
   eventsMaxBytes: number;
   eventsMaxAgeMs: number;
@@ -66,6 +68,8 @@ export function resolveTopology(o: TopologyOptions = {}): ResolvedTopology {
       limits: `${prefix}_limits`,
       cron: `${prefix}_cron`,
       workflows: `${prefix}_workflows`,
+      xkeys: `${prefix}_xkeys`,
+      locks: `${prefix}_locks`,
     },
     eventsMaxBytes: o.eventsMaxBytes ?? 64 * 1024 * 1024,
     eventsMaxAgeMs: o.eventsMaxAgeMs ?? 24 * 3600_000,
@@ -75,6 +79,15 @@ export function resolveTopology(o: TopologyOptions = {}): ResolvedTopology {
 /** Queue names may contain dots; subject tokens may not. `_` is not allowed in queue names. */
 export function queueToken(queue: string): string {
   return queue.replaceAll(".", "_");
+}
+
+/** An exclusive key as a subject token and KV key: `k` + base64url (never a number, never a dot). */
+export function keyToken(key: string): string {
+  return `k${Buffer.from(key, "utf8").toString("base64url")}`;
+}
+
+export function keyFromToken(token: string): string {
+  return Buffer.from(token.slice(1), "base64url").toString("utf8");
 }
 
 /** Priority lanes: `p000` (priority -100) … `p200` (priority 100); higher sorts first. */
@@ -102,6 +115,17 @@ export class Subjects {
   }
   delayAll(): string {
     return `${this.#p}.dl.>`;
+  }
+  /**
+   * Hold segments: jobs waiting for exclusive key `token` (see exclusive.ts), in enqueue order. They
+   * live in the delay stream but never have a due time; the token starts with a letter, so the
+   * promoter (which reads minute numbers) never mistakes them for a delay bucket.
+   */
+  hold(token: string): string {
+    return `${this.#p}.dl.x.${token}`;
+  }
+  holdAll(): string {
+    return `${this.#p}.dl.x.>`;
   }
   /** The journal of one segment. */
   journal(store: Store, seq: number): string {
@@ -193,6 +217,10 @@ export interface Buckets {
   cron: KV;
   /** Workflow records. */
   workflows: KV;
+  /** Exclusive keys: holder job and the position of the key's wait line. */
+  xkeys: KV;
+  /** User locks (`client.locks`). */
+  locks: KV;
 }
 
 /** Creates or updates every stream and bucket. Safe to run from several processes at once. */
@@ -237,6 +265,8 @@ export async function openBuckets(
     limits: await open(t.buckets.limits, {}),
     cron: await open(t.buckets.cron, {}),
     workflows: await open(t.buckets.workflows, {}),
+    xkeys: await open(t.buckets.xkeys, {}),
+    locks: await open(t.buckets.locks, {}),
   };
 }
 

@@ -96,7 +96,8 @@ export function deriveState(at: SegmentAt, idx: number, slot: Slot, nowMs: numbe
   if (at.store === Store.Delay) {
     delete d.startedAt;
     delete d.workerId;
-    if (spec.pending) d.state = S.Pending;
+    // A job waiting for its exclusive key sits in a hold segment (no due time) until the key is free.
+    if (spec.pending || (spec.xkey !== undefined && at.seg.due === undefined)) d.state = S.Pending;
     else if (base > 0) {
       d.state = S.Retryable;
       if (at.seg.due !== undefined) d.nextAttemptAt = at.seg.due;
@@ -178,6 +179,7 @@ export function buildJobView(at: SegmentAt, idx: number, d: Derived): JobView {
   if (spec.metadata !== undefined) v.metadata = spec.metadata;
   if (spec.parentResults !== undefined) v.parent_results = spec.parentResults;
   if (spec.workflow !== undefined) v.workflow_id = spec.workflow.id;
+  if (spec.xkey !== undefined) v.exclusive_key = spec.xkey;
   if (d.workerId !== undefined) v.worker_id = d.workerId;
   return v;
 }

@@ -75,6 +75,8 @@ export interface SegmentRunner {
   drain(deadline: number): Promise<void>;
   /** Aborts the running job with this id (it was cancelled). */
   cancel(id: string): void;
+  /** A lane's lease is this short: renew held segments often enough for it. */
+  noteLeaseMs(ms: number): void;
 }
 
 export class ShutdownError extends Error {
@@ -90,12 +92,12 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
   let draining = false;
   const idle: Array<() => void> = [];
 
-  const renew = setInterval(
-    () => {
-      for (const h of held.values()) if (!h.released) inProgress(d.nc, h.ack);
-    },
-    Math.max(500, Math.floor(d.leaseMs / 3)),
-  );
+  let leaseMs = d.leaseMs;
+  const renewEvery = () => Math.max(100, Math.floor(leaseMs / 3));
+  const renewHeld = () => {
+    for (const h of held.values()) if (!h.released) inProgress(d.nc, h.ack);
+  };
+  let renew = setInterval(renewHeld, renewEvery());
   renew.unref();
   let rebalancing = false;
   const rebalanceTimer = setInterval(
@@ -460,6 +462,13 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
     stats,
     cancel(id) {
       controllers.get(id)?.abort(new Error("cancelled"));
+    },
+    noteLeaseMs(ms) {
+      if (!(ms > 0) || ms >= leaseMs || draining) return;
+      leaseMs = ms;
+      clearInterval(renew);
+      renew = setInterval(renewHeld, renewEvery());
+      renew.unref();
     },
     async drain(deadline) {
       draining = true;

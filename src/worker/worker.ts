@@ -119,6 +119,16 @@ export function createWorker<T extends JobTypes = JobTypes>(options: WorkerOptio
     }
   }
 
+  /** Renews held segments often enough for the lane's real lease (its consumer's ack wait). */
+  function learnLease(queue: string, priority: number): void {
+    const c = ctx;
+    if (!c) return;
+    void c.jsm.consumers
+      .info(c.topology.streams.queue, c.subjects.laneConsumer(queue, priority))
+      .then((info) => runner?.noteLeaseMs(Math.floor((info.config.ack_wait ?? 0) / 1e6)))
+      .catch((err: unknown) => emit("error", err instanceof Error ? err : new Error(String(err))));
+  }
+
   function addLanes(rec: QueueRecord): void {
     if (!queues.includes(rec.name) || !ctx || !runner || closing) return;
     for (const priority of rec.lanes) {
@@ -154,6 +164,7 @@ export function createWorker<T extends JobTypes = JobTypes>(options: WorkerOptio
         },
       );
       loops.set(key, lane);
+      learnLease(rec.name, priority);
     }
     // Lanes of each queue from the highest priority down.
     const sorted = [...loops.entries()].sort((a, b) => b[1].priority - a[1].priority);

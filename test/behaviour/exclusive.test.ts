@@ -1,0 +1,211 @@
+/**
+ * Exclusive keys against a real nats-server: at most one job per key at a time, in enqueue order,
+ * across many workers and both doors (NATS-direct workers and HTTP-style fetch).
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { setTimeout as delay } from "node:timers/promises";
+
+import type { NatsConnection } from "@nats-io/nats-core";
+
+import type { Client } from "../../src/client/index.js";
+import { createClient } from "../../src/client/index.js";
+import { silentLogger } from "../../src/core/logger.js";
+import type { Engine } from "../../src/store/engine.js";
+import { createEngine } from "../../src/store/engine.js";
+import type { Worker } from "../../src/worker/index.js";
+import { createWorker } from "../../src/worker/index.js";
+import { useNats, waitFor } from "../harness/nats.js";
+
+const h = useNats();
+
+interface Run {
+  id: string;
+  key: string;
+  n: number;
+  start: number;
+  end: number;
+}
+
+/** Checks recorded runs: per key, no two overlap, and they started in enqueue order. */
+function checkRuns(runs: Run[], order: Map<string, string[]>): void {
+  const byKey = new Map<string, Run[]>();
+  for (const r of runs) byKey.set(r.key, [...(byKey.get(r.key) ?? []), r]);
+  for (const [key, list] of byKey) {
+    list.sort((a, b) => a.start - b.start);
+    for (let i = 1; i < list.length; i++) {
+      assert.ok(
+        list[i]!.start >= list[i - 1]!.end,
+        `key ${key}: job ${list[i]!.id} started at ${list[i]!.start} before ${list[i - 1]!.id} ended at ${list[i - 1]!.end}`,
+      );
+    }
+    assert.deepEqual(
+      list.map((r) => r.id),
+      order.get(key),
+      `key ${key}: jobs did not start in enqueue order`,
+    );
+  }
+}
+
+describe("exclusive keys", () => {
+  let nc: NatsConnection;
+  let engine: Engine;
+  let client: Client;
+  before(async () => {
+    nc = await h.nats.connect();
+    engine = await createEngine(nc, { leaseMs: 1000, keySweepMs: 200 });
+    client = createClient({ nats: nc });
+  });
+  after(async () => {
+    await client.close();
+    await engine.close();
+    await nc.close();
+  });
+
+  it("8 workers, 200 jobs over 10 keys: no overlap per key, each key in enqueue order", async () => {
+    const runs: Run[] = [];
+    let active = 0;
+    let maxActive = 0;
+    const workers: Worker[] = [];
+    for (let w = 0; w < 8; w++) {
+      workers.push(
+        createWorker({
+          nats: h.nats.url,
+          queues: ["xk"],
+          concurrency: 4,
+          handleSignals: false,
+          logger: silentLogger,
+          handlers: {
+            step: async (job) => {
+              const [key, n] = job.args as [string, number];
+              const start = performance.timeOrigin + performance.now();
+              active++;
+              maxActive = Math.max(maxActive, active);
+              await delay(1 + (n % 4));
+              active--;
+              runs.push({ id: job.id, key, n, start, end: performance.timeOrigin + performance.now() });
+              return n;
+            },
+          },
+        }),
+      );
+    }
+    await Promise.all(workers.map((w) => w.ready));
+    const order = new Map<string, string[]>();
+    const ids: string[] = [];
+    // Mixed: single enqueues and batches, keys interleaved.
+    for (let n = 0; n < 200;) {
+      if (n % 40 < 20) {
+        const key = `tenant-${n % 10}`;
+        const job = await client.enqueue("step", [key, n], { queue: "xk", exclusiveKey: key });
+        order.set(key, [...(order.get(key) ?? []), job.id]);
+        ids.push(job.id);
+        n++;
+      } else {
+        const batch = Array.from({ length: 20 }, (_, k) => {
+          const key = `tenant-${(n + k) % 10}`;
+          return { type: "step", args: [key, n + k], options: { queue: "xk", exclusiveKey: key } };
+        });
+        const jobs = await client.enqueueMany(batch);
+        jobs.forEach((job, k) => {
+          const key = batch[k]!.args[0] as string;
+          order.set(key, [...(order.get(key) ?? []), job.id]);
+          ids.push(job.id);
+        });
+        n += 20;
+      }
+    }
+    await waitFor(() => runs.length === 200, { timeoutMs: 60_000, what: "200 jobs to run" });
+    await Promise.all(workers.map((w) => w.close()));
+    checkRuns(runs, order);
+    assert.equal(new Set(runs.map((r) => r.id)).size, 200, "each job ran once");
+    assert.ok(maxActive > 1, `keys ran in parallel (max ${maxActive} at once)`);
+    const states = await Promise.all(ids.slice(0, 20).map((id) => client.get(id)));
+    assert.ok(states.every((j) => j.state === "completed"));
+  });
+
+  it("fetch never returns a second job of a key while one is active; the next starts after ack", async () => {
+    const a = await engine.enqueue({ type: "t", args: [1], options: { queue: "xf", exclusive_key: "K" } });
+    const b = await engine.enqueue({ type: "t", args: [2], options: { queue: "xf", exclusive_key: "K" } });
+    const other = await engine.enqueue({
+      type: "t",
+      args: [3],
+      options: { queue: "xf", exclusive_key: "L" },
+    });
+    assert.equal((await engine.get(b.id)).state, "pending");
+    const first = await engine.fetch({ queues: ["xf"], count: 10, workerId: "w1" });
+    assert.deepEqual(first.map((j) => j.id).sort(), [a.id, other.id].sort());
+    assert.equal((await engine.fetch({ queues: ["xf"], count: 10, workerId: "w2" })).length, 0);
+    assert.equal((await engine.get(b.id)).state, "pending");
+    await engine.ack(a.id, "done");
+    const next = await waitForFetch(engine, "xf");
+    assert.deepEqual(
+      next.map((j) => j.id),
+      [b.id],
+    );
+    await engine.ack(b.id);
+    await engine.ack(other.id);
+  });
+
+  it("a waiting job can be cancelled and the line moves on past it", async () => {
+    const a = await engine.enqueue({ type: "t", args: [1], options: { queue: "xc", exclusive_key: "C" } });
+    const b = await engine.enqueue({ type: "t", args: [2], options: { queue: "xc", exclusive_key: "C" } });
+    const c = await engine.enqueue({ type: "t", args: [3], options: { queue: "xc", exclusive_key: "C" } });
+    assert.equal((await engine.cancel(b.id)).state, "cancelled");
+    const [got] = await engine.fetch({ queues: ["xc"], count: 1, workerId: "w" });
+    assert.equal(got?.id, a.id);
+    await engine.cancel(a.id); // an active holder cancelled: the key goes to c
+    const next = await waitForFetch(engine, "xc");
+    assert.deepEqual(
+      next.map((j) => j.id),
+      [c.id],
+    );
+    await engine.ack(c.id);
+    assert.equal((await engine.get(b.id)).state, "cancelled");
+  });
+
+  it("a holder keeps its key through retries; a scheduled job joins the line when due", async () => {
+    const a = await engine.enqueue({
+      type: "t",
+      args: [1],
+      options: { queue: "xr", exclusive_key: "R", retry: { max_attempts: 2, initial_interval_ms: 800 } },
+    });
+    const b = await engine.enqueue({
+      type: "t",
+      args: [2],
+      options: { queue: "xr", exclusive_key: "R", scheduled_at: new Date(Date.now() + 200).toISOString() },
+    });
+    assert.equal((await engine.get(b.id)).state, "scheduled");
+    const [got] = await engine.fetch({ queues: ["xr"], count: 1, workerId: "w" });
+    assert.equal(got?.id, a.id);
+    await engine.nack(a.id, { error: { code: "boom", message: "boom" } });
+    // b becomes due while a waits for its retry: b joins the line, behind a.
+    await waitFor(async () => (await engine.get(b.id)).state === "pending", {
+      what: "b to wait for the key",
+    });
+    const again = await waitForFetch(engine, "xr");
+    assert.deepEqual(
+      again.map((j) => j.id),
+      [a.id],
+    );
+    await engine.ack(a.id);
+    const next = await waitForFetch(engine, "xr");
+    assert.deepEqual(
+      next.map((j) => j.id),
+      [b.id],
+    );
+    await engine.ack(b.id);
+  });
+});
+
+async function waitForFetch(engine: Engine, queue: string) {
+  let got: Awaited<ReturnType<Engine["fetch"]>> = [];
+  await waitFor(
+    async () => {
+      got = await engine.fetch({ queues: [queue], count: 10, workerId: "w" });
+      return got.length > 0;
+    },
+    { timeoutMs: 10_000, what: `a job in ${queue}` },
+  );
+  return got;
+}
