@@ -28,6 +28,38 @@ export interface QueueStats {
   expired: number;
   rate_limit_per_second?: number;
   approximate?: boolean;
+  /** Exclusive keys held by this queue's jobs, and its jobs waiting for a key (when there are any). */
+  exclusive?: { keys_held: number; jobs_waiting: number };
+}
+
+export interface QueueConfig {
+  name: string;
+  paused: boolean;
+  rate_limit_per_second?: number;
+  exclusive_key_template?: string;
+}
+
+/** An exclusive key that is held or has waiting jobs. */
+export interface ExclusiveKeyInfo {
+  key: string;
+  holder: { job_id: string; queue: string; since: string; state?: string; worker_id?: string } | null;
+  waiting: number;
+  waiting_capped?: boolean;
+  waiting_by_queue: Record<string, number>;
+}
+
+/** A lock as anyone sees it. */
+export interface LockInfo {
+  name: string;
+  owner?: string;
+  fencing_token: number;
+  acquired_at: string;
+  expires_at: string;
+}
+
+/** A lock as its holder sees it: `token` renews and releases it. */
+export interface LockGrantInfo extends LockInfo {
+  token: string;
 }
 
 export interface DeadLetterPage {
@@ -91,6 +123,17 @@ export interface Api {
     list(): Promise<QueueInfo[]>;
     stats(name: string): Promise<QueueStats>;
     setPaused(name: string, paused: boolean): Promise<{ name: string; paused: boolean }>;
+    configure(name: string, change: { exclusive_key_template?: string | null }): Promise<QueueConfig>;
+  };
+  exclusiveKeys(q: { queue?: string }): Promise<ExclusiveKeyInfo[]>;
+  locks: {
+    acquire(
+      req: { name: string; ttl_ms?: number; wait_ms?: number; owner?: string },
+      signal?: AbortSignal,
+    ): Promise<LockGrantInfo>;
+    renew(name: string, token: string, ttlMs?: number): Promise<LockGrantInfo>;
+    release(name: string, token: string): Promise<{ released: true; name: string }>;
+    list(): Promise<LockInfo[]>;
   };
   deadLetters: {
     list(q: { queue?: string; limit?: number; offset?: number }): Promise<DeadLetterPage>;

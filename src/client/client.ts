@@ -21,13 +21,17 @@ import type {
   Api,
   CronInfo,
   DeadLetterPage,
+  ExclusiveKeyInfo,
   JobEvent,
   JobPage,
+  QueueConfig,
   QueueInfo,
   QueueStats,
   WorkflowInfo,
 } from "./api.js";
 import { createHttpTransport } from "./http.js";
+import type { Locks } from "./locks.js";
+import { createLocks } from "./locks.js";
 import { createNatsTransport } from "./nats.js";
 import type { EnqueueOptions, Job, JobTypes } from "./types.js";
 import { toEnqueueBody } from "./wire.js";
@@ -91,7 +95,13 @@ export interface Client<T extends JobTypes = JobTypes> {
     /** Jobs are still accepted but not handed out until resumed. */
     pause(name: string): Promise<{ name: string; paused: boolean }>;
     resume(name: string): Promise<{ name: string; paused: boolean }>;
+    /** Per-queue settings: `exclusiveKeyTemplate` (e.g. "host:{args.0.host}"; null removes it). */
+    configure(name: string, settings: { exclusiveKeyTemplate?: string | null }): Promise<QueueConfig>;
   };
+  /** Exclusive keys that are held or have waiting jobs: the holder job and worker, how many wait. */
+  exclusiveKeys(q?: { queue?: string }): Promise<ExclusiveKeyInfo[]>;
+  /** Distributed locks (leases with a fencing token). */
+  locks: Locks;
   deadLetters: {
     list(q?: { queue?: string; limit?: number; offset?: number }): Promise<DeadLetterPage>;
     retry(id: string): Promise<Job>;
@@ -173,7 +183,16 @@ export function createClient<T extends JobTypes = JobTypes>(options: ClientOptio
       stats: (name) => api.queues.stats(name),
       pause: (name) => api.queues.setPaused(name, true),
       resume: (name) => api.queues.setPaused(name, false),
+      configure: (name, settings) =>
+        api.queues.configure(
+          name,
+          settings.exclusiveKeyTemplate === undefined
+            ? {}
+            : { exclusive_key_template: settings.exclusiveKeyTemplate },
+        ),
     },
+    exclusiveKeys: (q = {}) => api.exclusiveKeys(q),
+    locks: createLocks(api),
     deadLetters: {
       list: (q = {}) => api.deadLetters.list(q),
       retry: (id) => api.deadLetters.retry(id),

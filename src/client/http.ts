@@ -3,7 +3,19 @@
  * as {@link JetjobError} with the server's stable code.
  */
 import { BackendError, ErrorCode, JetjobError } from "../core/errors.js";
-import type { Api, CronInfo, JobEvent, JobPage, QueueInfo, QueueStats, WorkflowInfo } from "./api.js";
+import type {
+  Api,
+  CronInfo,
+  ExclusiveKeyInfo,
+  JobEvent,
+  JobPage,
+  LockGrantInfo,
+  LockInfo,
+  QueueConfig,
+  QueueInfo,
+  QueueStats,
+  WorkflowInfo,
+} from "./api.js";
 import { endsStream } from "./api.js";
 import type { Job } from "./types.js";
 
@@ -11,13 +23,19 @@ const MEDIA = "application/openjobspec+json";
 const codes: ReadonlySet<string> = new Set(Object.values(ErrorCode));
 
 export interface HttpCaller {
-  call<T>(method: string, path: string, body?: unknown): Promise<T>;
+  call<T>(method: string, path: string, body?: unknown, extra?: CallOptions): Promise<T>;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal | undefined;
+  /** Overrides the caller's timeout (long waits such as lock acquisition). */
+  timeoutMs?: number;
 }
 
 export function createHttpCaller(baseUrl: string, o: { token?: string; timeoutMs?: number }): HttpCaller {
   const base = baseUrl.replace(/\/+$/, "");
   return {
-    async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    async call<T>(method: string, path: string, body?: unknown, extra: CallOptions = {}): Promise<T> {
       const headers: Record<string, string> = { Accept: MEDIA };
       if (o.token) headers.Authorization = `Bearer ${o.token}`;
       if (body !== undefined) headers["Content-Type"] = MEDIA;
@@ -27,7 +45,10 @@ export function createHttpCaller(baseUrl: string, o: { token?: string; timeoutMs
           method,
           headers,
           ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-          signal: AbortSignal.timeout(o.timeoutMs ?? 30_000),
+          signal: AbortSignal.any([
+            AbortSignal.timeout(extra.timeoutMs ?? o.timeoutMs ?? 30_000),
+            ...(extra.signal ? [extra.signal] : []),
+          ]),
         });
       } catch (err) {
         throw new BackendError(
@@ -110,6 +131,34 @@ export function createHttpTransport(url: string, o: { token?: string; timeoutMs?
           {},
         );
         return r.queue;
+      },
+      async configure(name, change) {
+        return (await http.call<{ queue: QueueConfig }>("PUT", `/api/v1/queues/${enc(name)}/config`, change))
+          .queue;
+      },
+    },
+    async exclusiveKeys(q) {
+      const p = q.queue === undefined ? "" : `?queue=${enc(q.queue)}`;
+      return (await http.call<{ keys: ExclusiveKeyInfo[] }>("GET", `/api/v1/exclusive-keys${p}`)).keys;
+    },
+    locks: {
+      async acquire(req, signal) {
+        const timeoutMs = (req.wait_ms ?? 0) + 30_000;
+        return (await http.call<{ lock: LockGrantInfo }>("POST", "/api/v1/locks", req, { signal, timeoutMs }))
+          .lock;
+      },
+      async renew(name, token, ttlMs) {
+        const body = ttlMs === undefined ? { token } : { token, ttl_ms: ttlMs };
+        return (await http.call<{ lock: LockGrantInfo }>("POST", `/api/v1/locks/${enc(name)}/renew`, body))
+          .lock;
+      },
+      release(name, token) {
+        return http.call<{ released: true; name: string }>("POST", `/api/v1/locks/${enc(name)}/release`, {
+          token,
+        });
+      },
+      async list() {
+        return (await http.call<{ locks: LockInfo[] }>("GET", "/api/v1/locks")).locks;
       },
     },
     deadLetters: {

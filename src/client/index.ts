@@ -7,11 +7,15 @@ export type { Client, ClientOptions, CronDefinition, JobDefinition, WaitOptions 
 export type {
   CronInfo,
   DeadLetterPage,
+  ExclusiveKeyInfo,
   JobEvent,
   JobPage,
+  LockInfo,
+  QueueConfig,
   QueueInfo,
   QueueStats,
   WorkflowInfo,
 } from "./api.js";
+export type { AcquireOptions, LockHandle, Locks } from "./locks.js";
 export type { EnqueueOptions, Job, JobError, JobTypes, RetryOptions, UniqueOptions } from "./types.js";
 export { ErrorCode, JetjobError, isJetjobError, isConflict, isNotFound } from "../core/errors.js";

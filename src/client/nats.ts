@@ -19,6 +19,9 @@ import { deleteCron, listCrons, registerCron } from "../store/cron.js";
 import { deleteDeadLetter, listDeadLetters, retryDeadLetter, retryJob } from "../store/dlq.js";
 import { decodeEvents, toEventView } from "../store/events.js";
 import { listJobs } from "../store/list.js";
+import { listExclusiveKeys } from "../store/exclusive-view.js";
+import { acquireLock, listLocks, releaseLock, renewLock } from "../store/locks.js";
+import { configureQueue } from "../store/queue-config.js";
 import { queueStats } from "../store/stats.js";
 import { cancelWorkflow, createWorkflow, getWorkflow } from "../store/workflows.js";
 import type { Api, JobEvent, JobPage } from "./api.js";
@@ -87,6 +90,23 @@ export function createNatsTransport(o: ClientOptions): Api {
           });
           return { name: r.name, paused: r.paused };
         }),
+      configure: (name, change) => withSvc((svc) => configureQueue(svc, name, change)),
+    },
+    exclusiveKeys: (q) => withSvc((svc) => listExclusiveKeys(svc, q)),
+    locks: {
+      acquire: (req, signal) =>
+        withSvc((svc) =>
+          acquireLock(svc, {
+            name: req.name,
+            ...(req.ttl_ms === undefined ? {} : { ttlMs: req.ttl_ms }),
+            ...(req.wait_ms === undefined ? {} : { waitMs: req.wait_ms }),
+            ...(req.owner === undefined ? {} : { owner: req.owner }),
+            ...(signal === undefined ? {} : { signal }),
+          }),
+        ),
+      renew: (name, token, ttlMs) => withSvc((svc) => renewLock(svc, name, token, ttlMs)),
+      release: (name, token) => withSvc((svc) => releaseLock(svc, name, token)),
+      list: () => withSvc((svc) => listLocks(svc)),
     },
     deadLetters: {
       list: (q) =>

@@ -40,6 +40,8 @@ export interface Job<A extends unknown[] = unknown[], R = unknown> {
   retry_delay_ms?: number;
   next_attempt_at?: string;
   worker_id?: string;
+  /** The job's exclusive key (given, or made from the queue's key template). */
+  exclusive_key?: string;
   [extension: string]: unknown;
 }
 

@@ -20,6 +20,10 @@ export const ErrorCode = {
   Duplicate: "duplicate",
   /** The operation is not allowed in the resource's current state (HTTP 409). */
   Conflict: "conflict",
+  /** The lock is held by someone else (HTTP 409). */
+  LockHeld: "lock_held",
+  /** The lock is no longer held with this token: released, expired and taken, or never held (HTTP 409). */
+  LockLost: "lock_lost",
   /** No or wrong credentials (HTTP 401). */
   Unauthorized: "unauthorized",
   /** Valid credentials without the needed scope (HTTP 403). */
@@ -102,7 +106,13 @@ export class ConflictError extends JetjobError {
   override name = "ConflictError";
   constructor(
     message: string,
-    options: JetjobErrorOptions & { code?: typeof ErrorCode.Conflict | typeof ErrorCode.Duplicate } = {},
+    options: JetjobErrorOptions & {
+      code?:
+        | typeof ErrorCode.Conflict
+        | typeof ErrorCode.Duplicate
+        | typeof ErrorCode.LockHeld
+        | typeof ErrorCode.LockLost;
+    } = {},
   ) {
     super(options.code ?? ErrorCode.Conflict, message, options);
   }
@@ -125,7 +135,13 @@ export function isNotFound(err: unknown): err is NotFoundError {
 }
 
 export function isConflict(err: unknown): err is ConflictError {
-  return isJetjobError(err) && (err.code === ErrorCode.Conflict || err.code === ErrorCode.Duplicate);
+  return (
+    isJetjobError(err) &&
+    (err.code === ErrorCode.Conflict ||
+      err.code === ErrorCode.Duplicate ||
+      err.code === ErrorCode.LockHeld ||
+      err.code === ErrorCode.LockLost)
+  );
 }
 
 /** Turns anything thrown into a {@link JetjobError}, keeping the original as `cause`. */
@@ -142,6 +158,8 @@ const httpStatus: Record<ErrorCode, number> = {
   not_found: 404,
   duplicate: 409,
   conflict: 409,
+  lock_held: 409,
+  lock_lost: 409,
   unauthorized: 401,
   forbidden: 403,
   payload_too_large: 413,
@@ -187,6 +205,8 @@ export function exitCodeFor(code: ErrorCode): ExitCode {
       return ExitCode.NotFound;
     case ErrorCode.Duplicate:
     case ErrorCode.Conflict:
+    case ErrorCode.LockHeld:
+    case ErrorCode.LockLost:
       return ExitCode.Conflict;
     case ErrorCode.Unauthorized:
     case ErrorCode.Forbidden:

@@ -3,7 +3,7 @@
  * placeholder is a path into the job: `type`, `queue`, `args.N[.field…]` or `meta.field[.field…]`.
  * Strings and numbers are inserted as they are; anything else is an error, as is a missing value.
  */
-import { ValidationError } from "./errors.js";
+import { ErrorCode, ValidationError } from "./errors.js";
 
 const PLACEHOLDER = /\{([^{}]*)\}/g;
 const PATH = /^(type|queue|args\.\d+(\.[A-Za-z0-9_-]+)*|meta(\.[A-Za-z0-9_-]+)+)$/;
@@ -38,15 +38,13 @@ export function renderKeyTemplate(template: string, job: KeySource): string {
       `queue ${job.queue} takes each job's exclusive key from {${path}}, and this job has ${
         value === undefined ? "no such value" : "no string or number there"
       }; pass options.exclusive_key or fix the job`,
-      { details: { field: "options.exclusive_key", template } },
+      { code: ErrorCode.ValidationError, details: { field: "options.exclusive_key", template } },
     );
   });
   if (key.length > 256) {
     throw new ValidationError(
       "the exclusive key made from the queue's template is longer than 256 characters",
-      {
-        details: { field: "options.exclusive_key", template },
-      },
+      { code: ErrorCode.ValidationError, details: { field: "options.exclusive_key", template } },
     );
   }
   return key;

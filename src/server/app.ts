@@ -19,6 +19,7 @@ import { ojsJobRoutes } from "./routes-ojs.js";
 import { health, ojsAdminRoutes } from "./routes-ojs-admin.js";
 import { sseRoutes } from "./routes-sse.js";
 import { apiRoutes } from "./routes-api.js";
+import { keyRoutes } from "./routes-keys.js";
 
 export interface AppOptions {
   engine: Engine;
@@ -73,6 +74,7 @@ export function createApp(o: AppOptions): App {
     ...ojsAdminRoutes(deps),
     ...sseRoutes(o.engine),
     ...apiRoutes(o.engine),
+    ...keyRoutes(o.engine),
   ];
   registerRoutes(hono, routes, o.auth);
 

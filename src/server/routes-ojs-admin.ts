@@ -13,7 +13,7 @@ import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
 import type { OjsRouteDeps } from "./routes-ojs.js";
 
-function queueParam(name: string | undefined): string {
+export function queueParam(name: string | undefined): string {
   if (!name || !queueNameSchema.safeParse(name).success)
     throw new ValidationError(`'${name ?? ""}' is not a valid queue name`);
   return name;

@@ -37,6 +37,12 @@ import { createServices } from "./services.js";
 import type { QueueStats } from "./stats.js";
 import { queueStats } from "./stats.js";
 import { sweepKeys } from "./exclusive.js";
+import type { ExclusiveKeyView } from "./exclusive-view.js";
+import { listExclusiveKeys } from "./exclusive-view.js";
+import type { AcquireRequest, LockGrant, LockView } from "./locks.js";
+import { acquireLock, listLocks, releaseLock, renewLock } from "./locks.js";
+import type { QueueConfigChange, QueueConfigView } from "./queue-config.js";
+import { configureQueue } from "./queue-config.js";
 import { streamConfigs } from "./topology.js";
 import type { JobView } from "./view.js";
 import type { WorkflowView } from "./workflows.js";
@@ -96,6 +102,16 @@ export interface Engine {
   listCrons(): Promise<CronView[]>;
   deleteCron(name: string): Promise<CronView>;
   events(q: RecentEventsQuery): Promise<EventView[]>;
+  /** Sets per-queue settings (exclusive key template). */
+  configureQueue(name: string, change: QueueConfigChange): Promise<QueueConfigView>;
+  /** Exclusive keys that are held or have waiting jobs. */
+  exclusiveKeys(q: { queue?: string }): Promise<ExclusiveKeyView[]>;
+  locks: {
+    acquire(req: AcquireRequest): Promise<LockGrant>;
+    renew(name: string, token: string, ttlMs?: number): Promise<LockGrant>;
+    release(name: string, token: string): Promise<{ released: true; name: string }>;
+    list(): Promise<LockView[]>;
+  };
   /** Deletes every job, queue, schedule and event (test runs only; the HTTP route is off by default). */
   reset(): Promise<void>;
   /** Round-trip time to JetStream, for health checks. */
@@ -223,6 +239,14 @@ export async function createEngine(nc: NatsConnection, options: EngineOptions = 
     listCrons: () => listCrons(svc),
     deleteCron: (name) => deleteCron(svc, name),
     events: (q) => recentEvents(ctx, q),
+    configureQueue: (name, change) => configureQueue(svc, name, change),
+    exclusiveKeys: (q) => listExclusiveKeys(svc, q),
+    locks: {
+      acquire: (req) => acquireLock(svc, req),
+      renew: (name, token, ttlMs) => renewLock(svc, name, token, ttlMs),
+      release: (name, token) => releaseLock(svc, name, token),
+      list: () => listLocks(svc),
+    },
     async reset() {
       const wasScheduling = scheduler !== undefined;
       await stopScheduler();

@@ -6,6 +6,7 @@
  */
 import { Store } from "../core/ids.js";
 import { JobState } from "../core/states.js";
+import { exclusiveQueueStats } from "./exclusive-view.js";
 import type { QueueRecord } from "./queues.js";
 import type { Services } from "./services.js";
 import { deriveState } from "./view.js";
@@ -23,6 +24,8 @@ export interface QueueStats {
   rate_limit_per_second?: number;
   /** True when the waiting/running counts were estimated (very long queues). */
   approximate?: boolean;
+  /** Exclusive keys held by this queue's jobs, and its jobs waiting for a key (when there are any). */
+  exclusive?: { keys_held: number; jobs_waiting: number };
 }
 
 const MAX_SEGMENTS_SCANNED = 2000;
@@ -84,5 +87,7 @@ export async function queueStats(svc: Services, rec: QueueRecord): Promise<Queue
     stats.available += Math.round((scannedJobs / scanned) * unscanned);
     stats.approximate = true;
   }
+  const exclusive = await exclusiveQueueStats(svc, rec.name);
+  if (exclusive.keys_held > 0 || exclusive.jobs_waiting > 0) stats.exclusive = exclusive;
   return stats;
 }

@@ -3,6 +3,8 @@
  * across many workers and both doors (NATS-direct workers and HTTP-style fetch).
  */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 
@@ -15,7 +17,11 @@ import type { Engine } from "../../src/store/engine.js";
 import { createEngine } from "../../src/store/engine.js";
 import type { Worker } from "../../src/worker/index.js";
 import { createWorker } from "../../src/worker/index.js";
+import { activeKeyTokens, keyToken, markKey } from "../../src/store/exclusive.js";
+import { jobIdAt } from "../../src/store/segment.js";
 import { useNats, waitFor } from "../harness/nats.js";
+
+const workerScript = fileURLToPath(new URL("../fixtures/worker-process.ts", import.meta.url));
 
 const h = useNats();
 
@@ -53,7 +59,7 @@ describe("exclusive keys", () => {
   let client: Client;
   before(async () => {
     nc = await h.nats.connect();
-    engine = await createEngine(nc, { leaseMs: 1000, keySweepMs: 200 });
+    engine = await createEngine(nc, { leaseMs: 1000, keySweepMs: 200, segmentLeaseMs: 2000 });
     client = createClient({ nats: nc });
   });
   after(async () => {
@@ -198,14 +204,133 @@ describe("exclusive keys", () => {
   });
 });
 
-async function waitForFetch(engine: Engine, queue: string) {
+describe("exclusive keys when a worker dies", () => {
+  let nc: NatsConnection;
+  let engine: Engine;
+  before(async () => {
+    nc = await h.nats.connect();
+    engine = await createEngine(nc, { leaseMs: 1000, keySweepMs: 200, segmentLeaseMs: 1500 });
+  });
+  after(async () => {
+    await engine.close();
+    await nc.close();
+  });
+
+  it("a worker killed while holding a key frees it after the lease; the job is retried first", async () => {
+    const j1 = await engine.enqueue({
+      type: "hang",
+      args: [1],
+      options: { queue: "xkill", exclusive_key: "Z", retry: { max_attempts: 3, initial_interval_ms: 10 } },
+    });
+    const j2 = await engine.enqueue({
+      type: "hang",
+      args: [2],
+      options: { queue: "xkill", exclusive_key: "Z" },
+    });
+    const child = spawn(process.execPath, ["--import", "tsx", workerScript, h.nats.url, "xkill"], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    child.stdout.on("data", (b: Buffer) => (out += b.toString()));
+    const exited = new Promise((r) => child.once("exit", r));
+    try {
+      await waitFor(() => out.includes(`started ${j1.id} 1`), {
+        timeoutMs: 20_000,
+        what: "the child to start j1",
+      });
+    } finally {
+      child.kill("SIGKILL");
+    }
+    await exited;
+    assert.equal((await engine.get(j1.id)).state, "active", "the dead worker's claim still shows");
+    assert.equal((await engine.get(j2.id)).state, "pending");
+
+    const runs: Array<{ id: string; attempt: number; start: number; end: number }> = [];
+    const w = createWorker({
+      nats: h.nats.url,
+      queues: ["xkill"],
+      concurrency: 4,
+      handleSignals: false,
+      logger: silentLogger,
+      handlers: {
+        hang: async (job) => {
+          const start = Date.now();
+          await delay(20);
+          runs.push({ id: job.id, attempt: job.attempt, start, end: Date.now() });
+        },
+      },
+    });
+    await w.ready;
+    await waitFor(() => runs.length === 2, { timeoutMs: 20_000, what: "both jobs to run after the lease" });
+    await w.close();
+    assert.deepEqual(
+      runs.map((r) => [r.id, r.attempt]),
+      [
+        [j1.id, 2],
+        [j2.id, 1],
+      ],
+    );
+    assert.ok(runs[1]!.start >= runs[0]!.end, "j2 started only after j1 finished");
+    assert.equal((await engine.get(j1.id)).state, "completed");
+    assert.equal((await engine.get(j2.id)).state, "completed");
+  });
+
+  it("the leader's sweep repairs a key left behind by a crash (holder finished, release lost)", async () => {
+    const a = await engine.enqueue({ type: "t", args: [1], options: { queue: "xs", exclusive_key: "S" } });
+    const b = await engine.enqueue({ type: "t", args: [2], options: { queue: "xs", exclusive_key: "S" } });
+    const [got] = await engine.fetch({ queues: ["xs"], count: 1, workerId: "w" });
+    assert.equal(got?.id, a.id);
+    // Finish a the way a process would that dies right after its journal append: no release.
+    const loc = (await engine.svc.locator.locate(a.id))!;
+    const { slots, lastSeq, base, since } = await engine.ctx.journals.read(
+      loc.at.store,
+      loc.at.seq,
+      loc.at.seg.jobs.length,
+    );
+    await engine.ctx.journals.append(
+      loc.at.store,
+      loc.at.seq,
+      [{ op: "done", i: loc.idx, a: slots[loc.idx]!.claim!.a, at: Date.now() }],
+      { slots, lastSeq, base, since },
+    );
+    assert.equal((await engine.get(a.id)).state, "completed");
+    const next = await waitForFetch(engine, "xs", 15_000);
+    assert.deepEqual(
+      next.map((j) => j.id),
+      [b.id],
+    );
+    await engine.ack(b.id);
+  });
+
+  it("the sweep hands on a key whose waiting job was stored by a process that died before handing it on", async () => {
+    // Store a job on the key's line directly through the producer (no hand-on), as a crash would leave it.
+    await markKey(engine.svc, "D");
+    const [placed] = await engine.svc.producer.enqueue([
+      { queue: "xd", priority: 0, spec: { type: "t", args: [], xkey: "D" } },
+    ]);
+    const id = jobIdAt(placed!.at, placed!.idx);
+    assert.equal((await engine.get(id)).state, "pending");
+    const got = await waitForFetch(engine, "xd", 15_000);
+    assert.deepEqual(
+      got.map((j) => j.id),
+      [id],
+    );
+    await engine.ack(id);
+    // Once idle, the attention marker goes away.
+    await waitFor(async () => !(await activeKeyTokens(engine.svc)).includes(keyToken("D")), {
+      what: "the marker of an idle key to be dropped",
+    });
+  });
+});
+
+async function waitForFetch(engine: Engine, queue: string, timeoutMs = 10_000) {
   let got: Awaited<ReturnType<Engine["fetch"]>> = [];
   await waitFor(
     async () => {
       got = await engine.fetch({ queues: [queue], count: 10, workerId: "w" });
       return got.length > 0;
     },
-    { timeoutMs: 10_000, what: `a job in ${queue}` },
+    { timeoutMs, what: `a job in ${queue}` },
   );
   return got;
 }

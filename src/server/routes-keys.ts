@@ -1,0 +1,117 @@
+/**
+ * `/api/v1` routes for exclusive keys (which job holds each key, how many wait), per-queue settings
+ * (the exclusive key template) and user locks.
+ */
+import { z } from "zod";
+
+import { ValidationError } from "../core/errors.js";
+import { queueNameSchema } from "../core/schema.js";
+import type { Engine } from "../store/engine.js";
+import { LOCK_LIMITS } from "../store/locks.js";
+import { Scope } from "./auth.js";
+import { ojsJson } from "./ojs.js";
+import type { RouteDef } from "./route.js";
+import { defineRoute } from "./route.js";
+import { queueParam } from "./routes-ojs-admin.js";
+
+const queueConfigSchema = z.object({ exclusive_key_template: z.string().nullable().optional() }).strict();
+
+const lockAcquireSchema = z
+  .object({
+    name: z.string().min(1).max(LOCK_LIMITS.maxNameLength),
+    ttl_ms: z.int().min(LOCK_LIMITS.minTtlMs).max(LOCK_LIMITS.maxTtlMs).optional(),
+    wait_ms: z.int().min(0).max(LOCK_LIMITS.maxWaitMs).optional(),
+    owner: z.string().max(256).optional(),
+  })
+  .strict();
+
+const lockRenewSchema = z
+  .object({
+    token: z.string().min(1).max(100),
+    ttl_ms: z.int().min(LOCK_LIMITS.minTtlMs).max(LOCK_LIMITS.maxTtlMs).optional(),
+  })
+  .strict();
+
+const lockReleaseSchema = z.object({ token: z.string().min(1).max(100) }).strict();
+
+export function keyRoutes(engine: Engine): RouteDef[] {
+  return [
+    defineRoute({
+      method: "GET",
+      path: "/api/v1/exclusive-keys",
+      scope: Scope.Read,
+      tag: "exclusive keys",
+      summary:
+        "Exclusive keys that are held or have waiting jobs: holder job and worker, jobs waiting (?queue=)",
+      handler: async (c, { query }) => {
+        if (query.queue !== undefined && !queueNameSchema.safeParse(query.queue).success) {
+          throw new ValidationError("queue must be a valid queue name");
+        }
+        const keys = await engine.exclusiveKeys(query.queue === undefined ? {} : { queue: query.queue });
+        return ojsJson(c, 200, { keys });
+      },
+    }),
+    defineRoute({
+      method: "PUT",
+      path: "/api/v1/queues/{name}/config",
+      scope: Scope.Admin,
+      tag: "queues",
+      summary: 'Set per-queue settings: exclusive_key_template (e.g. "host:{args.0.host}"; null removes it)',
+      body: queueConfigSchema,
+      handler: async (c, { params, body }) => {
+        const change =
+          body.exclusive_key_template === undefined
+            ? {}
+            : { exclusive_key_template: body.exclusive_key_template };
+        return ojsJson(c, 200, { queue: await engine.configureQueue(queueParam(params.name), change) });
+      },
+    }),
+    defineRoute({
+      method: "GET",
+      path: "/api/v1/locks",
+      scope: Scope.Read,
+      tag: "locks",
+      summary: "Locks held now (owner, fencing token, expiry; never the secret token)",
+      handler: async (c) => ojsJson(c, 200, { locks: await engine.locks.list() }),
+    }),
+    defineRoute({
+      method: "POST",
+      path: "/api/v1/locks",
+      scope: Scope.Write,
+      tag: "locks",
+      summary: "Acquire a lock, waiting up to wait_ms for it (409 lock_held when it stays taken)",
+      body: lockAcquireSchema,
+      status: 201,
+      handler: async (c, { body }) => {
+        const lock = await engine.locks.acquire({
+          name: body.name,
+          signal: c.req.raw.signal,
+          ...(body.ttl_ms === undefined ? {} : { ttlMs: body.ttl_ms }),
+          ...(body.wait_ms === undefined ? {} : { waitMs: body.wait_ms }),
+          ...(body.owner === undefined ? {} : { owner: body.owner }),
+        });
+        return ojsJson(c, 201, { lock });
+      },
+    }),
+    defineRoute({
+      method: "POST",
+      path: "/api/v1/locks/{name}/renew",
+      scope: Scope.Write,
+      tag: "locks",
+      summary: "Extend a lock held with this token (409 lock_lost otherwise)",
+      body: lockRenewSchema,
+      handler: async (c, { params, body }) =>
+        ojsJson(c, 200, { lock: await engine.locks.renew(params.name!, body.token, body.ttl_ms) }),
+    }),
+    defineRoute({
+      method: "POST",
+      path: "/api/v1/locks/{name}/release",
+      scope: Scope.Write,
+      tag: "locks",
+      summary: "Release a lock held with this token (409 lock_lost otherwise)",
+      body: lockReleaseSchema,
+      handler: async (c, { params, body }) =>
+        ojsJson(c, 200, await engine.locks.release(params.name!, body.token)),
+    }),
+  ];
+}
