@@ -6,6 +6,7 @@ import type { Command } from "commander";
 
 import { createClient } from "../client/client.js";
 import { ValidationError } from "../core/errors.js";
+import { parseIsoDurationMs } from "../core/time.js";
 import { resolveApi } from "./endpoints.js";
 
 /** Runs a command body and maps a thrown error to an exit code (see main.ts). */
@@ -59,4 +60,15 @@ export function intFlag(name: string, v: string, min?: number): number {
     throw new ValidationError(`${name} must be an integer, got ${v}`);
   if (min !== undefined && n < min) throw new ValidationError(`${name} must be at least ${min}, got ${v}`);
   return n;
+}
+
+/** A duration flag: milliseconds (`1500`), `30s`, `5m`, `1h` or an ISO 8601 duration (`PT1H`). */
+export function durationFlag(name: string, v: string): number {
+  const upper = v.trim().toUpperCase();
+  const ms = /^\d+$/.test(upper)
+    ? Number(upper)
+    : parseIsoDurationMs(upper.startsWith("P") ? upper : `PT${upper}`);
+  if (ms === undefined)
+    throw new ValidationError(`${name} ${v}: use milliseconds, 30s, 5m or an ISO duration like PT1H`);
+  return ms;
 }

@@ -8,8 +8,7 @@ import type { EnqueueOptions, Job } from "../client/types.js";
 import { ValidationError } from "../core/errors.js";
 import { allJobStates } from "../core/states.js";
 import type { JobState } from "../core/states.js";
-import { parseIsoDurationMs } from "../core/time.js";
-import { addClientFlags, clientFor, intFlag, parseArgValues } from "./client-flags.js";
+import { addClientFlags, clientFor, durationFlag, intFlag, parseArgValues } from "./client-flags.js";
 import type { ClientFlags, Runner } from "./client-flags.js";
 import { color, printFields, printJson, printTable, shortTime, stateColor } from "./output.js";
 import { watchJob } from "./watch.js";
@@ -23,6 +22,7 @@ export interface AddFlags extends ClientFlags {
   maxAttempts?: string;
   timeoutMs?: string;
   id?: string;
+  exclusiveKey?: string;
 }
 
 export function enqueueOptionsFrom(f: AddFlags): EnqueueOptions {
@@ -30,16 +30,8 @@ export function enqueueOptionsFrom(f: AddFlags): EnqueueOptions {
   if (f.queue !== undefined) o.queue = f.queue;
   if (f.priority !== undefined) o.priority = intFlag("--priority", f.priority);
   if (f.id !== undefined) o.id = f.id;
-  if (f.delay !== undefined) {
-    const ms = /^\d+$/.test(f.delay)
-      ? Number(f.delay)
-      : parseIsoDurationMs(
-          f.delay.toUpperCase().startsWith("P") ? f.delay.toUpperCase() : `PT${f.delay.toUpperCase()}`,
-        );
-    if (ms === undefined)
-      throw new ValidationError(`--delay ${f.delay}: use milliseconds, 30s, 5m or an ISO duration like PT1H`);
-    o.delayMs = ms;
-  }
+  if (f.delay !== undefined) o.delayMs = durationFlag("--delay", f.delay);
+  if (f.exclusiveKey !== undefined) o.exclusiveKey = f.exclusiveKey;
   if (f.at !== undefined) {
     const t = Date.parse(f.at);
     if (Number.isNaN(t))
@@ -69,6 +61,7 @@ export function printJob(job: Job, json: boolean | undefined): void {
     ["result", job.result],
     ["error", job.error ? `${job.error.code}: ${job.error.message}` : undefined],
     ["worker", job.worker_id],
+    ["exclusive key", job.exclusive_key],
   ]);
 }
 
@@ -95,7 +88,8 @@ export function registerJobCommands(program: Command, run: Runner): void {
       .option("--at <time>", "run at an RFC 3339 time")
       .option("--max-attempts <n>", "attempts before the job is discarded (default 3)")
       .option("--timeout-ms <ms>", "execution timeout of one attempt")
-      .option("--id <uuidv7>", "your own job id (idempotent enqueue)"),
+      .option("--id <uuidv7>", "your own job id (idempotent enqueue)")
+      .option("--exclusive-key <key>", "run at most one job with this key at a time, in order"),
   ).action((type: string, values: string[], f: AddFlags) =>
     run(async () => {
       const client = clientFor(f);

@@ -15,6 +15,7 @@ import { runApiServer } from "../server/run.js";
 import { registerCronCommands } from "./cron.js";
 import { registerDlqCommands } from "./dlq.js";
 import { registerJobCommands } from "./job.js";
+import { registerLockCommands } from "./lock.js";
 import { reportError } from "./output.js";
 import { registerQueueCommands } from "./queue.js";
 import { startCommand } from "./start.js";
@@ -138,5 +139,6 @@ registerJobCommands(program, run);
 registerQueueCommands(program, run);
 registerDlqCommands(program, run);
 registerCronCommands(program, run);
+registerLockCommands(program, run);
 
 await program.parseAsync(process.argv);

@@ -27,6 +27,8 @@ export function printQueueStats(s: QueueStats): void {
     ["expired", String(s.expired)],
     ["paused", s.paused ? "yes" : "no"],
     ["rate limit", s.rate_limit_per_second === undefined ? "none" : `${s.rate_limit_per_second}/s`],
+    ["keys held", s.exclusive?.keys_held],
+    ["waiting for a key", s.exclusive?.jobs_waiting],
   ]);
   if (s.approximate)
     process.stdout.write(color.dim("~ approximate: the queue is too long to count exactly") + "\n");
@@ -60,6 +62,34 @@ export function registerQueueCommands(program: Command, run: Runner): void {
       const stats = await clientFor(f).queues.stats(name);
       if (f.json) return printJson(stats);
       printQueueStats(stats);
+    }, f.json),
+  );
+
+  addClientFlags(
+    queue
+      .command("config")
+      .description("show or change a queue's settings")
+      .argument("<name>", "queue name")
+      .option(
+        "--exclusive-key-template <template>",
+        "give each job an exclusive key made from it, e.g. 'host:{args.0.host}' (type, queue, args.N.field, meta.field)",
+      )
+      .option("--no-exclusive-key-template", "remove the queue's exclusive key template"),
+  ).action((name: string, f: ClientFlags & { exclusiveKeyTemplate?: string | false }) =>
+    run(async () => {
+      const c = clientFor(f);
+      const change =
+        f.exclusiveKeyTemplate === undefined
+          ? {}
+          : { exclusiveKeyTemplate: f.exclusiveKeyTemplate === false ? null : f.exclusiveKeyTemplate };
+      const cfg = await c.queues.configure(name, change);
+      if (f.json) return printJson(cfg);
+      printFields([
+        ["name", cfg.name],
+        ["status", status(cfg.paused)],
+        ["rate limit", cfg.rate_limit_per_second === undefined ? "none" : `${cfg.rate_limit_per_second}/s`],
+        ["exclusive key template", cfg.exclusive_key_template ?? "none"],
+      ]);
     }, f.json),
   );
 

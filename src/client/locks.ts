@@ -36,6 +36,10 @@ export interface Locks {
   acquire(name: string, options?: AcquireOptions): Promise<LockHandle>;
   /** Locks held now (never their tokens). */
   list(): Promise<LockInfo[]>;
+  /** Renews a lock by name and token (e.g. one taken by another process or the CLI). */
+  renew(name: string, token: string, ttlMs?: number): Promise<LockInfo>;
+  /** Releases a lock by name and token. */
+  release(name: string, token: string): Promise<{ released: true; name: string }>;
 }
 
 export function createLocks(api: Api): Locks {
@@ -76,5 +80,10 @@ export function createLocks(api: Api): Locks {
       return handle(g);
     },
     list: () => api.locks.list(),
+    async renew(name, token, ttlMs) {
+      const { token: _secret, ...info } = await api.locks.renew(name, token, ttlMs);
+      return info;
+    },
+    release: (name, token) => api.locks.release(name, token),
   };
 }

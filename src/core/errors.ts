@@ -227,7 +227,8 @@ function defaultRetryable(code: ErrorCode): boolean {
     code === ErrorCode.BackendError ||
     code === ErrorCode.Timeout ||
     code === ErrorCode.RateLimited ||
-    code === ErrorCode.Closed
+    code === ErrorCode.Closed ||
+    code === ErrorCode.LockHeld
   );
 }
 

@@ -318,4 +318,86 @@ describe("jetjob queue | dlq | cron | job list/retry/watch", () => {
       assert.equal(missing.code, 4);
     });
   });
+
+  it("job add --exclusive-key, keys, queue config and lock acquire|renew|release|list", async () => {
+    const first = await json<Job>("job", "add", "dns.update", "--queue", "keyq", "--exclusive-key", "host:a");
+    const second = await json<Job>(
+      "job",
+      "add",
+      "dns.update",
+      "--queue",
+      "keyq",
+      "--exclusive-key",
+      "host:a",
+    );
+    assert.equal(first.exclusive_key, "host:a");
+    assert.equal(second.state, "pending");
+    assert.deepEqual(
+      (await fetchJob("keyq", "cli-keys")).map((j) => j.id),
+      [first.id],
+    );
+    const keys = await json<
+      Array<{ key: string; holder: { job_id: string; worker_id?: string }; waiting: number }>
+    >("keys", "--queue", "keyq");
+    assert.deepEqual(
+      keys.map((k) => [k.key, k.holder.job_id, k.holder.worker_id, k.waiting]),
+      [["host:a", first.id, "cli-keys", 1]],
+    );
+    const table = await run("keys");
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /^KEY\s+HOLDER JOB\s+STATE\s+WORKER\s+SINCE\s+WAITING\n/);
+    assert.match(table.stdout, new RegExp(`^host:a\\s+${first.id}\\s+active\\s+cli-keys\\s+\\S+\\s+1$`, "m"));
+
+    const cfg = await json<{ exclusive_key_template?: string }>(
+      "queue",
+      "config",
+      "keyq2",
+      "--exclusive-key-template",
+      "host:{args.0}",
+    );
+    assert.equal(cfg.exclusive_key_template, "host:{args.0}");
+    assert.equal(
+      (await json<Job>("job", "add", "t", "web-9", "--queue", "keyq2")).exclusive_key,
+      "host:web-9",
+    );
+    const bad = await run("queue", "config", "keyq2", "--exclusive-key-template", "{nope}");
+    assert.equal(bad.code, 2, "a bad template is a usage error");
+    assert.equal(
+      (
+        await json<{ exclusive_key_template?: string }>(
+          "queue",
+          "config",
+          "keyq2",
+          "--no-exclusive-key-template",
+        )
+      ).exclusive_key_template,
+      undefined,
+    );
+
+    const lock = await json<{ name: string; token: string; fencing_token: number }>(
+      "lock",
+      "acquire",
+      "deploy",
+      "--ttl",
+      "30s",
+      "--owner",
+      "ci",
+    );
+    const again = await run("lock", "acquire", "deploy");
+    assert.equal(again.code, 5, "a held lock is a conflict");
+    const listed = await json<Array<{ name: string; owner: string }>>("lock", "list");
+    assert.deepEqual(
+      listed.map((l) => [l.name, l.owner]),
+      [["deploy", "ci"]],
+    );
+    assert.equal((await run("lock", "renew", "deploy", "--lock-token", lock.token, "--ttl", "1m")).code, 0);
+    assert.equal((await run("lock", "release", "deploy", "--lock-token", "wrong")).code, 5);
+    assert.deepEqual(await json("lock", "release", "deploy", "--lock-token", lock.token), {
+      released: true,
+      name: "deploy",
+    });
+    assert.deepEqual(await json("lock", "list"), []);
+    await api().call("DELETE", `/ojs/v1/jobs/${first.id}`);
+    await api().call("DELETE", `/ojs/v1/jobs/${second.id}`);
+  });
 });
