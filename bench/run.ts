@@ -1,0 +1,25 @@
+/**
+ * `npm run bench [-- --quick] [-- --scenario NAME]`: runs the benchmark scenarios, prints a table per
+ * scenario and writes `bench/results/<date>-<scenario>.json` with the machine info. `--quick` is the
+ * short smoke run CI uses.
+ */
+import { parseArgs } from "node:util";
+
+import { exclusiveScenario } from "./scenarios/exclusive.js";
+
+const scenarios: Record<string, (quick: boolean) => Promise<void>> = {
+  exclusive: exclusiveScenario,
+};
+
+const { values } = parseArgs({
+  options: { quick: { type: "boolean", default: false }, scenario: { type: "string", multiple: true } },
+});
+const chosen = values.scenario ?? Object.keys(scenarios);
+for (const name of chosen) {
+  const run = scenarios[name];
+  if (!run) {
+    process.stderr.write(`unknown scenario ${name}; known: ${Object.keys(scenarios).join(", ")}\n`);
+    process.exit(2);
+  }
+}
+for (const name of chosen) await scenarios[name]!(values.quick);
