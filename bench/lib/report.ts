@@ -52,7 +52,11 @@ export function fmt(s: Spread, digits = 0): string {
 
 export function printTable(title: string, headers: string[], rows: string[][]): void {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
   process.stdout.write(`\n${title}\n${line(headers)}\n${line(widths.map((w) => "-".repeat(w)))}\n`);
   for (const r of rows) process.stdout.write(`${line(r)}\n`);
 }

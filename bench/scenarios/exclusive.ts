@@ -25,7 +25,7 @@ export interface ExclusiveParams {
 }
 
 export const exclusiveDefaults = {
-  full: { jobs: 20_000, runs: 3, concurrency: 50, keyCounts: [10, 100, 1000] },
+  full: { jobs: 10_000, runs: 3, concurrency: 50, keyCounts: [10, 100, 1000] },
   quick: { jobs: 1000, runs: 1, concurrency: 50, keyCounts: [10, 100] },
 } satisfies Record<string, ExclusiveParams>;
 
@@ -119,7 +119,11 @@ export async function exclusiveScenario(quick: boolean): Promise<void> {
   printTable(
     `Exclusive keys vs plain jobs (${params.jobs} no-op jobs, enqueue in batches of 500 + run, concurrency ${params.concurrency}; median (min–max) of ${params.runs})`,
     ["variant", "jobs/s", "vs plain"],
-    variants.map((v) => [v.name, fmt(v.jobsPerSecond), `${((v.jobsPerSecond.median / plain) * 100).toFixed(1)}%`]),
+    variants.map((v) => [
+      v.name,
+      fmt(v.jobsPerSecond),
+      `${((v.jobsPerSecond.median / plain) * 100).toFixed(1)}%`,
+    ]),
   );
   const path = writeResult("exclusive", { params, variants });
   process.stdout.write(`\nwritten: ${path}\n`);

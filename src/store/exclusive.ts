@@ -25,7 +25,9 @@ import { isTerminal } from "../core/states.js";
 import { EventType, emitEvents } from "./events.js";
 import { event } from "./fetch.js";
 import { decideAndAppend } from "./journal.js";
-import { getJson, isWrongRevision, keysOf } from "./kvjson.js";
+import { isWrongRevision, keysOf } from "./kvjson.js";
+import type { FastKv } from "./kvfast.js";
+import { fastKv, WrongSequenceError } from "./kvfast.js";
 import { homeKeyOf, movedSpec, moveMsgId, pointHome, publishSegment } from "./moves.js";
 import type { SegmentAt } from "./segment.js";
 import { jobIdAt, refKey } from "./segment.js";
@@ -48,9 +50,17 @@ export { keyFromToken, keyToken };
 
 const markerKey = (token: string) => `h.${token}`;
 
+/** Key records on the busy path: direct gets and compare-and-set publishes through the shared inbox. */
+function keyRecords(svc: Services): FastKv<KeyRecord> {
+  return fastKv<KeyRecord>(svc.ctx, svc.ctx.topology.buckets.xkeys);
+}
+
 /** Marks a key as needing attention; call before storing a job that will wait for it. */
 export async function markKey(svc: Services, key: string): Promise<void> {
-  await svc.ctx.buckets.xkeys.put(markerKey(keyToken(key)), enc.encode(String(Date.now())));
+  await svc.ctx.publisher.publish(
+    `$KV.${svc.ctx.topology.buckets.xkeys}.${markerKey(keyToken(key))}`,
+    enc.encode(String(Date.now())),
+  );
 }
 
 /** The first job on the key's subject after the cursor that still waits, and the cursor up to it. */
@@ -117,11 +127,11 @@ async function expireWaiting(svc: Services, at: SegmentAt, idx: number): Promise
  * Does nothing when the key is held or nobody waits. Safe to call from any process at any time.
  */
 export async function advanceKey(svc: Services, token: string): Promise<void> {
-  const kv = svc.ctx.buckets.xkeys;
+  const records = keyRecords(svc);
   for (let round = 0; round < 50; round++) {
-    const cur = await getJson<KeyRecord>(kv, token);
-    if (cur?.value.holder) return;
-    const cursor = cur?.value.cursor ?? { seq: 0, idx: -1 };
+    const cur = await records.get(token);
+    if (cur.value?.holder) return;
+    const cursor = cur.value?.cursor ?? { seq: 0, idx: -1 };
     const next = await firstWaiting(svc, token, cursor);
     if (!next) return;
     const { at, idx } = next;
@@ -136,10 +146,9 @@ export async function advanceKey(svc: Services, token: string): Promise<void> {
       },
     };
     try {
-      if (cur) await kv.update(token, enc.encode(JSON.stringify(rec)), cur.revision);
-      else await kv.create(token, enc.encode(JSON.stringify(rec)));
+      await records.update(token, rec, cur.revision);
     } catch (err) {
-      if (isWrongRevision(err)) continue; // someone else handed it on, or took it: look again
+      if (err instanceof WrongSequenceError) continue; // someone else handed it on, or took it: look again
       throw err;
     }
     await moveToLane(svc, at, idx);
@@ -180,15 +189,14 @@ async function moveToLane(svc: Services, at: SegmentAt, idx: number): Promise<vo
 
 /** Gives the key up if `jobId` holds it, then hands it on. Returns whether this call released it. */
 export async function releaseKey(svc: Services, token: string, jobId: string): Promise<boolean> {
-  const kv = svc.ctx.buckets.xkeys;
+  const records = keyRecords(svc);
   for (let round = 0; round < 50; round++) {
-    const cur = await getJson<KeyRecord>(kv, token);
-    if (!cur || cur.value.holder?.job !== jobId) return false;
-    const rec: KeyRecord = { key: cur.value.key, cursor: cur.value.cursor };
+    const cur = await records.get(token);
+    if (!cur.value || cur.value.holder?.job !== jobId) return false;
     try {
-      await kv.update(token, enc.encode(JSON.stringify(rec)), cur.revision);
+      await records.update(token, { key: cur.value.key, cursor: cur.value.cursor }, cur.revision);
     } catch (err) {
-      if (isWrongRevision(err)) continue;
+      if (err instanceof WrongSequenceError) continue;
       throw err;
     }
     await advanceKey(svc, token);
@@ -213,8 +221,8 @@ export function exclusiveOutcomeListener(svc: Services): (notes: OutcomeNote[]) 
 
 /** Whether `jobId` holds `key` now (a retry of the holder goes back to its lane, not to the line). */
 export async function holdsKey(svc: Services, key: string, jobId: string): Promise<boolean> {
-  const cur = await getJson<KeyRecord>(svc.ctx.buckets.xkeys, keyToken(key));
-  return cur?.value.holder?.job === jobId;
+  const cur = await keyRecords(svc).get(keyToken(key));
+  return cur.value?.holder?.job === jobId;
 }
 
 /** How long a holder runs before the sweep checks that it is still alive. */
@@ -227,8 +235,7 @@ const HOLDER_CHECK_AFTER_MS = 2000;
 export async function settleKey(svc: Services, token: string): Promise<void> {
   const kv = svc.ctx.buckets.xkeys;
   const marker = await kv.get(markerKey(token));
-  const cur = await getJson<KeyRecord>(kv, token);
-  const holder = cur?.value.holder;
+  const holder = (await keyRecords(svc).get(token)).value?.holder;
   if (holder) {
     if (Date.now() - holder.since < HOLDER_CHECK_AFTER_MS) return;
     const loc = await svc.locator.locate(holder.job);
@@ -243,8 +250,8 @@ export async function settleKey(svc: Services, token: string): Promise<void> {
     return;
   }
   await advanceKey(svc, token);
-  const after = await getJson<KeyRecord>(kv, token);
-  if (after?.value.holder || !marker || marker.operation !== "PUT") return;
+  const after = await keyRecords(svc).get(token);
+  if (after.value?.holder || !marker || marker.operation !== "PUT") return;
   try {
     // Only if nobody marked the key since we read the marker (a new job may be on its way).
     await kv.delete(markerKey(token), { previousSeq: marker.revision });

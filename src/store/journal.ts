@@ -127,6 +127,9 @@ export interface JournalState {
 
 export const SNAPSHOT_EVERY = 16;
 
+/** How many journals a process keeps folded in memory (least recently used go first). */
+const CACHED_JOURNALS = 256;
+
 interface StoredEntry {
   ops: JournalOp[];
   /** Latest snapshot entry before this one. */
@@ -157,51 +160,90 @@ export function createJournals(
   stream: string,
   subject: (store: Store, seq: number) => string,
 ): Journals {
+  // Journals this process read or wrote lately: a later read folds only the entries added since.
+  const cache = new Map<string, JournalState>();
+  const remember = (subj: string, j: JournalState) => {
+    cache.delete(subj);
+    cache.set(subj, j);
+    if (cache.size > CACHED_JOURNALS) cache.delete(cache.keys().next().value!);
+  };
+  const copy = (j: JournalState): JournalState => ({ ...j, slots: structuredClone(j.slots) });
+
   return {
     async read(store, seq, jobCount) {
       const subj = subject(store, seq);
       const last = await reader.get(stream, { lastBySubject: subj });
       if (!last) return emptyJournal(jobCount);
-      const lastEntry = decodeEntry(last.data);
-      if (lastEntry.snap) {
-        const slots = foldJournal(
-          jobCount,
-          [{ seq: last.seq, ops: lastEntry.ops }],
-          restore(lastEntry.snap, jobCount),
-        );
-        return { slots, lastSeq: last.seq, base: last.seq, since: 0 };
+      const known = cache.get(subj);
+      if (known && known.slots.length === jobCount && known.lastSeq <= last.seq) {
+        if (known.lastSeq === last.seq) return copy(known);
+        const j = copy(known);
+        for (const m of await reader.all(stream, subj, known.lastSeq + 1)) {
+          const e = decodeEntry(m.data);
+          if (e.snap) {
+            j.slots = restore(e.snap, jobCount);
+            j.base = m.seq;
+            j.since = 0;
+          } else j.since++;
+          for (const op of e.ops) applyOp(j.slots, op);
+          j.lastSeq = m.seq;
+        }
+        remember(subj, copy(j));
+        return j;
       }
-      const from = lastEntry.base ?? 0;
-      let slots = emptySlots(jobCount);
-      let lastSeq = 0;
-      let base = 0;
-      let since = 0;
-      for (const m of await reader.all(stream, subj, from)) {
-        const e = decodeEntry(m.data);
-        if (e.snap) {
-          slots = restore(e.snap, jobCount);
-          base = m.seq;
-          since = 0;
-        } else since++;
-        for (const op of e.ops) applyOp(slots, op);
-        lastSeq = m.seq;
-      }
-      return { slots, lastSeq, base, since };
+      const state = await readFrom(subj, last, jobCount);
+      remember(subj, copy(state));
+      return state;
     },
     async append(store, seq, ops, prev) {
+      const subj = subject(store, seq);
       const snapshot = prev.since >= SNAPSHOT_EVERY;
       const entry: StoredEntry = snapshot ? { ops, snap: prev.slots } : { ops };
       if (!snapshot && prev.base > 0) entry.base = prev.base;
-      const ack = await publisher.publish(subject(store, seq), enc.encode(JSON.stringify(entry)), {
+      const ack = await publisher.publish(subj, enc.encode(JSON.stringify(entry)), {
         expectedLastSubjectSeq: prev.lastSeq,
       });
       const slots = structuredClone(prev.slots);
       for (const op of ops) applyOp(slots, op);
-      return snapshot
+      const next = snapshot
         ? { slots, lastSeq: ack.seq, base: ack.seq, since: 0 }
         : { slots, lastSeq: ack.seq, base: prev.base, since: prev.since + 1 };
+      remember(subj, copy(next));
+      return next;
     },
   };
+
+  async function readFrom(
+    subj: string,
+    last: { seq: number; data: Uint8Array },
+    jobCount: number,
+  ): Promise<JournalState> {
+    const lastEntry = decodeEntry(last.data);
+    if (lastEntry.snap) {
+      const slots = foldJournal(
+        jobCount,
+        [{ seq: last.seq, ops: lastEntry.ops }],
+        restore(lastEntry.snap, jobCount),
+      );
+      return { slots, lastSeq: last.seq, base: last.seq, since: 0 };
+    }
+    const from = lastEntry.base ?? 0;
+    let slots = emptySlots(jobCount);
+    let lastSeq = 0;
+    let base = 0;
+    let since = 0;
+    for (const m of await reader.all(stream, subj, from)) {
+      const e = decodeEntry(m.data);
+      if (e.snap) {
+        slots = restore(e.snap, jobCount);
+        base = m.seq;
+        since = 0;
+      } else since++;
+      for (const op of e.ops) applyOp(slots, op);
+      lastSeq = m.seq;
+    }
+    return { slots, lastSeq, base, since };
+  }
 }
 
 /** A stored snapshot, padded to the segment's size (and never longer). */

@@ -30,7 +30,20 @@ export async function validateMoved(
   const spec = at.seg.jobs[idx]!;
   if (spec.home === undefined) return "ok";
   const id = jobIdAt(at, idx);
-  const loc = await locator.locate(id, memo);
-  if (loc && loc.at.store === at.store && loc.at.seq === at.seq && loc.idx === idx) return "ok";
+  const pointsHere = async (m?: ReadMemo) => {
+    const loc = await locator.locate(id, m);
+    return loc !== undefined && loc.at.store === at.store && loc.at.seq === at.seq && loc.idx === idx;
+  };
+  if (await pointsHere(memo)) return "ok";
+  // A copy read within a moment of its publication usually sees its pointer a millisecond later.
+  for (const ms of FRESH_RECHECK_MS) {
+    if (Date.now() - at.seg.ts > FRESH_COPY_MS) break;
+    await new Promise((r) => setTimeout(r, ms));
+    if (await pointsHere()) return "ok";
+  }
   return Date.now() - at.seg.ts < POINTER_GRACE_MS ? "wait" : "orphan";
 }
+
+/** How young a copy must be for quick re-checks of its pointer, and their delays. */
+const FRESH_COPY_MS = 1000;
+const FRESH_RECHECK_MS = [1, 2, 4, 8];
