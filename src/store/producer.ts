@@ -76,53 +76,43 @@ export function createProducer(ctx: StoreContext, options: ProducerOptions = {})
     return Math.floor(serverMax * 0.9) - 512;
   }
 
+  /**
+   * Where a job is written: its queue lane; a delay bucket when it is scheduled; or, with an exclusive
+   * key, the key's hold subject, where it waits until the key is its own (exclusive.ts).
+   */
   function destinationFor(n: NormalizedEnqueue): Destination {
-    const delayed = n.runAtMs !== undefined;
-    const xkey = n.spec.xkey;
-    if (!delayed && xkey !== undefined) return holdDestination(n, xkey);
-    const key = delayed ? `d|${n.queue}|${n.priority}|${n.runAtMs}` : `q|${n.queue}|${n.priority}`;
-    let d = destinations.get(key);
-    if (!d) {
-      d = delayed
-        ? {
-            store: Store.Delay,
-            subject: ctx.subjects.delayBucket(Math.floor(n.runAtMs! / 60_000)),
-            queue: n.queue,
-            priority: n.priority,
-            due: n.runAtMs!,
-            inflight: 0,
-            waiting: [],
-          }
-        : {
-            store: Store.Queue,
-            subject: ctx.subjects.lane(n.queue, n.priority),
-            queue: n.queue,
-            priority: n.priority,
-            inflight: 0,
-            waiting: [],
-          };
-      destinations.set(key, d);
+    const { queue, priority } = n;
+    if (n.runAtMs !== undefined) {
+      const due = n.runAtMs;
+      return destination(`d|${queue}|${priority}|${due}`, () => ({
+        store: Store.Delay,
+        subject: ctx.subjects.delayBucket(Math.floor(due / 60_000)),
+        due,
+      }));
     }
-    return d;
-  }
-
-  /** Jobs with an exclusive key wait on the key's hold subject until the key is theirs (exclusive.ts). */
-  function holdDestination(n: NormalizedEnqueue, xkey: string): Destination {
-    const token = keyToken(xkey);
-    const key = `h|${n.queue}|${n.priority}|${token}`;
-    let d = destinations.get(key);
-    if (!d) {
-      d = {
+    if (n.spec.xkey !== undefined) {
+      const token = keyToken(n.spec.xkey);
+      return destination(`h|${queue}|${priority}|${token}`, () => ({
         store: Store.Delay,
         subject: ctx.subjects.hold(token),
-        queue: n.queue,
-        priority: n.priority,
-        inflight: 0,
-        waiting: [],
-      };
-      destinations.set(key, d);
+      }));
     }
-    return d;
+    return destination(`q|${queue}|${priority}`, () => ({
+      store: Store.Queue,
+      subject: ctx.subjects.lane(queue, priority),
+    }));
+
+    function destination(
+      key: string,
+      where: () => Pick<Destination, "store" | "subject" | "due">,
+    ): Destination {
+      let d = destinations.get(key);
+      if (!d) {
+        d = { ...where(), queue, priority, inflight: 0, waiting: [] };
+        destinations.set(key, d);
+      }
+      return d;
+    }
   }
 
   function add(d: Destination, item: Item, atomicBatch: Batch | undefined): void {
