@@ -17,7 +17,10 @@
  * An attention marker `h.<token>` exists while a key has a holder or jobs that may be waiting. It is
  * written before a job is stored, so a process that dies at any point leaves a marker behind, and the
  * scheduler leader's sweep ({@link settleKey}) finishes the work: release a finished holder, finish
- * an interrupted move, hand a free key on, and drop the marker once the key is idle.
+ * an interrupted move, hand a free key on, and drop the marker once the key is idle. One narrow gap
+ * remains: an enqueuer that dies right after storing its job, while the sweep drops that key's marker
+ * between the enqueuer's marker write and its store, leaves the job waiting until the key's next job
+ * arrives (whose hand-over walks the line from the cursor and finds it first).
  */
 import type { JobSpec } from "../core/envelope.js";
 import { Store } from "../core/ids.js";
