@@ -2,7 +2,16 @@
  * The operations behind the client SDK, as one interface with two implementations: over the HTTP API
  * and straight over NATS (the same store functions the API server calls).
  */
+import type { CronView as CronInfo } from "../store/cron.js";
+import type { ExclusiveKeyView as ExclusiveKeyInfo } from "../store/exclusive-view.js";
+import type { LockGrant as LockGrantInfo, LockView as LockInfo } from "../store/locks.js";
+import type { QueueConfigView as QueueConfig } from "../store/queue-config.js";
+import type { QueueStats } from "../store/stats.js";
+import type { WorkflowView as WorkflowInfo } from "../store/workflows.js";
 import type { Job } from "./types.js";
+
+/** Wire shapes shared with the server: the server's own view types, so the two cannot drift. */
+export type { CronInfo, ExclusiveKeyInfo, LockGrantInfo, LockInfo, QueueConfig, QueueStats, WorkflowInfo };
 
 export interface JobPage {
   jobs: Job[];
@@ -16,83 +25,9 @@ export interface QueueInfo {
   created_at: string;
 }
 
-export interface QueueStats {
-  name: string;
-  paused: boolean;
-  available: number;
-  active: number;
-  completed: number;
-  discarded: number;
-  cancelled: number;
-  retried: number;
-  expired: number;
-  rate_limit_per_second?: number;
-  approximate?: boolean;
-  /** Exclusive keys held by this queue's jobs, and its jobs waiting for a key (when there are any). */
-  exclusive?: { keys_held: number; jobs_waiting: number };
-}
-
-export interface QueueConfig {
-  name: string;
-  paused: boolean;
-  rate_limit_per_second?: number;
-  exclusive_key_template?: string;
-}
-
-/** An exclusive key that is held or has waiting jobs. */
-export interface ExclusiveKeyInfo {
-  key: string;
-  holder: { job_id: string; queue: string; since: string; state?: string; worker_id?: string } | null;
-  waiting: number;
-  waiting_capped?: boolean;
-  waiting_by_queue: Record<string, number>;
-}
-
-/** A lock as anyone sees it. */
-export interface LockInfo {
-  name: string;
-  owner?: string;
-  fencing_token: number;
-  acquired_at: string;
-  expires_at: string;
-}
-
-/** A lock as its holder sees it: `token` renews and releases it. */
-export interface LockGrantInfo extends LockInfo {
-  token: string;
-}
-
 export interface DeadLetterPage {
   jobs: Job[];
   total: number;
-}
-
-export interface CronInfo {
-  name: string;
-  expression: string;
-  timezone: string;
-  overlap_policy: string;
-  enabled: boolean;
-  job_template: Record<string, unknown>;
-  created_at: string;
-  next_run_at?: string;
-  last_run_at?: string;
-  last_job_id?: string;
-}
-
-export interface WorkflowInfo {
-  id: string;
-  name?: string;
-  type: "chain" | "group" | "batch";
-  state: "running" | "completed" | "failed" | "cancelled";
-  created_at: string;
-  completed_at?: string;
-  steps_total?: number;
-  steps_completed?: number;
-  jobs_total?: number;
-  jobs_completed?: number;
-  jobs_failed?: number;
-  job_ids: string[];
 }
 
 /** A lifecycle event (OJS shape). */
