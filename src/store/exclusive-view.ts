@@ -4,9 +4,7 @@
  */
 import { Store } from "../core/ids.js";
 import { toRfc3339 } from "../core/time.js";
-import type { KeyRecord } from "./exclusive.js";
-import { activeKeyTokens, keyFromToken } from "./exclusive.js";
-import { getJson } from "./kvjson.js";
+import { activeKeyTokens, keyFromToken, readKey } from "./exclusive.js";
 import type { Services } from "./services.js";
 import { buildJobView, deriveState } from "./view.js";
 
@@ -39,7 +37,7 @@ export async function listExclusiveKeys(
 }
 
 async function describeKey(svc: Services, token: string): Promise<ExclusiveKeyView | undefined> {
-  const rec = (await getJson<KeyRecord>(svc.ctx.buckets.xkeys, token))?.value;
+  const rec = await readKey(svc, token);
   const view: ExclusiveKeyView = {
     key: rec?.key ?? keyFromToken(token),
     holder: null,

@@ -29,7 +29,7 @@ import { EventType, emitEvents } from "./events.js";
 import { event } from "./fetch.js";
 import { decideAndAppend } from "./journal.js";
 import { isWrongRevision, keysOf } from "./kvjson.js";
-import type { FastKv } from "./kvfast.js";
+import type { FastKv, FastRecord } from "./kvfast.js";
 import { fastKv, WrongSequenceError } from "./kvfast.js";
 import { homeKeyOf, movedSpec, moveMsgId, pointHome, publishSegment } from "./moves.js";
 import type { SegmentAt } from "./segment.js";
@@ -47,8 +47,6 @@ export interface KeyRecord {
   holder?: { job: string; q: string; ref: string; since: number };
 }
 
-const enc = new TextEncoder();
-
 export { keyFromToken, keyToken };
 
 const markerKey = (token: string) => `h.${token}`;
@@ -58,12 +56,14 @@ function keyRecords(svc: Services): FastKv<KeyRecord> {
   return fastKv<KeyRecord>(svc.ctx, svc.ctx.topology.buckets.xkeys);
 }
 
+/** A key's record (holder and cursor), undefined for a key never used. */
+export async function readKey(svc: Services, token: string): Promise<KeyRecord | undefined> {
+  return (await keyRecords(svc).get(token)).value;
+}
+
 /** Marks a key as needing attention; call before storing a job that will wait for it. */
 export async function markKey(svc: Services, key: string): Promise<void> {
-  await svc.ctx.publisher.publish(
-    `$KV.${svc.ctx.topology.buckets.xkeys}.${markerKey(keyToken(key))}`,
-    enc.encode(String(Date.now())),
-  );
+  await fastKv<number>(svc.ctx, svc.ctx.topology.buckets.xkeys).put(markerKey(keyToken(key)), Date.now());
 }
 
 /** The first job on the key's subject after the cursor that still waits, and the cursor up to it. */
@@ -129,10 +129,12 @@ async function expireWaiting(svc: Services, at: SegmentAt, idx: number): Promise
  * Hands a free key to its first waiting job (compare-and-set), then moves that job into its lane.
  * Does nothing when the key is held or nobody waits. Safe to call from any process at any time.
  */
-export async function advanceKey(svc: Services, token: string): Promise<void> {
+export async function advanceKey(svc: Services, token: string, known?: FastRecord<KeyRecord>): Promise<void> {
   const records = keyRecords(svc);
   for (let round = 0; round < 50; round++) {
-    const cur = await records.get(token);
+    // The caller's own write (a release) is the current record unless someone wrote since: the
+    // compare-and-set below finds out, and the next round reads again.
+    const cur = round === 0 && known ? known : await records.get(token);
     if (cur.value?.holder) return;
     const cursor = cur.value?.cursor ?? { seq: 0, idx: -1 };
     const next = await firstWaiting(svc, token, cursor);
@@ -196,13 +198,15 @@ export async function releaseKey(svc: Services, token: string, jobId: string): P
   for (let round = 0; round < 50; round++) {
     const cur = await records.get(token);
     if (!cur.value || cur.value.holder?.job !== jobId) return false;
+    const free: KeyRecord = { key: cur.value.key, cursor: cur.value.cursor };
+    let revision: number;
     try {
-      await records.update(token, { key: cur.value.key, cursor: cur.value.cursor }, cur.revision);
+      revision = await records.update(token, free, cur.revision);
     } catch (err) {
       if (err instanceof WrongSequenceError) continue;
       throw err;
     }
-    await advanceKey(svc, token);
+    await advanceKey(svc, token, { value: free, revision });
     return true;
   }
   return false;
@@ -224,8 +228,7 @@ export function exclusiveOutcomeListener(svc: Services): (notes: OutcomeNote[]) 
 
 /** Whether `jobId` holds `key` now (a retry of the holder goes back to its lane, not to the line). */
 export async function holdsKey(svc: Services, key: string, jobId: string): Promise<boolean> {
-  const cur = await keyRecords(svc).get(keyToken(key));
-  return cur.value?.holder?.job === jobId;
+  return (await readKey(svc, keyToken(key)))?.holder?.job === jobId;
 }
 
 /** How long a holder runs before the sweep checks that it is still alive. */
@@ -238,7 +241,7 @@ const HOLDER_CHECK_AFTER_MS = 2000;
 export async function settleKey(svc: Services, token: string): Promise<void> {
   const kv = svc.ctx.buckets.xkeys;
   const marker = await kv.get(markerKey(token));
-  const holder = (await keyRecords(svc).get(token)).value?.holder;
+  const holder = (await readKey(svc, token))?.holder;
   if (holder) {
     if (Date.now() - holder.since < HOLDER_CHECK_AFTER_MS) return;
     const loc = await svc.locator.locate(holder.job);
@@ -253,8 +256,7 @@ export async function settleKey(svc: Services, token: string): Promise<void> {
     return;
   }
   await advanceKey(svc, token);
-  const after = await keyRecords(svc).get(token);
-  if (after.value?.holder || !marker || marker.operation !== "PUT") return;
+  if ((await readKey(svc, token))?.holder || !marker || marker.operation !== "PUT") return;
   try {
     // Only if nobody marked the key since we read the marker (a new job may be on its way).
     await kv.delete(markerKey(token), { previousSeq: marker.revision });

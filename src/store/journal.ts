@@ -161,6 +161,8 @@ export function createJournals(
   subject: (store: Store, seq: number) => string,
 ): Journals {
   // Journals this process read or wrote lately: a later read folds only the entries added since.
+  // The cache keeps its own copies: states handed out end up in job views (a result object, say),
+  // which callers of the SDK may change.
   const cache = new Map<string, JournalState>();
   const remember = (subj: string, j: JournalState) => {
     cache.delete(subj);

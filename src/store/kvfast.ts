@@ -19,6 +19,8 @@ export interface FastKv<T> {
   get(key: string): Promise<FastRecord<T>>;
   /** Writes only if the key's last message is still `revision`; throws {@link WrongSequenceError}. */
   update(key: string, value: T, revision: number): Promise<number>;
+  /** Writes unconditionally. */
+  put(key: string, value: T): Promise<number>;
 }
 
 const enc = new TextEncoder();
@@ -44,6 +46,9 @@ export function fastKv<T>(ctx: StoreContext, bucket: string): FastKv<T> {
         expectedLastSubjectSeq: revision,
       });
       return ack.seq;
+    },
+    async put(key, value) {
+      return (await ctx.publisher.publish(subject(key), enc.encode(JSON.stringify(value)))).seq;
     },
   };
 }
