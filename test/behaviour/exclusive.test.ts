@@ -170,6 +170,28 @@ describe("exclusive keys", () => {
     assert.equal((await engine.get(b.id)).state, "cancelled");
   });
 
+  it("a waiting job whose expires_at passes is written off, and the key goes to the next one", async () => {
+    const a = await engine.enqueue({ type: "t", args: [1], options: { queue: "xe", exclusive_key: "E" } });
+    const b = await engine.enqueue({
+      type: "t",
+      args: [2],
+      options: { queue: "xe", exclusive_key: "E", expires_at: new Date(Date.now() + 200).toISOString() },
+    });
+    const c = await engine.enqueue({ type: "t", args: [3], options: { queue: "xe", exclusive_key: "E" } });
+    const [got] = await engine.fetch({ queues: ["xe"], count: 1, workerId: "w" });
+    assert.equal(got?.id, a.id);
+    await waitFor(async () => (await engine.get(b.id)).state === "discarded", { what: "b to expire" });
+    await engine.ack(a.id);
+    // The key is handed on in the background after the ack.
+    const key = await waitFor(
+      async () => (await engine.exclusiveKeys({ queue: "xe" })).find((k) => k.holder !== null),
+      { what: "the key to have a new holder" },
+    );
+    assert.equal(key.holder?.job_id, c.id, "the expired job never takes the key");
+    assert.equal(key.waiting, 0);
+    await engine.ack((await waitForFetch(engine, "xe"))[0]!.id);
+  });
+
   it("a holder keeps its key through retries; a scheduled job joins the line when due", async () => {
     const a = await engine.enqueue({
       type: "t",
@@ -273,6 +295,37 @@ describe("exclusive keys when a worker dies", () => {
     assert.ok(runs[1]!.start >= runs[0]!.end, "j2 started only after j1 finished");
     assert.equal((await engine.get(j1.id)).state, "completed");
     assert.equal((await engine.get(j2.id)).state, "completed");
+  });
+
+  it("a worker renews its segments within the lane's lease: a job longer than the lease runs once", async () => {
+    // The lane's consumer has a 1.5 s lease (segmentLeaseMs); the job takes 4 s. Without renewals at a
+    // third of the real lease, the segment would be redelivered to the other worker mid-job.
+    const runs: Array<{ attempt: number; worker: string }> = [];
+    const workers = ["wa", "wb"].map((name) =>
+      createWorker({
+        nats: h.nats.url,
+        queues: ["xlong"],
+        workerId: name,
+        concurrency: 2,
+        handleSignals: false,
+        logger: silentLogger,
+        handlers: {
+          long: async (job) => {
+            runs.push({ attempt: job.attempt, worker: name });
+            await delay(4000); // the job's own work, longer than the lease
+          },
+        },
+      }),
+    );
+    await Promise.all(workers.map((w) => w.ready));
+    const job = await engine.enqueue({ type: "long", args: [], options: { queue: "xlong" } });
+    await waitFor(async () => (await engine.get(job.id)).state === "completed", {
+      timeoutMs: 15_000,
+      what: "the long job to complete",
+    });
+    await Promise.all(workers.map((w) => w.close()));
+    assert.equal(runs.length, 1, `ran ${runs.length} times: ${JSON.stringify(runs)}`);
+    assert.equal((await engine.get(job.id)).attempt, 1);
   });
 
   it("the leader's sweep repairs a key left behind by a crash (holder finished, release lost)", async () => {
