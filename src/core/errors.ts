@@ -32,6 +32,8 @@ export const ErrorCode = {
   PayloadTooLarge: "payload_too_large",
   /** Too many requests (HTTP 429). */
   RateLimited: "rate_limited",
+  /** A fleet target matched no live agent that can run the operation (HTTP 422). */
+  NoTargets: "no_targets",
   /** The server does not support the requested feature (HTTP 422). */
   Unsupported: "unsupported",
   /** NATS/JetStream failed or timed out (HTTP 503). */
@@ -164,6 +166,7 @@ const httpStatus: Record<ErrorCode, number> = {
   forbidden: 403,
   payload_too_large: 413,
   rate_limited: 429,
+  no_targets: 422,
   unsupported: 422,
   backend_error: 503,
   server_too_old: 503,
@@ -200,6 +203,7 @@ export function exitCodeFor(code: ErrorCode): ExitCode {
     case ErrorCode.ValidationError:
     case ErrorCode.PayloadTooLarge:
     case ErrorCode.Unsupported:
+    case ErrorCode.NoTargets:
       return ExitCode.Usage;
     case ErrorCode.NotFound:
       return ExitCode.NotFound;

@@ -9,6 +9,7 @@ import { bodyLimit } from "hono/body-limit";
 import { coerceError, ErrorCode, isJetjobError, JetjobError } from "../core/errors.js";
 import { uuidv7 } from "../core/ids.js";
 import type { Logger } from "../core/logger.js";
+import type { Controller } from "../fleet/controller.js";
 import type { Engine } from "../store/engine.js";
 import "./context-vars.js";
 import type { Authenticator } from "./auth.js";
@@ -20,9 +21,12 @@ import { health, ojsAdminRoutes } from "./routes-ojs-admin.js";
 import { sseRoutes } from "./routes-sse.js";
 import { apiRoutes } from "./routes-api.js";
 import { keyRoutes } from "./routes-keys.js";
+import { fleetRoutes } from "./routes-fleet.js";
 
 export interface AppOptions {
   engine: Engine;
+  /** The fleet controller; without it the fleet routes are absent. */
+  fleet?: Controller;
   auth: Authenticator;
   logger: Logger;
   version: string;
@@ -73,7 +77,8 @@ export function createApp(o: AppOptions): App {
     ...ojsJobRoutes(deps),
     ...ojsAdminRoutes(deps),
     ...sseRoutes(o.engine),
-    ...apiRoutes(o.engine),
+    ...(o.fleet ? fleetRoutes(o.fleet) : []),
+    ...apiRoutes(o.engine, o.fleet),
     ...keyRoutes(o.engine),
   ];
   registerRoutes(hono, routes, o.auth);

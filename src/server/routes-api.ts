@@ -2,25 +2,63 @@
  * jetjob's own REST API (`/api/v1`), beside the OJS binding: listing and retrying jobs. Fleet,
  * worker and lock routes join it with their issues.
  */
+import { z } from "zod";
+
+import { zodToValidationError } from "../core/envelope.js";
 import { ValidationError } from "../core/errors.js";
 import { queueNameSchema } from "../core/schema.js";
 import { allJobStates } from "../core/states.js";
 import type { JobState } from "../core/states.js";
+import type { Controller } from "../fleet/controller.js";
+import { isFleetId } from "../fleet/ids.js";
+import type { FleetListQuery } from "../fleet/jobs.js";
+import { getFleetJob, listFleetJobs, retryFleetJob } from "../fleet/jobs.js";
 import type { Engine } from "../store/engine.js";
 import { Scope } from "./auth.js";
 import { ojsJson } from "./ojs.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
 
-export function apiRoutes(engine: Engine): RouteDef[] {
+const retryBodySchema = z
+  .object({
+    target: z.string().min(1).max(1024).optional(),
+    include_uncertain: z.boolean().optional(),
+    timeout_ms: z.int().min(100).optional(),
+  })
+  .strict();
+
+const fleetStatuses = ["running", "completed", "partial_failure", "failed", "timeout", "cancelled"];
+
+function fleetListQuery(query: Record<string, string>): FleetListQuery {
+  if (query.status !== undefined && !fleetStatuses.includes(query.status)) {
+    throw new ValidationError(`status must be one of ${fleetStatuses.join(", ")}`);
+  }
+  const limit = query.limit === undefined ? undefined : Number(query.limit);
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 500)) {
+    throw new ValidationError("limit must be an integer from 1 to 500");
+  }
+  return {
+    ...(query.status === undefined ? {} : { status: query.status as FleetListQuery["status"] & string }),
+    ...(query.op === undefined ? {} : { op: query.op }),
+    ...(query.host === undefined ? {} : { host: query.host }),
+    ...(limit === undefined ? {} : { limit }),
+    ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
+  };
+}
+
+export function apiRoutes(engine: Engine, fleet?: Controller): RouteDef[] {
   return [
     defineRoute({
       method: "GET",
       path: "/api/v1/jobs",
       scope: Scope.Read,
       tag: "jobs",
-      summary: "A queue's jobs, newest first (?queue=&state=&limit=&cursor=)",
+      summary:
+        "With ?queue=: a queue's jobs, newest first (&state=&limit=&cursor=). Without: targeted (fleet) jobs, newest first (?status=&op=&host=&limit=&cursor=)",
       handler: async (c, { query }) => {
+        if (query.queue === undefined && fleet) {
+          return ojsJson(c, 200, await listFleetJobs(fleet, fleetListQuery(query)));
+        }
         if (!query.queue || !queueNameSchema.safeParse(query.queue).success) {
           throw new ValidationError("queue is required and must be a valid queue name");
         }
@@ -45,18 +83,38 @@ export function apiRoutes(engine: Engine): RouteDef[] {
       path: "/api/v1/jobs/{id}",
       scope: Scope.Read,
       tag: "jobs",
-      summary: "Get a job",
-      handler: async (c, { params }) => ojsJson(c, 200, { job: await engine.get(params.id!) }),
+      summary: "Get a job; a targeted job comes with per-host results and its timeline",
+      handler: async (c, { params }) => {
+        if (fleet && isFleetId(params.id!)) {
+          const job = await getFleetJob(fleet, params.id!).catch(() => undefined);
+          if (job) return ojsJson(c, 200, { job });
+        }
+        return ojsJson(c, 200, { job: await engine.get(params.id!) });
+      },
     }),
     defineRoute({
       method: "POST",
       path: "/api/v1/jobs/{id}/retry",
       scope: Scope.Write,
       tag: "jobs",
-      summary: "Run a discarded or cancelled job again, with fresh attempts",
+      summary:
+        "Run a discarded or cancelled job again. A targeted job runs again as a new job on the hosts that did not complete (body: target, include_uncertain, timeout_ms)",
       bodyOptional: true,
       parseBody: (raw) => raw,
-      handler: async (c, { params }) => ojsJson(c, 200, { job: await engine.retryJob(params.id!) }),
+      handler: async (c, { params, body }) => {
+        if (fleet && isFleetId(params.id!)) {
+          const parsed = retryBodySchema.safeParse(body ?? {});
+          if (!parsed.success) throw zodToValidationError(parsed.error);
+          const b = parsed.data;
+          const r = await retryFleetJob(fleet, params.id!, {
+            ...(b.target === undefined ? {} : { target: b.target }),
+            ...(b.include_uncertain === undefined ? {} : { includeUncertain: b.include_uncertain }),
+            ...(b.timeout_ms === undefined ? {} : { timeoutMs: b.timeout_ms }),
+          });
+          return ojsJson(c, 201, { job: r.job, skipped: r.skipped });
+        }
+        return ojsJson(c, 200, { job: await engine.retryJob(params.id!) });
+      },
     }),
   ];
 }

@@ -7,6 +7,8 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "../core/logger.js";
 import type { ConnectOptions } from "../nats/connect.js";
 import { connectNats } from "../nats/connect.js";
+import type { Controller, ControllerOptions } from "../fleet/controller.js";
+import { createController } from "../fleet/controller.js";
 import type { Engine } from "../store/engine.js";
 import { createEngine } from "../store/engine.js";
 import type { TopologyOptions } from "../store/topology.js";
@@ -25,12 +27,15 @@ export interface ApiServerOptions {
   enableReset?: boolean;
   topology?: TopologyOptions;
   maxBodyBytes?: number;
+  /** Fleet controller settings (timings). */
+  fleet?: Omit<ControllerOptions, "onError">;
 }
 
 export interface RunningApiServer {
   url: string;
   port: number;
   engine: Engine;
+  fleet: Controller;
   nc: NatsConnection;
   /** Graceful stop: no new requests, finish open ones, flush, close NATS. */
   close(): Promise<void>;
@@ -56,8 +61,21 @@ export async function runApiServer(o: ApiServerOptions): Promise<RunningApiServe
     await nc.close();
     throw err;
   }
+  let fleet: Controller;
+  try {
+    fleet = await createController(engine.ctx, {
+      ...o.fleet,
+      onError: (err) =>
+        log.warn("fleet controller error", { error: err instanceof Error ? err.message : String(err) }),
+    });
+  } catch (err) {
+    await engine.close();
+    await nc.close();
+    throw err;
+  }
   const app = createApp({
     engine,
+    fleet,
     auth: o.auth,
     logger: log,
     version: o.version,
@@ -71,6 +89,7 @@ export async function runApiServer(o: ApiServerOptions): Promise<RunningApiServe
       ...(o.host === undefined ? {} : { host: o.host }),
     });
   } catch (err) {
+    await fleet.close();
     await engine.close();
     await nc.close();
     throw err;
@@ -79,9 +98,11 @@ export async function runApiServer(o: ApiServerOptions): Promise<RunningApiServe
     url: http.url,
     port: http.port,
     engine,
+    fleet,
     nc,
     async close() {
       await http.close();
+      await fleet.close();
       await engine.close();
       await nc.drain();
     },

@@ -26,12 +26,14 @@ export interface TopologyOptions {
   eventsMaxBytes?: number;
   /** Age limit of the recent-events stream. @defaultValue 24 h */
   eventsMaxAgeMs?: number;
+  /** Age limit of fleet job timelines (per-host events and results). @defaultValue 7 days */
+  fleetMaxAgeMs?: number;
 }
 
 export interface ResolvedTopology {
   prefix: string;
   replicas: number;
-  streams: { queue: string; delay: string; journal: string; events: string };
+  streams: { queue: string; delay: string; journal: string; events: string; fleet: string };
   buckets: {
     queues: string;
     ids: string;
@@ -44,9 +46,12 @@ export interface ResolvedTopology {
     workflows: string;
     xkeys: string;
     locks: string;
+    agents: string;
+    fleet: string;
   };
   eventsMaxBytes: number;
   eventsMaxAgeMs: number;
+  fleetMaxAgeMs: number;
 }
 
 export function resolveTopology(o: TopologyOptions = {}): ResolvedTopology {
@@ -57,7 +62,13 @@ export function resolveTopology(o: TopologyOptions = {}): ResolvedTopology {
   return {
     prefix,
     replicas: o.replicas ?? 1,
-    streams: { queue: `${up}_QUEUE`, delay: `${up}_DELAY`, journal: `${up}_JOURNAL`, events: `${up}_EVENTS` },
+    streams: {
+      queue: `${up}_QUEUE`,
+      delay: `${up}_DELAY`,
+      journal: `${up}_JOURNAL`,
+      events: `${up}_EVENTS`,
+      fleet: `${up}_FLEET`,
+    },
     buckets: {
       queues: `${prefix}_queues`,
       ids: `${prefix}_ids`,
@@ -70,9 +81,12 @@ export function resolveTopology(o: TopologyOptions = {}): ResolvedTopology {
       workflows: `${prefix}_workflows`,
       xkeys: `${prefix}_xkeys`,
       locks: `${prefix}_locks`,
+      agents: `${prefix}_agents`,
+      fleet: `${prefix}_fleet`,
     },
     eventsMaxBytes: o.eventsMaxBytes ?? 64 * 1024 * 1024,
     eventsMaxAgeMs: o.eventsMaxAgeMs ?? 24 * 3600_000,
+    fleetMaxAgeMs: o.fleetMaxAgeMs ?? 7 * 24 * 3600_000,
   };
 }
 
@@ -85,6 +99,14 @@ export function queueToken(queue: string): string {
 export function keyToken(key: string): string {
   return `k${Buffer.from(key, "utf8").toString("base64url")}`;
 }
+
+/** A fleet hostname as a subject token and KV key: `h` + base64url of the lowercased name. */
+export function hostToken(hostname: string): string {
+  return `h${Buffer.from(hostname.toLowerCase(), "utf8").toString("base64url")}`;
+}
+
+/** The token under which a controller writes its own timeline events (never a host token). */
+export const CONTROLLER_TOKEN = "_";
 
 export function keyFromToken(token: string): string {
   return Buffer.from(token.slice(1), "base64url").toString("utf8");
@@ -145,6 +167,17 @@ export class Subjects {
   cancelAll(): string {
     return `${this.#p}.cancel.>`;
   }
+  /** Dispatch requests to one fleet agent (core NATS, not stored). */
+  fleetDispatch(hostTok: string): string {
+    return `${this.#p}.fx.${hostTok}`;
+  }
+  /** A fleet job's timeline: one subject per host (`_` for the controller's own events). */
+  fleetTimeline(jobId: string, hostTok: string): string {
+    return `${this.#p}.ft.${jobId}.${hostTok}`;
+  }
+  fleetTimelineAll(jobId: string): string {
+    return `${this.#p}.ft.${jobId}.>`;
+  }
   /** Durable consumer of a lane. */
   laneConsumer(queue: string, priority: number): string {
     return `q_${queueToken(queue)}_${laneToken(priority)}`;
@@ -195,6 +228,15 @@ export function streamConfigs(t: ResolvedTopology): Array<Partial<StreamConfig> 
       duplicate_window: nanos(1000),
       description: "jetjob: recent lifecycle events (bounded)",
     },
+    {
+      ...common,
+      name: t.streams.fleet,
+      subjects: [`${p}.ft.>`],
+      discard: DiscardPolicy.Old,
+      max_age: nanos(t.fleetMaxAgeMs),
+      duplicate_window: nanos(60_000),
+      description: "jetjob: fleet job timelines, one subject per job and host (events and results)",
+    },
   ];
 }
 
@@ -221,6 +263,10 @@ export interface Buckets {
   xkeys: KV;
   /** User locks (`client.locks`). */
   locks: KV;
+  /** Fleet registry: `a.<host token>` agent heartbeats, `c.<id>` controller heartbeats. */
+  agents: KV;
+  /** Fleet jobs: `j.<id>` records, `x.<id>` active index, `w.<host token>` agent control. */
+  fleet: KV;
 }
 
 /** Creates or updates every stream and bucket. Safe to run from several processes at once. */
@@ -267,6 +313,9 @@ export async function openBuckets(
     workflows: await open(t.buckets.workflows, {}),
     xkeys: await open(t.buckets.xkeys, {}),
     locks: await open(t.buckets.locks, {}),
+    // Liveness is judged from each entry's age; the TTL only removes agents long gone.
+    agents: await open(t.buckets.agents, { ttl: 15 * 60_000 }),
+    fleet: await open(t.buckets.fleet, {}),
   };
 }
 

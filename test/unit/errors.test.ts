@@ -32,6 +32,7 @@ const table: Array<[ErrorCode, number, ExitCode, boolean]> = [
   ["payload_too_large", 413, 2, false],
   ["rate_limited", 429, 1, true],
   ["unsupported", 422, 2, false],
+  ["no_targets", 422, 2, false],
   ["backend_error", 503, 3, true],
   ["server_too_old", 503, 3, false],
   ["timeout", 504, 3, true],

@@ -1,0 +1,346 @@
+/**
+ * The fleet agent: registers in the worker registry (heartbeat with hostname, labels, facts, version,
+ * running jobs), takes targeted jobs sent to its host and runs them with the built-in operations or
+ * the user's handlers, writing `acknowledged`, `started` and the result to the job's timeline.
+ *
+ * Running a job at most once: before it acknowledges, the agent reads the job record (a dispatch with
+ * an epoch older than the record's is refused: it comes from a controller that lost the job) and its
+ * own last event for the job. A `modify` job the agent already took is never run again, not even after
+ * an agent restart; a `query` job runs again only for a newer epoch. The acknowledgement is stored
+ * before the handler starts, so that record exists whenever the operation may have run.
+ */
+import { hostname as osHostname } from "node:os";
+
+import type { NatsConnection, Subscription } from "@nats-io/nats-core";
+
+import { coerceError, ErrorCode, JetjobError, ValidationError } from "../core/errors.js";
+import { uuidv7 } from "../core/ids.js";
+import { createLogger } from "../core/logger.js";
+import { connectNats } from "../nats/connect.js";
+import type { StoreContext } from "../store/context.js";
+import { createStoreContext } from "../store/context.js";
+import { fastKv } from "../store/kvfast.js";
+import { hostToken } from "../store/topology.js";
+import { agentDefaults, fleetLimits } from "../fleet/options.js";
+import type { AgentInfo, AgentState } from "../fleet/registry.js";
+import { agentKey } from "../fleet/registry.js";
+import { appendAgentEvent, appendEvent, lastHostEvent } from "../fleet/timeline.js";
+import { parseLabel } from "../fleet/target/index.js";
+import type { DispatchRequest, FleetRecord, TimelineEvent } from "../fleet/types.js";
+import { gatherFacts } from "./ops/index.js";
+import type { AgentControl } from "../fleet/workers.js";
+import { controlKey } from "../fleet/workers.js";
+import type { AgentJobContext, AgentOptions } from "./types.js";
+import type { AgentOp } from "./registry-ops.js";
+import { agentOperations } from "./registry-ops.js";
+
+export interface Agent {
+  readonly hostname: string;
+  /** Changes with every start; shows a restart in the registry and on the timeline. */
+  readonly instance: string;
+  labels(): Record<string, string>;
+  state(): AgentState;
+  running(): number;
+  /** Stop taking new jobs (running ones finish), as `jetjob worker drain` does. */
+  drain(): Promise<void>;
+  undrain(): Promise<void>;
+  /** Replaces the labels and announces them at once. */
+  setLabels(labels: Record<string, string>): Promise<void>;
+  close(): Promise<void>;
+}
+
+const dec = new TextDecoder();
+const SEEN_LIMIT = 4096;
+
+export function normalizeLabels(labels: AgentOptions["labels"]): Record<string, string> {
+  if (labels === undefined) return {};
+  if (Array.isArray(labels)) {
+    const out: Record<string, string> = {};
+    for (const l of labels) {
+      const { key, value } = parseLabel(l);
+      out[key] = value;
+    }
+    return out;
+  }
+  for (const [key, value] of Object.entries(labels)) parseLabel(`${key}:${value}`);
+  return { ...labels };
+}
+
+export async function createAgent(o: AgentOptions & { storeContext?: StoreContext }): Promise<Agent> {
+  const hostname = o.hostname ?? osHostname();
+  if (!/^[A-Za-z0-9_.-]{1,253}$/.test(hostname)) {
+    throw new ValidationError(`hostname '${hostname}' may only use letters, digits, '.', '_' and '-'`);
+  }
+  const instance = `agt-${uuidv7()}`;
+  const log = (o.logger ?? createLogger()).child({ agent: hostname });
+  const timings = { ...agentDefaults, ...o.timings };
+  const concurrency = o.concurrency ?? 8;
+  let configuredLabels = normalizeLabels(o.labels);
+  let labels = configuredLabels;
+  const ops: Map<string, AgentOp> = agentOperations(o, hostname);
+  const facts = await gatherFacts(o.facts ?? {});
+
+  let nc: NatsConnection;
+  let ownConnection = false;
+  let ctx: StoreContext;
+  if (o.storeContext) {
+    ctx = o.storeContext;
+    nc = ctx.nc;
+  } else {
+    if (typeof o.nats === "string") {
+      nc = await connectNats({
+        servers: o.nats,
+        name: `jetjob-agent ${hostname}`,
+        waitOnFirstConnect: true,
+        ...o.natsOptions,
+      });
+      ownConnection = true;
+    } else nc = o.nats;
+    ctx = await createStoreContext(nc, {
+      ...(o.topology === undefined ? {} : { topology: o.topology }),
+      instanceId: instance,
+    });
+  }
+  const records = fastKv<FleetRecord>(ctx, ctx.topology.buckets.fleet);
+  const tok = hostToken(hostname);
+  const startedAt = new Date().toISOString();
+  const running = new Map<string, AbortController>();
+  const waiting: DispatchRequest[] = [];
+  const seen = new Map<string, number>(); // job id → highest epoch taken here
+  const inFlight = new Set<Promise<void>>();
+  let drain = false;
+  let closed = false;
+
+  const state = (): AgentState => (drain ? (running.size > 0 ? "draining" : "cordoned") : "ready");
+  const info = (): AgentInfo => ({
+    hostname,
+    instance,
+    labels,
+    facts,
+    version: o.version ?? "0.1.0",
+    pid: process.pid,
+    started_at: startedAt,
+    heartbeat_ms: timings.heartbeatMs,
+    state: state(),
+    running: running.size,
+    concurrency,
+    operations: [...ops.values()].map((x) => ({ name: x.name, kind: x.kind })),
+    queues: o.queues ?? [],
+  });
+  const announce = () => ctx.buckets.agents.put(agentKey(hostname), JSON.stringify(info()));
+  let lastState = state();
+  const noteState = () => {
+    if (state() !== lastState) {
+      lastState = state();
+      void announce().catch(report);
+    }
+  };
+  function report(err: unknown) {
+    if (!closed) log.warn("agent error", { error: err instanceof Error ? err.message : String(err) });
+  }
+
+  const event = (e: TimelineEvent["e"], req: DispatchRequest, d?: Record<string, unknown>) => {
+    const ev: TimelineEvent & { h: string } = { e, h: hostname, at: Date.now(), ep: req.epoch, by: instance };
+    if (d !== undefined) ev.d = d;
+    return appendAgentEvent(ctx, req.id, ev);
+  };
+
+  async function take(req: DispatchRequest): Promise<void> {
+    const [cur, last] = await Promise.all([records.get(`j.${req.id}`), lastHostEvent(ctx, req.id, hostname)]);
+    const rec = cur.value;
+    if (!rec || rec.status !== "running") return; // deleted, finished or cancelled meanwhile
+    if (rec.epoch > req.epoch) {
+      await appendEvent(ctx, req.id, {
+        e: "refused",
+        h: hostname,
+        at: Date.now(),
+        ep: req.epoch,
+        by: instance,
+        d: { reason: "stale_epoch", current_epoch: rec.epoch },
+      });
+      return;
+    }
+    if (last && (req.kind === "modify" || last.ep >= req.epoch)) return; // taken before (maybe ran)
+    const op = ops.get(req.op);
+    await Promise.all([event("acknowledged", req), event("started", req, { pid: process.pid })]);
+    const abort = new AbortController();
+    running.set(req.id, abort);
+    noteState();
+    const deadlineMs = req.deadline_at - Date.now();
+    const timer = setTimeout(
+      () => abort.abort(new JetjobError(ErrorCode.Timeout, "the job's deadline passed")),
+      Math.max(0, deadlineMs),
+    );
+    const t0 = performance.now();
+    try {
+      if (!op) throw new JetjobError(ErrorCode.Unsupported, `this agent does not offer '${req.op}'`);
+      const job: AgentJobContext = {
+        id: req.id,
+        op: req.op,
+        args: req.args,
+        hostname,
+        epoch: req.epoch,
+        deadline: new Date(req.deadline_at),
+        signal: abort.signal,
+      };
+      if (req.traceparent !== undefined) job.traceparent = req.traceparent;
+      const result = await op.invoke(req.args, job);
+      const size = Buffer.byteLength(JSON.stringify(result ?? null));
+      if (size > fleetLimits.maxResultBytes) {
+        throw new JetjobError(
+          ErrorCode.PayloadTooLarge,
+          `result is ${size} bytes; the limit is ${fleetLimits.maxResultBytes}`,
+        );
+      }
+      await event("completed", req, {
+        result: result ?? null,
+        duration_ms: Math.round(performance.now() - t0),
+      });
+    } catch (err) {
+      const e = coerceError(err);
+      await event("failed", req, {
+        error: { code: e.code, message: e.message },
+        duration_ms: Math.round(performance.now() - t0),
+      });
+    } finally {
+      clearTimeout(timer);
+      running.delete(req.id);
+      noteState();
+    }
+  }
+
+  function pump(): void {
+    while (!closed && waiting.length > 0 && inFlight.size < concurrency) {
+      const req = waiting.shift()!;
+      const p: Promise<void> = take(req)
+        .catch((err: unknown) => {
+          // Nothing was stored for it here: let the controller's re-send try again.
+          if (!running.has(req.id)) seen.delete(req.id);
+          report(err);
+        })
+        .finally(() => {
+          inFlight.delete(p);
+          pump();
+        });
+      inFlight.add(p);
+    }
+  }
+
+  function onMessage(data: Uint8Array): void {
+    let msg: Partial<DispatchRequest> & { cancel?: string };
+    try {
+      msg = JSON.parse(dec.decode(data)) as typeof msg;
+    } catch {
+      log.warn("ignored a malformed dispatch message");
+      return;
+    }
+    if (typeof msg.cancel === "string") {
+      running.get(msg.cancel)?.abort(new JetjobError(ErrorCode.Closed, "the job was cancelled"));
+      const i = waiting.findIndex((w) => w.id === msg.cancel);
+      if (i >= 0) waiting.splice(i, 1);
+      return;
+    }
+    if (
+      typeof msg.id !== "string" ||
+      typeof msg.op !== "string" ||
+      typeof msg.epoch !== "number" ||
+      typeof msg.deadline_at !== "number" ||
+      (msg.kind !== "query" && msg.kind !== "modify")
+    ) {
+      log.warn("ignored a malformed dispatch message");
+      return;
+    }
+    const req = msg as DispatchRequest;
+    if ((seen.get(req.id) ?? 0) >= req.epoch) return; // the same dispatch again (a re-send)
+    seen.set(req.id, req.epoch);
+    if (seen.size > SEEN_LIMIT) seen.delete(seen.keys().next().value!);
+    waiting.push(req);
+    pump();
+  }
+
+  await announce();
+  const sub: Subscription = nc.subscribe(ctx.subjects.fleetDispatch(tok), {
+    callback: (err, m) => {
+      if (!err) onMessage(m.data);
+    },
+  });
+  await nc.flush();
+  const beat = setInterval(() => void announce().catch(report), timings.heartbeatMs);
+
+  // Operator control: drain/undrain and labels set through the API, kept across restarts.
+  const applyControl = (c: AgentControl | undefined) => {
+    drain = c?.drain ?? false;
+    labels = c?.labels ?? configuredLabels;
+    lastState = state();
+    void announce().catch(report);
+  };
+  const controlWatch = await ctx.buckets.fleet.watch({ key: controlKey(hostname) });
+  void (async () => {
+    for await (const e of controlWatch) {
+      if (e.operation !== "PUT") applyControl(undefined);
+      else {
+        try {
+          applyControl(JSON.parse(dec.decode(e.value)) as AgentControl);
+        } catch {
+          log.warn("ignored malformed agent control record");
+        }
+      }
+    }
+  })().catch(report);
+
+  let queueWorker: { close(): Promise<void> } | undefined;
+  if (o.queues && o.queues.length > 0) {
+    const { startQueueWorker } = await import("./queue-worker.js");
+    queueWorker = await startQueueWorker(nc, o, ops, hostname, log);
+  }
+
+  let closing: Promise<void> | undefined;
+  const agent: Agent = {
+    hostname,
+    instance,
+    labels: () => labels,
+    state,
+    running: () => running.size,
+    async drain() {
+      drain = true;
+      await announce();
+    },
+    async undrain() {
+      drain = false;
+      await announce();
+    },
+    async setLabels(next) {
+      configuredLabels = normalizeLabels(next);
+      labels = configuredLabels;
+      await announce();
+    },
+    close() {
+      closing ??= (async () => {
+        closed = true;
+        sub.unsubscribe();
+        clearInterval(beat);
+        controlWatch.stop();
+        waiting.length = 0;
+        await queueWorker?.close();
+        const all = Promise.allSettled([...inFlight]);
+        const timer = setTimeout(() => {
+          for (const a of running.values())
+            a.abort(new JetjobError(ErrorCode.Closed, "the agent is stopping"));
+        }, timings.shutdownTimeoutMs);
+        await all;
+        clearTimeout(timer);
+        await ctx.buckets.agents.delete(agentKey(hostname)).catch(() => undefined);
+        if (!o.storeContext) ctx.close();
+        if (ownConnection) await nc.drain().catch(() => undefined);
+      })();
+      return closing;
+    },
+  };
+  o.signal?.addEventListener("abort", () => void agent.close(), { once: true });
+  if (o.handleSignals === true) {
+    const stop = () => void agent.close();
+    process.once("SIGTERM", stop);
+    process.once("SIGINT", stop);
+  }
+  return agent;
+}

@@ -1,0 +1,235 @@
+/**
+ * The fleet controller: creates targeted jobs (resolve the target against the live registry, store the
+ * record with the resolved hosts, send to each host), owns the jobs it created until they finish, and
+ * takes over jobs whose controller died (see reclaim.ts). Every API server runs one; they work
+ * active-active on the same NATS.
+ */
+import { ErrorCode, JetjobError, ValidationError } from "../core/errors.js";
+import { uuidv7 } from "../core/ids.js";
+import type { StoreContext } from "../store/context.js";
+import { fastKv } from "../store/kvfast.js";
+import { isFleetId, newFleetId } from "./ids.js";
+import type { FleetTimings } from "./options.js";
+import { fleetDefaults, fleetLimits } from "./options.js";
+import type { AgentEntry, RegistryView } from "./registry.js";
+import { agentAlive, candidateOf, controllerKey, createRegistryView } from "./registry.js";
+import type { JobRun, RunDeps } from "./run.js";
+import { startRun } from "./run.js";
+import { startReclaimer } from "./reclaim.js";
+import { appendEvent } from "./timeline.js";
+import { parseTarget, resolveTarget } from "./target/index.js";
+import type { FleetRecord, OperationKind } from "./types.js";
+import { defaultOperationKind } from "./kinds.js";
+
+export interface CreateFleetJob {
+  /** Operation name, e.g. `system.hostname.get`. */
+  op: string;
+  /** Target expression, e.g. `all`, `group:web`, `web-* and G@os.name=debian`. */
+  target: string;
+  args?: unknown;
+  /** Absolute deadline from now. @defaultValue 60000 */
+  timeoutMs?: number;
+  /** Re-send to silent targets after this long. @defaultValue 3000 */
+  ackWindowMs?: number;
+  /** `query` or `modify`; by default taken from the agents that offer the operation. */
+  kind?: OperationKind;
+  meta?: Record<string, unknown>;
+  traceparent?: string;
+  retryOf?: string;
+}
+
+export interface ControllerOptions {
+  timings?: Partial<FleetTimings>;
+  controllerId?: string;
+  onError?: (err: unknown) => void;
+  /** Take over jobs of dead controllers. @defaultValue true */
+  reclaim?: boolean;
+}
+
+export interface Controller {
+  readonly id: string;
+  readonly registry: RegistryView;
+  readonly ctx: StoreContext;
+  readonly timings: FleetTimings;
+  /** Resolves the target, stores and dispatches the job; returns the stored record. */
+  create(req: CreateFleetJob): Promise<FleetRecord>;
+  /** Live agents that the target would select now (without dispatching). */
+  resolve(target: string, op?: string): AgentEntry[];
+  /** Jobs this controller owns now. */
+  owned(): string[];
+  run(id: string): JobRun | undefined;
+  /** Takes over a job (used by the reclaimer); exposed for tests. */
+  adopt(rec: FleetRecord, revision: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function createController(ctx: StoreContext, o: ControllerOptions = {}): Promise<Controller> {
+  const timings: FleetTimings = { ...fleetDefaults, ...o.timings };
+  const id = o.controllerId ?? `ctl-${uuidv7()}`;
+  const onError = o.onError ?? (() => undefined);
+  const registry = createRegistryView(ctx, onError);
+  await registry.ready;
+  const records = fastKv<FleetRecord>(ctx, ctx.topology.buckets.fleet);
+  const runs = new Map<string, JobRun>();
+  let closed = false;
+
+  const heartbeat = () =>
+    ctx.buckets.agents.put(
+      controllerKey(id),
+      JSON.stringify({ id, heartbeat_ms: timings.controllerHeartbeatMs, active_jobs: runs.size }),
+    );
+  await heartbeat();
+  const beat = setInterval(() => void heartbeat().catch(onError), timings.controllerHeartbeatMs);
+
+  const deps: RunDeps = {
+    ctx,
+    records,
+    registry,
+    timings,
+    controllerId: id,
+    onError,
+    onEnd: (jobId) => runs.delete(jobId),
+  };
+
+  function liveCandidates(op: string | undefined) {
+    const now = Date.now();
+    return registry
+      .agents()
+      .filter(
+        (e) =>
+          agentAlive(e, now, timings.livenessMisses) &&
+          e.info.state === "ready" &&
+          (op === undefined || e.info.operations.some((x) => x.name === op)),
+      )
+      .map(candidateOf);
+  }
+
+  function resolve(target: string, op?: string): AgentEntry[] {
+    const expr = parseTarget(target);
+    return resolveTarget(expr, liveCandidates(op)).map((c) => c.entry);
+  }
+
+  async function adopt(rec: FleetRecord, revision: number): Promise<void> {
+    if (closed || runs.has(rec.id)) return;
+    runs.set(rec.id, await startRun(deps, rec, revision, { sendNow: false }));
+  }
+
+  const reclaimer =
+    o.reclaim === false
+      ? undefined
+      : startReclaimer({ ctx, records, registry, timings, id, onError, adopt, runs });
+
+  return {
+    id,
+    registry,
+    ctx,
+    timings,
+    resolve,
+    owned: () => [...runs.keys()],
+    run: (jobId) => runs.get(jobId),
+    adopt,
+    async create(req) {
+      if (closed) throw new JetjobError(ErrorCode.Closed, "the fleet controller is closed");
+      checkCreate(req, timings);
+      const expr = parseTarget(req.target);
+      const all = liveCandidates(undefined);
+      const able = liveCandidates(req.op);
+      const chosen = resolveTarget(expr, able);
+      if (chosen.length === 0) {
+        const matched = resolveTarget(expr, all).length;
+        throw new JetjobError(
+          ErrorCode.NoTargets,
+          matched === 0
+            ? `Target '${req.target}' matches no live agent.`
+            : `Target '${req.target}' matches ${matched} live agent(s), but none is ready and offers '${req.op}'.`,
+          {
+            details: { target: req.target, op: req.op, matched, live_agents: all.length },
+            hint: "List agents with `jetjob worker list` (GET /api/v1/workers).",
+          },
+        );
+      }
+      const now = Date.now();
+      const kinds = chosen.flatMap((c) =>
+        c.entry.info.operations.filter((x) => x.name === req.op).map((x) => x.kind),
+      );
+      const kind: OperationKind =
+        req.kind ??
+        (kinds.includes("modify") ? "modify" : kinds.length > 0 ? "query" : defaultOperationKind(req.op));
+      const fleetId = newFleetId(now);
+      const rec: FleetRecord = {
+        v: 1,
+        id: fleetId,
+        op: req.op,
+        kind,
+        args: req.args ?? [],
+        target: req.target,
+        hosts: chosen.map((c) => c.hostname).sort(),
+        created_at: now,
+        deadline_at: now + (req.timeoutMs ?? timings.defaultTimeoutMs),
+        ack_window_ms: req.ackWindowMs ?? timings.ackWindowMs,
+        status: "running",
+        owner: id,
+        epoch: 1,
+        reclaims: 0,
+      };
+      if (req.meta !== undefined) rec.meta = req.meta;
+      if (req.traceparent !== undefined) rec.traceparent = req.traceparent;
+      if (req.retryOf !== undefined) rec.retry_of = req.retryOf;
+      const revision = await records.update(`j.${fleetId}`, rec, 0);
+      await Promise.all([
+        ctx.buckets.fleet.put(`x.${fleetId}`, id),
+        appendEvent(ctx, fleetId, {
+          e: "submitted",
+          at: now,
+          ep: 1,
+          by: id,
+          d: { target: req.target, hosts: rec.hosts, op: req.op, kind },
+        }),
+      ]);
+      runs.set(fleetId, await startRun(deps, rec, revision, { sendNow: true }));
+      return rec;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(beat);
+      reclaimer?.stop();
+      for (const r of [...runs.values()]) r.detach();
+      registry.close();
+      await ctx.buckets.agents.delete(controllerKey(id)).catch(() => undefined);
+    },
+  };
+}
+
+function checkCreate(req: CreateFleetJob, timings: FleetTimings): void {
+  if (
+    typeof req.op !== "string" ||
+    req.op.length === 0 ||
+    req.op.length > fleetLimits.maxOperationLength ||
+    !fleetLimits.operationPattern.test(req.op)
+  ) {
+    throw new ValidationError("op must be an operation name such as system.hostname.get", {
+      details: { field: "op" },
+    });
+  }
+  if (
+    req.timeoutMs !== undefined &&
+    (!Number.isInteger(req.timeoutMs) || req.timeoutMs < 100 || req.timeoutMs > timings.maxTimeoutMs)
+  ) {
+    throw new ValidationError(`timeout must be from 100 ms to ${timings.maxTimeoutMs} ms`, {
+      details: { field: "timeout_ms" },
+    });
+  }
+  if (req.ackWindowMs !== undefined && (!Number.isInteger(req.ackWindowMs) || req.ackWindowMs < 50)) {
+    throw new ValidationError("ack_window_ms must be at least 50", { details: { field: "ack_window_ms" } });
+  }
+  const argBytes = Buffer.byteLength(JSON.stringify(req.args ?? []));
+  if (argBytes > fleetLimits.maxArgsBytes) {
+    throw new JetjobError(
+      ErrorCode.PayloadTooLarge,
+      `args are ${argBytes} bytes; the limit is ${fleetLimits.maxArgsBytes}`,
+    );
+  }
+}
+
+export { isFleetId };

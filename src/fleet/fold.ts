@@ -1,0 +1,186 @@
+/**
+ * Pure folding of a fleet job's timeline into per-host states and the job's status. The controller,
+ * the API and the CLI all use it, so "what happened on each host" has one definition.
+ *
+ * Rules: a host moves forward only (pending → acknowledged → running → final). A real result from the
+ * agent (`completed` / `failed`) is final and also replaces a verdict the controller reached without it
+ * (`unreachable`, `timeout`): the agent did answer, just late. Controller verdicts never replace a result.
+ */
+import type {
+  FleetCounts,
+  FleetRecord,
+  FleetStatus,
+  HostResultView,
+  HostState,
+  TimelineEvent,
+  TimelineEventView,
+} from "./types.js";
+import { terminalHostStates } from "./types.js";
+
+export interface HostFold {
+  host: string;
+  state: HostState;
+  result?: unknown;
+  error?: { code: string; message: string };
+  acknowledgedAt?: number;
+  startedAt?: number;
+  finishedAt?: number;
+  durationMs?: number;
+  /** Highest epoch the agent acted on. */
+  epoch: number;
+  /** The controller has sent the job a second time. */
+  resent: boolean;
+}
+
+const rank: Record<HostState, number> = {
+  pending: 0,
+  acknowledged: 1,
+  running: 2,
+  unreachable: 3,
+  timeout: 3,
+  cancelled: 3,
+  completed: 4,
+  failed: 4,
+};
+
+export function newHostFolds(hosts: readonly string[]): Map<string, HostFold> {
+  return new Map(hosts.map((h) => [h.toLowerCase(), { host: h, state: "pending", epoch: 0, resent: false }]));
+}
+
+/** Applies one event; returns whether the host's state changed. Events for unknown hosts are ignored. */
+export function applyEvent(folds: Map<string, HostFold>, ev: TimelineEvent): boolean {
+  if (ev.h === undefined) return false;
+  const f = folds.get(ev.h.toLowerCase());
+  if (!f) return false;
+  const before = f.state;
+  const move = (to: HostState) => {
+    if (rank[to] > rank[f.state]) f.state = to;
+  };
+  switch (ev.e) {
+    case "resent":
+      f.resent = true;
+      return false;
+    case "acknowledged":
+      f.acknowledgedAt ??= ev.at;
+      f.epoch = Math.max(f.epoch, ev.ep);
+      move("acknowledged");
+      break;
+    case "started":
+      f.startedAt ??= ev.at;
+      f.epoch = Math.max(f.epoch, ev.ep);
+      move("running");
+      break;
+    case "completed":
+    case "failed":
+      if (rank[f.state] >= 4) return false; // the first result counts
+      f.state = ev.e;
+      f.finishedAt = ev.at;
+      f.epoch = Math.max(f.epoch, ev.ep);
+      if (ev.e === "completed") f.result = ev.d?.result;
+      else f.error = asError(ev.d?.error) ?? { code: "handler_error", message: "failed" };
+      if (typeof ev.d?.duration_ms === "number") f.durationMs = ev.d.duration_ms;
+      else if (f.startedAt !== undefined) f.durationMs = ev.at - f.startedAt;
+      break;
+    case "unreachable":
+    case "timeout":
+    case "cancelled":
+      if (terminalHostStates.has(f.state)) return false;
+      f.state = ev.e;
+      f.finishedAt = ev.at;
+      f.error = asError(ev.d?.error) ?? { code: ev.e, message: defaultMessages[ev.e] };
+      break;
+    default:
+      return false;
+  }
+  return f.state !== before;
+}
+
+const defaultMessages = {
+  unreachable: "the agent did not acknowledge the job",
+  timeout: "no result before the job's deadline",
+  cancelled: "the job was cancelled",
+} as const;
+
+function asError(v: unknown): { code: string; message: string } | undefined {
+  if (typeof v !== "object" || v === null) return undefined;
+  const o = v as Record<string, unknown>;
+  return {
+    code: typeof o.code === "string" ? o.code : "handler_error",
+    message: typeof o.message === "string" ? o.message : "failed",
+  };
+}
+
+export function foldTimeline(
+  hosts: readonly string[],
+  events: readonly TimelineEvent[],
+): Map<string, HostFold> {
+  const folds = newHostFolds(hosts);
+  for (const ev of events) applyEvent(folds, ev);
+  return folds;
+}
+
+export function allTerminal(folds: Map<string, HostFold>): boolean {
+  for (const f of folds.values()) if (!terminalHostStates.has(f.state)) return false;
+  return true;
+}
+
+export function countHosts(folds: Iterable<HostFold>): FleetCounts {
+  const c: FleetCounts = {
+    total: 0,
+    pending: 0,
+    running: 0,
+    completed: 0,
+    failed: 0,
+    unreachable: 0,
+    timeout: 0,
+    cancelled: 0,
+  };
+  for (const f of folds) {
+    c.total++;
+    if (f.state === "pending") c.pending++;
+    else if (f.state === "acknowledged" || f.state === "running") c.running++;
+    else c[f.state]++;
+  }
+  return c;
+}
+
+/**
+ * The final status once every host is final: all completed → `completed`; some completed →
+ * `partial_failure`; none completed but some failed → `failed`; nothing came back → `timeout`.
+ */
+export function finalStatus(counts: FleetCounts, cancelled = false): Exclude<FleetStatus, "running"> {
+  if (cancelled) return "cancelled";
+  if (counts.total > 0 && counts.completed === counts.total) return "completed";
+  if (counts.completed > 0) return "partial_failure";
+  if (counts.failed > 0) return "failed";
+  return "timeout";
+}
+
+const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+
+export function hostView(f: HostFold): HostResultView {
+  const v: HostResultView = { host: f.host, state: f.state };
+  if (f.result !== undefined) v.result = f.result;
+  if (f.error !== undefined) v.error = f.error;
+  const a = iso(f.acknowledgedAt);
+  if (a !== undefined) v.acknowledged_at = a;
+  const s = iso(f.startedAt);
+  if (s !== undefined) v.started_at = s;
+  const e = iso(f.finishedAt);
+  if (e !== undefined) v.finished_at = e;
+  if (f.durationMs !== undefined) v.duration_ms = f.durationMs;
+  return v;
+}
+
+export function eventView(ev: TimelineEvent): TimelineEventView {
+  const v: TimelineEventView = { event: ev.e, timestamp: new Date(ev.at).toISOString(), epoch: ev.ep };
+  if (ev.h !== undefined) v.host = ev.h;
+  if (ev.d !== undefined) v.data = ev.d;
+  return v;
+}
+
+export function recordCounts(rec: FleetRecord, folds: Map<string, HostFold>): FleetCounts {
+  const c = countHosts(folds.values());
+  c.total = rec.hosts.length;
+  return c;
+}

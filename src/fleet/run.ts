@@ -1,0 +1,214 @@
+/**
+ * The owner's side of one running fleet job: follows the job's timeline, re-sends the job once to
+ * targets that stay silent for the ack window, marks targets unreachable (no acknowledgement after the
+ * re-send, or their agent went away) or timed out (deadline), and finishes the job when every target
+ * is final. Finishing is a compare-and-set on the record, so a controller that lost the job to another
+ * (a newer epoch) cannot overwrite it.
+ */
+import { WrongSequenceError } from "../nats/publisher.js";
+import type { StoreContext } from "../store/context.js";
+import type { FastKv } from "../store/kvfast.js";
+import { hostToken } from "../store/topology.js";
+import type { HostFold } from "./fold.js";
+import { allTerminal, applyEvent, countHosts, finalStatus, newHostFolds } from "./fold.js";
+import type { FleetTimings } from "./options.js";
+import type { RegistryView } from "./registry.js";
+import { agentAlive } from "./registry.js";
+import { appendEvent, followTimeline } from "./timeline.js";
+import type { DispatchRequest, FleetRecord, FleetStatus, TimelineEvent } from "./types.js";
+import { terminalHostStates } from "./types.js";
+
+export interface RunDeps {
+  ctx: StoreContext;
+  records: FastKv<FleetRecord>;
+  registry: RegistryView;
+  timings: FleetTimings;
+  controllerId: string;
+  onError: (err: unknown) => void;
+  /** The run ended: finished by us, or the job was taken by someone else. */
+  onEnd: (id: string) => void;
+}
+
+export interface JobRun {
+  readonly id: string;
+  /** Stops following without finishing (shutdown: another controller will take over). */
+  detach(): void;
+  /** The job's current per-host state (for tests and the API). */
+  hosts(): HostFold[];
+}
+
+const enc = new TextEncoder();
+
+/** Sends the dispatch request to each host (core NATS, fire and forget: acks come on the timeline). */
+export function sendDispatch(ctx: StoreContext, rec: FleetRecord, hosts: readonly string[]): void {
+  const req: DispatchRequest = {
+    id: rec.id,
+    op: rec.op,
+    kind: rec.kind,
+    args: rec.args,
+    epoch: rec.epoch,
+    deadline_at: rec.deadline_at,
+  };
+  if (rec.traceparent !== undefined) req.traceparent = rec.traceparent;
+  const data = enc.encode(JSON.stringify(req));
+  for (const h of hosts) ctx.nc.publish(ctx.subjects.fleetDispatch(hostToken(h)), data);
+}
+
+/**
+ * Starts owning `rec` (stored at `revision`). With `sendNow`, dispatches to every host first (a new
+ * job); a job taken over from a dead controller is sent only to hosts that left no trace yet.
+ */
+export async function startRun(
+  deps: RunDeps,
+  rec: FleetRecord,
+  revision: number,
+  o: { sendNow: boolean },
+): Promise<JobRun> {
+  const { ctx, timings } = deps;
+  const folds = newHostFolds(rec.hosts);
+  const verdicts = new Set<string>(); // hosts we already wrote a verdict for
+  const ackedBy = new Map<string, string>(); // host → agent instance that acknowledged
+  const timers: NodeJS.Timeout[] = [];
+  let ended = false;
+  let finishing = false;
+  let caughtUp = false;
+  const startedAt = Date.now();
+
+  if (o.sendNow) sendDispatch(ctx, rec, rec.hosts);
+
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    for (const t of timers) clearTimeout(t);
+    follower.close();
+    deps.onEnd(rec.id);
+  };
+
+  const controllerEvent = (e: TimelineEvent["e"], h: string | undefined, d?: Record<string, unknown>) => {
+    const ev: TimelineEvent = { e, at: Date.now(), ep: rec.epoch, by: deps.controllerId };
+    if (h !== undefined) ev.h = h;
+    if (d !== undefined) ev.d = d;
+    return appendEvent(ctx, rec.id, ev);
+  };
+
+  const verdict = (f: HostFold, e: "unreachable" | "timeout", message: string) => {
+    if (verdicts.has(f.host) || terminalHostStates.has(f.state)) return;
+    verdicts.add(f.host);
+    void controllerEvent(e, f.host, { error: { code: e, message } }).catch(deps.onError);
+  };
+
+  const finish = async () => {
+    if (finishing || ended) return;
+    finishing = true;
+    try {
+      const counts = countHosts(folds.values());
+      const status: FleetStatus = finalStatus(counts);
+      let rev = revision;
+      let cur = rec;
+      for (;;) {
+        const next: FleetRecord = { ...cur, status, finished_at: Date.now(), counts };
+        try {
+          revision = await deps.records.update(`j.${rec.id}`, next, rev);
+          break;
+        } catch (err) {
+          if (!(err instanceof WrongSequenceError)) throw err;
+          const fresh = await deps.records.get(`j.${rec.id}`);
+          if (!fresh.value || fresh.value.epoch !== rec.epoch || fresh.value.status !== "running") {
+            end(); // someone else owns or finished it
+            return;
+          }
+          cur = fresh.value;
+          rev = fresh.revision;
+        }
+      }
+      await controllerEvent("finished", undefined, { status, counts });
+      await ctx.buckets.fleet.delete(`x.${rec.id}`).catch(deps.onError);
+      end();
+    } catch (err) {
+      finishing = false;
+      deps.onError(err);
+    }
+  };
+
+  const check = () => {
+    if (caughtUp && !ended && allTerminal(folds)) void finish();
+  };
+
+  const stored = await ctx.reader.get(ctx.topology.streams.fleet, {
+    lastBySubject: ctx.subjects.fleetTimelineAll(rec.id),
+  });
+  const catchUpSeq = stored?.seq ?? 0;
+  caughtUp = catchUpSeq === 0;
+  const follower = await followTimeline(ctx, rec.id, (ev, seq) => {
+    if (ev.h !== undefined && (ev.e === "acknowledged" || ev.e === "started") && ev.by !== undefined) {
+      ackedBy.set(ev.h.toLowerCase(), ev.by);
+    }
+    applyEvent(folds, ev);
+    if (!caughtUp && seq >= catchUpSeq) {
+      caughtUp = true;
+      if (!o.sendNow) resendToSilent("reclaimed");
+    }
+    check();
+  });
+  void follower.done.then(() => {
+    if (!ended && !finishing) deps.onError(new Error(`timeline follower of fleet job ${rec.id} stopped`));
+  });
+
+  function silentHosts(): HostFold[] {
+    return [...folds.values()].filter((f) => f.state === "pending" && !verdicts.has(f.host));
+  }
+
+  function resendToSilent(reason: "ack_window" | "reclaimed"): void {
+    const silent = silentHosts().filter((f) => !f.resent);
+    if (silent.length === 0) return;
+    for (const f of silent) f.resent = true;
+    sendDispatch(
+      ctx,
+      rec,
+      silent.map((f) => f.host),
+    );
+    for (const f of silent) void controllerEvent("resent", f.host, { reason }).catch(deps.onError);
+  }
+
+  const at = (ms: number, fn: () => void) => {
+    timers.push(
+      setTimeout(
+        () => {
+          if (!ended) fn();
+        },
+        Math.max(0, ms),
+      ),
+    );
+  };
+  if (caughtUp && !o.sendNow) resendToSilent("reclaimed");
+  const ackBase = o.sendNow ? rec.created_at : startedAt;
+  at(ackBase + rec.ack_window_ms - Date.now(), () => resendToSilent("ack_window"));
+  at(ackBase + 2 * rec.ack_window_ms - Date.now(), () => {
+    for (const f of silentHosts()) verdict(f, "unreachable", "no acknowledgement, also after a re-send");
+  });
+  at(rec.deadline_at - Date.now(), () => {
+    for (const f of folds.values()) verdict(f, "timeout", "no result before the job's deadline");
+  });
+  const liveness = setInterval(() => {
+    if (ended) return clearInterval(liveness);
+    const now = Date.now();
+    for (const f of folds.values()) {
+      if (terminalHostStates.has(f.state) || f.state === "pending") continue;
+      const entry = deps.registry.agent(f.host);
+      const acked = ackedBy.get(f.host.toLowerCase());
+      if (!entry || !agentAlive(entry, now, timings.livenessMisses)) {
+        verdict(f, "unreachable", "the agent went offline while the job ran");
+      } else if (acked !== undefined && entry.info.instance !== acked) {
+        verdict(f, "unreachable", "the agent restarted while the job ran");
+      }
+    }
+  }, timings.livenessCheckMs);
+  timers.push(liveness);
+  check();
+
+  return {
+    id: rec.id,
+    detach: end,
+    hosts: () => [...folds.values()],
+  };
+}

@@ -1,0 +1,142 @@
+/**
+ * Shapes of fleet (targeted) jobs: the stored record, timeline events, and the views the API returns.
+ * Stored shapes use short keys where they are written per host; views use the API's snake_case.
+ */
+
+/** `query` operations only read and are safe to send again; `modify` ones are never silently re-run. */
+export type OperationKind = "query" | "modify";
+
+/** A fleet job's overall status; everything but `running` is final. */
+export type FleetStatus = "running" | "completed" | "partial_failure" | "failed" | "timeout" | "cancelled";
+
+/** One target's state. `unreachable`, `timeout` and `cancelled` are set by the controller. */
+export type HostState =
+  "pending" | "acknowledged" | "running" | "completed" | "failed" | "unreachable" | "timeout" | "cancelled";
+
+export const terminalHostStates: ReadonlySet<HostState> = new Set([
+  "completed",
+  "failed",
+  "unreachable",
+  "timeout",
+  "cancelled",
+]);
+
+export type TimelineEventType =
+  | "submitted"
+  | "resent"
+  | "acknowledged"
+  | "started"
+  | "completed"
+  | "failed"
+  | "refused"
+  | "unreachable"
+  | "timeout"
+  | "cancelled"
+  | "reclaimed"
+  | "retried"
+  | "finished";
+
+/** One append-only timeline entry, stored on `<prefix>.ft.<job>.<host token>`. */
+export interface TimelineEvent {
+  e: TimelineEventType;
+  /** The host it is about (absent for job-wide controller events). */
+  h?: string;
+  /** Epoch ms. */
+  at: number;
+  /** The dispatch epoch it belongs to. */
+  ep: number;
+  /** Who wrote it: the agent's instance or the controller's id. */
+  by?: string;
+  d?: Record<string, unknown>;
+}
+
+/** The stored job record (`j.<id>` in the fleet bucket). Ownership changes by compare-and-set. */
+export interface FleetRecord {
+  v: 1;
+  id: string;
+  op: string;
+  kind: OperationKind;
+  args: unknown;
+  target: string;
+  /** The resolved set of hostnames, fixed at dispatch. */
+  hosts: string[];
+  created_at: number;
+  deadline_at: number;
+  ack_window_ms: number;
+  status: FleetStatus;
+  /** Controller that owns the dispatch now. */
+  owner: string;
+  /** Grows with every change of owner; agents refuse dispatches with a smaller one. */
+  epoch: number;
+  reclaims: number;
+  finished_at?: number;
+  /** Per-state host counts, written when the job finishes. */
+  counts?: FleetCounts;
+  reason?: string;
+  meta?: Record<string, unknown>;
+  retry_of?: string;
+  traceparent?: string;
+}
+
+/** What the controller sends to an agent (core NATS). */
+export interface DispatchRequest {
+  id: string;
+  op: string;
+  kind: OperationKind;
+  args: unknown;
+  epoch: number;
+  deadline_at: number;
+  traceparent?: string;
+}
+
+export interface HostResultView {
+  host: string;
+  state: HostState;
+  result?: unknown;
+  error?: { code: string; message: string };
+  acknowledged_at?: string;
+  started_at?: string;
+  finished_at?: string;
+  duration_ms?: number;
+}
+
+export interface TimelineEventView {
+  event: TimelineEventType;
+  host?: string;
+  timestamp: string;
+  epoch: number;
+  data?: Record<string, unknown>;
+}
+
+export interface FleetCounts {
+  total: number;
+  pending: number;
+  running: number;
+  completed: number;
+  failed: number;
+  unreachable: number;
+  timeout: number;
+  cancelled: number;
+}
+
+export interface FleetJobView {
+  id: string;
+  target: string;
+  op: string;
+  op_kind: OperationKind;
+  args: unknown;
+  status: FleetStatus;
+  hosts: string[];
+  counts: FleetCounts;
+  results: HostResultView[];
+  created_at: string;
+  deadline_at: string;
+  finished_at?: string;
+  reason?: string;
+  owner: string;
+  epoch: number;
+  reclaims: number;
+  meta?: Record<string, unknown>;
+  retry_of?: string;
+  timeline?: TimelineEventView[];
+}

@@ -1,0 +1,66 @@
+/**
+ * Agents as the API shows them, and operator control of one agent: drain (finish running jobs, take
+ * no new ones; then cordoned), undrain, and replacing its labels at run time. Control is a record per
+ * agent (`w.<host token>` in the fleet bucket) that the agent watches; it survives agent restarts.
+ */
+import { NotFoundError } from "../core/errors.js";
+import { casUpdate, getJson } from "../store/kvjson.js";
+import { hostToken } from "../store/topology.js";
+import type { Controller } from "./controller.js";
+import type { AgentView } from "./registry.js";
+import { agentView } from "./registry.js";
+import { labelMatches, parseLabel } from "./target/index.js";
+
+export interface AgentControl {
+  drain: boolean;
+  /** Replaces the agent's configured labels when set. */
+  labels?: Record<string, string>;
+  updated_at: number;
+}
+
+export const controlKey = (hostname: string) => `w.${hostToken(hostname)}`;
+
+export interface WorkerQuery {
+  /** `key:value`, hierarchical like targets (`group:web` lists `group:web.dev` too). */
+  label?: string;
+  /** Include agents whose heartbeat stopped (kept in the registry for a while). @defaultValue false */
+  includeOffline?: boolean;
+}
+
+export function listWorkers(c: Controller, q: WorkerQuery = {}): AgentView[] {
+  const want = q.label === undefined ? undefined : parseLabel(q.label);
+  const now = Date.now();
+  return c.registry
+    .agents()
+    .map((e) => agentView(e, now))
+    .filter((v) => q.includeOffline === true || v.online)
+    .filter((v) => want === undefined || labelMatches(v.labels[want.key], want.value))
+    .sort((a, b) => a.hostname.localeCompare(b.hostname));
+}
+
+export function getWorker(c: Controller, hostname: string): AgentView {
+  const e = c.registry.agent(hostname);
+  if (!e) throw new NotFoundError("worker", hostname);
+  return agentView(e);
+}
+
+export async function readControl(c: Controller, hostname: string): Promise<AgentControl | undefined> {
+  return (await getJson<AgentControl>(c.ctx.buckets.fleet, controlKey(hostname)))?.value;
+}
+
+export async function setControl(
+  c: Controller,
+  hostname: string,
+  change: { drain?: boolean; labels?: Record<string, string> | null },
+): Promise<AgentControl> {
+  if (!c.registry.agent(hostname)) throw new NotFoundError("worker", hostname);
+  const next = await casUpdate<AgentControl>(c.ctx.buckets.fleet, controlKey(hostname), (cur) => {
+    const r: AgentControl = { drain: cur?.drain ?? false, updated_at: Date.now() };
+    if (cur?.labels !== undefined) r.labels = cur.labels;
+    if (change.drain !== undefined) r.drain = change.drain;
+    if (change.labels === null) delete r.labels;
+    else if (change.labels !== undefined) r.labels = change.labels;
+    return r;
+  });
+  return next!;
+}

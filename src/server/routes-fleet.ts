@@ -1,0 +1,204 @@
+/**
+ * Fleet routes under `/api/v1`: targeted jobs (create, cancel, delete, live per-host stream), agents
+ * (list with `?label=`, drain/undrain, labels) and a target preview. Reading and retrying a job by id
+ * shares `/api/v1/jobs/{id}` with queue jobs (routes-api.ts branches on the id).
+ */
+import type { Context } from "hono";
+import { streamSSE } from "hono/streaming";
+import { z } from "zod";
+
+import { ValidationError } from "../core/errors.js";
+import type { Controller } from "../fleet/controller.js";
+import { eventView } from "../fleet/fold.js";
+import { cancelFleetJob, deleteFleetJob, getFleetJob, recordView } from "../fleet/jobs.js";
+import { fleetLimits } from "../fleet/options.js";
+import { agentView } from "../fleet/registry.js";
+import { followTimeline } from "../fleet/timeline.js";
+import { getWorker, listWorkers, setControl } from "../fleet/workers.js";
+import { LABEL_KEY, LABEL_VALUE } from "../fleet/target/index.js";
+import { Scope } from "./auth.js";
+import { ojsJson } from "./ojs.js";
+import type { RouteDef } from "./route.js";
+import { defineRoute } from "./route.js";
+
+export const fleetJobSchema = z
+  .object({
+    op: z.string().min(1).max(fleetLimits.maxOperationLength).regex(fleetLimits.operationPattern),
+    target: z.string().min(1).max(1024),
+    args: z.unknown().optional(),
+    timeout_ms: z.int().min(100).optional(),
+    ack_window_ms: z.int().min(50).optional(),
+    kind: z.enum(["query", "modify"]).optional(),
+    meta: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
+const labelsSchema = z
+  .object({ labels: z.record(z.string().regex(LABEL_KEY), z.string().regex(LABEL_VALUE)).nullable() })
+  .strict();
+
+const HEARTBEAT_MS = 15_000;
+
+export function fleetRoutes(fleet: Controller): RouteDef[] {
+  return [
+    defineRoute({
+      method: "POST",
+      path: "/api/v1/jobs",
+      scope: Scope.Write,
+      tag: "fleet",
+      summary:
+        "Run an operation on the agents a target selects (any, all, host:NAME, group:web, web-*, E@re, G@fact>=n, L@a,b, and/or/not); 422 no_targets when none matches",
+      body: fleetJobSchema,
+      status: 201,
+      handler: async (c, { body }) => {
+        const traceparent = c.req.header("traceparent");
+        const rec = await fleet.create({
+          op: body.op,
+          target: body.target,
+          ...(body.args === undefined ? {} : { args: body.args }),
+          ...(body.timeout_ms === undefined ? {} : { timeoutMs: body.timeout_ms }),
+          ...(body.ack_window_ms === undefined ? {} : { ackWindowMs: body.ack_window_ms }),
+          ...(body.kind === undefined ? {} : { kind: body.kind }),
+          ...(body.meta === undefined ? {} : { meta: body.meta }),
+          ...(traceparent === undefined ? {} : { traceparent }),
+        });
+        const job = recordView(rec);
+        job.counts.pending = job.counts.running;
+        job.counts.running = 0;
+        job.results = rec.hosts.map((host) => ({ host, state: "pending" }));
+        return ojsJson(c, 201, { job });
+      },
+    }),
+    defineRoute({
+      method: "POST",
+      path: "/api/v1/jobs/{id}/cancel",
+      scope: Scope.Write,
+      tag: "fleet",
+      summary:
+        "Cancel a running targeted job: hosts without a result become cancelled; agents are told to stop",
+      bodyOptional: true,
+      parseBody: (raw) => raw,
+      handler: async (c, { params }) => ojsJson(c, 200, { job: await cancelFleetJob(fleet, params.id!) }),
+    }),
+    defineRoute({
+      method: "DELETE",
+      path: "/api/v1/jobs/{id}",
+      scope: Scope.Write,
+      tag: "fleet",
+      summary: "Delete a finished targeted job with its results and timeline (409 while it runs)",
+      handler: async (c, { params }) => {
+        await deleteFleetJob(fleet, params.id!);
+        return ojsJson(c, 200, { deleted: true, job_id: params.id });
+      },
+    }),
+    defineRoute({
+      method: "GET",
+      path: "/api/v1/jobs/{id}/stream",
+      scope: Scope.Read,
+      tag: "fleet",
+      queryToken: true,
+      summary:
+        "Server-Sent Events of a targeted job's timeline (stored events first, then live); ends after 'finished'",
+      handler: async (c, { params }) => {
+        await getFleetJob(fleet, params.id!, { timeline: false }); // 404 before the stream starts
+        return streamTimeline(c, fleet, params.id!);
+      },
+    }),
+    defineRoute({
+      method: "GET",
+      path: "/api/v1/workers",
+      scope: Scope.Read,
+      tag: "workers",
+      summary:
+        "Agents online with hostname, labels, facts, state, running jobs (?label=group:web, ?offline=true)",
+      handler: (c, { query }) => {
+        const workers = listWorkers(fleet, {
+          ...(query.label === undefined ? {} : { label: query.label }),
+          includeOffline: query.offline === "true",
+        });
+        return ojsJson(c, 200, { workers, total: workers.length });
+      },
+    }),
+    defineRoute({
+      method: "GET",
+      path: "/api/v1/workers/{host}",
+      scope: Scope.Read,
+      tag: "workers",
+      summary: "One agent",
+      handler: (c, { params }) => ojsJson(c, 200, { worker: getWorker(fleet, params.host!) }),
+    }),
+    ...(["drain", "undrain"] as const).map((verb) =>
+      defineRoute({
+        method: "POST",
+        path: `/api/v1/workers/{host}/${verb}`,
+        scope: Scope.Admin,
+        tag: "workers",
+        summary:
+          verb === "drain"
+            ? "Drain an agent: it finishes running jobs and takes no new ones (draining, then cordoned)"
+            : "Undrain an agent: it takes jobs again",
+        bodyOptional: true,
+        parseBody: (raw) => raw,
+        handler: async (c, { params }) => {
+          const control = await setControl(fleet, params.host!, { drain: verb === "drain" });
+          return ojsJson(c, 200, { host: params.host, control });
+        },
+      }),
+    ),
+    defineRoute({
+      method: "PUT",
+      path: "/api/v1/workers/{host}/labels",
+      scope: Scope.Admin,
+      tag: "workers",
+      summary: "Replace an agent's labels at run time (null restores its configured labels)",
+      body: labelsSchema,
+      handler: async (c, { params, body }) => {
+        const control = await setControl(fleet, params.host!, { labels: body.labels });
+        return ojsJson(c, 200, { host: params.host, control });
+      },
+    }),
+    defineRoute({
+      method: "GET",
+      path: "/api/v1/targets/resolve",
+      scope: Scope.Read,
+      tag: "fleet",
+      summary: "Which live agents a target selects now, without running anything (?target=&op=)",
+      handler: (c, { query }) => {
+        if (query.target === undefined) throw new ValidationError("target is required");
+        const agents = fleet.resolve(query.target, query.op).map((e) => agentView(e));
+        return ojsJson(c, 200, { target: query.target, hosts: agents.map((a) => a.hostname), agents });
+      },
+    }),
+  ];
+}
+
+function streamTimeline(c: Context, fleet: Controller, id: string): Response {
+  return streamSSE(c, async (stream) => {
+    const queued: string[] = [];
+    let finished = false;
+    let wake: (() => void) | undefined;
+    const follower = await followTimeline(fleet.ctx, id, (ev) => {
+      queued.push(JSON.stringify(eventView(ev)));
+      if (ev.e === "finished") finished = true;
+      wake?.();
+    });
+    stream.onAbort(() => {
+      finished = true;
+      wake?.();
+    });
+    try {
+      while (!stream.aborted) {
+        while (queued.length > 0) await stream.writeSSE({ event: "timeline", data: queued.shift()! });
+        if (finished) break;
+        await new Promise<void>((r) => {
+          wake = r;
+          setTimeout(r, HEARTBEAT_MS);
+        });
+        wake = undefined;
+        if (queued.length === 0 && !finished) await stream.write(": keep-alive\n\n");
+      }
+    } finally {
+      follower.close();
+    }
+  });
+}
