@@ -42,7 +42,7 @@ export function agentOperations(o: AgentOptions, hostname: string): Map<string, 
       name,
       kind: def.kind ?? defaultOperationKind(name),
       description: def.description ?? "",
-      invoke: async (_args, job) => def.handler(job),
+      invoke: (_args, job) => Promise.resolve().then(() => def.handler(job)),
     });
   }
   return ops;

@@ -25,7 +25,7 @@ export interface AgentJobContext {
   traceparent?: string;
 }
 
-export type AgentHandler = (job: AgentJobContext) => Promise<unknown> | unknown;
+export type AgentHandler = (job: AgentJobContext) => unknown;
 
 /** A user operation: a handler, and whether it only reads (`query`) or changes the host (`modify`). */
 export interface AgentOperation {
