@@ -36,7 +36,7 @@ export interface AgentOperation {
 }
 
 export interface AgentOptions {
-  /** NATS URL or an open connection (shared connections are left open by `close()`). */
+  /** NATS URL(s), comma-separated, or an open connection (shared connections are left open by `close()`). */
   nats: string | NatsConnection;
   natsOptions?: Omit<ConnectOptions, "servers">;
   /** @defaultValue the OS hostname */

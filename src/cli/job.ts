@@ -5,7 +5,9 @@ import type { Command } from "commander";
 import { Option } from "commander";
 
 import type { EnqueueOptions, Job } from "../client/types.js";
-import { ValidationError } from "../core/errors.js";
+import { isNotFound, ValidationError } from "../core/errors.js";
+import { isFleetId } from "../fleet/ids.js";
+import { printFleetJob, registerFleetJobCommands } from "./fleet.js";
 import { allJobStates } from "../core/states.js";
 import type { JobState } from "../core/states.js";
 import { addClientFlags, clientFor, durationFlag, intFlag, parseArgValues } from "./client-flags.js";
@@ -73,7 +75,8 @@ interface ListFlags extends ClientFlags {
 }
 
 export function registerJobCommands(program: Command, run: Runner): void {
-  const job = program.command("job").description("enqueue, inspect, list and watch jobs");
+  const job = program.command("job").description("enqueue, run on agents, inspect, list and watch jobs");
+  registerFleetJobCommands(job, run);
 
   addClientFlags(
     job
@@ -97,8 +100,23 @@ export function registerJobCommands(program: Command, run: Runner): void {
     }, f.json),
   );
 
-  addClientFlags(job.command("get").description("show a job").argument("<id>", "job id")).action(
-    (id: string, f: ClientFlags) => run(async () => printJob(await clientFor(f).get(id), f.json), f.json),
+  addClientFlags(
+    job
+      .command("get")
+      .description("show a job (a targeted job with per-host results)")
+      .argument("<id>", "job id"),
+  ).action((id: string, f: ClientFlags) =>
+    run(async () => {
+      const client = clientFor(f);
+      if (isFleetId(id)) {
+        const fleetJob = await client.fleet.get(id).catch((err: unknown) => {
+          if (isNotFound(err)) return undefined;
+          throw err;
+        });
+        if (fleetJob) return f.json ? printJson(fleetJob) : printFleetJob(fleetJob);
+      }
+      printJob(await client.get(id), f.json);
+    }, f.json),
   );
 
   addClientFlags(

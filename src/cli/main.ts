@@ -16,6 +16,8 @@ import { registerCronCommands } from "./cron.js";
 import { registerDlqCommands } from "./dlq.js";
 import { registerJobCommands } from "./job.js";
 import { registerLockCommands } from "./lock.js";
+import { registerAgentCommand } from "./agent.js";
+import { registerWorkerCommands } from "./fleet.js";
 import { reportError } from "./output.js";
 import { registerQueueCommands } from "./queue.js";
 import { startCommand } from "./start.js";
@@ -59,11 +61,18 @@ const program = new Command()
 
 program
   .command("start")
-  .description("run nats-server and the API server on this machine (no configuration needed)")
+  .description("run nats-server, the API server and a local agent on this machine (no configuration needed)")
   .option("--port <port>", "API port (0 = any free port)", port, 8080)
   .option("--host <host>", "API listen address", "127.0.0.1")
   .option("--nats-port <port>", "NATS client port (0 = any free port)", port, 4222)
   .option("--data-dir <dir>", "where data, token and endpoints.json live (default: .jetjob)")
+  .option("--no-agent", "do not run the local fleet agent")
+  .option(
+    "--agent-label <key:value>",
+    "a label of the local agent (repeatable)",
+    (v: string, all: string[]) => [...all, v],
+    [],
+  )
   .addOption(enableReset())
   .addOption(logLevel)
   .action(
@@ -74,7 +83,9 @@ program
       dataDir?: string;
       enableReset: boolean;
       logLevel?: LogLevel;
-    }) => run(() => startCommand({ ...o, version })),
+      agent: boolean;
+      agentLabel: string[];
+    }) => run(() => startCommand({ ...o, agentLabels: o.agentLabel, version })),
   );
 
 program
@@ -140,5 +151,7 @@ registerQueueCommands(program, run);
 registerDlqCommands(program, run);
 registerCronCommands(program, run);
 registerLockCommands(program, run);
+registerWorkerCommands(program, run);
+registerAgentCommand(program, run, version);
 
 await program.parseAsync(process.argv);

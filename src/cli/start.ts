@@ -5,6 +5,8 @@
  */
 import { join } from "node:path";
 
+import type { Agent } from "../agent/agent.js";
+import { createAgent } from "../agent/agent.js";
 import { createLogger } from "../core/logger.js";
 import type { LogLevel } from "../core/logger.js";
 import { findNatsServer, startNatsServer } from "../natsd/index.js";
@@ -21,6 +23,10 @@ export interface StartOptions {
   enableReset: boolean;
   logLevel?: LogLevel | undefined;
   version: string;
+  /** Run a local fleet agent too. @defaultValue true */
+  agent?: boolean;
+  /** Labels of the local agent (`key:value`). */
+  agentLabels?: string[];
 }
 
 export async function startCommand(o: StartOptions): Promise<void> {
@@ -61,6 +67,21 @@ export async function startCommand(o: StartOptions): Promise<void> {
     await nats.stop();
     throw err;
   }
+  let agent: Agent | undefined;
+  if (o.agent !== false) {
+    try {
+      agent = await createAgent({
+        nats: nats.url,
+        labels: o.agentLabels ?? [],
+        logger,
+        version: o.version,
+      });
+    } catch (err) {
+      await api.close();
+      await nats.stop();
+      throw err;
+    }
+  }
   writeEndpoints(dataDir, { api: api.url, nats: nats.url });
 
   const out = process.stdout;
@@ -70,6 +91,11 @@ export async function startCommand(o: StartOptions): Promise<void> {
     `  ${color.dim("NATS ")}  ${nats.url}   (nats-server ${found.version}, data in ${join(dataDir, "nats")})\n`,
   );
   out.write(`  ${color.dim("Token")}  ${token}   (${tokenNote})\n`);
+  if (agent) {
+    out.write(
+      `  ${color.dim("Agent")}  ${agent.hostname}   (try: jetjob job run system.hostname.get --target all)\n`,
+    );
+  }
   out.write(
     `  ${color.dim("Env  ")}  export JETJOB_API_URL=${api.url} JETJOB_API_TOKEN=$(cat ${tokenPath(dataDir)})\n`,
   );
@@ -81,6 +107,9 @@ export async function startCommand(o: StartOptions): Promise<void> {
   const stop = (code: number) =>
     (stopping ??= (async () => {
       out.write(`\nstopping jetjob...\n`);
+      await agent
+        ?.close()
+        .catch((err: unknown) => logger.warn("agent did not stop cleanly", { error: String(err) }));
       try {
         await api.close();
       } catch (err) {

@@ -33,6 +33,9 @@ import { createHttpTransport } from "./http.js";
 import type { Locks } from "./locks.js";
 import { createLocks } from "./locks.js";
 import { createNatsTransport } from "./nats.js";
+import type { Fleet, FleetRun, RunOptions, Workers } from "./fleet.js";
+import { createFleet, fleetUnsupported } from "./fleet.js";
+import { createHttpCaller } from "./http.js";
 import type { EnqueueOptions, Job, JobTypes } from "./types.js";
 import { toEnqueueBody } from "./wire.js";
 
@@ -102,6 +105,15 @@ export interface Client<T extends JobTypes = JobTypes> {
   exclusiveKeys(q?: { queue?: string }): Promise<ExclusiveKeyInfo[]>;
   /** Distributed locks (leases with a fencing token). */
   locks: Locks;
+  /**
+   * Runs an operation on the agents `target` selects: await the result for every host's outcome, or
+   * `for await` it to get each host's result as it arrives. Same as `fleet.run`.
+   */
+  run(op: string, options: RunOptions): FleetRun;
+  /** Targeted (fleet) jobs. */
+  fleet: Fleet;
+  /** Agents in the worker registry. */
+  workers: Workers;
   deadLetters: {
     list(q?: { queue?: string; limit?: number; offset?: number }): Promise<DeadLetterPage>;
     retry(id: string): Promise<Job>;
@@ -144,6 +156,10 @@ export function createClient<T extends JobTypes = JobTypes>(options: ClientOptio
   }
   const api: Api =
     options.nats !== undefined ? createNatsTransport(options) : createHttpTransport(options.url!, options);
+  const fleetApi =
+    options.nats !== undefined
+      ? fleetUnsupported()
+      : createFleet(createHttpCaller(options.url!, options), options.url!, options.token);
   const body = (d: { type: string; args: unknown[]; options?: EnqueueOptions }) =>
     toEnqueueBody(d.type, d.args, d.options);
   const workflow = (
@@ -193,6 +209,9 @@ export function createClient<T extends JobTypes = JobTypes>(options: ClientOptio
     },
     exclusiveKeys: (q = {}) => api.exclusiveKeys(q),
     locks: createLocks(api),
+    run: (op, o) => fleetApi.fleet.run(op, o),
+    fleet: fleetApi.fleet,
+    workers: fleetApi.workers,
     deadLetters: {
       list: (q = {}) => api.deadLetters.list(q),
       retry: (id) => api.deadLetters.retry(id),

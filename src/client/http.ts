@@ -208,11 +208,17 @@ export function createHttpTransport(url: string, o: { token?: string; timeoutMs?
 }
 
 /** Reads a Server-Sent Events stream of job events until it ends, the job finishes, or `signal` aborts. */
-async function* sseEvents(
+function sseEvents(url: string, token: string | undefined, signal?: AbortSignal): AsyncIterable<JobEvent> {
+  return sseStream<JobEvent>(url, token, endsStream, signal);
+}
+
+/** Reads a Server-Sent Events stream of JSON `data:` lines until it ends, `last` says so, or `signal` aborts. */
+export async function* sseStream<T>(
   url: string,
   token: string | undefined,
+  last: (item: T) => boolean,
   signal?: AbortSignal,
-): AsyncIterable<JobEvent> {
+): AsyncIterable<T> {
   const headers: Record<string, string> = { Accept: "text/event-stream" };
   if (token) headers.Authorization = `Bearer ${token}`;
   const res = await fetch(url, { headers, ...(signal ? { signal } : {}) });
@@ -240,9 +246,9 @@ async function* sseEvents(
         .map((l) => l.slice(5).trimStart())
         .join("\n");
       if (!data) continue;
-      const e = JSON.parse(data) as JobEvent;
+      const e = JSON.parse(data) as T;
       yield e;
-      if (endsStream(e)) return;
+      if (last(e)) return;
     }
   }
 }

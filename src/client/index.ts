@@ -17,5 +17,16 @@ export type {
   WorkflowInfo,
 } from "./api.js";
 export type { AcquireOptions, LockHandle, Locks } from "./locks.js";
+export type {
+  Fleet,
+  FleetJob,
+  FleetJobPage,
+  FleetRun,
+  HostResult,
+  RunOptions,
+  TimelineEvent,
+  WorkerInfo,
+  Workers,
+} from "./fleet.js";
 export type { EnqueueOptions, Job, JobError, JobTypes, RetryOptions, UniqueOptions } from "./types.js";
 export { ErrorCode, JetjobError, isJetjobError, isConflict, isNotFound } from "../core/errors.js";

@@ -1,0 +1,168 @@
+/**
+ * `jetjob agent`: runs a fleet agent on this machine. Settings come from flags, then an optional JSON
+ * config file (`--config`), then defaults; flags win. `command.exec` stays off unless the config file
+ * or `--enable-command-exec` turns it on.
+ */
+import { readFileSync } from "node:fs";
+
+import type { Command } from "commander";
+import { z } from "zod";
+
+import { createAgent } from "../agent/agent.js";
+import { zodToValidationError } from "../core/envelope.js";
+import { ValidationError } from "../core/errors.js";
+import type { Logger, LogLevel } from "../core/logger.js";
+import { createLogger } from "../core/logger.js";
+import type { Runner } from "./client-flags.js";
+import { intFlag } from "./client-flags.js";
+
+const configSchema = z
+  .object({
+    nats: z.string().optional(),
+    hostname: z.string().optional(),
+    labels: z.record(z.string(), z.string()).optional(),
+    facts: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+    queues: z.array(z.string()).optional(),
+    concurrency: z.int().min(1).max(1000).optional(),
+    heartbeat_ms: z.int().min(100).optional(),
+    resolv_conf_path: z.string().optional(),
+    disk_paths: z.array(z.string()).optional(),
+    command_exec: z
+      .object({
+        enabled: z.boolean(),
+        allow: z.array(z.string()).optional(),
+        timeout_ms: z.int().min(100).optional(),
+        max_output_bytes: z.int().min(1).optional(),
+      })
+      .strict()
+      .optional(),
+    nats_creds: z.string().optional(),
+    nats_user: z.string().optional(),
+    nats_pass: z.string().optional(),
+    nats_token: z.string().optional(),
+  })
+  .strict();
+export type AgentConfig = z.infer<typeof configSchema>;
+
+export function readAgentConfig(path: string): AgentConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, "utf8"));
+  } catch (err) {
+    throw new ValidationError(
+      `cannot read agent config ${path}: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+  const r = configSchema.safeParse(raw);
+  if (!r.success) throw zodToValidationError(r.error);
+  return r.data;
+}
+
+interface AgentFlags {
+  nats?: string;
+  hostname?: string;
+  label: string[];
+  fact: string[];
+  queue: string[];
+  config?: string;
+  concurrency?: string;
+  enableCommandExec?: boolean;
+  natsCreds?: string;
+  natsUser?: string;
+  natsPass?: string;
+  natsToken?: string;
+  logLevel?: LogLevel;
+}
+
+const collect = (v: string, all: string[]) => [...all, v];
+
+function parseFact(f: string): [string, string | number | boolean] {
+  const i = f.indexOf("=");
+  if (i <= 0) throw new ValidationError(`--fact ${f}: use key=value`);
+  const v = f.slice(i + 1);
+  const typed = v === "true" ? true : v === "false" ? false : /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v;
+  return [f.slice(0, i), typed];
+}
+
+/** Starts an agent from flags and config; resolves once it is registered. */
+export async function startAgentFromFlags(f: AgentFlags, logger: Logger, version: string) {
+  const cfg = f.config ? readAgentConfig(f.config) : {};
+  const nats = f.nats ?? process.env.JETJOB_NATS_URL ?? cfg.nats;
+  if (!nats) throw new ValidationError("--nats is required (or JETJOB_NATS_URL, or `nats` in --config)");
+  const labels = { ...cfg.labels };
+  for (const l of f.label) {
+    const i = l.indexOf(":");
+    if (i <= 0) throw new ValidationError(`--label ${l}: use key:value`);
+    labels[l.slice(0, i)] = l.slice(i + 1);
+  }
+  const facts = { ...cfg.facts, ...Object.fromEntries(f.fact.map(parseFact)) };
+  const creds = f.natsCreds ?? cfg.nats_creds;
+  const user = f.natsUser ?? cfg.nats_user;
+  const pass = f.natsPass ?? cfg.nats_pass;
+  const token = f.natsToken ?? cfg.nats_token;
+  const exec = cfg.command_exec;
+  const queues = f.queue.length > 0 ? f.queue : (cfg.queues ?? []);
+  const hostname = f.hostname ?? cfg.hostname;
+  const concurrency =
+    f.concurrency === undefined ? cfg.concurrency : intFlag("--concurrency", f.concurrency, 1);
+  return createAgent({
+    nats,
+    natsOptions: {
+      ...(creds === undefined ? {} : { credsFile: creds }),
+      ...(user === undefined ? {} : { user }),
+      ...(pass === undefined ? {} : { pass }),
+      ...(token === undefined ? {} : { token }),
+    },
+    ...(hostname === undefined ? {} : { hostname }),
+    labels,
+    facts,
+    queues,
+    ...(concurrency === undefined ? {} : { concurrency }),
+    ...(cfg.heartbeat_ms === undefined ? {} : { timings: { heartbeatMs: cfg.heartbeat_ms } }),
+    ops: {
+      ...(cfg.resolv_conf_path === undefined ? {} : { resolvConfPath: cfg.resolv_conf_path }),
+      ...(cfg.disk_paths === undefined ? {} : { diskPaths: cfg.disk_paths }),
+      commandExec: {
+        enabled: f.enableCommandExec === true || exec?.enabled === true,
+        timeoutMs: exec?.timeout_ms ?? 60_000,
+        maxOutputBytes: exec?.max_output_bytes ?? 1024 * 1024,
+        ...(exec?.allow === undefined ? {} : { allow: exec.allow }),
+      },
+    },
+    logger,
+    version,
+  });
+}
+
+export function registerAgentCommand(program: Command, run: Runner, version: string): void {
+  program
+    .command("agent")
+    .description("run a fleet agent: registers this machine and runs the operations sent to it")
+    .option("--nats <url>", "NATS URL(s), comma-separated (default: $JETJOB_NATS_URL)")
+    .option("--hostname <name>", "name in the registry (default: the OS hostname)")
+    .option("--label <key:value>", "a label, e.g. group:web.dev.us-east (repeatable)", collect, [])
+    .option("--fact <key=value>", "an extra fact, e.g. rack=r12 (repeatable)", collect, [])
+    .option("--queue <name>", "also take OJS queue jobs of this queue (repeatable)", collect, [])
+    .option("--concurrency <n>", "jobs at the same time (default 8)")
+    .option("--config <file>", "JSON config file (labels, facts, command_exec, ...)")
+    .option("--enable-command-exec", "offer command.exec (runs programs on this machine; off by default)")
+    .option("--nats-creds <file>", "NATS credentials file")
+    .option("--nats-user <user>", "NATS user")
+    .option("--nats-pass <pass>", "NATS password")
+    .option("--nats-token <token>", "NATS token")
+    .option("--log-level <level>", "debug, info, warn, error")
+    .action((f: AgentFlags) =>
+      run(async () => {
+        const logger = createLogger({ ...(f.logLevel === undefined ? {} : { level: f.logLevel }) });
+        const agent = await startAgentFromFlags(f, logger, version);
+        logger.info("jetjob agent running", { hostname: agent.hostname, labels: agent.labels() });
+        const stop = () =>
+          void agent.close().then(() => {
+            logger.info("jetjob agent stopped");
+            process.exit(0);
+          });
+        process.once("SIGINT", stop);
+        process.once("SIGTERM", stop);
+      }),
+    );
+}

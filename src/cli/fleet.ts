@@ -1,0 +1,270 @@
+/**
+ * Fleet commands: `jetjob job run OP --target EXPR` (live per-host table; exit 0 all completed, 1 some
+ * failed, 3 unreachable or timed out), `jetjob job status ID`, and `jetjob worker list|get|drain|
+ * undrain|label`.
+ */
+import type { Command } from "commander";
+
+import type { Client } from "../client/client.js";
+import type { FleetJob, HostResult } from "../client/fleet.js";
+import { ExitCode, ValidationError } from "../core/errors.js";
+import { addClientFlags, clientFor, durationFlag } from "./client-flags.js";
+import type { ClientFlags, Runner } from "./client-flags.js";
+import {
+  createLiveTable,
+  durationCell,
+  hostRows,
+  outcomeCell,
+  stateCell,
+  summaryLine,
+} from "./fleet-table.js";
+import { color, printFields, printJson, printTable, shortTime } from "./output.js";
+
+interface RunFlags extends ClientFlags {
+  target: string;
+  args?: string;
+  timeout?: string;
+  ackWindow?: string;
+}
+
+/** Exit code of a finished fleet job: 0 all completed, 3 any unreachable or timed out, 1 otherwise. */
+export function fleetExitCode(job: FleetJob): number {
+  if (job.status === "completed") return ExitCode.Ok;
+  if (job.counts.unreachable > 0 || job.counts.timeout > 0 || job.status === "timeout")
+    return ExitCode.Unreachable;
+  return ExitCode.Failed;
+}
+
+function parseArgsFlag(v: string | undefined): unknown {
+  if (v === undefined) return undefined;
+  try {
+    return JSON.parse(v) as unknown;
+  } catch {
+    throw new ValidationError(`--args must be JSON, e.g. --args '{"host":"example.com"}'`);
+  }
+}
+
+function renderTable(rows: HostResult[]): string {
+  const headers = ["HOST", "STATE", "DURATION", "RESULT"];
+  const cells = hostRows(rows);
+  const strip = (s: string) => s.replace(/\u001b\[[0-9;]*m/g, ""); // eslint-disable-line no-control-regex
+  const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => strip(r[i] ?? "").length)));
+  const line = (cs: string[]) =>
+    cs
+      .map((c, i) => (i === cs.length - 1 ? c : c + " ".repeat(widths[i]! - strip(c).length)))
+      .join("  ")
+      .trimEnd();
+  return [color.dim(line(headers)), ...cells.map(line)].join("\n") + "\n";
+}
+
+export function printFleetJob(job: FleetJob): void {
+  printFields([
+    ["id", job.id],
+    ["op", `${job.op} (${job.op_kind})`],
+    ["target", job.target],
+    ["status", stateCell(job.status)],
+    ["hosts", summaryLine(job.counts)],
+    ["created", job.created_at],
+    ["deadline", job.deadline_at],
+    ["finished", job.finished_at],
+    ["reason", job.reason],
+    ["retry of", job.retry_of],
+    ["epoch", job.reclaims > 0 ? `${job.epoch} (taken over ${job.reclaims}x)` : job.epoch],
+  ]);
+  if (job.results.length > 0) {
+    process.stdout.write("\n");
+    process.stdout.write(renderTable(job.results));
+  }
+}
+
+async function runOnFleet(client: Client, op: string, f: RunFlags): Promise<number> {
+  const args = parseArgsFlag(f.args);
+  const run = client.run(op, {
+    target: f.target,
+    ...(args === undefined ? {} : { args }),
+    ...(f.timeout === undefined ? {} : { timeoutMs: durationFlag("--timeout", f.timeout) }),
+    ...(f.ackWindow === undefined ? {} : { ackWindowMs: durationFlag("--ack-window", f.ackWindow) }),
+  });
+  const created = await run.created;
+  const out = process.stdout;
+  const tty = out.isTTY === true && f.json !== true;
+  if (!f.json) {
+    out.write(color.dim(`job ${created.id}: ${op} on ${created.hosts.length} host(s) (${f.target})`) + "\n");
+  }
+  const rows = new Map<string, HostResult>(created.results.map((r) => [r.host, r]));
+  const counts = () => {
+    const c = {
+      ...created.counts,
+      pending: 0,
+      running: 0,
+      completed: 0,
+      failed: 0,
+      unreachable: 0,
+      timeout: 0,
+      cancelled: 0,
+    };
+    for (const r of rows.values()) {
+      if (r.state === "pending") c.pending++;
+      else if (r.state === "acknowledged" || r.state === "running") c.running++;
+      else c[r.state]++;
+    }
+    return c;
+  };
+  const live = tty ? createLiveTable(out, renderTable) : undefined;
+  live?.update([...rows.values()], counts());
+  for await (const r of run) {
+    rows.set(r.host, r);
+    if (live) live.update([...rows.values()], counts());
+    else if (!f.json)
+      out.write(`${r.host}  ${stateCell(r.state)}  ${durationCell(r.duration_ms)}  ${outcomeCell(r, 200)}\n`);
+  }
+  live?.end();
+  const job = await client.fleet.get(created.id);
+  if (f.json) printJson(job);
+  else out.write(summaryLine(job.counts, job.status) + "\n");
+  return fleetExitCode(job);
+}
+
+export function registerFleetJobCommands(job: Command, run: Runner): void {
+  addClientFlags(
+    job
+      .command("run")
+      .description(
+        "run an operation on the agents a target selects, with a live per-host table; exit 0 all completed, 1 some failed, 3 unreachable or timed out",
+      )
+      .argument("<op>", "operation, e.g. system.hostname.get")
+      .requiredOption(
+        "-t, --target <expr>",
+        "any, all, host:NAME, group:web.dev, web-*, E@re, G@fact>=n, L@a,b, and/or/not",
+      )
+      .option("--args <json>", 'arguments as JSON, e.g. \'{"host":"example.com"}\'')
+      .option("--timeout <duration>", "deadline of the whole job: ms, 10s, 5m (default: the server's, 60s)")
+      .option("--ack-window <duration>", "re-send to silent hosts after this long (default 3s)"),
+  ).action((op: string, f: RunFlags) =>
+    run(async () => {
+      process.exitCode = await runOnFleet(clientFor(f), op, f);
+    }, f.json),
+  );
+
+  addClientFlags(
+    job
+      .command("status")
+      .description("a targeted job's status and per-host results; exit code as for `job run`")
+      .argument("<id>", "job id"),
+  ).action((id: string, f: ClientFlags) =>
+    run(async () => {
+      const j = await clientFor(f).fleet.get(id);
+      if (f.json) printJson(j);
+      else printFleetJob(j);
+      if (j.status !== "running") process.exitCode = fleetExitCode(j);
+    }, f.json),
+  );
+}
+
+interface WorkerListFlags extends ClientFlags {
+  label?: string;
+  offline?: boolean;
+}
+
+function agentStateCell(state: string): string {
+  if (state === "ready") return color.green(state);
+  if (state === "draining") return color.yellow(state);
+  return color.red(state);
+}
+
+export function registerWorkerCommands(program: Command, run: Runner): void {
+  const worker = program.command("worker").description("agents in the worker registry: list, drain, labels");
+  addClientFlags(
+    worker
+      .command("list")
+      .description("agents online, with labels, state and running jobs")
+      .option(
+        "-l, --label <key:value>",
+        "only agents with this label (hierarchical: group:web lists group:web.dev)",
+      )
+      .option("--offline", "include agents whose heartbeat stopped"),
+  ).action((f: WorkerListFlags) =>
+    run(async () => {
+      const workers = await clientFor(f).workers.list({
+        ...(f.label === undefined ? {} : { label: f.label }),
+        ...(f.offline ? { includeOffline: true } : {}),
+      });
+      if (f.json) return printJson(workers);
+      if (workers.length === 0) {
+        process.stdout.write("no agents online\n");
+        return;
+      }
+      printTable(
+        ["HOSTNAME", "STATE", "RUNNING", "LABELS", "OS", "VERSION", "LAST SEEN"],
+        workers.map((w) => [
+          w.hostname,
+          agentStateCell(w.online ? w.state : "offline"),
+          `${w.running}/${w.concurrency}`,
+          Object.entries(w.labels)
+            .map(([k, v]) => `${k}:${v}`)
+            .join(",") || "-",
+          String(w.facts["os.pretty_name"] ?? w.facts["os.name"] ?? "-"),
+          w.version,
+          shortTime(w.last_seen),
+        ]),
+      );
+    }, f.json),
+  );
+  addClientFlags(
+    worker.command("get").description("one agent with its facts and operations").argument("<hostname>"),
+  ).action((host: string, f: ClientFlags) =>
+    run(async () => {
+      const w = await clientFor(f).workers.get(host);
+      if (f.json) return printJson(w);
+      printFields([
+        ["hostname", w.hostname],
+        ["state", w.online ? w.state : "offline"],
+        ["running", `${w.running}/${w.concurrency}`],
+        ["labels", w.labels],
+        ["version", w.version],
+        ["started", w.started_at],
+        ["last seen", w.last_seen],
+        ["queues", w.queues.length ? w.queues.join(", ") : undefined],
+        ["operations", w.operations.map((o) => `${o.name}${o.kind === "modify" ? "*" : ""}`).join(" ")],
+        ["facts", w.facts],
+      ]);
+    }, f.json),
+  );
+  for (const verb of ["drain", "undrain"] as const) {
+    addClientFlags(
+      worker
+        .command(verb)
+        .description(verb === "drain" ? "finish running jobs and take no new ones" : "take jobs again")
+        .argument("<hostname>"),
+    ).action((host: string, f: ClientFlags) =>
+      run(async () => {
+        const c = await clientFor(f).workers[verb](host);
+        if (f.json) return printJson(c);
+        process.stdout.write(`${host}: ${c.drain ? "draining (no new jobs)" : "taking jobs"}\n`);
+      }, f.json),
+    );
+  }
+  addClientFlags(
+    worker
+      .command("label")
+      .description("replace an agent's labels at run time (--reset: back to its configured labels)")
+      .argument("<hostname>")
+      .argument("[labels...]", "key:value labels")
+      .option("--reset", "drop the override"),
+  ).action((host: string, labels: string[], f: ClientFlags & { reset?: boolean }) =>
+    run(async () => {
+      let next: Record<string, string> | null = null;
+      if (!f.reset) {
+        next = {};
+        for (const l of labels) {
+          const i = l.indexOf(":");
+          if (i <= 0) throw new ValidationError(`label '${l}' must be key:value`);
+          next[l.slice(0, i)] = l.slice(i + 1);
+        }
+      }
+      const c = await clientFor(f).workers.setLabels(host, next);
+      if (f.json) return printJson(c);
+      process.stdout.write(`${host}: labels ${c.labels ? JSON.stringify(c.labels) : "as configured"}\n`);
+    }, f.json),
+  );
+}
