@@ -108,6 +108,7 @@ export async function createAgent(o: AgentOptions & { storeContext?: StoreContex
   const waiting: DispatchRequest[] = [];
   const seen = new Map<string, number>(); // job id → highest epoch taken here
   const inFlight = new Set<Promise<void>>();
+  const cancelled = new Set<string>(); // running jobs stopped by a cancel notice
   let drain = false;
   let closed = false;
 
@@ -197,7 +198,11 @@ export async function createAgent(o: AgentOptions & { storeContext?: StoreContex
         duration_ms: Math.round(performance.now() - t0),
       });
     } catch (err) {
-      const e = coerceError(err);
+      const e = coerceError(abort.signal.aborted ? (abort.signal.reason ?? err) : err);
+      if (cancelled.has(req.id)) {
+        await event("cancelled", req, { duration_ms: Math.round(performance.now() - t0) });
+        return;
+      }
       await event("failed", req, {
         error: { code: e.code, message: e.message },
         duration_ms: Math.round(performance.now() - t0),
@@ -205,6 +210,7 @@ export async function createAgent(o: AgentOptions & { storeContext?: StoreContex
     } finally {
       clearTimeout(timer);
       running.delete(req.id);
+      cancelled.delete(req.id);
       noteState();
     }
   }
@@ -235,6 +241,7 @@ export async function createAgent(o: AgentOptions & { storeContext?: StoreContex
       return;
     }
     if (typeof msg.cancel === "string") {
+      if (running.has(msg.cancel)) cancelled.add(msg.cancel);
       running.get(msg.cancel)?.abort(new JetjobError(ErrorCode.Closed, "the job was cancelled"));
       const i = waiting.findIndex((w) => w.id === msg.cancel);
       if (i >= 0) waiting.splice(i, 1);

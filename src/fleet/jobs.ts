@@ -139,8 +139,6 @@ export async function cancelFleetJob(c: Controller, id: string): Promise<FleetJo
       if (err instanceof WrongSequenceError) continue;
       throw err;
     }
-    const notice = enc.encode(JSON.stringify({ cancel: id }));
-    for (const f of open) c.ctx.nc.publish(c.ctx.subjects.fleetDispatch(hostToken(f.host)), notice);
     await Promise.all(
       open.map((f) =>
         appendEvent(c.ctx, id, { e: "cancelled", h: f.host, at: now, ep: next.epoch, by: c.id }),
@@ -153,6 +151,9 @@ export async function cancelFleetJob(c: Controller, id: string): Promise<FleetJo
       by: c.id,
       d: { status: "cancelled", counts },
     });
+    // Told after the verdicts are stored, so an agent's own report of stopping comes later.
+    const notice = enc.encode(JSON.stringify({ cancel: id }));
+    for (const f of open) c.ctx.nc.publish(c.ctx.subjects.fleetDispatch(hostToken(f.host)), notice);
     await c.ctx.buckets.fleet.delete(`x.${id}`);
     return getFleetJob(c, id);
   }
