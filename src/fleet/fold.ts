@@ -32,6 +32,7 @@ export interface HostFold {
   resent: boolean;
 }
 
+/** A host's state only moves to a higher rank; results (4) outrank controller verdicts (3). */
 const rank: Record<HostState, number> = {
   pending: 0,
   acknowledged: 1,
@@ -73,11 +74,16 @@ export function applyEvent(folds: Map<string, HostFold>, ev: TimelineEvent): boo
     case "completed":
     case "failed":
       if (rank[f.state] >= 4) return false; // the first result counts
-      f.state = ev.e;
       f.finishedAt = ev.at;
       f.epoch = Math.max(f.epoch, ev.ep);
-      if (ev.e === "completed") f.result = ev.d?.result;
-      else f.error = asError(ev.d?.error) ?? { code: "handler_error", message: "failed" };
+      if (ev.e === "completed") {
+        f.state = "completed";
+        f.result = ev.d?.result;
+      } else {
+        f.error = asError(ev.d?.error) ?? { code: "handler_error", message: "failed" };
+        // The agent stopped the handler at the job's deadline: the same outcome as no answer in time.
+        f.state = f.error.code === "timeout" ? "timeout" : "failed";
+      }
       if (typeof ev.d?.duration_ms === "number") f.durationMs = ev.d.duration_ms;
       else if (f.startedAt !== undefined) f.durationMs = ev.at - f.startedAt;
       break;

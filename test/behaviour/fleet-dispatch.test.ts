@@ -267,7 +267,7 @@ describe("fleet dispatch", () => {
     const first = await client.fleet.list({ limit: 3 });
     assert.equal(first.jobs.length, 3);
     assert.ok(first.next_cursor);
-    const second = await client.fleet.list({ limit: 3, cursor: first.next_cursor! });
+    const second = await client.fleet.list({ limit: 3, cursor: first.next_cursor });
     assert.ok(second.jobs.every((j) => j.id < first.jobs[2]!.id));
     const partial = await client.fleet.list({ status: "partial_failure" });
     assert.ok(partial.jobs.length >= 1 && partial.jobs.every((j) => j.status === "partial_failure"));

@@ -30,7 +30,7 @@ export function spawnFixture(script: string, args: string[]): FixtureProcess {
   const lines: string[] = [];
   let buf = "";
   let err = "";
-  child.stdout!.on("data", (d: Buffer) => {
+  child.stdout.on("data", (d: Buffer) => {
     buf += d.toString();
     let i: number;
     while ((i = buf.indexOf("\n")) >= 0) {
@@ -38,7 +38,7 @@ export function spawnFixture(script: string, args: string[]): FixtureProcess {
       buf = buf.slice(i + 1);
     }
   });
-  child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (err += d.toString()));
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   void exited.then(() => running.delete(child));
   return {
