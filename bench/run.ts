@@ -6,9 +6,11 @@
 import { parseArgs } from "node:util";
 
 import { exclusiveScenario } from "./scenarios/exclusive.js";
+import { fanoutScenario } from "./scenarios/fanout.js";
 
 const scenarios: Record<string, (quick: boolean) => Promise<void>> = {
   exclusive: exclusiveScenario,
+  fanout: fanoutScenario,
 };
 
 const { values } = parseArgs({

@@ -35,6 +35,8 @@ export interface JobRun {
   detach(): void;
   /** The job's current per-host state (for tests and the API). */
   hosts(): HostFold[];
+  /** Resolves when this controller stops owning the job (finished, taken over, or detached). */
+  readonly ended: Promise<void>;
 }
 
 const enc = new TextEncoder();
@@ -73,6 +75,8 @@ export async function startRun(
   let finishing = false;
   let caughtUp = false;
   const startedAt = Date.now();
+  let markEnded!: () => void;
+  const endedPromise = new Promise<void>((r) => (markEnded = r));
 
   if (o.sendNow) sendDispatch(ctx, rec, rec.hosts);
 
@@ -82,6 +86,7 @@ export async function startRun(
     for (const t of timers) clearTimeout(t);
     follower.close();
     deps.onEnd(rec.id);
+    markEnded();
   };
 
   const controllerEvent = (e: TimelineEvent["e"], h: string | undefined, d?: Record<string, unknown>) => {
@@ -210,5 +215,6 @@ export async function startRun(
     id: rec.id,
     detach: end,
     hosts: () => [...folds.values()],
+    ended: endedPromise,
   };
 }
