@@ -1,0 +1,144 @@
+/**
+ * The fleet from the command line, as a new user meets it: `jetjob start` runs a local agent, so
+ * `jetjob job run system.hostname.get --target all` works right away; `jetjob agent` joins more
+ * machines with labels; `worker list` shows them; exit codes follow the outcome.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { hostname } from "node:os";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+
+import { cli, spawnCli, startJetjob } from "../harness/cli.js";
+import type { Started } from "../harness/cli.js";
+import { waitFor } from "../harness/nats.js";
+
+describe("fleet CLI: jetjob start + agent + job run", () => {
+  let dir: string;
+  let s: Started;
+  let nats: string;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "jetjob-cli-fleet-"));
+    s = await startJetjob(dir);
+    nats = (JSON.parse(readFileSync(join(dir, "endpoints.json"), "utf8")) as { nats: string }).nats;
+  });
+  after(async () => {
+    s.child.kill("SIGTERM");
+    await new Promise((r) => s.child.once("exit", r));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("runs an operation on the local agent right after start", async () => {
+    assert.match(s.output(), /Agent\s+\S+/);
+    const r = await cli(["job", "run", "system.hostname.get", "--target", "all", "--data-dir", dir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^${hostname()}\\s+completed`, "m"));
+    assert.match(r.stdout, /completed\s+1\/1 completed/);
+
+    const json = await cli(["job", "run", "system.os.get", "--target", "any", "--data-dir", dir, "--json"]);
+    assert.equal(json.code, 0, json.stderr);
+    const job = JSON.parse(json.stdout) as {
+      id: string;
+      status: string;
+      results: Array<{ host: string; result: { arch: string } }>;
+    };
+    assert.equal(job.status, "completed");
+    assert.equal(job.results[0]!.host, hostname());
+    assert.equal(job.results[0]!.result.arch, process.arch);
+
+    const status = await cli(["job", "status", job.id, "--data-dir", dir]);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /status\s+completed/);
+    const get = await cli(["job", "get", job.id, "--data-dir", dir, "--json"]);
+    assert.equal((JSON.parse(get.stdout) as { op: string }).op, "system.os.get");
+  });
+
+  it("joins an agent with labels, lists it by label, targets it, and drops it on SIGTERM", async () => {
+    const agent = spawnCli([
+      "agent",
+      "--nats",
+      nats,
+      "--hostname",
+      "lab-box-1",
+      "--label",
+      "group:lab.east",
+      "--fact",
+      "rack=r12",
+    ]);
+    await waitFor(
+      async () => {
+        const r = await cli(["worker", "list", "--label", "group:lab", "--data-dir", dir, "--json"]);
+        return (
+          r.code === 0 &&
+          (JSON.parse(r.stdout) as Array<{ hostname: string }>).some((w) => w.hostname === "lab-box-1")
+        );
+      },
+      { timeoutMs: 20_000, what: "lab-box-1 in worker list" },
+    );
+    const table = await cli(["worker", "list", "--data-dir", dir]);
+    assert.match(table.stdout, /lab-box-1\s+ready\s+0\/8\s+group:lab\.east/);
+
+    const run = await cli([
+      "job",
+      "run",
+      "system.uptime.get",
+      "--target",
+      "group:lab and G@rack=r12",
+      "--data-dir",
+      dir,
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^lab-box-1\s+completed/m);
+    assert.doesNotMatch(
+      run.stdout,
+      new RegExp(`^${hostname()}\\s`, "m"),
+      "the local agent is not in group:lab",
+    );
+
+    const none = await cli([
+      "job",
+      "run",
+      "system.uptime.get",
+      "--target",
+      "group:nowhere",
+      "--data-dir",
+      dir,
+    ]);
+    assert.equal(none.code, 2, "no matching agent is a usage error");
+    assert.match(none.stderr, /matches no live agent\. \(no_targets\)/);
+    const bad = await cli([
+      "job",
+      "run",
+      "system.uptime.get",
+      "--target",
+      "G@cpu.cores>>2",
+      "--data-dir",
+      dir,
+    ]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /position \d+/);
+
+    agent.child.kill("SIGTERM");
+    assert.equal(await agent.exited, 0);
+    const after = await cli(["worker", "list", "--data-dir", dir, "--json"]);
+    assert.ok(
+      !(JSON.parse(after.stdout) as Array<{ hostname: string }>).some((w) => w.hostname === "lab-box-1"),
+    );
+  });
+
+  it("has --help on the fleet commands", async () => {
+    for (const args of [
+      ["job", "run"],
+      ["job", "status"],
+      ["worker", "list"],
+      ["worker", "drain"],
+      ["worker", "label"],
+      ["agent"],
+    ]) {
+      const r = await cli([...args, "--help"]);
+      assert.equal(r.code, 0, args.join(" "));
+      assert.match(r.stdout, /Usage: jetjob/);
+    }
+  });
+});
