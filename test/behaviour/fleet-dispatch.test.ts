@@ -263,6 +263,24 @@ describe("fleet dispatch", () => {
     );
   });
 
+  it("an agent with --queue also runs OJS queue jobs of its operations", async () => {
+    const qa = await createAgent({
+      nats: h.nats.url,
+      hostname: "queue-box",
+      queues: ["agents"],
+      builtins: true,
+      logger: silentLogger,
+    });
+    try {
+      const job = await client.enqueue("system.hostname.get", [], { queue: "agents" });
+      const done = await client.waitFor(job.id, { timeoutMs: 10_000 });
+      assert.equal(done.state, "completed");
+      assert.equal((done.result as { hostname: string }).hostname, "queue-box");
+    } finally {
+      await qa.close();
+    }
+  });
+
   it("lists targeted jobs newest first with filters and a cursor", async () => {
     const first = await client.fleet.list({ limit: 3 });
     assert.equal(first.jobs.length, 3);

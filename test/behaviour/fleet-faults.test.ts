@@ -208,6 +208,39 @@ describe("fleet dispatch under faults", () => {
     );
   });
 
+  it("a job taken over too often is finished as failed instead (reclaim cap)", async () => {
+    const records = fastKv<FleetRecord>(ctx, ctx.topology.buckets.fleet);
+    const now = Date.now();
+    const rec: FleetRecord = {
+      v: 1,
+      id: newFleetId(),
+      op: "test.echo",
+      kind: "query",
+      args: [],
+      target: "alpha",
+      hosts: ["alpha"],
+      created_at: now,
+      deadline_at: now + 60_000,
+      ack_window_ms: 60_000,
+      status: "running",
+      owner: "ctl-long-gone",
+      epoch: 4,
+      reclaims: 3,
+    };
+    await records.update(`j.${rec.id}`, rec, 0);
+    await ctx.buckets.fleet.put(`x.${rec.id}`, "ctl-long-gone");
+    const job = await finished(rec.id);
+    assert.equal(job.status, "failed");
+    assert.match(job.reason ?? "", /reclaim cap 3/);
+    assert.equal(job.epoch, 5);
+    assert.equal(ran.filter((r) => r.id === rec.id).length, 0, "not sent again");
+    assert.equal(
+      await ctx.buckets.fleet.get(`x.${rec.id}`).then((e) => e?.operation),
+      "DEL",
+      "left the running index",
+    );
+  });
+
   it("agents refuse a stale epoch, never run a (job, epoch) twice, and never re-run a modify job", async () => {
     const records = fastKv<FleetRecord>(ctx, ctx.topology.buckets.fleet);
     const now = Date.now();
