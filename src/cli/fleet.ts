@@ -8,6 +8,7 @@ import type { Command } from "commander";
 import type { Client } from "../client/client.js";
 import type { FleetJob, HostResult } from "../client/fleet.js";
 import { ExitCode, ValidationError } from "../core/errors.js";
+import { countHosts } from "../fleet/fold.js";
 import { addClientFlags, clientFor, durationFlag } from "./client-flags.js";
 import type { ClientFlags, Runner } from "./client-flags.js";
 import {
@@ -92,24 +93,7 @@ async function runOnFleet(client: Client, op: string, f: RunFlags): Promise<numb
     out.write(color.dim(`job ${created.id}: ${op} on ${created.hosts.length} host(s) (${f.target})`) + "\n");
   }
   const rows = new Map<string, HostResult>(created.results.map((r) => [r.host, r]));
-  const counts = () => {
-    const c = {
-      ...created.counts,
-      pending: 0,
-      running: 0,
-      completed: 0,
-      failed: 0,
-      unreachable: 0,
-      timeout: 0,
-      cancelled: 0,
-    };
-    for (const r of rows.values()) {
-      if (r.state === "pending") c.pending++;
-      else if (r.state === "acknowledged" || r.state === "running") c.running++;
-      else c[r.state]++;
-    }
-    return c;
-  };
+  const counts = () => countHosts(rows.values());
   const live = tty ? createLiveTable(out, renderTable) : undefined;
   live?.update([...rows.values()], counts());
   for await (const r of run) {

@@ -130,7 +130,8 @@ export function allTerminal(folds: Map<string, HostFold>): boolean {
   return true;
 }
 
-export function countHosts(folds: Iterable<HostFold>): FleetCounts {
+/** Hosts by state (folds, or result views: only `state` is read). */
+export function countHosts(folds: Iterable<{ state: HostState }>): FleetCounts {
   const c: FleetCounts = {
     total: 0,
     pending: 0,

@@ -20,6 +20,7 @@ import { Scope } from "./auth.js";
 import { ojsJson } from "./ojs.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
+import { createSseQueue } from "./sse-queue.js";
 
 export const fleetJobSchema = z
   .object({
@@ -36,8 +37,6 @@ export const fleetJobSchema = z
 const labelsSchema = z
   .object({ labels: z.record(z.string().regex(LABEL_KEY), z.string().regex(LABEL_VALUE)).nullable() })
   .strict();
-
-const HEARTBEAT_MS = 15_000;
 
 export function fleetRoutes(fleet: Controller): RouteDef[] {
   return [
@@ -174,29 +173,13 @@ export function fleetRoutes(fleet: Controller): RouteDef[] {
 
 function streamTimeline(c: Context, fleet: Controller, id: string): Response {
   return streamSSE(c, async (stream) => {
-    const queued: string[] = [];
-    let finished = false;
-    let wake: (() => void) | undefined;
+    const q = createSseQueue();
     const follower = await followTimeline(fleet.ctx, id, (ev) => {
-      queued.push(JSON.stringify(eventView(ev)));
-      if (ev.e === "finished") finished = true;
-      wake?.();
-    });
-    stream.onAbort(() => {
-      finished = true;
-      wake?.();
+      q.push("timeline", eventView(ev));
+      if (ev.e === "finished") q.end();
     });
     try {
-      while (!stream.aborted) {
-        while (queued.length > 0) await stream.writeSSE({ event: "timeline", data: queued.shift()! });
-        if (finished) break;
-        await new Promise<void>((r) => {
-          wake = r;
-          setTimeout(r, HEARTBEAT_MS);
-        });
-        wake = undefined;
-        if (queued.length === 0 && !finished) await stream.write(": keep-alive\n\n");
-      }
+      await q.pump(stream);
     } finally {
       follower.close();
     }

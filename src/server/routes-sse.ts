@@ -17,8 +17,8 @@ import { decodeEvents, EventType, toEventView } from "../store/events.js";
 import { Scope } from "./auth.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
+import { createSseQueue } from "./sse-queue.js";
 
-const HEARTBEAT_MS = 15_000;
 const terminal = new Set(["job.completed", "job.discarded", "job.cancelled", "job.expired"]);
 
 /**
@@ -35,23 +35,17 @@ function streamEvents(
 ): Response {
   return streamSSE(c, async (stream) => {
     const { ctx } = engine;
-    let finished = false;
-    let wake: (() => void) | undefined;
-    const queued: EventView[] = [];
+    const q = createSseQueue();
     const sub = ctx.nc.subscribe(ctx.subjects.events(queue), {
       callback: (err, msg) => {
         if (err) return;
         for (const e of decodeEvents(msg.data)) {
           if (!keep(e)) continue;
-          queued.push(toEventView(e));
-          if (done(e)) finished = true;
+          const view = toEventView(e);
+          q.push(view.type, view);
+          if (done(e)) q.end();
         }
-        wake?.();
       },
-    });
-    stream.onAbort(() => {
-      finished = true;
-      wake?.();
     });
     try {
       await ctx.nc.flush(); // the subscription is active on the server before we read the state
@@ -60,19 +54,7 @@ function streamEvents(
         await stream.writeSSE({ event: first.type, data: JSON.stringify(first) });
         if (first.data.state !== undefined && isTerminal(first.data.state as JobState)) return;
       }
-      while (!stream.aborted) {
-        while (queued.length > 0) {
-          const e = queued.shift()!;
-          await stream.writeSSE({ event: e.type, data: JSON.stringify(e) });
-        }
-        if (finished) break;
-        await new Promise<void>((r) => {
-          wake = r;
-          setTimeout(r, HEARTBEAT_MS);
-        });
-        wake = undefined;
-        if (queued.length === 0 && !finished) await stream.write(": keep-alive\n\n");
-      }
+      await q.pump(stream);
     } finally {
       sub.unsubscribe();
     }
