@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The whole test run (`npm test`): static checks, build, unit and behaviour tests against real
-// nats-servers, and the OJS conformance suite against a real `jetjob start`. Every stage runs even
+// nats-servers (and the dashboard in a real headless Chromium), and the OJS conformance suite against
+// a real `jetjob start`. Every stage runs even
 // when an earlier one failed; the last line is the total "N passed, N failed".
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -64,6 +65,7 @@ async function check(name, cmd, args) {
 }
 
 await check("install nats-server", "bash", [join(root, "scripts/install-nats-server.sh")]);
+await check("install chromium", "bash", [join(root, "scripts/install-chromium.sh")]);
 await check("typecheck (tsc)", npx("tsc"), ["-p", "tsconfig.json", "--noEmit"]);
 await check("lint (eslint)", npx("eslint"), ["."]);
 await check("format (prettier)", npx("prettier"), ["--check", "."]);

@@ -16,6 +16,7 @@ import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 import { coerceError, ErrorCode, JetjobError, ValidationError } from "../core/errors.js";
 import { uuidv7 } from "../core/ids.js";
 import { createLogger } from "../core/logger.js";
+import { normalizeTraceparent, runInTraceContext } from "../core/tracing.js";
 import { connectNats } from "../nats/connect.js";
 import type { StoreContext } from "../store/context.js";
 import { createStoreContext } from "../store/context.js";
@@ -184,8 +185,24 @@ export async function createAgent(o: AgentOptions & { storeContext?: StoreContex
         deadline: new Date(req.deadline_at),
         signal: abort.signal,
       };
-      if (req.traceparent !== undefined) job.traceparent = req.traceparent;
-      const result = await op.invoke(req.args, job);
+      const traceparent = normalizeTraceparent(req.traceparent);
+      let result: unknown;
+      if (traceparent === undefined) result = await op.invoke(req.args, job);
+      else {
+        // The handler runs inside a span continuing the trace of the request that created the job.
+        job.traceparent = traceparent;
+        result = await runInTraceContext(
+          traceparent,
+          `job ${req.op}`,
+          {
+            "jetjob.job_id": req.id,
+            "jetjob.op": req.op,
+            "jetjob.host": hostname,
+            "jetjob.epoch": req.epoch,
+          },
+          () => op.invoke(req.args, job),
+        );
+      }
       const size = Buffer.byteLength(JSON.stringify(result ?? null));
       if (size > fleetLimits.maxResultBytes) {
         throw new JetjobError(

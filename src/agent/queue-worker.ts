@@ -29,6 +29,7 @@ export async function startQueueWorker(
         epoch: job.attempt,
         deadline: new Date(Date.now() + 24 * 3600_000),
         signal: job.signal,
+        ...(job.traceparent === undefined ? {} : { traceparent: job.traceparent }),
       });
   }
   const worker = createWorker({

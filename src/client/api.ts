@@ -43,6 +43,8 @@ export interface JobEvent {
     worker_id?: string;
     error_code?: string;
     state?: string;
+    /** The job's W3C trace id, when it was enqueued with trace context. */
+    trace_id?: string;
   };
 }
 

@@ -14,6 +14,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 
 import { ErrorCode, JetjobError } from "../core/errors.js";
 import { isTerminal } from "../core/states.js";
+import { activeTraceContext } from "../core/tracing.js";
 import type { JobState } from "../core/states.js";
 import type { ConnectOptions } from "../nats/connect.js";
 import type { TopologyOptions } from "../store/topology.js";
@@ -37,7 +38,7 @@ import type { Fleet, FleetRun, RunOptions, Workers } from "./fleet.js";
 import { createFleet, fleetUnsupported } from "./fleet.js";
 import { createHttpCaller } from "./http.js";
 import type { EnqueueOptions, Job, JobTypes } from "./types.js";
-import { toEnqueueBody } from "./wire.js";
+import { toEnqueueBody, withTraceContext } from "./wire.js";
 
 export interface ClientOptions {
   /** API base URL, e.g. `http://127.0.0.1:8080` (HTTP transport). */
@@ -171,10 +172,19 @@ export function createClient<T extends JobTypes = JobTypes>(options: ClientOptio
 
   const client: Client<T> = {
     async enqueue(type, args, o) {
-      const [job] = await api.enqueue([toEnqueueBody(type, args, o)], false);
+      const [job] = await api.enqueue(
+        [withTraceContext(toEnqueueBody(type, args, o), activeTraceContext())],
+        false,
+      );
       return job as Job<T[typeof type]>;
     },
-    enqueueMany: (jobs) => api.enqueue(jobs.map(body), true),
+    enqueueMany(jobs) {
+      const tc = activeTraceContext();
+      return api.enqueue(
+        jobs.map((j) => withTraceContext(body(j), tc)),
+        true,
+      );
+    },
     get: (id) => api.get(id),
     cancel: (id) => api.cancel(id),
     retry: (id) => api.retry(id),

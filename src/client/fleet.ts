@@ -12,6 +12,7 @@
  * ```
  */
 import { ErrorCode, JetjobError } from "../core/errors.js";
+import { activeTraceContext } from "../core/tracing.js";
 import type { HostFold } from "../fleet/fold.js";
 import { applyEvent, hostView, newHostFolds } from "../fleet/fold.js";
 import type { FleetJobPage } from "../fleet/jobs.js";
@@ -46,6 +47,11 @@ export interface RunOptions {
   ackWindowMs?: number;
   kind?: OperationKind;
   meta?: Record<string, unknown>;
+  /**
+   * W3C trace context for the job; each agent's handler runs in a span continuing that trace.
+   * @defaultValue the caller's active OpenTelemetry context, if there is one
+   */
+  traceparent?: string;
   signal?: AbortSignal;
 }
 
@@ -145,7 +151,7 @@ export function createFleet(
             ...(o.kind === undefined ? {} : { kind: o.kind }),
             ...(o.meta === undefined ? {} : { meta: o.meta }),
           },
-          { signal: o.signal },
+          { signal: o.signal, headers: traceHeaders(o.traceparent) },
         )
         .then((r) => r.job);
       let final: Promise<FleetJobView> | undefined;
@@ -227,4 +233,13 @@ export function fleetUnsupported(): { fleet: Fleet; workers: Workers } {
   } as unknown as Fleet;
   const workers = { list: no, get: no, drain: no, undrain: no, setLabels: no } as unknown as Workers;
   return { fleet, workers };
+}
+
+/** The `traceparent` (and `tracestate`) header of a fleet job: the given one, else the active context's. */
+function traceHeaders(traceparent: string | undefined): Record<string, string> {
+  const tc = traceparent === undefined ? activeTraceContext() : { traceparent };
+  if (tc === undefined) return {};
+  return tc.tracestate === undefined
+    ? { traceparent: tc.traceparent }
+    : { traceparent: tc.traceparent, tracestate: tc.tracestate };
 }

@@ -30,13 +30,15 @@ export interface CallOptions {
   signal?: AbortSignal | undefined;
   /** Overrides the caller's timeout (long waits such as lock acquisition). */
   timeoutMs?: number;
+  /** Extra request headers (e.g. `traceparent`). */
+  headers?: Record<string, string>;
 }
 
 export function createHttpCaller(baseUrl: string, o: { token?: string; timeoutMs?: number }): HttpCaller {
   const base = baseUrl.replace(/\/+$/, "");
   return {
     async call<T>(method: string, path: string, body?: unknown, extra: CallOptions = {}): Promise<T> {
-      const headers: Record<string, string> = { Accept: MEDIA };
+      const headers: Record<string, string> = { ...extra.headers, Accept: MEDIA };
       if (o.token) headers.Authorization = `Bearer ${o.token}`;
       if (body !== undefined) headers["Content-Type"] = MEDIA;
       let res: Response;

@@ -42,6 +42,9 @@ export interface Job<A extends unknown[] = unknown[], R = unknown> {
   worker_id?: string;
   /** The job's exclusive key (given, or made from the queue's key template). */
   exclusive_key?: string;
+  /** W3C trace context the job was enqueued with; its handler continues that trace. */
+  traceparent?: string;
+  tracestate?: string;
   [extension: string]: unknown;
 }
 
@@ -94,6 +97,14 @@ export interface EnqueueOptions {
    * enqueue order and start as soon as the key is free. Jobs with different keys run in parallel.
    */
   exclusiveKey?: string;
+  /**
+   * W3C trace context for the job (`00-<trace id>-<span id>-<flags>`); its handler runs in a span
+   * continuing that trace. An invalid value is ignored. @defaultValue the caller's active
+   * OpenTelemetry context, if there is one (`enqueue` and `enqueueMany`)
+   */
+  traceparent?: string;
+  /** W3C tracestate sent with {@link traceparent}. */
+  tracestate?: string;
 }
 
 /** Unique jobs: a new job that matches an unfinished one on `keys` is rejected, ignored, or replaces it. */

@@ -3,6 +3,7 @@
  * body through the same validation, so a job means the same thing whichever way it was enqueued.
  */
 import { formatIsoDuration } from "../core/time.js";
+import type { TraceContext } from "../core/tracing.js";
 import type { EnqueueOptions, RetryOptions } from "./types.js";
 
 export function toEnqueueBody(
@@ -34,7 +35,22 @@ export function toEnqueueBody(
   const body: Record<string, unknown> = { type, args };
   if (o.id !== undefined) body.id = o.id;
   if (o.meta !== undefined) body.meta = o.meta;
+  if (o.traceparent !== undefined) {
+    body.traceparent = o.traceparent;
+    if (o.tracestate !== undefined) body.tracestate = o.tracestate;
+  }
   if (Object.keys(options).length > 0) body.options = options;
+  return body;
+}
+
+/** Adds the caller's trace context to an enqueue body that has none of its own. */
+export function withTraceContext(
+  body: Record<string, unknown>,
+  tc: TraceContext | undefined,
+): Record<string, unknown> {
+  if (tc === undefined || body.traceparent !== undefined) return body;
+  body.traceparent = tc.traceparent;
+  if (tc.tracestate !== undefined) body.tracestate = tc.tracestate;
   return body;
 }
 

@@ -10,6 +10,8 @@ import { checkErrorPattern, defaultRetryPolicy } from "./retry.js";
 import type { EnqueueRequest, RetryPolicyWire, UniquePolicyWire } from "./schema.js";
 import { enqueueRequestSchema, knownRequestFields } from "./schema.js";
 import { parseIsoDurationMs, parseTimeMs } from "./time.js";
+import type { TraceContext } from "./tracing.js";
+import { traceContextOf } from "./tracing.js";
 
 export const DEFAULT_QUEUE = "default";
 
@@ -42,6 +44,9 @@ export interface JobSpec {
   /** Set when the id is not derived from the job's first location (client-chosen, or moved). */
   id?: string;
   meta?: Record<string, unknown>;
+  /** W3C trace context of the request that created the job (validated); its handler continues the trace. */
+  traceparent?: string;
+  tracestate?: string;
   /** Unknown top-level request fields, echoed back on the job. */
   ext?: Record<string, unknown>;
   schema?: string;
@@ -98,6 +103,7 @@ export function normalizeEnqueue(req: EnqueueRequest, nowMs: number): Normalized
   if (req.id !== undefined) spec.id = req.id;
   if (req.meta !== undefined) spec.meta = req.meta;
   if (req.schema !== undefined) spec.schema = req.schema;
+  if (req.traceparent !== undefined) applyTraceContext(spec, traceContextOf(req.traceparent, req.tracestate));
   const ext: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(req)) if (!knownRequestFields.has(k)) ext[k] = v;
   if (Object.keys(ext).length > 0) spec.ext = ext;
@@ -145,6 +151,16 @@ export function normalizeEnqueue(req: EnqueueRequest, nowMs: number): Normalized
     result.runAtMs = runAt;
   }
   return result;
+}
+
+/**
+ * Gives a job the trace context of the request that enqueues it (the `traceparent` and `tracestate`
+ * headers), unless the job brought its own.
+ */
+export function applyTraceContext(spec: JobSpec, tc: TraceContext | undefined): void {
+  if (tc === undefined || spec.traceparent !== undefined) return;
+  spec.traceparent = tc.traceparent;
+  if (tc.tracestate !== undefined) spec.tracestate = tc.tracestate;
 }
 
 /** Turns a wire retry policy into a full {@link RetryPolicy} (defaults filled in). */

@@ -117,6 +117,12 @@ export const enqueueRequestSchema = z
     meta: z.record(z.string(), z.unknown()).optional(),
     schema: z.string().optional(),
     options: jobOptionsSchema.optional(),
+    // Not validated by the schema: an invalid trace context is ignored, never a reason to refuse a job.
+    traceparent: z
+      .unknown()
+      .optional()
+      .describe("W3C traceparent the job's handler continues (the request's header is used when absent)"),
+    tracestate: z.unknown().optional().describe("W3C tracestate that goes with traceparent"),
   })
   .loose();
 
@@ -133,4 +139,6 @@ export const knownRequestFields: ReadonlySet<string> = new Set([
   "meta",
   "schema",
   "options",
+  "traceparent",
+  "tracestate",
 ]);

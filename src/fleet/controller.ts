@@ -6,6 +6,7 @@
  */
 import { ErrorCode, JetjobError, ValidationError } from "../core/errors.js";
 import { uuidv7 } from "../core/ids.js";
+import { normalizeTraceparent } from "../core/tracing.js";
 import type { StoreContext } from "../store/context.js";
 import { fastKv } from "../store/kvfast.js";
 import { isFleetId, newFleetId } from "./ids.js";
@@ -34,6 +35,7 @@ export interface CreateFleetJob {
   /** `query` or `modify`; by default taken from the agents that offer the operation. */
   kind?: OperationKind;
   meta?: Record<string, unknown>;
+  /** W3C trace context of the request (ignored when not valid); agents' handlers continue the trace. */
   traceparent?: string;
   retryOf?: string;
 }
@@ -173,7 +175,9 @@ export async function createController(ctx: StoreContext, o: ControllerOptions =
         reclaims: 0,
       };
       if (req.meta !== undefined) rec.meta = req.meta;
-      if (req.traceparent !== undefined) rec.traceparent = req.traceparent;
+      // An invalid trace context is dropped, not refused (as for queue jobs).
+      const traceparent = normalizeTraceparent(req.traceparent);
+      if (traceparent !== undefined) rec.traceparent = traceparent;
       if (req.retryOf !== undefined) rec.retry_of = req.retryOf;
       const revision = await records.update(`j.${fleetId}`, rec, 0);
       await Promise.all([

@@ -73,6 +73,7 @@ export function recordView(rec: FleetRecord): FleetJobView {
   if (rec.reason !== undefined) v.reason = rec.reason;
   if (rec.meta !== undefined) v.meta = rec.meta;
   if (rec.retry_of !== undefined) v.retry_of = rec.retry_of;
+  if (rec.traceparent !== undefined) v.traceparent = rec.traceparent;
   return v;
 }
 
@@ -227,6 +228,8 @@ export async function retryFleetJob(
     timeoutMs: r.timeoutMs ?? rec.deadline_at - rec.created_at,
     ackWindowMs: rec.ack_window_ms,
     ...(rec.meta === undefined ? {} : { meta: rec.meta }),
+    // A retry is part of the same operation: it continues the original job's trace.
+    ...(rec.traceparent === undefined ? {} : { traceparent: rec.traceparent }),
   });
   await appendEvent(c.ctx, id, {
     e: "retried",

@@ -138,5 +138,7 @@ export interface FleetJobView {
   reclaims: number;
   meta?: Record<string, unknown>;
   retry_of?: string;
+  /** W3C trace context of the request that created the job. */
+  traceparent?: string;
   timeline?: TimelineEventView[];
 }

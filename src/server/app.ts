@@ -16,12 +16,19 @@ import type { Authenticator } from "./auth.js";
 import { errorCatalog, errorResponse, OJS_VERSION, ojsJson } from "./ojs.js";
 import type { RouteDef } from "./route.js";
 import { registerRoutes } from "./route.js";
+import { renderDocsPage } from "./docs-page.js";
+import type { OpenApiDocument } from "./openapi.js";
+import { buildOpenApi } from "./openapi.js";
 import { ojsJobRoutes } from "./routes-ojs.js";
 import { health, ojsAdminRoutes } from "./routes-ojs-admin.js";
 import { sseRoutes } from "./routes-sse.js";
 import { apiRoutes } from "./routes-api.js";
 import { keyRoutes } from "./routes-keys.js";
+import type { Metrics } from "./metrics.js";
+import { metricsRoute } from "./metrics.js";
 import { fleetRoutes } from "./routes-fleet.js";
+import { liveRoutes } from "./routes-live.js";
+import { registerUi } from "./ui.js";
 
 export interface AppOptions {
   engine: Engine;
@@ -34,6 +41,8 @@ export interface AppOptions {
   enableReset?: boolean;
   /** Largest request body. @defaultValue 10 MiB */
   maxBodyBytes?: number;
+  /** Prometheus metrics: serves `GET /metrics` (read scope) and records HTTP requests. */
+  metrics?: Metrics;
 }
 
 export interface App {
@@ -45,6 +54,7 @@ export function createApp(o: AppOptions): App {
   const startedAt = Date.now();
   const maxBody = o.maxBodyBytes ?? 10 * 1024 * 1024;
   const hono = new Hono();
+  if (o.metrics) hono.use("*", o.metrics.http);
 
   hono.use("*", async (c, next) => {
     const requestId = c.req.header("X-Request-Id") ?? `req_${uuidv7()}`;
@@ -79,15 +89,26 @@ export function createApp(o: AppOptions): App {
     ...sseRoutes(o.engine),
     ...(o.fleet ? fleetRoutes(o.fleet) : []),
     ...apiRoutes(o.engine, o.fleet),
+    ...liveRoutes(o.engine),
     ...keyRoutes(o.engine),
   ];
   registerRoutes(hono, routes, o.auth);
+  // Documented with the built-in routes (openapi.ts); registered here for the same token check.
+  if (o.metrics) registerRoutes(hono, [metricsRoute(o.metrics)], o.auth);
+
+  // The OpenAPI document and the reference page, built from the route table on first request.
+  let doc: OpenApiDocument | undefined;
+  let page: string | undefined;
+  const openApi = (): OpenApiDocument => (doc ??= buildOpenApi(routes, { version: o.version }));
+  hono.get("/openapi.json", (c) => c.json(openApi()));
+  hono.get("/docs", (c) => c.html((page ??= renderDocsPage(openApi()))));
 
   // Liveness + NATS/JetStream state for load balancers and `jetjob` clients (no token needed).
   hono.get("/health", (c) =>
     health(c, { engine: o.engine, version: o.version, startedAt, enableReset: false }),
   );
   hono.get("/docs/errors", (c) => ojsJson(c, 200, { errors: errorCatalog() }));
+  registerUi(hono);
 
   hono.notFound((c) =>
     errorResponse(

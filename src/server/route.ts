@@ -36,6 +36,8 @@ export interface RouteDef<B = unknown> {
   bodyOptional?: boolean;
   /** Also accept the token as `?access_token=` (SSE: browsers' EventSource cannot send headers). */
   queryToken?: boolean;
+  /** Query parameters the handler reads (documentation only; handlers validate them). */
+  query?: z.ZodObject;
   /** Response schema, for documentation. */
   response?: z.ZodType;
   /** Success status, for documentation. @defaultValue 200 */

@@ -53,6 +53,15 @@ export function apiRoutes(engine: Engine, fleet?: Controller): RouteDef[] {
       path: "/api/v1/jobs",
       scope: Scope.Read,
       tag: "jobs",
+      query: z.object({
+        queue: queueNameSchema.optional().describe("This queue's jobs; without it, targeted (fleet) jobs"),
+        state: z.enum(allJobStates).optional().describe("Queue jobs in this state"),
+        status: z.enum(fleetStatuses).optional().describe("Targeted jobs with this status"),
+        op: z.string().optional().describe("Targeted jobs of this operation"),
+        host: z.string().optional().describe("Targeted jobs that ran on this host"),
+        limit: z.int().min(1).max(500).optional().describe("Page size"),
+        cursor: z.string().optional().describe("The cursor returned with the previous page"),
+      }),
       summary:
         "With ?queue=: a queue's jobs, newest first (&state=&limit=&cursor=). Without: targeted (fleet) jobs, newest first (?status=&op=&host=&limit=&cursor=)",
       handler: async (c, { query }) => {

@@ -108,6 +108,10 @@ export function fleetRoutes(fleet: Controller): RouteDef[] {
       path: "/api/v1/workers",
       scope: Scope.Read,
       tag: "workers",
+      query: z.object({
+        label: z.string().optional().describe("Only agents with this label, e.g. group:web"),
+        offline: z.boolean().optional().describe("Include agents that went offline"),
+      }),
       summary:
         "Agents online with hostname, labels, facts, state, running jobs (?label=group:web, ?offline=true)",
       handler: (c, { query }) => {
@@ -161,6 +165,10 @@ export function fleetRoutes(fleet: Controller): RouteDef[] {
       path: "/api/v1/targets/resolve",
       scope: Scope.Read,
       tag: "fleet",
+      query: z.object({
+        target: z.string().describe("A target expression, e.g. group:web and not host:web-3"),
+        op: z.string().optional().describe("Only agents that can run this operation"),
+      }),
       summary: "Which live agents a target selects now, without running anything (?target=&op=)",
       handler: (c, { query }) => {
         if (query.target === undefined) throw new ValidationError("target is required");

@@ -41,6 +41,7 @@ export function keyRoutes(engine: Engine): RouteDef[] {
       path: "/api/v1/exclusive-keys",
       scope: Scope.Read,
       tag: "exclusive keys",
+      query: z.object({ queue: queueNameSchema.optional().describe("Only keys of this queue") }),
       summary:
         "Exclusive keys that are held or have waiting jobs: holder job and worker, jobs waiting (?queue=)",
       handler: async (c, { query }) => {

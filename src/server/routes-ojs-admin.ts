@@ -3,6 +3,7 @@
  * cron, workflows, recent events, manifest, health and the test-only reset.
  */
 import type { Context } from "hono";
+import { z } from "zod";
 
 import { ErrorCode, JetjobError, ValidationError } from "../core/errors.js";
 import { queueNameSchema } from "../core/schema.js";
@@ -27,6 +28,10 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
       path: "/ojs/v1/queues",
       scope: Scope.Read,
       tag: "queues",
+      query: z.object({
+        limit: z.int().min(1).max(1000).default(100).describe("Page size"),
+        offset: z.int().min(0).default(0).describe("Queues to skip"),
+      }),
       summary: "List queues",
       handler: async (c, { query }) => {
         const all = await engine.listQueues();
@@ -49,6 +54,14 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
       path: "/ojs/v1/events",
       scope: Scope.Read,
       tag: "events",
+      query: z.object({
+        types: z.string().optional().describe("Comma-separated event types, e.g. job.completed,job.failed"),
+        type: z.string().optional().describe("Alias of types"),
+        queues: z.string().optional().describe("Comma-separated queue names"),
+        queue: z.string().optional().describe("Alias of queues"),
+        job_id: z.string().optional().describe("Only events of this job"),
+        limit: z.int().min(1).max(1000).default(50).describe("Most events to return"),
+      }),
       summary: "Recent lifecycle events, newest first (?types=a,b&queues=q&limit=n)",
       handler: async (c, { query }) => {
         const list = (v: string | undefined) =>
@@ -151,6 +164,11 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
       path: "/ojs/v1/dead-letter",
       scope: Scope.Read,
       tag: "dead-letter",
+      query: z.object({
+        queue: queueNameSchema.optional().describe("Only dead letters of this queue"),
+        limit: z.int().min(1).max(1000).default(100).describe("Page size"),
+        offset: z.int().min(0).default(0).describe("Dead letters to skip"),
+      }),
       summary: "Jobs discarded with on_exhaustion dead_letter, newest first (?queue=&limit=&offset=)",
       handler: async (c, { query }) => {
         const limit = clampInt(query.limit, 1, 1000, 100);

@@ -2,9 +2,13 @@
  * The OJS HTTP binding, jobs and workers: enqueue (single, batch), info, cancel, fetch, ack, nack,
  * heartbeat. Queues, dead letters, cron, workflows and system routes are in routes-ojs-admin.ts.
  */
+import type { Context } from "hono";
+
 import type { NormalizedEnqueue } from "../core/envelope.js";
-import { parseEnqueueRequest } from "../core/envelope.js";
+import { applyTraceContext, parseEnqueueRequest } from "../core/envelope.js";
 import { enqueueRequestSchema } from "../core/schema.js";
+import type { TraceContext } from "../core/tracing.js";
+import { traceContextOf } from "../core/tracing.js";
 import type { Engine } from "../store/engine.js";
 import { Scope } from "./auth.js";
 import { ojsJson } from "./ojs.js";
@@ -38,6 +42,7 @@ export function ojsJobRoutes(d: OjsRouteDeps): RouteDef[] {
       parseBody: (raw) => parseEnqueueRequest(raw),
       status: 201,
       handler: async (c, { body }) => {
+        applyTraceContext(body.spec, requestTraceContext(c));
         const [r] = await engine.enqueueNormalized([body]);
         c.header("Location", `/ojs/v1/jobs/${r!.job.id}`);
         // 200 when a unique job with on_conflict "ignore" already existed.
@@ -53,7 +58,7 @@ export function ojsJobRoutes(d: OjsRouteDeps): RouteDef[] {
       body: batchRequestSchema,
       status: 201,
       handler: async (c, { body }) => {
-        const jobs = await engine.enqueueBatch(body.jobs);
+        const jobs = await engine.enqueueBatch(body.jobs, requestTraceContext(c));
         return ojsJson(c, 201, { jobs, count: jobs.length });
       },
     }),
@@ -137,4 +142,9 @@ export function ojsJobRoutes(d: OjsRouteDeps): RouteDef[] {
       },
     }),
   ];
+}
+
+/** The request's W3C trace context (`traceparent`, `tracestate` headers); invalid values are ignored. */
+function requestTraceContext(c: Context): TraceContext | undefined {
+  return traceContextOf(c.req.header("traceparent"), c.req.header("tracestate"));
 }

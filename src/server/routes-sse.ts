@@ -8,6 +8,7 @@
  */
 import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
+import { z } from "zod";
 
 import type { JobState } from "../core/states.js";
 import { isTerminal } from "../core/states.js";
@@ -102,6 +103,9 @@ export function sseRoutes(engine: Engine): RouteDef[] {
       path: "/ojs/v1/queues/{name}/events",
       scope: Scope.Read,
       tag: "events",
+      query: z.object({
+        types: z.string().optional().describe("Comma-separated event types, e.g. job.completed,job.failed"),
+      }),
       summary: "Live events of a queue (SSE), optionally filtered with ?types=a,b",
       queryToken: true,
       handler: (c, { params, query }) => {

@@ -16,6 +16,8 @@ import type { Authenticator } from "./auth.js";
 import { createApp } from "./app.js";
 import type { HttpServer } from "./listen.js";
 import { listen } from "./listen.js";
+import type { Metrics } from "./metrics.js";
+import { createMetrics } from "./metrics.js";
 
 export interface ApiServerOptions {
   nats: ConnectOptions;
@@ -36,6 +38,7 @@ export interface RunningApiServer {
   port: number;
   engine: Engine;
   fleet: Controller;
+  metrics: Metrics;
   nc: NatsConnection;
   /** Graceful stop: no new requests, finish open ones, flush, close NATS. */
   close(): Promise<void>;
@@ -73,9 +76,24 @@ export async function runApiServer(o: ApiServerOptions): Promise<RunningApiServe
     await nc.close();
     throw err;
   }
+  let metrics: Metrics;
+  try {
+    metrics = await createMetrics({
+      engine,
+      fleet,
+      onError: (err) =>
+        log.warn("metrics error", { error: err instanceof Error ? err.message : String(err) }),
+    });
+  } catch (err) {
+    await fleet.close();
+    await engine.close();
+    await nc.close();
+    throw err;
+  }
   const app = createApp({
     engine,
     fleet,
+    metrics,
     auth: o.auth,
     logger: log,
     version: o.version,
@@ -89,6 +107,7 @@ export async function runApiServer(o: ApiServerOptions): Promise<RunningApiServe
       ...(o.host === undefined ? {} : { host: o.host }),
     });
   } catch (err) {
+    await metrics.close();
     await fleet.close();
     await engine.close();
     await nc.close();
@@ -99,9 +118,11 @@ export async function runApiServer(o: ApiServerOptions): Promise<RunningApiServe
     port: http.port,
     engine,
     fleet,
+    metrics,
     nc,
     async close() {
       await http.close();
+      await metrics.close();
       await fleet.close();
       await engine.close();
       await nc.drain();

@@ -37,10 +37,12 @@ export function createSseQueue(): SseQueue {
       while (!stream.aborted) {
         while (queued.length > 0) await stream.writeSSE(queued.shift()!);
         if (finished) break;
+        let timer: NodeJS.Timeout | undefined;
         await new Promise<void>((r) => {
           wake = r;
-          setTimeout(r, HEARTBEAT_MS);
+          timer = setTimeout(r, HEARTBEAT_MS);
         });
+        clearTimeout(timer); // a stream that ended must not keep the process alive for 15 s
         wake = undefined;
         if (queued.length === 0 && !finished) await stream.write(": keep-alive\n\n");
       }

@@ -8,8 +8,9 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 
 import type { NormalizedEnqueue } from "../core/envelope.js";
-import { parseEnqueueRequest } from "../core/envelope.js";
+import { applyTraceContext, parseEnqueueRequest } from "../core/envelope.js";
 import { ErrorCode, JetjobError, NotFoundError, ValidationError } from "../core/errors.js";
+import type { TraceContext } from "../core/tracing.js";
 import type { StoreContext, StoreContextOptions } from "./context.js";
 import { createStoreContext } from "./context.js";
 import type { CronView } from "./cron.js";
@@ -76,8 +77,11 @@ export interface Engine {
   push(body: unknown): Promise<Enqueued>;
   /** {@link push} returning just the job. */
   enqueue(body: unknown): Promise<JobView>;
-  /** Validates every job first, then enqueues all of them (OJS batch PUSH). */
-  enqueueBatch(bodies: unknown[]): Promise<JobView[]>;
+  /**
+   * Validates every job first, then enqueues all of them (OJS batch PUSH). `trace` (the request's
+   * trace context) goes to the jobs that do not carry their own.
+   */
+  enqueueBatch(bodies: unknown[], trace?: TraceContext): Promise<JobView[]>;
   enqueueNormalized(items: NormalizedEnqueue[], atomic?: boolean): Promise<Enqueued[]>;
   get(id: string): Promise<JobView>;
   fetch(req: FetchRequest): Promise<JobView[]>;
@@ -189,7 +193,7 @@ export async function createEngine(nc: NatsConnection, options: EngineOptions = 
     async enqueue(body) {
       return (await engine.push(body)).job;
     },
-    async enqueueBatch(bodies) {
+    async enqueueBatch(bodies, trace) {
       if (bodies.length === 0) throw new ValidationError("jobs must contain at least one job");
       if (bodies.length > maxBatch) {
         throw new JetjobError(ErrorCode.PayloadTooLarge, `a batch may hold at most ${maxBatch} jobs`, {
@@ -199,7 +203,9 @@ export async function createEngine(nc: NatsConnection, options: EngineOptions = 
       const now = Date.now();
       const items = bodies.map((b, i) => {
         try {
-          return parseEnqueueRequest(b, now);
+          const n = parseEnqueueRequest(b, now);
+          applyTraceContext(n.spec, trace);
+          return n;
         } catch (err) {
           if (err instanceof JetjobError) {
             throw new JetjobError(err.code, `jobs[${i}]: ${err.message}`, {

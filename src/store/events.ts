@@ -39,6 +39,10 @@ export interface JobEvent {
   w?: string;
   /** Error code. */
   e?: string;
+  /** Trace id of the job's W3C trace context, when it has one. */
+  tid?: string;
+  /** `job.started`: when the job became ready to run (enqueued, due, or promoted for a retry), epoch ms. */
+  qa?: number;
 }
 
 /** The OJS event shape. */
@@ -54,6 +58,8 @@ export interface EventView {
     worker_id?: string;
     error_code?: string;
     state?: string;
+    /** The job's W3C trace id, when it has trace context: finds a trace's jobs and results. */
+    trace_id?: string;
   };
 }
 
@@ -76,6 +82,7 @@ export function toEventView(e: JobEvent): EventView {
   if (e.d !== undefined) data.duration_ms = e.d;
   if (e.w !== undefined) data.worker_id = e.w;
   if (e.e !== undefined) data.error_code = e.e;
+  if (e.tid !== undefined) data.trace_id = e.tid;
   return { type: e.t, timestamp: new Date(e.at).toISOString(), data };
 }
 

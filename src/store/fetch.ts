@@ -4,6 +4,7 @@
  * Queues are tried in the order given, lanes from the highest priority down, FIFO within a lane.
  */
 import { Store } from "../core/ids.js";
+import { traceIdOf } from "../core/tracing.js";
 import { pullOnce } from "../nats/pull.js";
 import type { Delivery } from "../nats/pull.js";
 import type { JobEvent } from "./events.js";
@@ -186,6 +187,14 @@ export function event(
   const ev: JobEvent = { t, at: now, id: jobIdAt(at, i), jt: at.seg.jobs[i]!.type, q: at.seg.q };
   if (a !== undefined) ev.a = a;
   if (e !== undefined) ev.e = e;
+  const tp = at.seg.jobs[i]!.traceparent;
+  if (tp !== undefined) ev.tid = traceIdOf(tp);
+  if (t === EventType.Started) {
+    // For wait-time metrics. A retry's queue segment is written when it becomes due; a first attempt
+    // keeps its enqueue time (`createdAt` on moved copies) and its `scheduledAt` through every move.
+    const spec = at.seg.jobs[i]!;
+    ev.qa = spec.attempt ? at.seg.ts : Math.max(spec.createdAt ?? at.seg.ts, spec.scheduledAt ?? 0);
+  }
   return ev;
 }
 

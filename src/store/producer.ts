@@ -8,6 +8,7 @@
 import type { NormalizedEnqueue } from "../core/envelope.js";
 import { ConflictError, ErrorCode, JetjobError } from "../core/errors.js";
 import { MAX_SEGMENT_JOBS, Store, segmentRandom } from "../core/ids.js";
+import { traceIdOf } from "../core/tracing.js";
 import type { PubAck } from "../nats/publisher.js";
 import type { StoreContext } from "./context.js";
 import type { JobEvent } from "./events.js";
@@ -176,14 +177,16 @@ export function createProducer(ctx: StoreContext, options: ProducerOptions = {})
     const events: JobEvent[] = [];
     const type = d.due !== undefined ? EventType.Scheduled : EventType.Enqueued;
     b.items.forEach((item, idx) => {
-      events.push({
+      const ev: JobEvent = {
         t: type,
         at: ts,
         id: jobIdAt(at, idx),
         jt: item.n.spec.type,
         q: d.queue,
         a: item.n.spec.attempt ?? 0,
-      });
+      };
+      if (item.n.spec.traceparent !== undefined) ev.tid = traceIdOf(item.n.spec.traceparent);
+      events.push(ev);
       item.resolve({ at, idx });
     });
     emitEvents(ctx, d.queue, events);

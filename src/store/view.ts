@@ -156,6 +156,10 @@ export function buildJobView(at: SegmentAt, idx: number, d: Derived): JobView {
     enqueued_at: toRfc3339(at.store === Store.Delay ? createdAt : at.seg.ts),
   };
   if (spec.meta !== undefined) v.meta = spec.meta;
+  if (spec.traceparent !== undefined) {
+    v.traceparent = spec.traceparent;
+    if (spec.tracestate !== undefined) v.tracestate = spec.tracestate;
+  }
   if (spec.timeoutMs !== undefined) v.timeout_ms = spec.timeoutMs;
   if (d.startedAt !== undefined) v.started_at = toRfc3339(d.startedAt);
   if (d.completedAt !== undefined) v.completed_at = toRfc3339(d.completedAt);

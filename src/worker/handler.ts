@@ -1,7 +1,10 @@
 /**
  * Running one handler: with the job's execution timeout and a cancel signal, and turning whatever it
- * throws into an error record (code, type, message, retryable).
+ * throws into an error record (code, type, message, retryable). A job with trace context runs inside
+ * a span that continues its trace.
  */
+import type { SpanOutcome } from "../core/tracing.js";
+import { runInTraceContext } from "../core/tracing.js";
 import type { JobContext } from "./types.js";
 import { JobFailure } from "./types.js";
 
@@ -18,6 +21,8 @@ export type HandlerOutcome =
       };
       /** The job was cancelled while running: its cancel is already recorded, nothing to write. */
       cancelled: boolean;
+      /** What the handler threw (for tracing: the span records the exception itself). */
+      thrown?: unknown;
     };
 
 export async function runHandler(
@@ -65,10 +70,48 @@ export async function runHandler(
     }
     return { ok: true, result: r.result };
   } catch (err) {
-    return { ok: false, error: describe(err), cancelled: false };
+    return { ok: false, error: describe(err), cancelled: false, thrown: err };
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * {@link runHandler} inside a consumer span `job <type>` whose parent is the job's `traceparent`, so
+ * the handler's active span continues the trace of the request that created the job. The span ends
+ * with the attempt: status ERROR and the exception when it failed.
+ */
+export function runHandlerInTrace(
+  handler: (job: JobContext) => unknown,
+  job: Omit<JobContext, "signal">,
+  o: {
+    timeoutMs?: number | undefined;
+    cancel: AbortController;
+    traceparent: string;
+    tracestate?: string | undefined;
+  },
+): Promise<HandlerOutcome> {
+  return runInTraceContext(
+    o.traceparent,
+    `job ${job.type}`,
+    {
+      "jetjob.job_id": job.id,
+      "jetjob.job_type": job.type,
+      "jetjob.queue": job.queue,
+      "jetjob.attempt": job.attempt,
+    },
+    () => runHandler(handler, job, o),
+    { tracestate: o.tracestate, outcome: spanOutcome },
+  );
+}
+
+function spanOutcome(r: HandlerOutcome): SpanOutcome {
+  if (r.ok) return { attributes: { "jetjob.outcome": "completed" } };
+  if (r.cancelled) return { attributes: { "jetjob.outcome": "cancelled" } };
+  return {
+    attributes: { "jetjob.outcome": "failed", "jetjob.error_code": r.error.code },
+    error: { exception: r.thrown ?? r.error, message: r.error.message },
+  };
 }
 
 function describe(err: unknown): {

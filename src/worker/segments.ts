@@ -33,7 +33,7 @@ import type { Services } from "../store/services.js";
 import { outcomesOf } from "../store/services.js";
 import { POINTER_RETRY_MS, validateMoved } from "../store/validate.js";
 import { retryPolicyOf } from "../store/view.js";
-import { runHandler } from "./handler.js";
+import { runHandler, runHandlerInTrace } from "./handler.js";
 import type { JobContext, WorkerEvents } from "./types.js";
 
 interface Held {
@@ -323,24 +323,23 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
       }
     }
     const handler = d.handlers[spec.type];
-    const outcome = handler
-      ? await runHandler(
-          handler,
-          {
-            id,
-            type: spec.type,
-            queue: h.at.seg.q,
-            args: spec.args,
-            attempt: a,
-            maxAttempts: retryPolicyOf(spec).maxAttempts,
-            priority: h.at.seg.p,
-            meta: spec.meta ?? {},
-            createdAt: new Date(spec.createdAt ?? h.at.seg.ts),
-            ...(spec.parentResults === undefined ? {} : { parentResults: spec.parentResults }),
-          },
-          { timeoutMs: spec.timeoutMs, cancel: controller },
-        )
-      : ({
+    const job: Omit<JobContext, "signal"> = {
+      id,
+      type: spec.type,
+      queue: h.at.seg.q,
+      args: spec.args,
+      attempt: a,
+      maxAttempts: retryPolicyOf(spec).maxAttempts,
+      priority: h.at.seg.p,
+      meta: spec.meta ?? {},
+      createdAt: new Date(spec.createdAt ?? h.at.seg.ts),
+      ...(spec.parentResults === undefined ? {} : { parentResults: spec.parentResults }),
+    };
+    // Only jobs with trace context get a span: the others run exactly as before (the hot path).
+    const traceparent = spec.traceparent;
+    if (traceparent !== undefined) job.traceparent = traceparent;
+    const outcome = !handler
+      ? ({
           ok: false,
           error: {
             code: "unknown_job_type",
@@ -348,7 +347,15 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
             retryable: false,
           },
           cancelled: false,
-        } as const);
+        } as const)
+      : traceparent === undefined
+        ? await runHandler(handler, job, { timeoutMs: spec.timeoutMs, cancel: controller })
+        : await runHandlerInTrace(handler, job, {
+            timeoutMs: spec.timeoutMs,
+            cancel: controller,
+            traceparent,
+            tracestate: spec.tracestate,
+          });
     controllers.delete(id);
     const now = Date.now();
     if (outcome.ok) {

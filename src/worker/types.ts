@@ -23,6 +23,11 @@ export interface JobContext<A extends unknown[] = unknown[]> {
   createdAt: Date;
   /** Results of the earlier steps, for a step of a chain workflow. */
   parentResults?: unknown[];
+  /**
+   * W3C trace context of the request that created the job, when it had one. The handler then runs
+   * inside a span continuing that trace (`trace.getActiveSpan()`, with an OpenTelemetry SDK).
+   */
+  traceparent?: string;
   /** Aborted when the job is cancelled, its `timeout_ms` passes, or the worker is forced to stop. */
   signal: AbortSignal;
 }

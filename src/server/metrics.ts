@@ -1,0 +1,239 @@
+/**
+ * Prometheus metrics of an API server, in a registry of its own (never prom-client's global one, so
+ * several apps in one process do not collide):
+ *
+ * - queue gauges (`jetjob_jobs`, `jetjob_queue_depth`) computed at scrape time from the engine's
+ *   queue statistics, cached briefly and loaded once for concurrent scrapes;
+ * - fleet gauges (`jetjob_workers_online`, `jetjob_agents_online`) from the controller's registry;
+ * - event-fed counters and histograms (see metrics-events.ts);
+ * - HTTP request counts and durations by route pattern (not the raw path, to bound cardinality);
+ * - prom-client's default process metrics.
+ *
+ * `GET /metrics` serves them in the text exposition format and needs the `read` scope when auth is on
+ * (Prometheus sends it with `authorization: { credentials: <token> }`).
+ */
+import type { MiddlewareHandler } from "hono";
+import { matchedRoutes } from "hono/route";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+
+import type { Controller } from "../fleet/controller.js";
+import type { AgentState } from "../fleet/registry.js";
+import { agentAlive } from "../fleet/registry.js";
+import type { Engine } from "../store/engine.js";
+import type { QueueStats } from "../store/stats.js";
+import { startEventMetrics } from "./metrics-events.js";
+import type { RouteDef } from "./route.js";
+
+export interface MetricsOptions {
+  engine: Engine;
+  /** The fleet controller; without it the agent gauges stay at 0. */
+  fleet?: Controller;
+  /** How long queue statistics are reused between scrapes. @defaultValue 1000 */
+  statsCacheMs?: number;
+  /** Queues whose statistics are read at the same time during a scrape. @defaultValue 4 */
+  statsConcurrency?: number;
+  /** Include prom-client's default process metrics. @defaultValue true */
+  defaultMetrics?: boolean;
+  /** Background errors (a failed statistics read, an undecodable message). */
+  onError?: (err: unknown) => void;
+}
+
+export interface Metrics {
+  readonly registry: Registry;
+  /** Counts HTTP requests and their durations; install it before every other middleware. */
+  readonly http: MiddlewareHandler;
+  /** Every metric in the text exposition format (content type {@link Metrics.contentType}). */
+  render(): Promise<string>;
+  readonly contentType: string;
+  /** Stops the event subscriptions. Idempotent. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Job states reported by `jetjob_jobs` and the {@link QueueStats} field each comes from. */
+const jobStates = ["available", "active", "completed", "discarded", "cancelled"] as const;
+const agentStates: AgentState[] = ["ready", "draining", "cordoned"];
+const methods = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+
+/**
+ * Creates the registry and subscribes to the events; resolves once the subscriptions are registered
+ * on the NATS server, so events published afterwards are counted.
+ */
+export async function createMetrics(o: MetricsOptions): Promise<Metrics> {
+  const onError = o.onError ?? (() => undefined);
+  const registry = new Registry();
+  const registers = [registry];
+  if (o.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+
+  const stats = queueStatsCache(o, onError);
+  new Gauge({
+    name: "jetjob_jobs",
+    help: "Jobs by queue and state, from the queue statistics at scrape time (discarded includes expired).",
+    labelNames: ["queue", "state"] as const,
+    registers,
+    async collect() {
+      const all = await stats();
+      this.reset();
+      for (const s of all) for (const state of jobStates) this.set({ queue: s.name, state }, s[state]);
+    },
+  });
+  new Gauge({
+    name: "jetjob_queue_depth",
+    help: "Jobs waiting to run (available) per queue, at scrape time.",
+    labelNames: ["queue"] as const,
+    registers,
+    async collect() {
+      const all = await stats();
+      this.reset();
+      for (const s of all) this.set({ queue: s.name }, s.available);
+    },
+  });
+
+  const fleet = o.fleet;
+  const aliveAgents = () => {
+    if (!fleet) return [];
+    const now = Date.now();
+    return fleet.registry.agents().filter((e) => agentAlive(e, now, fleet.timings.livenessMisses));
+  };
+  new Gauge({
+    name: "jetjob_workers_online",
+    help: "Fleet agents alive in the registry (heartbeat within the liveness window).",
+    registers,
+    collect() {
+      if (fleet) this.set(aliveAgents().length);
+    },
+  });
+  new Gauge({
+    name: "jetjob_agents_online",
+    help: "Fleet agents alive in the registry, by their state.",
+    labelNames: ["state"] as const,
+    registers,
+    collect() {
+      if (!fleet) return;
+      const counts = new Map<string, number>(agentStates.map((s) => [s, 0]));
+      for (const e of aliveAgents()) counts.set(e.info.state, (counts.get(e.info.state) ?? 0) + 1);
+      this.reset();
+      for (const [state, n] of counts) this.set({ state }, n);
+    },
+  });
+
+  const requests = new Counter({
+    name: "jetjob_http_requests_total",
+    help: "HTTP requests served, by method, route pattern and status.",
+    labelNames: ["method", "route", "status"] as const,
+    registers,
+  });
+  const durations = new Histogram({
+    name: "jetjob_http_request_duration_seconds",
+    help: "Time to produce an HTTP response (for streams: until the stream starts), by method and route pattern.",
+    labelNames: ["method", "route"] as const,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers,
+  });
+  const http: MiddlewareHandler = async (c, next) => {
+    const t0 = performance.now();
+    let status: number | undefined;
+    try {
+      await next();
+      status = c.res.status;
+    } finally {
+      // Hono turns handler errors into responses before this point; anything else is a 500.
+      const labels = { method: methods.has(c.req.method) ? c.req.method : "OTHER", route: routeOf(c) };
+      requests.inc({ ...labels, status: String(status ?? 500) });
+      durations.observe(labels, (performance.now() - t0) / 1000);
+    }
+  };
+
+  const events = startEventMetrics(o.engine.ctx, registry, onError);
+  try {
+    await o.engine.ctx.nc.flush();
+  } catch (err) {
+    events.close();
+    throw err;
+  }
+  let closed = false;
+  const close = () => {
+    if (closed) return Promise.resolve();
+    closed = true;
+    events.close();
+    return Promise.resolve();
+  };
+  return {
+    registry,
+    http,
+    contentType: registry.contentType,
+    render: () => registry.metrics(),
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+/** `GET /metrics`: a route definition so it gets the same token check (documented in openapi.ts). */
+export function metricsRoute(m: Metrics): RouteDef {
+  return {
+    method: "GET",
+    path: "/metrics",
+    scope: "read",
+    summary: "Prometheus metrics (text exposition format)",
+    tag: "system",
+    handler: async () =>
+      new Response(await m.render(), { status: 200, headers: { "Content-Type": m.contentType } }),
+  };
+}
+
+/** The pattern of the route that answered (`/ojs/v1/jobs/:id`), or `unmatched` (404s, refused methods). */
+function routeOf(c: Parameters<MiddlewareHandler>[0]): string {
+  const routes = matchedRoutes(c);
+  for (let i = routes.length - 1; i >= 0; i--) {
+    const r = routes[i]!;
+    // Middleware is registered with `use`, i.e. method ALL; routes have a method.
+    if (r.method !== "ALL") return r.path;
+  }
+  return "unmatched";
+}
+
+/**
+ * Queue statistics for a scrape: reused for `statsCacheMs`, and one load at a time however many
+ * scrapes (and gauges) ask. A queue whose statistics cannot be read is left out of that scrape.
+ */
+function queueStatsCache(o: MetricsOptions, onError: (err: unknown) => void): () => Promise<QueueStats[]> {
+  const cacheMs = o.statsCacheMs ?? 1000;
+  const concurrency = Math.max(1, o.statsConcurrency ?? 4);
+  let last: { at: number; value: QueueStats[] } | undefined;
+  let loading: Promise<QueueStats[]> | undefined;
+
+  const load = async (): Promise<QueueStats[]> => {
+    let queues;
+    try {
+      queues = await o.engine.listQueues();
+    } catch (err) {
+      onError(err);
+      return [];
+    }
+    const out: QueueStats[] = [];
+    let next = 0;
+    const lane = async () => {
+      while (next < queues.length) {
+        const q = queues[next++]!;
+        try {
+          out.push(await o.engine.queueStats(q.name));
+        } catch (err) {
+          onError(err);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, queues.length) }, lane));
+    return out;
+  };
+
+  return () => {
+    if (last && Date.now() - last.at < cacheMs) return Promise.resolve(last.value);
+    loading ??= load()
+      .then((value) => {
+        last = { at: Date.now(), value };
+        return value;
+      })
+      .finally(() => (loading = undefined));
+    return loading;
+  };
+}

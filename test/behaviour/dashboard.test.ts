@@ -1,0 +1,151 @@
+/**
+ * The web dashboard in a real browser (Debian's chromium driven by playwright-core) against a real
+ * `jetjob start`: log in with a token, watch a job go from available to completed live (no page
+ * reload), retry a dead letter, run a fleet job and see its per-host rows. (The screenshots in
+ * docs/screenshots/ come from `npm run screenshots`, which seeds more data.)
+ */
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+
+import type { Browser, Page } from "playwright-core";
+import { chromium } from "playwright-core";
+
+import { createClient } from "../../src/client/index.js";
+import type { Client } from "../../src/client/index.js";
+import { silentLogger } from "../../src/core/logger.js";
+import type { Worker } from "../../src/worker/index.js";
+import { createWorker } from "../../src/worker/index.js";
+import { startJetjob } from "../harness/cli.js";
+import type { Started } from "../harness/cli.js";
+import { waitFor } from "../harness/nats.js";
+
+const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+describe("web dashboard (chromium)", () => {
+  let dir: string;
+  let s: Started;
+  let api: string;
+  let nats: string;
+  let token: string;
+  let browser: Browser;
+  let page: Page;
+  let client: Client;
+  const workers: Worker[] = [];
+
+  before(async () => {
+    assert.ok(existsSync(chromiumPath), `chromium not found at ${chromiumPath} (apt-get install chromium)`);
+    dir = mkdtempSync(join(tmpdir(), "jetjob-ui-"));
+    s = await startJetjob(dir);
+    ({ api, nats } = JSON.parse(readFileSync(join(dir, "endpoints.json"), "utf8")) as {
+      api: string;
+      nats: string;
+    });
+    token = readFileSync(join(dir, "admin.token"), "utf8").trim();
+    client = createClient({ url: api, token });
+    browser = await chromium.launch({ executablePath: chromiumPath });
+    page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+  });
+  after(async () => {
+    for (const w of workers) await w.close();
+    await browser?.close();
+    await client?.close();
+    s.child.kill("SIGTERM");
+    await new Promise((r) => s.child.once("exit", r));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const startWorker = async (
+    queue: string,
+    handler: (args: unknown[], attempt: number, id: string) => unknown,
+  ) => {
+    const w = createWorker({
+      nats,
+      queues: [queue],
+      logger: silentLogger,
+      handleSignals: false,
+      handlers: { "demo.task": (job) => handler(job.args, job.attempt, job.id) },
+    });
+    await w.ready;
+    workers.push(w);
+    return w;
+  };
+
+  it("asks for a token, refuses a wrong one, and logs in with the right one", async () => {
+    await page.goto(api);
+    await page.fill("input[name=token]", "jj_wrong_token_000000");
+    await page.click("#login button[type=submit]");
+    await page.waitForSelector("#login-error:has-text('refused')");
+    await page.fill("input[name=token]", token);
+    await page.click("#login button[type=submit]");
+    await page.waitForSelector("h1:has-text('Overview')");
+    await page.waitForSelector("#agents >> text=" + hostname());
+  });
+
+  it("shows a job going from available to completed live, without reloading the page", async () => {
+    const job = await client.enqueue("demo.task", ["hello"], { queue: "web" });
+    await page.goto(`${api}/#/queues/web`);
+    await page.waitForSelector(`tr[data-job="${job.id}"] [data-state=available]`);
+    await page.evaluate(() => ((globalThis as unknown as { marker: number }).marker = 42));
+    await startWorker("web", (args) => ({ echoed: args[0] }));
+    await page.waitForSelector(`tr[data-job="${job.id}"] [data-state=completed]`, { timeout: 15_000 });
+    assert.equal(
+      await page.evaluate(() => (globalThis as unknown as { marker?: number }).marker),
+      42,
+      "no page reload",
+    );
+
+    // The job page updates live too, and shows the result.
+    const second = await client.enqueue("demo.task", ["later"], { queue: "web-later" });
+    await page.click("nav a[href='#/']");
+    await page.goto(`${api}/#/jobs/${second.id}`);
+    await page.waitForSelector("dd[data-field=state] [data-state=available]");
+    await startWorker("web-later", () => ({ ok: true }));
+    await page.waitForSelector("dd[data-field=state] [data-state=completed]", { timeout: 15_000 });
+    await page.waitForSelector("#result");
+    assert.deepEqual(JSON.parse((await page.textContent("#result")) ?? "null"), { ok: true });
+    await page.goto(api);
+    await page.waitForSelector("tr[data-queue=web] [data-count=completed]:has-text('1')");
+    await page.waitForSelector("#throughput svg", { timeout: 10_000 });
+  });
+
+  it("retries a dead letter from the dead-letter page", async () => {
+    const seen = new Set<string>();
+    await startWorker("dlq-demo", (_args, _attempt, id) => {
+      if (!seen.has(id)) {
+        seen.add(id);
+        throw new Error("first try always fails");
+      }
+      return "second time lucky";
+    });
+    const job = await client.enqueue("demo.task", [1], {
+      queue: "dlq-demo",
+      retry: { maxAttempts: 1, onExhaustion: "dead_letter" },
+    });
+    await waitFor(async () => (await client.get(job.id)).state === "discarded", {
+      what: "job dead-lettered",
+    });
+    await page.goto(`${api}/#/dlq`);
+    const row = `tr[data-job="${job.id}"]`;
+    await page.waitForSelector(row);
+    await page.click(`${row} button.retry`);
+    await page.waitForSelector(row, { state: "detached" });
+    await waitFor(async () => (await client.get(job.id)).state === "completed", {
+      what: "retried job completed",
+    });
+    assert.equal((await client.get(job.id)).result, "second time lucky");
+  });
+
+  it("runs a fleet job and shows its per-host rows", async () => {
+    await page.goto(`${api}/#/fleet`);
+    await page.fill("#run input[name=op]", "system.uptime.get");
+    await page.fill("#run input[name=target]", "all");
+    await page.click("#run button[type=submit]");
+    await page.waitForSelector(`tr[data-host="${hostname()}"] [data-state=completed]`, { timeout: 15_000 });
+    await page.waitForSelector("#timeline >> text=finished");
+    await page.goto(`${api}/#/workers`);
+    await page.waitForSelector(`tr[data-worker="${hostname()}"] [data-state=ready]`);
+  });
+});

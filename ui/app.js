@@ -1,0 +1,1051 @@
+// The jetjob dashboard: a small single-page app over the same REST API the CLI uses. No build step.
+// The token stays in the browser (sessionStorage, or localStorage with "remember"); every request
+// sends it as a bearer token, and live streams (SSE) pass it as ?access_token=.
+const main = document.getElementById("main");
+const nav = document.getElementById("nav");
+const liveDot = document.getElementById("live");
+let token = localStorage.getItem("jetjob.token") ?? sessionStorage.getItem("jetjob.token");
+
+// ---- small helpers -------------------------------------------------------------------------------
+
+/** h("td", { class: "num" }, "12") — builds DOM; strings become text nodes (never HTML). */
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs ?? {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "dataset") Object.assign(el.dataset, v);
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === undefined || c === null || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+const badge = (state, style = state) => h("span", { class: `badge s-${style}`, "data-state": state }, state);
+const json = (v, id) => h("pre", { id }, JSON.stringify(v, null, 2));
+const time = (iso) => (iso ? new Date(iso).toLocaleString() : "–");
+const pad = (n, w = 2) => String(n).padStart(w, "0");
+/** Time of day with milliseconds, for timelines where events are close together. */
+const clock = (iso) => {
+  if (!iso) return "–";
+  const d = new Date(iso);
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+};
+const short = (v, n = 80) => {
+  const s = typeof v === "string" ? v : JSON.stringify(v);
+  return s === undefined ? "" : s.length > n ? s.slice(0, n - 1) + "…" : s;
+};
+const dur = (ms) => (ms === undefined ? "–" : ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(2)} s`);
+
+function toast(text) {
+  const t = document.getElementById("toast");
+  t.textContent = text;
+  t.classList.add("show");
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => t.classList.remove("show"), 2500);
+}
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super(body?.error?.message ?? `HTTP ${status}`);
+    this.status = status;
+    this.code = body?.error?.code;
+  }
+}
+
+async function api(method, path, body) {
+  const headers = { Accept: "application/json" };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const res = await fetch(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  const parsed = text ? JSON.parse(text) : undefined;
+  if (res.status === 401) {
+    logout("Your token was refused; log in again.");
+    throw new ApiError(401, parsed);
+  }
+  if (!res.ok) throw new ApiError(res.status, parsed);
+  return parsed;
+}
+
+// Live streams of the current view; closed when the view changes.
+let streams = [];
+let timers = [];
+function stream(path, onEvent) {
+  const sep = path.includes("?") ? "&" : "?";
+  const es = new EventSource(`${path}${sep}access_token=${encodeURIComponent(token ?? "")}`);
+  es.onopen = () => liveDot.classList.add("on");
+  es.onerror = () => liveDot.classList.remove("on");
+  es.onmessage = (m) => onEvent(JSON.parse(m.data));
+  for (const type of [
+    "timeline",
+    "job.state",
+    "job.enqueued",
+    "job.scheduled",
+    "job.started",
+    "job.completed",
+    "job.failed",
+    "job.retrying",
+    "job.discarded",
+    "job.cancelled",
+    "job.requeued",
+    "job.expired",
+  ]) {
+    es.addEventListener(type, (m) => onEvent(JSON.parse(m.data)));
+  }
+  streams.push(es);
+  return es;
+}
+function every(ms, fn) {
+  timers.push(setInterval(fn, ms));
+}
+function stopLive() {
+  for (const s of streams) s.close();
+  for (const t of timers) clearInterval(t);
+  streams = [];
+  timers = [];
+  liveDot.classList.remove("on");
+}
+/** Calls fn at most once per `ms` (trailing). */
+function debounce(fn, ms = 250) {
+  let t;
+  return () => {
+    clearTimeout(t);
+    t = setTimeout(fn, ms);
+  };
+}
+
+/** Replaces el's children; arrays are flattened and empty values skipped, as in h(). */
+function fill(el, ...nodes) {
+  el.replaceChildren(
+    ...nodes.flat(2).filter((n) => n !== undefined && n !== null && n !== false && n !== ""),
+  );
+}
+
+function render(...nodes) {
+  fill(main, ...nodes);
+}
+
+function errorBox(err) {
+  return h("p", { class: "error" }, `${err.message}${err.code ? ` (${err.code})` : ""}`);
+}
+
+// ---- login ---------------------------------------------------------------------------------------
+
+function logout(message) {
+  token = null;
+  localStorage.removeItem("jetjob.token");
+  sessionStorage.removeItem("jetjob.token");
+  stopLive();
+  showLogin(message);
+}
+
+function showLogin(message) {
+  nav.hidden = true;
+  const err = h("p", { class: "error", id: "login-error" }, message ?? "");
+  const form = h(
+    "form",
+    { class: "login", id: "login" },
+    h("h1", {}, "Log in to jetjob"),
+    h(
+      "p",
+      { class: "muted" },
+      "Paste an API token. `jetjob start` prints one and saves it in .jetjob/admin.token.",
+    ),
+    h("input", { type: "password", name: "token", placeholder: "jj_…", autocomplete: "off", required: true }),
+    h("label", {}, h("input", { type: "checkbox", name: "remember" }), " remember on this browser"),
+    h("p", {}, h("button", { class: "primary", type: "submit" }, "Log in")),
+    err,
+  );
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const candidate = form.elements.token.value.trim();
+    const res = await fetch("/ojs/v1/queues?limit=1", { headers: { Authorization: `Bearer ${candidate}` } });
+    if (!res.ok) {
+      err.textContent = res.status === 401 ? "That token was refused." : `The server answered ${res.status}.`;
+      return;
+    }
+    token = candidate;
+    (form.elements.remember.checked ? localStorage : sessionStorage).setItem("jetjob.token", token);
+    route();
+  });
+  render(form);
+}
+
+// ---- views ---------------------------------------------------------------------------------------
+
+const states = ["available", "active", "scheduled", "retryable", "completed", "discarded", "cancelled"];
+
+async function queueStats() {
+  const { queues } = await api("GET", "/ojs/v1/queues?limit=1000");
+  return Promise.all(
+    queues.map(async (q) => (await api("GET", `/ojs/v1/queues/${encodeURIComponent(q.name)}/stats`)).queue),
+  );
+}
+
+function sparkline(points) {
+  const w = 600;
+  const hgt = 70;
+  const max = Math.max(1, ...points);
+  const step = w / Math.max(1, points.length - 1);
+  const d = points
+    .map((p, i) => `${(i * step).toFixed(1)},${(hgt - 4 - (p / max) * (hgt - 8)).toFixed(1)}`)
+    .join(" ");
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", `0 0 ${w} ${hgt}`);
+  svg.setAttribute("preserveAspectRatio", "none");
+  const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
+  line.setAttribute("points", d);
+  line.setAttribute("fill", "none");
+  line.setAttribute("stroke", "#2f6fed");
+  line.setAttribute("stroke-width", "2");
+  svg.append(line);
+  return svg;
+}
+
+const throughput = { last: undefined, points: [] };
+
+/** Fills the chart's past from recent lifecycle events: finished jobs per second, 2 s buckets, 3 minutes. */
+async function seedThroughput() {
+  const { events } = await api("GET", "/ojs/v1/events?types=job.completed,job.discarded&limit=1000");
+  const now = Date.now();
+  const buckets = new Array(90).fill(0);
+  for (const e of events) {
+    const age = now - Date.parse(e.timestamp);
+    const i = 89 - Math.floor(age / 2000);
+    if (i >= 0 && i < 90) buckets[i] += 0.5;
+  }
+  throughput.points = buckets;
+}
+
+async function overview() {
+  const cards = h("div", { class: "cards" });
+  const chart = h("div", { class: "spark", id: "throughput" });
+  const queuesTable = h("div", { id: "queues" });
+  const agentsTable = h("div", { id: "agents" });
+  render(
+    h("h1", {}, "Overview"),
+    cards,
+    h("h2", {}, "Throughput (jobs finished per second, all queues)"),
+    chart,
+    h("h2", {}, "Queues"),
+    queuesTable,
+    h("h2", {}, "Workers and agents online"),
+    agentsTable,
+  );
+
+  async function refresh() {
+    const [stats, workers] = await Promise.all([queueStats(), api("GET", "/api/v1/workers")]);
+    const sum = (k) => stats.reduce((a, s) => a + (s[k] ?? 0), 0);
+    const finished = sum("completed") + sum("discarded");
+    const now = Date.now();
+    if (throughput.last) {
+      const rate = Math.max(0, (finished - throughput.last.finished) / ((now - throughput.last.at) / 1000));
+      throughput.points.push(rate);
+      if (throughput.points.length > 90) throughput.points.shift();
+    }
+    throughput.last = { finished, at: now };
+    const latest = throughput.points.at(-1) ?? 0;
+    cards.replaceChildren(
+      ...[
+        ["queues", stats.length],
+        ["waiting", sum("available")],
+        ["running", sum("active")],
+        ["completed", sum("completed")],
+        ["discarded", sum("discarded")],
+        ["agents online", workers.total],
+        ["jobs/s now", latest.toFixed(1)],
+      ].map(([l, n]) =>
+        h("div", { class: "card" }, h("div", { class: "n", "data-card": l }, n), h("div", { class: "l" }, l)),
+      ),
+    );
+    chart.replaceChildren(
+      throughput.points.length > 1 ? sparkline(throughput.points) : h("p", { class: "muted" }, "collecting…"),
+    );
+    queuesTable.replaceChildren(
+      stats.length === 0
+        ? h("p", { class: "muted" }, "No queues yet: enqueue a job to create one.")
+        : h(
+            "table",
+            {},
+            h(
+              "tr",
+              {},
+              h("th", {}, "queue"),
+              h("th", {}, "status"),
+              ...["available", "active", "completed", "discarded", "cancelled", "retried"].map((k) =>
+                h("th", { class: "num" }, k),
+              ),
+            ),
+            ...stats.map((s) =>
+              h(
+                "tr",
+                { "data-queue": s.name },
+                h("td", {}, h("a", { href: `#/queues/${encodeURIComponent(s.name)}` }, s.name)),
+                h("td", {}, s.paused ? badge("paused") : badge("active", "active-q")),
+                ...["available", "active", "completed", "discarded", "cancelled", "retried"].map((k) =>
+                  h("td", { class: "num", "data-count": k }, s[k] ?? 0),
+                ),
+              ),
+            ),
+          ),
+    );
+    agentsTable.replaceChildren(
+      workers.workers.length === 0
+        ? h("p", { class: "muted" }, "No agents online.")
+        : h(
+            "table",
+            {},
+            h(
+              "tr",
+              {},
+              h("th", {}, "hostname"),
+              h("th", {}, "state"),
+              h("th", {}, "running"),
+              h("th", {}, "labels"),
+            ),
+            ...workers.workers.map((w) =>
+              h(
+                "tr",
+                {},
+                h("td", {}, w.hostname),
+                h("td", {}, badge(w.state)),
+                h("td", {}, `${w.running}/${w.concurrency}`),
+                h("td", {}, labelsText(w.labels)),
+              ),
+            ),
+          ),
+    );
+  }
+  if (throughput.points.length === 0) await seedThroughput().catch(() => undefined);
+  await refresh();
+  const soon = debounce(() => void refresh().catch(() => undefined), 300);
+  stream("/api/v1/events/stream", soon);
+  every(2000, () => void refresh().catch(() => undefined));
+}
+
+const labelsText = (labels) =>
+  Object.entries(labels ?? {})
+    .map(([k, v]) => `${k}:${v}`)
+    .join(", ") || "–";
+
+async function queueView(name, state) {
+  const enc = encodeURIComponent(name);
+  const head = h("div");
+  const list = h("div", { id: "jobs" });
+  const tabs = h(
+    "div",
+    { class: "toolbar tabs" },
+    h("a", { href: `#/queues/${enc}`, class: state ? "" : "active" }, "all"),
+    ...states.map((s) =>
+      h("a", { href: `#/queues/${enc}?state=${s}`, class: state === s ? "active" : "" }, s),
+    ),
+  );
+  render(h("h1", {}, "Queue ", h("span", { class: "mono" }, name)), head, tabs, list);
+  let cursor;
+  async function refreshHead() {
+    const s = (await api("GET", `/ojs/v1/queues/${enc}/stats`)).queue;
+    const toggle = h(
+      "button",
+      {
+        id: "pause-toggle",
+        onclick: async () => {
+          await api("POST", `/ojs/v1/queues/${enc}/${s.paused ? "resume" : "pause"}`, {});
+          toast(s.paused ? "resumed" : "paused");
+          await refreshHead();
+        },
+      },
+      s.paused ? "Resume" : "Pause",
+    );
+    head.replaceChildren(
+      h(
+        "div",
+        { class: "cards" },
+        ...states
+          .filter((k) => k in s || k === "available")
+          .map((k) =>
+            h("div", { class: "card" }, h("div", { class: "n" }, s[k] ?? 0), h("div", { class: "l" }, k)),
+          ),
+      ),
+      h("div", { class: "toolbar" }, s.paused ? badge("paused") : badge("active", "active-q"), toggle),
+    );
+  }
+  async function refreshList(more) {
+    const q = new URLSearchParams({ queue: name, limit: "50" });
+    if (state) q.set("state", state);
+    if (more && cursor) q.set("cursor", cursor);
+    const page = await api("GET", `/api/v1/jobs?${q}`);
+    cursor = page.next_cursor;
+    const rows = page.jobs.map((j) =>
+      h(
+        "tr",
+        { "data-job": j.id },
+        h("td", {}, h("a", { class: "mono", href: `#/jobs/${j.id}` }, j.id)),
+        h("td", {}, j.type),
+        h("td", {}, badge(j.state)),
+        h("td", { class: "num" }, `${j.attempt}/${j.max_attempts}`),
+        h("td", {}, short(j.args, 60)),
+        h("td", {}, time(j.created_at)),
+      ),
+    );
+    const table = more
+      ? list.querySelector("table")
+      : h(
+          "table",
+          {},
+          h("tr", {}, ...["id", "type", "state", "attempt", "args", "created"].map((t) => h("th", {}, t))),
+        );
+    table.append(...rows);
+    const moreButton = cursor
+      ? h("p", {}, h("button", { onclick: () => void refreshList(true) }, "More"))
+      : "";
+    list.replaceChildren(
+      page.jobs.length === 0 && !more ? h("p", { class: "muted" }, "No jobs here.") : table,
+      moreButton,
+    );
+  }
+  await Promise.all([refreshHead(), refreshList(false)]);
+  const soon = debounce(
+    () => void Promise.all([refreshHead(), refreshList(false)]).catch(() => undefined),
+    300,
+  );
+  stream(`/ojs/v1/queues/${enc}/events`, soon);
+}
+
+async function jobView(id) {
+  const { job } = await api("GET", `/api/v1/jobs/${encodeURIComponent(id)}`);
+  if (job.target !== undefined && job.op !== undefined) return fleetJobView(job);
+  const body = h("div");
+  const actions = h("div", { class: "toolbar" });
+  render(h("h1", {}, "Job ", h("span", { class: "mono" }, id)), actions, body);
+  const events = [];
+  function draw(j) {
+    const done = ["completed", "discarded", "cancelled"].includes(j.state);
+    actions.replaceChildren(
+      badge(j.state),
+      h(
+        "button",
+        {
+          id: "cancel",
+          class: "danger",
+          disabled: done,
+          onclick: async () => {
+            await api("DELETE", `/ojs/v1/jobs/${encodeURIComponent(id)}`);
+            toast("cancelled");
+            await reload();
+          },
+        },
+        "Cancel",
+      ),
+      h(
+        "button",
+        {
+          id: "retry",
+          disabled: !(j.state === "discarded" || j.state === "cancelled"),
+          onclick: async () => {
+            await api("POST", `/api/v1/jobs/${encodeURIComponent(id)}/retry`, {});
+            toast("retrying");
+            await reload();
+          },
+        },
+        "Retry",
+      ),
+      h("a", { href: `#/queues/${encodeURIComponent(j.queue)}` }, `queue ${j.queue}`),
+    );
+    const rows = [
+      ["type", j.type],
+      ["state", badge(j.state)],
+      ["queue", j.queue],
+      ["priority", j.priority],
+      ["attempt", `${j.attempt} of ${j.max_attempts}`],
+      ["created", time(j.created_at)],
+      ["scheduled", j.scheduled_at && time(j.scheduled_at)],
+      ["started", j.started_at && time(j.started_at)],
+      ["completed", j.completed_at && time(j.completed_at)],
+      ["cancelled", j.cancelled_at && time(j.cancelled_at)],
+      ["worker", j.worker_id],
+      ["exclusive key", j.exclusive_key],
+      ["trace", j.traceparent],
+    ].filter(([, v]) => v !== undefined && v !== "");
+    fill(
+      body,
+      h(
+        "dl",
+        { class: "fields" },
+        ...rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", { "data-field": k }, v)]),
+      ),
+      h("h2", {}, "Args"),
+      json(j.args),
+      j.result !== undefined ? [h("h2", {}, "Result"), json(j.result, "result")] : "",
+      j.error ? [h("h2", {}, "Error"), json(j.error, "error")] : "",
+      j.errors?.length
+        ? [
+            h("h2", {}, "Retry history"),
+            h(
+              "table",
+              {},
+              h(
+                "tr",
+                {},
+                h("th", {}, "attempt"),
+                h("th", {}, "code"),
+                h("th", {}, "message"),
+                h("th", {}, "at"),
+              ),
+              ...j.errors.map((e, i) =>
+                h(
+                  "tr",
+                  {},
+                  h("td", {}, e.attempt ?? i + 1),
+                  h("td", {}, e.code ?? e.type ?? ""),
+                  h("td", {}, e.message ?? ""),
+                  h("td", {}, time(e.occurred_at ?? e.at)),
+                ),
+              ),
+            ),
+          ]
+        : "",
+      h("h2", {}, "Live events"),
+      events.length
+        ? h(
+            "table",
+            { id: "events" },
+            ...events.map((e) =>
+              h(
+                "tr",
+                {},
+                h("td", { class: "mono" }, clock(e.timestamp)),
+                h("td", {}, e.type),
+                h("td", {}, short(e.data, 120)),
+              ),
+            ),
+          )
+        : h("p", { class: "muted" }, "Waiting for events…"),
+    );
+  }
+  async function reload() {
+    draw((await api("GET", `/ojs/v1/jobs/${encodeURIComponent(id)}`)).job);
+  }
+  draw(job);
+  const soon = debounce(() => void reload().catch(() => undefined), 150);
+  stream(`/ojs/v1/jobs/${encodeURIComponent(id)}/events`, (e) => {
+    events.push(e);
+    soon();
+  });
+}
+
+function fleetJobView(initial) {
+  const id = initial.id;
+  const head = h("div");
+  const hosts = h("div", { id: "hosts" });
+  const timeline = h("div", { id: "timeline" });
+  render(
+    h("h1", {}, "Fleet job ", h("span", { class: "mono" }, id)),
+    head,
+    h("h2", {}, "Per-host results"),
+    hosts,
+    h("h2", {}, "Timeline"),
+    timeline,
+  );
+  function draw(job) {
+    head.replaceChildren(
+      h(
+        "div",
+        { class: "toolbar" },
+        badge(job.status),
+        h(
+          "button",
+          {
+            id: "cancel",
+            class: "danger",
+            disabled: job.status !== "running",
+            onclick: async () => {
+              await api("POST", `/api/v1/jobs/${id}/cancel`, {});
+              toast("cancelled");
+            },
+          },
+          "Cancel",
+        ),
+        h(
+          "button",
+          {
+            id: "retry",
+            disabled: job.status === "running" || job.status === "completed",
+            onclick: async () => {
+              const r = await api("POST", `/api/v1/jobs/${id}/retry`, {});
+              location.hash = `#/jobs/${r.job.id}`;
+            },
+          },
+          "Retry failed hosts",
+        ),
+      ),
+      h(
+        "dl",
+        { class: "fields" },
+        ...[
+          ["operation", `${job.op} (${job.op_kind})`],
+          ["target", h("code", {}, job.target)],
+          [
+            "hosts",
+            `${job.counts.completed}/${job.counts.total} completed, ${job.counts.failed} failed, ${job.counts.unreachable} unreachable, ${job.counts.timeout} timed out`,
+          ],
+          ["created", time(job.created_at)],
+          ["deadline", time(job.deadline_at)],
+          ["finished", job.finished_at && time(job.finished_at)],
+          ["owner", `${job.owner} (epoch ${job.epoch})`],
+          ["retry of", job.retry_of && h("a", { href: `#/jobs/${job.retry_of}` }, job.retry_of)],
+          ["args", short(job.args, 200)],
+        ]
+          .filter(([, v]) => v)
+          .flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]),
+      ),
+    );
+    hosts.replaceChildren(
+      h(
+        "table",
+        {},
+        h("tr", {}, ...["host", "state", "duration", "result / error"].map((t) => h("th", {}, t))),
+        ...job.results.map((r) =>
+          h(
+            "tr",
+            { "data-host": r.host },
+            h("td", {}, r.host),
+            h("td", {}, badge(r.state)),
+            h("td", { class: "num" }, dur(r.duration_ms)),
+            h(
+              "td",
+              { class: "mono" },
+              r.error
+                ? `${r.error.code}: ${r.error.message}`
+                : r.result === undefined
+                  ? ""
+                  : short(r.result, 160),
+            ),
+          ),
+        ),
+      ),
+    );
+    timeline.replaceChildren(
+      h(
+        "table",
+        {},
+        h("tr", {}, ...["time", "event", "host", "epoch", "data"].map((t) => h("th", {}, t))),
+        ...(job.timeline ?? []).map((e) =>
+          h(
+            "tr",
+            {},
+            h("td", { class: "mono" }, clock(e.timestamp)),
+            h("td", {}, e.event),
+            h("td", {}, e.host ?? "–"),
+            h("td", { class: "num" }, e.epoch),
+            h("td", { class: "mono" }, e.data ? short(e.data, 100) : ""),
+          ),
+        ),
+      ),
+    );
+  }
+  draw(initial);
+  const reload = debounce(async () => draw((await api("GET", `/api/v1/jobs/${id}`)).job), 100);
+  stream(`/api/v1/jobs/${id}/stream`, () => reload());
+}
+
+async function fleetList() {
+  const form = h(
+    "form",
+    { class: "inline", id: "run" },
+    h("input", {
+      name: "op",
+      placeholder: "operation, e.g. system.hostname.get",
+      value: "system.hostname.get",
+      required: true,
+    }),
+    h("input", {
+      name: "target",
+      placeholder: "target, e.g. all, group:web, web-*",
+      value: "all",
+      required: true,
+    }),
+    h("input", { name: "args", placeholder: "args as JSON (optional)" }),
+    h("button", { class: "primary", type: "submit" }, "Run"),
+  );
+  const err = h("p", { class: "error" });
+  const list = h("div");
+  render(h("h1", {}, "Fleet jobs"), form, err, list);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    err.textContent = "";
+    try {
+      const args = form.elements.args.value.trim();
+      const r = await api("POST", "/api/v1/jobs", {
+        op: form.elements.op.value.trim(),
+        target: form.elements.target.value.trim(),
+        ...(args ? { args: JSON.parse(args) } : {}),
+      });
+      location.hash = `#/jobs/${r.job.id}`;
+    } catch (x) {
+      err.textContent = x.message;
+    }
+  });
+  async function refresh() {
+    const page = await api("GET", "/api/v1/jobs?limit=50");
+    list.replaceChildren(
+      page.jobs.length === 0
+        ? h("p", { class: "muted" }, "No fleet jobs yet.")
+        : h(
+            "table",
+            {},
+            h(
+              "tr",
+              {},
+              ...["id", "operation", "target", "status", "hosts", "created"].map((t) => h("th", {}, t)),
+            ),
+            ...page.jobs.map((j) =>
+              h(
+                "tr",
+                {},
+                h("td", {}, h("a", { class: "mono", href: `#/jobs/${j.id}` }, j.id)),
+                h("td", {}, j.op),
+                h("td", {}, h("code", {}, j.target)),
+                h("td", {}, badge(j.status)),
+                h("td", { class: "num" }, j.hosts.length),
+                h("td", {}, time(j.created_at)),
+              ),
+            ),
+          ),
+    );
+  }
+  await refresh();
+  every(3000, () => void refresh().catch(() => undefined));
+}
+
+async function workersView() {
+  const list = h("div");
+  render(h("h1", {}, "Workers and agents"), list);
+  async function refresh() {
+    const { workers } = await api("GET", "/api/v1/workers?offline=true");
+    list.replaceChildren(
+      workers.length === 0
+        ? h("p", { class: "muted" }, "No agents registered. Start one with `jetjob agent --nats URL`.")
+        : h(
+            "table",
+            {},
+            h(
+              "tr",
+              {},
+              ...["hostname", "state", "running", "labels", "facts", "version", "last seen", ""].map((t) =>
+                h("th", {}, t),
+              ),
+            ),
+            ...workers.map((w) =>
+              h(
+                "tr",
+                { "data-worker": w.hostname },
+                h("td", {}, w.hostname),
+                h("td", {}, badge(w.online ? w.state : "offline")),
+                h("td", { class: "num" }, `${w.running}/${w.concurrency}`),
+                h("td", {}, labelsText(w.labels)),
+                h(
+                  "td",
+                  {},
+                  h(
+                    "details",
+                    {},
+                    h(
+                      "summary",
+                      {},
+                      `${Object.keys(w.facts).length} facts, ${w.operations.length} operations`,
+                    ),
+                    json({ facts: w.facts, operations: w.operations.map((o) => `${o.name} (${o.kind})`) }),
+                  ),
+                ),
+                h("td", {}, w.version),
+                h("td", {}, time(w.last_seen)),
+                h(
+                  "td",
+                  {},
+                  w.online
+                    ? h(
+                        "button",
+                        {
+                          onclick: async () => {
+                            await api(
+                              "POST",
+                              `/api/v1/workers/${encodeURIComponent(w.hostname)}/${w.state === "ready" ? "drain" : "undrain"}`,
+                              {},
+                            );
+                            toast(
+                              w.state === "ready"
+                                ? `draining ${w.hostname}`
+                                : `${w.hostname} takes jobs again`,
+                            );
+                            await refresh();
+                          },
+                        },
+                        w.state === "ready" ? "Drain" : "Undrain",
+                      )
+                    : "",
+                ),
+              ),
+            ),
+          ),
+    );
+  }
+  await refresh();
+  every(2000, () => void refresh().catch(() => undefined));
+}
+
+async function dlqView() {
+  const list = h("div");
+  const bar = h("div", { class: "toolbar" });
+  render(h("h1", {}, "Dead letters"), bar, list);
+  const selected = new Set();
+  async function bulk(action) {
+    for (const id of [...selected]) {
+      if (action === "retry") await api("POST", `/ojs/v1/dead-letter/${id}/retry`, {});
+      else await api("DELETE", `/ojs/v1/dead-letter/${id}`);
+    }
+    toast(`${action === "retry" ? "retried" : "deleted"} ${selected.size}`);
+    selected.clear();
+    await refresh();
+  }
+  async function refresh() {
+    const page = await api("GET", "/ojs/v1/dead-letter?limit=200");
+    for (const id of [...selected]) if (!page.jobs.some((j) => j.id === id)) selected.delete(id);
+    bar.replaceChildren(
+      h("span", { class: "muted" }, `${page.pagination.total} dead letter(s)`),
+      h("button", { id: "retry-selected", onclick: () => void bulk("retry") }, "Retry selected"),
+      h(
+        "button",
+        { id: "delete-selected", class: "danger", onclick: () => void bulk("delete") },
+        "Delete selected",
+      ),
+    );
+    list.replaceChildren(
+      page.jobs.length === 0
+        ? h("p", { class: "muted", id: "dlq-empty" }, "No dead letters.")
+        : h(
+            "table",
+            {},
+            h(
+              "tr",
+              {},
+              h("th", {}, ""),
+              ...["id", "type", "queue", "error", "attempts", ""].map((t) => h("th", {}, t)),
+            ),
+            ...page.jobs.map((j) =>
+              h(
+                "tr",
+                { "data-job": j.id },
+                h(
+                  "td",
+                  {},
+                  h("input", {
+                    type: "checkbox",
+                    checked: selected.has(j.id),
+                    onchange: (e) => (e.target.checked ? selected.add(j.id) : selected.delete(j.id)),
+                  }),
+                ),
+                h("td", {}, h("a", { class: "mono", href: `#/jobs/${j.id}` }, j.id)),
+                h("td", {}, j.type),
+                h("td", {}, j.queue),
+                h("td", {}, j.error ? `${j.error.code ?? ""} ${j.error.message ?? ""}` : ""),
+                h("td", { class: "num" }, j.attempt),
+                h(
+                  "td",
+                  {},
+                  h(
+                    "button",
+                    {
+                      class: "retry",
+                      onclick: async () => {
+                        await api("POST", `/ojs/v1/dead-letter/${j.id}/retry`, {});
+                        toast("retried");
+                        await refresh();
+                      },
+                    },
+                    "Retry",
+                  ),
+                  " ",
+                  h(
+                    "button",
+                    {
+                      class: "danger",
+                      onclick: async () => {
+                        await api("DELETE", `/ojs/v1/dead-letter/${j.id}`);
+                        toast("deleted");
+                        await refresh();
+                      },
+                    },
+                    "Delete",
+                  ),
+                ),
+              ),
+            ),
+          ),
+    );
+  }
+  await refresh();
+  every(3000, () => void refresh().catch(() => undefined));
+}
+
+async function cronView() {
+  const list = h("div");
+  render(h("h1", {}, "Cron schedules"), list);
+  async function refresh() {
+    const { crons } = await api("GET", "/ojs/v1/cron");
+    list.replaceChildren(
+      crons.length === 0
+        ? h("p", { class: "muted" }, "No schedules. Add one with `jetjob cron add`.")
+        : h(
+            "table",
+            {},
+            h(
+              "tr",
+              {},
+              ...["name", "expression", "time zone", "job", "next run", "last run", ""].map((t) =>
+                h("th", {}, t),
+              ),
+            ),
+            ...crons.map((c) =>
+              h(
+                "tr",
+                {},
+                h("td", {}, c.name),
+                h("td", {}, h("code", {}, c.expression)),
+                h("td", {}, c.timezone),
+                h("td", {}, `${c.job_template.type ?? ""} → ${c.job_template.queue ?? "default"}`),
+                h("td", {}, time(c.next_run_at)),
+                h(
+                  "td",
+                  {},
+                  c.last_job_id
+                    ? h("a", { href: `#/jobs/${c.last_job_id}` }, time(c.last_run_at))
+                    : time(c.last_run_at),
+                ),
+                h(
+                  "td",
+                  {},
+                  h(
+                    "button",
+                    {
+                      class: "danger",
+                      onclick: async () => {
+                        await api("DELETE", `/ojs/v1/cron/${encodeURIComponent(c.name)}`);
+                        toast("deleted");
+                        await refresh();
+                      },
+                    },
+                    "Delete",
+                  ),
+                ),
+              ),
+            ),
+          ),
+    );
+  }
+  await refresh();
+  every(5000, () => void refresh().catch(() => undefined));
+}
+
+async function locksView() {
+  const locks = h("div");
+  const keys = h("div");
+  render(
+    h("h1", {}, "Locks and exclusive keys"),
+    h("h2", {}, "Locks"),
+    locks,
+    h("h2", {}, "Exclusive keys"),
+    keys,
+  );
+  async function refresh() {
+    const [l, k] = await Promise.all([api("GET", "/api/v1/locks"), api("GET", "/api/v1/exclusive-keys")]);
+    locks.replaceChildren(
+      l.locks.length === 0
+        ? h("p", { class: "muted" }, "No locks held.")
+        : h(
+            "table",
+            {},
+            h(
+              "tr",
+              {},
+              ...["name", "owner", "fencing token", "acquired", "expires"].map((t) => h("th", {}, t)),
+            ),
+            ...l.locks.map((x) =>
+              h(
+                "tr",
+                {},
+                h("td", {}, x.name),
+                h("td", {}, x.owner ?? "–"),
+                h("td", { class: "num" }, x.fencing_token),
+                h("td", {}, time(x.acquired_at)),
+                h("td", {}, time(x.expires_at)),
+              ),
+            ),
+          ),
+    );
+    keys.replaceChildren(
+      k.keys.length === 0
+        ? h("p", { class: "muted" }, "No exclusive keys held.")
+        : h(
+            "table",
+            {},
+            h("tr", {}, ...["key", "holder", "since", "waiting"].map((t) => h("th", {}, t))),
+            ...k.keys.map((x) =>
+              h(
+                "tr",
+                {},
+                h("td", { class: "mono" }, x.key),
+                h("td", {}, x.holder ? h("a", { href: `#/jobs/${x.holder.job_id}` }, x.holder.job_id) : "–"),
+                h("td", {}, x.holder ? time(x.holder.since) : "–"),
+                h("td", { class: "num" }, x.waiting),
+              ),
+            ),
+          ),
+    );
+  }
+  await refresh();
+  every(3000, () => void refresh().catch(() => undefined));
+}
+
+// ---- router --------------------------------------------------------------------------------------
+
+async function route() {
+  stopLive();
+  if (!token) return showLogin();
+  nav.hidden = false;
+  const hash = location.hash.replace(/^#/, "") || "/";
+  const [path, qs] = hash.split("?");
+  const params = new URLSearchParams(qs ?? "");
+  for (const a of nav.querySelectorAll("a"))
+    a.classList.toggle("active", a.getAttribute("href") === `#${path}`);
+  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  try {
+    if (parts.length === 0) await overview();
+    else if (parts[0] === "queues" && parts[1]) await queueView(parts[1], params.get("state") ?? undefined);
+    else if (parts[0] === "jobs" && parts[1]) await jobView(parts[1]);
+    else if (parts[0] === "fleet") await fleetList();
+    else if (parts[0] === "workers") await workersView();
+    else if (parts[0] === "dlq") await dlqView();
+    else if (parts[0] === "cron") await cronView();
+    else if (parts[0] === "locks") await locksView();
+    else render(h("p", {}, "Nothing here. ", h("a", { href: "#/" }, "Back to the overview.")));
+  } catch (err) {
+    if (err.status !== 401) render(errorBox(err));
+  }
+}
+
+document.getElementById("logout").addEventListener("click", () => logout());
+document.getElementById("search").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const id = e.target.elements.id.value.trim();
+  if (id) location.hash = `#/jobs/${id}`;
+});
+window.addEventListener("hashchange", () => void route());
+void route();
