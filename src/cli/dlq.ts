@@ -4,11 +4,13 @@
  */
 import type { Command } from "commander";
 
+import type { Client } from "../client/client.js";
 import type { Job } from "../client/types.js";
+import { ValidationError } from "../core/errors.js";
 import { addClientFlags, clientFor, intFlag } from "./client-flags.js";
 import type { ClientFlags, Runner } from "./client-flags.js";
 import { printJob } from "./job.js";
-import { cell, color, printJson, printTable, truncate } from "./output.js";
+import { cell, color, createProgress, printJson, printTable, truncate } from "./output.js";
 
 interface ListFlags extends ClientFlags {
   queue?: string;
@@ -63,25 +65,78 @@ export function registerDlqCommands(program: Command, run: Runner): void {
     }, f.json),
   );
 
-  addClientFlags(
-    dlq
-      .command("retry")
-      .description("retry a dead letter: back to available with fresh attempts")
-      .argument("<id>", "job id"),
-  ).action((id: string, f: ClientFlags) =>
-    run(async () => printJob(await clientFor(f).deadLetters.retry(id), f.json), f.json),
-  );
+  for (const verb of ["retry", "delete"] as const) {
+    addClientFlags(
+      dlq
+        .command(verb)
+        .description(
+          verb === "retry"
+            ? "retry dead letters: back to available with fresh attempts (one id, or --all)"
+            : "remove jobs from the dead-letter queue; they stay discarded (one id, or --all)",
+        )
+        .argument("[id]", "job id")
+        .option("--all", "every dead letter (with --queue: of that queue), with a progress line")
+        .option("-q, --queue <queue>", "with --all: only this queue"),
+    ).action((id: string | undefined, f: BulkFlags) =>
+      run(async () => {
+        const client = clientFor(f);
+        if (id !== undefined && !f.all) {
+          if (verb === "retry") return printJob(await client.deadLetters.retry(id), f.json);
+          const r = await client.deadLetters.delete(id);
+          if (f.json) return printJson(r);
+          process.stdout.write(`dead letter ${r.job_id} deleted\n`);
+          return;
+        }
+        if (!f.all || id !== undefined) {
+          throw new ValidationError(`give a job id, or --all for every dead letter`);
+        }
+        const r = await bulk(client, verb, f.queue);
+        if (f.json) return printJson(r);
+        process.stdout.write(
+          `${verb === "retry" ? "retried" : "deleted"} ${r.done} dead letter(s)` +
+            (r.failed.length ? color.red(`, ${r.failed.length} failed`) : "") +
+            "\n",
+        );
+        for (const x of r.failed) process.stdout.write(`  ${x.id}: ${x.error}\n`);
+        if (r.failed.length) process.exitCode = 1;
+      }, f.json),
+    );
+  }
+}
 
-  addClientFlags(
-    dlq
-      .command("delete")
-      .description("remove a job from the dead-letter queue (the job stays discarded)")
-      .argument("<id>", "job id"),
-  ).action((id: string, f: ClientFlags) =>
-    run(async () => {
-      const r = await clientFor(f).deadLetters.delete(id);
-      if (f.json) return printJson(r);
-      process.stdout.write(`dead letter ${r.job_id} deleted\n`);
-    }, f.json),
-  );
+interface BulkFlags extends ClientFlags {
+  all?: boolean;
+  queue?: string;
+}
+
+/** Retries or deletes every dead letter (of a queue), page by page, with a progress line. */
+async function bulk(client: Client, verb: "retry" | "delete", queue: string | undefined) {
+  const q = queue === undefined ? {} : { queue };
+  const first = await client.deadLetters.list({ ...q, limit: 1 });
+  const progress = createProgress(verb === "retry" ? "retrying" : "deleting", first.total);
+  const failed: Array<{ id: string; error: string }> = [];
+  const skip = new Set<string>();
+  let done = 0;
+  try {
+    for (;;) {
+      const page = await client.deadLetters.list({ ...q, limit: 100, offset: skip.size });
+      const todo = page.jobs.filter((j) => !skip.has(j.id));
+      if (todo.length === 0) break;
+      for (const j of todo) {
+        try {
+          if (verb === "retry") await client.deadLetters.retry(j.id);
+          else await client.deadLetters.delete(j.id);
+          done++;
+          progress.tick(true);
+        } catch (err) {
+          skip.add(j.id); // left in the list; skipped on the next pages
+          failed.push({ id: j.id, error: err instanceof Error ? err.message : String(err) });
+          progress.tick(false);
+        }
+      }
+    }
+  } finally {
+    progress.done();
+  }
+  return { done, failed };
 }

@@ -19,7 +19,7 @@ import {
   stateCell,
   summaryLine,
 } from "./fleet-table.js";
-import { color, printFields, printJson, printTable, shortTime } from "./output.js";
+import { color, printFields, printJson, printTable, shortTime, truncate } from "./output.js";
 
 interface RunFlags extends ClientFlags {
   target: string;
@@ -106,6 +106,23 @@ async function runOnFleet(client: Client, op: string, f: RunFlags): Promise<numb
   const job = await client.fleet.get(created.id);
   if (f.json) printJson(job);
   else out.write(summaryLine(job.counts, job.status) + "\n");
+  return fleetExitCode(job);
+}
+
+/** `jetjob job watch ID` for a targeted job: one line per timeline event (NDJSON with --json). */
+export async function watchFleetJob(client: Client, id: string, json: boolean): Promise<number> {
+  for await (const e of client.fleet.timeline(id)) {
+    if (json) {
+      process.stdout.write(JSON.stringify(e) + "\n");
+      continue;
+    }
+    const data = e.data === undefined ? "" : color.dim(truncate(JSON.stringify(e.data), 100));
+    process.stdout.write(
+      `${color.dim(shortTime(e.timestamp))}  ${stateCell(e.event).padEnd(12)}  ${e.host ?? "-"}  ${data}\n`,
+    );
+  }
+  const job = await client.fleet.get(id);
+  if (!json) process.stdout.write(summaryLine(job.counts, job.status) + "\n");
   return fleetExitCode(job);
 }
 

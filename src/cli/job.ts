@@ -7,7 +7,7 @@ import { Option } from "commander";
 import type { EnqueueOptions, Job } from "../client/types.js";
 import { isNotFound, ValidationError } from "../core/errors.js";
 import { isFleetId } from "../fleet/ids.js";
-import { printFleetJob, registerFleetJobCommands } from "./fleet.js";
+import { printFleetJob, registerFleetJobCommands, watchFleetJob } from "./fleet.js";
 import { allJobStates } from "../core/states.js";
 import type { JobState } from "../core/states.js";
 import { addClientFlags, clientFor, durationFlag, intFlag, parseArgValues } from "./client-flags.js";
@@ -180,8 +180,17 @@ export function registerJobCommands(program: Command, run: Runner): void {
     job
       .command("watch")
       .description(
-        "print a job's live events until it finishes; exit 0 if it completed, 1 if it was discarded or cancelled",
+        "print a job's live events until it finishes (a targeted job's timeline); exit 0 if it completed, 1 if it failed or was cancelled, 3 if hosts were unreachable",
       )
       .argument("<id>", "job id"),
-  ).action((id: string, f: ClientFlags) => run(() => watchJob(clientFor(f), id, f.json === true), f.json));
+  ).action((id: string, f: ClientFlags) =>
+    run(async () => {
+      const client = clientFor(f);
+      if (isFleetId(id) && (await client.fleet.get(id).catch(() => undefined))) {
+        process.exitCode = await watchFleetJob(client, id, f.json === true);
+        return;
+      }
+      await watchJob(client, id, f.json === true);
+    }, f.json),
+  );
 }

@@ -99,3 +99,26 @@ export function reportError(err: unknown, json: boolean): number {
   }
   return exitCodeFor(e.code);
 }
+
+/** A progress line for batch commands: redrawn in place on a terminal (stderr), silent otherwise. */
+export function createProgress(label: string, total: number): { tick(ok: boolean): void; done(): void } {
+  const tty = process.stderr.isTTY === true;
+  let ok = 0;
+  let failed = 0;
+  const draw = () => {
+    if (!tty) return;
+    const pct = total === 0 ? 100 : Math.floor(((ok + failed) / total) * 100);
+    const bad = failed > 0 ? `, ${paint(31, `${failed} failed`, process.stderr)}` : "";
+    process.stderr.write(`\r\u001b[2K${label} ${ok + failed}/${total} (${pct}%)${bad}`);
+  };
+  return {
+    tick(success) {
+      if (success) ok++;
+      else failed++;
+      draw();
+    },
+    done() {
+      if (tty) process.stderr.write("\r\u001b[2K");
+    },
+  };
+}

@@ -10,6 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 
+import { createClient } from "../../src/client/index.js";
+import { silentLogger } from "../../src/core/logger.js";
+import { createWorker } from "../../src/worker/index.js";
 import { cli, spawnCli, startJetjob } from "../harness/cli.js";
 import type { Started } from "../harness/cli.js";
 import { waitFor } from "../harness/nats.js";
@@ -125,6 +128,74 @@ describe("fleet CLI: jetjob start + agent + job run", () => {
     assert.ok(
       !(JSON.parse(after.stdout) as Array<{ hostname: string }>).some((w) => w.hostname === "lab-box-1"),
     );
+  });
+
+  it("watches a targeted job's timeline to the end", async () => {
+    const run = await cli([
+      "job",
+      "run",
+      "system.hostname.get",
+      "--target",
+      "all",
+      "--data-dir",
+      dir,
+      "--json",
+    ]);
+    const id = (JSON.parse(run.stdout) as { id: string }).id;
+    const watch = await cli(["job", "watch", id, "--data-dir", dir]);
+    assert.equal(watch.code, 0, watch.stderr);
+    assert.match(watch.stdout, /submitted/);
+    assert.match(watch.stdout, new RegExp(`completed\\s+${hostname()}`));
+    assert.match(watch.stdout, /finished/);
+  });
+
+  it("retries every dead letter of a queue with --all", async () => {
+    const token = readFileSync(join(dir, "admin.token"), "utf8").trim();
+    const api = (JSON.parse(readFileSync(join(dir, "endpoints.json"), "utf8")) as { api: string }).api;
+    const client = createClient({ url: api, token });
+    const failOnce = new Set<string>();
+    const worker = createWorker({
+      nats,
+      queues: ["bulk-dlq"],
+      logger: silentLogger,
+      handleSignals: false,
+      handlers: {
+        flaky: (job) => {
+          if (!failOnce.has(job.id)) {
+            failOnce.add(job.id);
+            throw new Error("first attempt fails");
+          }
+          return "ok";
+        },
+      },
+    });
+    try {
+      const jobs = await client.enqueueMany(
+        Array.from({ length: 5 }, (_, i) => ({
+          type: "flaky",
+          args: [i],
+          options: { queue: "bulk-dlq", retry: { maxAttempts: 1, onExhaustion: "dead_letter" as const } },
+        })),
+      );
+      await waitFor(async () => (await client.deadLetters.list({ queue: "bulk-dlq" })).total === 5, {
+        what: "5 dead letters",
+      });
+      const missing = await cli(["dlq", "retry", "--data-dir", dir]);
+      assert.equal(missing.code, 2, "neither an id nor --all");
+      const r = await cli(["dlq", "retry", "--all", "--queue", "bulk-dlq", "--data-dir", dir]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /retried 5 dead letter\(s\)/);
+      await waitFor(
+        async () => {
+          const all = await Promise.all(jobs.map((j) => client.get(j.id)));
+          return all.every((j) => j.state === "completed");
+        },
+        { what: "retried jobs completed" },
+      );
+    } finally {
+      await worker.close();
+      await client.close();
+    }
   });
 
   it("has --help on the fleet commands", async () => {
