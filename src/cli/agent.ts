@@ -40,6 +40,9 @@ const configSchema = z
     nats_user: z.string().optional(),
     nats_pass: z.string().optional(),
     nats_token: z.string().optional(),
+    nats_tls_ca: z.string().optional(),
+    nats_tls_cert: z.string().optional(),
+    nats_tls_key: z.string().optional(),
   })
   .strict();
 export type AgentConfig = z.infer<typeof configSchema>;
@@ -71,6 +74,9 @@ interface AgentFlags {
   natsUser?: string;
   natsPass?: string;
   natsToken?: string;
+  natsTlsCa?: string;
+  natsTlsCert?: string;
+  natsTlsKey?: string;
   logLevel?: LogLevel;
 }
 
@@ -100,6 +106,9 @@ export async function startAgentFromFlags(f: AgentFlags, logger: Logger, version
   const user = f.natsUser ?? cfg.nats_user;
   const pass = f.natsPass ?? cfg.nats_pass;
   const token = f.natsToken ?? cfg.nats_token;
+  const tlsCa = f.natsTlsCa ?? cfg.nats_tls_ca;
+  const tlsCert = f.natsTlsCert ?? cfg.nats_tls_cert;
+  const tlsKey = f.natsTlsKey ?? cfg.nats_tls_key;
   const exec = cfg.command_exec;
   const queues = f.queue.length > 0 ? f.queue : (cfg.queues ?? []);
   const hostname = f.hostname ?? cfg.hostname;
@@ -112,6 +121,9 @@ export async function startAgentFromFlags(f: AgentFlags, logger: Logger, version
       ...(user === undefined ? {} : { user }),
       ...(pass === undefined ? {} : { pass }),
       ...(token === undefined ? {} : { token }),
+      ...(tlsCa === undefined ? {} : { tlsCaFile: tlsCa }),
+      ...(tlsCert === undefined ? {} : { tlsCertFile: tlsCert }),
+      ...(tlsKey === undefined ? {} : { tlsKeyFile: tlsKey }),
     },
     ...(hostname === undefined ? {} : { hostname }),
     labels,
@@ -150,6 +162,9 @@ export function registerAgentCommand(program: Command, run: Runner, version: str
     .option("--nats-user <user>", "NATS user")
     .option("--nats-pass <pass>", "NATS password")
     .option("--nats-token <token>", "NATS token")
+    .option("--nats-tls-ca <file>", "TLS to NATS: trust this CA (PEM)")
+    .option("--nats-tls-cert <file>", "TLS client certificate (PEM)")
+    .option("--nats-tls-key <file>", "TLS client key (PEM)")
     .option("--log-level <level>", "debug, info, warn, error")
     .action((f: AgentFlags) =>
       run(async () => {

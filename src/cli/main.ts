@@ -68,6 +68,14 @@ program
   .option("--data-dir <dir>", "where data, token and endpoints.json live (default: .jetjob)")
   .option("--no-agent", "do not run the local fleet agent")
   .option(
+    "--nats-host <addr>",
+    "NATS listen address (default 127.0.0.1); any other turns on NATS auth (user jetjob, password in <data-dir>/nats.password)",
+  )
+  .option("--nats-auth", "require NATS credentials even on loopback")
+  .option("--nats-tls-cert <file>", "serve NATS over TLS with this certificate (PEM)")
+  .option("--nats-tls-key <file>", "key of --nats-tls-cert (PEM)")
+  .option("--nats-tls-ca <file>", "CA of the certificate, for this machine's own connections")
+  .option(
     "--agent-label <key:value>",
     "a label of the local agent (repeatable)",
     (v: string, all: string[]) => [...all, v],
@@ -85,6 +93,11 @@ program
       logLevel?: LogLevel;
       agent: boolean;
       agentLabel: string[];
+      natsHost?: string;
+      natsAuth?: boolean;
+      natsTlsCert?: string;
+      natsTlsKey?: string;
+      natsTlsCa?: string;
     }) => run(() => startCommand({ ...o, agentLabels: o.agentLabel, version })),
   );
 
@@ -99,11 +112,17 @@ program
   .option("--nats-user <user>", "NATS user")
   .option("--nats-pass <pass>", "NATS password")
   .option("--nats-token <token>", "NATS token")
+  .option("--nats-tls-ca <file>", "TLS to NATS: trust this CA (PEM)")
+  .option("--nats-tls-cert <file>", "TLS client certificate (PEM)")
+  .option("--nats-tls-key <file>", "TLS client key (PEM)")
   .addOption(enableReset())
   .addOption(logLevel)
   .action(
     (o: {
       nats: string;
+      natsTlsCa?: string;
+      natsTlsCert?: string;
+      natsTlsKey?: string;
       port: number;
       host: string;
       tokenFile?: string;
@@ -131,6 +150,9 @@ program
             ...(o.natsUser === undefined ? {} : { user: o.natsUser }),
             ...(o.natsPass === undefined ? {} : { pass: o.natsPass }),
             ...(o.natsToken === undefined ? {} : { token: o.natsToken }),
+            ...(o.natsTlsCa === undefined ? {} : { tlsCaFile: o.natsTlsCa }),
+            ...(o.natsTlsCert === undefined ? {} : { tlsCertFile: o.natsTlsCert }),
+            ...(o.natsTlsKey === undefined ? {} : { tlsKeyFile: o.natsTlsKey }),
           },
           port: o.port,
           host: o.host,

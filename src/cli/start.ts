@@ -12,6 +12,7 @@ import type { LogLevel } from "../core/logger.js";
 import { findNatsServer, startNatsServer } from "../natsd/index.js";
 import { createAuthenticator, generateToken } from "../server/auth.js";
 import { runApiServer } from "../server/run.js";
+import { natsAccess } from "./nats-access.js";
 import { dataDirOf, readToken, removeEndpoints, tokenPath, writeEndpoints, writeToken } from "./endpoints.js";
 import { color } from "./output.js";
 
@@ -27,6 +28,13 @@ export interface StartOptions {
   agent?: boolean;
   /** Labels of the local agent (`key:value`). */
   agentLabels?: string[];
+  /** NATS listen address; anything but loopback turns on NATS authentication. */
+  natsHost?: string | undefined;
+  /** NATS authentication even on loopback. */
+  natsAuth?: boolean | undefined;
+  natsTlsCert?: string | undefined;
+  natsTlsKey?: string | undefined;
+  natsTlsCa?: string | undefined;
 }
 
 export async function startCommand(o: StartOptions): Promise<void> {
@@ -43,19 +51,36 @@ export async function startCommand(o: StartOptions): Promise<void> {
     tokenNote = `new; saved in ${tokenPath(dataDir)}`;
   }
 
-  const nats = await startNatsServer({
+  const access = natsAccess({
+    dataDir,
+    host: o.natsHost,
+    auth: o.natsAuth,
+    tlsCertFile: o.natsTlsCert,
+    tlsKeyFile: o.natsTlsKey,
+    tlsCaFile: o.natsTlsCa,
+  });
+  const started = await startNatsServer({
     binary: found.path,
     storeDir: join(dataDir, "nats"),
-    host: "127.0.0.1",
+    host: access.host,
     port: o.natsPort,
     monitorPort: -1,
     name: "jetjob",
-    extraConfig: `log_file: ${JSON.stringify(join(dataDir, "nats-server.log"))}`,
+    extraConfig: [`log_file: ${JSON.stringify(join(dataDir, "nats-server.log"))}`, access.serverConfig].join(
+      "\n",
+    ),
   });
+  // This machine's own processes connect over loopback, whatever address the server listens on.
+  const wildcard = access.host === "0.0.0.0" || access.host === "::" || !access.exposed;
+  const nats = {
+    ...started,
+    url: wildcard ? `nats://127.0.0.1:${new URL(started.url).port}` : started.url,
+    stop: (graceMs?: number) => started.stop(graceMs),
+  };
   let api;
   try {
     api = await runApiServer({
-      nats: { servers: nats.url, name: "jetjob-start" },
+      nats: { servers: nats.url, name: "jetjob-start", ...access.client },
       port: o.port,
       host: o.host,
       auth: createAuthenticator([{ name: "admin", token, scope: "admin" }]),
@@ -72,6 +97,7 @@ export async function startCommand(o: StartOptions): Promise<void> {
     try {
       agent = await createAgent({
         nats: nats.url,
+        natsOptions: access.client,
         labels: o.agentLabels ?? [],
         logger,
         version: o.version,
@@ -90,6 +116,15 @@ export async function startCommand(o: StartOptions): Promise<void> {
   out.write(
     `  ${color.dim("NATS ")}  ${nats.url}   (nats-server ${found.version}, data in ${join(dataDir, "nats")})\n`,
   );
+  if (access.exposed || access.user !== undefined) {
+    const where = access.exposed ? `listening on ${access.host}:${new URL(nats.url).port}` : "loopback";
+    out.write(
+      `  ${color.dim("     ")}  ${where}; user ${access.user}, password in ${access.passwordFile}${access.tls ? ", TLS" : ""}\n`,
+    );
+    out.write(
+      `  ${color.dim("     ")}  agents: jetjob agent --nats nats://<this host>:${new URL(nats.url).port} --nats-user ${access.user} --nats-pass "$(cat ${access.passwordFile})"${access.tls ? " --nats-tls-ca <ca.pem>" : ""}\n`,
+    );
+  }
   out.write(`  ${color.dim("Token")}  ${token}   (${tokenNote})\n`);
   if (agent) {
     out.write(

@@ -21,6 +21,11 @@ export interface ConnectOptions {
   pass?: string;
   /** Path to a NATS credentials file. */
   credsFile?: string;
+  /** TLS to NATS: CA bundle to trust (PEM file). Setting any TLS field turns TLS on. */
+  tlsCaFile?: string;
+  /** TLS client certificate and key (PEM files), for servers that verify clients. */
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
   /** How long to try the first connection. @defaultValue 5000 */
   timeoutMs?: number;
   /** Keep retrying the first connection instead of failing (servers and agents). */
@@ -41,6 +46,13 @@ export async function connectNats(options: ConnectOptions): Promise<NatsConnecti
   if (options.token !== undefined) opts.token = options.token;
   if (options.user !== undefined) opts.user = options.user;
   if (options.pass !== undefined) opts.pass = options.pass;
+  if (options.tlsCaFile !== undefined || options.tlsCertFile !== undefined || options.tlsKeyFile !== undefined) {
+    opts.tls = {
+      ...(options.tlsCaFile === undefined ? {} : { caFile: options.tlsCaFile }),
+      ...(options.tlsCertFile === undefined ? {} : { certFile: options.tlsCertFile }),
+      ...(options.tlsKeyFile === undefined ? {} : { keyFile: options.tlsKeyFile }),
+    };
+  }
   if (options.credsFile !== undefined) {
     const { credsAuthenticator } = await import("@nats-io/nats-core");
     const { readFile } = await import("node:fs/promises");

@@ -1,0 +1,98 @@
+/**
+ * Who may talk to the NATS server that `jetjob start` runs. By default it listens on loopback only
+ * and needs no credentials: only processes on this machine reach it. Listening anywhere else (for
+ * agents on other machines) turns on NATS authentication: a user `jetjob` with a password generated
+ * once and kept in `<data dir>/nats.password` (mode 0600). TLS is on when a certificate and key are
+ * given.
+ */
+import { randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+import { ValidationError } from "../core/errors.js";
+import type { ConnectOptions } from "../nats/connect.js";
+
+export const NATS_USER = "jetjob";
+
+export interface NatsAccessOptions {
+  dataDir: string;
+  /** Listen address. @defaultValue "127.0.0.1" */
+  host?: string | undefined;
+  /** Require credentials even on loopback. */
+  auth?: boolean | undefined;
+  tlsCertFile?: string | undefined;
+  tlsKeyFile?: string | undefined;
+  /** CA that signed the certificate (for this machine's own connections). */
+  tlsCaFile?: string | undefined;
+}
+
+export interface NatsAccess {
+  host: string;
+  exposed: boolean;
+  /** Set when clients must log in. */
+  user: string | undefined;
+  password: string | undefined;
+  passwordFile: string | undefined;
+  tls: boolean;
+  /** Lines for the nats-server config. */
+  serverConfig: string;
+  /** How processes of `jetjob start` itself connect. */
+  client: Omit<ConnectOptions, "servers">;
+}
+
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+export function passwordPath(dataDir: string): string {
+  return join(dataDir, "nats.password");
+}
+
+function loadOrCreatePassword(dataDir: string): string {
+  const path = passwordPath(dataDir);
+  if (existsSync(path)) {
+    const pw = readFileSync(path, "utf8").trim();
+    if (pw) return pw;
+  }
+  mkdirSync(dataDir, { recursive: true });
+  const pw = randomBytes(24).toString("base64url");
+  writeFileSync(path, pw + "\n", { mode: 0o600 });
+  chmodSync(path, 0o600);
+  return pw;
+}
+
+export function natsAccess(o: NatsAccessOptions): NatsAccess {
+  const host = o.host ?? "127.0.0.1";
+  const exposed = !isLoopback(host);
+  if ((o.tlsCertFile === undefined) !== (o.tlsKeyFile === undefined)) {
+    throw new ValidationError("--nats-tls-cert and --nats-tls-key go together");
+  }
+  const lines: string[] = [];
+  let password: string | undefined;
+  if (exposed || o.auth === true) {
+    password = loadOrCreatePassword(o.dataDir);
+    lines.push(`authorization { user: ${JSON.stringify(NATS_USER)}, password: ${JSON.stringify(password)} }`);
+  }
+  const tls = o.tlsCertFile !== undefined;
+  if (tls) {
+    lines.push(
+      `tls { cert_file: ${JSON.stringify(o.tlsCertFile)}, key_file: ${JSON.stringify(o.tlsKeyFile)} }`,
+    );
+  }
+  const client: Omit<ConnectOptions, "servers"> = {};
+  if (password !== undefined) {
+    client.user = NATS_USER;
+    client.pass = password;
+  }
+  if (tls) client.tlsCaFile = o.tlsCaFile ?? o.tlsCertFile!;
+  return {
+    host,
+    exposed,
+    user: password === undefined ? undefined : NATS_USER,
+    password,
+    passwordFile: password === undefined ? undefined : passwordPath(o.dataDir),
+    tls,
+    serverConfig: lines.join("\n"),
+    client,
+  };
+}
