@@ -32,6 +32,12 @@ function port(v: string): number {
   return n;
 }
 
+function replicas(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 5) throw new InvalidArgumentError("must be an integer from 1 to 5");
+  return n;
+}
+
 async function run(fn: () => Promise<void>, json?: boolean): Promise<void> {
   try {
     await fn();
@@ -115,11 +121,17 @@ program
   .option("--nats-tls-ca <file>", "TLS to NATS: trust this CA (PEM)")
   .option("--nats-tls-cert <file>", "TLS client certificate (PEM)")
   .option("--nats-tls-key <file>", "TLS client key (PEM)")
+  .option(
+    "--replicas <n>",
+    "replicas of every stream and bucket (default: what exists, else 3 on a cluster of 3+ servers, else 1)",
+    replicas,
+  )
   .addOption(enableReset())
   .addOption(logLevel)
   .action(
     (o: {
       nats: string;
+      replicas?: number;
       natsTlsCa?: string;
       natsTlsCert?: string;
       natsTlsKey?: string;
@@ -160,6 +172,7 @@ program
           logger,
           version,
           enableReset: o.enableReset,
+          ...(o.replicas === undefined ? {} : { topology: { replicas: o.replicas } }),
         });
         logger.info("jetjob API server listening", { url: srv.url, nats: o.nats });
         const stop = () => void srv.close().then(() => process.exit(0));

@@ -2,6 +2,7 @@
  * Running the API server against a NATS URL: connect (with version checks), set up the engine, bind
  * the HTTP port. Used by `jetjob server` and `jetjob start`.
  */
+import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 
 import type { Logger } from "../core/logger.js";
@@ -11,7 +12,9 @@ import type { Controller, ControllerOptions } from "../fleet/controller.js";
 import { createController } from "../fleet/controller.js";
 import type { Engine } from "../store/engine.js";
 import { createEngine } from "../store/engine.js";
+import { detectReplicas } from "../store/replicas.js";
 import type { TopologyOptions } from "../store/topology.js";
+import { resolveTopology } from "../store/topology.js";
 import type { Authenticator } from "./auth.js";
 import { createApp } from "./app.js";
 import type { HttpServer } from "./listen.js";
@@ -27,6 +30,7 @@ export interface ApiServerOptions {
   logger: Logger;
   version: string;
   enableReset?: boolean;
+  /** Streams and buckets; without `replicas`, it is detected from NATS (store/replicas.ts). */
   topology?: TopologyOptions;
   maxBodyBytes?: number;
   /** Fleet controller settings (timings). */
@@ -55,8 +59,15 @@ export async function runApiServer(o: ApiServerOptions): Promise<RunningApiServe
   })().catch(() => undefined);
   let engine: Engine;
   try {
+    let topology = o.topology ?? {};
+    if (topology.replicas === undefined) {
+      const jsm = await jetstreamManager(nc, { timeout: 10_000, checkAPI: false });
+      const choice = await detectReplicas(nc, jsm, resolveTopology(topology).streams.queue);
+      log.info("stream and bucket replicas detected", { replicas: choice.replicas, reason: choice.reason });
+      topology = { ...topology, replicas: choice.replicas };
+    }
     engine = await createEngine(nc, {
-      ...(o.topology === undefined ? {} : { topology: o.topology }),
+      topology,
       onError: (err) =>
         log.warn("background task error", { error: err instanceof Error ? err.message : String(err) }),
     });

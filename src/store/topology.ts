@@ -20,7 +20,11 @@ import { Store } from "../core/ids.js";
 export interface TopologyOptions {
   /** Subject prefix and name stem; lets several deployments share one NATS. @defaultValue "jj" */
   prefix?: string;
-  /** Replicas of every stream and bucket (3 on a 3-node cluster). @defaultValue 1 */
+  /**
+   * Replicas of every stream and bucket (3 on a 3-node cluster; 1 to 5). `ensureTopology` also
+   * rescales existing streams and buckets to it. `jetjob server` detects it when not given
+   * (replicas.ts). @defaultValue 1
+   */
   replicas?: number;
   /** Byte limit of the recent-events stream. @defaultValue 64 MiB */
   eventsMaxBytes?: number;
@@ -58,10 +62,13 @@ export function resolveTopology(o: TopologyOptions = {}): ResolvedTopology {
   const prefix = o.prefix ?? "jj";
   if (!/^[a-z][a-z0-9]*$/.test(prefix))
     throw new RangeError(`topology prefix must match ^[a-z][a-z0-9]*$: ${prefix}`);
+  const replicas = o.replicas ?? 1;
+  if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5)
+    throw new RangeError(`topology replicas must be an integer from 1 to 5: ${replicas}`);
   const up = prefix.toUpperCase();
   return {
     prefix,
-    replicas: o.replicas ?? 1,
+    replicas,
     streams: {
       queue: `${up}_QUEUE`,
       delay: `${up}_DELAY`,
@@ -289,7 +296,25 @@ export async function ensureTopology(
       }
     }
   }
-  return openBuckets(nc, t, true);
+  const buckets = await openBuckets(nc, t, true);
+  await alignBucketReplicas(jsm, t);
+  return buckets;
+}
+
+/**
+ * `Kvm.create` leaves an existing bucket as it is, so a deployment that moved to a cluster (or was
+ * started with another `replicas`) would keep single-replica buckets: rescale their streams here.
+ */
+async function alignBucketReplicas(jsm: JetStreamManager, t: ResolvedTopology): Promise<void> {
+  await Promise.all(
+    Object.values(t.buckets).map(async (bucket) => {
+      const stream = `KV_${bucket}`;
+      const info = await jsm.streams.info(stream);
+      if (info.config.num_replicas !== t.replicas) {
+        await jsm.streams.update(stream, { num_replicas: t.replicas });
+      }
+    }),
+  );
 }
 
 /** Opens (and with `create`, creates) the KV buckets. */
