@@ -72,7 +72,23 @@ await check("format (prettier)", npx("prettier"), ["--check", "."]);
 await check("build", npx("tsc"), ["-p", "tsconfig.build.json"]);
 
 await stage("unit + behaviour tests", async () => {
-  const { code, out } = await run(process.execPath, [join(root, "scripts/run-tests.mjs"), "test"]);
+  const { code, out } = await run(process.execPath, [
+    join(root, "scripts/run-tests.mjs"),
+    "test/unit",
+    "test/behaviour",
+  ]);
+  return countsFrom(out) ?? { p: 0, f: code === 0 ? 0 : 1 };
+});
+
+await stage("reliability (faults, cluster)", async () => {
+  // Kill tests with real processes and a 3-node NATS cluster: one file at a time, they load the machine.
+  const { code, out } = await run(
+    process.execPath,
+    [join(root, "scripts/run-tests.mjs"), "test/reliability"],
+    {
+      env: { ...process.env, JETJOB_TEST_CONCURRENCY: "1" },
+    },
+  );
   return countsFrom(out) ?? { p: 0, f: code === 0 ? 0 : 1 };
 });
 
