@@ -34,7 +34,8 @@ function port(v: string): number {
 
 function replicas(v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 5) throw new InvalidArgumentError("must be an integer from 1 to 5");
+  if (!Number.isInteger(n) || n < 1 || n > 5)
+    throw new InvalidArgumentError("must be an integer from 1 to 5");
   return n;
 }
 

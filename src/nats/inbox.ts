@@ -65,6 +65,23 @@ export function createSharedInbox(nc: NatsConnection, options: SharedInboxOption
 
   void nc.closed().then(() => failAll(new BackendError("the NATS connection is closed")));
 
+  // When the connection drops, replies to requests sent on it are lost with it. Waiting for their
+  // timeout stalls every caller queued behind them (the producer pipelines per destination), which
+  // made an API server whose NATS node died refuse enqueues for the whole timeout. Fail them now with
+  // the timeout's code: the outcome is just as unknown, and callers already retry or report that.
+  const statuses = nc.status();
+  void (async () => {
+    for await (const s of statuses) {
+      if (closed) break;
+      if (s.type !== "disconnect") continue;
+      const lost = [...waiters.values()];
+      waiters.clear();
+      for (const w of lost) {
+        w.reject(new JetjobError(ErrorCode.Timeout, "the NATS connection dropped before the reply came"));
+      }
+    }
+  })().catch(() => undefined);
+
   function failAll(err: Error): void {
     closed = true;
     clearInterval(sweep);
@@ -90,6 +107,8 @@ export function createSharedInbox(nc: NatsConnection, options: SharedInboxOption
     },
     close() {
       sub.unsubscribe();
+      // The status iterator of nats.js can be stopped (QueuedIterator), though its type does not say so.
+      (statuses as { stop?: () => void }).stop?.();
       failAll(new JetjobError(ErrorCode.Closed, "the shared inbox is closed"));
     },
   };

@@ -139,6 +139,9 @@ function toDelivery(msg: Msg): Delivery | undefined {
   return { subject: msg.subject, data: msg.data, headers: msg.headers, ackSubject: msg.reply, info };
 }
 
+/** How long a pull loop waits before ending a request that failed (see `createPullLoop`). */
+const ERROR_BACKOFF_MS = 500;
+
 /** A long-lived pull loop for workers. */
 export interface PullLoop {
   /** Asks for up to `n` messages, waiting at most `expiresMs` for them. */
@@ -184,12 +187,18 @@ export function createPullLoop(
       const code = msg.headers?.code ?? 0;
       if (code !== 0) {
         if (code === 100) return;
+        const reqId = Number(msg.subject.slice(inbox.length + 1));
         if (code !== 404 && code !== 408 && code !== 409) {
           options.onError?.(
             new BackendError(`pull on ${stream}/${consumer}: ${code} ${msg.headers?.description ?? ""}`),
           );
+          // A 503 means the consumer has no leader (an election after a node was lost). Ending the
+          // request at once makes the worker ask again at once: hundreds of requests (and errors) a
+          // second until the election ends. Hold the request's credit a moment first.
+          setTimeout(() => endRequest(reqId), ERROR_BACKOFF_MS).unref();
+          return;
         }
-        endRequest(Number(msg.subject.slice(inbox.length + 1)));
+        endRequest(reqId);
         return;
       }
       const d = toDelivery(msg);
@@ -216,6 +225,18 @@ export function createPullLoop(
     open.delete(reqId);
     options.onEnd?.(r.received);
   }
+
+  // After a reconnect the server may no longer know our open requests (it restarted, or we are
+  // connected to another node); waiting for their expiry would leave the worker idle for up to the
+  // long-poll time plus the fallback. End them, so the worker asks again at once. A request the
+  // server still knows only brings a message the worker takes or gives back.
+  const statuses = nc.status();
+  void (async () => {
+    for await (const s of statuses) {
+      if (closed) break;
+      if (s.type === "reconnect") for (const reqId of [...open.keys()]) endRequest(reqId);
+    }
+  })().catch(() => undefined);
 
   return {
     request(n, expiresMs) {
@@ -245,6 +266,8 @@ export function createPullLoop(
       for (const r of open.values()) clearTimeout(r.timer);
       open.clear();
       sub.unsubscribe();
+      // The status iterator of nats.js can be stopped (QueuedIterator), though its type does not say so.
+      (statuses as { stop?: () => void }).stop?.();
     },
   };
 }

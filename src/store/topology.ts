@@ -16,14 +16,17 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { nanos } from "@nats-io/nats-core";
 
 import { Store } from "../core/ids.js";
+import { chooseReplicas, serverHints } from "./replicas.js";
 
 export interface TopologyOptions {
   /** Subject prefix and name stem; lets several deployments share one NATS. @defaultValue "jj" */
   prefix?: string;
   /**
-   * Replicas of every stream and bucket (3 on a 3-node cluster; 1 to 5). `ensureTopology` also
-   * rescales existing streams and buckets to it. `jetjob server` detects it when not given
-   * (replicas.ts). @defaultValue 1
+   * Replicas of every stream and bucket (3 on a 3-node cluster; 1 to 5). When given,
+   * `ensureTopology` creates new streams and buckets with it and rescales existing ones to it. When
+   * not (workers, agents, NATS clients), existing ones keep theirs and new ones get 3 on a cluster of
+   * 3+ servers, else 1 (replicas.ts). `jetjob server` always passes one (`--replicas`, or detected).
+   * @defaultValue undefined
    */
   replicas?: number;
   /** Byte limit of the recent-events stream. @defaultValue 64 MiB */
@@ -36,7 +39,8 @@ export interface TopologyOptions {
 
 export interface ResolvedTopology {
   prefix: string;
-  replicas: number;
+  /** Replicas asked for (rescales existing resources); undefined: keep existing, detect for new. */
+  replicas: number | undefined;
   streams: { queue: string; delay: string; journal: string; events: string; fleet: string };
   buckets: {
     queues: string;
@@ -62,8 +66,8 @@ export function resolveTopology(o: TopologyOptions = {}): ResolvedTopology {
   const prefix = o.prefix ?? "jj";
   if (!/^[a-z][a-z0-9]*$/.test(prefix))
     throw new RangeError(`topology prefix must match ^[a-z][a-z0-9]*$: ${prefix}`);
-  const replicas = o.replicas ?? 1;
-  if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5)
+  const replicas = o.replicas;
+  if (replicas !== undefined && (!Number.isInteger(replicas) || replicas < 1 || replicas > 5))
     throw new RangeError(`topology replicas must be an integer from 1 to 5: ${replicas}`);
   const up = prefix.toUpperCase();
   return {
@@ -192,11 +196,14 @@ export class Subjects {
 }
 
 /** Stream configs. Queue, delay and journal keep data until housekeeping removes it (never discard). */
-export function streamConfigs(t: ResolvedTopology): Array<Partial<StreamConfig> & { name: string }> {
+export function streamConfigs(
+  t: ResolvedTopology,
+  replicas = t.replicas ?? 1,
+): Array<Partial<StreamConfig> & { name: string }> {
   const p = t.prefix;
   const common = {
     storage: StorageType.File,
-    num_replicas: t.replicas,
+    num_replicas: replicas,
     allow_direct: true,
     retention: RetentionPolicy.Limits,
   };
@@ -276,16 +283,22 @@ export interface Buckets {
   fleet: KV;
 }
 
-/** Creates or updates every stream and bucket. Safe to run from several processes at once. */
+/**
+ * Creates or updates every stream and bucket. Safe to run from several processes at once. Existing
+ * ones are rescaled only when `t.replicas` was asked for: a worker, agent or NATS client started with
+ * the default topology must not scale a clustered deployment down to one replica.
+ */
 export async function ensureTopology(
   nc: NatsConnection,
   jsm: JetStreamManager,
   t: ResolvedTopology,
 ): Promise<Buckets> {
-  for (const cfg of streamConfigs(t)) {
+  const fresh = t.replicas ?? chooseReplicas(serverHints(nc)).replicas;
+  for (const cfg of streamConfigs(t, fresh)) {
     try {
-      await jsm.streams.info(cfg.name);
-      await jsm.streams.update(cfg.name, cfg);
+      const info = await jsm.streams.info(cfg.name);
+      const replicas = t.replicas ?? info.config.num_replicas;
+      await jsm.streams.update(cfg.name, { ...cfg, num_replicas: replicas });
     } catch (err) {
       if (!isStreamNotFound(err)) throw err;
       try {
@@ -296,8 +309,8 @@ export async function ensureTopology(
       }
     }
   }
-  const buckets = await openBuckets(nc, t, true);
-  await alignBucketReplicas(jsm, t);
+  const buckets = await openBuckets(nc, t, true, fresh);
+  if (t.replicas !== undefined) await alignBucketReplicas(jsm, t.buckets, t.replicas);
   return buckets;
 }
 
@@ -305,27 +318,30 @@ export async function ensureTopology(
  * `Kvm.create` leaves an existing bucket as it is, so a deployment that moved to a cluster (or was
  * started with another `replicas`) would keep single-replica buckets: rescale their streams here.
  */
-async function alignBucketReplicas(jsm: JetStreamManager, t: ResolvedTopology): Promise<void> {
+async function alignBucketReplicas(
+  jsm: JetStreamManager,
+  buckets: ResolvedTopology["buckets"],
+  replicas: number,
+): Promise<void> {
   await Promise.all(
-    Object.values(t.buckets).map(async (bucket) => {
+    Object.values(buckets).map(async (bucket) => {
       const stream = `KV_${bucket}`;
       const info = await jsm.streams.info(stream);
-      if (info.config.num_replicas !== t.replicas) {
-        await jsm.streams.update(stream, { num_replicas: t.replicas });
-      }
+      if (info.config.num_replicas !== replicas) await jsm.streams.update(stream, { num_replicas: replicas });
     }),
   );
 }
 
-/** Opens (and with `create`, creates) the KV buckets. */
+/** Opens (and with `create`, creates with `replicas`; existing ones stay as they are) the KV buckets. */
 export async function openBuckets(
   nc: NatsConnection,
   t: ResolvedTopology,
   create: boolean,
+  replicas = t.replicas ?? 1,
 ): Promise<Buckets> {
   const kvm = new Kvm(nc);
   const open = (name: string, opts: { ttl?: number; history?: number }) =>
-    create ? kvm.create(name, { replicas: t.replicas, history: opts.history ?? 1, ...opts }) : kvm.open(name);
+    create ? kvm.create(name, { replicas, history: opts.history ?? 1, ...opts }) : kvm.open(name);
   return {
     queues: await open(t.buckets.queues, {}),
     ids: await open(t.buckets.ids, {}),
