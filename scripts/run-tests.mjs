@@ -30,8 +30,8 @@ const args = [
   "tsx",
   "--test",
   `--test-concurrency=${process.env.JETJOB_TEST_CONCURRENCY ?? 2}`,
-  // A test that hangs fails after 3 minutes instead of stalling the whole run.
-  "--test-timeout=180000",
+  // A test that hangs fails after 5 minutes instead of stalling the whole run.
+  "--test-timeout=300000",
   "--test-reporter=spec",
   "--test-reporter-destination=stdout",
   "--test-reporter=tap",

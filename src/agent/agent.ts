@@ -30,7 +30,7 @@ import { parseLabel } from "../fleet/target/index.js";
 import type { DispatchRequest, FleetRecord, TimelineEvent } from "../fleet/types.js";
 import { gatherFacts } from "./ops/index.js";
 import type { AgentControl } from "../fleet/workers.js";
-import { controlKey } from "../fleet/workers.js";
+import { controlKey, isAgentControl } from "../fleet/workers.js";
 import type { AgentJobContext, AgentOptions } from "./types.js";
 import type { AgentOp } from "./registry-ops.js";
 import { agentOperations } from "./registry-ops.js";
@@ -257,6 +257,11 @@ export async function createAgent(o: AgentOptions & { storeContext?: StoreContex
       log.warn("ignored a malformed dispatch message");
       return;
     }
+    // `null`, numbers, arrays: a throw here would run inside the NATS client and close the connection.
+    if (typeof msg !== "object" || msg === null || Array.isArray(msg)) {
+      log.warn("ignored a malformed dispatch message");
+      return;
+    }
     if (typeof msg.cancel === "string") {
       if (running.has(msg.cancel)) cancelled.add(msg.cancel);
       running.get(msg.cancel)?.abort(new JetjobError(ErrorCode.Closed, "the job was cancelled"));
@@ -303,11 +308,15 @@ export async function createAgent(o: AgentOptions & { storeContext?: StoreContex
     for await (const e of controlWatch) {
       if (e.operation !== "PUT") applyControl(undefined);
       else {
+        let c: unknown;
         try {
-          applyControl(JSON.parse(dec.decode(e.value)) as AgentControl);
+          c = JSON.parse(dec.decode(e.value));
         } catch {
-          log.warn("ignored malformed agent control record");
+          c = undefined;
         }
+        // A malformed record (`{"drain":"no"}`, labels that are not strings) changes nothing.
+        if (isAgentControl(c)) applyControl(c);
+        else log.warn("ignored malformed agent control record");
       }
     }
   })().catch(report);

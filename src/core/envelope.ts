@@ -110,8 +110,7 @@ export function normalizeEnqueue(req: EnqueueRequest, nowMs: number): Normalized
 
   if (opts.timeout_ms !== undefined) spec.timeoutMs = opts.timeout_ms;
   const visibility =
-    opts.visibility_timeout_ms ??
-    (opts.visibility_timeout === undefined ? undefined : parseIsoDurationMs(opts.visibility_timeout));
+    opts.visibility_timeout_ms ?? durationField("options.visibility_timeout", opts.visibility_timeout);
   if (visibility !== undefined) {
     if (visibility < 1) {
       throw new ValidationError("options.visibility_timeout must be at least 1 ms", {
@@ -216,7 +215,7 @@ function durationField(field: string, text: string | undefined): number | undefi
   if (text === undefined) return undefined;
   const ms = parseIsoDurationMs(text);
   if (ms === undefined) {
-    throw new ValidationError(`${field} must be an ISO 8601 duration such as PT1S`, {
+    throw new ValidationError(`${field} must be an ISO 8601 duration such as PT1S, of at most 100 years`, {
       code: ErrorCode.ValidationError,
       details: { field },
     });

@@ -4,8 +4,11 @@
  */
 import { z } from "zod";
 
+import { MAX_DURATION_MS } from "./time.js";
+
 export const jobTypePattern = /^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)*$/;
-export const queueNamePattern = /^[a-z0-9][a-z0-9.-]*$/;
+/** Dots separate non-empty parts: the name is a KV key, which cannot end in a dot or hold `..`. */
+export const queueNamePattern = /^[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*$/;
 export const idPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 export const MIN_PRIORITY = -100;
@@ -24,24 +27,24 @@ export const jobTypeSchema = z
   .max(255)
   .regex(jobTypePattern, { message: "must be dot-separated lowercase segments, e.g. email.send" });
 
-export const queueNameSchema = z
-  .string()
-  .max(128)
-  .regex(queueNamePattern, { message: "must match ^[a-z0-9][a-z0-9.-]*$ (lowercase, digits, '-', '.')" });
+export const queueNameSchema = z.string().max(128).regex(queueNamePattern, {
+  message:
+    "must be lowercase letters, digits, '-' and '.' (not at the end, not twice in a row), starting with a letter or digit",
+});
 
 export const retryPolicySchema = z
   .object({
     /** Total executions. 0 is read as 1 (run once, never retry). */
     max_attempts: z.int().min(0, { message: "max_attempts must be >= 0" }).max(1000).optional(),
     initial_interval: isoDuration.optional(),
-    initial_interval_ms: z.int().min(0).optional(),
+    initial_interval_ms: z.int().min(0).max(MAX_DURATION_MS).optional(),
     backoff_coefficient: z
       .number()
       .min(1, { message: "backoff_coefficient must be >= 1" })
       .max(100)
       .optional(),
     max_interval: isoDuration.optional(),
-    max_interval_ms: z.int().min(0).optional(),
+    max_interval_ms: z.int().min(0).max(MAX_DURATION_MS).optional(),
     jitter: z.boolean().optional(),
     non_retryable_errors: z.array(z.string().max(500)).max(100).optional(),
     on_exhaustion: z.enum(["discard", "dead_letter"]).optional(),

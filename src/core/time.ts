@@ -9,12 +9,18 @@ export function toRfc3339(ms: number): string {
   return s.endsWith(".000Z") ? s.slice(0, -5) + "Z" : s;
 }
 
+/**
+ * The longest duration accepted (100 years). A time computed from a longer one (a retry's due time,
+ * `+P99999999W`) can leave the range of `Date`, and a job carrying it could not even be shown.
+ */
+export const MAX_DURATION_MS = 100 * 365 * 86_400_000;
+
 const durationPattern =
   /^P(?:(\d+(?:\.\d+)?)W)?(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$/;
 
 /**
  * Parses an ISO 8601 duration into milliseconds. Years and months are not accepted (their length
- * varies). Returns `undefined` for anything else.
+ * varies). Returns `undefined` for anything else, and for durations over {@link MAX_DURATION_MS}.
  */
 export function parseIsoDurationMs(text: string): number | undefined {
   const m = durationPattern.exec(text);
@@ -22,7 +28,7 @@ export function parseIsoDurationMs(text: string): number | undefined {
   const [, w, d, h, min, s] = m;
   const ms =
     num(w) * 7 * 86_400_000 + num(d) * 86_400_000 + num(h) * 3_600_000 + num(min) * 60_000 + num(s) * 1000;
-  return Math.round(ms);
+  return ms <= MAX_DURATION_MS ? Math.round(ms) : undefined;
 }
 
 /** Formats milliseconds as an ISO 8601 duration (`PT1.5S`, `PT5M`, `P1DT2H`). */

@@ -42,13 +42,28 @@ export async function appendAgentEvent(
   return ack.seq;
 }
 
+/**
+ * Decodes a stored event; anything not shaped like one is skipped (`undefined`). The fold, the owner's
+ * follower and the API read these fields without further checks: one event with a numeric `h` would
+ * otherwise stop the owner following the job and break every read of it.
+ */
 export function decodeEvent(data: Uint8Array): TimelineEvent | undefined {
+  let ev: unknown;
   try {
-    const ev = JSON.parse(dec.decode(data)) as TimelineEvent;
-    return typeof ev.e === "string" && typeof ev.at === "number" ? ev : undefined;
+    ev = JSON.parse(dec.decode(data));
   } catch {
     return undefined;
   }
+  if (typeof ev !== "object" || ev === null || Array.isArray(ev)) return undefined;
+  const o = ev as Record<string, unknown>;
+  const ok =
+    typeof o.e === "string" &&
+    Number.isFinite(o.at) &&
+    Number.isFinite(o.ep) &&
+    (o.h === undefined || typeof o.h === "string") &&
+    (o.by === undefined || typeof o.by === "string") &&
+    (o.d === undefined || (typeof o.d === "object" && o.d !== null && !Array.isArray(o.d)));
+  return ok ? (o as unknown as TimelineEvent) : undefined;
 }
 
 /** The last event an agent stored about its host for a job (its record of what it already did). */

@@ -20,6 +20,19 @@ export interface AgentControl {
 
 export const controlKey = (hostname: string) => `w.${hostToken(hostname)}`;
 
+/** Whether a stored control record has the shape the API writes; agents ignore anything else. */
+export function isAgentControl(v: unknown): v is AgentControl {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  const c = v as Record<string, unknown>;
+  if (c.drain !== undefined && typeof c.drain !== "boolean") return false;
+  if (c.labels === undefined || c.labels === null) return true;
+  return (
+    typeof c.labels === "object" &&
+    !Array.isArray(c.labels) &&
+    Object.values(c.labels).every((x) => typeof x === "string")
+  );
+}
+
 export interface WorkerQuery {
   /** `key:value`, hierarchical like targets (`group:web` lists `group:web.dev` too). */
   label?: string;

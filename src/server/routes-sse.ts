@@ -18,6 +18,7 @@ import { decodeEvents, EventType, toEventView } from "../store/events.js";
 import { Scope } from "./auth.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
+import { queueParam } from "./routes-ojs-admin.js";
 import { createSseQueue } from "./sse-queue.js";
 
 const terminal = new Set(["job.completed", "job.discarded", "job.cancelled", "job.expired"]);
@@ -110,10 +111,12 @@ export function sseRoutes(engine: Engine): RouteDef[] {
       queryToken: true,
       handler: (c, { params, query }) => {
         const types = query.types ? new Set(query.types.split(",")) : undefined;
+        // Refused before the stream starts: a name like `>` or `a b` is not a subject token.
+        const queue = queueParam(params.name);
         return streamEvents(
           c,
           engine,
-          params.name!,
+          queue,
           undefined,
           (e) => !types || types.has(e.t),
           () => false,

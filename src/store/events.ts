@@ -86,13 +86,30 @@ export function toEventView(e: JobEvent): EventView {
   return { type: e.t, timestamp: new Date(e.at).toISOString(), data };
 }
 
+/**
+ * Decodes a batch, keeping only well-formed events: listeners run inside NATS callbacks, where a throw
+ * (`toEventView` on a bad time) would close the connection.
+ */
 export function decodeEvents(data: Uint8Array): JobEvent[] {
   try {
     const v = JSON.parse(dec.decode(data)) as unknown;
-    return Array.isArray(v) ? (v as JobEvent[]).filter((e) => e && typeof e.t === "string") : [];
+    return Array.isArray(v) ? (v as unknown[]).filter(isJobEvent) : [];
   } catch {
     return [];
   }
+}
+
+function isJobEvent(e: unknown): e is JobEvent {
+  if (typeof e !== "object" || e === null) return false;
+  const o = e as Record<string, unknown>;
+  return (
+    typeof o.t === "string" &&
+    typeof o.id === "string" &&
+    typeof o.jt === "string" &&
+    typeof o.q === "string" &&
+    typeof o.at === "number" &&
+    !Number.isNaN(new Date(o.at).getTime())
+  );
 }
 
 export interface RecentEventsQuery {

@@ -15,7 +15,22 @@ export interface Versioned<T> {
   revision: number;
 }
 
+const kvKeyPattern = /^[-/=.\w]+$/;
+
+/**
+ * Whether NATS KV can store `key`: its client's rule (it throws a plain `Error` for others), plus no
+ * empty subject token (`a..b`), which the client lets through and the server never answers.
+ */
+function isKvKey(key: string): boolean {
+  return kvKeyPattern.test(key) && !key.startsWith(".") && !key.endsWith(".") && !key.includes("..");
+}
+
+/**
+ * The record under `key`. A key KV cannot store (from a request: `%`, spaces, unicode) names nothing,
+ * so it reads as absent instead of failing.
+ */
 export async function getJson<T>(kv: KV, key: string): Promise<Versioned<T> | undefined> {
+  if (!isKvKey(key)) return undefined;
   const e = await kv.get(key);
   if (!e || e.operation !== "PUT") return undefined;
   try {

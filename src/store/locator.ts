@@ -5,6 +5,7 @@
  * cached; journals are always read fresh.
  */
 import { decodeJobId, Store } from "../core/ids.js";
+import { idPattern } from "../core/schema.js";
 import type { StoreContext } from "./context.js";
 import type { Slot } from "./fold.js";
 import { forwardOf } from "./fold.js";
@@ -103,6 +104,9 @@ export function createLocator(ctx: StoreContext, cacheSize = 4096): Locator {
         if (addr) return addr;
       }
     }
+    // Client-chosen ids are lowercase UUIDv7 (the enqueue schema); anything else was never stored,
+    // and may not even be a valid KV key (`%`, spaces, `..`).
+    if (!idPattern.test(id)) return undefined;
     const e = await ctx.buckets.ids.get(id);
     if (!e || e.operation !== "PUT") return undefined;
     let rec: IdRecord;
