@@ -224,8 +224,13 @@ function checkCreate(req: CreateFleetJob, timings: FleetTimings): void {
       details: { field: "timeout_ms" },
     });
   }
-  if (req.ackWindowMs !== undefined && (!Number.isInteger(req.ackWindowMs) || req.ackWindowMs < 50)) {
-    throw new ValidationError("ack_window_ms must be at least 50", { details: { field: "ack_window_ms" } });
+  if (
+    req.ackWindowMs !== undefined &&
+    (!Number.isInteger(req.ackWindowMs) || req.ackWindowMs < 50 || req.ackWindowMs > 600_000)
+  ) {
+    throw new ValidationError("ack_window_ms must be from 50 to 600000", {
+      details: { field: "ack_window_ms" },
+    });
   }
   const argBytes = Buffer.byteLength(JSON.stringify(req.args ?? []));
   if (argBytes > fleetLimits.maxArgsBytes) {

@@ -28,7 +28,7 @@ export const fleetJobSchema = z
     target: z.string().min(1).max(1024),
     args: z.unknown().optional(),
     timeout_ms: z.int().min(100).optional(),
-    ack_window_ms: z.int().min(50).optional(),
+    ack_window_ms: z.int().min(50).max(600_000).optional(),
     kind: z.enum(["query", "modify"]).optional(),
     meta: z.record(z.string(), z.unknown()).optional(),
   })
