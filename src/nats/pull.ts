@@ -148,7 +148,12 @@ export interface PullLoop {
   request(n: number, expiresMs: number): void;
   /** Messages asked for by requests still open. */
   readonly credit: number;
-  close(): void;
+  /**
+   * Stops asking for messages. Messages the server sent before it saw the loop go still reach
+   * `onMessage`, so the worker can give them back at once (dropped, they would wait for their ack
+   * wait to run out); resolves once no more can arrive.
+   */
+  close(): Promise<void>;
 }
 
 export interface PullLoopOptions {
@@ -179,14 +184,14 @@ export function createPullLoop(
   // request. Status messages (end of a request) do arrive on that request's own reply subject.
   const sub = nc.subscribe(`${inbox}.*`, {
     callback: (err, msg) => {
-      if (closed) return;
       if (err) {
+        if (closed) return;
         options.onError?.(new BackendError(`pull loop on ${stream}/${consumer} failed`, { cause: err }));
         return;
       }
       const code = msg.headers?.code ?? 0;
       if (code !== 0) {
-        if (code === 100) return;
+        if (code === 100 || closed) return;
         const reqId = Number(msg.subject.slice(inbox.length + 1));
         if (code !== 404 && code !== 408 && code !== 409) {
           options.onError?.(
@@ -203,6 +208,7 @@ export function createPullLoop(
       }
       const d = toDelivery(msg);
       if (!d) return;
+      if (closed) return options.onMessage(d); // sent before the server saw us go: hand it on
       for (const [reqId, r] of open) {
         if (r.received >= r.batch) continue;
         r.received++;
@@ -262,12 +268,14 @@ export function createPullLoop(
       return credit;
     },
     close() {
+      if (closed) return Promise.resolve();
       closed = true;
       for (const r of open.values()) clearTimeout(r.timer);
       open.clear();
-      sub.unsubscribe();
       // The status iterator of nats.js can be stopped (QueuedIterator), though its type does not say so.
       (statuses as { stop?: () => void }).stop?.();
+      // Drain rather than unsubscribe: messages already on their way are still handed on.
+      return sub.drain().catch(() => undefined);
     },
   };
 }

@@ -10,7 +10,7 @@ import type { Delivery } from "../nats/pull.js";
 import type { JobEvent } from "./events.js";
 import { EventType, emitEvents } from "./events.js";
 import type { Slot } from "./fold.js";
-import { isClaimable } from "./fold.js";
+import { isClaimable, isDeliveryClaim } from "./fold.js";
 import type { JournalOp } from "./journal.js";
 import type { ReadMemo } from "./locator.js";
 import { takeRateToken } from "./limits.js";
@@ -104,6 +104,10 @@ async function claimFromDelivery(
         const rest: Array<{ i: number; a: number }> = [];
         const memo: ReadMemo = new Map();
         let waiting = false;
+        if (d.info.deliveryCount === 1 && slots.some(isDeliveryClaim)) {
+          // The server lost track of a worker's delivery: leave the segment to it (or to its lease).
+          return { ops, value: { claimed, events, afters, waiting, leave: true, ops } };
+        }
         for (let i = 0; i < slots.length; i++) {
           const s = slots[i]!;
           const spec = at.seg.jobs[i]!;
@@ -151,7 +155,7 @@ async function claimFromDelivery(
           ops.push(...moved.ops);
           if (moved.after) afters.push(moved.after);
         }
-        return { ops, value: { claimed, events, afters, waiting, ops } };
+        return { ops, value: { claimed, events, afters, waiting, leave: false, ops } };
       },
     );
   } catch (err) {
@@ -159,13 +163,17 @@ async function claimFromDelivery(
     throw err;
   }
   const now = Date.now();
-  const { claimed, events, afters, waiting, ops } = result.value;
+  const { claimed, events, afters, waiting, leave, ops } = result.value;
   const slots = result.slots;
   if (!result.appended) {
     applyRelease(
       ctx.nc,
       d.ackSubject,
-      waiting ? { kind: "nak", delayMs: POINTER_RETRY_MS } : decideRelease(slots, now),
+      leave
+        ? { kind: "leave" }
+        : waiting
+          ? { kind: "nak", delayMs: POINTER_RETRY_MS }
+          : decideRelease(slots, now),
     );
     return [];
   }

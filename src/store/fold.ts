@@ -138,6 +138,19 @@ export function isClaimable(s: Slot, nowMs: number): boolean {
   return nowMs > c.dl;
 }
 
+/**
+ * An open claim that a NATS-direct worker made through its segment delivery (no lease deadline: the
+ * delivery is the lease). Whoever gets a later delivery of the segment takes it over, since the old
+ * delivery ended. Not on a *first* delivery, though: JetStream then says nobody had the message, so
+ * the server lost its delivery state (it was killed and restarted, or the consumer was recreated)
+ * while the claim's worker may still be running the job, renewing and acking by stream sequence.
+ * Such a delivery is left to run out (see `ReleaseDecision` "leave"), so a dead worker's jobs come
+ * back one lease later and a live worker's jobs are not run twice.
+ */
+export function isDeliveryClaim(s: Slot): boolean {
+  return !s.outcome && s.claim !== undefined && s.claim.dl === undefined;
+}
+
 /** A live HTTP claim: its lease deadline is in the future. */
 export function hasLiveLease(s: Slot, nowMs: number): boolean {
   return !s.outcome && s.claim?.dl !== undefined && s.claim.dl >= nowMs;

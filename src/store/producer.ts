@@ -5,8 +5,10 @@
  * published at once (no added latency). Order per destination is kept: segments are published in
  * order over one connection and JetStream stores them in that order.
  */
+import { createHash } from "node:crypto";
+
 import type { NormalizedEnqueue } from "../core/envelope.js";
-import { ConflictError, ErrorCode, JetjobError } from "../core/errors.js";
+import { BackendError, ConflictError, ErrorCode, JetjobError } from "../core/errors.js";
 import { MAX_SEGMENT_JOBS, Store, segmentRandom } from "../core/ids.js";
 import { traceIdOf } from "../core/tracing.js";
 import type { PubAck } from "../nats/publisher.js";
@@ -14,7 +16,7 @@ import type { StoreContext } from "./context.js";
 import type { JobEvent } from "./events.js";
 import { EventType, emitEvents } from "./events.js";
 import type { SegmentAt } from "./segment.js";
-import { jobIdAt, refKey } from "./segment.js";
+import { decodeSegment, indexOfJob, jobIdAt, refKey } from "./segment.js";
 import { keyToken } from "./topology.js";
 
 /** Where an enqueued job was stored. */
@@ -51,7 +53,13 @@ interface Item {
 interface Batch {
   items: Item[];
   bytes: number;
+  /** Stored as it is: never merged with other enqueues, never split. */
   atomic: boolean;
+  /**
+   * `Nats-Msg-Id` of a batch with client-chosen ids (see {@link RESUME_MS}): a repeated enqueue of
+   * the same jobs after a crash stores nothing new.
+   */
+  msgId?: string;
 }
 
 interface Destination {
@@ -159,7 +167,12 @@ export function createProducer(ctx: StoreContext, options: ProducerOptions = {})
           `the batch is ${body.length} bytes; the limit is ${maxBytes()}`,
         );
       }
-      ack = await ctx.publisher.publish(d.subject, enc.encode(body));
+      ack = await ctx.publisher.publish(
+        d.subject,
+        enc.encode(body),
+        b.msgId === undefined ? undefined : { msgId: b.msgId },
+      );
+      if (ack.duplicate) await adoptStored(d, ack.seq);
     } catch (err) {
       for (const i of b.items) i.reject(err);
       return;
@@ -192,22 +205,37 @@ export function createProducer(ctx: StoreContext, options: ProducerOptions = {})
     emitEvents(ctx, d.queue, events);
   }
 
-  async function reserveIds(items: NormalizedEnqueue[]): Promise<string[]> {
+  /**
+   * JetStream answered that this batch is stored already (same msg id): an earlier enqueue of these
+   * jobs got through before it died or timed out. Records where the jobs are, so they can be found by
+   * id, and refuses the batch as a duplicate.
+   */
+  async function adoptStored(d: Destination, seq: number): Promise<never> {
+    const stream = d.store === Store.Queue ? ctx.topology.streams.queue : ctx.topology.streams.delay;
+    const m = await ctx.reader.get(stream, { seq });
+    const at: SegmentAt | undefined = m ? { store: d.store, seq, seg: decodeSegment(m.data) } : undefined;
+    const ids = at ? at.seg.jobs.flatMap((j) => (j.id === undefined ? [] : [j.id])) : [];
+    await Promise.all(ids.map((id) => recordId(ctx, id, refKey(d.store, seq), indexOfJob(at!, id))));
+    throw new ConflictError(`these jobs were stored already (${ids.join(", ")})`, {
+      code: ErrorCode.Duplicate,
+      details: { job_ids: ids },
+    });
+  }
+
+  /** Reserves the client-chosen ids; returns them with the revisions of the reservations. */
+  async function reserveIds(items: NormalizedEnqueue[]): Promise<Map<string, number>> {
     const ids = items.map((n) => n.spec.id).filter((id): id is string => id !== undefined);
     if (new Set(ids).size !== ids.length) {
       throw new ConflictError("the same job id appears twice in the request", { code: ErrorCode.Duplicate });
     }
-    const reserved: string[] = [];
+    const reserved = new Map<string, number>();
     try {
-      for (const id of ids) {
-        await reserveId(ctx, id);
-        reserved.push(id);
-      }
+      for (const id of ids) reserved.set(id, await reserveId(ctx, id));
     } catch (err) {
-      await Promise.all(reserved.map((id) => ctx.buckets.ids.delete(id).catch(() => undefined)));
+      await unreserve(ctx, reserved);
       throw err;
     }
-    return ids;
+    return reserved;
   }
 
   return {
@@ -219,6 +247,7 @@ export function createProducer(ctx: StoreContext, options: ProducerOptions = {})
       const explicitIds = await reserveIds(items);
 
       const atomicBatches = new Map<Destination, Batch>();
+      const sealed: Array<[Destination, Batch]> = [];
       const promises = items.map(
         (n) =>
           new Promise<Placement>((resolve, reject) => {
@@ -231,9 +260,17 @@ export function createProducer(ctx: StoreContext, options: ProducerOptions = {})
                 atomicBatches.set(d, ab);
               }
             }
-            add(d, { n, json: JSON.stringify(n.spec), resolve, reject }, ab);
+            const item: Item = { n, json: JSON.stringify(n.spec), resolve, reject };
+            if (!ab && n.spec.id !== undefined) {
+              // A client-chosen id gets a segment of its own, published with a msg id derived from it.
+              sealed.push([d, { items: [item], bytes: 256 + item.json.length, atomic: true }]);
+            } else add(d, item, ab);
           }),
       );
+      for (const [d, b] of sealed) {
+        b.msgId = `id.${b.items[0]!.n.spec.id!}`;
+        d.waiting.push(b);
+      }
       for (const [d, b] of atomicBatches) {
         if (b.items.length > MAX_SEGMENT_JOBS) {
           const err = new JetjobError(
@@ -243,6 +280,8 @@ export function createProducer(ctx: StoreContext, options: ProducerOptions = {})
           for (const i of b.items) i.reject(err);
           continue;
         }
+        const msgId = batchMsgId(b);
+        if (msgId !== undefined) b.msgId = msgId;
         d.waiting.push(b);
       }
       for (const d of new Set(items.map(destinationFor))) pump(d);
@@ -250,7 +289,7 @@ export function createProducer(ctx: StoreContext, options: ProducerOptions = {})
       const settled = await Promise.allSettled(promises);
       const failed = settled.find((s) => s.status === "rejected");
       const placed = settled.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
-      if (explicitIds.length > 0) {
+      if (explicitIds.size > 0) {
         await Promise.all(
           placed
             .filter((p) => p.at.seg.jobs[p.idx]!.id !== undefined)
@@ -258,9 +297,7 @@ export function createProducer(ctx: StoreContext, options: ProducerOptions = {})
         );
       }
       if (failed) {
-        if (explicitIds.length > 0 && placed.length === 0) {
-          await Promise.all(explicitIds.map((id) => ctx.buckets.ids.delete(id).catch(() => undefined)));
-        }
+        if (explicitIds.size > 0 && placed.length === 0) await unreserve(ctx, explicitIds);
         throw failed.reason;
       }
       return placed;
@@ -271,7 +308,32 @@ export function createProducer(ctx: StoreContext, options: ProducerOptions = {})
   };
 }
 
-const RESERVATION_GRACE_MS = 60_000;
+/**
+ * A reservation without a location is an enqueue of a client-chosen id that has not finished: it is
+ * in progress, or its process died (or timed out) somewhere between reserving the id and recording
+ * where the job was stored. Within this time another enqueue of the id goes ahead: the job's segment
+ * is published with a msg id derived from the ids in it, so if the first enqueue did store it,
+ * JetStream stores nothing new (its duplicate window on the segment streams is 5 minutes) and the
+ * enqueue records the stored job and answers `duplicate`. An older reservation is taken over.
+ */
+const RESUME_MS = 4 * 60_000;
+
+/** The msg id of a batch with client-chosen ids: the same jobs give the same id. */
+function batchMsgId(b: Batch): string | undefined {
+  const ids = b.items.flatMap((i) => (i.n.spec.id === undefined ? [] : [i.n.spec.id]));
+  if (ids.length === 0) return undefined;
+  const hash = createHash("sha256").update(`${b.items.length}|${ids.join(",")}`);
+  return `ids.${hash.digest("base64url")}`;
+}
+
+/** Drops reservations made by an enqueue that stored nothing (only while they are still ours). */
+async function unreserve(ctx: StoreContext, reserved: Map<string, number>): Promise<void> {
+  await Promise.all(
+    [...reserved].map(([id, revision]) =>
+      ctx.buckets.ids.delete(id, { previousSeq: revision }).catch(() => undefined),
+    ),
+  );
+}
 
 /** An id index entry: where a job with a client-chosen id lives, or a reservation before it is stored. */
 export interface IdRecord {
@@ -280,21 +342,25 @@ export interface IdRecord {
   reservedAt: number;
 }
 
-async function reserveId(ctx: StoreContext, id: string): Promise<void> {
+/** Reserves a client-chosen id (see {@link RESUME_MS}); returns the revision of the reservation. */
+async function reserveId(ctx: StoreContext, id: string): Promise<number> {
   const value = enc.encode(JSON.stringify({ reservedAt: Date.now() } satisfies IdRecord));
+  let createError: unknown;
   try {
-    await ctx.buckets.ids.create(id, value);
-    return;
-  } catch {
-    // Exists: a real job, or a reservation whose enqueue died before storing the job.
+    return await ctx.buckets.ids.create(id, value);
+  } catch (err) {
+    // It exists (a real job, or a reservation of an enqueue that has not finished), or NATS failed.
+    createError = err;
   }
   const e = await ctx.buckets.ids.get(id);
-  if (e && e.operation === "PUT") {
-    const rec = JSON.parse(new TextDecoder().decode(e.value)) as IdRecord;
-    if (rec.ref === undefined && Date.now() - rec.reservedAt > RESERVATION_GRACE_MS) {
-      await ctx.buckets.ids.update(id, value, e.revision);
-      return;
-    }
+  if (!e || e.operation !== "PUT") {
+    // Not taken: the create failed for another reason (a timeout, a lost connection). Not a duplicate.
+    throw new BackendError(`cannot reserve job id '${id}'`, { cause: createError });
+  }
+  const rec = JSON.parse(new TextDecoder().decode(e.value)) as IdRecord;
+  if (rec.ref === undefined) {
+    if (Date.now() - rec.reservedAt < RESUME_MS) return e.revision;
+    return await ctx.buckets.ids.update(id, value, e.revision);
   }
   throw new ConflictError(`a job with id '${id}' already exists`, {
     code: ErrorCode.Duplicate,

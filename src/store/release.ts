@@ -11,7 +11,12 @@ import { ack, nak } from "../nats/pull.js";
 import type { Slot } from "./fold.js";
 import { hasLiveLease, isClaimable, isResolved } from "./fold.js";
 
-export type ReleaseDecision = { kind: "ack" } | { kind: "nak"; delayMs: number } | { kind: "hold" };
+/**
+ * `leave`: neither ack nor nak, so the delivery runs out after the consumer's ack wait unless another
+ * process renews or acks the message (see `isDeliveryClaim`).
+ */
+export type ReleaseDecision =
+  { kind: "ack" } | { kind: "nak"; delayMs: number } | { kind: "hold" } | { kind: "leave" };
 
 /** @param ownRunning slots this holder is still running (never released while running) */
 export function decideRelease(

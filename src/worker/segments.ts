@@ -20,7 +20,7 @@ import type { JobEvent } from "../store/events.js";
 import { EventType, emitEvents } from "../store/events.js";
 import { event } from "../store/fetch.js";
 import type { Slot } from "../store/fold.js";
-import { isClaimable } from "../store/fold.js";
+import { isClaimable, isDeliveryClaim } from "../store/fold.js";
 import type { JournalOp, JournalState } from "../store/journal.js";
 import { decideAndAppend, emptyJournal } from "../store/journal.js";
 import { takeRateToken } from "../store/limits.js";
@@ -159,7 +159,7 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
   }
 
   /** Decides and appends the claims (and expiries, splits) for a newly held segment. */
-  async function claim(h: Held, optimistic: boolean): Promise<void> {
+  async function claim(h: Held, firstDelivery: boolean): Promise<void> {
     const { at } = h;
     const r = await decideAndAppend(
       d.ctx.journals,
@@ -173,6 +173,10 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
         const runnable: Array<{ i: number; a: number }> = [];
         const memo: ReadMemo = new Map();
         let wait = false;
+        if (firstDelivery && slots.some(isDeliveryClaim)) {
+          // The server lost track of another worker's delivery: leave the segment to it (or to its lease).
+          return { ops, value: { keep: [], events, afters, wait, leave: true, now, ops } };
+        }
         for (let i = 0; i < slots.length; i++) {
           const s = slots[i]!;
           const spec = at.seg.jobs[i]!;
@@ -221,15 +225,22 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
           ops.push(...moved.ops);
           if (moved.after) afters.push(moved.after);
         }
-        return { ops, value: { keep, events, afters, wait, now, ops } };
+        return { ops, value: { keep, events, afters, wait, leave: false, now, ops } };
       },
-      { optimisticEmpty: optimistic },
+      { optimisticEmpty: firstDelivery },
     );
     h.journal = r.journal;
-    const { keep, events, afters, wait, now, ops } = r.value;
+    const { keep, events, afters, wait, leave, now, ops } = r.value;
     d.svc.noteOutcomes(outcomesOf(at, ops));
     if (!r.appended) {
-      release(h, wait ? { kind: "nak", delayMs: POINTER_RETRY_MS } : decideRelease(r.slots, now));
+      release(
+        h,
+        leave
+          ? { kind: "leave" }
+          : wait
+            ? { kind: "nak", delayMs: POINTER_RETRY_MS }
+            : decideRelease(r.slots, now),
+      );
       return;
     }
     for (const after of afters) {
@@ -237,9 +248,16 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
     }
     emitEvents(d.ctx, at.seg.q, events);
     for (const { i, a } of keep) {
+      if (draining) {
+        // The worker began to stop while this claim was being written: give the jobs back unstarted
+        // (drain() has already handed back the waiting list, so queuing them would hold it forever).
+        h.pending.push({ op: "requeue", i, a, at: Date.now(), u: 1 });
+        continue;
+      }
       waiting.push({ h, i, a, since: now });
       h.queued++;
     }
+    if (h.pending.length > 0) void flush(h);
     startWaiting();
     maybeRelease(h);
   }
@@ -287,9 +305,14 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
           error: String(err),
         });
         for (const { i, a } of jobs) {
-          waiting.push({ h, i, a, since: Date.now() });
-          h.queued++;
+          // Stopping meanwhile: give them back unstarted instead (see claim()).
+          if (draining) h.pending.push({ op: "requeue", i, a, at: Date.now(), u: 1 });
+          else {
+            waiting.push({ h, i, a, since: Date.now() });
+            h.queued++;
+          }
         }
+        if (h.pending.length > 0) void flush(h);
       }
       maybeRelease(h);
     }

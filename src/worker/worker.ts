@@ -253,9 +253,12 @@ export function createWorker<T extends JobTypes = JobTypes>(options: WorkerOptio
           // never started: nothing to drain
         }
         const deadline = Date.now() + (options.shutdownTimeoutMs ?? 30_000);
-        for (const l of loops.values()) l.loop.close();
+        const pulls = [...loops.values()].map((l) => l.loop.close());
         loops.clear();
-        await runner?.drain(deadline);
+        // Draining from here on: segments still arriving for the closed pulls are given back at once.
+        const drained = runner?.drain(deadline);
+        await Promise.all(pulls);
+        await drained;
         cancelSub?.unsubscribe();
         await svc?.close();
         ctx?.close();
