@@ -46,7 +46,11 @@ export async function connectNats(options: ConnectOptions): Promise<NatsConnecti
   if (options.token !== undefined) opts.token = options.token;
   if (options.user !== undefined) opts.user = options.user;
   if (options.pass !== undefined) opts.pass = options.pass;
-  if (options.tlsCaFile !== undefined || options.tlsCertFile !== undefined || options.tlsKeyFile !== undefined) {
+  if (
+    options.tlsCaFile !== undefined ||
+    options.tlsCertFile !== undefined ||
+    options.tlsKeyFile !== undefined
+  ) {
     opts.tls = {
       ...(options.tlsCaFile === undefined ? {} : { caFile: options.tlsCaFile }),
       ...(options.tlsCertFile === undefined ? {} : { certFile: options.tlsCertFile }),
