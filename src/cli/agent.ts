@@ -15,6 +15,8 @@ import type { Logger, LogLevel } from "../core/logger.js";
 import { createLogger } from "../core/logger.js";
 import type { Runner } from "./client-flags.js";
 import { intFlag } from "./client-flags.js";
+import type { NatsFlags } from "./nats-flags.js";
+import { addNatsFlags, natsConnectOptions } from "./nats-flags.js";
 
 const configSchema = z
   .object({
@@ -61,7 +63,7 @@ export function readAgentConfig(path: string): AgentConfig {
   return r.data;
 }
 
-interface AgentFlags {
+interface AgentFlags extends NatsFlags {
   nats?: string;
   hostname?: string;
   label: string[];
@@ -70,13 +72,6 @@ interface AgentFlags {
   config?: string;
   concurrency?: string;
   enableCommandExec?: boolean;
-  natsCreds?: string;
-  natsUser?: string;
-  natsPass?: string;
-  natsToken?: string;
-  natsTlsCa?: string;
-  natsTlsCert?: string;
-  natsTlsKey?: string;
   logLevel?: LogLevel;
 }
 
@@ -102,13 +97,15 @@ export async function startAgentFromFlags(f: AgentFlags, logger: Logger, version
     labels[l.slice(0, i)] = l.slice(i + 1);
   }
   const facts = { ...cfg.facts, ...Object.fromEntries(f.fact.map(parseFact)) };
-  const creds = f.natsCreds ?? cfg.nats_creds;
-  const user = f.natsUser ?? cfg.nats_user;
-  const pass = f.natsPass ?? cfg.nats_pass;
-  const token = f.natsToken ?? cfg.nats_token;
-  const tlsCa = f.natsTlsCa ?? cfg.nats_tls_ca;
-  const tlsCert = f.natsTlsCert ?? cfg.nats_tls_cert;
-  const tlsKey = f.natsTlsKey ?? cfg.nats_tls_key;
+  const natsOptions = natsConnectOptions({
+    natsCreds: f.natsCreds ?? cfg.nats_creds,
+    natsUser: f.natsUser ?? cfg.nats_user,
+    natsPass: f.natsPass ?? cfg.nats_pass,
+    natsToken: f.natsToken ?? cfg.nats_token,
+    natsTlsCa: f.natsTlsCa ?? cfg.nats_tls_ca,
+    natsTlsCert: f.natsTlsCert ?? cfg.nats_tls_cert,
+    natsTlsKey: f.natsTlsKey ?? cfg.nats_tls_key,
+  });
   const exec = cfg.command_exec;
   const queues = f.queue.length > 0 ? f.queue : (cfg.queues ?? []);
   const hostname = f.hostname ?? cfg.hostname;
@@ -116,15 +113,7 @@ export async function startAgentFromFlags(f: AgentFlags, logger: Logger, version
     f.concurrency === undefined ? cfg.concurrency : intFlag("--concurrency", f.concurrency, 1);
   return createAgent({
     nats,
-    natsOptions: {
-      ...(creds === undefined ? {} : { credsFile: creds }),
-      ...(user === undefined ? {} : { user }),
-      ...(pass === undefined ? {} : { pass }),
-      ...(token === undefined ? {} : { token }),
-      ...(tlsCa === undefined ? {} : { tlsCaFile: tlsCa }),
-      ...(tlsCert === undefined ? {} : { tlsCertFile: tlsCert }),
-      ...(tlsKey === undefined ? {} : { tlsKeyFile: tlsKey }),
-    },
+    natsOptions,
     ...(hostname === undefined ? {} : { hostname }),
     labels,
     facts,
@@ -147,24 +136,19 @@ export async function startAgentFromFlags(f: AgentFlags, logger: Logger, version
 }
 
 export function registerAgentCommand(program: Command, run: Runner, version: string): void {
-  program
-    .command("agent")
-    .description("run a fleet agent: registers this machine and runs the operations sent to it")
-    .option("--nats <url>", "NATS URL(s), comma-separated (default: $JETJOB_NATS_URL)")
-    .option("--hostname <name>", "name in the registry (default: the OS hostname)")
-    .option("--label <key:value>", "a label, e.g. group:web.dev.us-east (repeatable)", collect, [])
-    .option("--fact <key=value>", "an extra fact, e.g. rack=r12 (repeatable)", collect, [])
-    .option("--queue <name>", "also take OJS queue jobs of this queue (repeatable)", collect, [])
-    .option("--concurrency <n>", "jobs at the same time (default 8)")
-    .option("--config <file>", "JSON config file (labels, facts, command_exec, ...)")
-    .option("--enable-command-exec", "offer command.exec (runs programs on this machine; off by default)")
-    .option("--nats-creds <file>", "NATS credentials file")
-    .option("--nats-user <user>", "NATS user")
-    .option("--nats-pass <pass>", "NATS password")
-    .option("--nats-token <token>", "NATS token")
-    .option("--nats-tls-ca <file>", "TLS to NATS: trust this CA (PEM)")
-    .option("--nats-tls-cert <file>", "TLS client certificate (PEM)")
-    .option("--nats-tls-key <file>", "TLS client key (PEM)")
+  addNatsFlags(
+    program
+      .command("agent")
+      .description("run a fleet agent: registers this machine and runs the operations sent to it")
+      .option("--nats <url>", "NATS URL(s), comma-separated (default: $JETJOB_NATS_URL)")
+      .option("--hostname <name>", "name in the registry (default: the OS hostname)")
+      .option("--label <key:value>", "a label, e.g. group:web.dev.us-east (repeatable)", collect, [])
+      .option("--fact <key=value>", "an extra fact, e.g. rack=r12 (repeatable)", collect, [])
+      .option("--queue <name>", "also take OJS queue jobs of this queue (repeatable)", collect, [])
+      .option("--concurrency <n>", "jobs at the same time (default 8)")
+      .option("--config <file>", "JSON config file (labels, facts, command_exec, ...)")
+      .option("--enable-command-exec", "offer command.exec (runs programs on this machine; off by default)"),
+  )
     .option("--log-level <level>", "debug, info, warn, error")
     .action((f: AgentFlags) =>
       run(async () => {

@@ -17,6 +17,8 @@ import { registerDlqCommands } from "./dlq.js";
 import { registerJobCommands } from "./job.js";
 import { registerLockCommands } from "./lock.js";
 import { registerAgentCommand } from "./agent.js";
+import type { NatsFlags } from "./nats-flags.js";
+import { addNatsFlags, natsConnectOptions } from "./nats-flags.js";
 import { registerWorkerCommands } from "./fleet.js";
 import { reportError } from "./output.js";
 import { registerQueueCommands } from "./queue.js";
@@ -108,20 +110,15 @@ program
     }) => run(() => startCommand({ ...o, agentLabels: o.agentLabel, version })),
   );
 
-program
-  .command("server")
-  .description("run the API server against an existing NATS server")
-  .requiredOption("--nats <url>", "NATS URL(s), comma-separated", process.env.JETJOB_NATS_URL)
-  .option("--port <port>", "API port (0 = any free port)", port, 8080)
-  .option("--host <host>", "API listen address", "127.0.0.1")
-  .option("--token-file <file>", "tokens file: lines of `<name> <read|write|admin> <token>`")
-  .option("--nats-creds <file>", "NATS credentials file")
-  .option("--nats-user <user>", "NATS user")
-  .option("--nats-pass <pass>", "NATS password")
-  .option("--nats-token <token>", "NATS token")
-  .option("--nats-tls-ca <file>", "TLS to NATS: trust this CA (PEM)")
-  .option("--nats-tls-cert <file>", "TLS client certificate (PEM)")
-  .option("--nats-tls-key <file>", "TLS client key (PEM)")
+addNatsFlags(
+  program
+    .command("server")
+    .description("run the API server against an existing NATS server")
+    .requiredOption("--nats <url>", "NATS URL(s), comma-separated", process.env.JETJOB_NATS_URL)
+    .option("--port <port>", "API port (0 = any free port)", port, 8080)
+    .option("--host <host>", "API listen address", "127.0.0.1")
+    .option("--token-file <file>", "tokens file: lines of `<name> <read|write|admin> <token>`"),
+)
   .option(
     "--replicas <n>",
     "replicas of every stream and bucket (default: what exists, else 3 on a cluster of 3+ servers, else 1)",
@@ -130,22 +127,17 @@ program
   .addOption(enableReset())
   .addOption(logLevel)
   .action(
-    (o: {
-      nats: string;
-      replicas?: number;
-      natsTlsCa?: string;
-      natsTlsCert?: string;
-      natsTlsKey?: string;
-      port: number;
-      host: string;
-      tokenFile?: string;
-      natsCreds?: string;
-      natsUser?: string;
-      natsPass?: string;
-      natsToken?: string;
-      enableReset: boolean;
-      logLevel?: LogLevel;
-    }) =>
+    (
+      o: NatsFlags & {
+        nats: string;
+        replicas?: number;
+        port: number;
+        host: string;
+        tokenFile?: string;
+        enableReset: boolean;
+        logLevel?: LogLevel;
+      },
+    ) =>
       run(async () => {
         const logger = createLogger({ ...(o.logLevel === undefined ? {} : { level: o.logLevel }) });
         const tokens: TokenEntry[] = o.tokenFile ? loadTokensFile(o.tokenFile) : [];
@@ -157,16 +149,7 @@ program
           );
         }
         const srv = await runApiServer({
-          nats: {
-            servers: o.nats.split(","),
-            ...(o.natsCreds === undefined ? {} : { credsFile: o.natsCreds }),
-            ...(o.natsUser === undefined ? {} : { user: o.natsUser }),
-            ...(o.natsPass === undefined ? {} : { pass: o.natsPass }),
-            ...(o.natsToken === undefined ? {} : { token: o.natsToken }),
-            ...(o.natsTlsCa === undefined ? {} : { tlsCaFile: o.natsTlsCa }),
-            ...(o.natsTlsCert === undefined ? {} : { tlsCertFile: o.natsTlsCert }),
-            ...(o.natsTlsKey === undefined ? {} : { tlsKeyFile: o.natsTlsKey }),
-          },
+          nats: { servers: o.nats.split(","), ...natsConnectOptions(o) },
           port: o.port,
           host: o.host,
           auth: createAuthenticator(tokens),
