@@ -7,10 +7,12 @@ import { parseArgs } from "node:util";
 
 import { exclusiveScenario } from "./scenarios/exclusive.js";
 import { fanoutScenario } from "./scenarios/fanout.js";
+import { throughputScenario } from "./scenarios/throughput.js";
 
 const scenarios: Record<string, (quick: boolean) => Promise<void>> = {
   exclusive: exclusiveScenario,
   fanout: fanoutScenario,
+  throughput: throughputScenario,
 };
 
 const { values } = parseArgs({

@@ -2,13 +2,13 @@
  * Benchmark bookkeeping: machine info, median/min/max over runs, the stdout table and the JSON file
  * `bench/results/<date>-<scenario>.json`.
  */
-import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, freemem, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { findNatsServer } from "../../src/natsd/index.js";
+import { findRedisServer } from "./redis.js";
 
 export interface Spread {
   median: number;
@@ -28,7 +28,9 @@ export function machineInfo(): Record<string, unknown> {
   const cpu = cpus();
   let redis: string | undefined;
   try {
-    redis = execFileSync("redis-server", ["--version"], { encoding: "utf8" }).trim();
+    // The binary the BullMQ runs use (PATH, else .tools/bin).
+    const found = findRedisServer();
+    redis = `${found.version} (${found.path})`;
   } catch {
     redis = undefined;
   }
@@ -59,6 +61,48 @@ export function printTable(title: string, headers: string[], rows: string[][]): 
       .trimEnd();
   process.stdout.write(`\n${title}\n${line(headers)}\n${line(widths.map((w) => "-".repeat(w)))}\n`);
   for (const r of rows) process.stdout.write(`${line(r)}\n`);
+}
+
+/** Runs `fn` `runs` times; a failed run is reported on stderr and recorded, the others still count. */
+export async function repeat(
+  label: string,
+  runs: number,
+  fn: (run: number) => Promise<number>,
+): Promise<{ values: number[]; failures: string[] }> {
+  const values: number[] = [];
+  const failures: string[] = [];
+  for (let r = 0; r < runs; r++) {
+    const v = await attempt(label, () => fn(r));
+    if (typeof v === "number") values.push(v);
+    else failures.push(v.error);
+  }
+  return { values, failures };
+}
+
+/** Runs `fn` once; an error is reported on stderr and returned instead of thrown. */
+export async function attempt<T>(label: string, fn: () => Promise<T>): Promise<T | { error: string }> {
+  try {
+    return await fn();
+  } catch (err) {
+    const error = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`  FAILED ${label}: ${error}\n`);
+    return { error };
+  }
+}
+
+/** Spread of the runs that succeeded, or undefined when none did. */
+export function spreadOf(values: number[]): Spread | undefined {
+  return values.length > 0 ? spread(values) : undefined;
+}
+
+/** `fmt`, or "failed" for a figure without a successful run. */
+export function fmtOr(s: Spread | undefined, digits = 0): string {
+  return s ? fmt(s, digits) : "failed";
+}
+
+/** a / b as `1.23×`, or "–" when either is missing. */
+export function ratio(a: Spread | undefined, b: Spread | undefined): string {
+  return a && b ? `${(a.median / b.median).toFixed(2)}×` : "–";
 }
 
 const resultsDir = join(dirname(fileURLToPath(import.meta.url)), "..", "results");
