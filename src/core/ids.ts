@@ -57,28 +57,38 @@ export function segmentRandom(): number {
 
 /** Builds the id of job `idx` in segment `seq` of `store`. */
 export function encodeJobId(e: EncodedId): string {
-  if (!Number.isInteger(e.timeMs) || e.timeMs < 0 || e.timeMs >= 2 ** 48)
-    throw new RangeError(`bad timeMs ${e.timeMs}`);
-  if (!Number.isInteger(e.rnd) || e.rnd < 0 || e.rnd > 0xfffff) throw new RangeError(`bad rnd ${e.rnd}`);
-  if (!Number.isInteger(e.seq) || e.seq < 1 || e.seq >= MAX_SEQ) throw new RangeError(`bad seq ${e.seq}`);
-  if (!Number.isInteger(e.idx) || e.idx < 0 || e.idx >= MAX_SEGMENT_JOBS)
-    throw new RangeError(`bad idx ${e.idx}`);
-  const seqHi8 = Math.floor(e.seq / TWO32);
-  const seqLo32 = e.seq % TWO32;
-  const randA = (e.store << 8) | seqHi8;
-  const variant = 0b1000 | (seqLo32 >>> 30);
-  const seqLo30 = seqLo32 & 0x3fffffff;
-  const top28 = seqLo30 >>> 2;
-  const low32 = (((seqLo30 & 3) << 30) | (e.idx << 20) | (e.rnd & 0xfffff)) >>> 0;
-  const hex =
-    hexPad(e.timeMs, 12) +
-    "7" +
-    hexPad(randA, 3) +
-    variant.toString(16) +
-    hexPad(top28, 7) +
-    hexPad(low32, 8);
-  return formatUuid(hex);
+  return encodeJobIdWithPrefix(jobIdPrefix(e.timeMs, e.store, e.seq), e.seq, e.idx, e.rnd);
 }
+
+/**
+ * The first 28 characters of the ids of every job of one segment (time, store and most of the
+ * sequence); {@link encodeJobIdWithPrefix} adds the rest. Jobs of a segment share it.
+ */
+export function jobIdPrefix(timeMs: number, store: number, seq: number): string {
+  if (!Number.isInteger(timeMs) || timeMs < 0 || timeMs >= 2 ** 48)
+    throw new RangeError(`bad timeMs ${timeMs}`);
+  if (!Number.isInteger(seq) || seq < 1 || seq >= MAX_SEQ) throw new RangeError(`bad seq ${seq}`);
+  const seqHi8 = Math.floor(seq / TWO32);
+  const seqLo32 = seq % TWO32;
+  const randA = (store << 8) | seqHi8;
+  const variant = 0b1000 | (seqLo32 >>> 30);
+  const top28 = (seqLo32 & 0x3fffffff) >>> 2;
+  const hex =
+    hexPad(timeMs, 12) + "7" + hexPad(randA, 3) + variant.toString(16) + hexPad(top28, 7) + "00000000";
+  return formatUuid(hex).slice(0, 28);
+}
+
+/** A job id from its segment's {@link jobIdPrefix}: the low 32 bits carry the sequence's last 2 bits, `idx` and `rnd`. */
+export function encodeJobIdWithPrefix(prefix: string, seq: number, idx: number, rnd: number): string {
+  if (!Number.isInteger(rnd) || rnd < 0 || rnd > 0xfffff) throw new RangeError(`bad rnd ${rnd}`);
+  if (!Number.isInteger(idx) || idx < 0 || idx >= MAX_SEGMENT_JOBS) throw new RangeError(`bad idx ${idx}`);
+  const low32 = ((((seq % TWO32) & 3) << 30) | (idx << 20) | (rnd & 0xfffff)) >>> 0;
+  return (
+    prefix + HEX[low32 >>> 24]! + HEX[(low32 >>> 16) & 255]! + HEX[(low32 >>> 8) & 255]! + HEX[low32 & 255]!
+  );
+}
+
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
 
 /** Reads the location bits of an id; `undefined` when it cannot be one of ours. */
 export function decodeJobId(id: string): EncodedId | undefined {

@@ -5,9 +5,17 @@
 
 /** `2026-02-12T10:30:00.123Z`; whole seconds without a fraction (`2099-12-31T23:59:59Z`), as clients send them. */
 export function toRfc3339(ms: number): string {
+  // Jobs of one segment share their times: remember the last few conversions.
+  const i = ms & 3;
+  if (rfcMs[i] === ms) return rfcStr[i]!;
   const s = new Date(ms).toISOString();
-  return s.endsWith(".000Z") ? s.slice(0, -5) + "Z" : s;
+  const out = s.endsWith(".000Z") ? s.slice(0, -5) + "Z" : s;
+  rfcMs[i] = ms;
+  rfcStr[i] = out;
+  return out;
 }
+const rfcMs: number[] = [NaN, NaN, NaN, NaN];
+const rfcStr: string[] = ["", "", "", ""];
 
 /**
  * The longest duration accepted (100 years). A time computed from a longer one (a retry's due time,

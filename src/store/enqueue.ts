@@ -42,7 +42,7 @@ export async function enqueueJobs(
   const keys = new Set<string>();
   for (const n of items) if (n.spec.xkey !== undefined) keys.add(n.spec.xkey);
   // Mark before storing: a crash after the store leaves a marker for the leader's sweep.
-  await Promise.all([...keys].map((k) => markKey(svc, k)));
+  if (keys.size > 0) await Promise.all([...keys].map((k) => markKey(svc, k)));
 
   const results: Array<Enqueued | undefined> = new Array<Enqueued | undefined>(items.length);
   const toStore: Array<{ n: NormalizedEnqueue; slot: number; uniqueKey?: string }> = [];
@@ -65,25 +65,28 @@ export async function enqueueJobs(
       { atomic },
     );
     const now = Date.now();
-    await Promise.all(
-      toStore.map(async (t, k) => {
-        const p = placed[k]!;
-        const job = buildJobView(p.at, p.idx, deriveState(p.at, p.idx, emptySlots(1)[0]!, now));
-        if (t.uniqueKey !== undefined) await recordUnique(svc, t.uniqueKey, job.id, t.n.spec.unique!);
-        results[t.slot] = { job, created: true };
-      }),
-    );
+    const unique: Array<Promise<void>> = [];
+    toStore.forEach((t, k) => {
+      const p = placed[k]!;
+      const job = buildJobView(p.at, p.idx, deriveState(p.at, p.idx, NEW_SLOT, now));
+      if (t.uniqueKey !== undefined) unique.push(recordUnique(svc, t.uniqueKey, job.id, t.n.spec.unique!));
+      results[t.slot] = { job, created: true };
+    });
+    if (unique.length > 0) await Promise.all(unique);
   } catch (err) {
     // Nothing (or not everything) was stored: free the unique keys this call reserved.
     await Promise.all(reserved.map((k) => ctx.buckets.unique.delete(k).catch(() => undefined)));
     throw err;
   }
   // Hand free keys to their first waiting job. A failure here only delays it until the leader's sweep.
-  await Promise.all(
-    [...keys].map((k) => advanceKey(svc, keyToken(k)).catch((err: unknown) => svc.reportError(err))),
-  );
+  if (keys.size > 0)
+    await Promise.all(
+      [...keys].map((k) => advanceKey(svc, keyToken(k)).catch((err: unknown) => svc.reportError(err))),
+    );
   return results.map((r) => r!);
 }
+
+const NEW_SLOT = emptySlots(1)[0]!;
 
 /** Fills in exclusive keys from the queues' key templates (an explicit `exclusive_key` wins). */
 async function applyKeyTemplates(svc: Services, items: NormalizedEnqueue[]): Promise<void> {
@@ -100,7 +103,7 @@ async function applyKeyTemplates(svc: Services, items: NormalizedEnqueue[]): Pro
 
 /** The view of a freshly stored job, for callers that placed jobs themselves. */
 export function freshView(p: Placement): JobView {
-  return buildJobView(p.at, p.idx, deriveState(p.at, p.idx, emptySlots(1)[0]!, Date.now()));
+  return buildJobView(p.at, p.idx, deriveState(p.at, p.idx, NEW_SLOT, Date.now()));
 }
 
 export { Store };

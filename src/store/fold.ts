@@ -9,7 +9,9 @@
  *   lease cannot complete or fail the job: that is the fencing token);
  * - a claim must have a higher attempt than any earlier claim;
  * - `requeue` gives the current claim back; `beat` extends the current claim's lease;
- * - `revive` (a manual retry) turns a discarded, expired or cancelled slot into a move to a new copy.
+ * - `revive` (a manual retry) turns a discarded, expired or cancelled slot into a move to a new copy;
+ * - `gone` (housekeeping removed the job, or with `i = -1` the whole segment) overrides any outcome,
+ *   and nothing applies after it: the job is not found any more.
  */
 import type { FailOp, JournalEntry, JournalOp } from "./journal.js";
 import type { RefKey } from "./segment.js";
@@ -28,7 +30,8 @@ export type Outcome =
   | ({ kind: "fail" } & Omit<FailOp, "op" | "i">)
   | { kind: "cancel"; at: number }
   | { kind: "expire"; at: number }
-  | { kind: "move"; at: number; to: RefKey; ti: number };
+  | { kind: "move"; at: number; to: RefKey; ti: number }
+  | { kind: "gone"; at: number };
 
 export interface Slot {
   /** The highest attempt claimed here (0 = never claimed here). */
@@ -41,8 +44,14 @@ export interface Slot {
   requeues: number;
 }
 
+const EMPTY_SLOT: Slot = Object.freeze({ lastAttempt: 0, requeues: 0 });
+
+/**
+ * Slots are immutable: {@link applyOp} replaces a slot instead of changing it, so folded states can
+ * share slot objects (a copy of a state is a copy of its array) and caches never need deep copies.
+ */
 export function emptySlots(jobCount: number): Slot[] {
-  return Array.from({ length: jobCount }, () => ({ lastAttempt: 0, requeues: 0 }));
+  return new Array<Slot>(jobCount).fill(EMPTY_SLOT);
 }
 
 /** Folds entries into slots; `slots` may be a previous fold to continue from. */
@@ -55,49 +64,64 @@ export function foldJournal(
   return slots;
 }
 
+/** Applies one op to `slots` (the array changes; the slot objects in it never do). */
 export function applyOp(slots: Slot[], op: JournalOp): void {
+  if (op.op === "gone") {
+    // Housekeeping removed the job (or with i = -1 every job of the segment): see store/retention.
+    const gone = (): Slot => ({ lastAttempt: 0, requeues: 0, outcome: { kind: "gone", at: op.at } });
+    if (op.i < 0) for (let k = 0; k < slots.length; k++) slots[k] = gone();
+    else if (op.i < slots.length) slots[op.i] = gone();
+    return;
+  }
   const s = slots[op.i];
   if (!s) return;
   switch (op.op) {
-    case "claim":
+    case "claim": {
       if (s.outcome || !(op.a > s.lastAttempt)) return;
-      s.lastAttempt = op.a;
-      s.claim = { a: op.a, w: op.w, at: op.at };
-      if (op.dl !== undefined) s.claim.dl = op.dl;
-      if (op.ack !== undefined) s.claim.ack = op.ack;
+      const claim: Claim = { a: op.a, w: op.w, at: op.at };
+      if (op.dl !== undefined) claim.dl = op.dl;
+      if (op.ack !== undefined) claim.ack = op.ack;
+      slots[op.i] = { ...s, lastAttempt: op.a, claim };
       return;
+    }
     case "beat":
-      if (!s.outcome && s.claim?.a === op.a) s.claim.dl = Math.max(s.claim.dl ?? 0, op.dl);
+      if (!s.outcome && s.claim?.a === op.a)
+        slots[op.i] = { ...s, claim: { ...s.claim, dl: Math.max(s.claim.dl ?? 0, op.dl) } };
       return;
-    case "done":
+    case "done": {
       if (s.outcome || s.claim?.a !== op.a) return;
-      s.outcome = { kind: "done", a: op.a, at: op.at };
-      if (op.res !== undefined) s.outcome.res = op.res;
+      const outcome: Outcome = { kind: "done", a: op.a, at: op.at };
+      if (op.res !== undefined) outcome.res = op.res;
+      slots[op.i] = { ...s, outcome };
       return;
+    }
     case "fail": {
       if (s.outcome || s.claim?.a !== op.a) return;
       const { op: _op, i: _i, ...rest } = op;
-      s.outcome = { kind: "fail", ...rest };
+      slots[op.i] = { ...s, outcome: { kind: "fail", ...rest } };
       return;
     }
     case "requeue":
       if (!s.outcome && s.claim?.a === op.a) {
-        delete s.claim;
-        s.requeues++;
-        if (op.u === 1) s.lastAttempt = op.a - 1;
+        const { claim: _claim, ...rest } = s;
+        slots[op.i] = {
+          ...rest,
+          requeues: s.requeues + 1,
+          lastAttempt: op.u === 1 ? op.a - 1 : s.lastAttempt,
+        };
       }
       return;
     case "cancel":
-      if (!s.outcome) s.outcome = { kind: "cancel", at: op.at };
+      if (!s.outcome) slots[op.i] = { ...s, outcome: { kind: "cancel", at: op.at } };
       return;
     case "expire":
-      if (!s.outcome) s.outcome = { kind: "expire", at: op.at };
+      if (!s.outcome) slots[op.i] = { ...s, outcome: { kind: "expire", at: op.at } };
       return;
     case "move":
-      if (!s.outcome) s.outcome = { kind: "move", at: op.at, to: op.to, ti: op.ti };
+      if (!s.outcome) slots[op.i] = { ...s, outcome: { kind: "move", at: op.at, to: op.to, ti: op.ti } };
       return;
     case "loc":
-      s.loc = { to: op.to, ti: op.ti };
+      slots[op.i] = { ...s, loc: { to: op.to, ti: op.ti } };
       return;
     case "revive":
       if (
@@ -105,7 +129,7 @@ export function applyOp(slots: Slot[], op: JournalOp): void {
         s.outcome?.kind === "expire" ||
         s.outcome?.kind === "cancel"
       ) {
-        s.outcome = { kind: "move", at: op.at, to: op.to, ti: op.ti };
+        slots[op.i] = { ...s, outcome: { kind: "move", at: op.at, to: op.to, ti: op.ti } };
       }
       return;
   }
@@ -118,6 +142,11 @@ export function forwardOf(s: Slot): { to: RefKey; ti: number } | undefined {
   if (o?.kind === "fail" && o.out === "retry" && o.to !== undefined && o.ti !== undefined)
     return { to: o.to, ti: o.ti };
   return undefined;
+}
+
+/** Whether housekeeping removed the job in this slot (the job is not found any more). */
+export function isGone(s: Slot): boolean {
+  return s.outcome?.kind === "gone";
 }
 
 /** Whether the slot has reached an outcome here (finished, or moved on). */

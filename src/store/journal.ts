@@ -102,8 +102,18 @@ export interface ReviveOp {
   ti: number;
 }
 
+/**
+ * Housekeeping removed job `i` (its retention passed), or with `i = -1` the whole segment, which is
+ * deleted next. Nothing applies after it (see store/retention/segments.ts).
+ */
+export interface GoneOp {
+  op: "gone";
+  i: number;
+  at: number;
+}
+
 export type JournalOp =
-  ClaimOp | BeatOp | DoneOp | FailOp | RequeueOp | CancelOp | ExpireOp | MoveOp | LocOp | ReviveOp;
+  ClaimOp | BeatOp | DoneOp | FailOp | RequeueOp | CancelOp | ExpireOp | MoveOp | LocOp | ReviveOp | GoneOp;
 
 export interface JournalEntry {
   seq: number;
@@ -161,15 +171,15 @@ export function createJournals(
   subject: (store: Store, seq: number) => string,
 ): Journals {
   // Journals this process read or wrote lately: a later read folds only the entries added since.
-  // The cache keeps its own copies: states handed out end up in job views (a result object, say),
-  // which callers of the SDK may change.
+  // The cache keeps its own arrays; slot objects are never changed (see fold.ts), so they are shared.
+  // Job views copy what they hand out (a result object, say), which callers of the SDK may change.
   const cache = new Map<string, JournalState>();
   const remember = (subj: string, j: JournalState) => {
     cache.delete(subj);
     cache.set(subj, j);
     if (cache.size > CACHED_JOURNALS) cache.delete(cache.keys().next().value!);
   };
-  const copy = (j: JournalState): JournalState => ({ ...j, slots: structuredClone(j.slots) });
+  const copy = (j: JournalState): JournalState => ({ ...j, slots: j.slots.slice() });
 
   return {
     async read(store, seq, jobCount) {
@@ -205,7 +215,7 @@ export function createJournals(
       const ack = await publisher.publish(subj, enc.encode(JSON.stringify(entry)), {
         expectedLastSubjectSeq: prev.lastSeq,
       });
-      const slots = structuredClone(prev.slots);
+      const slots = prev.slots.slice();
       for (const op of ops) applyOp(slots, op);
       const next = snapshot
         ? { slots, lastSeq: ack.seq, base: ack.seq, since: 0 }
@@ -286,6 +296,7 @@ const opNames = new Set([
   "move",
   "loc",
   "revive",
+  "gone",
 ]);
 
 function isOpShaped(o: unknown): boolean {

@@ -58,6 +58,7 @@ export function createQueueRegistry(deps: {
   const cache = new Map<string, QueueRecord>();
   let watcher: { stop(): void } | undefined;
   let watching: Promise<void> | undefined;
+  const reading = new Map<string, Promise<QueueRecord | undefined>>();
   const listeners: Array<(r: QueueRecord) => void> = [];
 
   const dec = new TextDecoder();
@@ -141,11 +142,19 @@ export function createQueueRegistry(deps: {
       }
       return p;
     },
-    async get(queue) {
-      const e = await kv.get(queue);
-      const r = e ? decode(e) : undefined;
-      if (r) cache.set(queue, r);
-      return r;
+    get(queue) {
+      // Concurrent reads of one queue (a burst of enqueues to a queue not cached yet) share one get.
+      let p = reading.get(queue);
+      if (!p) {
+        p = (async () => {
+          const e = await kv.get(queue);
+          const r = e ? decode(e) : undefined;
+          if (r) cache.set(queue, r);
+          return r;
+        })().finally(() => reading.delete(queue));
+        reading.set(queue, p);
+      }
+      return p;
     },
     async list() {
       const out: QueueRecord[] = [];

@@ -7,7 +7,7 @@
 import type { JobSpec } from "../core/envelope.js";
 import { BackendError } from "../core/errors.js";
 import type { JobAddress, Store } from "../core/ids.js";
-import { decodeJobId, encodeJobId } from "../core/ids.js";
+import { decodeJobId, encodeJobIdWithPrefix, jobIdPrefix } from "../core/ids.js";
 
 export interface Segment {
   v: 1;
@@ -47,8 +47,25 @@ export function parseRefKey(key: RefKey): { store: Store; seq: number } {
 export function jobIdAt(at: SegmentAt, idx: number): string {
   const explicit = at.seg.jobs[idx]?.id;
   if (explicit !== undefined) return explicit;
-  return encodeJobId({ timeMs: at.seg.ts, store: at.store, seq: at.seq, idx, rnd: at.seg.r });
+  let ids = idCache.get(at);
+  if (ids === undefined || ids.store !== at.store || ids.seq !== at.seq || ids.seg !== at.seg) {
+    ids = {
+      store: at.store,
+      seq: at.seq,
+      seg: at.seg,
+      prefix: jobIdPrefix(at.seg.ts, at.store, at.seq),
+      ids: [],
+    };
+    idCache.set(at, ids);
+  }
+  return (ids.ids[idx] ??= encodeJobIdWithPrefix(ids.prefix, at.seq, idx, at.seg.r));
 }
+
+/** Ids already derived per segment (a job's id is asked for several times on its way through). */
+const idCache = new WeakMap<
+  SegmentAt,
+  { store: Store; seq: number; seg: Segment; prefix: string; ids: string[] }
+>();
 
 /** Where a derived id says the job was first stored, if it really is one of ours (checked against the segment). */
 export function derivedAddressMatches(id: string, at: SegmentAt): JobAddress | undefined {

@@ -90,6 +90,10 @@ export function deriveState(at: SegmentAt, idx: number, slot: Slot, nowMs: numbe
       case "move":
         d.state = S.Available;
         return d;
+      case "gone":
+        // Removed by housekeeping: lookups report such jobs as not found; shown finished if ever built.
+        d.state = S.Discarded;
+        return d;
     }
   }
 
@@ -166,7 +170,9 @@ export function buildJobView(at: SegmentAt, idx: number, d: Derived): JobView {
   if (d.cancelledAt !== undefined) v.cancelled_at = toRfc3339(d.cancelledAt);
   if (spec.scheduledAt !== undefined) v.scheduled_at = toRfc3339(spec.scheduledAt);
   if (spec.expiresAt !== undefined) v.expires_at = toRfc3339(spec.expiresAt);
-  if (d.result !== undefined) v.result = d.result;
+  // A copy in its stored (JSON) form: folded states share their slots with the journal cache.
+  const result = d.result === undefined ? undefined : JSON.stringify(d.result);
+  if (result !== undefined) v.result = JSON.parse(result) as unknown;
   if (d.error !== undefined) v.error = errorView(d.error);
   if (d.errors.length > 0) v.errors = d.errors.map(errorView);
   if (spec.tags !== undefined) v.tags = spec.tags;

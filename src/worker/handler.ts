@@ -25,26 +25,75 @@ export type HandlerOutcome =
       thrown?: unknown;
     };
 
+/**
+ * How a running job is stopped early (cancelled, or the worker is forced to stop). The handler's
+ * AbortSignal is made only if the handler asks for it: most never do, and an AbortController per job
+ * is a measurable cost on the hot path.
+ */
+export interface JobCancel {
+  cancelled: boolean;
+  reason: unknown;
+  controller: AbortController | undefined;
+  /** Set while the handler's promise is awaited: ends the wait at once. */
+  notify: (() => void) | undefined;
+}
+
+export function newJobCancel(): JobCancel {
+  return { cancelled: false, reason: undefined, controller: undefined, notify: undefined };
+}
+
+/** Stops a running job: aborts its signal (if made) and ends the wait for its handler. */
+export function cancelRunning(c: JobCancel, reason: unknown): void {
+  if (c.cancelled) return;
+  c.cancelled = true;
+  c.reason = reason;
+  c.controller?.abort(reason);
+  c.notify?.();
+}
+
+/** The job's AbortSignal, made on first use. */
+export function signalOf(c: JobCancel): AbortSignal {
+  if (!c.controller) {
+    c.controller = new AbortController();
+    if (c.cancelled) c.controller.abort(c.reason);
+  }
+  return c.controller.signal;
+}
+
+const TIMEOUT = Symbol("timeout");
+const CANCELLED = Symbol("cancelled");
+
+/**
+ * Runs `handler` with the job (whose `signal` comes from {@link signalOf} on `o.cancel`). A handler
+ * that returns a plain value costs no promise, timer or signal; one that returns a promise is raced
+ * against the execution timeout and a cancel.
+ */
 export async function runHandler(
   handler: (job: JobContext) => unknown,
-  job: Omit<JobContext, "signal">,
-  o: { timeoutMs?: number | undefined; cancel: AbortController },
+  job: JobContext,
+  o: { timeoutMs?: number | undefined; cancel: JobCancel },
 ): Promise<HandlerOutcome> {
-  const signals: AbortSignal[] = [o.cancel.signal];
-  if (o.timeoutMs !== undefined) signals.push(AbortSignal.timeout(o.timeoutMs));
-  const signal = signals.length === 1 ? signals[0]! : AbortSignal.any(signals);
   let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<"timeout">((res) => {
-    if (o.timeoutMs !== undefined) timer = setTimeout(() => res("timeout"), o.timeoutMs);
-  });
-  const cancelled = new Promise<"cancelled">((res) => {
-    if (o.cancel.signal.aborted) res("cancelled");
-    else o.cancel.signal.addEventListener("abort", () => res("cancelled"), { once: true });
-  });
   try {
-    const work = Promise.resolve().then(() => handler({ ...job, signal }));
-    const r = await Promise.race([work.then((result) => ({ result })), timedOut, cancelled]);
-    if (r === "timeout") {
+    // Run the handler outside the caller's stack, as a promise job would.
+    await Promise.resolve();
+    if (o.cancel.cancelled) return cancelledOutcome(o.cancel.reason);
+    const value = handler(job);
+    if (!isThenable(value)) return { ok: true, result: value };
+    const r = await new Promise<{ result: unknown } | typeof TIMEOUT | typeof CANCELLED>(
+      (resolve, reject) => {
+        o.cancel.notify = () => resolve(CANCELLED);
+        if (o.timeoutMs !== undefined) {
+          timer = setTimeout(() => {
+            if (!o.cancel.controller) o.cancel.controller = new AbortController();
+            o.cancel.controller.abort(new DOMException("The operation timed out.", "TimeoutError"));
+            resolve(TIMEOUT);
+          }, o.timeoutMs);
+        }
+        value.then((result) => resolve({ result }), reject);
+      },
+    );
+    if (r === TIMEOUT) {
       return {
         ok: false,
         error: {
@@ -56,24 +105,34 @@ export async function runHandler(
         cancelled: false,
       };
     }
-    if (r === "cancelled") {
-      const reason: unknown = o.cancel.signal.reason;
-      const shutdown = reason instanceof Error && reason.name === "ShutdownError";
-      return {
-        ok: false,
-        error: {
-          code: shutdown ? "worker_shutdown" : "cancelled",
-          message: shutdown ? "the worker stopped" : "the job was cancelled",
-        },
-        cancelled: !shutdown,
-      };
-    }
+    if (r === CANCELLED) return cancelledOutcome(o.cancel.reason);
     return { ok: true, result: r.result };
   } catch (err) {
     return { ok: false, error: describe(err), cancelled: false, thrown: err };
   } finally {
     clearTimeout(timer);
+    o.cancel.notify = undefined;
   }
+}
+
+function cancelledOutcome(reason: unknown): HandlerOutcome {
+  const shutdown = reason instanceof Error && reason.name === "ShutdownError";
+  return {
+    ok: false,
+    error: {
+      code: shutdown ? "worker_shutdown" : "cancelled",
+      message: shutdown ? "the worker stopped" : "the job was cancelled",
+    },
+    cancelled: !shutdown,
+  };
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return (
+    v !== null &&
+    (typeof v === "object" || typeof v === "function") &&
+    typeof (v as { then?: unknown }).then === "function"
+  );
 }
 
 /**
@@ -83,10 +142,10 @@ export async function runHandler(
  */
 export function runHandlerInTrace(
   handler: (job: JobContext) => unknown,
-  job: Omit<JobContext, "signal">,
+  job: JobContext,
   o: {
     timeoutMs?: number | undefined;
-    cancel: AbortController;
+    cancel: JobCancel;
     traceparent: string;
     tracestate?: string | undefined;
   },

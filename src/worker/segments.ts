@@ -33,7 +33,8 @@ import type { Services } from "../store/services.js";
 import { outcomesOf } from "../store/services.js";
 import { POINTER_RETRY_MS, validateMoved } from "../store/validate.js";
 import { retryPolicyOf } from "../store/view.js";
-import { runHandler, runHandlerInTrace } from "./handler.js";
+import type { JobCancel } from "./handler.js";
+import { cancelRunning, newJobCancel, runHandler, runHandlerInTrace, signalOf } from "./handler.js";
 import type { JobContext, WorkerEvents } from "./types.js";
 
 interface Held {
@@ -60,6 +61,8 @@ export interface SegmentRunnerDeps {
   rebalanceAfterMs: number;
   logger: Logger;
   emit: <K extends keyof WorkerEvents>(name: K, ...args: WorkerEvents[K]) => void;
+  /** Whether anyone listens to a worker event (per-job events are built only then). */
+  listening: (name: keyof WorkerEvents) => boolean;
   /** Called whenever capacity frees up (the worker pulls more). */
   onCapacity: () => void;
   leaseMs: number;
@@ -87,7 +90,7 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
   const d = { ...deps, ctx: deps.svc.ctx, locator: deps.svc.locator };
   const held = new Map<number, Held>();
   const waiting: Array<{ h: Held; i: number; a: number; since: number }> = [];
-  const controllers = new Map<string, AbortController>();
+  const cancels = new Map<string, JobCancel>();
   const stats = { running: 0, completed: 0, failed: 0, segmentsHeld: 0 };
   let draining = false;
   const idle: Array<() => void> = [];
@@ -330,23 +333,23 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
   async function runJob(h: Held, i: number, a: number): Promise<void> {
     const spec = h.at.seg.jobs[i]!;
     const id = jobIdAt(h.at, i);
-    const controller = new AbortController();
-    controllers.set(id, controller);
+    const cancel = newJobCancel();
+    cancels.set(id, cancel);
     stats.running++;
     h.running.add(i);
     const t0 = Date.now();
-    d.emit("job:start", { id, type: spec.type, attempt: a });
+    if (d.listening("job:start")) d.emit("job:start", { id, type: spec.type, attempt: a });
     const perSecond = d.ctx.queues.cached(h.at.seg.q)?.rateLimitPerSecond;
     if (perSecond !== undefined) {
       // Rate-limited queue: wait for a start slot shared with every other worker and fetcher.
       for (;;) {
         const wait = await takeRateToken(d.ctx.buckets.limits, h.at.seg.q, perSecond).catch(() => 1000);
-        if (wait === 0 || controller.signal.aborted) break;
+        if (wait === 0 || cancel.cancelled) break;
         await new Promise((r) => setTimeout(r, Math.min(wait, 1000)));
       }
     }
     const handler = d.handlers[spec.type];
-    const job: Omit<JobContext, "signal"> = {
+    const job: JobContext = {
       id,
       type: spec.type,
       queue: h.at.seg.q,
@@ -356,8 +359,11 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
       priority: h.at.seg.p,
       meta: spec.meta ?? {},
       createdAt: new Date(spec.createdAt ?? h.at.seg.ts),
-      ...(spec.parentResults === undefined ? {} : { parentResults: spec.parentResults }),
+      get signal() {
+        return signalOf(cancel);
+      },
     };
+    if (spec.parentResults !== undefined) job.parentResults = spec.parentResults;
     // Only jobs with trace context get a span: the others run exactly as before (the hot path).
     const traceparent = spec.traceparent;
     if (traceparent !== undefined) job.traceparent = traceparent;
@@ -372,14 +378,14 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
           cancelled: false,
         } as const)
       : traceparent === undefined
-        ? await runHandler(handler, job, { timeoutMs: spec.timeoutMs, cancel: controller })
+        ? await runHandler(handler, job, { timeoutMs: spec.timeoutMs, cancel })
         : await runHandlerInTrace(handler, job, {
             timeoutMs: spec.timeoutMs,
-            cancel: controller,
+            cancel,
             traceparent,
             tracestate: spec.tracestate,
           });
-    controllers.delete(id);
+    cancels.delete(id);
     const now = Date.now();
     if (outcome.ok) {
       const op: JournalOp = { op: "done", i, a, at: now };
@@ -387,7 +393,8 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
       h.pending.push(op);
       h.events.push({ ...event(h.at, i, EventType.Completed, now, a), d: now - t0, w: d.workerId });
       stats.completed++;
-      d.emit("job:complete", { id, type: spec.type, attempt: a, durationMs: now - t0 });
+      if (d.listening("job:complete"))
+        d.emit("job:complete", { id, type: spec.type, attempt: a, durationMs: now - t0 });
     } else if (!outcome.cancelled) {
       stats.failed++;
       if (outcome.error.code === "worker_shutdown") {
@@ -491,7 +498,8 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
     free,
     stats,
     cancel(id) {
-      controllers.get(id)?.abort(new Error("cancelled"));
+      const c = cancels.get(id);
+      if (c) cancelRunning(c, new Error("cancelled"));
     },
     noteLeaseMs(ms) {
       if (!(ms > 0) || ms >= leaseMs || draining) return;
@@ -512,7 +520,7 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
         const allDone = new Promise<void>((r) => idle.push(r));
         const timer = setTimeout(
           () => {
-            for (const c of controllers.values()) c.abort(new ShutdownError("the worker stopped"));
+            for (const c of cancels.values()) cancelRunning(c, new ShutdownError("the worker stopped"));
           },
           Math.max(0, deadline - Date.now()),
         );

@@ -201,6 +201,7 @@ export function createWorker<T extends JobTypes = JobTypes>(options: WorkerOptio
       rebalanceAfterMs: options.rebalanceAfterMs ?? 1000,
       logger,
       emit,
+      listening: (name) => emitter.listenerCount(name) > 0,
       onCapacity: pump,
       leaseMs: DEFAULT_SEGMENT_LEASE_MS,
     });

@@ -51,10 +51,20 @@ describe("emptySlots / foldJournal basics", () => {
     assert.deepEqual(foldJournal(2, []), emptySlots(2));
   });
 
-  it("gives each slot its own object", () => {
+  it("never changes a slot object: an op replaces the slot, so earlier folds sharing it stay as they were", () => {
     const s = emptySlots(2);
-    s[0]!.lastAttempt = 5;
-    assert.equal(s[1]!.lastAttempt, 0);
+    assert.throws(() => {
+      s[0]!.lastAttempt = 5;
+    }, TypeError);
+    const before = s.slice();
+    applyOp(s, { op: "claim", i: 0, a: 1, w: "w1", at: 1 });
+    assert.equal(s[0]!.lastAttempt, 1);
+    assert.equal(before[0]!.lastAttempt, 0);
+    assert.equal(s[1], before[1]);
+    const claimed = s[0]!;
+    applyOp(s, { op: "done", i: 0, a: 1, at: 2 });
+    assert.equal(claimed.outcome, undefined);
+    assert.equal(s[0]!.outcome?.kind, "done");
   });
 
   it("applies ops across entries in order, and can continue from a previous fold", () => {
