@@ -38,7 +38,7 @@ export async function enqueueJobs(
     }
   }
 
-  await applyKeyTemplates(svc, items);
+  if (items.some((n) => mayHaveKeyTemplate(svc, n))) await applyKeyTemplates(svc, items);
   const keys = new Set<string>();
   for (const n of items) if (n.spec.xkey !== undefined) keys.add(n.spec.xkey);
   // Mark before storing: a crash after the store leaves a marker for the leader's sweep.
@@ -87,6 +87,13 @@ export async function enqueueJobs(
 }
 
 const NEW_SLOT = emptySlots(1)[0]!;
+
+/** False when the job needs no key template: it has its own key, or its queue (known) has no template. */
+function mayHaveKeyTemplate(svc: Services, n: NormalizedEnqueue): boolean {
+  if (n.spec.xkey !== undefined) return false;
+  const rec = svc.ctx.queues.cached(n.queue);
+  return rec === undefined || rec.exclusiveKeyTemplate !== undefined;
+}
 
 /** Fills in exclusive keys from the queues' key templates (an explicit `exclusive_key` wins). */
 async function applyKeyTemplates(svc: Services, items: NormalizedEnqueue[]): Promise<void> {

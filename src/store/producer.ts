@@ -238,9 +238,21 @@ export function createProducer(ctx: StoreContext, options: ProducerOptions = {})
     return reserved;
   }
 
+  /** One job without a client-chosen id (the common `enqueue()` call): none of the batch bookkeeping. */
+  async function enqueueOne(n: NormalizedEnqueue): Promise<Placement[]> {
+    if (!ctx.queues.laneKnown(n.queue, n.priority)) await ctx.queues.ensureLane(n.queue, n.priority);
+    const d = destinationFor(n);
+    const placed = new Promise<Placement>((resolve, reject) =>
+      add(d, { n, json: JSON.stringify(n.spec), resolve, reject }, undefined),
+    );
+    pump(d);
+    return [await placed];
+  }
+
   return {
     async enqueue(items, opts = {}) {
       if (items.length === 0) return [];
+      if (items.length === 1 && !opts.atomic && items[0]!.spec.id === undefined) return enqueueOne(items[0]!);
       const lanes = new Map<string, NormalizedEnqueue>();
       for (const n of items) lanes.set(`${n.queue}|${n.priority}`, n);
       await Promise.all([...lanes.values()].map((n) => ctx.queues.ensureLane(n.queue, n.priority)));

@@ -28,6 +28,8 @@ export interface QueueRecord {
 export interface QueueRegistry {
   /** Makes sure the lane exists (consumer + registry entry). Cached after the first call. */
   ensureLane(queue: string, priority: number): Promise<void>;
+  /** Whether this process has already made sure of the lane (ensureLane would resolve at once). */
+  laneKnown(queue: string, priority: number): boolean;
   get(queue: string): Promise<QueueRecord | undefined>;
   list(): Promise<QueueRecord[]>;
   /** Sets fields of a queue record (creating it if needed) with compare-and-set retries. */
@@ -122,6 +124,9 @@ export function createQueueRegistry(deps: {
   }
 
   return {
+    laneKnown(queue, priority) {
+      return known.has(`${queue}|${priority}`);
+    },
     ensureLane(queue, priority) {
       const key = `${queue}|${priority}`;
       if (known.has(key)) return Promise.resolve();

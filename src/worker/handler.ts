@@ -60,6 +60,33 @@ export function signalOf(c: JobCancel): AbortSignal {
   return c.controller.signal;
 }
 
+/**
+ * The job a handler gets. A class (not an object literal with a getter) because it is made for every
+ * job: `signal` is a prototype getter that makes the AbortSignal only when the handler asks for it.
+ */
+export class HandlerJob implements JobContext {
+  declare parentResults?: unknown[];
+  declare traceparent?: string;
+  readonly #cancel: JobCancel;
+  constructor(
+    cancel: JobCancel,
+    public id: string,
+    public type: string,
+    public queue: string,
+    public args: unknown[],
+    public attempt: number,
+    public maxAttempts: number,
+    public priority: number,
+    public meta: Record<string, unknown>,
+    public createdAt: Date,
+  ) {
+    this.#cancel = cancel;
+  }
+  get signal(): AbortSignal {
+    return signalOf(this.#cancel);
+  }
+}
+
 const TIMEOUT = Symbol("timeout");
 const CANCELLED = Symbol("cancelled");
 

@@ -34,7 +34,7 @@ import { outcomesOf } from "../store/services.js";
 import { POINTER_RETRY_MS, validateMoved } from "../store/validate.js";
 import { retryPolicyOf } from "../store/view.js";
 import type { JobCancel } from "./handler.js";
-import { cancelRunning, newJobCancel, runHandler, runHandlerInTrace, signalOf } from "./handler.js";
+import { HandlerJob, cancelRunning, newJobCancel, runHandler, runHandlerInTrace } from "./handler.js";
 import type { JobContext, WorkerEvents } from "./types.js";
 
 interface Held {
@@ -349,20 +349,18 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
       }
     }
     const handler = d.handlers[spec.type];
-    const job: JobContext = {
+    const job = new HandlerJob(
+      cancel,
       id,
-      type: spec.type,
-      queue: h.at.seg.q,
-      args: spec.args,
-      attempt: a,
-      maxAttempts: retryPolicyOf(spec).maxAttempts,
-      priority: h.at.seg.p,
-      meta: spec.meta ?? {},
-      createdAt: new Date(spec.createdAt ?? h.at.seg.ts),
-      get signal() {
-        return signalOf(cancel);
-      },
-    };
+      spec.type,
+      h.at.seg.q,
+      spec.args,
+      a,
+      retryPolicyOf(spec).maxAttempts,
+      h.at.seg.p,
+      spec.meta ?? {},
+      new Date(spec.createdAt ?? h.at.seg.ts),
+    );
     if (spec.parentResults !== undefined) job.parentResults = spec.parentResults;
     // Only jobs with trace context get a span: the others run exactly as before (the hot path).
     const traceparent = spec.traceparent;
