@@ -70,10 +70,55 @@ const dec = new TextDecoder();
 export function emitEvents(ctx: StoreContext, queue: string, events: JobEvent[]): void {
   if (events.length === 0) return;
   try {
-    ctx.nc.publish(ctx.subjects.events(queue), enc.encode(JSON.stringify(events)));
+    ctx.nc.publish(ctx.subjects.events(queue), enc.encode(encodeEvents(queue, events)));
   } catch {
     // A closed connection loses only observability data; job state is unaffected.
   }
+}
+
+/** Event types by their code in the wire form (append only: stored batches keep their codes). */
+const TYPE_BY_CODE: readonly EventType[] = [
+  EventType.Enqueued,
+  EventType.Scheduled,
+  EventType.Started,
+  EventType.Completed,
+  EventType.Failed,
+  EventType.Retrying,
+  EventType.Discarded,
+  EventType.Cancelled,
+  EventType.Requeued,
+  EventType.Expired,
+  EventType.State,
+];
+const CODE_BY_TYPE = new Map<string, number>(TYPE_BY_CODE.map((t, i) => [t, i]));
+
+/**
+ * The wire form of a batch (there are three events per job, so it is compact): `{"v":2,"q":queue,
+ * "e":[row...]}` with each row `[type code, at, id, jt, a, d, w, e, tid, qa, q]`, absent fields null
+ * and trailing ones left out; `q` only when it is not the batch's queue. Version 1 batches (a JSON
+ * array of event objects) are still read.
+ */
+export function encodeEvents(queue: string, events: JobEvent[]): string {
+  const rows = events.map((e) => {
+    const row: unknown[] = [
+      CODE_BY_TYPE.get(e.t) ?? e.t,
+      e.at,
+      e.id,
+      e.jt,
+      e.a ?? null,
+      e.d ?? null,
+      e.w ?? null,
+      e.e ?? null,
+      e.tid ?? null,
+      e.qa ?? null,
+      e.q === queue ? null : e.q,
+    ];
+    let n = row.length;
+    while (n > 4 && row[n - 1] === null) n--;
+    row.length = n;
+    return row;
+  });
+  return JSON.stringify({ v: 2, q: queue, e: rows });
 }
 
 export function toEventView(e: JobEvent): EventView {
@@ -93,10 +138,33 @@ export function toEventView(e: JobEvent): EventView {
 export function decodeEvents(data: Uint8Array): JobEvent[] {
   try {
     const v = JSON.parse(dec.decode(data)) as unknown;
-    return Array.isArray(v) ? (v as unknown[]).filter(isJobEvent) : [];
+    if (Array.isArray(v)) return (v as unknown[]).filter(isJobEvent);
+    const batch = v as { v?: unknown; q?: unknown; e?: unknown };
+    if (batch?.v !== 2 || typeof batch.q !== "string" || !Array.isArray(batch.e)) return [];
+    const queue = batch.q;
+    const out: JobEvent[] = [];
+    for (const row of batch.e as unknown[]) {
+      const e = fromRow(queue, row);
+      if (e !== undefined && isJobEvent(e)) out.push(e);
+    }
+    return out;
   } catch {
     return [];
   }
+}
+
+function fromRow(queue: string, row: unknown): JobEvent | undefined {
+  if (!Array.isArray(row)) return undefined;
+  const r = row as unknown[];
+  const t = typeof r[0] === "number" ? TYPE_BY_CODE[r[0]] : r[0];
+  const e = { t, at: r[1], id: r[2], jt: r[3], q: r[10] ?? queue } as JobEvent;
+  if (typeof r[4] === "number") e.a = r[4];
+  if (typeof r[5] === "number") e.d = r[5];
+  if (typeof r[6] === "string") e.w = r[6];
+  if (typeof r[7] === "string") e.e = r[7];
+  if (typeof r[8] === "string") e.tid = r[8];
+  if (typeof r[9] === "number") e.qa = r[9];
+  return e;
 }
 
 function isJobEvent(e: unknown): e is JobEvent {

@@ -221,7 +221,9 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
         const rest = runnable.slice(hold);
         for (const { i, a } of keep) {
           ops.push({ op: "claim", i, a, w: d.workerId, at: now });
-          events.push({ ...event(at, i, EventType.Started, now, a), w: d.workerId });
+          const started = event(at, i, EventType.Started, now, a);
+          started.w = d.workerId;
+          events.push(started);
         }
         if (rest.length > 0) {
           const moved = await handOff(at, journal, slots, rest, now);
@@ -389,7 +391,10 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
       const op: JournalOp = { op: "done", i, a, at: now };
       if (outcome.result !== undefined) op.res = outcome.result;
       h.pending.push(op);
-      h.events.push({ ...event(h.at, i, EventType.Completed, now, a), d: now - t0, w: d.workerId });
+      const completed = event(h.at, i, EventType.Completed, now, a);
+      completed.d = now - t0;
+      completed.w = d.workerId;
+      h.events.push(completed);
       stats.completed++;
       if (d.listening("job:complete"))
         d.emit("job:complete", { id, type: spec.type, attempt: a, durationMs: now - t0 });
