@@ -5,14 +5,20 @@
  */
 import { parseArgs } from "node:util";
 
+import { backlogScenario } from "./scenarios/backlog.js";
+import { bulkScenario } from "./scenarios/bulk.js";
 import { exclusiveScenario } from "./scenarios/exclusive.js";
 import { fanoutScenario } from "./scenarios/fanout.js";
+import { latencyScenario } from "./scenarios/latency.js";
 import { throughputScenario } from "./scenarios/throughput.js";
 
 const scenarios: Record<string, (quick: boolean) => Promise<void>> = {
   exclusive: exclusiveScenario,
   fanout: fanoutScenario,
   throughput: throughputScenario,
+  latency: latencyScenario,
+  bulk: bulkScenario,
+  backlog: backlogScenario,
 };
 
 const { values } = parseArgs({
