@@ -113,8 +113,11 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
   );
   rebalanceTimer.unref();
 
+  /** Jobs of segments whose claims are being written (not yet running or waiting). */
+  let claiming = 0;
+
   function free(): number {
-    return d.concurrency - stats.running - waiting.length;
+    return d.concurrency - stats.running - waiting.length - claiming;
   }
 
   async function accept(delivery: Delivery): Promise<boolean> {
@@ -152,17 +155,23 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
     };
     held.set(seq, h);
     stats.segmentsHeld = held.size;
+    // Counted against free slots from now on, so the worker can ask for its next segment while these
+    // claims are written (no idle round trip between segments) without asking for more than it can run.
+    const counted = Math.min(at.seg.jobs.length, Math.max(0, free()));
+    claiming += counted;
     try {
-      await claim(h, delivery.info.deliveryCount === 1);
+      await claim(h, delivery.info.deliveryCount === 1, counted);
     } catch (err) {
       d.emit("error", err instanceof Error ? err : new Error(String(err)));
       if (!h.released && h.running.size === 0 && h.queued === 0) release(h, { kind: "nak", delayMs: 1000 });
+    } finally {
+      claiming -= counted;
     }
     return true;
   }
 
   /** Decides and appends the claims (and expiries, splits) for a newly held segment. */
-  async function claim(h: Held, firstDelivery: boolean): Promise<void> {
+  async function claim(h: Held, firstDelivery: boolean, counted: number): Promise<void> {
     const { at } = h;
     const r = await decideAndAppend(
       d.ctx.journals,
@@ -216,7 +225,7 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
           }
           runnable.push({ i, a });
         }
-        const hold = Math.max(0, free() + d.prefetch);
+        const hold = Math.max(0, free() + counted + d.prefetch);
         const keep = runnable.slice(0, hold);
         const rest = runnable.slice(hold);
         for (const { i, a } of keep) {

@@ -155,6 +155,8 @@ export function createWorker<T extends JobTypes = JobTypes>(options: WorkerOptio
                 if (!accepted) lane.state = "busy";
               })
               .finally(pump);
+            // Ask for the next segment while this one's claims are written (accept counted its jobs).
+            pump();
           },
           onEnd: (received) => {
             if (received === 0) lane.state = "empty";
