@@ -1,10 +1,12 @@
 /**
  * `npm run bench [-- --quick] [-- --scenario NAME]`: runs the benchmark scenarios, prints a table per
  * scenario and writes `bench/results/<date>-<scenario>.json` with the machine info. `--quick` is the
- * short smoke run CI uses.
+ * short smoke run CI uses (its results go to `<date>-<scenario>-quick.json`).
+ * `npm run bench:readme` prints the README's tables from the latest full results.
  */
 import { parseArgs } from "node:util";
 
+import { setQuick } from "./lib/report.js";
 import { backlogScenario } from "./scenarios/backlog.js";
 import { bulkScenario } from "./scenarios/bulk.js";
 import { exclusiveScenario } from "./scenarios/exclusive.js";
@@ -32,4 +34,11 @@ for (const name of chosen) {
     process.exit(2);
   }
 }
-for (const name of chosen) await scenarios[name]!(values.quick);
+setQuick(values.quick);
+const t0 = Date.now();
+for (const name of chosen) {
+  const t = Date.now();
+  await scenarios[name]!(values.quick);
+  process.stderr.write(`${name}: ${((Date.now() - t) / 1000).toFixed(0)} s\n`);
+}
+process.stderr.write(`all scenarios: ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);

@@ -105,14 +105,24 @@ export function ratio(a: Spread | undefined, b: Spread | undefined): string {
   return a && b ? `${(a.median / b.median).toFixed(2)}×` : "–";
 }
 
-const resultsDir = join(dirname(fileURLToPath(import.meta.url)), "..", "results");
+export const resultsDir = join(dirname(fileURLToPath(import.meta.url)), "..", "results");
+
+let quickRun = false;
+
+/**
+ * Marks this as a `--quick` run: its results go to `<date>-<scenario>-quick.json`, so a smoke run
+ * never overwrites the figures of a full run (the README tables are made from those).
+ */
+export function setQuick(quick: boolean): void {
+  quickRun = quick;
+}
 
 /** Writes one scenario's parameters and figures with the machine info; returns the file path. */
 export function writeResult(scenario: string, data: Record<string, unknown>): string {
   mkdirSync(resultsDir, { recursive: true });
   const date = new Date().toISOString().slice(0, 10);
-  const path = join(resultsDir, `${date}-${scenario}.json`);
-  const body = { scenario, at: new Date().toISOString(), machine: machineInfo(), ...data };
+  const path = join(resultsDir, `${date}-${scenario}${quickRun ? "-quick" : ""}.json`);
+  const body = { scenario, at: new Date().toISOString(), quick: quickRun, machine: machineInfo(), ...data };
   writeFileSync(path, JSON.stringify(body, null, 2) + "\n");
   return path;
 }
