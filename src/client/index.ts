@@ -28,5 +28,13 @@ export type {
   WorkerInfo,
   Workers,
 } from "./fleet.js";
-export type { EnqueueOptions, Job, JobError, JobTypes, RetryOptions, UniqueOptions } from "./types.js";
+export type {
+  EnqueueOptions,
+  Job,
+  JobError,
+  JobTypes,
+  RetentionOptions,
+  RetryOptions,
+  UniqueOptions,
+} from "./types.js";
 export { ErrorCode, JetjobError, isJetjobError, isConflict, isNotFound } from "../core/errors.js";

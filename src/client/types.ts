@@ -105,6 +105,19 @@ export interface EnqueueOptions {
   traceparent?: string;
   /** W3C tracestate sent with {@link traceparent}. */
   tracestate?: string;
+  /**
+   * How long the job is kept after it finished (then housekeeping removes it). Overrides the queue's
+   * retention and the server's defaults (completed 24 h, discarded and dead letters 7 days).
+   */
+  retention?: RetentionOptions;
+}
+
+/** Per-job retention, in milliseconds after the job finished (docs/retention.md). */
+export interface RetentionOptions {
+  completedMs?: number;
+  /** Discarded, cancelled or expired. */
+  discardedMs?: number;
+  deadLetterMs?: number;
 }
 
 /** Unique jobs: a new job that matches an unfinished one on `keys` is rejected, ignored, or replaces it. */

@@ -24,6 +24,13 @@ export function toEnqueueBody(
   if (o.visibilityTimeoutMs !== undefined) options.visibility_timeout_ms = o.visibilityTimeoutMs;
   if (o.rateLimitPerSecond !== undefined) options.rate_limit = { max_per_second: o.rateLimitPerSecond };
   if (o.exclusiveKey !== undefined) options.exclusive_key = o.exclusiveKey;
+  if (o.retention !== undefined) {
+    const r: Record<string, number> = {};
+    if (o.retention.completedMs !== undefined) r.completed_ms = o.retention.completedMs;
+    if (o.retention.discardedMs !== undefined) r.discarded_ms = o.retention.discardedMs;
+    if (o.retention.deadLetterMs !== undefined) r.dead_letter_ms = o.retention.deadLetterMs;
+    options.retention = r;
+  }
   if (o.unique !== undefined) {
     const u: Record<string, unknown> = {};
     if (o.unique.keys !== undefined) u.keys = o.unique.keys;

@@ -7,6 +7,8 @@ import type { z } from "zod";
 import { ErrorCode, ValidationError } from "./errors.js";
 import type { RetryPolicy } from "./retry.js";
 import { checkErrorPattern, defaultRetryPolicy } from "./retry.js";
+import type { RetentionPolicy } from "./storage-options.js";
+import { retentionFromWire } from "./storage-options.js";
 import type { EnqueueRequest, RetryPolicyWire, UniquePolicyWire } from "./schema.js";
 import { enqueueRequestSchema, knownRequestFields } from "./schema.js";
 import { parseIsoDurationMs, parseTimeMs } from "./time.js";
@@ -71,6 +73,8 @@ export interface JobSpec {
   retryDelayMs?: number;
   /** The first home of a moved job, `store.seq.idx`, where its `loc` pointer lives. */
   home?: string;
+  /** How long the job is kept once finished (`options.retention`); else its queue's, else the default. */
+  retention?: RetentionPolicy;
 }
 
 /** A validated enqueue: where the job goes and what is stored. */
@@ -126,6 +130,7 @@ export function normalizeEnqueue(req: EnqueueRequest, nowMs: number): Normalized
   if (opts.metadata !== undefined) spec.metadata = opts.metadata;
   if (opts.pending === true) spec.pending = true;
   if (opts.exclusive_key !== undefined) spec.xkey = opts.exclusive_key;
+  if (opts.retention !== undefined) spec.retention = retentionFromWire(opts.retention);
 
   const expires =
     opts.expires_at === undefined ? undefined : parseTimeField("options.expires_at", opts.expires_at, nowMs);

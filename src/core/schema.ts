@@ -82,6 +82,38 @@ export const uniquePolicySchema = z
   })
   .loose();
 
+const retentionMs = z.int().min(0).max(MAX_DURATION_MS);
+
+/**
+ * jetjob's extension `options.retention`: how long this job is kept after it finished, per kind of
+ * ending (OJS has no standard field). Overrides the queue's and the deployment's retention.
+ */
+export const retentionSchema = z
+  .object({
+    completed_ms: retentionMs.optional().describe("Keep the job this long after it completed"),
+    discarded_ms: retentionMs
+      .optional()
+      .describe("Keep it this long after it was discarded, cancelled or expired"),
+    dead_letter_ms: retentionMs.optional().describe("Keep it this long after it became a dead letter"),
+  })
+  .strict();
+
+/** A queue's retention (queue config): ages, and how many finished jobs to keep at most. */
+export const queueRetentionSchema = retentionSchema.extend({
+  completed_count: z
+    .int()
+    .min(0)
+    .max(1_000_000_000)
+    .optional()
+    .describe("Keep about this many completed jobs"),
+  discarded_count: z
+    .int()
+    .min(0)
+    .max(1_000_000_000)
+    .optional()
+    .describe("Keep about this many discarded jobs (dead letters are kept their whole age)"),
+});
+
 export const jobOptionsSchema = z
   .object({
     queue: queueNameSchema.optional(),
@@ -108,6 +140,7 @@ export const jobOptionsSchema = z
       .min(1, { message: "exclusive_key must not be empty" })
       .max(256, { message: "exclusive_key must be at most 256 characters" })
       .optional(),
+    retention: retentionSchema.optional(),
   })
   .loose();
 

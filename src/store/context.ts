@@ -7,6 +7,8 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 
 import { uuidv7 } from "../core/ids.js";
+import type { PayloadLimits, RetentionDefaults } from "../core/storage-options.js";
+import { defaultPayloadLimits, defaultRetention } from "../core/storage-options.js";
 import type { SharedInbox } from "../nats/inbox.js";
 import { createSharedInbox } from "../nats/inbox.js";
 import type { Publisher } from "../nats/publisher.js";
@@ -33,6 +35,10 @@ export interface StoreContext {
   queues: QueueRegistry;
   /** Identifies this process in claims and logs. */
   instanceId: string;
+  /** Deployment-wide retention defaults (queues and jobs may set their own). */
+  retention: RetentionDefaults;
+  /** Payload limits enforced by this process. */
+  limits: PayloadLimits;
   close(): void;
 }
 
@@ -48,13 +54,21 @@ export interface StoreContextOptions {
   segmentLeaseMs?: number;
   /** Reply timeout of NATS requests. @defaultValue 10000 */
   requestTimeoutMs?: number;
+  /** Retention defaults (core/storage-options.ts). */
+  retention?: Partial<RetentionDefaults>;
+  /** Payload limits (core/storage-options.ts). */
+  limits?: Partial<PayloadLimits>;
 }
 
 export async function createStoreContext(
   nc: NatsConnection,
   options: StoreContextOptions = {},
 ): Promise<StoreContext> {
+  const retention = { ...defaultRetention(), ...definedOnly(options.retention) };
+  const limits = { ...defaultPayloadLimits(), ...definedOnly(options.limits) };
   const topology = resolveTopology(options.topology);
+  // The fleet stream's age limit is a backstop behind housekeeping: never shorter than the retention.
+  topology.fleetMaxAgeMs = Math.max(topology.fleetMaxAgeMs, retention.fleetMs + 24 * 3600_000);
   const subjects = new Subjects(topology.prefix);
   const jsm = await jetstreamManager(nc, { timeout: options.requestTimeoutMs ?? 10_000 });
   const buckets =
@@ -87,9 +101,19 @@ export async function createStoreContext(
     buckets,
     queues,
     instanceId: options.instanceId ?? uuidv7(),
+    retention,
+    limits,
     close() {
       queues.close();
       inbox.close();
     },
   };
+}
+
+/** The fields of `o` that are set (so `{ x: undefined }` does not override a default). */
+function definedOnly<T extends object>(o: T | undefined): Partial<T> {
+  const out: Partial<T> = {};
+  if (!o) return out;
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
 }

@@ -14,7 +14,7 @@ import type { DeadLetter } from "./dlq-index.js";
 import { deadLetterKey } from "./dlq-index.js";
 import { EventType, emitEvents } from "./events.js";
 import { event } from "./fetch.js";
-import { keysOf, getJson } from "./kvjson.js";
+import { eraseKey, keysOf, getJson } from "./kvjson.js";
 import type { Located } from "./locator.js";
 import { homeKeyOf, movedSpec, pointHomes, publishSegment } from "./moves.js";
 import { refKey } from "./segment.js";
@@ -56,7 +56,7 @@ export async function listDeadLetters(
     const loc = await locator.locate(e.id);
     if (!loc || !isDeadLetter(loc)) {
       // Stale: the discard never happened, or the job moved on (retried, deleted).
-      await ctx.buckets.dlq.delete(keyOf(e.queue, e.id)).catch(() => undefined);
+      await eraseKey(ctx.jsm, ctx.topology.buckets.dlq, keyOf(e.queue, e.id)).catch(() => undefined);
       total--;
       continue;
     }
@@ -115,15 +115,29 @@ async function reviveJob(svc: Services, loc: Located): Promise<JobView> {
     `rv:${refKey(loc.at.store, loc.at.seq)}:${loc.idx}:${loc.slots[loc.idx]!.lastAttempt}`,
   );
   const to = refKey(Store.Queue, target.seq);
-  await decideAndAppend(ctx.journals, loc.at.store, loc.at.seq, loc.at.seg.jobs.length, (_j, slots, now) => {
-    const o = slots[loc.idx]!.outcome;
-    const ok = (o?.kind === "fail" && o.out === "discard") || o?.kind === "expire" || o?.kind === "cancel";
-    return { ops: ok ? [{ op: "revive", i: loc.idx, at: now, to, ti: 0 }] : [], value: undefined };
-  });
+  const r = await decideAndAppend(
+    ctx.journals,
+    loc.at.store,
+    loc.at.seq,
+    loc.at.seg.jobs.length,
+    (_j, slots, now) => {
+      const o = slots[loc.idx]!.outcome;
+      const ok = (o?.kind === "fail" && o.out === "discard") || o?.kind === "expire" || o?.kind === "cancel";
+      return { ops: ok ? [{ op: "revive", i: loc.idx, at: now, to, ti: 0 }] : [], value: o };
+    },
+  );
+  if (!r.appended) {
+    // Changed since we looked: retried by someone else, or removed by housekeeping (its retention
+    // passed). The copy published above is never pointed at, so it never runs.
+    if (r.value?.kind === "gone") throw new NotFoundError("job", loc.id);
+    throw new ConflictError(`job '${loc.id}' changed meanwhile; look at it again`, {
+      details: { job_id: loc.id },
+    });
+  }
   const homeKey = homeKeyOf(loc);
   if (homeKey !== `${refKey(loc.at.store, loc.at.seq)}.${loc.idx}`)
     await pointHomes(svc, [{ homeKey, to, ti: 0 }]);
-  await ctx.buckets.dlq.delete(keyOf(loc.at.seg.q, loc.id)).catch(() => undefined);
+  await eraseKey(ctx.jsm, ctx.topology.buckets.dlq, keyOf(loc.at.seg.q, loc.id)).catch(() => undefined);
   emitEvents(ctx, loc.at.seg.q, [event(target, 0, EventType.Enqueued, Date.now(), 0)]);
   const view = buildJobView(target, 0, deriveState(target, 0, { lastAttempt: 0, requeues: 0 }, Date.now()));
   return { ...view, state: JobState.Available };
@@ -135,6 +149,6 @@ export async function deleteDeadLetter(
   id: string,
 ): Promise<{ deleted: true; job_id: string }> {
   const loc = await requireDeadLetter(svc, id);
-  await svc.ctx.buckets.dlq.delete(keyOf(loc.at.seg.q, id));
+  await eraseKey(svc.ctx.jsm, svc.ctx.topology.buckets.dlq, keyOf(loc.at.seg.q, id));
   return { deleted: true, job_id: id };
 }

@@ -11,6 +11,8 @@ import type { NormalizedEnqueue } from "../core/envelope.js";
 import { applyTraceContext, parseEnqueueRequest } from "../core/envelope.js";
 import { ErrorCode, JetjobError, NotFoundError, ValidationError } from "../core/errors.js";
 import type { TraceContext } from "../core/tracing.js";
+import type { HousekeepingOptions } from "../core/storage-options.js";
+import { resolveHousekeeping } from "../core/storage-options.js";
 import type { StoreContext, StoreContextOptions } from "./context.js";
 import { createStoreContext } from "./context.js";
 import type { CronView } from "./cron.js";
@@ -44,6 +46,10 @@ import type { AcquireRequest, LockGrant, LockView } from "./locks.js";
 import { acquireLock, listLocks, releaseLock, renewLock } from "./locks.js";
 import type { QueueConfigChange, QueueConfigView } from "./queue-config.js";
 import { configureQueue } from "./queue-config.js";
+import type { Housekeeper } from "./retention/housekeeper.js";
+import { startHousekeeper } from "./retention/housekeeper.js";
+import type { StorageReport } from "./retention/report.js";
+import { storageReport } from "./retention/report.js";
 import { streamConfigs } from "./topology.js";
 import type { JobView } from "./view.js";
 import type { WorkflowView } from "./workflows.js";
@@ -59,8 +65,13 @@ export interface EngineOptions extends StoreContextOptions {
   producer?: ProducerOptions;
   /** Run background tasks (promoter, cron, sweeps) when elected leader. @defaultValue true */
   background?: boolean;
-  /** Most jobs in one batch enqueue. @defaultValue 1000 */
+  /** Most jobs in one batch enqueue. @defaultValue `limits.maxBatchJobs` (1000) */
   maxBatchJobs?: number;
+  /**
+   * Housekeeping (removing finished jobs past their retention): its timings, or false to never run
+   * it in this process. It runs only with `background`, on the one engine holding its lease.
+   */
+  housekeeping?: HousekeepingOptions | false;
   /** Scheduler lease; a stopped leader is replaced within about this long. @defaultValue 10000 */
   leaseMs?: number;
   /** How often the leader repairs exclusive keys left behind by crashed processes. @defaultValue 2000 */
@@ -73,6 +84,10 @@ export interface Engine {
   readonly svc: Services;
   /** Whether this engine holds the scheduler lease now (runs promotion, cron and sweeps). */
   readonly scheduling: boolean;
+  /** This process's housekeeper (absent when housekeeping is off here). */
+  readonly housekeeper: Housekeeper | undefined;
+  /** Streams and buckets with their sizes, the housekeeper's state and the removals due next. */
+  storage(): Promise<StorageReport>;
   /** Validates and enqueues one job (OJS PUSH); `created` is false when a unique job already existed. */
   push(body: unknown): Promise<Enqueued>;
   /** {@link push} returning just the job. */
@@ -128,7 +143,7 @@ export async function createEngine(nc: NatsConnection, options: EngineOptions = 
   const onError = options.onError ?? (() => undefined);
   const svc = createServices(ctx, { ...(options.producer ? { producer: options.producer } : {}), onError });
   svc.onOutcomes(workflowOutcomeListener(svc));
-  const maxBatch = options.maxBatchJobs ?? 1000;
+  const maxBatch = options.maxBatchJobs ?? ctx.limits.maxBatchJobs;
   let scheduler: { promoter: Promoter; timers: NodeJS.Timeout[] } | undefined;
   let leadership: Leadership | undefined;
 
@@ -174,6 +189,11 @@ export async function createEngine(nc: NatsConnection, options: EngineOptions = 
     });
   }
 
+  const housekeeper =
+    options.background !== false && options.housekeeping !== false
+      ? startHousekeeper(svc, { ...resolveHousekeeping(options.housekeeping || {}), onError })
+      : undefined;
+
   async function queueOrThrow(name: string): Promise<QueueRecord> {
     const rec = await ctx.queues.get(name);
     if (!rec) throw new NotFoundError("queue", name);
@@ -186,6 +206,8 @@ export async function createEngine(nc: NatsConnection, options: EngineOptions = 
     get scheduling() {
       return scheduler !== undefined;
     },
+    housekeeper,
+    storage: () => storageReport(svc, housekeeper),
     async push(body) {
       const [r] = await enqueueJobs(svc, [parseEnqueueRequest(body)]);
       return r!;
@@ -272,6 +294,7 @@ export async function createEngine(nc: NatsConnection, options: EngineOptions = 
         b.workflows,
         b.xkeys,
         b.locks,
+        b.gc,
       ]) {
         const keys = await kv.keys();
         for await (const k of keys) await kv.purge(k);
@@ -287,6 +310,7 @@ export async function createEngine(nc: NatsConnection, options: EngineOptions = 
       return performance.now() - t0;
     },
     async close() {
+      await housekeeper?.close();
       await leadership?.close();
       await stopScheduler();
       await svc.close();

@@ -2,6 +2,7 @@
  * JSON records in NATS KV, with a compare-and-set update loop: read (with revision), change, write
  * only if nobody wrote in between, otherwise read again.
  */
+import type { JetStreamManager } from "@nats-io/jetstream";
 import { JetStreamApiError } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 
@@ -80,4 +81,15 @@ export async function keysOf(kv: KV, filter?: string): Promise<string[]> {
   const it = await kv.keys(filter);
   for await (const k of it) out.push(k);
   return out;
+}
+
+/**
+ * Removes a key for good: KV `delete` and `purge` leave a marker per key that nats-server 2.10 keeps
+ * forever, so keys that come and go by the million (dead letters, client ids, fleet jobs) would grow
+ * the bucket without bound. Purging the key's subject in the bucket's stream leaves nothing. Nobody
+ * watches these keys, so the missing marker is not missed.
+ */
+export async function eraseKey(jsm: JetStreamManager, bucket: string, key: string): Promise<void> {
+  if (!isKvKey(key)) return;
+  await jsm.streams.purge(`KV_${bucket}`, { filter: `$KV.${bucket}.${key}` });
 }

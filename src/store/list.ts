@@ -8,7 +8,7 @@
  */
 import { Store } from "../core/ids.js";
 import type { JobState } from "../core/states.js";
-import { forwardOf } from "./fold.js";
+import { forwardOf, isGone } from "./fold.js";
 import type { Services } from "./services.js";
 import type { JobView } from "./view.js";
 import { buildJobView, deriveState } from "./view.js";
@@ -66,6 +66,7 @@ export async function listJobs(svc: Services, q: ListQuery): Promise<JobPage> {
         if (jobs.length >= limit) return { jobs, next_cursor: `${seq}.${i + 1}` };
         if (at.seg.jobs[i]!.home !== undefined) continue; // a copy: its first home lists it
         const s = slots[i]!;
+        if (isGone(s)) continue; // removed by housekeeping
         let view: JobView | undefined;
         if (forwardOf(s) || s.loc) {
           const loc = await locator.locate(jobIdAt(at, i));

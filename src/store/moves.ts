@@ -17,6 +17,7 @@ import { WrongSequenceError } from "../nats/publisher.js";
 import type { StoreContext } from "./context.js";
 import type { Services } from "./services.js";
 import { indexDeadLetter } from "./dlq-index.js";
+import { isGone } from "./fold.js";
 import type { FailOp, JournalOp, LocOp } from "./journal.js";
 import type { JobAt } from "./locator.js";
 import type { RefKey, Segment, SegmentAt } from "./segment.js";
@@ -88,6 +89,10 @@ export async function pointHomes(
       const home = await svc.locator.segment(g.store, g.seq);
       if (!home) return; // removed by retention: nothing to point from
       const j = await ctx.journals.read(g.store, g.seq, home.seg.jobs.length);
+      // A home's journal holds the job's first move, so an empty one (or a gone slot) means
+      // housekeeping removed the segment: nothing to point from.
+      if (j.lastSeq === 0 || g.ops.every((op) => j.slots[op.i] !== undefined && isGone(j.slots[op.i]!)))
+        break;
       try {
         await ctx.journals.append(g.store, g.seq, g.ops, j);
         break;

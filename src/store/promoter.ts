@@ -104,7 +104,9 @@ export function startPromoter(ctx: StoreContext, svc: Services, options: Promote
         const held: Array<{ token: string; hold: SegmentAt; idxs: number[] }> = [];
         let retryAt: number | undefined;
         const memo: ReadMemo = new Map();
-        for (let i = 0; i < slots.length; i++) {
+        // A cached segment with an empty journal may have been removed by housekeeping since.
+        const removed = journal.lastSeq === 0 && !(await locator.exists(Store.Delay, seq));
+        for (let i = 0; i < slots.length && !removed; i++) {
           const s = slots[i]!;
           const spec = at.seg.jobs[i]!;
           if (s.outcome || spec.pending) continue;

@@ -9,6 +9,7 @@ import type { KV, KvEntry } from "@nats-io/kv";
 import { nanos } from "@nats-io/nats-core";
 
 import { BackendError } from "../core/errors.js";
+import type { QueueRetention } from "../core/storage-options.js";
 import { casUpdate } from "./kvjson.js";
 import type { ResolvedTopology, Subjects } from "./topology.js";
 
@@ -23,6 +24,8 @@ export interface QueueRecord {
   exclusiveKeyTemplate?: string;
   /** Lease of a segment delivery for this queue's workers (ms). */
   leaseMs?: number;
+  /** How long (and how many) finished jobs are kept; unset fields fall back to the defaults. */
+  retention?: QueueRetention;
 }
 
 export interface QueueRegistry {
@@ -36,6 +39,8 @@ export interface QueueRegistry {
   update(queue: string, change: (r: QueueRecord) => void): Promise<QueueRecord>;
   /** The last known record (from the watch, or from `get`/`list`), without a round trip. */
   cached(queue: string): QueueRecord | undefined;
+  /** Every record known without a round trip (complete once {@link watch} has started). */
+  cachedAll(): QueueRecord[];
   /** Keeps the cache current and calls `onChange` for every change (workers use this). */
   watch(onChange?: (r: QueueRecord) => void): Promise<void>;
   /** Forgets cached lanes (after an admin reset). */
@@ -173,6 +178,9 @@ export function createQueueRegistry(deps: {
     update,
     cached(queue) {
       return cache.get(queue);
+    },
+    cachedAll() {
+      return [...cache.values()];
     },
     async watch(onChange) {
       if (onChange) listeners.push(onChange);

@@ -33,7 +33,10 @@ export interface TopologyOptions {
   eventsMaxBytes?: number;
   /** Age limit of the recent-events stream. @defaultValue 24 h */
   eventsMaxAgeMs?: number;
-  /** Age limit of fleet job timelines (per-host events and results). @defaultValue 7 days */
+  /**
+   * Age limit of fleet job timelines (per-host events and results), a backstop behind housekeeping,
+   * which removes a finished fleet job after its retention. @defaultValue 8 days
+   */
   fleetMaxAgeMs?: number;
 }
 
@@ -41,7 +44,7 @@ export interface ResolvedTopology {
   prefix: string;
   /** Replicas asked for (rescales existing resources); undefined: keep existing, detect for new. */
   replicas: number | undefined;
-  streams: { queue: string; delay: string; journal: string; events: string; fleet: string };
+  streams: { queue: string; delay: string; journal: string; events: string; fleet: string; gc: string };
   buckets: {
     queues: string;
     ids: string;
@@ -56,6 +59,7 @@ export interface ResolvedTopology {
     locks: string;
     agents: string;
     fleet: string;
+    gc: string;
   };
   eventsMaxBytes: number;
   eventsMaxAgeMs: number;
@@ -79,6 +83,7 @@ export function resolveTopology(o: TopologyOptions = {}): ResolvedTopology {
       journal: `${up}_JOURNAL`,
       events: `${up}_EVENTS`,
       fleet: `${up}_FLEET`,
+      gc: `${up}_GC`,
     },
     buckets: {
       queues: `${prefix}_queues`,
@@ -94,10 +99,11 @@ export function resolveTopology(o: TopologyOptions = {}): ResolvedTopology {
       locks: `${prefix}_locks`,
       agents: `${prefix}_agents`,
       fleet: `${prefix}_fleet`,
+      gc: `${prefix}_gc`,
     },
     eventsMaxBytes: o.eventsMaxBytes ?? 64 * 1024 * 1024,
     eventsMaxAgeMs: o.eventsMaxAgeMs ?? 24 * 3600_000,
-    fleetMaxAgeMs: o.fleetMaxAgeMs ?? 7 * 24 * 3600_000,
+    fleetMaxAgeMs: o.fleetMaxAgeMs ?? 8 * 24 * 3600_000,
   };
 }
 
@@ -189,13 +195,25 @@ export class Subjects {
   fleetTimelineAll(jobId: string): string {
     return `${this.#p}.ft.${jobId}.>`;
   }
+  /** Housekeeping's removal checks due in one minute (store/retention). */
+  gc(minute: number): string {
+    return `${this.#p}.gc.${minute}`;
+  }
+  gcAll(): string {
+    return `${this.#p}.gc.>`;
+  }
   /** Durable consumer of a lane. */
   laneConsumer(queue: string, priority: number): string {
     return `q_${queueToken(queue)}_${laneToken(priority)}`;
   }
 }
 
-/** Stream configs. Queue, delay and journal keep data until housekeeping removes it (never discard). */
+/**
+ * Stream configs, with their limits set explicitly. Queue, delay and journal have none: they hold
+ * live jobs, so they keep data until housekeeping removes it (store/retention) and refuse new writes
+ * rather than drop old ones. Events are bounded by size and age; fleet timelines by age, as a
+ * backstop behind housekeeping. `ensureTopology` applies changed limits to existing streams.
+ */
 export function streamConfigs(
   t: ResolvedTopology,
   replicas = t.replicas ?? 1,
@@ -251,6 +269,17 @@ export function streamConfigs(
       duplicate_window: nanos(60_000),
       description: "jetjob: fleet job timelines, one subject per job and host (events and results)",
     },
+    {
+      ...common,
+      name: t.streams.gc,
+      subjects: [`${p}.gc.>`],
+      // Removal checks may be due months ahead; each is deleted once processed.
+      discard: DiscardPolicy.New,
+      max_age: 0,
+      max_bytes: -1,
+      duplicate_window: nanos(60_000),
+      description: "jetjob: housekeeping's removal checks, one subject per due minute",
+    },
   ];
 }
 
@@ -281,6 +310,8 @@ export interface Buckets {
   agents: KV;
   /** Fleet jobs: `j.<id>` records, `x.<id>` active index, `w.<host token>` agent control. */
   fleet: KV;
+  /** Housekeeping: the walk's cursor per queue lane and over the delay stream. */
+  gc: KV;
 }
 
 /**
@@ -357,6 +388,7 @@ export async function openBuckets(
     // Liveness is judged from each entry's age; the TTL only removes agents long gone.
     agents: await open(t.buckets.agents, { ttl: 15 * 60_000 }),
     fleet: await open(t.buckets.fleet, {}),
+    gc: await open(t.buckets.gc, {}),
   };
 }
 

@@ -87,6 +87,21 @@ export function workflowView(r: WorkflowRecord): WorkflowView {
   return v;
 }
 
+/** The workflow record under its key (`wf.<id>`), without reconciling it. */
+export async function readWorkflow(svc: Services, id: string): Promise<WorkflowRecord | undefined> {
+  return (await getJson<WorkflowRecord>(svc.ctx.buckets.workflows, recKey(id)))?.value;
+}
+
+/** Ids of the jobs a workflow has enqueued: its steps or jobs so far, then the callbacks it fired. */
+export function workflowJobIds(r: WorkflowRecord): string[] {
+  const jobs = r.type === "chain" ? r.jobs.slice(0, r.enqueued) : r.jobs;
+  const callbacks = r.fired.flatMap((name) => {
+    const cb = r.callbacks[name];
+    return cb ? [cb.id] : [];
+  });
+  return [...jobs.map((j) => j.id), ...callbacks];
+}
+
 /** Validates and creates a workflow, and enqueues its first step (chain) or all its jobs. */
 export async function createWorkflow(svc: Services, body: unknown): Promise<WorkflowView> {
   const b = (body ?? {}) as Record<string, unknown>;
