@@ -22,6 +22,9 @@ import { addNatsFlags, natsConnectOptions } from "./nats-flags.js";
 import { registerWorkerCommands } from "./fleet.js";
 import { reportError } from "./output.js";
 import { registerQueueCommands } from "./queue.js";
+import { registerStorageCommand } from "./storage.js";
+import type { StorageFlags } from "./storage-flags.js";
+import { addStorageFlags, retentionFromFlags, topologyFromFlags } from "./storage-flags.js";
 import { startCommand } from "./start.js";
 
 const version = (JSON.parse(readFileSync(join(packageRoot, "package.json"), "utf8")) as { version: string })
@@ -93,21 +96,32 @@ program
   .addOption(enableReset())
   .addOption(logLevel)
   .action(
-    (o: {
-      port: number;
-      host: string;
-      natsPort: number;
-      dataDir?: string;
-      enableReset: boolean;
-      logLevel?: LogLevel;
-      agent: boolean;
-      agentLabel: string[];
-      natsHost?: string;
-      natsAuth?: boolean;
-      natsTlsCert?: string;
-      natsTlsKey?: string;
-      natsTlsCa?: string;
-    }) => run(() => startCommand({ ...o, agentLabels: o.agentLabel, version })),
+    (
+      o: StorageFlags & {
+        port: number;
+        host: string;
+        natsPort: number;
+        dataDir?: string;
+        enableReset: boolean;
+        logLevel?: LogLevel;
+        agent: boolean;
+        agentLabel: string[];
+        natsHost?: string;
+        natsAuth?: boolean;
+        natsTlsCert?: string;
+        natsTlsKey?: string;
+        natsTlsCa?: string;
+      },
+    ) =>
+      run(() =>
+        startCommand({
+          ...o,
+          agentLabels: o.agentLabel,
+          version,
+          retention: retentionFromFlags(o),
+          topology: topologyFromFlags(o),
+        }),
+      ),
   );
 
 addNatsFlags(
@@ -128,15 +142,16 @@ addNatsFlags(
   .addOption(logLevel)
   .action(
     (
-      o: NatsFlags & {
-        nats: string;
-        replicas?: number;
-        port: number;
-        host: string;
-        tokenFile?: string;
-        enableReset: boolean;
-        logLevel?: LogLevel;
-      },
+      o: NatsFlags &
+        StorageFlags & {
+          nats: string;
+          replicas?: number;
+          port: number;
+          host: string;
+          tokenFile?: string;
+          enableReset: boolean;
+          logLevel?: LogLevel;
+        },
     ) =>
       run(async () => {
         const logger = createLogger({ ...(o.logLevel === undefined ? {} : { level: o.logLevel }) });
@@ -156,7 +171,11 @@ addNatsFlags(
           logger,
           version,
           enableReset: o.enableReset,
-          ...(o.replicas === undefined ? {} : { topology: { replicas: o.replicas } }),
+          retention: retentionFromFlags(o),
+          topology: {
+            ...topologyFromFlags(o),
+            ...(o.replicas === undefined ? {} : { replicas: o.replicas }),
+          },
         });
         logger.info("jetjob API server listening", { url: srv.url, nats: o.nats });
         const stop = () => void srv.close().then(() => process.exit(0));
@@ -165,8 +184,12 @@ addNatsFlags(
       }),
   );
 
+// Retention and the events stream's bounds (docs/retention.md), the same on both server commands.
+for (const name of ["start", "server"]) addStorageFlags(program.commands.find((c) => c.name() === name)!);
+
 registerJobCommands(program, run);
 registerQueueCommands(program, run);
+registerStorageCommand(program, run);
 registerDlqCommands(program, run);
 registerCronCommands(program, run);
 registerLockCommands(program, run);

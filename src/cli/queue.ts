@@ -1,10 +1,13 @@
 /**
- * `jetjob queue list|stats|pause|resume`: inspect and pause queues.
+ * `jetjob queue list|stats|pause|resume|config`: inspect, pause and configure queues.
  */
 import type { Command } from "commander";
 
 import type { QueueStats } from "../client/api.js";
-import { addClientFlags, clientFor } from "./client-flags.js";
+import type { QueueRetentionOptions } from "../client/types.js";
+import { addClientFlags, clientFor, intFlag } from "./client-flags.js";
+import { retentionText } from "./storage.js";
+import { durationArg } from "./storage-flags.js";
 import type { ClientFlags, Runner } from "./client-flags.js";
 import { color, printFields, printJson, printTable, shortTime } from "./output.js";
 
@@ -32,6 +35,26 @@ export function printQueueStats(s: QueueStats): void {
   ]);
   if (s.approximate)
     process.stdout.write(color.dim("~ approximate: the queue is too long to count exactly") + "\n");
+}
+
+interface QueueConfigFlags extends ClientFlags {
+  exclusiveKeyTemplate?: string | false;
+  retainCompleted?: number;
+  retainDiscarded?: number;
+  retainDeadLetters?: number;
+  keepCompleted?: string;
+  keepDiscarded?: string;
+  defaultRetention?: boolean;
+}
+
+function retentionFlags(f: QueueConfigFlags): QueueRetentionOptions | undefined {
+  const r: QueueRetentionOptions = {};
+  if (f.retainCompleted !== undefined) r.completedMs = f.retainCompleted;
+  if (f.retainDiscarded !== undefined) r.discardedMs = f.retainDiscarded;
+  if (f.retainDeadLetters !== undefined) r.deadLetterMs = f.retainDeadLetters;
+  if (f.keepCompleted !== undefined) r.completedCount = intFlag("--keep-completed", f.keepCompleted, 0);
+  if (f.keepDiscarded !== undefined) r.discardedCount = intFlag("--keep-discarded", f.keepDiscarded, 0);
+  return Object.keys(r).length > 0 ? r : undefined;
 }
 
 export function registerQueueCommands(program: Command, run: Runner): void {
@@ -74,14 +97,26 @@ export function registerQueueCommands(program: Command, run: Runner): void {
         "--exclusive-key-template <template>",
         "give each job an exclusive key made from it, e.g. 'host:{args.0.host}' (type, queue, args.N.field, meta.field)",
       )
-      .option("--no-exclusive-key-template", "remove the queue's exclusive key template"),
-  ).action((name: string, f: ClientFlags & { exclusiveKeyTemplate?: string | false }) =>
+      .option("--no-exclusive-key-template", "remove the queue's exclusive key template")
+      .option("--retain-completed <duration>", "keep completed jobs this long (e.g. 1h, 7d)", durationArg)
+      .option(
+        "--retain-discarded <duration>",
+        "keep discarded, cancelled and expired jobs this long",
+        durationArg,
+      )
+      .option("--retain-dead-letters <duration>", "keep dead letters this long", durationArg)
+      .option("--keep-completed <count>", "keep about this many completed jobs at most")
+      .option("--keep-discarded <count>", "keep about this many discarded jobs at most (never dead letters)")
+      .option("--default-retention", "drop the queue's retention settings (the server's defaults apply)"),
+  ).action((name: string, f: QueueConfigFlags) =>
     run(async () => {
       const c = clientFor(f);
-      const change =
-        f.exclusiveKeyTemplate === undefined
-          ? {}
-          : { exclusiveKeyTemplate: f.exclusiveKeyTemplate === false ? null : f.exclusiveKeyTemplate };
+      const change: Parameters<typeof c.queues.configure>[1] = {};
+      if (f.exclusiveKeyTemplate !== undefined)
+        change.exclusiveKeyTemplate = f.exclusiveKeyTemplate === false ? null : f.exclusiveKeyTemplate;
+      const retention = retentionFlags(f);
+      if (f.defaultRetention) change.retention = null;
+      else if (retention) change.retention = retention;
       const cfg = await c.queues.configure(name, change);
       if (f.json) return printJson(cfg);
       printFields([
@@ -89,6 +124,7 @@ export function registerQueueCommands(program: Command, run: Runner): void {
         ["status", status(cfg.paused)],
         ["rate limit", cfg.rate_limit_per_second === undefined ? "none" : `${cfg.rate_limit_per_second}/s`],
         ["exclusive key template", cfg.exclusive_key_template ?? "none"],
+        ["retention", cfg.retention === undefined ? "defaults" : retentionText(cfg.retention)],
       ]);
     }, f.json),
   );

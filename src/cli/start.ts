@@ -12,6 +12,8 @@ import type { LogLevel } from "../core/logger.js";
 import { findNatsServer, startNatsServer } from "../natsd/index.js";
 import { createAuthenticator, generateToken } from "../server/auth.js";
 import { runApiServer } from "../server/run.js";
+import type { RetentionDefaults } from "../core/storage-options.js";
+import type { TopologyOptions } from "../store/topology.js";
 import { natsAccess } from "./nats-access.js";
 import { dataDirOf, readToken, removeEndpoints, tokenPath, writeEndpoints, writeToken } from "./endpoints.js";
 import { color } from "./output.js";
@@ -35,6 +37,10 @@ export interface StartOptions {
   natsTlsCert?: string | undefined;
   natsTlsKey?: string | undefined;
   natsTlsCa?: string | undefined;
+  /** Retention defaults (`--retain-*`). */
+  retention?: Partial<RetentionDefaults>;
+  /** Stream bounds (`--events-max-*`). */
+  topology?: TopologyOptions;
 }
 
 export async function startCommand(o: StartOptions): Promise<void> {
@@ -87,6 +93,8 @@ export async function startCommand(o: StartOptions): Promise<void> {
       logger,
       version: o.version,
       enableReset: o.enableReset,
+      ...(o.retention === undefined ? {} : { retention: o.retention }),
+      ...(o.topology === undefined ? {} : { topology: o.topology }),
     });
   } catch (err) {
     await nats.stop();

@@ -6,12 +6,23 @@ import type { CronView as CronInfo } from "../store/cron.js";
 import type { ExclusiveKeyView as ExclusiveKeyInfo } from "../store/exclusive-view.js";
 import type { LockGrant as LockGrantInfo, LockView as LockInfo } from "../store/locks.js";
 import type { QueueConfigView as QueueConfig } from "../store/queue-config.js";
+import type { StorageReport as StorageInfo } from "../store/retention/report.js";
 import type { QueueStats } from "../store/stats.js";
+import type { QueueRetentionWire } from "../core/storage-options.js";
 import type { WorkflowView as WorkflowInfo } from "../store/workflows.js";
 import type { Job } from "./types.js";
 
 /** Wire shapes shared with the server: the server's own view types, so the two cannot drift. */
-export type { CronInfo, ExclusiveKeyInfo, LockGrantInfo, LockInfo, QueueConfig, QueueStats, WorkflowInfo };
+export type {
+  CronInfo,
+  ExclusiveKeyInfo,
+  LockGrantInfo,
+  LockInfo,
+  QueueConfig,
+  QueueStats,
+  StorageInfo,
+  WorkflowInfo,
+};
 
 export interface JobPage {
   jobs: Job[];
@@ -60,8 +71,12 @@ export interface Api {
     list(): Promise<QueueInfo[]>;
     stats(name: string): Promise<QueueStats>;
     setPaused(name: string, paused: boolean): Promise<{ name: string; paused: boolean }>;
-    configure(name: string, change: { exclusive_key_template?: string | null }): Promise<QueueConfig>;
+    configure(
+      name: string,
+      change: { exclusive_key_template?: string | null; retention?: QueueRetentionWire | null },
+    ): Promise<QueueConfig>;
   };
+  storage(): Promise<StorageInfo>;
   exclusiveKeys(q: { queue?: string }): Promise<ExclusiveKeyInfo[]>;
   locks: {
     acquire(

@@ -28,6 +28,7 @@ import type {
   QueueConfig,
   QueueInfo,
   QueueStats,
+  StorageInfo,
   WorkflowInfo,
 } from "./api.js";
 import { createHttpTransport } from "./http.js";
@@ -37,7 +38,7 @@ import { createNatsTransport } from "./nats.js";
 import type { Fleet, FleetRun, RunOptions, Workers } from "./fleet.js";
 import { createFleet, fleetUnsupported } from "./fleet.js";
 import { createHttpCaller } from "./http.js";
-import type { EnqueueOptions, Job, JobTypes } from "./types.js";
+import type { EnqueueOptions, Job, JobTypes, QueueRetentionOptions } from "./types.js";
 import { toEnqueueBody, withTraceContext } from "./wire.js";
 
 export interface ClientOptions {
@@ -99,9 +100,17 @@ export interface Client<T extends JobTypes = JobTypes> {
     /** Jobs are still accepted but not handed out until resumed. */
     pause(name: string): Promise<{ name: string; paused: boolean }>;
     resume(name: string): Promise<{ name: string; paused: boolean }>;
-    /** Per-queue settings: `exclusiveKeyTemplate` (e.g. "host:{args.0.host}"; null removes it). */
-    configure(name: string, settings: { exclusiveKeyTemplate?: string | null }): Promise<QueueConfig>;
+    /**
+     * Per-queue settings: `exclusiveKeyTemplate` (e.g. "host:{args.0.host}"; null removes it) and
+     * `retention` of finished jobs (fields given replace the queue's; null: the server's defaults).
+     */
+    configure(
+      name: string,
+      settings: { exclusiveKeyTemplate?: string | null; retention?: QueueRetentionOptions | null },
+    ): Promise<QueueConfig>;
   };
+  /** Streams and buckets with their sizes, the housekeeper's state and what retention removes next. */
+  storage(): Promise<StorageInfo>;
   /** Exclusive keys that are held or have waiting jobs: the holder job and worker, how many wait. */
   exclusiveKeys(q?: { queue?: string }): Promise<ExclusiveKeyInfo[]>;
   /** Distributed locks (leases with a fencing token). */
@@ -209,14 +218,27 @@ export function createClient<T extends JobTypes = JobTypes>(options: ClientOptio
       stats: (name) => api.queues.stats(name),
       pause: (name) => api.queues.setPaused(name, true),
       resume: (name) => api.queues.setPaused(name, false),
-      configure: (name, settings) =>
-        api.queues.configure(
-          name,
-          settings.exclusiveKeyTemplate === undefined
-            ? {}
-            : { exclusive_key_template: settings.exclusiveKeyTemplate },
-        ),
+      configure: (name, settings) => {
+        const change: Parameters<Api["queues"]["configure"]>[1] = {};
+        if (settings.exclusiveKeyTemplate !== undefined)
+          change.exclusive_key_template = settings.exclusiveKeyTemplate;
+        if (settings.retention !== undefined) {
+          const r = settings.retention;
+          change.retention =
+            r === null
+              ? null
+              : {
+                  completed_ms: r.completedMs,
+                  discarded_ms: r.discardedMs,
+                  dead_letter_ms: r.deadLetterMs,
+                  completed_count: r.completedCount,
+                  discarded_count: r.discardedCount,
+                };
+        }
+        return api.queues.configure(name, change);
+      },
     },
+    storage: () => api.storage(),
     exclusiveKeys: (q = {}) => api.exclusiveKeys(q),
     locks: createLocks(api),
     run: (op, o) => fleetApi.fleet.run(op, o),

@@ -14,6 +14,7 @@ import type {
   QueueConfig,
   QueueInfo,
   QueueStats,
+  StorageInfo,
   WorkflowInfo,
 } from "./api.js";
 import { endsStream } from "./api.js";
@@ -138,6 +139,9 @@ export function createHttpTransport(url: string, o: { token?: string; timeoutMs?
         return (await http.call<{ queue: QueueConfig }>("PUT", `/api/v1/queues/${enc(name)}/config`, change))
           .queue;
       },
+    },
+    async storage() {
+      return (await http.call<{ storage: StorageInfo }>("GET", "/api/v1/storage")).storage;
     },
     async exclusiveKeys(q) {
       const p = q.queue === undefined ? "" : `?queue=${enc(q.queue)}`;

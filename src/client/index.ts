@@ -14,6 +14,7 @@ export type {
   QueueConfig,
   QueueInfo,
   QueueStats,
+  StorageInfo,
   WorkflowInfo,
 } from "./api.js";
 export type { AcquireOptions, LockHandle, Locks } from "./locks.js";
@@ -33,6 +34,7 @@ export type {
   Job,
   JobError,
   JobTypes,
+  QueueRetentionOptions,
   RetentionOptions,
   RetryOptions,
   UniqueOptions,

@@ -22,6 +22,7 @@ import { listJobs } from "../store/list.js";
 import { listExclusiveKeys } from "../store/exclusive-view.js";
 import { acquireLock, listLocks, releaseLock, renewLock } from "../store/locks.js";
 import { configureQueue } from "../store/queue-config.js";
+import { storageReport } from "../store/retention/report.js";
 import { queueStats } from "../store/stats.js";
 import { cancelWorkflow, createWorkflow, getWorkflow } from "../store/workflows.js";
 import type { Api, JobEvent, JobPage } from "./api.js";
@@ -93,6 +94,7 @@ export function createNatsTransport(o: ClientOptions): Api {
       configure: (name, change) => withSvc((svc) => configureQueue(svc, name, change)),
     },
     exclusiveKeys: (q) => withSvc((svc) => listExclusiveKeys(svc, q)),
+    storage: () => withSvc((svc) => storageReport(svc, undefined)),
     locks: {
       acquire: (req, signal) =>
         withSvc((svc) =>

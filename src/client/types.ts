@@ -120,6 +120,13 @@ export interface RetentionOptions {
   deadLetterMs?: number;
 }
 
+/** A queue's retention: ages in milliseconds, and how many finished jobs to keep (approximate). */
+export interface QueueRetentionOptions extends RetentionOptions {
+  completedCount?: number;
+  /** Discarded, cancelled or expired (dead letters are always kept their whole age). */
+  discardedCount?: number;
+}
+
 /** Unique jobs: a new job that matches an unfinished one on `keys` is rejected, ignored, or replaces it. */
 export interface UniqueOptions {
   /** Fields that make two jobs "the same". @defaultValue ["type", "args"] */

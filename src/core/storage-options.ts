@@ -117,7 +117,10 @@ export interface PayloadLimits {
   maxArgsBytes: number;
   /** JSON size of a job's result. @defaultValue 512 KiB */
   maxResultBytes: number;
-  /** JSON size of a reported error (code, message, details). @defaultValue 64 KiB */
+  /**
+   * JSON size of a reported error (code, message, details). A retried job carries at most eight
+   * times this of error history (the oldest entries go first). @defaultValue 16 KiB
+   */
   maxErrorBytes: number;
   /** Jobs in one batch enqueue. @defaultValue 1000 */
   maxBatchJobs: number;
@@ -127,7 +130,7 @@ export function defaultPayloadLimits(): PayloadLimits {
   return {
     maxArgsBytes: 1024 * 1024,
     maxResultBytes: 512 * 1024,
-    maxErrorBytes: 64 * 1024,
+    maxErrorBytes: 16 * 1024,
     maxBatchJobs: 1000,
   };
 }

@@ -9,6 +9,7 @@ import { uuidv7 } from "../core/ids.js";
 import { normalizeTraceparent } from "../core/tracing.js";
 import type { StoreContext } from "../store/context.js";
 import { fastKv } from "../store/kvfast.js";
+import { scheduleFleetRemoval } from "../store/retention/fleet.js";
 import { isFleetId, newFleetId } from "./ids.js";
 import type { FleetTimings } from "./options.js";
 import { fleetDefaults, fleetLimits } from "./options.js";
@@ -179,6 +180,8 @@ export async function createController(ctx: StoreContext, o: ControllerOptions =
       const traceparent = normalizeTraceparent(req.traceparent);
       if (traceparent !== undefined) rec.traceparent = traceparent;
       if (req.retryOf !== undefined) rec.retry_of = req.retryOf;
+      // Removal is scheduled before the job exists, so no crash can leave it stored forever.
+      await scheduleFleetRemoval(ctx, fleetId, rec.deadline_at + ctx.retention.fleetMs);
       const revision = await records.update(`j.${fleetId}`, rec, 0);
       await Promise.all([
         ctx.buckets.fleet.put(`x.${fleetId}`, id),

@@ -13,6 +13,8 @@ import { appendEvent, purgeTimeline, readTimeline } from "./timeline.js";
 import type { FleetJobView, FleetRecord, FleetStatus, HostState } from "./types.js";
 import { terminalHostStates } from "./types.js";
 import { fastKv } from "../store/kvfast.js";
+import { eraseKey } from "../store/kvjson.js";
+import { scheduleFleetRemoval } from "../store/retention/fleet.js";
 
 const enc = new TextEncoder();
 
@@ -156,6 +158,7 @@ export async function cancelFleetJob(c: Controller, id: string): Promise<FleetJo
     const notice = enc.encode(JSON.stringify({ cancel: id }));
     for (const f of open) c.ctx.nc.publish(c.ctx.subjects.fleetDispatch(hostToken(f.host)), notice);
     await c.ctx.buckets.fleet.delete(`x.${id}`);
+    await scheduleFleetRemoval(c.ctx, id, now + c.ctx.retention.fleetMs);
     return getFleetJob(c, id);
   }
   throw new JetjobError(ErrorCode.BackendError, `could not cancel job '${id}': too many concurrent changes`);
@@ -168,8 +171,9 @@ export async function deleteFleetJob(c: Controller, id: string): Promise<void> {
     throw new ConflictError(`Job '${id}' is still running.`, { hint: "Cancel it first." });
   }
   await purgeTimeline(c.ctx, id);
-  await c.ctx.buckets.fleet.purge(`j.${id}`);
-  await c.ctx.buckets.fleet.delete(`x.${id}`).catch(() => undefined);
+  // Erased, not deleted: a KV delete leaves a marker per key that would stay forever.
+  await eraseKey(c.ctx.jsm, c.ctx.topology.buckets.fleet, `j.${id}`);
+  await eraseKey(c.ctx.jsm, c.ctx.topology.buckets.fleet, `x.${id}`).catch(() => undefined);
 }
 
 export interface FleetRetryRequest {

@@ -9,6 +9,7 @@
 import type { StoreContext } from "../store/context.js";
 import type { FastKv } from "../store/kvfast.js";
 import { WrongSequenceError } from "../store/kvfast.js";
+import { scheduleFleetRemoval } from "../store/retention/fleet.js";
 import type { FleetTimings } from "./options.js";
 import type { RegistryView } from "./registry.js";
 import type { JobRun } from "./run.js";
@@ -98,6 +99,7 @@ export function startReclaimer(d: ReclaimerDeps): { stop(): void; scan(): Promis
     });
     if (capped) {
       await d.ctx.buckets.fleet.delete(`x.${jobId}`);
+      await scheduleFleetRemoval(d.ctx, jobId, now + d.ctx.retention.fleetMs);
       return;
     }
     await d.ctx.buckets.fleet.put(`x.${jobId}`, d.id);

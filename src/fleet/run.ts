@@ -8,6 +8,7 @@
 import { WrongSequenceError } from "../nats/publisher.js";
 import type { StoreContext } from "../store/context.js";
 import type { FastKv } from "../store/kvfast.js";
+import { scheduleFleetRemoval } from "../store/retention/fleet.js";
 import { hostToken } from "../store/topology.js";
 import type { HostFold } from "./fold.js";
 import { allTerminal, applyEvent, countHosts, finalStatus, newHostFolds } from "./fold.js";
@@ -110,8 +111,9 @@ export async function startRun(
       const status: FleetStatus = finalStatus(counts);
       let rev = revision;
       let cur = rec;
+      const finishedAt = Date.now();
       for (;;) {
-        const next: FleetRecord = { ...cur, status, finished_at: Date.now(), counts };
+        const next: FleetRecord = { ...cur, status, finished_at: finishedAt, counts };
         try {
           revision = await deps.records.update(`j.${rec.id}`, next, rev);
           break;
@@ -128,6 +130,7 @@ export async function startRun(
       }
       await controllerEvent("finished", undefined, { status, counts });
       await ctx.buckets.fleet.delete(`x.${rec.id}`).catch(deps.onError);
+      await scheduleFleetRemoval(ctx, rec.id, finishedAt + ctx.retention.fleetMs).catch(deps.onError);
       end();
     } catch (err) {
       finishing = false;

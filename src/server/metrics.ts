@@ -7,6 +7,7 @@
  * - fleet gauges (`jetjob_workers_online`, `jetjob_agents_online`) from the controller's registry;
  * - event-fed counters and histograms (see metrics-events.ts);
  * - HTTP request counts and durations by route pattern (not the raw path, to bound cardinality);
+ * - what the housekeeper removed (retention), from the engine's counts;
  * - prom-client's default process metrics.
  *
  * `GET /metrics` serves them in the text exposition format and needs the `read` scope when auth is on
@@ -86,6 +87,22 @@ export async function createMetrics(o: MetricsOptions): Promise<Metrics> {
       const all = await stats();
       this.reset();
       for (const s of all) this.set({ queue: s.name }, s.available);
+    },
+  });
+
+  new Counter({
+    name: "jetjob_housekeeping_removed_total",
+    help: "What this server's housekeeper removed since it started (retention): jobs, segments, fleet jobs, journals.",
+    labelNames: ["kind"] as const,
+    registers,
+    collect() {
+      const s = o.engine.housekeeper?.stats;
+      if (!s) return;
+      this.reset();
+      this.inc({ kind: "jobs" }, s.removedJobs);
+      this.inc({ kind: "segments" }, s.removedSegments);
+      this.inc({ kind: "fleet_jobs" }, s.removedFleetJobs);
+      this.inc({ kind: "journals" }, s.purgedJournals);
     },
   });
 

@@ -1,6 +1,6 @@
 /**
- * jetjob's own REST API (`/api/v1`), beside the OJS binding: listing and retrying jobs. Fleet,
- * worker and lock routes join it with their issues.
+ * jetjob's own REST API (`/api/v1`), beside the OJS binding: listing and retrying jobs, and the
+ * storage report. Fleet, worker and lock routes join it with their issues.
  */
 import { z } from "zod";
 
@@ -48,6 +48,15 @@ function fleetListQuery(query: Record<string, string>): FleetListQuery {
 
 export function apiRoutes(engine: Engine, fleet?: Controller): RouteDef[] {
   return [
+    defineRoute({
+      method: "GET",
+      path: "/api/v1/storage",
+      scope: Scope.Read,
+      tag: "storage",
+      summary:
+        "Streams and buckets (messages, bytes, oldest entry), the housekeeper's walk per lane, the retention in force and the removals due next",
+      handler: async (c) => ojsJson(c, 200, { storage: await engine.storage() }),
+    }),
     defineRoute({
       method: "GET",
       path: "/api/v1/jobs",

@@ -5,8 +5,9 @@
 import { z } from "zod";
 
 import { ValidationError } from "../core/errors.js";
-import { queueNameSchema } from "../core/schema.js";
+import { queueNameSchema, queueRetentionSchema } from "../core/schema.js";
 import type { Engine } from "../store/engine.js";
+import type { QueueConfigChange } from "../store/queue-config.js";
 import { LOCK_LIMITS } from "../store/locks.js";
 import { Scope } from "./auth.js";
 import { ojsJson } from "./ojs.js";
@@ -14,7 +15,17 @@ import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
 import { queueParam } from "./routes-ojs-admin.js";
 
-const queueConfigSchema = z.object({ exclusive_key_template: z.string().nullable().optional() }).strict();
+const queueConfigSchema = z
+  .object({
+    exclusive_key_template: z.string().nullable().optional(),
+    retention: queueRetentionSchema
+      .nullable()
+      .optional()
+      .describe(
+        "Retention of the queue's finished jobs (fields given replace the queue's; null: the defaults)",
+      ),
+  })
+  .strict();
 
 const lockAcquireSchema = z
   .object({
@@ -57,13 +68,14 @@ export function keyRoutes(engine: Engine): RouteDef[] {
       path: "/api/v1/queues/{name}/config",
       scope: Scope.Admin,
       tag: "queues",
-      summary: 'Set per-queue settings: exclusive_key_template (e.g. "host:{args.0.host}"; null removes it)',
+      summary:
+        'Set per-queue settings: exclusive_key_template (e.g. "host:{args.0.host}"; null removes it), retention (completed_ms, discarded_ms, dead_letter_ms, completed_count, discarded_count; null: the defaults)',
       body: queueConfigSchema,
       handler: async (c, { params, body }) => {
-        const change =
-          body.exclusive_key_template === undefined
-            ? {}
-            : { exclusive_key_template: body.exclusive_key_template };
+        const change: QueueConfigChange = {};
+        if (body.exclusive_key_template !== undefined)
+          change.exclusive_key_template = body.exclusive_key_template;
+        if (body.retention !== undefined) change.retention = body.retention;
         return ojsJson(c, 200, { queue: await engine.configureQueue(queueParam(params.name), change) });
       },
     }),

@@ -6,6 +6,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 
 import type { Logger } from "../core/logger.js";
+import type { HousekeepingOptions, PayloadLimits, RetentionDefaults } from "../core/storage-options.js";
 import type { ConnectOptions } from "../nats/connect.js";
 import { connectNats } from "../nats/connect.js";
 import type { Controller, ControllerOptions } from "../fleet/controller.js";
@@ -35,6 +36,12 @@ export interface ApiServerOptions {
   maxBodyBytes?: number;
   /** Fleet controller settings (timings). */
   fleet?: Omit<ControllerOptions, "onError">;
+  /** Retention defaults: how long finished jobs are kept (docs/retention.md). */
+  retention?: Partial<RetentionDefaults>;
+  /** Payload limits (args, results, errors, batch size). */
+  limits?: Partial<PayloadLimits>;
+  /** Housekeeping timings, or false to leave it to other servers. */
+  housekeeping?: HousekeepingOptions | false;
 }
 
 export interface RunningApiServer {
@@ -68,6 +75,9 @@ export async function runApiServer(o: ApiServerOptions): Promise<RunningApiServe
     }
     engine = await createEngine(nc, {
       topology,
+      ...(o.retention === undefined ? {} : { retention: o.retention }),
+      ...(o.limits === undefined ? {} : { limits: o.limits }),
+      ...(o.housekeeping === undefined ? {} : { housekeeping: o.housekeeping }),
       onError: (err) =>
         log.warn("background task error", { error: err instanceof Error ? err.message : String(err) }),
     });

@@ -8,6 +8,7 @@ import type { KeySource } from "../core/key-template.js";
 import { renderKeyTemplate } from "../core/key-template.js";
 import { advanceKey, keyToken, markKey } from "./exclusive.js";
 import { emptySlots } from "./fold.js";
+import { checkEnqueue } from "./payload-limits.js";
 import type { Placement } from "./producer.js";
 import type { Services } from "./services.js";
 import { recordUnique, reserveUnique } from "./unique.js";
@@ -26,6 +27,7 @@ export async function enqueueJobs(
   atomic = false,
 ): Promise<Enqueued[]> {
   const { ctx } = svc;
+  checkEnqueue(ctx, items, atomic); // before anything is written
   for (const n of items) {
     if (
       n.rateLimitPerSecond !== undefined &&

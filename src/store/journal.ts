@@ -137,6 +137,9 @@ export interface JournalState {
 
 export const SNAPSHOT_EVERY = 16;
 
+/** A snapshot larger than this is not written (see `append`). */
+const SNAPSHOT_MAX_BYTES = 256 * 1024;
+
 /** How many journals a process keeps folded in memory (least recently used go first). */
 const CACHED_JOURNALS = 256;
 
@@ -209,10 +212,18 @@ export function createJournals(
     },
     async append(store, seq, ops, prev) {
       const subj = subject(store, seq);
-      const snapshot = prev.since >= SNAPSHOT_EVERY;
-      const entry: StoredEntry = snapshot ? { ops, snap: prev.slots } : { ops };
-      if (!snapshot && prev.base > 0) entry.base = prev.base;
-      const ack = await publisher.publish(subj, enc.encode(JSON.stringify(entry)), {
+      let snapshot = prev.since >= SNAPSHOT_EVERY;
+      let data = snapshot
+        ? enc.encode(JSON.stringify({ ops, snap: prev.slots } satisfies StoredEntry))
+        : undefined;
+      if (data && data.length > SNAPSHOT_MAX_BYTES) {
+        // Slots holding large results: a snapshot might not fit in a message. Readers fold from the
+        // last snapshot instead (slower, never stuck).
+        snapshot = false;
+        data = undefined;
+      }
+      if (!data) data = enc.encode(JSON.stringify(prev.base > 0 ? { ops, base: prev.base } : { ops }));
+      const ack = await publisher.publish(subj, data, {
         expectedLastSubjectSeq: prev.lastSeq,
       });
       const slots = prev.slots.slice();

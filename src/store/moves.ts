@@ -18,6 +18,7 @@ import type { StoreContext } from "./context.js";
 import type { Services } from "./services.js";
 import { indexDeadLetter } from "./dlq-index.js";
 import { isGone } from "./fold.js";
+import { boundedHistory, shortenError } from "./payload-limits.js";
 import type { FailOp, JournalOp, LocOp } from "./journal.js";
 import type { JobAt } from "./locator.js";
 import type { RefKey, Segment, SegmentAt } from "./segment.js";
@@ -137,7 +138,7 @@ export function errorRecord(
   if (err.type !== undefined) rec.type = err.type;
   if (err.retryable !== undefined) rec.retryable = err.retryable;
   if (err.details !== undefined) rec.details = err.details;
-  return rec;
+  return shortenError(rec);
 }
 
 /**
@@ -165,7 +166,8 @@ export async function decideFailure(
   }
   const delay = retryDelayMs(policy, attempt);
   const retryAt = nowMs + delay;
-  const spec2 = movedSpec(j, { attempt, errors: [...(spec.errors ?? []), err], retryDelayMs: delay });
+  const errors = boundedHistory([...(spec.errors ?? []), err], 8 * ctx.limits.maxErrorBytes);
+  const spec2 = movedSpec(j, { attempt, errors, retryDelayMs: delay });
   delete spec2.scheduledAt;
   const target = await publishSegment(
     ctx,

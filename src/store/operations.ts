@@ -13,6 +13,7 @@ import { event } from "./fetch.js";
 import type { JournalOp } from "./journal.js";
 import type { Located } from "./locator.js";
 import { decideFailure, errorRecord, homeKeyOf, pointHome, requeueCopy } from "./moves.js";
+import { checkError, checkResult } from "./payload-limits.js";
 import { ackIfFinished } from "./release.js";
 import { refKey } from "./segment.js";
 import type { Services } from "./services.js";
@@ -87,6 +88,7 @@ export interface AckResult {
 
 export async function ackJob(svc: Services, id: string, result: unknown): Promise<AckResult> {
   const { ctx } = svc;
+  checkResult(ctx.limits, result);
   return mutate(svc, id, (loc, d, now) => {
     requireActive(id, d, "acknowledged");
     const c = loc.slots[loc.idx]!.claim!;
@@ -120,6 +122,7 @@ export interface NackRequest {
 
 export async function nackJob(svc: Services, id: string, req: NackRequest): Promise<Record<string, unknown>> {
   const { ctx } = svc;
+  checkError(ctx.limits, req.error);
   return mutate(svc, id, async (loc, d, now) => {
     requireActive(id, d, "failed");
     const slot = loc.slots[loc.idx]!;

@@ -17,6 +17,7 @@ import { isTerminal, JobState } from "../core/states.js";
 import { toRfc3339 } from "../core/time.js";
 import { casUpdate, getJson, keysOf, putJson } from "./kvjson.js";
 import { cancelJob } from "./operations.js";
+import { checkEnqueue } from "./payload-limits.js";
 import type { OutcomeNote, Services } from "./services.js";
 import type { JobView } from "./view.js";
 import { buildJobView, deriveState } from "./view.js";
@@ -116,12 +117,12 @@ export async function createWorkflow(svc: Services, body: unknown): Promise<Work
   if (list.length > 1000)
     throw new JetjobError(ErrorCode.PayloadTooLarge, `a workflow may hold at most 1000 ${field}`);
   const now = Date.now();
-  list.forEach((j, i) => check(j, `${field}[${i}]`, now));
+  list.forEach((j, i) => check(svc, j, `${field}[${i}]`, now));
   const callbacks: WorkflowRecord["callbacks"] = {};
   const cb = (b.callbacks ?? {}) as Record<string, unknown>;
   for (const name of ["on_success", "on_failure", "on_complete"] as const) {
     if (cb[name] === undefined) continue;
-    check(cb[name], `callbacks.${name}`, now);
+    check(svc, cb[name], `callbacks.${name}`, now);
     callbacks[name] = { id: uuidv7(), body: cb[name] as Record<string, unknown> };
   }
   const rec: WorkflowRecord = {
@@ -152,9 +153,9 @@ export async function createWorkflow(svc: Services, body: unknown): Promise<Work
   return workflowView(rec);
 }
 
-function check(job: unknown, where: string, now: number): void {
+function check(svc: Services, job: unknown, where: string, now: number): void {
   try {
-    parseEnqueueRequest(job, now);
+    checkEnqueue(svc.ctx, [parseEnqueueRequest(job, now)], false);
   } catch (err) {
     if (err instanceof JetjobError)
       throw new JetjobError(err.code, `${where}: ${err.message}`, { details: err.details });

@@ -11,6 +11,7 @@
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 
+import { ErrorCode, isJetjobError } from "../core/errors.js";
 import { Store } from "../core/ids.js";
 import type { Logger } from "../core/logger.js";
 import { inProgress } from "../nats/pull.js";
@@ -30,10 +31,11 @@ import { applyRelease, decideRelease } from "../store/release.js";
 import type { SegmentAt } from "../store/segment.js";
 import { decodeSegment, jobIdAt } from "../store/segment.js";
 import type { Services } from "../store/services.js";
+import { oversizedResult } from "../store/payload-limits.js";
 import { outcomesOf } from "../store/services.js";
 import { POINTER_RETRY_MS, validateMoved } from "../store/validate.js";
 import { retryPolicyOf } from "../store/view.js";
-import type { JobCancel } from "./handler.js";
+import type { HandlerOutcome, JobCancel } from "./handler.js";
 import { HandlerJob, cancelRunning, newJobCancel, runHandler, runHandlerInTrace } from "./handler.js";
 import type { JobContext, WorkerEvents } from "./types.js";
 
@@ -376,7 +378,7 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
     // Only jobs with trace context get a span: the others run exactly as before (the hot path).
     const traceparent = spec.traceparent;
     if (traceparent !== undefined) job.traceparent = traceparent;
-    const outcome = !handler
+    let outcome: HandlerOutcome = !handler
       ? ({
           ok: false,
           error: {
@@ -396,6 +398,9 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
           });
     cancels.delete(id);
     const now = Date.now();
+    // A result over the payload limit cannot be stored: the attempt fails (store/payload-limits.ts).
+    const tooLarge = outcome.ok ? oversizedResult(d.ctx.limits, outcome.result) : undefined;
+    if (tooLarge) outcome = { ok: false, error: tooLarge, cancelled: false };
     if (outcome.ok) {
       const op: JournalOp = { op: "done", i, a, at: now };
       if (outcome.result !== undefined) op.res = outcome.result;
@@ -467,6 +472,12 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
               // Someone else wrote (a cancel, a takeover): keep only what still applies.
               const slots = h.journal.slots;
               ops = ops.filter((op) => applies(slots, op));
+            } else if (isJetjobError(err) && err.code === ErrorCode.PayloadTooLarge && ops.length > 1) {
+              // Large results that do not fit in one message together: write half now, half next
+              // (pointer updates and events wait for the second half).
+              h.pending.unshift(...ops.splice(ops.length >> 1));
+              h.afters.unshift(...afters.splice(0));
+              h.events.unshift(...events.splice(0));
             } else {
               d.logger.warn("journal append failed; retrying", { segment: h.at.seq, error: String(err) });
               await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 2000)));
