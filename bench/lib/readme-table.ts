@@ -1,20 +1,27 @@
 /**
- * Prints the README's "Performance" tables (Markdown) from the latest full results in bench/results,
- * so they can be regenerated with one command after a new run:
+ * The README's "Performance" tables (Markdown) from the latest full results in bench/results, so they
+ * are regenerated with one command after a new run:
  *
- *   npm run bench:readme                       # every scenario that has results
- *   npm run bench:readme -- throughput latency # some of them
+ *   npm run bench:readme                        # print them (every scenario that has results)
+ *   npm run bench:readme -- throughput latency  # print some of them
+ *   npm run bench:readme -- --write             # replace the block between the markers in README.md
  *
- * Quick-run results (`*-quick.json`) are never used. Paste the output over the tables in README.md;
- * the columns are padded the way Prettier formats Markdown tables.
+ * Quick-run results (`*-quick.json`) are never used.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+
+import * as prettier from "prettier";
 
 import type { Spread } from "./report.js";
 
-const resultsDir = join(fileURLToPath(new URL(".", import.meta.url)), "..", "results");
+const here = fileURLToPath(new URL(".", import.meta.url));
+const resultsDir = join(here, "..", "results");
+const readmePath = join(here, "..", "..", "README.md");
+export const START_MARKER = "<!-- bench-tables:start (generated: npm run bench:readme -- --write) -->";
+export const END_MARKER = "<!-- bench-tables:end -->";
 
 interface Result {
   scenario: string;
@@ -37,7 +44,7 @@ export function latestResult(scenario: string): { file: string; result: Result }
 const int = (n: number) => Math.round(n).toLocaleString("en-US");
 const dec = (digits: number) => (n: number) => n.toFixed(digits);
 
-/** `12,004 (10,130–18,089)`; a single run shows only the median. */
+/** `12,004 (10,130–18,089)`; a single run shows only its figure. */
 function spreadText(s: Spread | undefined | null, f: (n: number) => string = int): string {
   if (!s) return "failed";
   return s.runs.length > 1 ? `${f(s.median)} (${f(s.min)}–${f(s.max)})` : f(s.median);
@@ -45,6 +52,20 @@ function spreadText(s: Spread | undefined | null, f: (n: number) => string = int
 
 function ratioText(a: Spread | undefined | null, b: Spread | undefined | null): string {
   return a && b ? `${(a.median / b.median).toFixed(2)}×` : "–";
+}
+
+/** Hard-wraps a paragraph at `width` columns, like the rest of the README. */
+function wrap(text: string, width = 100): string {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines.join("\n");
 }
 
 /** A Markdown table with cells padded as Prettier pads them. */
@@ -58,9 +79,17 @@ function machineLine(r: Result): string {
   const m = r.machine;
   const redis = typeof m.redis === "string" ? `, redis-server ${m.redis.split(" ")[0]}` : "";
   return (
-    `_${r.scenario}: run ${r.at.slice(0, 16).replace("T", " ")} UTC on ${String(m.cores)} cores (${String(m.cpu)}), ` +
-    `${String(m.memory_gib)} GiB, Node ${String(m.node)}, nats-server ${String(m.nats_server)}${redis}._`
+    `<sub>Run ${r.at.slice(0, 16).replace("T", " ")} UTC on ${String(m.cores)} cores (${String(m.cpu)}), ` +
+    `${String(m.memory_gib)} GiB, Node ${String(m.node)}, nats-server ${String(m.nats_server)}${redis}; ` +
+    `\`bench/results/${r.at.slice(0, 10)}-${r.scenario}.json\`.</sub>`
   );
+}
+
+interface Section {
+  heading: string;
+  caption: string;
+  table: string;
+  notes?: string[];
 }
 
 interface ThroughputRow {
@@ -71,7 +100,7 @@ interface ThroughputRow {
   failures: string[];
 }
 
-function throughput(r: Result): string {
+function throughput(r: Result): Section {
   const rows = r.rows as ThroughputRow[];
   const p = r.params as { jobs: number; warmup: number; runs: number };
   const raw = rows.find((x) => x.system === "raw JetStream");
@@ -96,23 +125,21 @@ function throughput(r: Result): string {
     ];
   });
   const failed = rows.filter((x) => x.failures.length > 0);
-  return [
-    `Throughput: ${int(p.jobs)} no-op jobs enqueued and completed, timed from the first enqueue to the last ` +
-      `completion (after an untimed ${int(p.warmup)}-job warm-up), producer and worker in one Node process; ` +
-      `jobs/s, median (min–max) of ${p.runs} runs. Raw JetStream is publish + consume + ack with no job ` +
-      `bookkeeping at all (messages/s; worker concurrency does not apply): the ceiling.`,
-    "",
-    markdownTable(
+  return {
+    heading: "Throughput",
+    caption:
+      `${int(p.jobs)} no-op jobs enqueued and completed, timed from the first enqueue to the last completion ` +
+      `(after an untimed ${int(p.warmup)}-job warm-up), at worker concurrency 1, 10 and 50; jobs/s, median ` +
+      `(min–max) of ${p.runs} runs. Raw JetStream is publish + consume + ack with no job bookkeeping at all ` +
+      `(messages/s; concurrency does not apply): the ceiling of the stock client.`,
+    table: markdownTable(
       ["system", "enqueue", "concurrency", "jobs/s", "jetjob/BullMQ", "jetjob/raw JetStream"],
       body,
     ),
-    ...(failed.length > 0
-      ? [
-          "",
-          `Failed runs: ${failed.map((x) => `${x.system} ${x.enqueue} c=${x.concurrency}: ${x.failures.join("; ")}`).join("; ")}`,
-        ]
-      : []),
-  ].join("\n");
+    notes: failed.map(
+      (x) => `Failed runs of ${x.system} ${x.enqueue} c=${x.concurrency}: ${x.failures.join("; ")}`,
+    ),
+  };
 }
 
 interface LatencyRow {
@@ -121,17 +148,20 @@ interface LatencyRow {
   p50_ms: Spread | null;
   p95_ms: Spread | null;
   p99_ms: Spread | null;
+  failures: string[];
 }
 
-function latency(r: Result): string {
+function latency(r: Result): Section {
   const rows = r.rows as LatencyRow[];
   const p = r.params as { intervalMs: number; jobs: number; concurrency: number; runs: number };
   const f = dec(2);
-  return [
-    `Latency: one single enqueue every ${p.intervalMs} ms (${int(p.jobs)} jobs), worker concurrency ${p.concurrency}, ` +
-      `same process; ms, median (min–max) of ${p.runs} runs:`,
-    "",
-    markdownTable(
+  return {
+    heading: "Latency",
+    caption:
+      `One single enqueue every ${p.intervalMs} ms (${int(p.jobs)} jobs, the send time in the args), worker ` +
+      `concurrency ${p.concurrency}; time from the enqueue call to the handler's start, ms, median (min–max) ` +
+      `of ${p.runs} runs.`,
+    table: markdownTable(
       ["system", "measure", "p50", "p95", "p99"],
       rows.map((x) => [
         x.system,
@@ -141,26 +171,31 @@ function latency(r: Result): string {
         spreadText(x.p99_ms, f),
       ]),
     ),
-  ].join("\n");
+    notes: rows
+      .filter((x) => x.failures.length > 0)
+      .map((x) => `Failed: ${x.system}: ${x.failures.join("; ")}`),
+  };
 }
 
 interface BulkRow {
   system: string;
   enqueueOnly: Spread | null;
   endToEnd: Spread | null;
+  failures: string[];
 }
 
-function bulk(r: Result): string {
+function bulk(r: Result): Section {
   const rows = r.rows as BulkRow[];
   const p = r.params as { jobs: number; runs: number; concurrency: number };
   const jet = rows.find((x) => x.system === "jetjob");
   const bull = rows.find((x) => x.system === "BullMQ");
-  return [
-    `Bulk: the batch API (jetjob \`enqueueMany\`, BullMQ \`addBulk\`) in chunks of 1,000, one in flight, ` +
-      `${int(p.jobs)} jobs; enqueue alone with no worker, and enqueue + process with a worker at concurrency ` +
-      `${p.concurrency}; jobs/s, median (min–max) of ${p.runs} runs:`,
-    "",
-    markdownTable(
+  return {
+    heading: "Bulk enqueue",
+    caption:
+      `The batch API (jetjob \`enqueueMany\`, BullMQ \`addBulk\`) in chunks of 1,000, one chunk in flight, ` +
+      `${int(p.jobs)} jobs: enqueue alone with no worker, and enqueue + process end to end with a worker at ` +
+      `concurrency ${p.concurrency}; jobs/s, median (min–max) of ${p.runs} runs.`,
+    table: markdownTable(
       ["system", "enqueue only", "enqueue + process"],
       [
         ...rows.map((x) =>
@@ -175,7 +210,10 @@ function bulk(r: Result): string {
         ],
       ],
     ),
-  ].join("\n");
+    notes: rows
+      .filter((x) => x.failures.length > 0)
+      .map((x) => `Failed: ${x.system}: ${x.failures.join("; ")}`),
+  };
 }
 
 interface BacklogResult {
@@ -186,18 +224,19 @@ interface BacklogResult {
   nodePeakRssMiB: number;
 }
 
-function backlog(r: Result): string {
+function backlog(r: Result): Section {
   const results = r.results as BacklogResult[];
   const failures = (r.failures ?? []) as Array<{ system: string; error: string }>;
   const p = r.params as { jobs: number; concurrency: number };
   const mib = (n: number) => `${int(n)} MiB`;
-  return [
-    `Backlog: ${int(p.jobs)} jobs enqueued with the batch API (chunks of 1,000) and no worker running, then ` +
-      `drained by one worker at concurrency ${p.concurrency}; rates (jobs/s) over the first and the last 10% ` +
-      `of the jobs; peak RSS of the server (nats-server or redis-server) and of the Node process (producer ` +
-      `and worker; one process per system). **One run** (it takes minutes):`,
-    "",
-    markdownTable(
+  return {
+    heading: "Backlog",
+    caption:
+      `${int(p.jobs)} jobs enqueued with the batch API (chunks of 1,000) while no worker runs, then drained by ` +
+      `one worker at concurrency ${p.concurrency}. Rates in jobs/s over the first and the last 10% of the jobs; ` +
+      `peak RSS of the server (nats-server or redis-server) and of the Node process (producer and worker; ` +
+      `one process per system). **One run** per system (it takes minutes).`,
+    table: markdownTable(
       [
         "system",
         "enqueue first 10%",
@@ -219,38 +258,53 @@ function backlog(r: Result): string {
         mib(x.nodePeakRssMiB),
       ]),
     ),
-    ...(failures.length > 0
-      ? ["", `Failed: ${failures.map((f) => `${f.system}: ${f.error}`).join("; ")}`]
-      : []),
-  ].join("\n");
+    notes: failures.map((f) => `Failed: ${f.system}: ${f.error}`),
+  };
 }
 
-function exclusive(r: Result): string {
+function exclusive(r: Result): Section {
   const variants = r.variants as Array<{ name: string; jobsPerSecond: Spread }>;
+  const p = r.params as { jobs: number; runs: number; concurrency: number };
   const plain = variants[0]!.jobsPerSecond.median;
-  return markdownTable(
-    ["variant", "jobs/s", "vs plain"],
-    variants.map((v) => [
-      v.name,
-      spreadText(v.jobsPerSecond),
-      `${((v.jobsPerSecond.median / plain) * 100).toFixed(v.name === "plain jobs" ? 0 : 1)}%`,
-    ]),
-  );
+  return {
+    heading: "Exclusive keys: cost",
+    caption:
+      `${int(p.jobs)} no-op jobs enqueued in batches of 500 and run by one worker at concurrency ` +
+      `${p.concurrency}, plain and spread over K exclusive keys (at most K run at once, and each key hands ` +
+      `over to its next job in turn); jobs/s, median (min–max) of ${p.runs} runs.`,
+    table: markdownTable(
+      ["variant", "jobs/s", "vs plain"],
+      variants.map((v) => [
+        v.name,
+        spreadText(v.jobsPerSecond),
+        `${((v.jobsPerSecond.median / plain) * 100).toFixed(v.name === "plain jobs" ? 0 : 1)}%`,
+      ]),
+    ),
+  };
 }
 
-function fanout(r: Result): string {
+function fanout(r: Result): Section {
+  const p = r.params as { agents: number; jobsPerRun: number; runs: number };
   const f = dec(1);
-  return markdownTable(
-    ["figure", "ms", "goal"],
-    [
-      ["p50 time to all results", spreadText(r.p50_ms as Spread, f), "< 150"],
-      ["p99 time to all results", spreadText(r.p99_ms as Spread, f), ""],
-      ["p50 time to first result", spreadText(r.first_result_p50_ms as Spread, f), ""],
-    ],
-  );
+  return {
+    heading: "Fleet fan-out",
+    caption:
+      `One job to ${p.agents} simulated agents (in a second process, doing everything a real agent does: ` +
+      `epoch and duplicate checks, acknowledgement and result stored), timed from the create call until all ` +
+      `${p.agents} results are stored and the job is finished; ms, median (min–max) of ${p.runs} runs of ` +
+      `${p.jobsPerRun} jobs.`,
+    table: markdownTable(
+      ["figure", "ms", "goal"],
+      [
+        ["p50 time to all results", spreadText(r.p50_ms as Spread, f), "< 150"],
+        ["p99 time to all results", spreadText(r.p99_ms as Spread, f), ""],
+        ["p50 time to first result", spreadText(r.first_result_p50_ms as Spread, f), ""],
+      ],
+    ),
+  };
 }
 
-const renderers: Record<string, (r: Result) => string> = {
+const renderers: Record<string, (r: Result) => Section> = {
   throughput,
   latency,
   bulk,
@@ -259,28 +313,41 @@ const renderers: Record<string, (r: Result) => string> = {
   fanout,
 };
 
+/** Markdown for the given scenarios (all by default): a `###` section per scenario with results. */
 export function readmeTables(names: string[] = Object.keys(renderers)): string {
   const out: string[] = [];
   for (const name of names) {
     const render = renderers[name];
     if (!render) throw new Error(`unknown scenario ${name}; known: ${Object.keys(renderers).join(", ")}`);
     const latest = latestResult(name);
-    if (!latest) {
-      out.push(`<!-- ${name}: no results in bench/results -->`);
-      continue;
-    }
-    out.push(
-      `<!-- ${name}: bench/results/${latest.file} -->`,
-      "",
-      render(latest.result),
-      "",
-      machineLine(latest.result),
-    );
-    out.push("");
+    if (!latest) continue;
+    const s = render(latest.result);
+    out.push(`### ${s.heading}`, "", wrap(s.caption), "", s.table, "");
+    for (const n of s.notes ?? []) out.push(wrap(n), "");
+    out.push(wrap(machineLine(latest.result)), "");
   }
   return out.join("\n");
 }
 
+/** Replaces the block between the markers in README.md and formats the file with Prettier. */
+export async function writeReadme(names?: string[]): Promise<void> {
+  const text = readFileSync(readmePath, "utf8");
+  const start = text.indexOf(START_MARKER);
+  const end = text.indexOf(END_MARKER);
+  if (start < 0 || end < start) throw new Error(`README.md has no ${START_MARKER} … ${END_MARKER} block`);
+  const next = `${text.slice(0, start + START_MARKER.length)}\n\n${readmeTables(names)}\n${text.slice(end)}`;
+  const options = (await prettier.resolveConfig(readmePath)) ?? {};
+  writeFileSync(readmePath, await prettier.format(next, { ...options, filepath: readmePath }));
+}
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  process.stdout.write(readmeTables(process.argv.slice(2).length > 0 ? process.argv.slice(2) : undefined));
+  const { values, positionals } = parseArgs({
+    options: { write: { type: "boolean", default: false } },
+    allowPositionals: true,
+  });
+  const names = positionals.length > 0 ? positionals : undefined;
+  if (values.write) {
+    await writeReadme(names);
+    process.stdout.write(`updated ${readmePath}\n`);
+  } else process.stdout.write(readmeTables(names));
 }
