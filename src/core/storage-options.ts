@@ -218,7 +218,6 @@ export function formatBytes(n: number): string {
 export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms) || ms < 0) return "-";
   for (const [unit, size] of [
-    ["w", 7 * DAY],
     ["d", DAY],
     ["h", HOUR],
     ["m", 60_000],

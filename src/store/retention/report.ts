@@ -72,6 +72,23 @@ export interface StorageReport {
   next_removals: { checks: number; due: DueRemovals[] };
 }
 
+const bucketHolds: Record<string, string> = {
+  queues: "queue registry: lanes, pause, limits, retention",
+  ids: "client-chosen job ids → first home",
+  leases: "leader leases (scheduler, housekeeper)",
+  dlq: "dead-letter index",
+  stats: "per-queue counters",
+  unique: "unique-job keys",
+  limits: "rate-limit slots",
+  cron: "cron schedules",
+  workflows: "workflow records",
+  xkeys: "exclusive keys and their lines",
+  locks: "user locks",
+  agents: "fleet agents and controllers",
+  fleet: "fleet job records",
+  gc: "housekeeping's walk cursors",
+};
+
 const holds: Record<string, string> = {
   queue: "segments of jobs ready to run",
   delay: "segments of scheduled and retrying jobs, exclusive-key lines",
@@ -98,7 +115,7 @@ export async function storageReport(
     resources.push(await resource(svc, name, "stream", holds[key] ?? key));
   }
   for (const [key, bucket] of Object.entries(t.buckets)) {
-    resources.push(await resource(svc, `KV_${bucket}`, "bucket", `KV bucket ${bucket} (${key})`));
+    resources.push(await resource(svc, `KV_${bucket}`, "bucket", bucketHolds[key] ?? key));
   }
   const totals = resources.reduce(
     (a, r) => ({ messages: a.messages + r.messages, bytes: a.bytes + r.bytes }),
