@@ -78,9 +78,10 @@ export function markdownTable(headers: string[], rows: string[][]): string {
 function machineLine(r: Result): string {
   const m = r.machine;
   const redis = typeof m.redis === "string" ? `, redis-server ${m.redis.split(" ")[0]}` : "";
+  const rev = typeof m.jetjob === "string" ? `, jetjob ${m.jetjob}` : "";
   return (
     `<sub>Run ${r.at.slice(0, 16).replace("T", " ")} UTC on ${String(m.cores)} cores (${String(m.cpu)}), ` +
-    `${String(m.memory_gib)} GiB, Node ${String(m.node)}, nats-server ${String(m.nats_server)}${redis}; ` +
+    `${String(m.memory_gib)} GiB, Node ${String(m.node)}, nats-server ${String(m.nats_server)}${redis}${rev}; ` +
     `\`bench/results/${r.at.slice(0, 10)}-${r.scenario}.json\`.</sub>`
   );
 }

@@ -2,12 +2,13 @@
  * Benchmark bookkeeping: machine info, median/min/max over runs, the stdout table and the JSON file
  * `bench/results/<date>-<scenario>.json`.
  */
+import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, freemem, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { findNatsServer } from "../../src/natsd/index.js";
+import { findNatsServer, packageRoot } from "../../src/natsd/index.js";
 import { findRedisServer } from "./redis.js";
 
 export interface Spread {
@@ -43,7 +44,21 @@ export function machineInfo(): Record<string, unknown> {
     nats_server: natsVersion(),
     redis,
     platform: `${process.platform} ${process.arch}`,
+    jetjob: jetjobRevision(),
   };
+}
+
+/** The commit the measured code comes from, marked when src/ has uncommitted changes. */
+function jetjobRevision(): string | undefined {
+  try {
+    const git = (...args: string[]) =>
+      execFileSync("git", args, { cwd: packageRoot, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    const sha = git("rev-parse", "--short=12", "HEAD").trim();
+    const dirty = git("status", "--porcelain", "--", "src").trim() !== "";
+    return dirty ? `${sha} + uncommitted changes in src/` : sha;
+  } catch {
+    return undefined;
+  }
 }
 
 /** `1234.5 (1100–1300)` */
