@@ -21,6 +21,7 @@ const scenarios: Record<string, (quick: boolean) => Promise<void>> = {
   latency: latencyScenario,
   bulk: bulkScenario,
   backlog: backlogScenario,
+  soak: async (quick) => (await import("./scenarios/soak.js")).soakScenario(quick),
 };
 
 const { values } = parseArgs({

@@ -15,7 +15,7 @@ import type { Engine } from "../store/engine.js";
 import { createEngine } from "../store/engine.js";
 import { detectReplicas } from "../store/replicas.js";
 import type { TopologyOptions } from "../store/topology.js";
-import { resolveTopology } from "../store/topology.js";
+import { defaultStreamLimits, resolveTopology } from "../store/topology.js";
 import type { Authenticator } from "./auth.js";
 import { createApp } from "./app.js";
 import type { HttpServer } from "./listen.js";
@@ -66,7 +66,8 @@ export async function runApiServer(o: ApiServerOptions): Promise<RunningApiServe
   })().catch(() => undefined);
   let engine: Engine;
   try {
-    let topology = o.topology ?? {};
+    // The server is the authority on stream limits: it applies its own (flags or defaults) at start-up.
+    let topology = { ...defaultStreamLimits(), ...o.topology };
     if (topology.replicas === undefined) {
       const jsm = await jetstreamManager(nc, { timeout: 10_000, checkAPI: false });
       const choice = await detectReplicas(nc, jsm, resolveTopology(topology).streams.queue);

@@ -68,7 +68,10 @@ export async function createStoreContext(
   const limits = { ...defaultPayloadLimits(), ...definedOnly(options.limits) };
   const topology = resolveTopology(options.topology);
   // The fleet stream's age limit is a backstop behind housekeeping: never shorter than the retention.
-  topology.fleetMaxAgeMs = Math.max(topology.fleetMaxAgeMs, retention.fleetMs + 24 * 3600_000);
+  if (topology.fleetMaxAgeMs < retention.fleetMs + 24 * 3600_000) {
+    topology.fleetMaxAgeMs = retention.fleetMs + 24 * 3600_000;
+    if (options.retention?.fleetMs !== undefined) topology.limitsGiven.fleetMaxAgeMs = true;
+  }
   const subjects = new Subjects(topology.prefix);
   const jsm = await jetstreamManager(nc, { timeout: options.requestTimeoutMs ?? 10_000 });
   const buckets =

@@ -29,7 +29,11 @@ export interface TopologyOptions {
    * @defaultValue undefined
    */
   replicas?: number;
-  /** Byte limit of the recent-events stream. @defaultValue 64 MiB */
+  /**
+   * Byte limit of the recent-events stream. Stream limits given here are applied to existing streams
+   * on start-up; limits not given leave existing streams as they are (new ones get the defaults).
+   * `jetjob server` always gives them (its flags, or the defaults). @defaultValue 64 MiB
+   */
   eventsMaxBytes?: number;
   /** Age limit of the recent-events stream. @defaultValue 24 h */
   eventsMaxAgeMs?: number;
@@ -64,6 +68,22 @@ export interface ResolvedTopology {
   eventsMaxBytes: number;
   eventsMaxAgeMs: number;
   fleetMaxAgeMs: number;
+  /**
+   * Which stream limits were asked for. Only those are applied to existing streams: a worker, agent
+   * or client started with the defaults must not undo the limits a server was configured with.
+   */
+  limitsGiven: { eventsMaxBytes: boolean; eventsMaxAgeMs: boolean; fleetMaxAgeMs: boolean };
+}
+
+/** The stream limits a server applies when it is given none (see {@link TopologyOptions}). */
+export function defaultStreamLimits(): Required<
+  Pick<TopologyOptions, "eventsMaxBytes" | "eventsMaxAgeMs" | "fleetMaxAgeMs">
+> {
+  return {
+    eventsMaxBytes: 64 * 1024 * 1024,
+    eventsMaxAgeMs: 24 * 3600_000,
+    fleetMaxAgeMs: 8 * 24 * 3600_000,
+  };
 }
 
 export function resolveTopology(o: TopologyOptions = {}): ResolvedTopology {
@@ -101,9 +121,14 @@ export function resolveTopology(o: TopologyOptions = {}): ResolvedTopology {
       fleet: `${prefix}_fleet`,
       gc: `${prefix}_gc`,
     },
-    eventsMaxBytes: o.eventsMaxBytes ?? 64 * 1024 * 1024,
-    eventsMaxAgeMs: o.eventsMaxAgeMs ?? 24 * 3600_000,
-    fleetMaxAgeMs: o.fleetMaxAgeMs ?? 8 * 24 * 3600_000,
+    eventsMaxBytes: o.eventsMaxBytes ?? defaultStreamLimits().eventsMaxBytes,
+    eventsMaxAgeMs: o.eventsMaxAgeMs ?? defaultStreamLimits().eventsMaxAgeMs,
+    fleetMaxAgeMs: o.fleetMaxAgeMs ?? defaultStreamLimits().fleetMaxAgeMs,
+    limitsGiven: {
+      eventsMaxBytes: o.eventsMaxBytes !== undefined,
+      eventsMaxAgeMs: o.eventsMaxAgeMs !== undefined,
+      fleetMaxAgeMs: o.fleetMaxAgeMs !== undefined,
+    },
   };
 }
 
@@ -329,7 +354,13 @@ export async function ensureTopology(
     try {
       const info = await jsm.streams.info(cfg.name);
       const replicas = t.replicas ?? info.config.num_replicas;
-      await jsm.streams.update(cfg.name, { ...cfg, num_replicas: replicas });
+      const next = { ...cfg, num_replicas: replicas };
+      // Limits nobody asked for stay as they are (see ResolvedTopology.limitsGiven).
+      if (cfg.name === t.streams.events && !t.limitsGiven.eventsMaxBytes)
+        next.max_bytes = info.config.max_bytes;
+      if (cfg.name === t.streams.events && !t.limitsGiven.eventsMaxAgeMs) next.max_age = info.config.max_age;
+      if (cfg.name === t.streams.fleet && !t.limitsGiven.fleetMaxAgeMs) next.max_age = info.config.max_age;
+      await jsm.streams.update(cfg.name, next);
     } catch (err) {
       if (!isStreamNotFound(err)) throw err;
       try {

@@ -412,6 +412,12 @@ describe("housekeeping across several servers", () => {
       assert.equal(gc.config.max_age, 0, "removal checks never age out");
       const fleet = await e2.ctx.jsm.streams.info(e2.ctx.topology.streams.fleet);
       assert.ok(fleet.config.max_age >= 8 * 86_400_000 * 1e6, "fleet backstop beyond the fleet retention");
+      // A worker or client that starts with the default topology leaves the configured limits alone.
+      const nc3 = await h.nats.connect("limits-3");
+      const e3 = await createEngine(nc3, { background: false, topology: { prefix: "lim" } });
+      assert.equal((await e3.ctx.jsm.streams.info(stream)).config.max_age, 7_200_000 * 1e6);
+      await e3.close();
+      await nc3.close();
     } finally {
       await e2.close();
       await nc2.close();
