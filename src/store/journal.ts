@@ -142,6 +142,8 @@ const SNAPSHOT_MAX_BYTES = 256 * 1024;
 
 /** How many journals a process keeps folded in memory (least recently used go first). */
 const CACHED_JOURNALS = 256;
+/** ... and at most this many job slots in all (a journal has one per job of its segment). */
+const CACHED_SLOTS = 32_768;
 
 interface StoredEntry {
   ops: JournalOp[];
@@ -177,10 +179,19 @@ export function createJournals(
   // The cache keeps its own arrays; slot objects are never changed (see fold.ts), so they are shared.
   // Job views copy what they hand out (a result object, say), which callers of the SDK may change.
   const cache = new Map<string, JournalState>();
-  const remember = (subj: string, j: JournalState) => {
+  let cachedSlots = 0;
+  const forget = (subj: string) => {
+    const old = cache.get(subj);
+    if (!old) return;
+    cachedSlots -= old.slots.length;
     cache.delete(subj);
+  };
+  const remember = (subj: string, j: JournalState) => {
+    forget(subj);
     cache.set(subj, j);
-    if (cache.size > CACHED_JOURNALS) cache.delete(cache.keys().next().value!);
+    cachedSlots += j.slots.length;
+    while (cache.size > 1 && (cache.size > CACHED_JOURNALS || cachedSlots > CACHED_SLOTS))
+      forget(cache.keys().next().value!);
   };
   const copy = (j: JournalState): JournalState => ({ ...j, slots: j.slots.slice() });
 

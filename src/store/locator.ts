@@ -68,8 +68,26 @@ export interface Locator {
 
 const MAX_HOPS = 64;
 
-export function createLocator(ctx: StoreContext, cacheSize = 4096): Locator {
+/**
+ * Segments are cached up to `cacheSize` segments and `cacheJobs` jobs in all (segments hold up to
+ * 1024 jobs: bounding only their number would let a busy worker keep millions of jobs in memory).
+ */
+export function createLocator(ctx: StoreContext, cacheSize = 4096, cacheJobs = 32_768): Locator {
   const cache = new Map<string, SegmentAt>();
+  let cachedJobs = 0;
+  const drop = (key: string) => {
+    const at = cache.get(key);
+    if (!at) return;
+    cachedJobs -= at.seg.jobs.length;
+    cache.delete(key);
+  };
+  const keep = (key: string, at: SegmentAt) => {
+    drop(key);
+    while (cache.size > 0 && (cache.size >= cacheSize || cachedJobs + at.seg.jobs.length > cacheJobs))
+      drop(cache.keys().next().value!);
+    cache.set(key, at);
+    cachedJobs += at.seg.jobs.length;
+  };
   const dec = new TextDecoder();
 
   function streamOf(store: Store): string | undefined {
@@ -98,8 +116,7 @@ export function createLocator(ctx: StoreContext, cacheSize = 4096): Locator {
     } catch {
       return undefined;
     }
-    if (cache.size >= cacheSize) cache.delete(cache.keys().next().value!);
-    cache.set(key, at);
+    keep(key, at);
     return { at, cached: false };
   }
 
@@ -112,7 +129,7 @@ export function createLocator(ctx: StoreContext, cacheSize = 4096): Locator {
     if (!stream) return false;
     if (await ctx.reader.get(stream, { seq })) return true;
     if (await ctx.jsm.streams.getMessage(stream, { seq })) return true;
-    cache.delete(refKey(store, seq));
+    drop(refKey(store, seq));
     return false;
   }
 
@@ -214,17 +231,17 @@ export function createLocator(ctx: StoreContext, cacheSize = 4096): Locator {
     segment,
     exists,
     forget(store, seq) {
-      cache.delete(refKey(store, seq));
+      drop(refKey(store, seq));
     },
     readAt,
     remember(at) {
       const key = refKey(at.store, at.seq);
       if (cache.has(key)) return;
-      if (cache.size >= cacheSize) cache.delete(cache.keys().next().value!);
-      cache.set(key, at);
+      keep(key, at);
     },
     clear() {
       cache.clear();
+      cachedJobs = 0;
     },
   };
 }
