@@ -150,6 +150,16 @@ await stage(`OJS conformance (levels ${CONFORMANCE_LEVELS})`, async () => {
   }
 });
 
+// The benchmark's smoke run: every scenario (jetjob, BullMQ on redis-server, raw JetStream) runs and
+// checks its own results (all jobs done, none left); figures from a loaded CI machine are not compared.
+await check("install redis-server", "bash", [join(root, "scripts/install-redis.sh")]);
+await check("benchmark smoke (bench --quick)", process.execPath, [
+  "--import",
+  "tsx",
+  join(root, "bench/run.ts"),
+  "--quick",
+]);
+
 console.log("\n=== summary ===");
 for (const line of summary) console.log(line);
 console.log(`${passed} passed, ${failed} failed`);
