@@ -102,8 +102,6 @@ export async function runHandler(
 ): Promise<HandlerOutcome> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    // Run the handler outside the caller's stack, as a promise job would.
-    await Promise.resolve();
     if (o.cancel.cancelled) return cancelledOutcome(o.cancel.reason);
     const value = handler(job);
     if (!isThenable(value)) return { ok: true, result: value };

@@ -262,7 +262,6 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
     for (const after of afters) {
       await after().catch((e: unknown) => d.logger.warn("pointer update failed", { error: String(e) }));
     }
-    emitEvents(d.ctx, at.seg.q, events);
     for (const { i, a } of keep) {
       if (draining) {
         // The worker began to stop while this claim was being written: give the jobs back unstarted
@@ -275,6 +274,8 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
     }
     if (h.pending.length > 0) void flush(h);
     startWaiting();
+    // After the jobs started: their `started` events are not on the way to a handler's first line.
+    emitEvents(d.ctx, at.seg.q, events);
     maybeRelease(h);
   }
 
