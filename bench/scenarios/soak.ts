@@ -34,6 +34,8 @@ export interface SoakParams {
   completedMs: number;
   journalGraceMs: number;
   eventsMaxAgeMs: number;
+  /** Run the housekeeper (false: the contrast, storage only grows). @defaultValue true */
+  housekeeping?: boolean;
 }
 
 export const soakDefaults = {
@@ -117,7 +119,10 @@ export async function runSoak(p: SoakParams): Promise<SoakResult> {
   const engine = await createEngine(nc, {
     retention: { completedMs: p.completedMs },
     topology: { eventsMaxAgeMs: p.eventsMaxAgeMs },
-    housekeeping: { walkIntervalMs: 1000, tickMs: 250, journalGraceMs: p.journalGraceMs },
+    housekeeping:
+      p.housekeeping === false
+        ? false
+        : { walkIntervalMs: 1000, tickMs: 250, journalGraceMs: p.journalGraceMs },
     onError: (err) => process.stderr.write(`  soak: background error: ${String(err)}\n`),
   });
   const client = createClient({ nats: server.url });
