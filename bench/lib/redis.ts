@@ -4,12 +4,13 @@
  * persistence (`--save "" --appendonly no`, as in the reference measurements), and stopped after.
  */
 import type { ChildProcess } from "node:child_process";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { accessSync, constants, mkdtempSync, rmSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 
+import { spawnGuarded } from "../../src/natsd/guard.js";
 import { packageRoot } from "../../src/natsd/index.js";
 
 export interface FoundRedis {
@@ -48,26 +49,14 @@ export interface RunningRedis {
   stop(): Promise<void>;
 }
 
-// Stops redis-server when this process disappears, even on kill -9 (as src/natsd does for nats-server).
-const GUARD = `
-"$0" "$@" &
-child=$!
-trap 'kill -TERM $child 2>/dev/null; wait $child; exit $?' INT TERM
-while kill -0 "$BENCH_PARENT_PID" 2>/dev/null && kill -0 $child 2>/dev/null; do
-  sleep 1 & wait $!
-done
-kill -TERM $child 2>/dev/null
-wait $child
-`;
-
 export async function startRedisServer(): Promise<RunningRedis> {
   const { path } = findRedisServer();
   const dir = mkdtempSync(join(tmpdir(), "jetjob-bench-redis-"));
   const port = await freePort();
   const args = ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir];
   args.push("--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning");
-  const child: ChildProcess = spawn("sh", ["-c", GUARD, path, ...args], {
-    env: { ...process.env, BENCH_PARENT_PID: String(process.pid) },
+  // Stopped when this process disappears, even on kill -9 (as nats-server is).
+  const child: ChildProcess = spawnGuarded(path, args, "TERM", {
     stdio: ["ignore", "ignore", "inherit"],
   });
   const exited = new Promise<void>((r) => child.once("exit", () => r()));

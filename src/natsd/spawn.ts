@@ -5,12 +5,12 @@
  * orphaned nats-server behind.
  */
 import type { ChildProcess } from "node:child_process";
-import { spawn } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { BackendError } from "../core/errors.js";
 import { findNatsServer } from "./find.js";
+import { spawnGuarded } from "./guard.js";
 
 export interface NatsServerOptions {
   /** JetStream store directory (created if missing). */
@@ -49,17 +49,6 @@ export interface RunningNatsServer {
   readonly exited: Promise<number | null>;
 }
 
-const GUARD = `
-"$0" "$@" &
-child=$!
-trap 'kill -INT $child 2>/dev/null; wait $child; exit $?' INT TERM
-while kill -0 "$JETJOB_PARENT_PID" 2>/dev/null && kill -0 $child 2>/dev/null; do
-  sleep 1 & wait $!
-done
-kill -INT $child 2>/dev/null
-wait $child
-`;
-
 export async function startNatsServer(o: NatsServerOptions): Promise<RunningNatsServer> {
   const found = o.binary ? { path: o.binary, version: "unknown" } : findNatsServer();
   mkdirSync(o.storeDir, { recursive: true });
@@ -79,8 +68,7 @@ export async function startNatsServer(o: NatsServerOptions): Promise<RunningNats
   if (o.extraConfig) lines.push(o.extraConfig);
   writeFileSync(conf, lines.join("\n") + "\n");
 
-  const child: ChildProcess = spawn("sh", ["-c", GUARD, found.path, "-c", conf], {
-    env: { ...process.env, JETJOB_PARENT_PID: String(process.pid) },
+  const child: ChildProcess = spawnGuarded(found.path, ["-c", conf], "INT", {
     stdio: ["ignore", "pipe", "pipe"],
   });
   const logLine = o.log;
