@@ -8,6 +8,7 @@ import type { KeySource } from "../core/key-template.js";
 import { renderKeyTemplate } from "../core/key-template.js";
 import { advanceKey, keyToken, markKey } from "./exclusive.js";
 import { emptySlots } from "./fold.js";
+import { deleteForGood } from "./kvjson.js";
 import { checkEnqueue } from "./payload-limits.js";
 import type { Placement } from "./producer.js";
 import type { Services } from "./services.js";
@@ -77,7 +78,11 @@ export async function enqueueJobs(
     if (unique.length > 0) await Promise.all(unique);
   } catch (err) {
     // Nothing (or not everything) was stored: free the unique keys this call reserved.
-    await Promise.all(reserved.map((k) => ctx.buckets.unique.delete(k).catch(() => undefined)));
+    await Promise.all(
+      reserved.map((k) =>
+        deleteForGood(ctx.buckets.unique, ctx.jsm, ctx.topology.buckets.unique, k).catch(() => undefined),
+      ),
+    );
     throw err;
   }
   // Hand free keys to their first waiting job. A failure here only delays it until the leader's sweep.

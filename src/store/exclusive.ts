@@ -28,7 +28,7 @@ import { isTerminal } from "../core/states.js";
 import { EventType, emitEvents } from "./events.js";
 import { event } from "./fetch.js";
 import { decideAndAppend } from "./journal.js";
-import { isWrongRevision, keysOf } from "./kvjson.js";
+import { deleteForGood, eraseKey, isWrongRevision, keysOf } from "./kvjson.js";
 import type { FastKv, FastRecord } from "./kvfast.js";
 import { fastKv, WrongSequenceError } from "./kvfast.js";
 import { homeKeyOf, movedSpec, moveMsgId, pointHome, publishSegment } from "./moves.js";
@@ -259,10 +259,24 @@ export async function settleKey(svc: Services, token: string): Promise<void> {
   if ((await readKey(svc, token))?.holder || !marker || marker.operation !== "PUT") return;
   try {
     // Only if nobody marked the key since we read the marker (a new job may be on its way).
-    await kv.delete(markerKey(token), { previousSeq: marker.revision });
+    await deleteForGood(kv, svc.ctx.jsm, svc.ctx.topology.buckets.xkeys, markerKey(token), marker.revision);
   } catch (err) {
     if (!isWrongRevision(err)) throw err;
   }
+}
+
+/**
+ * Housekeeping removed a segment of the key's waiting line: when the line is empty and nobody holds
+ * the key, its record goes (up to the revision read, so a hand-over that wrote since keeps it). A key
+ * used again starts a new record, its cursor at the start of the (empty) line.
+ */
+export async function forgetIdleKey(svc: Services, token: string): Promise<void> {
+  const { ctx } = svc;
+  const left = await ctx.reader.get(ctx.topology.streams.delay, { lastBySubject: ctx.subjects.hold(token) });
+  if (left) return;
+  const cur = await keyRecords(svc).get(token);
+  if (!cur.value || cur.value.holder) return;
+  await eraseKey(ctx.jsm, ctx.topology.buckets.xkeys, token, cur.revision);
 }
 
 /** Keys that have a holder or may have waiting jobs (their attention markers). */

@@ -89,7 +89,34 @@ export async function keysOf(kv: KV, filter?: string): Promise<string[]> {
  * the bucket without bound. Purging the key's subject in the bucket's stream leaves nothing. Nobody
  * watches these keys, so the missing marker is not missed.
  */
-export async function eraseKey(jsm: JetStreamManager, bucket: string, key: string): Promise<void> {
+export async function eraseKey(
+  jsm: JetStreamManager,
+  bucket: string,
+  key: string,
+  /** Only if the key has not been written since this revision (a newer value stays). */
+  upToRevision?: number,
+): Promise<void> {
   if (!isKvKey(key)) return;
-  await jsm.streams.purge(`KV_${bucket}`, { filter: `$KV.${bucket}.${key}` });
+  const filter = `$KV.${bucket}.${key}`;
+  await jsm.streams.purge(
+    `KV_${bucket}`,
+    upToRevision === undefined ? { filter } : { filter, seq: upToRevision + 1 },
+  );
+}
+
+/**
+ * KV `delete` with compare-and-set (throws on a wrong revision, like `kv.delete`), then the delete
+ * marker it leaves is erased too (unless the key was written again meanwhile), so keys used once
+ * (exclusive-key markers, released locks, dropped reservations) leave nothing behind.
+ */
+export async function deleteForGood(
+  kv: KV,
+  jsm: JetStreamManager,
+  bucket: string,
+  key: string,
+  previousSeq?: number,
+): Promise<void> {
+  await kv.delete(key, previousSeq === undefined ? undefined : { previousSeq });
+  const e = await kv.get(key);
+  if (e && e.operation !== "PUT") await eraseKey(jsm, bucket, key, e.revision);
 }

@@ -12,7 +12,7 @@ import { KvWatchInclude } from "@nats-io/kv";
 
 import { ConflictError, ErrorCode, ValidationError } from "../core/errors.js";
 import { toRfc3339 } from "../core/time.js";
-import { isWrongRevision, keysOf } from "./kvjson.js";
+import { deleteForGood, isWrongRevision, keysOf } from "./kvjson.js";
 import type { Services } from "./services.js";
 import { keyToken } from "./topology.js";
 
@@ -225,7 +225,7 @@ export async function releaseLock(
   for (;;) {
     const { revision } = await ownEntry(kv, key, name, token);
     try {
-      await kv.delete(key, { previousSeq: revision });
+      await deleteForGood(kv, svc.ctx.jsm, svc.ctx.topology.buckets.locks, key, revision);
       return { released: true, name };
     } catch (err) {
       if (!isWrongRevision(err)) throw err;

@@ -17,6 +17,7 @@ import type { JobEvent } from "./events.js";
 import { EventType, emitEvents } from "./events.js";
 import type { SegmentAt } from "./segment.js";
 import { decodeSegment, indexOfJob, jobIdAt, refKey } from "./segment.js";
+import { deleteForGood } from "./kvjson.js";
 import { keyToken } from "./topology.js";
 
 /** Where an enqueued job was stored. */
@@ -342,7 +343,7 @@ function batchMsgId(b: Batch): string | undefined {
 async function unreserve(ctx: StoreContext, reserved: Map<string, number>): Promise<void> {
   await Promise.all(
     [...reserved].map(([id, revision]) =>
-      ctx.buckets.ids.delete(id, { previousSeq: revision }).catch(() => undefined),
+      deleteForGood(ctx.buckets.ids, ctx.jsm, ctx.topology.buckets.ids, id, revision).catch(() => undefined),
     ),
   );
 }

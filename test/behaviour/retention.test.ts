@@ -16,6 +16,7 @@ import type { HousekeepingOptions, RetentionDefaults } from "../../src/core/stor
 import { decodeJobId, Store } from "../../src/core/ids.js";
 import type { Engine } from "../../src/store/engine.js";
 import { createEngine } from "../../src/store/engine.js";
+import { keyToken } from "../../src/store/topology.js";
 import type { JobView } from "../../src/store/view.js";
 import { useNats, waitFor } from "../harness/nats.js";
 
@@ -28,6 +29,7 @@ export const fastHousekeeping: HousekeepingOptions = {
   journalGraceMs: 200,
   activeRecheckMaxMs: 200,
   delaySlackMs: 50,
+  holdRecheckMs: 200,
   leaseMs: 600,
 };
 const tiny: Partial<RetentionDefaults> = { completedMs: 200, discardedMs: 200, deadLetterMs: 60_000 };
@@ -277,6 +279,64 @@ describe("retention", () => {
       { what: "revived jobs fetched" },
     );
     assert.deepEqual([...fetched].sort(), [...revived].sort());
+  });
+
+  it("an exclusive key leaves nothing behind once its jobs are removed, and works again after", async () => {
+    const key = "rt-key-1";
+    const token = keyToken(key);
+    const bucket = engine.ctx.topology.buckets.xkeys;
+    const subjectsOfKey = async () => {
+      const info = await engine.ctx.jsm.streams.info(`KV_${bucket}`, { subjects_filter: `$KV.${bucket}.>` });
+      return Object.keys(info.state.subjects ?? {}).filter((s) => s.includes(token));
+    };
+    const runAll = async (n: number) => {
+      const ids: string[] = [];
+      for (let i = 0; i < n; i++)
+        ids.push(
+          (
+            await engine.enqueue({
+              type: "t.x",
+              args: [i],
+              options: { queue: "rt-xkey", exclusive_key: key },
+            })
+          ).id,
+        );
+      for (const id of ids) {
+        // One at a time: the key's holder is the only one that can be fetched.
+        const [got] = await waitFor(
+          async () => {
+            const f = await engine.fetch({ queues: ["rt-xkey"], count: 5, workerId: "t" });
+            return f.length > 0 ? f : undefined;
+          },
+          { what: `holder ${id} fetchable` },
+        );
+        assert.equal(got!.id, id, "the key is handed on in enqueue order");
+        await engine.ack(id, null);
+      }
+      return ids;
+    };
+    const first = await runAll(3);
+    assert.ok((await subjectsOfKey()).length > 0, "the key has a record while in use");
+    for (const id of first) await waitFor(() => isGone(engine, id), { what: `job ${id} removed` });
+    let left: string[] = [];
+    await waitFor(async () => (left = await subjectsOfKey()).length === 0, {
+      what: "the key's record and marker erased (no delete markers left)",
+    }).catch((err: unknown) => {
+      throw new Error(`${String(err)}; left: ${left.join(", ")}`);
+    });
+    // Used again from scratch: the next jobs still run one at a time in order.
+    const again = await runAll(2);
+    for (const id of again) assert.equal((await engine.get(id)).state, "completed");
+  });
+
+  it("a released lock leaves no entry (not even a delete marker)", async () => {
+    const bucket = engine.ctx.topology.buckets.locks;
+    const grant = await engine.locks.acquire({ name: "rt-lock", ttlMs: 5000 });
+    await engine.locks.release("rt-lock", grant.token);
+    const info = await engine.ctx.jsm.streams.info(`KV_${bucket}`, { subjects_filter: `$KV.${bucket}.>` });
+    assert.deepEqual(Object.keys(info.state.subjects ?? {}), []);
+    const again = await engine.locks.acquire({ name: "rt-lock", ttlMs: 5000 });
+    await engine.locks.release("rt-lock", again.token);
   });
 
   it("a removed job never shows up again, even where its segment is cached", async () => {

@@ -8,6 +8,8 @@
  * new leader reads every minute that is due, then carries on: nothing is missed across a leadership
  * change, and a check run by two leaders at once (a lease overlap) does no harm.
  */
+import { JetStreamApiError } from "@nats-io/jetstream";
+
 import type { ResolvedHousekeeping } from "../../core/storage-options.js";
 import type { Leadership } from "../leader.js";
 import { startLeaderElection } from "../leader.js";
@@ -18,6 +20,9 @@ import { decodeCheck, journalRef, parseRef, scheduleChecks, segmentRef } from ".
 import { checkSegment, purgeJournal } from "./segments.js";
 import type { Check } from "./walk.js";
 import { CountWindows, walkDelay, walkLane } from "./walk.js";
+
+/** JetStream's error for deleting a message that is not there (deleted already, or purged). */
+const MSG_DELETE_FAILED = 10057;
 
 const MINUTE = 60_000;
 
@@ -102,6 +107,18 @@ export function startHousekeeper(svc: Services, o: HousekeeperOptions): Housekee
       return work;
     };
 
+    /**
+     * Deletes a check record that ran. One that is gone already (an admin reset, or a previous leader
+     * that ran it too) is not an error: the goal is met. Any other failure leaves it to run again.
+     */
+    async function dropRecord(seq: number): Promise<void> {
+      try {
+        await ctx.jsm.streams.deleteMessage(ctx.topology.streams.gc, seq, false);
+      } catch (err) {
+        if (!(err instanceof JetStreamApiError && err.code === MSG_DELETE_FAILED)) o.onError(err);
+      }
+    }
+
     function push(e: Entry): void {
       if (stopped || known.has(e.seq)) return;
       known.add(e.seq);
@@ -138,7 +155,7 @@ export function startHousekeeper(svc: Services, o: HousekeeperOptions): Housekee
       for (const m of msgs) {
         const record = decodeCheck(m.data);
         if (record) push({ seq: m.seq, due: record.due, record });
-        else await ctx.jsm.streams.deleteMessage(ctx.topology.streams.gc, m.seq, false).catch(o.onError);
+        else await dropRecord(m.seq);
       }
       const last = msgs.at(-1)?.seq;
       if (last !== undefined) seen.set(minute, last);
@@ -188,7 +205,7 @@ export function startHousekeeper(svc: Services, o: HousekeeperOptions): Housekee
       stats.checksRun++;
       // Follow-up checks are stored before this one is deleted: a crash in between repeats work, never loses it.
       if (later.length > 0) await schedule(later);
-      await ctx.jsm.streams.deleteMessage(ctx.topology.streams.gc, e.seq, false).catch(o.onError);
+      await dropRecord(e.seq);
       known.delete(e.seq);
     }
 

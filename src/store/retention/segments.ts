@@ -21,6 +21,7 @@ import { isGone } from "../fold.js";
 import type { GoneOp, JournalState } from "../journal.js";
 import { decideAndAppend } from "../journal.js";
 import type { SegmentAt } from "../segment.js";
+import { forgetIdleKey, keyToken } from "../exclusive.js";
 import { decodeSegment } from "../segment.js";
 import type { Services } from "../services.js";
 import { decideRemoval } from "./decide.js";
@@ -146,6 +147,9 @@ async function finish(
     if (await svc.locator.exists(at.store, at.seq)) throw err;
   }
   svc.locator.forget(at.store, at.seq);
+  // The last segment of an exclusive key's waiting line: the key's record goes with it when idle.
+  const xkey = at.store === Store.Delay && at.seg.due === undefined ? at.seg.jobs[0]?.xkey : undefined;
+  if (xkey !== undefined) await forgetIdleKey(svc, keyToken(xkey));
   return { kind: "removed", jobs: at.seg.jobs.length, purgeJournalAt: Date.now() + o.journalGraceMs };
 }
 

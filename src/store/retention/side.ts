@@ -42,14 +42,15 @@ export async function removeSideEntries(
 /** The id index entry, if it still points at this segment (the job's first home). */
 async function removeIdEntry(svc: Services, id: string, here: string): Promise<void> {
   const e = await getJson<IdRecord>(svc.ctx.buckets.ids, id);
-  if (e && e.value.ref === here) await eraseKey(svc.ctx.jsm, svc.ctx.topology.buckets.ids, id);
+  if (e && e.value.ref === here) await eraseKey(svc.ctx.jsm, svc.ctx.topology.buckets.ids, id, e.revision);
 }
 
 /** The unique-job fingerprint, if this job still holds it. */
 async function removeUniqueEntry(svc: Services, at: SegmentAt, spec: JobSpec, id: string): Promise<void> {
   const key = fingerprint({ queue: at.seg.q, priority: at.seg.p, spec }, spec.unique!);
   const e = await getJson<{ id?: string }>(svc.ctx.buckets.unique, key);
-  if (e?.value.id === id) await eraseKey(svc.ctx.jsm, svc.ctx.topology.buckets.unique, key);
+  // Up to the revision read: a new job that took the fingerprint over since keeps it.
+  if (e?.value.id === id) await eraseKey(svc.ctx.jsm, svc.ctx.topology.buckets.unique, key, e.revision);
 }
 
 /** A finished workflow's record goes once none of its jobs can be found any more. */
