@@ -63,7 +63,12 @@ export function createPublisher(nc: NatsConnection, inbox: SharedInbox): Publish
       }
       const msg = await reply$;
       if (msg.headers?.code === 503) {
-        throw new BackendError(`no JetStream stream answers on ${subject} (is the server set up?)`);
+        // No responders: the stream does not exist, or (in a cluster) it has no leader while one is
+        // elected after a server was lost. Both are worth a retry after a moment.
+        throw new BackendError(
+          `no JetStream stream answered on ${subject}: it has no leader right now (an election after a server was lost) or does not exist; retry shortly`,
+          { retryable: true },
+        );
       }
       return parsePubAck(msg.data, subject);
     },
