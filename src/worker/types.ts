@@ -28,7 +28,10 @@ export interface JobContext<A extends unknown[] = unknown[]> {
    * inside a span continuing that trace (`trace.getActiveSpan()`, with an OpenTelemetry SDK).
    */
   traceparent?: string;
-  /** Aborted when the job is cancelled, its `timeout_ms` passes, or the worker is forced to stop. */
+  /**
+   * Aborted when the job is cancelled, its `timeout_ms` passes, or the worker is forced to stop. Made
+   * on first use (a getter), so a copy made with `{ ...job }` does not carry it: pass `job.signal`.
+   */
   signal: AbortSignal;
 }
 
