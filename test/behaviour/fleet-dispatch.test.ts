@@ -14,9 +14,8 @@ import { createClient } from "../../src/client/client.js";
 import type { HostResult } from "../../src/client/fleet.js";
 import { ErrorCode, isJetjobError } from "../../src/core/errors.js";
 import { silentLogger } from "../../src/core/logger.js";
-import { createAuthenticator } from "../../src/server/auth.js";
 import type { RunningApiServer } from "../../src/server/run.js";
-import { runApiServer } from "../../src/server/run.js";
+import { runTestServer } from "../harness/app.js";
 import { fleetExitCode } from "../../src/cli/fleet.js";
 import { useNats, waitFor } from "../harness/nats.js";
 
@@ -40,12 +39,7 @@ describe("fleet dispatch", () => {
   const runs = new Map<string, string[]>(); // job id → hosts that ran it
 
   before(async () => {
-    srv = await runApiServer({
-      nats: { servers: h.nats.url },
-      port: 0,
-      auth: createAuthenticator([{ name: "admin", token, scope: "admin" }]),
-      logger: silentLogger,
-      version: "test",
+    srv = await runTestServer(h.nats.url, [{ name: "admin", token, scope: "admin" }], {
       fleet: { timings: { ackWindowMs: 500, livenessCheckMs: 100 } },
     });
     client = createClient({ url: srv.url, token });

@@ -12,9 +12,8 @@ import { createAgent } from "../../src/agent/agent.js";
 import type { Client } from "../../src/client/client.js";
 import { createClient } from "../../src/client/client.js";
 import { silentLogger } from "../../src/core/logger.js";
-import { createAuthenticator } from "../../src/server/auth.js";
 import type { RunningApiServer } from "../../src/server/run.js";
-import { runApiServer } from "../../src/server/run.js";
+import { runTestServer } from "../harness/app.js";
 import type { Worker } from "../../src/worker/index.js";
 import { createWorker, JobFailure } from "../../src/worker/index.js";
 import { useNats, waitFor } from "../harness/nats.js";
@@ -48,17 +47,16 @@ describe("Prometheus metrics", () => {
   const metrics = async () => parseMetrics(await (await scrape()).text());
 
   before(async () => {
-    srv = await runApiServer({
-      nats: { servers: h.nats.url },
-      port: 0,
-      auth: createAuthenticator([
+    srv = await runTestServer(
+      h.nats.url,
+      [
         { name: "admin", token: tokens.admin, scope: "admin" },
         { name: "reader", token: tokens.reader, scope: "read" },
-      ]),
-      logger: silentLogger,
-      version: "test",
-      fleet: { timings: { ackWindowMs: 1000, livenessCheckMs: 100 } },
-    });
+      ],
+      {
+        fleet: { timings: { ackWindowMs: 1000, livenessCheckMs: 100 } },
+      },
+    );
     client = createClient({ url: srv.url, token: tokens.admin });
     agent = await createAgent({
       nats: h.nats.url,

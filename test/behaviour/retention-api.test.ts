@@ -13,9 +13,8 @@ import type { Client, StorageInfo } from "../../src/client/index.js";
 import { createClient } from "../../src/client/index.js";
 import { ErrorCode, isJetjobError } from "../../src/core/errors.js";
 import { silentLogger } from "../../src/core/logger.js";
-import { createAuthenticator } from "../../src/server/auth.js";
 import type { RunningApiServer } from "../../src/server/run.js";
-import { runApiServer } from "../../src/server/run.js";
+import { runTestServer } from "../harness/app.js";
 import { cli } from "../harness/cli.js";
 import { useNats, waitFor } from "../harness/nats.js";
 
@@ -27,12 +26,7 @@ describe("retention through the API, SDK and CLI", () => {
   let client: Client;
   let agent: Agent;
   before(async () => {
-    srv = await runApiServer({
-      nats: { servers: h.nats.url },
-      port: 0,
-      auth: createAuthenticator([{ name: "admin", token, scope: "admin" }]),
-      logger: silentLogger,
-      version: "test",
+    srv = await runTestServer(h.nats.url, [{ name: "admin", token, scope: "admin" }], {
       retention: { completedMs: 200, fleetMs: 300 },
       housekeeping: {
         walkIntervalMs: 50,

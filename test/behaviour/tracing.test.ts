@@ -14,9 +14,8 @@ import { createAgent } from "../../src/agent/agent.js";
 import type { Client } from "../../src/client/client.js";
 import { createClient } from "../../src/client/client.js";
 import { silentLogger } from "../../src/core/logger.js";
-import { createAuthenticator } from "../../src/server/auth.js";
 import type { RunningApiServer } from "../../src/server/run.js";
-import { runApiServer } from "../../src/server/run.js";
+import { runTestServer } from "../harness/app.js";
 import type { Worker } from "../../src/worker/index.js";
 import { createWorker, JobFailure } from "../../src/worker/index.js";
 import { useNats, waitFor } from "../harness/nats.js";
@@ -47,12 +46,7 @@ describe("trace context", () => {
   const seen = new Map<string, Seen>(); // job id → what its handler saw
 
   before(async () => {
-    srv = await runApiServer({
-      nats: { servers: h.nats.url },
-      port: 0,
-      auth: createAuthenticator([{ name: "admin", token, scope: "admin" }]),
-      logger: silentLogger,
-      version: "test",
+    srv = await runTestServer(h.nats.url, [{ name: "admin", token, scope: "admin" }], {
       fleet: { timings: { ackWindowMs: 500, livenessCheckMs: 100 } },
     });
     client = createClient({ url: srv.url, token });

@@ -15,6 +15,8 @@ import type { Scope } from "../../src/server/auth.js";
 import { createAuthenticator } from "../../src/server/auth.js";
 import type { Metrics } from "../../src/server/metrics.js";
 import { createMetrics } from "../../src/server/metrics.js";
+import type { ApiServerOptions, RunningApiServer } from "../../src/server/run.js";
+import { runApiServer } from "../../src/server/run.js";
 import type { Engine } from "../../src/store/engine.js";
 import { createEngine } from "../../src/store/engine.js";
 import type { TestNats } from "./nats.js";
@@ -72,6 +74,25 @@ export async function startTestApp(
       await nc.close();
     },
   };
+}
+
+/**
+ * `jetjob server` as the CLI runs it (runApiServer), on a free port over the test NATS, with these
+ * tokens and a silent logger; `extra` adds options (fleet timings, retention, topology, ...).
+ */
+export function runTestServer(
+  servers: string | string[],
+  tokens: Array<{ name: string; token: string; scope: Scope }>,
+  extra: Partial<Omit<ApiServerOptions, "nats" | "auth">> = {},
+): Promise<RunningApiServer> {
+  return runApiServer({
+    nats: { servers },
+    port: 0,
+    auth: createAuthenticator(tokens),
+    logger: silentLogger,
+    version: "test",
+    ...extra,
+  });
 }
 
 /** A plausible value for each `{param}` of the route table (nothing with these names exists). */

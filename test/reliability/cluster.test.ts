@@ -18,8 +18,7 @@ import { createClient } from "../../src/client/index.js";
 import { silentLogger } from "../../src/core/logger.js";
 import { connectNats } from "../../src/nats/connect.js";
 import type { RunningApiServer } from "../../src/server/run.js";
-import { runApiServer } from "../../src/server/run.js";
-import { createAuthenticator } from "../../src/server/auth.js";
+import { runTestServer } from "../harness/app.js";
 import { resolveTopology, streamConfigs, Subjects } from "../../src/store/topology.js";
 import type { Worker } from "../../src/worker/index.js";
 import { createWorker } from "../../src/worker/index.js";
@@ -77,12 +76,7 @@ describe("a 3-node NATS cluster", () => {
   /** An API server whose connection lists all three nodes but sits on none of `avoid` (when possible). */
   async function apiServer(avoid: string[], replicas?: number): Promise<RunningApiServer> {
     for (let attempt = 0; ; attempt++) {
-      const srv = await runApiServer({
-        nats: { servers: cluster.urls },
-        port: 0,
-        auth: createAuthenticator([{ name: "test", token, scope: "admin" }]),
-        logger: silentLogger,
-        version: "test",
+      const srv = await runTestServer(cluster.urls, [{ name: "test", token, scope: "admin" }], {
         ...(replicas === undefined ? {} : { topology: { replicas } }),
       });
       // The client shuffles its server list; start again until this one sits on another node.
