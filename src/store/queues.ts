@@ -28,6 +28,9 @@ export interface QueueRecord {
   retention?: QueueRetention;
 }
 
+/** A lane's key in this process's sets of known and being-created lanes. */
+const laneKey = (queue: string, priority: number) => `${queue}|${priority}`;
+
 export interface QueueRegistry {
   /** Makes sure the lane exists (consumer + registry entry). Cached after the first call. */
   ensureLane(queue: string, priority: number): Promise<void>;
@@ -130,10 +133,10 @@ export function createQueueRegistry(deps: {
 
   return {
     laneKnown(queue, priority) {
-      return known.has(`${queue}|${priority}`);
+      return known.has(laneKey(queue, priority));
     },
     ensureLane(queue, priority) {
-      const key = `${queue}|${priority}`;
+      const key = laneKey(queue, priority);
       if (known.has(key)) return Promise.resolve();
       let p = creating.get(key);
       if (!p) {

@@ -48,24 +48,18 @@ export function jobIdAt(at: SegmentAt, idx: number): string {
   const explicit = at.seg.jobs[idx]?.id;
   if (explicit !== undefined) return explicit;
   let ids = idCache.get(at);
-  if (ids === undefined || ids.store !== at.store || ids.seq !== at.seq || ids.seg !== at.seg) {
-    ids = {
-      store: at.store,
-      seq: at.seq,
-      seg: at.seg,
-      prefix: jobIdPrefix(at.seg.ts, at.store, at.seq),
-      ids: [],
-    };
+  if (ids === undefined) {
+    ids = { prefix: jobIdPrefix(at.seg.ts, at.store, at.seq), ids: [] };
     idCache.set(at, ids);
   }
   return (ids.ids[idx] ??= encodeJobIdWithPrefix(ids.prefix, at.seq, idx, at.seg.r));
 }
 
-/** Ids already derived per segment (a job's id is asked for several times on its way through). */
-const idCache = new WeakMap<
-  SegmentAt,
-  { store: Store; seq: number; seg: Segment; prefix: string; ids: string[] }
->();
+/**
+ * Ids already derived per stored segment (a job's id is asked for several times on its way through).
+ * A `SegmentAt` is never changed once made, so its object is the key.
+ */
+const idCache = new WeakMap<SegmentAt, { prefix: string; ids: string[] }>();
 
 /** Where a derived id says the job was first stored, if it really is one of ours (checked against the segment). */
 export function derivedAddressMatches(id: string, at: SegmentAt): JobAddress | undefined {
