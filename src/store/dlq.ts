@@ -13,7 +13,7 @@ import { JobState } from "../core/states.js";
 import type { DeadLetter } from "./dlq-index.js";
 import { deadLetterKey } from "./dlq-index.js";
 import { EventType, emitEvents } from "./events.js";
-import { event } from "./fetch.js";
+import { event } from "./events.js";
 import { eraseKey, keysOf, getJson } from "./kvjson.js";
 import type { Located } from "./locator.js";
 import { homeKeyOf, movedSpec, pointHomes, publishSegment } from "./moves.js";

@@ -5,7 +5,10 @@
  * (the OJS events list, live streams, dashboards); job state itself lives in segments and journals, so
  * a lost event never loses or changes a job.
  */
+import { traceIdOf } from "../core/tracing.js";
 import type { StoreContext } from "./context.js";
+import type { SegmentAt } from "./segment.js";
+import { jobIdAt } from "./segment.js";
 
 export const EventType = {
   Enqueued: "job.enqueued",
@@ -212,4 +215,27 @@ export async function recentEvents(ctx: StoreContext, q: RecentEventsQuery): Pro
     }
     window *= 4;
   }
+}
+
+/** The event of job `i` of a segment (with its trace id, and for `started` the time it was queued). */
+export function event(
+  at: SegmentAt,
+  i: number,
+  t: JobEvent["t"],
+  now: number,
+  a?: number,
+  e?: string,
+): JobEvent {
+  const ev: JobEvent = { t, at: now, id: jobIdAt(at, i), jt: at.seg.jobs[i]!.type, q: at.seg.q };
+  if (a !== undefined) ev.a = a;
+  if (e !== undefined) ev.e = e;
+  const tp = at.seg.jobs[i]!.traceparent;
+  if (tp !== undefined) ev.tid = traceIdOf(tp);
+  if (t === EventType.Started) {
+    // For wait-time metrics. A retry's queue segment is written when it becomes due; a first attempt
+    // keeps its enqueue time (`createdAt` on moved copies) and its `scheduledAt` through every move.
+    const spec = at.seg.jobs[i]!;
+    ev.qa = spec.attempt ? at.seg.ts : Math.max(spec.createdAt ?? at.seg.ts, spec.scheduledAt ?? 0);
+  }
+  return ev;
 }

@@ -26,7 +26,7 @@ import type { JobSpec } from "../core/envelope.js";
 import { Store } from "../core/ids.js";
 import { isTerminal } from "../core/states.js";
 import { EventType, emitEvents } from "./events.js";
-import { event } from "./fetch.js";
+import { event } from "./events.js";
 import { decideAndAppend } from "./journal.js";
 import { deleteForGood, eraseKey, isWrongRevision, keysOf } from "./kvjson.js";
 import type { FastKv, FastRecord } from "./kvfast.js";

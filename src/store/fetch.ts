@@ -4,26 +4,23 @@
  * Queues are tried in the order given, lanes from the highest priority down, FIFO within a lane.
  */
 import { Store } from "../core/ids.js";
-import { traceIdOf } from "../core/tracing.js";
 import { pullOnce } from "../nats/pull.js";
 import type { Delivery } from "../nats/pull.js";
-import type { JobEvent } from "./events.js";
-import { EventType, emitEvents } from "./events.js";
+import { claimOps, handOffEntry } from "./claims.js";
+import { stepClaims } from "./claim-step.js";
+import { EventType, emitEvents, event } from "./events.js";
 import type { Slot } from "./fold.js";
-import { isClaimable, isDeliveryClaim } from "./fold.js";
-import type { JournalOp } from "./journal.js";
-import type { ReadMemo } from "./locator.js";
 import { takeRateToken } from "./limits.js";
 import { decideAndAppend } from "./journal.js";
-import { decideFailure, handOffJobs } from "./moves.js";
+import { handOffJobs } from "./moves.js";
 import { applyRelease, decideRelease } from "./release.js";
 import type { SegmentAt } from "./segment.js";
-import { decodeSegment, jobIdAt } from "./segment.js";
+import { decodeSegment } from "./segment.js";
 import type { Services } from "./services.js";
 import { outcomesOf } from "./services.js";
-import { POINTER_RETRY_MS, validateMoved } from "./validate.js";
+import { POINTER_RETRY_MS } from "./validate.js";
 import type { JobView } from "./view.js";
-import { buildJobView, deriveState, timeoutError } from "./view.js";
+import { buildJobView, deriveState } from "./view.js";
 
 export const DEFAULT_VISIBILITY_MS = 30_000;
 /** How long an HTTP fetch waits on an empty lane (an empty fetch answers after about this). */
@@ -97,65 +94,30 @@ async function claimFromDelivery(
       seq,
       at.seg.jobs.length,
       async (journal, slots, now) => {
-        const ops: JournalOp[] = [];
+        const step = await stepClaims(svc, { at, journal, slots }, now, {
+          firstDelivery: d.info.deliveryCount === 1,
+          validate: want,
+        });
+        const ops = step.ops;
+        const events = step.events;
         const claimed: number[] = [];
-        const events: JobEvent[] = [];
-        const afters: Array<() => Promise<void>> = [];
-        const rest: Array<{ i: number; a: number }> = [];
-        const memo: ReadMemo = new Map();
-        let waiting = false;
-        if (d.info.deliveryCount === 1 && slots.some(isDeliveryClaim)) {
-          // The server lost track of a worker's delivery: leave the segment to it (or to its lease).
-          return { ops, value: { claimed, events, afters, waiting, leave: true, ops } };
+        for (const p of step.runnable) {
+          const dl = now + (req.visibilityMs ?? at.seg.jobs[p.i]!.visibilityMs ?? DEFAULT_VISIBILITY_MS);
+          ops.push(...claimOps(p, { w: req.workerId, at: now, dl, ack: d.ackSubject }));
+          claimed.push(p.i);
+          events.push({ ...event(at, p.i, EventType.Started, now, p.a), w: req.workerId });
         }
-        for (let i = 0; i < slots.length; i++) {
-          const s = slots[i]!;
-          const spec = at.seg.jobs[i]!;
-          if (s.outcome) continue;
-          const c = s.claim;
-          if (c?.dl !== undefined && spec.timeoutMs !== undefined && now > c.at + spec.timeoutMs) {
-            const err = timeoutError(spec, c.a, c.at + spec.timeoutMs);
-            const decision = await decideFailure(svc, { at, idx: i, journal, slots }, c.a, err, now);
-            ops.push(decision.op);
-            afters.push(decision.after);
-            events.push(
-              event(at, i, decision.retrying ? EventType.Retrying : EventType.Discarded, now, c.a, "timeout"),
-            );
-            continue;
-          }
-          if (!isClaimable(s, now)) continue;
-          if (spec.expiresAt !== undefined && now > spec.expiresAt) {
-            ops.push({ op: "expire", i, at: now });
-            events.push(event(at, i, EventType.Expired, now));
-            continue;
-          }
-          const a = Math.max(s.lastAttempt, spec.attempt ?? 0) + 1;
-          if (claimed.length >= want) {
-            // Not ours to run: a handed-off copy is validated where it lands.
-            rest.push({ i, a });
-            continue;
-          }
-          const validity = await validateMoved(ctx, locator, at, i, memo);
-          if (validity === "wait") {
-            waiting = true;
-            continue;
-          }
-          if (validity === "orphan") {
-            ops.push({ op: "expire", i, at: now });
-            continue;
-          }
-          const dl = now + (req.visibilityMs ?? spec.visibilityMs ?? DEFAULT_VISIBILITY_MS);
-          ops.push({ op: "claim", i, a, w: req.workerId, at: now, dl, ack: d.ackSubject });
-          claimed.push(i);
-          events.push({ ...event(at, i, EventType.Started, now, a), w: req.workerId });
-        }
-        if (rest.length > SPLIT_ABOVE) {
+        if (step.rest.length > SPLIT_ABOVE) {
           // Many jobs left in one segment would make concurrent fetchers take turns on it: spread them.
+          const rest = step.rest.map((p) => handOffEntry(p, now));
           const moved = await handOffJobs(svc, { at, idx: 0, journal, slots }, rest, SPLIT_CHUNK, now);
           ops.push(...moved.ops);
-          if (moved.after) afters.push(moved.after);
+          if (moved.after) step.afters.push(moved.after);
         }
-        return { ops, value: { claimed, events, afters, waiting, leave: false, ops } };
+        return {
+          ops,
+          value: { claimed, events, afters: step.afters, waiting: step.wait, leave: step.leave, ops },
+        };
       },
     );
   } catch (err) {
@@ -182,28 +144,6 @@ async function claimFromDelivery(
   for (const after of afters) await after();
   emitEvents(ctx, at.seg.q, events);
   return claimed.map((i) => buildJobView(at, i, deriveState(at, i, slots[i]!, now)));
-}
-
-export function event(
-  at: SegmentAt,
-  i: number,
-  t: JobEvent["t"],
-  now: number,
-  a?: number,
-  e?: string,
-): JobEvent {
-  const ev: JobEvent = { t, at: now, id: jobIdAt(at, i), jt: at.seg.jobs[i]!.type, q: at.seg.q };
-  if (a !== undefined) ev.a = a;
-  if (e !== undefined) ev.e = e;
-  const tp = at.seg.jobs[i]!.traceparent;
-  if (tp !== undefined) ev.tid = traceIdOf(tp);
-  if (t === EventType.Started) {
-    // For wait-time metrics. A retry's queue segment is written when it becomes due; a first attempt
-    // keeps its enqueue time (`createdAt` on moved copies) and its `scheduledAt` through every move.
-    const spec = at.seg.jobs[i]!;
-    ev.qa = spec.attempt ? at.seg.ts : Math.max(spec.createdAt ?? at.seg.ts, spec.scheduledAt ?? 0);
-  }
-  return ev;
 }
 
 export type { Slot };

@@ -8,6 +8,9 @@
  * - an outcome for attempt `a` counts only if `a` is the current claim (a stale worker that lost its
  *   lease cannot complete or fail the job: that is the fencing token);
  * - a claim must have a higher attempt than any earlier claim;
+ * - a NATS-direct worker's claim (no lease deadline) reserves the job; `start` records that its handler
+ *   started. Only a started attempt counts: a reservation lost with its worker is given back uncounted
+ *   (`requeue` with `u`), a started one lost with its worker is recorded in `lost` (claim with `l`);
  * - `requeue` gives the current claim back; `beat` extends the current claim's lease;
  * - `revive` (a manual retry) turns a discarded, expired or cancelled slot into a move to a new copy;
  * - `gone` (housekeeping removed the job, or with `i = -1` the whole segment) overrides any outcome,
@@ -23,6 +26,16 @@ export interface Claim {
   /** Lease deadline (HTTP claims); claims by NATS-direct workers have none: their lease is the delivery. */
   dl?: number;
   ack?: string;
+  /** When the handler started (a NATS-direct worker's claim; HTTP claims start when they are made). */
+  st?: number;
+}
+
+/** An attempt lost with the worker that ran it (it stopped responding while the job ran). */
+export interface LostAttempt {
+  a: number;
+  w: string;
+  /** When a new holder found it lost. */
+  at: number;
 }
 
 export type Outcome =
@@ -42,6 +55,8 @@ export interface Slot {
   /** Latest location pointer, on a job's first home. */
   loc?: { to: RefKey; ti: number };
   requeues: number;
+  /** Attempts lost with their workers here, oldest first. */
+  lost?: LostAttempt[];
 }
 
 const EMPTY_SLOT: Slot = Object.freeze({ lastAttempt: 0, requeues: 0 });
@@ -81,9 +96,15 @@ export function applyOp(slots: Slot[], op: JournalOp): void {
       const claim: Claim = { a: op.a, w: op.w, at: op.at };
       if (op.dl !== undefined) claim.dl = op.dl;
       if (op.ack !== undefined) claim.ack = op.ack;
-      slots[op.i] = { ...s, lastAttempt: op.a, claim };
+      const next: Slot = { ...s, lastAttempt: op.a, claim };
+      if (op.l === 1 && s.claim) next.lost = [...(s.lost ?? []), { a: s.claim.a, w: s.claim.w, at: op.at }];
+      slots[op.i] = next;
       return;
     }
+    case "start":
+      if (!s.outcome && s.claim?.a === op.a && s.claim.st === undefined)
+        slots[op.i] = { ...s, claim: { ...s.claim, st: op.at } };
+      return;
     case "beat":
       if (!s.outcome && s.claim?.a === op.a)
         slots[op.i] = { ...s, claim: { ...s.claim, dl: Math.max(s.claim.dl ?? 0, op.dl) } };
@@ -92,13 +113,13 @@ export function applyOp(slots: Slot[], op: JournalOp): void {
       if (s.outcome || s.claim?.a !== op.a) return;
       const outcome: Outcome = { kind: "done", a: op.a, at: op.at };
       if (op.res !== undefined) outcome.res = op.res;
-      slots[op.i] = { ...s, outcome };
+      slots[op.i] = { ...s, claim: startedClaim(s.claim, op.st), outcome };
       return;
     }
     case "fail": {
       if (s.outcome || s.claim?.a !== op.a) return;
-      const { op: _op, i: _i, ...rest } = op;
-      slots[op.i] = { ...s, outcome: { kind: "fail", ...rest } };
+      const { op: _op, i: _i, st, ...rest } = op;
+      slots[op.i] = { ...s, claim: startedClaim(s.claim, st), outcome: { kind: "fail", ...rest } };
       return;
     }
     case "requeue":
@@ -133,6 +154,11 @@ export function applyOp(slots: Slot[], op: JournalOp): void {
       }
       return;
   }
+}
+
+/** The claim with its start time from an outcome op that carries it (`st`), if it had none yet. */
+function startedClaim(c: Claim, st: number | undefined): Claim {
+  return st === undefined || c.st !== undefined ? c : { ...c, st };
 }
 
 /** Where the job went from this slot, if it left. */
@@ -178,6 +204,14 @@ export function isClaimable(s: Slot, nowMs: number): boolean {
  */
 export function isDeliveryClaim(s: Slot): boolean {
   return !s.outcome && s.claim !== undefined && s.claim.dl === undefined;
+}
+
+/**
+ * Whether the claim's attempt began: HTTP claims hand the job out when they are made; a NATS-direct
+ * worker's claim only reserves it until its `start`.
+ */
+export function isStarted(c: Claim): boolean {
+  return c.dl !== undefined || c.st !== undefined;
 }
 
 /** A live HTTP claim: its lease deadline is in the future. */

@@ -16,7 +16,11 @@ import type { Slot } from "./fold.js";
 import { applyOp, emptySlots, foldJournal } from "./fold.js";
 import type { RefKey } from "./segment.js";
 
-/** A worker (or an HTTP fetcher) took job `i` for attempt `a`. `dl` = lease deadline of HTTP claims. */
+/**
+ * A worker (or an HTTP fetcher) took job `i` for attempt `a`. `dl` = lease deadline of HTTP claims,
+ * which hand the job out at once (started). A NATS-direct worker's claim (no `dl`) only reserves the
+ * job: the attempt counts once a `start` follows (see fold.ts, store/claims.ts).
+ */
 export interface ClaimOp {
   op: "claim";
   i: number;
@@ -26,6 +30,15 @@ export interface ClaimOp {
   dl?: number;
   /** The ack subject of the segment delivery that made the claim (lets any instance release it). */
   ack?: string;
+  /** The previous claim (attempt `a - 1`, started) was lost with its worker: recorded as a lost attempt. */
+  l?: 1;
+}
+/** The handler of attempt `a` of job `i` (a NATS-direct worker's claim) started at `at`. */
+export interface StartOp {
+  op: "start";
+  i: number;
+  a: number;
+  at: number;
 }
 /** The lease of attempt `a` of job `i` now ends at `dl`. */
 export interface BeatOp {
@@ -40,6 +53,8 @@ export interface DoneOp {
   a: number;
   at: number;
   res?: unknown;
+  /** When the handler started, if no `start` op was written for it (it is in the same append). */
+  st?: number;
 }
 /** Attempt `a` failed; the job either moved to `to` for a retry, or was discarded. */
 export interface FailOp {
@@ -54,6 +69,8 @@ export interface FailOp {
   retryAt?: number;
   delay?: number;
   dlq?: boolean;
+  /** As on `done`. */
+  st?: number;
 }
 /**
  * Attempt `a` is given back without a failure. With `u` (undo) the job never started (a worker
@@ -113,7 +130,18 @@ export interface GoneOp {
 }
 
 export type JournalOp =
-  ClaimOp | BeatOp | DoneOp | FailOp | RequeueOp | CancelOp | ExpireOp | MoveOp | LocOp | ReviveOp | GoneOp;
+  | ClaimOp
+  | StartOp
+  | BeatOp
+  | DoneOp
+  | FailOp
+  | RequeueOp
+  | CancelOp
+  | ExpireOp
+  | MoveOp
+  | LocOp
+  | ReviveOp
+  | GoneOp;
 
 export interface JournalEntry {
   seq: number;
@@ -309,6 +337,7 @@ function decodeEntry(data: Uint8Array): StoredEntry {
 
 const opNames = new Set([
   "claim",
+  "start",
   "beat",
   "done",
   "fail",

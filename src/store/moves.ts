@@ -23,7 +23,7 @@ import type { FailOp, JournalOp, LocOp } from "./journal.js";
 import type { JobAt } from "./locator.js";
 import type { RefKey, Segment, SegmentAt } from "./segment.js";
 import { encodeSegment, jobIdAt, parseRefKey, refKey } from "./segment.js";
-import { retryPolicyOf } from "./view.js";
+import { lostErrors, retryPolicyOf } from "./view.js";
 
 /** `store.seq.idx` of a job's first home. */
 export function homeKeyOf(j: JobAt): string {
@@ -35,16 +35,25 @@ export function parseHomeKey(key: string): { store: Store; seq: number; idx: num
   return { store: store as Store, seq: seq!, idx: idx! };
 }
 
+/** The job's error history so far: what it carried here, and the attempts lost here with their workers. */
+export function errorHistoryOf(j: JobAt): JobErrorRecord[] {
+  const carried = j.at.seg.jobs[j.idx]!.errors ?? [];
+  const slot = j.slots[j.idx];
+  return slot?.lost ? [...carried, ...lostErrors(slot)] : carried;
+}
+
 /** A copy of the job's spec that can live in another segment (explicit id, home, history). */
 export function movedSpec(j: JobAt, patch: Partial<JobSpec>): JobSpec {
   const spec = j.at.seg.jobs[j.idx]!;
-  return {
+  const copy: JobSpec = {
     ...spec,
     id: jobIdAt(j.at, j.idx),
     home: homeKeyOf(j),
     createdAt: spec.createdAt ?? j.at.seg.ts,
-    ...patch,
   };
+  const history = errorHistoryOf(j);
+  if (history.length > 0) copy.errors = history;
+  return { ...copy, ...patch };
 }
 
 /** Publishes moved jobs as one segment; `msgId` makes a repeated move store nothing new. */
@@ -166,7 +175,7 @@ export async function decideFailure(
   }
   const delay = retryDelayMs(policy, attempt);
   const retryAt = nowMs + delay;
-  const errors = boundedHistory([...(spec.errors ?? []), err], 8 * ctx.limits.maxErrorBytes);
+  const errors = boundedHistory([...errorHistoryOf(j), err], 8 * ctx.limits.maxErrorBytes);
   const spec2 = movedSpec(j, { attempt, errors, retryDelayMs: delay });
   delete spec2.scheduledAt;
   const target = await publishSegment(
@@ -202,13 +211,14 @@ export async function decideFailure(
 /**
  * Moves jobs of a segment to new segments of `chunk` jobs at the end of their lane (to spread work
  * that one holder cannot start soon). Each job is copied once; a copy carries the attempts used so
- * far (`a - 1` for a job about to be claimed for attempt `a`). The caller appends the returned ops
+ * far (`a - 1` for a job about to be claimed for attempt `a`; `lost`: the error of an attempt lost with
+ * its worker, taken over here and not yet recorded). The caller appends the returned ops
  * with compare-and-set, then runs `after` (home pointers).
  */
 export async function handOffJobs(
   svc: Services,
   j: JobAt,
-  jobs: Array<{ i: number; a: number }>,
+  jobs: Array<{ i: number; a: number; lost?: JobErrorRecord | undefined }>,
   chunk: number,
   nowMs: number,
 ): Promise<{ ops: JournalOp[]; after?: () => Promise<void> }> {
@@ -221,7 +231,13 @@ export async function handOffJobs(
     const target = await publishSegment(
       svc.ctx,
       { store: Store.Queue, queue: at.seg.q, priority: at.seg.p },
-      part.map(({ i, a }) => movedSpec({ ...j, idx: i }, { attempt: a - 1 })),
+      part.map(({ i, a, lost }) => {
+        const jj = { ...j, idx: i };
+        return movedSpec(
+          jj,
+          lost ? { attempt: a - 1, errors: [...errorHistoryOf(jj), lost] } : { attempt: a - 1 },
+        );
+      }),
       moveMsgId(
         "sp",
         at,

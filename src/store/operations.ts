@@ -9,7 +9,7 @@ import type { ReportedError } from "../core/retry.js";
 import { isTerminal, JobState } from "../core/states.js";
 import { WrongSequenceError } from "../nats/publisher.js";
 import { EventType, emitEvents } from "./events.js";
-import { event } from "./fetch.js";
+import { event } from "./events.js";
 import type { JournalOp } from "./journal.js";
 import type { Located } from "./locator.js";
 import { decideFailure, errorRecord, homeKeyOf, pointHome, requeueCopy } from "./moves.js";
@@ -190,8 +190,9 @@ export async function cancelJob(svc: Services, id: string): Promise<JobView> {
       ops: [{ op: "cancel", i: loc.idx, at: now }],
       done: (l, t) => {
         ackIfFinished(ctx.nc, l.slots, claim?.ack);
-        if (d.state === JobState.Active) {
-          // Tell a running handler to stop (its outcome would be ignored anyway: cancel came first).
+        if (claim !== undefined) {
+          // Tell a worker that holds it to stop its handler, or not to start it (its
+          // outcome would be ignored anyway: the cancel came first).
           ctx.nc.publish(ctx.subjects.cancel(l.at.seg.q), new TextEncoder().encode(JSON.stringify({ id })));
         }
         emitEvents(ctx, l.at.seg.q, [event(l.at, l.idx, EventType.Cancelled, t, d.attempt)]);

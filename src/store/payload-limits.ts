@@ -123,7 +123,15 @@ export function shortenError(
   rec: JobErrorRecord,
   maxBytes = defaultPayloadLimits().maxErrorBytes,
 ): JobErrorRecord {
-  if (jsonBytes(rec) <= maxBytes) return rec;
+  let bytes: number;
+  try {
+    bytes = jsonBytes(rec);
+  } catch {
+    // Details that are not JSON (a BigInt, a circular object): the failure is recorded without them.
+    const { details: _dropped, ...rest } = rec;
+    return shortenError({ ...rest, details: { not_serializable: true } }, maxBytes);
+  }
+  if (bytes <= maxBytes) return rec;
   const out: JobErrorRecord = { ...rec };
   if (out.details !== undefined) {
     delete out.details;

@@ -12,7 +12,7 @@ import { Store } from "../core/ids.js";
 import type { StoreContext } from "./context.js";
 import { advanceKey, holdsKey, keyToken, markKey } from "./exclusive.js";
 import { EventType, emitEvents } from "./events.js";
-import { event } from "./fetch.js";
+import { event } from "./events.js";
 import type { JournalOp } from "./journal.js";
 import { decideAndAppend } from "./journal.js";
 import type { ReadMemo } from "./locator.js";

@@ -10,7 +10,8 @@ import type { JobState } from "../core/states.js";
 import { JobState as S } from "../core/states.js";
 import { formatIsoDuration, toRfc3339 } from "../core/time.js";
 import { Store } from "../core/ids.js";
-import type { Slot } from "./fold.js";
+import type { Claim, Slot } from "./fold.js";
+import { isStarted } from "./fold.js";
 import type { SegmentAt } from "./segment.js";
 import { jobIdAt } from "./segment.js";
 
@@ -45,19 +46,39 @@ export function timeoutError(spec: JobSpec, attempt: number, atMs: number): JobE
   };
 }
 
+/** The error of an attempt lost with its worker. */
+export function lostError(c: Pick<Claim, "a" | "w">, atMs: number): JobErrorRecord {
+  return {
+    code: "lease_expired",
+    type: "lease_expired",
+    message: `the lease of worker ${c.w} ran out before it reported the job's outcome (it stopped responding)`,
+    retryable: true,
+    attempt: c.a,
+    occurredAt: atMs,
+  };
+}
+
+/** The error records of a slot's lost attempts (for the job's error history). */
+export function lostErrors(s: Slot): JobErrorRecord[] {
+  return (s.lost ?? []).map((l) => lostError({ a: l.a, w: l.w }, l.at));
+}
+
 export function deriveState(at: SegmentAt, idx: number, slot: Slot, nowMs: number): Derived {
   const spec = at.seg.jobs[idx]!;
-  const carried = spec.errors ?? [];
+  const carried = slot.lost ? [...(spec.errors ?? []), ...lostErrors(slot)] : (spec.errors ?? []);
   const base = spec.attempt ?? 0;
-  const attempt = Math.max(base, slot.lastAttempt);
+  const c = slot.claim;
+  // A NATS-direct worker's reservation is not an attempt until its handler starts.
+  const reserved = c !== undefined && !isStarted(c) && !slot.outcome;
+  const attempt = Math.max(base, reserved ? c.a - 1 : slot.lastAttempt);
   const d: Derived = { state: S.Available, attempt, errors: carried };
   const lastCarried = carried[carried.length - 1];
   if (lastCarried) d.error = lastCarried;
   if (spec.retryDelayMs !== undefined) d.retryDelayMs = spec.retryDelayMs;
   const o = slot.outcome;
-  if (slot.claim) {
-    d.startedAt = slot.claim.at;
-    d.workerId = slot.claim.w;
+  if (c && !reserved) {
+    d.startedAt = c.st ?? c.at;
+    d.workerId = c.w;
   }
 
   if (o) {
@@ -110,8 +131,7 @@ export function deriveState(at: SegmentAt, idx: number, slot: Slot, nowMs: numbe
     return d;
   }
 
-  const c = slot.claim;
-  if (c) {
+  if (c && !reserved) {
     if (c.dl !== undefined && spec.timeoutMs !== undefined && nowMs > c.at + spec.timeoutMs) {
       // Execution timeout of an HTTP-claimed job: reported as a failed attempt until it is processed.
       const err = timeoutError(spec, c.a, c.at + spec.timeoutMs);
@@ -123,10 +143,17 @@ export function deriveState(at: SegmentAt, idx: number, slot: Slot, nowMs: numbe
       return d;
     }
     if (c.dl !== undefined && nowMs > c.dl) {
-      // The HTTP worker's visibility timeout ran out: available again (unless it expired meanwhile).
+      // The HTTP worker's visibility timeout ran out: the attempt is lost (store/claims.ts). The job is
+      // available again, or discarded when that was its last attempt.
       delete d.startedAt;
       delete d.workerId;
-      if (spec.expiresAt !== undefined && nowMs > spec.expiresAt) d.state = S.Discarded;
+      const err = lostError(c, c.dl);
+      d.errors = [...carried, err];
+      d.error = err;
+      if (c.a >= retryPolicyOf(spec).maxAttempts) {
+        d.state = S.Discarded;
+        d.completedAt = c.dl;
+      } else if (spec.expiresAt !== undefined && nowMs > spec.expiresAt) d.state = S.Discarded;
       return d;
     }
     d.state = S.Active;

@@ -205,17 +205,39 @@ function describe(err: unknown): {
   retryable?: boolean;
   details?: Record<string, unknown>;
 } {
-  if (err instanceof JobFailure) {
-    const e: ReturnType<typeof describe> = {
-      code: err.code,
-      type: err.code,
-      message: err.message,
-      retryable: err.retryable,
-    };
-    if (err.details !== undefined) e.details = err.details;
-    return e;
+  try {
+    if (err instanceof JobFailure) {
+      const e: ReturnType<typeof describe> = {
+        code: String(err.code),
+        type: String(err.code),
+        message: describeValue(err),
+        retryable: err.retryable === true,
+      };
+      if (err.details !== undefined) e.details = err.details;
+      return e;
+    }
+    if (err instanceof Error)
+      return { code: "handler_error", type: String(err.name), message: describeValue(err) };
+  } catch {
+    // an Error whose fields throw: described as a value below
   }
-  if (err instanceof Error)
-    return { code: "handler_error", type: err.name, message: err.message || err.name };
-  return { code: "handler_error", message: String(err) };
+  return { code: "handler_error", message: describeValue(err) };
+}
+
+/** A short text for any thrown value, never throwing (an object whose `toString` throws, say). */
+export function describeValue(v: unknown): string {
+  try {
+    if (v instanceof Error) return String(v.message || v.name);
+    if (typeof v === "string") return v;
+    if (v === null || (typeof v !== "object" && typeof v !== "function")) return String(v);
+    const json = JSON.stringify(v);
+    if (json !== undefined && json !== "{}") return json.length > 500 ? `${json.slice(0, 500)}…` : json;
+  } catch {
+    // fall through to the type tag
+  }
+  try {
+    return Object.prototype.toString.call(v);
+  } catch {
+    return "a value that cannot be described";
+  }
 }

@@ -1,13 +1,21 @@
 /**
  * The worker's hot path: it holds a segment delivery while it runs that segment's jobs.
  *
- * On delivery it claims every runnable job in one journal append (compare-and-set; on a first
- * delivery it appends optimistically against an empty journal and reads only if that fails). Jobs
- * beyond its free slots plus `prefetch`, and claimed jobs that wait longer than `rebalanceAfterMs`
- * for a free slot, move to new segments so other workers can take them: long jobs spread out, fast
- * jobs never move. Outcomes are buffered and flushed per segment, one append in flight at a time, so
- * a burst of completions costs one write. The delivery is renewed while jobs run and acked once every
- * job reached an outcome. The same fold rules as the HTTP door decide what is valid.
+ * On delivery it claims (reserves) every runnable job in one journal append (compare-and-set; on a
+ * first delivery it appends optimistically against an empty journal and reads only if that fails).
+ * The claim rules are the HTTP door's (store/claims.ts). Jobs beyond its free slots plus `prefetch`,
+ * and claimed jobs that wait longer than `rebalanceAfterMs` for a free slot, move to new segments so
+ * other workers can take them: long jobs spread out, fast jobs never move.
+ *
+ * A reservation is not an attempt: when a handler starts, a `start` op is written (with the next
+ * flush, or folded into the job's outcome when it finishes first), and only a started attempt
+ * counts. A job taken over from a worker that lost its delivery starts only once its `start` is
+ * stored, so a job whose handler kills the worker pays an attempt each time and the jobs that waited
+ * behind it pay nothing.
+ *
+ * Outcomes are buffered and flushed per segment, one append in flight at a time, so a burst of
+ * completions costs one write. The delivery is renewed while jobs run and acked once every job
+ * reached an outcome.
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 
@@ -17,27 +25,25 @@ import type { Logger } from "../core/logger.js";
 import { inProgress } from "../nats/pull.js";
 import type { Delivery } from "../nats/pull.js";
 import { WrongSequenceError } from "../nats/publisher.js";
+import { stepClaims } from "../store/claim-step.js";
+import { claimOps, handOffEntry } from "../store/claims.js";
 import type { JobEvent } from "../store/events.js";
-import { EventType, emitEvents } from "../store/events.js";
-import { event } from "../store/fetch.js";
+import { EventType, emitEvents, event } from "../store/events.js";
 import type { Slot } from "../store/fold.js";
-import { isClaimable, isDeliveryClaim } from "../store/fold.js";
-import type { JournalOp, JournalState } from "../store/journal.js";
+import type { DoneOp, FailOp, JournalOp, JournalState, RequeueOp } from "../store/journal.js";
 import { decideAndAppend, emptyJournal } from "../store/journal.js";
-import { takeRateToken } from "../store/limits.js";
-import type { ReadMemo } from "../store/locator.js";
 import { decideFailure, errorRecord, handOffJobs } from "../store/moves.js";
 import { applyRelease, decideRelease } from "../store/release.js";
 import type { SegmentAt } from "../store/segment.js";
 import { decodeSegment, jobIdAt } from "../store/segment.js";
 import type { Services } from "../store/services.js";
-import { oversizedResult } from "../store/payload-limits.js";
 import { outcomesOf } from "../store/services.js";
-import { POINTER_RETRY_MS, validateMoved } from "../store/validate.js";
-import { retryPolicyOf } from "../store/view.js";
+import { POINTER_RETRY_MS } from "../store/validate.js";
+import type { Handlers } from "./execute.js";
+import { executeJob } from "./execute.js";
 import type { HandlerOutcome, JobCancel } from "./handler.js";
-import { HandlerJob, cancelRunning, newJobCancel, runHandler, runHandlerInTrace } from "./handler.js";
-import type { JobContext, WorkerEvents } from "./types.js";
+import { cancelRunning, describeValue, newJobCancel } from "./handler.js";
+import type { WorkerEvents } from "./types.js";
 
 interface Held {
   at: SegmentAt;
@@ -49,15 +55,36 @@ interface Held {
   pending: JournalOp[];
   afters: Array<() => Promise<void>>;
   events: JobEvent[];
+  /**
+   * Jobs taken over from a worker that lost the delivery: index → attempt. Their handler runs only
+   * once their `start` is stored (see the module comment).
+   */
+  aheads: Map<number, number>;
   flushing: boolean;
+  /** A flush is scheduled for the next turn of the event loop (see `flushSoon`). */
+  flushQueued: boolean;
   released: boolean;
+}
+
+interface Waiting {
+  h: Held;
+  i: number;
+  a: number;
+  since: number;
+  /** Record the start before the handler runs (a job taken over from a lost delivery). */
+  ahead: boolean;
+  /**
+   * Its last attempt was lost while it ran: it may be what killed its worker. Such jobs run one at a
+   * time in this worker, so a job that kills workers cannot take another suspect down with it.
+   */
+  suspect: boolean;
 }
 
 export interface SegmentRunnerDeps {
   svc: Services;
   nc: NatsConnection;
   workerId: string;
-  handlers: Record<string, ((job: JobContext) => unknown) | undefined>;
+  handlers: Handlers;
   concurrency: number;
   prefetch: number;
   rebalanceAfterMs: number;
@@ -91,8 +118,10 @@ export class ShutdownError extends Error {
 export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
   const d = { ...deps, ctx: deps.svc.ctx, locator: deps.svc.locator };
   const held = new Map<number, Held>();
-  const waiting: Array<{ h: Held; i: number; a: number; since: number }> = [];
+  const waiting: Waiting[] = [];
   const cancels = new Map<string, JobCancel>();
+  /** Ids of running suspects (see `Waiting.suspect`). */
+  const suspectsRunning = new Set<string>();
   const stats = { running: 0, completed: 0, failed: 0, segmentsHeld: 0 };
   let draining = false;
   const idle: Array<() => void> = [];
@@ -152,7 +181,9 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
       pending: [],
       afters: [],
       events: [],
+      aheads: new Map(),
       flushing: false,
+      flushQueued: false,
       released: false,
     };
     held.set(seq, h);
@@ -181,101 +212,56 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
       at.seq,
       at.seg.jobs.length,
       async (journal, slots, now) => {
-        const ops: JournalOp[] = [];
-        const events: JobEvent[] = [];
-        const afters: Array<() => Promise<void>> = [];
-        const runnable: Array<{ i: number; a: number }> = [];
-        const memo: ReadMemo = new Map();
-        let wait = false;
-        if (firstDelivery && slots.some(isDeliveryClaim)) {
-          // The server lost track of another worker's delivery: leave the segment to it (or to its lease).
-          return { ops, value: { keep: [], events, afters, wait, leave: true, now, ops } };
-        }
-        for (let i = 0; i < slots.length; i++) {
-          const s = slots[i]!;
-          const spec = at.seg.jobs[i]!;
-          if (!isClaimable(s, now)) continue;
-          if (spec.expiresAt !== undefined && now > spec.expiresAt) {
-            ops.push({ op: "expire", i, at: now });
-            events.push(event(at, i, EventType.Expired, now));
-            continue;
-          }
-          const a = Math.max(s.lastAttempt, spec.attempt ?? 0) + 1;
-          if (s.claim && a > retryPolicyOf(spec).maxAttempts) {
-            // Its last allowed attempt was lost with a worker that stopped responding.
-            const err = errorRecord(
-              { code: "lease_expired", message: "the worker running it stopped responding" },
-              s.claim.a,
-              now,
-            );
-            const decision = await decideFailure(d.svc, { at, idx: i, journal, slots }, s.claim.a, err, now);
-            ops.push(decision.op);
-            afters.push(decision.after);
-            events.push(event(at, i, EventType.Discarded, now, s.claim.a, "lease_expired"));
-            continue;
-          }
-          if (spec.home !== undefined) {
-            const v = await validateMoved(d.ctx, d.locator, at, i, memo);
-            if (v === "wait") {
-              wait = true;
-              continue;
-            }
-            if (v === "orphan") {
-              ops.push({ op: "expire", i, at: now });
-              continue;
-            }
-          }
-          runnable.push({ i, a });
-        }
         const hold = Math.max(0, free() + counted + d.prefetch);
-        const keep = runnable.slice(0, hold);
-        const rest = runnable.slice(hold);
-        for (const { i, a } of keep) {
-          ops.push({ op: "claim", i, a, w: d.workerId, at: now });
-          const started = event(at, i, EventType.Started, now, a);
-          started.w = d.workerId;
-          events.push(started);
-        }
-        if (rest.length > 0) {
-          const moved = await handOff(at, journal, slots, rest, now);
+        const step = await stepClaims(d.svc, { at, journal, slots }, now, { firstDelivery, validate: hold });
+        const ops = step.ops;
+        for (const p of step.runnable) ops.push(...claimOps(p, { w: d.workerId, at: now }));
+        if (step.rest.length > 0) {
+          const moved = await handOff(
+            at,
+            journal,
+            slots,
+            step.rest.map((p) => handOffEntry(p, now)),
+            now,
+          );
           ops.push(...moved.ops);
-          if (moved.after) afters.push(moved.after);
+          if (moved.after) step.afters.push(moved.after);
         }
-        return { ops, value: { keep, events, afters, wait, leave: false, now, ops } };
+        return { ops, value: { step, now, ops } };
       },
       { optimisticEmpty: firstDelivery },
     );
     h.journal = r.journal;
-    const { keep, events, afters, wait, leave, now, ops } = r.value;
+    const { step, now, ops } = r.value;
     d.svc.noteOutcomes(outcomesOf(at, ops));
     if (!r.appended) {
       release(
         h,
-        leave
+        step.leave
           ? { kind: "leave" }
-          : wait
+          : step.wait
             ? { kind: "nak", delayMs: POINTER_RETRY_MS }
             : decideRelease(r.slots, now),
       );
       return;
     }
-    for (const after of afters) {
+    for (const after of step.afters) {
       await after().catch((e: unknown) => d.logger.warn("pointer update failed", { error: String(e) }));
     }
-    for (const { i, a } of keep) {
+    for (const p of step.runnable) {
       if (draining) {
         // The worker began to stop while this claim was being written: give the jobs back unstarted
         // (drain() has already handed back the waiting list, so queuing them would hold it forever).
-        h.pending.push({ op: "requeue", i, a, at: Date.now(), u: 1 });
+        h.pending.push({ op: "requeue", i: p.i, a: p.a, at: Date.now(), u: 1 });
         continue;
       }
-      waiting.push({ h, i, a, since: now });
+      const suspect = p.takeover?.started === true;
+      waiting.push({ h, i: p.i, a: p.a, since: now, ahead: p.takeover !== undefined, suspect });
       h.queued++;
     }
     if (h.pending.length > 0) void flush(h);
     startWaiting();
-    // After the jobs started: their `started` events are not on the way to a handler's first line.
-    emitEvents(d.ctx, at.seg.q, events);
+    emitEvents(d.ctx, at.seg.q, step.events);
     maybeRelease(h);
   }
 
@@ -283,7 +269,7 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
     at: SegmentAt,
     journal: JournalState,
     slots: Slot[],
-    jobs: Array<{ i: number; a: number }>,
+    jobs: Parameters<typeof handOffJobs>[2],
     now: number,
   ) => handOffJobs(d.svc, { at, idx: 0, journal, slots }, jobs, Math.max(1, d.concurrency), now);
 
@@ -292,13 +278,13 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
     const cutoff = Date.now() - d.rebalanceAfterMs;
     const stale = waiting.filter((w) => w.since <= cutoff);
     if (stale.length === 0 || draining) return;
-    const bySegment = new Map<Held, Array<{ i: number; a: number }>>();
+    const bySegment = new Map<Held, Array<{ i: number; a: number; ahead: boolean; suspect: boolean }>>();
     for (const w of stale) {
       waiting.splice(waiting.indexOf(w), 1);
       w.h.queued--;
       let list = bySegment.get(w.h);
       if (!list) bySegment.set(w.h, (list = []));
-      list.push({ i: w.i, a: w.a });
+      list.push({ i: w.i, a: w.a, ahead: w.ahead, suspect: w.suspect });
     }
     for (const [h, jobs] of bySegment) {
       try {
@@ -309,7 +295,9 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
           h.at.seg.jobs.length,
           async (journal, slots, now) => {
             // Only jobs still claimed by us for that attempt (not cancelled meanwhile) move.
-            const still = jobs.filter(({ i, a }) => !slots[i]!.outcome && slots[i]!.claim?.a === a);
+            const still = jobs
+              .filter(({ i, a }) => !slots[i]!.outcome && slots[i]!.claim?.a === a)
+              .map(({ i, a }) => ({ i, a }));
             const moved = still.length > 0 ? await handOff(h.at, journal, slots, still, now) : { ops: [] };
             return { ops: moved.ops, value: moved.after };
           },
@@ -321,11 +309,11 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
           segment: h.at.seq,
           error: String(err),
         });
-        for (const { i, a } of jobs) {
+        for (const { i, a, ahead, suspect } of jobs) {
           // Stopping meanwhile: give them back unstarted instead (see claim()).
           if (draining) h.pending.push({ op: "requeue", i, a, at: Date.now(), u: 1 });
           else {
-            waiting.push({ h, i, a, since: Date.now() });
+            waiting.push({ h, i, a, since: Date.now(), ahead, suspect });
             h.queued++;
           }
         }
@@ -337,71 +325,79 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
   }
 
   function startWaiting(): void {
-    while (!draining && stats.running < d.concurrency && waiting.length > 0) {
-      const { h, i, a } = waiting.shift()!;
+    while (!draining && stats.running < d.concurrency) {
+      // The first waiting job, skipping suspects while one runs (see `Waiting.suspect`).
+      const k = suspectsRunning.size === 0 ? 0 : waiting.findIndex((w) => !w.suspect);
+      if (k < 0 || k >= waiting.length) break;
+      const { h, i, a, ahead, suspect } = k === 0 ? waiting.shift()! : waiting.splice(k, 1)[0]!;
       h.queued--;
-      void runJob(h, i, a);
+      stats.running++;
+      h.running.add(i);
+      if (suspect) suspectsRunning.add(jobIdAt(h.at, i));
+      if (!ahead) {
+        void runJob(h, i, a, false);
+        continue;
+      }
+      // Taken over from a lost delivery: store the start first (see the module comment).
+      h.aheads.set(i, a);
+      h.pending.push({ op: "start", i, a, at: Date.now() });
+      h.events.push(startedEvent(h, i, a, Date.now()));
+      void flush(h);
     }
   }
 
-  async function runJob(h: Held, i: number, a: number): Promise<void> {
+  /** A running job's slot is free again. */
+  function finished(h: Held, i: number): void {
+    h.running.delete(i);
+    stats.running--;
+    suspectsRunning.delete(jobIdAt(h.at, i));
+  }
+
+  function startedEvent(h: Held, i: number, a: number, now: number): JobEvent {
+    const e = event(h.at, i, EventType.Started, now, a);
+    e.w = d.workerId;
+    return e;
+  }
+
+  /**
+   * Runs job `i` (its slot is already counted in `stats.running` and `h.running`). `recorded`: its
+   * start is stored already; otherwise it is written with the next flush.
+   */
+  async function runJob(h: Held, i: number, a: number, recorded: boolean): Promise<void> {
     const spec = h.at.seg.jobs[i]!;
     const id = jobIdAt(h.at, i);
     const cancel = newJobCancel();
     cancels.set(id, cancel);
-    stats.running++;
-    h.running.add(i);
     const t0 = Date.now();
-    if (d.listening("job:start")) d.emit("job:start", { id, type: spec.type, attempt: a });
-    const perSecond = d.ctx.queues.cached(h.at.seg.q)?.rateLimitPerSecond;
-    if (perSecond !== undefined) {
-      // Rate-limited queue: wait for a start slot shared with every other worker and fetcher.
-      for (;;) {
-        const wait = await takeRateToken(d.ctx.buckets.limits, h.at.seg.q, perSecond).catch(() => 1000);
-        if (wait === 0 || cancel.cancelled) break;
-        await new Promise((r) => setTimeout(r, Math.min(wait, 1000)));
-      }
+    if (!recorded) {
+      h.pending.push({ op: "start", i, a, at: t0 });
+      h.events.push(startedEvent(h, i, a, t0));
+      flushSoon(h);
     }
-    const handler = d.handlers[spec.type];
-    const job = new HandlerJob(
-      cancel,
-      id,
-      spec.type,
-      h.at.seg.q,
-      spec.args,
-      a,
-      retryPolicyOf(spec).maxAttempts,
-      h.at.seg.p,
-      spec.meta ?? {},
-      new Date(spec.createdAt ?? h.at.seg.ts),
-    );
-    if (spec.parentResults !== undefined) job.parentResults = spec.parentResults;
-    // Only jobs with trace context get a span: the others run exactly as before (the hot path).
-    const traceparent = spec.traceparent;
-    if (traceparent !== undefined) job.traceparent = traceparent;
-    let outcome: HandlerOutcome = !handler
-      ? ({
-          ok: false,
-          error: {
-            code: "unknown_job_type",
-            message: `no handler for job type '${spec.type}' on worker ${d.workerId}`,
-            retryable: false,
-          },
-          cancelled: false,
-        } as const)
-      : traceparent === undefined
-        ? await runHandler(handler, job, { timeoutMs: spec.timeoutMs, cancel })
-        : await runHandlerInTrace(handler, job, {
-            timeoutMs: spec.timeoutMs,
-            cancel,
-            traceparent,
-            tracestate: spec.tracestate,
-          });
+    if (d.listening("job:start")) d.emit("job:start", { id, type: spec.type, attempt: a });
+    const outcome = await executeJob(d.ctx, d.handlers, d.workerId, h.at, i, a, cancel);
     cancels.delete(id);
+    try {
+      await record(h, i, a, t0, outcome);
+    } catch (err) {
+      // Could not even decide what to write (a retry copy could not be stored): run it again later.
+      d.logger.warn("could not record a job's outcome; requeueing", {
+        job_id: id,
+        error: describeValue(err),
+      });
+      h.pending.push({ op: "requeue", i, a, at: Date.now() });
+    }
+    finished(h, i);
+    void flush(h);
+    startWaiting();
+    d.onCapacity();
+  }
+
+  /** Turns a handler's outcome into the ops and events to flush. */
+  async function record(h: Held, i: number, a: number, t0: number, outcome: HandlerOutcome): Promise<void> {
+    const spec = h.at.seg.jobs[i]!;
+    const id = jobIdAt(h.at, i);
     const now = Date.now();
-    // A result over the payload limit cannot be stored: the attempt fails (store/payload-limits.ts).
-    const tooLarge = outcome.ok ? oversizedResult(d.ctx.limits, outcome.result) : undefined;
-    if (tooLarge) outcome = { ok: false, error: tooLarge, cancelled: false };
     if (outcome.ok) {
       const op: JournalOp = { op: "done", i, a, at: now };
       if (outcome.result !== undefined) op.res = outcome.result;
@@ -413,45 +409,39 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
       stats.completed++;
       if (d.listening("job:complete"))
         d.emit("job:complete", { id, type: spec.type, attempt: a, durationMs: now - t0 });
-    } else if (!outcome.cancelled) {
-      stats.failed++;
-      if (outcome.error.code === "worker_shutdown") {
-        h.pending.push({ op: "requeue", i, a, at: now });
-      } else {
-        try {
-          const err = errorRecord(outcome.error, a, now);
-          const decision = await decideFailure(
-            d.svc,
-            { at: h.at, idx: i, journal: h.journal, slots: h.journal.slots },
-            a,
-            err,
-            now,
-          );
-          h.pending.push(decision.op);
-          h.afters.push(decision.after);
-          h.events.push(
-            { ...event(h.at, i, EventType.Failed, now, a, err.code), d: now - t0, w: d.workerId },
-            event(h.at, i, decision.retrying ? EventType.Retrying : EventType.Discarded, now, a, err.code),
-          );
-          d.emit("job:fail", {
-            id,
-            type: spec.type,
-            attempt: a,
-            error: err.message,
-            retrying: decision.retrying,
-          });
-        } catch (e) {
-          // Could not store the retry copy: give the attempt back so the job runs again.
-          d.logger.warn("could not schedule a retry; requeueing", { job_id: id, error: String(e) });
-          h.pending.push({ op: "requeue", i, a, at: now });
-        }
-      }
+      return;
     }
-    h.running.delete(i);
-    stats.running--;
-    void flush(h);
-    startWaiting();
-    d.onCapacity();
+    if (outcome.cancelled) return;
+    stats.failed++;
+    if (outcome.error.code === "worker_shutdown") {
+      h.pending.push({ op: "requeue", i, a, at: now });
+      return;
+    }
+    const err = errorRecord(outcome.error, a, now);
+    const decision = await decideFailure(
+      d.svc,
+      { at: h.at, idx: i, journal: h.journal, slots: h.journal.slots },
+      a,
+      err,
+      now,
+    );
+    h.pending.push(decision.op);
+    h.afters.push(decision.after);
+    h.events.push(
+      { ...event(h.at, i, EventType.Failed, now, a, err.code), d: now - t0, w: d.workerId },
+      event(h.at, i, decision.retrying ? EventType.Retrying : EventType.Discarded, now, a, err.code),
+    );
+    d.emit("job:fail", { id, type: spec.type, attempt: a, error: err.message, retrying: decision.retrying });
+  }
+
+  /** Flushes on the next turn of the event loop, so a job that ends at once shares its start's write. */
+  function flushSoon(h: Held): void {
+    if (h.flushQueued) return;
+    h.flushQueued = true;
+    setImmediate(() => {
+      h.flushQueued = false;
+      void flush(h);
+    });
   }
 
   async function flush(h: Held): Promise<void> {
@@ -459,7 +449,7 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
     h.flushing = true;
     try {
       while (h.pending.length > 0) {
-        let ops = h.pending.splice(0);
+        let ops = foldStarts(h.pending.splice(0));
         const afters = h.afters.splice(0);
         const events = h.events.splice(0);
         let appended = false;
@@ -486,6 +476,7 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
           }
         }
         if (appended) d.svc.noteOutcomes(outcomesOf(h.at, ops));
+        settleAheads(h);
         for (const after of afters)
           await after().catch((e: unknown) => d.logger.warn("pointer update failed", { error: String(e) }));
         emitEvents(d.ctx, h.at.seg.q, appended ? events : []);
@@ -496,11 +487,32 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
     maybeRelease(h);
   }
 
+  /** Whether our op still applies after someone else appended (a cancel, a takeover by another worker). */
   function applies(slots: Slot[], op: JournalOp): boolean {
     const s = slots[op.i];
     if (!s || s.outcome) return false;
-    if (op.op === "done" || op.op === "fail" || op.op === "requeue") return s.claim?.a === op.a;
+    if (op.op === "done" || op.op === "fail" || op.op === "requeue" || op.op === "start")
+      return s.claim?.a === op.a && s.claim.w === d.workerId;
     return true;
+  }
+
+  /**
+   * Jobs waiting for their start to be stored: run those whose start is in the journal now, and give
+   * up those whose start could not be written (cancelled, or taken by someone else meanwhile).
+   */
+  function settleAheads(h: Held): void {
+    for (const [i, a] of h.aheads) {
+      const c = h.journal.slots[i]?.claim;
+      if (c?.a === a && c.w === d.workerId && c.st !== undefined && !h.journal.slots[i]!.outcome) {
+        h.aheads.delete(i);
+        void runJob(h, i, a, true);
+      } else if (!h.pending.some((op) => op.op === "start" && op.i === i)) {
+        h.aheads.delete(i);
+        finished(h, i);
+        startWaiting();
+        d.onCapacity();
+      }
+    }
   }
 
   function maybeRelease(h: Held): void {
@@ -524,6 +536,14 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
     cancel(id) {
       const c = cancels.get(id);
       if (c) cancelRunning(c, new Error("cancelled"));
+      // Reserved but not started: drop it (the cancel is already in its journal).
+      const k = waiting.findIndex((w) => jobIdAt(w.h.at, w.i) === id);
+      if (k >= 0) {
+        const [w] = waiting.splice(k, 1);
+        w!.h.queued--;
+        maybeRelease(w!.h);
+        d.onCapacity();
+      }
     },
     noteLeaseMs(ms) {
       if (!(ms > 0) || ms >= leaseMs || draining) return;
@@ -555,4 +575,29 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
       clearInterval(rebalanceTimer);
     },
   };
+}
+
+/**
+ * A `start` followed by its job's outcome in the same append is folded into the outcome (`st`): a
+ * job that ended before its start was written costs no extra op.
+ */
+export function foldStarts(ops: JournalOp[]): JournalOp[] {
+  let starts = 0;
+  for (const op of ops) if (op.op === "start") starts++;
+  if (starts === 0) return ops;
+  const ended = new Map<number, DoneOp | FailOp | RequeueOp>();
+  for (const op of ops) if (op.op === "done" || op.op === "fail" || op.op === "requeue") ended.set(op.i, op);
+  if (ended.size === 0) return ops;
+  const out: JournalOp[] = [];
+  for (const op of ops) {
+    if (op.op === "start") {
+      const end = ended.get(op.i);
+      if (end && end.a === op.a) {
+        if (end.op !== "requeue" && end.st === undefined) end.st = op.at;
+        continue;
+      }
+    }
+    out.push(op);
+  }
+  return out;
 }

@@ -260,6 +260,11 @@ describe("exclusive keys when a worker dies", () => {
         timeoutMs: 20_000,
         what: "the child to start j1",
       });
+      // Its start is stored with the worker's next write: from then on the attempt counts.
+      await waitFor(async () => (await engine.get(j1.id)).state === "active", {
+        timeoutMs: 10_000,
+        what: "j1's start to be stored",
+      });
     } finally {
       child.kill("SIGKILL");
     }

@@ -45,6 +45,9 @@ const claimOp = (a: number, dl?: number): JournalOp =>
     ? { op: "claim", i: 0, a, w: `worker-${a}`, at: CLAIM_AT }
     : { op: "claim", i: 0, a, w: `worker-${a}`, at: CLAIM_AT, dl };
 
+/** The handler of a NATS-direct claim started. */
+const startOp = (a: number, at = CLAIM_AT + 7): JournalOp => ({ op: "start", i: 0, a, at });
+
 const err = (attempt: number, code = "boom"): JobErrorRecord => ({
   code,
   message: `failed ${attempt}`,
@@ -87,13 +90,28 @@ describe("buildJobView / deriveState: queue store", () => {
     assert.deepEqual(keysPresent(v), []);
   });
 
-  it("a NATS-direct claim is active with started_at and worker_id", () => {
+  it("a NATS-direct claim is a reservation: available, not an attempt, until its handler starts", () => {
     const v = view(queueAt([spec()]), [claimOp(1)], TS + 999_999);
+    assert.equal(v.state, "available");
+    assert.equal(v.attempt, 0);
+    assert.deepEqual(keysPresent(v), []);
+  });
+
+  it("a started NATS-direct claim is active, with the handler's start time and worker_id", () => {
+    const v = view(queueAt([spec()]), [claimOp(1), startOp(1)], TS + 999_999);
     assert.equal(v.state, "active");
     assert.equal(v.attempt, 1);
-    assert.equal(v.started_at, iso(CLAIM_AT));
+    assert.equal(v.started_at, iso(CLAIM_AT + 7));
     assert.equal(v.worker_id, "worker-1");
     assert.deepEqual(keysPresent(v), ["started_at", "worker_id"]);
+  });
+
+  it("a start for another attempt, or after the outcome, changes nothing", () => {
+    assert.equal(view(queueAt([spec()]), [claimOp(2), startOp(1)], TS).state, "available");
+    const done: JournalOp = { op: "done", i: 0, a: 1, at: CLAIM_AT + 5, st: CLAIM_AT + 3 };
+    const v = view(queueAt([spec()]), [claimOp(1), done, startOp(1, CLAIM_AT + 9)], TS);
+    assert.equal(v.state, "completed");
+    assert.equal(v.started_at, iso(CLAIM_AT + 3), "the start folded into the outcome wins");
   });
 
   it("an HTTP claim within its lease is active", () => {
@@ -102,11 +120,33 @@ describe("buildJobView / deriveState: queue store", () => {
     assert.equal(v.worker_id, "worker-1");
   });
 
-  it("an HTTP claim past its lease deadline is available again, keeping the attempt", () => {
+  it("an HTTP claim past its lease deadline is available again, keeping the attempt as lost", () => {
     const v = view(queueAt([spec()]), [claimOp(1, CLAIM_AT + 30_000)], CLAIM_AT + 30_001);
     assert.equal(v.state, "available");
     assert.equal(v.attempt, 1);
-    assert.deepEqual(keysPresent(v), []);
+    assert.deepEqual(keysPresent(v), ["error", "errors"]);
+    assert.equal((v.error as { code: string }).code, "lease_expired");
+    assert.equal((v.error as { attempt: number }).attempt, 1);
+  });
+
+  it("an HTTP claim of the last attempt past its lease deadline is discarded (lease_expired)", () => {
+    const s = spec({ retry: { ...defaultRetryPolicy(), maxAttempts: 1 } });
+    const v = view(queueAt([s]), [claimOp(1, CLAIM_AT + 30_000)], CLAIM_AT + 30_001);
+    assert.equal(v.state, "discarded");
+    assert.equal((v.error as { code: string }).code, "lease_expired");
+  });
+
+  it("attempts lost with their workers are in the error history", () => {
+    const lost: JournalOp = { op: "claim", i: 0, a: 2, w: "worker-2", at: CLAIM_AT + 50, l: 1 };
+    const v = view(queueAt([spec()]), [claimOp(1), startOp(1), lost, startOp(2, CLAIM_AT + 60)], TS);
+    assert.equal(v.state, "active");
+    assert.equal(v.attempt, 2);
+    const errors = v.errors as Array<{ code: string; attempt: number; message: string }>;
+    assert.deepEqual(
+      errors.map((e) => [e.code, e.attempt]),
+      [["lease_expired", 1]],
+    );
+    assert.match(errors[0]!.message, /worker-1/);
   });
 
   it("a requeued claim is available again", () => {
@@ -175,7 +215,7 @@ describe("buildJobView / deriveState: queue store", () => {
     });
 
     it("does not apply to NATS-direct claims (no lease deadline)", () => {
-      const v = view(queueAt([spec({ timeoutMs })]), [claimOp(1)], CLAIM_AT + timeoutMs * 10);
+      const v = view(queueAt([spec({ timeoutMs })]), [claimOp(1), startOp(1)], CLAIM_AT + timeoutMs * 10);
       assert.equal(v.state, "active");
     });
 
@@ -468,6 +508,7 @@ describe("buildJobView: fields", () => {
     const at = queueAt([spec({ attempt: 4 })]);
     const d0: Derived = deriveState(at, 0, slotOf([]), TS);
     assert.equal(d0.attempt, 4);
-    assert.equal(deriveState(at, 0, slotOf([claimOp(5)]), TS).attempt, 5);
+    assert.equal(deriveState(at, 0, slotOf([claimOp(5), startOp(5)]), TS).attempt, 5);
+    assert.equal(deriveState(at, 0, slotOf([claimOp(5)]), TS).attempt, 4, "a reservation is not an attempt");
   });
 });
