@@ -47,7 +47,7 @@ function spawnWorker(queue: string, concurrency: number): Child {
   children.push(child);
   const starts: Array<[string, number]> = [];
   let buf = "";
-  child.stdout!.on("data", (b: Buffer) => {
+  child.stdout.on("data", (b: Buffer) => {
     buf += b.toString();
     let nl: number;
     while ((nl = buf.indexOf("\n")) >= 0) {
