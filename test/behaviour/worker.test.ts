@@ -151,6 +151,75 @@ describe("NATS-direct worker", () => {
     await worker.close();
   });
 
+  it("a result or a thrown value that cannot be stored fails that attempt; the worker keeps running", async () => {
+    const rejections: unknown[] = [];
+    const onRejection = (r: unknown) => rejections.push(r);
+    process.on("unhandledRejection", onRejection);
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    const worker = createWorker({
+      nats: h.nats.url,
+      queues: ["poison-values"],
+      concurrency: 4,
+      handleSignals: false,
+      logger: silentLogger,
+      handlers: {
+        bigint: () => 10n,
+        circular: () => circular,
+        "bad.json": () => ({
+          toJSON() {
+            throw new Error("no JSON here");
+          },
+        }),
+        "null.proto": () => {
+          throw Object.create(null) as object;
+        },
+        "bad.string": () => {
+          throw {
+            toString() {
+              throw new Error("no string either");
+            },
+            get [Symbol.toStringTag]() {
+              throw new Error("nor a tag");
+            },
+          };
+        },
+        "big.details": () => {
+          throw new JobFailure("with odd details", { code: "odd", details: { n: 1n } });
+        },
+        fine: () => "still here",
+      },
+    });
+    await worker.ready;
+    try {
+      const types = ["bigint", "circular", "bad.json", "null.proto", "bad.string", "big.details", "fine"];
+      const jobs = await Promise.all(
+        types.map((t) => client.enqueue(t, [], { queue: "poison-values", retry: { maxAttempts: 1 } })),
+      );
+      const done = await Promise.all(jobs.map((j) => client.waitFor(j.id, { timeoutMs: 10_000 })));
+      const by = new Map(types.map((t, k) => [t, done[k]!]));
+      for (const t of ["bigint", "circular", "bad.json"]) {
+        assert.equal(by.get(t)!.state, "discarded", t);
+        assert.equal(by.get(t)!.error?.code, "result_not_serializable", t);
+        assert.match(by.get(t)!.error!.message, /cannot be stored as JSON/, t);
+      }
+      for (const t of ["null.proto", "bad.string"]) {
+        assert.equal(by.get(t)!.state, "discarded", t);
+        assert.equal(by.get(t)!.error?.code, "handler_error", t);
+        assert.ok(by.get(t)!.error!.message.length > 0, t);
+      }
+      assert.equal(by.get("big.details")!.error?.code, "odd");
+      assert.deepEqual(by.get("big.details")!.error?.details, { not_serializable: true });
+      assert.equal(by.get("fine")!.state, "completed");
+      assert.equal(by.get("fine")!.result, "still here");
+      assert.deepEqual(rejections, [], "no unhandled rejection");
+      assert.equal(worker.stats().running, 0);
+    } finally {
+      process.off("unhandledRejection", onRejection);
+      await worker.close();
+    }
+  });
+
   it("obeys the same rules as HTTP fetch: a job taken by a worker is not fetchable", async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
