@@ -2,6 +2,8 @@
  * Retry policies: how long to wait after a failed attempt, and whether to try again at all.
  * Pure functions; the engine applies them when a worker reports a failure.
  */
+import type { SafeRegExp } from "./safe-regex.js";
+import { compileSafeRegExp } from "./safe-regex.js";
 
 export const BackoffStrategy = {
   Exponential: "exponential",
@@ -90,9 +92,9 @@ export interface ReportedError {
 export function checkErrorPattern(pattern: string): string | undefined {
   if (pattern.length > 200) return "is longer than 200 characters";
   try {
-    new RegExp(pattern);
-  } catch {
-    return "is not a valid regular expression";
+    compileSafeRegExp(pattern);
+  } catch (err) {
+    return `is not a valid regular expression: ${(err as Error).message}`;
   }
   return undefined;
 }
@@ -111,13 +113,14 @@ export function isRetryableError(policy: RetryPolicy, err: ReportedError): boole
   return true;
 }
 
-const patternCache = new Map<string, RegExp | null>();
+const patternCache = new Map<string, SafeRegExp | null>();
 
-function compileAnchored(pattern: string): RegExp | undefined {
+/** RE2 (core/safe-regex.ts): patterns come from job options, and must not be able to freeze a process. */
+function compileAnchored(pattern: string): SafeRegExp | undefined {
   let re = patternCache.get(pattern);
   if (re === undefined) {
     try {
-      re = new RegExp(`^(?:${pattern})$`);
+      re = compileSafeRegExp(`^(?:${pattern})$`);
     } catch {
       re = null;
     }

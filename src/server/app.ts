@@ -4,6 +4,7 @@
  * the OJS error body; anything else is a 500 with the request id, logged.
  */
 import { Hono } from "hono";
+import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 
 import { coerceError, ErrorCode, isJetjobError, JetjobError } from "../core/errors.js";
@@ -43,6 +44,11 @@ export interface AppOptions {
   maxBodyBytes?: number;
   /** Prometheus metrics: serves `GET /metrics` (read scope) and records HTTP requests. */
   metrics?: Metrics;
+  /**
+   * How long a request may take before it is answered with 504 `timeout` (a live stream counts
+   * until its first byte). @defaultValue 30000
+   */
+  requestTimeoutMs?: number;
 }
 
 export interface App {
@@ -81,6 +87,8 @@ export function createApp(o: AppOptions): App {
       },
     }),
   );
+
+  hono.use("*", requestDeadline(o.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS));
 
   const deps = { engine: o.engine, version: o.version, startedAt, enableReset: o.enableReset ?? false };
   const routes: RouteDef[] = [
@@ -130,4 +138,34 @@ export function createApp(o: AppOptions): App {
     return errorResponse(c, e);
   });
   return { hono, routes };
+}
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+/**
+ * Answers 504 `timeout` when a handler has not produced its response within `ms`, so no request
+ * holds its client (or a load balancer's connection) for ever. The work itself is bounded where it is
+ * done: user patterns run on RE2 (core/safe-regex.ts), lists and reports are paged.
+ */
+function requestDeadline(ms: number): MiddlewareHandler {
+  return async (_c, next) => {
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new JetjobError(ErrorCode.Timeout, `The request took longer than ${ms} ms and was abandoned.`, {
+              retryable: true,
+            }),
+          ),
+        ms,
+      );
+      timer.unref();
+    });
+    try {
+      await Promise.race([next(), expired]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
 }

@@ -11,6 +11,8 @@
  */
 import { targetPicksOne, type FactOp, type TargetExpr } from "./expr.js";
 import { labelMatches } from "./label.js";
+import type { SafeRegExp } from "../../core/safe-regex.js";
+import { compileSafeRegExp } from "../../core/safe-regex.js";
 import { globToRegExp } from "./term.js";
 
 /** An agent as targets see it. */
@@ -98,12 +100,16 @@ function sameHost(a: string, b: string): boolean {
   return a.toLowerCase() === b.toLowerCase();
 }
 
-const compiled = new WeakMap<TargetExpr, RegExp>();
+const compiled = new WeakMap<TargetExpr, SafeRegExp>();
 
-function hostRegExp(expr: { kind: "glob"; pattern: string } | { kind: "regex"; source: string }): RegExp {
+/** RE2 (core/safe-regex.ts): a pattern from a request can never freeze the process. */
+function hostRegExp(expr: { kind: "glob"; pattern: string } | { kind: "regex"; source: string }): SafeRegExp {
   let re = compiled.get(expr);
   if (re === undefined) {
-    re = expr.kind === "glob" ? globToRegExp(expr.pattern) : new RegExp(expr.source, "i");
+    re =
+      expr.kind === "glob"
+        ? globToRegExp(expr.pattern)
+        : compileSafeRegExp(expr.source, { ignoreCase: true });
     compiled.set(expr, re);
   }
   return re;

@@ -4,6 +4,8 @@
  * form a word is follows fixed rules: a one-letter `X@` prefix first, then a `:` makes labels (or
  * `host:`), then `*`, `?` or `[` make a glob, and anything else is a hostname.
  */
+import type { SafeRegExp } from "../../core/safe-regex.js";
+import { compileSafeRegExp } from "../../core/safe-regex.js";
 import type { FactOp, TargetExpr, TargetLabel } from "./expr.js";
 import { checkLabel } from "./label.js";
 
@@ -32,8 +34,11 @@ export function parseTerm(word: string, fail: TermFail): TargetExpr {
   return { kind: "host", name: checkHost(word, 0, fail, "hostname") };
 }
 
-/** Compiles a hostname glob (`*`, `?`, `[abc]`, `[!abc]`, `[a-z]`) to an anchored, case-insensitive RegExp. */
-export function globToRegExp(pattern: string): RegExp {
+/**
+ * Compiles a hostname glob (`*`, `?`, `[abc]`, `[!abc]`, `[a-z]`) to an anchored, case-insensitive
+ * regular expression (RE2: a glob like `*a*a*a*a*b` stays linear, see core/safe-regex.ts).
+ */
+export function globToRegExp(pattern: string): SafeRegExp {
   let source = "^";
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern.charAt(i);
@@ -48,7 +53,7 @@ export function globToRegExp(pattern: string): RegExp {
       i = close;
     } else source += escapeRegExp(c, false);
   }
-  return new RegExp(`${source}$`, "i");
+  return compileSafeRegExp(`${source}$`, { ignoreCase: true });
 }
 
 function escapeRegExp(text: string, inClass: boolean): string {
@@ -120,9 +125,9 @@ function parseGlob(word: string, fail: TermFail): TargetExpr {
 function parseRegex(source: string, fail: TermFail): TargetExpr {
   if (source.length === 0) throw fail(2, "expected a regular expression after 'E@'");
   try {
-    new RegExp(source, "i");
+    compileSafeRegExp(source, { ignoreCase: true });
   } catch (err) {
-    throw fail(2, `invalid regular expression '${source}'`, err);
+    throw fail(2, `invalid regular expression '${source}': ${(err as Error).message}`, err);
   }
   return { kind: "regex", source };
 }

@@ -1,0 +1,107 @@
+/**
+ * Requests an attacker (or an unlucky user) can send that used to freeze or overload the server
+ * (issue 21): patterns with catastrophic backtracking in targets and retry policies.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+
+import type { Agent } from "../../src/agent/agent.js";
+import { createAgent } from "../../src/agent/agent.js";
+import { silentLogger } from "../../src/core/logger.js";
+import type { RunningApiServer } from "../../src/server/run.js";
+import { runTestServer } from "../harness/app.js";
+import { useNats, waitFor } from "../harness/nats.js";
+
+const h = useNats();
+const token = "hardening-test-token-0123456789";
+
+describe("patterns cannot freeze the server", () => {
+  let srv: RunningApiServer;
+  let agent: Agent;
+  /** A hostname on which `^(a+)+$` backtracks exponentially in JavaScript's engine. */
+  const evilHost = `${"a".repeat(60)}-x`;
+  const call = async (method: string, path: string, body?: unknown) => {
+    const t0 = performance.now();
+    const r = await fetch(`${srv.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return {
+      status: r.status,
+      body: (await r.json()) as Record<string, unknown>,
+      ms: performance.now() - t0,
+    };
+  };
+
+  before(async () => {
+    srv = await runTestServer(h.nats.url, [{ name: "admin", token, scope: "admin" }]);
+    agent = await createAgent({
+      nats: h.nats.url,
+      hostname: evilHost,
+      builtins: false,
+      logger: silentLogger,
+      timings: { heartbeatMs: 200 },
+      handlers: { "test.echo": { kind: "query", handler: () => "ok" } },
+    });
+    await waitFor(async () => ((await call("GET", "/api/v1/targets/resolve?target=all")).body.hosts as string[]).length === 1, {
+      what: "the agent to be listed",
+    });
+  });
+  after(async () => {
+    await agent.close();
+    await srv.close();
+  });
+
+  it("an E@ regex with catastrophic backtracking answers at once (resolve and dispatch)", async () => {
+    const target = encodeURIComponent("E@^(a+)+$");
+    const resolve = await call("GET", `/api/v1/targets/resolve?target=${target}`);
+    console.log(`resolve E@^(a+)+$ over a 62-character hostname: ${resolve.ms.toFixed(1)} ms`);
+    assert.equal(resolve.status, 200);
+    assert.deepEqual(resolve.body.hosts, []);
+    assert.ok(resolve.ms < 1000, `answered in ${resolve.ms} ms`);
+
+    const run = await call("POST", "/api/v1/jobs", { op: "test.echo", target: "E@^(a+)+$" });
+    assert.equal(run.status, 422);
+    assert.equal((run.body.error as { code: string }).code, "no_targets");
+    assert.ok(run.ms < 1000, `answered in ${run.ms} ms`);
+
+    const glob = await call(
+      "GET",
+      `/api/v1/targets/resolve?target=${encodeURIComponent("*a*a*a*a*a*a*a*a*a*a*b")}`,
+    );
+    assert.deepEqual(glob.body.hosts, []);
+    assert.ok(glob.ms < 1000, `glob answered in ${glob.ms} ms`);
+
+    const ok = await call("GET", `/api/v1/targets/resolve?target=${encodeURIComponent("E@^a+-x$")}`);
+    assert.deepEqual(ok.body.hosts, [evilHost], "a plain regex still matches");
+  });
+
+  it("a regex RE2 cannot run (lookaround, backreference) is refused with its position", async () => {
+    const r = await call("GET", `/api/v1/targets/resolve?target=${encodeURIComponent("E@^(a)\\1$")}`);
+    assert.equal(r.status, 400);
+    assert.match(String((r.body.error as { message: string }).message), /backreference|escape/);
+  });
+
+  it("a non_retryable_errors pattern with catastrophic backtracking does not stall a nack", async () => {
+    const enq = await call("POST", "/ojs/v1/jobs", {
+      type: "evil.pattern",
+      args: [],
+      options: { queue: "evil", retry: { max_attempts: 3, non_retryable_errors: ["(a+)+$"] } },
+    });
+    assert.equal(enq.status, 201);
+    const fetched = await call("POST", "/ojs/v1/workers/fetch", {
+      queues: ["evil"],
+      count: 1,
+      worker_id: "w1",
+    });
+    const id = (fetched.body.jobs as Array<{ id: string }>)[0]!.id;
+    const nack = await call("POST", "/ojs/v1/workers/nack", {
+      job_id: id,
+      error: { code: "evil", message: `${"a".repeat(900)}!` },
+    });
+    console.log(`nack matched against (a+)+$: ${nack.ms.toFixed(1)} ms`);
+    assert.equal(nack.status, 200);
+    assert.ok(nack.ms < 1000, `answered in ${nack.ms} ms`);
+  });
+});
