@@ -181,11 +181,13 @@ export function fleetRoutes(fleet: Controller): RouteDef[] {
 
 function streamTimeline(c: Context, fleet: Controller, id: string): Response {
   return streamSSE(c, async (stream) => {
-    const q = createSseQueue();
+    const following: { close?: () => void } = {};
+    const q = createSseQueue({ onOverflow: () => following.close?.() });
     const follower = await followTimeline(fleet.ctx, id, (ev) => {
       q.push("timeline", eventView(ev));
       if (ev.e === "finished") q.end();
     });
+    following.close = () => follower.close();
     try {
       await q.pump(stream);
     } finally {

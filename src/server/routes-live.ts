@@ -1,12 +1,13 @@
 /**
  * `GET /api/v1/events/stream`: every queue's lifecycle events as Server-Sent Events, for live views
- * (the dashboard's overview). A plain NATS subscription per listener; nothing is stored.
+ * (the dashboard's overview). Shares the server's one events subscription (event-hub.ts); a client
+ * that falls too far behind is dropped (sse-queue.ts).
  */
 import { streamSSE } from "hono/streaming";
 
 import type { Engine } from "../store/engine.js";
-import { decodeEvents, toEventView } from "../store/events.js";
 import { Scope } from "./auth.js";
+import { eventHub } from "./event-hub.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
 import { createSseQueue } from "./sse-queue.js";
@@ -22,21 +23,14 @@ export function liveRoutes(engine: Engine): RouteDef[] {
       summary: "Server-Sent Events: lifecycle events of every queue as they happen (until the client leaves)",
       handler: (c) =>
         streamSSE(c, async (stream) => {
-          const { ctx } = engine;
-          const q = createSseQueue();
-          const sub = ctx.nc.subscribe(ctx.subjects.eventsAll(), {
-            callback: (err, msg) => {
-              if (err) return;
-              for (const e of decodeEvents(msg.data)) {
-                const view = toEventView(e);
-                q.push(view.type, view);
-              }
-            },
-          });
+          const listening: { stop?: () => void } = {};
+          const q = createSseQueue({ onOverflow: () => listening.stop?.() });
+          const stop = await eventHub(engine.ctx).listen({ all: true }, (_e, frame) => q.pushFrame(frame()));
+          listening.stop = stop;
           try {
             await q.pump(stream);
           } finally {
-            sub.unsubscribe();
+            stop();
           }
         }),
     }),

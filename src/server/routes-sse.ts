@@ -1,7 +1,7 @@
 /**
  * Live lifecycle events as Server-Sent Events: per job (ends when the job finishes) and per queue.
- * Events are published on core NATS subjects (see store/events.ts), so a stream is a plain
- * subscription: nothing is stored per listener and it costs nothing when nobody listens.
+ * Events are published on core NATS subjects (see store/events.ts); every stream of an API server
+ * shares one subscription (event-hub.ts), and each has a bounded queue (sse-queue.ts).
  *
  * Browsers' EventSource cannot send headers, so these routes also take the token as
  * `?access_token=`; request logs never include query strings.
@@ -14,8 +14,10 @@ import type { JobState } from "../core/states.js";
 import { isTerminal } from "../core/states.js";
 import type { Engine } from "../store/engine.js";
 import type { EventView, JobEvent } from "../store/events.js";
-import { decodeEvents, EventType, toEventView } from "../store/events.js";
+import { EventType } from "../store/events.js";
 import { Scope } from "./auth.js";
+import type { EventFilter } from "./event-hub.js";
+import { eventHub } from "./event-hub.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
 import { queueParam } from "./routes-ojs-admin.js";
@@ -24,33 +26,28 @@ import { createSseQueue } from "./sse-queue.js";
 const terminal = new Set(["job.completed", "job.discarded", "job.cancelled", "job.expired"]);
 
 /**
- * Streams events from a queue's subject that pass `keep`, until `done` says stop or the client leaves.
- * The subscription starts before `snapshot` is read, so nothing between the two is missed.
+ * Streams events that pass `keep` (from one job, or one queue, through the server's shared event hub)
+ * until `done` says stop, the client leaves, or it falls too far behind (see sse-queue.ts). The
+ * listener is active before `snapshot` is read, so nothing between the two is missed.
  */
 function streamEvents(
   c: Context,
   engine: Engine,
-  queue: string,
+  filter: EventFilter,
   snapshot: (() => Promise<EventView | undefined>) | undefined,
   keep: (e: JobEvent) => boolean,
   done: (e: JobEvent) => boolean,
 ): Response {
   return streamSSE(c, async (stream) => {
-    const { ctx } = engine;
-    const q = createSseQueue();
-    const sub = ctx.nc.subscribe(ctx.subjects.events(queue), {
-      callback: (err, msg) => {
-        if (err) return;
-        for (const e of decodeEvents(msg.data)) {
-          if (!keep(e)) continue;
-          const view = toEventView(e);
-          q.push(view.type, view);
-          if (done(e)) q.end();
-        }
-      },
+    const listening: { stop?: () => void } = {};
+    const q = createSseQueue({ onOverflow: () => listening.stop?.() });
+    const stop = await eventHub(engine.ctx).listen(filter, (e, frame) => {
+      if (!keep(e)) return;
+      q.pushFrame(frame());
+      if (done(e)) q.end();
     });
+    listening.stop = stop;
     try {
-      await ctx.nc.flush(); // the subscription is active on the server before we read the state
       const first = snapshot ? await snapshot() : undefined;
       if (first) {
         await stream.writeSSE({ event: first.type, data: JSON.stringify(first) });
@@ -58,7 +55,7 @@ function streamEvents(
       }
       await q.pump(stream);
     } finally {
-      sub.unsubscribe();
+      stop();
     }
   });
 }
@@ -92,7 +89,7 @@ export function sseRoutes(engine: Engine): RouteDef[] {
         return streamEvents(
           c,
           engine,
-          job.queue,
+          { job: id, queue: job.queue },
           snapshot,
           (e) => e.id === id,
           (e) => terminal.has(e.t),
@@ -116,7 +113,7 @@ export function sseRoutes(engine: Engine): RouteDef[] {
         return streamEvents(
           c,
           engine,
-          queue,
+          { queue },
           undefined,
           (e) => !types || types.has(e.t),
           () => false,
