@@ -176,6 +176,7 @@ addNatsFlags(
             ...topologyFromFlags(o),
             ...(o.replicas === undefined ? {} : { replicas: o.replicas }),
           },
+          ...(o.storageMaxBytes === undefined ? {} : { storageCapacityBytes: o.storageMaxBytes }),
         });
         logger.info("jetjob API server listening", { url: srv.url, nats: o.nats });
         const stop = () => void srv.close().then(() => process.exit(0));

@@ -9,7 +9,7 @@ import type { Agent } from "../agent/agent.js";
 import { createAgent } from "../agent/agent.js";
 import { createLogger } from "../core/logger.js";
 import type { LogLevel } from "../core/logger.js";
-import { findNatsServer, startNatsServer } from "../natsd/index.js";
+import { findNatsServer, measureStoreCapacity, startNatsServer } from "../natsd/index.js";
 import { createAuthenticator, generateToken } from "../server/auth.js";
 import { runApiServer } from "../server/run.js";
 import type { RetentionDefaults } from "../core/storage-options.js";
@@ -41,6 +41,8 @@ export interface StartOptions {
   retention?: Partial<RetentionDefaults>;
   /** Stream bounds (`--events-max-*`). */
   topology?: TopologyOptions;
+  /** JetStream's storage limit (`--storage-max-bytes`); measured from the disk when not given. */
+  storageMaxBytes?: number;
 }
 
 export async function startCommand(o: StartOptions): Promise<void> {
@@ -65,9 +67,12 @@ export async function startCommand(o: StartOptions): Promise<void> {
     tlsKeyFile: o.natsTlsKey,
     tlsCaFile: o.natsTlsCa,
   });
+  // An explicit limit, so jetjob knows it and refuses new jobs before it is reached (natsd/capacity.ts).
+  const storageCapacityBytes = o.storageMaxBytes ?? measureStoreCapacity(join(dataDir, "nats"));
   const started = await startNatsServer({
     binary: found.path,
     storeDir: join(dataDir, "nats"),
+    maxFileStoreBytes: storageCapacityBytes,
     host: access.host,
     port: o.natsPort,
     monitorPort: -1,
@@ -95,6 +100,7 @@ export async function startCommand(o: StartOptions): Promise<void> {
       enableReset: o.enableReset,
       ...(o.retention === undefined ? {} : { retention: o.retention }),
       ...(o.topology === undefined ? {} : { topology: o.topology }),
+      storageCapacityBytes,
     });
   } catch (err) {
     await nats.stop();
@@ -122,7 +128,7 @@ export async function startCommand(o: StartOptions): Promise<void> {
   out.write(`${color.bold("jetjob")} ${o.version} is running\n`);
   out.write(`  ${color.dim("API  ")}  ${api.url}   (OJS at /ojs/v1, health at /health)\n`);
   out.write(
-    `  ${color.dim("NATS ")}  ${nats.url}   (nats-server ${found.version}, data in ${join(dataDir, "nats")})\n`,
+    `  ${color.dim("NATS ")}  ${nats.url}   (nats-server ${found.version}, data in ${join(dataDir, "nats")}, up to ${formatBytes(storageCapacityBytes)})\n`,
   );
   if (access.exposed || access.user !== undefined) {
     const where = access.exposed ? `listening on ${access.host}:${new URL(nats.url).port}` : "loopback";
@@ -170,4 +176,16 @@ export async function startCommand(o: StartOptions): Promise<void> {
     logger.error("nats-server exited unexpectedly; stopping", { exit_code: exitCode });
     void stop(1);
   });
+}
+
+/** `47.9 MiB`, `12.0 GiB`. */
+function formatBytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
 }

@@ -16,6 +16,7 @@ export interface StorageFlags {
   retainFleet?: number;
   eventsMaxAge?: number;
   eventsMaxBytes?: number;
+  storageMaxBytes?: number;
 }
 
 /** A duration argument: `500ms`, `30s`, `15m`, `24h`, `7d`, `2w` or ISO 8601 (`P7D`). */
@@ -53,7 +54,13 @@ export function addStorageFlags(cmd: Command): Command {
     .option("--events-max-age <duration>", "keep lifecycle events this long (default 24h)", durationArg)
     .option(
       "--events-max-bytes <size>",
-      "keep at most this much of lifecycle events (default 64MiB)",
+      "keep at most this much of lifecycle events (default 64MiB, at most a tenth of the storage)",
+      bytesArg,
+    )
+    .option(
+      "--storage-max-bytes <size>",
+      "how much JetStream may store; new jobs are refused before it is full (default: jetjob start " +
+        "measures its disk; jetjob server uses the account limit, else learns it when a write is refused)",
       bytesArg,
     );
 }

@@ -38,6 +38,8 @@ export const ErrorCode = {
   Unsupported: "unsupported",
   /** NATS/JetStream failed or timed out (HTTP 503). */
   BackendError: "backend_error",
+  /** JetStream's storage is full: new jobs are refused, stored ones still run (HTTP 507). */
+  StorageFull: "storage_full",
   /** The NATS server is too old or lacks JetStream (HTTP 503). */
   ServerTooOld: "server_too_old",
   /** A deadline passed (HTTP 504). */
@@ -149,8 +151,26 @@ export function isConflict(err: unknown): err is ConflictError {
 /** Turns anything thrown into a {@link JetjobError}, keeping the original as `cause`. */
 export function coerceError(err: unknown): JetjobError {
   if (err instanceof JetjobError) return err;
+  if (isStorageFullApiError(err)) {
+    return new JetjobError(ErrorCode.StorageFull, `JetStream's storage is full: ${(err as Error).message}`, {
+      retryable: true,
+      cause: err,
+    });
+  }
   if (err instanceof Error) return new JetjobError(ErrorCode.Internal, err.message, { cause: err });
   return new JetjobError(ErrorCode.Internal, String(err));
+}
+
+/**
+ * A JetStream API error (from the NATS client: a KV write, a stream or consumer call) that says the
+ * store is full: err_code 10023 (insufficient resources) or 10047 (storage resources exceeded).
+ * Checked by shape, so this module needs no NATS import.
+ */
+function isStorageFullApiError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const e = err as Error & { code?: unknown; api_error?: { err_code?: unknown } };
+  const code = typeof e.api_error?.err_code === "number" ? e.api_error.err_code : e.code;
+  return code === 10023 || code === 10047;
 }
 
 const httpStatus: Record<ErrorCode, number> = {
@@ -169,6 +189,7 @@ const httpStatus: Record<ErrorCode, number> = {
   no_targets: 422,
   unsupported: 422,
   backend_error: 503,
+  storage_full: 507,
   server_too_old: 503,
   timeout: 504,
   closed: 503,
@@ -216,6 +237,7 @@ export function exitCodeFor(code: ErrorCode): ExitCode {
     case ErrorCode.Forbidden:
       return ExitCode.Auth;
     case ErrorCode.BackendError:
+    case ErrorCode.StorageFull:
     case ErrorCode.ServerTooOld:
     case ErrorCode.Timeout:
     case ErrorCode.Closed:

@@ -134,6 +134,7 @@ export async function createController(ctx: StoreContext, o: ControllerOptions =
     async create(req) {
       if (closed) throw new JetjobError(ErrorCode.Closed, "the fleet controller is closed");
       checkCreate(req, timings);
+      ctx.storage.admit(); // a new job is refused while the store is (nearly) full
       const expr = parseTarget(req.target);
       const all = liveCandidates(undefined);
       const able = liveCandidates(req.op);

@@ -42,8 +42,29 @@ const textDecoder = new TextDecoder();
 const JS_WRONG_LAST_SEQUENCE = 10071;
 const JS_MAX_PAYLOAD = 10054;
 const JS_NO_STREAM = 10076;
+/** The store is at its limit ("insufficient resources"; a reservation that does not fit: 10047). */
+const JS_INSUFFICIENT_RESOURCES = 10023;
+const JS_STORAGE_RESOURCES_EXCEEDED = 10047;
 
-export function createPublisher(nc: NatsConnection, inbox: SharedInbox): Publisher {
+/** Whether a JetStream API error code means the store is full. */
+export function isStorageFullCode(errCode: number | undefined): boolean {
+  return errCode === JS_INSUFFICIENT_RESOURCES || errCode === JS_STORAGE_RESOURCES_EXCEEDED;
+}
+
+/** What the storage guard (store/storage-guard.ts) learns from writes. */
+export interface WriteObserver {
+  /** A message of about `bytes` (payload, subject and per-message overhead) was stored. */
+  written(bytes: number): void;
+  /** JetStream refused a write for lack of storage (the write throws `storage_full`). */
+  refused(): void;
+  /** No stream answered a write (deleted, or without a leader for a moment). */
+  unanswered(): void;
+}
+
+/** JetStream's per-message overhead in its file store, roughly (headers, index, checksum). */
+const STORED_OVERHEAD_BYTES = 64;
+
+export function createPublisher(nc: NatsConnection, inbox: SharedInbox, observer?: WriteObserver): Publisher {
   return {
     async publish(subject, data, options) {
       const maxPayload = nc.info?.max_payload;
@@ -65,12 +86,21 @@ export function createPublisher(nc: NatsConnection, inbox: SharedInbox): Publish
       if (msg.headers?.code === 503) {
         // No responders: the stream does not exist, or (in a cluster) it has no leader while one is
         // elected after a server was lost. Both are worth a retry after a moment.
+        observer?.unanswered();
         throw new BackendError(
           `no JetStream stream answered on ${subject}: it has no leader right now (an election after a server was lost) or does not exist; retry shortly`,
           { retryable: true },
         );
       }
-      return parsePubAck(msg.data, subject);
+      let ack: PubAck;
+      try {
+        ack = parsePubAck(msg.data, subject);
+      } catch (err) {
+        if (err instanceof JetjobError && err.code === ErrorCode.StorageFull) observer?.refused();
+        throw err;
+      }
+      if (!ack.duplicate) observer?.written(data.length + subject.length + STORED_OVERHEAD_BYTES);
+      return ack;
     },
   };
 }
@@ -108,6 +138,16 @@ function parsePubAck(data: Uint8Array, subject: string): PubAck {
       throw new JetjobError(ErrorCode.PayloadTooLarge, `message too large for JetStream: ${desc}`);
     }
     if (raw.error.err_code === JS_NO_STREAM) throw new BackendError(`no stream for ${subject}: ${desc}`);
+    if (isStorageFullCode(raw.error.err_code)) {
+      throw new JetjobError(
+        ErrorCode.StorageFull,
+        `JetStream's storage is full (${desc}); a write to ${subject} was refused`,
+        {
+          retryable: true,
+          details: { err_code: raw.error.err_code },
+        },
+      );
+    }
     throw new BackendError(`JetStream rejected a write to ${subject}: ${desc}`, {
       details: { err_code: raw.error.err_code, code: raw.error.code },
     });

@@ -6,3 +6,4 @@ export { findNatsServer, INSTALL_HINT, natsServerVersion, packageRoot } from "./
 export type { FoundServer } from "./find.js";
 export { startNatsServer } from "./spawn.js";
 export type { NatsServerOptions, RunningNatsServer } from "./spawn.js";
+export { measureStoreCapacity } from "./capacity.js";

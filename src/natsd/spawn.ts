@@ -25,6 +25,8 @@ export interface NatsServerOptions {
   binary?: string;
   /** Largest message accepted. @defaultValue 8 MiB */
   maxPayloadBytes?: number;
+  /** JetStream's storage limit (`max_file_store`). @defaultValue nats-server's: 75% of the free disk */
+  maxFileStoreBytes?: number;
   /** Server name (shown in monitoring). */
   name?: string;
   /** Extra lines for the generated config file (auth, cluster, TLS...). */
@@ -59,7 +61,7 @@ export async function startNatsServer(o: NatsServerOptions): Promise<RunningNats
   const lines = [
     `listen: "${o.host ?? "127.0.0.1"}:${o.port && o.port > 0 ? o.port : -1}"`,
     `max_payload: ${o.maxPayloadBytes ?? 8 * 1024 * 1024}`,
-    `jetstream { store_dir: ${JSON.stringify(o.storeDir)} }`,
+    `jetstream { store_dir: ${JSON.stringify(o.storeDir)}${o.maxFileStoreBytes === undefined ? "" : `, max_file_store: ${Math.floor(o.maxFileStoreBytes)}`} }`,
     `ports_file_dir: ${JSON.stringify(runDir)}`,
   ];
   if (o.name) lines.push(`server_name: ${JSON.stringify(o.name)}`);

@@ -179,6 +179,10 @@ const errorResponses: Record<string, { name: string; description: string }> = {
     description: "validation_error / no_targets / unsupported: well-formed but not acceptable",
   },
   "503": { name: "Unavailable", description: "backend_error / closed: NATS/JetStream unavailable" },
+  "507": {
+    name: "StorageFull",
+    description: "storage_full: JetStream's storage is full; new jobs are refused, stored ones still run",
+  },
 };
 
 const jsonMediaTypes = ["application/json", OJS_MEDIA_TYPE];
@@ -315,10 +319,11 @@ function operation(r: DocRoute, operationId: string, schemas: Record<string, Jso
   if (r.method !== "GET" && !isPublic) errors.push("409");
   if (hasBody) errors.push("413");
   if (hasBody || r.query) errors.push("422");
-  if (r.path.endsWith("/health")) {
+  if (r.path.endsWith("/health") || r.path.endsWith("/ready")) {
     responses["503"] = { ...success, description: "Degraded: NATS/JetStream does not answer" };
   } else if (!isPublic) {
     errors.push("503");
+    if (r.method === "POST") errors.push("507");
   }
   for (const code of errors) responses[code] = ref(errorResponses[code]!.name, "responses");
 

@@ -2,6 +2,7 @@
  * The OJS HTTP binding beyond jobs and workers: queues (list, stats, pause, resume), dead letters,
  * cron, workflows, recent events, manifest, health and the test-only reset.
  */
+import type { StorageStatus } from "../store/storage-guard.js";
 import type { Context } from "hono";
 import { z } from "zod";
 
@@ -97,8 +98,16 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
       path: "/ojs/v1/health",
       scope: "public",
       tag: "system",
-      summary: "Health of the server and its NATS backend",
+      summary: "Health of the server and its NATS backend, storage room and streams",
       handler: (c) => health(c, d),
+    }),
+    defineRoute({
+      method: "GET",
+      path: "/ojs/v1/ready",
+      scope: "public",
+      tag: "system",
+      summary: "Whether this server can take new jobs now (503 with the reasons when not)",
+      handler: (c) => ready(c, d),
     }),
     defineRoute({
       method: "POST",
@@ -290,17 +299,35 @@ export function manifest(version: string): Record<string, unknown> {
   };
 }
 
+/** Runs `f` with a 2 s bound (a health probe must answer even when NATS does not). */
+function bounded<T>(f: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    f(),
+    new Promise<never>(
+      (_, rej) => (timer = setTimeout(() => rej(new Error("NATS did not answer within 2 s")), 2000)),
+    ),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * `GET /health`, `/ojs/v1/health`: 200 while the server can serve (status `degraded` when JetStream's
+ * storage is full or a stream had to be recreated: stored jobs still run), 503 when NATS is gone.
+ */
 export async function health(c: Context, d: OjsRouteDeps): Promise<Response> {
   const base = { version: d.version, uptime_seconds: Math.floor((Date.now() - d.startedAt) / 1000) };
   try {
-    const latency = await Promise.race([
-      d.engine.ping(),
-      new Promise<never>((_, rej) => setTimeout(() => rej(new Error("timeout")), 2000)),
+    const [latency, store] = await Promise.all([
+      bounded(() => d.engine.ping()),
+      bounded(() => d.engine.health()),
     ]);
     return ojsJson(c, 200, {
-      status: "ok",
+      status: store.ready && store.recreatedStreams.length === 0 ? "ok" : "degraded",
       ...base,
       backend: { type: "nats-jetstream", status: "ok", latency_ms: Math.round(latency * 100) / 100 },
+      storage: storageView(store.storage),
+      streams: { missing: store.missingStreams, recreated: store.recreatedStreams },
+      ...(store.problems.length > 0 ? { problems: store.problems } : {}),
     });
   } catch (err) {
     return ojsJson(c, 503, {
@@ -313,6 +340,29 @@ export async function health(c: Context, d: OjsRouteDeps): Promise<Response> {
       },
     });
   }
+}
+
+/** `GET /ojs/v1/ready`: 200 when new jobs can be stored now, else 503 with the reasons. */
+async function ready(c: Context, d: OjsRouteDeps): Promise<Response> {
+  try {
+    const store = await bounded(() => d.engine.health());
+    if (store.ready) return ojsJson(c, 200, { ready: true, storage: storageView(store.storage) });
+    return ojsJson(c, 503, { ready: false, reasons: store.problems, storage: storageView(store.storage) });
+  } catch (err) {
+    return ojsJson(c, 503, {
+      ready: false,
+      reasons: [`NATS/JetStream: ${err instanceof Error ? err.message : String(err)}`],
+    });
+  }
+}
+
+function storageView(s: StorageStatus): Record<string, unknown> {
+  const v: Record<string, unknown> = { full: s.full };
+  if (s.usedBytes !== undefined) v.used_bytes = s.usedBytes;
+  if (s.capacityBytes !== undefined) v.capacity_bytes = s.capacityBytes;
+  if (s.reserveBytes !== undefined) v.reserve_bytes = s.reserveBytes;
+  if (s.lastRefusedAt !== undefined) v.last_refused_at = new Date(s.lastRefusedAt).toISOString();
+  return v;
 }
 
 function clampInt(v: string | undefined, min: number, max: number, dflt: number): number {

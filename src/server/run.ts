@@ -42,6 +42,8 @@ export interface ApiServerOptions {
   limits?: Partial<PayloadLimits>;
   /** Housekeeping timings, or false to leave it to other servers. */
   housekeeping?: HousekeepingOptions | false;
+  /** How much JetStream may store (store/storage-guard.ts). */
+  storageCapacityBytes?: number;
 }
 
 export interface RunningApiServer {
@@ -79,6 +81,7 @@ export async function runApiServer(o: ApiServerOptions): Promise<RunningApiServe
       ...(o.retention === undefined ? {} : { retention: o.retention }),
       ...(o.limits === undefined ? {} : { limits: o.limits }),
       ...(o.housekeeping === undefined ? {} : { housekeeping: o.housekeeping }),
+      ...(o.storageCapacityBytes === undefined ? {} : { storageCapacityBytes: o.storageCapacityBytes }),
       onError: (err) =>
         log.warn("background task error", { error: err instanceof Error ? err.message : String(err) }),
     });

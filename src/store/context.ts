@@ -6,6 +6,8 @@ import type { JetStreamManager } from "@nats-io/jetstream";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 
+import type { StorageGuard } from "./storage-guard.js";
+import { createStorageGuard } from "./storage-guard.js";
 import { uuidv7 } from "../core/ids.js";
 import type { PayloadLimits, RetentionDefaults } from "../core/storage-options.js";
 import { defaultPayloadLimits, defaultRetention } from "../core/storage-options.js";
@@ -39,6 +41,10 @@ export interface StoreContext {
   retention: RetentionDefaults;
   /** Payload limits enforced by this process. */
   limits: PayloadLimits;
+  /** Refuses new work before JetStream's storage is full (storage-guard.ts). */
+  storage: StorageGuard;
+  /** Called when no stream answered a write: the engine checks whether a stream is missing (health.ts). */
+  onUnansweredWrite: (() => void) | undefined;
   close(): void;
 }
 
@@ -58,6 +64,12 @@ export interface StoreContextOptions {
   retention?: Partial<RetentionDefaults>;
   /** Payload limits (core/storage-options.ts). */
   limits?: Partial<PayloadLimits>;
+  /**
+   * How many bytes JetStream may store (its `max_file_store`), when the server does not report it:
+   * new jobs are refused before it is reached, and the events stream is kept to a tenth of it
+   * (storage-guard.ts). `jetjob start` measures it; else the account's limit, if any.
+   */
+  storageCapacityBytes?: number;
 }
 
 export async function createStoreContext(
@@ -72,6 +84,12 @@ export async function createStoreContext(
     topology.fleetMaxAgeMs = retention.fleetMs + 24 * 3600_000;
     if (options.retention?.fleetMs !== undefined) topology.limitsGiven.fleetMaxAgeMs = true;
   }
+  const capacity = options.storageCapacityBytes;
+  if (capacity !== undefined && topology.eventsMaxBytes > Math.floor(capacity / 10)) {
+    // Recent events are a convenience: they get at most a tenth of a small store (storage-guard.ts).
+    topology.eventsMaxBytes = Math.max(1024 * 1024, Math.floor(capacity / 10));
+    topology.limitsGiven.eventsMaxBytes = true;
+  }
   const subjects = new Subjects(topology.prefix);
   const jsm = await jetstreamManager(nc, { timeout: options.requestTimeoutMs ?? 10_000 });
   const buckets =
@@ -80,7 +98,12 @@ export async function createStoreContext(
       : await ensureTopology(nc, jsm, topology);
   const inboxOptions = options.requestTimeoutMs === undefined ? {} : { timeoutMs: options.requestTimeoutMs };
   const inbox = createSharedInbox(nc, inboxOptions);
-  const publisher = createPublisher(nc, inbox);
+  const storage = createStorageGuard(jsm, options.storageCapacityBytes);
+  const publisher = createPublisher(nc, inbox, {
+    written: (n) => storage.noteWritten(n),
+    refused: () => storage.noteRefused(),
+    unanswered: () => ctx.onUnansweredWrite?.(),
+  });
   const reader = createStreamReader(nc, inbox);
   const journals = createJournals(reader, publisher, topology.streams.journal, (store, seq) =>
     subjects.journal(store, seq),
@@ -92,7 +115,8 @@ export async function createStoreContext(
     subjects,
     ...(options.segmentLeaseMs === undefined ? {} : { leaseMs: options.segmentLeaseMs }),
   });
-  return {
+  const ctx: StoreContext = {
+    onUnansweredWrite: undefined,
     nc,
     jsm,
     topology,
@@ -106,11 +130,13 @@ export async function createStoreContext(
     instanceId: options.instanceId ?? uuidv7(),
     retention,
     limits,
+    storage,
     close() {
       queues.close();
       inbox.close();
     },
   };
+  return ctx;
 }
 
 /** The fields of `o` that are set (so `{ x: undefined }` does not override a default). */

@@ -13,6 +13,8 @@ import { ErrorCode, JetjobError, NotFoundError, ValidationError } from "../core/
 import type { TraceContext } from "../core/tracing.js";
 import type { HousekeepingOptions } from "../core/storage-options.js";
 import { resolveHousekeeping } from "../core/storage-options.js";
+import type { StoreHealth } from "./health.js";
+import { createHealthCheck } from "./health.js";
 import type { StoreContext, StoreContextOptions } from "./context.js";
 import { createStoreContext } from "./context.js";
 import type { CronView } from "./cron.js";
@@ -135,6 +137,8 @@ export interface Engine {
   reset(): Promise<void>;
   /** Round-trip time to JetStream, for health checks. */
   ping(): Promise<number>;
+  /** Storage room and streams (store/health.ts); reused for 2 s. */
+  health(): Promise<StoreHealth>;
   close(): Promise<void>;
 }
 
@@ -144,6 +148,9 @@ export async function createEngine(nc: NatsConnection, options: EngineOptions = 
   const svc = createServices(ctx, { ...(options.producer ? { producer: options.producer } : {}), onError });
   svc.onOutcomes(workflowOutcomeListener(svc));
   const maxBatch = options.maxBatchJobs ?? ctx.limits.maxBatchJobs;
+  const health = createHealthCheck(ctx, onError);
+  // A write no stream answered: maybe a stream was deleted; the check creates missing ones again.
+  ctx.onUnansweredWrite = () => void health().catch(() => undefined);
   let scheduler: { promoter: Promoter; timers: NodeJS.Timeout[] } | undefined;
   let leadership: Leadership | undefined;
 
@@ -304,6 +311,7 @@ export async function createEngine(nc: NatsConnection, options: EngineOptions = 
       svc.locator.clear();
       if (wasScheduling) startScheduler();
     },
+    health,
     async ping() {
       const t0 = performance.now();
       await ctx.jsm.getAccountInfo();

@@ -29,6 +29,7 @@ export async function enqueueJobs(
 ): Promise<Enqueued[]> {
   const { ctx } = svc;
   checkEnqueue(ctx, items, atomic); // before anything is written
+  ctx.storage.admit(); // refused while the store is (nearly) full: stored jobs keep the room they need
   for (const n of items) {
     if (
       n.rateLimitPerSecond !== undefined &&

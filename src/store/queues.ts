@@ -48,6 +48,8 @@ export interface QueueRegistry {
   watch(onChange?: (r: QueueRecord) => void): Promise<void>;
   /** Forgets cached lanes (after an admin reset). */
   forget(): void;
+  /** Creates the consumer of every registered lane again (after the queue stream was recreated). */
+  recreateConsumers(): Promise<number>;
   close(): void;
 }
 
@@ -198,6 +200,16 @@ export function createQueueRegistry(deps: {
     forget() {
       known.clear();
       cache.clear();
+    },
+    async recreateConsumers() {
+      let n = 0;
+      for (const rec of await this.list()) {
+        for (const p of rec.lanes) {
+          await createConsumer(rec.name, p);
+          n++;
+        }
+      }
+      return n;
     },
     close() {
       watcher?.stop();
