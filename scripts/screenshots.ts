@@ -51,6 +51,8 @@ const { api, nats } = JSON.parse(readFileSync(join(dir, "endpoints.json"), "utf8
   nats: string;
 };
 const token = readFileSync(join(dir, "admin.token"), "utf8").trim();
+// jetjob start requires a NATS login; its tools find it through JETJOB_DATA_DIR (nats/local-credentials.ts).
+process.env.JETJOB_DATA_DIR = dir;
 const client = createClient({ url: api, token });
 const agents = [
   await createAgent({

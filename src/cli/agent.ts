@@ -15,6 +15,7 @@ import type { Logger, LogLevel } from "../core/logger.js";
 import { createLogger } from "../core/logger.js";
 import type { Runner } from "./client-flags.js";
 import { intFlag } from "./client-flags.js";
+import { dataDirOf, readEndpoints } from "./endpoints.js";
 import type { NatsFlags } from "./nats-flags.js";
 import { addNatsFlags, natsConnectOptions } from "./nats-flags.js";
 
@@ -41,6 +42,7 @@ const configSchema = z
     nats_creds: z.string().optional(),
     nats_user: z.string().optional(),
     nats_pass: z.string().optional(),
+    nats_pass_file: z.string().optional(),
     nats_token: z.string().optional(),
     nats_tls_ca: z.string().optional(),
     nats_tls_cert: z.string().optional(),
@@ -88,8 +90,12 @@ function parseFact(f: string): [string, string | number | boolean] {
 /** Starts an agent from flags and config; resolves once it is registered. */
 export async function startAgentFromFlags(f: AgentFlags, logger: Logger, version: string) {
   const cfg = f.config ? readAgentConfig(f.config) : {};
-  const nats = f.nats ?? process.env.JETJOB_NATS_URL ?? cfg.nats;
-  if (!nats) throw new ValidationError("--nats is required (or JETJOB_NATS_URL, or `nats` in --config)");
+  const nats = f.nats ?? process.env.JETJOB_NATS_URL ?? cfg.nats ?? readEndpoints(dataDirOf(undefined))?.nats;
+  if (!nats) {
+    throw new ValidationError(
+      "--nats is required (or JETJOB_NATS_URL, `nats` in --config, or a `jetjob start` in .jetjob / $JETJOB_DATA_DIR)",
+    );
+  }
   const labels = { ...cfg.labels };
   for (const l of f.label) {
     const i = l.indexOf(":");
@@ -101,6 +107,7 @@ export async function startAgentFromFlags(f: AgentFlags, logger: Logger, version
     natsCreds: f.natsCreds ?? cfg.nats_creds,
     natsUser: f.natsUser ?? cfg.nats_user,
     natsPass: f.natsPass ?? cfg.nats_pass,
+    natsPassFile: f.natsPassFile ?? cfg.nats_pass_file,
     natsToken: f.natsToken ?? cfg.nats_token,
     natsTlsCa: f.natsTlsCa ?? cfg.nats_tls_ca,
     natsTlsCert: f.natsTlsCert ?? cfg.nats_tls_cert,

@@ -81,9 +81,13 @@ program
   .option("--no-agent", "do not run the local fleet agent")
   .option(
     "--nats-host <addr>",
-    "NATS listen address (default 127.0.0.1); any other turns on NATS auth (user jetjob, password in <data-dir>/nats.password)",
+    "NATS listen address (default 127.0.0.1)",
   )
-  .option("--nats-auth", "require NATS credentials even on loopback")
+  .option(
+    "--no-nats-auth",
+    "let anyone who reaches NATS on loopback in without a login (insecure on a shared machine; by default " +
+      "user jetjob, password in <data-dir>/nats.password, found by jetjob's own tools)",
+  )
   .option("--nats-tls-cert <file>", "serve NATS over TLS with this certificate (PEM)")
   .option("--nats-tls-key <file>", "key of --nats-tls-cert (PEM)")
   .option("--nats-tls-ca <file>", "CA of the certificate, for this machine's own connections")

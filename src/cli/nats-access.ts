@@ -1,9 +1,9 @@
 /**
- * Who may talk to the NATS server that `jetjob start` runs. By default it listens on loopback only
- * and needs no credentials: only processes on this machine reach it. Listening anywhere else (for
- * agents on other machines) turns on NATS authentication: a user `jetjob` with a password generated
- * once and kept in `<data dir>/nats.password` (mode 0600). TLS is on when a certificate and key are
- * given.
+ * Who may talk to the NATS server that `jetjob start` runs. It listens on loopback by default and
+ * always requires a login (unless `--no-nats-auth`): a user `jetjob` with a password generated once
+ * and kept in `<data dir>/nats.password` (mode 0600, in a data dir of mode 0700). So other users of
+ * the machine can neither read jobs nor change streams, while jetjob's own CLI, SDK and agents find
+ * the password themselves (nats/local-credentials.ts). TLS is on when a certificate and key are given.
  */
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -11,14 +11,15 @@ import { join } from "node:path";
 
 import { ValidationError } from "../core/errors.js";
 import type { ConnectOptions } from "../nats/connect.js";
+import { LOCAL_NATS_USER, NATS_PASSWORD_FILE } from "../nats/local-credentials.js";
 
-export const NATS_USER = "jetjob";
+export const NATS_USER = LOCAL_NATS_USER;
 
 export interface NatsAccessOptions {
   dataDir: string;
   /** Listen address. @defaultValue "127.0.0.1" */
   host?: string | undefined;
-  /** Require credentials even on loopback. */
+  /** Require credentials (`false`: anyone who reaches the port may do anything). @defaultValue true */
   auth?: boolean | undefined;
   tlsCertFile?: string | undefined;
   tlsKeyFile?: string | undefined;
@@ -45,7 +46,7 @@ export function isLoopback(host: string): boolean {
 }
 
 export function passwordPath(dataDir: string): string {
-  return join(dataDir, "nats.password");
+  return join(dataDir, NATS_PASSWORD_FILE);
 }
 
 function loadOrCreatePassword(dataDir: string): string {
@@ -69,7 +70,10 @@ export function natsAccess(o: NatsAccessOptions): NatsAccess {
   }
   const lines: string[] = [];
   let password: string | undefined;
-  if (exposed || o.auth === true) {
+  if (o.auth === false && exposed) {
+    throw new ValidationError("--no-nats-auth is only allowed on loopback (--nats-host 127.0.0.1)");
+  }
+  if (o.auth !== false) {
     password = loadOrCreatePassword(o.dataDir);
     lines.push(`authorization { user: ${JSON.stringify(NATS_USER)}, password: ${JSON.stringify(password)} }`);
   }

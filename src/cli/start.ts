@@ -3,6 +3,7 @@
  * JetStream, data under `<data-dir>/nats`), the API server, writes `<data-dir>/endpoints.json`, and
  * creates the admin token on first run. Ctrl-C / SIGTERM stops every child; nothing is left running.
  */
+import { chmodSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 
 import type { Agent } from "../agent/agent.js";
@@ -47,6 +48,11 @@ export interface StartOptions {
 
 export async function startCommand(o: StartOptions): Promise<void> {
   const dataDir = dataDirOf(o.dataDir);
+  // Jobs' data, the token and the NATS password are for this user only: a new data dir is made
+  // 0700, the store in it always (the token and password files are 0600 themselves).
+  if (!existsSync(dataDir)) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  mkdirSync(join(dataDir, "nats"), { recursive: true, mode: 0o700 });
+  chmodSync(join(dataDir, "nats"), 0o700);
   const logger = createLogger({ ...(o.logLevel === undefined ? {} : { level: o.logLevel }) });
   const found = findNatsServer();
 
@@ -135,9 +141,11 @@ export async function startCommand(o: StartOptions): Promise<void> {
     out.write(
       `  ${color.dim("     ")}  ${where}; user ${access.user}, password in ${access.passwordFile}${access.tls ? ", TLS" : ""}\n`,
     );
-    out.write(
-      `  ${color.dim("     ")}  agents: jetjob agent --nats nats://<this host>:${new URL(nats.url).port} --nats-user ${access.user} --nats-pass "$(cat ${access.passwordFile})"${access.tls ? " --nats-tls-ca <ca.pem>" : ""}\n`,
-    );
+    if (access.exposed) {
+      out.write(
+        `  ${color.dim("     ")}  agents: copy ${access.passwordFile} to the agent's machine, then jetjob agent --nats nats://<this host>:${new URL(nats.url).port} --nats-pass-file <copy>${access.tls ? " --nats-tls-ca <ca.pem>" : ""}\n`,
+      );
+    }
   }
   out.write(`  ${color.dim("Token")}  ${token}   (${tokenNote})\n`);
   if (agent) {

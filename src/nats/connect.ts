@@ -5,9 +5,11 @@
  */
 import type { ConnectionOptions, NatsConnection } from "@nats-io/nats-core";
 import { jetstreamManager } from "@nats-io/jetstream";
+import { AuthorizationError } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 
 import { BackendError, ErrorCode, JetjobError } from "../core/errors.js";
+import { localCredentials } from "./local-credentials.js";
 
 export const MIN_SERVER_VERSION = "2.10.0";
 
@@ -46,6 +48,18 @@ export async function connectNats(options: ConnectOptions): Promise<NatsConnecti
   if (options.token !== undefined) opts.token = options.token;
   if (options.user !== undefined) opts.user = options.user;
   if (options.pass !== undefined) opts.pass = options.pass;
+  // No credentials given: those of a local `jetjob start`, or from the environment (local-credentials.ts).
+  const local =
+    options.token === undefined &&
+    options.user === undefined &&
+    options.pass === undefined &&
+    options.credsFile === undefined
+      ? localCredentials(options.servers)
+      : undefined;
+  if (local) {
+    opts.user = local.user;
+    opts.pass = local.pass;
+  }
   if (
     options.tlsCaFile !== undefined ||
     options.tlsCertFile !== undefined ||
@@ -67,11 +81,18 @@ export async function connectNats(options: ConnectOptions): Promise<NatsConnecti
     nc = await connect(opts);
   } catch (err) {
     const servers = Array.isArray(options.servers) ? options.servers.join(",") : options.servers;
+    const auth = err instanceof AuthorizationError;
     throw new BackendError(
       `cannot connect to NATS at ${servers}: ${err instanceof Error ? err.message : String(err)}`,
       {
         cause: err,
-        hint: "Is nats-server running? `jetjob start` runs one for you.",
+        hint: auth
+          ? local
+            ? `The credentials from ${local.source} were refused.`
+            : "The server needs credentials. For a `jetjob start` on this machine, run from the folder that " +
+              "holds its .jetjob data dir or set JETJOB_DATA_DIR; else set JETJOB_NATS_PASSWORD_FILE (and " +
+              "JETJOB_NATS_USER), or pass --nats-user with --nats-pass-file."
+          : "Is nats-server running? `jetjob start` runs one for you.",
       },
     );
   }

@@ -13,7 +13,7 @@ import { after, before, describe, it } from "node:test";
 import { createClient } from "../../src/client/index.js";
 import { silentLogger } from "../../src/core/logger.js";
 import { createWorker } from "../../src/worker/index.js";
-import { cli, spawnCli, startJetjob } from "../harness/cli.js";
+import { cli, natsLogin, spawnCli, startJetjob } from "../harness/cli.js";
 import type { Started } from "../harness/cli.js";
 import { waitFor } from "../harness/nats.js";
 
@@ -58,17 +58,10 @@ describe("fleet CLI: jetjob start + agent + job run", () => {
   });
 
   it("joins an agent with labels, lists it by label, targets it, and drops it on SIGTERM", async () => {
-    const agent = spawnCli([
-      "agent",
-      "--nats",
-      nats,
-      "--hostname",
-      "lab-box-1",
-      "--label",
-      "group:lab.east",
-      "--fact",
-      "rack=r12",
-    ]);
+    const agent = spawnCli(
+      ["agent", "--nats", nats, "--hostname", "lab-box-1", "--label", "group:lab.east", "--fact", "rack=r12"],
+      { JETJOB_DATA_DIR: dir }, // the NATS password is found there
+    );
     await waitFor(
       async () => {
         const r = await cli(["worker", "list", "--label", "group:lab", "--data-dir", dir, "--json"]);
@@ -156,6 +149,7 @@ describe("fleet CLI: jetjob start + agent + job run", () => {
     const failOnce = new Set<string>();
     const worker = createWorker({
       nats,
+      natsOptions: natsLogin(dir),
       queues: ["bulk-dlq"],
       logger: silentLogger,
       handleSignals: false,

@@ -18,7 +18,7 @@ import type { Client } from "../../src/client/index.js";
 import { silentLogger } from "../../src/core/logger.js";
 import type { Worker } from "../../src/worker/index.js";
 import { createWorker } from "../../src/worker/index.js";
-import { startJetjob } from "../harness/cli.js";
+import { natsLogin, startJetjob } from "../harness/cli.js";
 import type { Started } from "../harness/cli.js";
 import { waitFor } from "../harness/nats.js";
 
@@ -63,6 +63,7 @@ describe("web dashboard (chromium)", () => {
   ) => {
     const w = createWorker({
       nats,
+      natsOptions: natsLogin(dir),
       queues: [queue],
       logger: silentLogger,
       handleSignals: false,

@@ -44,9 +44,13 @@ describe("patterns cannot freeze the server", () => {
       timings: { heartbeatMs: 200 },
       handlers: { "test.echo": { kind: "query", handler: () => "ok" } },
     });
-    await waitFor(async () => ((await call("GET", "/api/v1/targets/resolve?target=all")).body.hosts as string[]).length === 1, {
-      what: "the agent to be listed",
-    });
+    await waitFor(
+      async () =>
+        ((await call("GET", "/api/v1/targets/resolve?target=all")).body.hosts as string[]).length === 1,
+      {
+        what: "the agent to be listed",
+      },
+    );
   });
   after(async () => {
     await agent.close();

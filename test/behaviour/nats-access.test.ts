@@ -1,6 +1,7 @@
 /**
- * NATS access of `jetjob start`: loopback only by default; listening elsewhere turns on NATS
- * authentication (agents log in with the generated password); TLS when given a certificate.
+ * NATS access of `jetjob start`: loopback only by default, with a login even there (jetjob's own tools
+ * find the password in the data dir); agents elsewhere log in with the password from a file; TLS when
+ * given a certificate.
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -12,6 +13,7 @@ import { after, describe, it } from "node:test";
 import { natsAccess } from "../../src/cli/nats-access.js";
 import { isJetjobError } from "../../src/core/errors.js";
 import { connectNats } from "../../src/nats/connect.js";
+import { localCredentials } from "../../src/nats/local-credentials.js";
 import { startNatsServer } from "../../src/natsd/index.js";
 import { cli, spawnCli, startJetjob } from "../harness/cli.js";
 import { waitFor } from "../harness/nats.js";
@@ -31,23 +33,76 @@ const externalIp = Object.values(networkInterfaces())
   .find((i) => i && i.family === "IPv4" && !i.internal)?.address;
 
 describe("NATS access", () => {
-  it("listens on loopback only by default, without credentials", async () => {
+  it("requires a login even on loopback; the store is private; jetjob's own tools find the password", async () => {
     const dir = newDir("jetjob-loop-");
+    rmSync(dir, { recursive: true }); // a data dir jetjob start makes itself
     const s = await startJetjob(dir);
     try {
       const conf = readFileSync(join(dir, "nats", ".run", "nats-server.conf"), "utf8");
       assert.match(conf, /^listen: "127\.0\.0\.1:/m);
-      assert.doesNotMatch(conf, /authorization/);
-      const port = new URL(
-        (JSON.parse(readFileSync(join(dir, "endpoints.json"), "utf8")) as { nats: string }).nats,
-      ).port;
+      assert.match(conf, /authorization/);
+      assert.equal(statSync(dir).mode & 0o777, 0o700, "data dir: owner only");
+      assert.equal(statSync(join(dir, "nats")).mode & 0o777, 0o700, "store: owner only");
+      assert.equal(statSync(join(dir, "nats.password")).mode & 0o777, 0o600);
+      const url = (JSON.parse(readFileSync(join(dir, "endpoints.json"), "utf8")) as { nats: string }).nats;
       if (externalIp) {
-        await assert.rejects(connectNats({ servers: `nats://${externalIp}:${port}`, timeoutMs: 1000 }));
+        await assert.rejects(
+          connectNats({ servers: `nats://${externalIp}:${new URL(url).port}`, timeoutMs: 1000 }),
+        );
+      }
+      // Anyone on the machine who cannot read the password file is refused.
+      await assert.rejects(connectNats({ servers: url, timeoutMs: 2000 }), (err: unknown) => {
+        assert.ok(isJetjobError(err));
+        assert.match(err.hint ?? "", /JETJOB_DATA_DIR/);
+        return true;
+      });
+      // jetjob's own tools find it through the data dir: an agent needs neither --nats nor a password.
+      const creds = localCredentials(url, { JETJOB_DATA_DIR: dir });
+      assert.equal(creds?.user, "jetjob");
+      const nc = await connectNats({ servers: url, user: creds!.user, pass: creds!.pass });
+      await nc.close();
+      const agent = spawnCli(["agent", "--hostname", "local-2"], { JETJOB_DATA_DIR: dir });
+      try {
+        await waitFor(
+          async () => {
+            const r = await cli(["worker", "list", "--data-dir", dir, "--json"]);
+            return (
+              r.code === 0 &&
+              (JSON.parse(r.stdout) as Array<{ hostname: string }>).some((w) => w.hostname === "local-2")
+            );
+          },
+          { timeoutMs: 20_000, what: "local-2 registered" },
+        );
+      } finally {
+        agent.child.kill("SIGTERM");
+        await agent.exited;
       }
     } finally {
       s.child.kill("SIGTERM");
       await new Promise((r) => s.child.once("exit", r));
     }
+  });
+
+  it("--no-nats-auth lets anyone on loopback in, and is refused on other addresses", async () => {
+    const dir = newDir("jetjob-noauth-");
+    const s = await startJetjob(dir, ["--no-nats-auth", "--no-agent"]);
+    try {
+      const conf = readFileSync(join(dir, "nats", ".run", "nats-server.conf"), "utf8");
+      assert.doesNotMatch(conf, /authorization/);
+    } finally {
+      s.child.kill("SIGTERM");
+      await new Promise((r) => s.child.once("exit", r));
+    }
+    const refused = await cli([
+      "start",
+      "--no-nats-auth",
+      "--nats-host",
+      "0.0.0.0",
+      "--data-dir",
+      newDir("jetjob-noauth2-"),
+    ]);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /only allowed on loopback/);
   });
 
   it("exposed NATS requires the generated password; an agent joins with it", async () => {
@@ -69,17 +124,8 @@ describe("NATS access", () => {
       const nc = await connectNats({ servers: url, user: "jetjob", pass: password });
       await nc.close();
 
-      const agent = spawnCli([
-        "agent",
-        "--nats",
-        url,
-        "--nats-user",
-        "jetjob",
-        "--nats-pass",
-        password,
-        "--hostname",
-        "remote-1",
-      ]);
+      // The password from a file, never on the command line (other users can read /proc/<pid>/cmdline).
+      const agent = spawnCli(["agent", "--nats", url, "--nats-pass-file", pwFile, "--hostname", "remote-1"]);
       try {
         await waitFor(
           async () => {

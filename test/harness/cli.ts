@@ -86,6 +86,11 @@ export async function startJetjob(dataDir: string, extra: string[] = []): Promis
   return { child, dataDir, output: () => out };
 }
 
+/** The NATS login of a `jetjob start` (its generated password), for SDK workers in tests. */
+export function natsLogin(dataDir: string): { user: string; pass: string } {
+  return { user: "jetjob", pass: readFileSync(join(dataDir, "nats.password"), "utf8").trim() };
+}
+
 /** The pid of the nats-server a `jetjob start` runs (from its ports file). */
 export function natsPid(dataDir: string): number {
   const run = join(dataDir, "nats", ".run");
