@@ -151,6 +151,17 @@ export function normalizeEnqueue(req: EnqueueRequest, nowMs: number): Normalized
   if (req.traceparent !== undefined) applyTraceContext(spec, traceContextOf(req.traceparent, req.tracestate));
   const ext: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(req)) if (!knownRequestFields.has(k)) ext[k] = v;
+  if ("queue" in ext) {
+    // The OJS HTTP binding takes the queue in `options.queue`. A top-level `queue` (the job object's
+    // field, sent back by some clients) that names another queue would be a job silently misrouted.
+    if (ext.queue !== (opts.queue ?? DEFAULT_QUEUE)) {
+      throw new ValidationError(
+        `a top-level 'queue' (${JSON.stringify(ext.queue)}) does not name the job's queue; put it in options.queue`,
+        { code: ErrorCode.InvalidRequest, details: { field: "queue" } },
+      );
+    }
+    delete ext.queue;
+  }
   if (Object.keys(ext).length > 0) spec.ext = ext;
 
   if (opts.timeout_ms !== undefined) spec.timeoutMs = opts.timeout_ms;

@@ -124,6 +124,11 @@ export interface PayloadLimits {
   maxErrorBytes: number;
   /** Jobs in one batch enqueue. @defaultValue 1000 */
   maxBatchJobs: number;
+  /**
+   * JSON size of everything else a job stores from its request: `meta`, `options.metadata`,
+   * `options.tags` and unknown top-level fields (echoed back), together. @defaultValue 64 KiB
+   */
+  maxMetaBytes: number;
 }
 
 export function defaultPayloadLimits(): PayloadLimits {
@@ -132,6 +137,7 @@ export function defaultPayloadLimits(): PayloadLimits {
     maxResultBytes: 512 * 1024,
     maxErrorBytes: 16 * 1024,
     maxBatchJobs: 1000,
+    maxMetaBytes: 64 * 1024,
   };
 }
 

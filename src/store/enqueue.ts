@@ -2,6 +2,7 @@
  * Enqueue with the job policies that act at enqueue time: a queue's rate limit set through
  * `options.rate_limit`, and unique keys. Used by the API engine and the NATS client alike.
  */
+import { ConflictError, ErrorCode } from "../core/errors.js";
 import type { NormalizedEnqueue } from "../core/envelope.js";
 import { Store } from "../core/ids.js";
 import type { KeySource } from "../core/key-template.js";
@@ -42,6 +43,16 @@ export async function enqueueJobs(
     }
   }
 
+  // A client-chosen id must not be an existing job's (a server-made id locates its job without the
+  // id index, so only a lookup finds it): it would be stored as a second, hidden job.
+  for (const n of items) {
+    if (n.spec.id !== undefined && (await svc.locator.locate(n.spec.id))) {
+      throw new ConflictError(`a job with id '${n.spec.id}' already exists`, {
+        code: ErrorCode.Duplicate,
+        details: { job_id: n.spec.id },
+      });
+    }
+  }
   if (items.some((n) => mayHaveKeyTemplate(svc, n))) await applyKeyTemplates(svc, items);
   const keys = new Set<string>();
   for (const n of items) if (n.spec.xkey !== undefined) keys.add(n.spec.xkey);

@@ -41,13 +41,24 @@ export function checkEnqueue(ctx: StoreContext, items: readonly NormalizedEnqueu
     });
   }
   for (let k = 0; k < items.length; k++) {
-    const bytes = jsonBytes(items[k]!.spec.args);
+    const spec = items[k]!.spec;
+    const bytes = jsonBytes(spec.args);
     if (bytes > limits.maxArgsBytes) {
       const where = items.length > 1 ? `jobs[${k}].args` : "args";
       throw tooLarge(where, bytes, limits.maxArgsBytes, {
         field: where,
         ...(items.length > 1 ? { index: k } : {}),
       });
+    }
+    if (spec.meta !== undefined || spec.metadata !== undefined || spec.ext !== undefined || spec.tags !== undefined) {
+      const meta = jsonBytes([spec.meta, spec.metadata, spec.ext, spec.tags]);
+      if (meta > limits.maxMetaBytes) {
+        const where = `${items.length > 1 ? `jobs[${k}]: ` : ""}meta, options.metadata, options.tags and extension fields`;
+        throw tooLarge(where, meta, limits.maxMetaBytes, {
+          field: "meta",
+          ...(items.length > 1 ? { index: k } : {}),
+        });
+      }
     }
   }
   if (!atomic || items.length < 2) return;

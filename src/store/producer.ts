@@ -229,9 +229,14 @@ export function createProducer(ctx: StoreContext, options: ProducerOptions = {})
     if (new Set(ids).size !== ids.length) {
       throw new ConflictError("the same job id appears twice in the request", { code: ErrorCode.Duplicate });
     }
+    // What this request stores where: a repeat of it may resume an unfinished reservation (its
+    // segments carry the same msg ids, so JetStream stores nothing twice); another request may not.
+    const request = createHash("sha1")
+      .update(items.map((n) => `${n.spec.id ?? ""}@${destinationFor(n).subject}`).join("\n"))
+      .digest("base64url");
     const reserved = new Map<string, number>();
     try {
-      for (const id of ids) reserved.set(id, await reserveId(ctx, id));
+      for (const id of ids) reserved.set(id, await reserveId(ctx, id, request));
     } catch (err) {
       await unreserve(ctx, reserved);
       throw err;
@@ -324,7 +329,8 @@ export function createProducer(ctx: StoreContext, options: ProducerOptions = {})
 /**
  * A reservation without a location is an enqueue of a client-chosen id that has not finished: it is
  * in progress, or its process died (or timed out) somewhere between reserving the id and recording
- * where the job was stored. Within this time another enqueue of the id goes ahead: the job's segment
+ * where the job was stored. Within this time a repeat of the same request (the same ids going to the
+ * same places) goes ahead, and any other request with the id is refused: the job's segment
  * is published with a msg id derived from the ids in it, so if the first enqueue did store it,
  * JetStream stores nothing new (its duplicate window on the segment streams is 5 minutes) and the
  * enqueue records the stored job and answers `duplicate`. An older reservation is taken over.
@@ -353,11 +359,13 @@ export interface IdRecord {
   ref?: string;
   ti?: number;
   reservedAt: number;
+  /** Fingerprint of the request that reserved it (its ids and where each goes). */
+  request?: string;
 }
 
 /** Reserves a client-chosen id (see {@link RESUME_MS}); returns the revision of the reservation. */
-async function reserveId(ctx: StoreContext, id: string): Promise<number> {
-  const value = enc.encode(JSON.stringify({ reservedAt: Date.now() } satisfies IdRecord));
+async function reserveId(ctx: StoreContext, id: string, request: string): Promise<number> {
+  const value = enc.encode(JSON.stringify({ reservedAt: Date.now(), request } satisfies IdRecord));
   let createError: unknown;
   try {
     return await ctx.buckets.ids.create(id, value);
@@ -372,8 +380,16 @@ async function reserveId(ctx: StoreContext, id: string): Promise<number> {
   }
   const rec = JSON.parse(new TextDecoder().decode(e.value)) as IdRecord;
   if (rec.ref === undefined) {
-    if (Date.now() - rec.reservedAt < RESUME_MS) return e.revision;
-    return await ctx.buckets.ids.update(id, value, e.revision);
+    if (Date.now() - rec.reservedAt >= RESUME_MS) return await ctx.buckets.ids.update(id, value, e.revision);
+    if (rec.request === undefined || rec.request === request) return e.revision;
+    // Another request is creating a job with this id (say, the same id sent at once as an immediate
+    // and as a scheduled job): both must not be stored.
+    throw new ConflictError(`a job with id '${id}' is being created by another request`, {
+      code: ErrorCode.Duplicate,
+      retryable: true,
+      details: { job_id: id },
+      hint: "If that request failed, the id can be used again after a few minutes.",
+    });
   }
   throw new ConflictError(`a job with id '${id}' already exists`, {
     code: ErrorCode.Duplicate,

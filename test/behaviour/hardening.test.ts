@@ -7,6 +7,7 @@ import { after, before, describe, it } from "node:test";
 
 import type { Agent } from "../../src/agent/agent.js";
 import { createAgent } from "../../src/agent/agent.js";
+import { uuidv7 } from "../../src/core/ids.js";
 import { silentLogger } from "../../src/core/logger.js";
 import type { RunningApiServer } from "../../src/server/run.js";
 import { runTestServer } from "../harness/app.js";
@@ -107,5 +108,99 @@ describe("patterns cannot freeze the server", () => {
     console.log(`nack matched against (a+)+$: ${nack.ms.toFixed(1)} ms`);
     assert.equal(nack.status, 200);
     assert.ok(nack.ms < 1000, `answered in ${nack.ms} ms`);
+  });
+});
+
+describe("enqueue holes", () => {
+  let srv: RunningApiServer;
+  const call = async (method: string, path: string, body?: unknown) => {
+    const r = await fetch(`${srv.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+  };
+  before(async () => {
+    srv = await runTestServer(h.nats.url, [{ name: "admin", token, scope: "admin" }]);
+  });
+  after(async () => {
+    await srv.close();
+  });
+
+  it("one client id sent at once as an immediate and as a scheduled job is stored once", async () => {
+    let both = 0;
+    for (let k = 0; k < 30; k++) {
+      const id = uuidv7();
+      const [now, later] = await Promise.all([
+        call("POST", "/ojs/v1/jobs", { id, type: "pair.job", args: [k], options: { queue: "pairs" } }),
+        call("POST", "/ojs/v1/jobs", {
+          id,
+          type: "pair.job",
+          args: [k],
+          options: { queue: "pairs", scheduled_at: new Date(Date.now() + 60_000).toISOString() },
+        }),
+      ]);
+      const created = [now, later].filter((r) => r.status === 201).length;
+      if (created === 2) both++;
+      assert.equal(created, 1, `pair ${k}: ${now.status} and ${later.status}`);
+      const refused = now.status === 201 ? later : now;
+      assert.equal(refused.status, 409);
+      assert.equal((refused.body.error as { code: string }).code, "duplicate");
+    }
+    assert.equal(both, 0);
+  });
+
+  it("a client id that is an existing job's server-made id is refused", async () => {
+    const first = await call("POST", "/ojs/v1/jobs", {
+      type: "plain.job",
+      args: [],
+      options: { queue: "ids" },
+    });
+    const id = (first.body.job as { id: string }).id;
+    const again = await call("POST", "/ojs/v1/jobs", {
+      id,
+      type: "other.job",
+      args: [1],
+      options: { queue: "ids" },
+    });
+    assert.equal(again.status, 409);
+    assert.equal((again.body.error as { code: string }).code, "duplicate");
+    const job = await call("GET", `/ojs/v1/jobs/${id}`);
+    assert.equal((job.body.job as { type: string }).type, "plain.job", "the first job is untouched");
+  });
+
+  it("meta, options.metadata and extension fields have a size limit", async () => {
+    const big = "m".repeat(7 * 1024 * 1024);
+    for (const body of [
+      { type: "big.meta", args: [], meta: { blob: big } },
+      { type: "big.meta", args: [], options: { metadata: { blob: big } } },
+      { type: "big.meta", args: [], x_blob: big },
+    ]) {
+      const r = await call("POST", "/ojs/v1/jobs", body);
+      assert.equal(r.status, 413, JSON.stringify(Object.keys(body)));
+      assert.equal((r.body.error as { code: string }).code, "payload_too_large");
+    }
+    const small = await call("POST", "/ojs/v1/jobs", {
+      type: "big.meta",
+      args: [],
+      meta: { note: "fine" },
+      x_tag: 1,
+    });
+    assert.equal(small.status, 201);
+  });
+
+  it("a top-level queue that is not the job's queue is refused, not kept as an extension", async () => {
+    const wrong = await call("POST", "/ojs/v1/jobs", { type: "q.job", args: [], queue: "emails" });
+    assert.equal(wrong.status, 400);
+    assert.match((wrong.body.error as { message: string }).message, /options\.queue/);
+    const same = await call("POST", "/ojs/v1/jobs", {
+      type: "q.job",
+      args: [],
+      queue: "emails",
+      options: { queue: "emails" },
+    });
+    assert.equal(same.status, 201);
+    assert.equal((same.body.job as { queue: string }).queue, "emails");
   });
 });
