@@ -251,6 +251,7 @@ export function exitCodeFor(code: ErrorCode): ExitCode {
 function defaultRetryable(code: ErrorCode): boolean {
   return (
     code === ErrorCode.BackendError ||
+    code === ErrorCode.StorageFull ||
     code === ErrorCode.Timeout ||
     code === ErrorCode.RateLimited ||
     code === ErrorCode.Closed ||

@@ -34,6 +34,7 @@ const table: Array<[ErrorCode, number, ExitCode, boolean]> = [
   ["unsupported", 422, 2, false],
   ["no_targets", 422, 2, false],
   ["backend_error", 503, 3, true],
+  ["storage_full", 507, 3, true],
   ["server_too_old", 503, 3, false],
   ["timeout", 504, 3, true],
   ["closed", 503, 3, true],
@@ -161,6 +162,18 @@ describe("coerceError", () => {
     assert.equal(e.cause, orig);
     assert.equal(e.retryable, false);
     assert.equal(httpStatusFor(e.code), 500);
+  });
+
+  it("maps JetStream's 'store is full' API errors (10023, 10047) to storage_full, by code not text", () => {
+    for (const code of [10023, 10047]) {
+      const api = Object.assign(new Error("whatever the server says"), { code });
+      const e = coerceError(api);
+      assert.equal(e.code, ErrorCode.StorageFull);
+      assert.equal(httpStatusFor(e.code), 507);
+      assert.equal(e.retryable, true);
+    }
+    const other = coerceError(Object.assign(new Error("insufficient resources"), { code: 10071 }));
+    assert.equal(other.code, ErrorCode.Internal);
   });
 
   const others: Array<[unknown, string]> = [
