@@ -15,6 +15,7 @@ import type { HousekeepingOptions } from "../core/storage-options.js";
 import { resolveHousekeeping } from "../core/storage-options.js";
 import type { StoreHealth } from "./health.js";
 import { createHealthCheck } from "./health.js";
+import { createServerClock } from "./server-clock.js";
 import type { StoreContext, StoreContextOptions } from "./context.js";
 import { createStoreContext } from "./context.js";
 import type { CronView } from "./cron.js";
@@ -149,6 +150,8 @@ export async function createEngine(nc: NatsConnection, options: EngineOptions = 
   svc.onOutcomes(workflowOutcomeListener(svc));
   const maxBatch = options.maxBatchJobs ?? ctx.limits.maxBatchJobs;
   const health = createHealthCheck(ctx, onError);
+  /** The NATS server's clock as the scheduler leader sees it (server-clock.ts). */
+  const clock = createServerClock();
   // A write no stream answered: maybe a stream was deleted; the check creates missing ones again.
   ctx.onUnansweredWrite = () => void health().catch(() => undefined);
   let scheduler: { promoter: Promoter; timers: NodeJS.Timeout[] } | undefined;
@@ -167,9 +170,9 @@ export async function createEngine(nc: NatsConnection, options: EngineOptions = 
   }
 
   function startScheduler(): void {
-    const promoter = startPromoter(ctx, svc, { onError });
+    const promoter = startPromoter(ctx, svc, { onError, clock });
     const timers = [
-      every(1000, () => cronTick(svc)),
+      every(1000, () => cronTick(svc, clock.now())),
       every(5000, () => sweepWorkflows(svc)),
       every(options.keySweepMs ?? 2000, () => sweepKeys(svc, onError)),
     ];
@@ -188,6 +191,7 @@ export async function createEngine(nc: NatsConnection, options: EngineOptions = 
     leadership = startLeaderElection({
       kv: ctx.buckets.leases,
       name: "scheduler",
+      clock,
       holder: ctx.instanceId,
       ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
       onElected: startScheduler,

@@ -5,6 +5,7 @@
  * the stream for new segments, and fires each segment at its due time with millisecond precision.
  * No bucket is scanned twice on a timer: a bucket is read once when its minute comes near.
  */
+import type { ServerClock } from "./server-clock.js";
 import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
 import type { ConsumerMessages } from "@nats-io/jetstream";
 
@@ -31,6 +32,8 @@ export interface Promoter {
 
 export interface PromoterOptions {
   onError?: (err: unknown) => void;
+  /** The NATS server's clock (server-clock.ts): jobs are due by its time, not this process's. */
+  clock?: ServerClock;
 }
 
 interface Entry {
@@ -49,6 +52,7 @@ export function startPromoter(ctx: StoreContext, svc: Services, options: Promote
   let tail: ConsumerMessages | undefined;
   let work: Promise<void> = Promise.resolve();
   const onError = options.onError ?? (() => undefined);
+  const now = options.clock ? options.clock.now : Date.now;
 
   function push(e: Entry): void {
     if (known.has(e.seq)) return;
@@ -67,13 +71,13 @@ export function startPromoter(ctx: StoreContext, svc: Services, options: Promote
       () => {
         work = work.then(fireDue).catch(onError);
       },
-      Math.max(0, Math.min(head.due - Date.now(), 30_000)),
+      Math.max(0, Math.min(head.due - now(), 30_000)),
     );
   }
 
   async function fireDue(): Promise<void> {
-    const now = Date.now();
-    while (!closed && heap.length > 0 && heap[0]!.due <= now) {
+    const t = now();
+    while (!closed && heap.length > 0 && heap[0]!.due <= t) {
       const e = heap.shift()!;
       try {
         const retryAt = await promote(e.seq);
@@ -82,7 +86,7 @@ export function startPromoter(ctx: StoreContext, svc: Services, options: Promote
       } catch (err) {
         onError(err);
         known.delete(e.seq);
-        push({ seq: e.seq, due: Date.now() + 1000 });
+        push({ seq: e.seq, due: now() + 1000 });
       }
     }
     schedule();
@@ -213,7 +217,7 @@ export function startPromoter(ctx: StoreContext, svc: Services, options: Promote
 
   /** Loads every bucket due by the end of the next minute that has not been loaded yet. */
   async function scan(initial: boolean): Promise<void> {
-    const horizon = Math.floor(Date.now() / MINUTE) + 1;
+    const horizon = Math.floor(now() / MINUTE) + 1;
     if (initial) {
       const info = await ctx.jsm.streams.info(ctx.topology.streams.delay, {
         subjects_filter: ctx.subjects.delayAll(),

@@ -3,17 +3,23 @@
  * (issue 21): patterns with catastrophic backtracking in targets and retry policies.
  */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 
 import type { Agent } from "../../src/agent/agent.js";
 import { createAgent } from "../../src/agent/agent.js";
 import { uuidv7 } from "../../src/core/ids.js";
 import { silentLogger } from "../../src/core/logger.js";
+import { createClient } from "../../src/client/index.js";
+import { createEngine } from "../../src/store/engine.js";
+import { createWorker } from "../../src/worker/index.js";
 import type { RunningApiServer } from "../../src/server/run.js";
 import { runTestServer } from "../harness/app.js";
 import { useNats, waitFor } from "../harness/nats.js";
 
 const h = useNats();
+const skewedEngine = fileURLToPath(new URL("../fixtures/skewed-engine.ts", import.meta.url));
 const token = "hardening-test-token-0123456789";
 
 describe("patterns cannot freeze the server", () => {
@@ -202,5 +208,64 @@ describe("enqueue holes", () => {
     });
     assert.equal(same.status, 201);
     assert.equal((same.body.job as { queue: string }).queue, "emails");
+  });
+});
+
+describe("a server whose clock runs fast", () => {
+  it("cannot take the scheduler lease from a live leader; as leader it runs scheduled jobs on time", async () => {
+    const nc = await h.nats.connect("clock-test");
+    const a = await createEngine(nc, { leaseMs: 600, housekeeping: false });
+    await waitFor(() => a.scheduling, { what: "A to lead" });
+    const child = spawn(process.execPath, ["--import", "tsx", skewedEngine, h.nats.url, "30000"], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    child.stdout.on("data", (b: Buffer) => (out += b.toString()));
+    const exited = new Promise((r) => child.once("exit", r));
+    try {
+      await waitFor(() => out.includes("follower"), {
+        timeoutMs: 20_000,
+        what: "the skewed engine to start",
+      });
+      // Ten lease lengths: the fast clock sees A's lease as long expired, yet must leave it alone.
+      const until = Date.now() + 6000;
+      await waitFor(() => Date.now() > until || out.includes("leader") || !a.scheduling, {
+        timeoutMs: 10_000,
+        intervalMs: 50,
+      });
+      assert.equal(a.scheduling, true, "A still leads");
+      assert.doesNotMatch(out, /leader/, "the fast-clock server never took the lease");
+
+      // Hand over: A leaves; the fast-clock server leads and promotes a job due in 3 s on time.
+      await a.close();
+      await waitFor(() => out.includes("leader"), { timeoutMs: 10_000, what: "the skewed engine to lead" });
+      const client = createClient({ nats: nc });
+      const due = Date.now() + 3000;
+      const job = await client.enqueue("clock.job", [], { queue: "clock", runAt: new Date(due) });
+      let startedAt = 0;
+      const worker = createWorker({
+        nats: h.nats.url,
+        queues: ["clock"],
+        handleSignals: false,
+        logger: silentLogger,
+        handlers: { "clock.job": () => void (startedAt = Date.now()) },
+      });
+      await worker.ready;
+      try {
+        await client.waitFor(job.id, { timeoutMs: 15_000 });
+      } finally {
+        await worker.close();
+        await client.close();
+      }
+      console.log(
+        `scheduled for ${new Date(due).toISOString()}, started ${startedAt - due} ms from it (leader's clock +30 s)`,
+      );
+      assert.ok(startedAt >= due - 500, `not early (${due - startedAt} ms before its time)`);
+    } finally {
+      child.kill("SIGTERM");
+      await exited;
+      await a.close().catch(() => undefined);
+      await nc.close();
+    }
   });
 });
