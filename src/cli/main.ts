@@ -79,10 +79,7 @@ program
   .option("--nats-port <port>", "NATS client port (0 = any free port)", port, 4222)
   .option("--data-dir <dir>", "where data, token and endpoints.json live (default: .jetjob)")
   .option("--no-agent", "do not run the local fleet agent")
-  .option(
-    "--nats-host <addr>",
-    "NATS listen address (default 127.0.0.1)",
-  )
+  .option("--nats-host <addr>", "NATS listen address (default 127.0.0.1)")
   .option(
     "--no-nats-auth",
     "let anyone who reaches NATS on loopback in without a login (insecure on a shared machine; by default " +

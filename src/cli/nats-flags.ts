@@ -27,7 +27,10 @@ export function addNatsFlags(cmd: Command): Command {
     .option("--nats-creds <file>", "NATS credentials file")
     .option("--nats-user <user>", "NATS user")
     .option("--nats-pass-file <file>", "file holding the NATS password (or $JETJOB_NATS_PASSWORD_FILE)")
-    .option("--nats-pass <pass>", "NATS password (visible to other local users in the process list: prefer --nats-pass-file)")
+    .option(
+      "--nats-pass <pass>",
+      "NATS password (visible to other local users in the process list: prefer --nats-pass-file)",
+    )
     .option("--nats-token <token>", "NATS token")
     .option("--nats-tls-ca <file>", "TLS to NATS: trust this CA (PEM)")
     .option("--nats-tls-cert <file>", "TLS client certificate (PEM)")

@@ -65,7 +65,8 @@ export function localCredentials(
   cwd: string = process.cwd(),
 ): LocalCredentials | undefined {
   const user = env.JETJOB_NATS_USER || LOCAL_NATS_USER;
-  if (env.JETJOB_NATS_PASSWORD) return { user, pass: env.JETJOB_NATS_PASSWORD, source: "JETJOB_NATS_PASSWORD" };
+  if (env.JETJOB_NATS_PASSWORD)
+    return { user, pass: env.JETJOB_NATS_PASSWORD, source: "JETJOB_NATS_PASSWORD" };
   if (env.JETJOB_NATS_PASSWORD_FILE) {
     const pass = readSecret(env.JETJOB_NATS_PASSWORD_FILE);
     if (pass) return { user, pass, source: env.JETJOB_NATS_PASSWORD_FILE };

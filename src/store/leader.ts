@@ -61,7 +61,8 @@ export function startLeaderElection(o: LeaderOptions): Leadership {
           lease = undefined;
         }
       }
-      if (e && (!seen || seen.revision !== e.revision)) seen = { revision: e.revision, sinceMs: performance.now() };
+      if (e && (!seen || seen.revision !== e.revision))
+        seen = { revision: e.revision, sinceMs: performance.now() };
       const stale = seen !== undefined && performance.now() - seen.sinceMs > leaseMs;
       const before = Date.now();
       let revision: number;

@@ -50,7 +50,12 @@ export function checkEnqueue(ctx: StoreContext, items: readonly NormalizedEnqueu
         ...(items.length > 1 ? { index: k } : {}),
       });
     }
-    if (spec.meta !== undefined || spec.metadata !== undefined || spec.ext !== undefined || spec.tags !== undefined) {
+    if (
+      spec.meta !== undefined ||
+      spec.metadata !== undefined ||
+      spec.ext !== undefined ||
+      spec.tags !== undefined
+    ) {
       const meta = jsonBytes([spec.meta, spec.metadata, spec.ext, spec.tags]);
       if (meta > limits.maxMetaBytes) {
         const where = `${items.length > 1 ? `jobs[${k}]: ` : ""}meta, options.metadata, options.tags and extension fields`;

@@ -95,6 +95,11 @@ export interface SegmentRunnerDeps {
   /** Called whenever capacity frees up (the worker pulls more). */
   onCapacity: () => void;
   leaseMs: number;
+  /**
+   * The most slots one queue's jobs may hold (running, waiting or being claimed), so that a queue
+   * whose handlers hang cannot starve the worker's other queues. @defaultValue `concurrency`
+   */
+  queueCap?: (queue: string) => number;
 }
 
 export interface SegmentRunner {
@@ -102,6 +107,8 @@ export interface SegmentRunner {
   accept(d: Delivery): Promise<boolean>;
   /** Free job slots not covered by running or waiting jobs. */
   free(): number;
+  /** Free slots for one queue: also within its share (see `queueCap`). */
+  freeFor(queue: string): number;
   readonly stats: { running: number; completed: number; failed: number; segmentsHeld: number };
   /** Stops starting jobs; gives back unstarted ones; waits for running ones until `deadline`, then aborts them. */
   drain(deadline: number): Promise<void>;
@@ -146,9 +153,35 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
 
   /** Jobs of segments whose claims are being written (not yet running or waiting). */
   let claiming = 0;
+  /** The same per queue: running, waiting and being claimed (for each queue's share). */
+  const runningBy = new Map<string, number>();
+  const waitingBy = new Map<string, number>();
+  const claimingBy = new Map<string, number>();
+  const add = (m: Map<string, number>, q: string, n: number) => m.set(q, (m.get(q) ?? 0) + n);
+  const capOf = (q: string) => d.queueCap?.(q) ?? d.concurrency;
 
   function free(): number {
     return d.concurrency - stats.running - waiting.length - claiming;
+  }
+
+  function freeFor(q: string): number {
+    const used = (runningBy.get(q) ?? 0) + (waitingBy.get(q) ?? 0) + (claimingBy.get(q) ?? 0);
+    return Math.min(free(), capOf(q) - used);
+  }
+
+  /** Adds a claimed job to the waiting list. */
+  function wait(w: Waiting): void {
+    waiting.push(w);
+    w.h.queued++;
+    add(waitingBy, w.h.at.seg.q, 1);
+  }
+
+  /** Takes waiting entry `k` off the list. */
+  function unwait(k: number): Waiting {
+    const w = k === 0 ? waiting.shift()! : waiting.splice(k, 1)[0]!;
+    w.h.queued--;
+    add(waitingBy, w.h.at.seg.q, -1);
+    return w;
   }
 
   async function accept(delivery: Delivery): Promise<boolean> {
@@ -171,6 +204,11 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
       applyRelease(d.nc, delivery.ackSubject, { kind: "ack" });
       return true;
     }
+    if (freeFor(at.seg.q) <= 0) {
+      // Its queue has used up its share of the slots (see `queueCap`): leave it to others for now.
+      applyRelease(d.nc, delivery.ackSubject, { kind: "nak", delayMs: 0 });
+      return false;
+    }
     d.locator.remember(at);
     const h: Held = {
       at,
@@ -190,8 +228,9 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
     stats.segmentsHeld = held.size;
     // Counted against free slots from now on, so the worker can ask for its next segment while these
     // claims are written (no idle round trip between segments) without asking for more than it can run.
-    const counted = Math.min(at.seg.jobs.length, Math.max(0, free()));
+    const counted = Math.min(at.seg.jobs.length, Math.max(0, freeFor(at.seg.q)));
     claiming += counted;
+    add(claimingBy, at.seg.q, counted);
     try {
       await claim(h, delivery.info.deliveryCount === 1, counted);
     } catch (err) {
@@ -199,6 +238,7 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
       if (!h.released && h.running.size === 0 && h.queued === 0) release(h, { kind: "nak", delayMs: 1000 });
     } finally {
       claiming -= counted;
+      add(claimingBy, at.seg.q, -counted);
     }
     return true;
   }
@@ -212,7 +252,7 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
       at.seq,
       at.seg.jobs.length,
       async (journal, slots, now) => {
-        const hold = Math.max(0, free() + counted + d.prefetch);
+        const hold = Math.max(0, freeFor(at.seg.q) + counted + d.prefetch);
         const step = await stepClaims(d.svc, { at, journal, slots }, now, { firstDelivery, validate: hold });
         const ops = step.ops;
         for (const p of step.runnable) ops.push(...claimOps(p, { w: d.workerId, at: now }));
@@ -256,8 +296,7 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
         continue;
       }
       const suspect = p.takeover?.started === true;
-      waiting.push({ h, i: p.i, a: p.a, since: now, ahead: p.takeover !== undefined, suspect });
-      h.queued++;
+      wait({ h, i: p.i, a: p.a, since: now, ahead: p.takeover !== undefined, suspect });
     }
     if (h.pending.length > 0) void flush(h);
     startWaiting();
@@ -280,8 +319,7 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
     if (stale.length === 0 || draining) return;
     const bySegment = new Map<Held, Array<{ i: number; a: number; ahead: boolean; suspect: boolean }>>();
     for (const w of stale) {
-      waiting.splice(waiting.indexOf(w), 1);
-      w.h.queued--;
+      unwait(waiting.indexOf(w));
       let list = bySegment.get(w.h);
       if (!list) bySegment.set(w.h, (list = []));
       list.push({ i: w.i, a: w.a, ahead: w.ahead, suspect: w.suspect });
@@ -313,8 +351,7 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
           // Stopping meanwhile: give them back unstarted instead (see claim()).
           if (draining) h.pending.push({ op: "requeue", i, a, at: Date.now(), u: 1 });
           else {
-            waiting.push({ h, i, a, since: Date.now(), ahead, suspect });
-            h.queued++;
+            wait({ h, i, a, since: Date.now(), ahead, suspect });
           }
         }
         if (h.pending.length > 0) void flush(h);
@@ -326,12 +363,16 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
 
   function startWaiting(): void {
     while (!draining && stats.running < d.concurrency) {
-      // The first waiting job, skipping suspects while one runs (see `Waiting.suspect`).
-      const k = suspectsRunning.size === 0 ? 0 : waiting.findIndex((w) => !w.suspect);
-      if (k < 0 || k >= waiting.length) break;
-      const { h, i, a, ahead, suspect } = k === 0 ? waiting.shift()! : waiting.splice(k, 1)[0]!;
-      h.queued--;
+      // The first waiting job whose queue is within its share, skipping suspects while one runs.
+      const k = waiting.findIndex(
+        (w) =>
+          (runningBy.get(w.h.at.seg.q) ?? 0) < capOf(w.h.at.seg.q) &&
+          (!w.suspect || suspectsRunning.size === 0),
+      );
+      if (k < 0) break;
+      const { h, i, a, ahead, suspect } = unwait(k);
       stats.running++;
+      add(runningBy, h.at.seg.q, 1);
       h.running.add(i);
       if (suspect) suspectsRunning.add(jobIdAt(h.at, i));
       if (!ahead) {
@@ -350,6 +391,7 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
   function finished(h: Held, i: number): void {
     h.running.delete(i);
     stats.running--;
+    add(runningBy, h.at.seg.q, -1);
     suspectsRunning.delete(jobIdAt(h.at, i));
   }
 
@@ -532,6 +574,7 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
   return {
     accept,
     free,
+    freeFor,
     stats,
     cancel(id) {
       const c = cancels.get(id);
@@ -539,9 +582,8 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
       // Reserved but not started: drop it (the cancel is already in its journal).
       const k = waiting.findIndex((w) => jobIdAt(w.h.at, w.i) === id);
       if (k >= 0) {
-        const [w] = waiting.splice(k, 1);
-        w!.h.queued--;
-        maybeRelease(w!.h);
+        const w = unwait(k);
+        maybeRelease(w.h);
         d.onCapacity();
       }
     },
@@ -555,8 +597,8 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
     async drain(deadline) {
       draining = true;
       // Claimed but never started: give them back without using up an attempt.
-      for (const { h, i, a } of waiting.splice(0)) {
-        h.queued--;
+      while (waiting.length > 0) {
+        const { h, i, a } = unwait(0);
         h.pending.push({ op: "requeue", i, a, at: Date.now(), u: 1 });
         void flush(h);
       }

@@ -47,7 +47,11 @@ export interface WorkerOptions<T extends JobTypes = JobTypes> {
   /** Queues to take jobs from. @defaultValue ["default"] */
   queues?: string[];
   handlers: Handlers<T>;
-  /** Jobs run at the same time. @defaultValue 10 */
+  /**
+   * Jobs run at the same time. With several queues, each queue keeps at least one slot: one queue's
+   * jobs hold at most `concurrency - (queues - 1)`, so a queue whose handlers hang (no `timeout_ms`)
+   * cannot starve the others. @defaultValue 10
+   */
   concurrency?: number;
   /**
    * Jobs a worker may hold beyond those it runs (taken with a segment, started as slots free up).

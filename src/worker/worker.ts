@@ -101,6 +101,10 @@ export function createWorker<T extends JobTypes = JobTypes>(options: WorkerOptio
     for (const l of loops.values()) if (l.state !== "empty") free -= l.loop.credit;
     for (const queue of queues) {
       if (ctx.queues.cached(queue)?.paused) continue;
+      // This queue's share (see `queueCap`): a queue whose jobs hold their share waits for them.
+      let queueFree = runner.freeFor(queue);
+      for (const l of loops.values())
+        if (l.queue === queue && l.state !== "empty") queueFree -= l.loop.credit;
       for (const l of loops.values()) {
         if (l.queue !== queue) continue;
         if (l.loop.credit > 0) {
@@ -111,7 +115,7 @@ export function createWorker<T extends JobTypes = JobTypes>(options: WorkerOptio
           l.loop.request(1, LONG_POLL_MS);
           continue;
         }
-        if (free <= 0) break;
+        if (free <= 0 || queueFree <= 0) break;
         l.loop.request(1, l.state === "unknown" ? PROBE_MS : LONG_POLL_MS);
         free--;
         break;
@@ -201,6 +205,8 @@ export function createWorker<T extends JobTypes = JobTypes>(options: WorkerOptio
       concurrency,
       prefetch,
       rebalanceAfterMs: options.rebalanceAfterMs ?? 1000,
+      // Every other queue keeps one slot, so a queue whose handlers hang cannot starve the rest.
+      queueCap: () => (queues.length > 1 ? Math.max(1, concurrency - (queues.length - 1)) : concurrency),
       logger,
       emit,
       listening: (name) => emitter.listenerCount(name) > 0,

@@ -220,6 +220,44 @@ describe("NATS-direct worker", () => {
     }
   });
 
+  it("a queue whose handlers hang cannot starve the worker's other queues", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let hanging = 0;
+    const worker = createWorker({
+      nats: h.nats.url,
+      queues: ["stuck", "lively"],
+      concurrency: 3,
+      handleSignals: false,
+      logger: silentLogger,
+      shutdownTimeoutMs: 100,
+      handlers: {
+        hang: async () => {
+          hanging++;
+          await gate; // no timeout_ms: without a share it would hold every slot
+        },
+        quick: () => "done",
+      },
+    });
+    await worker.ready;
+    try {
+      await Promise.all(Array.from({ length: 6 }, () => client.enqueue("hang", [], { queue: "stuck" })));
+      await waitFor(() => hanging === 2, { what: "the stuck queue to fill its share (3 - 1 slots)" });
+      const quick = await Promise.all(
+        Array.from({ length: 5 }, (_, k) => client.enqueue("quick", [k], { queue: "lively" })),
+      );
+      const done = await Promise.all(quick.map((j) => client.waitFor(j.id, { timeoutMs: 10_000 })));
+      assert.deepEqual(
+        done.map((j) => j.state),
+        Array(5).fill("completed"),
+      );
+      assert.equal(hanging, 2, "the stuck queue never got the other queue's slot");
+    } finally {
+      release();
+      await worker.close();
+    }
+  });
+
   it("obeys the same rules as HTTP fetch: a job taken by a worker is not fetchable", async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
