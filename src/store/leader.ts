@@ -66,7 +66,6 @@ export function startLeaderElection(o: LeaderOptions): Leadership {
       const stale = seen !== undefined && performance.now() - seen.sinceMs > leaseMs;
       const before = Date.now();
       let revision: number;
-      let after: number;
       if (!e || e.operation !== "PUT") {
         revision = await o.kv.create(key, encode());
       } else if (lease?.holder === o.holder || !lease || lease.holder === "" || stale) {
@@ -75,7 +74,7 @@ export function startLeaderElection(o: LeaderOptions): Leadership {
         setLeader(false);
         return;
       }
-      after = Date.now();
+      const after = Date.now();
       seen = { revision, sinceMs: performance.now() };
       setLeader(true);
       if (o.clock) {

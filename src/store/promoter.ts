@@ -52,7 +52,8 @@ export function startPromoter(ctx: StoreContext, svc: Services, options: Promote
   let tail: ConsumerMessages | undefined;
   let work: Promise<void> = Promise.resolve();
   const onError = options.onError ?? (() => undefined);
-  const now = options.clock ? options.clock.now : Date.now;
+  const clock = options.clock;
+  const now = (): number => (clock ? clock.now() : Date.now());
 
   function push(e: Entry): void {
     if (known.has(e.seq)) return;

@@ -58,8 +58,9 @@ describe("NATS access", () => {
       });
       // jetjob's own tools find it through the data dir: an agent needs neither --nats nor a password.
       const creds = localCredentials(url, { JETJOB_DATA_DIR: dir });
-      assert.equal(creds?.user, "jetjob");
-      const nc = await connectNats({ servers: url, user: creds!.user, pass: creds!.pass });
+      assert.ok(creds);
+      assert.equal(creds.user, "jetjob");
+      const nc = await connectNats({ servers: url, user: creds.user, pass: creds.pass });
       await nc.close();
       const agent = spawnCli(["agent", "--hostname", "local-2"], { JETJOB_DATA_DIR: dir });
       try {

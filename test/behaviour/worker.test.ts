@@ -172,9 +172,11 @@ describe("NATS-direct worker", () => {
           },
         }),
         "null.proto": () => {
+          // eslint-disable-next-line @typescript-eslint/only-throw-error -- what this test is about
           throw Object.create(null) as object;
         },
         "bad.string": () => {
+          // eslint-disable-next-line @typescript-eslint/only-throw-error -- what this test is about
           throw {
             toString() {
               throw new Error("no string either");

@@ -30,7 +30,7 @@ function stalledStream() {
       await gate;
       written.push(m.event ?? "");
     },
-    write: async () => undefined,
+    write: () => Promise.resolve(),
   };
   return { stream: s as unknown as SSEStreamingApi, written, release, isAborted: () => aborted };
 }
