@@ -31,8 +31,6 @@ export interface MetricsOptions {
   fleet?: Controller;
   /** How long queue statistics are reused between scrapes. @defaultValue 1000 */
   statsCacheMs?: number;
-  /** Queues whose statistics are read at the same time during a scrape. @defaultValue 4 */
-  statsConcurrency?: number;
   /** Include prom-client's default process metrics. @defaultValue true */
   defaultMetrics?: boolean;
   /** Background errors (a failed statistics read, an undecodable message). */
@@ -210,37 +208,21 @@ function routeOf(c: Parameters<MiddlewareHandler>[0]): string {
 }
 
 /**
- * Queue statistics for a scrape: reused for `statsCacheMs`, and one load at a time however many
- * scrapes (and gauges) ask. A queue whose statistics cannot be read is left out of that scrape.
+ * Queue statistics for a scrape: read in bulk (store/stats.ts `allQueueStats`), reused for
+ * `statsCacheMs`, and one load at a time however many scrapes (and gauges) ask.
  */
 function queueStatsCache(o: MetricsOptions, onError: (err: unknown) => void): () => Promise<QueueStats[]> {
   const cacheMs = o.statsCacheMs ?? 1000;
-  const concurrency = Math.max(1, o.statsConcurrency ?? 4);
   let last: { at: number; value: QueueStats[] } | undefined;
   let loading: Promise<QueueStats[]> | undefined;
 
   const load = async (): Promise<QueueStats[]> => {
-    let queues;
     try {
-      queues = await o.engine.listQueues();
+      return await o.engine.allQueueStats();
     } catch (err) {
       onError(err);
       return [];
     }
-    const out: QueueStats[] = [];
-    let next = 0;
-    const lane = async () => {
-      while (next < queues.length) {
-        const q = queues[next++]!;
-        try {
-          out.push(await o.engine.queueStats(q.name));
-        } catch (err) {
-          onError(err);
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, queues.length) }, lane));
-    return out;
   };
 
   return () => {

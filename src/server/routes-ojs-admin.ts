@@ -62,6 +62,7 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
         queue: z.string().optional().describe("Alias of queues"),
         job_id: z.string().optional().describe("Only events of this job"),
         limit: z.int().min(1).max(1000).default(50).describe("Most events to return"),
+        cursor: z.string().optional().describe("pagination.next_cursor of the previous page: older events"),
       }),
       summary: "Recent lifecycle events, newest first (?types=a,b&queues=q&limit=n)",
       handler: async (c, { query }) => {
@@ -82,7 +83,15 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
         if (types) q.types = types;
         if (queues) q.queues = queues;
         if (query.job_id) q.jobId = query.job_id;
-        return ojsJson(c, 200, { events: await engine.events(q) });
+        if (query.cursor) q.cursor = query.cursor;
+        const page = await engine.eventPage(q);
+        // A search reads a bounded number of stored batches: `has_more` with a cursor says where to go on.
+        const pagination: Record<string, unknown> = {
+          limit: q.limit,
+          has_more: page.nextCursor !== undefined,
+        };
+        if (page.nextCursor !== undefined) pagination.next_cursor = page.nextCursor;
+        return ojsJson(c, 200, { events: page.events, pagination });
       },
     }),
     defineRoute({

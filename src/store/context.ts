@@ -110,6 +110,7 @@ export async function createStoreContext(
   );
   const queues = createQueueRegistry({
     jsm,
+    nc,
     kv: buckets.queues,
     topology,
     subjects,

@@ -4,8 +4,9 @@
  * (every 500 ms, and at once when asked), so counting costs no write per job.
  */
 import type { KV } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/nats-core";
 
-import { casUpdate, getJson } from "./kvjson.js";
+import { casUpdate, getJson, readAllJson } from "./kvjson.js";
 import { queueToken } from "./topology.js";
 
 export const CounterField = {
@@ -29,12 +30,18 @@ export interface Counters {
   /** Writes pending deltas now. */
   flush(): Promise<void>;
   read(queue: string): Promise<QueueCounts>;
+  /** Every queue's counts in one read (by queue token; see `queueToken`). */
+  readAll(): Promise<Map<string, QueueCounts>>;
   /** Forgets pending deltas (after an admin reset). */
   clear(): void;
   close(): Promise<void>;
 }
 
-export function createCounters(kv: KV, flushEveryMs = 500): Counters {
+export function createCounters(
+  kv: KV,
+  bulk: { nc: NatsConnection; bucket: string },
+  flushEveryMs = 500,
+): Counters {
   let pending = new Map<string, Partial<QueueCounts>>();
   let flushing: Promise<void> = Promise.resolve();
 
@@ -78,6 +85,12 @@ export function createCounters(kv: KV, flushEveryMs = 500): Counters {
     async read(queue) {
       const v = await getJson<QueueCounts>(kv, queueToken(queue));
       return { ...zeroCounts(), ...v?.value };
+    },
+    async readAll() {
+      const out = new Map<string, QueueCounts>();
+      for (const [k, v] of await readAllJson<Partial<QueueCounts>>(bulk.nc, bulk.bucket))
+        out.set(k, { ...zeroCounts(), ...v });
+      return out;
     },
     clear() {
       pending.clear();

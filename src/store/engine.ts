@@ -24,8 +24,8 @@ import type { DeadLetterPage } from "./dlq.js";
 import { deleteDeadLetter, listDeadLetters, retryDeadLetter, retryJob } from "./dlq.js";
 import type { Enqueued } from "./enqueue.js";
 import { enqueueJobs } from "./enqueue.js";
-import type { EventView, RecentEventsQuery } from "./events.js";
-import { recentEvents } from "./events.js";
+import type { EventPage, EventView, RecentEventsQuery } from "./events.js";
+import { recentEvents, searchEvents } from "./events.js";
 import type { FetchRequest } from "./fetch.js";
 import { fetchJobs } from "./fetch.js";
 import type { Leadership } from "./leader.js";
@@ -41,7 +41,7 @@ import type { QueueRecord } from "./queues.js";
 import type { Services } from "./services.js";
 import { createServices } from "./services.js";
 import type { QueueStats } from "./stats.js";
-import { queueStats } from "./stats.js";
+import { allQueueStats, queueStats } from "./stats.js";
 import { sweepKeys } from "./exclusive.js";
 import type { ExclusiveKeyView } from "./exclusive-view.js";
 import { listExclusiveKeys } from "./exclusive-view.js";
@@ -109,6 +109,8 @@ export interface Engine {
   heartbeat(ids: string[], visibilityMs?: number): Promise<HeartbeatResult>;
   listQueues(): Promise<QueueRecord[]>;
   queueStats(name: string): Promise<QueueStats>;
+  /** Every queue's statistics, read in bulk (stats.ts `allQueueStats`). */
+  allQueueStats(): Promise<QueueStats[]>;
   setPaused(name: string, paused: boolean): Promise<QueueRecord>;
   /** A queue's jobs, newest first. */
   listJobs(q: ListQuery): Promise<JobPage>;
@@ -124,6 +126,8 @@ export interface Engine {
   listCrons(): Promise<CronView[]>;
   deleteCron(name: string): Promise<CronView>;
   events(q: RecentEventsQuery): Promise<EventView[]>;
+  /** A page of recent events, with where to go on (bounded work per page: events.ts). */
+  eventPage(q: RecentEventsQuery): Promise<EventPage>;
   /** Sets per-queue settings (exclusive key template). */
   configureQueue(name: string, change: QueueConfigChange): Promise<QueueConfigView>;
   /** Exclusive keys that are held or have waiting jobs. */
@@ -259,6 +263,7 @@ export async function createEngine(nc: NatsConnection, options: EngineOptions = 
     cancel: (id) => cancelJob(svc, id),
     heartbeat: (ids, vis) => heartbeatJobs(svc, ids, vis),
     listQueues: () => ctx.queues.list(),
+    allQueueStats: () => allQueueStats(svc),
     async queueStats(name) {
       return queueStats(svc, await queueOrThrow(name));
     },
@@ -278,6 +283,7 @@ export async function createEngine(nc: NatsConnection, options: EngineOptions = 
     listCrons: () => listCrons(svc),
     deleteCron: (name) => deleteCron(svc, name),
     events: (q) => recentEvents(ctx, q),
+    eventPage: (q) => searchEvents(ctx, q),
     configureQueue: (name, change) => configureQueue(svc, name, change),
     exclusiveKeys: (q) => listExclusiveKeys(svc, q),
     locks: {

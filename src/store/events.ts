@@ -5,7 +5,9 @@
  * (the OJS events list, live streams, dashboards); job state itself lives in segments and journals, so
  * a lost event never loses or changes a job.
  */
+import { ValidationError } from "../core/errors.js";
 import { traceIdOf } from "../core/tracing.js";
+import { scanMessages } from "../nats/scan.js";
 import type { StoreContext } from "./context.js";
 import type { SegmentAt } from "./segment.js";
 import { jobIdAt } from "./segment.js";
@@ -188,33 +190,80 @@ export interface RecentEventsQuery {
   queues?: string[];
   limit?: number;
   jobId?: string;
+  /** Continue a search: the `nextCursor` of the previous page. */
+  cursor?: string;
 }
 
+export interface EventPage {
+  /** Newest first. */
+  events: EventView[];
+  /**
+   * Where older matching events may be found: set when the page is full, or when the search read its
+   * budget of stored messages without reaching the oldest.
+   */
+  nextCursor?: string;
+}
+
+/** Stored event batches one search reads at most: its cost is bounded whatever it finds. */
+export const EVENT_SCAN_BUDGET = 20_000;
+
 /**
- * The most recent events, newest first. Reads backwards through the events stream in growing
- * windows, so the cost follows `limit`, not the stream's size.
+ * Recent events, newest first. Reads backwards through the events stream in growing windows (each a
+ * stream read, nats/scan.ts), stopping at `limit` matches or after {@link EVENT_SCAN_BUDGET} stored
+ * batches, so a search that matches nothing costs a bounded read, and says where to go on.
  */
-export async function recentEvents(ctx: StoreContext, q: RecentEventsQuery): Promise<EventView[]> {
+export async function searchEvents(ctx: StoreContext, q: RecentEventsQuery): Promise<EventPage> {
   const limit = Math.min(Math.max(q.limit ?? 50, 1), 1000);
   const stream = ctx.topology.streams.events;
   const subject = q.queues?.length === 1 ? ctx.subjects.events(q.queues[0]!) : ctx.subjects.eventsAll();
-  const last = await ctx.reader.get(stream, { lastBySubject: subject });
-  if (!last) return [];
   const types = q.types && q.types.length > 0 ? new Set(q.types) : undefined;
   const queues = q.queues && q.queues.length > 0 ? new Set(q.queues) : undefined;
   const keep = (e: JobEvent) =>
     (!types || types.has(e.t)) && (!queues || queues.has(e.q)) && (q.jobId === undefined || e.id === q.jobId);
-  let window = 64;
-  for (;;) {
-    const start = Math.max(1, last.seq - window);
-    const msgs = await ctx.reader.all(stream, subject, start, window + 1);
-    const found: JobEvent[] = [];
-    for (const m of msgs) for (const e of decodeEvents(m.data)) if (keep(e)) found.push(e);
-    if (found.length >= limit || start === 1 || window >= 65_536) {
-      return found.reverse().slice(0, limit).map(toEventView);
-    }
-    window *= 4;
+  // Position of the next event to look at: message `seq`, events of it before index `idx`.
+  let seq: number;
+  let idx = Infinity;
+  if (q.cursor !== undefined) {
+    const m = /^(\d+)\.(\d+)$/.exec(q.cursor);
+    if (!m)
+      throw new ValidationError("cursor: not a cursor this server gave", { details: { field: "cursor" } });
+    seq = Number(m[1]);
+    idx = Number(m[2]);
+  } else {
+    const last = await ctx.reader.get(stream, { lastBySubject: subject });
+    if (!last) return { events: [] };
+    seq = last.seq;
   }
+  const found: EventView[] = [];
+  let budget = EVENT_SCAN_BUDGET;
+  let window = 64;
+  while (seq >= 1 && budget > 0) {
+    const start = Math.max(1, seq - window + 1);
+    const msgs = (
+      await scanMessages(ctx.nc, stream, { subjects: subject, fromSeq: start, max: seq - start + 1 })
+    ).filter((m) => m.seq <= seq);
+    budget -= msgs.length;
+    for (let k = msgs.length - 1; k >= 0; k--) {
+      const m = msgs[k]!;
+      const events = decodeEvents(m.data);
+      const from = m.seq === seq ? Math.min(idx, events.length) : events.length;
+      for (let i = from - 1; i >= 0; i--) {
+        const e = events[i]!;
+        if (!keep(e)) continue;
+        found.push(toEventView(e));
+        if (found.length === limit) return { events: found, nextCursor: `${m.seq}.${i}` };
+      }
+    }
+    seq = start - 1;
+    idx = Infinity;
+    window = Math.min(window * 4, 4096);
+  }
+  return seq >= 1 ? { events: found, nextCursor: `${seq}.${Number.MAX_SAFE_INTEGER}` } : { events: found };
+}
+
+/** {@link searchEvents}' events alone. */
+export async function recentEvents(ctx: StoreContext, q: RecentEventsQuery): Promise<EventView[]> {
+  return (await searchEvents(ctx, q)).events;
 }
 
 /** The event of job `i` of a segment (with its trace id, and for `started` the time it was queued). */

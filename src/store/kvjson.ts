@@ -5,8 +5,10 @@
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { JetStreamApiError } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/nats-core";
 
 import { BackendError } from "../core/errors.js";
+import { scanMessages } from "../nats/scan.js";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -119,4 +121,23 @@ export async function deleteForGood(
   await kv.delete(key, previousSeq === undefined ? undefined : { previousSeq });
   const e = await kv.get(key);
   if (e && e.operation !== "PUT") await eraseKey(jsm, bucket, key, e.revision);
+}
+
+/**
+ * Every current value of a bucket (JSON), read in one stream through an ordered consumer instead of
+ * a get per key (nats/scan.ts): key → value. Deleted and unreadable entries are left out.
+ */
+export async function readAllJson<T>(nc: NatsConnection, bucket: string): Promise<Map<string, T>> {
+  const prefix = `$KV.${bucket}.`;
+  const out = new Map<string, T>();
+  for (const m of await scanMessages(nc, `KV_${bucket}`, { subjects: `${prefix}>`, lastPerSubject: true })) {
+    const op = m.headers?.get("KV-Operation");
+    if (op === "DEL" || op === "PURGE") continue;
+    try {
+      out.set(m.subject.slice(prefix.length), JSON.parse(dec.decode(m.data)) as T);
+    } catch {
+      // not JSON: skipped
+    }
+  }
+  return out;
 }

@@ -46,7 +46,7 @@ export interface ServicesOptions {
 export function createServices(ctx: StoreContext, o: ServicesOptions = {}): Services {
   const locator = createLocator(ctx);
   const producer = createProducer(ctx, o.producer);
-  const counters = createCounters(ctx.buckets.stats);
+  const counters = createCounters(ctx.buckets.stats, { nc: ctx.nc, bucket: ctx.topology.buckets.stats });
   const listeners: Array<(notes: OutcomeNote[]) => Promise<void> | void> = [];
   const inFlight = new Set<Promise<void>>();
   const onError = o.onError ?? (() => undefined);

@@ -6,9 +6,14 @@
  */
 import { Store } from "../core/ids.js";
 import { JobState } from "../core/states.js";
-import { exclusiveQueueStats } from "./exclusive-view.js";
+import type { ConsumerInfo } from "@nats-io/jetstream";
+
+import type { QueueCounts } from "./counters.js";
+import { zeroCounts } from "./counters.js";
+import { exclusiveQueueStats, listExclusiveKeys } from "./exclusive-view.js";
 import type { QueueRecord } from "./queues.js";
 import type { Services } from "./services.js";
+import { queueToken } from "./topology.js";
 import { deriveState } from "./view.js";
 
 export interface QueueStats {
@@ -30,10 +35,26 @@ export interface QueueStats {
 
 const MAX_SEGMENTS_SCANNED = 2000;
 
-export async function queueStats(svc: Services, rec: QueueRecord): Promise<QueueStats> {
+/** What a bulk read of all queues' statistics fetches once for all (see {@link allQueueStats}). */
+export interface StatsInputs {
+  /** Lane consumers by name. */
+  consumers?: Map<string, ConsumerInfo>;
+  /** Counters by queue token. */
+  counts?: Map<string, QueueCounts>;
+  /** Exclusive-key figures by queue (queues without any are absent). */
+  exclusive?: Map<string, { keys_held: number; jobs_waiting: number }>;
+}
+
+export async function queueStats(
+  svc: Services,
+  rec: QueueRecord,
+  pre: StatsInputs = {},
+): Promise<QueueStats> {
   const { ctx } = svc;
-  await svc.counters.flush();
-  const counts = await svc.counters.read(rec.name);
+  if (!pre.counts) await svc.counters.flush();
+  const counts = pre.counts
+    ? (pre.counts.get(queueToken(rec.name)) ?? zeroCounts())
+    : await svc.counters.read(rec.name);
   const stats: QueueStats = {
     name: rec.name,
     paused: rec.paused,
@@ -51,20 +72,27 @@ export async function queueStats(svc: Services, rec: QueueRecord): Promise<Queue
   let unscanned = 0;
   const now = Date.now();
   for (const priority of rec.lanes) {
-    let info;
-    try {
-      info = await ctx.jsm.consumers.info(
-        ctx.topology.streams.queue,
-        ctx.subjects.laneConsumer(rec.name, priority),
-      );
-    } catch {
-      continue;
+    const name = ctx.subjects.laneConsumer(rec.name, priority);
+    let info: ConsumerInfo | undefined;
+    if (pre.consumers) info = pre.consumers.get(name);
+    else {
+      try {
+        info = await ctx.jsm.consumers.info(ctx.topology.streams.queue, name);
+      } catch {
+        info = undefined;
+      }
     }
+    if (!info) continue;
+    // Segments past the ack floor: delivered and not acked yet, or not delivered yet.
+    const open = info.num_pending + info.num_ack_pending;
+    if (open === 0) continue;
     const subject = ctx.subjects.lane(rec.name, priority);
     let seq = info.ack_floor.stream_seq + 1;
+    let scannedHere = 0;
     for (;;) {
       if (scanned >= MAX_SEGMENTS_SCANNED) {
-        unscanned += info.num_pending + info.num_ack_pending;
+        // Only the segments of this lane not scanned yet (the consumer counts every open one).
+        unscanned += Math.max(0, open - scannedHere);
         break;
       }
       const m = await ctx.reader.get(ctx.topology.streams.queue, { nextBySubject: subject, seq });
@@ -73,6 +101,7 @@ export async function queueStats(svc: Services, rec: QueueRecord): Promise<Queue
       const at = await svc.locator.segment(Store.Queue, m.seq);
       if (!at) continue;
       scanned++;
+      scannedHere++;
       scannedJobs += at.seg.jobs.length;
       const { slots } = await ctx.journals.read(Store.Queue, m.seq, at.seg.jobs.length);
       slots.forEach((s, i) => {
@@ -87,7 +116,37 @@ export async function queueStats(svc: Services, rec: QueueRecord): Promise<Queue
     stats.available += Math.round((scannedJobs / scanned) * unscanned);
     stats.approximate = true;
   }
-  const exclusive = await exclusiveQueueStats(svc, rec.name);
-  if (exclusive.keys_held > 0 || exclusive.jobs_waiting > 0) stats.exclusive = exclusive;
+  const exclusive = pre.exclusive ? pre.exclusive.get(rec.name) : await exclusiveQueueStats(svc, rec.name);
+  if (exclusive && (exclusive.keys_held > 0 || exclusive.jobs_waiting > 0)) stats.exclusive = exclusive;
   return stats;
+}
+
+/**
+ * Every queue's statistics, for metrics and overviews: the queue records, lane consumers, counters
+ * and exclusive keys are each read once for all queues (10,000 queues: one paged consumer listing
+ * and two bucket reads, not four requests per queue), and only lanes with open segments are folded.
+ */
+export async function allQueueStats(svc: Services): Promise<QueueStats[]> {
+  const { ctx } = svc;
+  await svc.counters.flush();
+  const [recs, counts, keys] = await Promise.all([
+    ctx.queues.list(),
+    svc.counters.readAll(),
+    listExclusiveKeys(svc),
+  ]);
+  const consumers = new Map<string, ConsumerInfo>();
+  for await (const ci of ctx.jsm.consumers.list(ctx.topology.streams.queue)) consumers.set(ci.name, ci);
+  const exclusive = new Map<string, { keys_held: number; jobs_waiting: number }>();
+  const of = (q: string) => {
+    let e = exclusive.get(q);
+    if (!e) exclusive.set(q, (e = { keys_held: 0, jobs_waiting: 0 }));
+    return e;
+  };
+  for (const k of keys) {
+    if (k.holder) of(k.holder.queue).keys_held++;
+    for (const [q, n] of Object.entries(k.waiting_by_queue)) of(q).jobs_waiting += n;
+  }
+  const out: QueueStats[] = [];
+  for (const rec of recs) out.push(await queueStats(svc, rec, { consumers, counts, exclusive }));
+  return out;
 }
