@@ -501,7 +501,14 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
             appended = true;
           } catch (err) {
             if (err instanceof WrongSequenceError) {
-              h.journal = await d.ctx.journals.read(Store.Queue, h.at.seq, h.at.seg.jobs.length);
+              try {
+                h.journal = await d.ctx.journals.read(Store.Queue, h.at.seq, h.at.seg.jobs.length);
+              } catch (readErr) {
+                // NATS is away: try again shortly (the stale state makes the next append fail the same way).
+                d.logger.warn("journal read failed; retrying", { segment: h.at.seq, error: String(readErr) });
+                await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 2000)));
+                continue;
+              }
               // Someone else wrote (a cancel, a takeover): keep only what still applies.
               const slots = h.journal.slots;
               ops = ops.filter((op) => applies(slots, op));
