@@ -72,10 +72,22 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 /** Publishes a batch of events of one queue (fire and forget). */
+/**
+ * Events per published batch. Larger batches are split: V8 builds a large JSON.stringify result as
+ * a rope that costs far more to encode (2,000 events: ~10× the time of two batches of 1,000).
+ */
+const EVENTS_PER_BATCH = 500;
+
 export function emitEvents(ctx: StoreContext, queue: string, events: JobEvent[]): void {
   if (events.length === 0) return;
   try {
-    ctx.nc.publish(ctx.subjects.events(queue), enc.encode(encodeEvents(queue, events)));
+    const subject = ctx.subjects.events(queue);
+    if (events.length <= EVENTS_PER_BATCH) {
+      ctx.nc.publish(subject, enc.encode(encodeEvents(queue, events)));
+      return;
+    }
+    for (let k = 0; k < events.length; k += EVENTS_PER_BATCH)
+      ctx.nc.publish(subject, enc.encode(encodeEvents(queue, events.slice(k, k + EVENTS_PER_BATCH))));
   } catch {
     // A closed connection loses only observability data; job state is unaffected.
   }

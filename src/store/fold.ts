@@ -38,9 +38,10 @@ export interface LostAttempt {
   at: number;
 }
 
+/** `st`: when the attempt's handler started, if its claim has no start of its own (see `s` on the ops). */
 export type Outcome =
-  | { kind: "done"; a: number; at: number; res?: unknown }
-  | ({ kind: "fail" } & Omit<FailOp, "op" | "i">)
+  | { kind: "done"; a: number; at: number; res?: unknown; st?: number }
+  | ({ kind: "fail"; st?: number } & Omit<FailOp, "op" | "i" | "s">)
   | { kind: "cancel"; at: number }
   | { kind: "expire"; at: number }
   | { kind: "move"; at: number; to: RefKey; ti: number }
@@ -113,13 +114,16 @@ export function applyOp(slots: Slot[], op: JournalOp): void {
       if (s.outcome || s.claim?.a !== op.a) return;
       const outcome: Outcome = { kind: "done", a: op.a, at: op.at };
       if (op.res !== undefined) outcome.res = op.res;
-      slots[op.i] = { ...s, claim: startedClaim(s.claim, op.st), outcome };
+      if (op.s !== undefined) outcome.st = op.at - op.s;
+      slots[op.i] = { ...s, outcome };
       return;
     }
     case "fail": {
       if (s.outcome || s.claim?.a !== op.a) return;
-      const { op: _op, i: _i, st, ...rest } = op;
-      slots[op.i] = { ...s, claim: startedClaim(s.claim, st), outcome: { kind: "fail", ...rest } };
+      const { op: _op, i: _i, s: started, ...rest } = op;
+      const outcome: Outcome = { kind: "fail", ...rest };
+      if (started !== undefined) outcome.st = op.at - started;
+      slots[op.i] = { ...s, outcome };
       return;
     }
     case "requeue":
@@ -154,11 +158,6 @@ export function applyOp(slots: Slot[], op: JournalOp): void {
       }
       return;
   }
-}
-
-/** The claim with its start time from an outcome op that carries it (`st`), if it had none yet. */
-function startedClaim(c: Claim, st: number | undefined): Claim {
-  return st === undefined || c.st !== undefined ? c : { ...c, st };
 }
 
 /** Where the job went from this slot, if it left. */

@@ -53,8 +53,11 @@ export interface DoneOp {
   a: number;
   at: number;
   res?: unknown;
-  /** When the handler started, if no `start` op was written for it (it is in the same append). */
-  st?: number;
+  /**
+   * How many ms before `at` the handler started, when no `start` op was written for it (a job that
+   * ended before its start went out carries it here: a few bytes instead of an op).
+   */
+  s?: number;
 }
 /** Attempt `a` failed; the job either moved to `to` for a retry, or was discarded. */
 export interface FailOp {
@@ -70,7 +73,7 @@ export interface FailOp {
   delay?: number;
   dlq?: boolean;
   /** As on `done`. */
-  st?: number;
+  s?: number;
 }
 /**
  * Attempt `a` is given back without a failure. With `u` (undo) the job never started (a worker

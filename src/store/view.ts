@@ -77,7 +77,7 @@ export function deriveState(at: SegmentAt, idx: number, slot: Slot, nowMs: numbe
   if (spec.retryDelayMs !== undefined) d.retryDelayMs = spec.retryDelayMs;
   const o = slot.outcome;
   if (c && !reserved) {
-    d.startedAt = c.st ?? c.at;
+    d.startedAt = c.st ?? (o?.kind === "done" || o?.kind === "fail" ? o.st : undefined) ?? c.at;
     d.workerId = c.w;
   }
 

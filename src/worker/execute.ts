@@ -17,8 +17,12 @@ import type { JobContext } from "./types.js";
 
 export type Handlers = Record<string, ((job: JobContext) => unknown) | undefined>;
 
-/** Runs job `i` of `at` for attempt `a`; resolves with its outcome, never rejects. */
-export async function executeJob(
+/**
+ * Runs job `i` of `at` for attempt `a`; resolves with its outcome, never rejects. A result still has
+ * to pass {@link storableOutcome}. A job without rate limit or trace context goes straight to its
+ * handler (the hot path: no extra promise on the way).
+ */
+export function executeJob(
   ctx: StoreContext,
   handlers: Handlers,
   workerId: string,
@@ -29,16 +33,59 @@ export async function executeJob(
 ): Promise<HandlerOutcome> {
   try {
     const spec = at.seg.jobs[i]!;
-    const perSecond = ctx.queues.cached(at.seg.q)?.rateLimitPerSecond;
-    if (perSecond !== undefined) {
-      // Rate-limited queue: wait for a start slot shared with every other worker and fetcher.
-      for (;;) {
-        const wait = await takeRateToken(ctx.buckets.limits, at.seg.q, perSecond).catch(() => 1000);
-        if (wait === 0 || cancel.cancelled) break;
-        await new Promise((r) => setTimeout(r, Math.min(wait, 1000)));
-      }
-    }
     const handler = handlers[spec.type];
+    if (
+      !handler ||
+      spec.traceparent !== undefined ||
+      ctx.queues.cached(at.seg.q)?.rateLimitPerSecond !== undefined
+    )
+      return executeSlowly(ctx, handler, workerId, at, i, a, cancel);
+    return runHandler(handler, handlerJob(at, i, a, cancel), { timeoutMs: spec.timeoutMs, cancel });
+  } catch (err) {
+    return Promise.resolve(workerError(err));
+  }
+}
+
+function handlerJob(at: SegmentAt, i: number, a: number, cancel: JobCancel): HandlerJob {
+  const spec = at.seg.jobs[i]!;
+  const job = new HandlerJob(
+    cancel,
+    jobIdAt(at, i),
+    spec.type,
+    at.seg.q,
+    spec.args,
+    a,
+    retryPolicyOf(spec).maxAttempts,
+    at.seg.p,
+    spec.meta ?? {},
+    new Date(spec.createdAt ?? at.seg.ts),
+  );
+  if (spec.parentResults !== undefined) job.parentResults = spec.parentResults;
+  if (spec.traceparent !== undefined) job.traceparent = spec.traceparent;
+  return job;
+}
+
+function workerError(err: unknown): HandlerOutcome {
+  // Not the handler (runHandler catches what it throws): something around it failed.
+  return {
+    ok: false,
+    error: { code: "worker_error", message: `the worker could not run the job: ${describeValue(err)}` },
+    cancelled: false,
+  };
+}
+
+/** A missing handler, a rate-limited queue or a job with trace context. */
+async function executeSlowly(
+  ctx: StoreContext,
+  handler: Handlers[string],
+  workerId: string,
+  at: SegmentAt,
+  i: number,
+  a: number,
+  cancel: JobCancel,
+): Promise<HandlerOutcome> {
+  try {
+    const spec = at.seg.jobs[i]!;
     if (!handler) {
       return {
         ok: false,
@@ -50,39 +97,28 @@ export async function executeJob(
         cancelled: false,
       };
     }
-    const job = new HandlerJob(
-      cancel,
-      jobIdAt(at, i),
-      spec.type,
-      at.seg.q,
-      spec.args,
-      a,
-      retryPolicyOf(spec).maxAttempts,
-      at.seg.p,
-      spec.meta ?? {},
-      new Date(spec.createdAt ?? at.seg.ts),
-    );
-    if (spec.parentResults !== undefined) job.parentResults = spec.parentResults;
-    // Only jobs with trace context get a span: the others run exactly as before (the hot path).
+    const perSecond = ctx.queues.cached(at.seg.q)?.rateLimitPerSecond;
+    if (perSecond !== undefined) {
+      // Rate-limited queue: wait for a start slot shared with every other worker and fetcher.
+      for (;;) {
+        const wait = await takeRateToken(ctx.buckets.limits, at.seg.q, perSecond).catch(() => 1000);
+        if (wait === 0 || cancel.cancelled) break;
+        await new Promise((r) => setTimeout(r, Math.min(wait, 1000)));
+      }
+    }
+    const job = handlerJob(at, i, a, cancel);
     const traceparent = spec.traceparent;
-    if (traceparent !== undefined) job.traceparent = traceparent;
-    const outcome =
-      traceparent === undefined
-        ? await runHandler(handler, job, { timeoutMs: spec.timeoutMs, cancel })
-        : await runHandlerInTrace(handler, job, {
-            timeoutMs: spec.timeoutMs,
-            cancel,
-            traceparent,
-            tracestate: spec.tracestate,
-          });
-    return outcome.ok ? storableOutcome(ctx, outcome.result) : outcome;
+    // Only jobs with trace context get a span: the others run exactly as on the hot path.
+    return traceparent === undefined
+      ? await runHandler(handler, job, { timeoutMs: spec.timeoutMs, cancel })
+      : await runHandlerInTrace(handler, job, {
+          timeoutMs: spec.timeoutMs,
+          cancel,
+          traceparent,
+          tracestate: spec.tracestate,
+        });
   } catch (err) {
-    // Not the handler (runHandler catches what it throws): something around it failed.
-    return {
-      ok: false,
-      error: { code: "worker_error", message: `the worker could not run the job: ${describeValue(err)}` },
-      cancelled: false,
-    };
+    return workerError(err);
   }
 }
 

@@ -30,7 +30,7 @@ import { claimOps, handOffEntry } from "../store/claims.js";
 import type { JobEvent } from "../store/events.js";
 import { EventType, emitEvents, event } from "../store/events.js";
 import type { Slot } from "../store/fold.js";
-import type { DoneOp, FailOp, JournalOp, JournalState, RequeueOp } from "../store/journal.js";
+import type { DoneOp, FailOp, JournalOp, JournalState, RequeueOp, StartOp } from "../store/journal.js";
 import { decideAndAppend, emptyJournal } from "../store/journal.js";
 import { decideFailure, errorRecord, handOffJobs } from "../store/moves.js";
 import { applyRelease, decideRelease } from "../store/release.js";
@@ -40,7 +40,7 @@ import type { Services } from "../store/services.js";
 import { outcomesOf } from "../store/services.js";
 import { POINTER_RETRY_MS } from "../store/validate.js";
 import type { Handlers } from "./execute.js";
-import { executeJob } from "./execute.js";
+import { executeJob, storableOutcome } from "./execute.js";
 import type { HandlerOutcome, JobCancel } from "./handler.js";
 import { cancelRunning, describeValue, newJobCancel } from "./handler.js";
 import type { WorkerEvents } from "./types.js";
@@ -61,6 +61,11 @@ interface Held {
    */
   aheads: Map<number, number>;
   flushing: boolean;
+  /**
+   * Starts of running jobs not written yet: they go out on the next turn of the event loop (see
+   * `flushSoon`), and a job that ends before that carries its start in its outcome instead.
+   */
+  starts: Map<number, StartOp>;
   /** A flush is scheduled for the next turn of the event loop (see `flushSoon`). */
   flushQueued: boolean;
   released: boolean;
@@ -157,7 +162,11 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
   const runningBy = new Map<string, number>();
   const waitingBy = new Map<string, number>();
   const claimingBy = new Map<string, number>();
-  const add = (m: Map<string, number>, q: string, n: number) => m.set(q, (m.get(q) ?? 0) + n);
+  // Kept only when there are shares to keep (a worker of one queue has nothing to divide).
+  const shared = d.queueCap !== undefined;
+  const add = (m: Map<string, number>, q: string, n: number) => {
+    if (shared) m.set(q, (m.get(q) ?? 0) + n);
+  };
   const capOf = (q: string) => d.queueCap?.(q) ?? d.concurrency;
 
   function free(): number {
@@ -165,6 +174,7 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
   }
 
   function freeFor(q: string): number {
+    if (!shared) return free();
     const used = (runningBy.get(q) ?? 0) + (waitingBy.get(q) ?? 0) + (claimingBy.get(q) ?? 0);
     return Math.min(free(), capOf(q) - used);
   }
@@ -220,6 +230,7 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
       afters: [],
       events: [],
       aheads: new Map(),
+      starts: new Map(),
       flushing: false,
       flushQueued: false,
       released: false,
@@ -364,11 +375,16 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
   function startWaiting(): void {
     while (!draining && stats.running < d.concurrency) {
       // The first waiting job whose queue is within its share, skipping suspects while one runs.
-      const k = waiting.findIndex(
-        (w) =>
-          (runningBy.get(w.h.at.seg.q) ?? 0) < capOf(w.h.at.seg.q) &&
-          (!w.suspect || suspectsRunning.size === 0),
-      );
+      const k =
+        !shared && suspectsRunning.size === 0
+          ? waiting.length > 0
+            ? 0
+            : -1
+          : waiting.findIndex(
+              (w) =>
+                (!shared || (runningBy.get(w.h.at.seg.q) ?? 0) < capOf(w.h.at.seg.q)) &&
+                (!w.suspect || suspectsRunning.size === 0),
+            );
       if (k < 0) break;
       const { h, i, a, ahead, suspect } = unwait(k);
       stats.running++;
@@ -392,7 +408,7 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
     h.running.delete(i);
     stats.running--;
     add(runningBy, h.at.seg.q, -1);
-    suspectsRunning.delete(jobIdAt(h.at, i));
+    if (suspectsRunning.size > 0) suspectsRunning.delete(jobIdAt(h.at, i));
   }
 
   function startedEvent(h: Held, i: number, a: number, now: number): JobEvent {
@@ -412,15 +428,18 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
     cancels.set(id, cancel);
     const t0 = Date.now();
     if (!recorded) {
-      h.pending.push({ op: "start", i, a, at: t0 });
+      h.starts.set(i, { op: "start", i, a, at: t0 });
       h.events.push(startedEvent(h, i, a, t0));
       flushSoon(h);
     }
     if (d.listening("job:start")) d.emit("job:start", { id, type: spec.type, attempt: a });
-    const outcome = await executeJob(d.ctx, d.handlers, d.workerId, h.at, i, a, cancel);
+    let outcome = await executeJob(d.ctx, d.handlers, d.workerId, h.at, i, a, cancel);
+    if (outcome.ok) outcome = storableOutcome(d.ctx, outcome.result);
     cancels.delete(id);
     try {
-      await record(h, i, a, t0, outcome);
+      // The common case (success) is recorded without another await: a fast job's path is short.
+      if (outcome.ok) recordDone(h, i, a, t0, outcome.result);
+      else await recordFailure(h, i, a, t0, outcome);
     } catch (err) {
       // Could not even decide what to write (a retry copy could not be stored): run it again later.
       d.logger.warn("could not record a job's outcome; requeueing", {
@@ -435,24 +454,39 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
     d.onCapacity();
   }
 
-  /** Turns a handler's outcome into the ops and events to flush. */
-  async function record(h: Held, i: number, a: number, t0: number, outcome: HandlerOutcome): Promise<void> {
+  function recordDone(h: Held, i: number, a: number, t0: number, result: unknown): void {
+    const now = Date.now();
+    const st = takeStart(h, i);
+    const op: JournalOp = { op: "done", i, a, at: now };
+    if (result !== undefined) op.res = result;
+    if (st !== undefined) op.s = now - st;
+    h.pending.push(op);
+    const completed = event(h.at, i, EventType.Completed, now, a);
+    completed.d = now - t0;
+    completed.w = d.workerId;
+    h.events.push(completed);
+    stats.completed++;
+    if (d.listening("job:complete"))
+      d.emit("job:complete", {
+        id: jobIdAt(h.at, i),
+        type: h.at.seg.jobs[i]!.type,
+        attempt: a,
+        durationMs: now - t0,
+      });
+  }
+
+  /** Turns a failed attempt into the ops and events to flush (a retry copy or a discard). */
+  async function recordFailure(
+    h: Held,
+    i: number,
+    a: number,
+    t0: number,
+    outcome: Extract<HandlerOutcome, { ok: false }>,
+  ): Promise<void> {
     const spec = h.at.seg.jobs[i]!;
     const id = jobIdAt(h.at, i);
     const now = Date.now();
-    if (outcome.ok) {
-      const op: JournalOp = { op: "done", i, a, at: now };
-      if (outcome.result !== undefined) op.res = outcome.result;
-      h.pending.push(op);
-      const completed = event(h.at, i, EventType.Completed, now, a);
-      completed.d = now - t0;
-      completed.w = d.workerId;
-      h.events.push(completed);
-      stats.completed++;
-      if (d.listening("job:complete"))
-        d.emit("job:complete", { id, type: spec.type, attempt: a, durationMs: now - t0 });
-      return;
-    }
+    const st = takeStart(h, i);
     if (outcome.cancelled) return;
     stats.failed++;
     if (outcome.error.code === "worker_shutdown") {
@@ -467,6 +501,7 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
       err,
       now,
     );
+    if (st !== undefined) decision.op.s = now - st;
     h.pending.push(decision.op);
     h.afters.push(decision.after);
     h.events.push(
@@ -476,14 +511,28 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
     d.emit("job:fail", { id, type: spec.type, attempt: a, error: err.message, retrying: decision.retrying });
   }
 
-  /** Flushes on the next turn of the event loop, so a job that ends at once shares its start's write. */
+  /**
+   * Writes the starts of jobs still running on the next turn of the event loop: jobs that end at once
+   * (in this turn) carry their start in their outcome, so fast jobs cost no extra op.
+   */
   function flushSoon(h: Held): void {
     if (h.flushQueued) return;
     h.flushQueued = true;
     setImmediate(() => {
       h.flushQueued = false;
+      if (h.starts.size === 0) return;
+      for (const op of h.starts.values()) h.pending.push(op);
+      h.starts.clear();
       void flush(h);
     });
+  }
+
+  /** The start time of job `i` if its start was not written yet (it goes into the outcome). */
+  function takeStart(h: Held, i: number): number | undefined {
+    const st = h.starts.get(i);
+    if (!st) return undefined;
+    h.starts.delete(i);
+    return st.at;
   }
 
   async function flush(h: Held): Promise<void> {
@@ -642,7 +691,7 @@ export function foldStarts(ops: JournalOp[]): JournalOp[] {
     if (op.op === "start") {
       const end = ended.get(op.i);
       if (end && end.a === op.a) {
-        if (end.op !== "requeue" && end.st === undefined) end.st = op.at;
+        if (end.op !== "requeue" && end.s === undefined) end.s = end.at - op.at;
         continue;
       }
     }

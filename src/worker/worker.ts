@@ -206,7 +206,7 @@ export function createWorker<T extends JobTypes = JobTypes>(options: WorkerOptio
       prefetch,
       rebalanceAfterMs: options.rebalanceAfterMs ?? 1000,
       // Every other queue keeps one slot, so a queue whose handlers hang cannot starve the rest.
-      queueCap: () => (queues.length > 1 ? Math.max(1, concurrency - (queues.length - 1)) : concurrency),
+      ...(queues.length > 1 ? { queueCap: () => Math.max(1, concurrency - (queues.length - 1)) } : {}),
       logger,
       emit,
       listening: (name) => emitter.listenerCount(name) > 0,

@@ -191,7 +191,7 @@ describe("foldStarts: a start that shares its append with the outcome is folded 
     ];
     assert.deepEqual(foldStarts(ops), [
       { op: "start", i: 1, a: 1, at: 6 },
-      { op: "done", i: 0, a: 1, at: 9, st: 5 },
+      { op: "done", i: 0, a: 1, at: 9, s: 4 },
     ]);
   });
 

@@ -108,7 +108,7 @@ describe("buildJobView / deriveState: queue store", () => {
 
   it("a start for another attempt, or after the outcome, changes nothing", () => {
     assert.equal(view(queueAt([spec()]), [claimOp(2), startOp(1)], TS).state, "available");
-    const done: JournalOp = { op: "done", i: 0, a: 1, at: CLAIM_AT + 5, st: CLAIM_AT + 3 };
+    const done: JournalOp = { op: "done", i: 0, a: 1, at: CLAIM_AT + 5, s: 2 };
     const v = view(queueAt([spec()]), [claimOp(1), done, startOp(1, CLAIM_AT + 9)], TS);
     assert.equal(v.state, "completed");
     assert.equal(v.started_at, iso(CLAIM_AT + 3), "the start folded into the outcome wins");
