@@ -82,6 +82,11 @@ export interface JobSpec {
   home?: string;
   /** How long the job is kept once finished (`options.retention`); else its queue's, else the default. */
   retention?: RetentionPolicy;
+  /**
+   * Workers have found no handler for the job's type since `since` (the last one: `w`). It waits in
+   * the delay stream for a worker that has one (worker/unhandled.ts).
+   */
+  unhandled?: { since: number; w: string };
 }
 
 /** A validated enqueue: where the job goes and what is stored. */

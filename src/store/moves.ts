@@ -178,6 +178,7 @@ export async function decideFailure(
   const errors = boundedHistory([...errorHistoryOf(j), err], 8 * ctx.limits.maxErrorBytes);
   const spec2 = movedSpec(j, { attempt, errors, retryDelayMs: delay });
   delete spec2.scheduledAt;
+  delete spec2.unhandled; // it ran: a handler was found
   const target = await publishSegment(
     ctx,
     { store: Store.Delay, queue: j.at.seg.q, priority: j.at.seg.p, due: retryAt },
@@ -212,7 +213,8 @@ export async function decideFailure(
  * Moves jobs of a segment to new segments of `chunk` jobs at the end of their lane (to spread work
  * that one holder cannot start soon). Each job is copied once; a copy carries the attempts used so
  * far (`a - 1` for a job about to be claimed for attempt `a`; `lost`: the error of an attempt lost with
- * its worker, taken over here and not yet recorded). The caller appends the returned ops
+ * its worker, taken over here and not yet recorded). With `later`, the copies go to the delay stream
+ * instead, due at `later.dueMs`, each with `later.patch(i)` applied. The caller appends the returned ops
  * with compare-and-set, then runs `after` (home pointers).
  */
 export async function handOffJobs(
@@ -221,30 +223,37 @@ export async function handOffJobs(
   jobs: Array<{ i: number; a: number; lost?: JobErrorRecord | undefined }>,
   chunk: number,
   nowMs: number,
+  later?: { dueMs: number; patch: (i: number) => Partial<JobSpec>; kind: string },
 ): Promise<{ ops: JournalOp[]; after?: () => Promise<void> }> {
   const { at } = j;
   const here = refKey(at.store, at.seq);
   const ops: JournalOp[] = [];
   const homes: Array<{ homeKey: string; to: string; ti: number }> = [];
+  const store = later ? Store.Delay : Store.Queue;
   for (let c = 0; c < jobs.length; c += chunk) {
     const part = jobs.slice(c, c + chunk);
     const target = await publishSegment(
       svc.ctx,
-      { store: Store.Queue, queue: at.seg.q, priority: at.seg.p },
+      later
+        ? { store, queue: at.seg.q, priority: at.seg.p, due: later.dueMs }
+        : { store, queue: at.seg.q, priority: at.seg.p },
       part.map(({ i, a, lost }) => {
         const jj = { ...j, idx: i };
-        return movedSpec(
-          jj,
-          lost ? { attempt: a - 1, errors: [...errorHistoryOf(jj), lost] } : { attempt: a - 1 },
-        );
+        const patch: Partial<JobSpec> = { ...later?.patch(i), attempt: a - 1 };
+        if (lost) patch.errors = [...errorHistoryOf(jj), lost];
+        const copy = movedSpec(jj, patch);
+        // Handed on by a worker that has its handler: whether others lacked it no longer matters.
+        if (!later) delete copy.unhandled;
+        return copy;
       }),
       moveMsgId(
-        "sp",
+        later?.kind ?? "sp",
         at,
         part.map((p) => p.i),
+        later ? `:${later.dueMs}` : "",
       ),
     );
-    const to = refKey(Store.Queue, target.seq);
+    const to = refKey(store, target.seq);
     part.forEach(({ i }, k) => {
       ops.push({ op: "move", i, at: nowMs, to, ti: k });
       const home = target.seg.jobs[k]!.home!;
@@ -262,6 +271,7 @@ export async function requeueCopy(
 ): Promise<{ to: RefKey; ti: number }> {
   const spec2 = movedSpec(j, { attempt });
   delete spec2.scheduledAt;
+  delete spec2.unhandled;
   const target = await publishSegment(
     ctx,
     { store: Store.Queue, queue: j.at.seg.q, priority: j.at.seg.p },

@@ -7,7 +7,7 @@ import type { JobErrorRecord, JobSpec } from "../core/envelope.js";
 import type { RetryPolicy } from "../core/retry.js";
 import { defaultRetryPolicy, isRetryableError } from "../core/retry.js";
 import type { JobState } from "../core/states.js";
-import { JobState as S } from "../core/states.js";
+import { isTerminal, JobState as S } from "../core/states.js";
 import { formatIsoDuration, toRfc3339 } from "../core/time.js";
 import { Store } from "../core/ids.js";
 import type { Claim, Slot } from "./fold.js";
@@ -217,6 +217,14 @@ export function buildJobView(at: SegmentAt, idx: number, d: Derived): JobView {
   if (spec.parentResults !== undefined) v.parent_results = spec.parentResults;
   if (spec.workflow !== undefined) v.workflow_id = spec.workflow.id;
   if (spec.xkey !== undefined) v.exclusive_key = spec.xkey;
+  if (spec.unhandled !== undefined && !isTerminal(d.state) && d.state !== S.Active) {
+    // jetjob extension: waiting because no worker that was offered it has a handler for its type.
+    v.unhandled = {
+      since: toRfc3339(spec.unhandled.since),
+      worker_id: spec.unhandled.w,
+      reason: `no worker has a handler for job type '${spec.type}'`,
+    };
+  }
   if (d.workerId !== undefined) v.worker_id = d.workerId;
   return v;
 }

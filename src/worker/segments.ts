@@ -41,6 +41,7 @@ import { outcomesOf } from "../store/services.js";
 import { POINTER_RETRY_MS } from "../store/validate.js";
 import type { Handlers } from "./execute.js";
 import { executeJob, storableOutcome } from "./execute.js";
+import { DEFAULT_UNHANDLED_JOB_TIMEOUT_MS, planUnhandled } from "./unhandled.js";
 import type { HandlerOutcome, JobCancel } from "./handler.js";
 import { cancelRunning, describeValue, newJobCancel } from "./handler.js";
 import type { WorkerEvents } from "./types.js";
@@ -100,6 +101,8 @@ export interface SegmentRunnerDeps {
   /** Called whenever capacity frees up (the worker pulls more). */
   onCapacity: () => void;
   leaseMs: number;
+  /** How long a job may go without any worker having its handler (unhandled.ts). @defaultValue 1 h */
+  unhandledJobTimeoutMs?: number;
   /**
    * The most slots one queue's jobs may hold (running, waiting or being claimed), so that a queue
    * whose handlers hang cannot starve the worker's other queues. @defaultValue `concurrency`
@@ -194,6 +197,21 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
     return w;
   }
 
+  /** Types this worker was given jobs of without a handler: said once each in the log. */
+  const unhandledTypes = new Set<string>();
+  function noteUnhandled(at: SegmentAt, plans: Array<{ i: number }>): void {
+    for (const p of plans) {
+      const type = at.seg.jobs[p.i]!.type;
+      if (unhandledTypes.has(type)) continue;
+      unhandledTypes.add(type);
+      d.logger.warn("no handler for a job type; handing such jobs back for other workers", {
+        type,
+        queue: at.seg.q,
+        handlers: Object.keys(d.handlers),
+      });
+    }
+  }
+
   async function accept(delivery: Delivery): Promise<boolean> {
     const seq = delivery.info.streamSeq;
     const existing = held.get(seq);
@@ -266,6 +284,19 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
         const hold = Math.max(0, freeFor(at.seg.q) + counted + d.prefetch);
         const step = await stepClaims(d.svc, { at, journal, slots }, now, { firstDelivery, validate: hold });
         const ops = step.ops;
+        // Jobs this worker has no handler for go back for others, uncounted (unhandled.ts).
+        const unhandled = step.runnable.filter((p) => !d.handlers[at.seg.jobs[p.i]!.type]);
+        if (unhandled.length > 0) {
+          step.runnable = step.runnable.filter((p) => d.handlers[at.seg.jobs[p.i]!.type]);
+          noteUnhandled(at, unhandled);
+          const u = await planUnhandled(d.svc, { at, journal, slots }, unhandled, now, {
+            workerId: d.workerId,
+            timeoutMs: d.unhandledJobTimeoutMs ?? DEFAULT_UNHANDLED_JOB_TIMEOUT_MS,
+          });
+          ops.push(...u.ops);
+          step.events.push(...u.events);
+          step.afters.push(...u.afters);
+        }
         for (const p of step.runnable) ops.push(...claimOps(p, { w: d.workerId, at: now }));
         if (step.rest.length > 0) {
           const moved = await handOff(

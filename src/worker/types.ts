@@ -63,6 +63,12 @@ export interface WorkerOptions<T extends JobTypes = JobTypes> {
    * it (long jobs spread over workers; fast jobs never wait that long). @defaultValue 1000
    */
   rebalanceAfterMs?: number;
+  /**
+   * A job of a type this worker has no handler for is handed back for other workers without using an
+   * attempt (its view shows `unhandled`); only when no worker has taken it for this long is it failed
+   * with `unknown_job_type`. @defaultValue 3600000 (1 hour)
+   */
+  unhandledJobTimeoutMs?: number;
   /** Shown in claims, events and the job's `worker_id`. @defaultValue a random id */
   workerId?: string;
   topology?: TopologyOptions;

@@ -205,6 +205,9 @@ export function createWorker<T extends JobTypes = JobTypes>(options: WorkerOptio
       concurrency,
       prefetch,
       rebalanceAfterMs: options.rebalanceAfterMs ?? 1000,
+      ...(options.unhandledJobTimeoutMs === undefined
+        ? {}
+        : { unhandledJobTimeoutMs: options.unhandledJobTimeoutMs }),
       // Every other queue keeps one slot, so a queue whose handlers hang cannot starve the rest.
       ...(queues.length > 1 ? { queueCap: () => Math.max(1, concurrency - (queues.length - 1)) } : {}),
       logger,

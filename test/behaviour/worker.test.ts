@@ -260,6 +260,72 @@ describe("NATS-direct worker", () => {
     }
   });
 
+  it("a worker without a job's handler hands it back unharmed; a worker with the handler runs it", async () => {
+    const lacking = createWorker({
+      nats: h.nats.url,
+      queues: ["rolling"],
+      handleSignals: false,
+      logger: silentLogger,
+      handlers: { "old.type": () => "old" },
+    });
+    await lacking.ready;
+    let knowing: ReturnType<typeof createWorker> | undefined;
+    try {
+      const job = await client.enqueue("new.type", [1], { queue: "rolling" });
+      const waiting = await waitFor(
+        async () => {
+          const j = await client.get(job.id);
+          return j.unhandled !== undefined ? j : undefined;
+        },
+        { timeoutMs: 10_000, what: "the job to be handed back" },
+      );
+      assert.equal(waiting.attempt, 0, "no attempt used");
+      assert.ok(waiting.state === "scheduled" || waiting.state === "available", waiting.state);
+      assert.equal((waiting.unhandled as { worker_id: string }).worker_id, lacking.id);
+      assert.equal(waiting.errors, undefined);
+      // The new worker comes up (the rolling deploy finishes) and runs it.
+      knowing = createWorker({
+        nats: h.nats.url,
+        queues: ["rolling"],
+        handleSignals: false,
+        logger: silentLogger,
+        handlers: { "new.type": () => "new" },
+      });
+      await knowing.ready;
+      const done = await client.waitFor(job.id, { timeoutMs: 15_000 });
+      assert.equal(done.state, "completed");
+      assert.equal(done.result, "new");
+      assert.equal(done.attempt, 1);
+      assert.equal(done.unhandled, undefined);
+    } finally {
+      await knowing?.close();
+      await lacking.close();
+    }
+  });
+
+  it("a job no worker has a handler for fails with unknown_job_type only after unhandledJobTimeoutMs", async () => {
+    const lacking = createWorker({
+      nats: h.nats.url,
+      queues: ["orphans"],
+      unhandledJobTimeoutMs: 2500,
+      handleSignals: false,
+      logger: silentLogger,
+      handlers: { other: () => undefined },
+    });
+    await lacking.ready;
+    try {
+      const t0 = Date.now();
+      const job = await client.enqueue("nobody.handles", [], { queue: "orphans" });
+      const done = await client.waitFor(job.id, { timeoutMs: 20_000 });
+      assert.equal(done.state, "discarded");
+      assert.equal(done.error?.code, "unknown_job_type");
+      assert.match(done.error!.message, /no worker had a handler/);
+      assert.ok(Date.now() - t0 >= 2500, "not before the timeout");
+    } finally {
+      await lacking.close();
+    }
+  });
+
   it("obeys the same rules as HTTP fetch: a job taken by a worker is not fetchable", async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
