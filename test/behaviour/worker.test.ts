@@ -319,7 +319,7 @@ describe("NATS-direct worker", () => {
       const done = await client.waitFor(job.id, { timeoutMs: 20_000 });
       assert.equal(done.state, "discarded");
       assert.equal(done.error?.code, "unknown_job_type");
-      assert.match(done.error!.message, /no worker had a handler/);
+      assert.match(done.error.message, /no worker had a handler/);
       assert.ok(Date.now() - t0 >= 2500, "not before the timeout");
     } finally {
       await lacking.close();
