@@ -24,6 +24,11 @@ export const ErrorCode = {
   LockHeld: "lock_held",
   /** The lock is no longer held with this token: released, expired and taken, or never held (HTTP 409). */
   LockLost: "lock_lost",
+  /**
+   * A worker reported on a job it no longer holds: its lease ran out, or the job was claimed again by
+   * another worker (HTTP 409). Its outcome is not recorded.
+   */
+  LeaseLost: "lease_lost",
   /** No or wrong credentials (HTTP 401). */
   Unauthorized: "unauthorized",
   /** Valid credentials without the needed scope (HTTP 403). */
@@ -115,6 +120,7 @@ export class ConflictError extends JetjobError {
         | typeof ErrorCode.Conflict
         | typeof ErrorCode.Duplicate
         | typeof ErrorCode.LockHeld
+        | typeof ErrorCode.LeaseLost
         | typeof ErrorCode.LockLost;
     } = {},
   ) {
@@ -182,6 +188,7 @@ const httpStatus: Record<ErrorCode, number> = {
   conflict: 409,
   lock_held: 409,
   lock_lost: 409,
+  lease_lost: 409,
   unauthorized: 401,
   forbidden: 403,
   payload_too_large: 413,
@@ -232,6 +239,7 @@ export function exitCodeFor(code: ErrorCode): ExitCode {
     case ErrorCode.Conflict:
     case ErrorCode.LockHeld:
     case ErrorCode.LockLost:
+    case ErrorCode.LeaseLost:
       return ExitCode.Conflict;
     case ErrorCode.Unauthorized:
     case ErrorCode.Forbidden:

@@ -171,7 +171,8 @@ const errorResponses: Record<string, { name: string; description: string }> = {
   "404": { name: "NotFound", description: "not_found: the resource does not exist" },
   "409": {
     name: "Conflict",
-    description: "conflict / duplicate / lock_held / lock_lost: not allowed in the current state",
+    description:
+      "conflict / duplicate / lock_held / lock_lost / lease_lost: not allowed in the current state",
   },
   "413": { name: "PayloadTooLarge", description: "payload_too_large: the body exceeds the limit" },
   "422": {

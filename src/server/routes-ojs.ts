@@ -103,7 +103,8 @@ export function ojsJobRoutes(d: OjsRouteDeps): RouteDef[] {
       tag: "workers",
       summary: "Report success of an active job (OJS ACK)",
       body: ackRequestSchema,
-      handler: async (c, { body }) => ojsJson(c, 200, await engine.ack(body.job_id, body.result)),
+      handler: async (c, { body }) =>
+        ojsJson(c, 200, await engine.ack(body.job_id, body.result, body.worker_id)),
     }),
     defineRoute({
       method: "POST",
@@ -116,6 +117,7 @@ export function ojsJobRoutes(d: OjsRouteDeps): RouteDef[] {
         const req: Parameters<Engine["nack"]>[1] = {};
         if (body.error !== undefined) req.error = body.error;
         if (body.requeue !== undefined) req.requeue = body.requeue;
+        if (body.worker_id !== undefined) req.workerId = body.worker_id;
         return ojsJson(c, 200, await engine.nack(body.job_id, req));
       },
     }),
@@ -131,12 +133,13 @@ export function ojsJobRoutes(d: OjsRouteDeps): RouteDef[] {
         if (Array.isArray(body.active_jobs)) for (const id of body.active_jobs) ids.add(id);
         for (const id of body.active_job_ids ?? []) ids.add(id);
         if (body.job_id) ids.add(body.job_id);
-        const r = await engine.heartbeat([...ids], body.visibility_timeout_ms);
+        const r = await engine.heartbeat([...ids], body.visibility_timeout_ms, body.worker_id);
         const state = r.directive === "quiet" || r.directive === "terminate" ? r.directive : "running";
         return ojsJson(c, 200, {
           state,
           directive: r.directive ?? "continue",
           jobs_extended: r.extended,
+          ...(r.lost.length > 0 ? { jobs_lost: r.lost } : {}),
           server_time: new Date().toISOString(),
         });
       },

@@ -103,10 +103,11 @@ export interface Engine {
   enqueueNormalized(items: NormalizedEnqueue[], atomic?: boolean): Promise<Enqueued[]>;
   get(id: string): Promise<JobView>;
   fetch(req: FetchRequest): Promise<JobView[]>;
-  ack(id: string, result?: unknown): Promise<AckResult>;
+  /** `workerId`: the reporting worker; refused with `lease_lost` when it no longer holds the job. */
+  ack(id: string, result?: unknown, workerId?: string): Promise<AckResult>;
   nack(id: string, req: NackRequest): Promise<Record<string, unknown>>;
   cancel(id: string): Promise<JobView>;
-  heartbeat(ids: string[], visibilityMs?: number): Promise<HeartbeatResult>;
+  heartbeat(ids: string[], visibilityMs?: number, workerId?: string): Promise<HeartbeatResult>;
   listQueues(): Promise<QueueRecord[]>;
   queueStats(name: string): Promise<QueueStats>;
   /** Every queue's statistics, read in bulk (stats.ts `allQueueStats`). */
@@ -258,10 +259,10 @@ export async function createEngine(nc: NatsConnection, options: EngineOptions = 
     enqueueNormalized: (items, atomic = false) => enqueueJobs(svc, items, atomic),
     get: (id) => getJob(svc, id),
     fetch: (req) => fetchJobs(svc, req),
-    ack: (id, result) => ackJob(svc, id, result),
+    ack: (id, result, workerId) => ackJob(svc, id, result, workerId),
     nack: (id, req) => nackJob(svc, id, req),
     cancel: (id) => cancelJob(svc, id),
-    heartbeat: (ids, vis) => heartbeatJobs(svc, ids, vis),
+    heartbeat: (ids, vis, workerId) => heartbeatJobs(svc, ids, vis, workerId),
     listQueues: () => ctx.queues.list(),
     allQueueStats: () => allQueueStats(svc),
     async queueStats(name) {

@@ -69,6 +69,30 @@ export async function getJob(svc: Services, id: string): Promise<JobView> {
   return viewOf(loc);
 }
 
+/**
+ * Fencing for reports that name their worker (OJS `worker_id` on ack, nack and heartbeat): a worker
+ * that no longer holds the job (its lease ran out, or the job was claimed again, by it or another
+ * worker) is refused with `lease_lost`, and nothing is recorded. A report without `worker_id` applies
+ * to the current claim, whoever holds it (OJS makes the field optional; jetjob's own workers always
+ * send it).
+ */
+function requireHolder(id: string, loc: Located, workerId: string | undefined, now: number): void {
+  if (workerId === undefined) return;
+  const c = loc.slots[loc.idx]!.claim;
+  const lost = (why: string, details: Record<string, unknown> = {}) =>
+    new ConflictError(`job '${id}': ${why}; this report from worker ${workerId} is not recorded`, {
+      code: ErrorCode.LeaseLost,
+      details: { job_id: id, worker_id: workerId, ...details },
+      hint: "Stop working on the job: another attempt may be running. Fetch new work.",
+    });
+  if (!c || c.w !== workerId)
+    throw lost(c ? `it is held by worker ${c.w} now (attempt ${c.a})` : "this worker does not hold it", {
+      ...(c ? { holder: c.w, attempt: c.a } : {}),
+    });
+  if (c.dl !== undefined && now > c.dl && !loc.slots[loc.idx]!.outcome)
+    throw lost(`its lease ran out at ${new Date(c.dl).toISOString()}`, { attempt: c.a });
+}
+
 function requireActive(id: string, d: Derived, what: string): void {
   if (d.state !== JobState.Active) {
     throw new ConflictError(`job '${id}' is ${d.state}; only active jobs can be ${what}`, {
@@ -86,10 +110,16 @@ export interface AckResult {
   job: JobView;
 }
 
-export async function ackJob(svc: Services, id: string, result: unknown): Promise<AckResult> {
+export async function ackJob(
+  svc: Services,
+  id: string,
+  result: unknown,
+  workerId?: string,
+): Promise<AckResult> {
   const { ctx } = svc;
   checkResult(ctx.limits, result);
   return mutate(svc, id, (loc, d, now) => {
+    requireHolder(id, loc, workerId, now);
     requireActive(id, d, "acknowledged");
     const c = loc.slots[loc.idx]!.claim!;
     const op: JournalOp = { op: "done", i: loc.idx, a: c.a, at: now };
@@ -118,12 +148,15 @@ export async function ackJob(svc: Services, id: string, result: unknown): Promis
 export interface NackRequest {
   error?: ReportedError & { details?: Record<string, unknown> | undefined };
   requeue?: boolean;
+  /** The reporting worker (fencing, see `requireHolder`). */
+  workerId?: string;
 }
 
 export async function nackJob(svc: Services, id: string, req: NackRequest): Promise<Record<string, unknown>> {
   const { ctx } = svc;
   checkError(ctx.limits, req.error);
   return mutate(svc, id, async (loc, d, now) => {
+    requireHolder(id, loc, req.workerId, now);
     requireActive(id, d, "failed");
     const slot = loc.slots[loc.idx]!;
     const c = slot.claim!;
@@ -204,20 +237,28 @@ export async function cancelJob(svc: Services, id: string): Promise<JobView> {
 
 export interface HeartbeatResult {
   extended: string[];
+  /** Ids the worker named but no longer holds (fencing: see `requireHolder`). */
+  lost: string[];
   directive?: string;
 }
 
-/** Extends the leases of HTTP-claimed jobs. Unknown or inactive ids are skipped, not errors. */
+/**
+ * Extends the leases of HTTP-claimed jobs. Unknown or inactive ids are skipped, not errors; ids the
+ * named worker no longer holds are listed as `lost`.
+ */
 export async function heartbeatJobs(
   svc: Services,
   ids: string[],
   visibilityMs: number | undefined,
+  workerId?: string,
 ): Promise<HeartbeatResult> {
   const extended: string[] = [];
+  const lost: string[] = [];
   let directive: string | undefined;
   for (const id of ids) {
     try {
       await mutate(svc, id, (loc, d, now) => {
+        requireHolder(id, loc, workerId, now);
         requireActive(id, d, "extended");
         const c = loc.slots[loc.idx]!.claim!;
         const spec = loc.at.seg.jobs[loc.idx]!;
@@ -231,7 +272,8 @@ export async function heartbeatJobs(
       });
       extended.push(id);
     } catch (err) {
-      if (
+      if (err instanceof JetjobError && err.code === ErrorCode.LeaseLost) lost.push(id);
+      else if (
         !(err instanceof JetjobError) ||
         (err.code !== ErrorCode.NotFound && err.code !== ErrorCode.Conflict)
       ) {
@@ -239,7 +281,7 @@ export async function heartbeatJobs(
       }
     }
   }
-  const result: HeartbeatResult = { extended };
+  const result: HeartbeatResult = { extended, lost };
   if (directive !== undefined) result.directive = directive;
   return result;
 }

@@ -27,6 +27,7 @@ const table: Array<[ErrorCode, number, ExitCode, boolean]> = [
   ["conflict", 409, 5, false],
   ["lock_held", 409, 5, true],
   ["lock_lost", 409, 5, false],
+  ["lease_lost", 409, 5, false],
   ["unauthorized", 401, 6, false],
   ["forbidden", 403, 6, false],
   ["payload_too_large", 413, 2, false],

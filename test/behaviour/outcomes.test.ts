@@ -1,0 +1,113 @@
+/**
+ * What the HTTP door records as a job's outcome (issue 23): a report from a worker that lost its
+ * lease is refused (`lease_lost`), never recorded over the attempt that runs now.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+
+import type { RunningApiServer } from "../../src/server/run.js";
+import { runTestServer } from "../harness/app.js";
+import { useNats, waitFor } from "../harness/nats.js";
+
+const h = useNats();
+const token = "outcomes-token-0123456789";
+
+describe("fenced reports on the HTTP door", () => {
+  let srv: RunningApiServer;
+  const call = async (path: string, body?: unknown, method = "POST") => {
+    const r = await fetch(`${srv.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+  };
+  const fetchOne = async (queue: string, worker: string) => {
+    const r = await call("/ojs/v1/workers/fetch", { queues: [queue], count: 1, worker_id: worker });
+    return (r.body.jobs as Array<{ id: string; attempt: number }>)[0];
+  };
+  /** A job fetched by w1 whose lease ran out, then fetched again by w2 (attempt 2). */
+  const lostToAnother = async (queue: string) => {
+    await call("/ojs/v1/jobs", { type: "fenced", args: [], options: { queue, visibility_timeout_ms: 200 } });
+    const first = await fetchOne(queue, "w1");
+    assert.ok(first);
+    const second = await waitFor(() => fetchOne(queue, "w2"), {
+      timeoutMs: 5000,
+      what: "the lease to run out",
+    });
+    assert.equal(second.id, first.id);
+    assert.equal(second.attempt, 2);
+    return first.id;
+  };
+
+  before(async () => {
+    srv = await runTestServer(h.nats.url, [{ name: "admin", token, scope: "admin" }]);
+  });
+  after(async () => {
+    await srv.close();
+  });
+
+  it("an ack from the worker that lost the job is refused; the current holder's ack is recorded", async () => {
+    const id = await lostToAnother("fence-ack");
+    const late = await call("/ojs/v1/workers/ack", { job_id: id, worker_id: "w1", result: "from w1" });
+    assert.equal(late.status, 409);
+    const err = late.body.error as { code: string; details: { holder: string; attempt: number } };
+    assert.equal(err.code, "lease_lost");
+    assert.equal(err.details.holder, "w2");
+    assert.equal(err.details.attempt, 2);
+    const job = (await call(`/ojs/v1/jobs/${id}`, undefined, "GET")).body.job as { state: string };
+    assert.equal(job.state, "active", "attempt 2 still runs");
+    const ok = await call("/ojs/v1/workers/ack", { job_id: id, worker_id: "w2", result: "from w2" });
+    assert.equal(ok.status, 200);
+    const done = (await call(`/ojs/v1/jobs/${id}`, undefined, "GET")).body.job as {
+      result: string;
+      worker_id: string;
+    };
+    assert.equal(done.result, "from w2");
+    assert.equal(done.worker_id, "w2");
+  });
+
+  it("a nack and a heartbeat from the worker that lost the job are refused too", async () => {
+    const id = await lostToAnother("fence-nack");
+    const nack = await call("/ojs/v1/workers/nack", {
+      job_id: id,
+      worker_id: "w1",
+      error: { message: "late" },
+    });
+    assert.equal(nack.status, 409);
+    assert.equal((nack.body.error as { code: string }).code, "lease_lost");
+    const beat = await call("/ojs/v1/workers/heartbeat", { worker_id: "w1", active_job_ids: [id] });
+    assert.equal(beat.status, 200);
+    assert.deepEqual(beat.body.jobs_extended, []);
+    assert.deepEqual(beat.body.jobs_lost, [id]);
+    const mine = await call("/ojs/v1/workers/heartbeat", { worker_id: "w2", active_job_ids: [id] });
+    assert.deepEqual(mine.body.jobs_extended, [id]);
+  });
+
+  it("a report after the worker's own lease ran out (nobody took the job yet) is refused", async () => {
+    await call("/ojs/v1/jobs", {
+      type: "fenced",
+      args: [],
+      options: { queue: "fence-late", visibility_timeout_ms: 150 },
+    });
+    const job = await fetchOne("fence-late", "w1");
+    assert.ok(job);
+    await waitFor(
+      async () =>
+        ((await call(`/ojs/v1/jobs/${job.id}`, undefined, "GET")).body.job as { state: string }).state ===
+        "available",
+      { what: "the lease to run out" },
+    );
+    const late = await call("/ojs/v1/workers/ack", { job_id: job.id, worker_id: "w1" });
+    assert.equal(late.status, 409);
+    assert.equal((late.body.error as { code: string }).code, "lease_lost");
+  });
+
+  it("a report without worker_id applies to the current claim (OJS makes the field optional)", async () => {
+    const id = await lostToAnother("fence-anon");
+    const ack = await call("/ojs/v1/workers/ack", { job_id: id, result: "anonymous" });
+    assert.equal(ack.status, 200);
+    const done = (await call(`/ojs/v1/jobs/${id}`, undefined, "GET")).body.job as { worker_id: string };
+    assert.equal(done.worker_id, "w2", "recorded as attempt 2's outcome");
+  });
+});
