@@ -11,11 +11,12 @@ import { stepClaims } from "./claim-step.js";
 import { EventType, emitEvents, event } from "./events.js";
 import type { Slot } from "./fold.js";
 import { takeRateToken } from "./limits.js";
+import type { JournalOp } from "./journal.js";
 import { decideAndAppend } from "./journal.js";
 import { handOffJobs } from "./moves.js";
 import { applyRelease, decideRelease } from "./release.js";
 import type { SegmentAt } from "./segment.js";
-import { decodeSegment } from "./segment.js";
+import { decodeSegment, jobIdAt } from "./segment.js";
 import type { Services } from "./services.js";
 import { outcomesOf } from "./services.js";
 import { POINTER_RETRY_MS } from "./validate.js";
@@ -51,7 +52,7 @@ export async function fetchJobs(svc: Services, req: FetchRequest): Promise<JobVi
       budget = 1;
     }
     const stopAt = out.length + budget;
-    for (const priority of [...rec.lanes].sort((a, b) => b - a)) {
+    lanes: for (const priority of [...rec.lanes].sort((a, b) => b - a)) {
       while (out.length < stopAt) {
         const [d] = await pullOnce(
           ctx.nc,
@@ -64,6 +65,7 @@ export async function fetchJobs(svc: Services, req: FetchRequest): Promise<JobVi
         );
         if (!d) break;
         out.push(...(await claimFromDelivery(svc, d, stopAt - out.length, req)));
+        if (ctx.queues.cached(queue)?.paused) break lanes; // paused meanwhile (claimFromDelivery read it)
       }
     }
   }
@@ -139,11 +141,33 @@ async function claimFromDelivery(
     );
     return [];
   }
-  applyRelease(ctx.nc, d.ackSubject, decideRelease(slots, now));
+  let handed = claimed;
+  let final = slots;
+  if (claimed.length > 0 && (await ctx.queues.get(at.seg.q))?.paused) {
+    // Paused while we claimed (pause is a barrier: once it returned, nothing of the queue starts).
+    // Give the claims back uncounted; the queue's next fetch after resume hands the jobs out.
+    const back = await decideAndAppend(ctx.journals, Store.Queue, seq, at.seg.jobs.length, (_j, now2) => {
+      const undo: JournalOp[] = [];
+      for (const i of claimed) {
+        const c = now2[i]!.claim;
+        if (!now2[i]!.outcome && c?.w === req.workerId)
+          undo.push({ op: "requeue", i, a: c.a, at: now, u: 1 });
+      }
+      return { ops: undo, value: undefined };
+    });
+    final = back.slots;
+    handed = [];
+  }
+  applyRelease(ctx.nc, d.ackSubject, decideRelease(final, now));
   svc.noteOutcomes(outcomesOf(at, ops));
   for (const after of afters) await after();
-  emitEvents(ctx, at.seg.q, events);
-  return claimed.map((i) => buildJobView(at, i, deriveState(at, i, slots[i]!, now)));
+  const started = new Set(handed.map((i) => jobIdAt(at, i)));
+  emitEvents(
+    ctx,
+    at.seg.q,
+    handed === claimed ? events : events.filter((e) => e.t !== EventType.Started || started.has(e.id)),
+  );
+  return handed.map((i) => buildJobView(at, i, deriveState(at, i, final[i]!, now)));
 }
 
 export type { Slot };

@@ -124,6 +124,8 @@ export interface SegmentRunner {
   cancel(id: string): void;
   /** A lane's lease is this short: renew held segments often enough for it. */
   noteLeaseMs(ms: number): void;
+  /** Starts waiting jobs that may start now (after a queue was resumed). */
+  kick(): void;
 }
 
 export class ShutdownError extends Error {
@@ -175,6 +177,12 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
   function free(): number {
     return d.concurrency - stats.running - waiting.length - claiming;
   }
+
+  /**
+   * Paused queues (from the queue registry's watch): their reserved jobs wait and are handed back
+   * by the rebalance timer; no job of theirs starts here once this worker knows of the pause.
+   */
+  const isPaused = (q: string) => d.ctx.queues.cached(q)?.paused === true;
 
   function freeFor(q: string): number {
     if (!shared) return free();
@@ -232,8 +240,8 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
       applyRelease(d.nc, delivery.ackSubject, { kind: "ack" });
       return true;
     }
-    if (freeFor(at.seg.q) <= 0) {
-      // Its queue has used up its share of the slots (see `queueCap`): leave it to others for now.
+    if (freeFor(at.seg.q) <= 0 || isPaused(at.seg.q)) {
+      // Its queue has used up its share of the slots (see `queueCap`), or was paused: not now.
       applyRelease(d.nc, delivery.ackSubject, { kind: "nak", delayMs: 0 });
       return false;
     }
@@ -407,12 +415,13 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
     while (!draining && stats.running < d.concurrency) {
       // The first waiting job whose queue is within its share, skipping suspects while one runs.
       const k =
-        !shared && suspectsRunning.size === 0
+        !shared && suspectsRunning.size === 0 && (waiting.length === 0 || !isPaused(waiting[0]!.h.at.seg.q))
           ? waiting.length > 0
             ? 0
             : -1
           : waiting.findIndex(
               (w) =>
+                !isPaused(w.h.at.seg.q) &&
                 (!shared || (runningBy.get(w.h.at.seg.q) ?? 0) < capOf(w.h.at.seg.q)) &&
                 (!w.suspect || suspectsRunning.size === 0),
             );
@@ -674,6 +683,7 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
         d.onCapacity();
       }
     },
+    kick: () => startWaiting(),
     noteLeaseMs(ms) {
       if (!(ms > 0) || ms >= leaseMs || draining) return;
       leaseMs = ms;

@@ -230,6 +230,7 @@ export function createWorker<T extends JobTypes = JobTypes>(options: WorkerOptio
     });
     await ctx.queues.watch((rec) => {
       addLanes(rec);
+      if (!rec.paused) r.kick(); // resumed: reserved jobs may start
       pump();
     });
     for (const q of queues) {

@@ -1,11 +1,14 @@
 /**
- * What the HTTP door records as a job's outcome (issue 23): a report from a worker that lost its
- * lease is refused (`lease_lost`), never recorded over the attempt that runs now.
+ * What the doors record and hand out (issue 23): a report from a worker that lost its lease is
+ * refused (`lease_lost`), never recorded over the attempt that runs now; a paused queue hands out
+ * nothing, at either door, once the pause returned.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
+import { silentLogger } from "../../src/core/logger.js";
 import type { RunningApiServer } from "../../src/server/run.js";
+import { createWorker } from "../../src/worker/index.js";
 import { runTestServer } from "../harness/app.js";
 import { useNats, waitFor } from "../harness/nats.js";
 
@@ -109,5 +112,78 @@ describe("fenced reports on the HTTP door", () => {
     assert.equal(ack.status, 200);
     const done = (await call(`/ojs/v1/jobs/${id}`, undefined, "GET")).body.job as { worker_id: string };
     assert.equal(done.worker_id, "w2", "recorded as attempt 2's outcome");
+  });
+});
+
+describe("pause is a barrier", () => {
+  let srv: RunningApiServer;
+  const call = async (path: string, body?: unknown, method = "POST") => {
+    const r = await fetch(`${srv.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+  };
+  before(async () => {
+    srv = await runTestServer(h.nats.url, [{ name: "admin", token, scope: "admin" }]);
+  });
+  after(async () => {
+    await srv.close();
+  });
+
+  it("once pause returned, no HTTP fetch or NATS worker starts a job of the queue", async () => {
+    const queue = "barrier";
+    await call("/ojs/v1/jobs", { type: "b", args: [0], options: { queue } });
+    // Fetchers that keep asking, with requests in flight when the pause happens.
+    const fetched = new Set<string>();
+    let stop = false;
+    const fetchers = Array.from({ length: 4 }, async (_, k) => {
+      while (!stop) {
+        const r = await call("/ojs/v1/workers/fetch", { queues: [queue], count: 1, worker_id: `f${k}` });
+        for (const j of (r.body.jobs as Array<{ id: string }> | undefined) ?? []) fetched.add(j.id);
+      }
+    });
+    const started: string[] = [];
+    const worker = createWorker({
+      nats: h.nats.url,
+      queues: [queue],
+      handleSignals: false,
+      logger: silentLogger,
+      handlers: { b: (job) => void started.push(job.id) },
+    });
+    await worker.ready;
+    try {
+      await waitFor(() => fetched.size + started.length >= 1, { what: "the first job to be taken" });
+      const paused = await call(`/ojs/v1/queues/${queue}/pause`);
+      assert.equal(paused.status, 200);
+      const after: string[] = [];
+      for (let k = 0; k < 20; k++) {
+        const r = await call("/ojs/v1/jobs", { type: "b", args: [k + 1], options: { queue } });
+        after.push((r.body.job as { id: string }).id);
+      }
+      // Watch for a second: none of the jobs enqueued after the pause may be handed out or started.
+      const until = Date.now() + 1000;
+      await waitFor(() => Date.now() > until, { timeoutMs: 5000, intervalMs: 50 });
+      const leaked = after.filter((id) => fetched.has(id) || started.includes(id));
+      assert.deepEqual(leaked, [], "jobs started while paused");
+      for (const id of after) {
+        const j = (await call(`/ojs/v1/jobs/${id}`, undefined, "GET")).body.job as {
+          state: string;
+          attempt: number;
+        };
+        assert.equal(j.state, "available");
+        assert.equal(j.attempt, 0);
+      }
+      await call(`/ojs/v1/queues/${queue}/resume`);
+      await waitFor(() => after.every((id) => fetched.has(id) || started.includes(id)), {
+        timeoutMs: 15_000,
+        what: "every job to be taken after resume",
+      });
+    } finally {
+      stop = true;
+      await Promise.all(fetchers);
+      await worker.close();
+    }
   });
 });
