@@ -13,6 +13,7 @@ import type { LogLevel } from "../core/logger.js";
 import { findNatsServer, measureStoreCapacity, startNatsServer } from "../natsd/index.js";
 import { createAuthenticator, generateToken } from "../server/auth.js";
 import { runApiServer } from "../server/run.js";
+import { checkPortFree, lockDataDir } from "./start-lock.js";
 import type { RetentionDefaults } from "../core/storage-options.js";
 import type { TopologyOptions } from "../store/topology.js";
 import { natsAccess } from "./nats-access.js";
@@ -65,6 +66,10 @@ export async function startCommand(o: StartOptions): Promise<void> {
     tokenNote = `new; saved in ${tokenPath(dataDir)}`;
   }
 
+  const lock = lockDataDir(dataDir);
+  process.once("exit", () => lock.release());
+  await checkPortFree(o.natsHost ?? "127.0.0.1", o.natsPort, "--nats-port", "NATS");
+  await checkPortFree(o.host, o.port, "--port", "API");
   const access = natsAccess({
     dataDir,
     host: o.natsHost,

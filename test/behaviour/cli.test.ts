@@ -106,6 +106,32 @@ describe("jetjob start + CLI", () => {
     assert.equal(await new Promise<number | null>((r) => second.child.once("exit", r)), 0);
   });
 
+  it("refuses a second jetjob start on the same data dir, and a NATS port in use, with what to do", async () => {
+    const dir = newDir();
+    const first = await startJetjob(dir);
+    try {
+      const endpoints = JSON.parse(readFileSync(join(dir, "endpoints.json"), "utf8")) as {
+        api: string;
+        nats: string;
+      };
+      const second = await cli(["start", "--port", "0", "--nats-port", "0", "--data-dir", dir]);
+      assert.equal(second.code, 5);
+      assert.match(second.stderr, /already running on .* \(pid \d+, API http/);
+      // The first one is untouched: its endpoints are still there and it answers.
+      assert.deepEqual(JSON.parse(readFileSync(join(dir, "endpoints.json"), "utf8")), endpoints);
+      assert.equal((await fetch(`${endpoints.api}/health`)).status, 200);
+
+      const port = new URL(endpoints.nats).port;
+      const busy = await cli(["start", "--port", "0", "--nats-port", port, "--data-dir", newDir()]);
+      assert.equal(busy.code, 5);
+      assert.match(busy.stderr, new RegExp(`NATS port 127\\.0\\.0\\.1:${port} is in use`));
+      assert.match(busy.stderr, /--nats-port/);
+    } finally {
+      first.child.kill("SIGINT");
+      await new Promise((r) => first.child.once("exit", r));
+    }
+  });
+
   it("runs `jetjob server` against an existing NATS", async () => {
     const nats = await startTestNats();
     let log = "";
