@@ -187,3 +187,98 @@ describe("pause is a barrier", () => {
     }
   });
 });
+
+describe("listings are complete", () => {
+  let srv: RunningApiServer;
+  const call = async (path: string, body?: unknown, method = "POST") => {
+    const r = await fetch(`${srv.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+  };
+  const list = async (queue: string, extra = "") => {
+    const ids: Array<{ id: string; state: string }> = [];
+    let cursor: string | undefined;
+    for (;;) {
+      const r = await call(
+        `/api/v1/jobs?queue=${queue}&limit=3${extra}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
+        undefined,
+        "GET",
+      );
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      ids.push(...(r.body.jobs as Array<{ id: string; state: string }>));
+      cursor = r.body.next_cursor as string | undefined;
+      if (!cursor) return ids;
+    }
+  };
+  before(async () => {
+    srv = await runTestServer(h.nats.url, [{ name: "admin", token, scope: "admin" }]);
+  });
+  after(async () => {
+    await srv.close();
+  });
+
+  it("lists scheduled, retrying, waiting-for-a-key and promoted jobs, each once, in its state now", async () => {
+    const queue = "complete";
+    const enq = async (body: Record<string, unknown>) =>
+      (
+        (
+          await call("/ojs/v1/jobs", {
+            type: "x",
+            args: [],
+            ...body,
+            options: { queue, ...(body.options as object) },
+          })
+        ).body.job as { id: string }
+      ).id;
+    const plain = await enq({});
+    const later = await enq({ options: { scheduled_at: new Date(Date.now() + 3_600_000).toISOString() } });
+    const soon = await enq({ options: { scheduled_at: new Date(Date.now() + 300).toISOString() } });
+    const holder = await enq({ options: { exclusive_key: "k1" } });
+    const waiter = await enq({ options: { exclusive_key: "k1" } });
+    const retried = await enq({ options: { retry: { max_attempts: 3, initial_interval: "PT1H" } } });
+    // Fail `retried` once (it waits an hour for its retry), and let `soon` be promoted.
+    const fetched = await waitFor(
+      async () => {
+        const r = await call("/ojs/v1/workers/fetch", { queues: [queue], count: 10, worker_id: "w" });
+        const jobs = (r.body.jobs as Array<{ id: string }>).map((j) => j.id);
+        return jobs.includes(retried) ? jobs : undefined;
+      },
+      { what: "the job to retry to be fetched" },
+    );
+    await call("/ojs/v1/workers/nack", { job_id: retried, worker_id: "w", error: { message: "once" } });
+    // The key's holder stays active, so its waiter stays pending.
+    for (const id of fetched)
+      if (id !== retried && id !== holder) await call("/ojs/v1/workers/ack", { job_id: id, worker_id: "w" });
+    await waitFor(
+      async () =>
+        ((await call(`/ojs/v1/jobs/${soon}`, undefined, "GET")).body.job as { state: string }).state !==
+        "scheduled",
+      { what: "the soon job to be promoted" },
+    );
+
+    const all = await list(queue);
+    const ids = all.map((j) => j.id);
+    assert.equal(new Set(ids).size, ids.length, "each job once");
+    const expect = [plain, later, soon, holder, waiter, retried];
+    assert.deepEqual([...ids].sort(), [...expect].sort());
+    const state = new Map(all.map((j) => [j.id, j.state]));
+    assert.equal(state.get(later), "scheduled");
+    assert.equal(state.get(retried), "retryable");
+    assert.equal(state.get(waiter), "pending");
+    assert.equal(state.get(holder), "active");
+    // Newest first.
+    assert.deepEqual(ids, [...expect].reverse());
+    // The state filters find them too.
+    assert.deepEqual(
+      (await list(queue, "&state=scheduled")).map((j) => j.id),
+      [later],
+    );
+    assert.deepEqual(
+      (await list(queue, "&state=retryable")).map((j) => j.id),
+      [retried],
+    );
+  });
+});
