@@ -181,7 +181,16 @@ function showLogin(message) {
 
 // ---- views ---------------------------------------------------------------------------------------
 
-const states = ["available", "active", "scheduled", "retryable", "completed", "discarded", "cancelled"];
+const states = [
+  "available",
+  "active",
+  "scheduled",
+  "retryable",
+  "pending",
+  "completed",
+  "discarded",
+  "cancelled",
+];
 
 async function queueStats() {
   const { queues } = await api("GET", "/ojs/v1/queues?limit=1000");

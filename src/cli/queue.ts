@@ -23,6 +23,9 @@ export function printQueueStats(s: QueueStats): void {
     ["status", status(s.paused)],
     ["available", approx(s.available)],
     ["active", approx(s.active)],
+    ["scheduled", approx(s.scheduled)],
+    ["retrying", approx(s.retryable)],
+    ["waiting for a key", approx(s.pending)],
     ["completed", String(s.completed)],
     ["discarded", String(s.discarded)],
     ["cancelled", String(s.cancelled)],
@@ -31,7 +34,6 @@ export function printQueueStats(s: QueueStats): void {
     ["paused", s.paused ? "yes" : "no"],
     ["rate limit", s.rate_limit_per_second === undefined ? "none" : `${s.rate_limit_per_second}/s`],
     ["keys held", s.exclusive?.keys_held],
-    ["waiting for a key", s.exclusive?.jobs_waiting],
   ]);
   if (s.approximate)
     process.stdout.write(color.dim("~ approximate: the queue is too long to count exactly") + "\n");

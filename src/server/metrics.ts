@@ -50,7 +50,16 @@ export interface Metrics {
 }
 
 /** Job states reported by `jetjob_jobs` and the {@link QueueStats} field each comes from. */
-const jobStates = ["available", "active", "completed", "discarded", "cancelled"] as const;
+const jobStates = [
+  "available",
+  "active",
+  "scheduled",
+  "retryable",
+  "pending",
+  "completed",
+  "discarded",
+  "cancelled",
+] as const;
 const agentStates: AgentState[] = ["ready", "draining", "cordoned"];
 const methods = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 

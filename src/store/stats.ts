@@ -13,6 +13,8 @@ import { zeroCounts } from "./counters.js";
 import { exclusiveQueueStats, listExclusiveKeys } from "./exclusive-view.js";
 import type { QueueRecord } from "./queues.js";
 import type { Services } from "./services.js";
+import { scanMessages } from "../nats/scan.js";
+import { decodeSegment } from "./segment.js";
 import { queueToken } from "./topology.js";
 import { deriveState } from "./view.js";
 
@@ -26,6 +28,10 @@ export interface QueueStats {
   cancelled: number;
   retried: number;
   expired: number;
+  /** Jobs waiting in the delay stream: due later, waiting for a retry, waiting for an exclusive key. */
+  scheduled: number;
+  retryable: number;
+  pending: number;
   rate_limit_per_second?: number;
   /** True when the waiting/running counts were estimated (very long queues). */
   approximate?: boolean;
@@ -43,6 +49,57 @@ export interface StatsInputs {
   counts?: Map<string, QueueCounts>;
   /** Exclusive-key figures by queue (queues without any are absent). */
   exclusive?: Map<string, { keys_held: number; jobs_waiting: number }>;
+  /** Delay-stream counts by queue (see {@link delayCounts}). */
+  delayed?: DelayCounts;
+}
+
+/** Jobs waiting in the delay stream, by queue; `complete` false when the scan stopped at its budget. */
+export interface DelayCounts {
+  byQueue: Map<string, { scheduled: number; retryable: number; pending: number }>;
+  complete: boolean;
+}
+
+/** Delay segments one statistics read folds at most (beyond it the figures are marked approximate). */
+export const DELAY_SCAN_BUDGET = 5000;
+
+/**
+ * Counts the jobs waiting in the delay stream (scheduled, retrying, waiting for a key) per queue: one
+ * stream read of the delay segments (promoted ones are removed by housekeeping a minute after their
+ * due time, so this is about what waits), each folded with its journal.
+ */
+export async function delayCounts(svc: Services, queue?: string): Promise<DelayCounts> {
+  const { ctx } = svc;
+  const out: DelayCounts = { byQueue: new Map(), complete: true };
+  const msgs = await scanMessages(ctx.nc, ctx.topology.streams.delay, {
+    subjects: `${ctx.topology.prefix}.dl.>`,
+    max: DELAY_SCAN_BUDGET + 1,
+  });
+  if (msgs.length > DELAY_SCAN_BUDGET) {
+    out.complete = false;
+    msgs.length = DELAY_SCAN_BUDGET;
+  }
+  const now = Date.now();
+  for (const m of msgs) {
+    let at;
+    try {
+      at = { store: Store.Delay, seq: m.seq, seg: decodeSegment(m.data) };
+    } catch {
+      continue;
+    }
+    if (queue !== undefined && at.seg.q !== queue) continue;
+    const { slots } = await ctx.journals.read(Store.Delay, m.seq, at.seg.jobs.length);
+    let c = out.byQueue.get(at.seg.q);
+    slots.forEach((slot, i) => {
+      if (slot.outcome) return;
+      const st = deriveState(at, i, slot, now).state;
+      if (st !== JobState.Scheduled && st !== JobState.Retryable && st !== JobState.Pending) return;
+      if (!c) out.byQueue.set(at.seg.q, (c = { scheduled: 0, retryable: 0, pending: 0 }));
+      if (st === JobState.Scheduled) c.scheduled++;
+      else if (st === JobState.Retryable) c.retryable++;
+      else c.pending++;
+    });
+  }
+  return out;
 }
 
 export async function queueStats(
@@ -65,7 +122,14 @@ export async function queueStats(
     cancelled: counts.cancelled,
     retried: counts.retried,
     expired: counts.expired,
+    scheduled: 0,
+    retryable: 0,
+    pending: 0,
   };
+  const delayed = pre.delayed ?? (await delayCounts(svc, rec.name));
+  const waiting = delayed.byQueue.get(rec.name);
+  if (waiting) Object.assign(stats, waiting);
+  if (!delayed.complete) stats.approximate = true;
   if (rec.rateLimitPerSecond !== undefined) stats.rate_limit_per_second = rec.rateLimitPerSecond;
   let scanned = 0;
   let scannedJobs = 0;
@@ -129,10 +193,11 @@ export async function queueStats(
 export async function allQueueStats(svc: Services): Promise<QueueStats[]> {
   const { ctx } = svc;
   await svc.counters.flush();
-  const [recs, counts, keys] = await Promise.all([
+  const [recs, counts, keys, delayed] = await Promise.all([
     ctx.queues.list(),
     svc.counters.readAll(),
     listExclusiveKeys(svc),
+    delayCounts(svc),
   ]);
   const consumers = new Map<string, ConsumerInfo>();
   for await (const ci of ctx.jsm.consumers.list(ctx.topology.streams.queue)) consumers.set(ci.name, ci);
@@ -147,6 +212,6 @@ export async function allQueueStats(svc: Services): Promise<QueueStats[]> {
     for (const [q, n] of Object.entries(k.waiting_by_queue)) of(q).jobs_waiting += n;
   }
   const out: QueueStats[] = [];
-  for (const rec of recs) out.push(await queueStats(svc, rec, { consumers, counts, exclusive }));
+  for (const rec of recs) out.push(await queueStats(svc, rec, { consumers, counts, exclusive, delayed }));
   return out;
 }

@@ -271,6 +271,14 @@ describe("listings are complete", () => {
     assert.equal(state.get(holder), "active");
     // Newest first.
     assert.deepEqual(ids, [...expect].reverse());
+    // The queue's statistics count the same jobs as the list shows, state by state.
+    const stats = (await call(`/ojs/v1/queues/${queue}/stats`, undefined, "GET")).body.stats as Record<
+      string,
+      number
+    >;
+    for (const st of ["scheduled", "retryable", "pending", "active", "available"] as const) {
+      assert.equal(stats[st], all.filter((j) => j.state === st).length, `stats ${st}`);
+    }
     // The state filters find them too.
     assert.deepEqual(
       (await list(queue, "&state=scheduled")).map((j) => j.id),
