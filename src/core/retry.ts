@@ -99,6 +99,14 @@ export function checkErrorPattern(pattern: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The one rule for whether a failed attempt is retried: attempts are left and the error may be
+ * retried. Used wherever a failure is decided or shown (store/moves.ts, store/view.ts).
+ */
+export function willRetry(policy: RetryPolicy, attempt: number, err: ReportedError): boolean {
+  return attempt < policy.maxAttempts && isRetryableError(policy, err);
+}
+
 /** Whether a failure may be retried under `policy` (ignoring the attempt count). */
 export function isRetryableError(policy: RetryPolicy, err: ReportedError): boolean {
   if (err.retryable === false) return false;

@@ -137,7 +137,7 @@ async function claimFromDelivery(
         ? { kind: "leave" }
         : waiting
           ? { kind: "nak", delayMs: POINTER_RETRY_MS }
-          : decideRelease(slots, now),
+          : decideRelease(slots, now, undefined, at.seg.jobs),
     );
     return [];
   }
@@ -158,7 +158,7 @@ async function claimFromDelivery(
     final = back.slots;
     handed = [];
   }
-  applyRelease(ctx.nc, d.ackSubject, decideRelease(final, now));
+  applyRelease(ctx.nc, d.ackSubject, decideRelease(final, now, undefined, at.seg.jobs));
   svc.noteOutcomes(outcomesOf(at, ops));
   for (const after of afters) await after();
   const started = new Set(handed.map((i) => jobIdAt(at, i)));

@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import type { JobErrorRecord, JobSpec } from "../core/envelope.js";
 import { Store } from "../core/ids.js";
 import type { ReportedError } from "../core/retry.js";
-import { isRetryableError, retryDelayMs } from "../core/retry.js";
+import { retryDelayMs, willRetry } from "../core/retry.js";
 import { WrongSequenceError } from "../nats/publisher.js";
 import type { StoreContext } from "./context.js";
 import type { Services } from "./services.js";
@@ -164,7 +164,7 @@ export async function decideFailure(
   const { ctx } = svc;
   const spec = j.at.seg.jobs[j.idx]!;
   const policy = retryPolicyOf(spec);
-  const retry = attempt < policy.maxAttempts && isRetryableError(policy, err);
+  const retry = willRetry(policy, attempt, err);
   if (!retry) {
     const op: FailOp = { op: "fail", i: j.idx, a: attempt, at: nowMs, err, out: "discard" };
     if (policy.onExhaustion === "dead_letter") {

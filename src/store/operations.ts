@@ -15,6 +15,7 @@ import type { Located } from "./locator.js";
 import { decideFailure, errorRecord, homeKeyOf, pointHome, requeueCopy } from "./moves.js";
 import { checkError, checkResult } from "./payload-limits.js";
 import { ackIfFinished } from "./release.js";
+import { completedEvents, failedEvents } from "./outcomes.js";
 import { refKey } from "./segment.js";
 import type { Services } from "./services.js";
 import { outcomesOf } from "./services.js";
@@ -128,9 +129,11 @@ export async function ackJob(
       ops: [op],
       done: (l, t) => {
         ackIfFinished(ctx.nc, l.slots, c.ack);
-        emitEvents(ctx, l.at.seg.q, [
-          { ...event(l.at, l.idx, EventType.Completed, t, c.a), d: t - c.at, w: c.w },
-        ]);
+        emitEvents(
+          ctx,
+          l.at.seg.q,
+          completedEvents(l.at, l.idx, t, { a: c.a, startedAt: c.at, worker: c.w }),
+        );
         const job = viewOf(l, t);
         return {
           acknowledged: true,
@@ -183,11 +186,8 @@ export async function nackJob(svc: Services, id: string, req: NackRequest): Prom
       after: decision.after,
       done: (l, t) => {
         ackIfFinished(ctx.nc, l.slots, c.ack);
-        const type = decision.retrying ? EventType.Retrying : EventType.Discarded;
-        emitEvents(ctx, l.at.seg.q, [
-          { ...event(l.at, l.idx, EventType.Failed, t, c.a, err.code), d: t - c.at, w: c.w },
-          event(l.at, l.idx, type, t, c.a, err.code),
-        ]);
+        const attempt = { a: c.a, startedAt: c.at, worker: c.w };
+        emitEvents(ctx, l.at.seg.q, failedEvents(l.at, l.idx, t, attempt, err.code, decision.retrying));
         const job = viewOf(l, t);
         const out: Record<string, unknown> = {
           id,

@@ -8,6 +8,7 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 
 import { ack, nak } from "../nats/pull.js";
+import type { JobSpec } from "../core/envelope.js";
 import type { Slot } from "./fold.js";
 import { hasLiveLease, isClaimable, isResolved } from "./fold.js";
 
@@ -18,19 +19,27 @@ import { hasLiveLease, isClaimable, isResolved } from "./fold.js";
 export type ReleaseDecision =
   { kind: "ack" } | { kind: "nak"; delayMs: number } | { kind: "hold" } | { kind: "leave" };
 
-/** @param ownRunning slots this holder is still running (never released while running) */
+/**
+ * @param ownRunning slots this holder is still running (never released while running)
+ * @param jobs the segment's jobs: an HTTP claim with `timeout_ms` is looked at again when that runs
+ *   out (its attempt then fails with `timeout`), not only when its lease does
+ */
 export function decideRelease(
   slots: readonly Slot[],
   nowMs: number,
   ownRunning: ReadonlySet<number> = new Set(),
+  jobs?: readonly JobSpec[],
 ): ReleaseDecision {
   if (slots.every(isResolved)) return { kind: "ack" };
   if (ownRunning.size > 0) return { kind: "hold" };
   let earliest = Infinity;
-  for (const s of slots) {
+  for (const [i, s] of slots.entries()) {
     if (isResolved(s)) continue;
-    if (hasLiveLease(s, nowMs)) earliest = Math.min(earliest, s.claim!.dl!);
-    else if (isClaimable(s, nowMs)) return { kind: "nak", delayMs: 0 };
+    if (hasLiveLease(s, nowMs)) {
+      const c = s.claim!;
+      const timeoutMs = jobs?.[i]?.timeoutMs;
+      earliest = Math.min(earliest, c.dl!, timeoutMs === undefined ? Infinity : c.at + timeoutMs);
+    } else if (isClaimable(s, nowMs)) return { kind: "nak", delayMs: 0 };
   }
   if (earliest === Infinity) return { kind: "nak", delayMs: 0 };
   return { kind: "nak", delayMs: Math.max(1, earliest - nowMs + 25) };

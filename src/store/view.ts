@@ -5,7 +5,7 @@
  */
 import type { JobErrorRecord, JobSpec } from "../core/envelope.js";
 import type { RetryPolicy } from "../core/retry.js";
-import { defaultRetryPolicy, isRetryableError } from "../core/retry.js";
+import { defaultRetryPolicy, willRetry } from "../core/retry.js";
 import type { JobState } from "../core/states.js";
 import { isTerminal, JobState as S } from "../core/states.js";
 import { formatIsoDuration, toRfc3339 } from "../core/time.js";
@@ -138,7 +138,7 @@ export function deriveState(at: SegmentAt, idx: number, slot: Slot, nowMs: numbe
       d.errors = [...carried, err];
       d.error = err;
       const policy = retryPolicyOf(spec);
-      d.state = c.a < policy.maxAttempts && isRetryableError(policy, err) ? S.Retryable : S.Discarded;
+      d.state = willRetry(policy, c.a, err) ? S.Retryable : S.Discarded;
       if (d.state === S.Discarded) d.completedAt = c.at + spec.timeoutMs;
       return d;
     }

@@ -26,6 +26,7 @@ import { inProgress } from "../nats/pull.js";
 import type { Delivery } from "../nats/pull.js";
 import { WrongSequenceError } from "../nats/publisher.js";
 import { stepClaims } from "../store/claim-step.js";
+import { completedEvents, failedEvents } from "../store/outcomes.js";
 import { claimOps, handOffEntry } from "../store/claims.js";
 import type { JobEvent } from "../store/events.js";
 import { EventType, emitEvents, event } from "../store/events.js";
@@ -331,7 +332,7 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
           ? { kind: "leave" }
           : step.wait
             ? { kind: "nak", delayMs: POINTER_RETRY_MS }
-            : decideRelease(r.slots, now),
+            : decideRelease(r.slots, now, undefined, at.seg.jobs),
       );
       return;
     }
@@ -501,10 +502,7 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
     if (result !== undefined) op.res = result;
     if (st !== undefined) op.s = now - st;
     h.pending.push(op);
-    const completed = event(h.at, i, EventType.Completed, now, a);
-    completed.d = now - t0;
-    completed.w = d.workerId;
-    h.events.push(completed);
+    h.events.push(...completedEvents(h.at, i, now, { a, startedAt: t0, worker: d.workerId }));
     stats.completed++;
     if (d.listening("job:complete"))
       d.emit("job:complete", {
@@ -545,8 +543,7 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
     h.pending.push(decision.op);
     h.afters.push(decision.after);
     h.events.push(
-      { ...event(h.at, i, EventType.Failed, now, a, err.code), d: now - t0, w: d.workerId },
-      event(h.at, i, decision.retrying ? EventType.Retrying : EventType.Discarded, now, a, err.code),
+      ...failedEvents(h.at, i, now, { a, startedAt: t0, worker: d.workerId }, err.code, decision.retrying),
     );
     d.emit("job:fail", { id, type: spec.type, attempt: a, error: err.message, retrying: decision.retrying });
   }
@@ -655,7 +652,7 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
 
   function maybeRelease(h: Held): void {
     if (h.released || h.flushing || h.pending.length > 0 || h.running.size > 0 || h.queued > 0) return;
-    release(h, decideRelease(h.journal.slots, Date.now()));
+    release(h, decideRelease(h.journal.slots, Date.now(), undefined, h.at.seg.jobs));
   }
 
   function release(h: Held, decision: ReturnType<typeof decideRelease>): void {
