@@ -290,10 +290,8 @@ describe("model-based: random operations against a model of the OJS states", () 
     const commands = [
       fc
         .tuple(fc.constantFrom("plain", "scheduled", "unique", "keyed" as const), fc.nat(99))
-        .map(([k, n]) => enqueueCmd(k as "plain" | "scheduled" | "unique" | "keyed", n)),
-      fc
-        .constantFrom("ack", "nack", "abandon" as const)
-        .map((t) => fetchCmd(t as "ack" | "nack" | "abandon")),
+        .map(([k, n]) => enqueueCmd(k, n)),
+      fc.constantFrom("ack", "nack", "abandon" as const).map((t) => fetchCmd(t)),
       fc.nat(99).map(cancelCmd),
       fc.boolean().map(pauseCmd),
       fc.constant(drainCmd),
