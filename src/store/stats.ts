@@ -39,7 +39,13 @@ export interface QueueStats {
   exclusive?: { keys_held: number; jobs_waiting: number };
 }
 
-const MAX_SEGMENTS_SCANNED = 2000;
+/**
+ * Open segments folded per queue statistics read: counts are exact up to this many (a segment holds
+ * 1 to 1,024 jobs), estimated beyond it and marked `approximate`.
+ */
+const MAX_SEGMENTS_SCANNED = 50_000;
+/** Journal reads in flight while folding them. */
+const JOURNAL_READS_IN_FLIGHT = 64;
 
 /** What a bulk read of all queues' statistics fetches once for all (see {@link allQueueStats}). */
 export interface StatsInputs {
@@ -151,29 +157,32 @@ export async function queueStats(
     const open = info.num_pending + info.num_ack_pending;
     if (open === 0) continue;
     const subject = ctx.subjects.lane(rec.name, priority);
-    let seq = info.ack_floor.stream_seq + 1;
-    let scannedHere = 0;
-    for (;;) {
-      if (scanned >= MAX_SEGMENTS_SCANNED) {
-        // Only the segments of this lane not scanned yet (the consumer counts every open one).
-        unscanned += Math.max(0, open - scannedHere);
-        break;
-      }
-      const m = await ctx.reader.get(ctx.topology.streams.queue, { nextBySubject: subject, seq });
-      if (!m) break;
-      seq = m.seq + 1;
-      const at = await svc.locator.segment(Store.Queue, m.seq);
-      if (!at) continue;
-      scanned++;
-      scannedHere++;
-      scannedJobs += at.seg.jobs.length;
-      const { slots } = await ctx.journals.read(Store.Queue, m.seq, at.seg.jobs.length);
-      slots.forEach((s, i) => {
-        if (s.outcome) return;
-        const st = deriveState(at, i, s, now).state;
-        if (st === JobState.Available) stats.available++;
-        else if (st === JobState.Active) stats.active++;
-      });
+    // The open segments in one stream read, their journals read many at a time (pipelined).
+    const budget = MAX_SEGMENTS_SCANNED - scanned;
+    const msgs =
+      budget > 0
+        ? await scanMessages(ctx.nc, ctx.topology.streams.queue, {
+            subjects: subject,
+            fromSeq: info.ack_floor.stream_seq + 1,
+            max: budget,
+          })
+        : [];
+    if (msgs.length >= budget) unscanned += Math.max(0, open - msgs.length);
+    for (let k = 0; k < msgs.length; k += JOURNAL_READS_IN_FLIGHT) {
+      await Promise.all(
+        msgs.slice(k, k + JOURNAL_READS_IN_FLIGHT).map(async (m) => {
+          const at = { store: Store.Queue, seq: m.seq, seg: decodeSegment(m.data) };
+          scanned++;
+          scannedJobs += at.seg.jobs.length;
+          const { slots } = await ctx.journals.read(Store.Queue, m.seq, at.seg.jobs.length);
+          slots.forEach((sl, i) => {
+            if (sl.outcome) return;
+            const st = deriveState(at, i, sl, now).state;
+            if (st === JobState.Available) stats.available++;
+            else if (st === JobState.Active) stats.active++;
+          });
+        }),
+      );
     }
   }
   if (unscanned > 0 && scanned > 0) {

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
+import { createClient } from "../../src/client/index.js";
 import { silentLogger } from "../../src/core/logger.js";
 import type { RunningApiServer } from "../../src/server/run.js";
 import { createWorker } from "../../src/worker/index.js";
@@ -288,5 +289,24 @@ describe("listings are complete", () => {
       (await list(queue, "&state=retryable")).map((j) => j.id),
       [retried],
     );
+  });
+});
+
+describe("queue statistics past 2,000 open segments", () => {
+  it("counts 3,000 jobs pushed one by one (3,000 segments) exactly", async () => {
+    const srv = await runTestServer(h.nats.url, [{ name: "admin", token, scope: "admin" }]);
+    const client = createClient({ nats: srv.nc });
+    try {
+      for (let k = 0; k < 3000; k++) await client.enqueue("one.by.one", [k], { queue: "many-segments" });
+      const r = await fetch(`${srv.url}/ojs/v1/queues/many-segments/stats`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      const stats = ((await r.json()) as { stats: { available: number; approximate?: boolean } }).stats;
+      assert.equal(stats.available, 3000);
+      assert.equal(stats.approximate, undefined);
+    } finally {
+      await client.close();
+      await srv.close();
+    }
   });
 });
