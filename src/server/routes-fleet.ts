@@ -20,7 +20,7 @@ import { Scope } from "./auth.js";
 import { ojsJson } from "./ojs.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
-import { createSseQueue } from "./sse-queue.js";
+import { createSseQueue, dropConnection } from "./sse-queue.js";
 
 export const fleetJobSchema = z
   .object({
@@ -182,7 +182,7 @@ export function fleetRoutes(fleet: Controller): RouteDef[] {
 function streamTimeline(c: Context, fleet: Controller, id: string): Response {
   return streamSSE(c, async (stream) => {
     const following: { close?: () => void } = {};
-    const q = createSseQueue({ onOverflow: () => following.close?.() });
+    const q = createSseQueue({ onOverflow: () => following.close?.(), onGiveUp: () => dropConnection(c) });
     const follower = await followTimeline(fleet.ctx, id, (ev) => {
       q.push("timeline", eventView(ev));
       if (ev.e === "finished") q.end();

@@ -10,7 +10,7 @@ import { Scope } from "./auth.js";
 import { eventHub } from "./event-hub.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
-import { createSseQueue } from "./sse-queue.js";
+import { createSseQueue, dropConnection } from "./sse-queue.js";
 
 export function liveRoutes(engine: Engine): RouteDef[] {
   return [
@@ -24,7 +24,10 @@ export function liveRoutes(engine: Engine): RouteDef[] {
       handler: (c) =>
         streamSSE(c, async (stream) => {
           const listening: { stop?: () => void } = {};
-          const q = createSseQueue({ onOverflow: () => listening.stop?.() });
+          const q = createSseQueue({
+            onOverflow: () => listening.stop?.(),
+            onGiveUp: () => dropConnection(c),
+          });
           const stop = await eventHub(engine.ctx).listen({ all: true }, (_e, frame) => q.pushFrame(frame()));
           listening.stop = stop;
           try {

@@ -21,7 +21,7 @@ import { eventHub } from "./event-hub.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
 import { queueParam } from "./routes-ojs-admin.js";
-import { createSseQueue } from "./sse-queue.js";
+import { createSseQueue, dropConnection } from "./sse-queue.js";
 
 const terminal = new Set(["job.completed", "job.discarded", "job.cancelled", "job.expired"]);
 
@@ -40,7 +40,7 @@ function streamEvents(
 ): Response {
   return streamSSE(c, async (stream) => {
     const listening: { stop?: () => void } = {};
-    const q = createSseQueue({ onOverflow: () => listening.stop?.() });
+    const q = createSseQueue({ onOverflow: () => listening.stop?.(), onGiveUp: () => dropConnection(c) });
     const stop = await eventHub(engine.ctx).listen(filter, (e, frame) => {
       if (!keep(e)) return;
       q.pushFrame(frame());

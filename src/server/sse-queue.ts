@@ -10,6 +10,7 @@
  * reconnects and reads the rest from the events list (`GET /ojs/v1/events`). So a stalled client
  * costs at most its bound in memory, never the server.
  */
+import type { Context } from "hono";
 import type { SSEStreamingApi } from "hono/streaming";
 
 import type { SseFrame } from "./event-hub.js";
@@ -34,7 +35,16 @@ export interface SseQueue {
 }
 
 export function createSseQueue(
-  o: { maxQueued?: number; overflowGraceMs?: number; onOverflow?: () => void } = {},
+  o: {
+    maxQueued?: number;
+    overflowGraceMs?: number;
+    onOverflow?: () => void;
+    /**
+     * Ends the connection of a dropped client that did not read its `overflow` event in time (the
+     * route closes the socket: ending the stream alone would wait for the client to read first).
+     */
+    onGiveUp?: () => void;
+  } = {},
 ): SseQueue {
   const max = o.maxQueued ?? MAX_QUEUED_EVENTS;
   const queued: SseFrame[] = [];
@@ -58,7 +68,10 @@ export function createSseQueue(
     finished = true;
     o.onOverflow?.();
     wake?.();
-    const timer = setTimeout(() => current?.abort(), o.overflowGraceMs ?? OVERFLOW_GRACE_MS);
+    const timer = setTimeout(() => {
+      current?.abort();
+      o.onGiveUp?.();
+    }, o.overflowGraceMs ?? OVERFLOW_GRACE_MS);
     timer.unref();
   }
 
@@ -103,4 +116,10 @@ export function createSseQueue(
     },
   };
   return q;
+}
+
+/** Closes the client's connection at once (Node adapter: the response's socket), if there is one. */
+export function dropConnection(c: Context): void {
+  const env = c.env as { outgoing?: { socket?: { destroy(): void } | null } } | undefined;
+  env?.outgoing?.socket?.destroy();
 }

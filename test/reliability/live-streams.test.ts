@@ -24,6 +24,12 @@ const JOBS = 20_000;
 const JOB_STREAMS = 2000;
 const QUEUE_STREAMS = 3;
 const STALLED = Number(process.env.STALLED ?? 20);
+/**
+ * A long job type makes every event frame ~450 bytes: 60,000 events are ~27 MB per stalled client,
+ * well past what the kernel's socket buffers absorb (several MB on loopback), so the server's own
+ * per-stream queue is what fills up.
+ */
+const TYPE = `burst.${"x".repeat(190)}`;
 
 interface Stream {
   req: ClientRequest;
@@ -88,7 +94,7 @@ describe("live streams under a burst", () => {
       const ids: string[] = [];
       for (let k = 0; k < JOBS; k += 1000) {
         const batch = await client.enqueueMany(
-          Array.from({ length: 1000 }, (_, n) => ({ type: "burst", args: [k + n], options: { queue } })),
+          Array.from({ length: 1000 }, (_, n) => ({ type: TYPE, args: [k + n], options: { queue } })),
         );
         ids.push(...batch.map((j) => j.id));
       }
@@ -119,7 +125,7 @@ describe("live streams under a burst", () => {
         concurrency: 50,
         handleSignals: false,
         logger: silentLogger,
-        handlers: { burst: () => undefined, warm: () => undefined },
+        handlers: { [TYPE]: () => undefined, warm: () => undefined },
       });
       await worker.ready;
       const t0 = Date.now();
@@ -136,10 +142,17 @@ describe("live streams under a burst", () => {
           intervalMs: 100,
           what: "every job stream to end after its job completed",
         });
-        await waitFor(() => stalled.every((s) => s.ended), {
+        // The server drops them (their listeners go) and closes their connections after the grace.
+        await waitFor(() => eventHub(srv.engine.ctx).stats.listeners === QUEUE_STREAMS, {
           timeoutMs: 30_000,
           intervalMs: 100,
           what: "the stalled clients to be dropped",
+        });
+        for (const s of stalled) s.res?.resume(); // read again: the connection is closed
+        await waitFor(() => stalled.every((s) => s.ended), {
+          timeoutMs: 30_000,
+          intervalMs: 100,
+          what: "the stalled clients' connections to be closed",
         });
       } finally {
         clearInterval(sampler);
