@@ -50,7 +50,7 @@ export async function runFanout(p: FanoutParams) {
       sim.once("exit", (code) => reject(new Error(`simulated agents exited with ${code}`)));
     });
     const t0 = Date.now();
-    while (ctl.resolve("all", "bench.noop").length < p.agents) {
+    while (ctl.resolve("all", "bench.noop").dispatch.length < p.agents) {
       if (Date.now() - t0 > 30_000) throw new Error("simulated agents did not all register");
       await new Promise((r) => setTimeout(r, 20));
     }

@@ -11,6 +11,7 @@ const stateStyle: Record<string, (s: string) => string> = {
   completed: color.green,
   failed: color.red,
   unreachable: color.red,
+  skipped: color.yellow,
   timeout: color.yellow,
   cancelled: color.red,
   running: color.cyan,
@@ -37,6 +38,7 @@ export function summaryLine(counts: FleetJob["counts"], status?: string): string
   const parts = [`${counts.completed}/${counts.total} completed`];
   if (counts.failed) parts.push(color.red(`${counts.failed} failed`));
   if (counts.unreachable) parts.push(color.red(`${counts.unreachable} unreachable`));
+  if (counts.skipped) parts.push(color.yellow(`${counts.skipped} skipped`));
   if (counts.timeout) parts.push(color.yellow(`${counts.timeout} timed out`));
   if (counts.cancelled) parts.push(`${counts.cancelled} cancelled`);
   const waiting = counts.pending + counts.running;

@@ -29,10 +29,15 @@ interface RunFlags extends ClientFlags {
 }
 
 /** Exit code of a finished fleet job: 0 all completed, 3 any unreachable or timed out, 1 otherwise. */
+/**
+ * 0 every host completed; 1 the operation failed on some host (or the job was cancelled); 7 some
+ * hosts did not answer or were left out (unreachable, timeout, skipped) and none failed.
+ */
 export function fleetExitCode(job: FleetJob): number {
   if (job.status === "completed") return ExitCode.Ok;
-  if (job.counts.unreachable > 0 || job.counts.timeout > 0 || job.status === "timeout")
-    return ExitCode.Unreachable;
+  if (job.counts.failed > 0 || job.status === "cancelled") return ExitCode.Failed;
+  const missing = job.counts.unreachable + job.counts.timeout + (job.counts.skipped ?? 0);
+  if (missing > 0 || job.status === "timeout") return ExitCode.HostsMissing;
   return ExitCode.Failed;
 }
 

@@ -116,7 +116,7 @@ export function createFleet(
     signal?: AbortSignal,
   ): AsyncIterable<HostResultView> {
     const job = await created;
-    const folds = newHostFolds(job.hosts);
+    const folds = newHostFolds(job.hosts, job.left_out);
     const yielded = new Set<string>();
     const ready = (f: HostFold) => terminalHostStates.has(f.state) && !yielded.has(f.host);
     for await (const e of timeline(job.id, signal)) {

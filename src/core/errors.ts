@@ -209,8 +209,11 @@ export function httpStatusFor(code: ErrorCode): number {
 }
 
 /**
- * Exit codes of the CLI. 0 success, 1 the operation ran and something failed, 2 usage or validation
- * error, 3 unreachable or timed out, 4 not found, 5 conflict, 6 auth.
+ * Exit codes of the CLI, one table (README "CLI exit codes"):
+ * 0 success; 1 the operation ran and failed (a job failed, a host's operation failed); 2 usage or
+ * validation error; 3 jetjob or NATS cannot be reached, timed out, or refuses work for now (storage
+ * full); 4 not found; 5 conflict; 6 auth; 7 a fleet job's hosts did not all answer: some were
+ * unreachable, timed out, or were left out (skipped), and none failed.
  */
 export const ExitCode = {
   Ok: 0,
@@ -220,6 +223,7 @@ export const ExitCode = {
   NotFound: 4,
   Conflict: 5,
   Auth: 6,
+  HostsMissing: 7,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 

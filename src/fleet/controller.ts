@@ -13,13 +13,16 @@ import { scheduleFleetRemoval } from "../store/retention/fleet.js";
 import { isFleetId, newFleetId } from "./ids.js";
 import type { FleetTimings } from "./options.js";
 import { fleetDefaults, fleetLimits } from "./options.js";
-import type { AgentEntry, RegistryView } from "./registry.js";
-import { agentAlive, candidateOf, controllerKey, createRegistryView } from "./registry.js";
+import type { RegistryView } from "./registry.js";
+import { candidateOf, controllerKey, createRegistryView } from "./registry.js";
 import type { JobRun, RunDeps } from "./run.js";
 import { startRun } from "./run.js";
 import { startReclaimer } from "./reclaim.js";
 import { appendEvent } from "./timeline.js";
-import { parseTarget, resolveTarget } from "./target/index.js";
+import type { Selection } from "./selection.js";
+import { selectHosts } from "./selection.js";
+import type { TargetExpr } from "./target/index.js";
+import { parseTarget } from "./target/index.js";
 import type { FleetRecord, OperationKind } from "./types.js";
 import { defaultOperationKind } from "./kinds.js";
 
@@ -39,6 +42,11 @@ export interface CreateFleetJob {
   /** W3C trace context of the request (ignored when not valid); agents' handlers continue the trace. */
   traceparent?: string;
   retryOf?: string;
+  /**
+   * Send only to live, ready agents that offer the operation, and leave the others out silently
+   * (the behaviour before hosts were reported with reasons). @defaultValue false
+   */
+  onlyReady?: boolean;
 }
 
 export interface ControllerOptions {
@@ -56,8 +64,11 @@ export interface Controller {
   readonly timings: FleetTimings;
   /** Resolves the target, stores and dispatches the job; returns the stored record. */
   create(req: CreateFleetJob): Promise<FleetRecord>;
-  /** Live agents that the target would select now (without dispatching). */
-  resolve(target: string, op?: string): AgentEntry[];
+  /**
+   * What the target selects now, without dispatching: the agents a job would go to, and the hosts it
+   * names or matches that it would leave out, with why (fleet/selection.ts).
+   */
+  resolve(target: string, op?: string, o?: { onlyReady?: boolean }): Selection;
   /** Jobs this controller owns now. */
   owned(): string[];
   run(id: string): JobRun | undefined;
@@ -94,22 +105,17 @@ export async function createController(ctx: StoreContext, o: ControllerOptions =
     onEnd: (jobId) => runs.delete(jobId),
   };
 
-  function liveCandidates(op: string | undefined) {
-    const now = Date.now();
-    return registry
-      .agents()
-      .filter(
-        (e) =>
-          agentAlive(e, now, timings.livenessMisses) &&
-          e.info.state === "ready" &&
-          (op === undefined || e.info.operations.some((x) => x.name === op)),
-      )
-      .map(candidateOf);
+  function select(expr: TargetExpr, op: string | undefined, onlyReady = false): Selection {
+    return selectHosts(expr, registry.agents(), {
+      op,
+      nowMs: Date.now(),
+      livenessMisses: timings.livenessMisses,
+      onlyReady,
+    });
   }
 
-  function resolve(target: string, op?: string): AgentEntry[] {
-    const expr = parseTarget(target);
-    return resolveTarget(expr, liveCandidates(op)).map((c) => c.entry);
+  function resolve(target: string, op?: string, o: { onlyReady?: boolean } = {}): Selection {
+    return select(parseTarget(target), op, o.onlyReady);
   }
 
   async function adopt(rec: FleetRecord, revision: number): Promise<void> {
@@ -136,22 +142,21 @@ export async function createController(ctx: StoreContext, o: ControllerOptions =
       checkCreate(req, timings);
       ctx.storage.admit(); // a new job is refused while the store is (nearly) full
       const expr = parseTarget(req.target);
-      const all = liveCandidates(undefined);
-      const able = liveCandidates(req.op);
-      const chosen = resolveTarget(expr, able);
-      if (chosen.length === 0) {
-        const matched = resolveTarget(expr, all).length;
+      const { dispatch, leftOut } = select(expr, req.op, req.onlyReady);
+      if (dispatch.length === 0) {
+        const why = leftOut.map((l) => `${l.host}: ${l.reason}`).join("; ");
         throw new JetjobError(
           ErrorCode.NoTargets,
-          matched === 0
-            ? `Target '${req.target}' matches no live agent.`
-            : `Target '${req.target}' matches ${matched} live agent(s), but none is ready and offers '${req.op}'.`,
+          leftOut.length === 0
+            ? `Target '${req.target}' matches no agent.`
+            : `Target '${req.target}' selects no agent that can run '${req.op}' now (${why}).`,
           {
-            details: { target: req.target, op: req.op, matched, live_agents: all.length },
-            hint: "List agents with `jetjob worker list` (GET /api/v1/workers).",
+            details: { target: req.target, op: req.op, hosts: leftOut },
+            hint: "List agents with `jetjob worker list` (GET /api/v1/workers); preview with `jetjob target resolve`.",
           },
         );
       }
+      const chosen = dispatch.map(candidateOf);
       const now = Date.now();
       const kinds = chosen.flatMap((c) =>
         c.entry.info.operations.filter((x) => x.name === req.op).map((x) => x.kind),
@@ -168,6 +173,7 @@ export async function createController(ctx: StoreContext, o: ControllerOptions =
         args: req.args ?? [],
         target: req.target,
         hosts: chosen.map((c) => c.hostname).sort(),
+        ...(leftOut.length > 0 ? { left_out: leftOut } : {}),
         created_at: now,
         deadline_at: now + (req.timeoutMs ?? timings.defaultTimeoutMs),
         ack_window_ms: req.ackWindowMs ?? timings.ackWindowMs,
@@ -191,7 +197,13 @@ export async function createController(ctx: StoreContext, o: ControllerOptions =
           at: now,
           ep: 1,
           by: id,
-          d: { target: req.target, hosts: rec.hosts, op: req.op, kind },
+          d: {
+            target: req.target,
+            hosts: rec.hosts,
+            op: req.op,
+            kind,
+            ...(leftOut.length > 0 ? { left_out: leftOut } : {}),
+          },
         }),
       ]);
       runs.set(fleetId, await startRun(deps, rec, revision, { sendNow: true }));

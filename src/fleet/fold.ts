@@ -12,6 +12,7 @@ import type {
   FleetStatus,
   HostResultView,
   HostState,
+  LeftOut,
   TimelineEvent,
   TimelineEventView,
 } from "./types.js";
@@ -38,14 +39,34 @@ const rank: Record<HostState, number> = {
   acknowledged: 1,
   running: 2,
   unreachable: 3,
+  skipped: 3,
   timeout: 3,
   cancelled: 3,
   completed: 4,
   failed: 4,
 };
 
-export function newHostFolds(hosts: readonly string[]): Map<string, HostFold> {
-  return new Map(hosts.map((h) => [h.toLowerCase(), { host: h, state: "pending", epoch: 0, resent: false }]));
+/**
+ * A fold per host the job was sent to (pending), and one per host it left out (final from the start,
+ * with the reason as its error: fleet/selection.ts).
+ */
+export function newHostFolds(
+  hosts: readonly string[],
+  leftOut: readonly LeftOut[] = [],
+): Map<string, HostFold> {
+  const folds = new Map<string, HostFold>(
+    hosts.map((h) => [h.toLowerCase(), { host: h, state: "pending", epoch: 0, resent: false }]),
+  );
+  for (const l of leftOut) {
+    folds.set(l.host.toLowerCase(), {
+      host: l.host,
+      state: l.state,
+      error: { code: l.state, message: l.reason },
+      epoch: 0,
+      resent: false,
+    });
+  }
+  return folds;
 }
 
 /** Applies one event; returns whether the host's state changed. Events for unknown hosts are ignored. */
@@ -119,8 +140,9 @@ function asError(v: unknown): { code: string; message: string } | undefined {
 export function foldTimeline(
   hosts: readonly string[],
   events: readonly TimelineEvent[],
+  leftOut: readonly LeftOut[] = [],
 ): Map<string, HostFold> {
-  const folds = newHostFolds(hosts);
+  const folds = newHostFolds(hosts, leftOut);
   for (const ev of events) applyEvent(folds, ev);
   return folds;
 }
@@ -130,8 +152,11 @@ export function allTerminal(folds: Map<string, HostFold>): boolean {
   return true;
 }
 
-/** Hosts by state (folds, or result views: only `state` is read). */
-export function countHosts(folds: Iterable<{ state: HostState }>): FleetCounts {
+/**
+ * Hosts by state (folds, or result views: only `state` is read). `running`: count that many pending
+ * hosts as running instead (a record's view before any event was read).
+ */
+export function countHosts(folds: Iterable<{ state: HostState }>, running = 0): FleetCounts {
   const c: FleetCounts = {
     total: 0,
     pending: 0,
@@ -139,6 +164,7 @@ export function countHosts(folds: Iterable<{ state: HostState }>): FleetCounts {
     completed: 0,
     failed: 0,
     unreachable: 0,
+    skipped: 0,
     timeout: 0,
     cancelled: 0,
   };
@@ -148,18 +174,23 @@ export function countHosts(folds: Iterable<{ state: HostState }>): FleetCounts {
     else if (f.state === "acknowledged" || f.state === "running") c.running++;
     else c[f.state]++;
   }
+  const moved = Math.min(running, c.pending);
+  c.pending -= moved;
+  c.running += moved;
   return c;
 }
 
 /**
  * The final status once every host is final: all completed → `completed`; some completed →
- * `partial_failure`; none completed but some failed → `failed`; nothing came back → `timeout`.
+ * `partial_failure`; none completed but some failed or were skipped → `failed`; nothing came back →
+ * `timeout`. Hosts left out of the dispatch count like the others: a job is `completed` only when
+ * every host its target named or matched completed.
  */
 export function finalStatus(counts: FleetCounts, cancelled = false): Exclude<FleetStatus, "running"> {
   if (cancelled) return "cancelled";
   if (counts.total > 0 && counts.completed === counts.total) return "completed";
   if (counts.completed > 0) return "partial_failure";
-  if (counts.failed > 0) return "failed";
+  if (counts.failed > 0 || counts.skipped > 0) return "failed";
   return "timeout";
 }
 
@@ -188,6 +219,11 @@ export function eventView(ev: TimelineEvent): TimelineEventView {
 
 export function recordCounts(rec: FleetRecord, folds: Map<string, HostFold>): FleetCounts {
   const c = countHosts(folds.values());
-  c.total = rec.hosts.length;
+  c.total = rec.hosts.length + (rec.left_out?.length ?? 0);
   return c;
+}
+
+/** The folds of a record's hosts, sent and left out, with its timeline applied. */
+export function foldRecord(rec: FleetRecord, events: readonly TimelineEvent[]): Map<string, HostFold> {
+  return foldTimeline(rec.hosts, events, rec.left_out);
 }

@@ -8,7 +8,7 @@ import { WrongSequenceError } from "../store/kvfast.js";
 import { hostToken } from "../store/topology.js";
 import type { Controller } from "./controller.js";
 import { isFleetId } from "./ids.js";
-import { countHosts, eventView, foldTimeline, hostView } from "./fold.js";
+import { countHosts, eventView, foldRecord, hostView } from "./fold.js";
 import { appendEvent, purgeTimeline, readTimeline } from "./timeline.js";
 import type { FleetJobView, FleetRecord, FleetStatus, HostState } from "./types.js";
 import { terminalHostStates } from "./types.js";
@@ -36,7 +36,7 @@ export async function getFleetJob(
 ): Promise<FleetJobView> {
   const { rec } = await readRecord(c, id);
   const events = await readTimeline(c.ctx, id);
-  const folds = foldTimeline(rec.hosts, events);
+  const folds = foldRecord(rec, events);
   const view = recordView(rec);
   view.counts = countHosts(folds.values());
   view.results = [...folds.values()].map(hostView);
@@ -54,16 +54,7 @@ export function recordView(rec: FleetRecord): FleetJobView {
     args: rec.args,
     status: rec.status,
     hosts: rec.hosts,
-    counts: rec.counts ?? {
-      total: rec.hosts.length,
-      pending: 0,
-      running: rec.hosts.length,
-      completed: 0,
-      failed: 0,
-      unreachable: 0,
-      timeout: 0,
-      cancelled: 0,
-    },
+    counts: rec.counts ?? countHosts(foldRecord(rec, []).values(), rec.hosts.length),
     results: [],
     created_at: new Date(rec.created_at).toISOString(),
     deadline_at: new Date(rec.deadline_at).toISOString(),
@@ -71,6 +62,7 @@ export function recordView(rec: FleetRecord): FleetJobView {
     epoch: rec.epoch,
     reclaims: rec.reclaims,
   };
+  if (rec.left_out !== undefined && rec.left_out.length > 0) v.left_out = rec.left_out;
   if (rec.finished_at !== undefined) v.finished_at = new Date(rec.finished_at).toISOString();
   if (rec.reason !== undefined) v.reason = rec.reason;
   if (rec.meta !== undefined) v.meta = rec.meta;
@@ -130,7 +122,7 @@ export async function cancelFleetJob(c: Controller, id: string): Promise<FleetJo
       throw new ConflictError(`Job '${id}' is already ${rec.status}.`, { details: { status: rec.status } });
     }
     const events = await readTimeline(c.ctx, id);
-    const folds = foldTimeline(rec.hosts, events);
+    const folds = foldRecord(rec, events);
     const now = Date.now();
     const open = [...folds.values()].filter((f) => !terminalHostStates.has(f.state));
     for (const f of open) f.state = "cancelled";
@@ -200,7 +192,7 @@ export async function retryFleetJob(
 ): Promise<FleetRetryResult> {
   const { rec } = await readRecord(c, id);
   if (rec.status === "running") throw new ConflictError(`Job '${id}' is still running.`);
-  const folds = foldTimeline(rec.hosts, await readTimeline(c.ctx, id));
+  const folds = foldRecord(rec, await readTimeline(c.ctx, id));
   const skipped: FleetRetryResult["skipped"] = [];
   let target = r.target;
   if (target === undefined) {

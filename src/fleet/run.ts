@@ -68,7 +68,7 @@ export async function startRun(
   o: { sendNow: boolean },
 ): Promise<JobRun> {
   const { ctx, timings } = deps;
-  const folds = newHostFolds(rec.hosts);
+  const folds = newHostFolds(rec.hosts, rec.left_out);
   const verdicts = new Set<string>(); // hosts we already wrote a verdict for
   const ackedBy = new Map<string, string>(); // host → agent instance that acknowledged
   const timers: NodeJS.Timeout[] = [];

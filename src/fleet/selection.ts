@@ -15,17 +15,10 @@ import type { AgentEntry } from "./registry.js";
 import { candidateOf } from "./registry.js";
 import type { TargetExpr } from "./target/index.js";
 import { matchesTarget, resolveTarget, targetPicksOne } from "./target/index.js";
+import type { LeftOut } from "./types.js";
 
 /** How long the registry remembers an agent after its last heartbeat (its KV entry's TTL). */
 export const RECENTLY_SEEN_MS = 15 * 60_000;
-
-/** A host the target names or matches that the job is not sent to. */
-export interface LeftOut {
-  host: string;
-  /** `unreachable`: offline or unknown; `skipped`: live, but cordoned, draining or lacking the operation. */
-  state: "unreachable" | "skipped";
-  reason: string;
-}
 
 export interface Selection {
   /** Agents the job is sent to. */

@@ -6,17 +6,38 @@
 /** `query` operations only read and are safe to send again; `modify` ones are never silently re-run. */
 export type OperationKind = "query" | "modify";
 
+/** A host the target names or matches that the job is not sent to (fleet/selection.ts). */
+export interface LeftOut {
+  host: string;
+  /** `unreachable`: offline or unknown; `skipped`: live, but cordoned, draining or lacking the operation. */
+  state: "unreachable" | "skipped";
+  reason: string;
+}
+
 /** A fleet job's overall status; everything but `running` is final. */
 export type FleetStatus = "running" | "completed" | "partial_failure" | "failed" | "timeout" | "cancelled";
 
-/** One target's state. `unreachable`, `timeout` and `cancelled` are set by the controller. */
+/**
+ * One target's state. `unreachable`, `timeout` and `cancelled` are set by the controller; `skipped`
+ * (and `unreachable` from the start) are hosts the target named or matched that the job was not sent
+ * to (fleet/selection.ts), with the reason in the host's error.
+ */
 export type HostState =
-  "pending" | "acknowledged" | "running" | "completed" | "failed" | "unreachable" | "timeout" | "cancelled";
+  | "pending"
+  | "acknowledged"
+  | "running"
+  | "completed"
+  | "failed"
+  | "unreachable"
+  | "skipped"
+  | "timeout"
+  | "cancelled";
 
 export const terminalHostStates: ReadonlySet<HostState> = new Set([
   "completed",
   "failed",
   "unreachable",
+  "skipped",
   "timeout",
   "cancelled",
 ]);
@@ -58,8 +79,10 @@ export interface FleetRecord {
   kind: OperationKind;
   args: unknown;
   target: string;
-  /** The resolved set of hostnames, fixed at dispatch. */
+  /** The resolved set of hostnames the job is sent to, fixed at dispatch. */
   hosts: string[];
+  /** Hosts the target named or matched that the job was not sent to, and why (fleet/selection.ts). */
+  left_out?: LeftOut[];
   created_at: number;
   deadline_at: number;
   ack_window_ms: number;
@@ -115,6 +138,7 @@ export interface FleetCounts {
   completed: number;
   failed: number;
   unreachable: number;
+  skipped: number;
   timeout: number;
   cancelled: number;
 }
@@ -127,6 +151,8 @@ export interface FleetJobView {
   args: unknown;
   status: FleetStatus;
   hosts: string[];
+  /** Hosts the target named or matched that the job was not sent to, and why. */
+  left_out?: LeftOut[];
   counts: FleetCounts;
   results: HostResultView[];
   created_at: string;

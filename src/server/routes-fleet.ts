@@ -9,7 +9,7 @@ import { z } from "zod";
 
 import { ValidationError } from "../core/errors.js";
 import type { Controller } from "../fleet/controller.js";
-import { eventView } from "../fleet/fold.js";
+import { countHosts, eventView, foldRecord, hostView } from "../fleet/fold.js";
 import { cancelFleetJob, deleteFleetJob, getFleetJob, recordView } from "../fleet/jobs.js";
 import { fleetLimits } from "../fleet/options.js";
 import { agentView } from "../fleet/registry.js";
@@ -31,6 +31,12 @@ export const fleetJobSchema = z
     ack_window_ms: z.int().min(50).max(600_000).optional(),
     kind: z.enum(["query", "modify"]).optional(),
     meta: z.record(z.string(), z.unknown()).optional(),
+    only_ready: z
+      .boolean()
+      .optional()
+      .describe(
+        "Send only to live, ready agents that offer the operation and leave the rest out silently (default: hosts the target names or matches that cannot run it are listed as unreachable or skipped, and count against the job)",
+      ),
   })
   .strict();
 
@@ -60,11 +66,12 @@ export function fleetRoutes(fleet: Controller): RouteDef[] {
           ...(body.kind === undefined ? {} : { kind: body.kind }),
           ...(body.meta === undefined ? {} : { meta: body.meta }),
           ...(traceparent === undefined ? {} : { traceparent }),
+          ...(body.only_ready === undefined ? {} : { onlyReady: body.only_ready }),
         });
         const job = recordView(rec);
-        job.counts.pending = job.counts.running;
-        job.counts.running = 0;
-        job.results = rec.hosts.map((host) => ({ host, state: "pending" }));
+        const folds = foldRecord(rec, []);
+        job.counts = countHosts(folds.values());
+        job.results = [...folds.values()].map(hostView);
         return ojsJson(c, 201, { job });
       },
     }),
@@ -168,12 +175,23 @@ export function fleetRoutes(fleet: Controller): RouteDef[] {
       query: z.object({
         target: z.string().describe("A target expression, e.g. group:web and not host:web-3"),
         op: z.string().optional().describe("Only agents that can run this operation"),
+        only_ready: z
+          .string()
+          .optional()
+          .describe("true: list nothing left out (as a job with only_ready would)"),
       }),
-      summary: "Which live agents a target selects now, without running anything (?target=&op=)",
+      summary:
+        "What a target selects now, without running anything: the agents a job would go to (hosts, agents) and the hosts it names or matches that it would leave out, with why (left_out)",
       handler: (c, { query }) => {
         if (query.target === undefined) throw new ValidationError("target is required");
-        const agents = fleet.resolve(query.target, query.op).map((e) => agentView(e));
-        return ojsJson(c, 200, { target: query.target, hosts: agents.map((a) => a.hostname), agents });
+        const sel = fleet.resolve(query.target, query.op, { onlyReady: query.only_ready === "true" });
+        const agents = sel.dispatch.map((e) => agentView(e));
+        return ojsJson(c, 200, {
+          target: query.target,
+          hosts: agents.map((a) => a.hostname),
+          agents,
+          left_out: sel.leftOut,
+        });
       },
     }),
   ];

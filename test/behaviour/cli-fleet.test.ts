@@ -102,7 +102,7 @@ describe("fleet CLI: jetjob start + agent + job run", () => {
       dir,
     ]);
     assert.equal(none.code, 2, "no matching agent is a usage error");
-    assert.match(none.stderr, /matches no live agent\. \(no_targets\)/);
+    assert.match(none.stderr, /matches no agent\. \(no_targets\)/);
     const bad = await cli([
       "job",
       "run",

@@ -115,10 +115,10 @@ describe("fleet dispatch under faults", () => {
     await nc.close();
   });
 
-  it("an agent killed mid-job is unreachable; the others complete (partial_failure, exit 3)", async () => {
+  it("an agent killed mid-job is unreachable; the others complete (partial_failure, exit 7)", async () => {
     const victim = spawnFixture(agentScript, [h.nats.url, "gamma", "150", "pool:fault"]);
     await victim.line(/^ready$/);
-    await waitFor(() => ctl.resolve("pool:fault").length === 3, { what: "gamma registered" });
+    await waitFor(() => ctl.resolve("pool:fault").dispatch.length === 3, { what: "gamma registered" });
     const rec = await ctl.create({ op: "test.hang", target: "pool:fault", timeoutMs: 20_000 });
     await victim.line(new RegExp(`^started ${rec.id}$`));
     const t0 = Date.now();
@@ -131,7 +131,7 @@ describe("fleet dispatch under faults", () => {
     assert.equal(hostOf(job, "gamma").state, "unreachable");
     assert.match(hostOf(job, "gamma").error!.message, /offline/);
     assert.ok(tookMs < 5_000, `noticed within a few heartbeats, not at the 20 s deadline (${tookMs} ms)`);
-    assert.equal(fleetExitCode(job), 3);
+    assert.equal(fleetExitCode(job), 7);
   });
 
   it("a silent target is sent the job once more after the ack window, then marked unreachable", async () => {
@@ -155,7 +155,7 @@ describe("fleet dispatch under faults", () => {
       callback: () => void received++,
     });
     await ctx.buckets.agents.put(agentKey("ghost"), JSON.stringify(ghost));
-    await waitFor(() => ctl.resolve("host:ghost").length === 1, { what: "ghost in the registry" });
+    await waitFor(() => ctl.resolve("host:ghost").dispatch.length === 1, { what: "ghost in the registry" });
     const rec = await ctl.create({
       op: "test.echo",
       target: "L@ghost,alpha",
@@ -182,7 +182,7 @@ describe("fleet dispatch under faults", () => {
       alpha.state === "timeout" || (alpha.state === "failed" && alpha.error?.code === "timeout"),
       alpha.state,
     );
-    assert.equal(fleetExitCode(job), 3);
+    assert.equal(fleetExitCode(job), 7);
   });
 
   it("a killed controller's job is taken over by another and finished, with a new epoch", async () => {

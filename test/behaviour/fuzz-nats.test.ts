@@ -158,7 +158,7 @@ describe("NATS fuzz: garbage never stops an agent or a controller", () => {
       logger: silentLogger,
       version: "test",
     });
-    await waitFor(() => ctl.resolve(HOST, "test.echo").length === 1, { what: "the agent online" });
+    await waitFor(() => ctl.resolve(HOST, "test.echo").dispatch.length === 1, { what: "the agent online" });
   });
 
   after(async () => {

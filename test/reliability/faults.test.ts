@@ -348,7 +348,7 @@ describe("graceful shutdown", () => {
     const ctx = await createStoreContext(nc);
     const ctl = await createController(ctx, { reclaim: false });
     try {
-      await waitFor(() => ctl.resolve(`host:${hostname}`).length === 1, {
+      await waitFor(() => ctl.resolve(`host:${hostname}`).dispatch.length === 1, {
         timeoutMs: 30_000,
         what: "the agent to register",
       });

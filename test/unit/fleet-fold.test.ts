@@ -64,18 +64,20 @@ describe("fleet timeline fold", () => {
   });
 
   const counts = (o: Partial<FleetCounts>): FleetCounts => {
-    const c = {
+    const c: FleetCounts = {
       total: 0,
       pending: 0,
       running: 0,
       completed: 0,
       failed: 0,
       unreachable: 0,
+      skipped: 0,
       timeout: 0,
       cancelled: 0,
       ...o,
     };
-    c.total = c.pending + c.running + c.completed + c.failed + c.unreachable + c.timeout + c.cancelled;
+    c.total =
+      c.pending + c.running + c.completed + c.failed + c.unreachable + c.skipped + c.timeout + c.cancelled;
     return c;
   };
   for (const [c, expected] of [
@@ -85,6 +87,8 @@ describe("fleet timeline fold", () => {
     [counts({ failed: 2 }), "failed"],
     [counts({ failed: 1, timeout: 1 }), "failed"],
     [counts({ timeout: 1, unreachable: 2 }), "timeout"],
+    [counts({ completed: 3, skipped: 1 }), "partial_failure"],
+    [counts({ skipped: 1, timeout: 1 }), "failed"],
   ] as const) {
     it(`final status of ${JSON.stringify(c)} is ${expected}`, () => assert.equal(finalStatus(c), expected));
   }

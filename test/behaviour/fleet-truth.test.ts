@@ -1,0 +1,172 @@
+/**
+ * Fleet runs tell the whole truth (issue 16): every host a target names or matches appears on the job
+ * with a state. Offline, unknown, cordoned hosts and hosts without the operation are recorded as
+ * `unreachable` or `skipped` with the reason and count against the job's status and exit code;
+ * `only_ready` keeps the old "live, ready agents only" behaviour.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+
+import type { Agent } from "../../src/agent/agent.js";
+import { createAgent } from "../../src/agent/agent.js";
+import { fleetExitCode } from "../../src/cli/fleet.js";
+import type { Client } from "../../src/client/client.js";
+import { createClient } from "../../src/client/client.js";
+import { silentLogger } from "../../src/core/logger.js";
+import type { AgentInfo } from "../../src/fleet/registry.js";
+import { agentKey } from "../../src/fleet/registry.js";
+import type { RunningApiServer } from "../../src/server/run.js";
+import { runTestServer } from "../harness/app.js";
+import { useNats, waitFor } from "../harness/nats.js";
+
+const h = useNats();
+const token = "fleet-truth-token-0123456789";
+
+describe("fleet runs tell the whole truth", () => {
+  let srv: RunningApiServer;
+  let client: Client;
+  const agents: Agent[] = [];
+  const call = async (method: string, path: string, body?: unknown) => {
+    const r = await fetch(`${srv.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+  };
+  const start = async (hostname: string, ops: string[]) =>
+    agents.push(
+      await createAgent({
+        nats: h.nats.url,
+        hostname,
+        labels: { env: "prod" },
+        builtins: false,
+        logger: silentLogger,
+        timings: { heartbeatMs: 200 },
+        handlers: Object.fromEntries(
+          ops.map((op) => [op, { kind: "query" as const, handler: () => hostname }]),
+        ),
+      }),
+    );
+
+  before(async () => {
+    srv = await runTestServer(h.nats.url, [{ name: "admin", token, scope: "admin" }], {
+      fleet: { timings: { ackWindowMs: 500, livenessCheckMs: 100 } },
+    });
+    client = createClient({ url: srv.url, token });
+    await start("p1", ["test.echo"]);
+    await start("p2", ["test.echo"]);
+    await start("p3", ["test.echo"]); // cordoned below
+    await start("p5", ["other.op"]);
+    // p-dead: an agent that stopped answering (its last heartbeat is stale).
+    const dead: AgentInfo = {
+      hostname: "p-dead",
+      instance: "gone",
+      labels: { env: "prod" },
+      facts: {},
+      version: "test",
+      pid: 1,
+      started_at: new Date().toISOString(),
+      heartbeat_ms: 100,
+      state: "ready",
+      running: 0,
+      concurrency: 1,
+      operations: [{ name: "test.echo", kind: "query" }],
+      queues: [],
+    };
+    await srv.engine.ctx.buckets.agents.put(agentKey("p-dead"), JSON.stringify(dead));
+    assert.equal((await call("POST", "/api/v1/workers/p3/drain")).status, 200);
+    await waitFor(
+      async () => {
+        const r = await call("GET", "/api/v1/targets/resolve?target=env:prod&op=test.echo");
+        const left = r.body.left_out as Array<{ host: string; reason: string }>;
+        return (
+          (r.body.hosts as string[]).join() === "p1,p2" &&
+          left.some((l) => l.host === "p3" && /cordoned|draining/.test(l.reason)) &&
+          left.some((l) => l.host === "p-dead" && /offline/.test(l.reason))
+        );
+      },
+      { timeoutMs: 10_000, what: "the registry to show p3 cordoned and p-dead offline" },
+    );
+  });
+  after(async () => {
+    for (const a of agents) await a.close();
+    await client.close();
+    await srv.close();
+  });
+
+  it("a label target lists offline, cordoned and unable hosts with reasons; the job is not completed", async () => {
+    const r = await call("POST", "/api/v1/jobs", { op: "test.echo", target: "env:prod" });
+    assert.equal(r.status, 201);
+    const id = (r.body.job as { id: string }).id;
+    const job = await waitFor(
+      async () => {
+        const j = await client.fleet.get(id);
+        return j.status !== "running" ? j : undefined;
+      },
+      { timeoutMs: 15_000, what: "the job to finish" },
+    );
+    const byHost = new Map(job.results.map((x) => [x.host, x]));
+    assert.equal(job.status, "partial_failure");
+    assert.equal(byHost.get("p1")?.state, "completed");
+    assert.equal(byHost.get("p2")?.state, "completed");
+    assert.equal(byHost.get("p3")?.state, "skipped");
+    assert.match(byHost.get("p3")!.error!.message, /cordoned|draining/);
+    assert.equal(byHost.get("p-dead")?.state, "unreachable");
+    assert.match(byHost.get("p-dead")!.error!.message, /offline: last seen/);
+    assert.equal(byHost.get("p5")?.state, "skipped");
+    assert.match(byHost.get("p5")!.error!.message, /does not offer test\.echo/);
+    assert.equal(job.counts.total, 5);
+    assert.equal(job.counts.completed, 2);
+    assert.equal(job.counts.skipped, 2);
+    assert.equal(job.counts.unreachable, 1);
+    assert.equal(fleetExitCode(job), 7, "hosts missing: exit 7");
+  });
+
+  it("only_ready keeps the old behaviour: live ready agents with the operation, nothing else", async () => {
+    const r = await call("POST", "/api/v1/jobs", { op: "test.echo", target: "env:prod", only_ready: true });
+    const id = (r.body.job as { id: string }).id;
+    const job = await waitFor(
+      async () => {
+        const j = await client.fleet.get(id);
+        return j.status !== "running" ? j : undefined;
+      },
+      { timeoutMs: 15_000, what: "the job to finish" },
+    );
+    assert.equal(job.status, "completed");
+    assert.deepEqual(job.results.map((x) => x.host).sort(), ["p1", "p2"]);
+    assert.equal(fleetExitCode(job), 0);
+  });
+
+  it("a named host no agent has reported as is unreachable (unknown); the job is partial", async () => {
+    const r = await call("POST", "/api/v1/jobs", { op: "test.echo", target: "L@p1,ghost-9" });
+    const id = (r.body.job as { id: string }).id;
+    const job = await waitFor(
+      async () => {
+        const j = await client.fleet.get(id);
+        return j.status !== "running" ? j : undefined;
+      },
+      { timeoutMs: 15_000, what: "the job to finish" },
+    );
+    assert.equal(job.status, "partial_failure");
+    const ghost = job.results.find((x) => x.host === "ghost-9");
+    assert.equal(ghost?.state, "unreachable");
+    assert.match(ghost!.error!.message, /unknown/);
+  });
+
+  it("a target that selects no host that can run it is refused with each host's reason", async () => {
+    const r = await call("POST", "/api/v1/jobs", { op: "test.echo", target: "host:p3" });
+    assert.equal(r.status, 422);
+    const err = r.body.error as {
+      code: string;
+      message: string;
+      details: { hosts: Array<{ host: string }> };
+    };
+    assert.equal(err.code, "no_targets");
+    assert.match(err.message, /p3: the agent is (cordoned|draining)/);
+    assert.deepEqual(
+      err.details.hosts.map((x) => x.host),
+      ["p3"],
+    );
+  });
+});
