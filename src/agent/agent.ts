@@ -29,6 +29,7 @@ import { appendAgentEvent, appendEvent, lastHostEvent } from "../fleet/timeline.
 import { parseLabel } from "../fleet/target/index.js";
 import type { DispatchRequest, FleetRecord, TimelineEvent } from "../fleet/types.js";
 import { gatherFacts } from "./ops/index.js";
+import { OperationFailure } from "./ops/types.js";
 import type { AgentControl } from "../fleet/workers.js";
 import { controlKey, isAgentControl } from "../fleet/workers.js";
 import type { AgentJobContext, AgentOptions } from "./types.js";
@@ -215,15 +216,22 @@ export async function createAgent(o: AgentOptions & { storeContext?: StoreContex
         duration_ms: Math.round(performance.now() - t0),
       });
     } catch (err) {
-      const e = coerceError(abort.signal.aborted ? (abort.signal.reason ?? err) : err);
       if (cancelled.has(req.id)) {
         await event("cancelled", req, { duration_ms: Math.round(performance.now() - t0) });
         return;
       }
-      await event("failed", req, {
-        error: { code: e.code, message: e.message },
-        duration_ms: Math.round(performance.now() - t0),
-      });
+      const duration_ms = Math.round(performance.now() - t0);
+      if (err instanceof OperationFailure && !abort.signal.aborted) {
+        // It ran and failed: its own code, and what it produced (a command's exit code and output).
+        await event("failed", req, {
+          error: { code: err.code, message: err.message },
+          ...(err.result === undefined ? {} : { result: err.result }),
+          duration_ms,
+        });
+        return;
+      }
+      const e = coerceError(abort.signal.aborted ? (abort.signal.reason ?? err) : err);
+      await event("failed", req, { error: { code: e.code, message: e.message }, duration_ms });
     } finally {
       clearTimeout(timer);
       running.delete(req.id);

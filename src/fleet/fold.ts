@@ -102,6 +102,8 @@ export function applyEvent(folds: Map<string, HostFold>, ev: TimelineEvent): boo
         f.result = ev.d?.result;
       } else {
         f.error = asError(ev.d?.error) ?? { code: "handler_error", message: "failed" };
+        // What a failed operation produced (a command's exit code and output), beside the error.
+        if (ev.d?.result !== undefined) f.result = ev.d.result;
         // The agent stopped the handler at the job's deadline: the same outcome as no answer in time.
         f.state = f.error.code === "timeout" ? "timeout" : "failed";
       }

@@ -169,4 +169,55 @@ describe("fleet runs tell the whole truth", () => {
       ["p3"],
     );
   });
+
+  it("command.exec: a non-zero exit, false, a signal or its timeout make the host failed, with exit code and output", async () => {
+    const exec = await createAgent({
+      nats: h.nats.url,
+      hostname: "exec-1",
+      builtins: true,
+      logger: silentLogger,
+      timings: { heartbeatMs: 200 },
+      ops: { commandExec: { enabled: true, timeoutMs: 60_000, maxOutputBytes: 1024 * 1024 } },
+    });
+    agents.push(exec);
+    await waitFor(
+      async () =>
+        ((await call("GET", "/api/v1/targets/resolve?target=exec-1&op=command.exec")).body.hosts as string[])
+          .length === 1,
+      { what: "exec-1 online" },
+    );
+    const run = async (args: unknown) => {
+      const r = await call("POST", "/api/v1/jobs", { op: "command.exec", target: "exec-1", args });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      const id = (r.body.job as { id: string }).id;
+      return waitFor(
+        async () => {
+          const j = await client.fleet.get(id);
+          return j.status !== "running" ? j : undefined;
+        },
+        { timeoutMs: 15_000, what: "the command to finish" },
+      );
+    };
+    const three = await run({ command: "sh", args: ["-c", "echo partial; echo broke >&2; exit 3"] });
+    assert.equal(three.status, "failed");
+    const host = three.results[0]!;
+    assert.equal(host.state, "failed");
+    assert.equal(host.error?.code, "command_failed");
+    assert.match(host.error!.message, /exited with code 3: broke/);
+    const out = host.result as { exit_code: number; stdout: string; stderr: string };
+    assert.equal(out.exit_code, 3);
+    assert.equal(out.stdout, "partial\n");
+    assert.equal(out.stderr, "broke\n");
+    assert.equal(fleetExitCode(three), 1, "a failed command fails the CLI");
+
+    assert.equal((await run({ command: "false" })).results[0]!.state, "failed");
+    const killed = await run({ command: "sh", args: ["-c", "kill -KILL $$"] });
+    assert.equal(killed.results[0]!.error?.code, "command_killed");
+    const slow = await run({ command: "sleep", args: ["5"], timeout_ms: 200 });
+    assert.equal(slow.results[0]!.state, "failed");
+    assert.equal(slow.results[0]!.error?.code, "command_timeout");
+    const ok = await run({ command: "echo", args: ["fine"] });
+    assert.equal(ok.status, "completed");
+    assert.equal((ok.results[0]!.result as { stdout: string }).stdout, "fine\n");
+  });
 });

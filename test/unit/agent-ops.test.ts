@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 
 import { ErrorCode, JetjobError, ValidationError } from "../../src/core/errors.js";
+import { OperationFailure } from "../../src/agent/ops/types.js";
 import {
   type AgentOpsConfig,
   type CommandResult,
@@ -459,9 +460,33 @@ describe("command.exec", () => {
     assert.ok(r.duration_ms >= 0);
   });
 
-  it("a non-zero exit is a result", async () => {
-    const r = await call<CommandResult>("command.exec", [{ command: "false" }]);
+  /** The failure a command.exec call ends with, and the result it carries. */
+  const failure = async (args: unknown, ctx?: Parameters<typeof call>[2]) => {
+    const err = await call("command.exec", args, ctx).then(
+      () => assert.fail("expected a failure"),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof OperationFailure, String(err));
+    return { err, r: err.result as CommandResult };
+  };
+
+  it("a non-zero exit is a failure of the operation, carrying exit code and output", async () => {
+    const { err, r } = await failure([{ command: "false" }]);
+    assert.equal(err.code, "command_failed");
+    assert.match(err.message, /exited with code 1/);
     assert.equal(r.exit_code, 1);
+    const three = await failure({ command: "sh", args: ["-c", "echo out; echo boom >&2; exit 3"] });
+    assert.equal(three.r.exit_code, 3);
+    assert.equal(three.r.stdout, "out\n");
+    assert.equal(three.r.stderr, "boom\n");
+    assert.match(three.err.message, /exited with code 3: boom/);
+  });
+
+  it("a command killed by a signal is a failure", async () => {
+    const { err, r } = await failure({ command: "sh", args: ["-c", "kill -KILL $$"] });
+    assert.equal(err.code, "command_killed");
+    assert.equal(r.signal, "SIGKILL");
+    assert.equal(r.exit_code, null);
   });
 
   it("no shell: metacharacters are plain arguments; env and cwd apply", async () => {
@@ -476,7 +501,8 @@ describe("command.exec", () => {
 
   it("timeout kills the process quickly", async () => {
     const started = Date.now();
-    const r = await call<CommandResult>("command.exec", { command: "sleep", args: ["5"], timeout_ms: 200 });
+    const { err, r } = await failure({ command: "sleep", args: ["5"], timeout_ms: 200 });
+    assert.equal(err.code, "command_timeout");
     assert.ok(Date.now() - started < 3000);
     assert.equal(r.timed_out, true);
     assert.equal(r.exit_code, null);
@@ -485,11 +511,7 @@ describe("command.exec", () => {
 
   it("the config timeout caps a larger per-call timeout", async () => {
     const cfg = { ...execEnabled, commandExec: { ...execEnabled.commandExec, timeoutMs: 200 } };
-    const r = await call<CommandResult>(
-      "command.exec",
-      { command: "sleep", args: ["5"], timeout_ms: 60_000 },
-      ctxFor(cfg),
-    );
+    const { r } = await failure({ command: "sleep", args: ["5"], timeout_ms: 60_000 }, ctxFor(cfg));
     assert.equal(r.timed_out, true);
   });
 

@@ -11,7 +11,7 @@ import { performance } from "node:perf_hooks";
 import { z } from "zod";
 
 import { ErrorCode, JetjobError, NotFoundError, coerceError } from "../../core/errors.js";
-import { type Operation, type OperationContext, defineOperation } from "./types.js";
+import { type Operation, type OperationContext, OperationFailure, defineOperation } from "./types.js";
 
 export interface CommandResult {
   /** `null` when the process was ended by a signal. */
@@ -96,7 +96,11 @@ function childEnv(extra: Record<string, string> | undefined): NodeJS.ProcessEnv 
   return { ...env, ...extra };
 }
 
-/** Runs the command; a non-zero exit is a result, not an error. */
+/**
+ * Runs the command and returns its result. A non-zero exit, a signal or the time limit is a failure
+ * of the operation ({@link OperationFailure} with the same result: exit code, signal, output), so the
+ * host is `failed` and `jetjob job run command.exec … && next` stops there.
+ */
 export async function execCommand(args: ExecArgs, ctx: OperationContext): Promise<CommandResult> {
   const cfg = ctx.config.commandExec;
   if (!isCommandAllowed(args.command, cfg.allow)) {
@@ -185,7 +189,7 @@ export async function execCommand(args: ExecArgs, ctx: OperationContext): Promis
         );
         return;
       }
-      resolve({
+      const result: CommandResult = {
         exit_code: code,
         signal,
         stdout: stdout.text(),
@@ -193,9 +197,45 @@ export async function execCommand(args: ExecArgs, ctx: OperationContext): Promis
         duration_ms: Math.round(performance.now() - started),
         truncated: stdout.truncated || stderr.truncated,
         timed_out: timedOut,
-      });
+      };
+      if (code === 0 && !timedOut) {
+        resolve(result);
+        return;
+      }
+      reject(commandFailure(args.command, result, timeoutMs));
     });
   });
+}
+
+/** Output kept in a failure's result, per stream (the end of it, where errors usually are). */
+const FAILURE_OUTPUT_BYTES = 64 * 1024;
+
+function tail(text: string): { text: string; cut: boolean } {
+  const buf = Buffer.from(text, "utf8");
+  if (buf.length <= FAILURE_OUTPUT_BYTES) return { text, cut: false };
+  return { text: buf.subarray(buf.length - FAILURE_OUTPUT_BYTES).toString("utf8"), cut: true };
+}
+
+function commandFailure(command: string, r: CommandResult, timeoutMs: number): OperationFailure {
+  const out = tail(r.stdout);
+  const err = tail(r.stderr);
+  const result: CommandResult = {
+    ...r,
+    stdout: out.text,
+    stderr: err.text,
+    truncated: r.truncated || out.cut || err.cut,
+  };
+  const lastLine = err.text.trim().split("\n").pop();
+  const why = r.timed_out
+    ? `timed out after ${timeoutMs} ms and was ended with ${r.signal ?? "SIGTERM"}`
+    : r.signal !== null
+      ? `was killed by ${r.signal}`
+      : `exited with code ${r.exit_code}`;
+  return new OperationFailure(
+    r.timed_out ? "command_timeout" : r.signal !== null ? "command_killed" : "command_failed",
+    `'${command}' ${why}${lastLine ? `: ${lastLine.slice(0, 200)}` : ""}`,
+    result,
+  );
 }
 
 /** The `command.*` operations. */

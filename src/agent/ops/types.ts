@@ -65,6 +65,21 @@ export interface Operation<A = unknown, R = unknown> {
 }
 
 /** Declares an operation, inferring `run`'s argument type from the schema. */
+/**
+ * An operation that ran and failed on the host: the host's state is `failed`, with `code` and the
+ * message as its error and `result` (e.g. a command's exit code and output) kept beside it.
+ */
+export class OperationFailure extends Error {
+  override name = "OperationFailure";
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly result?: unknown,
+  ) {
+    super(message);
+  }
+}
+
 export function defineOperation<A, R>(op: Operation<A, R>): Operation<A, R> {
   return op;
 }
