@@ -1,7 +1,7 @@
 /**
  * Fleet commands: `jetjob job run OP --target EXPR` (live per-host table; exit 0 all completed, 1 some
  * failed, 3 unreachable or timed out), `jetjob job status ID`, and `jetjob worker list|get|drain|
- * undrain|label`.
+ * undrain|label|forget`.
  */
 import type { Command } from "commander";
 
@@ -26,9 +26,11 @@ interface RunFlags extends ClientFlags {
   args?: string;
   timeout?: string;
   ackWindow?: string;
+  onlyReady?: boolean;
+  detach?: boolean;
+  dryRun?: boolean;
 }
 
-/** Exit code of a finished fleet job: 0 all completed, 3 any unreachable or timed out, 1 otherwise. */
 /**
  * 0 every host completed; 1 the operation failed on some host (or the job was cancelled); 7 some
  * hosts did not answer or were left out (unreachable, timeout, skipped) and none failed.
@@ -83,20 +85,72 @@ export function printFleetJob(job: FleetJob): void {
   }
 }
 
+/** Prints where a target would send a job, and what it would leave out with why. */
+export async function printPreview(
+  client: Client,
+  target: string,
+  op: string | undefined,
+  f: { json?: boolean; onlyReady?: boolean },
+): Promise<number> {
+  const p = await client.fleet.preview(target, op, f.onlyReady ? { onlyReady: true } : {});
+  if (f.json) {
+    printJson(p);
+  } else {
+    const rows = [
+      ...p.hosts.map((h) => [h, color.green("selected"), ""]),
+      ...p.left_out.map((l) => [l.host, stateCell(l.state), l.reason]),
+    ];
+    if (rows.length === 0) process.stdout.write(`${target} selects no agent\n`);
+    else printTable(["HOST", "WOULD BE", "WHY"], rows);
+    process.stdout.write(
+      color.dim(`${p.hosts.length} selected, ${p.left_out.length} left out${op ? ` (op ${op})` : ""}`) + "\n",
+    );
+  }
+  return p.hosts.length > 0 ? ExitCode.Ok : ExitCode.Usage;
+}
+
 async function runOnFleet(client: Client, op: string, f: RunFlags): Promise<number> {
   const args = parseArgsFlag(f.args);
+  if (f.dryRun) return printPreview(client, f.target, op, f);
   const run = client.run(op, {
     target: f.target,
     ...(args === undefined ? {} : { args }),
     ...(f.timeout === undefined ? {} : { timeoutMs: durationFlag("--timeout", f.timeout) }),
     ...(f.ackWindow === undefined ? {} : { ackWindowMs: durationFlag("--ack-window", f.ackWindow) }),
+    ...(f.onlyReady ? { onlyReady: true } : {}),
   });
   const created = await run.created;
   const out = process.stdout;
+  if (f.detach) {
+    // The job runs on; the caller follows it later.
+    if (f.json) printJson(created);
+    else {
+      out.write(created.id + "\n");
+      process.stderr.write(
+        color.dim(`follow: jetjob job watch ${created.id}   status: jetjob job status ${created.id}`) + "\n",
+      );
+    }
+    return ExitCode.Ok;
+  }
   const tty = out.isTTY === true && f.json !== true;
   if (!f.json) {
-    out.write(color.dim(`job ${created.id}: ${op} on ${created.hosts.length} host(s) (${f.target})`) + "\n");
+    const left = created.left_out?.length ?? 0;
+    out.write(
+      color.dim(
+        `job ${created.id}: ${op} on ${created.hosts.length} host(s) (${f.target})${left > 0 ? `, ${left} left out` : ""}`,
+      ) + "\n",
+    );
   }
+  // Ctrl-C stops watching, not the job: say how to go on.
+  const onInterrupt = () => {
+    process.stderr.write(
+      `\njob ${created.id} is still running on the agents.\n` +
+        `  follow it:  jetjob job watch ${created.id}\n` +
+        `  cancel it:  jetjob job cancel ${created.id}\n`,
+    );
+    process.exit(130);
+  };
+  process.once("SIGINT", onInterrupt);
   const rows = new Map<string, HostResult>(created.results.map((r) => [r.host, r]));
   const counts = () => countHosts(rows.values());
   const live = tty ? createLiveTable(out, renderTable) : undefined;
@@ -108,6 +162,7 @@ async function runOnFleet(client: Client, op: string, f: RunFlags): Promise<numb
       out.write(`${r.host}  ${stateCell(r.state)}  ${durationCell(r.duration_ms)}  ${outcomeCell(r, 200)}\n`);
   }
   live?.end();
+  process.off("SIGINT", onInterrupt);
   const job = await client.fleet.get(created.id);
   if (f.json) printJson(job);
   else out.write(summaryLine(job.counts, job.status) + "\n");
@@ -131,12 +186,31 @@ export async function watchFleetJob(client: Client, id: string, json: boolean): 
   return fleetExitCode(job);
 }
 
+/** `jetjob target resolve EXPR`: a target's preview (what `job run --dry-run` prints). */
+export function registerTargetCommand(program: Command, run: Runner): void {
+  const target = program.command("target").description("preview fleet targets");
+  addClientFlags(
+    target
+      .command("resolve")
+      .description(
+        "which agents a target selects now, and which hosts it names or matches but would leave out, with why; exit 2 when it selects none",
+      )
+      .argument("<expr>", "target expression, e.g. 'group:web and not host:web-3'")
+      .option("--op <op>", "only agents that offer this operation")
+      .option("--only-ready", "list nothing left out (as `job run --only-ready` would)"),
+  ).action((expr: string, f: ClientFlags & { op?: string; onlyReady?: boolean }) =>
+    run(async () => {
+      process.exitCode = await printPreview(clientFor(f), expr, f.op, f);
+    }, f.json),
+  );
+}
+
 export function registerFleetJobCommands(job: Command, run: Runner): void {
   addClientFlags(
     job
       .command("run")
       .description(
-        "run an operation on the agents a target selects, with a live per-host table; exit 0 all completed, 1 some failed, 3 unreachable or timed out",
+        "run an operation on the agents a target selects, with a live per-host table; exit 0 all completed, 1 some failed, 7 some unreachable, timed out or skipped (README: CLI exit codes)",
       )
       .argument("<op>", "operation, e.g. system.hostname.get")
       .requiredOption(
@@ -145,7 +219,16 @@ export function registerFleetJobCommands(job: Command, run: Runner): void {
       )
       .option("--args <json>", 'arguments as JSON, e.g. \'{"host":"example.com"}\'')
       .option("--timeout <duration>", "deadline of the whole job: ms, 10s, 5m (default: the server's, 60s)")
-      .option("--ack-window <duration>", "re-send to silent hosts after this long (default 3s)"),
+      .option("--ack-window <duration>", "re-send to silent hosts after this long (default 3s)")
+      .option(
+        "--only-ready",
+        "send only to live, ready agents that offer the operation; leave the rest out silently",
+      )
+      .option("--detach", "print the job id and return at once (follow with `jetjob job watch ID`)")
+      .option(
+        "--dry-run",
+        "show which hosts the target selects and which it would leave out, and why; run nothing",
+      ),
   ).action((op: string, f: RunFlags) =>
     run(async () => {
       process.exitCode = await runOnFleet(clientFor(f), op, f);
@@ -183,18 +266,34 @@ export function registerWorkerCommands(program: Command, run: Runner): void {
   addClientFlags(
     worker
       .command("list")
-      .description("agents online, with labels, state and running jobs")
+      .description(
+        "agents online, with labels, state and running jobs; [TARGET]: only those a target expression selects",
+      )
+      .argument("[target]", "a target expression (as for job run), e.g. 'group:web and G@os.name=debian'")
       .option(
         "-l, --label <key:value>",
         "only agents with this label (hierarchical: group:web lists group:web.dev)",
       )
       .option("--offline", "include agents whose heartbeat stopped"),
-  ).action((f: WorkerListFlags) =>
+  ).action((expr: string | undefined, f: WorkerListFlags) =>
     run(async () => {
-      const workers = await clientFor(f).workers.list({
+      const client = clientFor(f);
+      let workers = await client.workers.list({
         ...(f.label === undefined ? {} : { label: f.label }),
-        ...(f.offline ? { includeOffline: true } : {}),
+        ...(f.offline || expr !== undefined ? { includeOffline: true } : {}),
       });
+      if (expr !== undefined) {
+        // The hosts the target selects or names (offline ones too: they show as offline).
+        const p = await client.fleet.preview(expr);
+        const named = new Set([...p.hosts, ...p.left_out.map((l) => l.host)].map((h) => h.toLowerCase()));
+        workers = workers.filter(
+          (w) =>
+            named.has(w.hostname.toLowerCase()) &&
+            (f.offline ||
+              w.online ||
+              p.left_out.some((l) => l.host.toLowerCase() === w.hostname.toLowerCase())),
+        );
+      }
       if (f.json) return printJson(workers);
       if (workers.length === 0) {
         process.stdout.write("no agents online\n");
@@ -250,6 +349,20 @@ export function registerWorkerCommands(program: Command, run: Runner): void {
       }, f.json),
     );
   }
+  addClientFlags(
+    worker
+      .command("forget")
+      .description(
+        "forget an agent that stopped (a decommissioned host), so targets no longer list it unreachable",
+      )
+      .argument("<hostname>"),
+  ).action((host: string, f: ClientFlags) =>
+    run(async () => {
+      const w = await clientFor(f).workers.forget(host);
+      if (f.json) return printJson(w);
+      process.stdout.write(`${host}: forgotten (last seen ${w.last_seen})\n`);
+    }, f.json),
+  );
   addClientFlags(
     worker
       .command("label")

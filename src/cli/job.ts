@@ -4,7 +4,9 @@
 import type { Command } from "commander";
 import { Option } from "commander";
 
+import type { Client } from "../client/client.js";
 import type { EnqueueOptions, Job } from "../client/types.js";
+import type { FleetStatus } from "../fleet/types.js";
 import { isNotFound, ValidationError } from "../core/errors.js";
 import { isFleetId } from "../fleet/ids.js";
 import { printFleetJob, registerFleetJobCommands, watchFleetJob } from "./fleet.js";
@@ -68,10 +70,47 @@ export function printJob(job: Job, json: boolean | undefined): void {
 }
 
 interface ListFlags extends ClientFlags {
-  queue: string;
+  queue?: string;
   state?: JobState;
   limit?: string;
   cursor?: string;
+  status?: string;
+  host?: string;
+  op?: string;
+}
+
+/** `jetjob job list` without `--queue`: targeted jobs, newest first, with filters and a cursor. */
+async function listFleetJobs(client: Client, f: ListFlags): Promise<void> {
+  const page = await client.fleet.list({
+    ...(f.status === undefined ? {} : { status: f.status as FleetStatus }),
+    ...(f.host === undefined ? {} : { host: f.host }),
+    ...(f.op === undefined ? {} : { op: f.op }),
+    ...(f.limit === undefined ? {} : { limit: intFlag("--limit", f.limit, 1) }),
+    ...(f.cursor === undefined ? {} : { cursor: f.cursor }),
+  });
+  if (f.json) return printJson(page);
+  if (page.jobs.length === 0) process.stdout.write("no targeted jobs\n");
+  else
+    printTable(
+      ["ID", "OP", "TARGET", "STATUS", "HOSTS", "CREATED"],
+      page.jobs.map((j) => [
+        j.id,
+        j.op,
+        j.target,
+        stateColor(j.status),
+        `${j.counts.completed}/${j.counts.total}`,
+        shortTime(j.created_at),
+      ]),
+    );
+  if (page.next_cursor) {
+    const keep = [
+      f.status ? ` --status ${f.status}` : "",
+      f.host ? ` --host ${f.host}` : "",
+      f.op ? ` --op ${f.op}` : "",
+      f.limit ? ` --limit ${f.limit}` : "",
+    ].join("");
+    process.stdout.write(color.dim(`more: jetjob job list${keep} --cursor ${page.next_cursor}`) + "\n");
+  }
 }
 
 export function registerJobCommands(program: Command, run: Runner): void {
@@ -120,30 +159,83 @@ export function registerJobCommands(program: Command, run: Runner): void {
   );
 
   addClientFlags(
-    job.command("cancel").description("cancel a job that has not finished").argument("<id>", "job id"),
+    job
+      .command("cancel")
+      .description("cancel a job that has not finished (a queue job, or a targeted job on every host)")
+      .argument("<id>", "job id"),
   ).action((id: string, f: ClientFlags) =>
-    run(async () => printJob(await clientFor(f).cancel(id), f.json), f.json),
+    run(async () => {
+      const client = clientFor(f);
+      if (isFleetId(id)) {
+        const fleetJob = await client.fleet.cancel(id);
+        return f.json ? printJson(fleetJob) : printFleetJob(fleetJob);
+      }
+      printJob(await client.cancel(id), f.json);
+    }, f.json),
   );
 
   addClientFlags(
     job
       .command("retry")
-      .description("run a discarded or cancelled job again, with fresh attempts")
+      .description(
+        "run a job again: a discarded or cancelled queue job with fresh attempts; a finished targeted job as a new job on the hosts that did not complete",
+      )
+      .argument("<id>", "job id")
+      .option(
+        "--include-uncertain",
+        "targeted modify jobs: also hosts where it may have run (acknowledged or timed out)",
+      )
+      .option("-t, --target <expr>", "targeted jobs: run on these hosts instead"),
+  ).action((id: string, f: ClientFlags & { includeUncertain?: boolean; target?: string }) =>
+    run(async () => {
+      const client = clientFor(f);
+      if (isFleetId(id)) {
+        const r = await client.fleet.retry(id, {
+          ...(f.includeUncertain ? { includeUncertain: true } : {}),
+          ...(f.target === undefined ? {} : { target: f.target }),
+        });
+        if (f.json) return printJson(r);
+        printFleetJob(r.job);
+        for (const s of r.skipped)
+          process.stdout.write(color.dim(`not retried on ${s.host} (${s.state}): ${s.reason}`) + "\n");
+        return;
+      }
+      printJob(await client.retry(id), f.json);
+    }, f.json),
+  );
+
+  addClientFlags(
+    job
+      .command("delete")
+      .description("delete a finished targeted job with its results and timeline (queue jobs: cancel them)")
       .argument("<id>", "job id"),
   ).action((id: string, f: ClientFlags) =>
-    run(async () => printJob(await clientFor(f).retry(id), f.json), f.json),
+    run(async () => {
+      if (!isFleetId(id)) {
+        throw new ValidationError(
+          `${id} is not a targeted job; queue jobs are cancelled (jetjob job cancel) and removed after their retention`,
+        );
+      }
+      await clientFor(f).fleet.delete(id);
+      if (f.json) printJson({ deleted: id });
+      else process.stdout.write(`deleted ${id}\n`);
+    }, f.json),
   );
 
   addClientFlags(
     job
       .command("list")
-      .description("list a queue's jobs, newest first")
-      .requiredOption("-q, --queue <queue>", "queue to list")
+      .description("list a queue's jobs (--queue), or targeted jobs (without --queue), newest first")
+      .option("-q, --queue <queue>", "queue to list")
+      .option("--status <status>", "targeted jobs: only with this status (running, completed, failed, ...)")
+      .option("--host <host>", "targeted jobs: only those that ran on this host")
+      .option("--op <op>", "targeted jobs: only of this operation")
       .addOption(new Option("--state <state>", "only jobs in this state").choices(allJobStates))
       .option("--limit <n>", "jobs per page, 1-500 (default: the server's)")
       .option("--cursor <cursor>", "continue after a previous page (its next_cursor)"),
   ).action((f: ListFlags) =>
     run(async () => {
+      if (f.queue === undefined) return listFleetJobs(clientFor(f), f);
       const page = await clientFor(f).list({
         queue: f.queue,
         ...(f.state === undefined ? {} : { state: f.state }),

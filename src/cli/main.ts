@@ -19,7 +19,7 @@ import { registerLockCommands } from "./lock.js";
 import { registerAgentCommand } from "./agent.js";
 import type { NatsFlags } from "./nats-flags.js";
 import { addNatsFlags, natsConnectOptions } from "./nats-flags.js";
-import { registerWorkerCommands } from "./fleet.js";
+import { registerTargetCommand, registerWorkerCommands } from "./fleet.js";
 import { reportError } from "./output.js";
 import { registerQueueCommands } from "./queue.js";
 import { registerStorageCommand } from "./storage.js";
@@ -196,6 +196,7 @@ registerDlqCommands(program, run);
 registerCronCommands(program, run);
 registerLockCommands(program, run);
 registerWorkerCommands(program, run);
+registerTargetCommand(program, run);
 registerAgentCommand(program, run, version);
 
 await program.parseAsync(process.argv);

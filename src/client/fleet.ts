@@ -21,6 +21,7 @@ import type {
   FleetJobView,
   FleetStatus,
   HostResultView,
+  LeftOut,
   OperationKind,
   TimelineEventView,
 } from "../fleet/types.js";
@@ -34,6 +35,7 @@ export type {
   FleetJobPage,
   FleetJobView as FleetJob,
   HostResultView as HostResult,
+  LeftOut,
   TimelineEventView as TimelineEvent,
 };
 
@@ -52,7 +54,18 @@ export interface RunOptions {
    * @defaultValue the caller's active OpenTelemetry context, if there is one
    */
   traceparent?: string;
+  /**
+   * Send only to live, ready agents that offer the operation, leaving the others out silently
+   * (by default every host the target names or matches is listed, unreachable or skipped with why).
+   */
+  onlyReady?: boolean;
   signal?: AbortSignal;
+}
+
+/** What a target selects now: where a job would go, and the hosts it would leave out with why. */
+export interface TargetPreview {
+  hosts: string[];
+  left_out: LeftOut[];
 }
 
 /** A running fleet job: await it for the final job, or iterate it for each host's result as it arrives. */
@@ -82,6 +95,8 @@ export interface Fleet {
   timeline(id: string, signal?: AbortSignal): AsyncIterable<TimelineEventView>;
   /** Which live agents a target selects now. */
   resolve(target: string, op?: string): Promise<string[]>;
+  /** What a target selects now, with the hosts it would leave out and why. */
+  preview(target: string, op?: string, o?: { onlyReady?: boolean }): Promise<TargetPreview>;
 }
 
 export interface Workers {
@@ -91,6 +106,8 @@ export interface Workers {
   undrain(hostname: string): Promise<AgentControl>;
   /** Replaces the agent's labels (null: back to its configured ones). */
   setLabels(hostname: string, labels: Record<string, string> | null): Promise<AgentControl>;
+  /** Forgets an agent that stopped (a decommissioned host); refused (conflict) while it is online. */
+  forget(hostname: string): Promise<AgentView>;
 }
 
 const enc = encodeURIComponent;
@@ -150,6 +167,7 @@ export function createFleet(
             ...(o.ackWindowMs === undefined ? {} : { ack_window_ms: o.ackWindowMs }),
             ...(o.kind === undefined ? {} : { kind: o.kind }),
             ...(o.meta === undefined ? {} : { meta: o.meta }),
+            ...(o.onlyReady === undefined ? {} : { only_ready: o.onlyReady }),
           },
           { signal: o.signal, headers: traceHeaders(o.traceparent) },
         )
@@ -189,8 +207,19 @@ export function createFleet(
     },
     timeline,
     async resolve(target, op) {
-      const p = new URLSearchParams({ target, ...(op === undefined ? {} : { op }) });
-      return (await http.call<{ hosts: string[] }>("GET", `/api/v1/targets/resolve?${p.toString()}`)).hosts;
+      return (await fleet.preview(target, op)).hosts;
+    },
+    async preview(target, op, o = {}) {
+      const p = new URLSearchParams({
+        target,
+        ...(op === undefined ? {} : { op }),
+        ...(o.onlyReady ? { only_ready: "true" } : {}),
+      });
+      const r = await http.call<{ hosts: string[]; left_out?: LeftOut[] }>(
+        "GET",
+        `/api/v1/targets/resolve?${p.toString()}`,
+      );
+      return { hosts: r.hosts, left_out: r.left_out ?? [] };
     },
   };
 
@@ -210,6 +239,9 @@ export function createFleet(
     drain: (host) => control(host, "drain", "POST"),
     undrain: (host) => control(host, "undrain", "POST"),
     setLabels: (host, labels) => control(host, "labels", "PUT", { labels }),
+    async forget(host) {
+      return (await http.call<{ worker: AgentView }>("DELETE", `/api/v1/workers/${enc(host)}`)).worker;
+    },
   };
   return { fleet, workers };
 }
@@ -230,8 +262,16 @@ export function fleetUnsupported(): { fleet: Fleet; workers: Workers } {
     retry: no,
     timeline: no,
     resolve: no,
+    preview: no,
   } as unknown as Fleet;
-  const workers = { list: no, get: no, drain: no, undrain: no, setLabels: no } as unknown as Workers;
+  const workers = {
+    list: no,
+    get: no,
+    drain: no,
+    undrain: no,
+    setLabels: no,
+    forget: no,
+  } as unknown as Workers;
   return { fleet, workers };
 }
 

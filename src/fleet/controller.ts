@@ -142,7 +142,7 @@ export async function createController(ctx: StoreContext, o: ControllerOptions =
       checkCreate(req, timings);
       ctx.storage.admit(); // a new job is refused while the store is (nearly) full
       const expr = parseTarget(req.target);
-      const { dispatch, leftOut } = select(expr, req.op, req.onlyReady);
+      const { dispatch, leftOut, matched } = select(expr, req.op, req.onlyReady);
       if (dispatch.length === 0) {
         const why = leftOut.map((l) => `${l.host}: ${l.reason}`).join("; ");
         throw new JetjobError(
@@ -151,7 +151,7 @@ export async function createController(ctx: StoreContext, o: ControllerOptions =
             ? `Target '${req.target}' matches no agent.`
             : `Target '${req.target}' selects no agent that can run '${req.op}' now (${why}).`,
           {
-            details: { target: req.target, op: req.op, hosts: leftOut },
+            details: { target: req.target, op: req.op, matched, hosts: leftOut },
             hint: "List agents with `jetjob worker list` (GET /api/v1/workers); preview with `jetjob target resolve`.",
           },
         );

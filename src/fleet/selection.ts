@@ -24,6 +24,8 @@ export interface Selection {
   /** Agents the job is sent to. */
   dispatch: AgentEntry[];
   leftOut: LeftOut[];
+  /** How many known agents (live or recently seen) the target matches. */
+  matched: number;
 }
 
 export interface SelectOptions {
@@ -68,7 +70,10 @@ export function selectHosts(expr: TargetExpr, agents: readonly AgentEntry[], o: 
   const dispatch = resolveTarget(expr, able.map(candidateOf), o.random ? { random: o.random } : {}).map(
     (c) => c.entry,
   );
-  if (o.onlyReady === true || (targetPicksOne(expr) && dispatch.length > 0)) return { dispatch, leftOut: [] };
+  const matched = matching.length;
+  // With nothing to run on, the reasons are always given (the refusal says why each host was left out).
+  if (dispatch.length > 0 && (o.onlyReady === true || targetPicksOne(expr)))
+    return { dispatch, leftOut: [], matched };
   const leftOut: LeftOut[] = [];
   for (const e of matching) {
     const why = unavailable(e, o);
@@ -84,5 +89,5 @@ export function selectHosts(expr: TargetExpr, agents: readonly AgentEntry[], o: 
     });
   }
   leftOut.sort((a, b) => a.host.localeCompare(b.host));
-  return { dispatch, leftOut };
+  return { dispatch, leftOut, matched };
 }

@@ -3,12 +3,12 @@
  * no new ones; then cordoned), undrain, and replacing its labels at run time. Control is a record per
  * agent (`w.<host token>` in the fleet bucket) that the agent watches; it survives agent restarts.
  */
-import { NotFoundError } from "../core/errors.js";
+import { ConflictError, NotFoundError } from "../core/errors.js";
 import { casUpdate, getJson } from "../store/kvjson.js";
 import { hostToken } from "../store/topology.js";
 import type { Controller } from "./controller.js";
 import type { AgentView } from "./registry.js";
-import { agentView } from "./registry.js";
+import { agentAlive, agentKey, agentView } from "./registry.js";
 import { labelMatches, parseLabel } from "./target/index.js";
 
 export interface AgentControl {
@@ -76,4 +76,22 @@ export async function setControl(
     return r;
   });
   return next!;
+}
+
+/**
+ * Forgets an agent that stopped (a decommissioned host): its registry entry goes, so targets that
+ * match it no longer report it unreachable. A live agent is refused: stop it first (it would
+ * re-register with its next heartbeat). Its control record (drain, labels) goes too.
+ */
+export async function forgetWorker(c: Controller, hostname: string): Promise<AgentView> {
+  const e = c.registry.agent(hostname);
+  if (!e) throw new NotFoundError("worker", hostname);
+  if (agentAlive(e)) {
+    throw new ConflictError(`Agent '${hostname}' is online; stop it before forgetting it.`, {
+      details: { host: hostname, last_seen: new Date(e.seenAt).toISOString() },
+    });
+  }
+  await c.ctx.buckets.agents.delete(agentKey(hostname));
+  await c.ctx.buckets.fleet.delete(controlKey(hostname));
+  return agentView(e);
 }

@@ -14,7 +14,7 @@ import { cancelFleetJob, deleteFleetJob, getFleetJob, recordView } from "../flee
 import { fleetLimits } from "../fleet/options.js";
 import { agentView } from "../fleet/registry.js";
 import { followTimeline } from "../fleet/timeline.js";
-import { getWorker, listWorkers, setControl } from "../fleet/workers.js";
+import { forgetWorker, getWorker, listWorkers, setControl } from "../fleet/workers.js";
 import { LABEL_KEY, LABEL_VALUE } from "../fleet/target/index.js";
 import { Scope } from "./auth.js";
 import { ojsJson } from "./ojs.js";
@@ -136,6 +136,15 @@ export function fleetRoutes(fleet: Controller): RouteDef[] {
       tag: "workers",
       summary: "One agent",
       handler: (c, { params }) => ojsJson(c, 200, { worker: getWorker(fleet, params.host!) }),
+    }),
+    defineRoute({
+      method: "DELETE",
+      path: "/api/v1/workers/{host}",
+      scope: Scope.Admin,
+      tag: "workers",
+      summary:
+        "Forget an agent that stopped (a decommissioned host): targets no longer list it as unreachable; 409 while it is online",
+      handler: async (c, { params }) => ojsJson(c, 200, { worker: await forgetWorker(fleet, params.host!) }),
     }),
     ...(["drain", "undrain"] as const).map((verb) =>
       defineRoute({

@@ -32,6 +32,89 @@ describe("fleet CLI: jetjob start + agent + job run", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it("drives a targeted job's whole life: dry run, detach, list, cancel, retry, delete; failures exit non-zero", async () => {
+    const agent = spawnCli(["agent", "--nats", nats, "--hostname", "exec-box", "--enable-command-exec"], {
+      JETJOB_DATA_DIR: dir,
+    });
+    try {
+      await waitFor(
+        async () => (await cli(["target", "resolve", "exec-box", "--data-dir", dir])).code === 0,
+        {
+          timeoutMs: 20_000,
+          what: "exec-box online",
+        },
+      );
+      // Preview: what a target selects and what it leaves out (a named host nobody has seen).
+      const preview = await cli([
+        "target",
+        "resolve",
+        "L@exec-box,nobody-here",
+        "--op",
+        "command.exec",
+        "--data-dir",
+        dir,
+      ]);
+      assert.equal(preview.code, 0, preview.stderr);
+      assert.match(preview.stdout, /^exec-box\s+selected/m);
+      assert.match(preview.stdout, /^nobody-here\s+unreachable\s+unknown/m);
+      const dry = await cli(["job", "run", "command.exec", "-t", "_all", "--dry-run", "--data-dir", dir]);
+      assert.equal(dry.code, 0, dry.stderr);
+      assert.match(dry.stdout, /exec-box\s+selected/);
+
+      // A failing command fails the run (exit 1), with its exit code shown.
+      const fail = await cli([
+        "job",
+        "run",
+        "command.exec",
+        "-t",
+        "exec-box",
+        "--args",
+        '{"command":"sh","args":["-c","exit 3"]}',
+        "--data-dir",
+        dir,
+      ]);
+      assert.equal(fail.code, 1, fail.stdout + fail.stderr);
+      assert.match(fail.stdout, /exec-box\s+failed.*exited with code 3/);
+
+      // Detach, list, cancel, retry, delete.
+      const detached = await cli([
+        "job",
+        "run",
+        "command.exec",
+        "-t",
+        "exec-box",
+        "--args",
+        '{"command":"sleep","args":["30"]}',
+        "--timeout",
+        "60s",
+        "--detach",
+        "--data-dir",
+        dir,
+      ]);
+      assert.equal(detached.code, 0, detached.stderr);
+      const id = detached.stdout.trim();
+      assert.match(id, /^[0-9a-f-]{36}$/);
+      assert.match(detached.stderr, new RegExp(`jetjob job watch ${id}`));
+      const listed = await cli(["job", "list", "--status", "running", "--data-dir", dir]);
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.match(listed.stdout, new RegExp(`^${id}\\s+command\\.exec\\s+exec-box\\s+running`, "m"));
+      const cancelled = await cli(["job", "cancel", id, "--data-dir", dir]);
+      assert.equal(cancelled.code, 0, cancelled.stderr);
+      assert.match(cancelled.stdout, /status\s+cancelled/);
+      const retried = await cli(["job", "retry", id, "--include-uncertain", "--data-dir", dir, "--json"]);
+      assert.equal(retried.code, 0, retried.stderr);
+      const again = (JSON.parse(retried.stdout) as { job: { id: string; retry_of: string } }).job;
+      assert.equal(again.retry_of, id);
+      await cli(["job", "cancel", again.id, "--data-dir", dir]);
+      const deleted = await cli(["job", "delete", id, "--data-dir", dir]);
+      assert.equal(deleted.code, 0, deleted.stderr);
+      assert.equal((await cli(["job", "get", id, "--data-dir", dir])).code, 4, "deleted");
+    } finally {
+      agent.child.kill("SIGTERM");
+      await agent.exited;
+    }
+  });
+
   it("runs an operation on the local agent right after start", async () => {
     assert.match(s.output(), /Agent\s+\S+/);
     const r = await cli(["job", "run", "system.hostname.get", "--target", "all", "--data-dir", dir]);

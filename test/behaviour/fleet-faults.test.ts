@@ -26,6 +26,8 @@ import { fleetExitCode } from "../../src/cli/fleet.js";
 import type { StoreContext } from "../../src/store/context.js";
 import { createStoreContext } from "../../src/store/context.js";
 import { fastKv } from "../../src/store/kvfast.js";
+import { isConflict, isNotFound } from "../../src/core/errors.js";
+import { forgetWorker } from "../../src/fleet/workers.js";
 import { hostToken } from "../../src/store/topology.js";
 import { useNats, waitFor } from "../harness/nats.js";
 import { spawnFixture } from "../harness/process.js";
@@ -132,6 +134,17 @@ describe("fleet dispatch under faults", () => {
     assert.match(hostOf(job, "gamma").error!.message, /offline/);
     assert.ok(tookMs < 5_000, `noticed within a few heartbeats, not at the 20 s deadline (${tookMs} ms)`);
     assert.equal(fleetExitCode(job), 7);
+
+    // The dead host stays on later runs of the same target (unreachable) until an operator forgets it.
+    assert.deepEqual(
+      ctl.resolve("pool:fault").leftOut.map((l) => [l.host, l.state]),
+      [["gamma", "unreachable"]],
+    );
+    await assert.rejects(forgetWorker(ctl, "alpha"), (err: unknown) => isConflict(err));
+    await assert.rejects(forgetWorker(ctl, "nobody"), (err: unknown) => isNotFound(err));
+    assert.equal((await forgetWorker(ctl, "gamma")).hostname, "gamma");
+    await waitFor(() => ctl.registry.agent("gamma") === undefined, { what: "gamma forgotten" });
+    assert.deepEqual(ctl.resolve("pool:fault").leftOut, []);
   });
 
   it("a silent target is sent the job once more after the ack window, then marked unreachable", async () => {

@@ -151,7 +151,7 @@ describe("fleet runs tell the whole truth", () => {
     assert.equal(job.status, "partial_failure");
     const ghost = job.results.find((x) => x.host === "ghost-9");
     assert.equal(ghost?.state, "unreachable");
-    assert.match(ghost!.error!.message, /unknown/);
+    assert.match(ghost.error!.message, /unknown/);
   });
 
   it("a target that selects no host that can run it is refused with each host's reason", async () => {
@@ -203,7 +203,7 @@ describe("fleet runs tell the whole truth", () => {
     const host = three.results[0]!;
     assert.equal(host.state, "failed");
     assert.equal(host.error?.code, "command_failed");
-    assert.match(host.error!.message, /exited with code 3: broke/);
+    assert.match(host.error.message, /exited with code 3: broke/);
     const out = host.result as { exit_code: number; stdout: string; stderr: string };
     assert.equal(out.exit_code, 3);
     assert.equal(out.stdout, "partial\n");

@@ -21,6 +21,8 @@ const GLOB_SPECIAL = /[*?[]/;
 export function parseTerm(word: string, fail: TermFail): TargetExpr {
   const lower = word.toLowerCase();
   if (lower === "any" || lower === "all") return { kind: lower };
+  // OSAPI's spellings.
+  if (lower === "_any" || lower === "_all") return { kind: lower === "_any" ? "any" : "all" };
   if (/^[A-Za-z]@/.test(word)) {
     const body = word.slice(2);
     if (word.startsWith("E@")) return parseRegex(body, fail);
