@@ -550,16 +550,51 @@ async function jobView(id) {
   });
 }
 
+/** Output lines kept per host on a fleet job's page (the newest). */
+const outputLines = 200;
+
+/** Timeline events shown as a host's output rather than as timeline rows. */
+const outputEvents = new Set(["output", "progress"]);
+
+/**
+ * A fleet job's output and progress events gathered per host: `output` `{stream, lines,
+ * dropped_lines?}` adds lines (the last {@link outputLines} are kept), `progress` `{progress}`
+ * replaces the host's progress.
+ */
+function hostOutputs(timeline) {
+  const byHost = new Map();
+  for (const e of timeline) {
+    if (!outputEvents.has(e.event)) continue;
+    const host = e.host ?? "–";
+    let o = byHost.get(host);
+    if (!o) byHost.set(host, (o = { lines: [], total: 0, dropped: 0, progress: undefined }));
+    const d = e.data ?? {};
+    if (Array.isArray(d.lines)) {
+      const stream = d.stream === "stderr" ? "stderr" : "stdout";
+      for (const text of d.lines) o.lines.push({ stream, text: String(text) });
+      o.total += d.lines.length;
+      if (o.lines.length > outputLines) o.lines.splice(0, o.lines.length - outputLines);
+    }
+    if (typeof d.dropped_lines === "number") o.dropped += d.dropped_lines;
+    if (d.progress !== undefined) o.progress = d.progress;
+  }
+  return byHost;
+}
+
 function fleetJobView(initial) {
   const id = initial.id;
   const head = h("div");
   const hosts = h("div", { id: "hosts" });
+  const leftOut = h("div", { id: "left-out" });
+  const output = h("div", { id: "output" });
   const timeline = h("div", { id: "timeline" });
   render(
     h("h1", {}, "Fleet job ", h("span", { class: "mono" }, id)),
     head,
     h("h2", {}, "Per-host results"),
     hosts,
+    leftOut,
+    output,
     h("h2", {}, "Timeline"),
     timeline,
   );
@@ -603,9 +638,10 @@ function fleetJobView(initial) {
           ["target", h("code", {}, job.target)],
           [
             "hosts",
-            `${job.counts.completed}/${job.counts.total} completed, ${job.counts.failed} failed, ${job.counts.unreachable} unreachable, ${job.counts.timeout} timed out`,
+            `${job.counts.completed}/${job.counts.total} completed, ${job.counts.failed} failed, ${job.counts.unreachable} unreachable, ${job.counts.skipped ?? 0} skipped, ${job.counts.timeout} timed out`,
           ],
           ["created", time(job.created_at)],
+          ["created by", job.created_by ?? "–"],
           ["deadline", time(job.deadline_at)],
           ["finished", job.finished_at && time(job.finished_at)],
           ["owner", `${job.owner} (epoch ${job.epoch})`],
@@ -613,7 +649,7 @@ function fleetJobView(initial) {
           ["args", short(job.args, 200)],
         ]
           .filter(([, v]) => v)
-          .flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]),
+          .flatMap(([k, v]) => [h("dt", {}, k), h("dd", { "data-field": k }, v)]),
       ),
     );
     hosts.replaceChildren(
@@ -641,12 +677,74 @@ function fleetJobView(initial) {
         ),
       ),
     );
+    fill(
+      leftOut,
+      job.left_out?.length
+        ? [
+            h("h2", {}, "Hosts left out"),
+            h(
+              "p",
+              { class: "muted" },
+              "The target names or matches these hosts, but the job was not sent to them:",
+            ),
+            leftOutTable(job.left_out, "left-out-table"),
+          ]
+        : "",
+    );
+    const outputs = hostOutputs(job.timeline ?? []);
+    fill(
+      output,
+      outputs.size
+        ? [
+            h("h2", {}, "Output"),
+            ...[...outputs].map(([host, o]) =>
+              h(
+                "div",
+                { class: "output", "data-output-host": host },
+                h(
+                  "h3",
+                  {},
+                  host,
+                  o.progress === undefined
+                    ? ""
+                    : h("span", { class: "muted" }, ` progress: ${short(o.progress, 80)}`),
+                ),
+                o.total > o.lines.length || o.dropped > 0
+                  ? h(
+                      "p",
+                      { class: "muted" },
+                      o.total > o.lines.length ? `the last ${o.lines.length} of ${o.total} lines` : "",
+                      o.total > o.lines.length && o.dropped > 0 ? "; " : "",
+                      o.dropped > 0
+                        ? `${plural(o.dropped, "more line")} not stored (the job's output limit)`
+                        : "",
+                    )
+                  : "",
+                o.lines.length
+                  ? h(
+                      "pre",
+                      { class: "output-lines" },
+                      ...o.lines.map((l) => h("span", { class: `line ${l.stream}` }, `${l.text}\n`)),
+                    )
+                  : "",
+              ),
+            ),
+          ]
+        : "",
+    );
+    // Show the newest lines.
+    for (const pre of output.querySelectorAll("pre")) pre.scrollTop = pre.scrollHeight;
+    const events = (job.timeline ?? []).filter((e) => !outputEvents.has(e.event));
+    const hidden = (job.timeline?.length ?? 0) - events.length;
     timeline.replaceChildren(
+      hidden
+        ? h("p", { class: "muted" }, `${plural(hidden, "output or progress event")}: see Output above.`)
+        : "",
       h(
         "table",
         {},
         h("tr", {}, ...["time", "event", "host", "epoch", "data"].map((t) => h("th", {}, t))),
-        ...(job.timeline ?? []).map((e) =>
+        ...events.map((e) =>
           h(
             "tr",
             {},
@@ -665,7 +763,44 @@ function fleetJobView(initial) {
   stream(`/api/v1/jobs/${id}/stream`, () => reload());
 }
 
+// Verbs that make an operation a query when no agent declares its kind (as src/fleet/kinds.ts).
+const readVerbs = new Set(["get", "list", "status", "read", "query", "ping", "check", "show"]);
+
+/**
+ * The kind a job of `op` gets on these agents, decided as the controller does (fleet/controller.ts):
+ * modify if any of them declares it so, query if they declare it, else by the name's last segment.
+ */
+function operationKind(op, agents) {
+  const kinds = agents.flatMap((a) => (a.operations ?? []).filter((o) => o.name === op).map((o) => o.kind));
+  if (kinds.includes("modify")) return "modify";
+  if (kinds.length > 0) return "query";
+  return readVerbs.has(op.slice(op.lastIndexOf(".") + 1)) ? "query" : "modify";
+}
+
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+const hostChips = (hosts, attr) =>
+  h("ul", { class: "hostlist" }, ...hosts.map((x) => h("li", { [attr]: x }, x)));
+
+/** Hosts a target names or matches but a job would not run on, with why (host, state, reason). */
+function leftOutTable(leftOut, id) {
+  return h(
+    "table",
+    { id },
+    h("tr", {}, ...["host", "state", "reason"].map((t) => h("th", {}, t))),
+    ...leftOut.map((l) =>
+      h(
+        "tr",
+        { "data-left-out": l.host },
+        h("td", {}, l.host),
+        h("td", {}, badge(l.state)),
+        h("td", {}, l.reason),
+      ),
+    ),
+  );
+}
+
 async function fleetList() {
+  const runButton = h("button", { class: "primary", type: "submit", disabled: true }, "Run");
   const form = h(
     "form",
     { class: "inline", id: "run" },
@@ -682,25 +817,180 @@ async function fleetList() {
       required: true,
     }),
     h("input", { name: "args", placeholder: "args as JSON (optional)" }),
-    h("button", { class: "primary", type: "submit" }, "Run"),
+    runButton,
   );
-  const err = h("p", { class: "error" });
+  // What the target selects now (refreshed as the fields change and every few seconds), and the
+  // confirmation a modify operation on more than one host needs before the job is created.
+  const preview = h("div", { id: "preview", class: "preview" });
+  const confirmBox = h("div", { id: "confirm" });
+  const err = h("p", { class: "error", id: "run-error" });
   const list = h("div");
-  render(h("h1", {}, "Fleet jobs"), form, err, list);
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    err.textContent = "";
+  render(h("h1", {}, "Fleet jobs"), form, preview, confirmBox, err, list);
+
+  const fields = () => ({ op: form.elements.op.value.trim(), target: form.elements.target.value.trim() });
+  let edits = 0; // user edits of the form; a confirmation or a submit is for the fields as they were
+  let asked = 0;
+  let shown = 0; // previews requested, and the newest drawn (an older answer never replaces it)
+
+  async function resolve({ op, target }) {
+    const q = new URLSearchParams({ target });
+    if (op) q.set("op", op);
+    const sel = await api("GET", `/api/v1/targets/resolve?${q}`);
+    return { op, target, sel, kind: operationKind(op, sel.agents ?? []) };
+  }
+
+  function drawPreview(p, error) {
+    runButton.disabled = !p || p.sel.hosts.length === 0;
+    if (!p) {
+      fill(preview, h("p", { class: "error", id: "preview-error" }, `No preview: ${error.message}`));
+      return;
+    }
+    const { hosts } = p.sel;
+    const left = p.sel.left_out ?? [];
+    fill(
+      preview,
+      h(
+        "p",
+        { id: "preview-summary" },
+        hosts.length === 0
+          ? h("strong", { class: "error" }, "No host can run this job now, so it cannot be run.")
+          : `Would run on ${plural(hosts.length, "host")}`,
+        p.op
+          ? [
+              " · ",
+              h("code", {}, p.op),
+              " is a ",
+              h("span", { class: `badge kind-${p.kind}`, id: "preview-kind" }, p.kind),
+              " operation",
+            ]
+          : "",
+        left.length ? ` · ${left.length} left out` : "",
+      ),
+      hosts.length ? hostChips(hosts, "data-preview-host") : "",
+      left.length ? leftOutTable(left, "preview-left-out") : "",
+    );
+  }
+
+  /** Resolves the fields and draws the answer unless a newer one is drawn already. */
+  async function showPreview(req) {
+    const n = ++asked;
+    let p;
+    let error;
     try {
-      const args = form.elements.args.value.trim();
+      p = await resolve(req);
+    } catch (x) {
+      error = x;
+    }
+    if (n > shown) {
+      shown = n;
+      drawPreview(p, error);
+    }
+    return p;
+  }
+
+  async function refreshPreview() {
+    const req = fields();
+    if (!req.target) {
+      runButton.disabled = true;
+      fill(preview, h("p", { class: "muted" }, "Enter a target to see which hosts it selects."));
+      return;
+    }
+    await showPreview(req);
+  }
+
+  async function run(p, args) {
+    try {
       const r = await api("POST", "/api/v1/jobs", {
-        op: form.elements.op.value.trim(),
-        target: form.elements.target.value.trim(),
-        ...(args ? { args: JSON.parse(args) } : {}),
+        op: p.op,
+        target: p.target,
+        ...(args === undefined ? {} : { args }),
       });
       location.hash = `#/jobs/${r.job.id}`;
     } catch (x) {
       err.textContent = x.message;
     }
+  }
+
+  const sameHosts = (a, b) => a.length === b.length && [...a].sort().join("\n") === [...b].sort().join("\n");
+
+  /** A modify operation on more than one host runs only after "Run on N hosts" is clicked. */
+  function askConfirmation(p, args, changed = false) {
+    const n = p.sel.hosts.length;
+    const left = p.sel.left_out ?? [];
+    const version = edits;
+    fill(
+      confirmBox,
+      h(
+        "div",
+        { class: "confirm" },
+        changed ? h("p", { class: "error" }, "The hosts the target selects changed: check them again.") : "",
+        h("p", {}, h("code", {}, p.op), ` is a modify operation: it will change ${plural(n, "host")}.`),
+        hostChips(p.sel.hosts, "data-confirm-host"),
+        left.length
+          ? h(
+              "p",
+              { class: "muted" },
+              `${plural(left.length, "more host")} the target names or matches will be recorded as skipped or unreachable (see above).`,
+            )
+          : "",
+        h(
+          "div",
+          { class: "toolbar" },
+          h(
+            "button",
+            {
+              id: "confirm-run",
+              class: "danger",
+              type: "button",
+              onclick: async (e) => {
+                e.target.disabled = true;
+                // The fleet may have changed while the question was open: run only what was confirmed.
+                const now = await showPreview({ op: p.op, target: p.target });
+                if (version !== edits) return;
+                if (!now) {
+                  fill(confirmBox);
+                  return;
+                }
+                if (!sameHosts(now.sel.hosts, p.sel.hosts) || now.kind !== p.kind) {
+                  if (now.sel.hosts.length === 0) fill(confirmBox);
+                  else askConfirmation(now, args, true);
+                  return;
+                }
+                fill(confirmBox);
+                await run(now, args);
+              },
+            },
+            `Run on ${plural(n, "host")}`,
+          ),
+          h("button", { id: "confirm-cancel", type: "button", onclick: () => fill(confirmBox) }, "Cancel"),
+        ),
+      ),
+    );
+  }
+
+  const previewSoon = debounce(() => void refreshPreview(), 300);
+  form.addEventListener("input", (e) => {
+    edits++;
+    fill(confirmBox); // a confirmation is for the fields as they were
+    if (e.target.name === "op" || e.target.name === "target") previewSoon();
+  });
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    err.textContent = "";
+    fill(confirmBox);
+    let args;
+    try {
+      const text = form.elements.args.value.trim();
+      args = text ? JSON.parse(text) : undefined;
+    } catch {
+      err.textContent = 'args must be JSON, e.g. {"service":"nginx"}';
+      return;
+    }
+    const version = edits;
+    const p = await showPreview(fields());
+    if (version !== edits || !p || p.sel.hosts.length === 0) return;
+    if (p.kind === "modify" && p.sel.hosts.length > 1) askConfirmation(p, args);
+    else await run(p, args);
   });
   async function refresh() {
     const page = await api("GET", "/api/v1/jobs?limit=50");
@@ -730,8 +1020,12 @@ async function fleetList() {
           ),
     );
   }
-  await refresh();
+  await Promise.all([refreshPreview(), refresh()]);
   every(3000, () => void refresh().catch(() => undefined));
+  // The preview follows the fleet (agents joining, leaving, draining), but never under an open question.
+  every(3000, () => {
+    if (!confirmBox.hasChildNodes()) void refreshPreview();
+  });
 }
 
 async function workersView() {
