@@ -16,6 +16,7 @@ import { ErrorCode, JetjobError } from "../core/errors.js";
 import { isTerminal } from "../core/states.js";
 import { activeTraceContext } from "../core/tracing.js";
 import type { JobState } from "../core/states.js";
+import type { OperationKind } from "../fleet/types.js";
 import type { ConnectOptions } from "../nats/connect.js";
 import type { TopologyOptions } from "../store/topology.js";
 import type {
@@ -40,6 +41,18 @@ import { createFleet, fleetUnsupported } from "./fleet.js";
 import { createHttpCaller } from "./http.js";
 import type { EnqueueOptions, Job, JobTypes, QueueRetentionOptions } from "./types.js";
 import { toEnqueueBody, withTraceContext } from "./wire.js";
+
+/** The wire form of a scheduled fleet job's template (`POST /api/v1/jobs` body). */
+function fleetTemplate(j: FleetJobDefinition): Record<string, unknown> {
+  return {
+    op: j.op,
+    target: j.target,
+    ...(j.args === undefined ? {} : { args: j.args }),
+    ...(j.timeoutMs === undefined ? {} : { timeout_ms: j.timeoutMs }),
+    ...(j.kind === undefined ? {} : { kind: j.kind }),
+    ...(j.onlyReady === undefined ? {} : { only_ready: j.onlyReady }),
+  };
+}
 
 export interface ClientOptions {
   /** API base URL, e.g. `http://127.0.0.1:8080` (HTTP transport). */
@@ -77,7 +90,22 @@ export interface CronDefinition {
   timezone?: string;
   /** "skip" does not start a run while the previous one is unfinished. @defaultValue "allow" */
   overlapPolicy?: "allow" | "skip";
-  job: JobDefinition;
+  /** A queue job to enqueue at each tick, or a fleet job (with a `target`) to run on agents. */
+  job: JobDefinition | FleetJobDefinition;
+}
+
+/** A scheduled fleet job: each tick runs `op` on the agents `target` selects (docs/fleet.md). */
+export interface FleetJobDefinition {
+  /** Operation name, e.g. `system.disk.get`. */
+  op: string;
+  /** Target expression: `all`, `any`, `group:web`, `web-*`, `G@os.name=debian`, ... */
+  target: string;
+  args?: unknown;
+  /** Each job's deadline. @defaultValue the server's (60 s) */
+  timeoutMs?: number;
+  kind?: OperationKind;
+  /** Send only to live, ready agents that offer the operation, leaving the others out silently. */
+  onlyReady?: boolean;
 }
 
 export interface Client<T extends JobTypes = JobTypes> {
@@ -257,7 +285,7 @@ export function createClient<T extends JobTypes = JobTypes>(options: ClientOptio
           expression: d.expression,
           ...(d.timezone === undefined ? {} : { timezone: d.timezone }),
           ...(d.overlapPolicy === undefined ? {} : { overlap_policy: d.overlapPolicy }),
-          job_template: body(d.job),
+          job_template: "target" in d.job ? fleetTemplate(d.job) : body(d.job),
         }),
       delete: (name) => api.cron.delete(name),
     },

@@ -3,7 +3,14 @@
  * @module
  */
 export { createClient } from "./client.js";
-export type { Client, ClientOptions, CronDefinition, JobDefinition, WaitOptions } from "./client.js";
+export type {
+  Client,
+  ClientOptions,
+  CronDefinition,
+  FleetJobDefinition,
+  JobDefinition,
+  WaitOptions,
+} from "./client.js";
 export type {
   CronInfo,
   DeadLetterPage,

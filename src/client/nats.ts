@@ -16,6 +16,7 @@ import { NotFoundError, ValidationError } from "../core/errors.js";
 import type { JobState } from "../core/states.js";
 import { allJobStates } from "../core/states.js";
 import { deleteCron, listCrons, registerCron } from "../store/cron.js";
+import { parseFleetTemplate } from "../fleet/request.js";
 import { deleteDeadLetter, listDeadLetters, retryDeadLetter, retryJob } from "../store/dlq.js";
 import { decodeEvents, toEventView } from "../store/events.js";
 import { listJobs } from "../store/list.js";
@@ -125,7 +126,8 @@ export function createNatsTransport(o: ClientOptions): Api {
     },
     cron: {
       list: () => withSvc((svc) => listCrons(svc)),
-      register: (body) => withSvc((svc) => registerCron(svc, body)),
+      // Checked as the API server checks it; the scheduling server's controller creates the jobs.
+      register: (body) => withSvc((svc) => registerCron(svc, body, { fleet: { check: parseFleetTemplate } })),
       delete: (name) => withSvc((svc) => deleteCron(svc, name)),
     },
     workflows: {

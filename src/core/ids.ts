@@ -151,6 +151,23 @@ export function uuidv7Derived(timeMs: number, seed: string): string {
   return formatUuid(hexPad(timeMs, 12) + "7" + hexPad(randA, 3) + variant.toString(16) + rest);
 }
 
+/**
+ * A job id in jetjob's own format (store bits included) whose location bits are derived from `seed`:
+ * the same (store, time, seed) always gives the same id. Used where a record outside the segments
+ * needs an id that is stable across retries, such as the fleet job of one cron tick.
+ */
+export function derivedJobId(store: Store, timeMs: number, seed: string): string {
+  const h = createHash("sha256").update(seed).digest();
+  const seq = 1 + (h.readUIntBE(0, 6) % (MAX_SEQ - 1));
+  return encodeJobId({
+    store,
+    seq,
+    idx: h.readUInt16BE(6) % MAX_SEGMENT_JOBS,
+    rnd: h.readUIntBE(8, 3) & 0xfffff,
+    timeMs,
+  });
+}
+
 /** The ms timestamp of any UUIDv7. */
 export function uuidv7Time(id: string): number {
   return parseInt(id.slice(0, 8) + id.slice(9, 13), 16);

@@ -4,11 +4,11 @@
  * takes over jobs whose controller died (see reclaim.ts). Every API server runs one; they work
  * active-active on the same NATS.
  */
-import { ErrorCode, JetjobError, ValidationError } from "../core/errors.js";
+import { ConflictError, ErrorCode, JetjobError, ValidationError } from "../core/errors.js";
 import { uuidv7 } from "../core/ids.js";
 import { normalizeTraceparent } from "../core/tracing.js";
 import type { StoreContext } from "../store/context.js";
-import { fastKv } from "../store/kvfast.js";
+import { fastKv, WrongSequenceError } from "../store/kvfast.js";
 import { scheduleFleetRemoval } from "../store/retention/fleet.js";
 import { isFleetId, newFleetId } from "./ids.js";
 import type { FleetTimings } from "./options.js";
@@ -42,6 +42,11 @@ export interface CreateFleetJob {
   /** W3C trace context of the request (ignored when not valid); agents' handlers continue the trace. */
   traceparent?: string;
   retryOf?: string;
+  /**
+   * The job's id (a fleet id, e.g. derived from a cron tick) instead of a new one: a second create
+   * with the same id is refused with `duplicate` and dispatches nothing. @defaultValue a new id
+   */
+  id?: string;
   /**
    * Send only to live, ready agents that offer the operation, and leave the others out silently
    * (the behaviour before hosts were reported with reasons). @defaultValue false
@@ -140,6 +145,7 @@ export async function createController(ctx: StoreContext, o: ControllerOptions =
     async create(req) {
       if (closed) throw new JetjobError(ErrorCode.Closed, "the fleet controller is closed");
       checkCreate(req, timings);
+      if (req.id !== undefined && (await records.get(`j.${req.id}`)).revision > 0) throw duplicate(req.id);
       ctx.storage.admit(); // a new job is refused while the store is (nearly) full
       const expr = parseTarget(req.target);
       const { dispatch, leftOut, matched } = select(expr, req.op, req.onlyReady);
@@ -164,7 +170,7 @@ export async function createController(ctx: StoreContext, o: ControllerOptions =
       const kind: OperationKind =
         req.kind ??
         (kinds.includes("modify") ? "modify" : kinds.length > 0 ? "query" : defaultOperationKind(req.op));
-      const fleetId = newFleetId(now);
+      const fleetId = req.id ?? newFleetId(now);
       const rec: FleetRecord = {
         v: 1,
         id: fleetId,
@@ -189,7 +195,9 @@ export async function createController(ctx: StoreContext, o: ControllerOptions =
       if (req.retryOf !== undefined) rec.retry_of = req.retryOf;
       // Removal is scheduled before the job exists, so no crash can leave it stored forever.
       await scheduleFleetRemoval(ctx, fleetId, rec.deadline_at + ctx.retention.fleetMs);
-      const revision = await records.update(`j.${fleetId}`, rec, 0);
+      const revision = await records.update(`j.${fleetId}`, rec, 0).catch((err: unknown) => {
+        throw err instanceof WrongSequenceError ? duplicate(fleetId) : err;
+      });
       await Promise.all([
         ctx.buckets.fleet.put(`x.${fleetId}`, id),
         appendEvent(ctx, fleetId, {
@@ -221,7 +229,17 @@ export async function createController(ctx: StoreContext, o: ControllerOptions =
   };
 }
 
+function duplicate(id: string): ConflictError {
+  return new ConflictError(`Job '${id}' already exists.`, {
+    code: ErrorCode.Duplicate,
+    details: { job_id: id },
+  });
+}
+
 function checkCreate(req: CreateFleetJob, timings: FleetTimings): void {
+  if (req.id !== undefined && !isFleetId(req.id)) {
+    throw new ValidationError("id must be a fleet job id", { details: { field: "id" } });
+  }
   if (
     typeof req.op !== "string" ||
     req.op.length === 0 ||

@@ -11,8 +11,8 @@ import { ValidationError } from "../core/errors.js";
 import type { Controller } from "../fleet/controller.js";
 import { countHosts, eventView, foldRecord, hostView } from "../fleet/fold.js";
 import { cancelFleetJob, deleteFleetJob, getFleetJob, recordView } from "../fleet/jobs.js";
-import { fleetLimits } from "../fleet/options.js";
 import { agentView } from "../fleet/registry.js";
+import { createRequestOf, fleetJobSchema } from "../fleet/request.js";
 import { followTimeline } from "../fleet/timeline.js";
 import { forgetWorker, getWorker, listWorkers, setControl } from "../fleet/workers.js";
 import { LABEL_KEY, LABEL_VALUE } from "../fleet/target/index.js";
@@ -21,24 +21,6 @@ import { ojsJson } from "./ojs.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
 import { createSseQueue, dropConnection } from "./sse-queue.js";
-
-export const fleetJobSchema = z
-  .object({
-    op: z.string().min(1).max(fleetLimits.maxOperationLength).regex(fleetLimits.operationPattern),
-    target: z.string().min(1).max(1024),
-    args: z.unknown().optional(),
-    timeout_ms: z.int().min(100).optional(),
-    ack_window_ms: z.int().min(50).max(600_000).optional(),
-    kind: z.enum(["query", "modify"]).optional(),
-    meta: z.record(z.string(), z.unknown()).optional(),
-    only_ready: z
-      .boolean()
-      .optional()
-      .describe(
-        "Send only to live, ready agents that offer the operation and leave the rest out silently (default: hosts the target names or matches that cannot run it are listed as unreachable or skipped, and count against the job)",
-      ),
-  })
-  .strict();
 
 const labelsSchema = z
   .object({ labels: z.record(z.string().regex(LABEL_KEY), z.string().regex(LABEL_VALUE)).nullable() })
@@ -57,17 +39,9 @@ export function fleetRoutes(fleet: Controller): RouteDef[] {
       status: 201,
       handler: async (c, { body }) => {
         const traceparent = c.req.header("traceparent");
-        const rec = await fleet.create({
-          op: body.op,
-          target: body.target,
-          ...(body.args === undefined ? {} : { args: body.args }),
-          ...(body.timeout_ms === undefined ? {} : { timeoutMs: body.timeout_ms }),
-          ...(body.ack_window_ms === undefined ? {} : { ackWindowMs: body.ack_window_ms }),
-          ...(body.kind === undefined ? {} : { kind: body.kind }),
-          ...(body.meta === undefined ? {} : { meta: body.meta }),
-          ...(traceparent === undefined ? {} : { traceparent }),
-          ...(body.only_ready === undefined ? {} : { onlyReady: body.only_ready }),
-        });
+        const rec = await fleet.create(
+          createRequestOf(body, traceparent === undefined ? {} : { traceparent }),
+        );
         const job = recordView(rec);
         const folds = foldRecord(rec, []);
         job.counts = countHosts(folds.values());

@@ -234,7 +234,8 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
       path: "/ojs/v1/cron",
       scope: Scope.Admin,
       tag: "cron",
-      summary: "Register (or replace) a cron schedule",
+      summary:
+        "Register (or replace) a cron schedule; a job_template with a target ({op, target, args?, timeout_ms?, only_ready?}) runs a fleet job at each tick",
       parseBody: (raw) => raw,
       status: 201,
       handler: async (c, { body }) => {

@@ -11,6 +11,7 @@ import type { ConnectOptions } from "../nats/connect.js";
 import { connectNats } from "../nats/connect.js";
 import type { Controller, ControllerOptions } from "../fleet/controller.js";
 import { createController } from "../fleet/controller.js";
+import { createCronFleet } from "../fleet/cron.js";
 import type { Engine } from "../store/engine.js";
 import { createEngine } from "../store/engine.js";
 import { detectReplicas } from "../store/replicas.js";
@@ -66,6 +67,10 @@ export async function runApiServer(o: ApiServerOptions): Promise<RunningApiServe
       else if (s.type === "reconnect") log.info("NATS connection restored");
     }
   })().catch(() => undefined);
+  // Scheduled fleet jobs: the engine's cron ticks go to the controller created below (it needs the
+  // engine's store); a tick before then waits for it.
+  let setFleet: (c: Controller | undefined) => void = () => undefined;
+  const fleetReady = new Promise<Controller | undefined>((resolve) => (setFleet = resolve));
   let engine: Engine;
   try {
     // The server is the authority on stream limits: it applies its own (flags or defaults) at start-up.
@@ -82,10 +87,15 @@ export async function runApiServer(o: ApiServerOptions): Promise<RunningApiServe
       ...(o.limits === undefined ? {} : { limits: o.limits }),
       ...(o.housekeeping === undefined ? {} : { housekeeping: o.housekeeping }),
       ...(o.storageCapacityBytes === undefined ? {} : { storageCapacityBytes: o.storageCapacityBytes }),
+      cron: {
+        fleet: createCronFleet(fleetReady),
+        onWarn: (message, fields) => log.warn(message, fields),
+      },
       onError: (err) =>
         log.warn("background task error", { error: err instanceof Error ? err.message : String(err) }),
     });
   } catch (err) {
+    setFleet(undefined);
     await nc.close();
     throw err;
   }
@@ -97,10 +107,12 @@ export async function runApiServer(o: ApiServerOptions): Promise<RunningApiServe
         log.warn("fleet controller error", { error: err instanceof Error ? err.message : String(err) }),
     });
   } catch (err) {
+    setFleet(undefined);
     await engine.close();
     await nc.close();
     throw err;
   }
+  setFleet(fleet);
   let metrics: Metrics;
   try {
     metrics = await createMetrics({

@@ -10,12 +10,27 @@
  * (long downtime) are skipped rather than fired in a burst. `overlap_policy: "skip"` skips a tick
  * while the previous job is unfinished. Cron jobs get a 10-minute visibility timeout unless the
  * template sets one.
+ *
+ * Scheduled fleet jobs: a template with a `target` creates a targeted (fleet) job at each tick instead
+ * of a queue job. The store does not know the fleet (layering): whoever runs a fleet controller passes
+ * a {@link CronFleet} in (server/run.ts), which checks such templates at registration and creates the
+ * tick's job. Its id is derived from (name, tick) too, and the controller refuses a second job with the
+ * same id, so a tick still fires once across leaders. A tick that cannot fire (the target selects no
+ * agent, or no controller runs where the scheduler runs) is not retried: it is recorded on the
+ * schedule (`last_error`) and reported through `onWarn`, and the schedule goes on.
  */
 import { Cron } from "croner";
 
 import { parseEnqueueRequest } from "../core/envelope.js";
-import { ConflictError, ErrorCode, NotFoundError, ValidationError } from "../core/errors.js";
-import { uuidv7Derived } from "../core/ids.js";
+import {
+  ConflictError,
+  ErrorCode,
+  isJetjobError,
+  JetjobError,
+  NotFoundError,
+  ValidationError,
+} from "../core/errors.js";
+import { derivedJobId, Store, uuidv7Derived } from "../core/ids.js";
 import { isTerminal } from "../core/states.js";
 import { toRfc3339 } from "../core/time.js";
 import { casUpdate, getJson, keysOf, putJson } from "./kvjson.js";
@@ -33,6 +48,47 @@ export interface CronRecord {
   /** Time of the last tick handled (fired or skipped). */
   lastRunAt?: number;
   lastJobId?: string;
+  /** Why the last tick handled did not fire (absent when it fired); cleared by the next that fires. */
+  lastError?: CronTickError;
+}
+
+/** A tick that did not fire: the error's code and message, and the tick's time. */
+export interface CronTickError {
+  code: string;
+  message: string;
+  tickAt: number;
+}
+
+/**
+ * Fleet (targeted) jobs for schedules whose template has a `target`, provided by the layer that runs
+ * a fleet controller (the store must not import the fleet).
+ */
+export interface CronFleet {
+  /**
+   * Checks a targeted job template at registration and returns it as it is stored; throws a
+   * {@link ValidationError} (a malformed target names its position).
+   */
+  check(template: Record<string, unknown>): Record<string, unknown>;
+  /**
+   * Creates fleet job `id` for one tick. Resolves `duplicate` when a job with this id exists (the
+   * tick fired already). Rejects with `no_targets` when the target selects no agent that can run it,
+   * and with `unsupported` when no controller runs here. Absent: this process runs no controller.
+   */
+  dispatch?(
+    id: string,
+    template: Record<string, unknown>,
+    meta: Record<string, unknown>,
+  ): Promise<"created" | "duplicate">;
+  /** Whether fleet job `id` is still running (for `overlap_policy: "skip"`). */
+  running?(id: string): Promise<boolean>;
+}
+
+/** What cron needs from outside the store. */
+export interface CronOptions {
+  /** Scheduled fleet jobs; without it, schedules with a target are refused at registration. */
+  fleet?: CronFleet;
+  /** Ticks that did not fire (recorded on the schedule as well). */
+  onWarn?: (message: string, fields: Record<string, unknown>) => void;
 }
 
 export const CRON_VISIBILITY_MS = 600_000;
@@ -46,10 +102,19 @@ export interface CronView {
   overlap_policy: string;
   enabled: boolean;
   job_template: Record<string, unknown>;
+  /** The target of a scheduled fleet job (absent: each tick enqueues a queue job). */
+  target?: string;
   created_at: string;
   next_run_at?: string;
   last_run_at?: string;
   last_job_id?: string;
+  /** Why the last tick did not fire (`no_targets`, `unsupported`, ...); absent when it fired. */
+  last_error?: { code: string; message: string; tick_at: string };
+}
+
+/** The target of a targeted (fleet) template, or undefined for a queue job's template. */
+export function templateTarget(template: Record<string, unknown>): string | undefined {
+  return typeof template.target === "string" ? template.target : undefined;
 }
 
 function schedule(expression: string, timezone: string | undefined): Cron {
@@ -67,15 +132,26 @@ export function cronView(r: CronRecord, nowMs = Date.now()): CronView {
     job_template: r.jobTemplate,
     created_at: toRfc3339(r.createdAt),
   };
+  const target = templateTarget(r.jobTemplate);
+  if (target !== undefined) v.target = target;
   const next = schedule(r.expression, r.timezone).nextRun(new Date(nowMs));
   if (next) v.next_run_at = toRfc3339(next.getTime());
   if (r.lastRunAt !== undefined) v.last_run_at = toRfc3339(r.lastRunAt);
   if (r.lastJobId !== undefined) v.last_job_id = r.lastJobId;
+  if (r.lastError !== undefined) {
+    const e = r.lastError;
+    v.last_error = { code: e.code, message: e.message, tick_at: toRfc3339(e.tickAt) };
+  }
   return v;
 }
 
-/** Validates a registration (OJS form `{name, expression, timezone?, overlap_policy?, job_template}`, or the SDK form `{name, cron, type, args, options}`). */
-export function parseCron(body: unknown, nowMs = Date.now()): CronRecord {
+/**
+ * Validates a registration (OJS form `{name, expression, timezone?, overlap_policy?, job_template}`,
+ * or the SDK form `{name, cron, type, args, options}`). A template with a `target` is a fleet job's
+ * (`{op, target, args?, timeout_ms?, ...}`, checked by `fleet`); the SDK form takes `target` beside
+ * `type`.
+ */
+export function parseCron(body: unknown, nowMs = Date.now(), fleet?: CronFleet): CronRecord {
   const b = (body ?? {}) as Record<string, unknown>;
   const name = b.name;
   if (typeof name !== "string" || !namePattern.test(name)) {
@@ -109,16 +185,33 @@ export function parseCron(body: unknown, nowMs = Date.now()): CronRecord {
       `invalid cron expression '${expression}': ${err instanceof Error ? err.message : String(err)}`,
     );
   }
-  const template = (b.job_template ??
-    (b.type === undefined ? undefined : { type: b.type, args: b.args ?? [], options: b.options })) as
-    Record<string, unknown> | undefined;
-  if (!template) throw new ValidationError("job_template is required: {type, args, options}");
-  try {
-    parseEnqueueRequest(template, nowMs);
-  } catch (err) {
-    if (err instanceof ValidationError)
-      throw new ValidationError(`job_template: ${err.message}`, { code: err.code as never });
-    throw err;
+  let template = (b.job_template ??
+    (b.type === undefined
+      ? undefined
+      : b.target === undefined
+        ? { type: b.type, args: b.args ?? [], options: b.options }
+        : { op: b.type, target: b.target, args: b.args ?? [] })) as Record<string, unknown> | undefined;
+  if (!template || typeof template !== "object" || Array.isArray(template))
+    throw new ValidationError("job_template is required: {type, args, options} or {op, target, args}");
+  if (template.target !== undefined) {
+    if (!fleet) {
+      throw new JetjobError(
+        ErrorCode.Unsupported,
+        "job_template has a target, but this server runs no fleet controller to check and create targeted jobs",
+        {
+          hint: "Register scheduled fleet jobs through a jetjob API server (jetjob server or jetjob start).",
+        },
+      );
+    }
+    template = fleet.check(template);
+  } else {
+    try {
+      parseEnqueueRequest(template, nowMs);
+    } catch (err) {
+      if (err instanceof ValidationError)
+        throw new ValidationError(`job_template: ${err.message}`, { code: err.code as never });
+      throw err;
+    }
   }
   const overlap = b.overlap_policy ?? "allow";
   if (overlap !== "allow" && overlap !== "skip")
@@ -136,8 +229,8 @@ export function parseCron(body: unknown, nowMs = Date.now()): CronRecord {
 }
 
 /** Registers (or replaces) a schedule. */
-export async function registerCron(svc: Services, body: unknown): Promise<CronView> {
-  const r = parseCron(body);
+export async function registerCron(svc: Services, body: unknown, o: CronOptions = {}): Promise<CronView> {
+  const r = parseCron(body, Date.now(), o.fleet);
   await putJson(svc.ctx.buckets.cron, r.name, r);
   return cronView(r);
 }
@@ -176,23 +269,33 @@ export function dueTicks(r: CronRecord, nowMs: number): number[] {
 }
 
 /** One scheduler pass: fires every due schedule once. Run by the cron leader every second. */
-export async function cronTick(svc: Services, nowMs = Date.now()): Promise<void> {
+export async function cronTick(svc: Services, nowMs = Date.now(), o: CronOptions = {}): Promise<void> {
   for (const k of await keysOf(svc.ctx.buckets.cron)) {
     const cur = await getJson<CronRecord>(svc.ctx.buckets.cron, k);
     if (!cur || !cur.value.enabled) continue;
     let r = cur.value;
     for (const tick of dueTicks(r, nowMs)) {
-      const next = await fire(svc, r, tick);
+      const next = await fire(svc, r, tick, o);
       if (!next) break; // replaced or deleted meanwhile
       r = next;
     }
   }
 }
 
-async function fire(svc: Services, r: CronRecord, tick: number): Promise<CronRecord | undefined> {
+async function fire(
+  svc: Services,
+  r: CronRecord,
+  tick: number,
+  o: CronOptions,
+): Promise<CronRecord | undefined> {
   let jobId: string | undefined;
-  if (r.overlapPolicy === "skip" && r.lastJobId !== undefined && (await unfinished(svc, r.lastJobId))) {
+  let tickError: CronTickError | undefined;
+  if (r.overlapPolicy === "skip" && r.lastJobId !== undefined && (await unfinished(svc, r, r.lastJobId, o))) {
     jobId = r.lastJobId; // skipped: the previous run is still going
+  } else if (templateTarget(r.jobTemplate) !== undefined) {
+    const fired = await fireFleet(r, tick, o);
+    jobId = fired.jobId ?? r.lastJobId;
+    tickError = fired.error;
   } else {
     jobId = uuidv7Derived(tick, `cron:${r.name}:${tick}`);
     const n = parseEnqueueRequest({ ...r.jobTemplate, id: jobId });
@@ -208,12 +311,57 @@ async function fire(svc: Services, r: CronRecord, tick: number): Promise<CronRec
   return casUpdate<CronRecord>(svc.ctx.buckets.cron, r.name, (cur) => {
     if (!cur || cur.createdAt !== r.createdAt || (cur.lastRunAt ?? 0) >= tick) return undefined;
     cur.lastRunAt = tick;
-    cur.lastJobId = id;
+    if (id === undefined) delete cur.lastJobId;
+    else cur.lastJobId = id;
+    if (tickError === undefined) delete cur.lastError;
+    else cur.lastError = tickError;
     return cur;
   });
 }
 
-async function unfinished(svc: Services, id: string): Promise<boolean> {
+/** Errors that mean this tick cannot fire (recorded, not retried); anything else is retried next pass. */
+const tickErrorCodes: ReadonlySet<string> = new Set([
+  ErrorCode.NoTargets,
+  ErrorCode.Unsupported,
+  ErrorCode.InvalidRequest,
+  ErrorCode.ValidationError,
+  ErrorCode.PayloadTooLarge,
+]);
+
+/** Creates the tick's fleet job; a tick that cannot fire comes back as `error` (and is reported). */
+async function fireFleet(
+  r: CronRecord,
+  tick: number,
+  o: CronOptions,
+): Promise<{ jobId?: string; error?: CronTickError }> {
+  const jobId = derivedJobId(Store.Fleet, tick, `cron:${r.name}:${tick}`);
+  let error: CronTickError;
+  try {
+    if (!o.fleet?.dispatch) {
+      throw new JetjobError(
+        ErrorCode.Unsupported,
+        "tick skipped: the scheduling server runs no fleet controller to create targeted jobs",
+      );
+    }
+    await o.fleet.dispatch(jobId, r.jobTemplate, { cron: r.name, cron_tick: toRfc3339(tick) });
+    return { jobId }; // created, or created before by another leader (duplicate)
+  } catch (err) {
+    if (!isJetjobError(err) || !tickErrorCodes.has(err.code)) throw err;
+    error = { code: err.code, message: err.message, tickAt: tick };
+  }
+  o.onWarn?.("cron tick did not fire", {
+    cron: r.name,
+    tick: toRfc3339(tick),
+    target: templateTarget(r.jobTemplate),
+    code: error.code,
+    error: error.message,
+  });
+  return { error };
+}
+
+async function unfinished(svc: Services, r: CronRecord, id: string, o: CronOptions): Promise<boolean> {
+  // A schedule's last job is of its template's kind: registering again starts with no last job.
+  if (templateTarget(r.jobTemplate) !== undefined) return (await o.fleet?.running?.(id)) ?? false;
   const loc = await svc.locator.locate(id);
   if (!loc) return false;
   const v = buildJobView(loc.at, loc.idx, deriveState(loc.at, loc.idx, loc.slots[loc.idx]!, Date.now()));

@@ -18,7 +18,7 @@ import { createHealthCheck } from "./health.js";
 import { createServerClock } from "./server-clock.js";
 import type { StoreContext, StoreContextOptions } from "./context.js";
 import { createStoreContext } from "./context.js";
-import type { CronView } from "./cron.js";
+import type { CronOptions, CronView } from "./cron.js";
 import { cronTick, deleteCron, listCrons, registerCron } from "./cron.js";
 import type { DeadLetterPage } from "./dlq.js";
 import { deleteDeadLetter, listDeadLetters, retryDeadLetter, retryJob } from "./dlq.js";
@@ -79,6 +79,11 @@ export interface EngineOptions extends StoreContextOptions {
   leaseMs?: number;
   /** How often the leader repairs exclusive keys left behind by crashed processes. @defaultValue 2000 */
   keySweepMs?: number;
+  /**
+   * Scheduled fleet jobs (a fleet controller's check and dispatch) and where ticks that did not fire
+   * are reported. Without `cron.fleet`, schedules with a target are refused.
+   */
+  cron?: CronOptions;
   onError?: (err: unknown) => void;
 }
 
@@ -177,7 +182,7 @@ export async function createEngine(nc: NatsConnection, options: EngineOptions = 
   function startScheduler(): void {
     const promoter = startPromoter(ctx, svc, { onError, clock });
     const timers = [
-      every(1000, () => cronTick(svc, clock.now())),
+      every(1000, () => cronTick(svc, clock.now(), options.cron)),
       every(5000, () => sweepWorkflows(svc)),
       every(options.keySweepMs ?? 2000, () => sweepKeys(svc, onError)),
     ];
@@ -280,7 +285,7 @@ export async function createEngine(nc: NatsConnection, options: EngineOptions = 
     createWorkflow: (body) => createWorkflow(svc, body),
     getWorkflow: (id) => getWorkflow(svc, id),
     cancelWorkflow: (id) => cancelWorkflow(svc, id),
-    registerCron: (body) => registerCron(svc, body),
+    registerCron: (body) => registerCron(svc, body, options.cron),
     listCrons: () => listCrons(svc),
     deleteCron: (name) => deleteCron(svc, name),
     events: (q) => recentEvents(ctx, q),

@@ -173,11 +173,50 @@ describe("jetjob queue | dlq | cron | job list/retry/watch", () => {
     assert.deepEqual(viaArgs.job_template.args, [{ a: 1 }], "adding again replaces the schedule");
     assert.equal(viaArgs.overlap_policy, "allow", "the replacement does not inherit the old options");
 
+    // A scheduled fleet job: the operation runs on the agents the target selects at each tick.
+    const fleetCron = await json<CronInfo>(
+      "cron",
+      "add",
+      "disk.check",
+      "30 2 * * *",
+      "system.disk.get",
+      "--target",
+      "group:db and not host:db-9",
+      "--args",
+      '{"path":"/"}',
+      "--timeout",
+      "30s",
+    );
+    assert.equal(fleetCron.target, "group:db and not host:db-9");
+    assert.deepEqual(fleetCron.job_template, {
+      op: "system.disk.get",
+      target: "group:db and not host:db-9",
+      args: { path: "/" },
+      timeout_ms: 30_000,
+    });
+    const badTarget = await run(
+      "cron",
+      "add",
+      "bad",
+      "0 3 * * *",
+      "system.disk.get",
+      "--target",
+      "web-* and",
+    );
+    assert.equal(badTarget.code, 2, "a malformed target is refused at registration");
+    assert.match(badTarget.stderr, /target: Bad target at position 9/);
+    assert.equal((await run("cron", "add", "bad", "0 3 * * *", "x.y", "--target", "all", "-q", "q")).code, 2);
+
     const table = await run("cron", "list");
     assert.equal(table.code, 0, table.stderr);
-    assert.match(table.stdout, /^NAME\s+EXPRESSION\s+TZ\s+NEXT RUN\s+LAST RUN\n/);
-    assert.match(table.stdout, /^nightly\s+0 3 \* \* \*\s+UTC\s+\S+T03:00:00Z\s+-$/m);
-    assert.match(table.stdout, /^weekly\.report\s+0 4 \* \* 1\s+Europe\/Berlin\s/m);
+    assert.match(table.stdout, /^NAME\s+EXPRESSION\s+TZ\s+TARGET\s+NEXT RUN\s+LAST RUN\s+LAST ERROR\n/);
+    assert.match(table.stdout, /^nightly\s+0 3 \* \* \*\s+UTC\s+-\s+\S+T03:00:00Z\s+-\s+-$/m);
+    assert.match(table.stdout, /^weekly\.report\s+0 4 \* \* 1\s+Europe\/Berlin\s+-\s/m);
+    assert.match(
+      table.stdout,
+      /^disk\.check\s+30 2 \* \* \*\s+UTC\s+group:db and not host:db-9\s+\S+T02:30:00Z\s/m,
+    );
+    assert.match((await run("cron", "delete", "disk.check")).stdout, /disk\.check deleted/);
 
     assert.equal((await json<CronInfo>("cron", "delete", "nightly")).name, "nightly");
     assert.equal(

@@ -6,6 +6,7 @@ import {
   MAX_SEGMENT_JOBS,
   Store,
   decodeJobId,
+  derivedJobId,
   encodeJobId,
   segmentRandom,
   uuidv7,
@@ -239,6 +240,22 @@ describe("segmentRandom", () => {
     for (let k = 0; k < 2000; k++) {
       const r = segmentRandom();
       assert.ok(Number.isInteger(r) && r >= 0 && r < 2 ** 20, String(r));
+    }
+  });
+});
+
+describe("derivedJobId", () => {
+  it("is the same for the same (store, time, seed), a valid id of that store, and differs by seed", () => {
+    const t = Date.UTC(2030, 0, 1, 6, 0, 0);
+    const a = derivedJobId(Store.Fleet, t, "cron:disk.check:" + t);
+    assert.equal(derivedJobId(Store.Fleet, t, "cron:disk.check:" + t), a);
+    assert.match(a, uuidv7Pattern);
+    assert.equal(decodeJobId(a)?.store, Store.Fleet);
+    assert.equal(uuidv7Time(a), t);
+    assert.notEqual(derivedJobId(Store.Fleet, t, "cron:other:" + t), a);
+    for (let i = 0; i < 2000; i++) {
+      const id = derivedJobId(Store.Fleet, t + i * 1000, `cron:x:${t + i * 1000}`);
+      assert.equal(decodeJobId(id)?.store, Store.Fleet, id);
     }
   });
 });
