@@ -26,10 +26,11 @@ import { agentDefaults, fleetLimits } from "../fleet/options.js";
 import type { AgentInfo, AgentState } from "../fleet/registry.js";
 import { agentKey } from "../fleet/registry.js";
 import { appendAgentEvent, appendEvent, lastHostEvent } from "../fleet/timeline.js";
-import { parseLabel } from "../fleet/target/index.js";
 import type { DispatchRequest, FleetRecord, TimelineEvent } from "../fleet/types.js";
 import { gatherFacts } from "./ops/index.js";
 import { OperationFailure } from "./ops/types.js";
+import { normalizeLabels } from "./labels.js";
+import { createJobOutput } from "./output.js";
 import type { AgentControl } from "../fleet/workers.js";
 import { controlKey, isAgentControl } from "../fleet/workers.js";
 import type { AgentJobContext, AgentOptions } from "./types.js";
@@ -53,20 +54,6 @@ export interface Agent {
 
 const dec = new TextDecoder();
 const SEEN_LIMIT = 4096;
-
-export function normalizeLabels(labels: AgentOptions["labels"]): Record<string, string> {
-  if (labels === undefined) return {};
-  if (Array.isArray(labels)) {
-    const out: Record<string, string> = {};
-    for (const l of labels) {
-      const { key, value } = parseLabel(l);
-      out[key] = value;
-    }
-    return out;
-  }
-  for (const [key, value] of Object.entries(labels)) parseLabel(`${key}:${value}`);
-  return { ...labels };
-}
 
 export async function createAgent(o: AgentOptions & { storeContext?: StoreContext }): Promise<Agent> {
   const hostname = o.hostname ?? osHostname();
@@ -127,7 +114,12 @@ export async function createAgent(o: AgentOptions & { storeContext?: StoreContex
     state: state(),
     running: running.size,
     concurrency,
-    operations: [...ops.values()].map((x) => ({ name: x.name, kind: x.kind })),
+    operations: [...ops.values()].map((x) => ({
+      name: x.name,
+      kind: x.kind,
+      ...(x.description === "" ? {} : { description: x.description }),
+      ...(x.argsSchema === undefined ? {} : { args_schema: x.argsSchema }),
+    })),
     queues: o.queues ?? [],
   });
   const announce = () => ctx.buckets.agents.put(agentKey(hostname), JSON.stringify(info()));
@@ -163,6 +155,11 @@ export async function createAgent(o: AgentOptions & { storeContext?: StoreContex
       });
       return;
     }
+    if (!rec.hosts.some((x) => x.toLowerCase() === hostname.toLowerCase())) {
+      // A pick-one job moved to another host after this one stayed silent: it is not ours any more.
+      await event("refused", req, { reason: "moved", hosts: rec.hosts });
+      return;
+    }
     if (last && (req.kind === "modify" || last.ep >= req.epoch)) return; // taken before (maybe ran)
     const op = ops.get(req.op);
     await Promise.all([event("acknowledged", req), event("started", req, { pid: process.pid })]);
@@ -175,6 +172,9 @@ export async function createAgent(o: AgentOptions & { storeContext?: StoreContex
       Math.max(0, deadlineMs),
     );
     const t0 = performance.now();
+    // Output and progress go to the timeline while the job runs, all stored before its result.
+    const output = createJobOutput((e, d) => event(e, req, d), report);
+    const finishOutput = () => output.close();
     try {
       if (!op) throw new JetjobError(ErrorCode.Unsupported, `this agent does not offer '${req.op}'`);
       const job: AgentJobContext = {
@@ -185,10 +185,13 @@ export async function createAgent(o: AgentOptions & { storeContext?: StoreContex
         epoch: req.epoch,
         deadline: new Date(req.deadline_at),
         signal: abort.signal,
+        progress: (data) => output.progress(data),
+        log: (line, stream = "stdout") => output.line(stream, line),
       };
+      const write = (stream: "stdout" | "stderr", chunk: Buffer) => output.write(stream, chunk);
       const traceparent = normalizeTraceparent(req.traceparent);
       let result: unknown;
-      if (traceparent === undefined) result = await op.invoke(req.args, job);
+      if (traceparent === undefined) result = await op.invoke(req.args, job, write);
       else {
         // The handler runs inside a span continuing the trace of the request that created the job.
         job.traceparent = traceparent;
@@ -201,7 +204,7 @@ export async function createAgent(o: AgentOptions & { storeContext?: StoreContex
             "jetjob.host": hostname,
             "jetjob.epoch": req.epoch,
           },
-          () => op.invoke(req.args, job),
+          () => op.invoke(req.args, job, write),
         );
       }
       const size = Buffer.byteLength(JSON.stringify(result ?? null));
@@ -211,11 +214,13 @@ export async function createAgent(o: AgentOptions & { storeContext?: StoreContex
           `result is ${size} bytes; the limit is ${fleetLimits.maxResultBytes}`,
         );
       }
+      await finishOutput();
       await event("completed", req, {
         result: result ?? null,
         duration_ms: Math.round(performance.now() - t0),
       });
     } catch (err) {
+      await finishOutput();
       if (cancelled.has(req.id)) {
         await event("cancelled", req, { duration_ms: Math.round(performance.now() - t0) });
         return;

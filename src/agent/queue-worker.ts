@@ -30,6 +30,9 @@ export async function startQueueWorker(
         deadline: new Date(Date.now() + 24 * 3600_000),
         signal: job.signal,
         ...(job.traceparent === undefined ? {} : { traceparent: job.traceparent }),
+        // A queue job has no per-host timeline: progress and output lines have nowhere to go.
+        progress: () => undefined,
+        log: () => undefined,
       });
   }
   const worker = createWorker({

@@ -23,6 +23,13 @@ export interface AgentJobContext {
   signal: AbortSignal;
   /** W3C trace context of the request that created the job, when there was one. */
   traceparent?: string;
+  /**
+   * Reports progress (any JSON value, e.g. `{ done: 3, of: 10 }`): stored on the job's timeline while
+   * it runs (batched; the newest shows in `jetjob job watch`, the live table and the dashboard).
+   */
+  progress(data: unknown): void;
+  /** Writes a line of output to the job's timeline while it runs (bounded, like command output). */
+  log(line: string, stream?: "stdout" | "stderr"): void;
 }
 
 export type AgentHandler = (job: AgentJobContext) => unknown;
@@ -33,6 +40,13 @@ export interface AgentOperation {
   /** @defaultValue from the name: `.get`/`.list`/`.status`… are queries, anything else modifies */
   kind?: OperationKind;
   description?: string;
+  /**
+   * JSON Schema (draft 2020-12) of the arguments, e.g. `{ type: "object", properties: { n: { type:
+   * "integer" } }, required: ["n"] }`. Published in the registry: the API refuses a job whose
+   * arguments do not match (400) before it is sent. With a schema, `job.args` is the object itself
+   * (`[obj]` and no arguments arrive as `obj` and `{}`).
+   */
+  args?: Record<string, unknown>;
 }
 
 export interface AgentOptions {

@@ -31,7 +31,10 @@ export function durationCell(ms: number | undefined): string {
 /** A one-line summary of a host's outcome: the error, or the result shortened. */
 export function outcomeCell(r: HostResult, width = 60): string {
   if (r.error) return truncate(`${r.error.code}: ${r.error.message}`, width);
-  return r.result === undefined ? "" : truncate(cell(r.result), width);
+  if (r.result !== undefined) return truncate(cell(r.result), width);
+  // Still running: what it said last.
+  if (r.last_output !== undefined) return color.dim(truncate(r.last_output, width));
+  return r.progress === undefined ? "" : color.dim(truncate(`progress ${cell(r.progress)}`, width));
 }
 
 export function summaryLine(counts: FleetJob["counts"], status?: string): string {

@@ -1,14 +1,14 @@
 /**
  * Fleet commands: `jetjob job run OP --target EXPR` (live per-host table; exit 0 all completed, 1 some
- * failed, 3 unreachable or timed out), `jetjob job status ID`, and `jetjob worker list|get|drain|
- * undrain|label|forget`.
+ * failed, 7 hosts missing), `jetjob job status ID`, `jetjob job watch ID` and `jetjob target resolve`.
  */
 import type { Command } from "commander";
 
 import type { Client } from "../client/client.js";
 import type { FleetJob, HostResult } from "../client/fleet.js";
 import { ExitCode, ValidationError } from "../core/errors.js";
-import { countHosts } from "../fleet/fold.js";
+import { applyEvent, countHosts, eventFromView, hostView, newHostFolds } from "../fleet/fold.js";
+import { terminalHostStates } from "../fleet/types.js";
 import { addClientFlags, clientFor, durationFlag } from "./client-flags.js";
 import type { ClientFlags, Runner } from "./client-flags.js";
 import {
@@ -29,6 +29,7 @@ interface RunFlags extends ClientFlags {
   onlyReady?: boolean;
   detach?: boolean;
   dryRun?: boolean;
+  stdout?: boolean;
 }
 
 /**
@@ -135,7 +136,7 @@ async function runOnFleet(client: Client, op: string, f: RunFlags): Promise<numb
   const tty = out.isTTY === true && f.json !== true;
   if (!f.json) {
     const left = created.left_out?.length ?? 0;
-    out.write(
+    (f.stdout ? process.stderr : out).write(
       color.dim(
         `job ${created.id}: ${op} on ${created.hosts.length} host(s) (${f.target})${left > 0 ? `, ${left} left out` : ""}`,
       ) + "\n",
@@ -151,22 +152,61 @@ async function runOnFleet(client: Client, op: string, f: RunFlags): Promise<numb
     process.exit(130);
   };
   process.once("SIGINT", onInterrupt);
-  const rows = new Map<string, HostResult>(created.results.map((r) => [r.host, r]));
-  const counts = () => countHosts(rows.values());
-  const live = tty ? createLiveTable(out, renderTable) : undefined;
-  live?.update([...rows.values()], counts());
-  for await (const r of run) {
-    rows.set(r.host, r);
-    if (live) live.update([...rows.values()], counts());
-    else if (!f.json)
-      out.write(`${r.host}  ${stateCell(r.state)}  ${durationCell(r.duration_ms)}  ${outcomeCell(r, 200)}\n`);
+  // The job's timeline, folded here: states, output lines and progress as they arrive.
+  const folds = newHostFolds(created.hosts, created.left_out);
+  const rows = () => [...folds.values()].map(hostView);
+  const live = tty && !f.stdout ? createLiveTable(out, renderTable) : undefined;
+  live?.update(rows(), countHosts(folds.values()));
+  const printed = new Set<string>();
+  const several = folds.size > 1;
+  for await (const e of client.fleet.timeline(created.id)) {
+    applyEvent(folds, eventFromView(e));
+    if (live) {
+      live.update(rows(), countHosts(folds.values()));
+      continue;
+    }
+    if (f.json) continue;
+    if (!f.stdout && e.event === "output" && e.host !== undefined) {
+      writeOutputLines(e.host, e.data, "");
+      continue;
+    }
+    for (const r of rows()) {
+      if (!terminalHostStates.has(r.state) || printed.has(r.host)) continue;
+      printed.add(r.host);
+      if (f.stdout) writeRawStdout(r, several);
+      else
+        out.write(
+          `${r.host}  ${stateCell(r.state)}  ${durationCell(r.duration_ms)}  ${outcomeCell(r, 200)}\n`,
+        );
+    }
   }
   live?.end();
   process.off("SIGINT", onInterrupt);
   const job = await client.fleet.get(created.id);
   if (f.json) printJson(job);
-  else out.write(summaryLine(job.counts, job.status) + "\n");
+  else (f.stdout ? process.stderr : out).write(summaryLine(job.counts, job.status) + "\n");
   return fleetExitCode(job);
+}
+
+/** A host's output lines as they arrive: `host | line` (stderr lines in red). */
+function writeOutputLines(host: string, data: Record<string, unknown> | undefined, time: string): void {
+  const lines = Array.isArray(data?.lines) ? (data.lines as unknown[]) : [];
+  const paint = data?.stream === "stderr" ? color.red : (s: string) => s;
+  for (const l of lines) process.stdout.write(`${time}${color.dim(`${host} |`)} ${paint(String(l))}\n`);
+  if (typeof data?.dropped_lines === "number") {
+    process.stdout.write(
+      `${time}${color.dim(`${host} | (${data.dropped_lines} more lines not streamed; the result keeps the output)`)}\n`,
+    );
+  }
+}
+
+/** `--stdout`: a host's stdout as it produced it (a header per host on stderr when there are several). */
+function writeRawStdout(r: HostResult, several: boolean): void {
+  const res = r.result as { stdout?: unknown } | undefined;
+  if (several) process.stderr.write(color.dim(`==> ${r.host} (${r.state}) <==`) + "\n");
+  if (typeof res?.stdout === "string") process.stdout.write(res.stdout);
+  else if (r.result !== undefined) process.stdout.write(JSON.stringify(r.result) + "\n");
+  if (r.error) process.stderr.write(`${r.host}: ${r.error.code}: ${r.error.message}\n`);
 }
 
 /** `jetjob job watch ID` for a targeted job: one line per timeline event (NDJSON with --json). */
@@ -174,6 +214,10 @@ export async function watchFleetJob(client: Client, id: string, json: boolean): 
   for await (const e of client.fleet.timeline(id)) {
     if (json) {
       process.stdout.write(JSON.stringify(e) + "\n");
+      continue;
+    }
+    if (e.event === "output" && e.host !== undefined) {
+      writeOutputLines(e.host, e.data, `${color.dim(shortTime(e.timestamp))}  `);
       continue;
     }
     const data = e.data === undefined ? "" : color.dim(truncate(JSON.stringify(e.data), 100));
@@ -226,6 +270,10 @@ export function registerFleetJobCommands(job: Command, run: Runner): void {
       )
       .option("--detach", "print the job id and return at once (follow with `jetjob job watch ID`)")
       .option(
+        "--stdout",
+        "print each host's raw stdout (command.exec) as it finishes; the summary goes to stderr",
+      )
+      .option(
         "--dry-run",
         "show which hosts the target selects and which it would leave out, and why; run nothing",
       ),
@@ -246,144 +294,6 @@ export function registerFleetJobCommands(job: Command, run: Runner): void {
       if (f.json) printJson(j);
       else printFleetJob(j);
       if (j.status !== "running") process.exitCode = fleetExitCode(j);
-    }, f.json),
-  );
-}
-
-interface WorkerListFlags extends ClientFlags {
-  label?: string;
-  offline?: boolean;
-}
-
-function agentStateCell(state: string): string {
-  if (state === "ready") return color.green(state);
-  if (state === "draining") return color.yellow(state);
-  return color.red(state);
-}
-
-export function registerWorkerCommands(program: Command, run: Runner): void {
-  const worker = program.command("worker").description("agents in the worker registry: list, drain, labels");
-  addClientFlags(
-    worker
-      .command("list")
-      .description(
-        "agents online, with labels, state and running jobs; [TARGET]: only those a target expression selects",
-      )
-      .argument("[target]", "a target expression (as for job run), e.g. 'group:web and G@os.name=debian'")
-      .option(
-        "-l, --label <key:value>",
-        "only agents with this label (hierarchical: group:web lists group:web.dev)",
-      )
-      .option("--offline", "include agents whose heartbeat stopped"),
-  ).action((expr: string | undefined, f: WorkerListFlags) =>
-    run(async () => {
-      const client = clientFor(f);
-      let workers = await client.workers.list({
-        ...(f.label === undefined ? {} : { label: f.label }),
-        ...(f.offline || expr !== undefined ? { includeOffline: true } : {}),
-      });
-      if (expr !== undefined) {
-        // The hosts the target selects or names (offline ones too: they show as offline).
-        const p = await client.fleet.preview(expr);
-        const named = new Set([...p.hosts, ...p.left_out.map((l) => l.host)].map((h) => h.toLowerCase()));
-        workers = workers.filter(
-          (w) =>
-            named.has(w.hostname.toLowerCase()) &&
-            (f.offline ||
-              w.online ||
-              p.left_out.some((l) => l.host.toLowerCase() === w.hostname.toLowerCase())),
-        );
-      }
-      if (f.json) return printJson(workers);
-      if (workers.length === 0) {
-        process.stdout.write("no agents online\n");
-        return;
-      }
-      printTable(
-        ["HOSTNAME", "STATE", "RUNNING", "LABELS", "OS", "VERSION", "LAST SEEN"],
-        workers.map((w) => [
-          w.hostname,
-          agentStateCell(w.online ? w.state : "offline"),
-          `${w.running}/${w.concurrency}`,
-          Object.entries(w.labels)
-            .map(([k, v]) => `${k}:${v}`)
-            .join(",") || "-",
-          String(w.facts["os.pretty_name"] ?? w.facts["os.name"] ?? "-"),
-          w.version,
-          shortTime(w.last_seen),
-        ]),
-      );
-    }, f.json),
-  );
-  addClientFlags(
-    worker.command("get").description("one agent with its facts and operations").argument("<hostname>"),
-  ).action((host: string, f: ClientFlags) =>
-    run(async () => {
-      const w = await clientFor(f).workers.get(host);
-      if (f.json) return printJson(w);
-      printFields([
-        ["hostname", w.hostname],
-        ["state", w.online ? w.state : "offline"],
-        ["running", `${w.running}/${w.concurrency}`],
-        ["labels", w.labels],
-        ["version", w.version],
-        ["started", w.started_at],
-        ["last seen", w.last_seen],
-        ["queues", w.queues.length ? w.queues.join(", ") : undefined],
-        ["operations", w.operations.map((o) => `${o.name}${o.kind === "modify" ? "*" : ""}`).join(" ")],
-        ["facts", w.facts],
-      ]);
-    }, f.json),
-  );
-  for (const verb of ["drain", "undrain"] as const) {
-    addClientFlags(
-      worker
-        .command(verb)
-        .description(verb === "drain" ? "finish running jobs and take no new ones" : "take jobs again")
-        .argument("<hostname>"),
-    ).action((host: string, f: ClientFlags) =>
-      run(async () => {
-        const c = await clientFor(f).workers[verb](host);
-        if (f.json) return printJson(c);
-        process.stdout.write(`${host}: ${c.drain ? "draining (no new jobs)" : "taking jobs"}\n`);
-      }, f.json),
-    );
-  }
-  addClientFlags(
-    worker
-      .command("forget")
-      .description(
-        "forget an agent that stopped (a decommissioned host), so targets no longer list it unreachable",
-      )
-      .argument("<hostname>"),
-  ).action((host: string, f: ClientFlags) =>
-    run(async () => {
-      const w = await clientFor(f).workers.forget(host);
-      if (f.json) return printJson(w);
-      process.stdout.write(`${host}: forgotten (last seen ${w.last_seen})\n`);
-    }, f.json),
-  );
-  addClientFlags(
-    worker
-      .command("label")
-      .description("replace an agent's labels at run time (--reset: back to its configured labels)")
-      .argument("<hostname>")
-      .argument("[labels...]", "key:value labels")
-      .option("--reset", "drop the override"),
-  ).action((host: string, labels: string[], f: ClientFlags & { reset?: boolean }) =>
-    run(async () => {
-      let next: Record<string, string> | null = null;
-      if (!f.reset) {
-        next = {};
-        for (const l of labels) {
-          const i = l.indexOf(":");
-          if (i <= 0) throw new ValidationError(`label '${l}' must be key:value`);
-          next[l.slice(0, i)] = l.slice(i + 1);
-        }
-      }
-      const c = await clientFor(f).workers.setLabels(host, next);
-      if (f.json) return printJson(c);
-      process.stdout.write(`${host}: labels ${c.labels ? JSON.stringify(c.labels) : "as configured"}\n`);
     }, f.json),
   );
 }

@@ -89,7 +89,8 @@ async function listFleetJobs(client: Client, f: ListFlags): Promise<void> {
     ...(f.cursor === undefined ? {} : { cursor: f.cursor }),
   });
   if (f.json) return printJson(page);
-  if (page.jobs.length === 0) process.stdout.write("no targeted jobs\n");
+  if (page.jobs.length === 0)
+    process.stdout.write("no targeted jobs (queue jobs: jetjob job list --queue NAME)\n");
   else
     printTable(
       ["ID", "OP", "TARGET", "STATUS", "HOSTS", "CREATED"],

@@ -14,7 +14,7 @@
 import { ErrorCode, JetjobError } from "../core/errors.js";
 import { activeTraceContext } from "../core/tracing.js";
 import type { HostFold } from "../fleet/fold.js";
-import { applyEvent, hostView, newHostFolds } from "../fleet/fold.js";
+import { applyEvent, eventFromView, hostView, newHostFolds } from "../fleet/fold.js";
 import type { FleetJobPage } from "../fleet/jobs.js";
 import type { AgentView } from "../fleet/registry.js";
 import type {
@@ -137,14 +137,7 @@ export function createFleet(
     const yielded = new Set<string>();
     const ready = (f: HostFold) => terminalHostStates.has(f.state) && !yielded.has(f.host);
     for await (const e of timeline(job.id, signal)) {
-      const ev = {
-        e: e.event,
-        at: Date.parse(e.timestamp),
-        ep: e.epoch,
-        ...(e.host === undefined ? {} : { h: e.host }),
-        ...(e.data === undefined ? {} : { d: e.data }),
-      };
-      applyEvent(folds, ev);
+      applyEvent(folds, eventFromView(e));
       for (const f of folds.values()) {
         if (!ready(f)) continue;
         yielded.add(f.host);

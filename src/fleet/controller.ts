@@ -6,6 +6,8 @@
  */
 import { ConflictError, ErrorCode, JetjobError, ValidationError } from "../core/errors.js";
 import { uuidv7 } from "../core/ids.js";
+import type { Logger } from "../core/logger.js";
+import { silentLogger } from "../core/logger.js";
 import { normalizeTraceparent } from "../core/tracing.js";
 import type { StoreContext } from "../store/context.js";
 import { fastKv, WrongSequenceError } from "../store/kvfast.js";
@@ -22,9 +24,10 @@ import { appendEvent } from "./timeline.js";
 import type { Selection } from "./selection.js";
 import { selectHosts } from "./selection.js";
 import type { TargetExpr } from "./target/index.js";
-import { parseTarget } from "./target/index.js";
+import { parseTarget, targetPicksOne } from "./target/index.js";
 import type { FleetRecord, OperationKind } from "./types.js";
 import { defaultOperationKind } from "./kinds.js";
+import { createArgsChecker } from "./args.js";
 
 export interface CreateFleetJob {
   /** Operation name, e.g. `system.hostname.get`. */
@@ -47,6 +50,8 @@ export interface CreateFleetJob {
    * with the same id is refused with `duplicate` and dispatches nothing. @defaultValue a new id
    */
   id?: string;
+  /** Who asks: the API token's name (or `cron:<name>`); recorded on the job as `created_by`. */
+  createdBy?: string;
   /**
    * Send only to live, ready agents that offer the operation, and leave the others out silently
    * (the behaviour before hosts were reported with reasons). @defaultValue false
@@ -56,6 +61,8 @@ export interface CreateFleetJob {
 
 export interface ControllerOptions {
   timings?: Partial<FleetTimings>;
+  /** Where each dispatch is logged (info: job, op, target, hosts, who). @defaultValue silent */
+  logger?: Logger;
   controllerId?: string;
   onError?: (err: unknown) => void;
   /** Take over jobs of dead controllers. @defaultValue true */
@@ -86,6 +93,8 @@ export async function createController(ctx: StoreContext, o: ControllerOptions =
   const timings: FleetTimings = { ...fleetDefaults, ...o.timings };
   const id = o.controllerId ?? `ctl-${uuidv7()}`;
   const onError = o.onError ?? (() => undefined);
+  const log = o.logger ?? silentLogger;
+  const argsChecker = createArgsChecker(onError);
   const registry = createRegistryView(ctx, onError);
   await registry.ready;
   const records = fastKv<FleetRecord>(ctx, ctx.topology.buckets.fleet);
@@ -108,6 +117,16 @@ export async function createController(ctx: StoreContext, o: ControllerOptions =
     controllerId: id,
     onError,
     onEnd: (jobId) => runs.delete(jobId),
+    pickAnother: (rec, exclude) => {
+      const able = registry.agents().filter((e) => !exclude.has(e.info.hostname.toLowerCase()));
+      const { dispatch } = selectHosts(parseTarget(rec.target), able, {
+        op: rec.op,
+        nowMs: Date.now(),
+        livenessMisses: timings.livenessMisses,
+        onlyReady: true,
+      });
+      return dispatch[0]?.info.hostname;
+    },
   };
 
   function select(expr: TargetExpr, op: string | undefined, onlyReady = false): Selection {
@@ -164,12 +183,19 @@ export async function createController(ctx: StoreContext, o: ControllerOptions =
       }
       const chosen = dispatch.map(candidateOf);
       const now = Date.now();
-      const kinds = chosen.flatMap((c) =>
-        c.entry.info.operations.filter((x) => x.name === req.op).map((x) => x.kind),
+      const declared = chosen.flatMap((c) =>
+        c.entry.info.operations.filter((x) => x.name === req.op).map((x) => ({ host: c.hostname, ...x })),
       );
-      const kind: OperationKind =
-        req.kind ??
-        (kinds.includes("modify") ? "modify" : kinds.length > 0 ? "query" : defaultOperationKind(req.op));
+      const kind = operationKind(req, declared);
+      // Arguments every chosen agent's schema accepts, or no job at all (400 before any dispatch).
+      argsChecker.check(
+        req.op,
+        req.args,
+        declared.map((d) => ({
+          host: d.host,
+          ...(d.args_schema === undefined ? {} : { schema: d.args_schema }),
+        })),
+      );
       const fleetId = req.id ?? newFleetId(now);
       const rec: FleetRecord = {
         v: 1,
@@ -193,6 +219,8 @@ export async function createController(ctx: StoreContext, o: ControllerOptions =
       const traceparent = normalizeTraceparent(req.traceparent);
       if (traceparent !== undefined) rec.traceparent = traceparent;
       if (req.retryOf !== undefined) rec.retry_of = req.retryOf;
+      if (req.createdBy !== undefined) rec.created_by = req.createdBy;
+      if (targetPicksOne(expr)) rec.pick_one = true;
       // Removal is scheduled before the job exists, so no crash can leave it stored forever.
       await scheduleFleetRemoval(ctx, fleetId, rec.deadline_at + ctx.retention.fleetMs);
       const revision = await records.update(`j.${fleetId}`, rec, 0).catch((err: unknown) => {
@@ -215,6 +243,15 @@ export async function createController(ctx: StoreContext, o: ControllerOptions =
         }),
       ]);
       runs.set(fleetId, await startRun(deps, rec, revision, { sendNow: true }));
+      log.info("fleet job dispatched", {
+        job_id: fleetId,
+        op: req.op,
+        kind,
+        target: req.target,
+        hosts: rec.hosts.length <= 20 ? rec.hosts : `${rec.hosts.length} hosts`,
+        left_out: leftOut.length,
+        created_by: req.createdBy ?? "-",
+      });
       return rec;
     },
     async close() {
@@ -227,6 +264,29 @@ export async function createController(ctx: StoreContext, o: ControllerOptions =
       await ctx.buckets.agents.delete(controllerKey(id)).catch(() => undefined);
     },
   };
+}
+
+/**
+ * The kind the agents declare wins: a caller may ask for `modify` (never re-run) but cannot run a
+ * declared `modify` operation as a `query`. Undeclared operations take the caller's kind or the
+ * name's verb (fleet/kinds.ts).
+ */
+function operationKind(
+  req: CreateFleetJob,
+  declared: ReadonlyArray<{ host: string; kind: OperationKind }>,
+): OperationKind {
+  const modifyOn = declared.filter((d) => d.kind === "modify").map((d) => d.host);
+  if (modifyOn.length > 0) {
+    if (req.kind === "query") {
+      throw new ValidationError(
+        `'${req.op}' is a modify operation on ${modifyOn.slice(0, 5).join(", ")}; it cannot run as a query.`,
+        { details: { field: "kind", declared: "modify", hosts: modifyOn } },
+      );
+    }
+    return "modify";
+  }
+  if (req.kind !== undefined) return req.kind;
+  return declared.length > 0 ? "query" : defaultOperationKind(req.op);
 }
 
 function duplicate(id: string): ConflictError {

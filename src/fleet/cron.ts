@@ -35,7 +35,8 @@ export function createCronFleet(controller: Promise<Controller | undefined>): Cr
       const c = await ready();
       const body = parseFleetTemplate(template);
       try {
-        await c.create(createRequestOf(body, { id, meta: { ...body.meta, ...meta } }));
+        const createdBy = typeof meta.cron === "string" ? `cron:${meta.cron}` : "cron";
+        await c.create(createRequestOf(body, { id, createdBy, meta: { ...body.meta, ...meta } }));
         return "created";
       } catch (err) {
         if (isJetjobError(err) && err.code === ErrorCode.Duplicate) return "duplicate";

@@ -31,6 +31,8 @@ export interface HostFold {
   epoch: number;
   /** The controller has sent the job a second time. */
   resent: boolean;
+  lastOutput?: string;
+  progress?: unknown;
 }
 
 /** A host's state only moves to a higher rank; results (4) outrank controller verdicts (3). */
@@ -72,6 +74,7 @@ export function newHostFolds(
 /** Applies one event; returns whether the host's state changed. Events for unknown hosts are ignored. */
 export function applyEvent(folds: Map<string, HostFold>, ev: TimelineEvent): boolean {
   if (ev.h === undefined) return false;
+  if (ev.e === "moved") return applyMove(folds, ev.h, ev.d?.to);
   const f = folds.get(ev.h.toLowerCase());
   if (!f) return false;
   const before = f.state;
@@ -79,6 +82,15 @@ export function applyEvent(folds: Map<string, HostFold>, ev: TimelineEvent): boo
     if (rank[to] > rank[f.state]) f.state = to;
   };
   switch (ev.e) {
+    case "output": {
+      const lines = ev.d?.lines;
+      const last: unknown = Array.isArray(lines) ? (lines as unknown[])[lines.length - 1] : undefined;
+      if (typeof last === "string") f.lastOutput = last;
+      return false;
+    }
+    case "progress":
+      f.progress = ev.d?.progress;
+      return false;
     case "resent":
       f.resent = true;
       return false;
@@ -122,6 +134,19 @@ export function applyEvent(folds: Map<string, HostFold>, ev: TimelineEvent): boo
       return false;
   }
   return f.state !== before;
+}
+
+/**
+ * A pick-one job moved from a silent host to another: the new host takes the old one's place (only
+ * when the old one is on this fold and never acknowledged; replays over the moved record change nothing).
+ */
+function applyMove(folds: Map<string, HostFold>, from: string, to: unknown): boolean {
+  const f = folds.get(from.toLowerCase());
+  if (!f || f.state !== "pending" || typeof to !== "string") return false;
+  folds.delete(from.toLowerCase());
+  if (!folds.has(to.toLowerCase()))
+    folds.set(to.toLowerCase(), { host: to, state: "pending", epoch: 0, resent: false });
+  return true;
 }
 
 const defaultMessages = {
@@ -209,7 +234,17 @@ export function hostView(f: HostFold): HostResultView {
   const e = iso(f.finishedAt);
   if (e !== undefined) v.finished_at = e;
   if (f.durationMs !== undefined) v.duration_ms = f.durationMs;
+  if (f.lastOutput !== undefined) v.last_output = f.lastOutput;
+  if (f.progress !== undefined) v.progress = f.progress;
   return v;
+}
+
+/** The stored shape of an event the API returned (to fold events read over HTTP). */
+export function eventFromView(e: TimelineEventView): TimelineEvent {
+  const ev: TimelineEvent = { e: e.event, at: Date.parse(e.timestamp), ep: e.epoch };
+  if (e.host !== undefined) ev.h = e.host;
+  if (e.data !== undefined) ev.d = e.data;
+  return ev;
 }
 
 export function eventView(ev: TimelineEvent): TimelineEventView {

@@ -68,6 +68,8 @@ export function recordView(rec: FleetRecord): FleetJobView {
   if (rec.meta !== undefined) v.meta = rec.meta;
   if (rec.retry_of !== undefined) v.retry_of = rec.retry_of;
   if (rec.traceparent !== undefined) v.traceparent = rec.traceparent;
+  if (rec.moved_from !== undefined && rec.moved_from.length > 0) v.moved_from = rec.moved_from;
+  if (rec.created_by !== undefined) v.created_by = rec.created_by;
   return v;
 }
 

@@ -22,6 +22,11 @@ export interface FleetTimings {
   reclaimCap: number;
   /** How often a running job's owner checks that its targets' agents are still alive. */
   livenessCheckMs: number;
+  /**
+   * A pick-one job (`any`, `role:web:any`) whose agent does not acknowledge within the ack window is
+   * moved to another candidate, at most this many times, before the controller gives up on it.
+   */
+  failoverTries: number;
 }
 
 export const fleetDefaults: FleetTimings = {
@@ -34,6 +39,7 @@ export const fleetDefaults: FleetTimings = {
   reclaimAfterMisses: 2,
   reclaimCap: 3,
   livenessCheckMs: 1_000,
+  failoverTries: 3,
 };
 
 export interface AgentTimings {

@@ -4,6 +4,7 @@
  * than `livenessMisses` of the agent's own heartbeat period (judged from the server's store time, so
  * an agent's clock does not matter). The same bucket holds controller heartbeats (`c.<id>`).
  */
+import type { ArgsSchema } from "./args.js";
 import type { KV, KvEntry } from "@nats-io/kv";
 
 import type { StoreContext } from "../store/context.js";
@@ -11,6 +12,14 @@ import { hostToken } from "../store/topology.js";
 import type { TargetCandidate } from "./target/index.js";
 import { isAlive, fleetDefaults } from "./options.js";
 import type { OperationKind } from "./types.js";
+
+export interface AgentOperationInfo {
+  name: string;
+  kind: OperationKind;
+  description?: string;
+  /** JSON Schema (draft 2020-12) of the arguments; the API refuses a job whose args do not match. */
+  args_schema?: ArgsSchema;
+}
 
 export type AgentState = "ready" | "draining" | "cordoned";
 
@@ -28,7 +37,8 @@ export interface AgentInfo {
   state: AgentState;
   running: number;
   concurrency: number;
-  operations: Array<{ name: string; kind: OperationKind }>;
+  /** What it offers: each operation's kind, and its argument schema (JSON Schema) when it has one. */
+  operations: AgentOperationInfo[];
   queues: string[];
 }
 

@@ -28,6 +28,8 @@ export interface RunDeps {
   onError: (err: unknown) => void;
   /** The run ended: finished by us, or the job was taken by someone else. */
   onEnd: (id: string) => void;
+  /** Another live, ready agent the job's target selects, none of `exclude` (lowercased); for failover. */
+  pickAnother?: (rec: FleetRecord, exclude: ReadonlySet<string>) => string | undefined;
 }
 
 export interface JobRun {
@@ -189,11 +191,62 @@ export async function startRun(
     );
   };
   if (caughtUp && !o.sendNow) resendToSilent("reclaimed");
-  const ackBase = o.sendNow ? rec.created_at : startedAt;
-  at(ackBase + rec.ack_window_ms - Date.now(), () => resendToSilent("ack_window"));
-  at(ackBase + 2 * rec.ack_window_ms - Date.now(), () => {
-    for (const f of silentHosts()) verdict(f, "unreachable", "no acknowledgement, also after a re-send");
-  });
+
+  // Ack timers of the current pick (a move arms new ones; the old ones see a newer generation).
+  let generation = 0;
+  const armAckTimers = (base: number) => {
+    const gen = generation;
+    at(base + rec.ack_window_ms - Date.now(), () => {
+      if (gen !== generation) return;
+      if (rec.pick_one === true) void failover(gen).catch(deps.onError);
+      else resendToSilent("ack_window");
+    });
+    at(base + 2 * rec.ack_window_ms - Date.now(), () => {
+      if (gen !== generation) return;
+      for (const f of silentHosts()) verdict(f, "unreachable", "no acknowledgement, also after a re-send");
+    });
+  };
+
+  /**
+   * A pick-one job whose agent stayed silent for the ack window goes to another candidate (at most
+   * `failoverTries` times). The record names the new host first, so the old agent refuses the job if
+   * its dispatch arrives late; a host that acknowledged meanwhile keeps it. Without another candidate
+   * the job is re-sent to the same host, as for other targets.
+   */
+  async function failover(gen: number): Promise<void> {
+    const f = silentHosts()[0];
+    const moves = rec.moved_from?.length ?? 0;
+    const exclude = new Set([...(rec.moved_from ?? []), ...rec.hosts].map((h) => h.toLowerCase()));
+    const next = f && moves < timings.failoverTries ? deps.pickAnother?.(rec, exclude) : undefined;
+    if (!f || next === undefined) {
+      resendToSilent("ack_window");
+      return;
+    }
+    const moved: FleetRecord = { ...rec, hosts: [next], moved_from: [...(rec.moved_from ?? []), f.host] };
+    try {
+      revision = await deps.records.update(`j.${rec.id}`, moved, revision);
+    } catch (err) {
+      if (!(err instanceof WrongSequenceError)) throw err;
+      // Changed under us (cancelled, taken over): the owner of the new revision decides.
+      const fresh = await deps.records.get(`j.${rec.id}`);
+      if (!fresh.value || fresh.value.epoch !== rec.epoch || fresh.value.status !== "running") end();
+      return;
+    }
+    if (ended || gen !== generation) return;
+    if (f.state !== "pending") {
+      // It acknowledged while the record changed: it keeps the job.
+      revision = await deps.records.update(`j.${rec.id}`, rec, revision);
+      return;
+    }
+    rec = moved;
+    generation++;
+    const reason = `no acknowledgement within ${rec.ack_window_ms} ms`;
+    applyEvent(folds, { e: "moved", h: f.host, at: Date.now(), ep: rec.epoch, d: { to: next } });
+    await controllerEvent("moved", f.host, { from: f.host, to: next, reason, try: moves + 1 });
+    sendDispatch(ctx, rec, [next]);
+    armAckTimers(Date.now());
+  }
+  armAckTimers(o.sendNow ? rec.created_at : startedAt);
   at(rec.deadline_at - Date.now(), () => {
     for (const f of folds.values()) verdict(f, "timeout", "no result before the job's deadline");
   });

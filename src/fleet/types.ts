@@ -55,7 +55,13 @@ export type TimelineEventType =
   | "cancelled"
   | "reclaimed"
   | "retried"
-  | "finished";
+  | "finished"
+  /** Lines a running job wrote (`d: { stream, lines, dropped_lines? }`; agent/output.ts). */
+  | "output"
+  /** A running handler's progress (`d: { progress }`). */
+  | "progress"
+  /** A pick-one job moved from a silent host (`h`) to another (`d: { from, to, reason, try }`). */
+  | "moved";
 
 /** One append-only timeline entry, stored on `<prefix>.ft.<job>.<host token>`. */
 export interface TimelineEvent {
@@ -99,6 +105,12 @@ export interface FleetRecord {
   meta?: Record<string, unknown>;
   retry_of?: string;
   traceparent?: string;
+  /** The target picks one agent (`any`, `…:any`): a silent pick is moved to another candidate. */
+  pick_one?: boolean;
+  /** Hosts a pick-one job was moved away from (they never acknowledged it), in order. */
+  moved_from?: string[];
+  /** Who created the job: the API token's name (or `cron:<name>`). */
+  created_by?: string;
 }
 
 /** What the controller sends to an agent (core NATS). */
@@ -121,6 +133,10 @@ export interface HostResultView {
   started_at?: string;
   finished_at?: string;
   duration_ms?: number;
+  /** The last line of output the host reported (while it runs: what it is doing now). */
+  last_output?: string;
+  /** The last progress the host's handler reported. */
+  progress?: unknown;
 }
 
 export interface TimelineEventView {
@@ -166,5 +182,9 @@ export interface FleetJobView {
   retry_of?: string;
   /** W3C trace context of the request that created the job. */
   traceparent?: string;
+  /** Hosts a pick-one job was moved away from because they did not acknowledge it. */
+  moved_from?: string[];
+  /** Who created the job: the API token's name (or `cron:<name>`). */
+  created_by?: string;
   timeline?: TimelineEventView[];
 }

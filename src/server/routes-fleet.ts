@@ -40,7 +40,10 @@ export function fleetRoutes(fleet: Controller): RouteDef[] {
       handler: async (c, { body }) => {
         const traceparent = c.req.header("traceparent");
         const rec = await fleet.create(
-          createRequestOf(body, traceparent === undefined ? {} : { traceparent }),
+          createRequestOf(body, {
+            createdBy: c.get("principal"),
+            ...(traceparent === undefined ? {} : { traceparent }),
+          }),
         );
         const job = recordView(rec);
         const folds = foldRecord(rec, []);

@@ -103,6 +103,7 @@ export async function runApiServer(o: ApiServerOptions): Promise<RunningApiServe
   try {
     fleet = await createController(engine.ctx, {
       ...o.fleet,
+      logger: log,
       onError: (err) =>
         log.warn("fleet controller error", { error: err instanceof Error ? err.message : String(err) }),
     });

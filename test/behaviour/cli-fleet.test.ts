@@ -4,7 +4,7 @@
  * machines with labels; `worker list` shows them; exit codes follow the outcome.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -109,6 +109,58 @@ describe("fleet CLI: jetjob start + agent + job run", () => {
       const deleted = await cli(["job", "delete", id, "--data-dir", dir]);
       assert.equal(deleted.code, 0, deleted.stderr);
       assert.equal((await cli(["job", "get", id, "--data-dir", dir])).code, 4, "deleted");
+
+      // Output streams while the command runs: the first line shows before the command may end.
+      const gate = join(dir, "gate");
+      const script = `echo first; echo oops >&2; while [ ! -f ${gate} ]; do sleep 0.05; done; echo second`;
+      const running = spawnCli([
+        "job",
+        "run",
+        "command.exec",
+        "-t",
+        "exec-box",
+        "--args",
+        JSON.stringify({ command: "sh", args: ["-c", script] }),
+        "--data-dir",
+        dir,
+      ]);
+      await waitFor(
+        () => /^exec-box \| first$/m.test(running.stdout()) && /^exec-box \| oops$/m.test(running.stdout()),
+        {
+          timeoutMs: 20_000,
+          what: "the first output lines while the command runs",
+        },
+      );
+      assert.doesNotMatch(running.stdout(), /second|completed/, "the command has not ended");
+      assert.equal(running.child.exitCode, null);
+      writeFileSync(gate, "");
+      assert.equal(await running.exited, 0, running.stderr());
+      assert.match(running.stdout(), /^exec-box \| second$/m);
+      assert.match(running.stdout(), /^exec-box\s+completed/m);
+      const runId = /job (\S+): command\.exec/.exec(running.stdout())![1]!;
+      const watched = await cli(["job", "watch", runId, "--data-dir", dir]);
+      assert.match(
+        watched.stdout,
+        /exec-box \| first\n.*exec-box \| oops\n/s,
+        "job watch shows the stored lines",
+      );
+
+      // --stdout: each host's raw stdout, nothing else on stdout.
+      const raw = await cli([
+        "job",
+        "run",
+        "command.exec",
+        "-t",
+        "exec-box",
+        "--args",
+        '{"command":"printf","args":["a\\nb\\n"]}',
+        "--stdout",
+        "--data-dir",
+        dir,
+      ]);
+      assert.equal(raw.code, 0, raw.stderr);
+      assert.equal(raw.stdout, "a\nb\n");
+      assert.match(raw.stderr, /1\/1 completed/);
     } finally {
       agent.child.kill("SIGTERM");
       await agent.exited;

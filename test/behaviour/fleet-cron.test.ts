@@ -169,6 +169,7 @@ describe("scheduled fleet jobs", () => {
       assert.deepEqual(j.hosts, ["web-01", "web-02"]);
       assert.deepEqual((runs.get(j.id) ?? []).sort(), ["web-01", "web-02"], "each agent ran it once");
       assert.equal(uuidv7Time(j.id), Date.parse(String(j.meta?.cron_tick)), "the id carries the tick");
+      assert.equal(j.created_by, `cron:${String(j.meta?.cron)}`, "created by the schedule");
     }
     const one = await client.fleet.get(jobs[0]!.id);
     assert.deepEqual(

@@ -121,6 +121,7 @@ describe("fleet runs tell the whole truth", () => {
     assert.equal(job.counts.skipped, 2);
     assert.equal(job.counts.unreachable, 1);
     assert.equal(fleetExitCode(job), 7, "hosts missing: exit 7");
+    assert.equal(job.created_by, "admin", "the job records the token that created it");
   });
 
   it("only_ready keeps the old behaviour: live ready agents with the operation, nothing else", async () => {
@@ -170,6 +171,209 @@ describe("fleet runs tell the whole truth", () => {
     );
   });
 
+  it("any fails over: a pick that does not acknowledge is moved to another candidate", async () => {
+    // w-silent looks alive in the registry but never answers; it is the only web agent at first.
+    const silent: AgentInfo = {
+      hostname: "w-silent",
+      instance: "mute",
+      labels: { role: "web" },
+      facts: {},
+      version: "test",
+      pid: 1,
+      started_at: new Date().toISOString(),
+      heartbeat_ms: 60_000,
+      state: "ready",
+      running: 0,
+      concurrency: 1,
+      operations: [{ name: "test.echo", kind: "query" }],
+      queues: [],
+    };
+    await srv.engine.ctx.buckets.agents.put(agentKey("w-silent"), JSON.stringify(silent));
+    await waitFor(
+      async () =>
+        (
+          (await call("GET", "/api/v1/targets/resolve?target=role:web:any&op=test.echo")).body
+            .hosts as string[]
+        ).join() === "w-silent",
+      { what: "w-silent registered" },
+    );
+    const r = await call("POST", "/api/v1/jobs", { op: "test.echo", target: "role:web:any" });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    const id = (r.body.job as { id: string; hosts: string[] }).id;
+    assert.deepEqual((r.body.job as { hosts: string[] }).hosts, ["w-silent"]);
+    // A healthy web agent joins; the silent pick's ack window (500 ms) passes.
+    agents.push(
+      await createAgent({
+        nats: h.nats.url,
+        hostname: "w-real",
+        labels: { role: "web" },
+        builtins: false,
+        logger: silentLogger,
+        timings: { heartbeatMs: 200 },
+        handlers: { "test.echo": { kind: "query", handler: () => "from w-real" } },
+      }),
+    );
+    const job = await waitFor(
+      async () => {
+        const j = await client.fleet.get(id);
+        return j.status !== "running" ? j : undefined;
+      },
+      { timeoutMs: 15_000, what: "the job to finish" },
+    );
+    assert.equal(job.status, "completed", JSON.stringify(job.results));
+    assert.deepEqual(job.hosts, ["w-real"]);
+    assert.deepEqual(job.moved_from, ["w-silent"]);
+    assert.equal(job.results.length, 1);
+    assert.equal(job.results[0]!.result, "from w-real");
+    const moved = job.timeline!.find((e) => e.event === "moved");
+    assert.equal(moved?.host, "w-silent");
+    assert.equal(moved.data?.to, "w-real");
+    assert.equal(moved.data?.try, 1);
+    assert.equal(fleetExitCode(job), 0);
+    await srv.engine.ctx.buckets.agents.delete(agentKey("w-silent"));
+  });
+
+  it("arguments are checked against the agents' published schemas before any dispatch; a modify op cannot run as a query", async () => {
+    let runs = 0;
+    agents.push(
+      await createAgent({
+        nats: h.nats.url,
+        hostname: "schema-1",
+        builtins: false,
+        logger: silentLogger,
+        timings: { heartbeatMs: 200 },
+        handlers: {
+          "app.scale": {
+            kind: "modify",
+            args: {
+              type: "object",
+              properties: { replicas: { type: "integer", minimum: 1 }, mode: { enum: ["fast", "safe"] } },
+              required: ["replicas"],
+              additionalProperties: false,
+            },
+            handler: (job) => {
+              runs++;
+              return job.args; // the object itself, also when sent as [obj]
+            },
+          },
+        },
+      }),
+    );
+    await waitFor(
+      async () =>
+        ((await call("GET", "/api/v1/targets/resolve?target=schema-1&op=app.scale")).body.hosts as string[])
+          .length === 1,
+      { what: "schema-1 online" },
+    );
+    const before = ((await call("GET", "/api/v1/jobs?op=app.scale")).body.jobs as unknown[]).length;
+    for (const [args, path] of [
+      [{ replicas: "three" }, "/replicas"],
+      [{ replicas: 0 }, "/replicas"],
+      [{}, ""],
+      [{ replicas: 2, colour: "red" }, ""],
+      [[{ replicas: 2, mode: "yolo" }], "/mode"],
+    ] as const) {
+      const r = await call("POST", "/api/v1/jobs", { op: "app.scale", target: "schema-1", args });
+      assert.equal(r.status, 400, JSON.stringify(args));
+      const err = r.body.error as {
+        code: string;
+        message: string;
+        details: { issues: Array<{ path: string }>; hosts: string[] };
+      };
+      assert.equal(err.code, "invalid_request");
+      assert.match(err.message, /Invalid arguments for 'app\.scale'/);
+      assert.equal(err.details.issues[0]!.path, path, err.message);
+      assert.deepEqual(err.details.hosts, ["schema-1"]);
+    }
+    const refusedKind = await call("POST", "/api/v1/jobs", {
+      op: "app.scale",
+      target: "schema-1",
+      args: { replicas: 2 },
+      kind: "query",
+    });
+    assert.equal(refusedKind.status, 400);
+    assert.match(
+      (refusedKind.body.error as { message: string }).message,
+      /modify operation.*cannot run as a query/,
+    );
+    assert.equal(runs, 0, "nothing was dispatched");
+    assert.equal(
+      ((await call("GET", "/api/v1/jobs?op=app.scale")).body.jobs as unknown[]).length,
+      before,
+      "no job exists",
+    );
+
+    const ok = await client.run("app.scale", { target: "schema-1", args: [{ replicas: 3, mode: "safe" }] });
+    assert.equal(ok.status, "completed");
+    assert.equal(ok.op_kind, "modify");
+    assert.deepEqual(ok.results[0]!.result, { replicas: 3, mode: "safe" });
+    const w = await client.workers.get("schema-1");
+    assert.deepEqual(w.operations.find((o) => o.name === "app.scale")?.args_schema?.required, ["replicas"]);
+  });
+
+  it("a handler's progress and log lines reach the timeline while it runs", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    agents.push(
+      await createAgent({
+        nats: h.nats.url,
+        hostname: "prog-1",
+        builtins: false,
+        logger: silentLogger,
+        timings: { heartbeatMs: 200 },
+        handlers: {
+          "test.steps": {
+            kind: "query",
+            handler: async (job) => {
+              job.log("step 1 of 2");
+              job.progress({ done: 1, of: 2 });
+              await gate;
+              job.log("step 2 of 2");
+              return "done";
+            },
+          },
+        },
+      }),
+    );
+    await waitFor(
+      async () =>
+        ((await call("GET", "/api/v1/targets/resolve?target=prog-1&op=test.steps")).body.hosts as string[])
+          .length === 1,
+      { what: "prog-1 online" },
+    );
+    const r = await call("POST", "/api/v1/jobs", { op: "test.steps", target: "prog-1" });
+    const id = (r.body.job as { id: string }).id;
+    const running = await waitFor(
+      async () => {
+        const j = await client.fleet.get(id);
+        const host = j.results[0]!;
+        return host.state === "running" && host.progress !== undefined && host.last_output !== undefined
+          ? j
+          : undefined;
+      },
+      { what: "progress and the first line while the handler waits" },
+    );
+    assert.deepEqual(running.results[0]!.progress, { done: 1, of: 2 });
+    assert.equal(running.results[0]!.last_output, "step 1 of 2");
+    assert.ok(
+      running.timeline!.some((e) => e.event === "output" && (e.data?.lines as string[])[0] === "step 1 of 2"),
+    );
+    release();
+    const job = await waitFor(
+      async () => {
+        const j = await client.fleet.get(id);
+        return j.status !== "running" ? j : undefined;
+      },
+      { what: "the job to finish" },
+    );
+    assert.equal(job.status, "completed");
+    const events = job.timeline!.filter((e) => e.host === "prog-1").map((e) => e.event);
+    assert.ok(
+      events.lastIndexOf("output") < events.indexOf("completed"),
+      `every line is stored before the result (${events.join(", ")})`,
+    );
+  });
+
   it("command.exec: a non-zero exit, false, a signal or its timeout make the host failed, with exit code and output", async () => {
     const exec = await createAgent({
       nats: h.nats.url,
@@ -216,6 +420,14 @@ describe("fleet runs tell the whole truth", () => {
     const slow = await run({ command: "sleep", args: ["5"], timeout_ms: 200 });
     assert.equal(slow.results[0]!.state, "failed");
     assert.equal(slow.results[0]!.error?.code, "command_timeout");
+    // Bad arguments of a built-in are refused before dispatch (its zod schema, published as JSON Schema).
+    const bad = await call("POST", "/api/v1/jobs", {
+      op: "command.exec",
+      target: "exec-1",
+      args: { cmd: "ls" },
+    });
+    assert.equal(bad.status, 400);
+    assert.match((bad.body.error as { message: string }).message, /command.*required|unknown field 'cmd'/);
     const ok = await run({ command: "echo", args: ["fine"] });
     assert.equal(ok.status, "completed");
     assert.equal((ok.results[0]!.result as { stdout: string }).stdout, "fine\n");

@@ -135,6 +135,11 @@ export async function execCommand(args: ExecArgs, ctx: OperationContext): Promis
     });
     child.stdout?.on("data", stdout.push);
     child.stderr?.on("data", stderr.push);
+    if (ctx.output) {
+      const output = ctx.output;
+      child.stdout?.on("data", (chunk: Buffer) => output("stdout", chunk));
+      child.stderr?.on("data", (chunk: Buffer) => output("stderr", chunk));
+    }
 
     const kill = (sig: NodeJS.Signals): void => {
       if (child.pid === undefined) return;

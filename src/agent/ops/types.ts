@@ -7,6 +7,7 @@
 import { z } from "zod";
 
 import { ErrorCode, JetjobError, ValidationError } from "../../core/errors.js";
+import { normalizeArgs } from "../../fleet/args.js";
 
 /**
  * `query` operations only read the host and are safe to redeliver; `modify` operations change the
@@ -53,6 +54,8 @@ export interface OperationContext {
   hostname: string;
   /** Paths and settings the agent is configured with. */
   config: AgentOpsConfig;
+  /** Streams a process's output while it runs (stored as `output` timeline events, bounded). */
+  output?: (stream: "stdout" | "stderr", chunk: Buffer) => void;
 }
 
 /** One built-in operation. `args` validates and types the arguments that `run` receives. */
@@ -109,15 +112,7 @@ export async function runOperation<A, R>(
   return op.run(parsed.data, ctx);
 }
 
-/** `undefined`, `null`, `[]` → `{}`; `[x]` → `x`; anything else unchanged (and left to the schema). */
-export function normalizeArgs(rawArgs: unknown): unknown {
-  if (rawArgs === undefined || rawArgs === null) return {};
-  if (Array.isArray(rawArgs)) {
-    if (rawArgs.length === 0) return {};
-    if (rawArgs.length === 1) return (rawArgs[0] as unknown) ?? {};
-  }
-  return rawArgs;
-}
+export { normalizeArgs } from "../../fleet/args.js";
 
 /** Throws `closed` when the signal is aborted. */
 export function throwIfAborted(signal: AbortSignal, what: string): void {
