@@ -1212,7 +1212,7 @@ async function cronView() {
             h(
               "tr",
               {},
-              ...["name", "expression", "time zone", "job", "next run", "last run", ""].map((t) =>
+              ...["name", "expression", "time zone", "job / target", "next run", "last run", ""].map((t) =>
                 h("th", {}, t),
               ),
             ),
@@ -1223,7 +1223,18 @@ async function cronView() {
                 h("td", {}, c.name),
                 h("td", {}, h("code", {}, c.expression)),
                 h("td", {}, c.timezone),
-                h("td", {}, `${c.job_template.type ?? ""} → ${c.job_template.queue ?? "default"}`),
+                h(
+                  "td",
+                  {},
+                  c.target !== undefined
+                    ? h(
+                        "span",
+                        { class: "cron-target" },
+                        `${c.job_template.op ?? c.job_template.type ?? ""} on `,
+                        h("code", {}, c.target),
+                      )
+                    : `${c.job_template.type ?? ""} → ${c.job_template.queue ?? "default"}`,
+                ),
                 h("td", {}, time(c.next_run_at)),
                 h(
                   "td",
@@ -1231,6 +1242,13 @@ async function cronView() {
                   c.last_job_id
                     ? h("a", { href: `#/jobs/${c.last_job_id}` }, time(c.last_run_at))
                     : time(c.last_run_at),
+                  c.last_error
+                    ? h(
+                        "div",
+                        { class: "error", title: c.last_error.message },
+                        `${c.last_error.code}: ${c.last_error.message}`,
+                      )
+                    : null,
                 ),
                 h(
                   "td",

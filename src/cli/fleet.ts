@@ -6,6 +6,7 @@ import type { Command } from "commander";
 
 import type { Client } from "../client/client.js";
 import type { FleetJob, HostResult } from "../client/fleet.js";
+import type { TimelineEventView } from "../fleet/types.js";
 import { ExitCode, ValidationError } from "../core/errors.js";
 import { applyEvent, countHosts, eventFromView, hostView, newHostFolds } from "../fleet/fold.js";
 import { terminalHostStates } from "../fleet/types.js";
@@ -66,24 +67,37 @@ function renderTable(rows: HostResult[]): string {
   return [color.dim(line(headers)), ...cells.map(line)].join("\n") + "\n";
 }
 
-export function printFleetJob(job: FleetJob): void {
+export function printFleetJob(job: FleetJob, o: { timeline?: boolean } = {}): void {
   printFields([
     ["id", job.id],
     ["op", `${job.op} (${job.op_kind})`],
     ["target", job.target],
     ["status", stateCell(job.status)],
     ["hosts", summaryLine(job.counts)],
-    ["created", job.created_at],
-    ["deadline", job.deadline_at],
-    ["finished", job.finished_at],
+    ["created", `${shortTime(job.created_at)}${job.created_by ? ` by ${job.created_by}` : ""}`],
+    ["deadline", shortTime(job.deadline_at)],
+    ["finished", job.finished_at === undefined ? undefined : shortTime(job.finished_at)],
     ["reason", job.reason],
     ["retry of", job.retry_of],
+    ["moved from", job.moved_from?.join(", ")],
     ["epoch", job.reclaims > 0 ? `${job.epoch} (taken over ${job.reclaims}x)` : job.epoch],
   ]);
   if (job.results.length > 0) {
     process.stdout.write("\n");
     process.stdout.write(renderTable(job.results));
   }
+  if (o.timeline === true && job.timeline && job.timeline.length > 0) {
+    process.stdout.write("\n" + color.dim("timeline") + "\n");
+    for (const e of job.timeline) printTimelineEvent(e);
+  }
+}
+
+/** One timeline event as a line (output events as `host | line` lines). */
+function printTimelineEvent(e: TimelineEventView): void {
+  const time = `${color.dim(shortTime(e.timestamp))}  `;
+  if (e.event === "output" && e.host !== undefined) return writeOutputLines(e.host, e.data, time);
+  const data = e.data === undefined ? "" : color.dim(truncate(JSON.stringify(e.data), 100));
+  process.stdout.write(`${time}${stateCell(e.event).padEnd(12)}  ${e.host ?? "-"}  ${data}\n`);
 }
 
 /** Prints where a target would send a job, and what it would leave out with why. */
@@ -212,18 +226,8 @@ function writeRawStdout(r: HostResult, several: boolean): void {
 /** `jetjob job watch ID` for a targeted job: one line per timeline event (NDJSON with --json). */
 export async function watchFleetJob(client: Client, id: string, json: boolean): Promise<number> {
   for await (const e of client.fleet.timeline(id)) {
-    if (json) {
-      process.stdout.write(JSON.stringify(e) + "\n");
-      continue;
-    }
-    if (e.event === "output" && e.host !== undefined) {
-      writeOutputLines(e.host, e.data, `${color.dim(shortTime(e.timestamp))}  `);
-      continue;
-    }
-    const data = e.data === undefined ? "" : color.dim(truncate(JSON.stringify(e.data), 100));
-    process.stdout.write(
-      `${color.dim(shortTime(e.timestamp))}  ${stateCell(e.event).padEnd(12)}  ${e.host ?? "-"}  ${data}\n`,
-    );
+    if (json) process.stdout.write(JSON.stringify(e) + "\n");
+    else printTimelineEvent(e);
   }
   const job = await client.fleet.get(id);
   if (!json) process.stdout.write(summaryLine(job.counts, job.status) + "\n");

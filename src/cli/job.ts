@@ -153,7 +153,7 @@ export function registerJobCommands(program: Command, run: Runner): void {
           if (isNotFound(err)) return undefined;
           throw err;
         });
-        if (fleetJob) return f.json ? printJson(fleetJob) : printFleetJob(fleetJob);
+        if (fleetJob) return f.json ? printJson(fleetJob) : printFleetJob(fleetJob, { timeline: true });
       }
       printJob(await client.get(id), f.json);
     }, f.json),

@@ -144,6 +144,16 @@ describe("fleet CLI: jetjob start + agent + job run", () => {
         /exec-box \| first\n.*exec-box \| oops\n/s,
         "job watch shows the stored lines",
       );
+      const got = await cli(["job", "get", runId, "--data-dir", dir]);
+      assert.equal(got.code, 0, got.stderr);
+      assert.match(
+        got.stdout,
+        /^created\s+\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ by \S+$/m,
+        "who and when, readable",
+      );
+      assert.match(got.stdout, /^timeline$/m);
+      assert.match(got.stdout, /submitted\s+-/);
+      assert.match(got.stdout, /exec-box \| first$/m);
 
       // --stdout: each host's raw stdout, nothing else on stdout.
       const raw = await cli([

@@ -200,6 +200,26 @@ describe("dashboard: fleet runs are previewed and confirmed (chromium)", () => {
     assert.equal((await jobs()).length, before + 2);
   });
 
+  it("lists a scheduled fleet job's operation and target on the cron page", async () => {
+    const r = await fetch(`${srv.url}/ojs/v1/cron`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        name: "versions",
+        expression: "0 3 * * *",
+        job_template: { op: "app.version.get", target: "group:web" },
+      }),
+    });
+    assert.equal(r.status, 201, await r.text());
+    await page.goto(`${srv.url}/#/cron`);
+    const row = await page.waitForSelector("tr:has(td:text-is('versions'))");
+    assert.match((await row.textContent()) ?? "", /app\.version\.get on group:web/);
+    await fetch(`${srv.url}/ojs/v1/cron/versions`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${token}` },
+    });
+  });
+
   it("shows each host's output lines on the job page, the last 200", async () => {
     const [job] = (await jobs()).filter((j) => j.op === "app.restart" && j.hosts.length === 2);
     assert.ok(job);
