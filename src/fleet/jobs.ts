@@ -44,6 +44,15 @@ export async function getFleetJob(
   return view;
 }
 
+/** A job just created: its record with every host pending (or left out), as the API returns it. */
+export function createdJobView(rec: FleetRecord): FleetJobView {
+  const job = recordView(rec);
+  const folds = foldRecord(rec, []);
+  job.counts = countHosts(folds.values());
+  job.results = [...folds.values()].map(hostView);
+  return job;
+}
+
 /** The record alone (no timeline read): what lists show. */
 export function recordView(rec: FleetRecord): FleetJobView {
   const v: FleetJobView = {
@@ -179,10 +188,12 @@ export interface FleetRetryRequest {
    */
   includeUncertain?: boolean;
   timeoutMs?: number;
+  /** Who asks (the API token's name); recorded on the new job. */
+  createdBy?: string;
 }
 
 export interface FleetRetryResult {
-  job: FleetRecord;
+  job: FleetJobView;
   skipped: Array<{ host: string; state: HostState; reason: string }>;
 }
 
@@ -223,6 +234,7 @@ export async function retryFleetJob(
     args: rec.args,
     kind: rec.kind,
     retryOf: id,
+    ...(r.createdBy === undefined ? {} : { createdBy: r.createdBy }),
     timeoutMs: r.timeoutMs ?? rec.deadline_at - rec.created_at,
     ackWindowMs: rec.ack_window_ms,
     ...(rec.meta === undefined ? {} : { meta: rec.meta }),
@@ -236,5 +248,5 @@ export async function retryFleetJob(
     by: c.id,
     d: { new_job_id: job.id, target },
   });
-  return { job, skipped };
+  return { job: createdJobView(job), skipped };
 }

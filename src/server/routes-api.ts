@@ -128,6 +128,7 @@ export function apiRoutes(engine: Engine, fleet?: Controller): RouteDef[] {
             ...(b.target === undefined ? {} : { target: b.target }),
             ...(b.include_uncertain === undefined ? {} : { includeUncertain: b.include_uncertain }),
             ...(b.timeout_ms === undefined ? {} : { timeoutMs: b.timeout_ms }),
+            createdBy: c.get("principal"),
           });
           return ojsJson(c, 201, { job: r.job, skipped: r.skipped });
         }

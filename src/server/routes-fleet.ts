@@ -9,8 +9,8 @@ import { z } from "zod";
 
 import { ValidationError } from "../core/errors.js";
 import type { Controller } from "../fleet/controller.js";
-import { countHosts, eventView, foldRecord, hostView } from "../fleet/fold.js";
-import { cancelFleetJob, deleteFleetJob, getFleetJob, recordView } from "../fleet/jobs.js";
+import { eventView } from "../fleet/fold.js";
+import { cancelFleetJob, createdJobView, deleteFleetJob, getFleetJob } from "../fleet/jobs.js";
 import { agentView } from "../fleet/registry.js";
 import { createRequestOf, fleetJobSchema } from "../fleet/request.js";
 import { followTimeline } from "../fleet/timeline.js";
@@ -45,11 +45,7 @@ export function fleetRoutes(fleet: Controller): RouteDef[] {
             ...(traceparent === undefined ? {} : { traceparent }),
           }),
         );
-        const job = recordView(rec);
-        const folds = foldRecord(rec, []);
-        job.counts = countHosts(folds.values());
-        job.results = [...folds.values()].map(hostView);
-        return ojsJson(c, 201, { job });
+        return ojsJson(c, 201, { job: createdJobView(rec) });
       },
     }),
     defineRoute({

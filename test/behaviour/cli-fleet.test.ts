@@ -103,8 +103,15 @@ describe("fleet CLI: jetjob start + agent + job run", () => {
       assert.match(cancelled.stdout, /status\s+cancelled/);
       const retried = await cli(["job", "retry", id, "--include-uncertain", "--data-dir", dir, "--json"]);
       assert.equal(retried.code, 0, retried.stderr);
-      const again = (JSON.parse(retried.stdout) as { job: { id: string; retry_of: string } }).job;
+      const again = (
+        JSON.parse(retried.stdout) as {
+          job: { id: string; retry_of: string; created_at: string; created_by: string; op_kind: string };
+        }
+      ).job;
       assert.equal(again.retry_of, id);
+      assert.match(again.created_at, /^\d{4}-\d\d-\d\dT/, "the job's view, with readable times");
+      assert.equal(again.op_kind, "modify");
+      assert.equal(typeof again.created_by, "string");
       await cli(["job", "cancel", again.id, "--data-dir", dir]);
       const deleted = await cli(["job", "delete", id, "--data-dir", dir]);
       assert.equal(deleted.code, 0, deleted.stderr);
