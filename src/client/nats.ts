@@ -46,7 +46,10 @@ export function createNatsTransport(o: ClientOptions): Api {
       const svc = createServices(ctx);
       svc.onOutcomes(workflowOutcomeListener(svc));
       return { nc, own, svc };
-    })());
+    })().catch((err: unknown) => {
+      ready = undefined; // the next call tries again (e.g. NATS was not up yet)
+      throw err;
+    }));
   const withSvc = async <T>(fn: (svc: Services) => Promise<T>): Promise<T> => fn((await init()).svc);
   const asJob = (v: unknown) => v as Job;
 
@@ -137,7 +140,13 @@ export function createNatsTransport(o: ClientOptions): Api {
     },
     async close() {
       if (!ready) return;
-      const { nc, own, svc } = await ready;
+      let conn: Awaited<typeof ready>;
+      try {
+        conn = await ready;
+      } catch {
+        return; // never connected: nothing to close
+      }
+      const { nc, own, svc } = conn;
       await svc.close();
       svc.ctx.close();
       if (own) await nc.close();

@@ -43,6 +43,11 @@ export const ErrorCode = {
   Unsupported: "unsupported",
   /** NATS/JetStream failed or timed out (HTTP 503). */
   BackendError: "backend_error",
+  /**
+   * No connection to NATS could be made: nothing listens at the address, or it did not answer in time
+   * (HTTP 503). Wrong credentials are `backend_error` with a hint instead.
+   */
+  NatsUnreachable: "nats_unreachable",
   /** JetStream's storage is full: new jobs are refused, stored ones still run (HTTP 507). */
   StorageFull: "storage_full",
   /** The NATS server is too old or lacks JetStream (HTTP 503). */
@@ -196,6 +201,7 @@ const httpStatus: Record<ErrorCode, number> = {
   no_targets: 422,
   unsupported: 422,
   backend_error: 503,
+  nats_unreachable: 503,
   storage_full: 507,
   server_too_old: 503,
   timeout: 504,
@@ -249,6 +255,7 @@ export function exitCodeFor(code: ErrorCode): ExitCode {
     case ErrorCode.Forbidden:
       return ExitCode.Auth;
     case ErrorCode.BackendError:
+    case ErrorCode.NatsUnreachable:
     case ErrorCode.StorageFull:
     case ErrorCode.ServerTooOld:
     case ErrorCode.Timeout:
@@ -263,6 +270,7 @@ export function exitCodeFor(code: ErrorCode): ExitCode {
 function defaultRetryable(code: ErrorCode): boolean {
   return (
     code === ErrorCode.BackendError ||
+    code === ErrorCode.NatsUnreachable ||
     code === ErrorCode.StorageFull ||
     code === ErrorCode.Timeout ||
     code === ErrorCode.RateLimited ||

@@ -81,20 +81,22 @@ export async function connectNats(options: ConnectOptions): Promise<NatsConnecti
     nc = await connect(opts);
   } catch (err) {
     const servers = Array.isArray(options.servers) ? options.servers.join(",") : options.servers;
-    const auth = err instanceof AuthorizationError;
-    throw new BackendError(
-      `cannot connect to NATS at ${servers}: ${err instanceof Error ? err.message : String(err)}`,
-      {
+    const message = `cannot connect to NATS at ${servers}: ${err instanceof Error ? err.message : String(err)}`;
+    if (err instanceof AuthorizationError) {
+      throw new BackendError(message, {
         cause: err,
-        hint: auth
-          ? local
-            ? `The credentials from ${local.source} were refused.`
-            : "The server needs credentials. For a `jetjob start` on this machine, run from the folder that " +
-              "holds its .jetjob data dir or set JETJOB_DATA_DIR; else set JETJOB_NATS_PASSWORD_FILE (and " +
-              "JETJOB_NATS_USER), or pass --nats-user with --nats-pass-file."
-          : "Is nats-server running? `jetjob start` runs one for you.",
-      },
-    );
+        hint: local
+          ? `The credentials from ${local.source} were refused.`
+          : "The server needs credentials. For a `jetjob start` on this machine, run from the folder that " +
+            "holds its .jetjob data dir or set JETJOB_DATA_DIR; else set JETJOB_NATS_PASSWORD_FILE (and " +
+            "JETJOB_NATS_USER), or pass --nats-user with --nats-pass-file.",
+      });
+    }
+    throw new JetjobError(ErrorCode.NatsUnreachable, message, {
+      cause: err,
+      details: { servers },
+      hint: "Is nats-server running at that address? `jetjob start` runs one for you and writes its URL to .jetjob/endpoints.json.",
+    });
   }
   try {
     await checkServer(nc);
@@ -103,6 +105,66 @@ export async function connectNats(options: ConnectOptions): Promise<NatsConnecti
     throw err;
   }
   return nc;
+}
+
+/** Options of {@link connectNatsWithin}. */
+export interface RetryingConnectOptions extends Omit<ConnectOptions, "waitOnFirstConnect"> {
+  /** Give up (with `nats_unreachable`) when no connection was made within this long. */
+  giveUpAfterMs: number;
+  /** Pause between attempts. @defaultValue 500 */
+  retryDelayMs?: number;
+  /** Aborting it stops trying (rejects with `closed`). */
+  signal?: AbortSignal;
+  /** Called after each failed attempt that will be retried. */
+  onRetry?: (err: JetjobError, attempt: number) => void;
+}
+
+/**
+ * Connects like {@link connectNats}, retrying while nothing answers, and gives up after
+ * `giveUpAfterMs` with a {@link JetjobError} `nats_unreachable`. Failures that retrying cannot fix
+ * (refused credentials, a server that is too old) are thrown at once.
+ */
+export async function connectNatsWithin(options: RetryingConnectOptions): Promise<NatsConnection> {
+  const { giveUpAfterMs, retryDelayMs = 500, signal, onRetry, ...connect } = options;
+  const deadline = Date.now() + giveUpAfterMs;
+  for (let attempt = 1; ; attempt++) {
+    if (signal?.aborted) throw new JetjobError(ErrorCode.Closed, "stopped before connecting to NATS");
+    const left = deadline - Date.now();
+    try {
+      return await connectNats({
+        ...connect,
+        waitOnFirstConnect: false,
+        timeoutMs: Math.max(100, Math.min(connect.timeoutMs ?? 5000, left)),
+      });
+    } catch (err) {
+      if (!(err instanceof JetjobError) || err.code !== ErrorCode.NatsUnreachable) throw err;
+      if (Date.now() + retryDelayMs >= deadline) {
+        throw new JetjobError(
+          ErrorCode.NatsUnreachable,
+          `${err.message} (gave up after ${giveUpAfterMs} ms, ${attempt} attempt${attempt === 1 ? "" : "s"})`,
+          {
+            cause: err,
+            details: { ...err.details, attempts: attempt, gave_up_after_ms: giveUpAfterMs },
+            hint: err.hint,
+          },
+        );
+      }
+      onRetry?.(err, attempt);
+      await pause(retryDelayMs, signal);
+    }
+  }
+}
+
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
 }
 
 /** Verifies version and JetStream on an open connection. */

@@ -66,6 +66,8 @@ const defaultHints: Partial<Record<ErrorCode, string>> = {
   duplicate: "Use another id, or omit `id` to let the server choose one.",
   payload_too_large: "Send a smaller body, or fewer jobs per batch.",
   backend_error: "NATS/JetStream did not answer; retry shortly. `GET /health` shows the backend state.",
+  nats_unreachable:
+    "Nothing answered at the NATS address: check the URL (`jetjob start` writes it to .jetjob/endpoints.json) and that nats-server runs.",
   storage_full:
     "Stored jobs still run; space comes back as housekeeping removes finished jobs, or give JetStream more room. `GET /health` shows the storage state.",
 };

@@ -43,7 +43,15 @@ export type Handlers<T extends JobTypes> = { [K in keyof T]?: Handler<T[K]> };
 export interface WorkerOptions<T extends JobTypes = JobTypes> {
   /** NATS URL or an open connection. */
   nats: string | NatsConnection;
-  natsOptions?: Omit<ConnectOptions, "servers">;
+  /** Credentials, TLS and the per-attempt `timeoutMs`, for a `nats` URL. */
+  natsOptions?: Omit<ConnectOptions, "servers" | "waitOnFirstConnect">;
+  /**
+   * With a `nats` URL: how long to keep trying to connect. Each failed attempt is retried; the first
+   * failure logs a warning (and emits `error` if there are listeners); when this much time has passed
+   * without a connection, `ready` rejects with a `JetjobError` whose code is `nats_unreachable` (also
+   * logged and emitted as `error`). `Infinity` waits for NATS forever. @defaultValue 10000
+   */
+  connectTimeoutMs?: number;
   /** Queues to take jobs from. @defaultValue ["default"] */
   queues?: string[];
   handlers: Handlers<T>;

@@ -19,9 +19,10 @@ import { EventEmitter } from "node:events";
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 
 import type { JobTypes } from "../client/types.js";
+import { ErrorCode, coerceError } from "../core/errors.js";
 import { uuidv7 } from "../core/ids.js";
 import { createLogger } from "../core/logger.js";
-import { connectNats } from "../nats/connect.js";
+import { connectNatsWithin } from "../nats/connect.js";
 import type { PullLoop } from "../nats/pull.js";
 import { createPullLoop } from "../nats/pull.js";
 import type { StoreContext } from "../store/context.js";
@@ -39,6 +40,8 @@ import type { JobContext, WorkerEvents, WorkerOptions, WorkerStats } from "./typ
 const PROBE_MS = 100;
 /** How long a request waits for new work. */
 const LONG_POLL_MS = 30_000;
+/** How long a worker given a NATS URL tries to connect before `ready` rejects. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 interface Lane {
   queue: string;
@@ -49,7 +52,10 @@ interface Lane {
 }
 
 export interface Worker {
-  /** Resolves once connected and pulling; rejects if it cannot start. */
+  /**
+   * Resolves once connected and pulling; rejects if it cannot start, e.g. with a `JetjobError`
+   * `nats_unreachable` when no connection to NATS was made within `connectTimeoutMs`.
+   */
   readonly ready: Promise<void>;
   readonly id: string;
   stats(): WorkerStats;
@@ -74,6 +80,8 @@ export function createWorker<T extends JobTypes = JobTypes>(options: WorkerOptio
   let ownConnection = false;
   let cancelSub: Subscription | undefined;
   let closing: Promise<void> | undefined;
+  /** Stops connection attempts when the worker is closed before it connected. */
+  const stopConnecting = new AbortController();
 
   const emit = <K extends keyof WorkerEvents>(name: K, ...args: WorkerEvents[K]) => {
     if (name === "error" && emitter.listenerCount("error") === 0) {
@@ -181,13 +189,33 @@ export function createWorker<T extends JobTypes = JobTypes>(options: WorkerOptio
 
   const ready = (async () => {
     if (typeof options.nats === "string") {
-      nc = await connectNats({
-        servers: options.nats,
+      const servers = options.nats;
+      const giveUpAfterMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+      nc = await connectNatsWithin({
         name: `jetjob-worker ${id}`,
-        waitOnFirstConnect: true,
         ...options.natsOptions,
+        servers,
+        giveUpAfterMs,
+        signal: stopConnecting.signal,
+        onRetry: (err, attempt) => {
+          if (attempt !== 1) return;
+          // Once, not per attempt: the final failure rejects `ready` (and logs again).
+          logger.warn("cannot reach NATS; retrying", {
+            nats: servers,
+            error: err.message,
+            give_up_after_ms: giveUpAfterMs,
+          });
+          if (emitter.listenerCount("error") > 0) emit("error", err);
+        },
       });
       ownConnection = true;
+      const conn = nc;
+      void (async () => {
+        for await (const st of conn.status()) {
+          if (st.type === "disconnect") logger.warn("NATS connection lost; reconnecting", { nats: servers });
+          else if (st.type === "reconnect") logger.info("NATS connection restored", { nats: servers });
+        }
+      })().catch(() => undefined);
     } else nc = options.nats;
     ctx = await createStoreContext(nc, {
       ...(options.topology === undefined ? {} : { topology: options.topology }),
@@ -239,7 +267,15 @@ export function createWorker<T extends JobTypes = JobTypes>(options: WorkerOptio
     }
     logger.debug("worker started", { queues, concurrency });
   })();
-  ready.catch((err: unknown) => emit("error", err instanceof Error ? err : new Error(String(err))));
+  ready.catch((err: unknown) => {
+    const e = coerceError(err);
+    if (e.code === ErrorCode.Closed && stopConnecting.signal.aborted) {
+      logger.debug("worker closed before it connected");
+      return;
+    }
+    logger.error("worker could not start", { error: e.message, code: e.code, hint: e.hint });
+    if (emitter.listenerCount("error") > 0) emit("error", e);
+  });
 
   const onSignal = () => void worker.close();
   if (options.handleSignals !== false) {
@@ -258,6 +294,7 @@ export function createWorker<T extends JobTypes = JobTypes>(options: WorkerOptio
     },
     close() {
       return (closing ??= (async () => {
+        stopConnecting.abort();
         process.off("SIGTERM", onSignal);
         process.off("SIGINT", onSignal);
         try {

@@ -34,6 +34,31 @@ describe("fleet runs tell the whole truth", () => {
     });
     return { status: r.status, body: (await r.json()) as Record<string, unknown> };
   };
+  /** The job once it is no longer running. */
+  const finished = (id: string, what: string) =>
+    waitFor(
+      async () => {
+        const j = await client.fleet.get(id);
+        return j.status !== "running" ? j : undefined;
+      },
+      { timeoutMs: 15_000, what },
+    );
+  /** A registry entry for an agent that is not running (stale or silent, by its heartbeat). */
+  const fakeAgent = (hostname: string, labels: Record<string, string>, heartbeatMs: number): AgentInfo => ({
+    hostname,
+    instance: `fake-${hostname}`,
+    labels,
+    facts: {},
+    version: "test",
+    pid: 1,
+    started_at: new Date().toISOString(),
+    heartbeat_ms: heartbeatMs,
+    state: "ready",
+    running: 0,
+    concurrency: 1,
+    operations: [{ name: "test.echo", kind: "query" }],
+    queues: [],
+  });
   const start = async (hostname: string, ops: string[]) =>
     agents.push(
       await createAgent({
@@ -59,21 +84,7 @@ describe("fleet runs tell the whole truth", () => {
     await start("p3", ["test.echo"]); // cordoned below
     await start("p5", ["other.op"]);
     // p-dead: an agent that stopped answering (its last heartbeat is stale).
-    const dead: AgentInfo = {
-      hostname: "p-dead",
-      instance: "gone",
-      labels: { env: "prod" },
-      facts: {},
-      version: "test",
-      pid: 1,
-      started_at: new Date().toISOString(),
-      heartbeat_ms: 100,
-      state: "ready",
-      running: 0,
-      concurrency: 1,
-      operations: [{ name: "test.echo", kind: "query" }],
-      queues: [],
-    };
+    const dead = fakeAgent("p-dead", { env: "prod" }, 100);
     await srv.engine.ctx.buckets.agents.put(agentKey("p-dead"), JSON.stringify(dead));
     assert.equal((await call("POST", "/api/v1/workers/p3/drain")).status, 200);
     await waitFor(
@@ -99,13 +110,7 @@ describe("fleet runs tell the whole truth", () => {
     const r = await call("POST", "/api/v1/jobs", { op: "test.echo", target: "env:prod" });
     assert.equal(r.status, 201);
     const id = (r.body.job as { id: string }).id;
-    const job = await waitFor(
-      async () => {
-        const j = await client.fleet.get(id);
-        return j.status !== "running" ? j : undefined;
-      },
-      { timeoutMs: 15_000, what: "the job to finish" },
-    );
+    const job = await finished(id, "the job to finish");
     const byHost = new Map(job.results.map((x) => [x.host, x]));
     assert.equal(job.status, "partial_failure");
     assert.equal(byHost.get("p1")?.state, "completed");
@@ -127,13 +132,7 @@ describe("fleet runs tell the whole truth", () => {
   it("only_ready keeps the old behaviour: live ready agents with the operation, nothing else", async () => {
     const r = await call("POST", "/api/v1/jobs", { op: "test.echo", target: "env:prod", only_ready: true });
     const id = (r.body.job as { id: string }).id;
-    const job = await waitFor(
-      async () => {
-        const j = await client.fleet.get(id);
-        return j.status !== "running" ? j : undefined;
-      },
-      { timeoutMs: 15_000, what: "the job to finish" },
-    );
+    const job = await finished(id, "the job to finish");
     assert.equal(job.status, "completed");
     assert.deepEqual(job.results.map((x) => x.host).sort(), ["p1", "p2"]);
     assert.equal(fleetExitCode(job), 0);
@@ -142,13 +141,7 @@ describe("fleet runs tell the whole truth", () => {
   it("a named host no agent has reported as is unreachable (unknown); the job is partial", async () => {
     const r = await call("POST", "/api/v1/jobs", { op: "test.echo", target: "L@p1,ghost-9" });
     const id = (r.body.job as { id: string }).id;
-    const job = await waitFor(
-      async () => {
-        const j = await client.fleet.get(id);
-        return j.status !== "running" ? j : undefined;
-      },
-      { timeoutMs: 15_000, what: "the job to finish" },
-    );
+    const job = await finished(id, "the job to finish");
     assert.equal(job.status, "partial_failure");
     const ghost = job.results.find((x) => x.host === "ghost-9");
     assert.equal(ghost?.state, "unreachable");
@@ -173,21 +166,7 @@ describe("fleet runs tell the whole truth", () => {
 
   it("any fails over: a pick that does not acknowledge is moved to another candidate", async () => {
     // w-silent looks alive in the registry but never answers; it is the only web agent at first.
-    const silent: AgentInfo = {
-      hostname: "w-silent",
-      instance: "mute",
-      labels: { role: "web" },
-      facts: {},
-      version: "test",
-      pid: 1,
-      started_at: new Date().toISOString(),
-      heartbeat_ms: 60_000,
-      state: "ready",
-      running: 0,
-      concurrency: 1,
-      operations: [{ name: "test.echo", kind: "query" }],
-      queues: [],
-    };
+    const silent = fakeAgent("w-silent", { role: "web" }, 60_000);
     await srv.engine.ctx.buckets.agents.put(agentKey("w-silent"), JSON.stringify(silent));
     await waitFor(
       async () =>
@@ -213,13 +192,7 @@ describe("fleet runs tell the whole truth", () => {
         handlers: { "test.echo": { kind: "query", handler: () => "from w-real" } },
       }),
     );
-    const job = await waitFor(
-      async () => {
-        const j = await client.fleet.get(id);
-        return j.status !== "running" ? j : undefined;
-      },
-      { timeoutMs: 15_000, what: "the job to finish" },
-    );
+    const job = await finished(id, "the job to finish");
     assert.equal(job.status, "completed", JSON.stringify(job.results));
     assert.deepEqual(job.hosts, ["w-real"]);
     assert.deepEqual(job.moved_from, ["w-silent"]);
@@ -359,13 +332,7 @@ describe("fleet runs tell the whole truth", () => {
       running.timeline!.some((e) => e.event === "output" && (e.data?.lines as string[])[0] === "step 1 of 2"),
     );
     release();
-    const job = await waitFor(
-      async () => {
-        const j = await client.fleet.get(id);
-        return j.status !== "running" ? j : undefined;
-      },
-      { what: "the job to finish" },
-    );
+    const job = await finished(id, "the job to finish");
     assert.equal(job.status, "completed");
     const events = job.timeline!.filter((e) => e.host === "prog-1").map((e) => e.event);
     assert.ok(
@@ -394,13 +361,7 @@ describe("fleet runs tell the whole truth", () => {
       const r = await call("POST", "/api/v1/jobs", { op: "command.exec", target: "exec-1", args });
       assert.equal(r.status, 201, JSON.stringify(r.body));
       const id = (r.body.job as { id: string }).id;
-      return waitFor(
-        async () => {
-          const j = await client.fleet.get(id);
-          return j.status !== "running" ? j : undefined;
-        },
-        { timeoutMs: 15_000, what: "the command to finish" },
-      );
+      return finished(id, "the command to finish");
     };
     const three = await run({ command: "sh", args: ["-c", "echo partial; echo broke >&2; exit 3"] });
     assert.equal(three.status, "failed");

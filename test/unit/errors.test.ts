@@ -35,6 +35,7 @@ const table: Array<[ErrorCode, number, ExitCode, boolean]> = [
   ["unsupported", 422, 2, false],
   ["no_targets", 422, 2, false],
   ["backend_error", 503, 3, true],
+  ["nats_unreachable", 503, 3, true],
   ["storage_full", 507, 3, true],
   ["server_too_old", 503, 3, false],
   ["timeout", 504, 3, true],
