@@ -69,6 +69,7 @@ await check("install chromium", "bash", [join(root, "scripts/install-chromium.sh
 await check("typecheck (tsc)", npx("tsc"), ["-p", "tsconfig.json", "--noEmit"]);
 await check("lint (eslint)", npx("eslint"), ["."]);
 await check("format (prettier)", npx("prettier"), ["--check", "."]);
+await check("structure (cycles, file size)", process.execPath, [join(root, "scripts/check-structure.mjs")]);
 await check("build", npx("tsc"), ["-p", "tsconfig.build.json"]);
 
 await stage("unit + behaviour tests", async () => {

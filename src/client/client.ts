@@ -10,15 +10,11 @@
  * const done = await client.waitFor(job.id);
  * ```
  */
-import type { NatsConnection } from "@nats-io/nats-core";
-
 import { ErrorCode, JetjobError } from "../core/errors.js";
 import { isTerminal } from "../core/states.js";
 import { activeTraceContext } from "../core/tracing.js";
 import type { JobState } from "../core/states.js";
 import type { OperationKind } from "../fleet/types.js";
-import type { ConnectOptions } from "../nats/connect.js";
-import type { TopologyOptions } from "../store/topology.js";
 import type {
   Api,
   CronInfo,
@@ -36,6 +32,7 @@ import { createHttpTransport } from "./http.js";
 import type { Locks } from "./locks.js";
 import { createLocks } from "./locks.js";
 import { createNatsTransport } from "./nats.js";
+import type { ClientOptions } from "./options.js";
 import type { Fleet, FleetRun, RunOptions, Workers } from "./fleet.js";
 import { createFleet, fleetUnsupported } from "./fleet.js";
 import { createHttpCaller } from "./http.js";
@@ -52,21 +49,6 @@ function fleetTemplate(j: FleetJobDefinition): Record<string, unknown> {
     ...(j.kind === undefined ? {} : { kind: j.kind }),
     ...(j.onlyReady === undefined ? {} : { only_ready: j.onlyReady }),
   };
-}
-
-export interface ClientOptions {
-  /** API base URL, e.g. `http://127.0.0.1:8080` (HTTP transport). */
-  url?: string;
-  /** Bearer token for the API. */
-  token?: string;
-  /** NATS URL or an open connection (NATS transport). */
-  nats?: string | NatsConnection;
-  /** Extra NATS connection options (credentials, name). */
-  natsOptions?: Omit<ConnectOptions, "servers">;
-  /** Must match the server's topology (prefix, replicas). */
-  topology?: TopologyOptions;
-  /** Per-request timeout. @defaultValue 30000 */
-  timeoutMs?: number;
 }
 
 export interface WaitOptions {

@@ -3,14 +3,8 @@
  * @module
  */
 export { createClient } from "./client.js";
-export type {
-  Client,
-  ClientOptions,
-  CronDefinition,
-  FleetJobDefinition,
-  JobDefinition,
-  WaitOptions,
-} from "./client.js";
+export type { Client, CronDefinition, FleetJobDefinition, JobDefinition, WaitOptions } from "./client.js";
+export type { ClientOptions } from "./options.js";
 export type {
   CronInfo,
   DeadLetterPage,

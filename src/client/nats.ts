@@ -10,7 +10,7 @@ import { createStoreContext } from "../store/context.js";
 import { enqueueJobs } from "../store/enqueue.js";
 import { cancelJob, getJob } from "../store/operations.js";
 import type { Services } from "../store/services.js";
-import { createServices } from "../store/services.js";
+import { createServices } from "../store/create-services.js";
 import { workflowOutcomeListener } from "../store/workflows.js";
 import { NotFoundError, ValidationError } from "../core/errors.js";
 import type { JobState } from "../core/states.js";
@@ -28,7 +28,7 @@ import { queueStats } from "../store/stats.js";
 import { cancelWorkflow, createWorkflow, getWorkflow } from "../store/workflows.js";
 import type { Api, JobEvent, JobPage } from "./api.js";
 import { endsStream } from "./api.js";
-import type { ClientOptions } from "./client.js";
+import type { ClientOptions } from "./options.js";
 import type { Job } from "./types.js";
 
 export function createNatsTransport(o: ClientOptions): Api {

@@ -8,7 +8,8 @@
 import type { JobEvent } from "./events.js";
 import { EventType } from "./events.js";
 import { event } from "./events.js";
-import type { JournalOp, JournalState } from "./journal.js";
+import type { JournalState } from "./journal.js";
+import type { JournalOp } from "./journal-ops.js";
 import type { ReadMemo } from "./locator.js";
 import { decideFailure } from "./moves.js";
 import type { ClaimPlan } from "./claims.js";

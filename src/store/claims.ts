@@ -23,7 +23,7 @@
 import type { JobErrorRecord } from "../core/envelope.js";
 import type { Claim, Slot } from "./fold.js";
 import { isClaimable, isDeliveryClaim, isStarted } from "./fold.js";
-import type { ClaimOp, JournalOp } from "./journal.js";
+import type { ClaimOp, JournalOp } from "./journal-ops.js";
 import type { SegmentAt } from "./segment.js";
 import { lostError, retryPolicyOf, timeoutError } from "./view.js";
 

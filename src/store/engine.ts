@@ -39,7 +39,7 @@ import type { Promoter } from "./promoter.js";
 import { startPromoter } from "./promoter.js";
 import type { QueueRecord } from "./queues.js";
 import type { Services } from "./services.js";
-import { createServices } from "./services.js";
+import { createServices } from "./create-services.js";
 import type { QueueStats } from "./stats.js";
 import { allQueueStats, queueStats } from "./stats.js";
 import { sweepKeys } from "./exclusive.js";

@@ -11,7 +11,7 @@ import { stepClaims } from "./claim-step.js";
 import { EventType, emitEvents, event } from "./events.js";
 import type { Slot } from "./fold.js";
 import { takeRateToken } from "./limits.js";
-import type { JournalOp } from "./journal.js";
+import type { JournalOp } from "./journal-ops.js";
 import { decideAndAppend } from "./journal.js";
 import { handOffJobs } from "./moves.js";
 import { applyRelease, decideRelease } from "./release.js";

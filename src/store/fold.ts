@@ -16,7 +16,7 @@
  * - `gone` (housekeeping removed the job, or with `i = -1` the whole segment) overrides any outcome,
  *   and nothing applies after it: the job is not found any more.
  */
-import type { FailOp, JournalEntry, JournalOp } from "./journal.js";
+import type { FailOp, JournalEntry, JournalOp } from "./journal-ops.js";
 import type { RefKey } from "./segment.js";
 
 export interface Claim {

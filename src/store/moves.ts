@@ -19,7 +19,7 @@ import type { Services } from "./services.js";
 import { indexDeadLetter } from "./dlq-index.js";
 import { isGone } from "./fold.js";
 import { boundedHistory, shortenError } from "./payload-limits.js";
-import type { FailOp, JournalOp, LocOp } from "./journal.js";
+import type { FailOp, JournalOp, LocOp } from "./journal-ops.js";
 import type { JobAt } from "./locator.js";
 import type { RefKey, Segment, SegmentAt } from "./segment.js";
 import { encodeSegment, jobIdAt, parseRefKey, refKey } from "./segment.js";

@@ -10,7 +10,7 @@ import { isTerminal, JobState } from "../core/states.js";
 import { WrongSequenceError } from "../nats/publisher.js";
 import { EventType, emitEvents } from "./events.js";
 import { event } from "./events.js";
-import type { JournalOp } from "./journal.js";
+import type { JournalOp } from "./journal-ops.js";
 import type { Located } from "./locator.js";
 import { decideFailure, errorRecord, homeKeyOf, pointHome, requeueCopy } from "./moves.js";
 import { checkError, checkResult } from "./payload-limits.js";

@@ -14,7 +14,7 @@ import type { StoreContext } from "./context.js";
 import { advanceKey, holdsKey, keyToken, markKey } from "./exclusive.js";
 import { EventType, emitEvents } from "./events.js";
 import { event } from "./events.js";
-import type { JournalOp } from "./journal.js";
+import type { JournalOp } from "./journal-ops.js";
 import { decideAndAppend } from "./journal.js";
 import type { ReadMemo } from "./locator.js";
 import { movedSpec, moveMsgId, pointHomes, publishSegment } from "./moves.js";

@@ -28,7 +28,7 @@ import { createPullLoop } from "../nats/pull.js";
 import type { StoreContext } from "../store/context.js";
 import { createStoreContext } from "../store/context.js";
 import type { Services } from "../store/services.js";
-import { createServices } from "../store/services.js";
+import { createServices } from "../store/create-services.js";
 import { workflowOutcomeListener } from "../store/workflows.js";
 import { DEFAULT_SEGMENT_LEASE_MS } from "../store/queues.js";
 import type { QueueRecord } from "../store/queues.js";

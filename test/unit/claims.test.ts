@@ -11,7 +11,7 @@ import { defaultRetryPolicy } from "../../src/core/retry.js";
 import type { SlotPlan } from "../../src/store/claims.js";
 import { claimOps, handOffEntry, planClaims } from "../../src/store/claims.js";
 import { foldJournal } from "../../src/store/fold.js";
-import type { JournalOp } from "../../src/store/journal.js";
+import type { JournalOp } from "../../src/store/journal-ops.js";
 import type { SegmentAt } from "../../src/store/segment.js";
 import { deriveState } from "../../src/store/view.js";
 import { foldStarts } from "../../src/worker/segments.js";

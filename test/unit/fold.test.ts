@@ -12,7 +12,7 @@ import {
   isClaimable,
   isResolved,
 } from "../../src/store/fold.js";
-import type { JournalEntry, JournalOp } from "../../src/store/journal.js";
+import type { JournalEntry, JournalOp } from "../../src/store/journal-ops.js";
 
 const err: JobErrorRecord = { code: "boom", message: "failed", attempt: 1, occurredAt: 500 };
 

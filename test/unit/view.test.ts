@@ -4,7 +4,7 @@ import { describe, it } from "node:test";
 import type { JobErrorRecord, JobSpec } from "../../src/core/envelope.js";
 import { Store, decodeJobId, encodeJobId, uuidv7Pattern } from "../../src/core/ids.js";
 import { defaultRetryPolicy } from "../../src/core/retry.js";
-import type { JournalOp } from "../../src/store/journal.js";
+import type { JournalOp } from "../../src/store/journal-ops.js";
 import type { Slot } from "../../src/store/fold.js";
 import { emptySlots, foldJournal } from "../../src/store/fold.js";
 import type { SegmentAt } from "../../src/store/segment.js";

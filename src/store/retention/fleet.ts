@@ -6,8 +6,7 @@
  * job is never forgotten, whatever crashes) and another when it finishes it (due at the finish plus
  * the retention, so the job goes on time). The stream's age limit is a backstop behind this.
  */
-import { isFleetId } from "../../fleet/ids.js";
-import type { FleetRecord } from "../../fleet/types.js";
+import { decodeJobId, Store } from "../../core/ids.js";
 import type { StoreContext } from "../context.js";
 import { eraseKey } from "../kvjson.js";
 import { fleetRef, scheduleChecks } from "./records.js";
@@ -21,18 +20,29 @@ export type FleetCheckResult = { kind: "removed" } | { kind: "recheck"; at: numb
 
 const dec = new TextDecoder();
 
+/**
+ * The fields of a fleet job's record (`FleetRecord` in fleet/types.ts) that retention reads. Declared
+ * here so the store does not import the fleet layer that is built on it.
+ */
+interface FleetRecordTimes {
+  status: string;
+  created_at: number;
+  finished_at?: number;
+}
+
 /** Removes a finished fleet job past its retention, or says when to look again. */
 export async function checkFleetJob(
   ctx: StoreContext,
   id: string,
   activeRecheckMaxMs: number,
 ): Promise<FleetCheckResult> {
-  if (!isFleetId(id)) return { kind: "missing" };
+  // A fleet id (fleet/ids.ts isFleetId): its store bits say "fleet record".
+  if (decodeJobId(id)?.store !== Store.Fleet) return { kind: "missing" };
   const e = await ctx.buckets.fleet.get(`j.${id}`);
-  let rec: FleetRecord | undefined;
+  let rec: FleetRecordTimes | undefined;
   if (e && e.operation === "PUT") {
     try {
-      rec = JSON.parse(dec.decode(e.value)) as FleetRecord;
+      rec = JSON.parse(dec.decode(e.value)) as FleetRecordTimes;
     } catch {
       rec = undefined;
     }

@@ -18,7 +18,8 @@
 import { Store } from "../../core/ids.js";
 import { WrongSequenceError } from "../../nats/publisher.js";
 import { isGone } from "../fold.js";
-import type { GoneOp, JournalState } from "../journal.js";
+import type { JournalState } from "../journal.js";
+import type { GoneOp } from "../journal-ops.js";
 import { decideAndAppend } from "../journal.js";
 import type { SegmentAt } from "../segment.js";
 import { forgetIdleKey, keyToken } from "../exclusive.js";

@@ -1,0 +1,63 @@
+/**
+ * Opens the store's services on one connection ({@link Services}): locator, producer, counters and the
+ * outcome listeners every process runs (exclusive keys are released by whoever records a holder's
+ * final outcome). Kept apart from services.ts so the features that take a `Services` (exclusive keys,
+ * moves, ...) do not import their own wiring.
+ */
+import type { StoreContext } from "./context.js";
+import { createCounters, CounterField } from "./counters.js";
+import { exclusiveOutcomeListener } from "./exclusive.js";
+import { createLocator } from "./locator.js";
+import { createProducer } from "./producer.js";
+import type { OutcomeKind, OutcomeNote, Services, ServicesOptions } from "./services.js";
+
+export function createServices(ctx: StoreContext, o: ServicesOptions = {}): Services {
+  const locator = createLocator(ctx);
+  const producer = createProducer(ctx, o.producer);
+  const counters = createCounters(ctx.buckets.stats, { nc: ctx.nc, bucket: ctx.topology.buckets.stats });
+  const listeners: Array<(notes: OutcomeNote[]) => Promise<void> | void> = [];
+  const inFlight = new Set<Promise<void>>();
+  const onError = o.onError ?? (() => undefined);
+  const fields: Partial<Record<OutcomeKind, CounterField>> = {
+    completed: CounterField.Completed,
+    discarded: CounterField.Discarded,
+    cancelled: CounterField.Cancelled,
+    expired: CounterField.Expired,
+    retrying: CounterField.Retried,
+  };
+  void ctx.queues.watch().catch(onError);
+  const svc: Services = {
+    ctx,
+    locator,
+    producer,
+    counters,
+    noteOutcomes(notes) {
+      if (notes.length === 0) return;
+      for (const n of notes) {
+        const f = fields[n.kind];
+        if (f) counters.add(n.at.seg.q, f);
+      }
+      for (const l of listeners) {
+        const p = Promise.resolve()
+          .then(() => l(notes))
+          .catch(onError)
+          .finally(() => inFlight.delete(p));
+        inFlight.add(p);
+      }
+    },
+    reportError(err) {
+      onError(err);
+    },
+    onOutcomes(listener) {
+      listeners.push(listener);
+    },
+    async close() {
+      await producer.flush();
+      await Promise.allSettled([...inFlight]);
+      await counters.close();
+    },
+  };
+  // Exclusive keys are released by whoever records a holder's final outcome, in every process.
+  svc.onOutcomes(exclusiveOutcomeListener(svc));
+  return svc;
+}
