@@ -14,7 +14,7 @@ import { foldJournal } from "../../src/store/fold.js";
 import type { JournalOp } from "../../src/store/journal-ops.js";
 import type { SegmentAt } from "../../src/store/segment.js";
 import { deriveState } from "../../src/store/view.js";
-import { foldStarts } from "../../src/worker/segments.js";
+import { foldStarts } from "../../src/worker/completer.js";
 
 const TS = Date.UTC(2026, 11, 3, 12, 0, 0);
 const spec = (extra: Partial<JobSpec> = {}): JobSpec => ({ type: "t", args: [], ...extra });

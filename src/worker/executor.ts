@@ -1,0 +1,133 @@
+/**
+ * The segment runner's executor: runs one claimed job's handler (execute.ts) in a slot already
+ * taken for it, and turns what the handler did into journal ops for the completer (completer.ts):
+ * `done` at once, a failure through the retry policy (a retry copy or a discard), a requeue when
+ * the outcome could not even be decided. Keeps the running jobs' cancel handles.
+ */
+import type { JobEvent } from "../store/events.js";
+import { EventType, event } from "../store/events.js";
+import type { JournalOp } from "../store/journal-ops.js";
+import { decideFailure, errorRecord } from "../store/moves.js";
+import { completedEvents, failedEvents } from "../store/outcomes.js";
+import { jobIdAt } from "../store/segment.js";
+import type { Completer } from "./completer.js";
+import { executeJob, storableOutcome } from "./execute.js";
+import type { HandlerOutcome, JobCancel } from "./handler.js";
+import { describeValue, newJobCancel } from "./handler.js";
+import type { Held, RunnerDeps, RunnerStats } from "./runner-state.js";
+import type { Slots } from "./slots.js";
+
+export interface Executor {
+  /**
+   * Runs job `i` (its slot is already counted in `stats.running` and `h.running`). `recorded`: its
+   * start is stored already; otherwise it is written with the next flush.
+   */
+  run(h: Held, i: number, a: number, recorded: boolean): Promise<void>;
+  /** The `started` event of an attempt run by this worker. */
+  startedEvent(h: Held, i: number, a: number, now: number): JobEvent;
+  /** Cancel handles of the running jobs, by job id. */
+  readonly cancels: Map<string, JobCancel>;
+}
+
+export function createExecutor(
+  d: RunnerDeps,
+  stats: RunnerStats,
+  parts: { slots: Slots; completer: Completer },
+): Executor {
+  const { slots, completer } = parts;
+  const cancels = new Map<string, JobCancel>();
+
+  function startedEvent(h: Held, i: number, a: number, now: number): JobEvent {
+    const e = event(h.at, i, EventType.Started, now, a);
+    e.w = d.workerId;
+    return e;
+  }
+
+  async function run(h: Held, i: number, a: number, recorded: boolean): Promise<void> {
+    const spec = h.at.seg.jobs[i]!;
+    const id = jobIdAt(h.at, i);
+    const cancel = newJobCancel();
+    cancels.set(id, cancel);
+    const t0 = Date.now();
+    if (!recorded) {
+      h.starts.set(i, { op: "start", i, a, at: t0 });
+      h.events.push(startedEvent(h, i, a, t0));
+      completer.flushSoon(h);
+    }
+    if (d.listening("job:start")) d.emit("job:start", { id, type: spec.type, attempt: a });
+    let outcome = await executeJob(d.ctx, d.handlers, d.workerId, h.at, i, a, cancel);
+    if (outcome.ok) outcome = storableOutcome(d.ctx, outcome.result);
+    cancels.delete(id);
+    try {
+      // The common case (success) is recorded without another await: a fast job's path is short.
+      if (outcome.ok) recordDone(h, i, a, t0, outcome.result);
+      else await recordFailure(h, i, a, t0, outcome);
+    } catch (err) {
+      // Could not even decide what to write (a retry copy could not be stored): run it again later.
+      d.logger.warn("could not record a job's outcome; requeueing", {
+        job_id: id,
+        error: describeValue(err),
+      });
+      h.pending.push({ op: "requeue", i, a, at: Date.now() });
+    }
+    slots.finished(h, i);
+    void completer.flush(h);
+    slots.startWaiting();
+    d.onCapacity();
+  }
+
+  function recordDone(h: Held, i: number, a: number, t0: number, result: unknown): void {
+    const now = Date.now();
+    const st = completer.takeStart(h, i);
+    const op: JournalOp = { op: "done", i, a, at: now };
+    if (result !== undefined) op.res = result;
+    if (st !== undefined) op.s = now - st;
+    h.pending.push(op);
+    h.events.push(...completedEvents(h.at, i, now, { a, startedAt: t0, worker: d.workerId }));
+    stats.completed++;
+    if (d.listening("job:complete"))
+      d.emit("job:complete", {
+        id: jobIdAt(h.at, i),
+        type: h.at.seg.jobs[i]!.type,
+        attempt: a,
+        durationMs: now - t0,
+      });
+  }
+
+  /** Turns a failed attempt into the ops and events to flush (a retry copy or a discard). */
+  async function recordFailure(
+    h: Held,
+    i: number,
+    a: number,
+    t0: number,
+    outcome: Extract<HandlerOutcome, { ok: false }>,
+  ): Promise<void> {
+    const spec = h.at.seg.jobs[i]!;
+    const id = jobIdAt(h.at, i);
+    const now = Date.now();
+    const st = completer.takeStart(h, i);
+    if (outcome.cancelled) return;
+    stats.failed++;
+    if (outcome.error.code === "worker_shutdown") {
+      h.pending.push({ op: "requeue", i, a, at: now });
+      return;
+    }
+    const err = errorRecord(outcome.error, a, now);
+    const decision = await decideFailure(
+      d.svc,
+      { at: h.at, idx: i, journal: h.journal, slots: h.journal.slots },
+      a,
+      err,
+      now,
+    );
+    if (st !== undefined) decision.op.s = now - st;
+    h.pending.push(decision.op);
+    h.afters.push(decision.after);
+    h.events.push(
+      ...failedEvents(h.at, i, now, { a, startedAt: t0, worker: d.workerId }, err.code, decision.retrying),
+    );
+    d.emit("job:fail", { id, type: spec.type, attempt: a, error: err.message, retrying: decision.retrying });
+  }
+
+  return { run, startedEvent, cancels };
+}
