@@ -11,6 +11,7 @@ import { backlogScenario } from "./scenarios/backlog.js";
 import { bulkScenario } from "./scenarios/bulk.js";
 import { exclusiveScenario } from "./scenarios/exclusive.js";
 import { fanoutScenario } from "./scenarios/fanout.js";
+import { httpScenario } from "./scenarios/http.js";
 import { latencyScenario } from "./scenarios/latency.js";
 import { throughputScenario } from "./scenarios/throughput.js";
 
@@ -21,6 +22,7 @@ const scenarios: Record<string, (quick: boolean) => Promise<void>> = {
   latency: latencyScenario,
   bulk: bulkScenario,
   backlog: backlogScenario,
+  http: httpScenario,
   soak: async (quick) => (await import("./scenarios/soak.js")).soakScenario(quick),
 };
 

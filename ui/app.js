@@ -251,7 +251,14 @@ async function overview() {
   );
 
   async function refresh() {
-    const [stats, workers] = await Promise.all([queueStats(), api("GET", "/api/v1/workers")]);
+    const [stats, workers, withConsumers] = await Promise.all([
+      queueStats(),
+      api("GET", "/api/v1/workers"),
+      api("GET", "/api/v1/queues").catch(() => ({ queues: [] })),
+    ]);
+    const consumersOf = new Map(withConsumers.queues.map((q) => [q.name, q]));
+    const agents = workers.workers.filter((w) => w.kind !== "queue");
+    const queueWorkers = workers.workers.filter((w) => w.kind === "queue");
     const sum = (k) => stats.reduce((a, s) => a + (s[k] ?? 0), 0);
     const finished = sum("completed") + sum("discarded");
     const now = Date.now();
@@ -269,7 +276,8 @@ async function overview() {
         ["running", sum("active")],
         ["completed", sum("completed")],
         ["discarded", sum("discarded")],
-        ["agents online", workers.total],
+        ["agents online", agents.length],
+        ["queue workers", queueWorkers.length],
         ["jobs/s now", latest.toFixed(1)],
       ].map(([l, n]) =>
         h("div", { class: "card" }, h("div", { class: "n", "data-card": l }, n), h("div", { class: "l" }, l)),
@@ -292,6 +300,7 @@ async function overview() {
               ...["available", "active", "completed", "discarded", "cancelled", "retried"].map((k) =>
                 h("th", { class: "num" }, k),
               ),
+              h("th", { class: "num" }, "workers"),
             ),
             ...stats.map((s) =>
               h(
@@ -302,32 +311,46 @@ async function overview() {
                 ...["available", "active", "completed", "discarded", "cancelled", "retried"].map((k) =>
                   h("td", { class: "num", "data-count": k }, s[k] ?? 0),
                 ),
+                h("td", { class: "num", "data-count": "consumers" }, consumersCell(consumersOf.get(s.name))),
               ),
             ),
           ),
     );
     agentsTable.replaceChildren(
       workers.workers.length === 0
-        ? h("p", { class: "muted" }, "No agents online.")
+        ? h("p", { class: "muted" }, "No agents or queue workers online.")
         : h(
             "table",
             {},
             h(
               "tr",
               {},
-              h("th", {}, "hostname"),
+              h("th", {}, "kind"),
+              h("th", {}, "name"),
               h("th", {}, "state"),
               h("th", {}, "running"),
-              h("th", {}, "labels"),
+              h("th", {}, "labels / queues"),
             ),
-            ...workers.workers.map((w) =>
+            ...agents.map((w) =>
               h(
                 "tr",
                 {},
+                h("td", {}, "agent"),
                 h("td", {}, w.hostname),
                 h("td", {}, badge(w.state)),
                 h("td", {}, `${w.running}/${w.concurrency}`),
                 h("td", {}, labelsText(w.labels)),
+              ),
+            ),
+            ...queueWorkers.map((w) =>
+              h(
+                "tr",
+                { "data-queue-worker": w.id },
+                h("td", {}, "queue"),
+                h("td", { class: "mono" }, w.id),
+                h("td", {}, badge("online", "ready")),
+                h("td", {}, `${w.running}/${w.concurrency}`),
+                h("td", {}, queueLinks(w.queues)),
               ),
             ),
           ),
@@ -373,6 +396,16 @@ async function queueView(name, state) {
       },
       s.paused ? "Resume" : "Pause",
     );
+    const { workers: takers } = await api("GET", "/api/v1/workers?kind=queue").catch(() => ({ workers: [] }));
+    const consumers = takers.filter((w) => w.queues.includes(name)).length;
+    const waitingAlone = consumers === 0 && !s.paused && (s.available ?? 0) > 0;
+    const consumerNote = h(
+      "span",
+      { id: "consumers", "data-consumers": consumers },
+      waitingAlone
+        ? h("span", { class: "badge s-offline" }, "⚠ jobs wait, no worker takes this queue")
+        : `${consumers} worker${consumers === 1 ? "" : "s"} online`,
+    );
     head.replaceChildren(
       h(
         "div",
@@ -383,7 +416,13 @@ async function queueView(name, state) {
             h("div", { class: "card" }, h("div", { class: "n" }, s[k] ?? 0), h("div", { class: "l" }, k)),
           ),
       ),
-      h("div", { class: "toolbar" }, s.paused ? badge("paused") : badge("active", "active-q"), toggle),
+      h(
+        "div",
+        { class: "toolbar" },
+        s.paused ? badge("paused") : badge("active", "active-q"),
+        toggle,
+        consumerNote,
+      ),
     );
   }
   async function refreshList(more) {
@@ -1028,11 +1067,78 @@ async function fleetList() {
   });
 }
 
+/** A queue's consumers for a table cell: the count, or a warning when jobs wait and no worker takes them. */
+function consumersCell(q) {
+  if (!q) return "–";
+  if (q.no_consumers)
+    return h("span", { class: "badge s-offline", title: "jobs wait and no worker takes this queue" }, "0 ⚠");
+  return String(q.consumers);
+}
+
+function queueLinks(queues) {
+  if (queues.length === 0) return "–";
+  return queues.flatMap((q, i) => [
+    ...(i > 0 ? [", "] : []),
+    h("a", { href: `#/queues/${encodeURIComponent(q)}` }, q),
+  ]);
+}
+
 async function workersView() {
   const list = h("div");
-  render(h("h1", {}, "Workers and agents"), list);
+  const queueList = h("div", { id: "queue-workers" });
+  render(
+    h("h1", {}, "Workers and agents"),
+    h("h2", {}, "Agents"),
+    list,
+    h("h2", {}, "Queue workers"),
+    queueList,
+  );
   async function refresh() {
-    const { workers } = await api("GET", "/api/v1/workers?offline=true");
+    const { workers: all } = await api("GET", "/api/v1/workers?offline=true");
+    const workers = all.filter((w) => w.kind !== "queue");
+    const queueWorkers = all.filter((w) => w.kind === "queue");
+    queueList.replaceChildren(
+      queueWorkers.length === 0
+        ? h(
+            "p",
+            { class: "muted" },
+            "No queue workers registered. A worker made with createWorker() from jetjob/worker appears here while it runs.",
+          )
+        : h(
+            "table",
+            {},
+            h(
+              "tr",
+              {},
+              ...[
+                "id",
+                "state",
+                "running",
+                "queues",
+                "done / failed",
+                "host",
+                "version",
+                "started",
+                "last seen",
+              ].map((t) => h("th", {}, t)),
+            ),
+            ...queueWorkers.map((w) =>
+              h(
+                "tr",
+                { "data-queue-worker": w.id },
+                h("td", { class: "mono" }, w.id),
+                h("td", {}, w.online ? badge("online", "ready") : badge("offline")),
+                h("td", { class: "num" }, `${w.running}/${w.concurrency}`),
+                h("td", {}, queueLinks(w.queues)),
+                h("td", { class: "num" }, `${w.completed} / ${w.failed}`),
+                h("td", {}, `${w.host} (pid ${w.pid})`),
+                h("td", {}, w.version),
+                h("td", {}, time(w.started_at)),
+                h("td", {}, time(w.last_seen)),
+              ),
+            ),
+          ),
+    );
     list.replaceChildren(
       workers.length === 0
         ? h("p", { class: "muted" }, "No agents registered. Start one with `jetjob agent --nats URL`.")

@@ -305,6 +305,78 @@ function fanout(r: Result): Section {
   };
 }
 
+interface HttpRateRow {
+  system: string;
+  measure: string;
+  jobsPerSecond: Spread | null;
+  failures: string[];
+}
+
+interface HttpLatencyRow {
+  system: string;
+  p50_ms: Spread | null;
+  p95_ms: Spread | null;
+  p99_ms: Spread | null;
+  failures: string[];
+}
+
+interface HttpParams {
+  runs: number;
+  push: { jobs: number; inFlight: number };
+  batch: { jobs: number; size: number };
+  e2e: { jobs: number; workers: number; fetchCount: number };
+  latency: { jobs: number; perSecond: number };
+}
+
+function http(r: Result): Section {
+  const rates = r.rates as HttpRateRow[];
+  const lat = r.latency as HttpLatencyRow[];
+  const p = r.params as unknown as HttpParams;
+  const systems = ["jetjob HTTP door", "jetjob SDK", "BullMQ", "raw JetStream"];
+  const find = (system: string, m: string) => rates.find((x) => x.system === system && x.measure === m);
+  const labels: Record<string, string> = {
+    push: `push, ${p.push.inFlight} in flight`,
+    batch: `batch push of ${p.batch.size}`,
+    e2e: `end to end, ${p.e2e.workers} workers × fetch ${p.e2e.fetchCount} → ack`,
+  };
+  const rateTable = markdownTable(
+    ["load (jobs/s)", ...systems, "door/SDK", "door/BullMQ"],
+    Object.entries(labels).map(([m, label]) => {
+      const door = find("jetjob HTTP door", m)?.jobsPerSecond;
+      return [
+        label,
+        ...systems.map((s) => {
+          const row = find(s, m);
+          return row ? spreadText(row.jobsPerSecond) : "–";
+        }),
+        ratioText(door, find("jetjob SDK", m)?.jobsPerSecond),
+        ratioText(door, find("BullMQ", m)?.jobsPerSecond),
+      ];
+    }),
+  );
+  const f = dec(2);
+  const latencyTable = markdownTable(
+    [`single push at ${p.latency.perSecond}/s (ms)`, "p50", "p95", "p99"],
+    lat.map((x) => [x.system, spreadText(x.p50_ms, f), spreadText(x.p95_ms, f), spreadText(x.p99_ms, f)]),
+  );
+  const failed = [...rates, ...lat].filter((x) => x.failures.length > 0);
+  return {
+    heading: "OJS HTTP door",
+    caption:
+      `A \`jetjob server\` in a process of its own, driven over keep-alive connections: ${int(p.push.jobs)} single ` +
+      `pushes with ${p.push.inFlight} in flight, ${int(p.batch.jobs)} jobs in batch pushes of ${p.batch.size}, ` +
+      `${int(p.e2e.jobs)} jobs end to end (batch pushes while ${p.e2e.workers} HTTP workers loop fetch of ` +
+      `${p.e2e.fetchCount} → one ack per job), and ${int(p.latency.jobs)} single pushes at ` +
+      `${p.latency.perSecond}/s for the round trip. jetjob's SDK, BullMQ and raw JetStream take the same loads ` +
+      `(SDK and BullMQ end to end: one worker at concurrency ${p.e2e.workers * p.e2e.fetchCount}; raw: publish ` +
+      `+ consume + ack); median (min–max) of ${p.runs} runs.`,
+    table: `${rateTable}\n\n${latencyTable}`,
+    notes: failed.map(
+      (x) => `Failed runs of ${x.system} ${"measure" in x ? x.measure : "latency"}: ${x.failures.join("; ")}`,
+    ),
+  };
+}
+
 const renderers: Record<string, (r: Result) => Section> = {
   throughput,
   latency,
@@ -312,6 +384,7 @@ const renderers: Record<string, (r: Result) => Section> = {
   backlog,
   exclusive,
   fanout,
+  http,
 };
 
 /** Markdown for the given scenarios (all by default): a `###` section per scenario with results. */
