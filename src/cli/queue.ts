@@ -62,18 +62,53 @@ function retentionFlags(f: QueueConfigFlags): QueueRetentionOptions | undefined 
 export function registerQueueCommands(program: Command, run: Runner): void {
   const queue = program.command("queue").description("list, inspect, pause and resume queues");
 
-  addClientFlags(queue.command("list").description("list queues")).action((f: ClientFlags) =>
+  addClientFlags(
+    queue
+      .command("list")
+      .description("list queues with their waiting jobs and consumers (! = jobs waiting, no worker online)"),
+  ).action((f: ClientFlags) =>
     run(async () => {
-      const queues = await clientFor(f).queues.list();
-      if (f.json) return printJson(queues);
+      const client = clientFor(f);
+      const queues = await client.queues.list();
+      // Consumers come from the worker registry of the HTTP API; other transports list without them.
+      const consumers = await client.workers.queues().catch(() => undefined);
+      const byName = new Map((consumers ?? []).map((c) => [c.name, c]));
+      if (f.json) {
+        return printJson(
+          queues.map((q) => {
+            const c = byName.get(q.name);
+            return c === undefined
+              ? q
+              : { ...q, available: c.available, consumers: c.consumers, no_consumers: c.no_consumers };
+          }),
+        );
+      }
       if (queues.length === 0) {
         process.stdout.write("no queues yet (a queue appears with its first job)\n");
         return;
       }
       printTable(
-        ["NAME", "STATUS", "CREATED"],
-        queues.map((q) => [q.name, status(q.paused), shortTime(q.created_at)]),
+        ["NAME", "STATUS", "WAITING", "CONSUMERS", "CREATED"],
+        queues.map((q) => {
+          const c = byName.get(q.name);
+          return [
+            q.name,
+            status(q.paused),
+            c === undefined ? "-" : String(c.available),
+            c === undefined ? "-" : c.no_consumers ? color.red(`0 !`) : String(c.consumers),
+            shortTime(q.created_at),
+          ];
+        }),
       );
+      const orphaned = (consumers ?? []).filter((c) => c.no_consumers).map((c) => c.name);
+      if (orphaned.length > 0) {
+        process.stdout.write(
+          color.yellow(
+            `! jobs wait in ${orphaned.join(", ")} but no worker takes ${orphaned.length === 1 ? "it" : "them"}: ` +
+              "start a worker on the queue (`jetjob worker list --kind queue` shows the running ones)",
+          ) + "\n",
+        );
+      }
     }, f.json),
   );
 
@@ -84,9 +119,19 @@ export function registerQueueCommands(program: Command, run: Runner): void {
       .argument("<name>", "queue name"),
   ).action((name: string, f: ClientFlags) =>
     run(async () => {
-      const stats = await clientFor(f).queues.stats(name);
-      if (f.json) return printJson(stats);
+      const client = clientFor(f);
+      const stats = await client.queues.stats(name);
+      const c = (await client.workers.queues().catch(() => undefined))?.find((q) => q.name === name);
+      if (f.json)
+        return printJson(
+          c === undefined ? stats : { ...stats, consumers: c.consumers, no_consumers: c.no_consumers },
+        );
       printQueueStats(stats);
+      if (c !== undefined) {
+        printFields([
+          ["consumers", c.no_consumers ? color.red("0 (jobs wait, no worker online)") : String(c.consumers)],
+        ]);
+      }
     }, f.json),
   );
 

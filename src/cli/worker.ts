@@ -1,10 +1,13 @@
 /**
- * `jetjob worker list|get|drain|undrain|label|forget`: the agents in the worker registry, each
- * operation they offer with its kind and arguments, and operator control of one agent.
+ * `jetjob worker list|get|drain|undrain|label|forget`: the worker registry (fleet agents and queue
+ * workers), each operation an agent offers with its kind and arguments, and operator control of one
+ * agent.
  */
 import type { Command } from "commander";
 
 import { ValidationError } from "../core/errors.js";
+import type { AgentView } from "../fleet/registry.js";
+import type { QueueWorkerView } from "../worker/presence.js";
 import { addClientFlags, clientFor } from "./client-flags.js";
 import type { ClientFlags, Runner } from "./client-flags.js";
 import { color, printFields, printJson, printTable, shortTime } from "./output.js";
@@ -12,7 +15,10 @@ import { color, printFields, printJson, printTable, shortTime } from "./output.j
 interface WorkerListFlags extends ClientFlags {
   label?: string;
   offline?: boolean;
+  kind?: string;
 }
+
+type Listed = AgentView | QueueWorkerView;
 
 function agentStateCell(state: string): string {
   if (state === "ready") return color.green(state);
@@ -26,21 +32,30 @@ export function registerWorkerCommands(program: Command, run: Runner): void {
     worker
       .command("list")
       .description(
-        "agents online, with labels, state and running jobs; [TARGET]: only those a target expression selects",
+        "workers online: fleet agents (labels, state, running jobs) and queue workers (queues, running " +
+          "jobs, host); [TARGET]: only the agents a target expression selects",
       )
       .argument("[target]", "a target expression (as for job run), e.g. 'group:web and G@os.name=debian'")
       .option(
         "-l, --label <key:value>",
         "only agents with this label (hierarchical: group:web lists group:web.dev)",
       )
-      .option("--offline", "include agents whose heartbeat stopped"),
+      .option("--kind <kind>", "only 'agent' (fleet agents) or 'queue' (queue workers)")
+      .option("--offline", "include workers whose heartbeat stopped"),
   ).action((expr: string | undefined, f: WorkerListFlags) =>
     run(async () => {
+      if (f.kind !== undefined && f.kind !== "agent" && f.kind !== "queue")
+        throw new ValidationError(`--kind must be 'agent' or 'queue', not '${f.kind}'`);
       const client = clientFor(f);
-      let workers = await client.workers.list({
-        ...(f.label === undefined ? {} : { label: f.label }),
-        ...(f.offline || expr !== undefined ? { includeOffline: true } : {}),
-      });
+      // A target or a label selects agents only: queue workers have neither host targets nor labels.
+      const agentsOnly = f.kind === "agent" || expr !== undefined || f.label !== undefined;
+      let workers =
+        f.kind === "queue"
+          ? []
+          : await client.workers.list({
+              ...(f.label === undefined ? {} : { label: f.label }),
+              ...(f.offline || expr !== undefined ? { includeOffline: true } : {}),
+            });
       if (expr !== undefined) {
         // The hosts the target selects or names (offline ones too: they show as offline).
         const p = await client.fleet.preview(expr);
@@ -53,24 +68,50 @@ export function registerWorkerCommands(program: Command, run: Runner): void {
               p.left_out.some((l) => l.host.toLowerCase() === w.hostname.toLowerCase())),
         );
       }
-      if (f.json) return printJson(workers);
-      if (workers.length === 0) {
-        process.stdout.write("no agents online\n");
+      const queueWorkers = agentsOnly
+        ? []
+        : await client.workers.queueWorkers(f.offline ? { includeOffline: true } : {});
+      const all: Listed[] = [...workers, ...queueWorkers];
+      if (f.json) return printJson(all);
+      if (all.length === 0) {
+        process.stdout.write(
+          f.kind === "queue"
+            ? "no queue workers online\n"
+            : f.kind === "agent"
+              ? "no agents online\n"
+              : "no workers online\n",
+        );
         return;
       }
       printTable(
-        ["HOSTNAME", "STATE", "RUNNING", "LABELS", "OS", "VERSION", "LAST SEEN"],
-        workers.map((w) => [
-          w.hostname,
-          agentStateCell(w.online ? w.state : "offline"),
-          `${w.running}/${w.concurrency}`,
-          Object.entries(w.labels)
-            .map(([k, v]) => `${k}:${v}`)
-            .join(",") || "-",
-          String(w.facts["os.pretty_name"] ?? w.facts["os.name"] ?? "-"),
-          w.version,
-          shortTime(w.last_seen),
-        ]),
+        ["KIND", "NAME", "STATE", "RUNNING", "LABELS", "QUEUES", "OS/HOST", "VERSION", "LAST SEEN"],
+        all.map((w) =>
+          w.kind === "queue"
+            ? [
+                "queue",
+                w.id,
+                w.online ? color.green("online") : color.red("offline"),
+                `${w.running}/${w.concurrency}`,
+                "-",
+                w.queues.join(",") || "-",
+                `${w.host} (pid ${w.pid})`,
+                w.version,
+                shortTime(w.last_seen),
+              ]
+            : [
+                "agent",
+                w.hostname,
+                agentStateCell(w.online ? w.state : "offline"),
+                `${w.running}/${w.concurrency}`,
+                Object.entries(w.labels)
+                  .map(([k, v]) => `${k}:${v}`)
+                  .join(",") || "-",
+                w.queues.join(",") || "-",
+                String(w.facts["os.pretty_name"] ?? w.facts["os.name"] ?? "-"),
+                w.version,
+                shortTime(w.last_seen),
+              ],
+        ),
       );
     }, f.json),
   );

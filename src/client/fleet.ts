@@ -17,6 +17,7 @@ import type { HostFold } from "../fleet/fold.js";
 import { applyEvent, eventFromView, hostView, newHostFolds } from "../fleet/fold.js";
 import type { FleetJobPage } from "../fleet/jobs.js";
 import type { AgentView } from "../fleet/registry.js";
+import type { QueueWorkerView } from "../worker/presence.js";
 import type {
   FleetJobView,
   FleetStatus,
@@ -27,9 +28,11 @@ import type {
 } from "../fleet/types.js";
 import { terminalHostStates } from "../fleet/types.js";
 import type { AgentControl } from "../fleet/workers.js";
+import type { QueueStats } from "./api.js";
 import type { HttpCaller } from "./http.js";
 import { sseStream } from "./http.js";
 
+export type { QueueWorkerView as QueueWorkerInfo } from "../worker/presence.js";
 export type {
   AgentView as WorkerInfo,
   FleetJobPage,
@@ -99,8 +102,22 @@ export interface Fleet {
   preview(target: string, op?: string, o?: { onlyReady?: boolean }): Promise<TargetPreview>;
 }
 
+/** A queue's statistics with the workers that take it. */
+export interface QueueConsumers extends QueueStats {
+  consumers: number;
+  no_consumers: boolean;
+}
+
 export interface Workers {
+  /** Fleet agents (`GET /api/v1/workers?kind=agent`). */
   list(q?: { label?: string; includeOffline?: boolean }): Promise<AgentView[]>;
+  /** Queue workers: SDK workers and agents' queue workers, with their queues and running jobs. */
+  queueWorkers(q?: { includeOffline?: boolean }): Promise<QueueWorkerView[]>;
+  /**
+   * Every queue's counts with its consumers (online queue workers); `no_consumers` flags an active
+   * queue with jobs waiting and no worker to run them (`GET /api/v1/queues`).
+   */
+  queues(): Promise<QueueConsumers[]>;
   get(hostname: string): Promise<AgentView>;
   drain(hostname: string): Promise<AgentControl>;
   undrain(hostname: string): Promise<AgentControl>;
@@ -224,7 +241,17 @@ export function createFleet(
       const p = new URLSearchParams();
       if (q.label !== undefined) p.set("label", q.label);
       if (q.includeOffline) p.set("offline", "true");
+      p.set("kind", "agent");
       return (await http.call<{ workers: AgentView[] }>("GET", `/api/v1/workers?${p.toString()}`)).workers;
+    },
+    async queues() {
+      return (await http.call<{ queues: QueueConsumers[] }>("GET", "/api/v1/queues")).queues;
+    },
+    async queueWorkers(q = {}) {
+      const p = new URLSearchParams({ kind: "queue" });
+      if (q.includeOffline) p.set("offline", "true");
+      return (await http.call<{ workers: QueueWorkerView[] }>("GET", `/api/v1/workers?${p.toString()}`))
+        .workers;
     },
     async get(host) {
       return (await http.call<{ worker: AgentView }>("GET", `/api/v1/workers/${enc(host)}`)).worker;

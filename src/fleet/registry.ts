@@ -2,12 +2,15 @@
  * The live registry of agents: every agent writes `a.<host token>` in the agents bucket on each
  * heartbeat; controllers keep an in-memory copy from a KV watch. An entry is alive while it is younger
  * than `livenessMisses` of the agent's own heartbeat period (judged from the server's store time, so
- * an agent's clock does not matter). The same bucket holds controller heartbeats (`c.<id>`).
+ * an agent's clock does not matter). The same bucket holds controller heartbeats (`c.<id>`) and the
+ * queue workers' entries (`q.<worker id token>`, worker/presence.ts).
  */
 import type { ArgsSchema } from "./args.js";
 import type { KV, KvEntry } from "@nats-io/kv";
 
 import type { StoreContext } from "../store/context.js";
+import type { QueueWorkerEntry } from "../worker/presence.js";
+import { QUEUE_WORKER_PREFIX, decodeQueueWorker } from "../worker/presence.js";
 import { hostToken } from "../store/topology.js";
 import type { TargetCandidate } from "./target/index.js";
 import { isAlive, fleetDefaults } from "./options.js";
@@ -44,6 +47,8 @@ export interface AgentInfo {
 
 /** An agent as the API lists it. */
 export interface AgentView extends AgentInfo {
+  /** Tells agents from queue workers in `GET /api/v1/workers`. */
+  kind: "agent";
   online: boolean;
   last_seen: string;
 }
@@ -90,7 +95,12 @@ export function candidateOf(e: AgentEntry): TargetCandidate & { entry: AgentEntr
 }
 
 export function agentView(e: AgentEntry, now = Date.now()): AgentView {
-  return { ...e.info, online: agentAlive(e, now), last_seen: new Date(e.seenAt).toISOString() };
+  return {
+    kind: "agent",
+    ...e.info,
+    online: agentAlive(e, now),
+    last_seen: new Date(e.seenAt).toISOString(),
+  };
 }
 
 export interface RegistryView {
@@ -99,6 +109,8 @@ export interface RegistryView {
   /** Every known agent (alive or not), by lowercased hostname. */
   agents(): AgentEntry[];
   agent(hostname: string): AgentEntry | undefined;
+  /** Every known queue worker (SDK workers, an agent's queue worker), online or not. */
+  queueWorkers(): QueueWorkerEntry[];
   /** Live controllers' ids. */
   liveControllers(now?: number): Set<string>;
   /** Called after every change. */
@@ -110,6 +122,7 @@ export function createRegistryView(ctx: StoreContext, onError: (err: unknown) =>
   const kv: KV = ctx.buckets.agents;
   const agents = new Map<string, AgentEntry>();
   const controllers = new Map<string, { info: ControllerInfo; seenAt: number }>();
+  const queueWorkers = new Map<string, QueueWorkerEntry>();
   const listeners: Array<() => void> = [];
   let stopped = false;
   let stop: (() => void) | undefined;
@@ -123,6 +136,13 @@ export function createRegistryView(ctx: StoreContext, onError: (err: unknown) =>
       else {
         const cur = agents.get(k);
         if (!cur || cur.seenAt <= seenAt) agents.set(k, { info, seenAt });
+      }
+    } else if (e.key.startsWith(QUEUE_WORKER_PREFIX)) {
+      const entry = decodeQueueWorker(e);
+      if (!entry) queueWorkers.delete(e.key);
+      else {
+        const cur = queueWorkers.get(e.key);
+        if (!cur || cur.seenAt <= entry.seenAt) queueWorkers.set(e.key, entry);
       }
     } else if (e.key.startsWith("c.")) {
       const info = decode<ControllerInfo>(e);
@@ -156,6 +176,7 @@ export function createRegistryView(ctx: StoreContext, onError: (err: unknown) =>
     ready,
     agents: () => [...agents.values()],
     agent: (hostname) => agents.get(agentKey(hostname)),
+    queueWorkers: () => [...queueWorkers.values()],
     liveControllers(now = Date.now()) {
       const out = new Set<string>();
       for (const c of controllers.values()) {

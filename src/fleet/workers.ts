@@ -10,6 +10,8 @@ import type { Controller } from "./controller.js";
 import type { AgentView } from "./registry.js";
 import { agentAlive, agentKey, agentView } from "./registry.js";
 import { labelMatches, parseLabel } from "./target/index.js";
+import type { QueueWorkerView } from "../worker/presence.js";
+import { queueWorkerView } from "../worker/presence.js";
 
 export interface AgentControl {
   drain: boolean;
@@ -49,6 +51,40 @@ export function listWorkers(c: Controller, q: WorkerQuery = {}): AgentView[] {
     .filter((v) => q.includeOffline === true || v.online)
     .filter((v) => want === undefined || labelMatches(v.labels[want.key], want.value))
     .sort((a, b) => a.hostname.localeCompare(b.hostname));
+}
+
+/** Agents and queue workers as `GET /api/v1/workers` lists them. */
+export type WorkerView = AgentView | QueueWorkerView;
+
+export const WorkerKind = { Agent: "agent", Queue: "queue" } as const;
+export type WorkerKind = (typeof WorkerKind)[keyof typeof WorkerKind];
+
+/** Queue workers (SDK workers, agents' queue workers), online ones unless `includeOffline`, by id. */
+export function listQueueWorkers(
+  c: Controller,
+  q: { includeOffline?: boolean; queue?: string } = {},
+): QueueWorkerView[] {
+  const now = Date.now();
+  return c.registry
+    .queueWorkers()
+    .map((e) => queueWorkerView(e, now))
+    .filter((v) => q.includeOffline === true || v.online)
+    .filter((v) => q.queue === undefined || v.queues.includes(q.queue))
+    .sort((a, b) => a.id.localeCompare(b.id));
+}
+
+/**
+ * Both kinds: agents (filtered by `label`) then queue workers. A label filter or `kind: "agent"`
+ * leaves queue workers out (they have no labels).
+ */
+export function listAllWorkers(c: Controller, q: WorkerQuery & { kind?: WorkerKind } = {}): WorkerView[] {
+  const out: WorkerView[] = [];
+  if (q.kind !== WorkerKind.Queue) out.push(...listWorkers(c, q));
+  if (q.kind !== WorkerKind.Agent && q.label === undefined)
+    out.push(
+      ...listQueueWorkers(c, q.includeOffline === undefined ? {} : { includeOffline: q.includeOffline }),
+    );
+  return out;
 }
 
 export function getWorker(c: Controller, hostname: string): AgentView {

@@ -4,7 +4,8 @@
  *
  * - queue gauges (`jetjob_jobs`, `jetjob_queue_depth`) computed at scrape time from the engine's
  *   queue statistics, cached briefly and loaded once for concurrent scrapes;
- * - fleet gauges (`jetjob_workers_online`, `jetjob_agents_online`) from the controller's registry;
+ * - worker gauges (`jetjob_workers_online{kind,queue}`, `jetjob_agents_online`) from the controller's
+ *   registry of agents and queue workers;
  * - event-fed counters and histograms (see metrics-events.ts);
  * - HTTP request counts and durations by route pattern (not the raw path, to bound cardinality);
  * - what the housekeeper removed (retention), from the engine's counts;
@@ -20,6 +21,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom
 import type { Controller } from "../fleet/controller.js";
 import type { AgentState } from "../fleet/registry.js";
 import { agentAlive } from "../fleet/registry.js";
+import { consumersByQueue } from "../worker/presence.js";
 import type { Engine } from "../store/engine.js";
 import type { QueueStats } from "../store/stats.js";
 import { startEventMetrics } from "./metrics-events.js";
@@ -121,10 +123,17 @@ export async function createMetrics(o: MetricsOptions): Promise<Metrics> {
   };
   new Gauge({
     name: "jetjob_workers_online",
-    help: "Fleet agents alive in the registry (heartbeat within the liveness window).",
+    help:
+      'Workers alive in the registry (heartbeat within the liveness window): kind="agent" (queue="") counts ' +
+      'fleet agents; kind="queue" counts queue workers (SDK workers, agents\' queue workers) per queue they take.',
+    labelNames: ["kind", "queue"] as const,
     registers,
     collect() {
-      if (fleet) this.set(aliveAgents().length);
+      if (!fleet) return;
+      this.reset();
+      this.set({ kind: "agent", queue: "" }, aliveAgents().length);
+      for (const [queue, n] of consumersByQueue(fleet.registry.queueWorkers()))
+        this.set({ kind: "queue", queue }, n);
     },
   });
   new Gauge({

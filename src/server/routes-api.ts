@@ -14,6 +14,7 @@ import { isFleetId } from "../fleet/ids.js";
 import type { FleetListQuery } from "../fleet/jobs.js";
 import { getFleetJob, listFleetJobs, retryFleetJob } from "../fleet/jobs.js";
 import type { Engine } from "../store/engine.js";
+import { consumersByQueue } from "../worker/presence.js";
 import { Scope } from "./auth.js";
 import { ojsJson } from "./ojs.js";
 import type { RouteDef } from "./route.js";
@@ -56,6 +57,25 @@ export function apiRoutes(engine: Engine, fleet?: Controller): RouteDef[] {
       summary:
         "Streams and buckets (messages, bytes, oldest entry), the housekeeper's walk per lane, the retention in force and the removals due next",
       handler: async (c) => ojsJson(c, 200, { storage: await engine.storage() }),
+    }),
+    defineRoute({
+      method: "GET",
+      path: "/api/v1/queues",
+      scope: Scope.Read,
+      tag: "queues",
+      summary:
+        "Every queue's job counts with its consumers (online queue workers taking it); `no_consumers` " +
+        "flags an active queue with jobs waiting and nobody to run them",
+      handler: async (c) => {
+        const stats = await engine.allQueueStats();
+        const consumers = consumersByQueue(fleet?.registry.queueWorkers() ?? []);
+        return ojsJson(c, 200, {
+          queues: stats.map((s) => {
+            const n = consumers.get(s.name) ?? 0;
+            return { ...s, consumers: n, no_consumers: !s.paused && n === 0 && s.available > 0 };
+          }),
+        });
+      },
     }),
     defineRoute({
       method: "GET",

@@ -14,7 +14,7 @@ import { cancelFleetJob, createdJobView, deleteFleetJob, getFleetJob } from "../
 import { agentView } from "../fleet/registry.js";
 import { createRequestOf, fleetJobSchema } from "../fleet/request.js";
 import { followTimeline } from "../fleet/timeline.js";
-import { forgetWorker, getWorker, listWorkers, setControl } from "../fleet/workers.js";
+import { forgetWorker, getWorker, listAllWorkers, setControl } from "../fleet/workers.js";
 import { LABEL_KEY, LABEL_VALUE } from "../fleet/target/index.js";
 import { Scope } from "./auth.js";
 import { ojsJson } from "./ojs.js";
@@ -90,13 +90,22 @@ export function fleetRoutes(fleet: Controller): RouteDef[] {
       tag: "workers",
       query: z.object({
         label: z.string().optional().describe("Only agents with this label, e.g. group:web"),
-        offline: z.boolean().optional().describe("Include agents that went offline"),
+        offline: z.boolean().optional().describe("Include agents and queue workers that went offline"),
+        kind: z
+          .enum(["agent", "queue"])
+          .optional()
+          .describe("Only fleet agents, or only queue workers (SDK workers and agents' queue workers)"),
       }),
       summary:
-        "Agents online with hostname, labels, facts, state, running jobs (?label=group:web, ?offline=true)",
+        "Workers online, each with its `kind`: fleet agents (hostname, labels, facts, state, running jobs) " +
+        "and queue workers (id, queues, concurrency, running jobs, host, last_seen) " +
+        "(?kind=agent|queue, ?label=group:web, ?offline=true)",
       handler: (c, { query }) => {
-        const workers = listWorkers(fleet, {
+        if (query.kind !== undefined && query.kind !== "agent" && query.kind !== "queue")
+          throw new ValidationError(`kind must be 'agent' or 'queue', not '${query.kind}'`);
+        const workers = listAllWorkers(fleet, {
           ...(query.label === undefined ? {} : { label: query.label }),
+          ...(query.kind === undefined ? {} : { kind: query.kind }),
           includeOffline: query.offline === "true",
         });
         return ojsJson(c, 200, { workers, total: workers.length });

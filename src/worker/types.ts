@@ -77,7 +77,13 @@ export interface WorkerOptions<T extends JobTypes = JobTypes> {
    * with `unknown_job_type`. @defaultValue 3600000 (1 hour)
    */
   unhandledJobTimeoutMs?: number;
-  /** Shown in claims, events and the job's `worker_id`. @defaultValue a random id */
+  /**
+   * How often the worker refreshes its entry in the worker registry (queues, running jobs; listed by
+   * `jetjob worker list` and `GET /api/v1/workers`). It counts as offline after three missed beats.
+   * @defaultValue 5000
+   */
+  heartbeatMs?: number;
+  /** Shown in claims, events, the worker registry and the job's `worker_id`. @defaultValue a random id */
   workerId?: string;
   topology?: TopologyOptions;
   /** Aborting it drains the worker (same as `close()`). */

@@ -32,6 +32,8 @@ import { createServices } from "../store/create-services.js";
 import { workflowOutcomeListener } from "../store/workflows.js";
 import { DEFAULT_SEGMENT_LEASE_MS } from "../store/queues.js";
 import type { QueueRecord } from "../store/queues.js";
+import type { Presence } from "./presence.js";
+import { startPresence } from "./presence.js";
 import type { SegmentRunner } from "./segments.js";
 import { createSegmentRunner } from "./segments.js";
 import type { JobContext, WorkerEvents, WorkerOptions, WorkerStats } from "./types.js";
@@ -79,6 +81,7 @@ export function createWorker<T extends JobTypes = JobTypes>(options: WorkerOptio
   let nc: NatsConnection | undefined;
   let ownConnection = false;
   let cancelSub: Subscription | undefined;
+  let presence: Presence | undefined;
   let closing: Promise<void> | undefined;
   /** Stops connection attempts when the worker is closed before it connected. */
   const stopConnecting = new AbortController();
@@ -265,6 +268,16 @@ export function createWorker<T extends JobTypes = JobTypes>(options: WorkerOptio
       const rec = await ctx.queues.get(q);
       if (rec) addLanes(rec);
     }
+    // In the worker registry (`jetjob worker list`, the dashboard, metrics) until close().
+    presence = await startPresence(ctx, {
+      id,
+      queues,
+      concurrency,
+      heartbeatMs: options.heartbeatMs ?? 5000,
+      stats: () => r.stats,
+      logger,
+      onError: (err) => emit("error", coerceError(err)),
+    });
     logger.debug("worker started", { queues, concurrency });
   })();
   ready.catch((err: unknown) => {
@@ -309,6 +322,7 @@ export function createWorker<T extends JobTypes = JobTypes>(options: WorkerOptio
         const drained = runner?.drain(deadline);
         await Promise.all(pulls);
         await drained;
+        await presence?.close();
         cancelSub?.unsubscribe();
         await svc?.close();
         ctx?.close();

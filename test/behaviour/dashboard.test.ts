@@ -149,4 +149,20 @@ describe("web dashboard (chromium)", () => {
     await page.goto(`${api}/#/workers`);
     await page.waitForSelector(`tr[data-worker="${hostname()}"] [data-state=ready]`);
   });
+
+  it("lists queue workers on the Workers page and flags a queue with jobs but no worker", async () => {
+    const w = await startWorker("ui-consumed", () => "ok");
+    await page.goto(`${api}/#/workers`);
+    await page.waitForSelector(`#queue-workers tr[data-queue-worker="${w.id}"] >> text=ui-consumed`);
+    const job = await client.enqueue("demo.task", [0], { queue: "ui-consumed" }); // a queue exists once it has a job
+    await client.waitFor(job.id, { timeoutMs: 10_000 });
+    await page.goto(`${api}/#/queues/ui-consumed`);
+    await page.waitForSelector("#consumers[data-consumers='1']");
+
+    await client.enqueue("demo.task", [1], { queue: "ui-orphan" });
+    await page.goto(`${api}/#/queues/ui-orphan`);
+    await page.waitForSelector("#consumers[data-consumers='0'] >> text=no worker takes this queue");
+    await page.goto(api);
+    await page.waitForSelector("tr[data-queue=ui-orphan] [data-count=consumers] >> text=⚠");
+  });
 });

@@ -178,7 +178,7 @@ describe("Prometheus metrics", () => {
     );
     assert.equal(m.get(`jetjob_fleet_jobs_finished_total{status="completed"}`), 1);
     assert.equal(m.get(`jetjob_fleet_host_results_total{state="completed"}`), 1);
-    assert.ok((m.get("jetjob_workers_online") ?? 0) >= 1);
+    assert.ok((m.get(`jetjob_workers_online{kind="agent",queue=""}`) ?? 0) >= 1);
     assert.equal(m.get(`jetjob_agents_online{state="ready"}`), 1);
     assert.equal(m.get(`jetjob_agents_online{state="draining"}`), 0);
   });

@@ -1,0 +1,166 @@
+/**
+ * Queue workers in the worker registry: every SDK worker writes `q.<worker id token>` in the agents
+ * bucket (next to the fleet agents' `a.<host token>`) when it starts and on each heartbeat, with its
+ * queues, concurrency and running jobs, and deletes it on close. The API, `jetjob worker list`, the
+ * dashboard and the metrics read these entries to show who consumes each queue. An entry is online
+ * while it is younger than three of the worker's own heartbeat periods (judged from the server's
+ * store time); a worker that died without closing stays listed as offline until the bucket's TTL
+ * removes it.
+ */
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+
+import type { KvEntry } from "@nats-io/kv";
+
+import type { Logger } from "../core/logger.js";
+import type { StoreContext } from "../store/context.js";
+import { hostToken } from "../store/topology.js";
+
+/** Heartbeats an entry may miss before it counts as offline. */
+const LIVENESS_MISSES = 3;
+
+/** What a queue worker writes about itself on every heartbeat. */
+export interface QueueWorkerInfo {
+  id: string;
+  queues: string[];
+  concurrency: number;
+  /** Jobs running now. */
+  running: number;
+  /** Jobs finished by this process so far. */
+  completed: number;
+  failed: number;
+  host: string;
+  pid: number;
+  /** jetjob's version. */
+  version: string;
+  started_at: string;
+  heartbeat_ms: number;
+}
+
+/** A queue worker as the API lists it. */
+export interface QueueWorkerView extends QueueWorkerInfo {
+  kind: "queue";
+  online: boolean;
+  last_seen: string;
+}
+
+export interface QueueWorkerEntry {
+  info: QueueWorkerInfo;
+  /** Server store time of the last heartbeat, epoch ms. */
+  seenAt: number;
+}
+
+export const QUEUE_WORKER_PREFIX = "q.";
+export const queueWorkerKey = (id: string) => `${QUEUE_WORKER_PREFIX}${hostToken(id)}`;
+
+export function queueWorkerAlive(e: QueueWorkerEntry, now = Date.now()): boolean {
+  return now - e.seenAt < e.info.heartbeat_ms * LIVENESS_MISSES;
+}
+
+export function queueWorkerView(e: QueueWorkerEntry, now = Date.now()): QueueWorkerView {
+  return {
+    kind: "queue",
+    ...e.info,
+    online: queueWorkerAlive(e, now),
+    last_seen: new Date(e.seenAt).toISOString(),
+  };
+}
+
+/** Reads a registry entry of a queue worker (undefined for a delete or a malformed value). */
+export function decodeQueueWorker(e: KvEntry): QueueWorkerEntry | undefined {
+  if (e.operation !== "PUT") return undefined;
+  try {
+    const info = JSON.parse(new TextDecoder().decode(e.value)) as QueueWorkerInfo;
+    if (typeof info.id !== "string" || !Array.isArray(info.queues)) return undefined;
+    return { info, seenAt: e.created.getTime() };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Number of online queue workers per queue. */
+export function consumersByQueue(entries: Iterable<QueueWorkerEntry>, now = Date.now()): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const e of entries) {
+    if (!queueWorkerAlive(e, now)) continue;
+    for (const q of e.info.queues) out.set(q, (out.get(q) ?? 0) + 1);
+  }
+  return out;
+}
+
+let cachedVersion: string | undefined;
+function jetjobVersion(): string {
+  if (cachedVersion === undefined) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+        version?: unknown;
+      };
+      cachedVersion = typeof pkg.version === "string" ? pkg.version : "unknown";
+    } catch {
+      cachedVersion = "unknown";
+    }
+  }
+  return cachedVersion;
+}
+
+export interface PresenceOptions {
+  id: string;
+  queues: string[];
+  concurrency: number;
+  heartbeatMs: number;
+  stats: () => { running: number; completed: number; failed: number };
+  logger: Logger;
+  onError: (err: unknown) => void;
+}
+
+export interface Presence {
+  close(): Promise<void>;
+}
+
+/** Writes the worker's entry now and on every heartbeat; `close()` deletes it. */
+export async function startPresence(ctx: StoreContext, o: PresenceOptions): Promise<Presence> {
+  const kv = ctx.buckets.agents;
+  const key = queueWorkerKey(o.id);
+  const base = {
+    id: o.id,
+    queues: [...o.queues],
+    concurrency: o.concurrency,
+    host: hostname(),
+    pid: process.pid,
+    version: jetjobVersion(),
+    started_at: new Date().toISOString(),
+    heartbeat_ms: o.heartbeatMs,
+  };
+  const beat = () => {
+    const s = o.stats();
+    const info: QueueWorkerInfo = { ...base, running: s.running, completed: s.completed, failed: s.failed };
+    return kv.put(key, JSON.stringify(info));
+  };
+  await beat();
+  let failing = false;
+  let inFlight: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    inFlight = beat().then(
+      () => {
+        failing = false;
+      },
+      (err: unknown) => {
+        // Once per run of failures: NATS being away is logged by the connection already.
+        if (!failing) o.onError(err);
+        failing = true;
+      },
+    );
+  }, o.heartbeatMs);
+  timer.unref();
+  return {
+    async close() {
+      clearInterval(timer);
+      await inFlight;
+      try {
+        await kv.delete(key);
+      } catch (err) {
+        o.logger.debug("could not remove the worker's registry entry", { error: String(err) });
+      }
+    },
+  };
+}
