@@ -21,7 +21,6 @@ const MAX_LINES = 400;
 const KNOWN_LONG = {
   "src/server/openapi.ts": 416,
   "src/store/producer.ts": 405,
-  "src/store/topology.ts": 440,
 };
 
 const tree = await parseDependencyTree(["src/**/*.ts"], {

@@ -21,8 +21,10 @@ import type { Journals } from "./journal.js";
 import { createJournals } from "./journal.js";
 import type { QueueRegistry } from "./queues.js";
 import { createQueueRegistry } from "./queues.js";
-import type { Buckets, ResolvedTopology, TopologyOptions } from "./topology.js";
-import { ensureTopology, openBuckets, resolveTopology, Subjects } from "./topology.js";
+import type { ResolvedTopology, TopologyOptions } from "./topology.js";
+import type { Buckets } from "./provision.js";
+import { resolveTopology, Subjects } from "./topology.js";
+import { ensureTopology, openBuckets } from "./provision.js";
 
 export interface StoreContext {
   nc: NatsConnection;

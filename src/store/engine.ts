@@ -53,7 +53,7 @@ import type { Housekeeper } from "./retention/housekeeper.js";
 import { startHousekeeper } from "./retention/housekeeper.js";
 import type { StorageReport } from "./retention/report.js";
 import { storageReport } from "./retention/report.js";
-import { streamConfigs } from "./topology.js";
+import { streamConfigs } from "./stream-configs.js";
 import type { JobView } from "./view.js";
 import type { WorkflowView } from "./workflows.js";
 import {

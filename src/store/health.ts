@@ -6,7 +6,7 @@
  */
 import type { StoreContext } from "./context.js";
 import type { StorageStatus } from "./storage-guard.js";
-import { ensureTopology, isStreamNotFound } from "./topology.js";
+import { ensureTopology, isStreamNotFound } from "./provision.js";
 
 export interface StoreHealth {
   storage: StorageStatus;
