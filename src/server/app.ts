@@ -18,6 +18,7 @@ import { errorCatalog, errorResponse, OJS_VERSION, ojsJson } from "./ojs.js";
 import type { RouteDef } from "./route.js";
 import { registerRoutes } from "./route.js";
 import { renderDocsPage } from "./docs-page.js";
+import { prefersHtml, renderErrorsPage } from "./errors-page.js";
 import type { OpenApiDocument } from "./openapi.js";
 import { buildOpenApi } from "./openapi.js";
 import { ojsJobRoutes } from "./routes-ojs.js";
@@ -115,7 +116,11 @@ export function createApp(o: AppOptions): App {
   hono.get("/health", (c) =>
     health(c, { engine: o.engine, version: o.version, startedAt, enableReset: false }),
   );
-  hono.get("/docs/errors", (c) => ojsJson(c, 200, { errors: errorCatalog() }));
+  hono.get("/docs/errors", (c) =>
+    prefersHtml(c.req.header("accept"))
+      ? c.html(renderErrorsPage(errorCatalog()))
+      : ojsJson(c, 200, { errors: errorCatalog() }),
+  );
   registerUi(hono);
 
   hono.notFound((c) =>

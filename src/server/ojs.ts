@@ -7,7 +7,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import "./context-vars.js";
 
 import type { JetjobError } from "../core/errors.js";
-import { ErrorCode, httpStatusFor } from "../core/errors.js";
+import { ErrorCode, exitCodeFor, httpStatusFor } from "../core/errors.js";
 
 export const OJS_MEDIA_TYPE = "application/openjobspec+json";
 export const OJS_VERSION = "1.0";
@@ -72,11 +72,53 @@ const defaultHints: Partial<Record<ErrorCode, string>> = {
     "Stored jobs still run; space comes back as housekeeping removes finished jobs, or give JetStream more room. `GET /health` shows the storage state.",
 };
 
-/** The documented error codes, for the `/docs/errors` page. */
-export function errorCatalog(): Array<{ code: string; status: number; hint: string }> {
+/** What each code means (one line each; `core/errors.ts` has the full comments). */
+const meanings: Record<ErrorCode, string> = {
+  invalid_request:
+    "The request is malformed: a field has the wrong type or format, or arguments do not match a schema.",
+  invalid_payload: "The body is not parsable JSON.",
+  validation_error: "The request is well-formed but semantically invalid (e.g. a retry policy).",
+  not_found:
+    "The job, queue, schedule, worker or other resource does not exist (or was removed after its retention).",
+  duplicate: "A job with this id, or a unique job with the same key, already exists.",
+  conflict: "The operation is not allowed in the resource's current state (e.g. cancelling a finished job).",
+  lock_held: "The lock is held by someone else.",
+  lock_lost: "The lock is no longer held with this token: released, expired and taken, or never held.",
+  lease_lost:
+    "A worker reported on a job it no longer holds (its lease ran out or another worker claimed it); nothing was recorded.",
+  unauthorized: "No token, or a token the server does not know (revoked or expired).",
+  forbidden: "The token is valid but its scope does not allow the operation.",
+  payload_too_large: "The body or a field is larger than the configured limit.",
+  rate_limited: "Too many requests.",
+  no_targets:
+    "A fleet target selects no agent that can run the operation now; details list each host and why.",
+  unsupported: "The server does not support the requested feature in this configuration.",
+  backend_error: "NATS/JetStream failed or did not answer in time.",
+  storage_full: "JetStream's storage is full: new jobs are refused, stored ones still run.",
+  server_too_old: "The NATS server is too old or has no JetStream.",
+  nats_unreachable:
+    "No NATS server answered at the given address (a worker or client could not connect in time).",
+  timeout: "A deadline passed.",
+  closed: "The object was closed or the operation aborted (e.g. during shutdown).",
+  internal_error: "A bug: an unexpected failure. The request id in the body finds it in the server's log.",
+};
+
+export interface ErrorCatalogEntry {
+  code: string;
+  status: number;
+  /** Exit code of the `jetjob` CLI for this error. */
+  exit_code: number;
+  meaning: string;
+  hint: string;
+}
+
+/** The documented error codes, for the `/docs/errors` page (each error's `docs_url` points into it). */
+export function errorCatalog(): ErrorCatalogEntry[] {
   return Object.values(ErrorCode).map((code) => ({
     code,
     status: httpStatusFor(code),
+    exit_code: exitCodeFor(code),
+    meaning: meanings[code],
     hint: defaultHints[code] ?? "",
   }));
 }
