@@ -16,7 +16,7 @@ import type { StoreContext } from "./context.js";
 import type { Slot } from "./fold.js";
 import { forwardOf, isGone } from "./fold.js";
 import type { JournalState } from "./journal.js";
-import type { IdRecord } from "./producer.js";
+import type { IdRecord } from "./id-index.js";
 import type { RefKey, SegmentAt } from "./segment.js";
 import { decodeSegment, derivedAddressMatches, indexOfJob, parseRefKey, refKey } from "./segment.js";
 

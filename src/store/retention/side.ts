@@ -7,7 +7,7 @@
 import type { JobSpec } from "../../core/envelope.js";
 import { deadLetterKey } from "../dlq-index.js";
 import { eraseKey, getJson } from "../kvjson.js";
-import type { IdRecord } from "../producer.js";
+import type { IdRecord } from "../id-index.js";
 import type { SegmentAt } from "../segment.js";
 import { jobIdAt, refKey } from "../segment.js";
 import type { Services } from "../services.js";
