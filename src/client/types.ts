@@ -1,6 +1,7 @@
 /**
  * Types of the client SDK: the job as returned by the API (OJS wire shape) and the enqueue options.
  */
+import type { JobTypes } from "../core/job-types.js";
 import type { JobState } from "../core/states.js";
 
 /** A recorded failure. */
@@ -139,5 +140,5 @@ export interface UniqueOptions {
   states?: JobState[];
 }
 
-/** Maps job types to their argument tuples, for typed `enqueue` calls. */
-export type JobTypes = Record<string, unknown[]>;
+/** Maps job types to their argument tuples (core/job-types.ts; shared with the worker SDK). */
+export type { JobTypes };

@@ -4,7 +4,7 @@
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 
-import type { JobTypes } from "../client/types.js";
+import type { JobTypes } from "../core/job-types.js";
 import type { Logger } from "../core/logger.js";
 import type { ConnectOptions } from "../nats/connect.js";
 import type { TopologyOptions } from "../store/topology.js";

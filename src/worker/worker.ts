@@ -18,7 +18,7 @@ import { EventEmitter } from "node:events";
 
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 
-import type { JobTypes } from "../client/types.js";
+import type { JobTypes } from "../core/job-types.js";
 import { ErrorCode, coerceError } from "../core/errors.js";
 import { uuidv7 } from "../core/ids.js";
 import { createLogger } from "../core/logger.js";
