@@ -192,10 +192,15 @@ const states = [
   "cancelled",
 ];
 
+/** A queue's stats response (OJS http-binding §11.2: counts under `stats`) as one flat object. */
+function statsOf(r) {
+  return { ...r.stats, name: r.name, paused: r.paused };
+}
+
 async function queueStats() {
   const { queues } = await api("GET", "/ojs/v1/queues?limit=1000");
   return Promise.all(
-    queues.map(async (q) => (await api("GET", `/ojs/v1/queues/${encodeURIComponent(q.name)}/stats`)).queue),
+    queues.map(async (q) => statsOf(await api("GET", `/ojs/v1/queues/${encodeURIComponent(q.name)}/stats`))),
   );
 }
 
@@ -383,7 +388,7 @@ async function queueView(name, state) {
   render(h("h1", {}, "Queue ", h("span", { class: "mono" }, name)), head, tabs, list);
   let cursor;
   async function refreshHead() {
-    const s = (await api("GET", `/ojs/v1/queues/${enc}/stats`)).queue;
+    const s = statsOf(await api("GET", `/ojs/v1/queues/${enc}/stats`));
     const toggle = h(
       "button",
       {

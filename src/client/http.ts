@@ -79,9 +79,11 @@ function apiError(status: number, body: unknown): JetjobError {
   const e = (
     body as { error?: { code?: string; message?: string; details?: Record<string, unknown>; hint?: string } }
   )?.error;
+  // OJS routes send jetjob's own codes with the `x_` prefix (http-binding §16.3).
+  const raw = e?.code?.startsWith("x_") ? e.code.slice(2) : e?.code;
   const code =
-    e?.code && codes.has(e.code)
-      ? (e.code as ErrorCode)
+    raw && codes.has(raw)
+      ? (raw as ErrorCode)
       : status >= 500
         ? ErrorCode.BackendError
         : ErrorCode.InvalidRequest;
@@ -125,15 +127,21 @@ export function createHttpTransport(url: string, o: { token?: string; timeoutMs?
         return (await http.call<{ queues: QueueInfo[] }>("GET", "/ojs/v1/queues?limit=1000")).queues;
       },
       async stats(name) {
-        return (await http.call<{ queue: QueueStats }>("GET", `/ojs/v1/queues/${enc(name)}/stats`)).queue;
+        // http-binding §11.2: `queue` is the name, the counts are under `stats`.
+        const r = await http.call<{
+          name: string;
+          paused: boolean;
+          stats: Omit<QueueStats, "name" | "paused">;
+        }>("GET", `/ojs/v1/queues/${enc(name)}/stats`);
+        return { name: r.name, paused: r.paused, ...r.stats };
       },
       async setPaused(name, paused) {
-        const r = await http.call<{ queue: { name: string; paused: boolean } }>(
+        const r = await http.call<{ name: string; paused: boolean }>(
           "POST",
           `/ojs/v1/queues/${enc(name)}/${paused ? "pause" : "resume"}`,
           {},
         );
-        return r.queue;
+        return { name: r.name, paused: r.paused };
       },
       async configure(name, change) {
         return (await http.call<{ queue: QueueConfig }>("PUT", `/api/v1/queues/${enc(name)}/config`, change))

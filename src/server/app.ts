@@ -21,6 +21,7 @@ import { renderDocsPage } from "./docs-page.js";
 import { prefersHtml, renderErrorsPage } from "./errors-page.js";
 import type { OpenApiDocument } from "./openapi.js";
 import { buildOpenApi } from "./openapi.js";
+import { cors, ojsVersionCheck } from "./ojs-http.js";
 import { ojsJobRoutes } from "./routes-ojs.js";
 import { health, ojsAdminRoutes } from "./routes-ojs-admin.js";
 import { sseRoutes } from "./routes-sse.js";
@@ -50,6 +51,8 @@ export interface AppOptions {
    * until its first byte). @defaultValue 30000
    */
   requestTimeoutMs?: number;
+  /** Origins browsers may call the API from (CORS, ojs-http.ts); `*` for any. @defaultValue [] */
+  corsOrigins?: readonly string[];
 }
 
 export interface App {
@@ -90,6 +93,8 @@ export function createApp(o: AppOptions): App {
   );
 
   hono.use("*", requestDeadline(o.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS));
+  hono.use("*", cors(o.corsOrigins ?? []));
+  hono.use("*", ojsVersionCheck());
 
   const deps = { engine: o.engine, version: o.version, startedAt, enableReset: o.enableReset ?? false };
   const routes: RouteDef[] = [

@@ -33,9 +33,38 @@ export interface ErrorBody {
   };
 }
 
-export function errorBody(err: JetjobError, requestId: string | undefined): ErrorBody {
+/**
+ * Error codes of the OJS vocabulary (http-binding §16.3), with `conflict` for a state that does not
+ * allow the operation (the conformance suite and the reference servers use it).
+ */
+const OJS_ERROR_CODES: ReadonlySet<string> = new Set([
+  "handler_error",
+  "timeout",
+  "cancelled",
+  "invalid_payload",
+  "invalid_request",
+  "not_found",
+  "backend_error",
+  "rate_limited",
+  "duplicate",
+  "queue_paused",
+  "schema_validation",
+  "unsupported",
+  "conflict",
+]);
+
+/** The code as OJS routes send it: jetjob's own codes carry the `x_` prefix (§16.3). */
+export function ojsErrorCode(code: string): string {
+  return OJS_ERROR_CODES.has(code) ? code : `x_${code}`;
+}
+
+/**
+ * The error body. On OJS routes (`ojs`), codes outside the OJS vocabulary get the `x_` prefix; `type`
+ * keeps jetjob's code (OJS clients read `type: validation_error`), as does `docs_url`.
+ */
+export function errorBody(err: JetjobError, requestId: string | undefined, ojs = false): ErrorBody {
   const e: ErrorBody["error"] = {
-    code: err.code,
+    code: ojs ? ojsErrorCode(err.code) : err.code,
     type: err.code,
     message: err.message,
     retryable: err.retryable,
@@ -50,7 +79,7 @@ export function errorBody(err: JetjobError, requestId: string | undefined): Erro
 
 export function errorResponse(c: Context, err: JetjobError): Response {
   const requestId = c.get("requestId");
-  const res = ojsJson(c, httpStatusFor(err.code), errorBody(err, requestId));
+  const res = ojsJson(c, httpStatusFor(err.code), errorBody(err, requestId, c.req.path.startsWith("/ojs/")));
   if (err.code === ErrorCode.Unauthorized) res.headers.set("WWW-Authenticate", 'Bearer realm="jetjob"');
   return res;
 }

@@ -45,6 +45,11 @@ export interface ApiServerOptions {
   housekeeping?: HousekeepingOptions | false;
   /** How much JetStream may store (store/storage-guard.ts). */
   storageCapacityBytes?: number;
+  /**
+   * Origins browsers may call the API from (CORS). @defaultValue `JETJOB_CORS_ORIGINS`, comma
+   * separated, else none
+   */
+  corsOrigins?: readonly string[];
 }
 
 export interface RunningApiServer {
@@ -137,6 +142,12 @@ export async function runApiServer(o: ApiServerOptions): Promise<RunningApiServe
     version: o.version,
     enableReset: o.enableReset ?? false,
     ...(o.maxBodyBytes === undefined ? {} : { maxBodyBytes: o.maxBodyBytes }),
+    corsOrigins:
+      o.corsOrigins ??
+      (process.env.JETJOB_CORS_ORIGINS ?? "")
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean),
   });
   let http: HttpServer;
   try {

@@ -110,6 +110,14 @@ export interface CronView {
   last_job_id?: string;
   /** Why the last tick did not fire (`no_targets`, `unsupported`, ...); absent when it fired. */
   last_error?: { code: string; message: string; tick_at: string };
+  /** The OJS names (http-binding §13, ojs-cron §2): `expression`. */
+  cron: string;
+  /** `active`, or `disabled` for a schedule registered with `enabled: false`. */
+  status: "active" | "disabled";
+  /** The template's job type, or a fleet template's `op`. */
+  type?: string;
+  args?: unknown;
+  options?: unknown;
 }
 
 /** The target of a targeted (fleet) template, or undefined for a queue job's template. */
@@ -131,7 +139,14 @@ export function cronView(r: CronRecord, nowMs = Date.now()): CronView {
     enabled: r.enabled,
     job_template: r.jobTemplate,
     created_at: toRfc3339(r.createdAt),
+    cron: r.expression,
+    status: r.enabled ? "active" : "disabled",
   };
+  const t = r.jobTemplate;
+  const type = typeof t.type === "string" ? t.type : typeof t.op === "string" ? t.op : undefined;
+  if (type !== undefined) v.type = type;
+  if (t.args !== undefined) v.args = t.args;
+  if (t.options !== undefined) v.options = t.options;
   const target = templateTarget(r.jobTemplate);
   if (target !== undefined) v.target = target;
   const next = schedule(r.expression, r.timezone).nextRun(new Date(nowMs));
@@ -230,9 +245,23 @@ export function parseCron(body: unknown, nowMs = Date.now(), fleet?: CronFleet):
 
 /** Registers (or replaces) a schedule. */
 export async function registerCron(svc: Services, body: unknown, o: CronOptions = {}): Promise<CronView> {
+  return (await upsertCron(svc, body, o)).cron;
+}
+
+/**
+ * Registers a schedule, or replaces the one of the same name (ojs-cron §8.1 upsert; `created` tells
+ * which, for 201 or 200). A replaced schedule keeps its `created_at`; its run history starts afresh.
+ */
+export async function upsertCron(
+  svc: Services,
+  body: unknown,
+  o: CronOptions = {},
+): Promise<{ cron: CronView; created: boolean }> {
   const r = parseCron(body, Date.now(), o.fleet);
+  const old = await getJson<CronRecord>(svc.ctx.buckets.cron, r.name);
+  if (old) r.createdAt = old.value.createdAt;
   await putJson(svc.ctx.buckets.cron, r.name, r);
-  return cronView(r);
+  return { cron: cronView(r), created: !old };
 }
 
 export async function listCrons(svc: Services): Promise<CronView[]> {

@@ -19,7 +19,7 @@ import { createServerClock } from "./server-clock.js";
 import type { StoreContext, StoreContextOptions } from "./context.js";
 import { createStoreContext } from "./context.js";
 import type { CronOptions, CronView } from "./cron.js";
-import { cronTick, deleteCron, listCrons, registerCron } from "./cron.js";
+import { cronTick, deleteCron, listCrons, upsertCron } from "./cron.js";
 import type { DeadLetterPage } from "./dlq.js";
 import { deleteDeadLetter, listDeadLetters, retryDeadLetter, retryJob } from "./dlq.js";
 import type { Enqueued } from "./enqueue.js";
@@ -128,7 +128,8 @@ export interface Engine {
   createWorkflow(body: unknown): Promise<WorkflowView>;
   getWorkflow(id: string): Promise<WorkflowView>;
   cancelWorkflow(id: string): Promise<WorkflowView>;
-  registerCron(body: unknown): Promise<CronView>;
+  /** Registers or replaces a schedule (`created`: it was new). */
+  registerCron(body: unknown): Promise<{ cron: CronView; created: boolean }>;
   listCrons(): Promise<CronView[]>;
   deleteCron(name: string): Promise<CronView>;
   events(q: RecentEventsQuery): Promise<EventView[]>;
@@ -275,6 +276,9 @@ export async function createEngine(nc: NatsConnection, options: EngineOptions = 
     },
     setPaused: (name, paused) =>
       ctx.queues.update(name, (r) => {
+        // When it was paused (OJS `paused_at`): kept by a repeated pause, cleared by resume.
+        if (paused && !r.paused) r.pausedAt = Date.now();
+        if (!paused) delete r.pausedAt;
         r.paused = paused;
       }),
     listJobs: (q) => listJobs(svc, q),
@@ -285,7 +289,7 @@ export async function createEngine(nc: NatsConnection, options: EngineOptions = 
     createWorkflow: (body) => createWorkflow(svc, body),
     getWorkflow: (id) => getWorkflow(svc, id),
     cancelWorkflow: (id) => cancelWorkflow(svc, id),
-    registerCron: (body) => registerCron(svc, body, options.cron),
+    registerCron: (body) => upsertCron(svc, body, options.cron),
     listCrons: () => listCrons(svc),
     deleteCron: (name) => deleteCron(svc, name),
     events: (q) => recentEvents(ctx, q),

@@ -20,6 +20,8 @@ export interface QueueRecord {
   /** Priorities that have a lane (and a consumer). */
   lanes: number[];
   paused: boolean;
+  /** When the queue was paused (epoch ms); absent while it runs. */
+  pausedAt?: number;
   rateLimitPerSecond?: number;
   /** Exclusive key of jobs that do not name one, e.g. `host:{args.0.host}` (core/key-template.ts). */
   exclusiveKeyTemplate?: string;

@@ -193,7 +193,11 @@ export function buildJobView(at: SegmentAt, idx: number, d: Derived): JobView {
   }
   if (spec.timeoutMs !== undefined) v.timeout_ms = spec.timeoutMs;
   if (d.startedAt !== undefined) v.started_at = toRfc3339(d.startedAt);
-  if (d.completedAt !== undefined) v.completed_at = toRfc3339(d.completedAt);
+  if (d.completedAt !== undefined) {
+    v.completed_at = toRfc3339(d.completedAt);
+    // The OJS name of a discarded job's end (http-binding §12.1: dead letters carry it).
+    if (d.state === S.Discarded) v.discarded_at = v.completed_at;
+  }
   if (d.cancelledAt !== undefined) v.cancelled_at = toRfc3339(d.cancelledAt);
   if (spec.scheduledAt !== undefined) v.scheduled_at = toRfc3339(spec.scheduledAt);
   if (spec.expiresAt !== undefined) v.expires_at = toRfc3339(spec.expiresAt);

@@ -21,6 +21,8 @@ import { checkEnqueue } from "./payload-limits.js";
 import type { OutcomeNote, Services } from "./services.js";
 import type { JobView } from "./view.js";
 import { buildJobView, deriveState } from "./view.js";
+import type { StepDef } from "./workflow-steps.js";
+import { fromStepGraph, isStepGraph } from "./workflow-steps.js";
 
 export type WorkflowType = "chain" | "group" | "batch";
 export type WorkflowState = "running" | "completed" | "failed" | "cancelled";
@@ -47,6 +49,8 @@ export interface WorkflowRecord {
   completed: number[];
   failed: number[];
   fired: CallbackName[];
+  /** The steps of a workflow created in the http-binding form (workflow-steps.ts). */
+  steps?: StepDef[];
 }
 
 const recKey = (id: string) => `wf.${id}`;
@@ -65,6 +69,16 @@ export interface WorkflowView {
   jobs_completed?: number;
   jobs_failed?: number;
   job_ids: string[];
+  /** http-binding §14: each step with its job (null until enqueued) and the job's state. */
+  steps?: WorkflowStepView[];
+}
+
+export interface WorkflowStepView {
+  id: string;
+  type: string;
+  state: string;
+  job_id: string | null;
+  depends_on: string[];
 }
 
 export function workflowView(r: WorkflowRecord): WorkflowView {
@@ -103,8 +117,59 @@ export function workflowJobIds(r: WorkflowRecord): string[] {
   return [...jobs.map((j) => j.id), ...callbacks];
 }
 
+/** The steps of a workflow: as created in the http-binding form, else one per job (ids "0", "1", ...). */
+function stepsOf(r: WorkflowRecord): StepDef[] {
+  return (
+    r.steps ??
+    r.jobs.map((j, i) => ({
+      id: String(i),
+      type: typeof j.body.type === "string" ? j.body.type : "",
+      depends_on: r.type === "chain" && i > 0 ? [String(i - 1)] : [],
+      ref: i,
+    }))
+  );
+}
+
+/** Job lookups a workflow view makes at once. */
+const STEP_LOOKUPS = 32;
+
+/** The view with its steps' jobs and their current states. */
+async function viewWithSteps(svc: Services, r: WorkflowRecord): Promise<WorkflowView> {
+  const v = workflowView(r);
+  const done = new Set(r.completed);
+  const steps = stepsOf(r);
+  const out: WorkflowStepView[] = [];
+  for (let k = 0; k < steps.length; k += STEP_LOOKUPS) {
+    const chunk = steps.slice(k, k + STEP_LOOKUPS);
+    out.push(
+      ...(await Promise.all(
+        chunk.map(async (s): Promise<WorkflowStepView> => {
+          const jobId =
+            s.ref === "on_success"
+              ? r.fired.includes("on_success")
+                ? (r.callbacks.on_success?.id ?? null)
+                : null
+              : r.type === "chain" && s.ref >= r.enqueued
+                ? null
+                : r.jobs[s.ref]!.id;
+          let state = "pending";
+          if (jobId !== null) {
+            if (typeof s.ref === "number" && done.has(s.ref)) state = JobState.Completed;
+            else state = (await jobState(svc, jobId))?.state ?? "pending";
+          }
+          return { id: s.id, type: s.type, state, job_id: jobId, depends_on: s.depends_on };
+        }),
+      )),
+    );
+  }
+  v.steps = out;
+  return v;
+}
+
 /** Validates and creates a workflow, and enqueues its first step (chain) or all its jobs. */
 export async function createWorkflow(svc: Services, body: unknown): Promise<WorkflowView> {
+  let steps: StepDef[] | undefined;
+  if (isStepGraph(body)) ({ body, steps } = fromStepGraph(body as Record<string, unknown>));
   const b = (body ?? {}) as Record<string, unknown>;
   const type = b.type;
   if (type !== "chain" && type !== "group" && type !== "batch") {
@@ -139,6 +204,7 @@ export async function createWorkflow(svc: Services, body: unknown): Promise<Work
     fired: [],
   };
   if (typeof b.name === "string") rec.name = b.name;
+  if (steps !== undefined) rec.steps = steps;
   await putJson(svc.ctx.buckets.workflows, recKey(rec.id), rec);
   await putJson(svc.ctx.buckets.workflows, runKey(rec.id), { at: now });
   const first = type === "chain" ? [0] : rec.jobs.map((_, i) => i);
@@ -150,7 +216,7 @@ export async function createWorkflow(svc: Services, body: unknown): Promise<Work
     })),
     type !== "chain",
   );
-  return workflowView(rec);
+  return viewWithSteps(svc, rec);
 }
 
 function check(svc: Services, job: unknown, where: string, now: number): void {
@@ -281,7 +347,7 @@ export async function reconcileWorkflow(svc: Services, id: string): Promise<Work
 export async function getWorkflow(svc: Services, id: string): Promise<WorkflowView> {
   const rec = await reconcileWorkflow(svc, id);
   if (!rec) throw new NotFoundError("workflow", id);
-  return workflowView(rec);
+  return viewWithSteps(svc, rec);
 }
 
 /** Cancels a workflow: no further steps, and its unfinished jobs are cancelled. */

@@ -26,7 +26,8 @@ const h = useNats();
 const seed = Number.parseInt(process.env.JETJOB_FUZZ_SEED ?? "20240611", 10);
 const MAX_BODY = 64 * 1024;
 const REQUEST_TIMEOUT_MS = 10_000;
-const errorCodes: ReadonlySet<string> = new Set(Object.values(ErrorCode));
+/** jetjob's codes, also as OJS routes send those outside the OJS vocabulary (`x_`, http-binding §16.3). */
+const errorCodes: ReadonlySet<string> = new Set(Object.values(ErrorCode).flatMap((c) => [c, `x_${c}`]));
 const tally = { requests: 0, serverErrors: 0, unsendable: 0 };
 /** `JETJOB_FUZZ_SCALE=10` tries ten times as many inputs (for a long local run). */
 const scale = Number(process.env.JETJOB_FUZZ_SCALE ?? 1);

@@ -185,7 +185,7 @@ describe("enqueue holes", () => {
     ]) {
       const r = await call("POST", "/ojs/v1/jobs", body);
       assert.equal(r.status, 413, JSON.stringify(Object.keys(body)));
-      assert.equal((r.body.error as { code: string }).code, "payload_too_large");
+      assert.equal((r.body.error as { code: string }).code, "x_payload_too_large");
     }
     const small = await call("POST", "/ojs/v1/jobs", {
       type: "big.meta",

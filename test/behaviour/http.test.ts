@@ -66,7 +66,7 @@ describe("HTTP API edge: auth, errors, limits", () => {
       assert.equal(r.headers.get("Content-Type"), "application/openjobspec+json");
       assert.match(r.headers.get("WWW-Authenticate") ?? "", /^Bearer/);
       const e = await errorOf(r);
-      assert.equal(e.code, "unauthorized");
+      assert.equal(e.code, "x_unauthorized"); // OJS routes: jetjob's own codes carry x_ (§16.3)
       assert.equal(e.retryable, false);
       assert.equal(typeof e.request_id, "string");
     }
@@ -79,7 +79,7 @@ describe("HTTP API edge: auth, errors, limits", () => {
     assert.equal((await call("GET", "/ojs/v1/queues", { token: tokens.reader })).status, 200);
     const reset = await call("POST", "/ojs/v1/admin/reset", { token: tokens.writer });
     assert.equal(reset.status, 403);
-    assert.equal((await errorOf(reset)).code, "forbidden");
+    assert.equal((await errorOf(reset)).code, "x_forbidden");
   });
 
   it("keeps reset off unless enabled", async () => {
@@ -109,7 +109,7 @@ describe("HTTP API edge: auth, errors, limits", () => {
         '{"type":"a.b","args":[],"options":{"retry":{"max_attempts":-1}}}',
         undefined,
         422,
-        "validation_error",
+        "x_validation_error",
       ],
       ["[1,2]", undefined, 400, "invalid_request"],
     ];
@@ -124,7 +124,7 @@ describe("HTTP API edge: auth, errors, limits", () => {
     const big = JSON.stringify({ type: "a.b", args: ["x".repeat(100 * 1024)] });
     const r = await call("POST", "/ojs/v1/jobs", { token: tokens.writer, body: big });
     assert.equal(r.status, 413);
-    assert.equal((await errorOf(r)).code, "payload_too_large");
+    assert.equal((await errorOf(r)).code, "x_payload_too_large");
   });
 
   it("answers unknown routes and ids with 404 carrying hint and docs_url", async () => {

@@ -79,7 +79,7 @@ describe("payload limits", () => {
       options: { queue: "lim-args", rate_limit: { max_per_second: 5 } },
     });
     assert.equal(r.status, 413);
-    assert.equal(r.body.error.code, "payload_too_large");
+    assert.equal(r.body.error.code, "x_payload_too_large");
     assert.equal(r.body.error.details.limit, 2048);
     assert.equal(await queueExists("lim-args"), false);
   });
@@ -92,10 +92,10 @@ describe("payload limits", () => {
     });
     let r = await call("POST", "/ojs/v1/jobs/batch", { jobs: [0, 1, 2, 3, 4, 5].map((i) => job(i)) });
     assert.equal(r.status, 413);
-    assert.equal(r.body.error.code, "payload_too_large");
+    assert.equal(r.body.error.code, "x_payload_too_large");
     r = await call("POST", "/ojs/v1/jobs/batch", { jobs: [job(0), job(1, 5000), job(2)] });
     assert.equal(r.status, 413);
-    assert.equal(r.body.error.code, "payload_too_large");
+    assert.equal(r.body.error.code, "x_payload_too_large");
     assert.equal(r.body.error.details.index, 1);
     assert.equal(await queueExists("lim-batch"), false);
     r = await call("POST", "/ojs/v1/jobs/batch", { jobs: [job(0), job(1)] });
@@ -135,14 +135,14 @@ describe("payload limits", () => {
     assert.equal(f.body.jobs[0]?.id, id);
     let r = await call("POST", "/ojs/v1/workers/ack", { job_id: id, result: { blob: "r".repeat(2000) } });
     assert.equal(r.status, 413);
-    assert.equal(r.body.error.code, "payload_too_large");
+    assert.equal(r.body.error.code, "x_payload_too_large");
     assert.equal((await engine.get(id)).state, "active");
     r = await call("POST", "/ojs/v1/workers/nack", {
       job_id: id,
       error: { code: "e", message: "m", details: { blob: "e".repeat(2000) } },
     });
     assert.equal(r.status, 413);
-    assert.equal(r.body.error.code, "payload_too_large");
+    assert.equal(r.body.error.code, "x_payload_too_large");
     assert.equal((await engine.get(id)).state, "active");
     r = await call("POST", "/ojs/v1/workers/ack", { job_id: id, result: { ok: true } });
     assert.equal(r.status, 200);

@@ -56,7 +56,7 @@ describe("fenced reports on the HTTP door", () => {
     const late = await call("/ojs/v1/workers/ack", { job_id: id, worker_id: "w1", result: "from w1" });
     assert.equal(late.status, 409);
     const err = late.body.error as { code: string; details: { holder: string; attempt: number } };
-    assert.equal(err.code, "lease_lost");
+    assert.equal(err.code, "x_lease_lost");
     assert.equal(err.details.holder, "w2");
     assert.equal(err.details.attempt, 2);
     const job = (await call(`/ojs/v1/jobs/${id}`, undefined, "GET")).body.job as { state: string };
@@ -79,7 +79,7 @@ describe("fenced reports on the HTTP door", () => {
       error: { message: "late" },
     });
     assert.equal(nack.status, 409);
-    assert.equal((nack.body.error as { code: string }).code, "lease_lost");
+    assert.equal((nack.body.error as { code: string }).code, "x_lease_lost");
     const beat = await call("/ojs/v1/workers/heartbeat", { worker_id: "w1", active_job_ids: [id] });
     assert.equal(beat.status, 200);
     assert.deepEqual(beat.body.jobs_extended, []);
@@ -104,7 +104,7 @@ describe("fenced reports on the HTTP door", () => {
     );
     const late = await call("/ojs/v1/workers/ack", { job_id: job.id, worker_id: "w1" });
     assert.equal(late.status, 409);
-    assert.equal((late.body.error as { code: string }).code, "lease_lost");
+    assert.equal((late.body.error as { code: string }).code, "x_lease_lost");
   });
 
   it("a report without worker_id applies to the current claim (OJS makes the field optional)", async () => {

@@ -139,7 +139,7 @@ describe("when JetStream's storage is full", () => {
     const call = api(srv);
     const { refusal } = await fill(call, "blind");
     assert.equal(refusal.status, 507);
-    assert.equal((refusal.body.error as { code: string }).code, "storage_full");
+    assert.equal((refusal.body.error as { code: string }).code, "x_storage_full");
     const health = await call("GET", "/health");
     assert.equal(health.body.status, "degraded");
   });
