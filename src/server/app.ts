@@ -19,7 +19,7 @@ import type { RouteDef } from "./route.js";
 import { registerRoutes } from "./route.js";
 import { renderDocsPage } from "./docs-page.js";
 import { prefersHtml, renderErrorsPage } from "./errors-page.js";
-import type { OpenApiDocument } from "./openapi.js";
+import type { OpenApiDocument } from "./openapi-types.js";
 import { buildOpenApi } from "./openapi.js";
 import { cors, ojsVersionCheck } from "./ojs-http.js";
 import { ojsJobRoutes } from "./routes-ojs.js";

@@ -10,7 +10,7 @@ import type {
   OpenApiOperation,
   OpenApiReference,
   OpenApiResponse,
-} from "./openapi.js";
+} from "./openapi-types.js";
 
 export function escapeHtml(s: string): string {
   return s

@@ -14,7 +14,7 @@ import type { App } from "../../src/server/app.js";
 import { createApp } from "../../src/server/app.js";
 import { createAuthenticator } from "../../src/server/auth.js";
 import { escapeHtml, renderDocsPage } from "../../src/server/docs-page.js";
-import type { OpenApiDocument, OpenApiMethod, OpenApiOperation } from "../../src/server/openapi.js";
+import type { OpenApiDocument, OpenApiMethod, OpenApiOperation } from "../../src/server/openapi-types.js";
 import { buildOpenApi, operationIdFor } from "../../src/server/openapi.js";
 import type { RouteDef } from "../../src/server/route.js";
 import type { Engine } from "../../src/store/engine.js";
