@@ -15,6 +15,7 @@ import type { Logger, LogLevel } from "../core/logger.js";
 import { createLogger } from "../core/logger.js";
 import type { Runner } from "./client-flags.js";
 import { intFlag } from "./client-flags.js";
+import { localCredentials } from "../nats/local-credentials.js";
 import { dataDirOf, readEndpoints } from "./endpoints.js";
 import type { NatsFlags } from "./nats-flags.js";
 import { addNatsFlags, natsConnectOptions } from "./nats-flags.js";
@@ -67,6 +68,7 @@ export function readAgentConfig(path: string): AgentConfig {
 
 interface AgentFlags extends NatsFlags {
   nats?: string;
+  dataDir?: string;
   hostname?: string;
   label: string[];
   fact: string[];
@@ -90,10 +92,15 @@ function parseFact(f: string): [string, string | number | boolean] {
 /** Starts an agent from flags and config; resolves once it is registered. */
 export async function startAgentFromFlags(f: AgentFlags, logger: Logger, version: string) {
   const cfg = f.config ? readAgentConfig(f.config) : {};
-  const nats = f.nats ?? process.env.JETJOB_NATS_URL ?? cfg.nats ?? readEndpoints(dataDirOf(undefined))?.nats;
+  // Like the other commands: the NATS URL and its password from a `jetjob start` data dir
+  // (--data-dir, $JETJOB_DATA_DIR or .jetjob) when neither a flag, the environment nor --config names them.
+  const dataDir = dataDirOf(f.dataDir);
+  const nats =
+    f.nats ?? (process.env.JETJOB_NATS_URL || undefined) ?? cfg.nats ?? readEndpoints(dataDir)?.nats;
   if (!nats) {
     throw new ValidationError(
-      "--nats is required (or JETJOB_NATS_URL, `nats` in --config, or a `jetjob start` in .jetjob / $JETJOB_DATA_DIR)",
+      `--nats is required (or JETJOB_NATS_URL, \`nats\` in --config, or a \`jetjob start\` data dir: ${dataDir} has no endpoints.json)`,
+      { hint: "Run `jetjob start` first, pass --data-dir DIR of one, or --nats URL." },
     );
   }
   const labels = { ...cfg.labels };
@@ -103,6 +110,10 @@ export async function startAgentFromFlags(f: AgentFlags, logger: Logger, version
     labels[l.slice(0, i)] = l.slice(i + 1);
   }
   const facts = { ...cfg.facts, ...Object.fromEntries(f.fact.map(parseFact)) };
+  const dirLogin =
+    f.dataDir === undefined
+      ? undefined
+      : localCredentials(nats, { ...process.env, JETJOB_DATA_DIR: dataDir });
   const natsOptions = natsConnectOptions({
     natsCreds: f.natsCreds ?? cfg.nats_creds,
     natsUser: f.natsUser ?? cfg.nats_user,
@@ -113,6 +124,13 @@ export async function startAgentFromFlags(f: AgentFlags, logger: Logger, version
     natsTlsCert: f.natsTlsCert ?? cfg.nats_tls_cert,
     natsTlsKey: f.natsTlsKey ?? cfg.nats_tls_key,
   });
+  // A --data-dir login counts only when nothing else names credentials (connectNats finds the
+  // $JETJOB_DATA_DIR / .jetjob one by itself).
+  const named = [natsOptions.user, natsOptions.pass, natsOptions.token, natsOptions.credsFile];
+  if (dirLogin && named.every((v) => v === undefined)) {
+    natsOptions.user = dirLogin.user;
+    natsOptions.pass = dirLogin.pass;
+  }
   const exec = cfg.command_exec;
   const queues = f.queue.length > 0 ? f.queue : (cfg.queues ?? []);
   const hostname = f.hostname ?? cfg.hostname;
@@ -147,7 +165,14 @@ export function registerAgentCommand(program: Command, run: Runner, version: str
     program
       .command("agent")
       .description("run a fleet agent: registers this machine and runs the operations sent to it")
-      .option("--nats <url>", "NATS URL(s), comma-separated (default: $JETJOB_NATS_URL)")
+      .option(
+        "--nats <url>",
+        "NATS URL(s), comma-separated (default: $JETJOB_NATS_URL, else the data dir's endpoints.json)",
+      )
+      .option(
+        "--data-dir <dir>",
+        "data dir of `jetjob start` to read the NATS URL and login from (default: .jetjob)",
+      )
       .option("--hostname <name>", "name in the registry (default: the OS hostname)")
       .option("--label <key:value>", "a label, e.g. group:web.dev.us-east (repeatable)", collect, [])
       .option("--fact <key=value>", "an extra fact, e.g. rack=r12 (repeatable)", collect, [])

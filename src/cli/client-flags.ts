@@ -32,16 +32,25 @@ export function clientFor(f: ClientFlags) {
   return createClient({ url: target.url, ...(target.token === undefined ? {} : { token: target.token }) });
 }
 
+/**
+ * A flag whose value is JSON (`--args`): the parsed value, or a {@link ValidationError} that says the
+ * value is not JSON, why, and what would do.
+ */
+export function parseJsonFlag(name: string, v: string, example: string): unknown {
+  try {
+    return JSON.parse(v) as unknown;
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new ValidationError(`${name} must be JSON (${why}), e.g. ${name} '${example}'`);
+  }
+}
+
 /** CLI args are JSON when they parse as JSON, strings otherwise (`42` → 42, `hello` → "hello"). */
 export function parseArgValues(values: string[], argsJson: string | undefined): unknown[] {
   if (argsJson !== undefined) {
-    let v: unknown;
-    try {
-      v = JSON.parse(argsJson);
-    } catch {
-      throw new ValidationError("--args must be a JSON array, e.g. --args '[\"a\", 1]'");
-    }
-    if (!Array.isArray(v)) throw new ValidationError("--args must be a JSON array");
+    const v = parseJsonFlag("--args", argsJson, '["a", 1]');
+    if (!Array.isArray(v))
+      throw new ValidationError(`--args must be a JSON array (got ${jsonKind(v)}), e.g. --args '["a", 1]'`);
     return v;
   }
   return values.map((s) => {
@@ -71,4 +80,10 @@ export function durationFlag(name: string, v: string): number {
   if (ms === undefined)
     throw new ValidationError(`${name} ${v}: use milliseconds, 30s, 5m or an ISO duration like PT1H`);
   return ms;
+}
+
+function jsonKind(v: unknown): string {
+  if (v === null) return "null";
+  if (typeof v === "object") return "an object";
+  return `a ${typeof v}`;
 }

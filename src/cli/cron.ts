@@ -9,7 +9,7 @@ import type { CronInfo } from "../client/api.js";
 import type { FleetJobDefinition, JobDefinition } from "../client/client.js";
 import type { EnqueueOptions } from "../client/types.js";
 import { ValidationError } from "../core/errors.js";
-import { addClientFlags, clientFor, durationFlag, parseArgValues } from "./client-flags.js";
+import { addClientFlags, clientFor, durationFlag, parseArgValues, parseJsonFlag } from "./client-flags.js";
 import type { ClientFlags, Runner } from "./client-flags.js";
 import { printFields, printJson, printTable, shortTime } from "./output.js";
 
@@ -36,11 +36,7 @@ function jobOf(type: string, values: string[], f: AddFlags): JobDefinition | Fle
     throw new ValidationError("--queue is for queue jobs; a fleet job has a --target");
   let args: unknown;
   if (f.args !== undefined) {
-    try {
-      args = JSON.parse(f.args) as unknown;
-    } catch {
-      throw new ValidationError(`--args must be JSON, e.g. --args '{"host":"example.com"}'`);
-    }
+    args = parseJsonFlag("--args", f.args, '{"host":"example.com"}');
   } else if (values.length > 0) {
     args = parseArgValues(values, undefined);
   }

@@ -7,10 +7,10 @@ import type { Command } from "commander";
 import type { Client } from "../client/client.js";
 import type { FleetJob, HostResult } from "../client/fleet.js";
 import type { TimelineEventView } from "../fleet/types.js";
-import { ExitCode, ValidationError } from "../core/errors.js";
+import { ExitCode } from "../core/errors.js";
 import { applyEvent, countHosts, eventFromView, hostView, newHostFolds } from "../fleet/fold.js";
 import { terminalHostStates } from "../fleet/types.js";
-import { addClientFlags, clientFor, durationFlag } from "./client-flags.js";
+import { addClientFlags, clientFor, durationFlag, parseJsonFlag } from "./client-flags.js";
 import type { ClientFlags, Runner } from "./client-flags.js";
 import {
   createLiveTable,
@@ -47,11 +47,7 @@ export function fleetExitCode(job: FleetJob): number {
 
 function parseArgsFlag(v: string | undefined): unknown {
   if (v === undefined) return undefined;
-  try {
-    return JSON.parse(v) as unknown;
-  } catch {
-    throw new ValidationError(`--args must be JSON, e.g. --args '{"host":"example.com"}'`);
-  }
+  return parseJsonFlag("--args", v, '{"host":"example.com"}');
 }
 
 function renderTable(rows: HostResult[]): string {

@@ -200,4 +200,10 @@ registerWorkerCommands(program, run);
 registerTargetCommand(program, run);
 registerAgentCommand(program, run, version);
 
+// `jetjob job list | head -2`: the reader closed the pipe. Stop quietly, as other Unix tools do.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(ExitCode.Ok);
+  throw err;
+});
+
 await program.parseAsync(process.argv);

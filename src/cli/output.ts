@@ -2,7 +2,7 @@
  * CLI output: JSON with `--json`, readable text otherwise; colours only on a terminal (and never with
  * NO_COLOR). Errors print one line plus a hint, and map to exit codes through `exitCodeFor`.
  */
-import { coerceError, exitCodeFor } from "../core/errors.js";
+import { ErrorCode, coerceError, exitCodeFor } from "../core/errors.js";
 
 const useColor = (stream: NodeJS.WriteStream) => stream.isTTY === true && !process.env.NO_COLOR;
 
@@ -96,6 +96,9 @@ export function reportError(err: unknown, json: boolean): number {
       `${paint(31, "error", process.stderr)} ${e.message} ${paint(2, `(${e.code})`, process.stderr)}\n`,
     );
     if (e.hint) process.stderr.write(`${paint(2, "hint:", process.stderr)} ${e.hint}\n`);
+    const details = detailsText(e.details);
+    if (details !== undefined && (showsDetails.has(e.code) || /details/i.test(e.hint ?? "")))
+      process.stderr.write(`${paint(2, "details:", process.stderr)} ${details}\n`);
   }
   return exitCodeFor(e.code);
 }
@@ -121,4 +124,20 @@ export function createProgress(label: string, total: number): { tick(ok: boolean
       if (tty) process.stderr.write("\r\u001b[2K");
     },
   };
+}
+
+/** Codes whose `details` say what to fix (the field, the hosts left out), printed under the error. */
+const showsDetails = new Set<string>([
+  ErrorCode.InvalidRequest,
+  ErrorCode.InvalidPayload,
+  ErrorCode.ValidationError,
+  ErrorCode.NoTargets,
+  ErrorCode.Conflict,
+]);
+
+/** Details on one line when short, else as indented JSON. */
+function detailsText(details: Record<string, unknown> | undefined): string | undefined {
+  if (details === undefined || Object.keys(details).length === 0) return undefined;
+  const one = JSON.stringify(details);
+  return one.length <= 100 ? one : "\n" + JSON.stringify(details, null, 2).replace(/^/gm, "  ");
 }

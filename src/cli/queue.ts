@@ -5,6 +5,7 @@ import type { Command } from "commander";
 
 import type { QueueStats } from "../client/api.js";
 import type { QueueRetentionOptions } from "../client/types.js";
+import { NotFoundError } from "../core/errors.js";
 import { addClientFlags, clientFor, intFlag } from "./client-flags.js";
 import { retentionText } from "./storage.js";
 import { durationArg } from "./storage-flags.js";
@@ -188,14 +189,54 @@ export function registerQueueCommands(program: Command, run: Runner): void {
             ? "pause a queue: jobs are still accepted but not handed out until resumed"
             : "resume a paused queue",
         )
-        .argument("<name>", "queue name"),
-    ).action((name: string, f: ClientFlags) =>
+        .argument("<name>", "queue name")
+        .option(
+          "--create",
+          `${verb} it even if it does not exist yet (it is created ${paused ? "paused" : "active"})`,
+        ),
+    ).action((name: string, f: ClientFlags & { create?: boolean }) =>
       run(async () => {
         const c = clientFor(f);
+        // The server creates a queue it does not know: a typo would leave a phantom paused queue.
+        if (!f.create) await mustExist(c, name);
         const r = paused ? await c.queues.pause(name) : await c.queues.resume(name);
         if (f.json) return printJson(r);
         process.stdout.write(`queue ${r.name} is ${status(r.paused)}\n`);
       }, f.json),
     );
   }
+}
+
+/** Refuses (not_found, exit 4) a queue name that the server does not list. */
+async function mustExist(c: ReturnType<typeof clientFor>, name: string): Promise<void> {
+  const queues = await c.queues.list();
+  if (queues.some((q) => q.name === name)) return;
+  const near = queues.map((q) => q.name).filter((n) => closeTo(n, name));
+  throw new NotFoundError("queue", name, {
+    hint:
+      (near.length > 0 ? `Did you mean ${near.map((n) => `'${n}'`).join(" or ")}? ` : "") +
+      "`jetjob queue list` lists the queues; add --create to use a new queue name anyway.",
+  });
+}
+
+/** Same letters give or take one edit (a typo such as 'defualt' for 'default'). */
+function closeTo(a: string, b: string): boolean {
+  if (Math.abs(a.length - b.length) > 2) return false;
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [
+    i,
+    ...Array<number>(b.length).fill(0),
+  ]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++) {
+      const swap =
+        i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1] ? d[i - 2]![j - 2]! + 1 : Infinity;
+      d[i]![j] = Math.min(
+        d[i - 1]![j]! + 1,
+        d[i]![j - 1]! + 1,
+        d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+        swap,
+      );
+    }
+  return d[a.length]![b.length]! <= 2;
 }

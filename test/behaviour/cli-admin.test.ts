@@ -58,8 +58,9 @@ describe("jetjob queue | dlq | cron | job list/retry/watch", () => {
     assert.equal(queues.find((q) => q.name === "adminq")?.status, "active");
     const table = await run("queue", "list");
     assert.equal(table.code, 0, table.stderr);
-    assert.match(table.stdout, /^NAME\s+STATUS\s+CREATED\n/);
-    assert.match(table.stdout, /^adminq\s+active\s+\d{4}-\d\d-\d\dT/m);
+    assert.match(table.stdout, /^NAME\s+STATUS\s+WAITING\s+CONSUMERS\s+CREATED\n/);
+    // One job waits and no worker takes the queue: flagged.
+    assert.match(table.stdout, /^adminq\s+active\s+1\s+0 !\s+\d{4}-\d\d-\d\dT/m);
 
     assert.deepEqual(await json("queue", "pause", "adminq"), { name: "adminq", paused: true });
     const paused = await json<QueueStats>("queue", "stats", "adminq");
