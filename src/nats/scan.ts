@@ -16,6 +16,8 @@ export interface ScanOptions {
   lastPerSubject?: boolean;
   /** Start at this stream sequence (else the first). */
   fromSeq?: number;
+  /** Start at the first message stored at or after this time (epoch ms); instead of `fromSeq`. */
+  fromTimeMs?: number;
   /** Stop after this many messages. */
   max?: number;
   /** Give up after this long (ms). @defaultValue 30000 */
@@ -40,6 +42,11 @@ export async function scanMessages(
           : DeliverPolicy.All,
   };
   if (o.lastPerSubject !== true && o.fromSeq !== undefined && o.fromSeq > 1) opts.opt_start_seq = o.fromSeq;
+  if (o.lastPerSubject !== true && o.fromTimeMs !== undefined) {
+    opts.deliver_policy = DeliverPolicy.StartTime;
+    opts.opt_start_time = new Date(Math.max(0, o.fromTimeMs)).toISOString();
+    delete opts.opt_start_seq;
+  }
   if (o.headersOnly === true) opts.headers_only = true;
   const consumer = await jetstream(nc).consumers.get(stream, opts);
   const info = await consumer.info(true);

@@ -15,10 +15,12 @@ import type { StoreContext } from "../store/context.js";
 import type { JobEvent } from "../store/events.js";
 import { decodeEvents, toEventView } from "../store/events.js";
 
-/** An event as an SSE frame (`event:` and `data:`), made once per event and shared. */
+/** An event as an SSE frame (`id:`, `event:` and `data:`), made once per event and shared. */
 export interface SseFrame {
   event: string;
   data: string;
+  /** The event's id (clients send the last one back as `Last-Event-ID` to resume). */
+  id?: string;
 }
 
 export type EventListener = (e: JobEvent, frame: () => SseFrame) => void;
@@ -76,7 +78,7 @@ function createEventHub(ctx: StoreContext): EventHub {
       const frameOf = () => {
         if (!frame) {
           const view = toEventView(e);
-          frame = { event: view.type, data: JSON.stringify(view) };
+          frame = { id: view.id, event: view.type, data: JSON.stringify(view) };
         }
         return frame;
       };

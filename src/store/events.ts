@@ -50,9 +50,21 @@ export interface JobEvent {
   qa?: number;
 }
 
-/** The OJS event shape. */
+/**
+ * An event in the ojs-events envelope (§2.2: `specversion`, `id`, `type`, `source`, `time`, `subject`,
+ * `data`), with `timestamp` (equal to `time`) kept for jetjob's clients.
+ */
 export interface EventView {
+  specversion: "1.0";
+  /** {@link eventId}: unique per event and the same on every read, so SSE clients can resume. */
+  id: string;
   type: EventType;
+  /** `ojs://jetjob/queues/<queue>`. */
+  source: string;
+  time: string;
+  /** The job id. */
+  subject: string;
+  datacontenttype: "application/json";
   timestamp: string;
   data: {
     job_id: string;
@@ -145,7 +157,38 @@ export function toEventView(e: JobEvent): EventView {
   if (e.w !== undefined) data.worker_id = e.w;
   if (e.e !== undefined) data.error_code = e.e;
   if (e.tid !== undefined) data.trace_id = e.tid;
-  return { type: e.t, timestamp: new Date(e.at).toISOString(), data };
+  return envelope(eventId(e), e.t, e.at, data);
+}
+
+/** The ojs-events envelope around an event's data. */
+export function envelope(id: string, type: EventType, atMs: number, data: EventView["data"]): EventView {
+  const time = new Date(atMs).toISOString();
+  return {
+    specversion: "1.0",
+    id,
+    type,
+    source: `ojs://jetjob/queues/${data.queue}`,
+    time,
+    subject: data.job_id,
+    datacontenttype: "application/json",
+    timestamp: time,
+    data,
+  };
+}
+
+/**
+ * An event's id, derived from what the event is (its time, job, type and attempt) rather than where
+ * it is stored, so the list, live streams and NATS give the same event the same id, and the time in
+ * it says where to resume (`Last-Event-ID`, {@link eventIdTime}).
+ */
+export function eventId(e: JobEvent): string {
+  return `evt_${e.at}_${e.id}_${e.t}_${e.a ?? 0}`;
+}
+
+/** The time (epoch ms) in an id made by {@link eventId}, or undefined for anything else. */
+export function eventIdTime(id: string): number | undefined {
+  const m = /^evt_(\d{1,15})_/.exec(id);
+  return m ? Number(m[1]) : undefined;
 }
 
 /**
@@ -271,6 +314,35 @@ export async function searchEvents(ctx: StoreContext, q: RecentEventsQuery): Pro
     window = Math.min(window * 4, 4096);
   }
   return seq >= 1 ? { events: found, nextCursor: `${seq}.${Number.MAX_SAFE_INTEGER}` } : { events: found };
+}
+
+/** Stored event batches a resume reads at most. */
+export const REPLAY_BUDGET = 10_000;
+
+/**
+ * The stored events of `queue` that passed `keep` after the event `afterId` (SSE `Last-Event-ID`),
+ * oldest first. Reading starts a little before the time in the id (stored times follow the event's
+ * own by a few ms; servers' clocks differ a little); when the event itself is no longer stored, the
+ * events after its time are given. At most {@link REPLAY_BUDGET} batches are read.
+ */
+export async function eventsAfter(
+  ctx: StoreContext,
+  queue: string,
+  afterId: string,
+  keep: (e: JobEvent) => boolean,
+): Promise<EventView[]> {
+  const atMs = eventIdTime(afterId);
+  if (atMs === undefined) return [];
+  const msgs = await scanMessages(ctx.nc, ctx.topology.streams.events, {
+    subjects: ctx.subjects.events(queue),
+    fromTimeMs: atMs - 5000,
+    max: REPLAY_BUDGET,
+  });
+  const all: JobEvent[] = [];
+  for (const m of msgs) for (const e of decodeEvents(m.data)) if (keep(e)) all.push(e);
+  const at = all.findIndex((e) => eventId(e) === afterId);
+  const after = at >= 0 ? all.slice(at + 1) : all.filter((e) => e.at > atMs);
+  return after.map(toEventView);
 }
 
 /** {@link searchEvents}' events alone. */
