@@ -5,7 +5,9 @@
  * Singleton background work (delay promotion, cron ticks, the workflow sweep) runs on the one engine
  * that holds the `scheduler` lease; the others take over within a lease period if it stops.
  */
+import type { JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
+import { nanos } from "@nats-io/nats-core";
 
 import type { NormalizedEnqueue } from "../core/envelope.js";
 import { applyTraceContext, parseEnqueueRequest } from "../core/envelope.js";
@@ -152,6 +154,24 @@ export interface Engine {
   /** Storage room and streams (store/health.ts); reused for 2 s. */
   health(): Promise<StoreHealth>;
   close(): Promise<void>;
+}
+
+/**
+ * Empties the duplicate windows of `streams`: a purge keeps the message ids JetStream remembers, so a
+ * job id used before a reset would still be refused as a duplicate for minutes after it. Shrinking a
+ * stream's window makes the server drop the older ids at once (it re-runs its expiry when the
+ * window changes); the window is then restored.
+ */
+async function forgetMessageIds(
+  jsm: JetStreamManager,
+  streams: ReadonlyArray<{ name: string; duplicate_window?: number }>,
+): Promise<void> {
+  const windows = streams.filter((c) => (c.duplicate_window ?? 0) > 0);
+  for (const c of windows) await jsm.streams.update(c.name, { duplicate_window: nanos(100) });
+  // The server's expiry runs right after the change (ids older than 100 ms, its smallest window, go)
+  // and again as the younger ones expire: 250 ms covers both.
+  await new Promise((r) => setTimeout(r, 250));
+  for (const c of windows) await jsm.streams.update(c.name, { duplicate_window: c.duplicate_window! });
 }
 
 export async function createEngine(nc: NatsConnection, options: EngineOptions = {}): Promise<Engine> {
@@ -309,6 +329,7 @@ export async function createEngine(nc: NatsConnection, options: EngineOptions = 
       const consumers = await ctx.jsm.consumers.list(ctx.topology.streams.queue).next();
       for (const c of consumers) await ctx.jsm.consumers.delete(ctx.topology.streams.queue, c.name);
       for (const cfg of streamConfigs(ctx.topology)) await ctx.jsm.streams.purge(cfg.name);
+      await forgetMessageIds(ctx.jsm, streamConfigs(ctx.topology));
       const b = ctx.buckets;
       for (const kv of [
         b.queues,

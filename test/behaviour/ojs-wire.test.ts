@@ -279,3 +279,44 @@ describe("OJS wire shapes", () => {
     assert.match(get.headers.get("access-control-expose-headers") ?? "", /X-Request-Id/);
   });
 });
+
+describe("admin/reset", () => {
+  let srv: RunningApiServer;
+  before(async () => {
+    srv = await runTestServer(h.nats.url, [{ name: "admin", token, scope: "admin" }], { enableReset: true });
+  });
+  after(async () => {
+    await srv.close();
+  });
+
+  const post = async (path: string, body?: unknown) => {
+    const r = await fetch(`${srv.url}${path}`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/openjobspec+json" },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const b = (await r.json()) as Record<string, unknown>;
+    return { status: r.status, body: b };
+  };
+
+  it("leaves nothing behind: a job id used before the reset can be used again at once", async () => {
+    const id = "019539a4-0000-7000-8000-00000000aa01";
+    const job = { id, type: "t", args: [], options: { queue: "wire-reset" } };
+    assert.equal((await post("/ojs/v1/jobs", job)).status, 201);
+    assert.equal((await post("/ojs/v1/jobs", job)).status, 409, "a duplicate before the reset");
+    assert.equal((await post("/ojs/v1/admin/reset")).status, 200);
+    const again = await post("/ojs/v1/jobs", job);
+    assert.equal(again.status, 201, JSON.stringify(again.body));
+    assert.equal((again.body.job as { id: string }).id, id);
+    const batch = await post("/ojs/v1/jobs/batch", {
+      jobs: [{ ...job, id: "019539a4-0000-7000-8000-00000000aa02" }],
+    });
+    assert.equal(batch.status, 201);
+    assert.equal((await post("/ojs/v1/admin/reset")).status, 200);
+    assert.equal(
+      (await post("/ojs/v1/jobs/batch", { jobs: [{ ...job, id: "019539a4-0000-7000-8000-00000000aa02" }] }))
+        .status,
+      201,
+    );
+  });
+});
