@@ -17,7 +17,7 @@ import { coerceError, ErrorCode, JetjobError, ValidationError } from "../core/er
 import { uuidv7 } from "../core/ids.js";
 import { createLogger } from "../core/logger.js";
 import { normalizeTraceparent, runInTraceContext } from "../core/tracing.js";
-import { connectNats } from "../nats/connect.js";
+import { connectAgentNats } from "./connect.js";
 import type { StoreContext } from "../store/context.js";
 import { createStoreContext } from "../store/context.js";
 import { fastKv } from "../store/kvfast.js";
@@ -77,12 +77,7 @@ export async function createAgent(o: AgentOptions & { storeContext?: StoreContex
     nc = ctx.nc;
   } else {
     if (typeof o.nats === "string") {
-      nc = await connectNats({
-        servers: o.nats,
-        name: `jetjob-agent ${hostname}`,
-        waitOnFirstConnect: true,
-        ...o.natsOptions,
-      });
+      nc = await connectAgentNats(o.nats, o.natsOptions, hostname, log);
       ownConnection = true;
     } else nc = o.nats;
     ctx = await createStoreContext(nc, {

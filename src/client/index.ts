@@ -25,6 +25,8 @@ export type {
   FleetJobPage,
   FleetRun,
   HostResult,
+  QueueConsumers,
+  QueueWorkerInfo,
   RunOptions,
   TimelineEvent,
   WorkerInfo,

@@ -4,13 +4,20 @@
  * address (issue 19: it used to hang silently).
  */
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
+
+import { connectAgentNats } from "../../src/agent/connect.js";
 
 import { createClient } from "../../src/client/index.js";
 import { ErrorCode, isJetjobError } from "../../src/core/errors.js";
 import { createLogger } from "../../src/core/logger.js";
+import { startNatsServer } from "../../src/natsd/index.js";
 import { createWorker } from "../../src/worker/index.js";
+import { waitFor } from "../harness/nats.js";
 
 /** A URL on a port that was open a moment ago and is closed now: connections are refused. */
 async function closedPortUrl(): Promise<string> {
@@ -101,6 +108,25 @@ describe("a worker that cannot reach NATS", { timeout: 30_000 }, () => {
       });
     } finally {
       await client.close();
+    }
+  });
+
+  it("an agent waits for NATS, logging that it cannot reach it, and connects once it answers", async () => {
+    const url = await closedPortUrl();
+    const { lines, logger } = capturingLogger();
+    const connecting = connectAgentNats(url, undefined, "agent-waits", logger);
+    await waitFor(() => lines.some((l) => l.level === "warn" && l.nats === url), {
+      what: "a warning that NATS cannot be reached",
+    });
+    const dir = mkdtempSync(join(tmpdir(), "jetjob-late-nats-"));
+    const ns = await startNatsServer({ storeDir: dir, port: Number(new URL(url).port), monitorPort: -1 });
+    try {
+      const nc = await connecting;
+      assert.ok(lines.some((l) => l.level === "info" && l.msg === "connected to NATS"));
+      await nc.close();
+    } finally {
+      await ns.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
