@@ -11,7 +11,9 @@ import { queueNameSchema } from "../core/schema.js";
 import { toRfc3339 } from "../core/time.js";
 import type { Engine } from "../store/engine.js";
 import { Scope } from "./auth.js";
-import { ojsJson, OJS_VERSION } from "./ojs.js";
+import { manifest } from "./manifest.js";
+import { ojsJson } from "./ojs.js";
+import { clampInt, pageOffset, pageQuery, paginate, pagination } from "./paging.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
 import type { OjsRouteDeps } from "./routes-ojs.js";
@@ -302,31 +304,6 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
   ];
 }
 
-export function manifest(version: string): Record<string, unknown> {
-  return {
-    specversion: OJS_VERSION,
-    ojs_version: OJS_VERSION,
-    implementation: { name: "jetjob", version, language: "typescript", homepage: "/docs" },
-    conformance_level: 4,
-    protocols: ["http"],
-    backend: "nats-jetstream",
-    capabilities: {
-      batch_enqueue: true,
-      cron_jobs: true,
-      dead_letter: true,
-      delayed_jobs: true,
-      job_ttl: true,
-      priority_queues: true,
-      rate_limiting: true,
-      schema_validation: false,
-      unique_jobs: true,
-      workflows: true,
-      pause_resume: true,
-    },
-    extensions: [],
-  };
-}
-
 /** Runs `f` with a 2 s bound (a health probe must answer even when NATS does not). */
 function bounded<T>(f: () => Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -403,51 +380,4 @@ function storageView(s: StorageStatus): Record<string, unknown> {
  */
 function queueField(q: { name: string; paused: boolean }): Record<string, unknown> {
   return q;
-}
-
-/** Query of the offset-paged OJS lists (http-binding §17.1): `cursor` is the next page's offset. */
-const pageQuery = z.object({
-  limit: z.int().min(1).max(1000).optional().describe("Page size"),
-  cursor: z.string().optional().describe("pagination.next_cursor of the previous page"),
-  offset: z.int().min(0).default(0).describe("Items to skip (when no cursor is given)"),
-});
-
-/** The offset a page starts at: its `cursor` (this server's cursors are offsets), else `offset`. */
-function pageOffset(query: Record<string, string>): number {
-  if (query.cursor !== undefined && query.cursor !== "") {
-    if (!/^\d{1,15}$/.test(query.cursor))
-      throw new ValidationError("cursor: not a cursor this server gave", { details: { field: "cursor" } });
-    return Number(query.cursor);
-  }
-  return clampInt(query.offset, 0, Number.MAX_SAFE_INTEGER, 0);
-}
-
-/** The `pagination` object (§17.2): `next_cursor` whenever `has_more`. */
-function pagination(total: number, limit: number, offset: number, count: number): Record<string, unknown> {
-  const hasMore = offset + count < total;
-  return {
-    total,
-    limit,
-    offset,
-    has_more: hasMore,
-    ...(hasMore ? { next_cursor: String(offset + count) } : {}),
-  };
-}
-
-/** A page of an in-memory list, with its `pagination`. */
-function paginate<T>(
-  all: T[],
-  query: Record<string, string>,
-  defaultLimit: number,
-): { page: T[]; pagination: Record<string, unknown> } {
-  const limit = clampInt(query.limit, 1, 1000, defaultLimit);
-  const offset = pageOffset(query);
-  const page = all.slice(offset, offset + limit);
-  return { page, pagination: pagination(all.length, limit, offset, page.length) };
-}
-
-function clampInt(v: string | undefined, min: number, max: number, dflt: number): number {
-  const n = v === undefined ? NaN : Number(v);
-  if (!Number.isInteger(n)) return dflt;
-  return Math.min(max, Math.max(min, n));
 }
