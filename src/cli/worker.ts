@@ -91,10 +91,10 @@ export function registerWorkerCommands(program: Command, run: Runner): void {
                 "queue",
                 w.id,
                 w.online ? color.green("online") : color.red("offline"),
-                `${w.running}/${w.concurrency}`,
+                w.via === "http" ? "-" : `${w.running}/${w.concurrency}`,
                 "-",
                 w.queues.join(",") || "-",
-                `${w.host} (pid ${w.pid})`,
+                w.via === "http" ? "(HTTP worker)" : `${w.host} (pid ${w.pid})`,
                 w.version,
                 shortTime(w.last_seen),
               ]

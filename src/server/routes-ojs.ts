@@ -11,6 +11,7 @@ import type { TraceContext } from "../core/tracing.js";
 import { traceContextOf } from "../core/tracing.js";
 import type { Engine } from "../store/engine.js";
 import { Scope } from "./auth.js";
+import { noteHttpFetcher } from "./http-fetchers.js";
 import { ojsJson } from "./ojs.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
@@ -92,6 +93,8 @@ export function ojsJobRoutes(d: OjsRouteDeps): RouteDef[] {
           workerId: body.worker_id ?? "anonymous",
           ...(body.visibility_timeout_ms === undefined ? {} : { visibilityMs: body.visibility_timeout_ms }),
         };
+        // In the worker registry as an HTTP worker (best effort: a failed write only shows it offline).
+        noteHttpFetcher(engine, req.workerId, req.queues, () => undefined);
         const jobs = await engine.fetch(req);
         return ojsJson(c, 200, jobs.length > 0 ? { jobs, job: jobs[0] } : { jobs });
       },

@@ -35,6 +35,12 @@ export interface QueueWorkerInfo {
   version: string;
   started_at: string;
   heartbeat_ms: number;
+  /**
+   * How it takes jobs: `nats` (the worker SDK, which writes the entry itself) or `http` (an OJS HTTP
+   * worker, registered by the API server from the `worker_id` of its fetches; its running count,
+   * concurrency, host and pid are unknown and 0/empty). @defaultValue "nats"
+   */
+  via?: "nats" | "http";
 }
 
 /** A queue worker as the API lists it. */

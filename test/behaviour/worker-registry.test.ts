@@ -158,4 +158,29 @@ describe("queue workers in the worker registry", () => {
       await worker.close();
     }
   });
+
+  it("lists an OJS HTTP worker by the worker_id of its fetches", async () => {
+    const id = `http-${randomUUID().slice(0, 8)}`;
+    const fetchAs = async (worker_id?: string) => {
+      const r = await fetch(`${srv.url}/ojs/v1/workers/fetch`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+        body: JSON.stringify({ queues: [`${q}-http`], ...(worker_id === undefined ? {} : { worker_id }) }),
+      });
+      assert.equal(r.status, 200);
+      await r.body?.cancel();
+    };
+    await fetchAs(id);
+    const listed = await waitFor(async () => (await workers("?kind=queue")).find((w) => w.id === id), {
+      what: "the HTTP worker listed",
+    });
+    assert.deepEqual(listed.queues, [`${q}-http`]);
+    assert.equal((listed as Listed & { via?: string }).via, "http");
+    assert.equal(listed.online, true);
+    assert.equal(await metric(`jetjob_workers_online{kind="queue",queue="${q}-http"}`), 1);
+    // A fetch without a worker_id registers nobody.
+    const before = (await workers("?kind=queue")).length;
+    await fetchAs();
+    assert.equal((await workers("?kind=queue")).length, before);
+  });
 });
