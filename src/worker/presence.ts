@@ -123,7 +123,7 @@ export interface Presence {
   close(): Promise<void>;
 }
 
-/** Writes the worker's entry now and on every heartbeat; `close()` deletes it. */
+/** Writes the worker's entry now and on every heartbeat (failures go to `onError`); `close()` deletes it. */
 export async function startPresence(ctx: StoreContext, o: PresenceOptions): Promise<Presence> {
   const kv = ctx.buckets.agents;
   const key = queueWorkerKey(o.id);
@@ -142,8 +142,12 @@ export async function startPresence(ctx: StoreContext, o: PresenceOptions): Prom
     const info: QueueWorkerInfo = { ...base, running: s.running, completed: s.completed, failed: s.failed };
     return kv.put(key, JSON.stringify(info));
   };
-  await beat();
   let failing = false;
+  // The registry is for people and dashboards: a worker that cannot write its entry still runs jobs.
+  await beat().catch((err: unknown) => {
+    failing = true;
+    o.onError(err);
+  });
   let inFlight: Promise<unknown> = Promise.resolve();
   const timer = setInterval(() => {
     inFlight = beat().then(
