@@ -211,8 +211,16 @@ export function normalizeEnqueue(req: EnqueueRequest, nowMs: number): Normalized
     spec.scheduledAt = runAt;
     result.runAtMs = runAt;
   }
+  // A pending job (http-binding §7.1, §9.5) waits in the delay stream, due never, until activated.
+  if (spec.pending === true) result.runAtMs = PENDING_DUE_MS;
   return result;
 }
+
+/**
+ * The due time of pending jobs' delay segments: never reached (the promoter skips pending jobs in any
+ * case); activation moves the job on (store/activate.ts).
+ */
+export const PENDING_DUE_MS = Date.UTC(9999, 0, 1);
 
 /**
  * Gives a job the trace context of the request that enqueues it (the `traceparent` and `tracestate`

@@ -81,6 +81,16 @@ export function ojsJobRoutes(d: OjsRouteDeps): RouteDef[] {
     }),
     defineRoute({
       method: "POST",
+      path: "/ojs/v1/jobs/{id}/activate",
+      scope: Scope.Write,
+      tag: "jobs",
+      summary: "Activate a job enqueued with options.pending (OJS ACTIVATE); 409 when it is not pending",
+      bodyOptional: true,
+      parseBody: (raw) => raw,
+      handler: async (c, { params }) => ojsJson(c, 200, { job: await engine.activate(params.id!) }),
+    }),
+    defineRoute({
+      method: "POST",
       path: "/ojs/v1/workers/fetch",
       scope: Scope.Write,
       tag: "workers",

@@ -21,6 +21,7 @@ import { createServerClock } from "./server-clock.js";
 import type { StoreContext, StoreContextOptions } from "./context.js";
 import { createStoreContext } from "./context.js";
 import type { CronOptions, CronView } from "./cron.js";
+import { activateJob } from "./activate.js";
 import { cronTick, deleteCron, listCrons, upsertCron } from "./cron.js";
 import type { DeadLetterPage } from "./dlq.js";
 import { deleteDeadLetter, listDeadLetters, retryDeadLetter, retryJob } from "./dlq.js";
@@ -114,6 +115,8 @@ export interface Engine {
   ack(id: string, result?: unknown, workerId?: string): Promise<AckResult>;
   nack(id: string, req: NackRequest): Promise<Record<string, unknown>>;
   cancel(id: string): Promise<JobView>;
+  /** Activates a job enqueued with `options.pending` (409 for any other state). */
+  activate(id: string): Promise<JobView>;
   heartbeat(ids: string[], visibilityMs?: number, workerId?: string): Promise<HeartbeatResult>;
   listQueues(): Promise<QueueRecord[]>;
   queueStats(name: string): Promise<QueueStats>;
@@ -288,6 +291,7 @@ export async function createEngine(nc: NatsConnection, options: EngineOptions = 
     ack: (id, result, workerId) => ackJob(svc, id, result, workerId),
     nack: (id, req) => nackJob(svc, id, req),
     cancel: (id) => cancelJob(svc, id),
+    activate: (id) => activateJob(svc, id),
     heartbeat: (ids, vis, workerId) => heartbeatJobs(svc, ids, vis, workerId),
     listQueues: () => ctx.queues.list(),
     allQueueStats: () => allQueueStats(svc),

@@ -25,14 +25,14 @@ import { DEFAULT_VISIBILITY_MS } from "./fetch.js";
 
 const MAX_CAS_TRIES = 25;
 
-interface Step<T> {
+export interface Step<T> {
   ops: JournalOp[];
   after?: () => Promise<void>;
   done: (loc: Located, now: number) => T;
 }
 
 /** Locate → decide → append (compare-and-set), repeated while someone else appends first. */
-async function mutate<T>(
+export async function mutate<T>(
   svc: Services,
   id: string,
   decide: (loc: Located, d: Derived, now: number) => Promise<Step<T>> | Step<T>,

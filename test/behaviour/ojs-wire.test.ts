@@ -232,6 +232,56 @@ describe("OJS wire shapes", () => {
     assert.equal((group.body.workflow as { steps: unknown[] }).steps.length, 1);
   });
 
+  it("holds a pending job until it is activated (§7.1, §9.5)", async () => {
+    const queue = "wire-pending";
+    const created = await call("POST", "/ojs/v1/jobs", {
+      type: "t",
+      args: [],
+      options: { queue, pending: true },
+    });
+    assert.equal(created.status, 201);
+    const id = (created.body.job as { id: string; state: string }).id;
+    assert.equal((created.body.job as { state: string }).state, "pending");
+    const none = await call("POST", "/ojs/v1/workers/fetch", { queues: [queue], worker_id: "w" });
+    assert.deepEqual(none.body.jobs, [], "a pending job is not handed out");
+    const got = await call("GET", `/ojs/v1/jobs/${id}`);
+    assert.equal((got.body.job as { state: string }).state, "pending");
+
+    const act = await call("POST", `/ojs/v1/jobs/${id}/activate`);
+    assert.equal(act.status, 200);
+    const job = act.body.job as Record<string, unknown>;
+    assert.deepEqual([job.id, job.state, job.previous_state], [id, "available", "pending"]);
+    assert.ok(!Number.isNaN(Date.parse(job.activated_at as string)));
+    const fetched = await call("POST", "/ojs/v1/workers/fetch", { queues: [queue], worker_id: "w" });
+    assert.equal((fetched.body.job as { id: string }).id, id);
+
+    const again = await call("POST", `/ojs/v1/jobs/${id}/activate`);
+    assert.equal(again.status, 409);
+    assert.equal(
+      (again.body.error as { details: { current_state: string } }).details.current_state,
+      "active",
+    );
+    const missing = await call("POST", "/ojs/v1/jobs/019539a4-0000-7000-8000-000000000000/activate");
+    assert.equal(missing.status, 404);
+
+    // A pending job can be cancelled; a scheduled one activated goes to its time, not the lane.
+    const other = await call("POST", "/ojs/v1/jobs", {
+      type: "t",
+      args: [],
+      options: { queue, pending: true },
+    });
+    const cancelled = await call("DELETE", `/ojs/v1/jobs/${(other.body.job as { id: string }).id}`);
+    assert.equal((cancelled.body.job as { state: string }).state, "cancelled");
+    const later = await call("POST", "/ojs/v1/jobs", {
+      type: "t",
+      args: [],
+      options: { queue, pending: true, scheduled_at: new Date(Date.now() + 3_600_000).toISOString() },
+    });
+    const laterId = (later.body.job as { id: string }).id;
+    const activated = await call("POST", `/ojs/v1/jobs/${laterId}/activate`);
+    assert.equal((activated.body.job as { state: string }).state, "scheduled");
+  });
+
   it("refuses an unsupported OJS-Version with 422 unsupported (§3.2)", async () => {
     const r = await call("GET", "/ojs/v1/queues", undefined, { "OJS-Version": "2.0" });
     assert.equal(r.status, 422);
