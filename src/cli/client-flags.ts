@@ -76,9 +76,17 @@ export function durationFlag(name: string, v: string): number {
   const upper = v.trim().toUpperCase();
   const ms = /^\d+$/.test(upper)
     ? Number(upper)
-    : parseIsoDurationMs(upper.startsWith("P") ? upper : `PT${upper}`);
+    : parseIsoDurationMs(
+        upper.startsWith("P") || /^\d+D$/.test(upper)
+          ? upper.startsWith("P")
+            ? upper
+            : `P${upper}`
+          : `PT${upper}`,
+      );
   if (ms === undefined)
-    throw new ValidationError(`${name} ${v}: use milliseconds, 30s, 5m or an ISO duration like PT1H`);
+    throw new ValidationError(
+      `${name} ${v}: use milliseconds, 30s, 5m, 12h, 30d or an ISO duration like PT1H`,
+    );
   return ms;
 }
 

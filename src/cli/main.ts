@@ -21,6 +21,7 @@ import type { NatsFlags } from "./nats-flags.js";
 import { addNatsFlags, natsConnectOptions } from "./nats-flags.js";
 import { registerTargetCommand } from "./fleet.js";
 import { registerWorkerCommands } from "./worker.js";
+import { registerTokenCommands } from "./token.js";
 import { reportError } from "./output.js";
 import { registerQueueCommands } from "./queue.js";
 import { registerStorageCommand } from "./storage.js";
@@ -197,6 +198,7 @@ registerDlqCommands(program, run);
 registerCronCommands(program, run);
 registerLockCommands(program, run);
 registerWorkerCommands(program, run);
+registerTokenCommands(program, run);
 registerTargetCommand(program, run);
 registerAgentCommand(program, run, version);
 

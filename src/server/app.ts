@@ -30,6 +30,8 @@ import { keyRoutes } from "./routes-keys.js";
 import type { Metrics } from "./metrics.js";
 import { metricsRoute } from "./metrics.js";
 import { fleetRoutes } from "./routes-fleet.js";
+import { tokenRoutes } from "./routes-tokens.js";
+import type { TokenStore } from "./tokens.js";
 import { liveRoutes } from "./routes-live.js";
 import { registerUi } from "./ui.js";
 
@@ -53,6 +55,8 @@ export interface AppOptions {
   requestTimeoutMs?: number;
   /** Origins browsers may call the API from (CORS, ojs-http.ts); `*` for any. @defaultValue [] */
   corsOrigins?: readonly string[];
+  /** Run-time API tokens: serves `/api/v1/tokens` (give `auth` wrapped by `withTokenStore`). */
+  tokens?: TokenStore;
 }
 
 export interface App {
@@ -102,6 +106,7 @@ export function createApp(o: AppOptions): App {
     ...ojsAdminRoutes(deps),
     ...sseRoutes(o.engine),
     ...(o.fleet ? fleetRoutes(o.fleet) : []),
+    ...(o.tokens ? tokenRoutes(o.tokens) : []),
     ...apiRoutes(o.engine, o.fleet),
     ...liveRoutes(o.engine),
     ...keyRoutes(o.engine),

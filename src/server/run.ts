@@ -18,6 +18,8 @@ import { detectReplicas } from "../store/replicas.js";
 import type { TopologyOptions } from "../store/topology.js";
 import { defaultStreamLimits, resolveTopology } from "../store/topology.js";
 import type { Authenticator } from "./auth.js";
+import type { TokenStore } from "./tokens.js";
+import { createTokenStore, withTokenStore } from "./tokens.js";
 import { createApp } from "./app.js";
 import type { HttpServer } from "./listen.js";
 import { listen } from "./listen.js";
@@ -133,11 +135,24 @@ export async function runApiServer(o: ApiServerOptions): Promise<RunningApiServe
     await nc.close();
     throw err;
   }
+  let tokens: TokenStore;
+  try {
+    tokens = await createTokenStore(engine.ctx.buckets.tokens, (err) =>
+      log.warn("token store error", { error: err instanceof Error ? err.message : String(err) }),
+    );
+  } catch (err) {
+    await metrics.close();
+    await fleet.close();
+    await engine.close();
+    await nc.close();
+    throw err;
+  }
   const app = createApp({
     engine,
     fleet,
     metrics,
-    auth: o.auth,
+    auth: withTokenStore(o.auth, tokens),
+    tokens,
     logger: log,
     version: o.version,
     enableReset: o.enableReset ?? false,
@@ -156,6 +171,7 @@ export async function runApiServer(o: ApiServerOptions): Promise<RunningApiServe
       ...(o.host === undefined ? {} : { host: o.host }),
     });
   } catch (err) {
+    tokens.close();
     await metrics.close();
     await fleet.close();
     await engine.close();
@@ -171,6 +187,7 @@ export async function runApiServer(o: ApiServerOptions): Promise<RunningApiServe
     nc,
     async close() {
       await http.close();
+      tokens.close();
       await metrics.close();
       await fleet.close();
       await engine.close();

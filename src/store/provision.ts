@@ -31,6 +31,8 @@ export interface Buckets {
   cron: KV;
   /** Workflow records. */
   workflows: KV;
+  /** API tokens created at run time: `t.<id>` with the token's digest. */
+  tokens: KV;
   /** Exclusive keys: holder job and the position of the key's wait line. */
   xkeys: KV;
   /** User locks (`client.locks`). */
@@ -118,6 +120,7 @@ export async function openBuckets(
     limits: await open(t.buckets.limits, {}),
     cron: await open(t.buckets.cron, {}),
     workflows: await open(t.buckets.workflows, {}),
+    tokens: await open(t.buckets.tokens, {}),
     xkeys: await open(t.buckets.xkeys, {}),
     locks: await open(t.buckets.locks, {}),
     // Liveness is judged from each entry's age; the TTL only removes agents long gone.

@@ -46,6 +46,8 @@ export interface ResolvedTopology {
     limits: string;
     cron: string;
     workflows: string;
+    /** API tokens created at run time (server/tokens.ts). */
+    tokens: string;
     xkeys: string;
     locks: string;
     agents: string;
@@ -102,6 +104,7 @@ export function resolveTopology(o: TopologyOptions = {}): ResolvedTopology {
       limits: `${prefix}_limits`,
       cron: `${prefix}_cron`,
       workflows: `${prefix}_workflows`,
+      tokens: `${prefix}_tokens`,
       xkeys: `${prefix}_xkeys`,
       locks: `${prefix}_locks`,
       agents: `${prefix}_agents`,

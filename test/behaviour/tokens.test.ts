@@ -1,0 +1,129 @@
+/**
+ * API tokens at run time (issue 18): created, listed and revoked through the API of one server,
+ * effective on another server of the same NATS within a second, no restart; never shown again.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+
+import type { RunningApiServer } from "../../src/server/run.js";
+import { runTestServer } from "../harness/app.js";
+import { cli } from "../harness/cli.js";
+import { useNats, waitFor } from "../harness/nats.js";
+
+const h = useNats();
+const admin = "tokens-admin-token-0123456789";
+
+describe("API tokens at run time", () => {
+  let a: RunningApiServer;
+  let b: RunningApiServer;
+  const call = async (srv: RunningApiServer, token: string, method: string, path: string, body?: unknown) => {
+    const r = await fetch(`${srv.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+  };
+
+  before(async () => {
+    a = await runTestServer(h.nats.url, [{ name: "admin", token: admin, scope: "admin" }]);
+    b = await runTestServer(h.nats.url, [{ name: "admin", token: admin, scope: "admin" }]);
+  });
+  after(async () => {
+    await a.close();
+    await b.close();
+  });
+
+  it("a token created on one server works on both at once; revoked, both refuse it within a second", async () => {
+    const created = await call(a, admin, "POST", "/api/v1/tokens", { name: "ci", scope: "write" });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const token = created.body.token as string;
+    assert.match(token, /^jj_/);
+    assert.equal(created.body.created_by, "admin");
+    assert.equal(created.body.scope, "write");
+
+    const t0 = Date.now();
+    await waitFor(async () => (await call(b, token, "GET", "/ojs/v1/queues")).status === 200, {
+      timeoutMs: 1000,
+      what: "the new token to work on the other server",
+    });
+    assert.equal((await call(a, token, "GET", "/ojs/v1/queues")).status, 200);
+    assert.ok(Date.now() - t0 < 1000);
+    const pushed = await call(b, token, "POST", "/ojs/v1/jobs", { type: "t.x", args: [] });
+    assert.equal(pushed.status, 201, "write scope");
+    assert.equal((await call(b, token, "GET", "/api/v1/tokens")).status, 403, "not admin");
+
+    const listed = await call(b, admin, "GET", "/api/v1/tokens");
+    const tokens = listed.body.tokens as Array<Record<string, unknown>>;
+    assert.deepEqual(
+      tokens.map((t) => t.name),
+      ["ci"],
+    );
+    assert.ok(!JSON.stringify(listed.body).includes(token), "the token is never shown again");
+    assert.equal(tokens[0]!.digest, undefined);
+
+    assert.equal((await call(a, admin, "POST", "/api/v1/tokens", { name: "ci", scope: "read" })).status, 409);
+
+    const revoked = await call(a, admin, "DELETE", "/api/v1/tokens/ci");
+    assert.equal(revoked.status, 200);
+    const t1 = Date.now();
+    await waitFor(
+      async () =>
+        (await call(a, token, "GET", "/ojs/v1/queues")).status === 401 &&
+        (await call(b, token, "GET", "/ojs/v1/queues")).status === 401,
+      { timeoutMs: 1000, what: "both servers to refuse the revoked token" },
+    );
+    assert.ok(Date.now() - t1 < 1000, `refused after ${Date.now() - t1} ms`);
+    assert.equal((await call(b, admin, "DELETE", "/api/v1/tokens/ci")).status, 404);
+    assert.equal((await call(b, admin, "GET", "/ojs/v1/queues")).status, 200, "the start-up token stays");
+  });
+
+  it("an expiring token stops working when it expires", async () => {
+    const created = await call(a, admin, "POST", "/api/v1/tokens", {
+      name: "short",
+      scope: "read",
+      expires_in_ms: 1500,
+    });
+    assert.equal(created.status, 201);
+    const token = created.body.token as string;
+    assert.equal((await call(a, token, "GET", "/ojs/v1/queues")).status, 200);
+    await waitFor(async () => (await call(b, token, "GET", "/ojs/v1/queues")).status === 401, {
+      timeoutMs: 5000,
+      what: "the token to expire",
+    });
+    const listed = (await call(a, admin, "GET", "/api/v1/tokens")).body.tokens as Array<
+      Record<string, unknown>
+    >;
+    assert.equal(listed.find((t) => t.name === "short")?.expired, true);
+  });
+
+  it("jetjob token create, list and revoke", async () => {
+    const flags = ["--api", a.url, "--token", admin];
+    const made = await cli([
+      "token",
+      "create",
+      "--name",
+      "cli-made",
+      "--scope",
+      "write",
+      "--expires",
+      "30d",
+      ...flags,
+    ]);
+    assert.equal(made.code, 0, made.stderr);
+    const token = made.stdout.trim();
+    assert.match(token, /^jj_[A-Za-z0-9_-]+$/, "only the token on stdout");
+    assert.match(made.stderr, /shown only now/);
+    assert.equal((await call(b, token, "GET", "/ojs/v1/queues")).status, 200);
+    const list = await cli(["token", "list", ...flags]);
+    assert.match(list.stdout, /^cli-made\s+tok_\w+\s+write\s+\S+\s+admin\s+\d{4}-/m);
+    assert.ok(!list.stdout.includes(token));
+    const revoke = await cli(["token", "revoke", "cli-made", ...flags]);
+    assert.equal(revoke.code, 0, revoke.stderr);
+    await waitFor(async () => (await call(b, token, "GET", "/ojs/v1/queues")).status === 401, {
+      timeoutMs: 1000,
+      what: "the revoked token refused",
+    });
+    assert.equal((await cli(["token", "revoke", "cli-made", ...flags])).code, 4, "not found");
+  });
+});
