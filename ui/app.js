@@ -1313,7 +1313,17 @@ async function cronView() {
   const list = h("div");
   render(h("h1", {}, "Cron schedules"), list);
   async function refresh() {
-    const { crons } = await api("GET", "/ojs/v1/cron");
+    // Every schedule: the list is paged (OJS http-binding §17), 1,000 a page.
+    const crons = [];
+    for (let cursor; ;) {
+      const page = await api(
+        "GET",
+        `/ojs/v1/cron?limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
+      );
+      crons.push(...page.crons);
+      cursor = page.pagination?.next_cursor;
+      if (!cursor) break;
+    }
     list.replaceChildren(
       crons.length === 0
         ? h("p", { class: "muted" }, "No schedules. Add one with `jetjob cron add`.")

@@ -196,7 +196,18 @@ export function createHttpTransport(url: string, o: { token?: string; timeoutMs?
     },
     cron: {
       async list() {
-        return (await http.call<{ crons: CronInfo[] }>("GET", "/ojs/v1/cron")).crons;
+        // Every schedule: the list is paged (http-binding §17), 1,000 a page.
+        const all: CronInfo[] = [];
+        let cursor: string | undefined;
+        do {
+          const r = await http.call<{ crons: CronInfo[]; pagination?: { next_cursor?: string } }>(
+            "GET",
+            `/ojs/v1/cron?limit=1000${cursor === undefined ? "" : `&cursor=${enc(cursor)}`}`,
+          );
+          all.push(...r.crons);
+          cursor = r.pagination?.next_cursor;
+        } while (cursor !== undefined);
+        return all;
       },
       async register(body) {
         return (await http.call<{ cron: CronInfo }>("POST", "/ojs/v1/cron", body)).cron;
