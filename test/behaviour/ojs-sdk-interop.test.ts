@@ -116,7 +116,7 @@ interface SseEvent {
   data: Record<string, Json>;
 }
 interface Sdk {
-  OJSClient: new (config: { url: string; auth?: string }) => SdkClient;
+  OJSClient: new (config: { url: string; auth?: string; transport?: Transport }) => SdkClient;
   OJSWorker: new (config: WorkerConfig) => SdkWorker;
   HttpTransport: new (config: { url: string; auth?: string }) => Transport;
   OJSDuplicateError: abstract new (...args: never[]) => Error;
@@ -263,13 +263,41 @@ describe("official OJS JS SDK against jetjob", { skip: skipReason ?? false }, ()
   });
 
   it("unique jobs in the SDK README's form: unique: { key: ['id'], period: 'PT1H' }", async () => {
-    // The README's example keys on a field of the args object; a second job with the same args id
-    // within the period is a duplicate (409 → OJSDuplicateError), another id is a new job.
-    const opts = { queue: "sdk-unique-readme", unique: { key: ["id"], period: "PT1H" } };
-    const first = await client.enqueue("report.generate", { id: 42 }, opts);
+    const queue = "sdk-unique-readme";
+    const readme = { queue, unique: { key: ["id"], period: "PT1H" } };
+    // Sent as the SDK sends it, `keys: ["id"]` names no uniqueness dimension: ojs-unique-jobs §2.2
+    // says such a policy MUST be refused with invalid_request (not silently ignored).
+    await assert.rejects(client.enqueue("report.generate", { id: 42 }, readme), (err: Error) => {
+      assert.equal((err as Error & { code?: string }).code, "invalid_request");
+      return true;
+    });
+
+    // ORIGIN.md: the SDK sends unique `key` instead of `keys`; what the README means (dedupe on the
+    // args' `id`) is, in the spec, keys ["args"] with args_keys ["id"] (ojs-unique-jobs §2.1, §3.3),
+    // which the SDK cannot express: a client whose transport rewrites the policy to that form.
+    const inner = new sdk.HttpTransport({ url: srv.url, auth: `Bearer ${token}` });
+    const specClient = new sdk.OJSClient({
+      url: srv.url,
+      transport: {
+        request(o) {
+          const body = o.body as { options?: { unique?: { key?: string[] } & Record<string, Json> } };
+          const u = body?.options?.unique;
+          if (u?.key) {
+            const { key, ...rest } = u;
+            body.options!.unique = { ...rest, keys: ["args"], args_keys: key };
+          }
+          return inner.request(o);
+        },
+      },
+    });
+    const first = await specClient.enqueue("report.generate", { id: 42, format: "pdf" }, readme);
     assert.equal(first.state, "available");
-    await assert.rejects(client.enqueue("report.generate", { id: 42 }, opts), sdk.OJSDuplicateError);
-    const other = await client.enqueue("report.generate", { id: 43 }, opts);
+    // Same args id, other args: a duplicate within the period (§3.3 selective args; §5.1 reject → 409).
+    await assert.rejects(
+      specClient.enqueue("report.generate", { id: 42, format: "csv" }, readme),
+      sdk.OJSDuplicateError,
+    );
+    const other = await specClient.enqueue("report.generate", { id: 43, format: "pdf" }, readme);
     assert.notEqual(other.id, first.id);
   });
 
@@ -551,11 +579,17 @@ describe("official OJS JS SDK against jetjob", { skip: skipReason ?? false }, ()
       sub.unsubscribe();
     }
     const types = events.map((e) => e.type);
-    assert.ok(types.includes("job.started") || types.includes("job.fetched"), types.join(","));
+    assert.ok(types.includes("job.started"), types.join(","));
+    assert.equal(types.at(-1), "job.completed", "the job's stream ends with job.completed");
     for (const e of events) {
       assert.ok(e.id, "each event has an id: line");
-      assert.equal(e.data.specversion, "1.0"); // ojs-events §2.2 envelope
+      // ojs-events §2.2: the CloudEvents-style envelope, the job's id as subject
+      assert.equal(e.data.specversion, "1.0");
+      assert.equal(e.data.id, e.id);
       assert.equal(e.data.type, e.type);
+      assert.equal(e.data.subject, job.id);
+      assert.equal(typeof e.data.source, "string");
+      assert.ok(!Number.isNaN(Date.parse(e.data.time as string)));
     }
   });
 });
