@@ -140,7 +140,10 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
       handler: async (c, { params }) => {
         const name = queueParam(params.name);
         const [stats, rec] = await Promise.all([engine.queueStats(name), engine.ctx.queues.get(name)]);
-        const { paused, ...counts } = stats;
+        const { paused } = stats;
+        const counts: Record<string, unknown> = { ...stats };
+        delete counts.name;
+        delete counts.paused;
         return ojsJson(c, 200, {
           queue: queueField(stats),
           name,

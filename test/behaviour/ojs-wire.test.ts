@@ -69,6 +69,7 @@ describe("OJS wire shapes", () => {
     assert.equal(stats.body.name, queue);
     assert.equal(stats.body.status, "active");
     assert.equal((stats.body.stats as { available: number }).available, 1);
+    assert.equal((stats.body.stats as { name?: string }).name, undefined, "stats holds the counts only");
     assert.equal(typeof stats.body.computed_at, "string");
 
     const paused = await call("POST", `/ojs/v1/queues/${queue}/pause`, undefined, ojs);
