@@ -62,6 +62,7 @@ interface SdkClient {
   cancelJob(id: string): Promise<SdkJob>;
   workflow(definition: unknown): Promise<Record<string, Json>>;
   getWorkflow(id: string): Promise<Record<string, Json>>;
+  cancelWorkflow(id: string): Promise<void>;
   health(): Promise<{ status: string }>;
   manifest(): Promise<Record<string, Json>>;
   queues: {
@@ -120,6 +121,7 @@ interface Sdk {
   OJSWorker: new (config: WorkerConfig) => SdkWorker;
   HttpTransport: new (config: { url: string; auth?: string }) => Transport;
   OJSDuplicateError: abstract new (...args: never[]) => Error;
+  OJSNotFoundError: abstract new (...args: never[]) => Error;
   chain(...steps: JobSpec[]): unknown;
   group(...jobs: JobSpec[]): unknown;
   batch(jobs: JobSpec[], callbacks: Record<string, JobSpec>): unknown;
@@ -504,6 +506,24 @@ describe("official OJS JS SDK against jetjob", { skip: skipReason ?? false }, ()
     );
     assert.equal(ran.filter((t) => t === "email.send").length, 2);
     assert.ok(!ran.includes("batch.alert"), "on_failure did not run");
+  });
+
+  it("workflows: cancelWorkflow cancels a waiting chain", async () => {
+    const options = { queue: "sdk-wf-cancel" }; // no worker on this queue
+    const created = unwrap(
+      await client.workflow(
+        sdk.chain({ type: "wf.first", args: [], options }, { type: "wf.second", args: [], options }),
+      ),
+      "workflow",
+    );
+    const id = created.id as string;
+    await client.cancelWorkflow(id);
+    const wf = unwrap(await client.getWorkflow(id), "workflow");
+    assert.equal(wf.state, "cancelled");
+  });
+
+  it("errors: an unknown job is OJSNotFoundError", async () => {
+    await assert.rejects(client.getJob("019539a4-0000-7000-8000-000000000000"), sdk.OJSNotFoundError);
   });
 
   it("queues: pause holds jobs back from the worker, resume lets them run; stats and list", async () => {
