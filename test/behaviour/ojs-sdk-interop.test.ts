@@ -413,6 +413,34 @@ describe("official OJS JS SDK against jetjob", { skip: skipReason ?? false }, ()
     assert.ok(!(await client.cron.list()).cron_jobs.some((c) => c.name === name));
   });
 
+  it("cron: a job registered through the SDK fires and the SDK worker runs it", async () => {
+    const queue = "sdk-cron-fire";
+    const seen: Json[] = [];
+    await startWorker([queue], {
+      "sdk.cron.tick": (ctx) => {
+        seen.push(ctx.job.args[0]);
+        return Promise.resolve(null);
+      },
+    });
+    const name = "sdk-every-second";
+    await client.cron.register({
+      name,
+      cron: "* * * * * *", // seconds first (6 fields)
+      type: "sdk.cron.tick",
+      args: { from: "cron" },
+      options: { queue },
+    });
+    try {
+      await waitFor(() => seen.length > 0, {
+        what: "a cron-fired job run by the SDK worker",
+        timeoutMs: 20_000,
+      });
+      assert.deepEqual(seen[0], { from: "cron" });
+    } finally {
+      await client.cron.unregister(name);
+    }
+  });
+
   it("workflows: chain runs its steps in order", async () => {
     const queue = "sdk-chain";
     const order: string[] = [];
