@@ -134,6 +134,10 @@ export interface UniqueOptions {
   keys?: Array<"type" | "args" | "queue" | "meta">;
   /** @defaultValue "reject" (the enqueue fails with a `duplicate` error) */
   onConflict?: "reject" | "ignore" | "replace";
+  /** With `args` in `keys`: only these keys of the (single) args object count, e.g. `["userId"]`. */
+  argsKeys?: string[];
+  /** With `meta` in `keys`: only these keys of meta count. */
+  metaKeys?: string[];
   /** The key is held at most this long. */
   periodMs?: number;
   /** States in which an existing job blocks a new one. @defaultValue unfinished states */

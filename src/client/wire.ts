@@ -34,6 +34,8 @@ export function toEnqueueBody(
   if (o.unique !== undefined) {
     const u: Record<string, unknown> = {};
     if (o.unique.keys !== undefined) u.keys = o.unique.keys;
+    if (o.unique.argsKeys !== undefined) u.args_keys = o.unique.argsKeys;
+    if (o.unique.metaKeys !== undefined) u.meta_keys = o.unique.metaKeys;
     if (o.unique.onConflict !== undefined) u.on_conflict = o.unique.onConflict;
     if (o.unique.periodMs !== undefined) u.period = formatIsoDuration(o.unique.periodMs);
     if (o.unique.states !== undefined) u.states = o.unique.states;

@@ -38,6 +38,10 @@ export interface JobErrorRecord {
 /** Uniqueness policy (enforced by the engine at enqueue). */
 export interface UniquePolicy {
   keys: Array<"type" | "args" | "queue" | "meta">;
+  /** Only these keys of the args object count (ojs-unique-jobs §3.3). */
+  argsKeys?: string[];
+  /** Only these keys of meta count (§3.4). */
+  metaKeys?: string[];
   periodMs?: number;
   onConflict: "reject" | "ignore" | "replace";
   states?: string[];
@@ -182,7 +186,7 @@ export function normalizeEnqueue(req: EnqueueRequest, nowMs: number): Normalized
   }
   const retryWire = opts.retry ?? opts.retry_policy;
   if (retryWire !== undefined) spec.retry = normalizeRetryPolicy(retryWire);
-  if (opts.unique !== undefined) spec.unique = normalizeUnique(opts.unique);
+  if (opts.unique !== undefined) spec.unique = normalizeUnique(opts.unique, req.args);
   if (opts.tags !== undefined) spec.tags = opts.tags;
   if (opts.metadata !== undefined) spec.metadata = opts.metadata;
   if (opts.pending === true) spec.pending = true;
@@ -270,11 +274,32 @@ export function normalizeRetryPolicy(w: RetryPolicyWire): RetryPolicy {
   return p;
 }
 
-function normalizeUnique(w: UniquePolicyWire): UniquePolicy {
+/** The object whose keys `args_keys` name: the args object itself, or the only element of `[obj]`. */
+export function argsObject(args: unknown): Record<string, unknown> | undefined {
+  const v: unknown = Array.isArray(args) && args.length === 1 ? args[0] : args;
+  return v !== null && typeof v === "object" && !Array.isArray(v)
+    ? (v as Record<string, unknown>)
+    : undefined;
+}
+
+function normalizeUnique(w: UniquePolicyWire, args: unknown): UniquePolicy {
   const u: UniquePolicy = {
     keys: w.keys ?? w.key ?? ["type", "args"],
     onConflict: w.on_conflict ?? "reject",
   };
+  if (w.args_keys !== undefined) {
+    // A key the args do not have would make every such job collide on `null` (§2.2: refused).
+    const obj = argsObject(args);
+    const missing = w.args_keys.filter((k) => obj === undefined || !Object.hasOwn(obj, k));
+    if (missing.length > 0) {
+      throw new ValidationError(
+        `options.unique.args_keys names ${missing.map((k) => `'${k}'`).join(", ")}, which the job's args object does not have`,
+        { details: { field: "options.unique.args_keys", missing } },
+      );
+    }
+    u.argsKeys = w.args_keys;
+  }
+  if (w.meta_keys !== undefined) u.metaKeys = w.meta_keys;
   const period = durationField("options.unique.period", w.period);
   if (period !== undefined) u.periodMs = period;
   if (w.states !== undefined) u.states = w.states;

@@ -63,6 +63,16 @@ export const uniquePolicySchema = z
       .array(z.enum(["type", "args", "queue", "meta"]))
       .min(1)
       .optional(),
+    args_keys: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .describe("With 'args' in keys: only these top-level keys of the args object make the key"),
+    meta_keys: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .describe("With 'meta' in keys: only these keys of meta make the key"),
     period: isoDuration.optional(),
     on_conflict: z.enum(["reject", "ignore", "replace"]).optional(),
     states: z

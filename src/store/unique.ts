@@ -7,6 +7,7 @@
 import { createHash } from "node:crypto";
 
 import type { NormalizedEnqueue, UniquePolicy } from "../core/envelope.js";
+import { argsObject } from "../core/envelope.js";
 import { ConflictError, ErrorCode } from "../core/errors.js";
 import type { JobState } from "../core/states.js";
 import { getJson, isWrongRevision } from "./kvjson.js";
@@ -42,13 +43,20 @@ function canonical(v: unknown): string {
   return JSON.stringify(v);
 }
 
+function pick(obj: Record<string, unknown> | undefined, keys: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of keys) out[k] = obj !== undefined && Object.hasOwn(obj, k) ? obj[k] : null;
+  return out;
+}
+
 export function fingerprint(n: NormalizedEnqueue, policy: UniquePolicy): string {
   const parts: Record<string, unknown> = {};
   for (const k of policy.keys) {
     if (k === "type") parts.type = n.spec.type;
-    else if (k === "args") parts.args = n.spec.args;
+    else if (k === "args")
+      parts.args = policy.argsKeys ? pick(argsObject(n.spec.args), policy.argsKeys) : n.spec.args;
     else if (k === "queue") parts.queue = n.queue;
-    else parts.meta = n.spec.meta ?? {};
+    else parts.meta = policy.metaKeys ? pick(n.spec.meta, policy.metaKeys) : (n.spec.meta ?? {});
   }
   return "u." + createHash("sha256").update(canonical(parts)).digest("hex");
 }

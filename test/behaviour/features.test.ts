@@ -9,7 +9,7 @@ import { after, before, describe, it } from "node:test";
 import type { NatsConnection } from "@nats-io/nats-core";
 
 import type { Client, JobEvent } from "../../src/client/index.js";
-import { createClient, isConflict } from "../../src/client/index.js";
+import { createClient, ErrorCode, isConflict, isJetjobError } from "../../src/client/index.js";
 import { silentLogger } from "../../src/core/logger.js";
 import type { Engine } from "../../src/store/engine.js";
 import { createEngine } from "../../src/store/engine.js";
@@ -77,6 +77,32 @@ describe("queue features through the SDKs", () => {
     assert.equal(done.result, "ok");
     assert.equal((await client.deadLetters.list({ queue: "dlq" })).total, 0);
     await w.close();
+  });
+
+  it("unique on selected keys of the args object (args_keys) and of meta (meta_keys)", async () => {
+    const unique = { keys: ["type", "args"] as Array<"type" | "args">, argsKeys: ["userId"] };
+    await client.enqueue("mail.welcome", [{ userId: 7, locale: "en" }], { queue: "uniq-keys", unique });
+    await assert.rejects(
+      client.enqueue("mail.welcome", [{ userId: 7, locale: "de" }], { queue: "uniq-keys", unique }),
+      isConflict,
+      "same userId, other locale: a duplicate",
+    );
+    await client.enqueue("mail.welcome", [{ userId: 8, locale: "en" }], { queue: "uniq-keys", unique });
+    await assert.rejects(
+      client.enqueue("mail.welcome", [{ user: 9 }], { queue: "uniq-keys", unique }),
+      (err: unknown) => isJetjobError(err) && err.code === ErrorCode.InvalidRequest,
+      "args_keys naming a key the args lack is refused",
+    );
+    const byTenant = { keys: ["type", "meta"] as Array<"type" | "meta">, metaKeys: ["tenant"] };
+    await client.enqueue("sync", [], {
+      queue: "uniq-keys",
+      unique: byTenant,
+      meta: { tenant: "a", trace: "1" },
+    });
+    await assert.rejects(
+      client.enqueue("sync", [], { queue: "uniq-keys", unique: byTenant, meta: { tenant: "a", trace: "2" } }),
+      isConflict,
+    );
   });
 
   it("keeps unique jobs unique: reject, ignore, replace", async () => {
