@@ -84,7 +84,7 @@ describe("when JetStream's storage is full", () => {
       `stored ${stored} jobs of 60 kB, then ${refusal.status} ${err.code} at ${(err.details.used_bytes / MiB).toFixed(1)} MiB of 24`,
     );
     assert.equal(refusal.status, 507);
-    assert.equal(err.code, "storage_full");
+    assert.equal(err.code, "x_storage_full", "jetjob's own code, x_-prefixed on an OJS route (§16.3)");
     assert.match(err.hint, /housekeeping/);
     assert.ok(err.details.used_bytes < capacity - MiB, "refused with room left for outcomes");
 
