@@ -59,7 +59,8 @@ describe("CLI rough edges", () => {
   });
 
   it("refuses to pause or resume an unknown queue (exit 4) unless --create", async () => {
-    const typo = `${q.slice(0, -2)}${q.at(-1)}${q.at(-2)}`; // two letters swapped
+    // One letter off ('x' is never in the hex suffix; swapping two letters was no typo when they were equal).
+    const typo = `${q.slice(0, -1)}x`;
     const r = await cli(["queue", "pause", typo, ...api()]);
     assert.equal(r.code, 4, r.stderr);
     assert.match(r.stderr, new RegExp(`Queue '${typo}' not found`));
