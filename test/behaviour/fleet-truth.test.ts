@@ -16,7 +16,7 @@ import { silentLogger } from "../../src/core/logger.js";
 import type { AgentInfo } from "../../src/fleet/registry.js";
 import { agentKey } from "../../src/fleet/registry.js";
 import type { RunningApiServer } from "../../src/server/run.js";
-import { runTestServer } from "../harness/app.js";
+import { callApi, runTestServer } from "../harness/app.js";
 import { useNats, waitFor } from "../harness/nats.js";
 
 const h = useNats();
@@ -26,14 +26,7 @@ describe("fleet runs tell the whole truth", () => {
   let srv: RunningApiServer;
   let client: Client;
   const agents: Agent[] = [];
-  const call = async (method: string, path: string, body?: unknown) => {
-    const r = await fetch(`${srv.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    return { status: r.status, body: (await r.json()) as Record<string, unknown> };
-  };
+  const call = (method: string, path: string, body?: unknown) => callApi(srv.url, token, method, path, body);
   /** The job once it is no longer running. */
   const finished = (id: string, what: string) =>
     waitFor(

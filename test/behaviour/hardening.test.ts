@@ -15,7 +15,7 @@ import { createClient } from "../../src/client/index.js";
 import { createEngine } from "../../src/store/engine.js";
 import { createWorker } from "../../src/worker/index.js";
 import type { RunningApiServer } from "../../src/server/run.js";
-import { runTestServer } from "../harness/app.js";
+import { callApi, runTestServer } from "../harness/app.js";
 import { useNats, waitFor } from "../harness/nats.js";
 
 const h = useNats();
@@ -119,14 +119,7 @@ describe("patterns cannot freeze the server", () => {
 
 describe("enqueue holes", () => {
   let srv: RunningApiServer;
-  const call = async (method: string, path: string, body?: unknown) => {
-    const r = await fetch(`${srv.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    return { status: r.status, body: (await r.json()) as Record<string, unknown> };
-  };
+  const call = (method: string, path: string, body?: unknown) => callApi(srv.url, token, method, path, body);
   before(async () => {
     srv = await runTestServer(h.nats.url, [{ name: "admin", token, scope: "admin" }]);
   });

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
 import type { RunningApiServer } from "../../src/server/run.js";
-import { runTestServer } from "../harness/app.js";
+import { callApi, runTestServer } from "../harness/app.js";
 import { cli } from "../harness/cli.js";
 import { useNats, waitFor } from "../harness/nats.js";
 
@@ -16,14 +16,8 @@ const admin = "tokens-admin-token-0123456789";
 describe("API tokens at run time", () => {
   let a: RunningApiServer;
   let b: RunningApiServer;
-  const call = async (srv: RunningApiServer, token: string, method: string, path: string, body?: unknown) => {
-    const r = await fetch(`${srv.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    return { status: r.status, body: (await r.json()) as Record<string, unknown> };
-  };
+  const call = (srv: RunningApiServer, token: string, method: string, path: string, body?: unknown) =>
+    callApi(srv.url, token, method, path, body);
 
   before(async () => {
     a = await runTestServer(h.nats.url, [{ name: "admin", token: admin, scope: "admin" }]);

@@ -110,3 +110,19 @@ export function fillPath(path: string, values: Readonly<Record<string, string>> 
     return encodeURIComponent(v);
   });
 }
+
+/** One JSON request to a running API server with a bearer token: the status and the parsed body. */
+export async function callApi(
+  url: string,
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const r = await fetch(`${url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+}
