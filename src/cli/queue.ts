@@ -1,5 +1,5 @@
 /**
- * `jetjob queue list|stats|pause|resume|config`: inspect, pause and configure queues.
+ * `jetjob queue list|stats|pause|resume|config|delete`: inspect, pause, configure and delete queues.
  */
 import type { Command } from "commander";
 
@@ -61,7 +61,9 @@ function retentionFlags(f: QueueConfigFlags): QueueRetentionOptions | undefined 
 }
 
 export function registerQueueCommands(program: Command, run: Runner): void {
-  const queue = program.command("queue").description("list, inspect, pause and resume queues");
+  const queue = program
+    .command("queue")
+    .description("list, inspect, pause, resume, configure and delete queues");
 
   addClientFlags(
     queue
@@ -205,6 +207,28 @@ export function registerQueueCommands(program: Command, run: Runner): void {
       }, f.json),
     );
   }
+
+  addClientFlags(
+    queue
+      .command("delete")
+      .description(
+        "delete a queue that has no unfinished job (refused with the counts otherwise); its finished jobs stay readable until retention removes them",
+      )
+      .argument("<name>", "queue name"),
+  ).action((name: string, f: ClientFlags) =>
+    run(async () => {
+      const r = await clientFor(f).queues.delete(name);
+      if (f.json) return printJson(r);
+      const kept = r.finished.completed + r.finished.discarded + r.finished.cancelled + r.finished.expired;
+      process.stdout.write(
+        `queue ${r.name} deleted` +
+          (kept > 0
+            ? ` (${kept} finished job${kept === 1 ? "" : "s"} kept until retention removes them)`
+            : "") +
+          "\n",
+      );
+    }, f.json),
+  );
 }
 
 /** Refuses (not_found, exit 4) a queue name that the server does not list. */

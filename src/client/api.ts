@@ -6,6 +6,7 @@ import type { CronView as CronInfo } from "../store/cron.js";
 import type { ExclusiveKeyView as ExclusiveKeyInfo } from "../store/exclusive-view.js";
 import type { LockGrant as LockGrantInfo, LockView as LockInfo } from "../store/locks.js";
 import type { QueueConfigView as QueueConfig } from "../store/queue-config.js";
+import type { QueueDeleted } from "../store/queue-delete.js";
 import type { StorageReport as StorageInfo } from "../store/retention/report.js";
 import type { QueueStats } from "../store/stats.js";
 import type { QueueRetentionWire } from "../core/storage-options.js";
@@ -19,6 +20,7 @@ export type {
   LockGrantInfo,
   LockInfo,
   QueueConfig,
+  QueueDeleted,
   QueueStats,
   StorageInfo,
   WorkflowInfo,
@@ -75,6 +77,7 @@ export interface Api {
       name: string,
       change: { exclusive_key_template?: string | null; retention?: QueueRetentionWire | null },
     ): Promise<QueueConfig>;
+    delete(name: string): Promise<QueueDeleted>;
   };
   storage(): Promise<StorageInfo>;
   exclusiveKeys(q: { queue?: string }): Promise<ExclusiveKeyInfo[]>;

@@ -23,6 +23,7 @@ import type {
   JobEvent,
   JobPage,
   QueueConfig,
+  QueueDeleted,
   QueueInfo,
   QueueStats,
   StorageInfo,
@@ -118,6 +119,11 @@ export interface Client<T extends JobTypes = JobTypes> {
       name: string,
       settings: { exclusiveKeyTemplate?: string | null; retention?: QueueRetentionOptions | null },
     ): Promise<QueueConfig>;
+    /**
+     * Deletes a queue that has no unfinished job (a `conflict` error with the counts otherwise);
+     * its finished jobs stay readable by id until retention removes them.
+     */
+    delete(name: string): Promise<QueueDeleted>;
   };
   /** Streams and buckets with their sizes, the housekeeper's state and what retention removes next. */
   storage(): Promise<StorageInfo>;
@@ -247,6 +253,7 @@ export function createClient<T extends JobTypes = JobTypes>(options: ClientOptio
         }
         return api.queues.configure(name, change);
       },
+      delete: (name) => api.queues.delete(name),
     },
     storage: () => api.storage(),
     exclusiveKeys: (q = {}) => api.exclusiveKeys(q),

@@ -12,6 +12,7 @@ import type {
   LockGrantInfo,
   LockInfo,
   QueueConfig,
+  QueueDeleted,
   QueueInfo,
   QueueStats,
   StorageInfo,
@@ -146,6 +147,9 @@ export function createHttpTransport(url: string, o: { token?: string; timeoutMs?
       async configure(name, change) {
         return (await http.call<{ queue: QueueConfig }>("PUT", `/api/v1/queues/${enc(name)}/config`, change))
           .queue;
+      },
+      async delete(name) {
+        return http.call<QueueDeleted>("DELETE", `/api/v1/queues/${enc(name)}`);
       },
     },
     async storage() {

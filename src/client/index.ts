@@ -13,6 +13,7 @@ export type {
   JobPage,
   LockInfo,
   QueueConfig,
+  QueueDeleted,
   QueueInfo,
   QueueStats,
   StorageInfo,

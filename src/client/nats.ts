@@ -23,6 +23,7 @@ import { listJobs } from "../store/list.js";
 import { listExclusiveKeys } from "../store/exclusive-view.js";
 import { acquireLock, listLocks, releaseLock, renewLock } from "../store/locks.js";
 import { configureQueue } from "../store/queue-config.js";
+import { deleteQueue } from "../store/queue-delete.js";
 import { storageReport } from "../store/retention/report.js";
 import { queueStats } from "../store/stats.js";
 import { cancelWorkflow, createWorkflow, getWorkflow } from "../store/workflows.js";
@@ -96,6 +97,7 @@ export function createNatsTransport(o: ClientOptions): Api {
           return { name: r.name, paused: r.paused };
         }),
       configure: (name, change) => withSvc((svc) => configureQueue(svc, name, change)),
+      delete: (name) => withSvc((svc) => deleteQueue(svc, name)),
     },
     exclusiveKeys: (q) => withSvc((svc) => listExclusiveKeys(svc, q)),
     storage: () => withSvc((svc) => storageReport(svc, undefined)),

@@ -1,6 +1,6 @@
 /**
  * `/api/v1` routes for exclusive keys (which job holds each key, how many wait), per-queue settings
- * (the exclusive key template) and user locks.
+ * (the exclusive key template), deleting a queue and user locks.
  */
 import { z } from "zod";
 
@@ -79,6 +79,18 @@ export function keyRoutes(engine: Engine): RouteDef[] {
         return ojsJson(c, 200, { queue: await engine.configureQueue(queueParam(params.name), change) });
       },
     }),
+    // The same delete on jetjob's API and where the OJS CLI sends it (`ojs queues --delete`).
+    ...(["/api/v1/queues/{name}", "/ojs/v1/queues/{name}"] as const).map((path) =>
+      defineRoute({
+        method: "DELETE",
+        path,
+        scope: Scope.Admin,
+        tag: "queues",
+        summary:
+          "Delete a queue that has no unfinished job (409 conflict with the counts otherwise); its finished jobs stay readable until retention removes them",
+        handler: async (c, { params }) => ojsJson(c, 200, await engine.deleteQueue(queueParam(params.name))),
+      }),
+    ),
     defineRoute({
       method: "GET",
       path: "/api/v1/locks",

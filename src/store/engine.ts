@@ -45,6 +45,8 @@ import type { Services } from "./services.js";
 import { createServices } from "./create-services.js";
 import type { QueueStats } from "./stats.js";
 import { allQueueStats, queueStats } from "./stats.js";
+import type { QueueDeleted } from "./queue-delete.js";
+import { deleteQueue } from "./queue-delete.js";
 import { sweepKeys } from "./exclusive.js";
 import type { ExclusiveKeyView } from "./exclusive-view.js";
 import { listExclusiveKeys } from "./exclusive-view.js";
@@ -123,6 +125,8 @@ export interface Engine {
   /** Every queue's statistics, read in bulk (stats.ts `allQueueStats`). */
   allQueueStats(): Promise<QueueStats[]>;
   setPaused(name: string, paused: boolean): Promise<QueueRecord>;
+  /** Deletes a queue without unfinished jobs (queue-delete.ts; 409 `conflict` otherwise). */
+  deleteQueue(name: string): Promise<QueueDeleted>;
   /** A queue's jobs, newest first. */
   listJobs(q: ListQuery): Promise<JobPage>;
   /** Runs a discarded or cancelled job again with fresh attempts. */
@@ -305,6 +309,7 @@ export async function createEngine(nc: NatsConnection, options: EngineOptions = 
         if (!paused) delete r.pausedAt;
         r.paused = paused;
       }),
+    deleteQueue: (name) => deleteQueue(svc, name),
     listJobs: (q) => listJobs(svc, q),
     retryJob: (id) => retryJob(svc, id),
     deadLetters: (q) => listDeadLetters(svc, q),

@@ -49,6 +49,8 @@ export interface QueueRegistry {
   cachedAll(): QueueRecord[];
   /** Keeps the cache current and calls `onChange` for every change (workers use this). */
   watch(onChange?: (r: QueueRecord) => void): Promise<void>;
+  /** Deletes the queue's entry (see queue-delete.ts); every process forgets its lanes. */
+  remove(queue: string): Promise<void>;
   /** Forgets cached lanes (after an admin reset). */
   forget(): void;
   /** Creates the consumer of every registered lane again (after the queue stream was recreated). */
@@ -120,13 +122,19 @@ export function createQueueRegistry(deps: {
     return next!;
   }
 
+  /** Drops a deleted queue from the cache and the known lanes (the next enqueue re-registers). */
+  function forgetQueue(queue: string): void {
+    cache.delete(queue);
+    for (const key of known) if (key.startsWith(`${queue}|`)) known.delete(key);
+  }
+
   async function startWatch(): Promise<void> {
     const iter = await kv.watch({ key: ">" });
     watcher = iter;
     void (async () => {
       for await (const e of iter) {
         if (e.operation !== "PUT") {
-          cache.delete(e.key);
+          forgetQueue(e.key);
           continue;
         }
         const r = decode(e);
@@ -202,6 +210,10 @@ export function createQueueRegistry(deps: {
       }
       watching = startWatch();
       await watching;
+    },
+    async remove(queue) {
+      await kv.delete(queue);
+      forgetQueue(queue);
     },
     forget() {
       known.clear();

@@ -1,7 +1,8 @@
 /**
  * CLI rough edges of issue 19: output piped into `head` (a closed pipe) ends quietly; pausing an
  * unknown queue says so (exit 4) unless `--create`; a bad `--args` says it is not JSON; a validation
- * error prints its details; `jetjob agent --data-dir` finds the NATS URL and login there.
+ * error prints its details; `jetjob agent --data-dir` finds the NATS URL and login there; `queue delete`
+ * removes a queue without unfinished jobs and refuses one with waiting jobs.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -74,6 +75,44 @@ describe("CLI rough edges", () => {
     assert.ok((await client.queues.list()).some((x) => x.name === typo && x.paused));
     const known = await cli(["queue", "resume", typo, ...api()]);
     assert.equal(known.code, 0, known.stderr);
+  });
+
+  it("queue delete removes a queue without unfinished jobs and refuses one with waiting jobs", async () => {
+    const phantom = `${q}-phantom`;
+    assert.equal((await cli(["queue", "pause", phantom, "--create", ...api()])).code, 0);
+    assert.ok((await client.queues.list()).some((x) => x.name === phantom));
+
+    const gone = await cli(["queue", "delete", phantom, ...api()]);
+    assert.equal(gone.code, 0, gone.stderr);
+    assert.match(gone.stdout, new RegExp(`queue ${phantom} deleted`));
+    assert.ok(!(await client.queues.list()).some((x) => x.name === phantom), "deleted queue still listed");
+    const again = await cli(["queue", "delete", phantom, ...api()]);
+    assert.equal(again.code, 4, again.stderr);
+
+    // The queue with 20 waiting jobs stays, and the refusal says why.
+    const busy = await cli(["queue", "delete", q, ...api()]);
+    assert.notEqual(busy.code, 0);
+    assert.match(busy.stderr, /still has jobs that have not finished \(20 available\)/, busy.stderr);
+    assert.match(busy.stderr, /^details: .*"available":20/m, busy.stderr);
+    assert.ok((await client.queues.list()).some((x) => x.name === q));
+
+    // A name used again after the delete is a fresh queue whose jobs are handed out (not paused).
+    const job = await client.enqueue("noop", [1], { queue: phantom });
+    const listed = await client.queues.list();
+    assert.ok(
+      listed.some((x) => x.name === phantom && !x.paused),
+      JSON.stringify(listed),
+    );
+    const fetched = await fetch(`${srv.url}/ojs/v1/workers/fetch`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ queues: [phantom], count: 1 }),
+    });
+    const body = (await fetched.json()) as { jobs: Array<{ id: string }> };
+    assert.deepEqual(
+      body.jobs.map((j) => j.id),
+      [job.id],
+    );
   });
 
   it("says a bad --args is not JSON, for each command that takes --args", async () => {
