@@ -24,6 +24,7 @@ export interface AddFlags extends ClientFlags {
   delay?: string;
   at?: string;
   maxAttempts?: string;
+  timeout?: string;
   timeoutMs?: string;
   id?: string;
   exclusiveKey?: string;
@@ -43,7 +44,8 @@ export function enqueueOptionsFrom(f: AddFlags): EnqueueOptions {
     o.runAt = new Date(t);
   }
   if (f.maxAttempts !== undefined) o.retry = { maxAttempts: intFlag("--max-attempts", f.maxAttempts) };
-  if (f.timeoutMs !== undefined) o.timeoutMs = intFlag("--timeout-ms", f.timeoutMs);
+  if (f.timeout !== undefined) o.timeoutMs = durationFlag("--timeout", f.timeout);
+  else if (f.timeoutMs !== undefined) o.timeoutMs = intFlag("--timeout-ms", f.timeoutMs);
   return o;
 }
 
@@ -130,7 +132,10 @@ export function registerJobCommands(program: Command, run: Runner): void {
       .option("--delay <duration>", "run after a delay: ms, 30s, 5m or an ISO duration")
       .option("--at <time>", "run at an RFC 3339 time")
       .option("--max-attempts <n>", "attempts before the job is discarded (default 3)")
-      .option("--timeout-ms <ms>", "execution timeout of one attempt")
+      .option("--timeout <duration>", "execution timeout of one attempt: ms, 10s, 5m (as in job run)")
+      .addOption(
+        new Option("--timeout-ms <ms>", "execution timeout in ms (old spelling of --timeout)").hideHelp(),
+      )
       .option("--id <uuidv7>", "your own job id (idempotent enqueue)")
       .option("--exclusive-key <key>", "run at most one job with this key at a time, in order"),
   ).action((type: string, values: string[], f: AddFlags) =>
