@@ -18,6 +18,24 @@ const CONFORMANCE_LEVELS = process.env.JETJOB_CONFORMANCE_LEVELS ?? "0-4";
  */
 const CONFORMANCE_SKIP = "L1-RTR-014";
 
+/**
+ * The extension suites run with the levels: exactly the extensions the server claims in its manifest
+ * (`GET /ojs/manifest`, `extensions.official` and `.experimental`, ojs-extension-lifecycle §7), so the
+ * manifest (src/server/manifest.ts) is the one list; each must have its `conformance/suites/ext-NAME`
+ * folder (the runner refuses a missing one), and a claimed extension whose cases fail fails the run.
+ */
+async function claimedExtensions(api, token) {
+  const res = await globalThis.fetch(new URL("/ojs/manifest", api), {
+    headers: { Authorization: `Bearer ${token}` },
+  });
+  if (!res.ok) throw new Error(`GET /ojs/manifest answered ${res.status}`);
+  const { extensions } = await res.json();
+  const entries = Array.isArray(extensions)
+    ? extensions
+    : [...(extensions?.official ?? []), ...(extensions?.experimental ?? [])];
+  return entries.map((entry) => (typeof entry === "string" ? entry : entry.name));
+}
+
 let passed = 0;
 let failed = 0;
 const summary = [];
@@ -93,7 +111,7 @@ await stage("reliability (faults, cluster)", async () => {
   return countsFrom(out) ?? { p: 0, f: code === 0 ? 0 : 1 };
 });
 
-await stage(`OJS conformance (levels ${CONFORMANCE_LEVELS})`, async () => {
+await stage(`OJS conformance (levels ${CONFORMANCE_LEVELS} + ext)`, async () => {
   const dataDir = mkdtempSync(join(tmpdir(), "jetjob-conformance-"));
   const server = spawn(
     process.execPath,
@@ -130,6 +148,8 @@ await stage(`OJS conformance (levels ${CONFORMANCE_LEVELS})`, async () => {
     const { api } = JSON.parse(readFileSync(join(dataDir, "endpoints.json"), "utf8"));
     const token = readFileSync(join(dataDir, "admin.token"), "utf8").trim();
     console.log(`jetjob start is up at ${api}`);
+    const extensions = await claimedExtensions(api, token);
+    console.log(`extension suites (from the manifest): ${extensions.join(", ") || "none"}`);
     const { code, out } = await run(process.execPath, [
       "--import",
       "tsx",
@@ -140,6 +160,7 @@ await stage(`OJS conformance (levels ${CONFORMANCE_LEVELS})`, async () => {
       token,
       "--level",
       CONFORMANCE_LEVELS,
+      ...(extensions.length > 0 ? ["--ext", extensions.join(",")] : []),
       "--skip",
       CONFORMANCE_SKIP,
     ]);

@@ -1,9 +1,10 @@
 /**
  * Evaluation of a step's `assertions` object against the HTTP response it received.
  *
- * Handled keys: `status`, `status_in`, `body` (incl. a top-level `$or`), `body_absent`,
+ * Handled keys: `status`, `status_in` (alias `status_one_of`, used by an extension case), `body` (incl. a top-level `$or`), `body_absent`,
  * `body_contains`, `headers`, `timing_ms`. `exclusive_claim` and `equality` are cross-step checks
- * (see `cross-step.ts`); any other key is reported as unsupported rather than silently ignored.
+ * (see `cross-step.ts`); keys ending in `_comment` are notes for the reader (some extension cases use
+ * `headers_comment`); any other key is reported as unsupported rather than silently ignored.
  * @module
  */
 import type { ResponseRecord } from "./http.js";
@@ -199,12 +200,13 @@ export function checkResponse(
 ): string[] {
   const failures: string[] = [];
   for (const [key, value] of Object.entries(assertions)) {
-    if (CROSS_STEP_KEYS.has(key)) continue;
+    if (CROSS_STEP_KEYS.has(key) || key.endsWith("_comment")) continue;
     switch (key) {
       case "status":
         failures.push(...withBody(matchStatus(renderJson(value, context), response.status), response));
         break;
       case "status_in":
+      case "status_one_of":
         failures.push(...withBody(matchStatusIn(value, response.status), response));
         break;
       case "body":

@@ -33,13 +33,26 @@ export interface Step {
   readonly parallelWith?: string;
   /** Raw assertion object, interpreted by `assertions.ts`. */
   readonly assertions?: JsonObject;
+  /**
+   * `capture: {NAME: JSONPATH}` (used by some extension cases): after the step, the response body's
+   * value at JSONPATH is kept as NAME for `{{NAME}}` in later steps of the case.
+   */
+  readonly capture?: Readonly<Record<string, string>>;
 }
+
+/**
+ * Where a case was loaded from: a core level folder (`level-N-*`) or an extension folder (`ext-NAME`).
+ * Taken from the folder name, not from the file's `level` field (extension cases say `level: 0` too).
+ */
+export type CaseOrigin = { readonly level: number } | { readonly extension: string };
 
 /** A loaded test case. */
 export interface TestCase {
   readonly testId: string;
-  /** Level taken from the folder name (`level-N-*`), not from the file's `level` field. */
-  readonly level: number;
+  /** Level taken from the folder name (`level-N-*`); `null` for an extension case. */
+  readonly level: number | null;
+  /** Extension name taken from the folder name (`ext-NAME` → `NAME`); `null` for a core case. */
+  readonly extension: string | null;
   readonly category: string;
   readonly name: string;
   /** Path relative to the suites directory, with `/` separators. */
@@ -95,6 +108,19 @@ function parseHeaders(value: Json | undefined, where: string): Record<string, st
   return headers;
 }
 
+function parseCapture(value: Json | undefined, where: string): Record<string, string> | undefined {
+  if (value === undefined) return undefined;
+  if (!isJsonObject(value)) throw new CaseFormatError(`${where}: "capture" must be an object`);
+  const capture: Record<string, string> = {};
+  for (const [name, path] of Object.entries(value)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || typeof path !== "string") {
+      throw new CaseFormatError(`${where}: capture "${name}" must be a name mapped to a JSONPath string`);
+    }
+    capture[name] = path;
+  }
+  return capture;
+}
+
 /** Validates one raw step. */
 export function parseStep(raw: Json, where: string): Step {
   if (!isJsonObject(raw)) throw new CaseFormatError(`${where}: a step must be an object`);
@@ -110,6 +136,7 @@ export function parseStep(raw: Json, where: string): Step {
   const durationMs = optionalMs(raw, "duration_ms", at);
   const parallelWith = optionalString(raw, "parallel_with", at);
   const body = raw["body"];
+  const capture = parseCapture(raw["capture"], at);
   return {
     id,
     action: parseAction(raw["action"], at),
@@ -121,6 +148,7 @@ export function parseStep(raw: Json, where: string): Step {
     ...(durationMs !== undefined && { durationMs }),
     ...(parallelWith !== undefined && { parallelWith }),
     ...(assertions !== undefined && { assertions }),
+    ...(capture !== undefined && { capture }),
   };
 }
 
@@ -152,9 +180,9 @@ function parseSection(raw: JsonObject, key: "setup" | "teardown", file: string):
  * Validates a parsed case file.
  * @param raw - the parsed JSON
  * @param file - path relative to the suites directory (for messages and results)
- * @param level - level taken from the folder name
+ * @param origin - level or extension, taken from the folder name
  */
-export function parseTestCase(raw: Json, file: string, level: number): TestCase {
+export function parseTestCase(raw: Json, file: string, origin: CaseOrigin): TestCase {
   if (!isJsonObject(raw)) throw new CaseFormatError(`${file}: a test case must be a JSON object`);
   const testId = raw["test_id"];
   if (typeof testId !== "string" || testId === "") {
@@ -163,7 +191,8 @@ export function parseTestCase(raw: Json, file: string, level: number): TestCase 
   if (!Array.isArray(raw["steps"])) throw new CaseFormatError(`${file}: "steps" must be an array`);
   return {
     testId,
-    level,
+    level: "level" in origin ? origin.level : null,
+    extension: "extension" in origin ? origin.extension : null,
     category: optionalString(raw, "category", file) ?? "",
     name: optionalString(raw, "name", file) ?? "",
     file,

@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { DEFAULT_REQUEST_TIMEOUT_MS, joinUrl } from "./http.js";
 import { errorMessage } from "./json.js";
+import type { ExtensionSelection } from "./load.js";
 import { loadCases, LoadError, selectCases } from "./load.js";
 import { buildReport, formatCaseLines, formatSummaryLines } from "./report.js";
 import { checkReachable, ResetError, runSuite, UnreachableError } from "./suite.js";
@@ -13,7 +14,7 @@ import { checkReachable, ResetError, runSuite, UnreachableError } from "./suite.
 /** Exit codes. */
 export const ExitCode = { Passed: 0, Failed: 1, ConfigError: 2 } as const;
 
-/** Levels run when `--level` is not given. */
+/** Levels run when neither `--level` nor `--ext` is given. */
 export const DEFAULT_LEVELS: readonly number[] = [0, 1, 2, 3, 4];
 
 /** Default suites directory: `conformance/suites`, next to this runner. */
@@ -24,6 +25,8 @@ export interface CliOptions {
   readonly baseUrl: string;
   readonly token: string | undefined;
   readonly levels: readonly number[];
+  /** Extension folders (`ext-NAME`) to run: names, or `"all"`; empty when `--ext` was not given. */
+  readonly extensions: ExtensionSelection;
   readonly testIds: readonly string[];
   readonly categories: readonly string[];
   readonly skipIds: readonly string[];
@@ -48,12 +51,14 @@ export class UsageError extends Error {
 /** Usage text. */
 export const USAGE = `Usage: node --import tsx conformance/runner/main.ts [options]
 
-Runs the OJS conformance cases (conformance/suites/level-N-*) against a server.
+Runs the OJS conformance cases (conformance/suites/level-N-*, ext-NAME) against a server.
 
 Options:
   --url URL          server base URL (env OJS_TEST_URL, default http://127.0.0.1:8080)
   --token T          send "Authorization: Bearer T" (env JETJOB_API_TOKEN)
-  --level L          levels to run: N, A-B or a comma list (default 0-4)
+  --level L          levels to run: N, A-B or a comma list (default 0-4, none when --ext is given)
+  --ext NAME         extension suites to run, folder ext-NAME (repeatable or comma-separated);
+                     "all" runs every ext-* folder present
   --test ID          run only these test ids (repeatable or comma-separated)
   --category C       run only these categories (repeatable or comma-separated)
   --skip ID          skip these test ids (repeatable or comma-separated)
@@ -108,6 +113,7 @@ export function parseCliArgs(
         url: { type: "string" },
         token: { type: "string" },
         level: { type: "string" },
+        ext: { type: "string", multiple: true },
         test: { type: "string", multiple: true },
         category: { type: "string", multiple: true },
         skip: { type: "string", multiple: true },
@@ -140,10 +146,15 @@ export function parseCliArgs(
   if (values["no-reset"] === true && values["reset-url"] !== undefined) {
     throw new UsageError("--reset-url and --no-reset are mutually exclusive");
   }
+  const extensionNames = splitList(values.ext);
+  if (values.ext !== undefined && extensionNames.length === 0) throw new UsageError("empty --ext");
+  const extensions: ExtensionSelection = extensionNames.includes("all") ? "all" : extensionNames;
+  const defaultLevels = extensionNames.length > 0 ? [] : DEFAULT_LEVELS;
   return {
     baseUrl,
     token: nonEmpty(values.token) ?? nonEmpty(env["JETJOB_API_TOKEN"]),
-    levels: values.level === undefined ? DEFAULT_LEVELS : parseLevels(values.level),
+    levels: values.level === undefined ? defaultLevels : parseLevels(values.level),
+    extensions,
     testIds: splitList(values.test),
     categories: splitList(values.category),
     skipIds: splitList(values.skip),
@@ -187,13 +198,16 @@ export async function runCli(
       io.stdout(USAGE);
       return ExitCode.Passed;
     }
-    const loaded = await loadCases(options.suitesDir, options.levels);
+    const loaded = await loadCases(options.suitesDir, options.levels, options.extensions);
     const cases = selectCases(loaded, { testIds: options.testIds, categories: options.categories });
     warnMissing(options.testIds, new Set(loaded.map((tc) => tc.testId)), "--test", io);
     warnMissing(options.skipIds, new Set(cases.map((tc) => tc.testId)), "--skip", io);
     const skipIds = new Set(options.skipIds);
     if (cases.filter((tc) => !skipIds.has(tc.testId)).length === 0) {
-      throw new UsageError(`no tests selected (levels ${options.levels.join(",")} in ${options.suitesDir})`);
+      const extensions = options.extensions === "all" ? ["all"] : options.extensions;
+      throw new UsageError(
+        `no tests selected (levels ${options.levels.join(",") || "none"}, extensions ${extensions.join(",") || "none"} in ${options.suitesDir})`,
+      );
     }
     await checkReachable(options.baseUrl, options.token, DEFAULT_REQUEST_TIMEOUT_MS);
     const results = await runSuite(cases, {

@@ -8,8 +8,11 @@ import { checkResponse, CROSS_STEP_KEYS } from "./assertions.js";
 import type { Step, TestCase } from "./case.js";
 import { checkCrossStep } from "./cross-step.js";
 import type { ResponseRecord } from "./http.js";
+import type { Json } from "./json.js";
+import { isJsonObject } from "./json.js";
+import { resolvePath } from "./jsonpath.js";
 import { buildHeaders, DEFAULT_REQUEST_TIMEOUT_MS, joinUrl, RequestError, sendRequest } from "./http.js";
-import { renderJson, renderString, unresolvedTemplates } from "./templates.js";
+import { renderJson, renderString, substituteCaptures, unresolvedTemplates } from "./templates.js";
 
 /** How to run cases against a server. */
 export interface ExecuteOptions {
@@ -63,6 +66,8 @@ function sleep(ms: number): Promise<void> {
 class CaseRun {
   readonly #options: ExecuteOptions;
   readonly #results = new Map<string, ResponseRecord>();
+  /** Values kept by `capture` of earlier steps, for `{{NAME}}`. */
+  readonly #captured = new Map<string, Json>();
 
   constructor(options: ExecuteOptions) {
     this.#options = options;
@@ -77,7 +82,36 @@ class CaseRun {
     return [];
   }
 
-  async #runStep(step: Step): Promise<string[]> {
+  /** The step with `{{NAME}}` of captured values replaced in its path, headers, body and assertions. */
+  #withCaptures(step: Step): Step {
+    if (this.#captured.size === 0) return step;
+    const sub = (value: Json): Json => substituteCaptures(value, this.#captured);
+    const path = step.path === undefined ? undefined : sub(step.path);
+    const headers = sub(step.headers);
+    const assertions = step.assertions === undefined ? undefined : sub(step.assertions);
+    return {
+      ...step,
+      ...(typeof path === "string" && { path }),
+      ...(isJsonObject(headers) && { headers: headers as Record<string, string> }),
+      ...(step.body !== undefined && { body: sub(step.body) }),
+      ...(isJsonObject(assertions) && { assertions }),
+    };
+  }
+
+  /** Keeps the values named by the step's `capture`; a value the body lacks is a failure. */
+  #capture(step: Step, response: ResponseRecord): string[] {
+    const failures: string[] = [];
+    for (const [name, path] of Object.entries(step.capture ?? {})) {
+      const resolved = resolvePath(response.body, path);
+      if (resolved.ok && resolved.value !== undefined && resolved.value !== null)
+        this.#captured.set(name, resolved.value);
+      else failures.push(`capture ${name}: nothing at ${path}`);
+    }
+    return failures;
+  }
+
+  async #runStep(raw: Step): Promise<string[]> {
+    const step = this.#withCaptures(raw);
     await sleep(step.delayMs);
     switch (step.action) {
       case "WAIT":
@@ -130,6 +164,7 @@ class CaseRun {
       strictBody: this.#options.strictBody ?? false,
     });
     failures.push(...checkCrossStep(assertions, this.#results));
+    failures.push(...this.#capture(step, response));
     if (failures.length === 0) return [];
     // raw_body is sent verbatim, so braces in it are not templates
     const unresolved = unresolvedTemplates(`${path} ${step.rawBody === undefined ? (body ?? "") : ""}`);

@@ -1,11 +1,12 @@
 /**
- * Finding, loading and selecting test cases. Cases are selected by folder (`level-N-*`), not by the
- * `level` field inside the files, and sorted by `test_id`, then by file path (ids are not unique).
+ * Finding, loading and selecting test cases. Cases are selected by folder (`level-N-*` for the core
+ * levels, `ext-NAME` for an extension), not by the `level` field inside the files, and sorted by
+ * `test_id`, then by file path (ids are not unique).
  * @module
  */
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
-import type { TestCase } from "./case.js";
+import type { CaseOrigin, TestCase } from "./case.js";
 import { CaseFormatError, parseTestCase } from "./case.js";
 import type { Json } from "./json.js";
 import { errorMessage } from "./json.js";
@@ -18,24 +19,39 @@ export class LoadError extends Error {
   }
 }
 
-/** Level folders (`level-<N>-<name>`) directly inside `suitesDir`, with their level. */
-export async function findLevelFolders(suitesDir: string): Promise<{ level: number; dir: string }[]> {
-  let entries;
+async function subdirectories(suitesDir: string): Promise<string[]> {
   try {
-    entries = await readdir(suitesDir, { withFileTypes: true });
+    const entries = await readdir(suitesDir, { withFileTypes: true });
+    return entries.filter((entry) => entry.isDirectory()).map((entry) => entry.name);
   } catch (err) {
     throw new LoadError(`cannot read suites directory ${suitesDir}: ${errorMessage(err)}`, {
       cause: err,
     });
   }
+}
+
+/** Level folders (`level-<N>-<name>`) directly inside `suitesDir`, with their level. */
+export async function findLevelFolders(suitesDir: string): Promise<{ level: number; dir: string }[]> {
   const folders: { level: number; dir: string }[] = [];
-  for (const entry of entries) {
-    const match = /^level-(\d+)-/.exec(entry.name);
-    if (entry.isDirectory() && match !== null)
-      folders.push({ level: Number(match[1]), dir: join(suitesDir, entry.name) });
+  for (const name of await subdirectories(suitesDir)) {
+    const match = /^level-(\d+)-/.exec(name);
+    if (match !== null) folders.push({ level: Number(match[1]), dir: join(suitesDir, name) });
   }
   return folders.sort((a, b) => a.level - b.level || compare(a.dir, b.dir));
 }
+
+/** Extension folders (`ext-<name>`) directly inside `suitesDir`, with their extension name, by name. */
+export async function findExtensionFolders(suitesDir: string): Promise<{ extension: string; dir: string }[]> {
+  const folders: { extension: string; dir: string }[] = [];
+  for (const name of await subdirectories(suitesDir)) {
+    const match = /^ext-(.+)$/.exec(name);
+    if (match?.[1] !== undefined) folders.push({ extension: match[1], dir: join(suitesDir, name) });
+  }
+  return folders.sort((a, b) => compare(a.extension, b.extension));
+}
+
+/** Extensions to load: a list of names (`progress` for `ext-progress`) or every `ext-*` folder. */
+export type ExtensionSelection = readonly string[] | "all";
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
@@ -46,7 +62,7 @@ export function compareCases(a: TestCase, b: TestCase): number {
   return compare(a.testId, b.testId) || compare(a.file, b.file);
 }
 
-async function loadFile(path: string, suitesDir: string, level: number): Promise<TestCase> {
+async function loadFile(path: string, suitesDir: string, origin: CaseOrigin): Promise<TestCase> {
   const file = relative(suitesDir, path).split(sep).join("/");
   let raw: Json;
   try {
@@ -55,30 +71,54 @@ async function loadFile(path: string, suitesDir: string, level: number): Promise
     throw new LoadError(`${file}: ${errorMessage(err)}`, { cause: err });
   }
   try {
-    return parseTestCase(raw, file, level);
+    return parseTestCase(raw, file, origin);
   } catch (err) {
     if (err instanceof CaseFormatError) throw new LoadError(err.message, { cause: err });
     throw err;
   }
 }
 
+async function loadFolder(dir: string, suitesDir: string, origin: CaseOrigin): Promise<TestCase[]> {
+  const names = await readdir(dir, { recursive: true });
+  const cases: TestCase[] = [];
+  for (const name of names.filter((n) => n.endsWith(".json")).sort()) {
+    cases.push(await loadFile(join(dir, name), suitesDir, origin));
+  }
+  return cases;
+}
+
 /**
- * Loads every `*.json` case below the `level-N-*` folders of the given levels.
- * @param suitesDir - directory holding the `level-N-*` folders
+ * Loads every `*.json` case below the `level-N-*` folders of the given levels and the `ext-NAME`
+ * folders of the given extensions. A named extension without a folder is a {@link LoadError}.
+ * @param suitesDir - directory holding the `level-N-*` and `ext-*` folders
  * @param levels - levels to load
+ * @param extensions - extensions to load @defaultValue none
  */
-export async function loadCases(suitesDir: string, levels: readonly number[]): Promise<TestCase[]> {
+export async function loadCases(
+  suitesDir: string,
+  levels: readonly number[],
+  extensions: ExtensionSelection = [],
+): Promise<TestCase[]> {
   const info = await stat(suitesDir).catch(() => undefined);
   if (info === undefined || !info.isDirectory())
     throw new LoadError(`suites directory not found: ${suitesDir}`);
   const wanted = new Set(levels);
   const cases: TestCase[] = [];
   for (const folder of await findLevelFolders(suitesDir)) {
-    if (!wanted.has(folder.level)) continue;
-    const names = await readdir(folder.dir, { recursive: true });
-    for (const name of names.filter((n) => n.endsWith(".json")).sort()) {
-      cases.push(await loadFile(join(folder.dir, name), suitesDir, folder.level));
+    if (wanted.has(folder.level)) cases.push(...(await loadFolder(folder.dir, suitesDir, folder)));
+  }
+  const present = await findExtensionFolders(suitesDir);
+  if (extensions !== "all") {
+    const missing = extensions.filter((name) => !present.some((f) => f.extension === name));
+    if (missing.length > 0) {
+      throw new LoadError(
+        `no extension folder ${missing.map((name) => `ext-${name}`).join(", ")} in ${suitesDir}`,
+      );
     }
+  }
+  for (const folder of present) {
+    if (extensions === "all" || extensions.includes(folder.extension))
+      cases.push(...(await loadFolder(folder.dir, suitesDir, folder)));
   }
   return cases.sort(compareCases);
 }

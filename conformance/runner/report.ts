@@ -4,7 +4,7 @@
  */
 import type { CaseResult } from "./suite.js";
 
-/** Counts for one level (skipped cases are not part of `total`). */
+/** Counts for one level or extension (skipped cases are not part of `total`). */
 export interface LevelCounts {
   total: number;
   passed: number;
@@ -16,7 +16,10 @@ export interface LevelCounts {
 export interface FailureEntry {
   readonly test_id: string;
   readonly file: string;
-  readonly level: number;
+  /** `null` for an extension case. */
+  readonly level: number | null;
+  /** Only for an extension case. */
+  readonly extension?: string;
   readonly messages: readonly string[];
 }
 
@@ -27,6 +30,8 @@ export interface RunReport {
   readonly failed: number;
   readonly skipped: number;
   readonly by_level: Readonly<Record<string, LevelCounts>>;
+  /** Only present when extension cases ran; keyed by extension name. */
+  readonly by_extension?: Readonly<Record<string, LevelCounts>>;
   readonly failures: readonly FailureEntry[];
   readonly skipped_tests: readonly Omit<FailureEntry, "messages">[];
   readonly duration_ms: number;
@@ -35,16 +40,28 @@ export interface RunReport {
 /** Builds the JSON report from case results. */
 export function buildReport(results: readonly CaseResult[], durationMs: number): RunReport {
   const byLevel: Record<string, LevelCounts> = {};
+  const byExtension: Record<string, LevelCounts> = {};
   const failures: FailureEntry[] = [];
   const skipped: Omit<FailureEntry, "messages">[] = [];
   let passed = 0;
   let failed = 0;
-  for (const { testCase, status, messages } of [...results].sort(
-    (a, b) => a.testCase.level - b.testCase.level,
+  // Core levels first (in level order), then extensions (by name).
+  const rank = (tc: CaseResult["testCase"]): string =>
+    tc.level !== null ? `0${String(tc.level).padStart(6, "0")}` : `1${tc.extension ?? ""}`;
+  for (const { testCase, status, messages } of [...results].sort((a, b) =>
+    rank(a.testCase) < rank(b.testCase) ? -1 : rank(a.testCase) > rank(b.testCase) ? 1 : 0,
   )) {
-    const key = String(testCase.level);
-    const counts = (byLevel[key] ??= { total: 0, passed: 0, failed: 0, skipped: 0 });
-    const entry = { test_id: testCase.testId, file: testCase.file, level: testCase.level };
+    const { level, extension } = testCase;
+    const counts =
+      extension !== null
+        ? (byExtension[extension] ??= { total: 0, passed: 0, failed: 0, skipped: 0 })
+        : (byLevel[String(level)] ??= { total: 0, passed: 0, failed: 0, skipped: 0 });
+    const entry = {
+      test_id: testCase.testId,
+      file: testCase.file,
+      level,
+      ...(extension !== null && { extension }),
+    };
     if (status === "skipped") {
       counts.skipped += 1;
       skipped.push(entry);
@@ -66,6 +83,7 @@ export function buildReport(results: readonly CaseResult[], durationMs: number):
     failed,
     skipped: skipped.length,
     by_level: byLevel,
+    ...(Object.keys(byExtension).length > 0 && { by_extension: byExtension }),
     failures,
     skipped_tests: skipped,
     duration_ms: Math.round(durationMs),
@@ -87,13 +105,17 @@ export function formatCaseLines(result: CaseResult, verbose = false): string[] {
 }
 
 /**
- * Closing text lines: skipped cases, one `level N: P/T passed` line per level, the skipped count (only
- * if any) and, always last, `N passed, N failed`.
+ * Closing text lines: skipped cases, one `level N: P/T passed` line per level, one
+ * `ext NAME: P/T passed` line per extension, the skipped count (only if any) and, always last,
+ * `N passed, N failed`.
  */
 export function formatSummaryLines(report: RunReport): string[] {
   const lines = report.skipped_tests.map((entry) => `SKIP ${entry.test_id} ${entry.file}`);
   for (const [level, counts] of Object.entries(report.by_level).sort(([a], [b]) => Number(a) - Number(b))) {
     lines.push(`level ${level}: ${counts.passed}/${counts.total} passed`);
+  }
+  for (const [extension, counts] of Object.entries(report.by_extension ?? {})) {
+    lines.push(`ext ${extension}: ${counts.passed}/${counts.total} passed`);
   }
   if (report.skipped > 0) lines.push(`${report.skipped} skipped`);
   lines.push(`${report.passed} passed, ${report.failed} failed`);

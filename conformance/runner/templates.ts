@@ -6,6 +6,9 @@
  * that cannot be resolved (unknown step, unparsable body, bad or missing path, null value) stays as
  * literal text, as in the reference runner. `{{steps.<ID>.response.body}}` (no path) refers to the
  * whole body.
+ *
+ * Some extension cases use a second form: a step's `capture: {NAME: JSONPATH}` and `{{NAME}}` in later
+ * steps. {@link substituteCaptures} replaces those before a step runs; an unknown NAME stays literal.
  * @module
  */
 import type { Json } from "./json.js";
@@ -85,4 +88,33 @@ export function resolveTemplateValue(text: string, context: TemplateContext): Te
 /** Templates still present in a rendered text (i.e. the ones that could not be resolved). */
 export function unresolvedTemplates(text: string): string[] {
   return text.match(templatePattern()) ?? [];
+}
+
+const CAPTURE_PATTERN = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
+
+/**
+ * Replaces `{{NAME}}` of captured values in every string and object key of a JSON value. A string that
+ * is exactly one such template takes the captured value itself (keeping its JSON type).
+ */
+export function substituteCaptures(value: Json, captured: ReadonlyMap<string, Json>): Json {
+  if (captured.size === 0) return value;
+  if (typeof value === "string") {
+    const whole = /^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$/.exec(value);
+    const own = whole?.[1] === undefined ? undefined : captured.get(whole[1]);
+    if (own !== undefined) return own;
+    return value.replace(CAPTURE_PATTERN, (text, name: string) => {
+      const found = captured.get(name);
+      return found === undefined ? text : formatValue(found);
+    });
+  }
+  if (Array.isArray(value)) return value.map((item) => substituteCaptures(item, captured));
+  if (isJsonObject(value)) {
+    const out: Record<string, Json> = {};
+    for (const [key, item] of Object.entries(value)) {
+      const renamed = substituteCaptures(key, captured);
+      out[typeof renamed === "string" ? renamed : key] = substituteCaptures(item, captured);
+    }
+    return out;
+  }
+  return value;
 }

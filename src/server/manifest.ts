@@ -1,6 +1,33 @@
-/** The OJS conformance manifest (`GET /ojs/manifest`, http-binding §21): what this server implements. */
+/**
+ * The OJS conformance manifest (`GET /ojs/manifest`, http-binding §21, ojs-conformance §4): what this
+ * server implements.
+ *
+ * `extensions` uses the structured form of ojs-conformance §4.2.1 / ojs-extension-lifecycle §7: one
+ * `{name, uri, version}` entry per extension, under `official` or `experimental` after the tier in the
+ * extension's own spec header. An extension is listed only when it works: `npm test`
+ * (scripts/test-all.mjs) reads this list from the running server and runs the conformance folder
+ * `conformance/suites/ext-<name>` of each listed extension, so a listed extension must pass its cases.
+ * @module
+ */
 import { OJS_VERSION } from "./ojs.js";
 
+/** One supported extension (ojs-extension-lifecycle §7.2). */
+export interface ExtensionEntry {
+  /** The name segment of the URI; also the conformance folder `ext-<name>`. */
+  readonly name: string;
+  /** `urn:ojs:ext:<name>` (official) or `urn:ojs:ext:experimental:<name>`. */
+  readonly uri: string;
+  /** SemVer of the extension specification implemented. */
+  readonly version: string;
+}
+
+/** Official extensions jetjob implements (one entry each; keep in name order). */
+export const OFFICIAL_EXTENSIONS: readonly ExtensionEntry[] = [];
+
+/** Experimental extensions jetjob implements. */
+export const EXPERIMENTAL_EXTENSIONS: readonly ExtensionEntry[] = [];
+
+/** The manifest document for this server version. */
 export function manifest(version: string): Record<string, unknown> {
   return {
     specversion: OJS_VERSION,
@@ -22,6 +49,6 @@ export function manifest(version: string): Record<string, unknown> {
       workflows: true,
       pause_resume: true,
     },
-    extensions: [],
+    extensions: { official: OFFICIAL_EXTENSIONS, experimental: EXPERIMENTAL_EXTENSIONS },
   };
 }

@@ -67,6 +67,16 @@ void describe("parseCliArgs", () => {
     assert.equal(parseCliArgs(["--reset-url", "http://x/r"], {}).resetUrl, "http://x/r");
   });
 
+  void it("--ext selects extension folders and, without --level, no core level", () => {
+    const none = parseCliArgs([], {});
+    assert.deepEqual(none.extensions, []);
+    const ext = parseCliArgs(["--ext", "progress,observability", "--ext", "graceful-shutdown"], {});
+    assert.deepEqual(ext.extensions, ["progress", "observability", "graceful-shutdown"]);
+    assert.deepEqual(ext.levels, []);
+    assert.equal(parseCliArgs(["--ext", "progress,all"], {}).extensions, "all");
+    assert.deepEqual(parseCliArgs(["--ext", "progress", "--level", "0-1"], {}).levels, [0, 1]);
+  });
+
   const bad: string[][] = [
     ["--bogus"],
     ["positional"],
@@ -76,6 +86,7 @@ void describe("parseCliArgs", () => {
     ["--tolerance", "abc"],
     ["--level", "a"],
     ["--no-reset", "--reset-url", "http://x"],
+    ["--ext", ""],
   ];
   for (const args of bad) {
     void it(`rejects ${args.join(" ")}`, () => assert.throws(() => parseCliArgs(args, {}), UsageError));
@@ -95,11 +106,33 @@ void describe("vendored core suites", () => {
     assert.equal(selectCases(cases, { categories: ["cron"] }).length, 8);
   });
 
+  void it("vendored extension suites load by folder with --ext all, apart from the levels", async () => {
+    const cases = await loadCases(DEFAULT_SUITES_DIR, [], "all");
+    const counts: Record<string, number> = {};
+    for (const tc of cases) {
+      assert.equal(tc.level, null);
+      counts[tc.extension ?? "?"] = (counts[tc.extension ?? "?"] ?? 0) + 1;
+    }
+    assert.deepEqual(counts, {
+      "admin-api": 6,
+      backpressure: 5,
+      "dead-letter": 4,
+      "graceful-shutdown": 3,
+      observability: 5,
+      progress: 3,
+      "rate-limiting": 5,
+      "schema-registry": 12,
+    });
+    const progress = await loadCases(DEFAULT_SUITES_DIR, [], ["progress"]);
+    assert.deepEqual(progress.map((tc) => tc.testId).sort(), ["EXT-PRG-001", "EXT-PRG-002", "EXT-PRG-003"]);
+  });
+
   void it("use only supported assertion keys, parsable paths and resolvable template syntax", async () => {
-    const cases = await loadCases(DEFAULT_SUITES_DIR, [0, 1, 2, 3, 4]);
+    const cases = await loadCases(DEFAULT_SUITES_DIR, [0, 1, 2, 3, 4], "all");
     const context = new Map([["x", { body: undefined }]]);
     const response = { status: 200, headers: {}, text: "", body: undefined, durationMs: 1 };
     for (const tc of cases) {
+      const captured = new Set<string>();
       for (const step of [...tc.setup, ...tc.steps, ...tc.teardown]) {
         const assertions = step.assertions ?? {};
         const unsupported = checkResponse(assertions, response, context, {
@@ -124,11 +157,14 @@ void describe("vendored core suites", () => {
             assert.doesNotThrow(() => parsePath(path), `${tc.file} ${step.id} ${path}`);
           }
         }
-        // every "{{" in the step belongs to a template the resolver recognises
+        // every "{{" in the step belongs to a template the resolver recognises (or to a value an
+        // earlier step captured)
         const text = JSON.stringify({ path: step.path ?? "", body: step.body ?? null, assertions });
         const templates = text.split("{{").length - 1;
+        const captures = [...text.matchAll(/\{\{(\w+)\}\}/g)].filter((m) => captured.has(m[1] ?? ""));
+        for (const name of Object.keys(step.capture ?? {})) captured.add(name);
         assert.equal(
-          unresolvedTemplates(text).length,
+          unresolvedTemplates(text).length + captures.length,
           templates,
           `${tc.file} ${step.id}: unknown template form`,
         );

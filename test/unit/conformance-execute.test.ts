@@ -234,6 +234,13 @@ const CASES: Record<string, Json> = {
       },
     ],
   },
+  // An extension case: it says level 0 inside, like the upstream ext-* files; its folder decides.
+  "ext-demo/demo.json": {
+    test_id: "EXT-DEMO-001",
+    level: 0,
+    category: "ext-demo",
+    steps: [{ ...ENQUEUE, assertions: { status: 201 } }],
+  },
 };
 
 async function writeCases(dir: string): Promise<void> {
@@ -373,6 +380,22 @@ void describe("conformance runner end to end", () => {
     assert.equal(run.code, 0);
     const byCategory = await cli(["--url", url, "--suites", suites, "--category", "concurrency"]);
     assert.deepEqual(byCategory.stdout.at(-1), "1 passed, 0 failed");
+  });
+
+  void it("runs extension folders only with --ext, alone unless --level is given", async () => {
+    const alone = await cli(["--url", url, "--suites", suites, "--ext", "demo"]);
+    assert.deepEqual(alone.stdout, ["ext demo: 1/1 passed", "1 passed, 0 failed"]);
+    assert.equal(alone.code, 0);
+    const all = await cli(["--url", url, "--suites", suites, "--ext", "all"]);
+    assert.deepEqual(all.stdout, alone.stdout);
+    const mixed = await cli(["--url", url, "--suites", suites, "--ext", "demo", "--level", "1", "--json"]);
+    const report = parseReport(mixed);
+    assert.deepEqual(report["by_level"], { "1": { total: 1, passed: 1, failed: 0, skipped: 0 } });
+    assert.deepEqual(report["by_extension"], { demo: { total: 1, passed: 1, failed: 0, skipped: 0 } });
+    assert.equal(report["passed"], 2);
+    const missing = await cli(["--url", url, "--suites", suites, "--ext", "demo,nope"]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr.join("\n"), /no extension folder ext-nope/);
   });
 
   void it("stops with exit code 2 when the reset fails", async () => {
