@@ -3,6 +3,12 @@
  * `status` matcher forms. Each matcher returns `undefined` on success or a failure message.
  *
  * `undefined` (a missing key) and `null` are treated alike: both are "absent".
+ *
+ * Some extension cases (ext-admin-api, ext-dead-letter) use two operators the reference runner only
+ * knows inside `$exists` or `$size`: a standalone `{"$type": T}` (JSON type of the value) and the
+ * comparisons `{"$gte": N}` / `$gt` / `$lte` / `$lt` on a number. Read literally (as the reference
+ * runner does) they would demand an object with a `$type` key, which no server can mean to send, so
+ * they are evaluated as the type check and comparison they were written as.
  * @module
  */
 import type { Json, JsonObject } from "./json.js";
@@ -188,6 +194,27 @@ function matchExists(matcher: JsonObject, actual: Json | undefined): MatchFailur
   return undefined;
 }
 
+const COMPARISONS: Readonly<Record<string, [string, (a: number, b: number) => boolean]>> = {
+  $gte: [">=", (a, b) => a >= b],
+  $gt: [">", (a, b) => a > b],
+  $lte: ["<=", (a, b) => a <= b],
+  $lt: ["<", (a, b) => a < b],
+};
+
+/** `{"$gte": N}` and friends (all given must hold); `null` when the matcher has none of them. */
+function matchComparison(matcher: JsonObject, actual: Json | undefined): MatchFailure | null {
+  const keys = Object.keys(matcher).filter((key) => Object.hasOwn(COMPARISONS, key));
+  if (keys.length === 0) return null;
+  for (const key of keys) {
+    const bound = matcher[key];
+    const [symbol, holds] = COMPARISONS[key] ?? ["?", () => false];
+    if (typeof bound !== "number") return `invalid ${key} value ${describe(bound)}`;
+    const failure = checkNumber(actual, `number ${symbol} ${bound}`, (n) => holds(n, bound));
+    if (failure !== undefined) return failure;
+  }
+  return undefined;
+}
+
 /** True for values the `$empty` operator treats as empty: missing, null, "", [] and {}. */
 export function isEmptyValue(value: Json | undefined): boolean {
   if (isMissing(value) || value === "") return true;
@@ -219,6 +246,12 @@ function matchObject(matcher: JsonObject, actual: Json | undefined): MatchFailur
   }
   const range = operand("range");
   if (range !== undefined) return matchRange(range, actual);
+  const type = operand("$type");
+  if (typeof type === "string") {
+    return jsonTypeOf(actual) === type && !isMissing(actual) ? undefined : `expected ${type}, ${got(actual)}`;
+  }
+  const comparison = matchComparison(matcher, actual);
+  if (comparison !== null) return comparison;
   if (!isJsonObject(actual)) return `expected object, ${got(actual)}`;
   for (const [key, sub] of Object.entries(matcher)) {
     const present = Object.hasOwn(actual, key);

@@ -239,7 +239,15 @@ const CASES: Record<string, Json> = {
     test_id: "EXT-DEMO-001",
     level: 0,
     category: "ext-demo",
-    steps: [{ ...ENQUEUE, assertions: { status: 201 } }],
+    steps: [
+      { ...ENQUEUE, assertions: { status: 201 }, capture: { job_id: "$.job.id" } },
+      {
+        id: "step-2",
+        action: "GET",
+        path: "/ojs/v1/jobs/{{job_id}}",
+        assertions: { status: 200, body: { "$.job.id": "{{job_id}}", "$.job.attempt": { $type: "number" } } },
+      },
+    ],
   },
 };
 
@@ -386,6 +394,8 @@ void describe("conformance runner end to end", () => {
     const alone = await cli(["--url", url, "--suites", suites, "--ext", "demo"]);
     assert.deepEqual(alone.stdout, ["ext demo: 1/1 passed", "1 passed, 0 failed"]);
     assert.equal(alone.code, 0);
+    // the captured id went into the second step's path
+    assert.ok(server.log.some((r) => r.method === "GET" && /^\/ojs\/v1\/jobs\/job-\d+$/.test(r.url)));
     const all = await cli(["--url", url, "--suites", suites, "--ext", "all"]);
     assert.deepEqual(all.stdout, alone.stdout);
     const mixed = await cli(["--url", url, "--suites", suites, "--ext", "demo", "--level", "1", "--json"]);

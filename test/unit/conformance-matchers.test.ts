@@ -157,6 +157,18 @@ const cases: [Json, Json | undefined, boolean][] = [
   [{ nested: { deep: "string:nonempty" } }, { nested: { deep: "x" } }, true],
   [{ gone: "absent" }, { other: 1 }, true],
   [{ gone: "absent" }, { gone: null }, false],
+  // standalone $type and numeric comparisons (extension cases)
+  [{ $type: "number" }, 0, true],
+  [{ $type: "number" }, "0", false],
+  [{ $type: "array" }, [], true],
+  [{ $type: "array" }, {}, false],
+  [{ $type: "string" }, undefined, false],
+  [{ $gte: 1 }, 1, true],
+  [{ $gte: 1 }, 0, false],
+  [{ $gte: 1 }, "2", false],
+  [{ $gt: 1, $lte: 3 }, 3, true],
+  [{ $gt: 1, $lte: 3 }, 1, false],
+  [{ $lt: 0.5 }, 0.4, true],
 ];
 
 void describe("matchValue", () => {
@@ -182,6 +194,7 @@ void describe("matchValue", () => {
     assert.match(matchValue({ $match: "(" }, "x") ?? "", /invalid regex/);
     assert.match(matchValue({ $exists: "yes" }, "x") ?? "", /invalid \$exists/);
     assert.match(matchValue({ $size: "big" }, []) ?? "", /invalid \$size/);
+    assert.match(matchValue({ $gte: "1" }, 1) ?? "", /invalid \$gte/);
   });
 });
 
@@ -405,6 +418,11 @@ void describe("checkResponse", () => {
       'body: expected to contain "job", got "{\\"error\\":{\\"code\\":\\"not_found\\"}}"',
       'unsupported assertion "body_raw"',
     ]);
+  });
+
+  void it("accepts status_one_of as status_in and ignores *_comment notes", () => {
+    const assertions = { status_one_of: [200, 404], headers_comment: "a note" };
+    assert.deepEqual(checkResponse(assertions, response({}), noSteps, options), []);
   });
 
   void it("leaves cross-step keys to the ASSERT evaluation", () => {
