@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
+import type { QueueClient } from "../../src/client/index.js";
 import { createClient } from "../../src/client/index.js";
 import { silentLogger } from "../../src/core/logger.js";
 import { connectNats } from "../../src/nats/connect.js";
@@ -70,7 +71,7 @@ export async function runExclusive(p: ExclusiveParams): Promise<Variant[]> {
 
 async function oneRun(
   url: string,
-  client: ReturnType<typeof createClient>,
+  client: QueueClient,
   queue: string,
   p: ExclusiveParams,
   keys: number | undefined,

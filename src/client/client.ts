@@ -14,6 +14,8 @@ import { ErrorCode, JetjobError } from "../core/errors.js";
 import { isTerminal } from "../core/states.js";
 import { activeTraceContext } from "../core/tracing.js";
 import type { JobState } from "../core/states.js";
+import type { NatsConnection } from "@nats-io/nats-core";
+
 import type { OperationKind } from "../fleet/types.js";
 import type {
   Api,
@@ -173,6 +175,22 @@ export interface Client<T extends JobTypes = JobTypes> {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
+/**
+ * What every client does, over either transport: queue jobs, queues, dead letters, cron, workflows,
+ * locks. A client over NATS is one: fleet jobs and the worker registry need an API server (it runs
+ * the fleet controller), so calling them is a type error (at run time they throw `unsupported`).
+ */
+export type QueueClient<T extends JobTypes = JobTypes> = Omit<Client<T>, "run" | "fleet" | "workers">;
+
+/** Client options that choose the NATS transport (a `nats` URL or connection and no `url`). */
+export type NatsClientOptions = ClientOptions & { nats: string | NatsConnection; url?: undefined };
+
+/**
+ * Creates a client. With `url` it talks to an API server over HTTP (every feature); with only
+ * `nats` it talks to JetStream directly and has no fleet jobs ({@link QueueClient}).
+ */
+export function createClient<T extends JobTypes = JobTypes>(options: NatsClientOptions): QueueClient<T>;
+export function createClient<T extends JobTypes = JobTypes>(options: ClientOptions): Client<T>;
 export function createClient<T extends JobTypes = JobTypes>(options: ClientOptions): Client<T> {
   if (options.url === undefined && options.nats === undefined) {
     throw new JetjobError(

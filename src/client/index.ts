@@ -3,7 +3,15 @@
  * @module
  */
 export { createClient } from "./client.js";
-export type { Client, CronDefinition, FleetJobDefinition, JobDefinition, WaitOptions } from "./client.js";
+export type {
+  Client,
+  CronDefinition,
+  FleetJobDefinition,
+  JobDefinition,
+  NatsClientOptions,
+  QueueClient,
+  WaitOptions,
+} from "./client.js";
 export type { ClientOptions } from "./options.js";
 export type {
   CronInfo,

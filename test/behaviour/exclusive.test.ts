@@ -10,7 +10,7 @@ import { setTimeout as delay } from "node:timers/promises";
 
 import type { NatsConnection } from "@nats-io/nats-core";
 
-import type { Client } from "../../src/client/index.js";
+import type { QueueClient } from "../../src/client/index.js";
 import { createClient } from "../../src/client/index.js";
 import { silentLogger } from "../../src/core/logger.js";
 import type { Engine } from "../../src/store/engine.js";
@@ -56,7 +56,7 @@ function checkRuns(runs: Run[], order: Map<string, string[]>): void {
 describe("exclusive keys", () => {
   let nc: NatsConnection;
   let engine: Engine;
-  let client: Client;
+  let client: QueueClient;
   before(async () => {
     nc = await h.nats.connect();
     engine = await createEngine(nc, { leaseMs: 1000, keySweepMs: 200, segmentLeaseMs: 2000 });

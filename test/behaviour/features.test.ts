@@ -8,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 
 import type { NatsConnection } from "@nats-io/nats-core";
 
-import type { Client, JobEvent } from "../../src/client/index.js";
+import type { JobEvent, QueueClient } from "../../src/client/index.js";
 import { createClient, ErrorCode, isConflict, isJetjobError } from "../../src/client/index.js";
 import { silentLogger } from "../../src/core/logger.js";
 import type { Engine } from "../../src/store/engine.js";
@@ -22,7 +22,7 @@ const h = useNats();
 describe("queue features through the SDKs", () => {
   let nc: NatsConnection;
   let engine: Engine;
-  let client: Client;
+  let client: QueueClient;
   before(async () => {
     nc = await h.nats.connect();
     engine = await createEngine(nc, { leaseMs: 1000 });

@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 
 import type { NatsConnection } from "@nats-io/nats-core";
 
-import type { Client } from "../../src/client/index.js";
+import type { QueueClient } from "../../src/client/index.js";
 import { createClient, ErrorCode, isJetjobError } from "../../src/client/index.js";
 import { silentLogger } from "../../src/core/logger.js";
 import type { App } from "../../src/server/app.js";
@@ -31,7 +31,7 @@ describe("locks and exclusive key state, over HTTP and over NATS", () => {
   let engine: Engine;
   let app: App;
   let server: HttpServer;
-  const clients: Record<string, Client> = {};
+  const clients: Record<string, QueueClient> = {};
   before(async () => {
     nc = await h.nats.connect();
     engine = await createEngine(nc, { leaseMs: 1000 });
@@ -97,7 +97,9 @@ describe("locks and exclusive key state, over HTTP and over NATS", () => {
     for (const r of results) {
       if (r.status === "rejected") assert.ok(isJetjobError(r.reason) && r.reason.code === ErrorCode.LockHeld);
     }
-    await (won[0] as PromiseFulfilledResult<Awaited<ReturnType<Client["locks"]["acquire"]>>>).value.release();
+    await (
+      won[0] as PromiseFulfilledResult<Awaited<ReturnType<QueueClient["locks"]["acquire"]>>>
+    ).value.release();
   });
 
   it("validates lock requests at the edge", async () => {

@@ -11,7 +11,7 @@ import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 
 import type { Agent } from "../../src/agent/agent.js";
 import { createAgent } from "../../src/agent/agent.js";
-import type { Client } from "../../src/client/client.js";
+import type { Client, QueueClient } from "../../src/client/client.js";
 import { createClient } from "../../src/client/client.js";
 import { silentLogger } from "../../src/core/logger.js";
 import type { RunningApiServer } from "../../src/server/run.js";
@@ -42,7 +42,7 @@ describe("trace context", () => {
   let worker: Worker;
   let agent: Agent;
   let client: Client;
-  let natsClient: Client;
+  let natsClient: QueueClient;
   const seen = new Map<string, Seen>(); // job id → what its handler saw
 
   before(async () => {

@@ -4,7 +4,7 @@ import { after, before, describe, it } from "node:test";
 import type { NatsConnection } from "@nats-io/nats-core";
 
 import { createClient } from "../../src/client/index.js";
-import type { Client } from "../../src/client/index.js";
+import type { QueueClient } from "../../src/client/index.js";
 import type { Engine } from "../../src/store/engine.js";
 import { createEngine } from "../../src/store/engine.js";
 import { createWorker, JobFailure } from "../../src/worker/index.js";
@@ -16,7 +16,7 @@ const h = useNats();
 describe("NATS-direct worker", () => {
   let nc: NatsConnection;
   let engine: Engine;
-  let client: Client;
+  let client: QueueClient;
   before(async () => {
     nc = await h.nats.connect();
     engine = await createEngine(nc);

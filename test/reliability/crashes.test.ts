@@ -11,7 +11,7 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { after, describe, it } from "node:test";
 
-import type { Client, Job } from "../../src/client/index.js";
+import type { Job, QueueClient } from "../../src/client/index.js";
 import { createClient } from "../../src/client/index.js";
 import { silentLogger } from "../../src/core/logger.js";
 import { isTerminal } from "../../src/core/states.js";
@@ -60,7 +60,7 @@ function spawnWorker(queue: string, concurrency: number): Child {
   return { child, starts, exited };
 }
 
-async function finalJobs(client: Client, ids: string[]): Promise<Map<string, Job>> {
+async function finalJobs(client: QueueClient, ids: string[]): Promise<Map<string, Job>> {
   const out = new Map<string, Job>();
   await waitFor(
     async () => {

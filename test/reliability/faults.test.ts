@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 
-import type { Client } from "../../src/client/index.js";
+import type { QueueClient } from "../../src/client/index.js";
 import { createClient } from "../../src/client/index.js";
 import { ErrorCode, isJetjobError } from "../../src/core/errors.js";
 import { silentLogger } from "../../src/core/logger.js";
@@ -52,7 +52,7 @@ function tempDir(): string {
 }
 
 /** Enqueues and reads jobs of `queue` through `client`. */
-function viaClient(client: Client, queue: string) {
+function viaClient(client: QueueClient, queue: string) {
   return {
     enqueue: async (id: string | undefined, args: [number, number]) =>
       (await client.enqueue("work", args, id === undefined ? { queue } : { queue, id })).id,

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 
-import type { Client, Job } from "../../src/client/index.js";
+import type { Job, QueueClient } from "../../src/client/index.js";
 import { ErrorCode, isJetjobError } from "../../src/core/errors.js";
 import { Store, uuidv7 } from "../../src/core/ids.js";
 import { isTerminal } from "../../src/core/states.js";
@@ -284,7 +284,7 @@ export interface Outcome {
  */
 export async function settle(
   label: string,
-  client: Client,
+  client: QueueClient,
   production: Production,
   workers: Workers,
   timeoutMs = 60_000,
