@@ -24,6 +24,11 @@ import { buildOpenApi } from "./openapi.js";
 import { cors, ojsVersionCheck } from "./ojs-http.js";
 import { ojsJobRoutes } from "./routes-ojs.js";
 import { health, ojsAdminRoutes } from "./routes-ojs-admin.js";
+import { ojsAdminDeadLetterRoutes } from "./routes-ojs-admin-dlq.js";
+import { ojsAdminJobRoutes } from "./routes-ojs-admin-jobs.js";
+import { ojsAdminQueueRoutes } from "./routes-ojs-admin-queues.js";
+import { ojsAdminStatsRoutes } from "./routes-ojs-admin-stats.js";
+import { ojsAdminWorkerRoutes } from "./routes-ojs-admin-workers.js";
 import { sseRoutes } from "./routes-sse.js";
 import { apiRoutes } from "./routes-api.js";
 import { keyRoutes } from "./routes-keys.js";
@@ -104,6 +109,12 @@ export function createApp(o: AppOptions): App {
   const routes: RouteDef[] = [
     ...ojsJobRoutes(deps),
     ...ojsAdminRoutes(deps),
+    // The OJS Admin API extension (/ojs/v1/admin/*, spec ojs-admin-api).
+    ...ojsAdminQueueRoutes(o.engine),
+    ...ojsAdminJobRoutes(o.engine),
+    ...ojsAdminWorkerRoutes(o.fleet),
+    ...ojsAdminStatsRoutes({ ...deps, fleet: o.fleet }),
+    ...ojsAdminDeadLetterRoutes(o.engine),
     ...sseRoutes(o.engine),
     ...(o.fleet ? fleetRoutes(o.fleet) : []),
     ...(o.tokens ? tokenRoutes(o.tokens) : []),

@@ -1,0 +1,95 @@
+/**
+ * Finding jobs for the OJS Admin API's job list and bulk operations, across one queue or all of
+ * them, with the admin filters (state, type, created since/until). It reads through the engine's
+ * per-queue listing (store/list.ts, newest first, bounded work per page), so it adds no store logic:
+ * each queue is read only as far as the page asked for needs, and the queues are merged newest first.
+ *
+ * The work is bounded: at most {@link MAX_QUEUES} queues and {@link MAX_LIST_PAGES} listing pages per
+ * queue; a search that stops at a bound says so (`complete: false`).
+ */
+import type { JobState } from "../core/states.js";
+import type { Engine } from "../store/engine.js";
+import type { JobView } from "../store/view.js";
+import type { JobMatch } from "./ojs-admin-views.js";
+import { matchesJob } from "./ojs-admin-views.js";
+
+/** Queues one search reads at most (the first by name). */
+export const MAX_QUEUES = 500;
+/** Listing pages (each up to 500 jobs, store/list.ts) read per queue at most. */
+export const MAX_LIST_PAGES = 40;
+/** Queues read at once. */
+const QUEUES_IN_FLIGHT = 8;
+
+export interface JobSearch {
+  queue?: string;
+  /** One state (read by the listing itself), or a set of states to keep. */
+  state?: JobState;
+  states?: ReadonlySet<JobState>;
+  match: JobMatch;
+}
+
+export interface SearchResult {
+  /** Newest first, at most `want`. */
+  jobs: JobView[];
+  /** Whether more matching jobs exist beyond `want` (or may, when not `complete`). */
+  more: boolean;
+  /** False when the search stopped at a bound before reading everything it needed. */
+  complete: boolean;
+}
+
+const newestFirst = (a: JobView, b: JobView) =>
+  String(b.created_at).localeCompare(String(a.created_at)) || b.id.localeCompare(a.id);
+
+/** The first `want` matching jobs, newest first. */
+export async function searchJobs(engine: Engine, s: JobSearch, want: number): Promise<SearchResult> {
+  let names: string[];
+  let complete = true;
+  if (s.queue !== undefined) names = [s.queue];
+  else {
+    names = (await engine.listQueues()).map((q) => q.name).sort();
+    if (names.length > MAX_QUEUES) {
+      names = names.slice(0, MAX_QUEUES);
+      complete = false;
+    }
+  }
+  const perQueue: JobView[][] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < names.length) {
+      const name = names[next++]!;
+      const r = await searchQueue(engine, name, s, want + 1);
+      if (!r.complete) complete = false;
+      perQueue.push(r.jobs);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(QUEUES_IN_FLIGHT, names.length) }, worker));
+  const all = perQueue.flat().sort(newestFirst);
+  return { jobs: all.slice(0, want), more: all.length > want || !complete, complete };
+}
+
+async function searchQueue(
+  engine: Engine,
+  queue: string,
+  s: JobSearch,
+  want: number,
+): Promise<{ jobs: JobView[]; complete: boolean }> {
+  const jobs: JobView[] = [];
+  let cursor: string | undefined;
+  for (let page = 0; page < MAX_LIST_PAGES; page++) {
+    const r = await engine.listJobs({
+      queue,
+      limit: 500,
+      ...(s.state === undefined ? {} : { state: s.state }),
+      ...(cursor === undefined ? {} : { cursor }),
+    });
+    for (const v of r.jobs) {
+      if (s.states !== undefined && !s.states.has(v.state)) continue;
+      if (!matchesJob(v, s.match)) continue;
+      jobs.push(v);
+      if (jobs.length >= want) return { jobs, complete: true };
+    }
+    if (r.next_cursor === undefined) return { jobs, complete: true };
+    cursor = r.next_cursor;
+  }
+  return { jobs, complete: false };
+}

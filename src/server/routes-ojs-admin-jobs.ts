@@ -1,0 +1,253 @@
+/**
+ * OJS Admin API (ojs-admin-api §7, §8): job list with filters, job detail, cancel and retry under
+ * `/ojs/v1/admin/jobs`, and the bulk retry and cancel. Each operation is the one the data plane and
+ * `/api/v1` use (engine.cancel, engine.retryJob); the list and the bulk filters read through the
+ * engine's per-queue listing (ojs-admin-search.ts).
+ *
+ * Bulk delete (§8.3) is not served: jetjob removes finished jobs by their retention (docs/retention.md)
+ * and has no operation that deletes a single queue job, so the route is absent (404).
+ */
+import { z } from "zod";
+
+import { coerceError, ValidationError } from "../core/errors.js";
+import { JobState } from "../core/states.js";
+import type { Engine } from "../store/engine.js";
+import type { JobView } from "../store/view.js";
+import { Scope } from "./auth.js";
+import type { JobSearch } from "./ojs-admin-search.js";
+import { searchJobs } from "./ojs-admin-search.js";
+import type { JobMatch } from "./ojs-admin-views.js";
+import {
+  adminPage,
+  adminPageQuery,
+  adminPagination,
+  countsOf,
+  hasMatch,
+  jobDetail,
+  jobSummary,
+  requireConfirm,
+  stateParam,
+  sumCounts,
+  timeParam,
+} from "./ojs-admin-views.js";
+import { ojsJson } from "./ojs.js";
+import type { RouteDef } from "./route.js";
+import { defineRoute } from "./route.js";
+import { queueParam } from "./routes-ojs-admin.js";
+
+/** Jobs one bulk request acts on at most; more matching jobs are left for the next request. */
+export const BULK_MAX_JOBS = 1000;
+/** Operations of one bulk request in flight at once. */
+const BULK_IN_FLIGHT = 16;
+
+/** What a bulk action does, and which states it means when the filter names none. */
+const bulkActions = {
+  retry: {
+    run: (e: Engine, id: string) => e.retryJob(id),
+    defaultStates: new Set<JobState>([JobState.Discarded, JobState.Cancelled]),
+    doneField: "retried",
+  },
+  cancel: {
+    run: (e: Engine, id: string) => e.cancel(id),
+    defaultStates: new Set<JobState>([
+      JobState.Available,
+      JobState.Scheduled,
+      JobState.Retryable,
+      JobState.Pending,
+    ]),
+    doneField: "cancelled",
+  },
+} as const;
+
+const filterSchema = z
+  .object({
+    queue: z.string().optional(),
+    state: z.string().optional(),
+    type: z.string().optional(),
+    since: z.string().optional(),
+    until: z.string().optional(),
+  })
+  .describe(
+    "Which jobs (ojs-admin-api §8.1); without a state: retry takes discarded and cancelled jobs, cancel the waiting ones",
+  );
+
+const bulkBodySchema = z.object({
+  filter: filterSchema.optional(),
+  job_ids: z
+    .array(z.string())
+    .max(BULK_MAX_JOBS)
+    .optional()
+    .describe("These jobs instead of a filter (OJS CLI form)"),
+  confirm: z.literal(true).describe("Must be true: the safety interlock of §4.4"),
+});
+
+/** The search a list query or bulk filter means. */
+function searchOf(f: Record<string, unknown>): JobSearch {
+  const match: JobMatch = {};
+  if (f.type !== undefined && f.type !== "") {
+    if (typeof f.type !== "string") throw new ValidationError("type must be a string");
+    match.type = f.type;
+  }
+  const since = timeParam(f.since, "since");
+  const until = timeParam(f.until, "until");
+  if (since !== undefined) match.since = since;
+  if (until !== undefined) match.until = until;
+  const s: JobSearch = { match };
+  if (f.queue !== undefined && f.queue !== "") {
+    if (typeof f.queue !== "string") throw new ValidationError("queue must be a string");
+    s.queue = queueParam(f.queue);
+  }
+  const state = stateParam(f.state);
+  if (state !== undefined) s.state = state;
+  return s;
+}
+
+/**
+ * The list's total: from the queues' counters when only queue and state filter it (exact, and
+ * cheap); otherwise what the search saw (a lower bound when more may exist, marked `approximate`).
+ */
+async function listTotal(engine: Engine, s: JobSearch): Promise<number | undefined> {
+  if (hasMatch(s.match)) return undefined;
+  const stats = s.queue !== undefined ? [await engine.queueStats(s.queue)] : await engine.allQueueStats();
+  const c = sumCounts(stats.map(countsOf));
+  return s.state === undefined ? Object.values(c).reduce((a, b) => a + b, 0) : c[s.state];
+}
+
+export function ojsAdminJobRoutes(engine: Engine): RouteDef[] {
+  const bulk = (action: keyof typeof bulkActions) =>
+    defineRoute({
+      method: "POST",
+      path: `/ojs/v1/admin/jobs/bulk/${action}`,
+      scope: Scope.Write,
+      tag: "admin",
+      summary:
+        action === "retry"
+          ? "Retry the jobs a filter (or job_ids) matches, at most 1,000 per request; needs confirm: true"
+          : "Cancel the jobs a filter (or job_ids) matches, at most 1,000 per request; needs confirm: true",
+      docBody: bulkBodySchema,
+      bodyOptional: true,
+      parseBody: (raw) => raw,
+      handler: async (c, { body }) => {
+        const b = requireConfirm(body);
+        const a = bulkActions[action];
+        let ids: string[];
+        let truncated: boolean;
+        if (Array.isArray(b.job_ids)) {
+          ids = b.job_ids.filter((x): x is string => typeof x === "string").slice(0, BULK_MAX_JOBS);
+          truncated = b.job_ids.length > BULK_MAX_JOBS;
+        } else {
+          const f = b.filter ?? {};
+          if (typeof f !== "object" || Array.isArray(f))
+            throw new ValidationError("filter must be an object");
+          const s = searchOf(f as Record<string, unknown>);
+          if (s.state === undefined) s.states = a.defaultStates;
+          const r = await searchJobs(engine, s, BULK_MAX_JOBS);
+          ids = r.jobs.map((j) => j.id);
+          truncated = r.more;
+        }
+        const errors: Array<{ job_id: string; error: string; code: string }> = [];
+        let next = 0;
+        let succeeded = 0;
+        const worker = async () => {
+          while (next < ids.length) {
+            const id = ids[next++]!;
+            try {
+              await a.run(engine, id);
+              succeeded++;
+            } catch (err) {
+              const e = coerceError(err);
+              errors.push({ job_id: id, error: e.message, code: e.code });
+            }
+          }
+        };
+        await Promise.all(Array.from({ length: Math.min(BULK_IN_FLIGHT, ids.length) }, worker));
+        return ojsJson(c, 200, {
+          action,
+          matched: ids.length,
+          succeeded,
+          failed: errors.length,
+          errors,
+          // More jobs matched than one request acts on: send it again for the next ones.
+          truncated,
+          [a.doneField]: succeeded,
+        });
+      },
+    });
+
+  return [
+    // Before `/admin/jobs/{id}/...`: "bulk" would match `{id}` there.
+    bulk("retry"),
+    bulk("cancel"),
+    defineRoute({
+      method: "GET",
+      path: "/ojs/v1/admin/jobs",
+      scope: Scope.Read,
+      tag: "admin",
+      query: adminPageQuery.extend({
+        queue: z.string().optional().describe("Only this queue's jobs"),
+        state: z.string().optional().describe("Only jobs in this state"),
+        type: z.string().optional().describe("Job type, exact or a prefix ending in *"),
+        since: z.string().optional().describe("Created at or after (RFC 3339)"),
+        until: z.string().optional().describe("Created before (RFC 3339)"),
+        sort: z.enum(["created_at"]).optional().describe("Only created_at"),
+        order: z.enum(["desc"]).optional().describe("Only desc (newest first)"),
+      }),
+      summary: "Jobs of every queue (or one), newest first, filtered by state, type and creation time; paged",
+      handler: async (c, { query }) => {
+        if (query.sort !== undefined && query.sort !== "created_at")
+          throw new ValidationError("sort: only created_at is supported", { details: { field: "sort" } });
+        if (query.order !== undefined && query.order !== "desc")
+          throw new ValidationError("order: only desc (newest first) is supported", {
+            details: { field: "order" },
+          });
+        const p = adminPage(query);
+        const s = searchOf(query);
+        const [r, counted] = await Promise.all([
+          searchJobs(engine, s, p.skip + p.perPage),
+          listTotal(engine, s),
+        ]);
+        const items = r.jobs.slice(p.skip).map(jobSummary);
+        const seen = p.skip + items.length;
+        const total = counted ?? seen + (r.more ? 1 : 0);
+        return ojsJson(c, 200, {
+          items,
+          pagination: adminPagination(
+            p,
+            Math.max(total, seen),
+            r.more || seen < total,
+            counted === undefined && r.more,
+          ),
+        });
+      },
+    }),
+    defineRoute({
+      method: "GET",
+      path: "/ojs/v1/admin/jobs/{id}",
+      scope: Scope.Read,
+      tag: "admin",
+      summary:
+        "The full job: args, meta, state, attempts, retry policy, error history, result and timestamps",
+      handler: async (c, { params }) => ojsJson(c, 200, jobDetail(await engine.get(params.id!))),
+    }),
+    ...(["cancel", "retry"] as const).map((verb) =>
+      defineRoute({
+        method: "POST",
+        path: `/ojs/v1/admin/jobs/{id}/${verb}`,
+        scope: Scope.Write,
+        tag: "admin",
+        summary:
+          verb === "cancel"
+            ? "Cancel a job (as DELETE /ojs/v1/jobs/{id})"
+            : "Run a discarded or cancelled job again with fresh attempts (as POST /api/v1/jobs/{id}/retry)",
+        bodyOptional: true,
+        parseBody: (raw) => raw,
+        handler: async (c, { params }) => {
+          const job: JobView =
+            verb === "cancel" ? await engine.cancel(params.id!) : await engine.retryJob(params.id!);
+          // `state` at the top as the OJS CLI's `retry` prints it.
+          return ojsJson(c, 200, { job, id: job.id, state: job.state });
+        },
+      }),
+    ),
+  ];
+}

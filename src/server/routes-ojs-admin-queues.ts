@@ -1,0 +1,112 @@
+/**
+ * OJS Admin API (ojs-admin-api §6): queues with their jobs by state, one queue's detail with its
+ * configuration, pause and resume. Counts come from the engine's queue statistics (store/stats.ts),
+ * pause and resume are the same operation as `POST /ojs/v1/queues/{name}/pause|resume`.
+ *
+ * Not served here: purging a queue's jobs (§6.5; jetjob removes finished jobs by their retention and
+ * has no operation that deletes queue jobs, so the route is absent: 404), and `PUT .../config` (§6.6),
+ * which is the backpressure/rate-limit extension's route.
+ */
+import { toRfc3339 } from "../core/time.js";
+import type { Engine } from "../store/engine.js";
+import type { QueueRecord } from "../store/queues.js";
+import { queueConfigView } from "../store/queue-config.js";
+import type { QueueStats } from "../store/stats.js";
+import { Scope } from "./auth.js";
+import { adminPage, adminPageQuery, countsOf, pageOf } from "./ojs-admin-views.js";
+import { ojsJson } from "./ojs.js";
+import type { RouteDef } from "./route.js";
+import { defineRoute } from "./route.js";
+import { queueParam } from "./routes-ojs-admin.js";
+
+/** A queue as the admin list shows it (§6.1): name, state, counts, paused, created_at. */
+function queueItem(s: QueueStats, rec: QueueRecord | undefined): Record<string, unknown> {
+  const state = s.paused ? "paused" : "active";
+  const v: Record<string, unknown> = {
+    name: s.name,
+    state,
+    // The data plane's name of the same field (http-binding §11.2).
+    status: state,
+    counts: countsOf(s),
+    paused: s.paused,
+  };
+  if (rec?.createdAt !== undefined) v.created_at = toRfc3339(rec.createdAt);
+  if (s.paused && rec?.pausedAt !== undefined) v.paused_at = toRfc3339(rec.pausedAt);
+  if (s.approximate === true) v.approximate = true;
+  return v;
+}
+
+/** The queue's settings (§6.2 `configuration`) in the spec's shape, with jetjob's own beside them. */
+function configurationOf(rec: QueueRecord | undefined): Record<string, unknown> {
+  if (!rec) return {};
+  const view = queueConfigView(rec);
+  const out: Record<string, unknown> = {};
+  if (view.rate_limit_per_second !== undefined) {
+    out.rate_limit = { limit: view.rate_limit_per_second, period: "PT1S" };
+    out.rate_limit_per_second = view.rate_limit_per_second;
+  }
+  if (view.retention !== undefined) out.retention = view.retention;
+  if (view.exclusive_key_template !== undefined) out.exclusive_key_template = view.exclusive_key_template;
+  if (rec.leaseMs !== undefined) out.lease_ms = rec.leaseMs;
+  return out;
+}
+
+export function ojsAdminQueueRoutes(engine: Engine): RouteDef[] {
+  return [
+    defineRoute({
+      method: "GET",
+      path: "/ojs/v1/admin/queues",
+      scope: Scope.Read,
+      tag: "admin",
+      query: adminPageQuery,
+      summary: "Queues by name, each with its jobs by state (counts) and whether it is paused; paged",
+      handler: async (c, { query }) => {
+        const [stats, records] = await Promise.all([engine.allQueueStats(), engine.listQueues()]);
+        const byName = new Map(records.map((r) => [r.name, r]));
+        const all = [...stats].sort((a, b) => a.name.localeCompare(b.name));
+        const { items, pagination } = pageOf(all, adminPage(query));
+        return ojsJson(c, 200, { items: items.map((s) => queueItem(s, byName.get(s.name))), pagination });
+      },
+    }),
+    defineRoute({
+      method: "GET",
+      path: "/ojs/v1/admin/queues/{name}",
+      scope: Scope.Read,
+      tag: "admin",
+      summary: "One queue: its jobs by state, configuration (rate limit, retention, exclusive key template)",
+      handler: async (c, { params }) => {
+        const name = queueParam(params.name);
+        const [stats, rec] = await Promise.all([engine.queueStats(name), engine.ctx.queues.get(name)]);
+        return ojsJson(c, 200, { ...queueItem(stats, rec), configuration: configurationOf(rec) });
+      },
+    }),
+    ...(["pause", "resume"] as const).map((verb) =>
+      defineRoute({
+        method: "POST",
+        path: `/ojs/v1/admin/queues/{name}/${verb}`,
+        scope: Scope.Admin,
+        tag: "admin",
+        summary:
+          verb === "pause"
+            ? "Pause a queue: jobs are still accepted but not handed out (as POST /ojs/v1/queues/{name}/pause)"
+            : "Resume a paused queue (as POST /ojs/v1/queues/{name}/resume)",
+        bodyOptional: true,
+        parseBody: (raw) => raw,
+        handler: async (c, { params }) => {
+          const paused = verb === "pause";
+          const r = await engine.setPaused(queueParam(params.name), paused);
+          const state = paused ? "paused" : "active";
+          return ojsJson(c, 200, {
+            name: r.name,
+            paused,
+            state,
+            status: state,
+            ...(paused
+              ? { paused_at: toRfc3339(r.pausedAt ?? Date.now()) }
+              : { resumed_at: new Date().toISOString() }),
+          });
+        },
+      }),
+    ),
+  ];
+}
