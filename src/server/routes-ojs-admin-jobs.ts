@@ -81,6 +81,16 @@ const bulkBodySchema = z.object({
   confirm: z.literal(true).describe("Must be true: the safety interlock of §4.4"),
 });
 
+/** Jobs a list sorted other than newest first reads at most (then sorted in memory). */
+export const SORT_MAX_JOBS = 5000;
+
+/** Sort keys of the job list; a job without a scheduled time sorts by its creation. */
+const sortKeys = {
+  created_at: (v: JobView) => Date.parse(String(v.created_at)),
+  scheduled_at: (v: JobView) => Date.parse(String(v.scheduled_at ?? v.created_at)),
+  priority: (v: JobView) => Number(v.priority ?? 0),
+} as const;
+
 /** The search a list query or bulk filter means. */
 function searchOf(f: Record<string, unknown>): JobSearch {
   const match: JobMatch = {};
@@ -189,32 +199,48 @@ export function ojsAdminJobRoutes(engine: Engine): RouteDef[] {
         type: z.string().optional().describe("Job type, exact or a prefix ending in *"),
         since: z.string().optional().describe("Created at or after (RFC 3339)"),
         until: z.string().optional().describe("Created before (RFC 3339)"),
-        sort: z.enum(["created_at"]).optional().describe("Only created_at"),
-        order: z.enum(["desc"]).optional().describe("Only desc (newest first)"),
+        sort: z
+          .enum(["created_at", "scheduled_at", "priority"])
+          .optional()
+          .describe("Sort field (default created_at)"),
+        order: z.enum(["asc", "desc"]).optional().describe("Sort order (default desc)"),
       }),
-      summary: "Jobs of every queue (or one), newest first, filtered by state, type and creation time; paged",
+      summary:
+        "Jobs of every queue (or one), filtered by state, type and creation time, newest first or sorted by created_at, scheduled_at or priority; paged",
       handler: async (c, { query }) => {
-        if (query.sort !== undefined && query.sort !== "created_at")
-          throw new ValidationError("sort: only created_at is supported", { details: { field: "sort" } });
-        if (query.order !== undefined && query.order !== "desc")
-          throw new ValidationError("order: only desc (newest first) is supported", {
-            details: { field: "order" },
+        const sort = query.sort ?? "created_at";
+        const order = query.order ?? "desc";
+        if (!(sort in sortKeys))
+          throw new ValidationError("sort must be created_at, scheduled_at or priority", {
+            details: { field: "sort" },
           });
+        if (order !== "asc" && order !== "desc")
+          throw new ValidationError("order must be asc or desc", { details: { field: "order" } });
         const p = adminPage(query);
         const s = searchOf(query);
+        // Newest first is the listing's own order; any other order sorts the first SORT_MAX_JOBS.
+        const natural = sort === "created_at" && order === "desc";
         const [r, counted] = await Promise.all([
-          searchJobs(engine, s, p.skip + p.perPage),
+          searchJobs(engine, s, natural ? p.skip + p.perPage : SORT_MAX_JOBS),
           listTotal(engine, s),
         ]);
-        const items = r.jobs.slice(p.skip).map(jobSummary);
+        if (!natural) {
+          const key = sortKeys[sort as keyof typeof sortKeys];
+          const dir = order === "asc" ? 1 : -1;
+          r.jobs.sort((a, b) => dir * (key(a) - key(b)) || a.id.localeCompare(b.id));
+        }
+        const items = r.jobs.slice(p.skip, p.skip + p.perPage).map(jobSummary);
         const seen = p.skip + items.length;
-        const total = counted ?? seen + (r.more ? 1 : 0);
+        // What the search saw (one more when it stopped with more to come): the total when the
+        // counters cannot give it (a type or time filter), marked approximate when more may exist.
+        const found = (natural ? seen : r.jobs.length) + (r.more ? 1 : 0);
+        const total = Math.max(counted ?? found, seen);
         return ojsJson(c, 200, {
           items,
           pagination: adminPagination(
             p,
-            Math.max(total, seen),
-            r.more || seen < total,
+            total,
+            seen < Math.max(total, found),
             counted === undefined && r.more,
           ),
         });

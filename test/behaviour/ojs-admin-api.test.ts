@@ -161,6 +161,24 @@ describe("OJS Admin API", () => {
     );
   });
 
+  it("sorts by scheduled_at or priority, ascending or descending, as the admin UI's Scheduled page asks", async () => {
+    const queue = `adm-o-${uniq()}`;
+    const at = (min: number) => new Date(Date.now() + min * 60_000).toISOString();
+    const late = await enqueue(queue, "t.admin", { scheduled_at: at(30), priority: 5 });
+    const early = await enqueue(queue, "t.admin", { scheduled_at: at(10), priority: 1 });
+    const mid = await enqueue(queue, "t.admin", { scheduled_at: at(20), priority: 9 });
+    const ids = async (q: string) => {
+      const r = await call("GET", `/ojs/v1/admin/jobs?queue=${queue}&state=scheduled&${q}`);
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      return r.body.items!.map((j) => j.id);
+    };
+    assert.deepEqual(await ids("per_page=50&sort=scheduled_at&order=asc"), [early, mid, late]);
+    assert.deepEqual(await ids("sort=scheduled_at"), [late, mid, early]);
+    assert.deepEqual(await ids("sort=priority&order=desc"), [mid, late, early]);
+    assert.deepEqual(await ids("sort=created_at&order=asc&per_page=2&page=2"), [mid]);
+    assert.equal((await call("GET", `/ojs/v1/admin/jobs?sort=args`)).status, 400);
+  });
+
   it("bulk cancel and retry need confirm: true and act on what the filter matches (§8)", async () => {
     const queue = `adm-b-${uniq()}`;
     const jobs = [await enqueue(queue), await enqueue(queue), await enqueue(queue, "other")];
