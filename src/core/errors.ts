@@ -37,6 +37,13 @@ export const ErrorCode = {
   PayloadTooLarge: "payload_too_large",
   /** Too many requests (HTTP 429). */
   RateLimited: "rate_limited",
+  /** Job args do not match the schema registered for the job's type (HTTP 400; ojs-schema-registry). */
+  SchemaValidation: "schema_validation",
+  /**
+   * The queue holds as many unfinished jobs as its `max_depth` allows (HTTP 429; ojs-backpressure, where
+   * the code is spelled `QUEUE_FULL`).
+   */
+  QueueFull: "queue_full",
   /** A fleet target matched no live agent that can run the operation (HTTP 422). */
   NoTargets: "no_targets",
   /** The server does not support the requested feature (HTTP 422). */
@@ -96,7 +103,10 @@ export class ValidationError extends JetjobError {
     message: string,
     options: JetjobErrorOptions & {
       code?:
-        typeof ErrorCode.InvalidRequest | typeof ErrorCode.InvalidPayload | typeof ErrorCode.ValidationError;
+        | typeof ErrorCode.InvalidRequest
+        | typeof ErrorCode.InvalidPayload
+        | typeof ErrorCode.ValidationError
+        | typeof ErrorCode.SchemaValidation;
     } = {},
   ) {
     super(options.code ?? ErrorCode.InvalidRequest, message, options);
@@ -198,6 +208,8 @@ const httpStatus: Record<ErrorCode, number> = {
   forbidden: 403,
   payload_too_large: 413,
   rate_limited: 429,
+  schema_validation: 400,
+  queue_full: 429,
   no_targets: 422,
   unsupported: 422,
   backend_error: 503,
@@ -239,6 +251,7 @@ export function exitCodeFor(code: ErrorCode): ExitCode {
     case ErrorCode.InvalidRequest:
     case ErrorCode.InvalidPayload:
     case ErrorCode.ValidationError:
+    case ErrorCode.SchemaValidation:
     case ErrorCode.PayloadTooLarge:
     case ErrorCode.Unsupported:
     case ErrorCode.NoTargets:
@@ -260,6 +273,7 @@ export function exitCodeFor(code: ErrorCode): ExitCode {
     case ErrorCode.ServerTooOld:
     case ErrorCode.Timeout:
     case ErrorCode.Closed:
+    case ErrorCode.QueueFull:
       return ExitCode.Unreachable;
     case ErrorCode.RateLimited:
     case ErrorCode.Internal:
@@ -274,6 +288,7 @@ function defaultRetryable(code: ErrorCode): boolean {
     code === ErrorCode.StorageFull ||
     code === ErrorCode.Timeout ||
     code === ErrorCode.RateLimited ||
+    code === ErrorCode.QueueFull ||
     code === ErrorCode.Closed ||
     code === ErrorCode.LockHeld
   );

@@ -39,6 +39,7 @@ import { tokenRoutes } from "./routes-tokens.js";
 import type { TokenStore } from "./tokens.js";
 import { liveRoutes } from "./routes-live.js";
 import { registerUi } from "./ui.js";
+import { schemaRoutes } from "./routes-ojs-schemas.js";
 
 export interface AppOptions {
   engine: Engine;
@@ -121,6 +122,7 @@ export function createApp(o: AppOptions): App {
     ...apiRoutes(o.engine, o.fleet),
     ...liveRoutes(o.engine),
     ...keyRoutes(o.engine),
+    ...schemaRoutes(o.engine),
   ];
   registerRoutes(hono, routes, o.auth);
   // Documented with the built-in routes (openapi.ts); registered here for the same token check.

@@ -53,9 +53,12 @@ const OJS_ERROR_CODES: ReadonlySet<string> = new Set([
   "conflict",
 ]);
 
+/** Codes that an OJS extension spells its own way (ojs-backpressure §7.1: `QUEUE_FULL`). */
+const OJS_EXTENSION_CODES: Readonly<Record<string, string>> = { queue_full: "QUEUE_FULL" };
+
 /** The code as OJS routes send it: jetjob's own codes carry the `x_` prefix (§16.3). */
 export function ojsErrorCode(code: string): string {
-  return OJS_ERROR_CODES.has(code) ? code : `x_${code}`;
+  return OJS_ERROR_CODES.has(code) ? code : (OJS_EXTENSION_CODES[code] ?? `x_${code}`);
 }
 
 /**
@@ -119,6 +122,10 @@ const meanings: Record<ErrorCode, string> = {
   forbidden: "The token is valid but its scope does not allow the operation.",
   payload_too_large: "The body or a field is larger than the configured limit.",
   rate_limited: "Too many requests.",
+  schema_validation:
+    "The job's args do not match the JSON Schema registered for its type (details list each problem).",
+  queue_full:
+    "The queue holds as many unfinished jobs as its max_depth allows (backpressure); retry after Retry-After seconds.",
   no_targets:
     "A fleet target selects no agent that can run the operation now; details list each host and why.",
   unsupported: "The server does not support the requested feature in this configuration.",

@@ -9,6 +9,7 @@ import { createCounters, CounterField } from "./counters.js";
 import { exclusiveOutcomeListener } from "./exclusive.js";
 import { createLocator } from "./locator.js";
 import { createProducer } from "./producer.js";
+import { createSchemaRegistry } from "./schema-registry.js";
 import type { OutcomeKind, OutcomeNote, Services, ServicesOptions } from "./services.js";
 
 export function createServices(ctx: StoreContext, o: ServicesOptions = {}): Services {
@@ -18,6 +19,11 @@ export function createServices(ctx: StoreContext, o: ServicesOptions = {}): Serv
   const listeners: Array<(notes: OutcomeNote[]) => Promise<void> | void> = [];
   const inFlight = new Set<Promise<void>>();
   const onError = o.onError ?? (() => undefined);
+  // Its watch starts with the first enqueue or registry call, so workers that never enqueue pay nothing.
+  const schemas = createSchemaRegistry(ctx.buckets.schemas, {
+    onError,
+    ...(o.schemaValidation === undefined ? {} : { mode: o.schemaValidation }),
+  });
   const fields: Partial<Record<OutcomeKind, CounterField>> = {
     completed: CounterField.Completed,
     discarded: CounterField.Discarded,
@@ -31,6 +37,7 @@ export function createServices(ctx: StoreContext, o: ServicesOptions = {}): Serv
     locator,
     producer,
     counters,
+    schemas,
     noteOutcomes(notes) {
       if (notes.length === 0) return;
       for (const n of notes) {
@@ -55,6 +62,7 @@ export function createServices(ctx: StoreContext, o: ServicesOptions = {}): Serv
       await producer.flush();
       await Promise.allSettled([...inFlight]);
       await counters.close();
+      schemas.close();
     },
   };
   // Exclusive keys are released by whoever records a holder's final outcome, in every process.

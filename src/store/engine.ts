@@ -352,6 +352,7 @@ export async function createEngine(nc: NatsConnection, options: EngineOptions = 
         b.xkeys,
         b.locks,
         b.gc,
+        b.schemas,
       ]) {
         const keys = await kv.keys();
         for await (const k of keys) await kv.purge(k);

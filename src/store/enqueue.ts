@@ -21,6 +21,8 @@ export interface Enqueued {
   job: JobView;
   /** False when a unique job with `on_conflict: "ignore"` returned the existing job. */
   created: boolean;
+  /** Where the args do not match the type's schema, in `warn` mode (schema-registry.ts). */
+  warnings?: string[];
 }
 
 export async function enqueueJobs(
@@ -30,6 +32,7 @@ export async function enqueueJobs(
 ): Promise<Enqueued[]> {
   const { ctx } = svc;
   checkEnqueue(ctx, items, atomic); // before anything is written
+  const warnings = await svc.schemas.check(items); // strict mode: throws before anything is written
   ctx.storage.admit(); // refused while the store is (nearly) full: stored jobs keep the room they need
   for (const n of items) {
     if (
@@ -102,7 +105,10 @@ export async function enqueueJobs(
     await Promise.all(
       [...keys].map((k) => advanceKey(svc, keyToken(k)).catch((err: unknown) => svc.reportError(err))),
     );
-  return results.map((r) => r!);
+  return results.map((r, i) => {
+    const w = warnings[i];
+    return w && w.length > 0 && r!.created ? { ...r!, warnings: w } : r!;
+  });
 }
 
 const NEW_SLOT = emptySlots(1)[0]!;

@@ -33,6 +33,8 @@ export interface Buckets {
   workflows: KV;
   /** API tokens created at run time: `t.<id>` with the token's digest. */
   tokens: KV;
+  /** Schemas of job args: `s.<type>.<version>` (schema-registry.ts). */
+  schemas: KV;
   /** Exclusive keys: holder job and the position of the key's wait line. */
   xkeys: KV;
   /** User locks (`client.locks`). */
@@ -121,6 +123,7 @@ export async function openBuckets(
     cron: await open(t.buckets.cron, {}),
     workflows: await open(t.buckets.workflows, {}),
     tokens: await open(t.buckets.tokens, {}),
+    schemas: await open(t.buckets.schemas, {}),
     xkeys: await open(t.buckets.xkeys, {}),
     locks: await open(t.buckets.locks, {}),
     // Liveness is judged from each entry's age; the TTL only removes agents long gone.

@@ -9,6 +9,7 @@ import type { Counters } from "./counters.js";
 import type { JournalOp } from "./journal-ops.js";
 import type { Locator } from "./locator.js";
 import type { Producer, ProducerOptions } from "./producer.js";
+import type { SchemaRegistry, SchemaValidationMode } from "./schema-registry.js";
 import type { SegmentAt } from "./segment.js";
 
 export type OutcomeKind = "completed" | "discarded" | "cancelled" | "expired" | "retrying" | "moved";
@@ -25,6 +26,8 @@ export interface Services {
   locator: Locator;
   producer: Producer;
   counters: Counters;
+  /** Schemas of job args; enqueues are checked against them (schema-registry.ts). */
+  schemas: SchemaRegistry;
   /** Reports outcomes appended to a journal. Never throws; listeners run in the background. */
   noteOutcomes(notes: OutcomeNote[]): void;
   /** Reports a background failure to the owner's error handler. */
@@ -37,6 +40,8 @@ export interface Services {
 export interface ServicesOptions {
   producer?: ProducerOptions;
   onError?: (err: unknown) => void;
+  /** How enqueues are checked against registered schemas. @defaultValue "strict" */
+  schemaValidation?: SchemaValidationMode;
 }
 
 /** The outcomes a batch of journal ops records (for {@link Services.noteOutcomes}). */

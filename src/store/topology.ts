@@ -48,6 +48,8 @@ export interface ResolvedTopology {
     workflows: string;
     /** API tokens created at run time (server/tokens.ts). */
     tokens: string;
+    /** JSON Schemas of job args per type and version (schema-registry.ts). */
+    schemas: string;
     xkeys: string;
     locks: string;
     agents: string;
@@ -105,6 +107,7 @@ export function resolveTopology(o: TopologyOptions = {}): ResolvedTopology {
       cron: `${prefix}_cron`,
       workflows: `${prefix}_workflows`,
       tokens: `${prefix}_tokens`,
+      schemas: `${prefix}_schemas`,
       xkeys: `${prefix}_xkeys`,
       locks: `${prefix}_locks`,
       agents: `${prefix}_agents`,

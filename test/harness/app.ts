@@ -100,6 +100,10 @@ export const sampleParams: Readonly<Record<string, string>> = {
   id: "019539a4-0000-7000-8000-000000000000",
   name: "q-sample",
   host: "sample-host",
+  type: "sample.type",
+  version: "1",
+  key: "sample-key",
+  uri: "urn:ojs:schema:sample.type:v1",
 };
 
 /** Fills a route path's `{param}` placeholders from `values` (URL-encoded). */
