@@ -22,7 +22,9 @@ export interface ExtensionEntry {
 }
 
 /** Official extensions jetjob implements (one entry each; keep in name order). */
-export const OFFICIAL_EXTENSIONS: readonly ExtensionEntry[] = [];
+export const OFFICIAL_EXTENSIONS: readonly ExtensionEntry[] = [
+  { name: "schema-registry", uri: "urn:ojs:ext:schema-registry", version: "1.0.0-rc.1" },
+];
 
 /** Experimental extensions jetjob implements. */
 export const EXPERIMENTAL_EXTENSIONS: readonly ExtensionEntry[] = [];
@@ -44,7 +46,7 @@ export function manifest(version: string): Record<string, unknown> {
       job_ttl: true,
       priority_queues: true,
       rate_limiting: true,
-      schema_validation: false,
+      schema_validation: true,
       unique_jobs: true,
       workflows: true,
       pause_resume: true,
