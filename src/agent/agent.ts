@@ -15,6 +15,7 @@ import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 
 import { coerceError, ErrorCode, JetjobError, ValidationError } from "../core/errors.js";
 import { uuidv7 } from "../core/ids.js";
+import { stopOnSignals } from "../core/signals.js";
 import { createLogger } from "../core/logger.js";
 import { normalizeTraceparent, runInTraceContext } from "../core/tracing.js";
 import { connectAgentNats } from "./connect.js";
@@ -94,6 +95,8 @@ export async function createAgent(o: AgentOptions & { storeContext?: StoreContex
   const inFlight = new Set<Promise<void>>();
   const cancelled = new Set<string>(); // running jobs stopped by a cancel notice
   let drain = false;
+  /** Removes the signal handlers (set below when `handleSignals` is on). */
+  let unlisten = (): void => undefined;
   let closed = false;
 
   const state = (): AgentState => (drain ? (running.size > 0 ? "draining" : "cordoned") : "ready");
@@ -358,6 +361,7 @@ export async function createAgent(o: AgentOptions & { storeContext?: StoreContex
     close() {
       closing ??= (async () => {
         closed = true;
+        unlisten();
         sub.unsubscribe();
         clearInterval(beat);
         controlWatch.stop();
@@ -378,10 +382,9 @@ export async function createAgent(o: AgentOptions & { storeContext?: StoreContex
     },
   };
   o.signal?.addEventListener("abort", () => void agent.close(), { once: true });
-  if (o.handleSignals === true) {
-    const stop = () => void agent.close();
-    process.once("SIGTERM", stop);
-    process.once("SIGINT", stop);
+  if (o.handleSignals !== false) {
+    // Like a worker: a SIGTERM (systemd, Kubernetes, docker stop) drains in-flight jobs and leaves.
+    unlisten = stopOnSignals(() => void agent.close());
   }
   return agent;
 }

@@ -74,7 +74,7 @@ export interface AgentOptions {
   logger?: Logger;
   /** Aborting it stops the agent (same as `close()`). */
   signal?: AbortSignal;
-  /** Stop gracefully on SIGTERM and SIGINT. @defaultValue false */
+  /** Stop gracefully (finish or hand back in-flight jobs) on SIGTERM and SIGINT. @defaultValue true */
   handleSignals?: boolean;
   /** Reported in the registry. */
   version?: string;

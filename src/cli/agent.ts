@@ -139,6 +139,7 @@ export async function startAgentFromFlags(f: AgentFlags, logger: Logger, version
   return createAgent({
     nats,
     natsOptions,
+    handleSignals: false, // the command's own handler closes the agent, then exits
     ...(hostname === undefined ? {} : { hostname }),
     labels,
     facts,

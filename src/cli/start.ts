@@ -126,6 +126,7 @@ export async function startCommand(o: StartOptions): Promise<void> {
         labels: o.agentLabels ?? [],
         logger,
         version: o.version,
+        handleSignals: false, // `stop` below closes everything in order
       });
     } catch (err) {
       await api.close();

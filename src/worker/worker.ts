@@ -22,6 +22,7 @@ import type { JobTypes } from "../core/job-types.js";
 import { ErrorCode, coerceError } from "../core/errors.js";
 import { uuidv7 } from "../core/ids.js";
 import { createLogger } from "../core/logger.js";
+import { stopOnSignals } from "../core/signals.js";
 import { connectNatsWithin } from "../nats/connect.js";
 import type { PullLoop } from "../nats/pull.js";
 import { createPullLoop } from "../nats/pull.js";
@@ -291,10 +292,7 @@ export function createWorker<T extends JobTypes = JobTypes>(options: WorkerOptio
   });
 
   const onSignal = () => void worker.close();
-  if (options.handleSignals !== false) {
-    process.once("SIGTERM", onSignal);
-    process.once("SIGINT", onSignal);
-  }
+  const unlisten = options.handleSignals !== false ? stopOnSignals(onSignal) : () => undefined;
   options.signal?.addEventListener("abort", onSignal, { once: true });
 
   const worker: Worker = {
@@ -308,8 +306,7 @@ export function createWorker<T extends JobTypes = JobTypes>(options: WorkerOptio
     close() {
       return (closing ??= (async () => {
         stopConnecting.abort();
-        process.off("SIGTERM", onSignal);
-        process.off("SIGINT", onSignal);
+        unlisten();
         try {
           await ready;
         } catch {

@@ -2,7 +2,8 @@
  * Fleet dispatch when things go wrong, against a real nats-server and real processes: an agent killed
  * mid-job, an agent that never answers (re-sent once, then unreachable), a deadline, a controller
  * killed mid-job (another takes it over with a new epoch), and fencing on the agent (stale epochs
- * refused, no (job, epoch) run twice, a modify job never re-run after an agent restart).
+ * refused, no (job, epoch) run twice, a modify job never re-run after an agent restart), and an agent
+ * stopped with SIGTERM (graceful by default).
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
@@ -115,6 +116,21 @@ describe("fleet dispatch under faults", () => {
     await ctl.close();
     ctx.close();
     await nc.close();
+  });
+
+  it("an SDK agent stops gracefully on SIGTERM by default: exits 0 and leaves the registry", async () => {
+    const victim = spawnFixture(agentScript, [h.nats.url, "delta", "150", "pool:term"]);
+    await victim.line(/^ready$/);
+    await waitFor(() => ctl.resolve("pool:term").dispatch.length === 1, { what: "delta registered" });
+    const exited = new Promise<[number | null, NodeJS.Signals | null]>((r) =>
+      victim.child.once("exit", (code, signal) => r([code, signal])),
+    );
+    await victim.kill("SIGTERM");
+    // Killed by the signal (code null, signal SIGTERM) when the agent does not handle it.
+    assert.deepEqual(await exited, [0, null]);
+    await waitFor(() => ctl.resolve("pool:term").dispatch.length === 0, {
+      what: "delta gone from the registry",
+    });
   });
 
   it("an agent killed mid-job is unreachable; the others complete (partial_failure, exit 7)", async () => {
