@@ -23,6 +23,7 @@ import type { OpenApiDocument } from "./openapi-types.js";
 import { buildOpenApi } from "./openapi.js";
 import { cors, ojsVersionCheck } from "./ojs-http.js";
 import { ojsJobRoutes } from "./routes-ojs.js";
+import { ojsProgressRoutes } from "./routes-ojs-progress.js";
 import { health, ojsAdminRoutes } from "./routes-ojs-admin.js";
 import { ojsAdminDeadLetterRoutes } from "./routes-ojs-admin-dlq.js";
 import { ojsAdminJobRoutes } from "./routes-ojs-admin-jobs.js";
@@ -109,6 +110,7 @@ export function createApp(o: AppOptions): App {
   const deps = { engine: o.engine, version: o.version, startedAt, enableReset: o.enableReset ?? false };
   const routes: RouteDef[] = [
     ...ojsJobRoutes(deps),
+    ...ojsProgressRoutes(o.engine),
     ...ojsAdminRoutes(deps),
     // The OJS Admin API extension (/ojs/v1/admin/*, spec ojs-admin-api).
     ...ojsAdminQueueRoutes(o.engine),

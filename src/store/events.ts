@@ -23,6 +23,8 @@ export const EventType = {
   Cancelled: "job.cancelled",
   Requeued: "job.requeued",
   Expired: "job.expired",
+  /** A running job reported progress (ojs-events §4.1; at most one per second per job and process). */
+  Progress: "job.progress",
   /** A snapshot of the job's state (first event of a per-job live stream; never stored). */
   State: "job.state",
 } as const;
@@ -48,6 +50,10 @@ export interface JobEvent {
   tid?: string;
   /** `job.started`: when the job became ready to run (enqueued, due, or promoted for a retry), epoch ms. */
   qa?: number;
+  /** `job.progress`: percent done, 0..100. */
+  pp?: number;
+  /** `job.progress`: the progress message. */
+  pm?: string;
 }
 
 /**
@@ -77,6 +83,9 @@ export interface EventView {
     state?: string;
     /** The job's W3C trace id, when it has trace context: finds a trace's jobs and results. */
     trace_id?: string;
+    /** `job.progress` (ojs-events §4.1). */
+    progress_percent?: number;
+    progress_message?: string;
   };
 }
 
@@ -118,12 +127,13 @@ const TYPE_BY_CODE: readonly EventType[] = [
   EventType.Requeued,
   EventType.Expired,
   EventType.State,
+  EventType.Progress,
 ];
 const CODE_BY_TYPE = new Map<string, number>(TYPE_BY_CODE.map((t, i) => [t, i]));
 
 /**
  * The wire form of a batch (there are three events per job, so it is compact): `{"v":2,"q":queue,
- * "e":[row...]}` with each row `[type code, at, id, jt, a, d, w, e, tid, qa, q]`, absent fields null
+ * "e":[row...]}` with each row `[type code, at, id, jt, a, d, w, e, tid, qa, q, pp, pm]`, absent fields null
  * and trailing ones left out; `q` only when it is not the batch's queue. Version 1 batches (a JSON
  * array of event objects) are still read.
  */
@@ -141,6 +151,8 @@ export function encodeEvents(queue: string, events: JobEvent[]): string {
       e.tid ?? null,
       e.qa ?? null,
       e.q === queue ? null : e.q,
+      e.pp ?? null,
+      e.pm ?? null,
     ];
     let n = row.length;
     while (n > 4 && row[n - 1] === null) n--;
@@ -157,6 +169,8 @@ export function toEventView(e: JobEvent): EventView {
   if (e.w !== undefined) data.worker_id = e.w;
   if (e.e !== undefined) data.error_code = e.e;
   if (e.tid !== undefined) data.trace_id = e.tid;
+  if (e.pp !== undefined) data.progress_percent = e.pp;
+  if (e.pm !== undefined) data.progress_message = e.pm;
   return envelope(eventId(e), e.t, e.at, data);
 }
 
@@ -224,6 +238,8 @@ function fromRow(queue: string, row: unknown): JobEvent | undefined {
   if (typeof r[7] === "string") e.e = r[7];
   if (typeof r[8] === "string") e.tid = r[8];
   if (typeof r[9] === "number") e.qa = r[9];
+  if (typeof r[11] === "number") e.pp = r[11];
+  if (typeof r[12] === "string") e.pm = r[12];
   return e;
 }
 

@@ -14,6 +14,7 @@ import type { JournalOp } from "./journal-ops.js";
 import type { Located } from "./locator.js";
 import { decideFailure, errorRecord, homeKeyOf, pointHome, requeueCopy } from "./moves.js";
 import { checkError, checkResult } from "./payload-limits.js";
+import { withProgress } from "./progress.js";
 import { ackIfFinished } from "./release.js";
 import { completedEvents, failedEvents } from "./outcomes.js";
 import { refKey } from "./segment.js";
@@ -64,10 +65,11 @@ export function viewOf(loc: Located, now: number = Date.now()): JobView {
   return buildJobView(loc.at, loc.idx, deriveState(loc.at, loc.idx, loc.slots[loc.idx]!, now));
 }
 
+/** INFO: the job with its progress, when its current attempt reported any (progress.ts). */
 export async function getJob(svc: Services, id: string): Promise<JobView> {
   const loc = await svc.locator.locate(id);
   if (!loc) throw new NotFoundError("job", id);
-  return viewOf(loc);
+  return withProgress(svc.ctx, viewOf(loc));
 }
 
 /**
