@@ -126,6 +126,34 @@ const bodyObject = (b: Record<string, unknown>, key: string): Record<string, unk
   return v as Record<string, unknown>;
 };
 
+/** ojs-dead-letter §10.1 statistics, with `by_type` (the OJS CLI's) beside the spec's breakdowns. */
+async function deadLetterStats(engine: Engine): Promise<Record<string, unknown>> {
+  const page = await engine.deadLetters({ limit: DLQ_SCAN_MAX, offset: 0 });
+  const byQueue: Record<string, number> = {};
+  const byType: Record<string, number> = {};
+  const byError: Record<string, number> = {};
+  let oldest: string | undefined;
+  let newest: string | undefined;
+  for (const v of page.jobs) {
+    byQueue[v.queue] = (byQueue[v.queue] ?? 0) + 1;
+    byType[v.type] = (byType[v.type] ?? 0) + 1;
+    const et = errorTypeOf(v);
+    byError[et] = (byError[et] ?? 0) + 1;
+    const at = String(v.discarded_at ?? v.completed_at ?? v.created_at);
+    if (oldest === undefined || at < oldest) oldest = at;
+    if (newest === undefined || at > newest) newest = at;
+  }
+  return {
+    total: page.total,
+    by_queue: byQueue,
+    by_type: byType,
+    by_error_type: byError,
+    ...(oldest === undefined ? {} : { oldest_at: oldest, newest_at: newest }),
+    // The breakdowns cover the newest DLQ_SCAN_MAX dead letters.
+    ...(page.total > page.jobs.length ? { approximate: true } : {}),
+  };
+}
+
 export function ojsAdminDeadLetterRoutes(engine: Engine): RouteDef[] {
   return [
     defineRoute({
@@ -161,39 +189,17 @@ export function ojsAdminDeadLetterRoutes(engine: Engine): RouteDef[] {
         });
       },
     }),
-    defineRoute({
-      method: "GET",
-      path: "/ojs/v1/admin/dead-letter/stats",
-      scope: Scope.Read,
-      tag: "admin",
-      summary: "Dead letters: total, by queue, by job type and by error type, oldest and newest",
-      handler: async (c) => {
-        const page = await engine.deadLetters({ limit: DLQ_SCAN_MAX, offset: 0 });
-        const byQueue: Record<string, number> = {};
-        const byType: Record<string, number> = {};
-        const byError: Record<string, number> = {};
-        let oldest: string | undefined;
-        let newest: string | undefined;
-        for (const v of page.jobs) {
-          byQueue[v.queue] = (byQueue[v.queue] ?? 0) + 1;
-          byType[v.type] = (byType[v.type] ?? 0) + 1;
-          const et = errorTypeOf(v);
-          byError[et] = (byError[et] ?? 0) + 1;
-          const at = String(v.discarded_at ?? v.completed_at ?? v.created_at);
-          if (oldest === undefined || at < oldest) oldest = at;
-          if (newest === undefined || at > newest) newest = at;
-        }
-        return ojsJson(c, 200, {
-          total: page.total,
-          by_queue: byQueue,
-          by_type: byType,
-          by_error_type: byError,
-          ...(oldest === undefined ? {} : { oldest_at: oldest, newest_at: newest }),
-          // The breakdowns cover the newest DLQ_SCAN_MAX dead letters.
-          ...(page.total > page.jobs.length ? { approximate: true } : {}),
-        });
-      },
-    }),
+    // ojs-dead-letter §10.1 has it on the data plane too (the OJS CLI's `dead-letter --stats` reads it there).
+    ...["/ojs/v1/admin/dead-letter/stats", "/ojs/v1/dead-letter/stats"].map((path) =>
+      defineRoute({
+        method: "GET",
+        path,
+        scope: Scope.Read,
+        tag: path.startsWith("/ojs/v1/admin/") ? "admin" : "dead-letter",
+        summary: "Dead letters: total, by queue, by job type and by error type, oldest and newest",
+        handler: async (c) => ojsJson(c, 200, await deadLetterStats(engine)),
+      }),
+    ),
     defineRoute({
       method: "POST",
       path: "/ojs/v1/admin/dead-letter/retry",

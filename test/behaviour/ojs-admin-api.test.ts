@@ -268,6 +268,11 @@ describe("OJS Admin API", () => {
     assert.ok((stats.body.total as number) >= 3);
     assert.equal((stats.body.by_queue as Record<string, number>)[queue], 3);
     assert.ok(((stats.body.by_error_type as Record<string, number>).SmtpDown ?? 0) >= 3);
+    assert.deepEqual(
+      (await call("GET", "/ojs/v1/dead-letter/stats", undefined, tokens.read)).body.by_queue,
+      stats.body.by_queue,
+      "the data plane's path (ojs-dead-letter §10.1, the OJS CLI's) answers the same",
+    );
 
     const retried = await call("POST", `/ojs/v1/admin/dead-letter/${dead[0]}/retry`, undefined, tokens.write);
     assert.equal(retried.status, 200);
