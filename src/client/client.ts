@@ -39,7 +39,7 @@ import type { ClientOptions } from "./options.js";
 import type { Fleet, FleetRun, RunOptions, Workers } from "./fleet.js";
 import { createFleet, fleetUnsupported } from "./fleet.js";
 import { createHttpCaller } from "./http.js";
-import type { EnqueueOptions, Job, JobTypes, QueueRetentionOptions } from "./types.js";
+import type { ArgsOf, EnqueueOptions, Job, JobTypes, QueueRetentionOptions, ResultOf } from "./types.js";
 import { toEnqueueBody, withTraceContext } from "./wire.js";
 
 /** The wire form of a scheduled fleet job's template (`POST /api/v1/jobs` body). */
@@ -60,12 +60,18 @@ export interface WaitOptions {
   signal?: AbortSignal;
 }
 
-/** A job to enqueue as part of a workflow or a schedule. */
-export interface JobDefinition<T extends JobTypes = JobTypes> {
-  type: keyof T & string;
-  args: unknown[];
-  options?: EnqueueOptions;
-}
+/**
+ * A job to enqueue as part of a batch, a workflow or a schedule; with a job-type map, `args` must
+ * match its `type`'s arguments.
+ */
+export type JobDefinition<T extends JobTypes = JobTypes> = {
+  [K in keyof T & string]: { type: K; args: ArgsOf<T[K]>; options?: EnqueueOptions };
+}[keyof T & string];
+
+/** A job as the client returns it, typed by its type's entry in the job-type map. */
+export type TypedJob<T extends JobTypes, K extends keyof T & string> = Job<ArgsOf<T[K]>, ResultOf<T[K]>> & {
+  type: K;
+};
 
 export interface CronDefinition {
   name: string;
@@ -94,7 +100,11 @@ export interface FleetJobDefinition {
 }
 
 export interface Client<T extends JobTypes = JobTypes> {
-  enqueue<K extends keyof T & string>(type: K, args: T[K], options?: EnqueueOptions): Promise<Job<T[K]>>;
+  enqueue<K extends keyof T & string>(
+    type: K,
+    args: ArgsOf<T[K]>,
+    options?: EnqueueOptions,
+  ): Promise<TypedJob<T, K>>;
   /** Enqueues all of the jobs or none of them. */
   enqueueMany(jobs: Array<JobDefinition<T>>): Promise<Job[]>;
   get(id: string): Promise<Job>;
@@ -105,7 +115,11 @@ export interface Client<T extends JobTypes = JobTypes> {
   list(q: { queue: string; state?: JobState; limit?: number; cursor?: string }): Promise<JobPage>;
   /** Live events of a job, starting with its current state, until it finishes. */
   watch(id: string, options?: { signal?: AbortSignal }): AsyncIterable<JobEvent>;
-  /** Resolves with the job once it is completed, cancelled or discarded. */
+  /**
+   * Resolves with the job once it is completed, cancelled or discarded. Given the job `enqueue`
+   * returned (instead of its id), the finished job keeps its type: `result` is typed from the map.
+   */
+  waitFor<J extends Job>(job: J, options?: WaitOptions): Promise<J>;
   waitFor(id: string, options?: WaitOptions): Promise<Job>;
   queues: {
     list(): Promise<QueueInfo[]>;
@@ -219,7 +233,8 @@ export function createClient<T extends JobTypes = JobTypes>(options: ClientOptio
         [withTraceContext(toEnqueueBody(type, args, o), activeTraceContext())],
         false,
       );
-      return job as Job<T[typeof type]>;
+      // The server echoes the type and args it was given; the result type is the caller's promise.
+      return job as TypedJob<T, typeof type>;
     },
     enqueueMany(jobs) {
       const tc = activeTraceContext();
@@ -233,7 +248,8 @@ export function createClient<T extends JobTypes = JobTypes>(options: ClientOptio
     retry: (id) => api.retry(id),
     list: (q) => api.list(q),
     watch: (id, o = {}) => api.watch(id, o.signal),
-    async waitFor(id, o = {}) {
+    async waitFor(idOrJob: string | Job, o: WaitOptions = {}) {
+      const id = typeof idOrJob === "string" ? idOrJob : idOrJob.id;
       const deadline = Date.now() + (o.timeoutMs ?? 60_000);
       let pause = 5;
       for (;;) {

@@ -10,6 +10,7 @@ export type {
   JobDefinition,
   NatsClientOptions,
   QueueClient,
+  TypedJob,
   WaitOptions,
 } from "./client.js";
 export type { ClientOptions } from "./options.js";
@@ -42,10 +43,13 @@ export type {
   Workers,
 } from "./fleet.js";
 export type {
+  ArgsOf,
   EnqueueOptions,
   Job,
   JobError,
+  JobTypeEntry,
   JobTypes,
+  ResultOf,
   QueueRetentionOptions,
   RetentionOptions,
   RetryOptions,

@@ -1,7 +1,7 @@
 /**
  * Types of the client SDK: the job as returned by the API (OJS wire shape) and the enqueue options.
  */
-import type { JobTypes } from "../core/job-types.js";
+import type { ArgsOf, JobTypeEntry, JobTypes, ResultOf } from "../core/job-types.js";
 import type { JobState } from "../core/states.js";
 
 /** A recorded failure. */
@@ -144,5 +144,5 @@ export interface UniqueOptions {
   states?: JobState[];
 }
 
-/** Maps job types to their argument tuples (core/job-types.ts; shared with the worker SDK). */
-export type { JobTypes };
+/** Maps job types to their arguments and results (core/job-types.ts; shared with the worker SDK). */
+export type { ArgsOf, JobTypeEntry, JobTypes, ResultOf };

@@ -4,7 +4,7 @@
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 
-import type { JobTypes } from "../core/job-types.js";
+import type { ArgsOf, JobTypes, ResultOf } from "../core/job-types.js";
 import type { Logger } from "../core/logger.js";
 import type { ConnectOptions } from "../nats/connect.js";
 import type { TopologyOptions } from "../store/topology.js";
@@ -29,6 +29,15 @@ export interface JobContext<A extends unknown[] = unknown[]> {
    */
   traceparent?: string;
   /**
+   * Reports how far the job has got (OJS progress extension): `value` is a fraction from 0 to 1
+   * (clamped; it never goes down within an attempt), with an optional message and small data object
+   * (at most 4 KB of JSON). Shown by `GET /ojs/v1/jobs/{id}/progress`, the job view, `jetjob job get`
+   * and the dashboard. Sent over NATS, at most once a second per job: calls in between only replace
+   * the value sent next. Best effort: it never throws and a failed report does not affect the job;
+   * the promise settles once the report was sent or merged into the next one.
+   */
+  progress(value: number, message?: string, data?: Record<string, unknown>): Promise<void>;
+  /**
    * Aborted when the job is cancelled, its `timeout_ms` passes, or the worker is forced to stop. Made
    * on first use (a getter), so a copy made with `{ ...job }` does not carry it: pass `job.signal`.
    */
@@ -37,8 +46,11 @@ export interface JobContext<A extends unknown[] = unknown[]> {
 
 export type Handler<A extends unknown[] = unknown[], R = unknown> = (job: JobContext<A>) => Promise<R> | R;
 
-/** Handlers by job type, typed from a map of job types to argument tuples. */
-export type Handlers<T extends JobTypes> = { [K in keyof T]?: Handler<T[K]> };
+/**
+ * Handlers by job type, typed from the job-type map: each gets its type's arguments and must return
+ * its type's result, when the map gives one (core/job-types.ts).
+ */
+export type Handlers<T extends JobTypes> = { [K in keyof T]?: Handler<ArgsOf<T[K]>, ResultOf<T[K]>> };
 
 export interface WorkerOptions<T extends JobTypes = JobTypes> {
   /** NATS URL or an open connection. */
