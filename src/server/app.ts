@@ -27,6 +27,7 @@ import { ojsProgressRoutes } from "./routes-ojs-progress.js";
 import { health, ojsAdminRoutes } from "./routes-ojs-admin.js";
 import { ojsAdminDeadLetterRoutes } from "./routes-ojs-admin-dlq.js";
 import { ojsAdminJobRoutes } from "./routes-ojs-admin-jobs.js";
+import { ojsAdminMaintenanceRoutes } from "./routes-ojs-admin-maintenance.js";
 import { ojsAdminQueueRoutes } from "./routes-ojs-admin-queues.js";
 import { ojsAdminStatsRoutes } from "./routes-ojs-admin-stats.js";
 import { ojsAdminWorkerRoutes } from "./routes-ojs-admin-workers.js";
@@ -118,6 +119,7 @@ export function createApp(o: AppOptions): App {
     ...ojsAdminWorkerRoutes(o.fleet),
     ...ojsAdminStatsRoutes({ ...deps, fleet: o.fleet }),
     ...ojsAdminDeadLetterRoutes(o.engine),
+    ...ojsAdminMaintenanceRoutes(o.engine),
     ...sseRoutes(o.engine),
     ...(o.fleet ? fleetRoutes(o.fleet) : []),
     ...(o.tokens ? tokenRoutes(o.tokens) : []),

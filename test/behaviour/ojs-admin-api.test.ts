@@ -389,4 +389,53 @@ describe("OJS Admin API", () => {
       403,
     );
   });
+  it("maintenance mode pauses the running queues and resumes only those; jobs are still accepted (§12.1)", async () => {
+    const open = `adm-m-${uniq()}`;
+    const held = `adm-m-${uniq()}`;
+    await enqueue(open);
+    await enqueue(held);
+    assert.equal((await call("POST", `/ojs/v1/admin/queues/${held}/pause`)).status, 200);
+    assert.deepEqual((await call("GET", "/ojs/v1/admin/system/maintenance", undefined, tokens.read)).body, {
+      enabled: false,
+      maintenance: false,
+    });
+    assert.equal(
+      (await call("POST", "/ojs/v1/admin/system/maintenance", { enabled: true }, tokens.write)).status,
+      403,
+    );
+    assert.equal(
+      (await call("POST", "/ojs/v1/admin/system/maintenance", { enabled: true, duration: "soon" })).status,
+      400,
+    );
+    const on = await call("POST", "/ojs/v1/admin/system/maintenance", {
+      enabled: true,
+      reason: "db migration",
+      duration: "15m",
+    });
+    assert.equal(on.status, 200);
+    assert.deepEqual([on.body.enabled, on.body.maintenance, on.body.reason], [true, true, "db migration"]);
+    const ends = Date.parse(on.body.ends_at as string) - Date.parse(on.body.started_at as string);
+    assert.ok(Math.abs(ends - 15 * 60_000) < 5000, `ends ${ends} ms after it started`);
+    assert.ok((on.body.paused_queues as string[]).includes(open));
+    assert.ok(!(on.body.paused_queues as string[]).includes(held), "a queue paused before is not the mode's");
+    assert.equal(await fetchOne(open), undefined, "nothing is handed out");
+    await enqueue(open); // still accepted
+    // The OJS CLI's path answers the same.
+    const cli = await call("GET", "/ojs/v1/admin/maintenance");
+    assert.deepEqual(
+      [cli.body.enabled, cli.body.reason, cli.body.started_at],
+      [true, "db migration", on.body.started_at],
+    );
+
+    const off = await call("POST", "/ojs/v1/admin/maintenance", { enabled: false });
+    assert.equal(off.status, 200);
+    assert.equal(off.body.enabled, false);
+    assert.ok(await fetchOne(open), "the queue runs again");
+    assert.equal(
+      (await call("GET", `/ojs/v1/admin/queues/${held}`)).body.paused,
+      true,
+      "the queue paused before stays paused",
+    );
+    assert.equal((await call("GET", "/ojs/v1/admin/system/maintenance")).body.enabled, false);
+  });
 });
