@@ -92,7 +92,10 @@ export function ojsAdminMaintenanceRoutes(engine: Engine): RouteDef[] {
   async function disable(): Promise<void> {
     const cur = await read();
     if (!cur) return;
-    for (const name of cur.paused) await engine.setPaused(name, false);
+    for (const name of cur.paused) {
+      // A queue deleted meanwhile is not brought back (setPaused would create its record).
+      if (await engine.ctx.queues.get(name)) await engine.setPaused(name, false);
+    }
     await kv.delete(MAINTENANCE_KEY);
   }
 
