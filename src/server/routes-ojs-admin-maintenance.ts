@@ -63,8 +63,9 @@ function view(r: MaintenanceRecord | undefined): Record<string, unknown> {
 }
 
 export function ojsAdminMaintenanceRoutes(engine: Engine): RouteDef[] {
-  const kv = engine.ctx.buckets.fleet;
-  const read = async () => (await getJson<MaintenanceRecord>(kv, MAINTENANCE_KEY))?.value;
+  // Looked up per request: the app is also built over stand-in engines (OpenAPI document, tests).
+  const kvOf = () => engine.ctx.buckets.fleet;
+  const read = async () => (await getJson<MaintenanceRecord>(kvOf(), MAINTENANCE_KEY))?.value;
 
   async function enable(b: z.infer<typeof bodySchema>): Promise<MaintenanceRecord> {
     const text = b.duration ?? b.estimated_duration;
@@ -73,7 +74,7 @@ export function ojsAdminMaintenanceRoutes(engine: Engine): RouteDef[] {
       throw new ValidationError("duration must be like 15m, 2h or PT30M", { details: { field: "duration" } });
     const running = (await engine.listQueues()).filter((q) => !q.paused).map((q) => q.name);
     // Recorded before pausing: a crash half-way still leaves the list of queues to resume.
-    const rec = (await casUpdate<MaintenanceRecord>(kv, MAINTENANCE_KEY, (cur) => {
+    const rec = (await casUpdate<MaintenanceRecord>(kvOf(), MAINTENANCE_KEY, (cur) => {
       const now = Date.now();
       const next: MaintenanceRecord = {
         startedAt: cur?.startedAt ?? now,
@@ -96,7 +97,7 @@ export function ojsAdminMaintenanceRoutes(engine: Engine): RouteDef[] {
       // A queue deleted meanwhile is not brought back (setPaused would create its record).
       if (await engine.ctx.queues.get(name)) await engine.setPaused(name, false);
     }
-    await kv.delete(MAINTENANCE_KEY);
+    await kvOf().delete(MAINTENANCE_KEY);
   }
 
   return ["/ojs/v1/admin/system/maintenance", "/ojs/v1/admin/maintenance"].flatMap((path) => [
