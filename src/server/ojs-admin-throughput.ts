@@ -12,6 +12,7 @@
  */
 import { scanMessages } from "../nats/scan.js";
 import type { Engine } from "../store/engine.js";
+import type { JobEvent } from "../store/events.js";
 import { decodeEvents, EventType } from "../store/events.js";
 
 /** Stored event batches one statistics read decodes at most. */
@@ -29,6 +30,8 @@ export interface Bucket {
 
 export interface EventCounts {
   buckets: Bucket[];
+  /** Per queue over the whole window, when asked for (`byQueue`). */
+  queues?: Map<string, Omit<Bucket, "start">>;
   /** The read stopped at its bound before the end of the window. */
   approximate: boolean;
 }
@@ -36,7 +39,7 @@ export interface EventCounts {
 /** Counts the stored events of `[sinceMs, untilMs)` in buckets of `bucketMs` (of one queue, or all). */
 export async function countEvents(
   engine: Engine,
-  o: { sinceMs: number; untilMs: number; bucketMs: number; queue?: string },
+  o: { sinceMs: number; untilMs: number; bucketMs: number; queue?: string; byQueue?: boolean },
 ): Promise<EventCounts> {
   const { ctx } = engine;
   const n = Math.max(1, Math.ceil((o.untilMs - o.sinceMs) / o.bucketMs));
@@ -53,22 +56,31 @@ export async function countEvents(
     fromTimeMs: o.sinceMs,
     max: EVENT_BATCHES_MAX,
   });
+  const queues = o.byQueue === true ? new Map<string, Omit<Bucket, "start">>() : undefined;
+  const add = (b: Omit<Bucket, "start">, e: JobEvent) => {
+    if (e.t === EventType.Enqueued) b.enqueued++;
+    else if (e.t === EventType.Completed) b.completed++;
+    else if (e.t === EventType.Failed) b.failed++;
+    else if (e.t === EventType.Started && e.qa !== undefined) b.waits.push(Math.max(0, e.at - e.qa));
+  };
   for (const m of msgs) {
     for (const e of decodeEvents(m.data)) {
       if (e.at < o.sinceMs || e.at >= o.untilMs) continue;
       if (o.queue !== undefined && e.q !== o.queue) continue;
       const b = buckets[Math.floor((e.at - o.sinceMs) / o.bucketMs)];
       if (!b) continue;
-      if (e.t === EventType.Enqueued) b.enqueued++;
-      else if (e.t === EventType.Completed) b.completed++;
-      else if (e.t === EventType.Failed) b.failed++;
-      else if (e.t === EventType.Started && e.qa !== undefined) b.waits.push(Math.max(0, e.at - e.qa));
+      add(b, e);
+      if (queues) {
+        let q = queues.get(e.q);
+        if (!q) queues.set(e.q, (q = { enqueued: 0, completed: 0, failed: 0, waits: [] }));
+        add(q, e);
+      }
     }
   }
   const last = msgs.at(-1);
   // Bounded: the read stopped before `untilMs` (a batch at or after it would have been read next).
   const approximate = msgs.length >= EVENT_BATCHES_MAX && last !== undefined && last.timeMs < o.untilMs;
-  return { buckets, approximate };
+  return queues ? { buckets, approximate, queues } : { buckets, approximate };
 }
 
 /** The `q`-quantile (0..1) of `xs` (sorted in place), or undefined for none. */

@@ -13,6 +13,8 @@ import type { QueueRecord } from "../store/queues.js";
 import { queueConfigView } from "../store/queue-config.js";
 import type { QueueStats } from "../store/stats.js";
 import { Scope } from "./auth.js";
+import type { Bucket } from "./ojs-admin-throughput.js";
+import { countEvents, quantile } from "./ojs-admin-throughput.js";
 import { adminPage, adminPageQuery, countsOf, pageOf } from "./ojs-admin-views.js";
 import { ojsJson } from "./ojs.js";
 import type { RouteDef } from "./route.js";
@@ -51,6 +53,23 @@ function configurationOf(rec: QueueRecord | undefined): Record<string, unknown> 
   return out;
 }
 
+/**
+ * A queue's last minute (§6.1 `throughput`, `latency_ms`), from the stored events
+ * (ojs-admin-throughput.ts): attempts that finished and failed, and how long started jobs waited.
+ */
+function lastMinute(b: Omit<Bucket, "start"> | undefined): Record<string, unknown> {
+  const throughput = {
+    processed_per_minute: (b?.completed ?? 0) + (b?.failed ?? 0),
+    failed_per_minute: b?.failed ?? 0,
+  };
+  const waits = b?.waits ?? [];
+  if (waits.length === 0) return { throughput };
+  return {
+    throughput,
+    latency_ms: { p50: quantile(waits, 0.5), p95: quantile(waits, 0.95), p99: quantile(waits, 0.99) },
+  };
+}
+
 export function ojsAdminQueueRoutes(engine: Engine): RouteDef[] {
   return [
     defineRoute({
@@ -61,11 +80,22 @@ export function ojsAdminQueueRoutes(engine: Engine): RouteDef[] {
       query: adminPageQuery,
       summary: "Queues by name, each with its jobs by state (counts) and whether it is paused; paged",
       handler: async (c, { query }) => {
-        const [stats, records] = await Promise.all([engine.allQueueStats(), engine.listQueues()]);
+        const now = Date.now();
+        const [stats, records, minute] = await Promise.all([
+          engine.allQueueStats(),
+          engine.listQueues(),
+          countEvents(engine, { sinceMs: now - 60_000, untilMs: now, bucketMs: 60_000, byQueue: true }),
+        ]);
         const byName = new Map(records.map((r) => [r.name, r]));
         const all = [...stats].sort((a, b) => a.name.localeCompare(b.name));
         const { items, pagination } = pageOf(all, adminPage(query));
-        return ojsJson(c, 200, { items: items.map((s) => queueItem(s, byName.get(s.name))), pagination });
+        return ojsJson(c, 200, {
+          items: items.map((s) => ({
+            ...queueItem(s, byName.get(s.name)),
+            ...lastMinute(minute.queues?.get(s.name)),
+          })),
+          pagination,
+        });
       },
     }),
     defineRoute({

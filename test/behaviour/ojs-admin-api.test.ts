@@ -325,6 +325,15 @@ describe("OJS Admin API", () => {
       [1, 1],
     );
     assert.equal((stats.body.throughput as Record<string, number>).failed_per_minute, 0);
+    const row = (await call("GET", "/ojs/v1/admin/queues?per_page=100")).body.items!.find(
+      (q) => q.name === queue,
+    )!;
+    assert.deepEqual(
+      row.throughput,
+      { processed_per_minute: 1, failed_per_minute: 0 },
+      "the queue's last minute",
+    );
+    assert.equal(typeof (row.latency_ms as { p50: unknown }).p50, "number");
     const all = await call("GET", "/ojs/v1/admin/stats");
     assert.ok((all.body.queues as number) >= 1);
     for (const k of ["available", "active", "completed", "discarded"])
