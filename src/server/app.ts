@@ -42,6 +42,7 @@ import type { TokenStore } from "./tokens.js";
 import { liveRoutes } from "./routes-live.js";
 import { registerUi } from "./ui.js";
 import { schemaRoutes } from "./routes-ojs-schemas.js";
+import { queueConfigRoutes } from "./routes-ojs-queue-config.js";
 
 export interface AppOptions {
   engine: Engine;
@@ -127,6 +128,7 @@ export function createApp(o: AppOptions): App {
     ...liveRoutes(o.engine),
     ...keyRoutes(o.engine),
     ...schemaRoutes(o.engine),
+    ...queueConfigRoutes(o.engine),
   ];
   registerRoutes(hono, routes, o.auth);
   // Documented with the built-in routes (openapi.ts); registered here for the same token check.

@@ -84,6 +84,13 @@ export function errorResponse(c: Context, err: JetjobError): Response {
   const requestId = c.get("requestId");
   const res = ojsJson(c, httpStatusFor(err.code), errorBody(err, requestId, c.req.path.startsWith("/ojs/")));
   if (err.code === ErrorCode.Unauthorized) res.headers.set("WWW-Authenticate", 'Bearer realm="jetjob"');
+  if (err.code === ErrorCode.QueueFull) {
+    // ojs-backpressure §7.1-7.2.
+    const d = err.details ?? {};
+    res.headers.set("Retry-After", typeof d.retry_after_s === "number" ? String(d.retry_after_s) : "1");
+    if (typeof d.depth === "number") res.headers.set("X-OJS-Queue-Depth", String(d.depth));
+    if (typeof d.bound === "number") res.headers.set("X-OJS-Queue-Bound", String(d.bound));
+  }
   return res;
 }
 

@@ -6,6 +6,7 @@ import { z } from "zod";
 
 import { ValidationError } from "../core/errors.js";
 import { queueNameSchema, queueRetentionSchema } from "../core/schema.js";
+import { backpressureSchema } from "./routes-ojs-queue-config.js";
 import type { Engine } from "../store/engine.js";
 import type { QueueConfigChange } from "../store/queue-config.js";
 import { LOCK_LIMITS } from "../store/locks.js";
@@ -24,6 +25,10 @@ const queueConfigSchema = z
       .describe(
         "Retention of the queue's finished jobs (fields given replace the queue's; null: the defaults)",
       ),
+    backpressure: backpressureSchema
+      .nullable()
+      .optional()
+      .describe("Depth bound of enqueues (ojs-backpressure): max_depth, warning_threshold; null removes it"),
   })
   .strict();
 
@@ -76,6 +81,7 @@ export function keyRoutes(engine: Engine): RouteDef[] {
         if (body.exclusive_key_template !== undefined)
           change.exclusive_key_template = body.exclusive_key_template;
         if (body.retention !== undefined) change.retention = body.retention;
+        if (body.backpressure !== undefined) change.backpressure = body.backpressure;
         return ojsJson(c, 200, { queue: await engine.configureQueue(queueParam(params.name), change) });
       },
     }),

@@ -46,8 +46,16 @@ export function ojsJobRoutes(d: OjsRouteDeps): RouteDef[] {
         applyTraceContext(body.spec, requestTraceContext(c));
         const [r] = await engine.enqueueNormalized([body]);
         c.header("Location", `/ojs/v1/jobs/${r!.job.id}`);
+        const p = r!.pressure;
+        if (p?.warning) {
+          // ojs-backpressure §7.3: the queue is past its warning threshold.
+          c.header("X-OJS-Queue-Depth", String(p.depth));
+          c.header("X-OJS-Queue-Bound", String(p.bound));
+          c.header("X-OJS-Queue-Pressure", String(p.pressure));
+        }
         // 200 when a unique job with on_conflict "ignore" already existed.
-        return ojsJson(c, r!.created ? 201 : 200, { job: r!.job });
+        const answer = r!.warnings ? { job: r!.job, warnings: r!.warnings } : { job: r!.job };
+        return ojsJson(c, r!.created ? 201 : 200, answer);
       },
     }),
     defineRoute({

@@ -29,6 +29,13 @@ export interface Counters {
   add(queue: string, field: CounterField, n?: number): void;
   /** Writes pending deltas now. */
   flush(): Promise<void>;
+  /** This process's deltas of a queue not yet stored (pending and being written). */
+  unflushed(queue: string): Partial<QueueCounts>;
+  /**
+   * Grows with every write of this process's deltas: a read of the stored counts made while it did
+   * not change adds up with {@link unflushed} to exact figures (nothing counted twice or missed).
+   */
+  writes(): number;
   read(queue: string): Promise<QueueCounts>;
   /** Every queue's counts in one read (by queue token; see `queueToken`). */
   readAll(): Promise<Map<string, QueueCounts>>;
@@ -43,6 +50,9 @@ export function createCounters(
   flushEveryMs = 500,
 ): Counters {
   let pending = new Map<string, Partial<QueueCounts>>();
+  // Batches handed to a flush and not stored yet; each queue leaves its batch once it is stored.
+  const inflight = new Set<Map<string, Partial<QueueCounts>>>();
+  let writes = 0;
   let flushing: Promise<void> = Promise.resolve();
 
   async function write(batch: Map<string, Partial<QueueCounts>>): Promise<void> {
@@ -52,6 +62,8 @@ export function createCounters(
         for (const [k, v] of Object.entries(delta) as Array<[CounterField, number]>) next[k] += v;
         return next;
       });
+      batch.delete(queue); // stored: neither counted twice nor put back on a later failure
+      writes++;
     }
   }
 
@@ -59,16 +71,21 @@ export function createCounters(
     if (pending.size === 0) return flushing;
     const batch = pending;
     pending = new Map();
+    inflight.add(batch);
     flushing = flushing
       .then(() => write(batch))
-      .catch(() => {
-        // Put the deltas back: NATS may be back by the next flush.
-        for (const [q, d] of batch) {
-          const p = pending.get(q) ?? {};
-          for (const [k, v] of Object.entries(d) as Array<[CounterField, number]>) p[k] = (p[k] ?? 0) + v;
-          pending.set(q, p);
-        }
-      });
+      .then(
+        () => void inflight.delete(batch),
+        () => {
+          inflight.delete(batch);
+          // Put the deltas back: NATS may be back by the next flush.
+          for (const [q, d] of batch) {
+            const p = pending.get(q) ?? {};
+            for (const [k, v] of Object.entries(d) as Array<[CounterField, number]>) p[k] = (p[k] ?? 0) + v;
+            pending.set(q, p);
+          }
+        },
+      );
     return flushing;
   }
 
@@ -82,6 +99,14 @@ export function createCounters(
       pending.set(queue, d);
     },
     flush,
+    writes: () => writes,
+    unflushed(queue) {
+      const out: Partial<QueueCounts> = {};
+      for (const m of [...inflight, pending])
+        for (const [k, v] of Object.entries(m.get(queue) ?? {}) as Array<[CounterField, number]>)
+          out[k] = (out[k] ?? 0) + v;
+      return out;
+    },
     async read(queue) {
       const v = await getJson<QueueCounts>(kv, queueToken(queue));
       return { ...zeroCounts(), ...v?.value };
@@ -94,6 +119,7 @@ export function createCounters(
     },
     clear() {
       pending.clear();
+      inflight.clear();
     },
     async close() {
       clearInterval(timer);

@@ -5,17 +5,19 @@
  * moves, ...) do not import their own wiring.
  */
 import type { StoreContext } from "./context.js";
+import type { Counters } from "./counters.js";
 import { createCounters, CounterField } from "./counters.js";
 import { exclusiveOutcomeListener } from "./exclusive.js";
 import { createLocator } from "./locator.js";
+import type { Producer } from "./producer.js";
 import { createProducer } from "./producer.js";
 import { createSchemaRegistry } from "./schema-registry.js";
 import type { OutcomeKind, OutcomeNote, Services, ServicesOptions } from "./services.js";
 
 export function createServices(ctx: StoreContext, o: ServicesOptions = {}): Services {
   const locator = createLocator(ctx);
-  const producer = createProducer(ctx, o.producer);
   const counters = createCounters(ctx.buckets.stats, { nc: ctx.nc, bucket: ctx.topology.buckets.stats });
+  const producer = countingEnqueues(createProducer(ctx, o.producer), counters);
   const listeners: Array<(notes: OutcomeNote[]) => Promise<void> | void> = [];
   const inFlight = new Set<Promise<void>>();
   const onError = o.onError ?? (() => undefined);
@@ -68,4 +70,20 @@ export function createServices(ctx: StoreContext, o: ServicesOptions = {}): Serv
   // Exclusive keys are released by whoever records a holder's final outcome, in every process.
   svc.onOutcomes(exclusiveOutcomeListener(svc));
   return svc;
+}
+
+/**
+ * Counts stored jobs per queue (`enqueued`): with the finished counts it gives a queue's depth without
+ * reading its jobs (backpressure.ts). Every new job goes through the producer: enqueues, workflow
+ * steps, cron firings.
+ */
+function countingEnqueues(p: Producer, counters: Counters): Producer {
+  return {
+    async enqueue(items, opts) {
+      const placed = await p.enqueue(items, opts);
+      for (const n of items) counters.add(n.queue, CounterField.Enqueued);
+      return placed;
+    },
+    flush: () => p.flush(),
+  };
 }

@@ -18,6 +18,7 @@ import { eraseKey, keysOf, getJson } from "./kvjson.js";
 import type { Located } from "./locator.js";
 import { homeKeyOf, movedSpec, pointHomes, publishSegment } from "./moves.js";
 import { refKey } from "./segment.js";
+import { CounterField } from "./counters.js";
 import type { Services } from "./services.js";
 import { queueToken } from "./topology.js";
 import type { JobView } from "./view.js";
@@ -138,6 +139,7 @@ async function reviveJob(svc: Services, loc: Located): Promise<JobView> {
   if (homeKey !== `${refKey(loc.at.store, loc.at.seq)}.${loc.idx}`)
     await pointHomes(svc, [{ homeKey, to, ti: 0 }]);
   await eraseKey(ctx.jsm, ctx.topology.buckets.dlq, keyOf(loc.at.seg.q, loc.id)).catch(() => undefined);
+  svc.counters.add(loc.at.seg.q, CounterField.Enqueued); // unfinished again: it counts in the depth
   emitEvents(ctx, loc.at.seg.q, [event(target, 0, EventType.Enqueued, Date.now(), 0)]);
   const view = buildJobView(target, 0, deriveState(target, 0, { lastAttempt: 0, requeues: 0 }, Date.now()));
   return { ...view, state: JobState.Available };

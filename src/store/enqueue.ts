@@ -7,6 +7,8 @@ import type { NormalizedEnqueue } from "../core/envelope.js";
 import { Store } from "../core/ids.js";
 import type { KeySource } from "../core/key-template.js";
 import { renderKeyTemplate } from "../core/key-template.js";
+import type { QueuePressure } from "./backpressure.js";
+import { withinBounds } from "./backpressure.js";
 import { advanceKey, keyToken, markKey } from "./exclusive.js";
 import { emptySlots } from "./fold.js";
 import { deleteForGood } from "./kvjson.js";
@@ -23,6 +25,8 @@ export interface Enqueued {
   created: boolean;
   /** Where the args do not match the type's schema, in `warn` mode (schema-registry.ts). */
   warnings?: string[];
+  /** The depth of the job's queue after it, when the queue is bounded (backpressure.ts). */
+  pressure?: QueuePressure;
 }
 
 export async function enqueueJobs(
@@ -46,6 +50,21 @@ export async function enqueueJobs(
     }
   }
 
+  const { value: results, pressure } = await withinBounds(svc, items, () => storeJobs(svc, items, atomic));
+  if (pressure.length === 0 && warnings.every((w) => w === undefined)) return results;
+  return results.map((r, i) => {
+    const out: Enqueued = { ...r };
+    const w = warnings[i];
+    if (w && w.length > 0 && r.created) out.warnings = w;
+    const p = pressure.find((x) => x.queue === items[i]!.queue);
+    if (p) out.pressure = p;
+    return out;
+  });
+}
+
+/** Stores jobs that passed the checks: exclusive keys, unique keys, the producer. */
+async function storeJobs(svc: Services, items: NormalizedEnqueue[], atomic: boolean): Promise<Enqueued[]> {
+  const { ctx } = svc;
   // A client-chosen id must not be an existing job's (a server-made id locates its job without the
   // id index, so only a lookup finds it): it would be stored as a second, hidden job.
   for (const n of items) {
@@ -105,10 +124,7 @@ export async function enqueueJobs(
     await Promise.all(
       [...keys].map((k) => advanceKey(svc, keyToken(k)).catch((err: unknown) => svc.reportError(err))),
     );
-  return results.map((r, i) => {
-    const w = warnings[i];
-    return w && w.length > 0 && r!.created ? { ...r!, warnings: w } : r!;
-  });
+  return results.map((r) => r!);
 }
 
 const NEW_SLOT = emptySlots(1)[0]!;

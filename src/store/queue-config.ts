@@ -5,10 +5,10 @@
  * through the queue registry's KV watch.
  */
 import { checkKeyTemplate } from "../core/key-template.js";
-import { ErrorCode, ValidationError } from "../core/errors.js";
+import { ErrorCode, JetjobError, ValidationError } from "../core/errors.js";
 import type { QueueRetentionWire } from "../core/storage-options.js";
 import { checkRetention, queueRetentionFromWire, queueRetentionToWire } from "../core/storage-options.js";
-import type { QueueRecord } from "./queues.js";
+import type { QueueBound, QueueRecord } from "./queues.js";
 import type { Services } from "./services.js";
 
 export interface QueueConfigChange {
@@ -19,6 +19,16 @@ export interface QueueConfigChange {
    * back to the deployment's defaults.
    */
   retention?: QueueRetentionWire | null;
+  /** A depth bound (ojs-backpressure §6.2); `max_depth: 0` or null removes it. */
+  backpressure?: BackpressureWire | null;
+}
+
+/** ojs-backpressure §6.2. Only the `reject` strategy; `max_size_bytes` is refused. */
+export interface BackpressureWire {
+  max_depth?: number | undefined;
+  strategy?: string | undefined;
+  warning_threshold?: number | undefined;
+  max_size_bytes?: number | undefined;
 }
 
 export interface QueueConfigView {
@@ -28,6 +38,7 @@ export interface QueueConfigView {
   exclusive_key_template?: string;
   /** The queue's own retention settings (unset: the deployment's defaults apply). */
   retention?: QueueRetentionWire;
+  backpressure?: { max_depth: number; strategy: string; warning_threshold: number };
 }
 
 export function queueConfigView(r: QueueRecord): QueueConfigView {
@@ -36,6 +47,10 @@ export function queueConfigView(r: QueueRecord): QueueConfigView {
   if (r.exclusiveKeyTemplate !== undefined) v.exclusive_key_template = r.exclusiveKeyTemplate;
   if (r.retention !== undefined && Object.keys(r.retention).length > 0)
     v.retention = queueRetentionToWire(r.retention);
+  if (r.backpressure) {
+    const b = r.backpressure;
+    v.backpressure = { max_depth: b.maxDepth, strategy: b.strategy, warning_threshold: b.warningThreshold };
+  }
   return v;
 }
 
@@ -61,11 +76,46 @@ export async function configureQueue(
         ? null
         : queueRetentionFromWire(change.retention);
   if (retention) checkRetention(retention, "retention");
+  const bound = change.backpressure === undefined ? undefined : queueBound(change.backpressure);
   const rec = await svc.ctx.queues.update(name, (r) => {
     if (template === null) delete r.exclusiveKeyTemplate;
     else if (template !== undefined) r.exclusiveKeyTemplate = template;
     if (retention === null || (retention && Object.keys(retention).length === 0)) delete r.retention;
     else if (retention) r.retention = { ...r.retention, ...retention };
+    if (bound === null) delete r.backpressure;
+    else if (bound) r.backpressure = bound;
   });
   return queueConfigView(rec);
+}
+
+/** The bound a config change asks for; null: none. */
+function queueBound(w: BackpressureWire | null): QueueBound | null {
+  if (w === null) return null;
+  const bad = (field: string, problem: string) =>
+    new ValidationError(`backpressure.${field} ${problem}`, {
+      code: ErrorCode.InvalidRequest,
+      details: { field: `backpressure.${field}` },
+    });
+  if (typeof w !== "object" || Array.isArray(w)) throw bad("", "must be an object");
+  const { max_depth: max = 0, strategy = "reject", warning_threshold: warn = 0.8 } = w;
+  if (!Number.isSafeInteger(max) || max < 0) throw bad("max_depth", "must be a whole number ≥ 0");
+  if (typeof warn !== "number" || !(warn >= 0 && warn <= 1))
+    throw bad("warning_threshold", "must be a number from 0 to 1");
+  if (strategy !== "reject") {
+    throw new JetjobError(
+      ErrorCode.Unsupported,
+      `backpressure.strategy '${String(strategy)}' is not supported: jetjob refuses enqueues over the bound ('reject')`,
+      { details: { field: "backpressure.strategy", supported: ["reject"] } },
+    );
+  }
+  if (w.max_size_bytes !== undefined && w.max_size_bytes !== 0) {
+    throw new JetjobError(
+      ErrorCode.Unsupported,
+      "backpressure.max_size_bytes is not supported; use max_depth",
+      {
+        details: { field: "backpressure.max_size_bytes" },
+      },
+    );
+  }
+  return max === 0 ? null : { maxDepth: max, strategy: "reject", warningThreshold: warn };
 }

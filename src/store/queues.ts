@@ -29,6 +29,17 @@ export interface QueueRecord {
   leaseMs?: number;
   /** How long (and how many) finished jobs are kept; unset fields fall back to the defaults. */
   retention?: QueueRetention;
+  /** Depth bound of enqueues (ojs-backpressure, backpressure.ts); absent: unbounded. */
+  backpressure?: QueueBound;
+}
+
+/** A queue's depth bound: enqueues that would take it past `maxDepth` unfinished jobs are refused. */
+export interface QueueBound {
+  maxDepth: number;
+  /** Only `reject` (ojs-backpressure §5.1, the default). */
+  strategy: "reject";
+  /** Fraction of `maxDepth` from which successful enqueues carry pressure headers. @defaultValue 0.8 */
+  warningThreshold: number;
 }
 
 /** A lane's key in this process's sets of known and being-created lanes. */

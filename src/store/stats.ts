@@ -37,6 +37,10 @@ export interface QueueStats {
   approximate?: boolean;
   /** Exclusive keys held by this queue's jobs, and its jobs waiting for a key (when there are any). */
   exclusive?: { keys_held: number; jobs_waiting: number };
+  /** Unfinished jobs: available, active, scheduled, retryable and pending (ojs-backpressure §8). */
+  depth?: number;
+  /** The queue's depth bound, when it has one (backpressure.ts). */
+  max_depth?: number;
 }
 
 /**
@@ -191,6 +195,8 @@ export async function queueStats(
   }
   const exclusive = pre.exclusive ? pre.exclusive.get(rec.name) : await exclusiveQueueStats(svc, rec.name);
   if (exclusive && (exclusive.keys_held > 0 || exclusive.jobs_waiting > 0)) stats.exclusive = exclusive;
+  stats.depth = stats.available + stats.active + stats.scheduled + stats.retryable + stats.pending;
+  if (rec.backpressure) stats.max_depth = rec.backpressure.maxDepth;
   return stats;
 }
 

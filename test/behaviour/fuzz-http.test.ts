@@ -57,6 +57,7 @@ const baseBodies: Record<string, () => Record<string, unknown>> = {
   "POST /api/v1/jobs": () => ({ op: "test.echo", target: "fuzz-host" }),
   "PUT /api/v1/workers/{host}/labels": () => ({ labels: { role: "web" } }),
   "PUT /api/v1/queues/{name}/config": () => ({ exclusive_key_template: "k:{args.0}" }),
+  "PUT /ojs/v1/admin/queues/{name}/config": () => ({ backpressure: { max_depth: 5, strategy: "reject" } }),
   // A fresh name each time: a valid wait_ms must never wait for a lock an earlier run holds.
   "POST /api/v1/locks": () => ({ name: `fuzz-lock-${++lockNo}` }),
   "POST /api/v1/locks/{name}/renew": () => ({ token: "not-the-token" }),
