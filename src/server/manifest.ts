@@ -45,6 +45,9 @@ export function manifest(version: string): Record<string, unknown> {
       cron_jobs: true,
       dead_letter: true,
       delayed_jobs: true,
+      // Lifecycle events: GET /ojs/v1/events and the SSE streams (the OJS admin UI shows its Events page
+      // only when this is true).
+      events: true,
       job_ttl: true,
       priority_queues: true,
       rate_limiting: true,

@@ -77,6 +77,11 @@ describe("OJS events by page number", () => {
     assert.equal(pag[2]!.total, 7);
   });
 
+  it("announces events in the manifest's capabilities (the admin UI shows its Events page only then)", async () => {
+    const r = await call("/ojs/manifest");
+    assert.equal((r.body.capabilities as Record<string, unknown>).events, true);
+  });
+
   it("keeps the cursor form: limit and next_cursor page the same events, without page numbers", async () => {
     const first = (await call(`/ojs/v1/events?limit=4&${ofQueue}`)).body;
     const p = first.pagination as Record<string, unknown>;
