@@ -161,6 +161,8 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
         const counts: Record<string, unknown> = { ...stats };
         delete counts.name;
         delete counts.paused;
+        // ojs-backpressure §8: stats carry the queue with its depth (the suite's EXT-BP-004 reads it).
+        if (stats.max_depth !== undefined) counts.queue = name;
         return ojsJson(c, 200, {
           queue: queueField(stats),
           name,
