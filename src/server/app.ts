@@ -31,6 +31,7 @@ import { ojsAdminMaintenanceRoutes } from "./routes-ojs-admin-maintenance.js";
 import { ojsAdminQueueRoutes } from "./routes-ojs-admin-queues.js";
 import { ojsAdminStatsRoutes } from "./routes-ojs-admin-stats.js";
 import { ojsAdminWorkerRoutes } from "./routes-ojs-admin-workers.js";
+import { ojsJobListRoutes } from "./routes-ojs-jobs-list.js";
 import { sseRoutes } from "./routes-sse.js";
 import { apiRoutes } from "./routes-api.js";
 import { keyRoutes } from "./routes-keys.js";
@@ -121,6 +122,8 @@ export function createApp(o: AppOptions): App {
     ...ojsAdminStatsRoutes({ ...deps, fleet: o.fleet }),
     ...ojsAdminDeadLetterRoutes(o.engine),
     ...ojsAdminMaintenanceRoutes(o.engine),
+    // The OJS CLI's job list and bulk operations (data-plane paths, outside the spec).
+    ...ojsJobListRoutes(o.engine),
     ...sseRoutes(o.engine),
     ...(o.fleet ? fleetRoutes(o.fleet) : []),
     ...(o.tokens ? tokenRoutes(o.tokens) : []),

@@ -59,6 +59,8 @@ const bulkActions = {
   },
 } as const;
 
+export type BulkAction = keyof typeof bulkActions;
+
 const filterSchema = z
   .object({
     queue: z.string().optional(),
@@ -71,7 +73,7 @@ const filterSchema = z
     "Which jobs (ojs-admin-api §8.1); without a state: retry takes discarded and cancelled jobs, cancel the waiting ones",
   );
 
-const bulkBodySchema = z.object({
+export const bulkBodySchema = z.object({
   filter: filterSchema.optional(),
   job_ids: z
     .array(z.string())
@@ -92,7 +94,7 @@ const sortKeys = {
 } as const;
 
 /** The search a list query or bulk filter means. */
-function searchOf(f: Record<string, unknown>): JobSearch {
+export function searchOf(f: Record<string, unknown>): JobSearch {
   const match: JobMatch = {};
   if (f.type !== undefined && f.type !== "") {
     if (typeof f.type !== "string") throw new ValidationError("type must be a string");
@@ -116,15 +118,68 @@ function searchOf(f: Record<string, unknown>): JobSearch {
  * The list's total: from the queues' counters when only queue and state filter it (exact, and
  * cheap); otherwise what the search saw (a lower bound when more may exist, marked `approximate`).
  */
-async function listTotal(engine: Engine, s: JobSearch): Promise<number | undefined> {
+export async function listTotal(engine: Engine, s: JobSearch): Promise<number | undefined> {
   if (hasMatch(s.match)) return undefined;
   const stats = s.queue !== undefined ? [await engine.queueStats(s.queue)] : await engine.allQueueStats();
   const c = sumCounts(stats.map(countsOf));
   return s.state === undefined ? Object.values(c).reduce((a, b) => a + b, 0) : c[s.state];
 }
 
+/**
+ * Runs a bulk action on the jobs of `b.job_ids`, or of `b.filter` (ojs-admin-api §8.1), at most
+ * {@link BULK_MAX_JOBS}: the result says how many matched and succeeded, each failure's job and
+ * error, and `truncated` when more matched than one request acts on. The caller checks `confirm`.
+ */
+export async function runBulk(
+  engine: Engine,
+  action: BulkAction,
+  b: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
+  const a = bulkActions[action];
+  let ids: string[];
+  let truncated: boolean;
+  if (Array.isArray(b.job_ids)) {
+    ids = b.job_ids.filter((x): x is string => typeof x === "string").slice(0, BULK_MAX_JOBS);
+    truncated = b.job_ids.length > BULK_MAX_JOBS;
+  } else {
+    const f = b.filter ?? {};
+    if (typeof f !== "object" || Array.isArray(f)) throw new ValidationError("filter must be an object");
+    const s = searchOf(f as Record<string, unknown>);
+    if (s.state === undefined) s.states = a.defaultStates;
+    const r = await searchJobs(engine, s, BULK_MAX_JOBS);
+    ids = r.jobs.map((j) => j.id);
+    truncated = r.more;
+  }
+  const errors: Array<{ job_id: string; error: string; code: string }> = [];
+  let next = 0;
+  let succeeded = 0;
+  const worker = async () => {
+    while (next < ids.length) {
+      const id = ids[next++]!;
+      try {
+        await a.run(engine, id);
+        succeeded++;
+      } catch (err) {
+        const e = coerceError(err);
+        errors.push({ job_id: id, error: e.message, code: e.code });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(BULK_IN_FLIGHT, ids.length) }, worker));
+  return {
+    action,
+    matched: ids.length,
+    succeeded,
+    failed: errors.length,
+    errors,
+    // More jobs matched than one request acts on: send it again for the next ones.
+    truncated,
+    [a.doneField]: succeeded,
+  };
+}
+
 export function ojsAdminJobRoutes(engine: Engine): RouteDef[] {
-  const bulk = (action: keyof typeof bulkActions) =>
+  const bulk = (action: BulkAction) =>
     defineRoute({
       method: "POST",
       path: `/ojs/v1/admin/jobs/bulk/${action}`,
@@ -137,51 +192,7 @@ export function ojsAdminJobRoutes(engine: Engine): RouteDef[] {
       docBody: bulkBodySchema,
       bodyOptional: true,
       parseBody: (raw) => raw,
-      handler: async (c, { body }) => {
-        const b = requireConfirm(body);
-        const a = bulkActions[action];
-        let ids: string[];
-        let truncated: boolean;
-        if (Array.isArray(b.job_ids)) {
-          ids = b.job_ids.filter((x): x is string => typeof x === "string").slice(0, BULK_MAX_JOBS);
-          truncated = b.job_ids.length > BULK_MAX_JOBS;
-        } else {
-          const f = b.filter ?? {};
-          if (typeof f !== "object" || Array.isArray(f))
-            throw new ValidationError("filter must be an object");
-          const s = searchOf(f as Record<string, unknown>);
-          if (s.state === undefined) s.states = a.defaultStates;
-          const r = await searchJobs(engine, s, BULK_MAX_JOBS);
-          ids = r.jobs.map((j) => j.id);
-          truncated = r.more;
-        }
-        const errors: Array<{ job_id: string; error: string; code: string }> = [];
-        let next = 0;
-        let succeeded = 0;
-        const worker = async () => {
-          while (next < ids.length) {
-            const id = ids[next++]!;
-            try {
-              await a.run(engine, id);
-              succeeded++;
-            } catch (err) {
-              const e = coerceError(err);
-              errors.push({ job_id: id, error: e.message, code: e.code });
-            }
-          }
-        };
-        await Promise.all(Array.from({ length: Math.min(BULK_IN_FLIGHT, ids.length) }, worker));
-        return ojsJson(c, 200, {
-          action,
-          matched: ids.length,
-          succeeded,
-          failed: errors.length,
-          errors,
-          // More jobs matched than one request acts on: send it again for the next ones.
-          truncated,
-          [a.doneField]: succeeded,
-        });
-      },
+      handler: async (c, { body }) => ojsJson(c, 200, await runBulk(engine, action, requireConfirm(body))),
     });
 
   return [

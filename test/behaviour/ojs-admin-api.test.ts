@@ -239,6 +239,35 @@ describe("OJS Admin API", () => {
     assert.equal((byIds.body.errors as Array<{ job_id: string }>)[0]!.job_id, jobs[2]);
   });
 
+  it("serves the OJS CLI's job list and bulk paths (GET /ojs/v1/jobs, POST /ojs/v1/jobs/bulk/*)", async () => {
+    const queue = `adm-c-${uniq()}`;
+    const [a, b] = [await enqueue(queue, "cli.a"), await enqueue(queue, "cli.b")];
+    const list = await call("GET", `/ojs/v1/jobs?queue=${queue}&limit=25`, undefined, tokens.read);
+    assert.equal(list.status, 200);
+    assert.deepEqual(
+      (list.body.jobs as Array<{ id: string }>).map((j) => j.id),
+      [b, a],
+    );
+    assert.equal(list.body.total, 2);
+    const typed = await call("GET", `/ojs/v1/jobs?queue=${queue}&type=cli.a`);
+    assert.deepEqual(
+      (typed.body.jobs as Array<{ id: string }>).map((j) => j.id),
+      [a],
+    );
+    // Named jobs run as sent; a filter needs confirm, as on the Admin API.
+    assert.equal(
+      (await call("POST", "/ojs/v1/jobs/bulk/cancel", { filter: { queue, state: "available" } })).status,
+      400,
+    );
+    assert.equal((await call("POST", "/ojs/v1/jobs/bulk/cancel", { job_ids: [a] }, tokens.read)).status, 403);
+    const cancelled = await call("POST", "/ojs/v1/jobs/bulk/cancel", { job_ids: [a, b] }, tokens.write);
+    assert.equal(cancelled.status, 200);
+    assert.deepEqual([cancelled.body.cancelled, cancelled.body.failed], [2, 0]);
+    const retried = await call("POST", "/ojs/v1/jobs/bulk/retry", { filter: { queue }, confirm: true });
+    assert.deepEqual([retried.body.retried, retried.body.failed], [2, 0]);
+    assert.equal((await call("POST", "/ojs/v1/jobs/bulk/delete", { job_ids: [a] })).status, 404);
+  });
+
   it("serves the dead-letter queue: list, stats, retry, delete and purge (§11, ojs-dead-letter §10)", async () => {
     const queue = `adm-d-${uniq()}`;
     const dead: string[] = [];
