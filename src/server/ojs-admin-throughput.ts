@@ -8,7 +8,9 @@
  * - latency: how long started jobs waited to start (`job.started`: start − ready), p50/p99/mean.
  *
  * A read is bounded ({@link EVENT_BATCHES_MAX} stored batches, each many events); a window with more
- * is counted from its start up to the bound and marked `approximate`.
+ * is counted from its start up to the bound and marked `approximate` (a last-minute rate is then
+ * scaled from the part it covered). History reaches back only as far as the events stream still holds
+ * events: 24 h or 64 MiB by default, whichever comes first (a busy server keeps minutes, not hours).
  */
 import { scanMessages } from "../nats/scan.js";
 import type { Engine } from "../store/engine.js";
@@ -17,6 +19,8 @@ import { decodeEvents, EventType } from "../store/events.js";
 
 /** Stored event batches one statistics read decodes at most. */
 export const EVENT_BATCHES_MAX = 20_000;
+/** The same for a last-minute rate, read on every dashboard poll (beyond it: scaled, see {@link perMinute}). */
+export const MINUTE_BATCHES_MAX = 5_000;
 
 export interface Bucket {
   /** Start of the bucket, epoch ms. */
@@ -34,12 +38,22 @@ export interface EventCounts {
   queues?: Map<string, Omit<Bucket, "start">>;
   /** The read stopped at its bound before the end of the window. */
   approximate: boolean;
+  /** Where the counted events end: `untilMs`, or the last batch read when the read was bounded. */
+  coveredUntilMs: number;
 }
 
 /** Counts the stored events of `[sinceMs, untilMs)` in buckets of `bucketMs` (of one queue, or all). */
 export async function countEvents(
   engine: Engine,
-  o: { sinceMs: number; untilMs: number; bucketMs: number; queue?: string; byQueue?: boolean },
+  o: {
+    sinceMs: number;
+    untilMs: number;
+    bucketMs: number;
+    queue?: string;
+    byQueue?: boolean;
+    /** @defaultValue {@link EVENT_BATCHES_MAX} */
+    maxBatches?: number;
+  },
 ): Promise<EventCounts> {
   const { ctx } = engine;
   const n = Math.max(1, Math.ceil((o.untilMs - o.sinceMs) / o.bucketMs));
@@ -54,7 +68,7 @@ export async function countEvents(
   const msgs = await scanMessages(ctx.nc, ctx.topology.streams.events, {
     subjects,
     fromTimeMs: o.sinceMs,
-    max: EVENT_BATCHES_MAX,
+    max: o.maxBatches ?? EVENT_BATCHES_MAX,
   });
   const queues = o.byQueue === true ? new Map<string, Omit<Bucket, "start">>() : undefined;
   const add = (b: Omit<Bucket, "start">, e: JobEvent) => {
@@ -79,8 +93,20 @@ export async function countEvents(
   }
   const last = msgs.at(-1);
   // Bounded: the read stopped before `untilMs` (a batch at or after it would have been read next).
-  const approximate = msgs.length >= EVENT_BATCHES_MAX && last !== undefined && last.timeMs < o.untilMs;
-  return queues ? { buckets, approximate, queues } : { buckets, approximate };
+  const approximate =
+    msgs.length >= (o.maxBatches ?? EVENT_BATCHES_MAX) && last !== undefined && last.timeMs < o.untilMs;
+  const coveredUntilMs = approximate ? last.timeMs : o.untilMs;
+  return queues ? { buckets, approximate, coveredUntilMs, queues } : { buckets, approximate, coveredUntilMs };
+}
+
+/**
+ * Per-minute rates from a bounded count of the last minute: when the read stopped early, the counts
+ * of the part it covered, scaled to the whole minute (an estimate, marked `approximate` by callers).
+ */
+export function perMinute(c: EventCounts, sinceMs: number, untilMs: number): (n: number) => number {
+  if (!c.approximate || c.coveredUntilMs <= sinceMs) return (n) => n;
+  const scale = (untilMs - sinceMs) / (c.coveredUntilMs - sinceMs);
+  return (n) => Math.round(n * scale);
 }
 
 /** The `q`-quantile (0..1) of `xs` (sorted in place), or undefined for none. */

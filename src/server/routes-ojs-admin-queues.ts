@@ -14,7 +14,7 @@ import { queueConfigView } from "../store/queue-config.js";
 import type { QueueStats } from "../store/stats.js";
 import { Scope } from "./auth.js";
 import type { Bucket } from "./ojs-admin-throughput.js";
-import { countEvents, quantile } from "./ojs-admin-throughput.js";
+import { countEvents, MINUTE_BATCHES_MAX, perMinute, quantile } from "./ojs-admin-throughput.js";
 import { adminPage, adminPageQuery, countsOf, pageOf } from "./ojs-admin-views.js";
 import { ojsJson } from "./ojs.js";
 import type { RouteDef } from "./route.js";
@@ -57,10 +57,13 @@ function configurationOf(rec: QueueRecord | undefined): Record<string, unknown> 
  * A queue's last minute (§6.1 `throughput`, `latency_ms`), from the stored events
  * (ojs-admin-throughput.ts): attempts that finished and failed, and how long started jobs waited.
  */
-function lastMinute(b: Omit<Bucket, "start"> | undefined): Record<string, unknown> {
+function lastMinute(
+  b: Omit<Bucket, "start"> | undefined,
+  rate: (n: number) => number,
+): Record<string, unknown> {
   const throughput = {
-    processed_per_minute: (b?.completed ?? 0) + (b?.failed ?? 0),
-    failed_per_minute: b?.failed ?? 0,
+    processed_per_minute: rate((b?.completed ?? 0) + (b?.failed ?? 0)),
+    failed_per_minute: rate(b?.failed ?? 0),
   };
   const waits = b?.waits ?? [];
   if (waits.length === 0) return { throughput };
@@ -84,7 +87,13 @@ export function ojsAdminQueueRoutes(engine: Engine): RouteDef[] {
         const [stats, records, minute] = await Promise.all([
           engine.allQueueStats(),
           engine.listQueues(),
-          countEvents(engine, { sinceMs: now - 60_000, untilMs: now, bucketMs: 60_000, byQueue: true }),
+          countEvents(engine, {
+            sinceMs: now - 60_000,
+            untilMs: now,
+            bucketMs: 60_000,
+            byQueue: true,
+            maxBatches: MINUTE_BATCHES_MAX,
+          }),
         ]);
         const byName = new Map(records.map((r) => [r.name, r]));
         const all = [...stats].sort((a, b) => a.name.localeCompare(b.name));
@@ -92,7 +101,7 @@ export function ojsAdminQueueRoutes(engine: Engine): RouteDef[] {
         return ojsJson(c, 200, {
           items: items.map((s) => ({
             ...queueItem(s, byName.get(s.name)),
-            ...lastMinute(minute.queues?.get(s.name)),
+            ...lastMinute(minute.queues?.get(s.name), perMinute(minute, now - 60_000, now)),
           })),
           pagination,
         });

@@ -16,7 +16,15 @@ import type { Controller } from "../fleet/controller.js";
 import { listAllWorkers } from "../fleet/workers.js";
 import type { Engine } from "../store/engine.js";
 import { Scope } from "./auth.js";
-import { countEvents, historyPeriods, mean, quantile, timeOrAgo } from "./ojs-admin-throughput.js";
+import {
+  countEvents,
+  historyPeriods,
+  mean,
+  MINUTE_BATCHES_MAX,
+  perMinute,
+  quantile,
+  timeOrAgo,
+} from "./ojs-admin-throughput.js";
 import { countsOf, sumCounts } from "./ojs-admin-views.js";
 import { OJS_VERSION, ojsJson } from "./ojs.js";
 import type { RouteDef } from "./route.js";
@@ -82,6 +90,7 @@ export function ojsAdminStatsRoutes(d: AdminApiDeps): RouteDef[] {
             sinceMs: now - 60_000,
             untilMs: now,
             bucketMs: 60_000,
+            maxBatches: MINUTE_BATCHES_MAX,
             ...(queue === undefined ? {} : { queue }),
           }),
         ]);
@@ -91,18 +100,19 @@ export function ojsAdminStatsRoutes(d: AdminApiDeps): RouteDef[] {
             : listAllWorkers(d.fleet).filter((w) => queue === undefined || w.queues.includes(queue));
         const b = minute.buckets[0]!;
         const wait = mean(b.waits);
+        const rate = perMinute(minute, now - 60_000, now);
         return ojsJson(c, 200, {
           queues: stats.length,
           paused_queues: stats.filter((s) => s.paused).length,
           workers: workers.length,
           jobs: sumCounts(stats.map(countsOf)),
           throughput: {
-            processed_per_minute: b.completed + b.failed,
-            failed_per_minute: b.failed,
+            processed_per_minute: rate(b.completed + b.failed),
+            failed_per_minute: rate(b.failed),
             // The OJS CLI's names (whole numbers).
-            enqueued_per_min: b.enqueued,
-            completed_per_min: b.completed,
-            failed_per_min: b.failed,
+            enqueued_per_min: rate(b.enqueued),
+            completed_per_min: rate(b.completed),
+            failed_per_min: rate(b.failed),
             avg_latency_ms: round1(wait) ?? 0,
           },
           ...(minute.approximate ? { approximate: true } : {}),
@@ -141,12 +151,15 @@ export function ojsAdminStatsRoutes(d: AdminApiDeps): RouteDef[] {
         since = Math.floor(since / bucketMs) * bucketMs;
         if ((until - since) / bucketMs > MAX_POINTS) since = until - MAX_POINTS * bucketMs;
         const queue = query.queue ? queueParam(query.queue) : undefined;
-        const r = await countEvents(engine, {
-          sinceMs: since,
-          untilMs: until,
-          bucketMs,
-          ...(queue === undefined ? {} : { queue }),
-        });
+        const [r, stored] = await Promise.all([
+          countEvents(engine, {
+            sinceMs: since,
+            untilMs: until,
+            bucketMs,
+            ...(queue === undefined ? {} : { queue }),
+          }),
+          engine.ctx.jsm.streams.info(engine.ctx.topology.streams.events),
+        ]);
         const data = r.buckets.map((b) => {
           const p: Record<string, unknown> = {
             timestamp: toRfc3339(b.start),
@@ -170,6 +183,9 @@ export function ojsAdminStatsRoutes(d: AdminApiDeps): RouteDef[] {
           data,
           // The OJS CLI reads the same points as `data_points`.
           data_points: data,
+          // The oldest event still stored: history before it reads as zeros (events are kept 24 h or
+          // 64 MiB by default, whichever comes first).
+          ...(stored.state.messages > 0 ? { retained_since: stored.state.first_ts } : {}),
           ...(r.approximate ? { approximate: true } : {}),
         });
       },

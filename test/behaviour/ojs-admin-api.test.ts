@@ -385,6 +385,7 @@ describe("OJS Admin API", () => {
       "the started job's wait",
     );
     assert.deepEqual(history.body.data_points, data, "the OJS CLI's name of the same points");
+    assert.ok(Date.parse(history.body.retained_since as string) <= Date.now(), "where stored events begin");
     assert.equal((await call("GET", "/ojs/v1/admin/stats/history?period=7m")).status, 400);
 
     const config = await call("GET", "/ojs/v1/admin/system/config", undefined, tokens.read);
