@@ -1,21 +1,20 @@
 /**
  * The OJS HTTP binding beyond jobs and workers: queues (list, stats, pause, resume), dead letters,
- * cron, workflows, recent events, manifest, health and the test-only reset.
+ * cron, workflows, recent events (routes-ojs-events.ts), manifest, health and the test-only reset.
  */
 import type { StorageStatus } from "../store/storage-guard.js";
 import type { Context } from "hono";
-import { z } from "zod";
 
 import { ErrorCode, JetjobError, ValidationError } from "../core/errors.js";
 import { queueNameSchema } from "../core/schema.js";
 import { toRfc3339 } from "../core/time.js";
-import type { Engine } from "../store/engine.js";
 import { Scope } from "./auth.js";
 import { manifest } from "./manifest.js";
 import { ojsJson } from "./ojs.js";
 import { clampInt, pageOffset, pageQuery, paginate, pagination } from "./paging.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
+import { ojsEventsListRoute } from "./routes-ojs-events.js";
 import type { OjsRouteDeps } from "./routes-ojs.js";
 
 export function queueParam(name: string | undefined): string {
@@ -47,67 +46,7 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
         });
       },
     }),
-    defineRoute({
-      method: "GET",
-      path: "/ojs/v1/events",
-      scope: Scope.Read,
-      tag: "events",
-      query: z.object({
-        types: z.string().optional().describe("Comma-separated event types, e.g. job.completed,job.failed"),
-        type: z.string().optional().describe("Alias of types"),
-        queues: z.string().optional().describe("Comma-separated queue names"),
-        queue: z.string().optional().describe("Alias of queues"),
-        job_id: z.string().optional().describe("Only events of this job"),
-        limit: z.int().min(1).max(1000).default(50).describe("Most events to return"),
-        per_page: z.int().min(1).max(1000).optional().describe("Alias of limit (page-numbered clients)"),
-        page: z
-          .int()
-          .min(1)
-          .optional()
-          .describe("Page number from 1 (with limit/per_page): skips (page-1)*limit events; not with cursor"),
-        cursor: z.string().optional().describe("pagination.next_cursor of the previous page: older events"),
-      }),
-      summary:
-        "Recent lifecycle events, newest first (?types=a,b&queues=q&limit=n); also as `items` with `pagination.page/per_page/total` for page-numbered clients such as the OJS admin UI",
-      handler: async (c, { query }) => {
-        const list = (v: string | undefined) =>
-          v
-            ? v
-                .split(",")
-                .map((s) => s.trim())
-                .filter(Boolean)
-            : undefined;
-        const queues = list(query.queues ?? query.queue);
-        for (const q of queues ?? []) {
-          if (!queueNameSchema.safeParse(q).success)
-            throw new ValidationError(`queues: '${q}' is not a valid queue name`);
-        }
-        const q: Parameters<Engine["events"]>[0] = {
-          limit: clampInt(query.per_page ?? query.limit, 1, 1000, 50),
-        };
-        const types = list(query.types ?? query.type);
-        if (types) q.types = types;
-        if (queues) q.queues = queues;
-        if (query.job_id) q.jobId = query.job_id;
-        if (query.cursor) q.cursor = query.cursor;
-        const pageNo = query.cursor ? undefined : clampInt(query.page, 1, 1_000_000, 1);
-        const skipped = pageNo === undefined ? 0 : (pageNo - 1) * q.limit!;
-        const page = await eventPageAt(engine, q, skipped);
-        // A search reads a bounded number of stored batches: `has_more` with a cursor says where to go on.
-        const hasMore = page.nextCursor !== undefined;
-        const pagination: Record<string, unknown> = { limit: q.limit, has_more: hasMore };
-        if (page.nextCursor !== undefined) pagination.next_cursor = page.nextCursor;
-        if (pageNo !== undefined) {
-          // Page-numbered clients (the OJS admin UI) need page, per_page and total. The total is exact
-          // once the last page is reached; before that it is not known without reading every stored
-          // event, so it is given as one more than this page's end, which offers the next page.
-          pagination.page = pageNo;
-          pagination.per_page = q.limit;
-          pagination.total = skipped + page.events.length + (hasMore ? 1 : 0);
-        }
-        return ojsJson(c, 200, { events: page.events, items: page.events, pagination });
-      },
-    }),
+    ojsEventsListRoute(engine),
     defineRoute({
       method: "GET",
       path: "/ojs/manifest",
@@ -324,34 +263,6 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
         ojsJson(c, 200, { workflow: await engine.cancelWorkflow(params.id!) }),
     }),
   ];
-}
-
-/** Most searches one events page request chains to skip to its page. */
-const EVENT_SKIP_SEARCHES = 20;
-
-/**
- * The events page that starts after the first `skip` matching events: the searches before it skip
- * those (following their cursors, so a search that stopped at its read budget skips no event).
- */
-async function eventPageAt(
-  engine: Engine,
-  q: Parameters<Engine["eventPage"]>[0],
-  skip: number,
-): ReturnType<Engine["eventPage"]> {
-  let cursor = q.cursor;
-  for (let left = skip, n = 0; left > 0; n++) {
-    if (n === EVENT_SKIP_SEARCHES) {
-      throw new ValidationError(
-        "page: too far back to find by page number; follow pagination.next_cursor instead",
-        { details: { field: "page" } },
-      );
-    }
-    const r = await engine.eventPage({ ...q, limit: Math.min(left, 1000), ...(cursor ? { cursor } : {}) });
-    left -= r.events.length;
-    if (r.nextCursor === undefined) return { events: [] }; // fewer events than the pages before it
-    cursor = r.nextCursor;
-  }
-  return engine.eventPage({ ...q, ...(cursor ? { cursor } : {}) });
 }
 
 /** Runs `f` with a 2 s bound (a health probe must answer even when NATS does not). */
