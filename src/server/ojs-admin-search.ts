@@ -11,7 +11,7 @@ import type { JobState } from "../core/states.js";
 import type { Engine } from "../store/engine.js";
 import type { JobView } from "../store/view.js";
 import type { JobMatch } from "./ojs-admin-views.js";
-import { matchesJob } from "./ojs-admin-views.js";
+import { hasMatch, matchesJob } from "./ojs-admin-views.js";
 
 /** Queues one search reads at most (the first by name). */
 export const MAX_QUEUES = 500;
@@ -74,11 +74,13 @@ async function searchQueue(
   want: number,
 ): Promise<{ jobs: JobView[]; complete: boolean }> {
   const jobs: JobView[] = [];
+  const sifted = s.states !== undefined || hasMatch(s.match);
   let cursor: string | undefined;
   for (let page = 0; page < MAX_LIST_PAGES; page++) {
     const r = await engine.listJobs({
       queue,
-      limit: 500,
+      // Only as many as still wanted when the listing applies every filter; full pages otherwise.
+      limit: sifted ? 500 : Math.min(500, Math.max(1, want - jobs.length)),
       ...(s.state === undefined ? {} : { state: s.state }),
       ...(cursor === undefined ? {} : { cursor }),
     });
