@@ -5,6 +5,7 @@
 import type { z } from "zod";
 
 import { ErrorCode, ValidationError } from "./errors.js";
+import { rateLimitExclusiveKey } from "./rate-limit-policy.js";
 import type { RetryPolicy } from "./retry.js";
 import { checkErrorPattern, defaultRetryPolicy } from "./retry.js";
 import type { RetentionPolicy } from "./storage-options.js";
@@ -210,7 +211,10 @@ export function normalizeEnqueue(req: EnqueueRequest, nowMs: number): Normalized
     priority: opts.priority ?? 0,
     spec,
   };
-  if (opts.rate_limit !== undefined) result.rateLimitPerSecond = opts.rate_limit.max_per_second;
+  if (opts.rate_limit?.max_per_second !== undefined)
+    result.rateLimitPerSecond = opts.rate_limit.max_per_second;
+  const rateKey = opts.rate_limit && rateLimitExclusiveKey(opts.rate_limit, spec.xkey);
+  if (rateKey !== undefined) spec.xkey = rateKey;
   if (runAt !== undefined && runAt > nowMs) {
     spec.scheduledAt = runAt;
     result.runAtMs = runAt;

@@ -108,6 +108,30 @@ export const retentionSchema = z
   })
   .strict();
 
+/**
+ * `options.rate_limit`: jetjob's queue rate (`max_per_second`), or an ojs-rate-limiting policy
+ * (`key` with `concurrency`; envelope.ts maps what jetjob supports onto an exclusive key).
+ */
+export const rateLimitSchema = z
+  .object({
+    max_per_second: z.number().positive().optional(),
+    key: z
+      .string()
+      .max(256)
+      .regex(/^[a-zA-Z0-9][a-zA-Z0-9._:-]*$/, {
+        message: "rate_limit.key must match ^[a-zA-Z0-9][a-zA-Z0-9._:-]*$",
+      })
+      .optional(),
+    concurrency: z.int().min(0).optional(),
+    rate: z.unknown().optional(),
+    throttle: z.unknown().optional(),
+    on_limit: z.enum(["wait", "reschedule", "drop"]).optional(),
+  })
+  .loose()
+  .refine((r) => r.max_per_second !== undefined || r.key !== undefined, {
+    message: "rate_limit needs max_per_second (the queue's rate) or key (ojs-rate-limiting)",
+  });
+
 /** A queue's retention (queue config): ages, and how many finished jobs to keep at most. */
 export const queueRetentionSchema = retentionSchema.extend({
   completed_count: z
@@ -143,7 +167,7 @@ export const jobOptionsSchema = z
     visibility_timeout_ms: z.int().min(1).optional(),
     visibility_timeout: isoDuration.optional(),
     metadata: z.record(z.string(), z.unknown()).optional(),
-    rate_limit: z.object({ max_per_second: z.number().positive() }).loose().optional(),
+    rate_limit: rateLimitSchema.optional(),
     pending: z.boolean().optional(),
     exclusive_key: z
       .string()

@@ -44,6 +44,7 @@ import { liveRoutes } from "./routes-live.js";
 import { registerUi } from "./ui.js";
 import { schemaRoutes } from "./routes-ojs-schemas.js";
 import { queueConfigRoutes } from "./routes-ojs-queue-config.js";
+import { rateLimitRoutes } from "./routes-ojs-rate-limits.js";
 
 export interface AppOptions {
   engine: Engine;
@@ -132,6 +133,7 @@ export function createApp(o: AppOptions): App {
     ...keyRoutes(o.engine),
     ...schemaRoutes(o.engine),
     ...queueConfigRoutes(o.engine),
+    ...rateLimitRoutes(o.engine),
   ];
   registerRoutes(hono, routes, o.auth);
   // Documented with the built-in routes (openapi.ts); registered here for the same token check.

@@ -36,7 +36,8 @@ export async function listExclusiveKeys(
   return out.sort((a, b) => a.key.localeCompare(b.key));
 }
 
-async function describeKey(svc: Services, token: string): Promise<ExclusiveKeyView | undefined> {
+/** One key's holder and waiting jobs (by its token, topology.ts `keyToken`); undefined when idle. */
+export async function describeKey(svc: Services, token: string): Promise<ExclusiveKeyView | undefined> {
   const rec = await readKey(svc, token);
   const view: ExclusiveKeyView = {
     key: rec?.key ?? keyFromToken(token),

@@ -65,7 +65,8 @@ export interface StatsInputs {
 
 /** Jobs waiting in the delay stream, by queue; `complete` false when the scan stopped at its budget. */
 export interface DelayCounts {
-  byQueue: Map<string, { scheduled: number; retryable: number; pending: number }>;
+  /** `available`: jobs waiting for their rate-limit key (view.ts). */
+  byQueue: Map<string, { available: number; scheduled: number; retryable: number; pending: number }>;
   complete: boolean;
 }
 
@@ -102,9 +103,16 @@ export async function delayCounts(svc: Services, queue?: string): Promise<DelayC
     slots.forEach((slot, i) => {
       if (slot.outcome) return;
       const st = deriveState(at, i, slot, now).state;
-      if (st !== JobState.Scheduled && st !== JobState.Retryable && st !== JobState.Pending) return;
-      if (!c) out.byQueue.set(at.seg.q, (c = { scheduled: 0, retryable: 0, pending: 0 }));
-      if (st === JobState.Scheduled) c.scheduled++;
+      if (
+        st !== JobState.Scheduled &&
+        st !== JobState.Retryable &&
+        st !== JobState.Pending &&
+        st !== JobState.Available
+      )
+        return;
+      if (!c) out.byQueue.set(at.seg.q, (c = { available: 0, scheduled: 0, retryable: 0, pending: 0 }));
+      if (st === JobState.Available) c.available++;
+      else if (st === JobState.Scheduled) c.scheduled++;
       else if (st === JobState.Retryable) c.retryable++;
       else c.pending++;
     });

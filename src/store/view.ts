@@ -3,6 +3,7 @@
  * Time-driven changes (a lease or an execution timeout running out, `expires_at` passing) are derived
  * at read time, so reads are exact without a background process rewriting state on a timer.
  */
+import { rateLimitKeyOf } from "../core/rate-limit-policy.js";
 import type { JobErrorRecord, JobSpec } from "../core/envelope.js";
 import type { RetryPolicy } from "../core/retry.js";
 import { defaultRetryPolicy, willRetry } from "../core/retry.js";
@@ -122,7 +123,11 @@ export function deriveState(at: SegmentAt, idx: number, slot: Slot, nowMs: numbe
     delete d.startedAt;
     delete d.workerId;
     // A job waiting for its exclusive key sits in a hold segment (no due time) until the key is free.
-    if (spec.pending || (spec.xkey !== undefined && at.seg.due === undefined)) d.state = S.Pending;
+    // One waiting for its rate-limit key (core/rate-limit-policy.ts) is `available`: ojs-rate-limiting
+    // §5.1 keeps a limited job available while it waits.
+    const held = spec.xkey !== undefined && at.seg.due === undefined;
+    if (held && !spec.pending && rateLimitKeyOf(spec.xkey!) !== undefined) d.state = S.Available;
+    else if (spec.pending || held) d.state = S.Pending;
     else if (base > 0) {
       d.state = S.Retryable;
       if (at.seg.due !== undefined) d.nextAttemptAt = at.seg.due;
