@@ -41,7 +41,8 @@ function workerItem(w: WorkerView): Record<string, unknown> {
   return {
     id: isAgent ? w.hostname : w.id,
     kind: w.kind,
-    hostname: isAgent ? w.hostname : w.host,
+    // HTTP workers' host is unknown (empty): left out, so clients show none.
+    ...((isAgent ? w.hostname : w.host) ? { hostname: isAgent ? w.hostname : w.host } : {}),
     state,
     directive: state === "quiet" ? "quiet" : "continue",
     queues: w.queues,
