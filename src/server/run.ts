@@ -5,6 +5,7 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 
+import { ValidationError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import type { HousekeepingOptions, PayloadLimits, RetentionDefaults } from "../core/storage-options.js";
 import type { ConnectOptions } from "../nats/connect.js";
@@ -14,6 +15,7 @@ import { createController } from "../fleet/controller.js";
 import { createCronFleet } from "../fleet/cron.js";
 import type { Engine } from "../store/engine.js";
 import { createEngine } from "../store/engine.js";
+import { SchemaValidationMode } from "../store/schema-registry.js";
 import { detectReplicas } from "../store/replicas.js";
 import type { TopologyOptions } from "../store/topology.js";
 import { defaultStreamLimits, resolveTopology } from "../store/topology.js";
@@ -52,6 +54,11 @@ export interface ApiServerOptions {
    * separated, else none
    */
   corsOrigins?: readonly string[];
+  /**
+   * How enqueues are checked against registered schemas: strict (refuse), warn (store, answer the
+   * problems as warnings) or off. @defaultValue `JETJOB_SCHEMA_VALIDATION`, else strict
+   */
+  schemaValidation?: SchemaValidationMode;
 }
 
 export interface RunningApiServer {
@@ -94,6 +101,7 @@ export async function runApiServer(o: ApiServerOptions): Promise<RunningApiServe
       ...(o.limits === undefined ? {} : { limits: o.limits }),
       ...(o.housekeeping === undefined ? {} : { housekeeping: o.housekeeping }),
       ...(o.storageCapacityBytes === undefined ? {} : { storageCapacityBytes: o.storageCapacityBytes }),
+      schemaValidation: o.schemaValidation ?? schemaValidationFromEnv(),
       cron: {
         fleet: createCronFleet(fleetReady),
         onWarn: (message, fields) => log.warn(message, fields),
@@ -194,4 +202,12 @@ export async function runApiServer(o: ApiServerOptions): Promise<RunningApiServe
       await nc.drain();
     },
   };
+}
+
+/** `JETJOB_SCHEMA_VALIDATION` (strict, warn or off); unset: strict. */
+function schemaValidationFromEnv(): SchemaValidationMode {
+  const v = process.env.JETJOB_SCHEMA_VALIDATION;
+  if (v === undefined || v === "") return SchemaValidationMode.Strict;
+  if (v === "strict" || v === "warn" || v === "off") return v;
+  throw new ValidationError(`JETJOB_SCHEMA_VALIDATION must be strict, warn or off (not '${v}')`);
 }

@@ -56,6 +56,7 @@ import type { QueueConfigChange, QueueConfigView } from "./queue-config.js";
 import { configureQueue } from "./queue-config.js";
 import type { Housekeeper } from "./retention/housekeeper.js";
 import { startHousekeeper } from "./retention/housekeeper.js";
+import type { SchemaValidationMode } from "./schema-registry.js";
 import type { StorageReport } from "./retention/report.js";
 import { storageReport } from "./retention/report.js";
 import { streamConfigs } from "./stream-configs.js";
@@ -90,6 +91,8 @@ export interface EngineOptions extends StoreContextOptions {
    */
   cron?: CronOptions;
   onError?: (err: unknown) => void;
+  /** How enqueues are checked against registered schemas (schema-registry.ts). @defaultValue "strict" */
+  schemaValidation?: SchemaValidationMode;
 }
 
 export interface Engine {
@@ -184,7 +187,11 @@ async function forgetMessageIds(
 export async function createEngine(nc: NatsConnection, options: EngineOptions = {}): Promise<Engine> {
   const ctx = await createStoreContext(nc, options);
   const onError = options.onError ?? (() => undefined);
-  const svc = createServices(ctx, { ...(options.producer ? { producer: options.producer } : {}), onError });
+  const svc = createServices(ctx, {
+    ...(options.producer ? { producer: options.producer } : {}),
+    ...(options.schemaValidation ? { schemaValidation: options.schemaValidation } : {}),
+    onError,
+  });
   svc.onOutcomes(workflowOutcomeListener(svc));
   const maxBatch = options.maxBatchJobs ?? ctx.limits.maxBatchJobs;
   const health = createHealthCheck(ctx, onError);

@@ -166,4 +166,26 @@ describe("schema registry", () => {
     );
     assert.ok((await client.enqueue("user.welcome", [{ email: "c@d" }])).id);
   });
+
+  it("warn mode stores the job and answers the problems as warnings", async () => {
+    const schema = { type: "array", prefixItems: [{ type: "integer" }] };
+    assert.equal((await call("PUT", "/ojs/v1/admin/schemas/warn.me/1", { schema })).status, 201);
+    const w = await runTestServer(h.nats.url, [{ name: "admin", token: admin, scope: "admin" }], {
+      schemaValidation: "warn",
+    });
+    try {
+      const r = await waitFor(
+        async () => {
+          const x = await call("POST", "/ojs/v1/jobs", { type: "warn.me", args: ["x"] }, w);
+          return x.body.warnings ? x : undefined;
+        },
+        { timeoutMs: 2000, what: "a warning" },
+      );
+      assert.equal(r.status, 201);
+      assert.match((r.body.warnings as string[])[0]!, /args\/0: must be integer/);
+      assert.equal((await call("POST", "/ojs/v1/jobs", { type: "warn.me", args: ["x"] })).status, 400);
+    } finally {
+      await w.close();
+    }
+  });
 });
