@@ -4,13 +4,15 @@
  * (by hostname). A worker is `running` while its heartbeats arrive, `stale` once they stopped (the
  * registry keeps it until its entry expires), and `quiet` when it is an agent being drained.
  *
- * - Quiet (§9.3) is the agent's drain (the same control record as `POST /api/v1/workers/{host}/drain`):
- *   it finishes its running jobs and takes no new ones. Queue workers have no control channel in
- *   jetjob, so quieting one is refused (422 `unsupported`; stop the process with SIGTERM, which drains).
+ * - Quiet (§9.3): an OJS HTTP worker gets it in the answer to its next heartbeat
+ *   (worker-directives.ts; the official SDKs stop polling on it); an agent is drained (the same
+ *   control record as `POST /api/v1/workers/{host}/drain`): it finishes its running jobs and takes no
+ *   new ones. NATS-direct SDK workers have no channel for it: refused (422 `unsupported`; stop the
+ *   process with SIGTERM, which drains).
  * - Deregister (§9.4) forgets a stale worker's registry entry (409 while it is online). Its jobs need
  *   no rescheduling here: a job whose worker died is handed out again when its lease runs out.
- * - `POST /ojs/v1/admin/workers/directive` (the OJS CLI's `workers --quiet|--resume`) drains or
- *   undrains every agent.
+ * - `POST /ojs/v1/admin/workers/directive` (the OJS CLI's `workers --quiet|--resume`) quiets or
+ *   resumes every online agent and HTTP worker.
  */
 import { z } from "zod";
 
@@ -19,6 +21,7 @@ import type { Controller } from "../fleet/controller.js";
 import type { WorkerView } from "../fleet/workers.js";
 import { forgetWorker, listAllWorkers, readControl, setControl } from "../fleet/workers.js";
 import { queueWorkerKey } from "../worker/presence.js";
+import { setWorkerDirective, WorkerDirective, workerDirectives } from "./worker-directives.js";
 import { Scope } from "./auth.js";
 import { adminPage, adminPageQuery, pageOf } from "./ojs-admin-views.js";
 import { ojsJson } from "./ojs.js";
@@ -26,9 +29,10 @@ import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
 
 /** A worker in the admin API's shape (§9.1), with the names the OJS CLI reads beside the spec's. */
-function workerItem(w: WorkerView): Record<string, unknown> {
+function workerItem(w: WorkerView, quiet: ReadonlyMap<string, WorkerDirective>): Record<string, unknown> {
   const isAgent = w.kind === "agent";
-  const state = !w.online ? "stale" : isAgent && w.state !== "ready" ? "quiet" : "running";
+  const quieted = isAgent ? w.state !== "ready" : quiet.has(w.id);
+  const state = !w.online ? "stale" : quieted ? "quiet" : "running";
   const metadata: Record<string, unknown> = { kind: w.kind };
   if (isAgent) {
     metadata.agent_state = w.state;
@@ -80,8 +84,9 @@ export function ojsAdminWorkerRoutes(fleet: Controller | undefined): RouteDef[] 
       query: adminPageQuery,
       summary:
         "Workers (queue workers and fleet agents) with their state (running, quiet, stale), queues and running jobs, and a summary; paged",
-      handler: (c, { query }) => {
-        const items = allWorkers(fleet).map(workerItem);
+      handler: async (c, { query }) => {
+        const quiet = fleet ? await workerDirectives(fleet.ctx) : new Map<string, WorkerDirective>();
+        const items = allWorkers(fleet).map((w) => workerItem(w, quiet));
         const summary = { total: items.length, running: 0, quiet: 0, stale: 0 };
         for (const w of items) summary[w.state as "running" | "quiet" | "stale"]++;
         return ojsJson(c, 200, { ...pageOf(items, adminPage(query)), summary });
@@ -93,17 +98,23 @@ export function ojsAdminWorkerRoutes(fleet: Controller | undefined): RouteDef[] 
       scope: Scope.Admin,
       tag: "admin",
       body: z.object({ directive: z.enum(["quiet", "resume"]) }),
-      summary: "Quiet (drain) or resume every fleet agent (the OJS CLI's workers --quiet/--resume)",
+      summary:
+        "Quiet or resume every online fleet agent and OJS HTTP worker (the OJS CLI's workers --quiet/--resume)",
       handler: async (c, { body }) => {
-        const drain = body.directive === "quiet";
-        const agents = allWorkers(fleet).filter((w) => w.kind === "agent" && w.online);
-        for (const a of agents) if (a.kind === "agent") await setControl(fleet!, a.hostname, { drain });
-        return ojsJson(c, 200, {
-          directive: body.directive,
-          workers: agents.length,
-          // Queue workers have no control channel (see the module comment).
-          unaffected_queue_workers: allWorkers(fleet).filter((w) => w.kind === "queue" && w.online).length,
-        });
+        const quiet = body.directive === "quiet";
+        let n = 0;
+        let unaffected = 0;
+        for (const w of allWorkers(fleet).filter((x) => x.online)) {
+          if (w.kind === "agent") await setControl(fleet!, w.hostname, { drain: quiet });
+          else if (w.via === "http")
+            await setWorkerDirective(fleet!.ctx, w.id, quiet ? WorkerDirective.Quiet : undefined);
+          else {
+            unaffected++; // NATS-direct workers take no directives (see the module comment).
+            continue;
+          }
+          n++;
+        }
+        return ojsJson(c, 200, { directive: body.directive, workers: n, unaffected_workers: unaffected });
       },
     }),
     defineRoute({
@@ -114,7 +125,7 @@ export function ojsAdminWorkerRoutes(fleet: Controller | undefined): RouteDef[] 
       summary: "One worker (a queue worker's id, or an agent's hostname)",
       handler: async (c, { params }) => {
         const w = findWorker(fleet, params.id!);
-        const item = workerItem(w);
+        const item = workerItem(w, await workerDirectives(fleet!.ctx));
         if (w.kind === "agent") {
           const control = await readControl(fleet!, w.hostname);
           if (control !== undefined) item.control = control;
@@ -127,21 +138,29 @@ export function ojsAdminWorkerRoutes(fleet: Controller | undefined): RouteDef[] 
       path: "/ojs/v1/admin/workers/{id}/quiet",
       scope: Scope.Admin,
       tag: "admin",
-      summary: "Quiet an agent: it finishes its running jobs and takes no new ones (drain)",
+      summary:
+        "Quiet a worker: it finishes its running jobs and takes no new ones (an OJS HTTP worker through its next heartbeat's answer, an agent by its drain)",
       bodyOptional: true,
       parseBody: (raw) => raw,
       handler: async (c, { params }) => {
         const w = findWorker(fleet, params.id!);
+        if (w.kind === "queue" && w.via === "http") {
+          await setWorkerDirective(fleet!.ctx, w.id, WorkerDirective.Quiet);
+          return ojsJson(c, 200, {
+            ...workerItem(w, new Map([[w.id, WorkerDirective.Quiet]])),
+            state: "quiet",
+          });
+        }
         if (w.kind !== "agent") {
           throw new JetjobError(
             ErrorCode.Unsupported,
-            `Worker '${w.id}' is a queue worker; jetjob cannot signal queue workers to quiet.`,
+            `Worker '${w.id}' takes jobs straight from NATS; jetjob cannot signal it to quiet.`,
             { hint: "Stop the worker process with SIGTERM: it finishes its running jobs first." },
           );
         }
         const control = await setControl(fleet!, w.hostname, { drain: true });
         return ojsJson(c, 200, {
-          ...workerItem(findWorker(fleet, w.hostname)),
+          ...workerItem(findWorker(fleet, w.hostname), new Map()),
           state: "quiet",
           directive: "quiet",
           control,
@@ -160,7 +179,7 @@ export function ojsAdminWorkerRoutes(fleet: Controller | undefined): RouteDef[] 
         if (w.kind === "agent")
           return ojsJson(c, 200, {
             deregistered: true,
-            worker: workerItem(await forgetWorker(fleet!, w.hostname)),
+            worker: workerItem(await forgetWorker(fleet!, w.hostname), new Map()),
           });
         if (w.online) {
           throw new ConflictError(`Worker '${w.id}' is online; stop it before deregistering it.`, {
@@ -168,7 +187,8 @@ export function ojsAdminWorkerRoutes(fleet: Controller | undefined): RouteDef[] 
           });
         }
         await fleet!.ctx.buckets.agents.delete(queueWorkerKey(w.id));
-        return ojsJson(c, 200, { deregistered: true, worker: workerItem(w) });
+        await setWorkerDirective(fleet!.ctx, w.id, undefined);
+        return ojsJson(c, 200, { deregistered: true, worker: workerItem(w, new Map()) });
       },
     }),
   ];

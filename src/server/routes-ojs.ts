@@ -12,6 +12,7 @@ import { traceContextOf } from "../core/tracing.js";
 import type { Engine } from "../store/engine.js";
 import { Scope } from "./auth.js";
 import { noteHttpFetcher } from "./http-fetchers.js";
+import { workerDirective } from "./worker-directives.js";
 import { ojsJson } from "./ojs.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
@@ -154,7 +155,12 @@ export function ojsJobRoutes(d: OjsRouteDeps): RouteDef[] {
         if (Array.isArray(body.active_jobs)) for (const id of body.active_jobs) ids.add(id);
         for (const id of body.active_job_ids ?? []) ids.add(id);
         if (body.job_id) ids.add(body.job_id);
-        const r = await engine.heartbeat([...ids], body.visibility_timeout_ms, body.worker_id);
+        const [r, given] = await Promise.all([
+          engine.heartbeat([...ids], body.visibility_timeout_ms, body.worker_id),
+          // An operator's quiet (Admin API §9.3) travels in this answer (worker-directives.ts).
+          body.worker_id ? workerDirective(engine.ctx, body.worker_id) : undefined,
+        ]);
+        if (given !== undefined && r.directive === undefined) r.directive = given;
         const state = r.directive === "quiet" || r.directive === "terminate" ? r.directive : "running";
         return ojsJson(c, 200, {
           state,

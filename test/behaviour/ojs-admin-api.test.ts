@@ -395,7 +395,7 @@ describe("OJS Admin API", () => {
     assert.deepEqual((await call("GET", "/ojs/v1/admin/config")).body.retention, config.body.retention);
   });
 
-  it("lists workers with a summary; an HTTP worker is running, cannot be quieted or deregistered while online (§9)", async () => {
+  it("lists workers with a summary; quiets an HTTP worker through its next heartbeat; no deregistering while online (§9)", async () => {
     const queue = `adm-w-${uniq()}`;
     const workerId = `w-${uniq()}`;
     await fetchOne(queue, workerId);
@@ -419,9 +419,29 @@ describe("OJS Admin API", () => {
     assert.equal(one.status, 200);
     assert.equal(one.body.id, workerId);
     assert.equal((await call("GET", `/ojs/v1/admin/workers/nobody-${uniq()}`)).status, 404);
+    const beat = async (id: string) =>
+      (await call("POST", "/ojs/v1/workers/heartbeat", { worker_id: id, active_jobs: 0 }, tokens.write)).body;
+    assert.deepEqual(
+      [(await beat(workerId)).state, (await beat(workerId)).directive],
+      ["running", "continue"],
+    );
+    assert.equal(
+      (await call("POST", `/ojs/v1/admin/workers/${workerId}/quiet`, undefined, tokens.write)).status,
+      403,
+    );
     const quiet = await call("POST", `/ojs/v1/admin/workers/${workerId}/quiet`);
-    assert.equal(quiet.status, 422);
-    assert.equal((quiet.body.error as { code: string }).code, "unsupported");
+    assert.equal(quiet.status, 200);
+    assert.equal(quiet.body.state, "quiet");
+    // Delivered in the answer to the worker's next heartbeat (§9.3), to that worker only.
+    assert.deepEqual([(await beat(workerId)).state, (await beat(workerId)).directive], ["quiet", "quiet"]);
+    assert.equal((await beat(`other-${uniq()}`)).state, "running");
+    const shown = (await call("GET", "/ojs/v1/admin/workers")).body.items!.find((w) => w.id === workerId)!;
+    assert.deepEqual([shown.state, shown.directive], ["quiet", "quiet"]);
+    // The OJS CLI's `workers --resume` takes it back.
+    const resumed = await call("POST", "/ojs/v1/admin/workers/directive", { directive: "resume" });
+    assert.equal(resumed.status, 200);
+    assert.equal((await beat(workerId)).state, "running");
+    assert.equal((await call("POST", `/ojs/v1/admin/workers/nobody-${uniq()}/quiet`)).status, 404);
     assert.equal((await call("DELETE", `/ojs/v1/admin/workers/${workerId}`)).status, 409);
     assert.equal(
       (await call("DELETE", `/ojs/v1/admin/workers/${workerId}`, undefined, tokens.write)).status,
