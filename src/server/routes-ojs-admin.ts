@@ -242,7 +242,7 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
       handler: async (c, { body }) => {
         const workflow = await engine.createWorkflow(body);
         c.header("Location", `/ojs/v1/workflows/${workflow.id}`);
-        return ojsJson(c, 201, { workflow });
+        return ojsJson(c, 201, workflowBody(workflow));
       },
     }),
     defineRoute({
@@ -251,7 +251,7 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
       scope: Scope.Read,
       tag: "workflows",
       summary: "Get a workflow's state and progress",
-      handler: async (c, { params }) => ojsJson(c, 200, { workflow: await engine.getWorkflow(params.id!) }),
+      handler: async (c, { params }) => ojsJson(c, 200, workflowBody(await engine.getWorkflow(params.id!))),
     }),
     defineRoute({
       method: "DELETE",
@@ -263,6 +263,15 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
         ojsJson(c, 200, { workflow: await engine.cancelWorkflow(params.id!) }),
     }),
   ];
+}
+
+/**
+ * A workflow answer: `workflow` (http-binding §14, read by the JS SDK) and the same fields again at the
+ * top level, where the official OJS CLI (`workflow create/status`) and admin UI (workflow drawer, builder)
+ * read them.
+ */
+function workflowBody(w: object): Record<string, unknown> {
+  return { ...w, workflow: w };
 }
 
 /** Runs `f` with a 2 s bound (a health probe must answer even when NATS does not). */
