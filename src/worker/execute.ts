@@ -8,6 +8,7 @@
 import type { StoreContext } from "../store/context.js";
 import { takeRateToken } from "../store/limits.js";
 import { oversizedResult } from "../store/payload-limits.js";
+import { reportOwnProgress } from "../store/progress-report.js";
 import type { SegmentAt } from "../store/segment.js";
 import { jobIdAt } from "../store/segment.js";
 import { retryPolicyOf } from "../store/view.js";
@@ -40,13 +41,23 @@ export function executeJob(
       ctx.queues.cached(at.seg.q)?.rateLimitPerSecond !== undefined
     )
       return executeSlowly(ctx, handler, workerId, at, i, a, cancel);
-    return runHandler(handler, handlerJob(at, i, a, cancel), { timeoutMs: spec.timeoutMs, cancel });
+    return runHandler(handler, handlerJob(ctx, workerId, at, i, a, cancel), {
+      timeoutMs: spec.timeoutMs,
+      cancel,
+    });
   } catch (err) {
     return Promise.resolve(workerError(err));
   }
 }
 
-function handlerJob(at: SegmentAt, i: number, a: number, cancel: JobCancel): HandlerJob {
+function handlerJob(
+  ctx: StoreContext,
+  workerId: string,
+  at: SegmentAt,
+  i: number,
+  a: number,
+  cancel: JobCancel,
+): HandlerJob {
   const spec = at.seg.jobs[i]!;
   const job = new HandlerJob(
     cancel,
@@ -62,7 +73,10 @@ function handlerJob(at: SegmentAt, i: number, a: number, cancel: JobCancel): Han
   );
   if (spec.parentResults !== undefined) job.parentResults = spec.parentResults;
   if (spec.traceparent !== undefined) job.traceparent = spec.traceparent;
-  return job;
+  // job.progress() writes the attempt's progress over NATS (store/progress-report.ts).
+  return job.attach({
+    send: (id, attempt, update) => reportOwnProgress(ctx, at, i, id, attempt, update, workerId),
+  });
 }
 
 function workerError(err: unknown): HandlerOutcome {
@@ -106,7 +120,7 @@ async function executeSlowly(
         await new Promise((r) => setTimeout(r, Math.min(wait, 1000)));
       }
     }
-    const job = handlerJob(at, i, a, cancel);
+    const job = handlerJob(ctx, workerId, at, i, a, cancel);
     const traceparent = spec.traceparent;
     // Only jobs with trace context get a span: the others run exactly as on the hot path.
     return traceparent === undefined

@@ -4,6 +4,7 @@
  * a span that continues its trace.
  */
 import type { SpanOutcome } from "../core/tracing.js";
+import type { ProgressUpdate } from "../store/progress.js";
 import { runInTraceContext } from "../core/tracing.js";
 import type { JobContext } from "./types.js";
 import { JobFailure } from "./types.js";
@@ -68,6 +69,9 @@ export class HandlerJob implements JobContext {
   declare parentResults?: unknown[];
   declare traceparent?: string;
   readonly #cancel: JobCancel;
+  /** Where `progress()` reports go (set by {@link HandlerJob.attach}); its state made on first use. */
+  #target: ProgressTarget | undefined;
+  #progress: ProgressThrottle | undefined;
   constructor(
     cancel: JobCancel,
     public id: string,
@@ -84,6 +88,67 @@ export class HandlerJob implements JobContext {
   }
   get signal(): AbortSignal {
     return signalOf(this.#cancel);
+  }
+  /** Makes `progress()` report for this attempt, as `target.workerId`. */
+  attach(target: ProgressTarget): this {
+    this.#target = target;
+    return this;
+  }
+  progress(value: number, message?: string, data?: Record<string, unknown>): Promise<void> {
+    const target = this.#target;
+    if (target === undefined) return Promise.resolve();
+    const update: ProgressUpdate = { progress: value };
+    if (message !== undefined) update.message = message;
+    if (data !== undefined) update.data = data;
+    this.#progress ??= new ProgressThrottle((u) => target.send(this.id, this.attempt, u));
+    return this.#progress.offer(update);
+  }
+}
+
+/** Sends a job's progress report for one attempt (execute.ts binds it to the job's segment). */
+export interface ProgressTarget {
+  send(jobId: string, attempt: number, update: ProgressUpdate): Promise<void>;
+}
+
+/** Least time between two progress reports of a job (ojs-progress §6.2). */
+export const PROGRESS_INTERVAL_MS = 1000;
+
+/**
+ * At most one report per {@link PROGRESS_INTERVAL_MS}: a report that comes sooner waits for the
+ * interval to end and is replaced by any later one (the latest value is the one sent). Failures are
+ * swallowed: progress is best effort and must never fail the job (ojs-progress §4).
+ */
+class ProgressThrottle {
+  #lastSentAt = -Infinity;
+  #pending: ProgressUpdate | undefined;
+  #waiting: Promise<void> | undefined;
+  constructor(readonly send: (u: ProgressUpdate) => Promise<void>) {}
+
+  offer(u: ProgressUpdate): Promise<void> {
+    // Message and data given earlier in the interval survive a later value-only report.
+    this.#pending = this.#pending === undefined ? u : { ...this.#pending, ...u };
+    if (this.#waiting !== undefined) return this.#waiting;
+    const wait = this.#lastSentAt + PROGRESS_INTERVAL_MS - Date.now();
+    if (wait <= 0) return this.#flush();
+    const waiting = new Promise<void>((resolve) => {
+      // unref: a pending report never keeps the process alive on its own.
+      setTimeout(() => resolve(this.#flush()), wait).unref();
+    });
+    this.#waiting = waiting;
+    return waiting;
+  }
+
+  async #flush(): Promise<void> {
+    const u = this.#pending;
+    this.#pending = undefined;
+    this.#waiting = undefined;
+    this.#lastSentAt = Date.now();
+    if (u === undefined) return;
+    try {
+      await this.send(u);
+    } catch {
+      // best effort (see above)
+    }
   }
 }
 

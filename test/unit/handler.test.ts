@@ -18,6 +18,7 @@ function jobWith(cancel: JobCancel): JobContext {
     priority: 0,
     meta: {},
     createdAt: new Date(0),
+    progress: () => Promise.resolve(),
     get signal() {
       return signalOf(cancel);
     },
