@@ -67,8 +67,17 @@ export function printJob(job: Job, json: boolean | undefined): void {
     ["result", job.result],
     ["error", job.error ? `${job.error.code}: ${job.error.message}` : undefined],
     ["worker", job.worker_id],
+    ["progress", progressText(job)],
     ["exclusive key", job.exclusive_key],
   ]);
+}
+
+/** `42% rows 420/1000 (12:00:01)`: the current attempt's progress, when it reported any. */
+export function progressText(job: Job): string | undefined {
+  if (job.progress_updated_at === undefined) return undefined;
+  const pct = typeof job.progress === "number" ? `${Math.round(job.progress * 1000) / 10}%` : "";
+  const parts = [pct, job.progress_message ?? "", job.progress_data ? JSON.stringify(job.progress_data) : ""];
+  return `${parts.filter((p) => p !== "").join(" ")} (${job.progress_updated_at})`;
 }
 
 interface ListFlags extends ClientFlags {

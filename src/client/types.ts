@@ -46,6 +46,11 @@ export interface Job<A extends unknown[] = unknown[], R = unknown> {
   /** W3C trace context the job was enqueued with; its handler continues that trace. */
   traceparent?: string;
   tracestate?: string;
+  /** Progress of the current attempt (0..1), when its handler reported any (OJS progress extension). */
+  progress?: number | null;
+  progress_message?: string;
+  progress_data?: Record<string, unknown>;
+  progress_updated_at?: string;
   [extension: string]: unknown;
 }
 

@@ -11,6 +11,7 @@ import { silentLogger } from "../../src/core/logger.js";
 import type { RunningApiServer } from "../../src/server/run.js";
 import { createWorker } from "../../src/worker/index.js";
 import { callApi, runTestServer } from "../harness/app.js";
+import { cli } from "../harness/cli.js";
 import { useNats, waitFor } from "../harness/nats.js";
 
 const h = useNats();
@@ -78,7 +79,10 @@ describe("job progress", () => {
     const job = (await call("GET", `/ojs/v1/jobs/${id}`)).body.job as Record<string, unknown>;
     assert.equal(job.progress, 1);
     assert.equal(job.progress_message, "again");
-    assert.equal((await call("GET", `/api/v1/jobs/${id}`)).body.job !== undefined, true);
+    assert.equal(((await call("GET", `/api/v1/jobs/${id}`)).body.job as Record<string, unknown>).progress, 1);
+    const shown = await cli(["job", "get", id, "--api", srv.url, "--token", token]);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /progress\s+100% again \{"rows":400\} \(/);
 
     // One job.progress event at least, in the ojs-events data form.
     const events = await waitFor(async () => {
