@@ -97,6 +97,7 @@ function stream(path, onEvent) {
     "job.cancelled",
     "job.requeued",
     "job.expired",
+    "job.progress",
   ]) {
     es.addEventListener(type, (m) => onEvent(JSON.parse(m.data)));
   }
@@ -472,6 +473,23 @@ async function queueView(name, state) {
   stream(`/ojs/v1/queues/${enc}/events`, soon);
 }
 
+/**
+ * The current attempt's progress (OJS progress extension) as a bar with its percent and message,
+ * or undefined when the attempt reported none.
+ */
+function progressBar(j) {
+  if (j.progress_updated_at === undefined) return undefined;
+  const value = typeof j.progress === "number" ? j.progress : 0;
+  const pct = typeof j.progress === "number" ? `${Math.round(value * 1000) / 10}%` : "";
+  return h(
+    "span",
+    { class: "progress", title: `updated ${j.progress_updated_at}` },
+    h("progress", { max: "1", value: String(value) }),
+    ` ${[pct, j.progress_message ?? ""].filter((t) => t !== "").join(" ")}`,
+    j.progress_data ? h("span", { class: "muted" }, ` ${short(j.progress_data, 120)}`) : "",
+  );
+}
+
 async function jobView(id) {
   const { job } = await api("GET", `/api/v1/jobs/${encodeURIComponent(id)}`);
   if (job.target !== undefined && job.op !== undefined) return fleetJobView(job);
@@ -519,11 +537,13 @@ async function jobView(id) {
       ["priority", j.priority],
       ["attempt", `${j.attempt} of ${j.max_attempts}`],
       ["created", time(j.created_at)],
+      ["created by", j.created_by],
       ["scheduled", j.scheduled_at && time(j.scheduled_at)],
       ["started", j.started_at && time(j.started_at)],
       ["completed", j.completed_at && time(j.completed_at)],
       ["cancelled", j.cancelled_at && time(j.cancelled_at)],
       ["worker", j.worker_id],
+      ["progress", progressBar(j)],
       ["exclusive key", j.exclusive_key],
       ["trace", j.traceparent],
     ].filter(([, v]) => v !== undefined && v !== "");

@@ -1,7 +1,8 @@
 /**
  * The web dashboard in a real browser (Debian's chromium driven by playwright-core) against a real
  * `jetjob start`: log in with a token, watch a job go from available to completed live (no page
- * reload), retry a dead letter, run a fleet job and see its per-host rows. (The screenshots in
+ * reload), see a running job's progress bar, retry a dead letter, run a fleet job and see its per-host
+ * rows. (The screenshots in
  * docs/screenshots/ come from `npm run screenshots`, which seeds more data.)
  */
 import assert from "node:assert/strict";
@@ -110,6 +111,34 @@ describe("web dashboard (chromium)", () => {
     await page.goto(api);
     await page.waitForSelector("tr[data-queue=web] [data-count=completed]:has-text('1')");
     await page.waitForSelector("#throughput svg", { timeout: 10_000 });
+  });
+
+  it("shows a running job's progress as a bar on its page, live", async () => {
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((r) => (release = r));
+    const w = createWorker({
+      nats,
+      natsOptions: natsLogin(dir),
+      queues: ["web-progress"],
+      logger: silentLogger,
+      handleSignals: false,
+      handlers: {
+        "demo.task": async (job) => {
+          await job.progress(0.4, "rows 40/100");
+          await held;
+          return "ok";
+        },
+      },
+    });
+    await w.ready;
+    workers.push(w);
+    const job = await client.enqueue("demo.task", [], { queue: "web-progress" });
+    await page.goto(`${api}/#/jobs/${job.id}`);
+    await page.waitForSelector("dd[data-field=progress] progress[value='0.4']", { timeout: 15_000 });
+    await page.waitForSelector("dd[data-field=progress]:has-text('40% rows 40/100')");
+    release();
+    // Completed: the bar is full, without reloading the page.
+    await page.waitForSelector("dd[data-field=progress] progress[value='1']", { timeout: 15_000 });
   });
 
   it("retries a dead letter from the dead-letter page", async () => {
