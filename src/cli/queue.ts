@@ -48,6 +48,8 @@ interface QueueConfigFlags extends ClientFlags {
   keepCompleted?: string;
   keepDiscarded?: string;
   defaultRetention?: boolean;
+  maxDepth?: string;
+  warningThreshold?: string;
 }
 
 function retentionFlags(f: QueueConfigFlags): QueueRetentionOptions | undefined {
@@ -157,7 +159,15 @@ export function registerQueueCommands(program: Command, run: Runner): void {
       .option("--retain-dead-letters <duration>", "keep dead letters this long", durationArg)
       .option("--keep-completed <count>", "keep about this many completed jobs at most")
       .option("--keep-discarded <count>", "keep about this many discarded jobs at most (never dead letters)")
-      .option("--default-retention", "drop the queue's retention settings (the server's defaults apply)"),
+      .option("--default-retention", "drop the queue's retention settings (the server's defaults apply)")
+      .option(
+        "--max-depth <count>",
+        "refuse enqueues past this many unfinished jobs (backpressure; 0 removes it)",
+      )
+      .option(
+        "--warning-threshold <fraction>",
+        "with --max-depth: depth/bound from which enqueues get pressure headers (default 0.8)",
+      ),
   ).action((name: string, f: QueueConfigFlags) =>
     run(async () => {
       const c = clientFor(f);
@@ -167,6 +177,8 @@ export function registerQueueCommands(program: Command, run: Runner): void {
       const retention = retentionFlags(f);
       if (f.defaultRetention) change.retention = null;
       else if (retention) change.retention = retention;
+      if (f.maxDepth !== undefined) change.maxDepth = Number(f.maxDepth);
+      if (f.warningThreshold !== undefined) change.warningThreshold = Number(f.warningThreshold);
       const cfg = await c.queues.configure(name, change);
       if (f.json) return printJson(cfg);
       printFields([
@@ -175,6 +187,12 @@ export function registerQueueCommands(program: Command, run: Runner): void {
         ["rate limit", cfg.rate_limit_per_second === undefined ? "none" : `${cfg.rate_limit_per_second}/s`],
         ["exclusive key template", cfg.exclusive_key_template ?? "none"],
         ["retention", cfg.retention === undefined ? "defaults" : retentionText(cfg.retention)],
+        [
+          "max depth",
+          cfg.backpressure === undefined
+            ? "unbounded"
+            : `${cfg.backpressure.max_depth} (warn at ${cfg.backpressure.warning_threshold})`,
+        ],
       ]);
     }, f.json),
   );

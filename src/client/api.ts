@@ -5,7 +5,7 @@
 import type { CronView as CronInfo } from "../store/cron.js";
 import type { ExclusiveKeyView as ExclusiveKeyInfo } from "../store/exclusive-view.js";
 import type { LockGrant as LockGrantInfo, LockView as LockInfo } from "../store/locks.js";
-import type { QueueConfigView as QueueConfig } from "../store/queue-config.js";
+import type { BackpressureWire, QueueConfigView as QueueConfig } from "../store/queue-config.js";
 import type { QueueDeleted } from "../store/queue-delete.js";
 import type { StorageReport as StorageInfo } from "../store/retention/report.js";
 import type { QueueStats } from "../store/stats.js";
@@ -75,7 +75,11 @@ export interface Api {
     setPaused(name: string, paused: boolean): Promise<{ name: string; paused: boolean }>;
     configure(
       name: string,
-      change: { exclusive_key_template?: string | null; retention?: QueueRetentionWire | null },
+      change: {
+        exclusive_key_template?: string | null;
+        retention?: QueueRetentionWire | null;
+        backpressure?: BackpressureWire | null;
+      },
     ): Promise<QueueConfig>;
     delete(name: string): Promise<QueueDeleted>;
   };

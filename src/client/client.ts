@@ -128,12 +128,19 @@ export interface Client<T extends JobTypes = JobTypes> {
     pause(name: string): Promise<{ name: string; paused: boolean }>;
     resume(name: string): Promise<{ name: string; paused: boolean }>;
     /**
-     * Per-queue settings: `exclusiveKeyTemplate` (e.g. "host:{args.0.host}"; null removes it) and
-     * `retention` of finished jobs (fields given replace the queue's; null: the server's defaults).
+     * Per-queue settings: `exclusiveKeyTemplate` (e.g. "host:{args.0.host}"; null removes it),
+     * `retention` of finished jobs (fields given replace the queue's; null: the server's defaults) and
+     * `maxDepth`, the most unfinished jobs the queue takes (enqueues past it fail with `queue_full`;
+     * 0 or null removes it), with `warningThreshold` (0..1, default 0.8) for the pressure headers.
      */
     configure(
       name: string,
-      settings: { exclusiveKeyTemplate?: string | null; retention?: QueueRetentionOptions | null },
+      settings: {
+        exclusiveKeyTemplate?: string | null;
+        retention?: QueueRetentionOptions | null;
+        maxDepth?: number | null;
+        warningThreshold?: number;
+      },
     ): Promise<QueueConfig>;
     /**
      * Deletes a queue that has no unfinished job (a `conflict` error with the counts otherwise);
@@ -285,6 +292,14 @@ export function createClient<T extends JobTypes = JobTypes>(options: ClientOptio
                   discarded_count: r.discardedCount,
                 };
         }
+        if (settings.maxDepth === null || settings.maxDepth === 0) change.backpressure = null;
+        else if (settings.maxDepth !== undefined)
+          change.backpressure = {
+            max_depth: settings.maxDepth,
+            ...(settings.warningThreshold === undefined
+              ? {}
+              : { warning_threshold: settings.warningThreshold }),
+          };
         return api.queues.configure(name, change);
       },
       delete: (name) => api.queues.delete(name),

@@ -56,8 +56,10 @@ export async function queueDepth(svc: Services, queue: string): Promise<number> 
   let inFlight = reads.get(svc);
   if (!inFlight) reads.set(svc, (inFlight = new Map<string, CountsRead>()));
   for (let attempt = 0; ; attempt++) {
+    // A write of this process's deltas in progress may or may not be in what a read returns.
+    if (svc.counters.writes() % 2 === 1) await svc.counters.flush();
     let read = inFlight.get(queue);
-    if (!read || attempt > 0) {
+    if (!read || attempt > 0 || read.writes % 2 === 1) {
       const r = { done: svc.counters.read(queue), writes: svc.counters.writes() };
       void r.done
         .finally(() => {
@@ -68,7 +70,7 @@ export async function queueDepth(svc: Services, queue: string): Promise<number> 
       read = r;
     }
     const stored = await read.done;
-    if (svc.counters.writes() !== read.writes && attempt < 3) continue;
+    if (svc.counters.writes() !== read.writes && attempt < 5) continue;
     return Math.max(0, depthOf(stored) + depthOf(svc.counters.unflushed(queue)));
   }
 }

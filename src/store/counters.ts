@@ -32,8 +32,9 @@ export interface Counters {
   /** This process's deltas of a queue not yet stored (pending and being written). */
   unflushed(queue: string): Partial<QueueCounts>;
   /**
-   * Grows with every write of this process's deltas: a read of the stored counts made while it did
-   * not change adds up with {@link unflushed} to exact figures (nothing counted twice or missed).
+   * Grows when a write of this process's deltas starts and when it ends (odd: one is in progress). A
+   * read of the stored counts that starts and ends on the same even value adds up with
+   * {@link unflushed} to exact figures: nothing counted twice or missed.
    */
   writes(): number;
   read(queue: string): Promise<QueueCounts>;
@@ -57,13 +58,17 @@ export function createCounters(
 
   async function write(batch: Map<string, Partial<QueueCounts>>): Promise<void> {
     for (const [queue, delta] of batch) {
-      await casUpdate<QueueCounts>(kv, queueToken(queue), (cur) => {
-        const next = { ...zeroCounts(), ...cur };
-        for (const [k, v] of Object.entries(delta) as Array<[CounterField, number]>) next[k] += v;
-        return next;
-      });
-      batch.delete(queue); // stored: neither counted twice nor put back on a later failure
       writes++;
+      try {
+        await casUpdate<QueueCounts>(kv, queueToken(queue), (cur) => {
+          const next = { ...zeroCounts(), ...cur };
+          for (const [k, v] of Object.entries(delta) as Array<[CounterField, number]>) next[k] += v;
+          return next;
+        });
+        batch.delete(queue); // stored: neither counted twice nor put back on a later failure
+      } finally {
+        writes++;
+      }
     }
   }
 

@@ -8,6 +8,7 @@ import { after, before, describe, it } from "node:test";
 
 import type { RunningApiServer } from "../../src/server/run.js";
 import { runTestServer } from "../harness/app.js";
+import { cli } from "../harness/cli.js";
 import { useNats, waitFor } from "../harness/nats.js";
 
 const h = useNats();
@@ -94,5 +95,19 @@ describe("backpressure", () => {
     assert.equal(own.status, 200);
     assert.equal((await push("bp-b")).status, 201);
     assert.equal((await push("bp-b")).status, 429);
+  });
+
+  it("jetjob queue config --max-depth sets and removes the bound", async () => {
+    const flags = ["--api", srv.url, "--token", admin];
+    const set = await cli(["queue", "config", "bp-c", "--max-depth", "1", "--json", ...flags]);
+    assert.equal(set.code, 0, set.stderr);
+    const view = JSON.parse(set.stdout) as { backpressure?: { max_depth: number } };
+    assert.equal(view.backpressure?.max_depth, 1);
+    assert.equal((await push("bp-c")).status, 201);
+    assert.equal((await push("bp-c")).status, 429);
+    const full = await cli(["job", "add", "bp.job", "--queue", "bp-c", ...flags]);
+    assert.notEqual(full.code, 0, "the CLI reports the refusal");
+    assert.equal((await cli(["queue", "config", "bp-c", "--max-depth", "0", ...flags])).code, 0);
+    assert.equal((await push("bp-c")).status, 201);
   });
 });
