@@ -62,6 +62,15 @@ function view(r: MaintenanceRecord | undefined): Record<string, unknown> {
   };
 }
 
+/**
+ * Forgets maintenance mode without resuming anything (admin/reset, which deletes every queue: nothing
+ * of a test run may change the next one).
+ */
+export async function clearMaintenance(engine: Engine): Promise<void> {
+  const kv = engine.ctx.buckets.fleet;
+  if (await getJson(kv, MAINTENANCE_KEY)) await kv.purge(MAINTENANCE_KEY);
+}
+
 export function ojsAdminMaintenanceRoutes(engine: Engine): RouteDef[] {
   // Looked up per request: the app is also built over stand-in engines (OpenAPI document, tests).
   const kvOf = () => engine.ctx.buckets.fleet;

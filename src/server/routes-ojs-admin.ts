@@ -10,6 +10,8 @@ import { queueNameSchema } from "../core/schema.js";
 import { toRfc3339 } from "../core/time.js";
 import { Scope } from "./auth.js";
 import { manifest } from "./manifest.js";
+import { clearMaintenance } from "./routes-ojs-admin-maintenance.js";
+import { clearWorkerDirectives } from "./worker-directives.js";
 import { ojsJson } from "./ojs.js";
 import { clampInt, pageOffset, pageQuery, paginate, pagination } from "./paging.js";
 import type { RouteDef } from "./route.js";
@@ -84,6 +86,9 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
           });
         }
         await engine.reset();
+        // The Admin API's own state (maintenance mode, worker directives) goes with everything else.
+        await clearMaintenance(engine);
+        await clearWorkerDirectives(engine.ctx);
         return ojsJson(c, 200, { reset: true });
       },
     }),

@@ -64,3 +64,11 @@ export async function workerDirectives(ctx: StoreContext): Promise<Map<string, W
   }
   return out;
 }
+
+/** Takes every directive back (admin/reset: nothing of a test run may change the next one). */
+export async function clearWorkerDirectives(ctx: StoreContext): Promise<void> {
+  const kv = ctx.buckets.fleet;
+  const keys: string[] = [];
+  for await (const k of await kv.keys(`${PREFIX}>`)) keys.push(k);
+  for (const k of keys) await kv.purge(k);
+}

@@ -497,4 +497,39 @@ describe("OJS Admin API", () => {
     );
     assert.equal((await call("GET", "/ojs/v1/admin/system/maintenance")).body.enabled, false);
   });
+  it("admin/reset also ends maintenance mode and takes worker directives back", async () => {
+    const test = await runTestServer(h.nats.url, [{ name: "admin", token: tokens.admin, scope: "admin" }], {
+      enableReset: true,
+    });
+    try {
+      const at = async (method: string, path: string, body?: unknown) => {
+        const r = await fetch(`${test.url}${path}`, {
+          method,
+          headers: { Authorization: `Bearer ${tokens.admin}`, "Content-Type": "application/json" },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        });
+        return (await r.json()) as Record<string, unknown>;
+      };
+      const queue = `adm-r-${uniq()}`;
+      const workerId = `w-${uniq()}`;
+      await at("POST", "/ojs/v1/jobs", { type: "t", args: [], options: { queue } });
+      await at("POST", "/ojs/v1/workers/fetch", { queues: [queue], count: 1, worker_id: workerId });
+      await waitFor(async () =>
+        ((await at("GET", "/ojs/v1/admin/workers")).items as Array<{ id: string }>).some(
+          (w) => w.id === workerId,
+        ),
+      );
+      await at("POST", `/ojs/v1/admin/workers/${workerId}/quiet`);
+      await at("POST", "/ojs/v1/admin/system/maintenance", { enabled: true, reason: "before reset" });
+      const beat = () => at("POST", "/ojs/v1/workers/heartbeat", { worker_id: workerId });
+      assert.equal((await beat()).state, "quiet");
+      assert.equal((await at("GET", "/ojs/v1/admin/system/maintenance")).enabled, true);
+
+      assert.deepEqual(await at("POST", "/ojs/v1/admin/reset"), { reset: true });
+      assert.equal((await at("GET", "/ojs/v1/admin/system/maintenance")).enabled, false);
+      assert.equal((await beat()).state, "running");
+    } finally {
+      await test.close();
+    }
+  });
 });
