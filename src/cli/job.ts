@@ -59,7 +59,7 @@ export function printJob(job: Job, json: boolean | undefined): void {
     ["priority", job.priority],
     ["attempt", `${job.attempt}/${job.max_attempts}`],
     ["args", job.args],
-    ["created", job.created_at],
+    ["created", job.created_by ? `${job.created_at} by ${job.created_by}` : job.created_at],
     ["scheduled", job.scheduled_at],
     ["started", job.started_at],
     ["completed", job.completed_at],

@@ -27,6 +27,8 @@ export interface Job<A extends unknown[] = unknown[], R = unknown> {
   max_attempts: number;
   created_at: string;
   enqueued_at: string;
+  /** The name of the API token that enqueued it (jobs enqueued over HTTP with auth on). */
+  created_by?: string;
   meta?: Record<string, unknown>;
   timeout_ms?: number;
   started_at?: string;

@@ -73,6 +73,8 @@ export interface JobSpec {
   scheduledAt?: number;
   metadata?: Record<string, unknown>;
   pending?: boolean;
+  /** Who enqueued it: the API token's name (HTTP door); shown as `created_by`. */
+  createdBy?: string;
   /** Exclusive key: at most one job per key is active at a time, in enqueue order (see store/exclusive.ts). */
   xkey?: string;
   /** Set for jobs of a workflow: which workflow, and which step/job/callback of it. */

@@ -211,4 +211,6 @@ export const knownRequestFields: ReadonlySet<string> = new Set([
   "options",
   "traceparent",
   "tracestate",
+  // Set by the server from the request's token, never taken from the body (not echoed either).
+  "created_by",
 ]);

@@ -43,8 +43,9 @@ export function ojsJobRoutes(d: OjsRouteDeps): RouteDef[] {
       docBody: enqueueRequestSchema,
       parseBody: (raw) => parseEnqueueRequest(raw),
       status: 201,
-      handler: async (c, { body }) => {
+      handler: async (c, { body, principal }) => {
         applyTraceContext(body.spec, requestTraceContext(c));
+        if (principal) body.spec.createdBy = principal.name;
         const [r] = await engine.enqueueNormalized([body]);
         c.header("Location", `/ojs/v1/jobs/${r!.job.id}`);
         const p = r!.pressure;
@@ -67,8 +68,8 @@ export function ojsJobRoutes(d: OjsRouteDeps): RouteDef[] {
       summary: "Enqueue several jobs atomically: all are validated first, then stored",
       body: batchRequestSchema,
       status: 201,
-      handler: async (c, { body }) => {
-        const jobs = await engine.enqueueBatch(body.jobs, requestTraceContext(c));
+      handler: async (c, { body, principal }) => {
+        const jobs = await engine.enqueueBatch(body.jobs, requestTraceContext(c), principal?.name);
         return ojsJson(c, 201, { jobs, count: jobs.length });
       },
     }),

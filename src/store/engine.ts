@@ -112,7 +112,7 @@ export interface Engine {
    * Validates every job first, then enqueues all of them (OJS batch PUSH). `trace` (the request's
    * trace context) goes to the jobs that do not carry their own.
    */
-  enqueueBatch(bodies: unknown[], trace?: TraceContext): Promise<JobView[]>;
+  enqueueBatch(bodies: unknown[], trace?: TraceContext, createdBy?: string): Promise<JobView[]>;
   enqueueNormalized(items: NormalizedEnqueue[], atomic?: boolean): Promise<Enqueued[]>;
   get(id: string): Promise<JobView>;
   fetch(req: FetchRequest): Promise<JobView[]>;
@@ -271,7 +271,7 @@ export async function createEngine(nc: NatsConnection, options: EngineOptions = 
     async enqueue(body) {
       return (await engine.push(body)).job;
     },
-    async enqueueBatch(bodies, trace) {
+    async enqueueBatch(bodies, trace, createdBy) {
       if (bodies.length === 0) throw new ValidationError("jobs must contain at least one job");
       if (bodies.length > maxBatch) {
         throw new JetjobError(ErrorCode.PayloadTooLarge, `a batch may hold at most ${maxBatch} jobs`, {
@@ -283,6 +283,7 @@ export async function createEngine(nc: NatsConnection, options: EngineOptions = 
         try {
           const n = parseEnqueueRequest(b, now);
           applyTraceContext(n.spec, trace);
+          if (createdBy !== undefined) n.spec.createdBy = createdBy;
           return n;
         } catch (err) {
           if (err instanceof JetjobError) {

@@ -212,6 +212,7 @@ export function buildJobView(at: SegmentAt, idx: number, d: Derived): JobView {
   if (d.error !== undefined) v.error = errorView(d.error);
   if (d.errors.length > 0) v.errors = d.errors.map(errorView);
   if (spec.tags !== undefined) v.tags = spec.tags;
+  if (spec.createdBy !== undefined) v.created_by = spec.createdBy;
   if (spec.retry !== undefined) v.retry = retryView(policy);
   if (spec.unique !== undefined) {
     const u: Record<string, unknown> = { keys: spec.unique.keys, on_conflict: spec.unique.onConflict };

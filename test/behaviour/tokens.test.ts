@@ -1,6 +1,7 @@
 /**
  * API tokens at run time (issue 18): created, listed and revoked through the API of one server,
- * effective on another server of the same NATS within a second, no restart; never shown again.
+ * effective on another server of the same NATS within a second, no restart; never shown again; jobs
+ * enqueued with a token carry its name as `created_by`.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -70,6 +71,35 @@ describe("API tokens at run time", () => {
     assert.ok(Date.now() - t1 < 1000, `refused after ${Date.now() - t1} ms`);
     assert.equal((await call(b, admin, "DELETE", "/api/v1/tokens/ci")).status, 404);
     assert.equal((await call(b, admin, "GET", "/ojs/v1/queues")).status, 200, "the start-up token stays");
+  });
+
+  it("jobs record the name of the token that enqueued them as created_by; a body cannot claim one", async () => {
+    const created = await call(a, admin, "POST", "/api/v1/tokens", { name: "billing-app", scope: "write" });
+    const token = created.body.token as string;
+    await waitFor(async () => (await call(b, token, "GET", "/ojs/v1/queues")).status === 200, {
+      what: "the token to work on the other server",
+    });
+    const one = await call(b, token, "POST", "/ojs/v1/jobs", {
+      type: "t.by",
+      args: [],
+      created_by: "somebody-else",
+    });
+    assert.equal(one.status, 201, JSON.stringify(one.body));
+    const job = one.body.job as Record<string, unknown>;
+    assert.equal(job.created_by, "billing-app");
+    const batch = await call(a, token, "POST", "/ojs/v1/jobs/batch", {
+      jobs: [
+        { type: "t.by", args: [1] },
+        { type: "t.by", args: [2], created_by: "x" },
+      ],
+    });
+    assert.equal(batch.status, 201, JSON.stringify(batch.body));
+    const ids = [job.id, ...(batch.body.jobs as Array<{ id: string }>).map((j) => j.id)];
+    for (const id of ids) {
+      const got = await call(a, admin, "GET", `/ojs/v1/jobs/${String(id)}`);
+      assert.equal((got.body.job as Record<string, unknown>).created_by, "billing-app", String(id));
+    }
+    await call(a, admin, "DELETE", "/api/v1/tokens/billing-app");
   });
 
   it("an expiring token stops working when it expires", async () => {
