@@ -220,6 +220,7 @@ export function parseCron(body: unknown, nowMs = Date.now(), fleet?: CronFleet):
     }
     template = fleet.check(template);
   } else {
+    if (template.args === undefined) template = { ...template, args: [] }; // ojs-cron §2.2: default []
     try {
       parseEnqueueRequest(template, nowMs);
     } catch (err) {
