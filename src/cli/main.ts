@@ -22,6 +22,7 @@ import { addNatsFlags, natsConnectOptions } from "./nats-flags.js";
 import { registerTargetCommand } from "./fleet.js";
 import { registerWorkerCommands } from "./worker.js";
 import { registerTokenCommands } from "./token.js";
+import { registerSchemaCommands } from "./schema.js";
 import { reportError } from "./output.js";
 import { registerQueueCommands } from "./queue.js";
 import { registerStorageCommand } from "./storage.js";
@@ -199,6 +200,7 @@ registerCronCommands(program, run);
 registerLockCommands(program, run);
 registerWorkerCommands(program, run);
 registerTokenCommands(program, run);
+registerSchemaCommands(program, run);
 registerTargetCommand(program, run);
 registerAgentCommand(program, run, version);
 

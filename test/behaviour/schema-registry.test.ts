@@ -4,6 +4,9 @@
  * registered on the first.
  */
 import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 
 import type { NatsConnection } from "@nats-io/nats-core";
@@ -12,6 +15,7 @@ import type { QueueClient } from "../../src/client/index.js";
 import { createClient, isJetjobError } from "../../src/client/index.js";
 import type { RunningApiServer } from "../../src/server/run.js";
 import { callApi, runTestServer } from "../harness/app.js";
+import { cli } from "../harness/cli.js";
 import { useNats, waitFor } from "../harness/nats.js";
 
 const h = useNats();
@@ -165,6 +169,26 @@ describe("schema registry", () => {
       (e: unknown) => isJetjobError(e) && e.code === "schema_validation",
     );
     assert.ok((await client.enqueue("user.welcome", [{ email: "c@d" }])).id);
+  });
+
+  it("jetjob schema register|list|get|delete", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "jj-schema-"));
+    const file = join(dir, "s.json");
+    await writeFile(file, JSON.stringify({ type: "array", maxItems: 1 }));
+    const flags = ["--api", a.url, "--token", admin];
+    const reg = await cli(["schema", "register", "cli.type", "3", file, ...flags]);
+    assert.equal(reg.code, 0, reg.stderr);
+    assert.match(reg.stdout, /registered cli\.type version 3/);
+    assert.equal((await cli(["schema", "register", "cli.type", "3", file, ...flags])).code, 5, "conflict");
+    const listed = await cli(["schema", "list", "--json", ...flags]);
+    const items = JSON.parse(listed.stdout) as Array<{ type: string; version: number }>;
+    assert.ok(items.some((i) => i.type === "cli.type" && i.version === 3));
+    const got = await cli(["schema", "get", "cli.type", "--json", ...flags]);
+    assert.equal((JSON.parse(got.stdout) as { schema: { maxItems: number } }).schema.maxItems, 1);
+    assert.equal((await call("POST", "/ojs/v1/jobs", { type: "cli.type", args: [1, 2] })).status, 400);
+    assert.equal((await cli(["schema", "delete", "cli.type", "3", ...flags])).code, 0);
+    assert.equal((await cli(["schema", "get", "cli.type", ...flags])).code, 4, "not found");
+    await rm(dir, { recursive: true });
   });
 
   it("warn mode stores the job and answers the problems as warnings", async () => {
