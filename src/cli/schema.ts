@@ -1,5 +1,5 @@
 /**
- * `jetjob schema list|get|versions|register|delete`: the schema registry (ojs-schema-registry) over
+ * `jetjob schema list|get|register|delete`: the schema registry (ojs-schema-registry) over
  * the API server's `/ojs/v1/admin/schemas` routes. Registering reads the JSON Schema from a file (or
  * `-` for stdin); every enqueue of the type is checked against its latest version from then on.
  */
