@@ -10,8 +10,9 @@
 import type { JobState } from "../core/states.js";
 import type { Engine } from "../store/engine.js";
 import type { JobView } from "../store/view.js";
+import type { QueueStats } from "../store/stats.js";
 import type { JobMatch } from "./ojs-admin-views.js";
-import { hasMatch, matchesJob } from "./ojs-admin-views.js";
+import { countsOf, hasMatch, matchesJob } from "./ojs-admin-views.js";
 
 /** Queues one search reads at most (the first by name). */
 export const MAX_QUEUES = 500;
@@ -40,13 +41,21 @@ export interface SearchResult {
 const newestFirst = (a: JobView, b: JobView) =>
   String(b.created_at).localeCompare(String(a.created_at)) || b.id.localeCompare(a.id);
 
-/** The first `want` matching jobs, newest first. */
-export async function searchJobs(engine: Engine, s: JobSearch, want: number): Promise<SearchResult> {
+/**
+ * The first `want` matching jobs, newest first. `candidates`: the queues worth reading (by default
+ * every queue; see {@link queuesWithJobs}).
+ */
+export async function searchJobs(
+  engine: Engine,
+  s: JobSearch,
+  want: number,
+  candidates?: readonly string[],
+): Promise<SearchResult> {
   let names: string[];
   let complete = true;
   if (s.queue !== undefined) names = [s.queue];
   else {
-    names = (await engine.listQueues()).map((q) => q.name).sort();
+    names = [...(candidates ?? (await engine.listQueues()).map((q) => q.name))].sort();
     if (names.length > MAX_QUEUES) {
       names = names.slice(0, MAX_QUEUES);
       complete = false;
@@ -94,4 +103,18 @@ async function searchQueue(
     cursor = r.next_cursor;
   }
   return { jobs, complete: false };
+}
+
+/**
+ * The queues whose statistics say they may hold jobs in `state` (any state when undefined): the rest
+ * need not be read. A queue whose figures are estimates is always kept.
+ */
+export function queuesWithJobs(stats: readonly QueueStats[], state: JobState | undefined): string[] {
+  return stats
+    .filter((q) => {
+      if (q.approximate === true) return true;
+      const c = countsOf(q);
+      return state === undefined ? Object.values(c).some((n) => n > 0) : c[state] > 0;
+    })
+    .map((q) => q.name);
 }

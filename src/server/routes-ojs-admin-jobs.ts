@@ -12,10 +12,11 @@ import { z } from "zod";
 import { coerceError, ValidationError } from "../core/errors.js";
 import { JobState } from "../core/states.js";
 import type { Engine } from "../store/engine.js";
+import type { QueueStats } from "../store/stats.js";
 import type { JobView } from "../store/view.js";
 import { Scope } from "./auth.js";
 import type { JobSearch } from "./ojs-admin-search.js";
-import { searchJobs } from "./ojs-admin-search.js";
+import { queuesWithJobs, searchJobs } from "./ojs-admin-search.js";
 import type { JobMatch } from "./ojs-admin-views.js";
 import {
   adminPage,
@@ -119,8 +120,15 @@ export function searchOf(f: Record<string, unknown>): JobSearch {
  * cheap); otherwise what the search saw (a lower bound when more may exist, marked `approximate`).
  */
 export async function listTotal(engine: Engine, s: JobSearch): Promise<number | undefined> {
+  return totalOf(await statsOf(engine, s), s);
+}
+
+/** The statistics of the queues a search reads. */
+const statsOf = async (engine: Engine, s: JobSearch): Promise<QueueStats[]> =>
+  s.queue !== undefined ? [await engine.queueStats(s.queue)] : engine.allQueueStats();
+
+function totalOf(stats: readonly QueueStats[], s: JobSearch): number | undefined {
   if (hasMatch(s.match)) return undefined;
-  const stats = s.queue !== undefined ? [await engine.queueStats(s.queue)] : await engine.allQueueStats();
   const c = sumCounts(stats.map(countsOf));
   return s.state === undefined ? Object.values(c).reduce((a, b) => a + b, 0) : c[s.state];
 }
@@ -231,10 +239,15 @@ export function ojsAdminJobRoutes(engine: Engine): RouteDef[] {
         const s = searchOf(query);
         // Newest first is the listing's own order; any other order sorts the first SORT_MAX_JOBS.
         const natural = sort === "created_at" && order === "desc";
-        const [r, counted] = await Promise.all([
-          searchJobs(engine, s, natural ? p.skip + p.perPage : SORT_MAX_JOBS),
-          listTotal(engine, s),
-        ]);
+        // The counters give the total and tell which queues can hold such jobs at all.
+        const stats = await statsOf(engine, s);
+        const counted = totalOf(stats, s);
+        const r = await searchJobs(
+          engine,
+          s,
+          natural ? p.skip + p.perPage : SORT_MAX_JOBS,
+          queuesWithJobs(stats, s.state),
+        );
         if (!natural) {
           const key = sortKeys[sort as keyof typeof sortKeys];
           const dir = order === "asc" ? 1 : -1;
