@@ -74,6 +74,17 @@ interface SdkClient {
     retryDeadLetter(id: string): Promise<void>;
     discardDeadLetter(id: string): Promise<void>;
   };
+  schemas: {
+    list(): Promise<{ schemas: Array<Record<string, Json>>; pagination: Record<string, Json> }>;
+    register(definition: {
+      uri: string;
+      type: string;
+      version: string;
+      schema: Record<string, Json>;
+    }): Promise<Record<string, Json>>;
+    get(uri: string): Promise<Record<string, Json>>;
+    delete(uri: string): Promise<void>;
+  };
   cron: {
     list(): Promise<{ cron_jobs: Array<Record<string, Json>>; pagination?: Record<string, Json> }>;
     register(definition: {
@@ -122,6 +133,7 @@ interface Sdk {
   HttpTransport: new (config: { url: string; auth?: string }) => Transport;
   OJSDuplicateError: abstract new (...args: never[]) => Error;
   OJSNotFoundError: abstract new (...args: never[]) => Error;
+  OJSValidationError: abstract new (...args: never[]) => Error;
   chain(...steps: JobSpec[]): unknown;
   group(...jobs: JobSpec[]): unknown;
   batch(jobs: JobSpec[], callbacks: Record<string, JobSpec>): unknown;
@@ -548,6 +560,21 @@ describe("official OJS JS SDK against jetjob", { skip: skipReason ?? false }, ()
     await client.cancelWorkflow(id);
     const wf = unwrap(await client.getWorkflow(id), "workflow");
     assert.equal(wf.state, "cancelled");
+  });
+
+  it("schemas: register, get by URI, list, enqueue checked against it, delete", async () => {
+    const uri = "urn:ojs:schema:sdk.mail:v1";
+    const schema = { type: "array", prefixItems: [{ type: "string" }], minItems: 1 };
+    const r = await client.schemas.register({ uri, type: "sdk.mail", version: "1.0.0", schema });
+    assert.equal(r.uri, uri);
+    assert.deepEqual((await client.schemas.get(uri)).schema, schema);
+    const listed = await client.schemas.list();
+    assert.ok(listed.schemas.some((s) => s.uri === uri));
+    assert.equal(listed.pagination.total, listed.schemas.length);
+    await assert.rejects(client.enqueue("sdk.mail", [42]), sdk.OJSValidationError);
+    assert.ok((await client.enqueue("sdk.mail", ["a@example.com"])).id);
+    await client.schemas.delete(uri);
+    await assert.rejects(client.schemas.get(uri), sdk.OJSNotFoundError);
   });
 
   it("errors: an unknown job is OJSNotFoundError", async () => {
