@@ -24,7 +24,7 @@ import { buildOpenApi } from "./openapi.js";
 import { cors, ojsVersionCheck } from "./ojs-http.js";
 import { ojsJobRoutes } from "./routes-ojs.js";
 import { ojsProgressRoutes } from "./routes-ojs-progress.js";
-import { health, ojsAdminRoutes } from "./routes-ojs-admin.js";
+import { health, ojsAdminRoutes, ready } from "./routes-ojs-admin.js";
 import { ojsAdminDeadLetterRoutes } from "./routes-ojs-admin-dlq.js";
 import { ojsAdminJobRoutes } from "./routes-ojs-admin-jobs.js";
 import { ojsAdminMaintenanceRoutes } from "./routes-ojs-admin-maintenance.js";
@@ -149,6 +149,10 @@ export function createApp(o: AppOptions): App {
   // Liveness + NATS/JetStream state for load balancers and `jetjob` clients (no token needed).
   hono.get("/health", (c) =>
     health(c, { engine: o.engine, version: o.version, startedAt, enableReset: false }),
+  );
+  // Readiness for load balancers (ojs-observability; the same answer as /ojs/v1/ready).
+  hono.get("/ready", (c) =>
+    ready(c, { engine: o.engine, version: o.version, startedAt, enableReset: false }),
   );
   hono.get("/docs/errors", (c) =>
     prefersHtml(c.req.header("accept"))

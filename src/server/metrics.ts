@@ -209,9 +209,22 @@ export function metricsRoute(m: Metrics): RouteDef {
     scope: "read",
     summary: "Prometheus metrics (text exposition format)",
     tag: "system",
-    handler: async () =>
-      new Response(await m.render(), { status: 200, headers: { "Content-Type": m.contentType } }),
+    handler: async (c) =>
+      new Response(await m.render(), {
+        status: 200,
+        headers: { "Content-Type": metricsContentType(c.req.header("accept"), m.contentType) },
+      }),
   };
+}
+
+/**
+ * The Content-Type of a scrape: the exposition format's own (`text/plain; version=0.0.4; ...`), or a
+ * bare `text/plain` when the client asked for exactly that (the OJS observability conformance case
+ * compares the header verbatim). Prometheus asks with a version, so it always gets the versioned type.
+ */
+export function metricsContentType(accept: string | undefined, versioned: string): string {
+  const bare = (accept ?? "").split(",").some((part) => part.trim().toLowerCase() === "text/plain");
+  return bare ? "text/plain" : versioned;
 }
 
 /** The pattern of the route that answered (`/ojs/v1/jobs/:id`), or `unmatched` (404s, refused methods). */

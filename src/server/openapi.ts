@@ -57,6 +57,13 @@ export const builtinDocRoutes: DocRoute[] = [
   },
   {
     method: "GET",
+    path: "/ready",
+    scope: "public",
+    tag: "system",
+    summary: "Readiness: 200 when new jobs can be stored now, else 503 with the reasons",
+  },
+  {
+    method: "GET",
     path: "/metrics",
     scope: "read",
     tag: "system",

@@ -322,14 +322,16 @@ export async function health(c: Context, d: OjsRouteDeps): Promise<Response> {
   }
 }
 
-/** `GET /ojs/v1/ready`: 200 when new jobs can be stored now, else 503 with the reasons. */
-async function ready(c: Context, d: OjsRouteDeps): Promise<Response> {
+/** `GET /ready`, `/ojs/v1/ready`: 200 when new jobs can be stored now, else 503 with the reasons. */
+export async function ready(c: Context, d: OjsRouteDeps): Promise<Response> {
   try {
     const store = await bounded(() => d.engine.health());
-    if (store.ready) return ojsJson(c, 200, { ready: true, storage: storageView(store.storage) });
-    return ojsJson(c, 503, { ready: false, reasons: store.problems, storage: storageView(store.storage) });
+    const storage = storageView(store.storage);
+    if (store.ready) return ojsJson(c, 200, { status: "ready", ready: true, storage });
+    return ojsJson(c, 503, { status: "not_ready", ready: false, reasons: store.problems, storage });
   } catch (err) {
     return ojsJson(c, 503, {
+      status: "not_ready",
       ready: false,
       reasons: [`NATS/JetStream: ${err instanceof Error ? err.message : String(err)}`],
     });
