@@ -136,7 +136,7 @@ export function createNatsTransport(o: ClientOptions): Api {
       delete: (name) => withSvc((svc) => deleteCron(svc, name)),
     },
     workflows: {
-      create: (body) => withSvc((svc) => createWorkflow(svc, body)),
+      create: (body) => withSvc((svc) => svc.schemas.ready().then(() => createWorkflow(svc, body))),
       get: (id) => withSvc((svc) => getWorkflow(svc, id)),
       cancel: (id) => withSvc((svc) => cancelWorkflow(svc, id)),
     },

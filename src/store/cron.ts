@@ -259,6 +259,7 @@ export async function upsertCron(
   o: CronOptions = {},
 ): Promise<{ cron: CronView; created: boolean }> {
   const r = parseCron(body, Date.now(), o.fleet);
+  if (!templateTarget(r.jobTemplate)) await svc.schemas.check([parseEnqueueRequest(r.jobTemplate)]);
   const old = await getJson<CronRecord>(svc.ctx.buckets.cron, r.name);
   if (old) r.createdAt = old.value.createdAt;
   await putJson(svc.ctx.buckets.cron, r.name, r);

@@ -323,7 +323,8 @@ export async function createEngine(nc: NatsConnection, options: EngineOptions = 
     deadLetters: (q) => listDeadLetters(svc, q),
     retryDeadLetter: (id) => retryDeadLetter(svc, id),
     deleteDeadLetter: (id) => deleteDeadLetter(svc, id),
-    createWorkflow: (body) => createWorkflow(svc, body),
+    // Its steps' args are checked against their schemas at creation (enqueue-checks.ts).
+    createWorkflow: (body) => svc.schemas.ready().then(() => createWorkflow(svc, body)),
     getWorkflow: (id) => getWorkflow(svc, id),
     cancelWorkflow: (id) => cancelWorkflow(svc, id),
     registerCron: (body) => upsertCron(svc, body, options.cron),

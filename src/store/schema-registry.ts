@@ -14,7 +14,7 @@
 import type { KV } from "@nats-io/kv";
 import type { ValidateFunction } from "ajv";
 
-import { ConflictError, ErrorCode, NotFoundError, ValidationError } from "../core/errors.js";
+import { ConflictError, ErrorCode, JetjobError, NotFoundError, ValidationError } from "../core/errors.js";
 import type { NormalizedEnqueue } from "../core/envelope.js";
 import { jobTypePattern } from "../core/schema.js";
 import type { SchemaDialect, SchemaIssue } from "./schema-compile.js";
@@ -62,6 +62,8 @@ export interface SchemaRegistry {
    * @throws {ValidationError} `schema_validation` (strict mode), `invalid_request` for an unknown URI.
    */
   check(items: readonly NormalizedEnqueue[]): Promise<Array<string[] | undefined>>;
+  /** {@link check} for callers that cannot wait: only after {@link ready} has resolved. */
+  checkLoaded(items: readonly NormalizedEnqueue[]): Array<string[] | undefined>;
   close(): void;
 }
 
@@ -80,6 +82,7 @@ export function createSchemaRegistry(
   const byType = new Map<string, Map<string, StoredSchema>>();
   const validators = new WeakMap<StoredSchema, ValidateFunction>();
   let loading: Promise<void> | undefined;
+  let loaded = false;
   let stopWatch: (() => void) | undefined;
   let closed = false;
 
@@ -116,6 +119,7 @@ export function createSchemaRegistry(
     void (async () => {
       for await (const e of watch) apply(e.key, e.operation === "PUT" ? decode(e.value) : undefined);
     })().catch((err: unknown) => opts.onError?.(err));
+    loaded = true;
   }
 
   function ready(): Promise<void> {
@@ -237,41 +241,47 @@ export function createSchemaRegistry(
     async check(items) {
       if (mode === SchemaValidationMode.Off) return items.map(() => undefined);
       await ready();
-      if (byKey.size === 0) return items.map(() => undefined);
-      const out: Array<string[] | undefined> = [];
-      const refused: Array<{ index: number; type: string; version: SchemaVersion; issues: SchemaIssue[] }> =
-        [];
-      items.forEach((n, index) => {
-        const found = issuesFor(n);
-        if (!found) return out.push(undefined);
-        out.push(found.issues.map((i) => `Schema validation warning: ${issueText(i)}`));
-        refused.push({ index, type: found.rec.type, version: found.rec.version, issues: found.issues });
-      });
-      if (refused.length === 0 || mode === SchemaValidationMode.Warn) return out;
-      const first = refused[0]!;
-      throw new ValidationError(
-        `Job arguments do not match schema for ${first.type}@${versionText(first.version)}` +
-          (items.length > 1 ? ` (job ${first.index} of the batch).` : "."),
-        {
-          code: ErrorCode.SchemaValidation,
-          details: {
-            validation_errors: refused.flatMap((r) => r.issues.map(issueText)),
-            issues: refused.flatMap((r) =>
-              r.issues.map((i) => ({
-                ...(items.length > 1 ? { index: r.index } : {}),
-                type: r.type,
-                version: r.version,
-                path: i.path,
-                message: i.message,
-              })),
-            ),
-          },
-        },
-      );
+      return checkLoaded(items);
     },
+    checkLoaded,
     close() {
       closed = true;
       stopWatch?.();
     },
   };
+
+  function checkLoaded(items: readonly NormalizedEnqueue[]): Array<string[] | undefined> {
+    if (mode === SchemaValidationMode.Off) return items.map(() => undefined);
+    if (!loaded) throw new JetjobError(ErrorCode.Internal, "schema registry used before it was loaded");
+    if (byKey.size === 0) return items.map(() => undefined);
+    const out: Array<string[] | undefined> = [];
+    const refused: Array<{ index: number; type: string; version: SchemaVersion; issues: SchemaIssue[] }> = [];
+    items.forEach((n, index) => {
+      const found = issuesFor(n);
+      if (!found) return out.push(undefined);
+      out.push(found.issues.map((i) => `Schema validation warning: ${issueText(i)}`));
+      refused.push({ index, type: found.rec.type, version: found.rec.version, issues: found.issues });
+    });
+    if (refused.length === 0 || mode === SchemaValidationMode.Warn) return out;
+    const first = refused[0]!;
+    throw new ValidationError(
+      `Job arguments do not match schema for ${first.type}@${versionText(first.version)}` +
+        (items.length > 1 ? ` (job ${first.index} of the batch).` : "."),
+      {
+        code: ErrorCode.SchemaValidation,
+        details: {
+          validation_errors: refused.flatMap((r) => r.issues.map(issueText)),
+          issues: refused.flatMap((r) =>
+            r.issues.map((i) => ({
+              ...(items.length > 1 ? { index: r.index } : {}),
+              type: r.type,
+              version: r.version,
+              path: i.path,
+              message: i.message,
+            })),
+          ),
+        },
+      },
+    );
+  }
 }

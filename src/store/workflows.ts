@@ -17,7 +17,7 @@ import { isTerminal, JobState } from "../core/states.js";
 import { toRfc3339 } from "../core/time.js";
 import { casUpdate, getJson, keysOf, putJson } from "./kvjson.js";
 import { cancelJob } from "./operations.js";
-import { checkEnqueue } from "./payload-limits.js";
+import { checkJob } from "./enqueue-checks.js";
 import type { OutcomeNote, Services } from "./services.js";
 import type { JobView } from "./view.js";
 import { buildJobView, deriveState } from "./view.js";
@@ -221,7 +221,7 @@ export async function createWorkflow(svc: Services, body: unknown): Promise<Work
 
 function check(svc: Services, job: unknown, where: string, now: number): void {
   try {
-    checkEnqueue(svc.ctx, [parseEnqueueRequest(job, now)], false);
+    checkJob(svc, parseEnqueueRequest(job, now)); // the registry is loaded: engine.ts, client/nats.ts
   } catch (err) {
     if (err instanceof JetjobError)
       throw new JetjobError(err.code, `${where}: ${err.message}`, { details: err.details });

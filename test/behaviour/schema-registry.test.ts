@@ -164,6 +164,22 @@ describe("schema registry", () => {
     const listed = await call("GET", "/ojs/v1/queues/sch-batch/stats");
     assert.notEqual(listed.status, 200, "nothing of the refused batch was stored");
 
+    const wf = await call("POST", "/ojs/v1/workflows", {
+      type: "chain",
+      steps: [
+        { type: "user.other", args: [] },
+        { type: "user.welcome", args: [{}] },
+      ],
+    });
+    assert.equal(wf.status, 400, "a workflow's steps are checked when it is created");
+    assert.equal((wf.body.error as Record<string, unknown>).code, "schema_validation");
+    const cron = await call("POST", "/ojs/v1/cron", {
+      name: "sch-cron",
+      cron: "0 * * * *",
+      type: "user.welcome",
+      args: [{ email: 7 }],
+    });
+    assert.equal(cron.status, 400, "a cron job template is checked when it is registered");
     await assert.rejects(
       client.enqueue("user.welcome", [{ email: 1 }]),
       (e: unknown) => isJetjobError(e) && e.code === "schema_validation",
