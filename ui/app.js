@@ -1152,7 +1152,15 @@ async function workersView() {
                 "tr",
                 { "data-queue-worker": w.id },
                 h("td", { class: "mono" }, w.id),
-                h("td", {}, w.online ? badge("online", "ready") : badge("offline")),
+                h(
+                  "td",
+                  {},
+                  !w.online
+                    ? badge("offline")
+                    : w.state && w.state !== "running"
+                      ? badge(w.state, "retryable")
+                      : badge("online", "ready"),
+                ),
                 h("td", { class: "num" }, w.via === "http" ? "–" : `${w.running}/${w.concurrency}`),
                 h("td", {}, queueLinks(w.queues)),
                 h("td", { class: "num" }, w.via === "http" ? "–" : `${w.completed} / ${w.failed}`),

@@ -90,7 +90,11 @@ export function registerWorkerCommands(program: Command, run: Runner): void {
             ? [
                 "queue",
                 w.id,
-                w.online ? color.green("online") : color.red("offline"),
+                !w.online
+                  ? color.red("offline")
+                  : w.state !== undefined && w.state !== "running"
+                    ? color.yellow(w.state) // quiet or draining: shutting down, takes no new jobs
+                    : color.green("online"),
                 w.via === "http" ? "-" : `${w.running}/${w.concurrency}`,
                 "-",
                 w.queues.join(",") || "-",

@@ -24,6 +24,7 @@ import { buildOpenApi } from "./openapi.js";
 import { cors, ojsVersionCheck } from "./ojs-http.js";
 import { ojsJobRoutes } from "./routes-ojs.js";
 import { ojsProgressRoutes } from "./routes-ojs-progress.js";
+import { ojsWorkerLifecycleRoutes } from "./routes-ojs-worker-lifecycle.js";
 import { health, ojsAdminRoutes, ready } from "./routes-ojs-admin.js";
 import { ojsAdminDeadLetterRoutes } from "./routes-ojs-admin-dlq.js";
 import { ojsAdminJobRoutes } from "./routes-ojs-admin-jobs.js";
@@ -115,6 +116,7 @@ export function createApp(o: AppOptions): App {
   const routes: RouteDef[] = [
     ...ojsJobRoutes(deps),
     ...ojsProgressRoutes(o.engine),
+    ...ojsWorkerLifecycleRoutes(o.engine),
     ...ojsAdminRoutes(deps),
     // The OJS Admin API extension (/ojs/v1/admin/*, spec ojs-admin-api).
     ...ojsAdminQueueRoutes(o.engine),

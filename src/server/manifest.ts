@@ -26,6 +26,7 @@ export const OFFICIAL_EXTENSIONS: readonly ExtensionEntry[] = [
   { name: "admin-api", uri: "urn:ojs:ext:admin-api", version: "1.0.0-rc.1" },
   { name: "backpressure", uri: "urn:ojs:ext:backpressure", version: "1.0.0-rc.1" },
   { name: "dead-letter", uri: "urn:ojs:ext:dead-letter", version: "1.0.0-rc.1" },
+  { name: "graceful-shutdown", uri: "urn:ojs:ext:graceful-shutdown", version: "1.0.0-rc.1" },
   { name: "progress", uri: "urn:ojs:ext:progress", version: "1.0.0-rc.1" },
   { name: "schema-registry", uri: "urn:ojs:ext:schema-registry", version: "1.0.0-rc.1" },
 ];

@@ -11,7 +11,7 @@ import type { TraceContext } from "../core/tracing.js";
 import { traceContextOf } from "../core/tracing.js";
 import type { Engine } from "../store/engine.js";
 import { Scope } from "./auth.js";
-import { noteHttpFetcher } from "./http-fetchers.js";
+import { noteHttpFetcher, takesJobs } from "./http-fetchers.js";
 import { workerDirective } from "./worker-directives.js";
 import { ojsJson } from "./ojs.js";
 import type { RouteDef } from "./route.js";
@@ -113,6 +113,8 @@ export function ojsJobRoutes(d: OjsRouteDeps): RouteDef[] {
           workerId: body.worker_id ?? "anonymous",
           ...(body.visibility_timeout_ms === undefined ? {} : { visibilityMs: body.visibility_timeout_ms }),
         };
+        // A worker that announced quiet or drain (POST /ojs/v1/workers/beat) gets no new jobs.
+        if (!(await takesJobs(engine, req.workerId))) return ojsJson(c, 200, { jobs: [] });
         // In the worker registry as an HTTP worker (best effort: a failed write only shows it offline).
         noteHttpFetcher(engine, req.workerId, req.queues, () => undefined);
         const jobs = await engine.fetch(req);

@@ -41,7 +41,24 @@ export interface QueueWorkerInfo {
    * concurrency, host and pid are unknown and 0/empty). @defaultValue "nats"
    */
   via?: "nats" | "http";
+  /**
+   * Where the worker is in its lifecycle (ojs-graceful-shutdown): `running`; `quiet` (takes no new
+   * jobs); `draining` (shutting down: takes no new jobs, finishes the running ones); `terminated`.
+   * An SDK worker announces `draining` when `close()` begins; an HTTP worker by a beat with `state`
+   * (`POST /ojs/v1/workers/beat`). The API server gives a quiet or draining HTTP worker no jobs.
+   * @defaultValue "running"
+   */
+  state?: WorkerLifecycleState;
 }
+
+/** Lifecycle states of a queue worker in the registry. */
+export const WorkerLifecycleState = {
+  Running: "running",
+  Quiet: "quiet",
+  Draining: "draining",
+  Terminated: "terminated",
+} as const;
+export type WorkerLifecycleState = (typeof WorkerLifecycleState)[keyof typeof WorkerLifecycleState];
 
 /** A queue worker as the API lists it. */
 export interface QueueWorkerView extends QueueWorkerInfo {
@@ -120,6 +137,8 @@ export interface PresenceOptions {
 }
 
 export interface Presence {
+  /** Announces that the worker is shutting down (state `draining`); heartbeats keep that state. */
+  draining(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -137,9 +156,16 @@ export async function startPresence(ctx: StoreContext, o: PresenceOptions): Prom
     started_at: new Date().toISOString(),
     heartbeat_ms: o.heartbeatMs,
   };
+  let state: WorkerLifecycleState = WorkerLifecycleState.Running;
   const beat = () => {
     const s = o.stats();
-    const info: QueueWorkerInfo = { ...base, running: s.running, completed: s.completed, failed: s.failed };
+    const info: QueueWorkerInfo = {
+      ...base,
+      running: s.running,
+      completed: s.completed,
+      failed: s.failed,
+      state,
+    };
     return kv.put(key, JSON.stringify(info));
   };
   let failing = false;
@@ -163,6 +189,12 @@ export async function startPresence(ctx: StoreContext, o: PresenceOptions): Prom
   }, o.heartbeatMs);
   timer.unref();
   return {
+    async draining() {
+      state = WorkerLifecycleState.Draining;
+      await inFlight;
+      inFlight = beat().catch((err: unknown) => o.onError(err));
+      await inFlight;
+    },
     async close() {
       clearInterval(timer);
       await inFlight;

@@ -313,12 +313,15 @@ export function createWorker<T extends JobTypes = JobTypes>(options: WorkerOptio
           // never started: nothing to drain
         }
         const deadline = Date.now() + (options.shutdownTimeoutMs ?? 30_000);
+        // In the registry as draining while its running jobs finish (ojs-graceful-shutdown).
+        const announced = presence?.draining();
         const pulls = [...loops.values()].map((l) => l.loop.close());
         loops.clear();
         // Draining from here on: segments still arriving for the closed pulls are given back at once.
         const drained = runner?.drain(deadline);
         await Promise.all(pulls);
         await drained;
+        await announced;
         await presence?.close();
         cancelSub?.unsubscribe();
         await svc?.close();
