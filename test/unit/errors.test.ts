@@ -32,6 +32,8 @@ const table: Array<[ErrorCode, number, ExitCode, boolean]> = [
   ["forbidden", 403, 6, false],
   ["payload_too_large", 413, 2, false],
   ["rate_limited", 429, 1, true],
+  ["schema_validation", 400, 2, false],
+  ["queue_full", 429, 3, true],
   ["unsupported", 422, 2, false],
   ["no_targets", 422, 2, false],
   ["backend_error", 503, 3, true],
