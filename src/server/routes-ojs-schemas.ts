@@ -58,13 +58,14 @@ function typeParam(t: string | undefined): string {
 }
 
 export function schemaRoutes(engine: Engine): RouteDef[] {
-  const reg = engine.svc.schemas;
+  // Read at request time: the route table is also built without an engine (the OpenAPI document).
+  const reg = () => engine.svc.schemas;
   const found = (r: StoredSchema | undefined, what: string): StoredSchema => {
     if (!r) throw new NotFoundError("schema", what);
     return r;
   };
   /** `{uri}` of the SDKs, or `{type}` of the extension: a registered URI first. */
-  const byUriOrType = async (key: string) => (await reg.byUri(key)) ?? (await reg.get(key));
+  const byUriOrType = async (key: string) => (await reg().byUri(key)) ?? (await reg().get(key));
 
   const spec: RouteDef[] = [
     defineRoute({
@@ -79,7 +80,7 @@ export function schemaRoutes(engine: Engine): RouteDef[] {
         if (q.per_page !== undefined && q.limit === undefined) q.limit = q.per_page;
         if (q.page !== undefined && q.offset === undefined && q.cursor === undefined)
           q.offset = String((Math.max(1, Number(q.page) || 1) - 1) * (Number(q.limit) || 50));
-        const { page, pagination } = paginate(await reg.list(), q, 50);
+        const { page, pagination } = paginate(await reg().list(), q, 50);
         return ojsJson(c, 200, { schemas: page.map((r) => schemaView(r, false)), pagination });
       },
     }),
@@ -94,7 +95,7 @@ export function schemaRoutes(engine: Engine): RouteDef[] {
       parseBody: raw,
       handler: async (c, { body }) => {
         const b = (typeof body === "object" && body !== null ? body : {}) as Record<string, unknown>;
-        const rec = await reg.register({
+        const rec = await reg().register({
           type: b.type ?? b.job_type,
           version: b.version,
           schema: b.schema,
@@ -110,7 +111,7 @@ export function schemaRoutes(engine: Engine): RouteDef[] {
       tag: "schemas",
       summary: "A job type's schema versions, newest first (is_latest on the first)",
       handler: async (c, { params }) =>
-        ojsJson(c, 200, versionsView(await reg.versions(typeParam(params.type)))),
+        ojsJson(c, 200, versionsView(await reg().versions(typeParam(params.type)))),
     }),
     defineRoute({
       method: "GET",
@@ -120,7 +121,7 @@ export function schemaRoutes(engine: Engine): RouteDef[] {
       summary: "One version of a job type's schema",
       handler: async (c, { params }) => {
         const v = parseSchemaVersion(params.version, "version");
-        const r = found(await reg.get(typeParam(params.type), v), `${params.type}@${v}`);
+        const r = found(await reg().get(typeParam(params.type), v), `${params.type}@${v}`);
         return ojsJson(c, 200, { schema: schemaView(r) });
       },
     }),
@@ -142,7 +143,7 @@ export function schemaRoutes(engine: Engine): RouteDef[] {
       tag: "schemas",
       summary: "Delete one version of a job type's schema (the previous one becomes the latest)",
       handler: async (c, { params }) => {
-        const r = await reg.remove(typeParam(params.type), parseSchemaVersion(params.version, "version"));
+        const r = await reg().remove(typeParam(params.type), parseSchemaVersion(params.version, "version"));
         return ojsJson(c, 200, { deleted: true, schema: schemaView(r, false) });
       },
     }),
@@ -153,8 +154,8 @@ export function schemaRoutes(engine: Engine): RouteDef[] {
       tag: "schemas",
       summary: "Delete a schema by its URI (URL-encoded)",
       handler: async (c, { params }) => {
-        const r = found(await reg.byUri(params.uri!), params.uri!);
-        await reg.remove(r.type, r.version);
+        const r = found(await reg().byUri(params.uri!), params.uri!);
+        await reg().remove(r.type, r.version);
         return ojsJson(c, 200, { deleted: true, schema: schemaView(r, false) });
       },
     }),
@@ -168,7 +169,7 @@ export function schemaRoutes(engine: Engine): RouteDef[] {
       tag: "admin",
       summary: "Registered schemas (as GET /ojs/v1/schemas)",
       handler: async (c, { query }) => {
-        const { page, pagination } = paginate(await reg.list(), query, 50);
+        const { page, pagination } = paginate(await reg().list(), query, 50);
         return ojsJson(c, 200, { schemas: page.map((r) => schemaView(r, false)), pagination });
       },
     }),
@@ -179,7 +180,7 @@ export function schemaRoutes(engine: Engine): RouteDef[] {
       tag: "admin",
       summary: "A job type's schema versions, newest first; 404 when it has none",
       handler: async (c, { params }) => {
-        const all = await reg.versions(typeParam(params.type));
+        const all = await reg().versions(typeParam(params.type));
         if (all.length === 0) throw new NotFoundError("schema", params.type!);
         return ojsJson(c, 200, versionsView(all));
       },
@@ -195,7 +196,7 @@ export function schemaRoutes(engine: Engine): RouteDef[] {
       bodyOptional: true,
       handler: async (c, { params, body }) => {
         const b = (typeof body === "object" && body !== null ? body : {}) as Record<string, unknown>;
-        const rec = await reg.register({
+        const rec = await reg().register({
           type: params.type,
           version: params.version,
           schema: b.schema,
@@ -215,7 +216,7 @@ export function schemaRoutes(engine: Engine): RouteDef[] {
         return ojsJson(
           c,
           200,
-          schemaView(found(await reg.get(typeParam(params.type), v), `${params.type}@${v}`)),
+          schemaView(found(await reg().get(typeParam(params.type), v), `${params.type}@${v}`)),
         );
       },
     }),
@@ -226,7 +227,7 @@ export function schemaRoutes(engine: Engine): RouteDef[] {
       tag: "admin",
       summary: "The latest version of a job type's schema",
       handler: async (c, { params }) =>
-        ojsJson(c, 200, schemaView(found(await reg.get(typeParam(params.type)), params.type!))),
+        ojsJson(c, 200, schemaView(found(await reg().get(typeParam(params.type)), params.type!))),
     }),
     defineRoute({
       method: "DELETE",
@@ -235,7 +236,7 @@ export function schemaRoutes(engine: Engine): RouteDef[] {
       tag: "admin",
       summary: "Delete one version of a job type's schema",
       handler: async (c, { params }) => {
-        const r = await reg.remove(typeParam(params.type), parseSchemaVersion(params.version, "version"));
+        const r = await reg().remove(typeParam(params.type), parseSchemaVersion(params.version, "version"));
         return ojsJson(c, 200, { deleted: true, ...schemaView(r, false) });
       },
     }),
