@@ -88,6 +88,7 @@ const bucketHolds: Record<string, string> = {
   agents: "fleet agents and controllers",
   fleet: "fleet job records",
   gc: "housekeeping's walk cursors",
+  schemas: "JSON Schemas of job args per type and version",
 };
 
 const holds: Record<string, string> = {
