@@ -27,7 +27,7 @@ interface Entry {
   op: OpenApiOperation;
 }
 
-const methods: OpenApiMethod[] = ["get", "post", "put", "delete"];
+const methods: OpenApiMethod[] = ["get", "post", "put", "patch", "delete"];
 
 export function renderDocsPage(doc: OpenApiDocument): string {
   const byTag = new Map<string, Entry[]>(doc.tags.map((t) => [t.name, []]));
@@ -230,7 +230,7 @@ h2 { border-bottom: 1px solid var(--line); padding-bottom: 4px; margin-top: 40px
 .summary { font-weight: 500; margin: 6px 0 0; }
 .opid { color: var(--muted); font-size: 12px; margin: 4px 0; }
 .m { display: inline-block; min-width: 56px; text-align: center; border-radius: 4px; padding: 1px 6px; font: 700 11px/1.6 ui-monospace, monospace; color: #fff; }
-.m-get { background: #2f7d32; } .m-post { background: #1d5fbf; } .m-put { background: #a86400; } .m-delete { background: #b3261e; }
+.m-get { background: #2f7d32; } .m-post { background: #1d5fbf; } .m-put { background: #a86400; } .m-patch { background: #6a3fb5; } .m-delete { background: #b3261e; }
 .scope { font-size: 11px; border-radius: 10px; padding: 0 8px; border: 1px solid var(--line); color: var(--muted); font-weight: 500; }
 .scope-admin { border-color: #b3261e; color: #b3261e; } .scope-write { border-color: #a86400; color: #a86400; } .scope-public { border-color: #2f7d32; color: #2f7d32; }
 code, pre { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px; }

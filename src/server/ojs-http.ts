@@ -9,7 +9,7 @@ import type { MiddlewareHandler } from "hono";
 import { ErrorCode, JetjobError } from "../core/errors.js";
 import { OJS_VERSION } from "./ojs.js";
 
-const ALLOW_METHODS = "GET, POST, PUT, DELETE, OPTIONS";
+const ALLOW_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
 const ALLOW_HEADERS =
   "Content-Type, Accept, Authorization, X-Request-Id, OJS-Version, Last-Event-ID, traceparent, tracestate";
 const EXPOSE_HEADERS =

@@ -46,7 +46,7 @@ export interface OpenApiOperation {
   responses: Record<string, OpenApiResponse | OpenApiReference>;
 }
 
-export type OpenApiMethod = "get" | "post" | "put" | "delete";
+export type OpenApiMethod = "get" | "post" | "put" | "patch" | "delete";
 export type OpenApiPathItem = Partial<Record<OpenApiMethod, OpenApiOperation>>;
 
 export interface OpenApiDocument {

@@ -10,7 +10,7 @@ import { zodToValidationError } from "../core/envelope.js";
 import type { Authenticator, Principal, Scope } from "./auth.js";
 import { hasScope } from "./auth.js";
 
-export type Method = "GET" | "POST" | "PUT" | "DELETE";
+export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
 export interface RouteInput<B> {
   body: B;

@@ -204,7 +204,8 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
       query: pageQuery,
       summary: "List cron schedules by name (?limit=&cursor=, or &offset=)",
       handler: async (c, { query }) => {
-        const all = await engine.listCrons();
+        const on = query.enabled; // ojs-cron §8.2: ?enabled=true|false
+        const all = (await engine.listCrons()).filter((v) => on === undefined || String(v.enabled) === on);
         const { page, pagination } = paginate(all, query, 50);
         return ojsJson(c, 200, { crons: page, cron_jobs: page, pagination });
       },

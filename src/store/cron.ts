@@ -47,6 +47,7 @@ export interface CronRecord {
   createdAt: number;
   /** Time of the last tick handled (fired or skipped). */
   lastRunAt?: number;
+  resumedAt?: number; // when a pause ended: ticks before it never fire late (cron-control.ts)
   lastJobId?: string;
   /** Why the last tick handled did not fire (absent when it fired); cleared by the next that fires. */
   lastError?: CronTickError;
@@ -112,8 +113,8 @@ export interface CronView {
   last_error?: { code: string; message: string; tick_at: string };
   /** The OJS names (http-binding §13, ojs-cron §2): `expression`. */
   cron: string;
-  /** `active`, or `disabled` for a schedule registered with `enabled: false`. */
-  status: "active" | "disabled";
+  /** `active`, or `paused` for a schedule paused or registered with `enabled: false`. */
+  status: "active" | "paused";
   /** The template's job type, or a fleet template's `op`. */
   type?: string;
   args?: unknown;
@@ -125,7 +126,7 @@ export function templateTarget(template: Record<string, unknown>): string | unde
   return typeof template.target === "string" ? template.target : undefined;
 }
 
-function schedule(expression: string, timezone: string | undefined): Cron {
+export function schedule(expression: string, timezone: string | undefined): Cron {
   const expr = expression === "@midnight" ? "@daily" : expression;
   return new Cron(expr, { paused: true, ...(timezone === undefined ? {} : { timezone }) });
 }
@@ -140,7 +141,7 @@ export function cronView(r: CronRecord, nowMs = Date.now()): CronView {
     job_template: r.jobTemplate,
     created_at: toRfc3339(r.createdAt),
     cron: r.expression,
-    status: r.enabled ? "active" : "disabled",
+    status: r.enabled ? "active" : "paused",
   };
   const t = r.jobTemplate;
   const type = typeof t.type === "string" ? t.type : typeof t.op === "string" ? t.op : undefined;
@@ -150,7 +151,7 @@ export function cronView(r: CronRecord, nowMs = Date.now()): CronView {
   const target = templateTarget(r.jobTemplate);
   if (target !== undefined) v.target = target;
   const next = schedule(r.expression, r.timezone).nextRun(new Date(nowMs));
-  if (next) v.next_run_at = toRfc3339(next.getTime());
+  if (next && r.enabled) v.next_run_at = toRfc3339(next.getTime()); // ojs-cron §8.5: none when off
   if (r.lastRunAt !== undefined) v.last_run_at = toRfc3339(r.lastRunAt);
   if (r.lastJobId !== undefined) v.last_job_id = r.lastJobId;
   if (r.lastError !== undefined) {
@@ -289,7 +290,7 @@ const MAX_TICKS_PER_PASS = 100;
 /** The ticks to fire now: due since `lastRunAt`, oldest first, none older than {@link CATCH_UP_MS}. */
 export function dueTicks(r: CronRecord, nowMs: number): number[] {
   const s = schedule(r.expression, r.timezone);
-  const from = Math.max(r.lastRunAt ?? r.createdAt, nowMs - CATCH_UP_MS);
+  const from = Math.max(r.lastRunAt ?? r.createdAt, r.resumedAt ?? 0, nowMs - CATCH_UP_MS);
   const out: number[] = [];
   let t: number | undefined = s.nextRun(new Date(from))?.getTime();
   while (t !== undefined && t <= nowMs && out.length < MAX_TICKS_PER_PASS) {
@@ -338,12 +339,11 @@ async function fire(
       if (!(err instanceof ConflictError && err.code === ErrorCode.Duplicate)) throw err;
     }
   }
-  const id = jobId;
   return casUpdate<CronRecord>(svc.ctx.buckets.cron, r.name, (cur) => {
     if (!cur || cur.createdAt !== r.createdAt || (cur.lastRunAt ?? 0) >= tick) return undefined;
     cur.lastRunAt = tick;
-    if (id === undefined) delete cur.lastJobId;
-    else cur.lastJobId = id;
+    if (jobId === undefined) delete cur.lastJobId;
+    else cur.lastJobId = jobId;
     if (tickError === undefined) delete cur.lastError;
     else cur.lastError = tickError;
     return cur;
