@@ -78,10 +78,24 @@ export function createHttpCaller(baseUrl: string, o: { token?: string; timeoutMs
 
 function apiError(status: number, body: unknown): JetjobError {
   const e = (
-    body as { error?: { code?: string; message?: string; details?: Record<string, unknown>; hint?: string } }
+    body as {
+      error?: {
+        code?: string;
+        type?: string;
+        message?: string;
+        details?: Record<string, unknown>;
+        hint?: string;
+      };
+    }
   )?.error;
-  // OJS routes send jetjob's own codes with the `x_` prefix (http-binding §16.3).
-  const raw = e?.code?.startsWith("x_") ? e.code.slice(2) : e?.code;
+  // OJS routes send jetjob's own codes with the `x_` prefix (http-binding §16.3), or an extension's
+  // spelling (`QUEUE_FULL`); `type` is always jetjob's code.
+  const raw =
+    e?.type !== undefined && codes.has(e.type)
+      ? e.type
+      : e?.code?.startsWith("x_")
+        ? e.code.slice(2)
+        : e?.code;
   const code =
     raw && codes.has(raw)
       ? (raw as ErrorCode)

@@ -106,7 +106,7 @@ describe("backpressure", () => {
     assert.equal((await push("bp-c")).status, 201);
     assert.equal((await push("bp-c")).status, 429);
     const full = await cli(["job", "add", "bp.job", "--queue", "bp-c", ...flags]);
-    assert.notEqual(full.code, 0, "the CLI reports the refusal");
+    assert.equal(full.code, 3, "queue_full: come back later (exit 3), as the HTTP client maps QUEUE_FULL");
     assert.equal((await cli(["queue", "config", "bp-c", "--max-depth", "0", ...flags])).code, 0);
     assert.equal((await push("bp-c")).status, 201);
   });
