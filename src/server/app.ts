@@ -114,7 +114,13 @@ export function createApp(o: AppOptions): App {
   hono.use("*", cors(o.corsOrigins ?? []));
   hono.use("*", ojsVersionCheck());
 
-  const deps = { engine: o.engine, version: o.version, startedAt, enableReset: o.enableReset ?? false };
+  const deps = {
+    engine: o.engine,
+    version: o.version,
+    startedAt,
+    enableReset: o.enableReset ?? false,
+    fleet: o.fleet,
+  };
   const routes: RouteDef[] = [
     ...ojsJobRoutes(deps),
     ...ojsProgressRoutes(o.engine),
@@ -154,7 +160,7 @@ export function createApp(o: AppOptions): App {
 
   // Liveness + NATS/JetStream state for load balancers and `jetjob` clients (no token needed).
   hono.get("/health", (c) =>
-    health(c, { engine: o.engine, version: o.version, startedAt, enableReset: false }),
+    health(c, { engine: o.engine, version: o.version, startedAt, enableReset: false, fleet: o.fleet }),
   );
   // Readiness for load balancers (ojs-observability; the same answer as /ojs/v1/ready).
   hono.get("/ready", (c) =>

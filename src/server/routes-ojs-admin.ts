@@ -6,6 +6,8 @@ import type { StorageStatus } from "../store/storage-guard.js";
 import type { Context } from "hono";
 
 import { ErrorCode, JetjobError, ValidationError } from "../core/errors.js";
+import type { WorkerView } from "../fleet/workers.js";
+import { listAllWorkers } from "../fleet/workers.js";
 import { queueNameSchema } from "../core/schema.js";
 import { toRfc3339 } from "../core/time.js";
 import { Scope } from "./auth.js";
@@ -298,10 +300,13 @@ function bounded<T>(f: () => Promise<T>): Promise<T> {
 export async function health(c: Context, d: OjsRouteDeps): Promise<Response> {
   const base = { version: d.version, uptime_seconds: Math.floor((Date.now() - d.startedAt) / 1000) };
   try {
-    const [latency, store] = await Promise.all([
+    const [latency, store, queues] = await Promise.all([
       bounded(() => d.engine.ping()),
       bounded(() => d.engine.health()),
+      // The admin UI's queue summary; an unanswered queue listing leaves it out, not the health.
+      bounded(() => d.engine.listQueues()).catch(() => undefined),
     ]);
+    const workers = d.fleet ? listAllWorkers(d.fleet) : undefined;
     return ojsJson(c, 200, {
       status: store.ready && store.recreatedStreams.length === 0 ? "ok" : "degraded",
       ...base,
@@ -309,6 +314,8 @@ export async function health(c: Context, d: OjsRouteDeps): Promise<Response> {
       storage: storageView(store.storage),
       streams: { missing: store.missingStreams, recreated: store.recreatedStreams },
       ...(store.problems.length > 0 ? { problems: store.problems } : {}),
+      ...(queues ? { queues: { total: queues.length, paused: queues.filter((q) => q.paused).length } } : {}),
+      ...(workers ? { workers: workerSummary(workers) } : {}),
     });
   } catch (err) {
     return ojsJson(c, 503, {
@@ -321,6 +328,12 @@ export async function health(c: Context, d: OjsRouteDeps): Promise<Response> {
       },
     });
   }
+}
+
+/** Registered workers (SDK and HTTP queue workers, fleet agents): `active` while they beat, else `stale`. */
+function workerSummary(all: readonly WorkerView[]): Record<string, number> {
+  const active = all.filter((w) => w.online).length;
+  return { total: all.length, active, stale: all.length - active };
 }
 
 /** `GET /ready`, `/ojs/v1/ready`: 200 when new jobs can be stored now, else 503 with the reasons. */

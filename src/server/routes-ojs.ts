@@ -9,6 +9,7 @@ import { applyTraceContext, parseEnqueueRequest } from "../core/envelope.js";
 import { enqueueRequestSchema } from "../core/schema.js";
 import type { TraceContext } from "../core/tracing.js";
 import { traceContextOf } from "../core/tracing.js";
+import type { Controller } from "../fleet/controller.js";
 import type { Engine } from "../store/engine.js";
 import { Scope } from "./auth.js";
 import { noteHttpFetcher, takesJobs } from "./http-fetchers.js";
@@ -29,6 +30,8 @@ export interface OjsRouteDeps {
   version: string;
   startedAt: number;
   enableReset: boolean;
+  /** The worker registry, for the worker summary in the health answer (absent: no summary). */
+  fleet?: Controller | undefined;
 }
 
 export function ojsJobRoutes(d: OjsRouteDeps): RouteDef[] {
