@@ -45,6 +45,8 @@ export function manifest(version: string): Record<string, unknown> {
     backend: "nats-jetstream",
     capabilities: {
       batch_enqueue: true,
+      // The admin UI shows its Crons page only under this name (/ojs/v1/crons, routes-ojs-cron.ts).
+      cron: true,
       cron_jobs: true,
       dead_letter: true,
       delayed_jobs: true,
