@@ -1,5 +1,5 @@
 /**
- * `jetjob cron list|add|delete`: schedules that enqueue a job on a cron expression, or (with
+ * `jetjob cron list|add|delete|pause|resume|trigger`: schedules that enqueue a job on a cron expression, or (with
  * `--target`) run a fleet job on the agents the target selects.
  */
 import type { Command } from "commander";
@@ -68,7 +68,9 @@ export function printCron(c: CronInfo, json: boolean | undefined): void {
 }
 
 export function registerCronCommands(program: Command, run: Runner): void {
-  const cron = program.command("cron").description("list, add and delete cron schedules");
+  const cron = program
+    .command("cron")
+    .description("list, add, delete, pause, resume and trigger cron schedules");
 
   addClientFlags(cron.command("list").description("list cron schedules")).action((f: ClientFlags) =>
     run(async () => {
@@ -141,6 +143,39 @@ export function registerCronCommands(program: Command, run: Runner): void {
       const info = await clientFor(f).cron.delete(name);
       if (f.json) return printJson(info);
       process.stdout.write(`cron schedule ${info.name} deleted\n`);
+    }, f.json),
+  );
+
+  for (const op of ["pause", "resume"] as const) {
+    addClientFlags(
+      cron
+        .command(op)
+        .description(
+          op === "pause"
+            ? "pause a cron schedule: it does not fire until resumed"
+            : "resume a paused cron schedule (ticks missed while paused are not fired)",
+        )
+        .argument("<name>", "schedule name"),
+    ).action((name: string, f: ClientFlags) =>
+      run(async () => {
+        const c = clientFor(f).cron;
+        const info = await (op === "pause" ? c.pause(name) : c.resume(name));
+        if (f.json) return printJson(info);
+        process.stdout.write(`cron schedule ${info.name} ${op === "pause" ? "paused" : "resumed"}\n`);
+      }, f.json),
+    );
+  }
+
+  addClientFlags(
+    cron
+      .command("trigger")
+      .description("enqueue a schedule's job once, now (not a tick: next and last run stay)")
+      .argument("<name>", "schedule name"),
+  ).action((name: string, f: ClientFlags) =>
+    run(async () => {
+      const job = await clientFor(f).cron.trigger(name);
+      if (f.json) return printJson(job);
+      process.stdout.write(`cron schedule ${name}: job ${job.id} enqueued on ${job.queue}\n`);
     }, f.json),
   );
 }

@@ -103,6 +103,10 @@ export interface Api {
     list(): Promise<CronInfo[]>;
     register(body: Record<string, unknown>): Promise<CronInfo>;
     delete(name: string): Promise<CronInfo>;
+    /** Pauses (`enabled: false`) or resumes a schedule. */
+    setEnabled(name: string, enabled: boolean): Promise<CronInfo>;
+    /** Enqueues the schedule's job once, now. */
+    trigger(name: string): Promise<Job>;
   };
   workflows: {
     create(body: Record<string, unknown>): Promise<WorkflowInfo>;

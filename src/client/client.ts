@@ -173,6 +173,11 @@ export interface Client<T extends JobTypes = JobTypes> {
     /** Registers or replaces a schedule. */
     add(def: CronDefinition): Promise<CronInfo>;
     delete(name: string): Promise<CronInfo>;
+    /** Pauses a schedule: it does not fire until resumed (ticks missed meanwhile are not fired). */
+    pause(name: string): Promise<CronInfo>;
+    resume(name: string): Promise<CronInfo>;
+    /** Enqueues the schedule's job once, now (not a tick). */
+    trigger(name: string): Promise<Job>;
   };
   workflows: {
     /** Steps run one after another; each gets the earlier results as `parent_results`. */
@@ -326,6 +331,9 @@ export function createClient<T extends JobTypes = JobTypes>(options: ClientOptio
           job_template: "target" in d.job ? fleetTemplate(d.job) : body(d.job),
         }),
       delete: (name) => api.cron.delete(name),
+      pause: (name) => api.cron.setEnabled(name, false),
+      resume: (name) => api.cron.setEnabled(name, true),
+      trigger: (name) => api.cron.trigger(name),
     },
     workflows: {
       chain: (steps, o = {}) => workflow("chain", "steps", steps, o.name ? { name: o.name } : {}),

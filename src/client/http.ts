@@ -233,6 +233,13 @@ export function createHttpTransport(url: string, o: { token?: string; timeoutMs?
       async delete(name) {
         return (await http.call<{ cron: CronInfo }>("DELETE", `/ojs/v1/cron/${enc(name)}`)).cron;
       },
+      async setEnabled(name, enabled) {
+        const op = enabled ? "resume" : "pause";
+        return (await http.call<{ cron_job: CronInfo }>("POST", `/ojs/v1/cron/${enc(name)}/${op}`)).cron_job;
+      },
+      async trigger(name) {
+        return (await http.call<{ job: Job }>("POST", `/ojs/v1/cron/${enc(name)}/trigger`)).job;
+      },
     },
     workflows: {
       async create(body) {

@@ -16,6 +16,7 @@ import { NotFoundError, ValidationError } from "../core/errors.js";
 import type { JobState } from "../core/states.js";
 import { allJobStates } from "../core/states.js";
 import { deleteCron, listCrons, registerCron } from "../store/cron.js";
+import { setCronEnabled, triggerCron } from "../store/cron-control.js";
 import { parseFleetTemplate } from "../fleet/request.js";
 import { deleteDeadLetter, listDeadLetters, retryDeadLetter, retryJob } from "../store/dlq.js";
 import { decodeEvents, toEventView } from "../store/events.js";
@@ -134,6 +135,8 @@ export function createNatsTransport(o: ClientOptions): Api {
       // Checked as the API server checks it; the scheduling server's controller creates the jobs.
       register: (body) => withSvc((svc) => registerCron(svc, body, { fleet: { check: parseFleetTemplate } })),
       delete: (name) => withSvc((svc) => deleteCron(svc, name)),
+      setEnabled: (name, enabled) => withSvc((svc) => setCronEnabled(svc, name, enabled)),
+      trigger: (name) => withSvc(async (svc) => asJob(await triggerCron(svc, name))),
     },
     workflows: {
       create: (body) => withSvc((svc) => svc.schemas.ready().then(() => createWorkflow(svc, body))),

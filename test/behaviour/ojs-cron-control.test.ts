@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
+import { createClient } from "../../src/client/client.js";
 import type { RunningApiServer } from "../../src/server/run.js";
 import { cronTick } from "../../src/store/cron.js";
 import { callApi, runTestServer } from "../harness/app.js";
@@ -101,5 +102,19 @@ describe("OJS cron pause, resume, trigger, history", () => {
     assert.equal(ch.body.schedule, "0 0 1 7 *");
     assert.equal(ch.body.last_run_at, new Date(y2).toISOString().replace(".000Z", "Z"));
     assert.equal((await api("PATCH", "/ojs/v1/cron/yearly", { enabled: "no" })).status, 400);
+  });
+
+  it("the client pauses, resumes and triggers over HTTP and over NATS", async () => {
+    for (const client of [createClient({ url: srv.url, token }), createClient({ nats: h.nats.url })]) {
+      try {
+        assert.equal((await client.cron.pause("yearly")).enabled, false);
+        assert.equal((await client.cron.resume("yearly")).status, "active");
+        const job = await client.cron.trigger("yearly");
+        assert.equal(job.type, "report.yearly");
+        assert.equal(job.queue, "reports");
+      } finally {
+        await client.close();
+      }
+    }
   });
 });
