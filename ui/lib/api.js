@@ -1,0 +1,69 @@
+// @ts-check
+// The REST API, called with the user's token. The token stays in the browser (sessionStorage, or
+// localStorage with "remember"); every request sends it as a bearer token, and live streams (SSE)
+// pass it as ?access_token= (see live.js).
+
+const key = "jetjob.token";
+/** @type {string | null} */
+let token = localStorage.getItem(key) ?? sessionStorage.getItem(key);
+
+/** The token the dashboard calls the API with, or null before login. */
+export const currentToken = () => token;
+
+/** Keeps a token that the server accepted. @param {string} t @param {boolean} remember */
+export function saveToken(t, remember) {
+  token = t;
+  (remember ? localStorage : sessionStorage).setItem(key, t);
+}
+
+/** Forgets the token everywhere. */
+export function forgetToken() {
+  token = null;
+  localStorage.removeItem(key);
+  sessionStorage.removeItem(key);
+}
+
+/** @type {(message: string) => void} */
+let onRefused = () => undefined;
+/** What to do when the server refuses the token (401): app.js logs out. @param {(message: string) => void} fn */
+export function whenRefused(fn) {
+  onRefused = fn;
+}
+
+/** An error answer of the API: its HTTP status and the error's stable code. */
+export class ApiError extends Error {
+  /** @param {number} status @param {any} body */
+  constructor(status, body) {
+    super(body?.error?.message ?? `HTTP ${status}`);
+    this.status = status;
+    /** @type {string | undefined} */
+    this.code = body?.error?.code;
+  }
+}
+
+/**
+ * Calls the API and answers the parsed JSON body (untyped: each view reads the fields it shows).
+ * @param {string} method
+ * @param {string} path
+ * @param {unknown} [body]
+ * @returns {Promise<any>}
+ */
+export async function api(method, path, body) {
+  /** @type {Record<string, string>} */
+  const headers = { Accept: "application/json" };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const res = await fetch(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  const parsed = text ? JSON.parse(text) : undefined;
+  if (res.status === 401) {
+    onRefused("Your token was refused; log in again.");
+    throw new ApiError(401, parsed);
+  }
+  if (!res.ok) throw new ApiError(res.status, parsed);
+  return parsed;
+}

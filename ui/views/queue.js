@@ -1,0 +1,121 @@
+// @ts-check
+// A queue: its counts, pause/resume, consumers, and its jobs by state (live).
+import { api } from "../lib/api.js";
+import { badge, h, render, toast } from "../lib/dom.js";
+import { short, time } from "../lib/format.js";
+import { debounce, stream } from "../lib/live.js";
+import { jobStates } from "../lib/names.js";
+import { statsOf } from "../lib/widgets.js";
+
+/** The order of the state tabs; the states themselves come from the server (names.js). */
+const tabOrder = [
+  "available",
+  "active",
+  "scheduled",
+  "retryable",
+  "pending",
+  "completed",
+  "discarded",
+  "cancelled",
+];
+const rank = (/** @type {string} */ s) => (tabOrder.includes(s) ? tabOrder.indexOf(s) : tabOrder.length);
+const states = [...jobStates].sort((a, b) => rank(a) - rank(b));
+
+export async function queueView(name, state) {
+  const enc = encodeURIComponent(name);
+  const head = h("div");
+  const list = h("div", { id: "jobs" });
+  const tabs = h(
+    "div",
+    { class: "toolbar tabs" },
+    h("a", { href: `#/queues/${enc}`, class: state ? "" : "active" }, "all"),
+    ...states.map((s) =>
+      h("a", { href: `#/queues/${enc}?state=${s}`, class: state === s ? "active" : "" }, s),
+    ),
+  );
+  render(h("h1", {}, "Queue ", h("span", { class: "mono" }, name)), head, tabs, list);
+  let cursor;
+  async function refreshHead() {
+    const s = statsOf(await api("GET", `/ojs/v1/queues/${enc}/stats`));
+    const toggle = h(
+      "button",
+      {
+        id: "pause-toggle",
+        onclick: async () => {
+          await api("POST", `/ojs/v1/queues/${enc}/${s.paused ? "resume" : "pause"}`, {});
+          toast(s.paused ? "resumed" : "paused");
+          await refreshHead();
+        },
+      },
+      s.paused ? "Resume" : "Pause",
+    );
+    const { workers: takers } = await api("GET", "/api/v1/workers?kind=queue").catch(() => ({ workers: [] }));
+    const consumers = takers.filter((w) => w.queues.includes(name)).length;
+    const waitingAlone = consumers === 0 && !s.paused && (s.available ?? 0) > 0;
+    const consumerNote = h(
+      "span",
+      { id: "consumers", "data-consumers": consumers },
+      waitingAlone
+        ? h("span", { class: "badge s-offline" }, "⚠ jobs wait, no worker takes this queue")
+        : `${consumers} worker${consumers === 1 ? "" : "s"} online`,
+    );
+    head.replaceChildren(
+      h(
+        "div",
+        { class: "cards" },
+        ...states
+          .filter((k) => k in s || k === "available")
+          .map((k) =>
+            h("div", { class: "card" }, h("div", { class: "n" }, s[k] ?? 0), h("div", { class: "l" }, k)),
+          ),
+      ),
+      h(
+        "div",
+        { class: "toolbar" },
+        s.paused ? badge("paused") : badge("active", "active-q"),
+        toggle,
+        consumerNote,
+      ),
+    );
+  }
+  async function refreshList(more) {
+    const q = new URLSearchParams({ queue: name, limit: "50" });
+    if (state) q.set("state", state);
+    if (more && cursor) q.set("cursor", cursor);
+    const page = await api("GET", `/api/v1/jobs?${q}`);
+    cursor = page.next_cursor;
+    const rows = page.jobs.map((j) =>
+      h(
+        "tr",
+        { "data-job": j.id },
+        h("td", {}, h("a", { class: "mono", href: `#/jobs/${j.id}` }, j.id)),
+        h("td", {}, j.type),
+        h("td", {}, badge(j.state)),
+        h("td", { class: "num" }, `${j.attempt}/${j.max_attempts}`),
+        h("td", {}, short(j.args, 60)),
+        h("td", {}, time(j.created_at)),
+      ),
+    );
+    const table = more
+      ? /** @type {HTMLTableElement} */ (list.querySelector("table"))
+      : h(
+          "table",
+          {},
+          h("tr", {}, ...["id", "type", "state", "attempt", "args", "created"].map((t) => h("th", {}, t))),
+        );
+    table.append(...rows);
+    const moreButton = cursor
+      ? h("p", {}, h("button", { onclick: () => void refreshList(true) }, "More"))
+      : "";
+    list.replaceChildren(
+      page.jobs.length === 0 && !more ? h("p", { class: "muted" }, "No jobs here.") : table,
+      moreButton,
+    );
+  }
+  await Promise.all([refreshHead(), refreshList(false)]);
+  const soon = debounce(
+    () => void Promise.all([refreshHead(), refreshList(false)]).catch(() => undefined),
+    300,
+  );
+  stream(`/ojs/v1/queues/${enc}/events`, soon);
+}
