@@ -176,6 +176,7 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
         const page = await engine.deadLetters(q);
         return ojsJson(c, 200, {
           jobs: page.jobs,
+          total: page.total, // beside pagination.total: the OJS CLI's `dead-letter` reads it here
           pagination: pagination(page.total, limit, offset, page.jobs.length),
         });
       },
