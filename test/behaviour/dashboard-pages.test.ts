@@ -1,0 +1,107 @@
+/**
+ * The dashboard's pages and actions added for issue 19, in a real browser (Debian's chromium driven by
+ * playwright-core) against a real `jetjob start`: the login screen without nav, the cron page (queue
+ * from `options.queue`, add, pause, resume, trigger).
+ */
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+
+import type { Browser, Page } from "playwright-core";
+import { chromium } from "playwright-core";
+
+import { startJetjob } from "../harness/cli.js";
+import type { Started } from "../harness/cli.js";
+
+const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+describe("web dashboard pages (chromium)", () => {
+  let dir: string;
+  let s: Started;
+  let api: string;
+  let token: string;
+  let browser: Browser;
+  let page: Page;
+
+  /** Calls the API with the admin token and answers the parsed body. */
+  const call = async <T = unknown>(method: string, path: string, body?: unknown): Promise<T> => {
+    const res = await fetch(`${api}${path}`, {
+      method,
+      headers: {
+        Authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    assert.ok(res.ok, `${method} ${path}: ${res.status} ${text}`);
+    return (text ? JSON.parse(text) : undefined) as T;
+  };
+
+  before(async () => {
+    assert.ok(existsSync(chromiumPath), `chromium not found at ${chromiumPath} (apt-get install chromium)`);
+    dir = mkdtempSync(join(tmpdir(), "jetjob-ui-pages-"));
+    s = await startJetjob(dir);
+    ({ api } = JSON.parse(readFileSync(join(dir, "endpoints.json"), "utf8")) as { api: string });
+    token = readFileSync(join(dir, "admin.token"), "utf8").trim();
+    browser = await chromium.launch({ executablePath: chromiumPath });
+    page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+  });
+  after(async () => {
+    await browser?.close();
+    s.child.kill("SIGTERM");
+    await new Promise((r) => s.child.once("exit", r));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("shows neither the nav nor Log out on the login screen", async () => {
+    await page.goto(api);
+    await page.waitForSelector("#login");
+    assert.equal(await page.isVisible("#nav"), false, "nav hidden");
+    assert.equal(await page.isVisible("#logout"), false, "Log out hidden");
+    await page.fill("input[name=token]", token);
+    await page.click("#login button[type=submit]");
+    await page.waitForSelector("h1:has-text('Overview')");
+    assert.equal(await page.isVisible("#logout"), true, "Log out shown once logged in");
+  });
+
+  it("cron page: shows the template's options.queue, adds, pauses, resumes and triggers a schedule", async () => {
+    await call("POST", "/ojs/v1/cron", {
+      name: "nightly",
+      expression: "0 3 * * *",
+      job_template: { type: "report.build", args: [1], options: { queue: "reports" } },
+    });
+    await page.goto(`${api}/#/cron`);
+    await page.waitForSelector('tr[data-cron="nightly"] [data-cron-queue="reports"]');
+    await page.waitForSelector('tr[data-cron="nightly"] [data-state=enabled]');
+
+    await page.click('tr[data-cron="nightly"] [data-cron-action=pause]');
+    await page.waitForSelector('tr[data-cron="nightly"] [data-state=paused]');
+    assert.equal(
+      (await call<{ cron_job: { enabled: boolean } }>("GET", "/ojs/v1/cron/nightly")).cron_job.enabled,
+      false,
+    );
+    await page.click('tr[data-cron="nightly"] [data-cron-action=resume]');
+    await page.waitForSelector('tr[data-cron="nightly"] [data-state=enabled]');
+
+    await page.click('tr[data-cron="nightly"] [data-cron-action=trigger]');
+    await page.waitForSelector("#toast:has-text('triggered nightly')");
+    const stats = await call<{ stats: { available: number } }>("GET", "/ojs/v1/queues/reports/stats");
+    assert.equal(stats.stats.available, 1, "the trigger enqueued one job on the template's queue");
+
+    await page.fill("#cron-add input[name=name]", "hourly-sync");
+    await page.fill("#cron-add input[name=expression]", "0 * * * *");
+    await page.fill("#cron-add input[name=type]", "sync.run");
+    await page.fill("#cron-add input[name=queue]", "sync");
+    await page.fill("#cron-add input[name=args]", '["all"]');
+    await page.click("#cron-add button[type=submit]");
+    await page.waitForSelector('tr[data-cron="hourly-sync"] [data-cron-queue="sync"]');
+    const added = await call<{ cron_job: { job_template: { args: unknown } } }>(
+      "GET",
+      "/ojs/v1/cron/hourly-sync",
+    );
+    assert.deepEqual(added.cron_job.job_template.args, ["all"]);
+  });
+});
