@@ -14,6 +14,7 @@ import { showLogin } from "./views/login.js";
 import { overview } from "./views/overview.js";
 import { queueView } from "./views/queue.js";
 import { workersView } from "./views/workers.js";
+import { workflowView } from "./views/workflow.js";
 
 /** @type {import("./lib/router.js").Route[]} */
 const routes = [
@@ -25,6 +26,7 @@ const routes = [
   { first: "dlq", view: () => dlqView() },
   { first: "cron", view: () => cronView() },
   { first: "locks", view: () => locksView() },
+  { first: "workflows", needsId: true, view: (p) => workflowView(p[1] ?? "") },
 ];
 
 const show = () =>

@@ -104,4 +104,28 @@ describe("web dashboard pages (chromium)", () => {
     );
     assert.deepEqual(added.cron_job.job_template.args, ["all"]);
   });
+
+  it("workflow page: from a step's job page to the workflow's steps with their states and jobs", async () => {
+    const created = await call<{
+      workflow: { id: string; steps: Array<{ id: string; job_id: string | null }> };
+    }>("POST", "/ojs/v1/workflows", {
+      name: "signup",
+      steps: [
+        { id: "mail", type: "t.mail", args: [], depends_on: ["account"] },
+        { id: "account", type: "t.account", args: [], depends_on: [] },
+      ],
+    });
+    const wf = created.workflow;
+    const first = wf.steps.find((x) => x.id === "account")!.job_id!;
+    await page.goto(`${api}/#/jobs/${first}`);
+    await page.click(`[data-field=workflow] a`);
+    await page.waitForSelector(`h1:has-text('Workflow ${wf.id}')`);
+    await page.waitForSelector('tr[data-step="account"] [data-state=available]');
+    await page.waitForSelector('tr[data-step="mail"] [data-state=pending]');
+    const order = await Promise.all(
+      (await page.locator("tr[data-step]").all()).map((r) => r.getAttribute("data-step")),
+    );
+    assert.deepEqual(order, ["account", "mail"], "a step comes after the steps it waits for");
+    assert.equal(await page.textContent('tr[data-step="mail"] td:last-child'), "account");
+  });
 });

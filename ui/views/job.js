@@ -60,6 +60,10 @@ export async function jobView(id) {
       ["completed", j.completed_at && time(j.completed_at)],
       ["cancelled", j.cancelled_at && time(j.cancelled_at)],
       ["worker", j.worker_id],
+      [
+        "workflow",
+        j.workflow_id && h("a", { class: "mono", href: `#/workflows/${j.workflow_id}` }, j.workflow_id),
+      ],
       ["progress", progressBar(j)],
       ["exclusive key", j.exclusive_key],
       ["trace", j.traceparent],
