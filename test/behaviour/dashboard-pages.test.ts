@@ -128,4 +128,41 @@ describe("web dashboard pages (chromium)", () => {
     assert.deepEqual(order, ["account", "mail"], "a step comes after the steps it waits for");
     assert.equal(await page.textContent('tr[data-step="mail"] td:last-child'), "account");
   });
+
+  /** A job that failed its only attempt into the dead-letter queue, through the OJS worker API. */
+  const deadLetter = async (
+    queue: string,
+    args: unknown[],
+    error: Record<string, unknown>,
+  ): Promise<string> => {
+    const { job } = await call<{ job: { id: string } }>("POST", "/ojs/v1/jobs", {
+      type: "test.fails",
+      args,
+      options: { queue, retry: { max_attempts: 1, on_exhaustion: "dead_letter" } },
+    });
+    const { jobs } = await call<{ jobs: Array<{ id: string }> }>("POST", "/ojs/v1/workers/fetch", {
+      queues: [queue],
+      worker_id: "ui-test",
+    });
+    assert.equal(jobs[0]?.id, job.id);
+    await call("POST", "/ojs/v1/workers/nack", { job_id: job.id, worker_id: "ui-test", error });
+    return job.id;
+  };
+
+  it("dead-letter page: failed-at and args columns, select all, retry the selected", async () => {
+    const ids = [
+      await deadLetter("dlq-a", ["alpha", 1], { message: "boom" }),
+      await deadLetter("dlq-a", ["beta", 2], { message: "bang" }),
+    ];
+    await page.goto(`${api}/#/dlq`);
+    for (const id of ids) await page.waitForSelector(`tr[data-job="${id}"]`);
+    assert.match((await page.textContent(`tr[data-job="${ids[0]}"] [data-field=args]`)) ?? "", /alpha/);
+    assert.notEqual((await page.textContent(`tr[data-job="${ids[0]}"] [data-field=failed-at]`))?.trim(), "–");
+    await page.check("#select-all");
+    for (const id of ids) assert.equal(await page.isChecked(`tr[data-job="${id}"] input[data-select]`), true);
+    await page.click("#retry-selected");
+    for (const id of ids) await page.waitForSelector(`tr[data-job="${id}"]`, { state: "detached" });
+    const stats = await call<{ stats: { available: number } }>("GET", "/ojs/v1/queues/dlq-a/stats");
+    assert.equal(stats.stats.available, 2, "both retried onto their queue");
+  });
 });

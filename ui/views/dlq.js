@@ -1,14 +1,18 @@
 // @ts-check
-// Dead letters: retry or delete one, or the selected ones.
+// Dead letters: when each failed, its args and error; retry or delete one, the selected ones, or select
+// them all.
 import { api } from "../lib/api.js";
 import { h, render, toast } from "../lib/dom.js";
+import { short, time } from "../lib/format.js";
 import { every } from "../lib/live.js";
 
 export async function dlqView() {
-  const list = h("div");
+  const list = h("div", { class: "scroll" });
   const bar = h("div", { class: "toolbar" });
   render(h("h1", {}, "Dead letters"), bar, list);
+  /** @type {Set<string>} */
   const selected = new Set();
+  /** @param {"retry" | "delete"} action */
   async function bulk(action) {
     for (const id of [...selected]) {
       if (action === "retry") await api("POST", `/ojs/v1/dead-letter/${id}/retry`, {});
@@ -20,7 +24,22 @@ export async function dlqView() {
   }
   async function refresh() {
     const page = await api("GET", "/ojs/v1/dead-letter?limit=200");
-    for (const id of [...selected]) if (!page.jobs.some((j) => j.id === id)) selected.delete(id);
+    for (const id of [...selected])
+      if (!page.jobs.some((/** @type {any} */ j) => j.id === id)) selected.delete(id);
+    const boxes = () => /** @type {HTMLInputElement[]} */ ([...list.querySelectorAll("input[data-select]")]);
+    const all = h("input", {
+      type: "checkbox",
+      id: "select-all",
+      "aria-label": "select all",
+      checked: page.jobs.length > 0 && page.jobs.every((/** @type {any} */ j) => selected.has(j.id)),
+      onchange: (/** @type {Event} */ e) => {
+        const on = /** @type {HTMLInputElement} */ (e.target).checked;
+        for (const j of page.jobs)
+          if (on) selected.add(j.id);
+          else selected.delete(j.id);
+        for (const b of boxes()) b.checked = on;
+      },
+    });
     bar.replaceChildren(
       h("span", { class: "muted" }, `${page.pagination.total} dead letter(s)`),
       h("button", { id: "retry-selected", onclick: () => void bulk("retry") }, "Retry selected"),
@@ -39,8 +58,10 @@ export async function dlqView() {
             h(
               "tr",
               {},
-              h("th", {}, ""),
-              ...["id", "type", "queue", "error", "attempts", ""].map((t) => h("th", {}, t)),
+              h("th", {}, all),
+              ...["id", "type", "queue", "failed at", "args", "error", "attempts", ""].map((t) =>
+                h("th", {}, t),
+              ),
             ),
             ...page.jobs.map((j) =>
               h(
@@ -51,13 +72,28 @@ export async function dlqView() {
                   {},
                   h("input", {
                     type: "checkbox",
+                    "data-select": j.id,
                     checked: selected.has(j.id),
-                    onchange: (e) => (e.target.checked ? selected.add(j.id) : selected.delete(j.id)),
+                    onchange: (/** @type {Event} */ e) => {
+                      if (/** @type {HTMLInputElement} */ (e.target).checked) selected.add(j.id);
+                      else selected.delete(j.id);
+                      /** @type {HTMLInputElement} */ (all).checked = boxes().every((b) => b.checked);
+                    },
                   }),
                 ),
                 h("td", {}, h("a", { class: "mono", href: `#/jobs/${j.id}` }, j.id)),
                 h("td", {}, j.type),
                 h("td", {}, j.queue),
+                h(
+                  "td",
+                  { "data-field": "failed-at" },
+                  time(j.discarded_at ?? j.completed_at ?? j.error?.occurred_at),
+                ),
+                h(
+                  "td",
+                  { class: "mono", "data-field": "args", title: JSON.stringify(j.args) },
+                  short(j.args, 60),
+                ),
                 h("td", {}, j.error ? `${j.error.code ?? ""} ${j.error.message ?? ""}` : ""),
                 h("td", { class: "num" }, j.attempt),
                 h(
