@@ -19,7 +19,15 @@ import { workflowView } from "./views/workflow.js";
 /** @type {import("./lib/router.js").Route[]} */
 const routes = [
   { first: "", view: () => overview() },
-  { first: "queues", needsId: true, view: (p, q) => queueView(p[1] ?? "", q.get("state") ?? undefined) },
+  {
+    first: "queues",
+    needsId: true,
+    view: (p, q) =>
+      queueView(p[1] ?? "", q.get("state") ?? undefined, {
+        type: q.get("type") ?? undefined,
+        id: q.get("id") ?? undefined,
+      }),
+  },
   { first: "jobs", needsId: true, view: (p) => jobView(p[1] ?? "") },
   { first: "fleet", view: () => fleetList() },
   { first: "workers", view: () => workersView() },

@@ -165,4 +165,42 @@ describe("web dashboard pages (chromium)", () => {
     const stats = await call<{ stats: { available: number } }>("GET", "/ojs/v1/queues/dlq-a/stats");
     assert.equal(stats.stats.available, 2, "both retried onto their queue");
   });
+
+  it("queue page: searches by job type (exact or prefix*) and by the start of a job id", async () => {
+    const enqueue = async (type: string) =>
+      (
+        await call<{ job: { id: string } }>("POST", "/ojs/v1/jobs", {
+          type,
+          args: [],
+          options: { queue: "find" },
+        })
+      ).job.id;
+    const mail1 = await enqueue("mail.send");
+    const mail2 = await enqueue("mail.bounce");
+    const sms = await enqueue("sms.send");
+    const rows = async () =>
+      (
+        await Promise.all(
+          (await page.locator("#jobs tr[data-job]").all()).map((r) => r.getAttribute("data-job")),
+        )
+      ).sort();
+    await page.goto(`${api}/#/queues/find`);
+    await page.waitForSelector(`tr[data-job="${sms}"]`);
+
+    await page.fill("#queue-search input[name=type]", "mail.send");
+    await page.click("#queue-search button[type=submit]");
+    await page.waitForSelector("#search-note:has-text('1 match')");
+    assert.deepEqual(await rows(), [mail1]);
+
+    await page.fill("#queue-search input[name=type]", "mail.*");
+    await page.click("#queue-search button[type=submit]");
+    await page.waitForSelector("#search-note:has-text('2 matches')");
+    assert.deepEqual(await rows(), [mail1, mail2].sort());
+
+    await page.fill("#queue-search input[name=type]", "");
+    await page.fill("#queue-search input[name=id]", sms.slice(0, -3));
+    await page.click("#queue-search button[type=submit]");
+    await page.waitForSelector("#search-note:has-text('1 match')");
+    assert.deepEqual(await rows(), [sms]);
+  });
 });

@@ -1,7 +1,7 @@
 // @ts-check
 // A queue: its counts, pause/resume, consumers, and its jobs by state (live).
 import { api } from "../lib/api.js";
-import { badge, h, render, toast } from "../lib/dom.js";
+import { badge, field, h, render, toast } from "../lib/dom.js";
 import { short, time } from "../lib/format.js";
 import { debounce, stream } from "../lib/live.js";
 import { jobStates } from "../lib/names.js";
@@ -21,10 +21,52 @@ const tabOrder = [
 const rank = (/** @type {string} */ s) => (tabOrder.includes(s) ? tabOrder.indexOf(s) : tabOrder.length);
 const states = [...jobStates].sort((a, b) => rank(a) - rank(b));
 
-export async function queueView(name, state) {
+/** Jobs read at most by one search (10 pages of 500, newest first): the API has no such filter. */
+const SEARCH_PAGES = 10;
+
+/**
+ * Whether a job matches the search: its type exactly (or as a prefix ending in `*`) and its id's start.
+ * @param {{ type?: string, id?: string }} f @param {any} j
+ */
+const matches = (f, j) =>
+  (!f.type || (f.type.endsWith("*") ? j.type.startsWith(f.type.slice(0, -1)) : j.type === f.type)) &&
+  (!f.id || j.id.startsWith(f.id));
+
+/**
+ * A queue's page; `filter` (from the hash: `?type=&id=`) searches by job type and by id prefix.
+ * @param {string} name @param {string | undefined} state @param {{ type?: string, id?: string }} [filter]
+ */
+export async function queueView(name, state, filter = {}) {
   const enc = encodeURIComponent(name);
   const head = h("div");
-  const list = h("div", { id: "jobs" });
+  const list = h("div", { id: "jobs", class: "scroll" });
+  const searching = Boolean(filter.type || filter.id);
+  const search = h(
+    "form",
+    { class: "inline", id: "queue-search" },
+    h("input", {
+      name: "type",
+      placeholder: "job type (or prefix*)",
+      value: filter.type ?? "",
+      "aria-label": "job type",
+    }),
+    h("input", {
+      name: "id",
+      placeholder: "job id or its start",
+      value: filter.id ?? "",
+      "aria-label": "job id prefix",
+    }),
+    h("button", { type: "submit" }, "Search"),
+    searching ? h("a", { href: `#/queues/${enc}${state ? `?state=${state}` : ""}` }, "clear") : "",
+  );
+  search.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const q = new URLSearchParams();
+    if (state) q.set("state", state);
+    for (const k of ["type", "id"])
+      if (field(search, k).value.trim()) q.set(k, field(search, k).value.trim());
+    location.hash = `#/queues/${enc}${q.size ? `?${q}` : ""}`;
+  });
   const tabs = h(
     "div",
     { class: "toolbar tabs" },
@@ -33,7 +75,8 @@ export async function queueView(name, state) {
       h("a", { href: `#/queues/${enc}?state=${s}`, class: state === s ? "active" : "" }, s),
     ),
   );
-  render(h("h1", {}, "Queue ", h("span", { class: "mono" }, name)), head, tabs, list);
+  const note = h("p", { class: "muted", id: "search-note" });
+  render(h("h1", {}, "Queue ", h("span", { class: "mono" }, name)), head, tabs, search, note, list);
   let cursor;
   async function refreshHead() {
     const s = statsOf(await api("GET", `/ojs/v1/queues/${enc}/stats`));
@@ -82,7 +125,27 @@ export async function queueView(name, state) {
     const q = new URLSearchParams({ queue: name, limit: "50" });
     if (state) q.set("state", state);
     if (more && cursor) q.set("cursor", cursor);
-    const page = await api("GET", `/api/v1/jobs?${q}`);
+    /** @type {{ jobs: any[], next_cursor?: string }} */
+    let page;
+    if (!searching) {
+      page = await api("GET", `/api/v1/jobs?${q}`);
+    } else {
+      // Reads newest first until 50 jobs match or SEARCH_PAGES pages are read.
+      q.set("limit", "500");
+      const found = [];
+      let read = 0;
+      let next;
+      for (let n = 0; n < SEARCH_PAGES && found.length < 50; n++) {
+        const p = await api("GET", `/api/v1/jobs?${q}`);
+        read += p.jobs.length;
+        found.push(...p.jobs.filter((/** @type {any} */ j) => matches(filter, j)));
+        next = p.next_cursor;
+        if (!next) break;
+        q.set("cursor", next);
+      }
+      page = { jobs: found, next_cursor: next };
+      note.textContent = `${found.length} match${found.length === 1 ? "" : "es"} in the ${read} newest jobs read${next ? " (More reads further)" : ""}`;
+    }
     cursor = page.next_cursor;
     const rows = page.jobs.map((j) =>
       h(
@@ -108,7 +171,9 @@ export async function queueView(name, state) {
       ? h("p", {}, h("button", { onclick: () => void refreshList(true) }, "More"))
       : "";
     list.replaceChildren(
-      page.jobs.length === 0 && !more ? h("p", { class: "muted" }, "No jobs here.") : table,
+      page.jobs.length === 0 && !more
+        ? h("p", { class: "muted" }, searching ? "No job matches." : "No jobs here.")
+        : table,
       moreButton,
     );
   }
