@@ -203,4 +203,16 @@ describe("web dashboard pages (chromium)", () => {
     await page.waitForSelector("#search-note:has-text('1 match')");
     assert.deepEqual(await rows(), [sms]);
   });
+
+  it("job page: an error's stack trace and details are shown, also in the retry history", async () => {
+    const id = await deadLetter("errs", [], {
+      code: "handler_error",
+      message: "boom",
+      details: { stack: "Error: boom\n    at handle (worker.js:12:7)", input: "row 7" },
+    });
+    await page.goto(`${api}/#/jobs/${id}`);
+    await page.waitForSelector("#error-message:has-text('boom')");
+    assert.match((await page.textContent("#error-stack pre.stack")) ?? "", /at handle \(worker\.js:12:7\)/);
+    assert.match((await page.textContent("#error-stack")) ?? "", /row 7/);
+  });
 });

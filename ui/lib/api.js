@@ -38,6 +38,10 @@ export class ApiError extends Error {
     this.status = status;
     /** @type {string | undefined} */
     this.code = body?.error?.code;
+    /** @type {Record<string, unknown> | undefined} */
+    this.details = body?.error?.details;
+    /** @type {string | undefined} */
+    this.hint = body?.error?.hint;
   }
 }
 

@@ -71,9 +71,20 @@ export const badge = (/** @type {string} */ state, style = state) =>
 export const json = (/** @type {unknown} */ v, /** @type {string | undefined} */ id = undefined) =>
   h("pre", { id }, JSON.stringify(v, null, 2));
 
-/** An API error as a paragraph. @param {{ message: string, code?: string }} err */
+/**
+ * An API error as a paragraph, with its hint and details when it has them.
+ * @param {{ message: string, code?: string, hint?: string, details?: Record<string, unknown> }} err
+ */
 export function errorBox(err) {
-  return h("p", { class: "error" }, `${err.message}${err.code ? ` (${err.code})` : ""}`);
+  return h(
+    "div",
+    { class: "error-box" },
+    h("p", { class: "error" }, `${err.message}${err.code ? ` (${err.code})` : ""}`),
+    err.hint ? h("p", { class: "muted" }, err.hint) : "",
+    err.details && Object.keys(err.details).length
+      ? h("details", {}, h("summary", {}, "details"), json(err.details))
+      : "",
+  );
 }
 
 /** A form's input by name. @param {HTMLFormElement} form @param {string} name */

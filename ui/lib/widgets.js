@@ -70,3 +70,30 @@ export function leftOutTable(leftOut, id) {
     ),
   );
 }
+
+/** The stack trace an error carries in its details (`stack`, or `backtrace` as text or lines). @param {any} e */
+export function stackOf(e) {
+  const d = e?.details ?? {};
+  const s = d.stack ?? d.backtrace ?? e?.stack ?? e?.backtrace;
+  if (Array.isArray(s)) return s.map(String).join("\n");
+  return typeof s === "string" && s !== "" ? s : undefined;
+}
+
+/**
+ * A job error's stack trace and other details, folded (empty when it has neither).
+ * @param {any} e @param {string} [id]
+ */
+export function errorDetails(e, id) {
+  const stack = stackOf(e);
+  const rest = Object.fromEntries(
+    Object.entries(e?.details ?? {}).filter(([k]) => k !== "stack" && k !== "backtrace"),
+  );
+  if (stack === undefined && Object.keys(rest).length === 0) return "";
+  return h(
+    "details",
+    { class: "error-details", id, open: id !== undefined },
+    h("summary", {}, stack !== undefined ? "stack trace and details" : "details"),
+    stack !== undefined ? h("pre", { class: "stack" }, stack) : "",
+    Object.keys(rest).length ? h("pre", {}, JSON.stringify(rest, null, 2)) : "",
+  );
+}

@@ -4,7 +4,7 @@ import { api } from "../lib/api.js";
 import { badge, fill, h, json, render, toast } from "../lib/dom.js";
 import { clock, short, time } from "../lib/format.js";
 import { debounce, stream } from "../lib/live.js";
-import { progressBar } from "../lib/widgets.js";
+import { errorDetails, progressBar } from "../lib/widgets.js";
 import { fleetJobView } from "./fleet-job.js";
 
 export async function jobView(id) {
@@ -78,7 +78,18 @@ export async function jobView(id) {
       h("h2", {}, "Args"),
       json(j.args),
       j.result !== undefined ? [h("h2", {}, "Result"), json(j.result, "result")] : "",
-      j.error ? [h("h2", {}, "Error"), json(j.error, "error")] : "",
+      j.error
+        ? [
+            h("h2", {}, "Error"),
+            h(
+              "p",
+              { class: "error", id: "error-message" },
+              `${j.error.code ?? ""}: ${j.error.message ?? ""}`,
+            ),
+            errorDetails(j.error, "error-stack"),
+            h("details", {}, h("summary", {}, "as JSON"), json(j.error, "error")),
+          ]
+        : "",
       j.errors?.length
         ? [
             h("h2", {}, "Retry history"),
@@ -99,7 +110,7 @@ export async function jobView(id) {
                   {},
                   h("td", {}, e.attempt ?? i + 1),
                   h("td", {}, e.code ?? e.type ?? ""),
-                  h("td", {}, e.message ?? ""),
+                  h("td", {}, e.message ?? "", errorDetails(e)),
                   h("td", {}, time(e.occurred_at ?? e.at)),
                 ),
               ),
