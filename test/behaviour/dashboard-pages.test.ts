@@ -215,4 +215,19 @@ describe("web dashboard pages (chromium)", () => {
     assert.match((await page.textContent("#error-stack pre.stack")) ?? "", /at handle \(worker\.js:12:7\)/);
     assert.match((await page.textContent("#error-stack")) ?? "", /row 7/);
   });
+
+  it("overview: the throughput chart has labelled axes (jobs/s over the last minutes)", async () => {
+    await page.goto(`${api}/#/`);
+    await page.waitForSelector("#throughput svg", { timeout: 10_000 });
+    const texts = async (sel: string) =>
+      Promise.all((await page.locator(sel).all()).map(async (t) => (await t.textContent()) ?? ""));
+    const x = await texts("#throughput svg text[data-axis=x]");
+    assert.equal(x.at(-1), "now");
+    assert.ok(x.includes("−3 min"), x.join(", "));
+    const y = await texts("#throughput svg text[data-axis=y]");
+    assert.equal(y[0], "0");
+    assert.ok(y.length >= 3, y.join(", "));
+    const titles = await texts("#throughput svg text.axis-title");
+    assert.deepEqual(titles, ["time (last 3 minutes)", "jobs/s"]);
+  });
 });

@@ -1,32 +1,16 @@
 // @ts-check
 // The overview: totals, a throughput chart, every queue with its counts and consumers, who is online.
 import { api } from "../lib/api.js";
+import { lineChart } from "../lib/chart.js";
 import { badge, h, render } from "../lib/dom.js";
 import { labelsText } from "../lib/format.js";
 import { debounce, every, stream } from "../lib/live.js";
 import { consumersCell, queueLinks, queueStats } from "../lib/widgets.js";
 
-function sparkline(points) {
-  const w = 600;
-  const hgt = 70;
-  const max = Math.max(1, ...points);
-  const step = w / Math.max(1, points.length - 1);
-  const d = points
-    .map((p, i) => `${(i * step).toFixed(1)},${(hgt - 4 - (p / max) * (hgt - 8)).toFixed(1)}`)
-    .join(" ");
-  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-  svg.setAttribute("viewBox", `0 0 ${w} ${hgt}`);
-  svg.setAttribute("preserveAspectRatio", "none");
-  const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
-  line.setAttribute("points", d);
-  line.setAttribute("fill", "none");
-  line.setAttribute("stroke", "#2f6fed");
-  line.setAttribute("stroke-width", "2");
-  svg.append(line);
-  return svg;
-}
+/** The chart's window: the last 3 minutes. */
+const WINDOW_MS = 180_000;
 
-/** @type {{ last: { finished: number, at: number } | undefined, points: number[] }} */
+/** @type {{ last: { finished: number, at: number } | undefined, points: { at: number, v: number }[] }} */
 const throughput = { last: undefined, points: [] };
 
 /** Fills the chart's past from recent lifecycle events: finished jobs per second, 2 s buckets, 3 minutes. */
@@ -39,7 +23,7 @@ async function seedThroughput() {
     const i = 89 - Math.floor(age / 2000);
     if (i >= 0 && i < 90) buckets[i] += 0.5;
   }
-  throughput.points = buckets;
+  throughput.points = buckets.map((v, i) => ({ at: now - (89 - i) * 2000, v }));
 }
 
 export async function overview() {
@@ -72,11 +56,11 @@ export async function overview() {
     const now = Date.now();
     if (throughput.last) {
       const rate = Math.max(0, (finished - throughput.last.finished) / ((now - throughput.last.at) / 1000));
-      throughput.points.push(rate);
-      if (throughput.points.length > 90) throughput.points.shift();
+      throughput.points.push({ at: now, v: rate });
+      while ((throughput.points[0]?.at ?? now) < now - WINDOW_MS) throughput.points.shift();
     }
     throughput.last = { finished, at: now };
-    const latest = throughput.points.at(-1) ?? 0;
+    const latest = throughput.points.at(-1)?.v ?? 0;
     cards.replaceChildren(
       ...[
         ["queues", stats.length],
@@ -92,7 +76,14 @@ export async function overview() {
       ),
     );
     chart.replaceChildren(
-      throughput.points.length > 1 ? sparkline(throughput.points) : h("p", { class: "muted" }, "collecting…"),
+      throughput.points.length > 1
+        ? lineChart(throughput.points, {
+            windowMs: WINDOW_MS,
+            now,
+            yTitle: "jobs/s",
+            xTitle: "time (last 3 minutes)",
+          })
+        : h("p", { class: "muted" }, "collecting…"),
     );
     queuesTable.replaceChildren(
       stats.length === 0
