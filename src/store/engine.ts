@@ -37,6 +37,7 @@ import { listJobs } from "./list.js";
 import { startLeaderElection } from "./leader.js";
 import type { AckResult, HeartbeatResult, NackRequest } from "./operations.js";
 import { ackJob, cancelJob, getJob, heartbeatJobs, nackJob } from "./operations.js";
+import { purgeProgress } from "./progress.js";
 import type { ProducerOptions } from "./producer.js";
 import type { Promoter } from "./promoter.js";
 import { startPromoter } from "./promoter.js";
@@ -366,6 +367,7 @@ export async function createEngine(nc: NatsConnection, options: EngineOptions = 
         const keys = await kv.keys();
         for await (const k of keys) await kv.purge(k);
       }
+      await purgeProgress(ctx); // a client-chosen job id used again must not show old progress
       svc.counters.clear();
       ctx.queues.forget();
       svc.locator.clear();

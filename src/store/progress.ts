@@ -22,6 +22,7 @@ import { Kvm } from "@nats-io/kv";
 import { ValidationError } from "../core/errors.js";
 import { JobState } from "../core/states.js";
 import type { StoreContext } from "./context.js";
+import { isStreamNotFound } from "./provision.js";
 import type { JobView } from "./view.js";
 
 /** How long a progress entry outlives its last report (the job's own retention is usually shorter). */
@@ -82,6 +83,15 @@ async function openProgressBucket(ctx: StoreContext): Promise<KV> {
   // Same replica count as the deployment's other buckets.
   const replicas = t.replicas ?? (await ctx.jsm.streams.info(`KV_${t.buckets.queues}`)).config.num_replicas;
   return new Kvm(ctx.nc).create(`${t.prefix}_progress`, { history: 1, ttl: PROGRESS_TTL_MS, replicas });
+}
+
+/** Removes every progress entry (admin reset); nothing to do when the bucket was never made. */
+export async function purgeProgress(ctx: StoreContext): Promise<void> {
+  try {
+    await ctx.jsm.streams.purge(`KV_${ctx.topology.prefix}_progress`);
+  } catch (err) {
+    if (!isStreamNotFound(err)) throw err;
+  }
 }
 
 /** Clamps a reported value into 0..1 (ojs-progress §5.1); `undefined` for anything not a finite number. */

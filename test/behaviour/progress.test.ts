@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
 import { silentLogger } from "../../src/core/logger.js";
+import { readProgress } from "../../src/store/progress.js";
 import type { RunningApiServer } from "../../src/server/run.js";
 import { createWorker } from "../../src/worker/index.js";
 import { callApi, runTestServer } from "../harness/app.js";
@@ -198,5 +199,13 @@ describe("job progress", () => {
     );
     assert.equal((await call("GET", `/ojs/v1/jobs/${id}/progress`)).body.progress, 1);
     await worker.close();
+  });
+
+  it("is purged by an engine reset (a client-chosen id used again starts without progress)", async () => {
+    const id = await activeJob("prg-reset");
+    await call("PUT", `/ojs/v1/jobs/${id}/progress`, { progress: 0.9 });
+    assert.ok(await readProgress(srv.engine.ctx, id));
+    await srv.engine.reset();
+    assert.equal(await readProgress(srv.engine.ctx, id), undefined);
   });
 });
