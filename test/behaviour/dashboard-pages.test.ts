@@ -230,4 +230,45 @@ describe("web dashboard pages (chromium)", () => {
     const titles = await texts("#throughput svg text.axis-title");
     assert.deepEqual(titles, ["time (last 3 minutes)", "jobs/s"]);
   });
+
+  it("is usable 390 px wide: no page-wide horizontal overflow on any page, the nav reachable", async () => {
+    const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    try {
+      await phone.goto(api);
+      await phone.fill("input[name=token]", token);
+      await phone.click("#login button[type=submit]");
+      await phone.waitForSelector("h1:has-text('Overview')");
+      const { job } = await call<{ job: { id: string } }>("POST", "/ojs/v1/jobs", {
+        type: "report.build.quarterly-with-a-long-name",
+        args: [{ customer: "a-customer-with-a-rather-long-identifier", range: "2026-01-01..2026-03-31" }],
+        options: { queue: "phone" },
+      });
+      await call("POST", "/ojs/v1/cron", {
+        name: "phone-nightly",
+        expression: "0 3 * * *",
+        job_template: { type: "report.build", args: [], options: { queue: "phone" } },
+      });
+      const pages: Array<[string, string]> = [
+        ["#/", "#throughput svg"],
+        ["#/queues/phone", "#jobs table"],
+        [`#/jobs/${job.id}`, "dl.fields"],
+        ["#/workers", "h1"],
+        ["#/fleet", "#run"],
+        ["#/dlq", "h1"],
+        ["#/cron", "#crons table"],
+        ["#/locks", "h1"],
+      ];
+      for (const [hash, ready] of pages) {
+        await phone.goto(`${api}/${hash}`);
+        await phone.waitForSelector(ready);
+        const width = await phone.evaluate("document.documentElement.scrollWidth");
+        assert.ok((width as number) <= 390, `${hash}: page is ${String(width)} px wide`);
+      }
+      // Every nav link can be reached (the nav scrolls inside itself).
+      await phone.locator("#nav a[href='#/locks']").scrollIntoViewIfNeeded();
+      assert.equal(await phone.isVisible("#nav a[href='#/locks']"), true);
+    } finally {
+      await phone.close();
+    }
+  });
 });
