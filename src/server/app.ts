@@ -28,6 +28,7 @@ import { ojsWorkerLifecycleRoutes } from "./routes-ojs-worker-lifecycle.js";
 import { health, ojsAdminRoutes, ready } from "./routes-ojs-admin.js";
 import { ojsCronRoutes } from "./routes-ojs-cron.js";
 import { ojsWorkflowListRoutes } from "./routes-ojs-workflow-list.js";
+import { ojsUniqueRoutes } from "./routes-ojs-unique.js";
 import { ojsAdminDeadLetterRoutes } from "./routes-ojs-admin-dlq.js";
 import { ojsAdminJobRoutes } from "./routes-ojs-admin-jobs.js";
 import { ojsAdminMaintenanceRoutes } from "./routes-ojs-admin-maintenance.js";
@@ -128,6 +129,7 @@ export function createApp(o: AppOptions): App {
     ...ojsAdminRoutes(deps),
     ...ojsCronRoutes(o.engine),
     ...ojsWorkflowListRoutes(o.engine),
+    ...ojsUniqueRoutes(o.engine),
     // The OJS Admin API extension (/ojs/v1/admin/*, spec ojs-admin-api).
     ...ojsAdminQueueRoutes(o.engine),
     ...ojsAdminJobRoutes(o.engine),

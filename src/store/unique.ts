@@ -16,7 +16,7 @@ import type { Services } from "./services.js";
 import type { JobView } from "./view.js";
 import { buildJobView, deriveState } from "./view.js";
 
-const DEFAULT_STATES: ReadonlySet<string> = new Set<JobState>([
+export const DEFAULT_STATES: ReadonlySet<string> = new Set<JobState>([
   "scheduled",
   "available",
   "pending",
@@ -24,7 +24,7 @@ const DEFAULT_STATES: ReadonlySet<string> = new Set<JobState>([
   "retryable",
 ]);
 
-interface UniqueEntry {
+export interface UniqueEntry {
   /** The job holding the key (absent while the first enqueue is in progress). */
   id?: string;
   at: number;
