@@ -15,6 +15,7 @@ import { overview } from "./views/overview.js";
 import { queueView } from "./views/queue.js";
 import { workersView } from "./views/workers.js";
 import { workflowView } from "./views/workflow.js";
+import { workflowsView } from "./views/workflows.js";
 
 /** @type {import("./lib/router.js").Route[]} */
 const routes = [
@@ -35,6 +36,10 @@ const routes = [
   { first: "cron", view: () => cronView() },
   { first: "locks", view: () => locksView() },
   { first: "workflows", needsId: true, view: (p) => workflowView(p[1] ?? "") },
+  {
+    first: "workflows",
+    view: (_p, q) => workflowsView(Math.max(1, Number(q.get("page")) || 1), q.get("state") ?? undefined),
+  },
 ];
 
 const show = () =>

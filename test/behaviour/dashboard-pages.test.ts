@@ -1,7 +1,9 @@
 /**
  * The dashboard's pages and actions added for issue 19, in a real browser (Debian's chromium driven by
  * playwright-core) against a real `jetjob start`: the login screen without nav, the cron page (queue
- * from `options.queue`, add, pause, resume, trigger).
+ * from `options.queue`, add, pause, resume, trigger), the workflow pages, the dead-letter page
+ * (failed-at, args, select all, bulk retry), queue search by type and id prefix, error stacks, the
+ * throughput chart's axes, and every page at 390 px wide.
  */
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -105,7 +107,7 @@ describe("web dashboard pages (chromium)", () => {
     assert.deepEqual(added.cron_job.job_template.args, ["all"]);
   });
 
-  it("workflow page: from a step's job page to the workflow's steps with their states and jobs", async () => {
+  it("workflow pages: from a step's job page to the workflow's steps, and the workflows list", async () => {
     const created = await call<{
       workflow: { id: string; steps: Array<{ id: string; job_id: string | null }> };
     }>("POST", "/ojs/v1/workflows", {
@@ -127,6 +129,16 @@ describe("web dashboard pages (chromium)", () => {
     );
     assert.deepEqual(order, ["account", "mail"], "a step comes after the steps it waits for");
     assert.equal(await page.textContent('tr[data-step="mail"] td:last-child'), "account");
+
+    // The list, newest first, from the nav: the workflow with its steps done of total, and a filter.
+    await page.click("#nav a[href='#/workflows']");
+    await page.waitForSelector(`tr[data-workflow="${wf.id}"]`);
+    assert.equal(await page.textContent(`tr[data-workflow="${wf.id}"] td.num`), "0/2");
+    await page.click("a:has-text('completed')");
+    await page.waitForSelector("text=No workflows here.");
+    await page.click("a:has-text('running')");
+    await page.click(`tr[data-workflow="${wf.id}"] a`);
+    await page.waitForSelector(`h1:has-text('Workflow ${wf.id}')`);
   });
 
   /** A job that failed its only attempt into the dead-letter queue, through the OJS worker API. */
@@ -256,6 +268,7 @@ describe("web dashboard pages (chromium)", () => {
         ["#/fleet", "#run"],
         ["#/dlq", "h1"],
         ["#/cron", "#crons table"],
+        ["#/workflows", "h1"],
         ["#/locks", "h1"],
       ];
       for (const [hash, ready] of pages) {
