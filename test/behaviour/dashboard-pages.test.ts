@@ -139,6 +139,12 @@ describe("web dashboard pages (chromium)", () => {
     await page.click("a:has-text('running')");
     await page.click(`tr[data-workflow="${wf.id}"] a`);
     await page.waitForSelector(`h1:has-text('Workflow ${wf.id}')`);
+
+    // Cancel: the workflow and its unfinished steps.
+    await page.click("#cancel-workflow");
+    await page.waitForSelector("[data-field=state] [data-state=cancelled]");
+    await page.waitForSelector('tr[data-step="account"] [data-state=cancelled]');
+    assert.equal(await page.isDisabled("#cancel-workflow"), true);
   });
 
   /** A job that failed its only attempt into the dead-letter queue, through the OJS worker API. */

@@ -2,7 +2,7 @@
 // A workflow (chain, group, batch): its state and progress, and each step with its state, job and
 // the steps it waits for, drawn in dependency order (live while it runs).
 import { api } from "../lib/api.js";
-import { badge, h, render } from "../lib/dom.js";
+import { badge, h, render, toast } from "../lib/dom.js";
 import { time } from "../lib/format.js";
 import { every } from "../lib/live.js";
 
@@ -40,6 +40,24 @@ export async function workflowView(id) {
     const total = w.steps_total ?? w.jobs_total;
     const done = w.steps_completed ?? w.jobs_completed;
     head.replaceChildren(
+      h(
+        "div",
+        { class: "toolbar" },
+        h(
+          "button",
+          {
+            id: "cancel-workflow",
+            class: "danger",
+            disabled: w.state !== "running",
+            onclick: async () => {
+              await api("POST", `/ojs/v1/workflows/${encodeURIComponent(id)}/cancel`, {});
+              toast("workflow cancelled");
+              await refresh();
+            },
+          },
+          "Cancel workflow",
+        ),
+      ),
       h(
         "dl",
         { class: "fields" },
