@@ -177,10 +177,11 @@ export async function queueView(name, state, filter = {}) {
       moreButton,
     );
   }
-  await Promise.all([refreshHead(), refreshList(false)]);
   const soon = debounce(
     () => void Promise.all([refreshHead(), refreshList(false)]).catch(() => undefined),
     300,
   );
+  // Subscribed before the first read, so a change between that read and the stream's start is not missed.
   stream(`/ojs/v1/queues/${enc}/events`, soon);
+  await Promise.all([refreshHead(), refreshList(false)]);
 }
