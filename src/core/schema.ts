@@ -112,16 +112,18 @@ export const retentionSchema = z
  * `options.rate_limit`: jetjob's queue rate (`max_per_second`), or an ojs-rate-limiting policy
  * (`key` with `concurrency`; envelope.ts maps what jetjob supports onto an exclusive key).
  */
+export const rateLimitKeySchema = z
+  .string()
+  .max(256)
+  .regex(/^[a-zA-Z0-9][a-zA-Z0-9._:-]*$/, {
+    message: "rate_limit.key must match ^[a-zA-Z0-9][a-zA-Z0-9._:-]*$",
+  })
+  .describe("A rate-limit key (ojs-rate-limiting §6.1)");
+
 export const rateLimitSchema = z
   .object({
     max_per_second: z.number().positive().optional(),
-    key: z
-      .string()
-      .max(256)
-      .regex(/^[a-zA-Z0-9][a-zA-Z0-9._:-]*$/, {
-        message: "rate_limit.key must match ^[a-zA-Z0-9][a-zA-Z0-9._:-]*$",
-      })
-      .optional(),
+    key: rateLimitKeySchema.optional(),
     concurrency: z.int().min(0).optional(),
     rate: z.unknown().optional(),
     throttle: z.unknown().optional(),

@@ -10,6 +10,7 @@
 import { z } from "zod";
 
 import { coerceError, ValidationError } from "../core/errors.js";
+import { zodToValidationError } from "../core/envelope.js";
 import { JobState } from "../core/states.js";
 import type { Engine } from "../store/engine.js";
 import type { QueueStats } from "../store/stats.js";
@@ -144,6 +145,11 @@ export async function runBulk(
   b: Record<string, unknown>,
 ): Promise<Record<string, unknown>> {
   const a = bulkActions[action];
+  // Checked here, not by the route: a missing `confirm` must say so (the routes parse leniently).
+  const checked = bulkBodySchema.partial({ confirm: true }).safeParse(b);
+  if (!checked.success) throw zodToValidationError(checked.error);
+  if (b.job_ids !== undefined && b.filter !== undefined)
+    throw new ValidationError("Give job_ids or filter, not both.", { details: { field: "job_ids" } });
   let ids: string[];
   let truncated: boolean;
   if (Array.isArray(b.job_ids)) {

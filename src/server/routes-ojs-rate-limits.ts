@@ -6,6 +6,7 @@
  */
 import { ErrorCode, ValidationError } from "../core/errors.js";
 import { rateLimitKey, rateLimitKeyOf } from "../core/rate-limit-policy.js";
+import { rateLimitKeySchema } from "../core/schema.js";
 import type { Engine } from "../store/engine.js";
 import type { ExclusiveKeyView } from "../store/exclusive-view.js";
 import { describeKey } from "../store/exclusive-view.js";
@@ -15,8 +16,6 @@ import { ojsJson } from "./ojs.js";
 import { paginate } from "./paging.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
-
-const KEY = /^[a-zA-Z0-9][a-zA-Z0-9._:-]*$/;
 
 function partition(key: string, v: ExclusiveKeyView | undefined): Record<string, unknown> {
   const active = v?.holder ? 1 : 0;
@@ -53,7 +52,7 @@ export function rateLimitRoutes(engine: Engine): RouteDef[] {
       summary: "A rate-limit key's state: its running job (limit 1) and how many wait",
       handler: async (c, { params }) => {
         const key = params.key ?? "";
-        if (key.length > 256 || !KEY.test(key)) {
+        if (!rateLimitKeySchema.safeParse(key).success) {
           throw new ValidationError("key must match ^[a-zA-Z0-9][a-zA-Z0-9._:-]*$", {
             code: ErrorCode.InvalidRequest,
             details: { field: "key" },

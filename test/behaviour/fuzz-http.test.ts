@@ -16,7 +16,7 @@ import fc from "fast-check";
 import { z } from "zod";
 
 import { ErrorCode } from "../../src/core/errors.js";
-import { queueNameSchema } from "../../src/core/schema.js";
+import { jobTypeSchema, queueNameSchema, rateLimitKeySchema } from "../../src/core/schema.js";
 import type { RouteDef } from "../../src/server/route.js";
 import type { TestApp } from "../harness/app.js";
 import { fillPath, sampleParams, startTestApp, testTokens } from "../harness/app.js";
@@ -57,6 +57,14 @@ const baseBodies: Record<string, () => Record<string, unknown>> = {
   "PUT /ojs/v1/jobs/{id}/progress": () => ({ progress: 0.5, message: "m", data: { n: 1 } }),
   "POST /ojs/v1/workers/progress": () => ({ job_id: sampleParams.id, percentage: 50 }),
   "POST /ojs/v1/workers/beat": () => ({ worker_id: "fuzz-worker", state: "running", active_jobs: 0 }),
+  // Admin API bulk operations and switches (ids of no job; maintenance off; a directive never sent valid).
+  "POST /ojs/v1/admin/jobs/bulk/retry": () => ({ job_ids: [sampleParams.id], confirm: true }),
+  "POST /ojs/v1/admin/jobs/bulk/cancel": () => ({ job_ids: [sampleParams.id], confirm: true }),
+  "POST /ojs/v1/jobs/bulk/retry": () => ({ job_ids: [sampleParams.id], confirm: true }),
+  "POST /ojs/v1/jobs/bulk/cancel": () => ({ job_ids: [sampleParams.id], confirm: true }),
+  "POST /ojs/v1/admin/system/maintenance": () => ({ enabled: false }),
+  "POST /ojs/v1/admin/maintenance": () => ({ enabled: false }),
+  "POST /ojs/v1/admin/workers/directive": () => ({ directive: "resume" }),
   "POST /api/v1/jobs": () => ({ op: "test.echo", target: "fuzz-host" }),
   "PUT /api/v1/workers/{host}/labels": () => ({ labels: { role: "web" } }),
   "PUT /api/v1/queues/{name}/config": () => ({ exclusive_key_template: "k:{args.0}" }),
@@ -282,6 +290,15 @@ describe("HTTP fuzz: bad input is refused with 4xx, never a 5xx or a hang", () =
     }
   }
 
+  /** A parameter value that names something that can exist: answered, not refused (a key without jobs). */
+  const mayExist = (r: RouteDef, value: string) =>
+    (r.path.includes("/queues/{name}") && queueNameSchema.safeParse(value).success) ||
+    (r.path.includes("/rate-limits/{key}") && rateLimitKeySchema.safeParse(value).success) ||
+    // A job type's schema versions: an empty list for a type without any (ojs-schema-registry §4.3).
+    (r.path.endsWith("/{type}/versions") && jobTypeSchema.safeParse(value).success) ||
+    // OJS worker ids are free strings (1–200): earlier requests here may have registered any of them.
+    (/^\/ojs\/v1\/(?:admin\/)?workers\/\{id\}/.test(r.path) && value.length > 0 && value.length <= 200);
+
   const bodyRoutes = () => routes.filter((r) => r.body !== undefined || r.parseBody !== undefined);
 
   it("refuses malformed and truncated JSON with 400 invalid_payload", async () => {
@@ -414,10 +431,9 @@ describe("HTTP fuzz: bad input is refused with 4xx, never a 5xx or a hang", () =
       for (const v of known) {
         const path = r.path.replace(/\{(\w+)\}/g, v === " " ? "%20" : v);
         const base = baseBodies[key(r)];
-        refused(
-          await send(r.method, path, base ? { body: JSON.stringify(base()) } : {}),
-          `${r.method} ${path}`,
-        );
+        const res = await send(r.method, path, base ? { body: JSON.stringify(base()) } : {});
+        if (mayExist(r, v)) noServerError(res, `${r.method} ${path}`);
+        else refused(res, `${r.method} ${path}`);
       }
     }
     await fc.assert(
@@ -436,8 +452,7 @@ describe("HTTP fuzz: bad input is refused with 4xx, never a 5xx or a hang", () =
         // Only an encoded value surely reaches the route: a raw one may route elsewhere (`?`, `/`),
         // and `.`/`..` are dot segments the URL resolves even when encoded.
         const reachesRoute = enc !== undefined && !/^(?:\.|%2e){1,2}$/i.test(enc);
-        const mayExist = r.path.includes("/queues/{name}") && queueNameSchema.safeParse(value).success;
-        if (reachesRoute && !mayExist) refused(res, what);
+        if (reachesRoute && !mayExist(r, value)) refused(res, what);
         else noServerError(res, what);
       }),
       runs(900),

@@ -32,7 +32,7 @@ describe("OJS events by page number", () => {
       ids.push((r.body.job as { id: string }).id);
     }
     await waitFor(
-      async () => ((await call(`/ojs/v1/events?${ofQueue}&limit=50`)).body.events as []).length === 7,
+      async () => ((await call(`/ojs/v1/events?${ofQueue}&limit=50`)).body.events as unknown[]).length === 7,
       {
         what: "the 7 enqueued events",
       },
