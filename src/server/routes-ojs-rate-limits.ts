@@ -13,6 +13,7 @@ import { describeKey } from "../store/exclusive-view.js";
 import { keyToken } from "../store/topology.js";
 import { Scope } from "./auth.js";
 import { ojsJson } from "./ojs.js";
+import { adminPage, pageOf } from "./ojs-admin-views.js";
 import { paginate } from "./paging.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
@@ -40,6 +41,9 @@ export function rateLimitRoutes(engine: Engine): RouteDef[] {
           const key = rateLimitKeyOf(v.key);
           return key === undefined ? [] : [partition(key, v)];
         });
+        // Page numbers (the admin UI: pagination.page/per_page) or limit/offset, as asked.
+        if (query.page !== undefined || query.per_page !== undefined)
+          return ojsJson(c, 200, pageOf(items, adminPage(query, 50)));
         const { page, pagination } = paginate(items, query, 50);
         return ojsJson(c, 200, { items: page, pagination });
       },

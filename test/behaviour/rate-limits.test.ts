@@ -62,6 +62,14 @@ describe("per-job rate limits", () => {
       (listed.body.items as Array<{ key: string }>).map((i) => i.key),
       ["api.a", "api.b"],
     );
+    // Page numbers, as the admin UI asks (it showed "Showing NaN–NaN" without page/per_page).
+    const paged = await call("GET", "/ojs/v1/rate-limits?page=2&per_page=1");
+    assert.deepEqual(
+      (paged.body.items as Array<{ key: string }>).map((i) => i.key),
+      ["api.b"],
+    );
+    const p = paged.body.pagination as Record<string, unknown>;
+    assert.deepEqual([p.page, p.per_page, p.total], [2, 1, 2]);
     const stats = (await call("GET", "/ojs/v1/queues/rl-q/stats")).body.stats as Record<string, number>;
     assert.equal(stats.available, 1, "the waiting job counts as available");
 
