@@ -45,6 +45,20 @@ export class ApiError extends Error {
   }
 }
 
+/** Counts the views shown; a call answers only while the view that made it is still shown. */
+let view = 0;
+
+/**
+ * A new view starts (router): answers to calls an earlier view made never settle, so a slow read
+ * of the page left behind cannot render over the new page.
+ */
+export function nextView() {
+  view++;
+}
+
+/** @returns {Promise<never>} */
+const never = () => new Promise(() => undefined);
+
 /**
  * Calls the API and answers the parsed JSON body (untyped: each view reads the fields it shows).
  * @param {string} method
@@ -57,12 +71,14 @@ export async function api(method, path, body) {
   const headers = { Accept: "application/json" };
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
+  const mine = view;
   const res = await fetch(path, {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
+  if (mine !== view) return never();
   const parsed = text ? JSON.parse(text) : undefined;
   if (res.status === 401) {
     onRefused("Your token was refused; log in again.");

@@ -1,6 +1,6 @@
 // @ts-check
 // Live updates of the current view: SSE streams and timers, all closed when the view changes.
-import { currentToken } from "./api.js";
+import { currentToken, nextView } from "./api.js";
 import { byId } from "./dom.js";
 import { eventTypes } from "./names.js";
 
@@ -34,8 +34,9 @@ export function every(ms, fn) {
   timers.push(setInterval(fn, ms));
 }
 
-/** Closes the current view's streams and timers. */
+/** Closes the current view's streams and timers, and drops the answers its calls still await. */
 export function stopLive() {
+  nextView();
   for (const s of streams) s.close();
   for (const t of timers) clearInterval(t);
   streams = [];
