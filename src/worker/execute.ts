@@ -71,7 +71,7 @@ function handlerJob(
     spec.meta ?? {},
     new Date(spec.createdAt ?? at.seg.ts),
   );
-  if (spec.parentResults !== undefined) job.parentResults = spec.parentResults;
+  if (spec.parentResults !== undefined) job.parent_results = job.parentResults = spec.parentResults;
   if (spec.traceparent !== undefined) job.traceparent = spec.traceparent;
   // job.progress() writes the attempt's progress over NATS (store/progress-report.ts).
   return job.attach({

@@ -66,6 +66,7 @@ export function signalOf(c: JobCancel): AbortSignal {
  * job: `signal` is a prototype getter that makes the AbortSignal only when the handler asks for it.
  */
 export class HandlerJob implements JobContext {
+  declare parent_results?: unknown[];
   declare parentResults?: unknown[];
   declare traceparent?: string;
   readonly #cancel: JobCancel;
@@ -88,6 +89,14 @@ export class HandlerJob implements JobContext {
   }
   get signal(): AbortSignal {
     return signalOf(this.#cancel);
+  }
+  // Job fields by their API names, the same as on jobs read through the client (getters on the
+  // prototype, so the per-job object stays as small as before).
+  get max_attempts(): number {
+    return this.maxAttempts;
+  }
+  get created_at(): string {
+    return this.createdAt.toISOString();
   }
   /** Makes `progress()` report for this attempt, as `target.workerId`. */
   attach(target: ProgressTarget): this {

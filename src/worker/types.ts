@@ -17,11 +17,19 @@ export interface JobContext<A extends unknown[] = unknown[]> {
   args: A;
   /** 1 on the first attempt. */
   attempt: number;
-  maxAttempts: number;
+  /** Attempts the job may use in all (its retry policy's `maxAttempts`). */
+  max_attempts: number;
   priority: number;
   meta: Record<string, unknown>;
-  createdAt: Date;
+  /** When the job was created (ISO 8601), as `created_at` of a job read through the client. */
+  created_at: string;
   /** Results of the earlier steps, for a step of a chain workflow. */
+  parent_results?: unknown[];
+  /** @deprecated Use `max_attempts` (job fields have their API names, as on the client's jobs). */
+  maxAttempts: number;
+  /** @deprecated Use `created_at` (an ISO string); this is the same instant as a Date. */
+  createdAt: Date;
+  /** @deprecated Use `parent_results`. */
   parentResults?: unknown[];
   /**
    * W3C trace context of the request that created the job, when it had one. The handler then runs

@@ -191,7 +191,8 @@ describe("queue features through the SDKs", () => {
     const w = worker(["wf"], {
       "step.one": () => ({ n: 1 }),
       "step.two": (j) => {
-        seen.push(j.parentResults);
+        assert.deepEqual(j.parentResults, j.parent_results);
+        seen.push(j.parent_results);
         return { n: 2 };
       },
       fails: () => {

@@ -52,6 +52,47 @@ describe("NATS-direct worker", () => {
     await worker.close();
   });
 
+  it("gives the handler the job's fields under the names the client's jobs use", async () => {
+    const fields: Record<string, unknown>[] = [];
+    const worker = createWorker({
+      nats: h.nats.url,
+      queues: ["wnames"],
+      handleSignals: false,
+      logger: silentLogger,
+      handlers: {
+        named: (job) => {
+          const { id, type, queue, args, attempt, max_attempts, priority, created_at } = job;
+          fields.push({ id, type, queue, args, attempt, max_attempts, priority, created_at });
+          // The older camelCase names stay as aliases of the same values.
+          assert.equal(job.maxAttempts, max_attempts);
+          assert.equal(job.createdAt.toISOString(), created_at);
+        },
+      },
+    });
+    await worker.ready;
+    const job = await client.enqueue("named", ["x"], {
+      queue: "wnames",
+      priority: 3,
+      retry: { maxAttempts: 4 },
+    });
+    const done = await client.waitFor(job.id, { timeoutMs: 10_000 });
+    assert.equal(done.state, "completed");
+    assert.deepEqual(fields, [
+      {
+        id: done.id,
+        type: done.type,
+        queue: done.queue,
+        args: done.args,
+        attempt: done.attempt,
+        max_attempts: done.max_attempts,
+        priority: done.priority,
+        created_at: done.created_at,
+      },
+    ]);
+    assert.equal(done.max_attempts, 4);
+    await worker.close();
+  });
+
   it("completes a burst of jobs exactly once each", async () => {
     const counts = new Map<number, number>();
     const worker = createWorker({

@@ -14,9 +14,11 @@ function jobWith(cancel: JobCancel): JobContext {
     queue: "q",
     args: [],
     attempt: 1,
+    max_attempts: 3,
     maxAttempts: 3,
     priority: 0,
     meta: {},
+    created_at: new Date(0).toISOString(),
     createdAt: new Date(0),
     progress: () => Promise.resolve(),
     get signal() {
