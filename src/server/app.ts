@@ -41,6 +41,7 @@ import { apiRoutes } from "./routes-api.js";
 import { keyRoutes } from "./routes-keys.js";
 import type { Metrics } from "./metrics.js";
 import { metricsRoute } from "./metrics.js";
+import { metricsLatencyRoute } from "./metrics-latency.js";
 import { fleetRoutes } from "./routes-fleet.js";
 import { tokenRoutes } from "./routes-tokens.js";
 import type { TokenStore } from "./tokens.js";
@@ -148,6 +149,7 @@ export function createApp(o: AppOptions): App {
     ...schemaRoutes(o.engine),
     ...queueConfigRoutes(o.engine),
     ...rateLimitRoutes(o.engine),
+    ...(o.metrics ? [metricsLatencyRoute(o.metrics)] : []),
   ];
   registerRoutes(hono, routes, o.auth);
   // Documented with the built-in routes (openapi.ts); registered here for the same token check.

@@ -46,6 +46,8 @@ export interface Metrics {
   /** Every metric in the text exposition format (content type {@link Metrics.contentType}). */
   render(): Promise<string>;
   readonly contentType: string;
+  /** When the event-fed metrics started counting (epoch ms): their totals and histograms begin here. */
+  readonly since: number;
   /** Stops the event subscriptions. Idempotent. */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -71,6 +73,7 @@ const methods = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIO
  */
 export async function createMetrics(o: MetricsOptions): Promise<Metrics> {
   const onError = o.onError ?? (() => undefined);
+  const since = Date.now();
   const registry = new Registry();
   const registers = [registry];
   if (o.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
@@ -195,6 +198,7 @@ export async function createMetrics(o: MetricsOptions): Promise<Metrics> {
     registry,
     http,
     contentType: registry.contentType,
+    since,
     render: () => registry.metrics(),
     close,
     [Symbol.asyncDispose]: close,

@@ -86,6 +86,12 @@ export interface EventView {
     /** `job.progress` (ojs-events §4.1). */
     progress_percent?: number;
     progress_message?: string;
+    /**
+     * `job.started`: when the attempt's wait began (RFC 3339): the enqueue time, or the scheduled time
+     * if later, for a first attempt; the time a retry became due for a retry. The wait ends at `time`
+     * (the same span `jetjob_job_wait_seconds` observes).
+     */
+    ready_at?: string;
   };
 }
 
@@ -171,6 +177,7 @@ export function toEventView(e: JobEvent): EventView {
   if (e.tid !== undefined) data.trace_id = e.tid;
   if (e.pp !== undefined) data.progress_percent = e.pp;
   if (e.pm !== undefined) data.progress_message = e.pm;
+  if (e.qa !== undefined && Number.isFinite(e.qa)) data.ready_at = new Date(e.qa).toISOString();
   return envelope(eventId(e), e.t, e.at, data);
 }
 

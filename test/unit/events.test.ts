@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import type { JobEvent } from "../../src/store/events.js";
-import { EventType, decodeEvents, encodeEvents } from "../../src/store/events.js";
+import { EventType, decodeEvents, encodeEvents, toEventView } from "../../src/store/events.js";
 
 const enc = new TextEncoder();
 const id = "019ad2c1-1234-7abc-8def-0123456789ab";
@@ -48,5 +48,34 @@ describe("event batches on the wire", () => {
     assert.deepEqual(decodeEvents(enc.encode(bad)), [{ t: EventType.Completed, at: 1, id, jt: "t", q: "q" }]);
     assert.deepEqual(decodeEvents(enc.encode("{not json")), []);
     assert.deepEqual(decodeEvents(enc.encode(JSON.stringify({ v: 3, q: "q", e: [] }))), []);
+  });
+});
+
+describe("events in the ojs-events envelope", () => {
+  it("job.started carries ready_at, the start of the attempt's wait; other events do not", () => {
+    const started = toEventView({
+      t: EventType.Started,
+      at: Date.parse("2026-01-02T03:04:06.500Z"),
+      id,
+      jt: "email",
+      q: "mail",
+      a: 2,
+      qa: Date.parse("2026-01-02T03:04:05.250Z"),
+    });
+    assert.equal(started.data.ready_at, "2026-01-02T03:04:05.250Z");
+    assert.equal(started.time, "2026-01-02T03:04:06.500Z");
+    const completed = toEventView({
+      t: EventType.Completed,
+      at: 1005,
+      id,
+      jt: "email",
+      q: "mail",
+      a: 1,
+      d: 4,
+    });
+    assert.equal("ready_at" in completed.data, false);
+    // Events of processes older than the `qa` field have no ready time: none is made up.
+    const old = toEventView({ t: EventType.Started, at: 1001, id, jt: "email", q: "mail", a: 1 });
+    assert.equal("ready_at" in old.data, false);
   });
 });
