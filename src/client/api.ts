@@ -10,7 +10,7 @@ import type { QueueDeleted } from "../store/queue-delete.js";
 import type { StorageReport as StorageInfo } from "../store/retention/report.js";
 import type { QueueStats } from "../store/stats.js";
 import type { QueueRetentionWire } from "../core/storage-options.js";
-import type { WorkflowView as WorkflowInfo } from "../store/workflows.js";
+import type { WorkflowView as WorkflowInfo } from "../store/workflow-record.js";
 import type { Job } from "./types.js";
 
 /** Wire shapes shared with the server: the server's own view types, so the two cannot drift. */

@@ -248,8 +248,8 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
         "Create a chain, group or batch workflow, or one from steps with depends_on (http-binding §14.1) that forms one of these",
       parseBody: (raw) => raw,
       status: 201,
-      handler: async (c, { body }) => {
-        const workflow = await engine.createWorkflow(body);
+      handler: async (c, { body, principal }) => {
+        const workflow = await engine.createWorkflow(body, principal?.name);
         c.header("Location", `/ojs/v1/workflows/${workflow.id}`);
         return ojsJson(c, 201, workflowBody(workflow));
       },

@@ -7,7 +7,7 @@
  */
 import type { Engine } from "../store/engine.js";
 import { listWorkflows } from "../store/workflow-list.js";
-import type { WorkflowView } from "../store/workflows.js";
+import type { WorkflowView } from "../store/workflow-record.js";
 import { z } from "zod";
 
 import { Scope } from "./auth.js";

@@ -62,7 +62,7 @@ import type { StorageReport } from "./retention/report.js";
 import { storageReport } from "./retention/report.js";
 import { streamConfigs } from "./stream-configs.js";
 import type { JobView } from "./view.js";
-import type { WorkflowView } from "./workflows.js";
+import type { WorkflowView } from "./workflow-record.js";
 import {
   cancelWorkflow,
   createWorkflow,
@@ -138,7 +138,8 @@ export interface Engine {
   deadLetters(q: { queue?: string; limit: number; offset: number }): Promise<DeadLetterPage>;
   retryDeadLetter(id: string): Promise<JobView>;
   deleteDeadLetter(id: string): Promise<{ deleted: true; job_id: string }>;
-  createWorkflow(body: unknown): Promise<WorkflowView>;
+  /** `createdBy`: the API token's name, recorded on the workflow and its jobs. */
+  createWorkflow(body: unknown, createdBy?: string): Promise<WorkflowView>;
   getWorkflow(id: string): Promise<WorkflowView>;
   cancelWorkflow(id: string): Promise<WorkflowView>;
   /** Registers or replaces a schedule (`created`: it was new). */
@@ -325,7 +326,7 @@ export async function createEngine(nc: NatsConnection, options: EngineOptions = 
     retryDeadLetter: (id) => retryDeadLetter(svc, id),
     deleteDeadLetter: (id) => deleteDeadLetter(svc, id),
     // Its steps' args are checked against their schemas at creation (enqueue-checks.ts).
-    createWorkflow: (body) => svc.schemas.ready().then(() => createWorkflow(svc, body)),
+    createWorkflow: (body, createdBy) => svc.schemas.ready().then(() => createWorkflow(svc, body, createdBy)),
     getWorkflow: (id) => getWorkflow(svc, id),
     cancelWorkflow: (id) => cancelWorkflow(svc, id),
     registerCron: (body) => upsertCron(svc, body, options.cron),

@@ -11,8 +11,8 @@
 import { ValidationError } from "../core/errors.js";
 import { getJson, keysOf } from "./kvjson.js";
 import type { Services } from "./services.js";
-import type { WorkflowRecord, WorkflowState, WorkflowView } from "./workflows.js";
-import { workflowView } from "./workflows.js";
+import type { WorkflowRecord, WorkflowState, WorkflowView } from "./workflow-record.js";
+import { workflowView } from "./workflow-record.js";
 
 const states: ReadonlySet<string> = new Set(["running", "completed", "failed", "cancelled"]);
 

@@ -14,7 +14,6 @@ import { parseEnqueueRequest } from "../core/envelope.js";
 import { ConflictError, ErrorCode, JetjobError, NotFoundError, ValidationError } from "../core/errors.js";
 import { uuidv7 } from "../core/ids.js";
 import { isTerminal, JobState } from "../core/states.js";
-import { toRfc3339 } from "../core/time.js";
 import { casUpdate, getJson, keysOf, putJson } from "./kvjson.js";
 import { cancelJob } from "./operations.js";
 import { checkJob } from "./enqueue-checks.js";
@@ -22,85 +21,19 @@ import type { OutcomeNote, Services } from "./services.js";
 import type { JobView } from "./view.js";
 import { buildJobView, deriveState } from "./view.js";
 import type { StepDef } from "./workflow-steps.js";
+import type {
+  CallbackName,
+  JobDef,
+  WorkflowRecord,
+  WorkflowState,
+  WorkflowStepView,
+  WorkflowView,
+} from "./workflow-record.js";
+import { workflowView } from "./workflow-record.js";
 import { fromStepGraph, isStepGraph } from "./workflow-steps.js";
-
-export type WorkflowType = "chain" | "group" | "batch";
-export type WorkflowState = "running" | "completed" | "failed" | "cancelled";
-type CallbackName = "on_success" | "on_failure" | "on_complete";
-
-interface JobDef {
-  id: string;
-  body: Record<string, unknown>;
-}
-
-export interface WorkflowRecord {
-  id: string;
-  name?: string;
-  type: WorkflowType;
-  state: WorkflowState;
-  createdAt: number;
-  completedAt?: number;
-  jobs: JobDef[];
-  callbacks: Partial<Record<CallbackName, JobDef>>;
-  /** Chain: how many steps have been enqueued. */
-  enqueued: number;
-  /** Results of completed jobs by index (chain `parent_results`). */
-  results: Record<string, unknown>;
-  completed: number[];
-  failed: number[];
-  fired: CallbackName[];
-  /** The steps of a workflow created in the http-binding form (workflow-steps.ts). */
-  steps?: StepDef[];
-}
 
 const recKey = (id: string) => `wf.${id}`;
 const runKey = (id: string) => `running.${id}`;
-
-export interface WorkflowView {
-  id: string;
-  name?: string;
-  type: WorkflowType;
-  state: WorkflowState;
-  created_at: string;
-  completed_at?: string;
-  steps_total?: number;
-  steps_completed?: number;
-  jobs_total?: number;
-  jobs_completed?: number;
-  jobs_failed?: number;
-  job_ids: string[];
-  /** http-binding §14: each step with its job (null until enqueued) and the job's state. */
-  steps?: WorkflowStepView[];
-}
-
-export interface WorkflowStepView {
-  id: string;
-  type: string;
-  state: string;
-  job_id: string | null;
-  depends_on: string[];
-}
-
-export function workflowView(r: WorkflowRecord): WorkflowView {
-  const v: WorkflowView = {
-    id: r.id,
-    type: r.type,
-    state: r.state,
-    created_at: toRfc3339(r.createdAt),
-    job_ids: r.type === "chain" ? r.jobs.slice(0, r.enqueued).map((j) => j.id) : r.jobs.map((j) => j.id),
-  };
-  if (r.name !== undefined) v.name = r.name;
-  if (r.completedAt !== undefined) v.completed_at = toRfc3339(r.completedAt);
-  if (r.type === "chain") {
-    v.steps_total = r.jobs.length;
-    v.steps_completed = r.completed.length;
-  } else {
-    v.jobs_total = r.jobs.length;
-    v.jobs_completed = r.completed.length;
-    v.jobs_failed = r.failed.length;
-  }
-  return v;
-}
 
 /** The workflow record under its key (`wf.<id>`), without reconciling it. */
 export async function readWorkflow(svc: Services, id: string): Promise<WorkflowRecord | undefined> {
@@ -166,8 +99,15 @@ async function viewWithSteps(svc: Services, r: WorkflowRecord): Promise<Workflow
   return v;
 }
 
-/** Validates and creates a workflow, and enqueues its first step (chain) or all its jobs. */
-export async function createWorkflow(svc: Services, body: unknown): Promise<WorkflowView> {
+/**
+ * Validates and creates a workflow, and enqueues its first step (chain) or all its jobs; `createdBy`
+ * (the API token's name) is recorded on it and on each of its jobs.
+ */
+export async function createWorkflow(
+  svc: Services,
+  body: unknown,
+  createdBy?: string,
+): Promise<WorkflowView> {
   let steps: StepDef[] | undefined;
   if (isStepGraph(body)) ({ body, steps } = fromStepGraph(body as Record<string, unknown>));
   const b = (body ?? {}) as Record<string, unknown>;
@@ -205,6 +145,7 @@ export async function createWorkflow(svc: Services, body: unknown): Promise<Work
   };
   if (typeof b.name === "string") rec.name = b.name;
   if (steps !== undefined) rec.steps = steps;
+  if (createdBy !== undefined) rec.createdBy = createdBy;
   await putJson(svc.ctx.buckets.workflows, recKey(rec.id), rec);
   await putJson(svc.ctx.buckets.workflows, runKey(rec.id), { at: now });
   const first = type === "chain" ? [0] : rec.jobs.map((_, i) => i);
@@ -215,6 +156,7 @@ export async function createWorkflow(svc: Services, body: unknown): Promise<Work
       ref: { id: rec.id, idx: i, role: type === "chain" ? "step" : "job" } as const,
     })),
     type !== "chain",
+    createdBy,
   );
   return viewWithSteps(svc, rec);
 }
@@ -237,11 +179,13 @@ async function enqueueDefs(
     parentResults?: unknown[];
   }>,
   atomic: boolean,
+  createdBy: string | undefined,
 ): Promise<void> {
   const items = defs.map(({ def, ref, parentResults }) => {
     const n = parseEnqueueRequest({ ...def.body, id: def.id });
     n.spec.workflow = ref;
     if (parentResults !== undefined) n.spec.parentResults = parentResults;
+    if (createdBy !== undefined) n.spec.createdBy = createdBy;
     return n;
   });
   try {
@@ -332,7 +276,7 @@ export async function reconcileWorkflow(svc: Services, id: string): Promise<Work
       jobs.push({ def: rec.callbacks[name], ref: { id: rec.id, idx: -1, role: "callback" } });
     }
   }
-  for (const j of jobs) await enqueueDefs(svc, [j], false);
+  for (const j of jobs) await enqueueDefs(svc, [j], false, rec.createdBy);
   if (jobs.length > 0) {
     // A cancel may have come in while we enqueued: then the new jobs must not run.
     const after = await getJson<WorkflowRecord>(kv, recKey(id));

@@ -102,6 +102,44 @@ describe("API tokens at run time", () => {
     await call(a, admin, "DELETE", "/api/v1/tokens/billing-app");
   });
 
+  it("a workflow created with a token records its name, on the workflow and on every job it enqueues", async () => {
+    const created = await call(a, admin, "POST", "/api/v1/tokens", { name: "wf-app", scope: "write" });
+    const token = created.body.token as string;
+    const chain = await call(a, token, "POST", "/ojs/v1/workflows", {
+      type: "chain",
+      steps: [
+        { type: "t.wf", args: [1], options: { queue: "by-wf" } },
+        { type: "t.wf", args: [2], options: { queue: "by-wf" } },
+      ],
+    });
+    assert.equal(chain.status, 201, JSON.stringify(chain.body));
+    const wf = chain.body.workflow as { id: string; created_by?: string; job_ids: string[] };
+    assert.equal(wf.created_by, "wf-app");
+    // The second step is enqueued later, when the first completes: it carries the name too.
+    const fetched = await call(a, admin, "POST", "/ojs/v1/workers/fetch", { queues: ["by-wf"], count: 1 });
+    const first = (fetched.body.jobs as Array<{ id: string; created_by?: string }>)[0]!;
+    assert.equal(first.created_by, "wf-app");
+    assert.equal((await call(a, admin, "POST", "/ojs/v1/workers/ack", { job_id: first.id })).status, 200);
+    const second = await waitFor(
+      async () => {
+        const got = await call(a, admin, "GET", `/ojs/v1/workflows/${wf.id}`);
+        const ids = (got.body.workflow as { job_ids: string[] }).job_ids;
+        return ids.length === 2 ? ids[1] : undefined;
+      },
+      { what: "the chain's second step" },
+    );
+    const job = (await call(a, admin, "GET", `/ojs/v1/jobs/${second}`)).body.job as Record<string, unknown>;
+    assert.equal(job.created_by, "wf-app");
+    const group = await call(b, token, "POST", "/ojs/v1/workflows", {
+      type: "group",
+      jobs: [{ type: "t.wf", args: [3], options: { queue: "by-wf-g" } }],
+    });
+    const gid = (group.body.workflow as { job_ids: string[] }).job_ids[0]!;
+    const gjob = (await call(b, admin, "GET", `/ojs/v1/jobs/${gid}`)).body.job as Record<string, unknown>;
+    assert.equal(gjob.created_by, "wf-app");
+    await call(a, admin, "DELETE", "/api/v1/tokens/wf-app");
+  });
+
   it("an expiring token stops working when it expires", async () => {
     const created = await call(a, admin, "POST", "/api/v1/tokens", {
       name: "short",
