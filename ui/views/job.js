@@ -1,9 +1,11 @@
 // @ts-check
-// A queue job: its fields, args, result, error and retry history, cancel and retry, live events.
+// A queue job: its fields, its timeline, args, result, error and retry history, cancel and retry, live
+// events.
 import { api } from "../lib/api.js";
 import { badge, fill, h, json, render, toast } from "../lib/dom.js";
 import { clock, short, time } from "../lib/format.js";
 import { debounce, stream } from "../lib/live.js";
+import { jobTimeline } from "../lib/timeline.js";
 import { errorDetails, progressBar } from "../lib/widgets.js";
 import { fleetJobView } from "./fleet-job.js";
 
@@ -14,7 +16,11 @@ export async function jobView(id) {
   const actions = h("div", { class: "toolbar" });
   render(h("h1", {}, "Job ", h("span", { class: "mono" }, id)), actions, body);
   const events = [];
+  /** The job's stored events (for its timeline), read once; live ones are added to `events`. */
+  let stored = [];
+  let shown = job;
   function draw(j) {
+    shown = j;
     const done = ["completed", "discarded", "cancelled"].includes(j.state);
     actions.replaceChildren(
       badge(j.state),
@@ -75,6 +81,8 @@ export async function jobView(id) {
         { class: "fields" },
         ...rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", { "data-field": k }, v)]),
       ),
+      h("h2", {}, "Timeline"),
+      jobTimeline(j, [...stored, ...events]),
       h("h2", {}, "Args"),
       json(j.args),
       j.result !== undefined ? [h("h2", {}, "Result"), json(j.result, "result")] : "",
@@ -144,4 +152,11 @@ export async function jobView(id) {
     events.push(e);
     soon();
   });
+  // Read after the stream opened, so no event falls between the two (the timeline drops repeats).
+  void api("GET", `/ojs/v1/events?job_id=${encodeURIComponent(id)}&limit=1000`)
+    .then((r) => {
+      stored = r.events ?? [];
+      draw(shown);
+    })
+    .catch(() => undefined);
 }

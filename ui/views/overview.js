@@ -6,6 +6,7 @@ import { badge, h, render } from "../lib/dom.js";
 import { labelsText } from "../lib/format.js";
 import { debounce, every, stream } from "../lib/live.js";
 import { consumersCell, queueLinks, queueStats } from "../lib/widgets.js";
+import { overviewCharts } from "./queue-charts.js";
 
 /** The chart's window: the last 3 minutes. */
 const WINDOW_MS = 180_000;
@@ -38,6 +39,7 @@ export async function overview() {
     chart,
     h("h2", {}, "Queues"),
     queuesTable,
+    overviewCharts(),
     h("h2", {}, "Workers and agents online"),
     agentsTable,
   );

@@ -6,6 +6,7 @@ import { short, time } from "../lib/format.js";
 import { debounce, stream } from "../lib/live.js";
 import { jobStates } from "../lib/names.js";
 import { statsOf } from "../lib/widgets.js";
+import { queueCharts } from "./queue-charts.js";
 
 /** The order of the state tabs; the states themselves come from the server (names.js). */
 const tabOrder = [
@@ -77,6 +78,7 @@ export async function queueView(name, state, filter = {}) {
   );
   const note = h("p", { class: "muted", id: "search-note" });
   render(h("h1", {}, "Queue ", h("span", { class: "mono" }, name)), head, tabs, search, note, list);
+  head.after(queueCharts(name));
   let cursor;
   async function refreshHead() {
     const s = statsOf(await api("GET", `/ojs/v1/queues/${enc}/stats`));
