@@ -17,6 +17,7 @@ import type { Engine } from "../store/engine.js";
 import { consumersByQueue } from "../worker/presence.js";
 import { Scope } from "./auth.js";
 import { ojsJson } from "./ojs.js";
+import { hasFilter, SEARCH_MAX_JOBS, searchQueueJobs } from "./queue-job-search.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
 
@@ -90,9 +91,18 @@ export function apiRoutes(engine: Engine, fleet?: Controller): RouteDef[] {
         host: z.string().optional().describe("Targeted jobs that ran on this host"),
         limit: z.int().min(1).max(500).optional().describe("Page size"),
         cursor: z.string().optional().describe("The cursor returned with the previous page"),
+        type: z.string().optional().describe("Queue jobs of this type (exact, or a prefix ending in *)"),
+        id: z.string().optional().describe("Queue jobs whose id starts with this"),
+        text: z
+          .string()
+          .max(200)
+          .optional()
+          .describe("Queue jobs with this text in their args or errors (case-insensitive)"),
       }),
       summary:
-        "With ?queue=: a queue's jobs, newest first (&state=&limit=&cursor=). Without: targeted (fleet) jobs, newest first (?status=&op=&host=&limit=&cursor=)",
+        "With ?queue=: a queue's jobs, newest first (&state=&limit=&cursor=); with &type=, &id= or &text= a search " +
+        `that reads at most ${SEARCH_MAX_JOBS} jobs per request and says how many it read (\`searched\`; \`next_cursor\` searches on). ` +
+        "Without: targeted (fleet) jobs, newest first (?status=&op=&host=&limit=&cursor=)",
       handler: async (c, { query }) => {
         if (query.queue === undefined && fleet) {
           return ojsJson(c, 200, await listFleetJobs(fleet, fleetListQuery(query)));
@@ -106,6 +116,24 @@ export function apiRoutes(engine: Engine, fleet?: Controller): RouteDef[] {
         const limit = query.limit === undefined ? undefined : Number(query.limit);
         if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 500)) {
           throw new ValidationError("limit must be an integer from 1 to 500");
+        }
+        const filter = {
+          ...(query.type ? { type: query.type } : {}),
+          ...(query.id ? { id: query.id } : {}),
+          ...(query.text ? { text: query.text } : {}),
+        };
+        if (hasFilter(filter)) {
+          const found = await searchQueueJobs(
+            engine,
+            {
+              queue: query.queue,
+              limit: limit ?? 50,
+              ...(query.state === undefined ? {} : { state: query.state as JobState }),
+              ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
+            },
+            filter,
+          );
+          return ojsJson(c, 200, found);
         }
         const page = await engine.listJobs({
           queue: query.queue,

@@ -1,17 +1,20 @@
 /**
- * OJS Admin API (ojs-admin-api §7, §8): job list with filters, job detail, cancel and retry under
- * `/ojs/v1/admin/jobs`, and the bulk retry and cancel. Each operation is the one the data plane and
- * `/api/v1` use (engine.cancel, engine.retryJob); the list and the bulk filters read through the
- * engine's per-queue listing (ojs-admin-search.ts).
+ * OJS Admin API (ojs-admin-api §7, §8): job list with filters, job detail, cancel, retry and promote
+ * ("run now") under `/ojs/v1/admin/jobs`, and the bulk retry, cancel, promote and delete. Each
+ * operation is the one the data plane and `/api/v1` use (engine.cancel, engine.retryJob), or the
+ * store's own (store/activate.ts `runJobNow`, store/delete-job.ts `deleteJob`); the list and the bulk
+ * filters read through the engine's per-queue listing (ojs-admin-search.ts).
  *
- * Bulk delete (§8.3) is not served: jetjob removes finished jobs by their retention (docs/retention.md)
- * and has no operation that deletes a single queue job, so the route is absent (404).
+ * Bulk delete (§8.3) deletes finished jobs only (completed, discarded, cancelled) ahead of their
+ * retention; a job in any other state is refused (409 in `errors`), never cancelled on the way.
  */
 import { z } from "zod";
 
 import { coerceError, ValidationError } from "../core/errors.js";
 import { zodToValidationError } from "../core/envelope.js";
 import { JobState } from "../core/states.js";
+import { runJobNow } from "../store/activate.js";
+import { deleteJob } from "../store/delete-job.js";
 import type { Engine } from "../store/engine.js";
 import type { QueueStats } from "../store/stats.js";
 import type { JobView } from "../store/view.js";
@@ -59,7 +62,24 @@ const bulkActions = {
     ]),
     doneField: "cancelled",
   },
+  promote: {
+    run: (e: Engine, id: string) => runJobNow(e.svc, id),
+    defaultStates: new Set<JobState>([JobState.Scheduled, JobState.Retryable]),
+    doneField: "promoted",
+  },
+  delete: {
+    run: (e: Engine, id: string) => deleteJob(e.svc, id),
+    defaultStates: new Set<JobState>([JobState.Completed, JobState.Discarded, JobState.Cancelled]),
+    doneField: "deleted",
+  },
 } as const;
+
+const bulkSummaries: Record<BulkAction, string> = {
+  retry: "Retry",
+  cancel: "Cancel",
+  promote: "Run now (scheduled or retryable jobs become available)",
+  delete: "Delete (finished jobs only, ahead of their retention)",
+};
 
 export type BulkAction = keyof typeof bulkActions;
 
@@ -72,7 +92,7 @@ const filterSchema = z
     until: z.string().optional(),
   })
   .describe(
-    "Which jobs (ojs-admin-api §8.1); without a state: retry takes discarded and cancelled jobs, cancel the waiting ones",
+    "Which jobs (ojs-admin-api §8.1); without a state: retry takes discarded and cancelled jobs, cancel the waiting ones, promote the scheduled and retryable ones, delete the finished ones",
   );
 
 export const bulkBodySchema = z.object({
@@ -199,10 +219,7 @@ export function ojsAdminJobRoutes(engine: Engine): RouteDef[] {
       path: `/ojs/v1/admin/jobs/bulk/${action}`,
       scope: Scope.Write,
       tag: "admin",
-      summary:
-        action === "retry"
-          ? "Retry the jobs a filter (or job_ids) matches, at most 1,000 per request; needs confirm: true"
-          : "Cancel the jobs a filter (or job_ids) matches, at most 1,000 per request; needs confirm: true",
+      summary: `${bulkSummaries[action]}: the jobs a filter (or job_ids) matches, at most 1,000 per request; needs confirm: true`,
       docBody: bulkBodySchema,
       bodyOptional: true,
       parseBody: (raw) => raw,
@@ -213,6 +230,8 @@ export function ojsAdminJobRoutes(engine: Engine): RouteDef[] {
     // Before `/admin/jobs/{id}/...`: "bulk" would match `{id}` there.
     bulk("retry"),
     bulk("cancel"),
+    bulk("promote"),
+    bulk("delete"),
     defineRoute({
       method: "GET",
       path: "/ojs/v1/admin/jobs",
@@ -285,21 +304,29 @@ export function ojsAdminJobRoutes(engine: Engine): RouteDef[] {
         "The full job: args, meta, state, attempts, retry policy, error history, result and timestamps",
       handler: async (c, { params }) => ojsJson(c, 200, jobDetail(await engine.get(params.id!))),
     }),
-    ...(["cancel", "retry"] as const).map((verb) =>
+    ...(["cancel", "retry", "promote"] as const).map((verb) =>
       defineRoute({
         method: "POST",
         path: `/ojs/v1/admin/jobs/{id}/${verb}`,
         scope: Scope.Write,
         tag: "admin",
-        summary:
-          verb === "cancel"
-            ? "Cancel a job (as DELETE /ojs/v1/jobs/{id})"
-            : "Run a discarded or cancelled job again with fresh attempts (as POST /api/v1/jobs/{id}/retry)",
+        summary: {
+          cancel: "Cancel a job (as DELETE /ojs/v1/jobs/{id})",
+          retry:
+            "Run a discarded or cancelled job again with fresh attempts (as POST /api/v1/jobs/{id}/retry)",
+          promote:
+            "Run a scheduled or retryable job now: it becomes available in its queue (409 for other states, or a job with an exclusive or rate-limit key)",
+        }[verb],
         bodyOptional: true,
         parseBody: (raw) => raw,
         handler: async (c, { params }) => {
+          const id = params.id!;
           const job: JobView =
-            verb === "cancel" ? await engine.cancel(params.id!) : await engine.retryJob(params.id!);
+            verb === "cancel"
+              ? await engine.cancel(id)
+              : verb === "retry"
+                ? await engine.retryJob(id)
+                : await runJobNow(engine.svc, id);
           // `state` at the top as the OJS CLI's `retry` prints it.
           return ojsJson(c, 200, { job, id: job.id, state: job.state });
         },

@@ -7,7 +7,8 @@
  *
  * The safety interlock stays: a bulk request naming its jobs (`job_ids`) is explicit and runs as sent;
  * one that selects by `filter` needs `confirm: true` like the Admin API's (the CLI's `--state` form
- * sends none and is refused with 400 saying so). Bulk delete is not served (404), as in the Admin API.
+ * sends none and is refused with 400 saying so). Bulk delete and promote are the Admin API's only
+ * (`/ojs/v1/admin/jobs/bulk/{delete,promote}`); here they are not served (404).
  */
 import { z } from "zod";
 

@@ -60,6 +60,8 @@ const baseBodies: Record<string, () => Record<string, unknown>> = {
   // Admin API bulk operations and switches (ids of no job; maintenance off; a directive never sent valid).
   "POST /ojs/v1/admin/jobs/bulk/retry": () => ({ job_ids: [sampleParams.id], confirm: true }),
   "POST /ojs/v1/admin/jobs/bulk/cancel": () => ({ job_ids: [sampleParams.id], confirm: true }),
+  "POST /ojs/v1/admin/jobs/bulk/promote": () => ({ job_ids: [sampleParams.id], confirm: true }),
+  "POST /ojs/v1/admin/jobs/bulk/delete": () => ({ job_ids: [sampleParams.id], confirm: true }),
   "POST /ojs/v1/jobs/bulk/retry": () => ({ job_ids: [sampleParams.id], confirm: true }),
   "POST /ojs/v1/jobs/bulk/cancel": () => ({ job_ids: [sampleParams.id], confirm: true }),
   "POST /ojs/v1/admin/system/maintenance": () => ({ enabled: false }),
