@@ -12,10 +12,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import type { Browser, Page } from "playwright-core";
 import { chromium } from "playwright-core";
 
-import { startJetjob } from "../harness/cli.js";
+import { natsLogin, startJetjob } from "../harness/cli.js";
 import type { Started } from "../harness/cli.js";
 import { waitFor } from "../harness/nats.js";
 
@@ -25,6 +27,7 @@ describe("web dashboard timeline and charts (chromium)", () => {
   let dir: string;
   let s: Started;
   let api: string;
+  let nats: string;
   let token: string;
   let browser: Browser;
   let page: Page;
@@ -61,7 +64,10 @@ describe("web dashboard timeline and charts (chromium)", () => {
     assert.ok(existsSync(chromiumPath), `chromium not found at ${chromiumPath} (apt-get install chromium)`);
     dir = mkdtempSync(join(tmpdir(), "jetjob-ui-timeline-"));
     s = await startJetjob(dir);
-    ({ api } = JSON.parse(readFileSync(join(dir, "endpoints.json"), "utf8")) as { api: string });
+    ({ api, nats } = JSON.parse(readFileSync(join(dir, "endpoints.json"), "utf8")) as {
+      api: string;
+      nats: string;
+    });
     token = readFileSync(join(dir, "admin.token"), "utf8").trim();
     browser = await chromium.launch({ executablePath: chromiumPath });
     page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
@@ -254,5 +260,39 @@ describe("web dashboard timeline and charts (chromium)", () => {
     } finally {
       await phone.close();
     }
+  });
+
+  // Last: it empties the events stream the charts above count from.
+  it("timeline once the events are gone: the job's own times stay, the rest reads 'not recorded'", async () => {
+    const nc = await connect({ servers: nats, ...natsLogin(dir) });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const names: string[] = [];
+      for await (const n of jsm.streams.names()) names.push(n);
+      const events = names.find((n) => n.endsWith("_EVENTS"));
+      assert.ok(events, names.join(", "));
+      await jsm.streams.purge(events);
+    } finally {
+      await nc.close();
+    }
+    const first = '#timeline li[data-attempt="1"]';
+    const second = '#timeline li[data-attempt="2"]';
+    await page.goto(`${api}/#/jobs/${flaky}`);
+    await page.waitForSelector(`${first}[data-outcome=failed]`);
+    await page.waitForSelector(`${second}[data-outcome=completed]`);
+    // The first attempt: its end and error are in the job's error history; when it was queued and
+    // started only its events knew.
+    assert.equal(await page.isVisible(`${first} [data-point=ended] time`), true);
+    assert.match((await page.textContent(`${first} .tl-error`)) ?? "", /flaky_upstream/);
+    for (const p of ["queued", "started"])
+      assert.equal(await page.isVisible(`${first} [data-point=${p}] [data-missing]`), true, `attempt 1 ${p}`);
+    for (const d of ["wait", "run"])
+      assert.match((await page.textContent(`${first} [data-duration=${d}]`)) ?? "", /not recorded/, d);
+    // The last attempt: started and completed are the job's own fields, so its run time is known.
+    assert.equal(await page.isVisible(`${second} [data-point=started] time`), true);
+    assert.equal(await page.isVisible(`${second} [data-point=completed] time`), true);
+    assert.ok((await numberAttr(`${second} [data-duration=run]`, "data-ms")) >= 0);
+    assert.equal(await page.isVisible(`${second} [data-point=queued] [data-missing]`), true);
+    assert.match((await page.textContent(`${second} [data-duration=wait]`)) ?? "", /not recorded/);
   });
 });
