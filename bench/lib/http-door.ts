@@ -37,7 +37,12 @@ export async function openHttpDoor(): Promise<HttpDoor> {
   try {
     child = fork(serverEntry, [], {
       // tsx resolved from here, so that the child runs whatever the working directory is.
-      execArgv: ["--import", import.meta.resolve("tsx")],
+      // JETJOB_BENCH_DOOR_NODE_ARGS adds node flags, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+      execArgv: [
+        "--import",
+        import.meta.resolve("tsx"),
+        ...(process.env.JETJOB_BENCH_DOOR_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
+      ],
       env: { ...process.env, JETJOB_BENCH_NATS: nats.url, JETJOB_BENCH_TOKEN: token },
       stdio: ["ignore", "ignore", "inherit", "ipc"],
     });

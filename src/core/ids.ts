@@ -52,6 +52,19 @@ export const uuidv7Pattern = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-
 let randomPool = Buffer.alloc(0);
 let randomAt = 0;
 
+let idPool = Buffer.alloc(0);
+let idAt = 0;
+
+/** 10 random bytes for {@link uuidv7}, cut from a block drawn 256 ids at a time (one per request id). */
+function idRandom(): Buffer {
+  if (idAt + 10 > idPool.length) {
+    idPool = randomBytes(10 * 256);
+    idAt = 0;
+  }
+  idAt += 10;
+  return idPool.subarray(idAt - 10, idAt);
+}
+
 /** A random 20-bit value for a new segment. */
 export function segmentRandom(): number {
   // Random bytes are drawn in blocks: one crypto call per segment is a measurable cost at low load.
@@ -125,7 +138,7 @@ export function decodeJobId(id: string): EncodedId | undefined {
 export function uuidv7(timeMs: number = Date.now()): string {
   if (!Number.isInteger(timeMs) || timeMs < 0 || timeMs >= 2 ** 48)
     throw new RangeError(`bad timeMs ${timeMs}`);
-  const r = randomBytes(10);
+  const r = idRandom();
   const randA = ((r[0]! << 8) | r[1]!) & 0xfff;
   const variant = 0b1000 | (r[2]! & 0b11);
   let rest = "";

@@ -5,7 +5,6 @@
  */
 import { Hono } from "hono";
 import type { MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
 
 import { coerceError, ErrorCode, isJetjobError, JetjobError } from "../core/errors.js";
 import { uuidv7 } from "../core/ids.js";
@@ -17,6 +16,7 @@ import type { Authenticator } from "./auth.js";
 import { errorCatalog, errorResponse, OJS_VERSION, ojsJson } from "./ojs.js";
 import type { RouteDef } from "./route.js";
 import { registerRoutes } from "./route.js";
+import { bodyLimitMiddleware } from "./body-limit.js";
 import { renderDocsPage } from "./docs-page.js";
 import { prefersHtml, renderErrorsPage } from "./errors-page.js";
 import type { OpenApiDocument } from "./openapi-types.js";
@@ -102,15 +102,7 @@ export function createApp(o: AppOptions): App {
       principal: c.get("principal"),
     });
   });
-  hono.use(
-    "*",
-    bodyLimit({
-      maxSize: maxBody,
-      onError: () => {
-        throw new JetjobError(ErrorCode.PayloadTooLarge, `The request body exceeds ${maxBody} bytes.`);
-      },
-    }),
-  );
+  hono.use("*", bodyLimitMiddleware(maxBody));
 
   hono.use("*", requestDeadline(o.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS));
   hono.use("*", cors(o.corsOrigins ?? []));

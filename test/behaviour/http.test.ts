@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { request } from "node:http";
 import { after, before, describe, it } from "node:test";
 
 import type { NatsConnection } from "@nats-io/nats-core";
@@ -7,6 +8,7 @@ import { silentLogger } from "../../src/core/logger.js";
 import type { App } from "../../src/server/app.js";
 import { createApp } from "../../src/server/app.js";
 import { createAuthenticator } from "../../src/server/auth.js";
+import { listen } from "../../src/server/listen.js";
 import type { Engine } from "../../src/store/engine.js";
 import { createEngine } from "../../src/store/engine.js";
 import { useNats } from "../harness/nats.js";
@@ -125,6 +127,59 @@ describe("HTTP API edge: auth, errors, limits", () => {
     const r = await call("POST", "/ojs/v1/jobs", { token: tokens.writer, body: big });
     assert.equal(r.status, 413);
     assert.equal((await errorOf(r)).code, "x_payload_too_large");
+  });
+
+  it("over a socket: 413 for a body too large by its Content-Length or as it streams (chunked); smaller bodies pass", async () => {
+    const server = await listen(app);
+    try {
+      const { port } = new URL(server.url);
+      const send = (body: string, chunked: boolean) =>
+        new Promise<{ status: number; code?: string }>((resolve, reject) => {
+          const headers: Record<string, string> = {
+            "content-type": "application/json",
+            authorization: `Bearer ${tokens.writer}`,
+          };
+          if (!chunked) headers["content-length"] = String(Buffer.byteLength(body));
+          const req = request({
+            host: "127.0.0.1",
+            port: Number(port),
+            path: "/ojs/v1/jobs",
+            method: "POST",
+            headers,
+          });
+          req.on("response", (res) => {
+            let text = "";
+            res.setEncoding("utf8");
+            res.on("data", (c: string) => (text += c));
+            res.on("end", () => {
+              const parsed = JSON.parse(text) as { error?: { code?: string } };
+              resolve({
+                status: res.statusCode ?? 0,
+                ...(parsed.error?.code ? { code: parsed.error.code } : {}),
+              });
+            });
+          });
+          req.on("error", reject);
+          if (chunked) {
+            // Two writes make Node send the body chunked, without a Content-Length.
+            const half = Math.floor(body.length / 2);
+            req.write(body.slice(0, half));
+            req.end(body.slice(half));
+          } else req.end(body);
+        });
+      const big = JSON.stringify({ type: "a.b", args: ["x".repeat(100 * 1024)] });
+      const small = JSON.stringify({
+        type: "a.b",
+        args: ["x".repeat(1024)],
+        options: { queue: "body-socket" },
+      });
+      assert.deepEqual(await send(big, false), { status: 413, code: "x_payload_too_large" });
+      assert.deepEqual(await send(big, true), { status: 413, code: "x_payload_too_large" });
+      assert.equal((await send(small, false)).status, 201);
+      assert.equal((await send(small, true)).status, 201);
+    } finally {
+      await server.close(100);
+    }
   });
 
   it("answers unknown routes and ids with 404 carrying hint and docs_url", async () => {
