@@ -27,6 +27,7 @@ const routes = [
       queueView(p[1] ?? "", q.get("state") ?? undefined, {
         type: q.get("type") ?? undefined,
         id: q.get("id") ?? undefined,
+        text: q.get("text") ?? undefined,
       }),
   },
   { first: "jobs", needsId: true, view: (p) => jobView(p[1] ?? "") },

@@ -1,11 +1,13 @@
 // @ts-check
-// A queue: its counts, pause/resume, consumers, and its jobs by state (live).
+// A queue: its counts, pause/resume, consumers, and its jobs by state (live), searched by type, id and
+// text in args or errors on the server; jobs selected and retried, cancelled, run now or deleted.
 import { api } from "../lib/api.js";
 import { badge, field, h, render, toast } from "../lib/dom.js";
-import { short, time } from "../lib/format.js";
+import { dur, short, time } from "../lib/format.js";
 import { debounce, stream } from "../lib/live.js";
 import { jobStates } from "../lib/names.js";
 import { statsOf } from "../lib/widgets.js";
+import { bulkBar, runNowButton } from "./queue-actions.js";
 import { queueCharts } from "./queue-charts.js";
 
 /** The order of the state tabs; the states themselves come from the server (names.js). */
@@ -22,64 +24,80 @@ const tabOrder = [
 const rank = (/** @type {string} */ s) => (tabOrder.includes(s) ? tabOrder.indexOf(s) : tabOrder.length);
 const states = [...jobStates].sort((a, b) => rank(a) - rank(b));
 
-/** Jobs read at most by one search (10 pages of 500, newest first): the API has no such filter. */
-const SEARCH_PAGES = 10;
+/** @typedef {{ type?: string, id?: string, text?: string }} Filter */
+const filterKeys = /** @type {const} */ (["type", "id", "text"]);
+
+const count = (/** @type {number} */ n) => n.toLocaleString("en-US");
+
+/** The hash of this queue's page in `state` with `filter`. @param {string} enc @param {string | undefined} state @param {Filter} filter */
+function hashOf(enc, state, filter) {
+  const q = new URLSearchParams();
+  if (state) q.set("state", state);
+  for (const k of filterKeys) if (filter[k]) q.set(k, /** @type {string} */ (filter[k]));
+  return `#/queues/${enc}${q.size ? `?${q}` : ""}`;
+}
+
+/** How long the job ran (finished), or has run so far (active); "–" before it started. @param {any} j */
+function durationOf(j) {
+  if (!j.started_at) return "–";
+  const end =
+    j.completed_at ?? j.cancelled_at ?? (j.state === "active" ? new Date().toISOString() : undefined);
+  if (!end) return "–";
+  const ms = Date.parse(end) - Date.parse(j.started_at);
+  return ms >= 0 ? dur(ms) : "–";
+}
 
 /**
- * Whether a job matches the search: its type exactly (or as a prefix ending in `*`) and its id's start.
- * @param {{ type?: string, id?: string }} f @param {any} j
- */
-const matches = (f, j) =>
-  (!f.type || (f.type.endsWith("*") ? j.type.startsWith(f.type.slice(0, -1)) : j.type === f.type)) &&
-  (!f.id || j.id.startsWith(f.id));
-
-/**
- * A queue's page; `filter` (from the hash: `?type=&id=`) searches by job type and by id prefix.
- * @param {string} name @param {string | undefined} state @param {{ type?: string, id?: string }} [filter]
+ * A queue's page; `filter` (from the hash: `?type=&id=&text=`) searches by job type (or `prefix*`), by
+ * id start and by text in the args or errors; the server reads a bounded number of jobs per search and
+ * the page says how many.
+ * @param {string} name @param {string | undefined} state @param {Filter} [filter]
  */
 export async function queueView(name, state, filter = {}) {
   const enc = encodeURIComponent(name);
   const head = h("div");
   const list = h("div", { id: "jobs", class: "scroll" });
-  const searching = Boolean(filter.type || filter.id);
+  const searching = filterKeys.some((k) => Boolean(filter[k]));
+  const input = (/** @type {string} */ k, /** @type {string} */ placeholder, /** @type {string} */ label) =>
+    h("input", {
+      name: k,
+      placeholder,
+      value: filter[/** @type {keyof Filter} */ (k)] ?? "",
+      "aria-label": label,
+    });
   const search = h(
     "form",
     { class: "inline", id: "queue-search" },
-    h("input", {
-      name: "type",
-      placeholder: "job type (or prefix*)",
-      value: filter.type ?? "",
-      "aria-label": "job type",
-    }),
-    h("input", {
-      name: "id",
-      placeholder: "job id or its start",
-      value: filter.id ?? "",
-      "aria-label": "job id prefix",
-    }),
+    input("type", "job type (or prefix*)", "job type"),
+    input("id", "job id or its start", "job id prefix"),
+    input("text", "text in args or error", "text in args or error"),
     h("button", { type: "submit" }, "Search"),
-    searching ? h("a", { href: `#/queues/${enc}${state ? `?state=${state}` : ""}` }, "clear") : "",
+    searching ? h("a", { href: hashOf(enc, state, {}) }, "clear") : "",
   );
   search.addEventListener("submit", (e) => {
     e.preventDefault();
-    const q = new URLSearchParams();
-    if (state) q.set("state", state);
-    for (const k of ["type", "id"])
-      if (field(search, k).value.trim()) q.set(k, field(search, k).value.trim());
-    location.hash = `#/queues/${enc}${q.size ? `?${q}` : ""}`;
+    /** @type {Filter} */
+    const f = {};
+    for (const k of filterKeys) if (field(search, k).value.trim()) f[k] = field(search, k).value.trim();
+    location.hash = hashOf(enc, state, f);
   });
+  // The tabs keep the search: state and type (and text) together.
   const tabs = h(
     "div",
     { class: "toolbar tabs" },
-    h("a", { href: `#/queues/${enc}`, class: state ? "" : "active" }, "all"),
-    ...states.map((s) =>
-      h("a", { href: `#/queues/${enc}?state=${s}`, class: state === s ? "active" : "" }, s),
-    ),
+    h("a", { href: hashOf(enc, undefined, filter), class: state ? "" : "active" }, "all"),
+    ...states.map((s) => h("a", { href: hashOf(enc, s, filter), class: state === s ? "active" : "" }, s)),
   );
   const note = h("p", { class: "muted", id: "search-note" });
-  render(h("h1", {}, "Queue ", h("span", { class: "mono" }, name)), head, tabs, search, note, list);
+  /** @type {Set<string>} */
+  const selected = new Set();
+  const bulk = bulkBar(selected, () => refreshList(false));
+  render(h("h1", {}, "Queue ", h("span", { class: "mono" }, name)), head, tabs, search, note, bulk.bar, list);
   head.after(queueCharts(name));
+  /** @type {string | undefined} */
   let cursor;
+  let searched = 0;
+  let found = 0;
   async function refreshHead() {
     const s = statsOf(await api("GET", `/ojs/v1/queues/${enc}/stats`));
     const toggle = h(
@@ -123,54 +141,118 @@ export async function queueView(name, state, filter = {}) {
       ),
     );
   }
+  const boxes = () => /** @type {HTMLInputElement[]} */ ([...list.querySelectorAll("input[data-select]")]);
+  const selectAll = () => /** @type {HTMLInputElement | null} */ (list.querySelector("#select-all"));
+  function syncSelectAll() {
+    const all = selectAll();
+    if (all) all.checked = boxes().length > 0 && boxes().every((b) => b.checked);
+    bulk.update();
+  }
+  /** @param {any} j */
+  const row = (j) =>
+    h(
+      "tr",
+      { "data-job": j.id },
+      h(
+        "td",
+        {},
+        h("input", {
+          type: "checkbox",
+          "data-select": j.id,
+          "aria-label": `select ${j.id}`,
+          checked: selected.has(j.id),
+          onchange: (/** @type {Event} */ e) => {
+            if (/** @type {HTMLInputElement} */ (e.target).checked) selected.add(j.id);
+            else selected.delete(j.id);
+            syncSelectAll();
+          },
+        }),
+      ),
+      h("td", {}, h("a", { class: "mono", href: `#/jobs/${j.id}` }, j.id)),
+      h("td", {}, j.type),
+      h("td", {}, badge(j.state)),
+      h("td", { class: "num" }, `${j.attempt}/${j.max_attempts}`),
+      h("td", { class: "mono", title: JSON.stringify(j.args) }, short(j.args, 60)),
+      h("td", {}, time(j.created_at)),
+      h("td", { "data-field": "started" }, time(j.started_at)),
+      h("td", { class: "num", "data-field": "duration" }, durationOf(j)),
+      h("td", { class: "mono", "data-field": "worker" }, j.worker_id ?? "–"),
+      h(
+        "td",
+        { "data-field": "error" },
+        j.error ? short(`${j.error.code ?? ""} ${j.error.message ?? ""}`.trim(), 60) : "",
+      ),
+      h(
+        "td",
+        {},
+        runNowButton(j, () => refreshList(false)),
+      ),
+    );
+  /** Says how much the search read: a page never claims more than the server looked at. */
+  function tellSearched() {
+    const what = state ? `${state} jobs` : "jobs";
+    const matches = `${found} match${found === 1 ? "" : "es"}`;
+    note.textContent = cursor
+      ? `${matches} in the newest ${count(searched)} ${what} searched (More searches the next ones)`
+      : `${matches}; searched all ${count(searched)} ${what}`;
+  }
+  /** @param {boolean} more */
   async function refreshList(more) {
     const q = new URLSearchParams({ queue: name, limit: "50" });
     if (state) q.set("state", state);
+    for (const k of filterKeys) if (filter[k]) q.set(k, /** @type {string} */ (filter[k]));
     if (more && cursor) q.set("cursor", cursor);
-    /** @type {{ jobs: any[], next_cursor?: string }} */
-    let page;
-    if (!searching) {
-      page = await api("GET", `/api/v1/jobs?${q}`);
-    } else {
-      // Reads newest first until 50 jobs match or SEARCH_PAGES pages are read.
-      q.set("limit", "500");
-      const found = [];
-      let read = 0;
-      let next;
-      for (let n = 0; n < SEARCH_PAGES && found.length < 50; n++) {
-        const p = await api("GET", `/api/v1/jobs?${q}`);
-        read += p.jobs.length;
-        found.push(...p.jobs.filter((/** @type {any} */ j) => matches(filter, j)));
-        next = p.next_cursor;
-        if (!next) break;
-        q.set("cursor", next);
-      }
-      page = { jobs: found, next_cursor: next };
-      note.textContent = `${found.length} match${found.length === 1 ? "" : "es"} in the ${read} newest jobs read${next ? " (More reads further)" : ""}`;
-    }
+    /** @type {{ jobs: any[], next_cursor?: string, searched?: number }} */
+    const page = await api("GET", `/api/v1/jobs?${q}`);
     cursor = page.next_cursor;
-    const rows = page.jobs.map((j) =>
-      h(
-        "tr",
-        { "data-job": j.id },
-        h("td", {}, h("a", { class: "mono", href: `#/jobs/${j.id}` }, j.id)),
-        h("td", {}, j.type),
-        h("td", {}, badge(j.state)),
-        h("td", { class: "num" }, `${j.attempt}/${j.max_attempts}`),
-        h("td", {}, short(j.args, 60)),
-        h("td", {}, time(j.created_at)),
-      ),
-    );
+    if (!more) {
+      searched = 0;
+      found = 0;
+    }
+    if (searching) {
+      searched += page.searched ?? page.jobs.length;
+      found += page.jobs.length;
+      tellSearched();
+    }
+    const rows = page.jobs.map(row);
+    const all = h("input", {
+      type: "checkbox",
+      id: "select-all",
+      "aria-label": "select all shown",
+      onchange: (/** @type {Event} */ e) => {
+        const on = /** @type {HTMLInputElement} */ (e.target).checked;
+        for (const b of boxes()) {
+          b.checked = on;
+          if (on) selected.add(b.dataset.select ?? "");
+          else selected.delete(b.dataset.select ?? "");
+        }
+        bulk.update();
+      },
+    });
+    const columns = [
+      "id",
+      "type",
+      "state",
+      "attempt",
+      "args",
+      "created",
+      "started",
+      "duration",
+      "worker",
+      "error",
+      "",
+    ];
     const table = more
       ? /** @type {HTMLTableElement} */ (list.querySelector("table"))
-      : h(
-          "table",
-          {},
-          h("tr", {}, ...["id", "type", "state", "attempt", "args", "created"].map((t) => h("th", {}, t))),
-        );
+      : h("table", {}, h("tr", {}, h("th", {}, all), ...columns.map((t) => h("th", {}, t))));
     table.append(...rows);
+    // A job no longer listed cannot stay selected (it finished into another tab, or was deleted).
+    if (!more) {
+      const shown = new Set(page.jobs.map((j) => j.id));
+      for (const id of [...selected]) if (!shown.has(id)) selected.delete(id);
+    }
     const moreButton = cursor
-      ? h("p", {}, h("button", { onclick: () => void refreshList(true) }, "More"))
+      ? h("p", {}, h("button", { id: "more", onclick: () => void refreshList(true) }, "More"))
       : "";
     list.replaceChildren(
       page.jobs.length === 0 && !more
@@ -178,10 +260,12 @@ export async function queueView(name, state, filter = {}) {
         : table,
       moreButton,
     );
+    syncSelectAll();
   }
+  // A search reads up to thousands of jobs on the server: live changes re-run it less often.
   const soon = debounce(
     () => void Promise.all([refreshHead(), refreshList(false)]).catch(() => undefined),
-    300,
+    searching ? 3000 : 300,
   );
   // Subscribed before the first read, so a change between that read and the stream's start is not missed.
   stream(`/ojs/v1/queues/${enc}/events`, soon);
