@@ -17,6 +17,8 @@ import { progressBar } from "./widgets.js";
  * }} Attempt
  */
 
+const attemptEvents = new Set(["job.started", "job.completed", "job.failed", "job.progress"]);
+
 const ms = (/** @type {string | undefined} */ iso) => (iso ? Date.parse(iso) : undefined);
 
 /**
@@ -39,7 +41,9 @@ export function attemptsOf(job, events) {
     .sort((x, y) => Date.parse(x.time ?? x.timestamp) - Date.parse(y.time ?? y.timestamp));
   for (const e of sorted) {
     const n = e.data?.attempt;
-    if (typeof n !== "number" || n < 1) continue;
+    // Only the events of an attempt itself (job.enqueued counts the attempts made before it, so it
+    // names no attempt of its own).
+    if (typeof n !== "number" || n < 1 || !attemptEvents.has(e.type)) continue;
     const a = of(n);
     const at = ms(e.time ?? e.timestamp);
     switch (e.type) {
@@ -80,6 +84,12 @@ export function attemptsOf(job, events) {
       a.outcome = "completed";
       a.endedAt ??= ms(job.completed_at);
     } else if (job.state === "active") a.outcome = "running";
+  }
+  // Cancelled while it ran: that attempt ended with the cancel.
+  const latest = byNo.get(job.attempt);
+  if (job.state === "cancelled" && latest?.outcome === "running") {
+    latest.outcome = "cancelled";
+    latest.endedAt ??= ms(job.cancelled_at);
   }
   return [...byNo.values()].sort((x, y) => x.attempt - y.attempt);
 }

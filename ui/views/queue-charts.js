@@ -10,6 +10,11 @@ import { time } from "../lib/format.js";
 import { every } from "../lib/live.js";
 
 const WINDOW_MS = 30 * 60_000;
+/**
+ * How often the charts are read again: each read counts the window's stored events on the server
+ * (up to its read bound), so not at the pace of the live tables.
+ */
+const REFRESH_MS = 30_000;
 
 /** Milliseconds as a tick: "250 ms", "1.5 s". @param {number} ms */
 export const msTick = (ms) =>
@@ -90,7 +95,7 @@ export function percentileChart(l, since) {
 }
 
 /**
- * A queue's charts, refreshed every 10 s while its page is shown.
+ * A queue's charts, refreshed every {@link REFRESH_MS} while its page is shown.
  * @param {string} queue
  */
 export function queueCharts(queue) {
@@ -116,7 +121,7 @@ export function queueCharts(queue) {
     );
   }
   void refresh().catch(() => undefined);
-  every(10_000, () => void refresh().catch(() => undefined));
+  every(REFRESH_MS, () => void refresh().catch(() => undefined));
   return box;
 }
 
@@ -177,6 +182,6 @@ export function overviewCharts() {
     );
   }
   void refresh().catch(() => undefined);
-  every(10_000, () => void refresh().catch(() => undefined));
+  every(REFRESH_MS, () => void refresh().catch(() => undefined));
   return box;
 }
