@@ -81,7 +81,11 @@ const worker = createWorker({
       return { delivered: true };
     },
     "report.build": async (job) => {
+      await job.progress(0.5, "half the rows");
       await wait(20);
+      // Every fifth report fails its first attempt, so the job page shows a timeline with a retry.
+      if ((job.args[0] as number) % 5 === 0 && job.attempt === 1)
+        throw new JobFailure("the warehouse timed out", { code: "upstream_timeout", retryable: true });
       return { rows: 1200 + (job.args[0] as number) };
     },
     "invoice.charge": (job) => {
@@ -106,7 +110,10 @@ while (Date.now() < until) {
     options: { queue: "email" },
   }));
   await client.enqueueMany(batch);
-  await client.enqueue("report.build", [n], { queue: "reports" });
+  await client.enqueue("report.build", [n], {
+    queue: "reports",
+    retry: { maxAttempts: 3, initialIntervalMs: 500 },
+  });
   await client.enqueue("invoice.charge", [n], {
     queue: "billing",
     retry: { maxAttempts: 1, onExhaustion: "dead_letter" },
@@ -134,9 +141,12 @@ await shot("overview");
 await page.goto(`${api}/#/queues/email?state=completed`);
 await page.waitForSelector("tr[data-job]");
 await shot("queue");
-const someJob = (await client.list({ queue: "billing", state: "completed", limit: 1 })).jobs[0]!;
-await page.goto(`${api}/#/jobs/${someJob.id}`);
-await page.waitForSelector("#result");
+// A report that failed once and then completed: its timeline shows both attempts.
+const retried = (await client.list({ queue: "reports", state: "completed", limit: 200 })).jobs.find(
+  (j) => j.attempt === 2,
+)!;
+await page.goto(`${api}/#/jobs/${retried.id}`);
+await page.waitForSelector('#timeline li[data-attempt="2"] [data-duration=wait][data-ms]');
 await shot("job");
 await page.goto(`${api}/#/dlq`);
 await page.waitForSelector("tr[data-job]");

@@ -34,7 +34,8 @@ export function lineChart(points, o) {
 export function linesChart(series, o) {
   const w = o.width ?? 600;
   const hgt = 170;
-  const m = { left: 44, right: 10, top: 10, bottom: 40 };
+  // Room on the left for four-digit tick labels beside the axis title.
+  const m = { left: 58, right: 10, top: 10, bottom: 40 };
   const pw = w - m.left - m.right;
   const ph = hgt - m.top - m.bottom;
   const max = niceMax(Math.max(0, ...series.flatMap((s) => s.points.map((p) => p.v))));

@@ -25,8 +25,9 @@ export const msTick = (ms) =>
 /**
  * Completed and failed per minute, last 30 minutes.
  * @param {string | undefined} queue undefined: all queues
+ * @param {number} [width] of the drawing (it scales to its box): 420 beside another chart, 600 alone
  */
-export async function throughputChart(queue) {
+export async function throughputChart(queue, width = 420) {
   const q = new URLSearchParams({ period: "1m", since: "30m" });
   if (queue !== undefined) q.set("queue", queue);
   const r = await api("GET", `/ojs/v1/admin/stats/history?${q}`);
@@ -47,7 +48,7 @@ export async function throughputChart(queue) {
       yTitle: "jobs/min",
       xTitle: "time (last 30 minutes)",
       tickEveryMin: 10,
-      width: 420,
+      width,
     }),
     h(
       "div",
@@ -130,7 +131,7 @@ export function overviewCharts() {
   const box = h("div", { id: "overview-charts" });
   async function refresh() {
     const [tp, lat] = await Promise.all([
-      throughputChart(undefined),
+      throughputChart(undefined, 600),
       api("GET", "/api/v1/metrics/latency").catch(() => undefined),
     ]);
     const cell = (/** @type {number | undefined} */ v) =>
