@@ -90,6 +90,17 @@ describe("queue page API: run now, bulk delete, job search", () => {
     );
   });
 
+  it("refuses to run now a scheduled job with an exclusive key (it waits in its key's line)", async () => {
+    const queue = `qa-key-${uniq()}`;
+    const id = await enqueue(queue, "t.keyed", [1], { scheduled_at: inAnHour(), exclusive_key: "host:a" });
+    assert.equal(await state(id), "scheduled");
+    const r = await call("POST", `/ojs/v1/admin/jobs/${id}/promote`, {});
+    assert.equal(r.status, 409, JSON.stringify(r.body));
+    assert.equal((r.body.error as Body).code, "conflict");
+    assert.equal(((r.body.error as Body).details as Body).exclusive_key, "host:a");
+    assert.equal(await state(id), "scheduled", "left as it was");
+  });
+
   it("runs a retrying job now, and bulk promote reports each job it refused", async () => {
     const queue = `qa-retry-${uniq()}`;
     const id = await enqueue(queue, "t.flaky", [1], {

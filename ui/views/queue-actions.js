@@ -51,9 +51,8 @@ export function bulkBar(selected, after) {
   const count = h("span", { id: "selected-count", class: "muted" });
   const ask = h("div", { id: "bulk-confirm" });
   const result = h("div", {});
-  /** @param {BulkAction} action */
-  async function run(action) {
-    const ids = [...selected];
+  /** @param {BulkAction} action @param {string[]} ids */
+  async function run(action, ids) {
     ask.replaceChildren();
     try {
       const r = await api("POST", `/ojs/v1/admin/jobs/bulk/${action}`, { job_ids: ids, confirm: true });
@@ -67,9 +66,13 @@ export function bulkBar(selected, after) {
     }
     await after();
   }
-  /** @param {BulkAction} action */
+  /**
+   * Asks before `action`; a yes acts on the jobs selected when asked (the list may refresh meanwhile).
+   * @param {BulkAction} action
+   */
   function confirmFirst(action) {
-    const n = selected.size;
+    const ids = [...selected];
+    const n = ids.length;
     const what = `${n} job${n === 1 ? "" : "s"}`;
     ask.replaceChildren(
       h(
@@ -84,7 +87,7 @@ export function bulkBar(selected, after) {
         ),
         h(
           "button",
-          { id: "bulk-confirm-yes", class: "danger", onclick: () => void run(action) },
+          { id: "bulk-confirm-yes", class: "danger", onclick: () => void run(action, ids) },
           `${bulkActions[action].label} ${what}`,
         ),
         " ",
@@ -101,7 +104,7 @@ export function bulkBar(selected, after) {
         onclick: () => {
           result.replaceChildren();
           if (bulkActions[a].ask) confirmFirst(a);
-          else void run(a);
+          else void run(a, [...selected]);
         },
       },
       bulkActions[a].label,
