@@ -19,7 +19,11 @@ import { progressBar } from "./widgets.js";
 
 const attemptEvents = new Set(["job.started", "job.completed", "job.failed", "job.progress"]);
 
-const ms = (/** @type {string | undefined} */ iso) => (iso ? Date.parse(iso) : undefined);
+/** A time in epoch ms, or undefined when absent or not a time (never NaN on the page). */
+const ms = (/** @type {string | undefined} */ iso) => {
+  const t = iso ? Date.parse(iso) : NaN;
+  return Number.isFinite(t) ? t : undefined;
+};
 
 /**
  * The job's attempts, oldest first, from its fields and its events (any order, repeats allowed).
@@ -94,7 +98,7 @@ export function attemptsOf(job, events) {
   return [...byNo.values()].sort((x, y) => x.attempt - y.attempt);
 }
 
-/** A duration between two recorded times, or "not recorded". @param {number | undefined} ms */
+/** A duration between two recorded times, or "not recorded". */
 const span = (/** @type {string} */ kind, /** @type {number | undefined} */ ms) =>
   ms === undefined
     ? h("span", { class: "tl-dur muted", "data-duration": kind, "data-missing": "" }, `${kind}: not recorded`)
