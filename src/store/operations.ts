@@ -12,6 +12,8 @@ import { EventType, emitEvents } from "./events.js";
 import { event } from "./events.js";
 import type { JournalOp } from "./journal-ops.js";
 import type { Located } from "./locator.js";
+import type { Step } from "./group-commit.js";
+import { mutateGrouped } from "./group-commit.js";
 import { decideFailure, errorRecord, homeKeyOf, pointHome, requeueCopy } from "./moves.js";
 import { checkError, checkResult } from "./payload-limits.js";
 import { withProgress } from "./progress.js";
@@ -25,12 +27,6 @@ import { buildJobView, deriveState, retryPolicyOf } from "./view.js";
 import { DEFAULT_VISIBILITY_MS } from "./fetch.js";
 
 const MAX_CAS_TRIES = 25;
-
-export interface Step<T> {
-  ops: JournalOp[];
-  after?: () => Promise<void>;
-  done: (loc: Located, now: number) => T;
-}
 
 /** Locate → decide → append (compare-and-set), repeated while someone else appends first. */
 export async function mutate<T>(
@@ -121,7 +117,7 @@ export async function ackJob(
 ): Promise<AckResult> {
   const { ctx } = svc;
   checkResult(ctx.limits, result);
-  return mutate(svc, id, (loc, d, now) => {
+  return mutateGrouped(svc, id, (loc, d, now) => {
     requireHolder(id, loc, workerId, now);
     requireActive(id, d, "acknowledged");
     const c = loc.slots[loc.idx]!.claim!;
@@ -160,7 +156,7 @@ export interface NackRequest {
 export async function nackJob(svc: Services, id: string, req: NackRequest): Promise<Record<string, unknown>> {
   const { ctx } = svc;
   checkError(ctx.limits, req.error);
-  return mutate(svc, id, async (loc, d, now) => {
+  return mutateGrouped(svc, id, async (loc, d, now) => {
     requireHolder(id, loc, req.workerId, now);
     requireActive(id, d, "failed");
     const slot = loc.slots[loc.idx]!;

@@ -1,0 +1,93 @@
+/**
+ * Group commit of single-job reports (store/group-commit.ts): an HTTP worker acknowledges the ten jobs
+ * of one fetch at once; those share a segment, so their journal appends go out together instead of
+ * racing each other's compare-and-set. Every report still gets its own answer: a duplicate ack, an ack
+ * from a worker that does not hold the job and a nack in the same burst are each decided on their own.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+
+import type { NatsConnection } from "@nats-io/nats-core";
+
+import { ErrorCode, isJetjobError } from "../../src/core/errors.js";
+import type { Engine } from "../../src/store/engine.js";
+import { createEngine } from "../../src/store/engine.js";
+import { useNats } from "../harness/nats.js";
+
+const h = useNats();
+
+describe("group commit of acks and nacks", () => {
+  let nc: NatsConnection;
+  let engine: Engine;
+  before(async () => {
+    nc = await h.nats.connect();
+    engine = await createEngine(nc);
+  });
+  after(async () => {
+    await engine.close();
+    await nc.close();
+  });
+
+  it("a burst of reports on one segment's jobs: fewer appends than reports, each answered on its own", async () => {
+    const jobs = await engine.enqueueBatch(
+      Array.from({ length: 12 }, (_, i) => ({
+        type: "gc.t",
+        args: [i],
+        options: { queue: "gc", retry: { max_attempts: 1 } },
+      })),
+    );
+    const fetched = await engine.fetch({ queues: ["gc"], count: 12, workerId: "w1" });
+    assert.equal(fetched.length, 12);
+    // Count the journal appends the burst makes (every append is a message on a journal subject).
+    const journals = nc.subscribe(engine.ctx.subjects.journal(1, 0).replace(/\.1\.0$/, ".>"));
+    let appends = 0;
+    void (async () => {
+      for await (const _ of journals) appends++;
+    })();
+    const [a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11] = fetched.map((j) => j.id);
+    const settled = await Promise.allSettled([
+      ...[a0, a1, a2, a3, a4, a5, a6, a7].map((id, i) => engine.ack(id!, { n: i }, "w1")),
+      engine.ack(a0!, { n: "again" }, "w1"), // the same job twice in one burst
+      engine.ack(a8!, { n: 8 }, "someone-else"), // not the holder
+      engine.nack(a9!, { error: { code: "boom", message: "no" }, workerId: "w1" }),
+      engine.ack(a10!, undefined, "w1"),
+    ]);
+    await nc.flush();
+    journals.unsubscribe();
+    const ok = settled.filter((s) => s.status === "fulfilled").length;
+    assert.equal(ok, 10, JSON.stringify(settled.map((s) => s.status)));
+    const [dup, notHolder] = [settled[8]!, settled[9]!];
+    assert.equal(dup.status, "rejected");
+    assert.equal(notHolder.status, "rejected");
+    const reason: unknown = notHolder.status === "rejected" ? notHolder.reason : undefined;
+    assert.ok(isJetjobError(reason) && reason.code === ErrorCode.LeaseLost, String(reason));
+    assert.ok(appends < 10, `${appends} journal appends for 10 recorded reports`);
+    for (let i = 0; i < 8; i++) {
+      const j = await engine.get(fetched[i]!.id);
+      assert.equal(j.state, "completed");
+      assert.deepEqual(j.result, { n: i });
+    }
+    assert.equal((await engine.get(a8!)).state, "active");
+    assert.equal((await engine.get(a9!)).state, "discarded");
+    assert.equal((await engine.get(a10!)).state, "completed");
+    assert.equal((await engine.get(a11!)).state, "active");
+    assert.equal(jobs.length, 12);
+  });
+
+  it("reports racing another writer on the same journal are decided again, none lost", async () => {
+    await engine.enqueueBatch(
+      Array.from({ length: 20 }, (_, i) => ({ type: "gc.r", args: [i], options: { queue: "gc-race" } })),
+    );
+    const fetched = await engine.fetch({ queues: ["gc-race"], count: 20, workerId: "w2" });
+    assert.equal(fetched.length, 20);
+    // Heartbeats append to the same journals through the one-job path while the acks go grouped.
+    const acks = fetched.map((j, i) => engine.ack(j.id, { i }, "w2"));
+    const beats = fetched.map((j) => engine.heartbeat([j.id], 60_000, "w2").catch(() => undefined));
+    await Promise.all([...acks, ...beats]);
+    for (const [i, j] of fetched.entries()) {
+      const got = await engine.get(j.id);
+      assert.equal(got.state, "completed");
+      assert.deepEqual(got.result, { i });
+    }
+  });
+});
