@@ -64,6 +64,7 @@ export async function queueView(name, state, filter = {}) {
       placeholder,
       value: filter[/** @type {keyof Filter} */ (k)] ?? "",
       "aria-label": label,
+      maxlength: 200, // the API's bound on a search's text
     });
   const search = h(
     "form",
