@@ -19,14 +19,16 @@ import { stopOnSignals } from "../core/signals.js";
 import { createLogger } from "../core/logger.js";
 import { normalizeTraceparent, runInTraceContext } from "../core/tracing.js";
 import { connectAgentNats } from "./connect.js";
+import { inboxPrefixFor } from "../access/permissions.js";
 import type { StoreContext } from "../store/context.js";
-import { createStoreContext } from "../store/context.js";
+import type { AgentContext } from "./context.js";
+import { agentContextOf, createAgentContext } from "./context.js";
 import { fastKv } from "../store/kvfast.js";
 import { hostToken } from "../store/topology.js";
 import { agentDefaults, fleetLimits } from "../fleet/options.js";
 import type { AgentInfo, AgentState } from "../fleet/registry.js";
 import { agentKey } from "../fleet/registry.js";
-import { appendAgentEvent, appendEvent, lastHostEvent } from "../fleet/timeline.js";
+import { appendAgentEvent, appendAgentRefusal, lastHostEvent } from "../fleet/timeline.js";
 import type { DispatchRequest, FleetRecord, TimelineEvent } from "../fleet/types.js";
 import { gatherFacts } from "./ops/index.js";
 import { OperationFailure } from "./ops/types.js";
@@ -72,19 +74,19 @@ export async function createAgent(o: AgentOptions & { storeContext?: StoreContex
 
   let nc: NatsConnection;
   let ownConnection = false;
-  let ctx: StoreContext;
+  let ctx: AgentContext;
   if (o.storeContext) {
-    ctx = o.storeContext;
+    ctx = agentContextOf(o.storeContext);
     nc = ctx.nc;
   } else {
     if (typeof o.nats === "string") {
-      nc = await connectAgentNats(o.nats, o.natsOptions, hostname, log);
+      // Its own reply prefix: with an agent identity it may receive on nothing else.
+      const natsOptions = { inboxPrefix: inboxPrefixFor(hostname), ...o.natsOptions };
+      nc = await connectAgentNats(o.nats, natsOptions, hostname, log);
       ownConnection = true;
     } else nc = o.nats;
-    ctx = await createStoreContext(nc, {
-      ...(o.topology === undefined ? {} : { topology: o.topology }),
-      instanceId: instance,
-    });
+    // Only what the agent's NATS identity may use (access/permissions.ts); servers create the rest.
+    ctx = await createAgentContext(nc, o.topology);
   }
   const records = fastKv<FleetRecord>(ctx, ctx.topology.buckets.fleet);
   const tok = hostToken(hostname);
@@ -143,7 +145,7 @@ export async function createAgent(o: AgentOptions & { storeContext?: StoreContex
     const rec = cur.value;
     if (!rec || rec.status !== "running") return; // deleted, finished or cancelled meanwhile
     if (rec.epoch > req.epoch) {
-      await appendEvent(ctx, req.id, {
+      await appendAgentRefusal(ctx, req.id, {
         e: "refused",
         h: hostname,
         at: Date.now(),
@@ -155,7 +157,14 @@ export async function createAgent(o: AgentOptions & { storeContext?: StoreContex
     }
     if (!rec.hosts.some((x) => x.toLowerCase() === hostname.toLowerCase())) {
       // A pick-one job moved to another host after this one stayed silent: it is not ours any more.
-      await event("refused", req, { reason: "moved", hosts: rec.hosts });
+      await appendAgentRefusal(ctx, req.id, {
+        e: "refused",
+        h: hostname,
+        at: Date.now(),
+        ep: req.epoch,
+        by: instance,
+        d: { reason: "moved", hosts: rec.hosts },
+      });
       return;
     }
     if (last && (req.kind === "modify" || last.ep >= req.epoch)) return; // taken before (maybe ran)

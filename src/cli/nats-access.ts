@@ -9,11 +9,18 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
+import type { KeyPair } from "@nats-io/jwt";
+
+import { loadOrCreateIssuer } from "../access/issuer.js";
 import { ValidationError } from "../core/errors.js";
 import type { ConnectOptions } from "../nats/connect.js";
 import { LOCAL_NATS_USER, NATS_PASSWORD_FILE } from "../nats/local-credentials.js";
 
 export const NATS_USER = LOCAL_NATS_USER;
+/** The system-account user of `jetjob start` (disconnects revoked agents) and its files. */
+export const NATS_SYSTEM_USER = "jetjob-system";
+export const NATS_SYSTEM_PASSWORD_FILE = "nats-system.password";
+export const NATS_ISSUER_SEED_FILE = "nats-issuer.seed";
 
 export interface NatsAccessOptions {
   dataDir: string;
@@ -35,6 +42,8 @@ export interface NatsAccess {
   password: string | undefined;
   passwordFile: string | undefined;
   tls: boolean;
+  /** Agent identities (auth callout): set when clients must log in. */
+  identities: { issuer: KeyPair; systemUser: string; systemPassword: string } | undefined;
   /** Lines for the nats-server config. */
   serverConfig: string;
   /** How processes of `jetjob start` itself connect. */
@@ -49,8 +58,31 @@ export function passwordPath(dataDir: string): string {
   return join(dataDir, NATS_PASSWORD_FILE);
 }
 
-function loadOrCreatePassword(dataDir: string): string {
-  const path = passwordPath(dataDir);
+/**
+ * nats-server config lines of jetjob's NATS access with agent identities: full-rights `user`
+ * (servers, CLI), a system-account user, and the auth callout for everyone else. A cluster's nodes
+ * take the same lines (docs/security.md).
+ */
+export function calloutConfig(o: {
+  user: string;
+  password: string;
+  systemUser: string;
+  systemPassword: string;
+  issuerPublicKey: string;
+}): string[] {
+  const q = JSON.stringify;
+  return [
+    `accounts { SYS { users: [ { user: ${q(o.systemUser)}, password: ${q(o.systemPassword)} } ] } }`,
+    `system_account: SYS`,
+    `authorization {`,
+    `  users: [ { user: ${q(o.user)}, password: ${q(o.password)} } ]`,
+    `  auth_callout { issuer: ${q(o.issuerPublicKey)}, auth_users: [ ${q(o.user)}, ${q(o.systemUser)} ] }`,
+    `}`,
+  ];
+}
+
+function loadOrCreatePassword(dataDir: string, file = NATS_PASSWORD_FILE): string {
+  const path = join(dataDir, file);
   if (existsSync(path)) {
     const pw = readFileSync(path, "utf8").trim();
     if (pw) return pw;
@@ -73,9 +105,23 @@ export function natsAccess(o: NatsAccessOptions): NatsAccess {
   if (o.auth === false && exposed) {
     throw new ValidationError("--no-nats-auth is only allowed on loopback (--nats-host 127.0.0.1)");
   }
+  let identities: NatsAccess["identities"];
   if (o.auth !== false) {
     password = loadOrCreatePassword(o.dataDir);
-    lines.push(`authorization { user: ${JSON.stringify(NATS_USER)}, password: ${JSON.stringify(password)} }`);
+    // Agents log in as themselves through the auth callout (access/callout.ts); the system user
+    // lets jetjob disconnect a revoked agent.
+    const systemPassword = loadOrCreatePassword(o.dataDir, NATS_SYSTEM_PASSWORD_FILE);
+    const issuer = loadOrCreateIssuer(join(o.dataDir, NATS_ISSUER_SEED_FILE));
+    identities = { issuer, systemUser: NATS_SYSTEM_USER, systemPassword };
+    lines.push(
+      ...calloutConfig({
+        user: NATS_USER,
+        password,
+        systemUser: NATS_SYSTEM_USER,
+        systemPassword,
+        issuerPublicKey: issuer.getPublicKey(),
+      }),
+    );
   }
   const tls = o.tlsCertFile !== undefined;
   if (tls) {
@@ -96,6 +142,7 @@ export function natsAccess(o: NatsAccessOptions): NatsAccess {
     password,
     passwordFile: password === undefined ? undefined : passwordPath(o.dataDir),
     tls,
+    identities,
     serverConfig: lines.join("\n"),
     client,
   };

@@ -17,6 +17,8 @@ import { checkPortFree, lockDataDir } from "./start-lock.js";
 import type { RetentionDefaults } from "../core/storage-options.js";
 import type { TopologyOptions } from "../store/topology.js";
 import { natsAccess } from "./nats-access.js";
+import type { LocalIdentities } from "./local-identities.js";
+import { startLocalIdentities } from "./local-identities.js";
 import { dataDirOf, readToken, removeEndpoints, tokenPath, writeEndpoints, writeToken } from "./endpoints.js";
 import { color } from "./output.js";
 
@@ -117,12 +119,32 @@ export async function startCommand(o: StartOptions): Promise<void> {
     await nats.stop();
     throw err;
   }
+  // Agents log in as themselves (docs/security.md): this process answers nats-server's auth callout,
+  // and the local agent is accepted at once with a secret kept in the data dir.
+  let callout: LocalIdentities | undefined;
+  if (access.identities) {
+    try {
+      callout = await startLocalIdentities({
+        dataDir,
+        url: nats.url,
+        nc: api.nc,
+        identities: access.identities,
+        tlsCaFile: access.client.tlsCaFile,
+        topology: o.topology,
+        logger,
+      });
+    } catch (err) {
+      await api.close();
+      await nats.stop();
+      throw err;
+    }
+  }
   let agent: Agent | undefined;
   if (o.agent !== false) {
     try {
       agent = await createAgent({
         nats: nats.url,
-        natsOptions: access.client,
+        natsOptions: callout ? callout.agentLogin(access.client) : access.client,
         labels: o.agentLabels ?? [],
         logger,
         version: o.version,
@@ -173,6 +195,7 @@ export async function startCommand(o: StartOptions): Promise<void> {
       await agent
         ?.close()
         .catch((err: unknown) => logger.warn("agent did not stop cleanly", { error: String(err) }));
+      await callout?.close();
       try {
         await api.close();
       } catch (err) {

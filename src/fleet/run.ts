@@ -5,6 +5,7 @@
  * is final. Finishing is a compare-and-set on the record, so a controller that lost the job to another
  * (a newer epoch) cannot overwrite it.
  */
+import { ErrorCode, JetjobError } from "../core/errors.js";
 import { WrongSequenceError } from "../nats/publisher.js";
 import type { StoreContext } from "../store/context.js";
 import type { FastKv } from "../store/kvfast.js";
@@ -149,17 +150,30 @@ export async function startRun(
   });
   const catchUpSeq = stored?.seq ?? 0;
   caughtUp = catchUpSeq === 0;
-  const follower = await followTimeline(ctx, rec.id, (ev, seq) => {
-    if (ev.h !== undefined && (ev.e === "acknowledged" || ev.e === "started") && ev.by !== undefined) {
-      ackedBy.set(ev.h.toLowerCase(), ev.by);
-    }
-    applyEvent(folds, ev);
-    if (!caughtUp && seq >= catchUpSeq) {
-      caughtUp = true;
-      if (!o.sendNow) resendToSilent("reclaimed");
-    }
-    check();
-  });
+  const follower = await followTimeline(
+    ctx,
+    rec.id,
+    (ev, seq) => {
+      if (ev.h !== undefined && (ev.e === "acknowledged" || ev.e === "started") && ev.by !== undefined) {
+        ackedBy.set(ev.h.toLowerCase(), ev.by);
+      }
+      applyEvent(folds, ev);
+      if (!caughtUp && seq >= catchUpSeq) {
+        caughtUp = true;
+        if (!o.sendNow) resendToSilent("reclaimed");
+      }
+      check();
+    },
+    (subject, ev) => {
+      // Refused by NATS permissions where identities are on; counted and logged wherever it happens.
+      deps.onError(
+        new JetjobError(
+          ErrorCode.Forbidden,
+          `ignored a '${ev.e}' event of fleet job ${rec.id} for host '${ev.h ?? "-"}' stored on ${subject}`,
+        ),
+      );
+    },
+  );
   void follower.done.then(() => {
     if (!ended && !finishing) deps.onError(new Error(`timeline follower of fleet job ${rec.id} stopped`));
   });

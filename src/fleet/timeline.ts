@@ -16,14 +16,18 @@ const dec = new TextDecoder();
 /**
  * Where an event is stored: what an agent did on its host goes to the host's own subject, so the last
  * message there is the agent's record of having taken the job (its duplicate check after a restart).
- * Everything else (the controller's events, also those about one host, and an agent's refusals)
- * goes to the job's `_` subject.
+ * The controller's events, also those about one host, go to the job's `_` subject; an agent's
+ * refusals to its own `.r` subject ({@link refusalSubject}).
  */
-export function timelineSubject(ctx: StoreContext, jobId: string, agentHost: string | undefined): string {
+export function timelineSubject(
+  ctx: Pick<StoreContext, "subjects">,
+  jobId: string,
+  agentHost: string | undefined,
+): string {
   return ctx.subjects.fleetTimeline(jobId, agentHost === undefined ? CONTROLLER_TOKEN : hostToken(agentHost));
 }
 
-/** Stores a controller event (or an agent's refusal), waiting for the stream's ack. */
+/** Stores a controller event, waiting for the stream's ack. */
 export async function appendEvent(ctx: StoreContext, jobId: string, ev: TimelineEvent): Promise<number> {
   const ack = await ctx.publisher.publish(
     timelineSubject(ctx, jobId, undefined),
@@ -32,9 +36,64 @@ export async function appendEvent(ctx: StoreContext, jobId: string, ev: Timeline
   return ack.seq;
 }
 
+/**
+ * Where an agent stores its refusal of a dispatch (stale epoch, moved): on its own host's `.r`
+ * subject, beside (not on) the subject whose last message is its record of having taken the job, and
+ * never on the controller's `_` subject, which agents may not write when NATS identities are on.
+ */
+export function refusalSubject(
+  ctx: Pick<StoreContext, "subjects">,
+  jobId: string,
+  agentHost: string,
+): string {
+  return `${ctx.subjects.fleetTimeline(jobId, hostToken(agentHost))}.r`;
+}
+
+/** Stores an agent's refusal of a dispatch (see {@link refusalSubject}). */
+export async function appendAgentRefusal(
+  ctx: Pick<StoreContext, "subjects" | "publisher">,
+  jobId: string,
+  ev: TimelineEvent & { h: string },
+): Promise<number> {
+  const ack = await ctx.publisher.publish(refusalSubject(ctx, jobId, ev.h), enc.encode(JSON.stringify(ev)));
+  return ack.seq;
+}
+
+let foreignEvents = 0;
+
+/** How many timeline events this process ignored because their host did not match their subject. */
+export function foreignEventCount(): number {
+  return foreignEvents;
+}
+
+/**
+ * A stored timeline message as an event, or `undefined` when it is malformed or claims another host
+ * than the one whose subject it was stored on (`<p>.ft.<job>.<host token>[.r]`): agent A can never make
+ * a result of host B count, even where NATS permissions are off. Events on the controller's `_`
+ * subject are taken as they are (only servers may write there when identities are on).
+ */
+export function eventFromMessage(
+  subject: string,
+  data: Uint8Array,
+  onForeign?: (subject: string, ev: TimelineEvent) => void,
+): TimelineEvent | undefined {
+  const ev = decodeEvent(data);
+  if (!ev) return undefined;
+  const parts = subject.split(".");
+  const last = parts[parts.length - 1];
+  const tok = last === "r" ? parts[parts.length - 2] : last;
+  if (tok === CONTROLLER_TOKEN) return ev;
+  if (ev.h === undefined || hostToken(ev.h) !== tok) {
+    foreignEvents++;
+    onForeign?.(subject, ev);
+    return undefined;
+  }
+  return ev;
+}
+
 /** Stores what an agent did on its host (`acknowledged`, `started`, `completed`, `failed`). */
 export async function appendAgentEvent(
-  ctx: StoreContext,
+  ctx: Pick<StoreContext, "subjects" | "publisher">,
   jobId: string,
   ev: TimelineEvent & { h: string },
 ): Promise<number> {
@@ -68,7 +127,7 @@ export function decodeEvent(data: Uint8Array): TimelineEvent | undefined {
 
 /** The last event an agent stored about its host for a job (its record of what it already did). */
 export async function lastHostEvent(
-  ctx: StoreContext,
+  ctx: Pick<StoreContext, "subjects" | "reader" | "topology">,
   jobId: string,
   host: string,
 ): Promise<TimelineEvent | undefined> {
@@ -96,7 +155,7 @@ export async function readTimeline(ctx: StoreContext, jobId: string): Promise<Ti
     for await (const m of batch) {
       got++;
       seq = m.seq;
-      const ev = decodeEvent(m.data);
+      const ev = eventFromMessage(m.subject, m.data);
       if (ev) out.push(ev);
       if (m.seq >= last.seq) break;
     }
@@ -119,6 +178,7 @@ export async function followTimeline(
   ctx: StoreContext,
   jobId: string,
   onEvent: (ev: TimelineEvent, seq: number) => void,
+  onForeign?: (subject: string, ev: TimelineEvent) => void,
 ): Promise<TimelineFollower> {
   const consumer = await jetstream(ctx.nc).consumers.get(ctx.topology.streams.fleet, {
     filter_subjects: [ctx.subjects.fleetTimelineAll(jobId)],
@@ -127,7 +187,7 @@ export async function followTimeline(
   const messages: ConsumerMessages = await consumer.consume({ max_messages: 256 });
   const done = (async () => {
     for await (const m of messages) {
-      const ev = decodeEvent(m.data);
+      const ev = eventFromMessage(m.subject, m.data, onForeign);
       if (ev) onEvent(ev, m.seq);
     }
   })();

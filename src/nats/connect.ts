@@ -28,6 +28,8 @@ export interface ConnectOptions {
   /** TLS client certificate and key (PEM files), for servers that verify clients. */
   tlsCertFile?: string;
   tlsKeyFile?: string;
+  /** Prefix of reply subjects (an identity may only receive on its own, access/permissions.ts). */
+  inboxPrefix?: string;
   /** How long to try the first connection. @defaultValue 5000 */
   timeoutMs?: number;
   /** Keep retrying the first connection instead of failing (servers and agents). */
@@ -45,6 +47,7 @@ export async function connectNats(options: ConnectOptions): Promise<NatsConnecti
     waitOnFirstConnect: options.waitOnFirstConnect ?? false,
     pingInterval: 10_000,
   };
+  if (options.inboxPrefix !== undefined) opts.inboxPrefix = options.inboxPrefix;
   if (options.token !== undefined) opts.token = options.token;
   if (options.user !== undefined) opts.user = options.user;
   if (options.pass !== undefined) opts.pass = options.pass;
@@ -85,6 +88,8 @@ export async function connectNats(options: ConnectOptions): Promise<NatsConnecti
     if (err instanceof AuthorizationError) {
       throw new BackendError(message, {
         cause: err,
+        // Stable for callers that wait for an operator to accept an agent (cli/agent-enroll.ts).
+        details: { auth_refused: true },
         hint: local
           ? `The credentials from ${local.source} were refused.`
           : "The server needs credentials. For a `jetjob start` on this machine, run from the folder that " +

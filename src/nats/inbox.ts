@@ -31,7 +31,9 @@ export interface SharedInbox {
 
 export function createSharedInbox(nc: NatsConnection, options: SharedInboxOptions = {}): SharedInbox {
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const prefix = createInbox();
+  // The connection's own inbox prefix, when it has one: an identity may only receive on its own
+  // prefix (access/permissions.ts).
+  const prefix = createInbox(inboxPrefixOf(nc));
   const prefixLen = prefix.length + 1;
   const waiters = new Map<number, Waiter>();
   let next = 1;
@@ -112,4 +114,10 @@ export function createSharedInbox(nc: NatsConnection, options: SharedInboxOption
       failAll(new JetjobError(ErrorCode.Closed, "the shared inbox is closed"));
     },
   };
+}
+
+/** The `inboxPrefix` a connection was opened with (undefined: the client's default `_INBOX`). */
+export function inboxPrefixOf(nc: NatsConnection): string | undefined {
+  const options = (nc as { options?: { inboxPrefix?: unknown } }).options;
+  return typeof options?.inboxPrefix === "string" ? options.inboxPrefix : undefined;
 }

@@ -32,6 +32,9 @@ const textEncoder = new TextEncoder();
 
 export function createStreamReader(nc: NatsConnection, inbox: SharedInbox): StreamReader {
   async function get(stream: string, query: MessageQuery): Promise<StoredMessage | undefined> {
+    // The last message on a literal subject is asked for with the subject in the API subject (as KV
+    // gets are), so NATS permissions can allow reading exactly that subject (access/permissions.ts).
+    const literalLast = "lastBySubject" in query && !/(^|\.)[*>](\.|$)/.test(query.lastBySubject);
     const body =
       "lastBySubject" in query
         ? { last_by_subj: query.lastBySubject }
@@ -40,7 +43,9 @@ export function createStreamReader(nc: NatsConnection, inbox: SharedInbox): Stre
           : { seq: query.seq };
     const { reply, reply$, cancel } = inbox.prepare();
     try {
-      nc.publish(`$JS.API.DIRECT.GET.${stream}`, textEncoder.encode(JSON.stringify(body)), { reply });
+      if (literalLast)
+        nc.publish(`$JS.API.DIRECT.GET.${stream}.${query.lastBySubject}`, undefined, { reply });
+      else nc.publish(`$JS.API.DIRECT.GET.${stream}`, textEncoder.encode(JSON.stringify(body)), { reply });
     } catch (err) {
       cancel();
       throw new BackendError(`direct get on ${stream} failed`, { cause: err });

@@ -26,7 +26,7 @@ export interface FastKv<T> {
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-export function fastKv<T>(ctx: StoreContext, bucket: string): FastKv<T> {
+export function fastKv<T>(ctx: Pick<StoreContext, "reader" | "publisher">, bucket: string): FastKv<T> {
   const stream = `KV_${bucket}`;
   const subject = (key: string) => `$KV.${bucket}.${key}`;
   return {

@@ -51,7 +51,7 @@ describe("NATS access", () => {
         );
       }
       // Anyone on the machine who cannot read the password file is refused.
-      await assert.rejects(connectNats({ servers: url, timeoutMs: 2000 }), (err: unknown) => {
+      await assert.rejects(connectNats({ servers: url, timeoutMs: 5000 }), (err: unknown) => {
         assert.ok(isJetjobError(err));
         assert.match(err.hint ?? "", /JETJOB_DATA_DIR/);
         return true;
@@ -118,7 +118,7 @@ describe("NATS access", () => {
         "says where, never prints it",
       );
       const url = (JSON.parse(readFileSync(join(dir, "endpoints.json"), "utf8")) as { nats: string }).nats;
-      await assert.rejects(connectNats({ servers: url, timeoutMs: 2000 }), (err: unknown) =>
+      await assert.rejects(connectNats({ servers: url, timeoutMs: 5000 }), (err: unknown) =>
         isJetjobError(err),
       );
       await assert.rejects(connectNats({ servers: url, user: "jetjob", pass: "wrong", timeoutMs: 2000 }));

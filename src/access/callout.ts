@@ -1,0 +1,190 @@
+/**
+ * The NATS auth callout service (nats-server 2.10 `auth_callout`): nats-server asks it about every
+ * connection that does not log in as one of the configured full-rights users (jetjob's servers and
+ * CLI), and it answers with a user JWT carrying that identity's permissions (permissions.ts), or a
+ * refusal. Every jetjob API server given the issuer key runs one (a queue group: any of them answers).
+ *
+ * An agent connects as `agent:<hostname>` with its secret as password:
+ * - unknown host: recorded as pending (the digest of the secret it presented), refused;
+ * - pending: refused until an operator accepts it, or at once accepted when the password carries a
+ *   valid one-time enrollment token (`<secret>~<token>`);
+ * - accepted and the secret matches: admitted with its permissions;
+ * - rejected, revoked, wrong secret: refused. When an identity is revoked (or rejected or forgotten),
+ *   this service disconnects the connections it admitted for it (system account `KICK`).
+ */
+import type { KV } from "@nats-io/kv";
+import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
+import type { AuthorizationRequest, ClaimsData, KeyPair } from "@nats-io/jwt";
+import { decode, encodeAuthorizationResponse, encodeUser } from "@nats-io/jwt";
+
+import type { Logger } from "../core/logger.js";
+import { silentLogger } from "../core/logger.js";
+import type { ResolvedTopology } from "../store/topology.js";
+import type { IdentityStore } from "./identities.js";
+import {
+  AGENT_USER_PREFIX,
+  decodeIdentity,
+  ENROLL_TOKEN_SEPARATOR,
+  IdentityState,
+  identityKey,
+  identityStore,
+  openIdentities,
+  secretMatches,
+} from "./identities.js";
+import { agentPermissions } from "./permissions.js";
+
+/** The subject nats-server sends auth requests to. */
+export const AUTH_CALLOUT_SUBJECT = "$SYS.REQ.USER.AUTH";
+
+export interface AuthCalloutOptions {
+  /** Full-rights connection (one of the config's `auth_users`). */
+  nc: NatsConnection;
+  /** The account key whose public key is the config's `auth_callout.issuer`. */
+  issuer: KeyPair;
+  topology: ResolvedTopology;
+  /** A system-account connection, to disconnect revoked agents (without it they stay until they reconnect). */
+  system?: NatsConnection | undefined;
+  logger?: Logger;
+  /** Account the admitted users go to. @defaultValue "$G" (the config's global account) */
+  account?: string;
+}
+
+export interface AuthCallout {
+  readonly identities: IdentityStore;
+  /** Connections admitted and refused by this service so far. */
+  stats(): { admitted: number; refused: number; kicked: number };
+  close(): Promise<void>;
+}
+
+interface Admitted {
+  server: string;
+  cid: number;
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+export async function startAuthCallout(o: AuthCalloutOptions): Promise<AuthCallout> {
+  const log = o.logger ?? silentLogger;
+  const account = o.account ?? "$G";
+  const kv: KV = await openIdentities(o.nc, o.topology);
+  const identities = identityStore(kv);
+  const admittedBy = new Map<string, Admitted[]>(); // hostname → its connections admitted here
+  const counts = { admitted: 0, refused: 0, kicked: 0 };
+
+  async function decideFor(req: AuthorizationRequest): Promise<{ jwt: string } | { error: string }> {
+    const user = req.connect_opts.user ?? "";
+    const pass = req.connect_opts.pass ?? "";
+    if (!user.startsWith(AGENT_USER_PREFIX)) return { error: "unknown user" };
+    const hostname = user.slice(AGENT_USER_PREFIX.length);
+    if (!/^[a-z0-9_.-]{1,253}$/.test(hostname)) return { error: "bad agent name" };
+    const sep = pass.indexOf(ENROLL_TOKEN_SEPARATOR);
+    const secret = sep < 0 ? pass : pass.slice(0, sep);
+    const token = sep < 0 ? undefined : pass.slice(sep + 1);
+    if (secret.length < 16) return { error: "the agent's secret is too short" };
+    let { record } = await identities.get(hostname);
+    if (!record) {
+      record = await identities.request(hostname, secret, req.client_info.host);
+      log.info("agent asks to join", { hostname, from: req.client_info.host ?? "-" });
+    }
+    if (!secretMatches(secret, record.secret_sha256)) return { error: "wrong secret for this agent" };
+    if (record.state === IdentityState.Pending && token !== undefined) {
+      if (await identities.takeEnrollToken(token)) {
+        await identities.decide(hostname, IdentityState.Accepted, "enrollment token");
+        record = { ...record, state: IdentityState.Accepted };
+        log.info("agent accepted by an enrollment token", { hostname });
+      }
+    }
+    if (record.state !== IdentityState.Accepted) return { error: `agent '${hostname}' is ${record.state}` };
+    const perms = agentPermissions(o.topology, hostname);
+    const jwt = await encodeUser(
+      user,
+      req.user_nkey,
+      o.issuer,
+      { pub: { allow: perms.pub }, sub: { allow: perms.sub } },
+      { aud: account },
+    );
+    const list = admittedBy.get(hostname) ?? [];
+    list.push({ server: req.server_id.id, cid: req.client_info.id ?? 0 });
+    admittedBy.set(hostname, list.slice(-16));
+    return { jwt };
+  }
+
+  async function answer(m: Msg): Promise<void> {
+    let claims: ClaimsData<AuthorizationRequest>;
+    try {
+      claims = decode<AuthorizationRequest>(dec.decode(m.data));
+    } catch {
+      return; // not a request we can read (encrypted requests are not configured by jetjob)
+    }
+    const req = claims.nats as AuthorizationRequest;
+    let outcome: { jwt: string } | { error: string };
+    try {
+      outcome = await decideFor(req);
+    } catch (err) {
+      outcome = { error: "the identity store is unavailable" };
+      log.warn("auth callout failed", { error: err instanceof Error ? err.message : String(err) });
+    }
+    if ("error" in outcome) {
+      counts.refused++;
+      log.info("NATS connection refused", { user: req.connect_opts.user ?? "-", reason: outcome.error });
+    } else counts.admitted++;
+    m.respond(
+      enc.encode(await encodeAuthorizationResponse(req.user_nkey, req.server_id.id, o.issuer, outcome, {})),
+    );
+  }
+
+  const sub: Subscription = o.nc.subscribe(AUTH_CALLOUT_SUBJECT, {
+    queue: "jetjob-auth",
+    callback: (err, m) => {
+      if (!err) void answer(m).catch(() => undefined);
+    },
+  });
+
+  // A revoked (rejected, forgotten) identity loses the connections admitted for it here.
+  const watch = await kv.watch({ key: "i.>" });
+  void (async () => {
+    for await (const e of watch) {
+      const r = e.operation === "PUT" ? decodeIdentity(e.value) : undefined;
+      if (r?.state === IdentityState.Accepted || r?.state === IdentityState.Pending) continue;
+      const hostname = r?.hostname ?? undefined;
+      const hosts = hostname ? [hostname] : [];
+      if (!r) {
+        // A deleted record names no host: find it by key among the admitted.
+        for (const h of admittedBy.keys()) if (e.key === identityKey(h)) hosts.push(h);
+      }
+      for (const h of hosts) await kick(h);
+    }
+  })().catch(() => undefined);
+
+  async function kick(hostname: string): Promise<void> {
+    const list = admittedBy.get(hostname) ?? [];
+    admittedBy.delete(hostname);
+    if (!o.system) return;
+    for (const c of list) {
+      try {
+        await o.system.request(`$SYS.REQ.SERVER.${c.server}.KICK`, JSON.stringify({ cid: c.cid }), {
+          timeout: 2000,
+        });
+        counts.kicked++;
+        log.info("disconnected a revoked agent", { hostname, cid: c.cid });
+      } catch (err) {
+        log.warn("could not disconnect a revoked agent", {
+          hostname,
+          error: err instanceof Error ? err.message : String(err),
+        });
+      }
+    }
+  }
+
+  await o.nc.flush();
+  return {
+    identities,
+    stats: () => ({ ...counts }),
+    close() {
+      sub.unsubscribe();
+      watch.stop();
+      return Promise.resolve();
+    },
+  };
+}
