@@ -6,22 +6,22 @@
  * that arrive while an append to it is in flight wait for it, then go out together as one append:
  * each report is decided on its own job's slot (one report per job in a round; a second report on
  * the same job waits for the next round and so sees the first one's effect), their operations are
- * appended at once, and each caller gets its own answer or its own error. A lost compare-and-set
- * (another writer appended first) reads the journal again and decides the round again, as
- * `mutate` does for one job.
+ * appended at once, and each caller gets its own answer or its own error. After a lost
+ * compare-and-set (another writer appended first) each report locates its job again and is decided
+ * again, as `mutate` does for one job.
  */
 import { ErrorCode, JetjobError, NotFoundError } from "../core/errors.js";
 import { WrongSequenceError } from "../nats/publisher.js";
 import type { JournalState } from "./journal.js";
 import type { JournalOp } from "./journal-ops.js";
-import type { Located } from "./locator.js";
+import type { JobAt, Located, ReadMemo } from "./locator.js";
 import { refKey } from "./segment.js";
 import type { Services } from "./services.js";
 import { outcomesOf } from "./services.js";
 import type { Derived } from "./view.js";
 import { deriveState } from "./view.js";
 
-const MAX_ROUND_TRIES = 25;
+const MAX_TRIES = 25;
 
 /** What a report decides for its job: the journal operations, and what to answer once they are stored. */
 export interface Step<T> {
@@ -35,6 +35,8 @@ type Decide<T> = (loc: Located, d: Derived, now: number) => Promise<Step<T>> | S
 interface Waiter {
   loc: Located;
   decide: Decide<unknown>;
+  /** Rounds this report has lost to another writer so far. */
+  tries: number;
   resolve(v: unknown): void;
   reject(err: unknown): void;
 }
@@ -45,26 +47,51 @@ interface Group {
   latest?: JournalState;
 }
 
-/** Segments with reports waiting or being appended, by services (one map per engine). */
-const groupsOf = new WeakMap<Services, Map<string, Group>>();
+/** Segments with reports waiting or being appended, and the reads in flight, per engine. */
+interface Groups {
+  bySegment: Map<string, Group>;
+  reads: ReadMemo;
+}
+const groupsOf = new WeakMap<Services, Groups>();
+
+/**
+ * Reads in flight shared by concurrent reports (ten acks of one segment read its journal once); an
+ * entry goes when its read settles, so a later report reads afresh. A shared read that turns out to
+ * be stale only costs a lost compare-and-set, after which the report locates its job again.
+ */
+class InFlightReads extends Map<string, Promise<JobAt | undefined>> {
+  override set(key: string, p: Promise<JobAt | undefined>): this {
+    super.set(key, p);
+    const drop = () => {
+      if (super.get(key) === p) super.delete(key);
+    };
+    p.then(drop, drop);
+    return this;
+  }
+}
 
 /** Locate → decide → append like `mutate`, sharing the append with reports on jobs of the same segment. */
-export async function mutateGrouped<T>(svc: Services, id: string, decide: Decide<T>): Promise<T> {
-  const loc = await svc.locator.locate(id);
-  if (!loc) throw new NotFoundError("job", id);
+export function mutateGrouped<T>(svc: Services, id: string, decide: Decide<T>): Promise<T> {
+  return enter(svc, id, decide, 0) as Promise<T>;
+}
+
+async function enter(svc: Services, id: string, decide: Decide<unknown>, tries: number): Promise<unknown> {
   let groups = groupsOf.get(svc);
-  if (!groups) groupsOf.set(svc, (groups = new Map<string, Group>()));
+  if (!groups) groupsOf.set(svc, (groups = { bySegment: new Map(), reads: new InFlightReads() }));
+  const loc = await svc.locator.locate(id, groups.reads);
+  if (!loc) throw new NotFoundError("job", id);
   const key = refKey(loc.at.store, loc.at.seq);
-  return new Promise<T>((resolve, reject) => {
-    const w: Waiter = { loc, decide, resolve, reject };
-    const g = groups.get(key);
+  const { bySegment } = groups;
+  return new Promise((resolve, reject) => {
+    const w: Waiter = { loc, decide, tries, resolve, reject };
+    const g = bySegment.get(key);
     if (g) {
       g.waiting.push(w);
       return;
     }
     const fresh: Group = { waiting: [w] };
-    groups.set(key, fresh);
-    void drain(svc, groups, key, fresh);
+    bySegment.set(key, fresh);
+    void drain(svc, bySegment, key, fresh);
   });
 }
 
@@ -91,74 +118,55 @@ async function drain(svc: Services, groups: Map<string, Group>, key: string, g: 
 
 async function commitRound(svc: Services, g: Group, round: Waiter[]): Promise<void> {
   const first = round[0]!.loc;
-  let base = freshest([...round.map((w) => w.loc.journal), ...(g.latest ? [g.latest] : [])]);
-  let live = round;
-  for (let attempt = 0; attempt < MAX_ROUND_TRIES && live.length > 0; attempt++) {
-    const now = Date.now();
-    const decided: Array<{ w: Waiter; loc: Located; step: Step<unknown> }> = [];
-    for (const w of live) {
-      const loc: Located = { ...w.loc, journal: base, slots: base.slots };
+  const base = freshest([...round.map((w) => w.loc.journal), ...(g.latest ? [g.latest] : [])]);
+  const now = Date.now();
+  const decided: Array<{ w: Waiter; loc: Located; step: Step<unknown> }> = [];
+  for (const w of round) {
+    const loc: Located = { ...w.loc, journal: base, slots: base.slots };
+    try {
+      const step = await w.decide(loc, deriveState(loc.at, loc.idx, loc.slots[loc.idx]!, now), now);
+      if (step.ops.length === 0) w.resolve(step.done(loc, now));
+      else decided.push({ w, loc, step });
+    } catch (err) {
+      w.reject(err);
+    }
+  }
+  if (decided.length === 0) return;
+  const ops = decided.flatMap((x) => x.step.ops);
+  let next: JournalState;
+  try {
+    next = await svc.ctx.journals.append(first.at.store, first.at.seq, ops, base);
+  } catch (err) {
+    delete g.latest;
+    for (const { w } of decided) {
+      if (!(err instanceof WrongSequenceError)) w.reject(err);
+      else if (w.tries + 1 >= MAX_TRIES)
+        w.reject(
+          new JetjobError(ErrorCode.Conflict, `job ${w.loc.id} is changing too fast; try again`, {
+            retryable: true,
+          }),
+        );
+      // Someone else appended first: locate the job again (it may have moved) and decide again.
+      else
+        enter(svc, w.loc.id, w.decide, w.tries + 1).then(
+          (v) => w.resolve(v),
+          (e: unknown) => w.reject(e),
+        );
+    }
+    return;
+  }
+  g.latest = next;
+  svc.noteOutcomes(outcomesOf(first.at, ops));
+  await Promise.all(
+    decided.map(async ({ w, loc, step }) => {
       try {
-        const step = await w.decide(loc, deriveState(loc.at, loc.idx, loc.slots[loc.idx]!, now), now);
-        if (step.ops.length === 0) w.resolve(step.done(loc, now));
-        else decided.push({ w, loc, step });
+        if (step.after) await step.after();
+        w.resolve(step.done({ ...loc, journal: next, slots: next.slots }, now));
       } catch (err) {
         w.reject(err);
       }
-    }
-    if (decided.length === 0) return;
-    let next: JournalState;
-    try {
-      next = await svc.ctx.journals.append(
-        first.at.store,
-        first.at.seq,
-        decided.flatMap((x) => x.step.ops),
-        base,
-      );
-    } catch (err) {
-      if (!(err instanceof WrongSequenceError)) {
-        for (const x of decided) x.w.reject(err);
-        return;
-      }
-      // Someone else appended first: read the journal again and decide again.
-      const reread = await svc.locator.readAt(first.at.store, first.at.seq, first.idx).catch((e: unknown) => {
-        for (const x of decided) x.w.reject(e);
-        return null;
-      });
-      if (reread === null) return;
-      if (reread === undefined) {
-        for (const x of decided) x.w.reject(new NotFoundError("job", x.loc.id));
-        return;
-      }
-      base = reread.journal;
-      live = decided.map((x) => x.w);
-      continue;
-    }
-    g.latest = next;
-    svc.noteOutcomes(
-      outcomesOf(
-        first.at,
-        decided.flatMap((x) => x.step.ops),
-      ),
-    );
-    await Promise.all(
-      decided.map(async ({ w, loc, step }) => {
-        try {
-          if (step.after) await step.after();
-          w.resolve(step.done({ ...loc, journal: next, slots: next.slots }, now));
-        } catch (err) {
-          w.reject(err);
-        }
-      }),
-    );
-    return;
-  }
-  for (const w of live)
-    w.reject(
-      new JetjobError(ErrorCode.Conflict, `job ${w.loc.id} is changing too fast; try again`, {
-        retryable: true,
-      }),
-    );
+    }),
+  );
 }
 
 function freshest(states: JournalState[]): JournalState {
