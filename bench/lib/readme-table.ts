@@ -264,21 +264,38 @@ function backlog(r: Result): Section {
 }
 
 function exclusive(r: Result): Section {
-  const variants = r.variants as Array<{ name: string; jobsPerSecond: Spread }>;
+  const variants = r.variants as Array<{
+    name: string;
+    jobsPerSecond: Spread;
+    handoverMs?: { p50: Spread; p99: Spread };
+  }>;
   const p = r.params as { jobs: number; runs: number; concurrency: number };
   const plain = variants[0]!.jobsPerSecond.median;
+  const withHandover = variants.some((v) => v.handoverMs);
+  const f = dec(2);
   return {
     heading: "Exclusive keys: cost",
     caption:
       `${int(p.jobs)} no-op jobs enqueued in batches of 500 and run by one worker at concurrency ` +
       `${p.concurrency}, plain and spread over K exclusive keys (at most K run at once, and each key hands ` +
-      `over to its next job in turn); jobs/s, median (min–max) of ${p.runs} runs.`,
+      `over to its next job in turn); jobs/s, median (min–max) of ${p.runs} runs.` +
+      (withHandover
+        ? " Hand-over: from the end of a job's handler to the start of the next job of its key (from its " +
+          "enqueue if later), p50 and p99 per run, ms; with more keys than slots it includes the wait for a " +
+          "free slot."
+        : ""),
     table: markdownTable(
-      ["variant", "jobs/s", "vs plain"],
+      ["variant", "jobs/s", "vs plain", ...(withHandover ? ["hand-over p50 ms", "hand-over p99 ms"] : [])],
       variants.map((v) => [
         v.name,
         spreadText(v.jobsPerSecond),
         `${((v.jobsPerSecond.median / plain) * 100).toFixed(v.name === "plain jobs" ? 0 : 1)}%`,
+        ...(withHandover
+          ? [
+              v.handoverMs ? spreadText(v.handoverMs.p50, f) : "",
+              v.handoverMs ? spreadText(v.handoverMs.p99, f) : "",
+            ]
+          : []),
       ]),
     ),
   };

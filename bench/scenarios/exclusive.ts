@@ -3,6 +3,11 @@
  * NATS client and run by one NATS-direct worker (concurrency 50), plain and spread over K exclusive
  * keys. With keys, at most K jobs can run at once and each key hands over to its next job in turn, so
  * the figure is bounded by K / (hand-over time); the table shows that cost as measured.
+ *
+ * Hand-over: for each key, from the end of one job's handler (its outcome is written after it) to the
+ * start of the handler of the key's next job, counted from when that next job was enqueued if it came
+ * later; p50 and p99 per run. With fewer keys than worker slots (10 keys) that is the hand-over alone;
+ * with more keys than slots the next job also waits for a free slot behind other keys' jobs.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -35,6 +40,17 @@ interface Variant {
   keys: number | undefined;
   jobsPerSecond: Spread;
   hold?: { ms: Spread };
+  /** Hand-over of a key to its next job, ms: per-run p50 and p99 (see the module header). */
+  handoverMs?: { p50: Spread; p99: Spread };
+}
+
+interface RunResult {
+  jobsPerSecond: number;
+  handoverMs: number[];
+}
+
+function quantile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
 }
 
 export async function runExclusive(p: ExclusiveParams): Promise<Variant[]> {
@@ -48,16 +64,29 @@ export async function runExclusive(p: ExclusiveParams): Promise<Variant[]> {
   try {
     for (const keys of [undefined, ...p.keyCounts]) {
       const rates: number[] = [];
+      const p50s: number[] = [];
+      const p99s: number[] = [];
       for (let r = 0; r < p.runs; r++) {
         const queue = `bx${runNo++}`;
-        rates.push(await oneRun(server.url, client, queue, p, keys));
+        const run = await oneRun(server.url, client, queue, p, keys);
+        rates.push(run.jobsPerSecond);
+        const sorted = run.handoverMs.sort((a, b) => a - b);
+        if (sorted.length > 0) {
+          p50s.push(quantile(sorted, 0.5));
+          p99s.push(quantile(sorted, 0.99));
+        }
       }
-      variants.push({
+      const v: Variant = {
         name: keys === undefined ? "plain jobs" : `exclusive, ${keys} keys`,
         keys,
         jobsPerSecond: spread(rates),
-      });
-      process.stderr.write(`  ${variants.at(-1)!.name}: ${fmt(variants.at(-1)!.jobsPerSecond)} jobs/s\n`);
+      };
+      if (p50s.length > 0) v.handoverMs = { p50: spread(p50s), p99: spread(p99s) };
+      variants.push(v);
+      const ho = v.handoverMs
+        ? `, hand-over p50 ${fmt(v.handoverMs.p50, 2)} ms, p99 ${fmt(v.handoverMs.p99, 2)} ms`
+        : "";
+      process.stderr.write(`  ${v.name}: ${fmt(v.jobsPerSecond)} jobs/s${ho}\n`);
     }
   } finally {
     await client.close();
@@ -75,8 +104,13 @@ async function oneRun(
   queue: string,
   p: ExclusiveParams,
   keys: number | undefined,
-): Promise<number> {
+): Promise<RunResult> {
   let done = 0;
+  // Per key: when its last job's handler ran; per batch: when its enqueue returned.
+  const lastRun = new Map<number, number>();
+  const enqueuedAt: number[] = [];
+  const handoverMs: number[] = [];
+  const batch = 500;
   let resolveAll!: () => void;
   const all = new Promise<void>((r) => (resolveAll = r));
   const worker = createWorker({
@@ -86,14 +120,24 @@ async function oneRun(
     handleSignals: false,
     logger: silentLogger,
     handlers: {
-      noop: () => {
+      noop: (job) => {
+        if (keys !== undefined) {
+          const now = performance.now();
+          const n = (job.args as number[])[0]!;
+          const k = n % keys;
+          const prev = lastRun.get(k);
+          // A job that started before its batch's enqueue returned is not counted (when it became
+          // ready is not known).
+          const ready = enqueuedAt[Math.floor(n / batch)];
+          if (prev !== undefined && ready !== undefined) handoverMs.push(now - Math.max(prev, ready));
+          lastRun.set(k, now);
+        }
         if (++done === p.jobs) resolveAll();
       },
     },
   });
   await worker.ready;
   const t0 = performance.now();
-  const batch = 500;
   for (let i = 0; i < p.jobs; i += batch) {
     const n = Math.min(batch, p.jobs - i);
     await client.enqueueMany(
@@ -103,11 +147,12 @@ async function oneRun(
         options: keys === undefined ? { queue } : { queue, exclusiveKey: `key-${(i + k) % keys}` },
       })),
     );
+    enqueuedAt[i / batch] = performance.now();
   }
   await all;
   const seconds = (performance.now() - t0) / 1000;
   await worker.close();
-  return p.jobs / seconds;
+  return { jobsPerSecond: p.jobs / seconds, handoverMs };
 }
 
 export async function exclusiveScenario(quick: boolean): Promise<void> {
@@ -119,11 +164,13 @@ export async function exclusiveScenario(quick: boolean): Promise<void> {
   const plain = variants[0]!.jobsPerSecond.median;
   printTable(
     `Exclusive keys vs plain jobs (${params.jobs} no-op jobs, enqueue in batches of 500 + run, concurrency ${params.concurrency}; median (min–max) of ${params.runs})`,
-    ["variant", "jobs/s", "vs plain"],
+    ["variant", "jobs/s", "vs plain", "hand-over p50 ms", "hand-over p99 ms"],
     variants.map((v) => [
       v.name,
       fmt(v.jobsPerSecond),
       `${((v.jobsPerSecond.median / plain) * 100).toFixed(1)}%`,
+      v.handoverMs ? fmt(v.handoverMs.p50, 2) : "",
+      v.handoverMs ? fmt(v.handoverMs.p99, 2) : "",
     ]),
   );
   const path = writeResult("exclusive", { params, variants });

@@ -17,6 +17,7 @@ import { planClaims } from "./claims.js";
 import type { Slot } from "./fold.js";
 import type { SegmentAt } from "./segment.js";
 import type { Services } from "./services.js";
+import { movedHereLocally } from "./local-moves.js";
 import { validateMoved } from "./validate.js";
 
 export interface ClaimStep {
@@ -77,7 +78,12 @@ export async function stepClaims(
       continue;
     }
     // A job claimed here before was checked then; a moved copy is checked once before it first runs.
-    if (!p.takeover && at.seg.jobs[i]!.home !== undefined) {
+    // A copy this process moved here and pointed to needs no read (local-moves.ts).
+    if (
+      !p.takeover &&
+      at.seg.jobs[i]!.home !== undefined &&
+      !(await movedHereLocally(svc.ctx, at.store, at.seq, i))
+    ) {
       const v = await validateMoved(svc.ctx, svc.locator, at, i, memo);
       if (v === "wait") {
         step.wait = true;

@@ -9,7 +9,7 @@ import type { KeySource } from "../core/key-template.js";
 import { renderKeyTemplate } from "../core/key-template.js";
 import type { QueuePressure } from "./backpressure.js";
 import { withinBounds } from "./backpressure.js";
-import { advanceKey, keyToken, markKey } from "./exclusive.js";
+import { advanceKeys, keyToken, markKey } from "./exclusive.js";
 import { emptySlots } from "./fold.js";
 import { deleteForGood } from "./kvjson.js";
 import { checkEnqueue } from "./payload-limits.js";
@@ -120,10 +120,12 @@ async function storeJobs(svc: Services, items: NormalizedEnqueue[], atomic: bool
     throw err;
   }
   // Hand free keys to their first waiting job. A failure here only delays it until the leader's sweep.
+  // Their new holders share lane segments (exclusive-handover.ts).
   if (keys.size > 0)
-    await Promise.all(
-      [...keys].map((k) => advanceKey(svc, keyToken(k)).catch((err: unknown) => svc.reportError(err))),
-    );
+    await advanceKeys(
+      svc,
+      [...keys].map((k) => keyToken(k)),
+    ).catch((err: unknown) => svc.reportError(err));
   return results.map((r) => r!);
 }
 

@@ -27,138 +27,36 @@ import { Store } from "../core/ids.js";
 import { isTerminal } from "../core/states.js";
 import { EventType, emitEvents } from "./events.js";
 import { event } from "./events.js";
+import { createHandOverQueue, handOverKeys } from "./exclusive-handover.js";
+import type { KeyRecord } from "./exclusive-line.js";
+import { keyRecords, markerKey, readKey } from "./exclusive-line.js";
 import { decideAndAppend } from "./journal.js";
 import { deleteForGood, eraseKey, isWrongRevision, keysOf } from "./kvjson.js";
-import type { FastKv, FastRecord } from "./kvfast.js";
-import { fastKv, WrongSequenceError } from "./kvfast.js";
 import { homeKeyOf, movedSpec, moveMsgId, pointHome, publishSegment } from "./moves.js";
 import type { SegmentAt } from "./segment.js";
 import { jobIdAt, refKey } from "./segment.js";
 import type { OutcomeNote, Services } from "./services.js";
-import { POINTER_RETRY_MS, validateMoved } from "./validate.js";
 import { keyFromToken, keyToken } from "./topology.js";
 import { deriveState } from "./view.js";
 
-/** The KV record of one exclusive key. */
-export interface KeyRecord {
-  key: string;
-  /** Every job on the key's subject before (seq, idx) has moved on or finished. */
-  cursor: { seq: number; idx: number };
-  holder?: { job: string; q: string; ref: string; since: number };
-}
-
-export { keyFromToken, keyToken };
-
-const markerKey = (token: string) => `h.${token}`;
-
-/** Key records on the busy path: direct gets and compare-and-set publishes through the shared inbox. */
-function keyRecords(svc: Services): FastKv<KeyRecord> {
-  return fastKv<KeyRecord>(svc.ctx, svc.ctx.topology.buckets.xkeys);
-}
-
-/** A key's record (holder and cursor), undefined for a key never used. */
-export async function readKey(svc: Services, token: string): Promise<KeyRecord | undefined> {
-  return (await keyRecords(svc).get(token)).value;
-}
-
-/** Marks a key as needing attention; call before storing a job that will wait for it. */
-export async function markKey(svc: Services, key: string): Promise<void> {
-  await fastKv<number>(svc.ctx, svc.ctx.topology.buckets.xkeys).put(markerKey(keyToken(key)), Date.now());
-}
-
-/** The first job on the key's subject after the cursor that still waits, and the cursor up to it. */
-async function firstWaiting(
-  svc: Services,
-  token: string,
-  cursor: { seq: number; idx: number },
-): Promise<{ at: SegmentAt; idx: number } | undefined> {
-  const { ctx } = svc;
-  const subject = ctx.subjects.hold(token);
-  let seq = cursor.seq;
-  let fromIdx = cursor.idx + 1;
-  for (;;) {
-    const m = await ctx.reader.get(ctx.topology.streams.delay, { nextBySubject: subject, seq });
-    if (!m) return undefined;
-    if (m.seq !== seq) fromIdx = 0;
-    const at = await svc.locator.segment(Store.Delay, m.seq);
-    if (at) {
-      for (let idx = fromIdx; idx < at.seg.jobs.length; idx++) {
-        if (await isWaiting(svc, at, idx)) return { at, idx };
-      }
-    }
-    seq = m.seq + 1;
-    fromIdx = 0;
-  }
-}
-
-/** Whether a job in a hold segment still waits (not moved, not finished; expired ones are written off). */
-async function isWaiting(svc: Services, at: SegmentAt, idx: number): Promise<boolean> {
-  for (let round = 0; round < 100; round++) {
-    const { slots } = await svc.ctx.journals.read(Store.Delay, at.seq, at.seg.jobs.length);
-    const slot = slots[idx]!;
-    if (slot.outcome) return false;
-    const spec = at.seg.jobs[idx]!;
-    const now = Date.now();
-    if (spec.expiresAt !== undefined && now > spec.expiresAt) {
-      await expireWaiting(svc, at, idx);
-      return false;
-    }
-    const validity = await validateMoved(svc.ctx, svc.locator, at, idx);
-    if (validity === "ok") return true;
-    if (validity === "orphan") return false;
-    await new Promise((r) => setTimeout(r, POINTER_RETRY_MS));
-  }
-  return false;
-}
-
-async function expireWaiting(svc: Services, at: SegmentAt, idx: number): Promise<void> {
-  const r = await decideAndAppend(
-    svc.ctx.journals,
-    Store.Delay,
-    at.seq,
-    at.seg.jobs.length,
-    (_j, slots, now) =>
-      slots[idx]!.outcome
-        ? { ops: [], value: undefined }
-        : { ops: [{ op: "expire", i: idx, at: now }], value: undefined },
-  );
-  if (r.appended) svc.noteOutcomes([{ at, idx, kind: "expired" }]);
-}
+export type { KeyRecord };
+export { keyFromToken, keyToken, readKey };
+export { markKey } from "./exclusive-line.js";
 
 /**
  * Hands a free key to its first waiting job (compare-and-set), then moves that job into its lane.
  * Does nothing when the key is held or nobody waits. Safe to call from any process at any time.
  */
-export async function advanceKey(svc: Services, token: string, known?: FastRecord<KeyRecord>): Promise<void> {
-  const records = keyRecords(svc);
-  for (let round = 0; round < 50; round++) {
-    // The caller's own write (a release) is the current record unless someone wrote since: the
-    // compare-and-set below finds out, and the next round reads again.
-    const cur = round === 0 && known ? known : await records.get(token);
-    if (cur.value?.holder) return;
-    const cursor = cur.value?.cursor ?? { seq: 0, idx: -1 };
-    const next = await firstWaiting(svc, token, cursor);
-    if (!next) return;
-    const { at, idx } = next;
-    const rec: KeyRecord = {
-      key: keyFromToken(token),
-      cursor: { seq: at.seq, idx },
-      holder: {
-        job: jobIdAt(at, idx),
-        q: at.seg.q,
-        ref: `${refKey(at.store, at.seq)}.${idx}`,
-        since: Date.now(),
-      },
-    };
-    try {
-      await records.update(token, rec, cur.revision);
-    } catch (err) {
-      if (err instanceof WrongSequenceError) continue; // someone else handed it on, or took it: look again
-      throw err;
-    }
-    await moveToLane(svc, at, idx);
-    return;
-  }
+export async function advanceKey(svc: Services, token: string): Promise<void> {
+  await handOverKeys(svc, [{ token }]);
+}
+
+/** {@link advanceKey} for many keys at once: their new holders share lane segments. */
+export async function advanceKeys(svc: Services, tokens: Iterable<string>): Promise<void> {
+  await handOverKeys(
+    svc,
+    [...tokens].map((token) => ({ token })),
+  );
 }
 
 /** Moves the key's new holder from its hold segment into its queue lane (idempotent). */
@@ -192,37 +90,28 @@ async function moveToLane(svc: Services, at: SegmentAt, idx: number): Promise<vo
   emitEvents(ctx, at.seg.q, [event(at, idx, EventType.Enqueued, Date.now(), at.seg.jobs[idx]!.attempt ?? 0)]);
 }
 
-/** Gives the key up if `jobId` holds it, then hands it on. Returns whether this call released it. */
-export async function releaseKey(svc: Services, token: string, jobId: string): Promise<boolean> {
-  const records = keyRecords(svc);
-  for (let round = 0; round < 50; round++) {
-    const cur = await records.get(token);
-    if (!cur.value || cur.value.holder?.job !== jobId) return false;
-    const free: KeyRecord = { key: cur.value.key, cursor: cur.value.cursor };
-    let revision: number;
-    try {
-      revision = await records.update(token, free, cur.revision);
-    } catch (err) {
-      if (err instanceof WrongSequenceError) continue;
-      throw err;
-    }
-    await advanceKey(svc, token, { value: free, revision });
-    return true;
-  }
-  return false;
+/** Gives the key up if `jobId` holds it, then hands it on (one compare-and-set from holder to holder). */
+export async function releaseKey(svc: Services, token: string, jobId: string): Promise<void> {
+  await handOverKeys(svc, [{ token, releasing: jobId }]);
 }
 
 const FINAL_KINDS = new Set<OutcomeNote["kind"]>(["completed", "discarded", "cancelled", "expired"]);
 
-/** Outcome hook: a holder that finished gives its key to the next job in line. */
+/**
+ * Outcome hook: a holder that finished gives its key to the next job in line. Releases are batched
+ * (exclusive-handover.ts): those of one outcome write, and those arriving while a batch is handed on.
+ */
 export function exclusiveOutcomeListener(svc: Services): (notes: OutcomeNote[]) => Promise<void> {
+  const queue = createHandOverQueue(svc);
   return async (notes) => {
+    const items: Array<{ token: string; releasing: string }> = [];
     for (const n of notes) {
       if (!FINAL_KINDS.has(n.kind)) continue;
       const key = n.at.seg.jobs[n.idx]?.xkey;
       if (key === undefined) continue;
-      await releaseKey(svc, keyToken(key), jobIdAt(n.at, n.idx));
+      items.push({ token: keyToken(key), releasing: jobIdAt(n.at, n.idx) });
     }
+    await queue.add(items);
   };
 }
 
@@ -240,7 +129,6 @@ const HOLDER_CHECK_AFTER_MS = 2000;
  */
 export async function settleKey(svc: Services, token: string): Promise<void> {
   const kv = svc.ctx.buckets.xkeys;
-  const marker = await kv.get(markerKey(token));
   const holder = (await readKey(svc, token))?.holder;
   if (holder) {
     if (Date.now() - holder.since < HOLDER_CHECK_AFTER_MS) return;
@@ -255,6 +143,8 @@ export async function settleKey(svc: Services, token: string): Promise<void> {
       await moveToLane(svc, loc.at, loc.idx);
     return;
   }
+  // The marker is only needed when the key may be idle (most swept keys have a recent holder).
+  const marker = await kv.get(markerKey(token));
   await advanceKey(svc, token);
   if ((await readKey(svc, token))?.holder || !marker || marker.operation !== "PUT") return;
   try {

@@ -46,6 +46,11 @@ interface StoredEntry {
   base?: number;
   /** The folded state before `ops` (this entry starts a new fold). */
   snap?: Slot[];
+  /**
+   * 1: the journal's first entry (appended with compare-and-set on an empty subject), so a reader
+   * that finds it last needs nothing else.
+   */
+  f?: 1;
 }
 
 const enc = new TextEncoder();
@@ -99,7 +104,7 @@ export function createJournals(
       if (known && known.slots.length === jobCount && known.lastSeq <= last.seq) {
         if (known.lastSeq === last.seq) return copy(known);
         const j = copy(known);
-        for (const m of await reader.all(stream, subj, known.lastSeq + 1)) {
+        for (const m of await entriesUpTo(subj, known.lastSeq + 1, last)) {
           const e = decodeEntry(m.data);
           if (e.snap) {
             j.slots = restore(e.snap, jobCount);
@@ -128,7 +133,11 @@ export function createJournals(
         snapshot = false;
         data = undefined;
       }
-      if (!data) data = enc.encode(JSON.stringify(prev.base > 0 ? { ops, base: prev.base } : { ops }));
+      if (!data) {
+        const entry: StoredEntry =
+          prev.base > 0 ? { ops, base: prev.base } : prev.lastSeq === 0 ? { ops, f: 1 } : { ops };
+        data = enc.encode(JSON.stringify(entry));
+      }
       const ack = await publisher.publish(subj, data, {
         expectedLastSubjectSeq: prev.lastSeq,
       });
@@ -141,6 +150,27 @@ export function createJournals(
       return next;
     },
   };
+
+  /**
+   * The entries of a journal from `from` up to `last` (read just before): no read past it, and
+   * none at all when `last` is the only one left (a journal's first entry, the one after a known state).
+   */
+  async function entriesUpTo(
+    subj: string,
+    from: number,
+    last: { seq: number; data: Uint8Array },
+  ): Promise<Array<{ seq: number; data: Uint8Array }>> {
+    const out: Array<{ seq: number; data: Uint8Array }> = [];
+    let seq = from;
+    while (seq < last.seq) {
+      const m = await reader.get(stream, { nextBySubject: subj, seq });
+      if (!m || m.seq >= last.seq) break;
+      out.push(m);
+      seq = m.seq + 1;
+    }
+    out.push(last);
+    return out;
+  }
 
   async function readFrom(
     subj: string,
@@ -157,11 +187,16 @@ export function createJournals(
       return { slots, lastSeq: last.seq, base: last.seq, since: 0 };
     }
     const from = lastEntry.base ?? 0;
+    if (lastEntry.f === 1) {
+      const slots = emptySlots(jobCount);
+      for (const op of lastEntry.ops) applyOp(slots, op);
+      return { slots, lastSeq: last.seq, base: 0, since: 1 };
+    }
     let slots = emptySlots(jobCount);
     let lastSeq = 0;
     let base = 0;
     let since = 0;
-    for (const m of await reader.all(stream, subj, from)) {
+    for (const m of await entriesUpTo(subj, from, last)) {
       const e = decodeEntry(m.data);
       if (e.snap) {
         slots = restore(e.snap, jobCount);
@@ -192,10 +227,11 @@ function restore(snap: Slot[], jobCount: number): Slot[] {
  */
 function decodeEntry(data: Uint8Array): StoredEntry {
   try {
-    const v = JSON.parse(dec.decode(data)) as { ops?: unknown; base?: unknown; snap?: unknown };
+    const v = JSON.parse(dec.decode(data)) as { ops?: unknown; base?: unknown; snap?: unknown; f?: unknown };
     const e: StoredEntry = { ops: Array.isArray(v.ops) ? (v.ops.filter(isOpShaped) as JournalOp[]) : [] };
     if (typeof v.base === "number") e.base = v.base;
     if (Array.isArray(v.snap)) e.snap = v.snap as Slot[];
+    if (v.f === 1) e.f = 1;
     return e;
   } catch {
     return { ops: [] };
