@@ -3,7 +3,8 @@
  * config file (`--config`), then defaults; flags win. `command.exec` stays off unless the config file
  * or `--enable-command-exec` turns it on.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { hostname as osHostname } from "node:os";
 
 import type { Command } from "commander";
 import { z } from "zod";
@@ -19,6 +20,8 @@ import { localCredentials } from "../nats/local-credentials.js";
 import { dataDirOf, readEndpoints } from "./endpoints.js";
 import type { NatsFlags } from "./nats-flags.js";
 import { addNatsFlags, natsConnectOptions } from "./nats-flags.js";
+import { identityFilePath, identityLogin, loadOrCreateIdentity, untilAccepted } from "./agent-enroll.js";
+import { registerAgentIdentityCommands } from "./agent-identities.js";
 
 const configSchema = z
   .object({
@@ -77,6 +80,9 @@ interface AgentFlags extends NatsFlags {
   concurrency?: string;
   enableCommandExec?: boolean;
   logLevel?: LogLevel;
+  enroll?: boolean;
+  enrollToken?: string;
+  identityFile?: string;
 }
 
 const collect = (v: string, all: string[]) => [...all, v];
@@ -111,7 +117,7 @@ export async function startAgentFromFlags(f: AgentFlags, logger: Logger, version
   }
   const facts = { ...cfg.facts, ...Object.fromEntries(f.fact.map(parseFact)) };
   const dirLogin =
-    f.dataDir === undefined
+    f.dataDir === undefined || f.enroll === true
       ? undefined
       : localCredentials(nats, { ...process.env, JETJOB_DATA_DIR: dataDir });
   const natsOptions = natsConnectOptions({
@@ -131,40 +137,58 @@ export async function startAgentFromFlags(f: AgentFlags, logger: Logger, version
     natsOptions.user = dirLogin.user;
     natsOptions.pass = dirLogin.pass;
   }
+  // Its own NATS identity (docs/security.md): with --enroll, or once an identity file exists, and
+  // unless a login is named explicitly.
+  const hostnameForId = f.hostname ?? cfg.hostname ?? osHostname();
+  const idPath = identityFilePath(dataDir, hostnameForId, f.identityFile);
+  const useIdentity =
+    (f.enroll === true || existsSync(idPath)) &&
+    [natsOptions.user, natsOptions.token, natsOptions.credsFile].every((v) => v === undefined);
+  if (useIdentity) {
+    const id = loadOrCreateIdentity(idPath, hostnameForId);
+    const login = identityLogin(id, f.enrollToken);
+    natsOptions.user = login.user;
+    natsOptions.pass = login.pass;
+  } else if (f.enrollToken !== undefined) {
+    throw new ValidationError("--enroll-token goes with --enroll");
+  }
   const exec = cfg.command_exec;
   const queues = f.queue.length > 0 ? f.queue : (cfg.queues ?? []);
   const hostname = f.hostname ?? cfg.hostname;
   const concurrency =
     f.concurrency === undefined ? cfg.concurrency : intFlag("--concurrency", f.concurrency, 1);
-  return createAgent({
-    nats,
-    natsOptions,
-    handleSignals: false, // the command's own handler closes the agent, then exits
-    ...(hostname === undefined ? {} : { hostname }),
-    labels,
-    facts,
-    queues,
-    ...(concurrency === undefined ? {} : { concurrency }),
-    ...(cfg.heartbeat_ms === undefined ? {} : { timings: { heartbeatMs: cfg.heartbeat_ms } }),
-    ops: {
-      ...(cfg.resolv_conf_path === undefined ? {} : { resolvConfPath: cfg.resolv_conf_path }),
-      ...(cfg.disk_paths === undefined ? {} : { diskPaths: cfg.disk_paths }),
-      commandExec: {
-        enabled: f.enableCommandExec === true || exec?.enabled === true,
-        timeoutMs: exec?.timeout_ms ?? 60_000,
-        maxOutputBytes: exec?.max_output_bytes ?? 1024 * 1024,
-        ...(exec?.allow === undefined ? {} : { allow: exec.allow }),
+  const start = () =>
+    createAgent({
+      nats,
+      natsOptions,
+      handleSignals: false, // the command's own handler closes the agent, then exits
+      ...(hostname === undefined ? {} : { hostname }),
+      labels,
+      facts,
+      queues,
+      ...(concurrency === undefined ? {} : { concurrency }),
+      ...(cfg.heartbeat_ms === undefined ? {} : { timings: { heartbeatMs: cfg.heartbeat_ms } }),
+      ops: {
+        ...(cfg.resolv_conf_path === undefined ? {} : { resolvConfPath: cfg.resolv_conf_path }),
+        ...(cfg.disk_paths === undefined ? {} : { diskPaths: cfg.disk_paths }),
+        commandExec: {
+          enabled: f.enableCommandExec === true || exec?.enabled === true,
+          timeoutMs: exec?.timeout_ms ?? 60_000,
+          maxOutputBytes: exec?.max_output_bytes ?? 1024 * 1024,
+          ...(exec?.allow === undefined ? {} : { allow: exec.allow }),
+        },
       },
-    },
-    logger,
-    version,
-  });
+      logger,
+      version,
+    });
+  return useIdentity ? untilAccepted(start, { hostname: hostnameForId, logger }) : start();
 }
 
 export function registerAgentCommand(program: Command, run: Runner, version: string): void {
+  const agentCommand = program.command("agent");
+  registerAgentIdentityCommands(agentCommand, run);
   addNatsFlags(
-    program
-      .command("agent")
+    agentCommand
       .description("run a fleet agent: registers this machine and runs the operations sent to it")
       .option(
         "--nats <url>",
@@ -180,7 +204,13 @@ export function registerAgentCommand(program: Command, run: Runner, version: str
       .option("--queue <name>", "also take OJS queue jobs of this queue (repeatable)", collect, [])
       .option("--concurrency <n>", "jobs at the same time (default 8)")
       .option("--config <file>", "JSON config file (labels, facts, command_exec, ...)")
-      .option("--enable-command-exec", "offer command.exec (runs programs on this machine; off by default)"),
+      .option("--enable-command-exec", "offer command.exec (runs programs on this machine; off by default)")
+      .option("--enroll", "log in with this agent's own NATS identity; wait until an operator accepts it")
+      .option("--enroll-token <token>", "a one-time token from `jetjob agent enroll-token`: accepted at once")
+      .option(
+        "--identity-file <file>",
+        "where the agent's identity is kept (default: <data dir>/agent-<hostname>.identity.json)",
+      ),
   )
     .option("--log-level <level>", "debug, info, warn, error")
     .action((f: AgentFlags) =>
