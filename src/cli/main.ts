@@ -29,6 +29,12 @@ import { registerStorageCommand } from "./storage.js";
 import type { StorageFlags } from "./storage-flags.js";
 import { addStorageFlags, retentionFromFlags, topologyFromFlags } from "./storage-flags.js";
 import { startCommand } from "./start.js";
+import type { ServerIdentityFlags } from "./server-identities.js";
+import {
+  addServerIdentityFlags,
+  registerNatsAuthCommand,
+  startServerIdentities,
+} from "./server-identities.js";
 
 const version = (JSON.parse(readFileSync(join(packageRoot, "package.json"), "utf8")) as { version: string })
   .version;
@@ -147,6 +153,7 @@ addNatsFlags(
   .action(
     (
       o: NatsFlags &
+        ServerIdentityFlags &
         StorageFlags & {
           nats: string;
           replicas?: number;
@@ -182,8 +189,20 @@ addNatsFlags(
           },
           ...(o.storageMaxBytes === undefined ? {} : { storageCapacityBytes: o.storageMaxBytes }),
         });
+        const identities = await startServerIdentities({
+          flags: o,
+          nc: srv.nc,
+          servers: o.nats.split(","),
+          tlsCaFile: o.natsTlsCa,
+          topology: topologyFromFlags(o),
+          logger,
+        }).catch(async (err: unknown) => {
+          await srv.close();
+          throw err;
+        });
         logger.info("jetjob API server listening", { url: srv.url, nats: o.nats });
-        const stop = () => void srv.close().then(() => process.exit(0));
+        const stop = () =>
+          void (identities?.close() ?? Promise.resolve()).then(() => srv.close()).then(() => process.exit(0));
         process.once("SIGINT", stop);
         process.once("SIGTERM", stop);
       }),
@@ -203,6 +222,8 @@ registerTokenCommands(program, run);
 registerSchemaCommands(program, run);
 registerTargetCommand(program, run);
 registerAgentCommand(program, run, version);
+registerNatsAuthCommand(program, run);
+addServerIdentityFlags(program.commands.find((c) => c.name() === "server")!);
 
 // `jetjob job list | head -2`: the reader closed the pipe. Stop quietly, as other Unix tools do.
 process.stdout.on("error", (err: NodeJS.ErrnoException) => {

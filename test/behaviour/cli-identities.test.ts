@@ -4,12 +4,14 @@
  * keeps its credentials in a 0600 file, runs jobs, and `jetjob agent revoke` cuts it off.
  */
 import assert from "node:assert/strict";
-import { readFileSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 
 import { agentUser } from "../../src/access/identities.js";
 import { connectNats } from "../../src/nats/connect.js";
+import { startNatsServer } from "../../src/natsd/index.js";
 import { cli, spawnCli, useJetjob } from "../harness/cli.js";
 import { waitFor } from "../harness/nats.js";
 
@@ -94,6 +96,86 @@ describe("agent enrollment (CLI)", () => {
     } finally {
       agent.child.kill("SIGTERM");
       await agent.exited;
+    }
+  });
+
+  it("your own NATS: nats-auth init config, jetjob server answers the callout, an enrollment token joins", async () => {
+    const base = mkdtempSync(join(tmpdir(), "jetjob-own-nats-"));
+    const keys = join(base, "keys");
+    const init = await cli(["nats-auth", "init", keys]);
+    assert.equal(init.code, 0, init.stderr);
+    assert.match(init.stdout, /auth_callout/);
+    for (const f of ["nats-issuer.seed", "nats.password", "nats-system.password"]) {
+      assert.equal(statSync(join(keys, f)).mode & 0o777, 0o600, f);
+    }
+    const ns = await startNatsServer({
+      storeDir: join(base, "nats"),
+      monitorPort: -1,
+      extraConfig: init.stdout,
+    });
+    const login = [
+      "--nats",
+      ns.url,
+      "--nats-user",
+      "jetjob",
+      "--nats-pass-file",
+      join(keys, "nats.password"),
+    ];
+    const server = spawnCli([
+      "server",
+      ...login,
+      "--port",
+      "0",
+      "--nats-auth-issuer-seed",
+      join(keys, "nats-issuer.seed"),
+      "--nats-system-pass-file",
+      join(keys, "nats-system.password"),
+    ]);
+    let agent: ReturnType<typeof spawnCli> | undefined;
+    try {
+      await waitFor(
+        () =>
+          (server.stdout() + server.stderr()).includes("jetjob API server listening") ||
+          server.child.exitCode !== null,
+        {
+          timeoutMs: 30_000,
+          what: "jetjob server",
+        },
+      );
+      assert.equal(server.child.exitCode, null, server.stderr() + server.stdout());
+      const tok = await cli(["agent", "enroll-token", ...login]);
+      assert.equal(tok.code, 0, tok.stderr);
+      agent = spawnCli([
+        "agent",
+        "--nats",
+        ns.url,
+        "--enroll",
+        "--enroll-token",
+        tok.stdout.trim(),
+        "--hostname",
+        "own-1",
+        "--identity-file",
+        join(base, "own-1.identity.json"),
+      ]);
+      const ids = await waitFor(
+        async () => {
+          const r = await cli(["agent", "identities", ...login, "--json"]);
+          const row =
+            r.code === 0 ? (JSON.parse(r.stdout) as Row[]).find((x) => x.hostname === "own-1") : undefined;
+          return row?.state === "accepted" ? row : undefined;
+        },
+        { timeoutMs: 20_000, what: "own-1 accepted by its token" },
+      );
+      assert.equal(ids.state, "accepted");
+    } finally {
+      if (agent) {
+        agent.child.kill("SIGTERM");
+        await agent.exited;
+      }
+      server.child.kill("SIGTERM");
+      await server.exited;
+      await ns.stop();
+      rmSync(base, { recursive: true, force: true });
     }
   });
 });
