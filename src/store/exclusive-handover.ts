@@ -35,7 +35,7 @@ import { trackMove } from "./local-moves.js";
 import { jsonBytes } from "./payload-limits.js";
 import { jobIdAt, refKey } from "./segment.js";
 import type { Services } from "./services.js";
-import { keyFromToken } from "./topology.js";
+import { keyFromToken, keyToken } from "./topology.js";
 
 /** A key to hand on: `releasing` = the job that finished and gives it up (only if it holds it). */
 export interface HandOver {
@@ -55,7 +55,10 @@ export async function handOverKeys(svc: Services, items: readonly HandOver[]): P
     if (r.status === "rejected") errors.push(r.reason);
     else if (r.value) winners.push(r.value);
   }
-  await moveManyToLane(svc, winners);
+  const finished = await moveManyToLane(svc, winners);
+  // A new holder that finished before its move (cancelled, expired) gives the key on at once; its
+  // own outcome hook may have run before it held the key.
+  if (finished.length > 0) await handOverKeys(svc, finished);
   if (errors.length > 0) throw errors[0];
 }
 
@@ -107,9 +110,12 @@ async function handOne(svc: Services, it: HandOver): Promise<WaitingJob | undefi
 /** Jobs per lane segment made by one hand-over batch (a worker's claim append covers them all). */
 const MAX_JOBS_PER_LANE_SEGMENT = 16;
 
-/** Steps 2 and 3: the new holders into their lanes, as few segments as their queues allow. */
-async function moveManyToLane(svc: Services, jobs: WaitingJob[]): Promise<void> {
-  if (jobs.length === 0) return;
+/**
+ * Steps 2 and 3: the new holders into their lanes, as few segments as their queues allow. Returns the
+ * keys of new holders found finished instead (not moved).
+ */
+async function moveManyToLane(svc: Services, jobs: WaitingJob[]): Promise<HandOver[]> {
+  if (jobs.length === 0) return [];
   const maxBytes = Math.floor((svc.ctx.nc.info?.max_payload ?? 1024 * 1024) * 0.75);
   const groups = new Map<string, WaitingJob[][]>();
   const bytes = new Map<WaitingJob[], number>();
@@ -125,10 +131,12 @@ async function moveManyToLane(svc: Services, jobs: WaitingJob[]): Promise<void> 
     last.push(j);
     bytes.set(last, (bytes.get(last) ?? 0) + size);
   }
-  await Promise.all([...groups.values()].flat().map((chunk) => moveChunk(svc, chunk)));
+  const finished: HandOver[] = [];
+  await Promise.all([...groups.values()].flat().map((chunk) => moveChunk(svc, chunk, finished)));
+  return finished;
 }
 
-async function moveChunk(svc: Services, jobs: WaitingJob[]): Promise<void> {
+async function moveChunk(svc: Services, jobs: WaitingJob[], finished: HandOver[]): Promise<void> {
   const { ctx } = svc;
   const first = jobs[0]!.at;
   const specs: JobSpec[] = jobs.map((j) => movedSpec({ ...j, slots: j.journal.slots }, {}));
@@ -140,7 +148,7 @@ async function moveChunk(svc: Services, jobs: WaitingJob[]): Promise<void> {
     () =>
       publishSegment(ctx, { store: Store.Queue, queue: first.seg.q, priority: first.seg.p }, specs, msgId),
     async (t) => {
-      await pointFromHolds(svc, jobs, refKey(Store.Queue, t.seq), moved);
+      await pointFromHolds(svc, jobs, refKey(Store.Queue, t.seq), moved, finished);
       return new Set(moved.map((m) => m.ti));
     },
   );
@@ -163,6 +171,7 @@ async function pointFromHolds(
   jobs: WaitingJob[],
   to: string,
   moved: Array<{ j: WaitingJob; ti: number; journal: JournalState }>,
+  finished: HandOver[],
 ): Promise<void> {
   const { ctx } = svc;
   // One append per hold segment (a key's batch of jobs shares one), from the journal read before.
@@ -179,6 +188,13 @@ async function pointFromHolds(
       for (let attempt = 0; attempt < 20; attempt++) {
         const now = Date.now();
         const mine = g.filter(({ j }) => !journal.slots[j.idx]!.outcome);
+        for (const { j } of g) {
+          const slot = journal.slots[j.idx]!;
+          const xkey = j.at.seg.jobs[j.idx]!.xkey;
+          // Moved on by someone else (it is in a lane now, the key stays), or finished while it waited.
+          if (slot.outcome && slot.outcome.kind !== "move" && xkey !== undefined)
+            finished.push({ token: keyToken(xkey), releasing: jobIdAt(j.at, j.idx) });
+        }
         if (mine.length === 0) return;
         try {
           const after = await ctx.journals.append(

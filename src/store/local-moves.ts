@@ -17,6 +17,8 @@ interface Registry {
 
 const registries = new WeakMap<object, Registry>();
 const KEPT_SEGMENTS = 4096;
+/** How long a claim waits for this process's moves in flight before it checks pointers as usual. */
+const PUBLISH_WAIT_MS = 100;
 
 function registryOf(owner: object): Registry {
   let r = registries.get(owner);
@@ -75,8 +77,16 @@ export async function movedHereLocally(
   const r = registries.get(owner);
   if (!r) return undefined;
   const key = `${store}.${seq}`;
-  // Its delivery may arrive before the mover learns the sequence: let moves in flight get that far.
-  if (!r.moved.has(key) && r.publishing.size > 0) await Promise.allSettled([...r.publishing]);
+  // Its delivery may arrive before the mover learns the sequence: let moves in flight get that far
+  // (not longer than a moment: a publish stuck in an outage must not hold up other claims).
+  if (!r.moved.has(key) && r.publishing.size > 0) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.allSettled([...r.publishing]),
+      new Promise((res) => (timer = setTimeout(res, PUBLISH_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
+  }
   const slots = await r.moved.get(key);
   return slots?.has(idx) ? true : undefined;
 }
