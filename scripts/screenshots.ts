@@ -128,6 +128,22 @@ await client.enqueueMany(
   })),
 );
 const fleetJob = await client.run("system.status.get", { target: "all" });
+// Workflows: a chain whose steps run one after the other, and a batch with a failing job.
+const chain = await client.workflows.chain(
+  [
+    { type: "report.build", args: [1], options: { queue: "reports" } },
+    { type: "email.send", args: ["finance@example.com"], options: { queue: "email" } },
+    { type: "report.build", args: [2], options: { queue: "reports", delayMs: 3_600_000 } },
+  ],
+  { name: "monthly-report" },
+);
+await client.workflows.batch(
+  [
+    { type: "invoice.charge", args: [14], options: { queue: "billing" } },
+    { type: "invoice.charge", args: [15], options: { queue: "billing" } },
+  ],
+  { name: "charge-run" },
+);
 
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium" });
 const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -157,6 +173,23 @@ await shot("fleet-job");
 await page.goto(`${api}/#/workers`);
 await page.waitForSelector("tr[data-worker]");
 await shot("workers");
+await page.goto(`${api}/#/queues/reports?state=scheduled`);
+await page.waitForSelector("tr[data-job]");
+// Select a few scheduled jobs: the bulk bar (retry, run now, cancel, delete) shows.
+for (const box of (await page.$$("tr[data-job] input[type=checkbox]")).slice(0, 3)) await box.check();
+await shot("queue-scheduled");
+await page.setViewportSize({ width: 390, height: 844 });
+await page.goto(`${api}/#/queues/email?state=completed`);
+await page.waitForSelector("tr[data-job]");
+await shot("queue-390px");
+await page.setViewportSize({ width: 1280, height: 900 });
+await page.goto(`${api}/#/workflows`);
+await page.waitForSelector("tr[data-workflow]");
+await shot("workflows");
+await page.goto(`${api}/#/workflows/${chain.id}`);
+await page.waitForSelector("tr[data-step]");
+await wait(1500);
+await shot("workflow");
 await page.goto(`${api}/#/cron`);
 await page.waitForSelector("table");
 await shot("cron");

@@ -328,6 +328,11 @@ describe("dashboard queue page (chromium)", () => {
         return { scroll: t.scrollWidth, client: t.clientWidth };
       })()`);
       assert.ok(table.scroll > table.client, "the table is wider than its box and scrolls inside it");
+      // The state counts sit three to a row, not one card per screen row.
+      const rows = await phone.evaluate<number>(
+        `new Set([...document.querySelectorAll(".cards .card")].map((c) => Math.round(c.getBoundingClientRect().top))).size`,
+      );
+      assert.ok(rows <= 3, `the queue's counts take ${rows} rows`);
       for (const sel of ["#bulk-confirm-yes", "#bulk-retry", "#queue-search button[type=submit]"]) {
         const box = await phone.locator(sel).boundingBox();
         assert.ok(
