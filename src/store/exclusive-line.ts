@@ -83,10 +83,12 @@ export async function firstWaiting(
   let seq = cursor.seq;
   let fromIdx = cursor.idx + 1;
   if (cursor.idx >= 0) {
-    // The cursor's segment is usually cached (read by the hand-over that set it): when the cursor is
-    // at its last job, the line goes on after it.
+    // The cursor's segment is usually cached (read by the hand-over that set it): the rest of it is
+    // looked at without reading it again, and the line goes on after it.
     const at = await svc.locator.segment(Store.Delay, cursor.seq);
-    if (at && fromIdx >= at.seg.jobs.length) {
+    if (at) {
+      const found = fromIdx < at.seg.jobs.length ? await firstWaitingIn(svc, at, fromIdx) : undefined;
+      if (found) return found;
       seq = cursor.seq + 1;
       fromIdx = 0;
     }
