@@ -19,7 +19,6 @@ import { JOB_SECONDS_BUCKETS } from "./metrics-events.js";
 import { ojsJson } from "./ojs.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
-import { ValidationError } from "../core/errors.js";
 
 /** One cumulative bucket: observations at or below `le` (seconds; `Infinity` for `+Inf`). */
 export interface CumulativeBucket {
@@ -148,15 +147,11 @@ export function metricsLatencyRoute(m: { registry: Registry; since: number }): R
     path: "/api/v1/metrics/latency",
     scope: Scope.Read,
     tag: "system",
-    query: z.object({ queue: z.string().optional().describe("Only this queue") }),
+    query: z.object({ queue: queueNameSchema.optional().describe("Only this queue") }),
     response: latencyResponseSchema,
     summary:
       "Wait and run time per queue (count, mean, p50/p95/p99) from this server's /metrics histograms, since it started",
     handler: async (c, { query }) => {
-      if (query.queue !== undefined && !queueNameSchema.safeParse(query.queue).success)
-        throw new ValidationError(`queue: '${query.queue}' is not a valid queue name`, {
-          details: { field: "queue" },
-        });
       return ojsJson(c, 200, await latencyReport(m.registry, m.since, query.queue));
     },
   });

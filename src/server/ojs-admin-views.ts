@@ -11,13 +11,15 @@ import { allJobStates } from "../core/states.js";
 import type { JobState } from "../core/states.js";
 import type { QueueStats } from "../store/stats.js";
 import type { JobView } from "../store/view.js";
-import { clampInt } from "./paging.js";
+import { queryInt } from "./paging.js";
 
 /** Query of the admin lists (ojs-admin-api §7.1): 1-based `page`, `per_page` (max 100); `limit` as its alias. */
 export const adminPageQuery = z.object({
-  page: z.int().min(1).default(1).describe("Page number, from 1"),
-  per_page: z.int().min(1).max(100).default(20).describe("Items per page (at most 100)"),
-  limit: z.int().min(1).max(100).optional().describe("Alias of per_page"),
+  page: queryInt(1, 1_000_000).optional().describe("Page number, from 1"),
+  per_page: queryInt(1, 100)
+    .optional()
+    .describe("Items per page (at most 100; the default depends on the list)"),
+  limit: queryInt(1, 100).optional().describe("Alias of per_page"),
 });
 
 export interface AdminPage {
@@ -27,9 +29,9 @@ export interface AdminPage {
   skip: number;
 }
 
-export function adminPage(query: Record<string, string>, defaultPerPage = 20): AdminPage {
-  const page = clampInt(query.page, 1, 1_000_000, 1);
-  const perPage = clampInt(query.per_page ?? query.limit, 1, 100, defaultPerPage);
+export function adminPage(query: z.output<typeof adminPageQuery>, defaultPerPage = 20): AdminPage {
+  const page = query.page ?? 1;
+  const perPage = query.per_page ?? query.limit ?? defaultPerPage;
   return { page, perPage, skip: (page - 1) * perPage };
 }
 

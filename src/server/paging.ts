@@ -6,21 +6,56 @@ import { z } from "zod";
 
 import { ValidationError } from "../core/errors.js";
 
+/**
+ * An integer query parameter, the one rule of every list's `limit`, `per_page`, `page` and `offset`:
+ * a value that is not an integer is refused (400 `invalid_request`, the validation envelope); an
+ * integer outside [min, max] is clamped into it (OJS clients ask for pages larger than a server's
+ * maximum and expect the largest page, not a refusal).
+ */
+export function queryInt(min: number, max: number) {
+  return z.coerce
+    .number<string>()
+    .int()
+    .meta({ minimum: min, maximum: max })
+    .transform((n) => Math.min(max, Math.max(min, n)));
+}
+
+/** A `true`/`false` query flag: `true` when the value is exactly `true`, else false. */
+export function queryFlag() {
+  return z
+    .string()
+    .optional()
+    .transform((v) => v === "true");
+}
+
 /** Query of the offset-paged OJS lists (http-binding §17.1): `cursor` is the next page's offset. */
 export const pageQuery = z.object({
-  limit: z.int().min(1).max(1000).optional().describe("Page size"),
+  limit: queryInt(1, 1000).optional().describe("Page size"),
   cursor: z.string().optional().describe("pagination.next_cursor of the previous page"),
-  offset: z.int().min(0).default(0).describe("Items to skip (when no cursor is given)"),
+  offset: queryInt(0, Number.MAX_SAFE_INTEGER).optional().describe("Items to skip (when no cursor is given)"),
 });
 
+/** `pageQuery` or, as the SDKs and the admin UI page, 1-based `page` and `per_page`. */
+export const pageOrOffsetQuery = pageQuery.extend({
+  page: queryInt(1, 1_000_000).optional().describe("Page number from 1 (page-numbered clients)"),
+  per_page: queryInt(1, 1000).optional().describe("Alias of limit (page-numbered clients)"),
+});
+
+/** The paging fields of a parsed `pageQuery`. */
+export interface PageQuery {
+  limit?: number | undefined;
+  cursor?: string | undefined;
+  offset?: number | undefined;
+}
+
 /** The offset a page starts at: its `cursor` (this server's cursors are offsets), else `offset`. */
-export function pageOffset(query: Record<string, string>): number {
+export function pageOffset(query: PageQuery): number {
   if (query.cursor !== undefined && query.cursor !== "") {
     if (!/^\d{1,15}$/.test(query.cursor))
       throw new ValidationError("cursor: not a cursor this server gave", { details: { field: "cursor" } });
     return Number(query.cursor);
   }
-  return clampInt(query.offset, 0, Number.MAX_SAFE_INTEGER, 0);
+  return query.offset ?? 0;
 }
 
 /** The `pagination` object (§17.2): `next_cursor` whenever `has_more`. */
@@ -43,18 +78,11 @@ export function pagination(
 /** A page of an in-memory list, with its `pagination`. */
 export function paginate<T>(
   all: T[],
-  query: Record<string, string>,
+  query: PageQuery,
   defaultLimit: number,
 ): { page: T[]; pagination: Record<string, unknown> } {
-  const limit = clampInt(query.limit, 1, 1000, defaultLimit);
+  const limit = query.limit ?? defaultLimit;
   const offset = pageOffset(query);
   const page = all.slice(offset, offset + limit);
   return { page, pagination: pagination(all.length, limit, offset, page.length) };
-}
-
-/** `v` as an integer within [min, max], or `dflt` when it is not an integer. */
-export function clampInt(v: string | undefined, min: number, max: number, dflt: number): number {
-  const n = v === undefined ? NaN : Number(v);
-  if (!Number.isInteger(n)) return dflt;
-  return Math.min(max, Math.max(min, n));
 }

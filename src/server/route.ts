@@ -12,16 +12,35 @@ import { hasScope } from "./auth.js";
 
 export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
-export interface RouteInput<B> {
+/** The parameter names of a path template: `"/ojs/v1/jobs/{id}/{x}"` → `"id" | "x"`. */
+export type PathParamNames<P extends string> = P extends `${string}{${infer N}}${infer Rest}`
+  ? N | PathParamNames<Rest>
+  : never;
+
+/** The path parameters of a template (`{ id: string }`); any string keys when the path is not a literal. */
+export type PathParams<P extends string> = string extends P
+  ? Record<string, string>
+  : { [K in PathParamNames<P>]: string };
+
+/** The query a handler gets: parsed by the route's `query` schema; nothing without one. */
+export type QueryOf<Q extends z.ZodObject | undefined> = Q extends z.ZodObject
+  ? z.output<Q>
+  : Record<never, never>;
+
+export interface RouteInput<B, P extends string = string, Q extends z.ZodObject | undefined = undefined> {
   body: B;
-  params: Record<string, string>;
-  query: Record<string, string>;
+  params: PathParams<P>;
+  query: QueryOf<Q>;
   principal: Principal | undefined;
 }
 
-export interface RouteDef<B = unknown> {
+export interface RouteDef<
+  B = unknown,
+  P extends string = string,
+  Q extends z.ZodObject | undefined = z.ZodObject | undefined,
+> {
   method: Method;
-  path: string;
+  path: P;
   /** Scope needed, or "public" for routes that never need a token (health, manifest). */
   scope: Scope | "public";
   summary: string;
@@ -36,34 +55,57 @@ export interface RouteDef<B = unknown> {
   bodyOptional?: boolean;
   /** Also accept the token as `?access_token=` (SSE: browsers' EventSource cannot send headers). */
   queryToken?: boolean;
-  /** Query parameters the handler reads (documentation only; handlers validate them). */
-  query?: z.ZodObject;
-  /** Response schema, for documentation. */
+  /**
+   * The query parameters: the request's query is parsed by this schema (a failure answers 400 with
+   * the API's validation envelope) and the handler gets the parsed value. Values arrive as strings;
+   * numbers use `queryInt` (query.ts). Unknown parameters are dropped unless the schema is loose.
+   */
+  query?: Q;
+  /** The success response's body schema (documentation and typing; the handler builds the body). */
   response?: z.ZodType;
+  /** The success response's media type, when it is not the OJS JSON type. */
+  mediaType?: string;
   /** Success status, for documentation. @defaultValue 200 */
   status?: number;
-  handler: (c: Context, input: RouteInput<B>) => Promise<Response> | Response;
+  handler: (c: Context, input: RouteInput<B, P, Q>) => Promise<Response> | Response;
 }
 
-/** Keeps the body type of a route definition while storing it in a table. */
-export function defineRoute<B>(def: RouteDef<B>): RouteDef<unknown> {
-  return def as unknown as RouteDef<unknown>;
+/** A route as stored in a table: its types erased once `defineRoute` has checked them. */
+export type AnyRouteDef = RouteDef;
+
+/**
+ * Keeps the body, path-parameter and query types of a route definition while storing it in a table:
+ * `path: "/ojs/v1/jobs/{id}"` gives the handler `params: { id: string }`.
+ */
+export function defineRoute<B, const P extends string, Q extends z.ZodObject | undefined = undefined>(
+  def: RouteDef<B, P, Q>,
+): AnyRouteDef {
+  return def as unknown as AnyRouteDef;
 }
 
-export function registerRoutes(app: Hono, routes: RouteDef[], auth: Authenticator): void {
+export function registerRoutes(app: Hono, routes: AnyRouteDef[], auth: Authenticator): void {
   for (const r of routes) {
     const honoPath = r.path.replace(/\{(\w+)\}/g, ":$1");
     app.on(r.method, honoPath, async (c) => {
       const principal = authorize(c, r, auth);
       const body = r.body || r.parseBody ? await readBody(c, r) : undefined;
-      const query: Record<string, string> = {};
-      for (const [k, v] of new URL(c.req.url).searchParams) query[k] = v;
+      const query = readQuery(c, r);
       return r.handler(c, { body, params: c.req.param(), query, principal });
     });
   }
 }
 
-function authorize(c: Context, r: RouteDef, auth: Authenticator): Principal | undefined {
+/** The query as the route's schema parses it (the last of repeated keys); none without a schema. */
+function readQuery(c: Context, r: AnyRouteDef): Record<string, unknown> {
+  if (!r.query) return {};
+  const raw: Record<string, string> = {};
+  for (const [k, v] of new URL(c.req.url).searchParams) raw[k] = v;
+  const parsed = r.query.safeParse(raw);
+  if (!parsed.success) throw zodToValidationError(parsed.error);
+  return parsed.data;
+}
+
+function authorize(c: Context, r: AnyRouteDef, auth: Authenticator): Principal | undefined {
   if (r.scope === "public" || !auth.enabled) return undefined;
   let header = c.req.header("Authorization");
   if (header === undefined && r.queryToken) {
@@ -88,7 +130,7 @@ function authorize(c: Context, r: RouteDef, auth: Authenticator): Principal | un
 
 const jsonType = /^application\/(?:[\w.+-]+\+)?json\b/i;
 
-async function readBody(c: Context, r: RouteDef): Promise<unknown> {
+async function readBody(c: Context, r: AnyRouteDef): Promise<unknown> {
   const type = c.req.header("Content-Type");
   if (type !== undefined && type !== "" && !jsonType.test(type)) {
     throw new ValidationError(

@@ -8,7 +8,6 @@ import { zodToValidationError } from "../core/envelope.js";
 import { ValidationError } from "../core/errors.js";
 import { queueNameSchema } from "../core/schema.js";
 import { allJobStates } from "../core/states.js";
-import type { JobState } from "../core/states.js";
 import type { Controller } from "../fleet/controller.js";
 import { isFleetId } from "../fleet/ids.js";
 import type { FleetListQuery } from "../fleet/jobs.js";
@@ -17,6 +16,7 @@ import type { Engine } from "../store/engine.js";
 import { consumersByQueue } from "../worker/presence.js";
 import { Scope } from "./auth.js";
 import { ojsJson } from "./ojs.js";
+import { queryInt } from "./paging.js";
 import { hasFilter, SEARCH_MAX_JOBS, searchQueueJobs } from "./queue-job-search.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
@@ -29,21 +29,38 @@ const retryBodySchema = z
   })
   .strict();
 
-const fleetStatuses = ["running", "completed", "partial_failure", "failed", "timeout", "cancelled"];
+const fleetStatuses = [
+  "running",
+  "completed",
+  "partial_failure",
+  "failed",
+  "timeout",
+  "cancelled",
+] as const satisfies ReadonlyArray<FleetListQuery["status"] & string>;
 
-function fleetListQuery(query: Record<string, string>): FleetListQuery {
-  if (query.status !== undefined && !fleetStatuses.includes(query.status)) {
-    throw new ValidationError(`status must be one of ${fleetStatuses.join(", ")}`);
-  }
-  const limit = query.limit === undefined ? undefined : Number(query.limit);
-  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 500)) {
-    throw new ValidationError("limit must be an integer from 1 to 500");
-  }
+const jobListQuery = z.object({
+  queue: queueNameSchema.optional().describe("This queue's jobs; without it, targeted (fleet) jobs"),
+  state: z.enum(allJobStates).optional().describe("Queue jobs in this state"),
+  status: z.enum(fleetStatuses).optional().describe("Targeted jobs with this status"),
+  op: z.string().optional().describe("Targeted jobs of this operation"),
+  host: z.string().optional().describe("Targeted jobs that ran on this host"),
+  limit: queryInt(1, 500).optional().describe("Page size"),
+  cursor: z.string().optional().describe("The cursor returned with the previous page"),
+  type: z.string().optional().describe("Queue jobs of this type (exact, or a prefix ending in *)"),
+  id: z.string().optional().describe("Queue jobs whose id starts with this"),
+  text: z
+    .string()
+    .max(200)
+    .optional()
+    .describe("Queue jobs with this text in their args or errors (case-insensitive)"),
+});
+
+function fleetListQuery(query: z.output<typeof jobListQuery>): FleetListQuery {
   return {
-    ...(query.status === undefined ? {} : { status: query.status as FleetListQuery["status"] & string }),
+    ...(query.status === undefined ? {} : { status: query.status }),
     ...(query.op === undefined ? {} : { op: query.op }),
     ...(query.host === undefined ? {} : { host: query.host }),
-    ...(limit === undefined ? {} : { limit }),
+    ...(query.limit === undefined ? {} : { limit: query.limit }),
     ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
   };
 }
@@ -83,22 +100,7 @@ export function apiRoutes(engine: Engine, fleet?: Controller): RouteDef[] {
       path: "/api/v1/jobs",
       scope: Scope.Read,
       tag: "jobs",
-      query: z.object({
-        queue: queueNameSchema.optional().describe("This queue's jobs; without it, targeted (fleet) jobs"),
-        state: z.enum(allJobStates).optional().describe("Queue jobs in this state"),
-        status: z.enum(fleetStatuses).optional().describe("Targeted jobs with this status"),
-        op: z.string().optional().describe("Targeted jobs of this operation"),
-        host: z.string().optional().describe("Targeted jobs that ran on this host"),
-        limit: z.int().min(1).max(500).optional().describe("Page size"),
-        cursor: z.string().optional().describe("The cursor returned with the previous page"),
-        type: z.string().optional().describe("Queue jobs of this type (exact, or a prefix ending in *)"),
-        id: z.string().optional().describe("Queue jobs whose id starts with this"),
-        text: z
-          .string()
-          .max(200)
-          .optional()
-          .describe("Queue jobs with this text in their args or errors (case-insensitive)"),
-      }),
+      query: jobListQuery,
       summary:
         "With ?queue=: a queue's jobs, newest first (&state=&limit=&cursor=); with &type=, &id= or &text= a search " +
         `that reads at most ${SEARCH_MAX_JOBS} jobs per request and says how many it read (\`searched\`; \`next_cursor\` searches on). ` +
@@ -107,16 +109,10 @@ export function apiRoutes(engine: Engine, fleet?: Controller): RouteDef[] {
         if (query.queue === undefined && fleet) {
           return ojsJson(c, 200, await listFleetJobs(fleet, fleetListQuery(query)));
         }
-        if (!query.queue || !queueNameSchema.safeParse(query.queue).success) {
+        if (query.queue === undefined) {
           throw new ValidationError("queue is required and must be a valid queue name");
         }
-        if (query.state !== undefined && !allJobStates.includes(query.state as JobState)) {
-          throw new ValidationError(`state must be one of ${allJobStates.join(", ")}`);
-        }
-        const limit = query.limit === undefined ? undefined : Number(query.limit);
-        if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 500)) {
-          throw new ValidationError("limit must be an integer from 1 to 500");
-        }
+        const limit = query.limit;
         const filter = {
           ...(query.type ? { type: query.type } : {}),
           ...(query.id ? { id: query.id } : {}),
@@ -128,7 +124,7 @@ export function apiRoutes(engine: Engine, fleet?: Controller): RouteDef[] {
             {
               queue: query.queue,
               limit: limit ?? 50,
-              ...(query.state === undefined ? {} : { state: query.state as JobState }),
+              ...(query.state === undefined ? {} : { state: query.state }),
               ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
             },
             filter,
@@ -137,7 +133,7 @@ export function apiRoutes(engine: Engine, fleet?: Controller): RouteDef[] {
         }
         const page = await engine.listJobs({
           queue: query.queue,
-          ...(query.state === undefined ? {} : { state: query.state as JobState }),
+          ...(query.state === undefined ? {} : { state: query.state }),
           ...(limit === undefined ? {} : { limit }),
           ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
         });
@@ -151,11 +147,11 @@ export function apiRoutes(engine: Engine, fleet?: Controller): RouteDef[] {
       tag: "jobs",
       summary: "Get a job; a targeted job comes with per-host results and its timeline",
       handler: async (c, { params }) => {
-        if (fleet && isFleetId(params.id!)) {
-          const job = await getFleetJob(fleet, params.id!).catch(() => undefined);
+        if (fleet && isFleetId(params.id)) {
+          const job = await getFleetJob(fleet, params.id).catch(() => undefined);
           if (job) return ojsJson(c, 200, { job });
         }
-        return ojsJson(c, 200, { job: await engine.get(params.id!) });
+        return ojsJson(c, 200, { job: await engine.get(params.id) });
       },
     }),
     defineRoute({
@@ -168,11 +164,11 @@ export function apiRoutes(engine: Engine, fleet?: Controller): RouteDef[] {
       bodyOptional: true,
       parseBody: (raw) => raw,
       handler: async (c, { params, body }) => {
-        if (fleet && isFleetId(params.id!)) {
+        if (fleet && isFleetId(params.id)) {
           const parsed = retryBodySchema.safeParse(body ?? {});
           if (!parsed.success) throw zodToValidationError(parsed.error);
           const b = parsed.data;
-          const r = await retryFleetJob(fleet, params.id!, {
+          const r = await retryFleetJob(fleet, params.id, {
             ...(b.target === undefined ? {} : { target: b.target }),
             ...(b.include_uncertain === undefined ? {} : { includeUncertain: b.include_uncertain }),
             ...(b.timeout_ms === undefined ? {} : { timeoutMs: b.timeout_ms }),
@@ -180,7 +176,7 @@ export function apiRoutes(engine: Engine, fleet?: Controller): RouteDef[] {
           });
           return ojsJson(c, 201, { job: r.job, skipped: r.skipped });
         }
-        return ojsJson(c, 200, { job: await engine.retryJob(params.id!) });
+        return ojsJson(c, 200, { job: await engine.retryJob(params.id) });
       },
     }),
   ];

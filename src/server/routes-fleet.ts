@@ -7,7 +7,6 @@ import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
 import { z } from "zod";
 
-import { ValidationError } from "../core/errors.js";
 import type { Controller } from "../fleet/controller.js";
 import { eventView } from "../fleet/fold.js";
 import { cancelFleetJob, createdJobView, deleteFleetJob, getFleetJob } from "../fleet/jobs.js";
@@ -17,6 +16,7 @@ import { followTimeline } from "../fleet/timeline.js";
 import { forgetWorker, getWorker, listAllWorkers, setControl } from "../fleet/workers.js";
 import { LABEL_KEY, LABEL_VALUE } from "../fleet/target/index.js";
 import { Scope } from "./auth.js";
+import { queryFlag } from "./paging.js";
 import { ojsJson } from "./ojs.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
@@ -57,7 +57,7 @@ export function fleetRoutes(fleet: Controller): RouteDef[] {
         "Cancel a running targeted job: hosts without a result become cancelled; agents are told to stop",
       bodyOptional: true,
       parseBody: (raw) => raw,
-      handler: async (c, { params }) => ojsJson(c, 200, { job: await cancelFleetJob(fleet, params.id!) }),
+      handler: async (c, { params }) => ojsJson(c, 200, { job: await cancelFleetJob(fleet, params.id) }),
     }),
     defineRoute({
       method: "DELETE",
@@ -66,7 +66,7 @@ export function fleetRoutes(fleet: Controller): RouteDef[] {
       tag: "fleet",
       summary: "Delete a finished targeted job with its results and timeline (409 while it runs)",
       handler: async (c, { params }) => {
-        await deleteFleetJob(fleet, params.id!);
+        await deleteFleetJob(fleet, params.id);
         return ojsJson(c, 200, { deleted: true, job_id: params.id });
       },
     }),
@@ -79,8 +79,8 @@ export function fleetRoutes(fleet: Controller): RouteDef[] {
       summary:
         "Server-Sent Events of a targeted job's timeline (stored events first, then live); ends after 'finished'",
       handler: async (c, { params }) => {
-        await getFleetJob(fleet, params.id!, { timeline: false }); // 404 before the stream starts
-        return streamTimeline(c, fleet, params.id!);
+        await getFleetJob(fleet, params.id, { timeline: false }); // 404 before the stream starts
+        return streamTimeline(c, fleet, params.id);
       },
     }),
     defineRoute({
@@ -90,7 +90,7 @@ export function fleetRoutes(fleet: Controller): RouteDef[] {
       tag: "workers",
       query: z.object({
         label: z.string().optional().describe("Only agents with this label, e.g. group:web"),
-        offline: z.boolean().optional().describe("Include agents and queue workers that went offline"),
+        offline: queryFlag().describe("Include agents and queue workers that went offline"),
         kind: z
           .enum(["agent", "queue"])
           .optional()
@@ -101,12 +101,10 @@ export function fleetRoutes(fleet: Controller): RouteDef[] {
         "and queue workers (id, queues, concurrency, running jobs, host, last_seen) " +
         "(?kind=agent|queue, ?label=group:web, ?offline=true)",
       handler: (c, { query }) => {
-        if (query.kind !== undefined && query.kind !== "agent" && query.kind !== "queue")
-          throw new ValidationError(`kind must be 'agent' or 'queue', not '${query.kind}'`);
         const workers = listAllWorkers(fleet, {
           ...(query.label === undefined ? {} : { label: query.label }),
           ...(query.kind === undefined ? {} : { kind: query.kind }),
-          includeOffline: query.offline === "true",
+          includeOffline: query.offline,
         });
         return ojsJson(c, 200, { workers, total: workers.length });
       },
@@ -117,7 +115,7 @@ export function fleetRoutes(fleet: Controller): RouteDef[] {
       scope: Scope.Read,
       tag: "workers",
       summary: "One agent",
-      handler: (c, { params }) => ojsJson(c, 200, { worker: getWorker(fleet, params.host!) }),
+      handler: (c, { params }) => ojsJson(c, 200, { worker: getWorker(fleet, params.host) }),
     }),
     defineRoute({
       method: "DELETE",
@@ -126,7 +124,7 @@ export function fleetRoutes(fleet: Controller): RouteDef[] {
       tag: "workers",
       summary:
         "Forget an agent that stopped (a decommissioned host): targets no longer list it as unreachable; 409 while it is online",
-      handler: async (c, { params }) => ojsJson(c, 200, { worker: await forgetWorker(fleet, params.host!) }),
+      handler: async (c, { params }) => ojsJson(c, 200, { worker: await forgetWorker(fleet, params.host) }),
     }),
     ...(["drain", "undrain"] as const).map((verb) =>
       defineRoute({
@@ -141,7 +139,7 @@ export function fleetRoutes(fleet: Controller): RouteDef[] {
         bodyOptional: true,
         parseBody: (raw) => raw,
         handler: async (c, { params }) => {
-          const control = await setControl(fleet, params.host!, { drain: verb === "drain" });
+          const control = await setControl(fleet, params.host, { drain: verb === "drain" });
           return ojsJson(c, 200, { host: params.host, control });
         },
       }),
@@ -154,7 +152,7 @@ export function fleetRoutes(fleet: Controller): RouteDef[] {
       summary: "Replace an agent's labels at run time (null restores its configured labels)",
       body: labelsSchema,
       handler: async (c, { params, body }) => {
-        const control = await setControl(fleet, params.host!, { labels: body.labels });
+        const control = await setControl(fleet, params.host, { labels: body.labels });
         return ojsJson(c, 200, { host: params.host, control });
       },
     }),
@@ -166,16 +164,12 @@ export function fleetRoutes(fleet: Controller): RouteDef[] {
       query: z.object({
         target: z.string().describe("A target expression, e.g. group:web and not host:web-3"),
         op: z.string().optional().describe("Only agents that can run this operation"),
-        only_ready: z
-          .string()
-          .optional()
-          .describe("true: list nothing left out (as a job with only_ready would)"),
+        only_ready: queryFlag().describe("true: list nothing left out (as a job with only_ready would)"),
       }),
       summary:
         "What a target selects now, without running anything: the agents a job would go to (hosts, agents) and the hosts it names or matches that it would leave out, with why (left_out)",
       handler: (c, { query }) => {
-        if (query.target === undefined) throw new ValidationError("target is required");
-        const sel = fleet.resolve(query.target, query.op, { onlyReady: query.only_ready === "true" });
+        const sel = fleet.resolve(query.target, query.op, { onlyReady: query.only_ready });
         const agents = sel.dispatch.map((e) => agentView(e));
         return ojsJson(c, 200, {
           target: query.target,

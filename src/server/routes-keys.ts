@@ -4,7 +4,6 @@
  */
 import { z } from "zod";
 
-import { ValidationError } from "../core/errors.js";
 import { queueNameSchema, queueRetentionSchema } from "../core/schema.js";
 import { backpressureSchema } from "./routes-ojs-queue-config.js";
 import type { Engine } from "../store/engine.js";
@@ -61,9 +60,6 @@ export function keyRoutes(engine: Engine): RouteDef[] {
       summary:
         "Exclusive keys that are held or have waiting jobs: holder job and worker, jobs waiting (?queue=)",
       handler: async (c, { query }) => {
-        if (query.queue !== undefined && !queueNameSchema.safeParse(query.queue).success) {
-          throw new ValidationError("queue must be a valid queue name");
-        }
         const keys = await engine.exclusiveKeys(query.queue === undefined ? {} : { queue: query.queue });
         return ojsJson(c, 200, { keys });
       },
@@ -132,7 +128,7 @@ export function keyRoutes(engine: Engine): RouteDef[] {
       summary: "Extend a lock held with this token (409 lock_lost otherwise)",
       body: lockRenewSchema,
       handler: async (c, { params, body }) =>
-        ojsJson(c, 200, { lock: await engine.locks.renew(params.name!, body.token, body.ttl_ms) }),
+        ojsJson(c, 200, { lock: await engine.locks.renew(params.name, body.token, body.ttl_ms) }),
     }),
     defineRoute({
       method: "POST",
@@ -142,7 +138,7 @@ export function keyRoutes(engine: Engine): RouteDef[] {
       summary: "Release a lock held with this token (409 lock_lost otherwise)",
       body: lockReleaseSchema,
       handler: async (c, { params, body }) =>
-        ojsJson(c, 200, await engine.locks.release(params.name!, body.token)),
+        ojsJson(c, 200, await engine.locks.release(params.name, body.token)),
     }),
   ];
 }

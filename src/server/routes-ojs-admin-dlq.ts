@@ -255,7 +255,7 @@ export function ojsAdminDeadLetterRoutes(engine: Engine): RouteDef[] {
       bodyOptional: true,
       parseBody: (raw) => raw,
       handler: async (c, { params }) => {
-        const job = await engine.retryDeadLetter(params.id!);
+        const job = await engine.retryDeadLetter(params.id);
         return ojsJson(c, 200, { job, id: job.id, state: job.state });
       },
     }),
@@ -267,7 +267,7 @@ export function ojsAdminDeadLetterRoutes(engine: Engine): RouteDef[] {
       summary: "Remove a job from the dead-letter queue (204; as DELETE /ojs/v1/dead-letter/{id})",
       status: 204,
       handler: async (c, { params }) => {
-        await engine.deleteDeadLetter(params.id!);
+        await engine.deleteDeadLetter(params.id);
         return c.body(null, 204);
       },
     }),

@@ -134,12 +134,8 @@ export function ojsAdminStatsRoutes(d: AdminApiDeps): RouteDef[] {
       summary:
         "Enqueued, completed, failed and processed jobs and start latency per period, from the stored events (kept 24 h by default)",
       handler: async (c, { query }) => {
-        const period = query.period ?? "5m";
-        const bucketMs = historyPeriods[period];
-        if (bucketMs === undefined)
-          throw new ValidationError(`period must be one of ${Object.keys(historyPeriods).join(", ")}`, {
-            details: { field: "period" },
-          });
+        const period = query.period;
+        const bucketMs = historyPeriods[period]!;
         const now = Date.now();
         const until = timeOrAgo(query.until, now) ?? now;
         let since = timeOrAgo(query.since, now) ?? until - 3_600_000;

@@ -124,7 +124,7 @@ export function ojsAdminWorkerRoutes(fleet: Controller | undefined): RouteDef[] 
       tag: "admin",
       summary: "One worker (a queue worker's id, or an agent's hostname)",
       handler: async (c, { params }) => {
-        const w = findWorker(fleet, params.id!);
+        const w = findWorker(fleet, params.id);
         const item = workerItem(w, await workerDirectives(fleet!.ctx));
         if (w.kind === "agent") {
           const control = await readControl(fleet!, w.hostname);
@@ -143,7 +143,7 @@ export function ojsAdminWorkerRoutes(fleet: Controller | undefined): RouteDef[] 
       bodyOptional: true,
       parseBody: (raw) => raw,
       handler: async (c, { params }) => {
-        const w = findWorker(fleet, params.id!);
+        const w = findWorker(fleet, params.id);
         if (w.kind === "queue" && w.via === "http") {
           await setWorkerDirective(fleet!.ctx, w.id, WorkerDirective.Quiet);
           return ojsJson(c, 200, {
@@ -175,7 +175,7 @@ export function ojsAdminWorkerRoutes(fleet: Controller | undefined): RouteDef[] 
       summary:
         "Forget a stale worker (409 while it is online); its jobs are handed out again when their leases run out",
       handler: async (c, { params }) => {
-        const w = findWorker(fleet, params.id!);
+        const w = findWorker(fleet, params.id);
         if (w.kind === "agent")
           return ojsJson(c, 200, {
             deregistered: true,

@@ -2,6 +2,8 @@
  * The OJS HTTP binding beyond jobs and workers: queues (list, stats, pause, resume), dead letters,
  * cron, workflows, recent events (routes-ojs-events.ts), manifest, health and the test-only reset.
  */
+import { z } from "zod";
+
 import type { StorageStatus } from "../store/storage-guard.js";
 import type { Context } from "hono";
 
@@ -15,7 +17,7 @@ import { manifest } from "./manifest.js";
 import { clearMaintenance } from "./routes-ojs-admin-maintenance.js";
 import { clearWorkerDirectives } from "./worker-directives.js";
 import { ojsJson } from "./ojs.js";
-import { clampInt, pageOffset, pageQuery, paginate, pagination } from "./paging.js";
+import { pageOffset, pageQuery, paginate, pagination } from "./paging.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
 import { ojsEventsListRoute } from "./routes-ojs-events.js";
@@ -169,7 +171,7 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
       summary:
         "Jobs discarded with on_exhaustion dead_letter, newest first (?queue=&limit=&cursor=, or &offset=)",
       handler: async (c, { query }) => {
-        const limit = clampInt(query.limit, 1, 1000, 100);
+        const limit = query.limit ?? 100;
         const offset = pageOffset(query);
         const q: { queue?: string; limit: number; offset: number } = { limit, offset };
         if (query.queue) q.queue = queueParam(query.queue);
@@ -189,7 +191,7 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
       summary: "Retry a dead letter: back to available with fresh attempts",
       bodyOptional: true,
       parseBody: (raw) => raw,
-      handler: async (c, { params }) => ojsJson(c, 200, { job: await engine.retryDeadLetter(params.id!) }),
+      handler: async (c, { params }) => ojsJson(c, 200, { job: await engine.retryDeadLetter(params.id) }),
     }),
     defineRoute({
       method: "DELETE",
@@ -197,14 +199,16 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
       scope: Scope.Write,
       tag: "dead-letter",
       summary: "Remove a job from the dead-letter queue",
-      handler: async (c, { params }) => ojsJson(c, 200, await engine.deleteDeadLetter(params.id!)),
+      handler: async (c, { params }) => ojsJson(c, 200, await engine.deleteDeadLetter(params.id)),
     }),
     defineRoute({
       method: "GET",
       path: "/ojs/v1/cron",
       scope: Scope.Read,
       tag: "cron",
-      query: pageQuery,
+      query: pageQuery.extend({
+        enabled: z.string().optional().describe("Only schedules with enabled equal to this (true or false)"),
+      }),
       summary: "List cron schedules by name (?limit=&cursor=, or &offset=)",
       handler: async (c, { query }) => {
         const on = query.enabled; // ojs-cron §8.2: ?enabled=true|false
@@ -235,7 +239,7 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
       tag: "cron",
       summary: "Delete a cron schedule",
       handler: async (c, { params }) => {
-        const cron = await engine.deleteCron(params.name!);
+        const cron = await engine.deleteCron(params.name);
         return ojsJson(c, 200, { deleted: true, name: cron.name, cron, cron_job: cron });
       },
     }),
@@ -260,7 +264,7 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
       scope: Scope.Read,
       tag: "workflows",
       summary: "Get a workflow's state and progress",
-      handler: async (c, { params }) => ojsJson(c, 200, workflowBody(await engine.getWorkflow(params.id!))),
+      handler: async (c, { params }) => ojsJson(c, 200, workflowBody(await engine.getWorkflow(params.id))),
     }),
     defineRoute({
       method: "DELETE",
@@ -268,8 +272,7 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
       scope: Scope.Write,
       tag: "workflows",
       summary: "Cancel a workflow and its unfinished jobs",
-      handler: async (c, { params }) =>
-        ojsJson(c, 200, { workflow: await engine.cancelWorkflow(params.id!) }),
+      handler: async (c, { params }) => ojsJson(c, 200, { workflow: await engine.cancelWorkflow(params.id) }),
     }),
   ];
 }

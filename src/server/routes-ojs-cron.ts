@@ -15,7 +15,7 @@ import type { Engine } from "../store/engine.js";
 import { Scope } from "./auth.js";
 import { adminPage, adminPageQuery, pageOf } from "./ojs-admin-views.js";
 import { ojsJson } from "./ojs.js";
-import { clampInt } from "./paging.js";
+import { queryInt } from "./paging.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
 
@@ -35,71 +35,75 @@ export function cronItem(v: CronView): Record<string, unknown> {
 const answer = (v: CronView) => ({ ...cronItem(v), cron_job: v });
 
 const historyQuery = z.object({
-  limit: z.int().min(1).max(100).default(10).describe("Runs to show, newest first (at most 100)"),
+  limit: queryInt(1, 100).default(10).describe("Runs to show, newest first (at most 100)"),
 });
 
 export function ojsCronRoutes(engine: Engine): RouteDef[] {
   const svc = engine.svc;
-  const byName = (path: string, param: string) => [
-    defineRoute({
-      method: "GET",
-      path: `${path}/{${param}}`,
-      scope: Scope.Read,
-      tag: "cron",
-      summary: "One cron schedule (`cron_job`, and its fields at the top level)",
-      handler: async (c, { params }) => ojsJson(c, 200, answer(await getCron(svc, params[param]!))),
-    }),
-    defineRoute({
-      method: "PATCH",
-      path: `${path}/{${param}}`,
-      scope: Scope.Admin,
-      tag: "cron",
-      summary:
-        "Change a cron schedule in place: enabled (pause/resume), expression, timezone, overlap_policy, job_template",
-      parseBody: (raw) => raw,
-      handler: async (c, { params, body }) =>
-        ojsJson(c, 200, answer(await updateCron(svc, params[param]!, body))),
-    }),
-    ...(["pause", "resume"] as const).map((op) =>
+  const byName = (path: string, param: "name" | "id") => {
+    /** The schedule named by the path's `{name}` or `{id}` segment (always matched: empty never). */
+    const nameOf = (params: Record<string, string>): string => params[param] ?? "";
+    return [
       defineRoute({
-        method: "POST",
-        path: `${path}/{${param}}/${op}`,
+        method: "GET",
+        path: `${path}/{${param}}`,
+        scope: Scope.Read,
+        tag: "cron",
+        summary: "One cron schedule (`cron_job`, and its fields at the top level)",
+        handler: async (c, { params }) => ojsJson(c, 200, answer(await getCron(svc, nameOf(params)))),
+      }),
+      defineRoute({
+        method: "PATCH",
+        path: `${path}/{${param}}`,
         scope: Scope.Admin,
         tag: "cron",
         summary:
-          op === "pause"
-            ? "Pause a cron schedule (enabled: false): it does not fire until resumed"
-            : "Resume a paused cron schedule; ticks missed while paused are not fired",
-        handler: async (c, { params }) =>
-          ojsJson(c, 200, answer(await setCronEnabled(svc, params[param]!, op === "resume"))),
+          "Change a cron schedule in place: enabled (pause/resume), expression, timezone, overlap_policy, job_template",
+        parseBody: (raw) => raw,
+        handler: async (c, { params, body }) =>
+          ojsJson(c, 200, answer(await updateCron(svc, nameOf(params), body))),
       }),
-    ),
-    defineRoute({
-      method: "POST",
-      path: `${path}/{${param}}/trigger`,
-      scope: Scope.Admin,
-      tag: "cron",
-      summary: "Enqueue the schedule's job template once, now (meta.cron_trigger: manual)",
-      status: 201,
-      handler: async (c, { params }) => {
-        const job = await triggerCron(svc, params[param]!);
-        return ojsJson(c, 201, { job_id: job.id, job, cron: params[param]! });
-      },
-    }),
-    defineRoute({
-      method: "GET",
-      path: `${path}/{${param}}/history`,
-      scope: Scope.Read,
-      tag: "cron",
-      query: historyQuery,
-      summary:
-        "The jobs of the schedule's last ticks, newest first (?limit=, default 10); ticks that did not fire and jobs removed by retention are absent",
-      handler: async (c, { params, query }) => {
-        const executions = await cronHistory(svc, params[param]!, clampInt(query.limit, 1, 100, 10));
-        return ojsJson(c, 200, { name: params[param]!, executions, total: executions.length });
-      },
-    }),
-  ];
+      ...(["pause", "resume"] as const).map((op) =>
+        defineRoute({
+          method: "POST",
+          path: `${path}/{${param}}/${op}`,
+          scope: Scope.Admin,
+          tag: "cron",
+          summary:
+            op === "pause"
+              ? "Pause a cron schedule (enabled: false): it does not fire until resumed"
+              : "Resume a paused cron schedule; ticks missed while paused are not fired",
+          handler: async (c, { params }) =>
+            ojsJson(c, 200, answer(await setCronEnabled(svc, nameOf(params), op === "resume"))),
+        }),
+      ),
+      defineRoute({
+        method: "POST",
+        path: `${path}/{${param}}/trigger`,
+        scope: Scope.Admin,
+        tag: "cron",
+        summary: "Enqueue the schedule's job template once, now (meta.cron_trigger: manual)",
+        status: 201,
+        handler: async (c, { params }) => {
+          const job = await triggerCron(svc, nameOf(params));
+          return ojsJson(c, 201, { job_id: job.id, job, cron: nameOf(params) });
+        },
+      }),
+      defineRoute({
+        method: "GET",
+        path: `${path}/{${param}}/history`,
+        scope: Scope.Read,
+        tag: "cron",
+        query: historyQuery,
+        summary:
+          "The jobs of the schedule's last ticks, newest first (?limit=, default 10); ticks that did not fire and jobs removed by retention are absent",
+        handler: async (c, { params, query }) => {
+          const executions = await cronHistory(svc, nameOf(params), query.limit);
+          return ojsJson(c, 200, { name: nameOf(params), executions, total: executions.length });
+        },
+      }),
+    ];
+  };
   return [
     defineRoute({
       method: "GET",
@@ -122,7 +126,7 @@ export function ojsCronRoutes(engine: Engine): RouteDef[] {
       tag: "cron",
       summary: "Delete a cron schedule",
       handler: async (c, { params }) => {
-        const v = await engine.deleteCron(params.id!);
+        const v = await engine.deleteCron(params.id);
         return ojsJson(c, 200, { deleted: true, name: v.name, id: v.name, cron_job: v });
       },
     }),

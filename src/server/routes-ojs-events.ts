@@ -10,7 +10,7 @@ import { queueNameSchema } from "../core/schema.js";
 import type { Engine } from "../store/engine.js";
 import { Scope } from "./auth.js";
 import { ojsJson } from "./ojs.js";
-import { clampInt } from "./paging.js";
+import { queryInt } from "./paging.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
 
@@ -26,11 +26,9 @@ export function ojsEventsListRoute(engine: Engine): RouteDef {
       queues: z.string().optional().describe("Comma-separated queue names"),
       queue: z.string().optional().describe("Alias of queues"),
       job_id: z.string().optional().describe("Only events of this job"),
-      limit: z.int().min(1).max(1000).default(50).describe("Most events to return"),
-      per_page: z.int().min(1).max(1000).optional().describe("Alias of limit (page-numbered clients)"),
-      page: z
-        .int()
-        .min(1)
+      limit: queryInt(1, 1000).optional().describe("Most events to return (default 50)"),
+      per_page: queryInt(1, 1000).optional().describe("Alias of limit (page-numbered clients)"),
+      page: queryInt(1, 1_000_000)
         .optional()
         .describe("Page number from 1 (with limit/per_page): skips (page-1)*limit events; not with cursor"),
       cursor: z.string().optional().describe("pagination.next_cursor of the previous page: older events"),
@@ -51,14 +49,14 @@ export function ojsEventsListRoute(engine: Engine): RouteDef {
           throw new ValidationError(`queues: '${q}' is not a valid queue name`);
       }
       const q: Parameters<Engine["events"]>[0] = {
-        limit: clampInt(query.per_page ?? query.limit, 1, 1000, 50),
+        limit: query.per_page ?? query.limit ?? 50,
       };
       const types = list(query.types ?? query.type);
       if (types) q.types = types;
       if (queues) q.queues = queues;
       if (query.job_id) q.jobId = query.job_id;
       if (query.cursor) q.cursor = query.cursor;
-      const pageNo = query.cursor ? undefined : clampInt(query.page, 1, 1_000_000, 1);
+      const pageNo = query.cursor ? undefined : (query.page ?? 1);
       const skipped = pageNo === undefined ? 0 : (pageNo - 1) * q.limit!;
       const page = await eventPageAt(engine, q, skipped);
       // A search reads a bounded number of stored batches: `has_more` with a cursor says where to go on.

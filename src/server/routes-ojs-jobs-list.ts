@@ -12,7 +12,6 @@
  */
 import { z } from "zod";
 
-import { ValidationError } from "../core/errors.js";
 import type { Engine } from "../store/engine.js";
 import { Scope } from "./auth.js";
 import { searchJobs } from "./ojs-admin-search.js";
@@ -22,7 +21,7 @@ import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
 import type { BulkAction } from "./routes-ojs-admin-jobs.js";
 import { bulkBodySchema, listTotal, runBulk, searchOf } from "./routes-ojs-admin-jobs.js";
-import { clampInt } from "./paging.js";
+import { queryInt } from "./paging.js";
 
 export function ojsJobListRoutes(engine: Engine): RouteDef[] {
   const bulk = (action: BulkAction) =>
@@ -57,16 +56,12 @@ export function ojsJobListRoutes(engine: Engine): RouteDef[] {
         queue: z.string().optional().describe("Only this queue's jobs"),
         state: z.string().optional().describe("Only jobs in this state"),
         type: z.string().optional().describe("Job type, exact or a prefix ending in *"),
-        limit: z.int().min(1).max(500).default(25).describe("Most jobs to return"),
+        limit: queryInt(1, 500).default(25).describe("Most jobs to return"),
       }),
       summary:
         "Jobs of every queue (or one), newest first, filtered by state and type (the OJS CLI's `jobs`; the Admin API's GET /ojs/v1/admin/jobs pages)",
       handler: async (c, { query }) => {
-        const limit = clampInt(query.limit, 1, 500, 25);
-        if (query.limit !== undefined && !/^\d+$/.test(query.limit))
-          throw new ValidationError("limit must be an integer from 1 to 500", {
-            details: { field: "limit" },
-          });
+        const limit = query.limit;
         const s = searchOf(query);
         const [r, counted] = await Promise.all([searchJobs(engine, s, limit), listTotal(engine, s)]);
         return ojsJson(c, 200, {

@@ -67,7 +67,7 @@ export function ojsProgressRoutes(engine: Engine): RouteDef[] {
         "`message`, `data`; ignored (`accepted: false`) when the job is not active; extends an HTTP lease",
       body: progressRequestSchema,
       handler: async (c, { params, body }) =>
-        answer(c, await reportProgress(svc, params.id!, updateOf(body), body.worker_id)),
+        answer(c, await reportProgress(svc, params.id, updateOf(body), body.worker_id)),
     }),
     defineRoute({
       method: "GET",
@@ -75,7 +75,7 @@ export function ojsProgressRoutes(engine: Engine): RouteDef[] {
       scope: Scope.Read,
       tag: "jobs",
       summary: "A job's progress in its current attempt; nulls when none was reported",
-      handler: async (c, { params }) => answer(c, await getProgress(svc, params.id!)),
+      handler: async (c, { params }) => answer(c, await getProgress(svc, params.id)),
     }),
     defineRoute({
       method: "POST",

@@ -14,7 +14,7 @@ import { keyToken } from "../store/topology.js";
 import { Scope } from "./auth.js";
 import { ojsJson } from "./ojs.js";
 import { adminPage, pageOf } from "./ojs-admin-views.js";
-import { paginate } from "./paging.js";
+import { pageOrOffsetQuery, paginate } from "./paging.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
 
@@ -36,14 +36,18 @@ export function rateLimitRoutes(engine: Engine): RouteDef[] {
       scope: Scope.Read,
       tag: "rate-limits",
       summary: "Rate-limit keys with a running or waiting job (one running job per key)",
+      query: pageOrOffsetQuery,
       handler: async (c, { query }) => {
         const items = (await engine.exclusiveKeys({})).flatMap((v) => {
           const key = rateLimitKeyOf(v.key);
           return key === undefined ? [] : [partition(key, v)];
         });
         // Page numbers (the admin UI: pagination.page/per_page) or limit/offset, as asked.
-        if (query.page !== undefined || query.per_page !== undefined)
-          return ojsJson(c, 200, pageOf(items, adminPage(query, 50)));
+        if (query.page !== undefined || query.per_page !== undefined) {
+          const perPage = query.per_page ?? query.limit;
+          const p = adminPage({ page: query.page, per_page: perPage && Math.min(perPage, 100) }, 50);
+          return ojsJson(c, 200, pageOf(items, p));
+        }
         const { page, pagination } = paginate(items, query, 50);
         return ojsJson(c, 200, { items: page, pagination });
       },
@@ -55,7 +59,7 @@ export function rateLimitRoutes(engine: Engine): RouteDef[] {
       tag: "rate-limits",
       summary: "A rate-limit key's state: its running job (limit 1) and how many wait",
       handler: async (c, { params }) => {
-        const key = params.key ?? "";
+        const key = params.key;
         if (!rateLimitKeySchema.safeParse(key).success) {
           throw new ValidationError("key must match ^[a-zA-Z0-9][a-zA-Z0-9._:-]*$", {
             code: ErrorCode.InvalidRequest,

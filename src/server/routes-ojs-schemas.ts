@@ -17,7 +17,7 @@ import type { StoredSchema } from "../store/schema-registry.js";
 import { parseSchemaVersion } from "../store/schema-versions.js";
 import { Scope } from "./auth.js";
 import { ojsJson } from "./ojs.js";
-import { paginate } from "./paging.js";
+import { pageOrOffsetQuery, pageQuery, paginate } from "./paging.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
 
@@ -74,13 +74,16 @@ export function schemaRoutes(engine: Engine): RouteDef[] {
       scope: Scope.Read,
       tag: "schemas",
       summary: "Registered schemas, by type then newest version first (paged: limit, offset or cursor)",
+      query: pageOrOffsetQuery,
       handler: async (c, { query }) => {
-        const q = { ...query };
         // The SDKs page with page/per_page.
-        if (q.per_page !== undefined && q.limit === undefined) q.limit = q.per_page;
-        if (q.page !== undefined && q.offset === undefined && q.cursor === undefined)
-          q.offset = String((Math.max(1, Number(q.page) || 1) - 1) * (Number(q.limit) || 50));
-        const { page, pagination } = paginate(await reg().list(), q, 50);
+        const limit = query.limit ?? query.per_page;
+        const offset =
+          query.offset ??
+          (query.page === undefined || query.cursor !== undefined
+            ? undefined
+            : (query.page - 1) * (limit ?? 50));
+        const { page, pagination } = paginate(await reg().list(), { ...query, limit, offset }, 50);
         return ojsJson(c, 200, { schemas: page.map((r) => schemaView(r, false)), pagination });
       },
     }),
@@ -132,7 +135,7 @@ export function schemaRoutes(engine: Engine): RouteDef[] {
       tag: "schemas",
       summary: "A schema by its URI (URL-encoded), or the latest schema of a job type",
       handler: async (c, { params }) => {
-        const r = found(await byUriOrType(params.key!), params.key!);
+        const r = found(await byUriOrType(params.key), params.key);
         return ojsJson(c, 200, { schema: schemaView(r) });
       },
     }),
@@ -154,7 +157,7 @@ export function schemaRoutes(engine: Engine): RouteDef[] {
       tag: "schemas",
       summary: "Delete a schema by its URI (URL-encoded)",
       handler: async (c, { params }) => {
-        const r = found(await reg().byUri(params.uri!), params.uri!);
+        const r = found(await reg().byUri(params.uri), params.uri);
         await reg().remove(r.type, r.version);
         return ojsJson(c, 200, { deleted: true, schema: schemaView(r, false) });
       },
@@ -168,6 +171,7 @@ export function schemaRoutes(engine: Engine): RouteDef[] {
       scope: Scope.Read,
       tag: "admin",
       summary: "Registered schemas (as GET /ojs/v1/schemas)",
+      query: pageQuery,
       handler: async (c, { query }) => {
         const { page, pagination } = paginate(await reg().list(), query, 50);
         return ojsJson(c, 200, { schemas: page.map((r) => schemaView(r, false)), pagination });
@@ -181,7 +185,7 @@ export function schemaRoutes(engine: Engine): RouteDef[] {
       summary: "A job type's schema versions, newest first; 404 when it has none",
       handler: async (c, { params }) => {
         const all = await reg().versions(typeParam(params.type));
-        if (all.length === 0) throw new NotFoundError("schema", params.type!);
+        if (all.length === 0) throw new NotFoundError("schema", params.type);
         return ojsJson(c, 200, versionsView(all));
       },
     }),
@@ -227,7 +231,7 @@ export function schemaRoutes(engine: Engine): RouteDef[] {
       tag: "admin",
       summary: "The latest version of a job type's schema",
       handler: async (c, { params }) =>
-        ojsJson(c, 200, schemaView(found(await reg().get(typeParam(params.type)), params.type!))),
+        ojsJson(c, 200, schemaView(found(await reg().get(typeParam(params.type)), params.type))),
     }),
     defineRoute({
       method: "DELETE",

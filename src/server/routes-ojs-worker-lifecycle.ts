@@ -90,7 +90,7 @@ export function ojsWorkerLifecycleRoutes(engine: Engine): RouteDef[] {
       summary:
         "A worker's registry entry: its lifecycle state and liveness; 200 while running and online, else 503",
       handler: async (c, { params }) => {
-        const id = params.id!;
+        const id = params.id;
         const e = await engine.ctx.buckets.agents.get(queueWorkerKey(id));
         const entry = e ? decodeQueueWorker(e) : undefined;
         if (!entry) throw new NotFoundError("worker", id);

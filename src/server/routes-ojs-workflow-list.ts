@@ -65,7 +65,7 @@ export function ojsWorkflowListRoutes(engine: Engine): RouteDef[] {
       tag: "workflows",
       summary: "Cancel a workflow and its unfinished jobs (as DELETE /ojs/v1/workflows/{id})",
       handler: async (c, { params }) => {
-        const w = await engine.cancelWorkflow(params.id!);
+        const w = await engine.cancelWorkflow(params.id);
         return ojsJson(c, 200, { ...w, workflow: w });
       },
     }),

@@ -4,7 +4,6 @@
  */
 import type { Context } from "hono";
 
-import type { NormalizedEnqueue } from "../core/envelope.js";
 import { applyTraceContext, parseEnqueueRequest } from "../core/envelope.js";
 import { enqueueRequestSchema } from "../core/schema.js";
 import type { TraceContext } from "../core/tracing.js";
@@ -37,7 +36,7 @@ export interface OjsRouteDeps {
 export function ojsJobRoutes(d: OjsRouteDeps): RouteDef[] {
   const { engine } = d;
   return [
-    defineRoute<NormalizedEnqueue>({
+    defineRoute({
       method: "POST",
       path: "/ojs/v1/jobs",
       scope: Scope.Write,
@@ -83,7 +82,7 @@ export function ojsJobRoutes(d: OjsRouteDeps): RouteDef[] {
       tag: "jobs",
       summary: "Get a job (OJS INFO)",
       handler: async (c, { params }) => {
-        const job = await engine.get(params.id!);
+        const job = await engine.get(params.id);
         return ojsJson(c, 200, { ...jobHeadline(job), job });
       },
     }),
@@ -93,7 +92,7 @@ export function ojsJobRoutes(d: OjsRouteDeps): RouteDef[] {
       scope: Scope.Write,
       tag: "jobs",
       summary: "Cancel a job (OJS CANCEL); 409 when it already finished",
-      handler: async (c, { params }) => ojsJson(c, 200, { job: await engine.cancel(params.id!) }),
+      handler: async (c, { params }) => ojsJson(c, 200, { job: await engine.cancel(params.id) }),
     }),
     defineRoute({
       method: "POST",
@@ -103,7 +102,7 @@ export function ojsJobRoutes(d: OjsRouteDeps): RouteDef[] {
       summary: "Activate a job enqueued with options.pending (OJS ACTIVATE); 409 when it is not pending",
       bodyOptional: true,
       parseBody: (raw) => raw,
-      handler: async (c, { params }) => ojsJson(c, 200, { job: await engine.activate(params.id!) }),
+      handler: async (c, { params }) => ojsJson(c, 200, { job: await engine.activate(params.id) }),
     }),
     defineRoute({
       method: "POST",

@@ -96,7 +96,7 @@ function streamEvents(c: Context, engine: Engine, s: StreamSpec): Response {
 }
 
 /** The id to resume after: the `Last-Event-ID` header, or `?last_event_id=` (EventSource sends the header). */
-function lastEventIdOf(c: Context, query: Record<string, string>): string | undefined {
+function lastEventIdOf(c: Context, query: { last_event_id?: string | undefined }): string | undefined {
   const id = c.req.header("Last-Event-ID") ?? query.last_event_id;
   return id === undefined || id.trim() === "" ? undefined : id.trim();
 }
@@ -167,7 +167,7 @@ export function sseRoutes(engine: Engine): RouteDef[] {
         "Live events of one job (SSE); starts with its current state, ends when it finishes; resumes after Last-Event-ID",
       queryToken: true,
       handler: async (c, { params, query }) => {
-        const job = await engine.get(params.id!); // answer 404 before the stream starts
+        const job = await engine.get(params.id); // answer 404 before the stream starts
         return jobStream(c, engine, job.id, job.queue, lastEventIdOf(c, query), true, false);
       },
     }),
@@ -199,7 +199,7 @@ export function sseRoutes(engine: Engine): RouteDef[] {
         "Live events of a channel (SSE), as OJS clients subscribe: ?channel=job:<id> (ends when the job finishes) or queue:<name>",
       queryToken: true,
       handler: async (c, { query }) => {
-        const channel = query.channel ?? "";
+        const channel = query.channel;
         const sep = channel.indexOf(":");
         const kind = sep < 0 ? "" : channel.slice(0, sep);
         const value = channel.slice(sep + 1);

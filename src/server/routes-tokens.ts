@@ -53,7 +53,7 @@ export function tokenRoutes(tokens: TokenStore): RouteDef[] {
       scope: Scope.Admin,
       tag: "tokens",
       summary: "Revoke a run-time token by id or name: refused (401) on every API server from then on",
-      handler: async (c, { params }) => ojsJson(c, 200, { revoked: await tokens.revoke(params.id!) }),
+      handler: async (c, { params }) => ojsJson(c, 200, { revoked: await tokens.revoke(params.id) }),
     }),
   ];
 }
