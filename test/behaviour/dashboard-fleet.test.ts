@@ -200,6 +200,39 @@ describe("dashboard: fleet runs are previewed and confirmed (chromium)", () => {
     assert.equal((await jobs()).length, before + 2);
   });
 
+  it("a slow answer for a page left behind does not draw over the next page", async () => {
+    const [job] = await jobs();
+    assert.ok(job, "a fleet job from the tests above");
+    // Hold the job page's read until the user has moved on to the Run form.
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    let held!: () => void;
+    const holding = new Promise<void>((r) => (held = r));
+    const url = `${srv.url}/api/v1/jobs/${encodeURIComponent(job.id)}`;
+    await page.route(url, async (route) => {
+      held();
+      await released;
+      await route.continue();
+    });
+    try {
+      await page.goto(`${srv.url}/#/jobs/${job.id}`);
+      await holding;
+      await page.goto(`${srv.url}/#/fleet`);
+      await page.waitForSelector("#run input[name=op]");
+      const answered = page.waitForResponse((r) => r.url() === url);
+      release();
+      await answered;
+      // Let the page run whatever the answer would trigger (two round trips through its event loop).
+      await page.evaluate(() => new Promise((r) => setTimeout(r, 0)));
+      await page.evaluate(() => new Promise((r) => setTimeout(r, 0)));
+      assert.equal(await page.locator("#run input[name=op]").count(), 1, "the Run form is still shown");
+      assert.equal(await page.locator(`h1:has-text('${job.id}')`).count(), 0, "the job page did not draw");
+      assert.equal(await page.textContent("h1"), "Fleet jobs");
+    } finally {
+      await page.unroute(url);
+    }
+  });
+
   it("lists a scheduled fleet job's operation and target on the cron page", async () => {
     const r = await fetch(`${srv.url}/ojs/v1/cron`, {
       method: "POST",
