@@ -13,19 +13,17 @@ import type { Controller } from "../fleet/controller.js";
 import type { Engine } from "../store/engine.js";
 import "./context-vars.js";
 import type { Authenticator } from "./auth.js";
-import { errorCatalog, errorResponse, OJS_VERSION, ojsJson } from "./ojs.js";
+import { errorResponse, OJS_VERSION } from "./ojs.js";
 import type { RouteDef } from "./route.js";
 import { registerRoutes } from "./route.js";
 import { bodyLimitMiddleware } from "./body-limit.js";
-import { renderDocsPage } from "./docs-page.js";
-import { prefersHtml, renderErrorsPage } from "./errors-page.js";
 import type { OpenApiDocument } from "./openapi-types.js";
 import { buildOpenApi } from "./openapi.js";
 import { cors, ojsVersionCheck } from "./ojs-http.js";
 import { ojsJobRoutes } from "./routes-ojs.js";
 import { ojsProgressRoutes } from "./routes-ojs-progress.js";
 import { ojsWorkerLifecycleRoutes } from "./routes-ojs-worker-lifecycle.js";
-import { health, ojsAdminRoutes, ready } from "./routes-ojs-admin.js";
+import { ojsAdminRoutes } from "./routes-ojs-admin.js";
 import { ojsCronRoutes } from "./routes-ojs-cron.js";
 import { ojsWorkflowListRoutes } from "./routes-ojs-workflow-list.js";
 import { ojsUniqueRoutes } from "./routes-ojs-unique.js";
@@ -40,7 +38,6 @@ import { sseRoutes } from "./routes-sse.js";
 import { apiRoutes } from "./routes-api.js";
 import { keyRoutes } from "./routes-keys.js";
 import type { Metrics } from "./metrics.js";
-import { metricsRoute } from "./metrics.js";
 import { metricsLatencyRoute } from "./metrics-latency.js";
 import { fleetRoutes } from "./routes-fleet.js";
 import { tokenRoutes } from "./routes-tokens.js";
@@ -50,6 +47,7 @@ import { registerUi } from "./ui.js";
 import { schemaRoutes } from "./routes-ojs-schemas.js";
 import { queueConfigRoutes } from "./routes-ojs-queue-config.js";
 import { rateLimitRoutes } from "./routes-ojs-rate-limits.js";
+import { systemRoutes } from "./routes-system.js";
 
 export interface AppOptions {
   engine: Engine;
@@ -115,6 +113,9 @@ export function createApp(o: AppOptions): App {
     enableReset: o.enableReset ?? false,
     fleet: o.fleet,
   };
+  // The OpenAPI document, built from the route table on first request.
+  let doc: OpenApiDocument | undefined;
+  const openApi = (): OpenApiDocument => (doc ??= buildOpenApi(routes, { version: o.version }));
   const routes: RouteDef[] = [
     ...ojsJobRoutes(deps),
     ...ojsProgressRoutes(o.engine),
@@ -142,31 +143,10 @@ export function createApp(o: AppOptions): App {
     ...queueConfigRoutes(o.engine),
     ...rateLimitRoutes(o.engine),
     ...(o.metrics ? [metricsLatencyRoute(o.metrics)] : []),
+    // Health, readiness, /metrics, the error catalogue, /openapi.json and /docs.
+    ...systemRoutes({ ...deps, metrics: o.metrics, openApi }),
   ];
   registerRoutes(hono, routes, o.auth);
-  // Documented with the built-in routes (openapi.ts); registered here for the same token check.
-  if (o.metrics) registerRoutes(hono, [metricsRoute(o.metrics)], o.auth);
-
-  // The OpenAPI document and the reference page, built from the route table on first request.
-  let doc: OpenApiDocument | undefined;
-  let page: string | undefined;
-  const openApi = (): OpenApiDocument => (doc ??= buildOpenApi(routes, { version: o.version }));
-  hono.get("/openapi.json", (c) => c.json(openApi()));
-  hono.get("/docs", (c) => c.html((page ??= renderDocsPage(openApi()))));
-
-  // Liveness + NATS/JetStream state for load balancers and `jetjob` clients (no token needed).
-  hono.get("/health", (c) =>
-    health(c, { engine: o.engine, version: o.version, startedAt, enableReset: false, fleet: o.fleet }),
-  );
-  // Readiness for load balancers (ojs-observability; the same answer as /ojs/v1/ready).
-  hono.get("/ready", (c) =>
-    ready(c, { engine: o.engine, version: o.version, startedAt, enableReset: false }),
-  );
-  hono.get("/docs/errors", (c) =>
-    prefersHtml(c.req.header("accept"))
-      ? c.html(renderErrorsPage(errorCatalog()))
-      : ojsJson(c, 200, { errors: errorCatalog() }),
-  );
   registerUi(hono);
 
   hono.notFound((c) =>

@@ -25,7 +25,6 @@ import { consumersByQueue } from "../worker/presence.js";
 import type { Engine } from "../store/engine.js";
 import type { QueueStats } from "../store/stats.js";
 import { startEventMetrics } from "./metrics-events.js";
-import type { RouteDef } from "./route.js";
 
 export interface MetricsOptions {
   engine: Engine;
@@ -202,22 +201,6 @@ export async function createMetrics(o: MetricsOptions): Promise<Metrics> {
     render: () => registry.metrics(),
     close,
     [Symbol.asyncDispose]: close,
-  };
-}
-
-/** `GET /metrics`: a route definition so it gets the same token check (documented in openapi.ts). */
-export function metricsRoute(m: Metrics): RouteDef {
-  return {
-    method: "GET",
-    path: "/metrics",
-    scope: "read",
-    summary: "Prometheus metrics (text exposition format)",
-    tag: "system",
-    handler: async (c) =>
-      new Response(await m.render(), {
-        status: 200,
-        headers: { "Content-Type": metricsContentType(c.req.header("accept"), m.contentType) },
-      }),
   };
 }
 

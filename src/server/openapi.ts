@@ -23,8 +23,8 @@ import type {
 } from "./openapi-types.js";
 import type { Method, RouteDef } from "./route.js";
 
-/** A route as far as documentation goes; `mediaType` overrides the success response's type. */
-export type DocRoute = Omit<RouteDef, "handler"> & { mediaType?: string };
+/** A route as far as documentation goes. */
+export type DocRoute = Omit<RouteDef, "handler">;
 
 /** The error body of every failed request (see ojs.ts `errorBody`). */
 export const errorBodySchema = z
@@ -41,60 +41,6 @@ export const errorBodySchema = z
     }),
   })
   .meta({ title: "Error" }) satisfies z.ZodType<ErrorBody>;
-
-const errorCatalogSchema = z.object({
-  errors: z.array(z.object({ code: z.string(), status: z.int(), hint: z.string() })),
-});
-
-/** Routes that `createApp` (or the metrics module) registers by hand, outside the route table. */
-export const builtinDocRoutes: DocRoute[] = [
-  {
-    method: "GET",
-    path: "/health",
-    scope: "public",
-    tag: "system",
-    summary: "Liveness and the state of NATS/JetStream, for load balancers and clients",
-  },
-  {
-    method: "GET",
-    path: "/ready",
-    scope: "public",
-    tag: "system",
-    summary: "Readiness: 200 when new jobs can be stored now, else 503 with the reasons",
-  },
-  {
-    method: "GET",
-    path: "/metrics",
-    scope: "read",
-    tag: "system",
-    summary: "Prometheus metrics: jobs by state, latency histograms, queue depth, workers",
-    mediaType: "text/plain; version=0.0.4",
-  },
-  {
-    method: "GET",
-    path: "/docs/errors",
-    scope: "public",
-    tag: "docs",
-    summary: "Every error code with its HTTP status and a hint",
-    response: errorCatalogSchema,
-  },
-  {
-    method: "GET",
-    path: "/openapi.json",
-    scope: "public",
-    tag: "docs",
-    summary: "This OpenAPI 3.1 document",
-    mediaType: "application/json",
-  },
-  {
-    method: "GET",
-    path: "/docs",
-    scope: "public",
-    tag: "docs",
-    summary: "The API reference (HTML), rendered from the OpenAPI document",
-    mediaType: "text/html",
-  },
-];
 
 const tagDescriptions: Record<string, string> = {
   jobs: "Queue jobs (OJS): enqueue, get, cancel, list and retry",
@@ -159,7 +105,7 @@ export function buildOpenApi(routes: RouteDef[], o: { version: string }): OpenAp
   const tags: string[] = [];
   const usedIds = new Set<string>();
 
-  for (const r of [...routes, ...builtinDocRoutes]) {
+  for (const r of routes) {
     const method = r.method.toLowerCase() as OpenApiMethod;
     const item = (paths[r.path] ??= {});
     if (item[method]) continue; // Hono answers with the first registration; so does the document.

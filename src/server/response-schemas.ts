@@ -1,0 +1,159 @@
+/**
+ * The success bodies of the API, as zod schemas for the OpenAPI document (route.ts `response`).
+ * They describe what the views build (store/view.ts, store/stats.ts, the route handlers); they do not
+ * build or check answers, so a response is exactly what its handler sends. Objects are loose: views
+ * echo unknown request fields (a job's extension fields) and add fields over time.
+ */
+import { z } from "zod";
+
+import { allJobStates } from "../core/states.js";
+import type { QueueStats } from "../store/stats.js";
+
+const time = z.string().describe("RFC 3339 time");
+
+/** An error of an attempt (store/view.ts `errorView`). */
+export const jobErrorSchema = z
+  .looseObject({
+    code: z.string(),
+    type: z.string(),
+    message: z.string(),
+    attempt: z.int(),
+    occurred_at: time,
+    retryable: z.boolean().exactOptional(),
+    details: z.record(z.string(), z.unknown()).exactOptional(),
+  })
+  .meta({ title: "JobError" });
+
+/** The OJS job object (store/view.ts `buildJobView`); unset fields are omitted. */
+export const jobSchema = z
+  .looseObject({
+    id: z.string(),
+    type: z.string(),
+    state: z.enum(allJobStates),
+    queue: z.string(),
+    args: z.unknown(),
+    priority: z.int(),
+    attempt: z.int(),
+    max_attempts: z.int(),
+    created_at: time,
+    enqueued_at: time,
+    meta: z.record(z.string(), z.unknown()).exactOptional(),
+    traceparent: z.string().exactOptional(),
+    tracestate: z.string().exactOptional(),
+    timeout_ms: z.int().exactOptional(),
+    started_at: time.exactOptional(),
+    completed_at: time.exactOptional(),
+    discarded_at: time.exactOptional(),
+    cancelled_at: time.exactOptional(),
+    scheduled_at: time.exactOptional(),
+    expires_at: time.exactOptional(),
+    result: z.unknown().exactOptional(),
+    error: jobErrorSchema.exactOptional(),
+    errors: z.array(jobErrorSchema).exactOptional(),
+    tags: z.array(z.string()).exactOptional(),
+    created_by: z.string().exactOptional(),
+    retry: z.record(z.string(), z.unknown()).exactOptional(),
+    unique: z.record(z.string(), z.unknown()).exactOptional(),
+    retry_delay_ms: z.int().exactOptional(),
+    next_attempt_at: time.exactOptional(),
+    visibility_timeout_ms: z.int().exactOptional(),
+    metadata: z.record(z.string(), z.unknown()).exactOptional(),
+    parent_results: z.unknown().exactOptional(),
+    workflow_id: z.string().exactOptional(),
+    exclusive_key: z.string().exactOptional(),
+    unhandled: z.object({ since: time, worker_id: z.string(), reason: z.string() }).exactOptional(),
+    worker_id: z.string().exactOptional(),
+  })
+  .meta({ title: "Job" });
+
+/** `{ job }`: the answer of most single-job operations. */
+export const jobBodySchema = z.object({ job: jobSchema });
+
+/** A queue's counts (store/stats.ts `QueueStats`). */
+export const queueStatsSchema = z
+  .object({
+    name: z.string(),
+    paused: z.boolean(),
+    available: z.int(),
+    active: z.int(),
+    completed: z.int(),
+    discarded: z.int(),
+    cancelled: z.int(),
+    retried: z.int(),
+    expired: z.int(),
+    scheduled: z.int(),
+    retryable: z.int(),
+    pending: z.int(),
+    rate_limit_per_second: z.number().exactOptional(),
+    approximate: z.boolean().exactOptional(),
+    exclusive: z.object({ keys_held: z.int(), jobs_waiting: z.int() }).exactOptional(),
+    depth: z.int().exactOptional(),
+    max_depth: z.int().exactOptional(),
+  })
+  .meta({ title: "QueueStats" }) satisfies z.ZodType<QueueStats>;
+
+/** `pagination` of the offset-paged OJS lists (paging.ts `pagination`). */
+export const paginationSchema = z.object({
+  total: z.int(),
+  limit: z.int(),
+  offset: z.int(),
+  has_more: z.boolean(),
+  next_cursor: z.string().exactOptional(),
+});
+
+/** `pagination` of the admin lists (ojs-admin-views.ts `adminPagination`). */
+export const adminPaginationSchema = z.object({
+  total: z.int(),
+  page: z.int(),
+  per_page: z.int(),
+  total_pages: z.int(),
+  has_more: z.boolean(),
+  approximate: z.boolean().exactOptional(),
+});
+
+/** A page of an admin list: `items` and `pagination`. */
+export function adminListSchema(item: z.ZodType): z.ZodObject {
+  return z.looseObject({ items: z.array(item), pagination: adminPaginationSchema });
+}
+
+/** An object whose fields the operation documents in its summary (an open shape). */
+export const openObject = z.record(z.string(), z.unknown());
+
+/** A loose object with these fields (more may be sent). */
+export function fields(shape: z.ZodRawShape): z.ZodObject {
+  return z.looseObject(shape);
+}
+
+const storageSchema = z.object({
+  full: z.boolean(),
+  used_bytes: z.int().exactOptional(),
+  capacity_bytes: z.int().exactOptional(),
+  reserve_bytes: z.int().exactOptional(),
+  last_refused_at: time.exactOptional(),
+});
+
+/** `GET /health`, `/ojs/v1/health` (routes-ojs-admin.ts `health`); 503 has the same shape. */
+export const healthResponseSchema = z.object({
+  status: z.enum(["ok", "degraded"]),
+  version: z.string(),
+  uptime_seconds: z.int(),
+  backend: z.object({
+    type: z.literal("nats-jetstream"),
+    status: z.enum(["ok", "unavailable"]),
+    latency_ms: z.number().exactOptional(),
+    error: z.string().exactOptional(),
+  }),
+  storage: storageSchema.exactOptional(),
+  streams: z.object({ missing: z.array(z.string()), recreated: z.array(z.string()) }).exactOptional(),
+  problems: z.array(z.string()).exactOptional(),
+  queues: z.object({ total: z.int(), paused: z.int() }).exactOptional(),
+  workers: openObject.exactOptional(),
+});
+
+/** `GET /ready`, `/ojs/v1/ready` (routes-ojs-admin.ts `ready`); 503 has the same shape. */
+export const readyResponseSchema = z.object({
+  status: z.enum(["ready", "not_ready"]),
+  ready: z.boolean(),
+  reasons: z.array(z.string()).exactOptional(),
+  storage: storageSchema.exactOptional(),
+});
