@@ -6,56 +6,30 @@
  * throughput chart's axes, and every page at 390 px wide.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 
 import type { Browser, Page } from "playwright-core";
-import { chromium } from "playwright-core";
 
-import { startJetjob } from "../harness/cli.js";
-import type { Started } from "../harness/cli.js";
-
-const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+import type { Dashboard } from "../harness/dashboard.js";
+import { callJson, logIn, startDashboard } from "../harness/dashboard.js";
 
 describe("web dashboard pages (chromium)", () => {
-  let dir: string;
-  let s: Started;
+  let d: Dashboard;
   let api: string;
   let token: string;
   let browser: Browser;
   let page: Page;
 
   /** Calls the API with the admin token and answers the parsed body. */
-  const call = async <T = unknown>(method: string, path: string, body?: unknown): Promise<T> => {
-    const res = await fetch(`${api}${path}`, {
-      method,
-      headers: {
-        Authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { "Content-Type": "application/json" }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    assert.ok(res.ok, `${method} ${path}: ${res.status} ${text}`);
-    return (text ? JSON.parse(text) : undefined) as T;
-  };
+  const call = <T = unknown>(method: string, path: string, body?: unknown): Promise<T> =>
+    callJson<T>(api, token, method, path, body);
 
   before(async () => {
-    assert.ok(existsSync(chromiumPath), `chromium not found at ${chromiumPath} (apt-get install chromium)`);
-    dir = mkdtempSync(join(tmpdir(), "jetjob-ui-pages-"));
-    s = await startJetjob(dir);
-    ({ api } = JSON.parse(readFileSync(join(dir, "endpoints.json"), "utf8")) as { api: string });
-    token = readFileSync(join(dir, "admin.token"), "utf8").trim();
-    browser = await chromium.launch({ executablePath: chromiumPath });
-    page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+    d = await startDashboard("jetjob-ui-pages-");
+    ({ api, token, browser, page } = d);
   });
   after(async () => {
-    await browser?.close();
-    s.child.kill("SIGTERM");
-    await new Promise((r) => s.child.once("exit", r));
-    rmSync(dir, { recursive: true, force: true });
+    await d?.close();
   });
 
   it("shows neither the nav nor Log out on the login screen", async () => {
@@ -252,10 +226,7 @@ describe("web dashboard pages (chromium)", () => {
   it("is usable 390 px wide: no page-wide horizontal overflow on any page, the nav reachable", async () => {
     const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
     try {
-      await phone.goto(api);
-      await phone.fill("input[name=token]", token);
-      await phone.click("#login button[type=submit]");
-      await phone.waitForSelector("h1:has-text('Overview')");
+      await logIn(phone, api, token);
       const { job } = await call<{ job: { id: string } }>("POST", "/ojs/v1/jobs", {
         type: "report.build.quarterly-with-a-long-name",
         args: [{ customer: "a-customer-with-a-rather-long-identifier", range: "2026-01-01..2026-03-31" }],

@@ -6,18 +6,12 @@
  * how many jobs were searched; the started, duration and worker columns; and the page at 390 px wide.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 
 import type { Browser, Page } from "playwright-core";
-import { chromium } from "playwright-core";
 
-import { startJetjob } from "../harness/cli.js";
-import type { Started } from "../harness/cli.js";
-
-const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+import type { Dashboard } from "../harness/dashboard.js";
+import { logIn, sendJson, startDashboard } from "../harness/dashboard.js";
 
 interface Job {
   id: string;
@@ -25,8 +19,7 @@ interface Job {
 }
 
 describe("dashboard queue page (chromium)", () => {
-  let dir: string;
-  let s: Started;
+  let d: Dashboard;
   let api: string;
   let token: string;
   let browser: Browser;
@@ -34,16 +27,8 @@ describe("dashboard queue page (chromium)", () => {
 
   /** Calls the API with the admin token; answers the status and the parsed body. */
   const send = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${api}${path}`, {
-      method,
-      headers: {
-        Authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { "Content-Type": "application/json" }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as Record<string, unknown> };
+    const r = await sendJson(api, token, method, path, body);
+    return { status: r.status, body: r.body as Record<string, unknown> };
   };
   const call = async <T = Record<string, unknown>>(method: string, path: string, body?: unknown) => {
     const r = await send(method, path, body);
@@ -89,23 +74,12 @@ describe("dashboard queue page (chromium)", () => {
     ).sort();
 
   before(async () => {
-    assert.ok(existsSync(chromiumPath), `chromium not found at ${chromiumPath} (apt-get install chromium)`);
-    dir = mkdtempSync(join(tmpdir(), "jetjob-ui-queue-"));
-    s = await startJetjob(dir);
-    ({ api } = JSON.parse(readFileSync(join(dir, "endpoints.json"), "utf8")) as { api: string });
-    token = readFileSync(join(dir, "admin.token"), "utf8").trim();
-    browser = await chromium.launch({ executablePath: chromiumPath });
-    page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
-    await page.goto(api);
-    await page.fill("input[name=token]", token);
-    await page.click("#login button[type=submit]");
-    await page.waitForSelector("h1:has-text('Overview')");
+    d = await startDashboard("jetjob-ui-queue-");
+    ({ api, token, browser, page } = d);
+    await logIn(page, api, token);
   });
   after(async () => {
-    await browser?.close();
-    s.child.kill("SIGTERM");
-    await new Promise((r) => s.child.once("exit", r));
-    rmSync(dir, { recursive: true, force: true });
+    await d?.close();
   });
 
   it("bulk retry: select all discarded jobs, retry them; a job that cannot be retried is refused with why", async () => {
@@ -303,10 +277,7 @@ describe("dashboard queue page (chromium)", () => {
   it("is usable 390 px wide: the table scrolls in its box, the actions and confirmation fit", async () => {
     const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
     try {
-      await phone.goto(api);
-      await phone.fill("input[name=token]", token);
-      await phone.click("#login button[type=submit]");
-      await phone.waitForSelector("h1:has-text('Overview')");
+      await logIn(phone, api, token);
       const q = "phone-queue";
       const id = await discarded(
         q,

@@ -7,25 +7,20 @@
  * page lists its steps with each job's type, state and link; all of it fits 390 px.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import type { Browser, Page } from "playwright-core";
-import { chromium } from "playwright-core";
 
-import { natsLogin, startJetjob } from "../harness/cli.js";
-import type { Started } from "../harness/cli.js";
+import { natsLogin } from "../harness/cli.js";
+import type { Dashboard } from "../harness/dashboard.js";
+import { callJson, logIn, startDashboard } from "../harness/dashboard.js";
 import { waitFor } from "../harness/nats.js";
 
-const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-
 describe("web dashboard timeline and charts (chromium)", () => {
+  let d: Dashboard;
   let dir: string;
-  let s: Started;
   let api: string;
   let nats: string;
   let token: string;
@@ -35,19 +30,8 @@ describe("web dashboard timeline and charts (chromium)", () => {
   let flaky: string;
 
   /** Calls the API with the admin token and answers the parsed body. */
-  const call = async <T = unknown>(method: string, path: string, body?: unknown): Promise<T> => {
-    const res = await fetch(`${api}${path}`, {
-      method,
-      headers: {
-        Authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { "Content-Type": "application/json" }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    assert.ok(res.ok, `${method} ${path}: ${res.status} ${text}`);
-    return (text ? JSON.parse(text) : undefined) as T;
-  };
+  const call = <T = unknown>(method: string, path: string, body?: unknown): Promise<T> =>
+    callJson<T>(api, token, method, path, body);
   /** Fetches the next job of `queue` as an OJS HTTP worker (none yet: undefined). */
   const fetchJob = async (queue: string) =>
     (
@@ -61,20 +45,9 @@ describe("web dashboard timeline and charts (chromium)", () => {
   const numberAttr = async (sel: string, attr: string) => Number(await page.getAttribute(sel, attr));
 
   before(async () => {
-    assert.ok(existsSync(chromiumPath), `chromium not found at ${chromiumPath} (apt-get install chromium)`);
-    dir = mkdtempSync(join(tmpdir(), "jetjob-ui-timeline-"));
-    s = await startJetjob(dir);
-    ({ api, nats } = JSON.parse(readFileSync(join(dir, "endpoints.json"), "utf8")) as {
-      api: string;
-      nats: string;
-    });
-    token = readFileSync(join(dir, "admin.token"), "utf8").trim();
-    browser = await chromium.launch({ executablePath: chromiumPath });
-    page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
-    await page.goto(api);
-    await page.fill("input[name=token]", token);
-    await page.click("#login button[type=submit]");
-    await page.waitForSelector("h1:has-text('Overview')");
+    d = await startDashboard("jetjob-ui-timeline-");
+    ({ api, nats, token, browser, page, dataDir: dir } = d);
+    await logIn(page, api, token);
 
     // A job that fails its first attempt (after reporting progress) and completes its second.
     const { job } = await call<{ job: { id: string } }>("POST", "/ojs/v1/jobs", {
@@ -104,10 +77,7 @@ describe("web dashboard timeline and charts (chromium)", () => {
     );
   });
   after(async () => {
-    await browser?.close();
-    s?.child.kill("SIGTERM");
-    if (s) await new Promise((r) => s.child.once("exit", r));
-    rmSync(dir, { recursive: true, force: true });
+    await d?.close();
   });
 
   it("job timeline: a job that failed once then succeeded shows both attempts with waits and run times", async () => {
@@ -240,10 +210,7 @@ describe("web dashboard timeline and charts (chromium)", () => {
   it("fits 390 px: the timeline wraps and the charts scale, no page-wide horizontal overflow", async () => {
     const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
     try {
-      await phone.goto(api);
-      await phone.fill("input[name=token]", token);
-      await phone.click("#login button[type=submit]");
-      await phone.waitForSelector("h1:has-text('Overview')");
+      await logIn(phone, api, token);
       for (const [hash, ready] of [
         [`#/jobs/${flaky}`, '#timeline li[data-attempt="2"] [data-duration=wait][data-ms]'],
         ["#/queues/tl", "#queue-charts [data-chart=percentiles] svg"],

@@ -6,56 +6,40 @@
  * docs/screenshots/ come from `npm run screenshots`, which seeds more data.)
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { hostname, tmpdir } from "node:os";
-import { join } from "node:path";
+import { hostname } from "node:os";
 import { after, before, describe, it } from "node:test";
 
-import type { Browser, Page } from "playwright-core";
-import { chromium } from "playwright-core";
+import type { Page } from "playwright-core";
 
 import { createClient } from "../../src/client/index.js";
 import type { Client } from "../../src/client/index.js";
 import { silentLogger } from "../../src/core/logger.js";
 import type { Worker } from "../../src/worker/index.js";
 import { createWorker } from "../../src/worker/index.js";
-import { natsLogin, startJetjob } from "../harness/cli.js";
-import type { Started } from "../harness/cli.js";
+import { natsLogin } from "../harness/cli.js";
+import type { Dashboard } from "../harness/dashboard.js";
+import { startDashboard } from "../harness/dashboard.js";
 import { waitFor } from "../harness/nats.js";
 
-const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-
 describe("web dashboard (chromium)", () => {
+  let d: Dashboard;
   let dir: string;
-  let s: Started;
   let api: string;
   let nats: string;
   let token: string;
-  let browser: Browser;
   let page: Page;
   let client: Client;
   const workers: Worker[] = [];
 
   before(async () => {
-    assert.ok(existsSync(chromiumPath), `chromium not found at ${chromiumPath} (apt-get install chromium)`);
-    dir = mkdtempSync(join(tmpdir(), "jetjob-ui-"));
-    s = await startJetjob(dir);
-    ({ api, nats } = JSON.parse(readFileSync(join(dir, "endpoints.json"), "utf8")) as {
-      api: string;
-      nats: string;
-    });
-    token = readFileSync(join(dir, "admin.token"), "utf8").trim();
+    d = await startDashboard("jetjob-ui-");
+    ({ api, nats, token, page, dataDir: dir } = d);
     client = createClient({ url: api, token });
-    browser = await chromium.launch({ executablePath: chromiumPath });
-    page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
   });
   after(async () => {
     for (const w of workers) await w.close();
-    await browser?.close();
     await client?.close();
-    s.child.kill("SIGTERM");
-    await new Promise((r) => s.child.once("exit", r));
-    rmSync(dir, { recursive: true, force: true });
+    await d?.close();
   });
 
   const startWorker = async (
