@@ -13,6 +13,7 @@
  *   this service disconnects the connections it admitted for it (system account `KICK`).
  */
 import type { KV } from "@nats-io/kv";
+import { KvWatchInclude } from "@nats-io/kv";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
 import type { AuthorizationRequest, ClaimsData, KeyPair } from "@nats-io/jwt";
 import { decode, encodeAuthorizationResponse, encodeUser } from "@nats-io/jwt";
@@ -20,13 +21,14 @@ import { decode, encodeAuthorizationResponse, encodeUser } from "@nats-io/jwt";
 import type { Logger } from "../core/logger.js";
 import { silentLogger } from "../core/logger.js";
 import type { ResolvedTopology } from "../store/topology.js";
+import { keyFromToken } from "../store/topology.js";
 import type { IdentityStore } from "./identities.js";
 import {
   AGENT_USER_PREFIX,
+  agentUser,
   decodeIdentity,
   ENROLL_TOKEN_SEPARATOR,
   IdentityState,
-  identityKey,
   identityStore,
   openIdentities,
   secretMatches,
@@ -47,6 +49,8 @@ export interface AuthCalloutOptions {
   logger?: Logger;
   /** Account the admitted users go to. @defaultValue "$G" (the config's global account) */
   account?: string;
+  /** How long to collect every server's answer when looking for a revoked agent's connections. @defaultValue 1000 */
+  connzWaitMs?: number;
 }
 
 export interface AuthCallout {
@@ -54,11 +58,6 @@ export interface AuthCallout {
   /** Connections admitted and refused by this service so far. */
   stats(): { admitted: number; refused: number; kicked: number };
   close(): Promise<void>;
-}
-
-interface Admitted {
-  server: string;
-  cid: number;
 }
 
 const enc = new TextEncoder();
@@ -69,7 +68,6 @@ export async function startAuthCallout(o: AuthCalloutOptions): Promise<AuthCallo
   const account = o.account ?? "$G";
   const kv: KV = await openIdentities(o.nc, o.topology);
   const identities = identityStore(kv);
-  const admittedBy = new Map<string, Admitted[]>(); // hostname → its connections admitted here
   const counts = { admitted: 0, refused: 0, kicked: 0 };
 
   async function decideFor(req: AuthorizationRequest): Promise<{ jwt: string } | { error: string }> {
@@ -104,9 +102,6 @@ export async function startAuthCallout(o: AuthCalloutOptions): Promise<AuthCallo
       { pub: { allow: perms.pub }, sub: { allow: perms.sub } },
       { aud: account },
     );
-    const list = admittedBy.get(hostname) ?? [];
-    list.push({ server: req.server_id.id, cid: req.client_info.id ?? 0 });
-    admittedBy.set(hostname, list.slice(-16));
     return { jwt };
   }
 
@@ -141,39 +136,50 @@ export async function startAuthCallout(o: AuthCalloutOptions): Promise<AuthCallo
     },
   });
 
-  // A revoked (rejected, forgotten) identity loses the connections admitted for it here.
-  const watch = await kv.watch({ key: "i.>" });
+  // A revoked (rejected, forgotten) identity loses its connections, wherever they are: every service
+  // watches the bucket, and asks every NATS server for that user's connections (not only the ones it
+  // admitted itself: a connection may predate this process or be on another node).
+  const watch = await kv.watch({ key: "i.>", include: KvWatchInclude.UpdatesOnly });
   void (async () => {
     for await (const e of watch) {
       const r = e.operation === "PUT" ? decodeIdentity(e.value) : undefined;
+      log.debug("identity changed", { key: e.key, state: r?.state ?? e.operation });
       if (r?.state === IdentityState.Accepted || r?.state === IdentityState.Pending) continue;
-      const hostname = r?.hostname ?? undefined;
-      const hosts = hostname ? [hostname] : [];
-      if (!r) {
-        // A deleted record names no host: find it by key among the admitted.
-        for (const h of admittedBy.keys()) if (e.key === identityKey(h)) hosts.push(h);
-      }
-      for (const h of hosts) await kick(h);
+      // A deleted record says nothing: its key is the host's token.
+      await kick(r ? r.hostname : keyFromToken(e.key.slice("i.".length)));
     }
   })().catch(() => undefined);
 
   async function kick(hostname: string): Promise<void> {
-    const list = admittedBy.get(hostname) ?? [];
-    admittedBy.delete(hostname);
-    if (!o.system) return;
-    for (const c of list) {
-      try {
-        await o.system.request(`$SYS.REQ.SERVER.${c.server}.KICK`, JSON.stringify({ cid: c.cid }), {
-          timeout: 2000,
-        });
-        counts.kicked++;
-        log.info("disconnected a revoked agent", { hostname, cid: c.cid });
-      } catch (err) {
-        log.warn("could not disconnect a revoked agent", {
-          hostname,
-          error: err instanceof Error ? err.message : String(err),
-        });
+    const system = o.system;
+    if (!system) return;
+    try {
+      const replies = await system.requestMany(
+        "$SYS.REQ.SERVER.PING.CONNZ",
+        JSON.stringify({ user: agentUser(hostname), limit: 1024 }),
+        { strategy: "timer", maxWait: o.connzWaitMs ?? 1000 },
+      );
+      log.debug("looking for the connections of a revoked agent", { hostname });
+      for await (const m of replies) {
+        const body = JSON.parse(dec.decode(m.data)) as {
+          server?: { id?: string };
+          data?: { connections?: Array<{ cid: number }> };
+        };
+        const server = body.server?.id;
+        if (!server) continue;
+        for (const c of body.data?.connections ?? []) {
+          await system.request(`$SYS.REQ.SERVER.${server}.KICK`, JSON.stringify({ cid: c.cid }), {
+            timeout: 2000,
+          });
+          counts.kicked++;
+          log.info("disconnected a revoked agent", { hostname, server, cid: c.cid });
+        }
       }
+    } catch (err) {
+      log.warn("could not disconnect a revoked agent", {
+        hostname,
+        error: err instanceof Error ? err.message : String(err),
+      });
     }
   }
 

@@ -223,11 +223,16 @@ describe("NATS identities (auth callout)", () => {
     await waitFor(() => api.fleet.registry.agent("host-c"), { what: "host-c registered" });
     const done = await finished((await runJob("host-c")).id);
     assert.equal(done.status, "completed");
-    // Revoked: disconnected, and every reconnect is refused.
+    // Revoked: disconnected, and every reconnect is refused. The service that revokes it is not the
+    // one that admitted it (a restarted server, another node's): it finds the connection anyway.
     const nc = await rawConnect("host-c");
     const closed = nc.closed();
+    await callout.close();
+    callout = await startAuthCallout({ nc: api.nc, issuer, topology, system, logger: silentLogger });
     await callout.identities.decide("host-c", "revoked", "test");
-    await closed;
+    let isClosed = false;
+    void closed.then(() => (isClosed = true));
+    await waitFor(() => isClosed, { what: "the revoked agent's connection to be closed" });
     await assert.rejects(rawConnect("host-c"));
     assert.ok(callout.stats().kicked >= 1);
     await agent.close();
