@@ -103,6 +103,8 @@ describe("web dashboard pages (chromium)", () => {
     );
     assert.deepEqual(order, ["account", "mail"], "a step comes after the steps it waits for");
     assert.equal(await page.textContent('tr[data-step="mail"] td:last-child'), "account");
+    // Created with the admin token of jetjob start: its name is shown (issue 18).
+    assert.equal(await page.textContent("dd[data-field='created by']"), "admin");
 
     // The list, newest first, from the nav: the workflow with its steps done of total, and a filter.
     await page.click("#nav a[href='#/workflows']");

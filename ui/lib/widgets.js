@@ -97,3 +97,22 @@ export function errorDetails(e, id) {
     Object.keys(rest).length ? h("pre", {}, JSON.stringify(rest, null, 2)) : "",
   );
 }
+
+/**
+ * A row's selection checkbox (`data-select` = the job id) that keeps `selected` in step with it and
+ * then calls `changed` (e.g. to update a select-all box and the bulk actions).
+ * @param {string} id @param {Set<string>} selected @param {() => void} changed
+ */
+export function selectBox(id, selected, changed) {
+  return h("input", {
+    type: "checkbox",
+    "data-select": id,
+    "aria-label": `select ${id}`,
+    checked: selected.has(id),
+    onchange: (/** @type {Event} */ e) => {
+      if (/** @type {HTMLInputElement} */ (e.target).checked) selected.add(id);
+      else selected.delete(id);
+      changed();
+    },
+  });
+}

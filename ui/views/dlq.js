@@ -5,6 +5,7 @@ import { api } from "../lib/api.js";
 import { h, render, toast } from "../lib/dom.js";
 import { short, time } from "../lib/format.js";
 import { every } from "../lib/live.js";
+import { selectBox } from "../lib/widgets.js";
 
 export async function dlqView() {
   const list = h("div", { class: "scroll" });
@@ -70,15 +71,8 @@ export async function dlqView() {
                 h(
                   "td",
                   {},
-                  h("input", {
-                    type: "checkbox",
-                    "data-select": j.id,
-                    checked: selected.has(j.id),
-                    onchange: (/** @type {Event} */ e) => {
-                      if (/** @type {HTMLInputElement} */ (e.target).checked) selected.add(j.id);
-                      else selected.delete(j.id);
-                      /** @type {HTMLInputElement} */ (all).checked = boxes().every((b) => b.checked);
-                    },
+                  selectBox(j.id, selected, () => {
+                    /** @type {HTMLInputElement} */ (all).checked = boxes().every((b) => b.checked);
                   }),
                 ),
                 h("td", {}, h("a", { class: "mono", href: `#/jobs/${j.id}` }, j.id)),

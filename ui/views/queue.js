@@ -6,7 +6,7 @@ import { badge, field, h, render, toast } from "../lib/dom.js";
 import { dur, short, time } from "../lib/format.js";
 import { debounce, stream } from "../lib/live.js";
 import { jobStates } from "../lib/names.js";
-import { statsOf } from "../lib/widgets.js";
+import { selectBox, statsOf } from "../lib/widgets.js";
 import { bulkBar, runNowButton } from "./queue-actions.js";
 import { queueCharts } from "./queue-charts.js";
 
@@ -154,21 +154,7 @@ export async function queueView(name, state, filter = {}) {
     h(
       "tr",
       { "data-job": j.id },
-      h(
-        "td",
-        {},
-        h("input", {
-          type: "checkbox",
-          "data-select": j.id,
-          "aria-label": `select ${j.id}`,
-          checked: selected.has(j.id),
-          onchange: (/** @type {Event} */ e) => {
-            if (/** @type {HTMLInputElement} */ (e.target).checked) selected.add(j.id);
-            else selected.delete(j.id);
-            syncSelectAll();
-          },
-        }),
-      ),
+      h("td", {}, selectBox(j.id, selected, syncSelectAll)),
       h("td", {}, h("a", { class: "mono", href: `#/jobs/${j.id}` }, j.id)),
       h("td", {}, j.type),
       h("td", {}, badge(j.state)),

@@ -68,6 +68,7 @@ export async function workflowView(id) {
           ["progress", total === undefined ? undefined : `${done} of ${total} completed`],
           ["failed", w.jobs_failed || undefined],
           ["created", time(w.created_at)],
+          ["created by", w.created_by],
           ["completed", w.completed_at && time(w.completed_at)],
         ]
           .filter(([, v]) => v !== undefined && v !== "")
