@@ -144,6 +144,13 @@ export async function startAgentFromFlags(f: AgentFlags, logger: Logger, version
   const useIdentity =
     (f.enroll === true || existsSync(idPath)) &&
     [natsOptions.user, natsOptions.token, natsOptions.credsFile].every((v) => v === undefined);
+  if (useIdentity && (f.queue.length > 0 || (cfg.queues ?? []).length > 0)) {
+    // An agent identity may not touch the queue streams yet (docs/security.md): refuse rather than
+    // start a queue worker that every permission check would stop.
+    throw new ValidationError("--queue cannot be used with an agent identity (--enroll) yet", {
+      hint: "Run the queue worker with the shared NATS login, or an OJS HTTP worker with an API token.",
+    });
+  }
   if (useIdentity) {
     const id = loadOrCreateIdentity(idPath, hostnameForId);
     const login = identityLogin(id, f.enrollToken);
