@@ -10,6 +10,8 @@ import type { Command } from "commander";
 import { z } from "zod";
 
 import { createAgent } from "../agent/agent.js";
+import { connectAgentNats } from "../agent/connect.js";
+import { inboxPrefixFor } from "../access/permissions.js";
 import { zodToValidationError } from "../core/envelope.js";
 import { ValidationError } from "../core/errors.js";
 import type { Logger, LogLevel } from "../core/logger.js";
@@ -161,15 +163,21 @@ export async function startAgentFromFlags(f: AgentFlags, logger: Logger, version
   }
   const exec = cfg.command_exec;
   const queues = f.queue.length > 0 ? f.queue : (cfg.queues ?? []);
-  const hostname = f.hostname ?? cfg.hostname;
   const concurrency =
     f.concurrency === undefined ? cfg.concurrency : intFlag("--concurrency", f.concurrency, 1);
-  const start = () =>
-    createAgent({
+  // The command opens the connection itself, so that it sees NATS close it for good (a revoked
+  // identity: the agent cannot do anything any more, and says so by exiting).
+  const start = async () => {
+    const nc = await connectAgentNats(
       nats,
-      natsOptions,
+      { inboxPrefix: inboxPrefixFor(hostnameForId), ...natsOptions },
+      hostnameForId,
+      logger,
+    );
+    const agent = await createAgent({
+      nats: nc,
       handleSignals: false, // the command's own handler closes the agent, then exits
-      ...(hostname === undefined ? {} : { hostname }),
+      hostname: hostnameForId,
       labels,
       facts,
       queues,
@@ -187,7 +195,12 @@ export async function startAgentFromFlags(f: AgentFlags, logger: Logger, version
       },
       logger,
       version,
+    }).catch(async (err: unknown) => {
+      await nc.close();
+      throw err;
     });
+    return { agent, nc };
+  };
   return useIdentity ? untilAccepted(start, { hostname: hostnameForId, logger }) : start();
 }
 
@@ -223,13 +236,28 @@ export function registerAgentCommand(program: Command, run: Runner, version: str
     .action((f: AgentFlags) =>
       run(async () => {
         const logger = createLogger({ ...(f.logLevel === undefined ? {} : { level: f.logLevel }) });
-        const agent = await startAgentFromFlags(f, logger, version);
+        const { agent, nc } = await startAgentFromFlags(f, logger, version);
         logger.info("jetjob agent running", { hostname: agent.hostname, labels: agent.labels() });
-        const stop = () =>
-          void agent.close().then(() => {
-            logger.info("jetjob agent stopped");
-            process.exit(0);
+        let stopping = false;
+        const stop = () => {
+          stopping = true;
+          void agent
+            .close()
+            .then(() => nc.drain().catch(() => undefined))
+            .then(() => {
+              logger.info("jetjob agent stopped");
+              process.exit(0);
+            });
+        };
+        void nc.closed().then((err) => {
+          if (stopping) return;
+          // NATS gave up on this login (revoked, rejected) or the connection: nothing left to do here.
+          logger.error("NATS closed the agent's connection; stopping", {
+            error: err instanceof Error ? err.message : "closed",
+            hint: "if this agent was revoked, an operator can see it with `jetjob agent identities`",
           });
+          void agent.close().finally(() => process.exit(1));
+        });
         process.once("SIGINT", stop);
         process.once("SIGTERM", stop);
       }),

@@ -93,8 +93,11 @@ describe("agent enrollment (CLI)", () => {
         throw new Error(`${String(err)}; last row ${JSON.stringify(seen)}`);
       });
       await assert.rejects(connectNats({ servers: url, user: id.user, pass: id.secret, timeoutMs: 2000 }));
+      // Cut off for good, the agent process says so and exits (code 1) instead of idling.
+      assert.equal(await agent.exited, 1);
+      assert.match(agent.stderr() + agent.stdout(), /NATS closed the agent's connection/);
     } finally {
-      agent.child.kill("SIGTERM");
+      if (agent.child.exitCode === null) agent.child.kill("SIGTERM");
       await agent.exited;
     }
   });
