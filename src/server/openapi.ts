@@ -209,6 +209,8 @@ function operation(r: DocRoute, operationId: string, schemas: Record<string, Jso
   if (sse) {
     success.description = "A stream of Server-Sent Events (each event's data is a JSON object)";
     success.content = { "text/event-stream": { schema: { type: "string" } } };
+  } else if (status === 204) {
+    // No content.
   } else if (r.response) {
     const name = `${typeName}Response`;
     schemas[name] = convert(r.response, name, schemas).schema;

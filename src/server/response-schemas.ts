@@ -157,3 +157,98 @@ export const readyResponseSchema = z.object({
   reasons: z.array(z.string()).exactOptional(),
   storage: storageSchema.exactOptional(),
 });
+
+/** A cron schedule (store/cron.ts `CronView`). */
+export const cronSchema = z
+  .looseObject({
+    name: z.string(),
+    expression: z.string(),
+    timezone: z.string(),
+    overlap_policy: z.string(),
+    enabled: z.boolean(),
+    job_template: openObject,
+    target: z.string().exactOptional(),
+    created_at: time,
+    next_run_at: time.exactOptional(),
+    last_run_at: time.exactOptional(),
+    last_job_id: z.string().exactOptional(),
+    last_error: z.object({ code: z.string(), message: z.string(), tick_at: time }).exactOptional(),
+  })
+  .meta({ title: "Cron" });
+
+/** A workflow (store/workflow-record.ts `WorkflowView`). */
+export const workflowSchema = z
+  .looseObject({
+    id: z.string(),
+    name: z.string().exactOptional(),
+    type: z.string(),
+    state: z.string(),
+    created_at: time,
+    completed_at: time.exactOptional(),
+    steps_total: z.int().exactOptional(),
+    steps_completed: z.int().exactOptional(),
+  })
+  .meta({ title: "Workflow" });
+
+/** A workflow at the top level and again as `workflow` (routes-ojs-admin.ts `workflowBody`). */
+export const workflowBodySchema = workflowSchema.extend({ workflow: workflowSchema });
+
+/** A distributed lock (store/locks.ts `LockView`). */
+export const lockSchema = z
+  .object({
+    name: z.string(),
+    owner: z.string().exactOptional(),
+    fencing_token: z.int(),
+    acquired_at: time,
+    expires_at: time,
+  })
+  .meta({ title: "Lock" });
+
+/** A lifecycle event, CloudEvents-shaped (store/events.ts `EventView`). */
+export const eventSchema = z
+  .looseObject({
+    specversion: z.literal("1.0"),
+    id: z.string(),
+    type: z.string(),
+    source: z.string(),
+    time,
+    subject: z.string().exactOptional(),
+    data: z.unknown().exactOptional(),
+  })
+  .meta({ title: "Event" });
+
+/** A registered job schema (routes-ojs-schemas.ts `schemaView`; `schema` absent in lists). */
+export const schemaRecordSchema = z
+  .object({
+    uri: z.string(),
+    type: z.string(),
+    job_type: z.string(),
+    version: z.string(),
+    schema: z.unknown().exactOptional(),
+    created_at: time,
+  })
+  .meta({ title: "JobSchema" });
+
+/** A targeted (fleet) job (fleet/jobs.ts): one operation on the agents its target selects. */
+export const fleetJobViewSchema = z
+  .looseObject({
+    id: z.string(),
+    op: z.string(),
+    target: z.string(),
+    status: z.string(),
+    counts: openObject.exactOptional(),
+    results: z.array(openObject).exactOptional(),
+    timeline: z.array(openObject).exactOptional(),
+  })
+  .meta({ title: "FleetJob" });
+
+/** A worker: a fleet agent or a queue worker (fleet/workers.ts `WorkerView`). */
+export const workerSchema = z
+  .looseObject({ kind: z.enum(["agent", "queue"]).exactOptional(), online: z.boolean().exactOptional() })
+  .meta({ title: "Worker" });
+
+/** A bulk operation's outcome (ojs-admin-bulk: matched, succeeded, failed). */
+export const bulkResultSchema = fields({
+  succeeded: z.int().exactOptional(),
+  failed: z.int().exactOptional(),
+});

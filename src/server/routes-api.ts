@@ -20,6 +20,7 @@ import { queryInt } from "./paging.js";
 import { hasFilter, SEARCH_MAX_JOBS, searchQueueJobs } from "./queue-job-search.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
+import { fields, fleetJobViewSchema, jobSchema, openObject, queueStatsSchema } from "./response-schemas.js";
 
 const retryBodySchema = z
   .object({
@@ -74,6 +75,7 @@ export function apiRoutes(engine: Engine, fleet?: Controller): RouteDef[] {
       tag: "storage",
       summary:
         "Streams and buckets (messages, bytes, oldest entry), the housekeeper's walk per lane, the retention in force and the removals due next",
+      response: fields({ storage: openObject }),
       handler: async (c) => ojsJson(c, 200, { storage: await engine.storage() }),
     }),
     defineRoute({
@@ -84,6 +86,9 @@ export function apiRoutes(engine: Engine, fleet?: Controller): RouteDef[] {
       summary:
         "Every queue's job counts with its consumers (online queue workers taking it); `no_consumers` " +
         "flags an active queue with jobs waiting and nobody to run them",
+      response: fields({
+        queues: z.array(queueStatsSchema.extend({ consumers: z.int(), no_consumers: z.boolean() })),
+      }),
       handler: async (c) => {
         const stats = await engine.allQueueStats();
         const consumers = consumersByQueue(fleet?.registry.queueWorkers() ?? []);
@@ -105,6 +110,11 @@ export function apiRoutes(engine: Engine, fleet?: Controller): RouteDef[] {
         "With ?queue=: a queue's jobs, newest first (&state=&limit=&cursor=); with &type=, &id= or &text= a search " +
         `that reads at most ${SEARCH_MAX_JOBS} jobs per request and says how many it read (\`searched\`; \`next_cursor\` searches on). ` +
         "Without: targeted (fleet) jobs, newest first (?status=&op=&host=&limit=&cursor=)",
+      response: fields({
+        jobs: z.array(z.union([jobSchema, fleetJobViewSchema])),
+        next_cursor: z.string().exactOptional(),
+        searched: z.int().exactOptional(),
+      }),
       handler: async (c, { query }) => {
         if (query.queue === undefined && fleet) {
           return ojsJson(c, 200, await listFleetJobs(fleet, fleetListQuery(query)));
@@ -146,6 +156,7 @@ export function apiRoutes(engine: Engine, fleet?: Controller): RouteDef[] {
       scope: Scope.Read,
       tag: "jobs",
       summary: "Get a job; a targeted job comes with per-host results and its timeline",
+      response: fields({ job: z.union([jobSchema, fleetJobViewSchema]) }),
       handler: async (c, { params }) => {
         if (fleet && isFleetId(params.id)) {
           const job = await getFleetJob(fleet, params.id).catch(() => undefined);
@@ -163,6 +174,10 @@ export function apiRoutes(engine: Engine, fleet?: Controller): RouteDef[] {
         "Run a discarded or cancelled job again. A targeted job runs again as a new job on the hosts that did not complete (body: target, include_uncertain, timeout_ms)",
       bodyOptional: true,
       parseBody: (raw) => raw,
+      response: fields({
+        job: z.union([jobSchema, fleetJobViewSchema]),
+        skipped: z.unknown().exactOptional(),
+      }),
       handler: async (c, { params, body }) => {
         if (fleet && isFleetId(params.id)) {
           const parsed = retryBodySchema.safeParse(body ?? {});

@@ -21,6 +21,7 @@ import { ojsJson } from "./ojs.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
 import { createSseQueue, dropConnection } from "./sse-queue.js";
+import { fields, fleetJobViewSchema, openObject, workerSchema } from "./response-schemas.js";
 
 const labelsSchema = z
   .object({ labels: z.record(z.string().regex(LABEL_KEY), z.string().regex(LABEL_VALUE)).nullable() })
@@ -37,6 +38,7 @@ export function fleetRoutes(fleet: Controller): RouteDef[] {
         "Run an operation on the agents a target selects (any, all, host:NAME, group:web, web-*, E@re, G@fact>=n, L@a,b, and/or/not); 422 no_targets when none matches",
       body: fleetJobSchema,
       status: 201,
+      response: fields({ job: fleetJobViewSchema }),
       handler: async (c, { body }) => {
         const traceparent = c.req.header("traceparent");
         const rec = await fleet.create(
@@ -57,6 +59,7 @@ export function fleetRoutes(fleet: Controller): RouteDef[] {
         "Cancel a running targeted job: hosts without a result become cancelled; agents are told to stop",
       bodyOptional: true,
       parseBody: (raw) => raw,
+      response: fields({ job: fleetJobViewSchema }),
       handler: async (c, { params }) => ojsJson(c, 200, { job: await cancelFleetJob(fleet, params.id) }),
     }),
     defineRoute({
@@ -65,6 +68,7 @@ export function fleetRoutes(fleet: Controller): RouteDef[] {
       scope: Scope.Write,
       tag: "fleet",
       summary: "Delete a finished targeted job with its results and timeline (409 while it runs)",
+      response: fields({ deleted: z.boolean(), job_id: z.string() }),
       handler: async (c, { params }) => {
         await deleteFleetJob(fleet, params.id);
         return ojsJson(c, 200, { deleted: true, job_id: params.id });
@@ -100,6 +104,7 @@ export function fleetRoutes(fleet: Controller): RouteDef[] {
         "Workers online, each with its `kind`: fleet agents (hostname, labels, facts, state, running jobs) " +
         "and queue workers (id, queues, concurrency, running jobs, host, last_seen) " +
         "(?kind=agent|queue, ?label=group:web, ?offline=true)",
+      response: fields({ workers: z.array(workerSchema), total: z.int() }),
       handler: (c, { query }) => {
         const workers = listAllWorkers(fleet, {
           ...(query.label === undefined ? {} : { label: query.label }),
@@ -115,6 +120,7 @@ export function fleetRoutes(fleet: Controller): RouteDef[] {
       scope: Scope.Read,
       tag: "workers",
       summary: "One agent",
+      response: fields({ worker: workerSchema }),
       handler: (c, { params }) => ojsJson(c, 200, { worker: getWorker(fleet, params.host) }),
     }),
     defineRoute({
@@ -124,6 +130,7 @@ export function fleetRoutes(fleet: Controller): RouteDef[] {
       tag: "workers",
       summary:
         "Forget an agent that stopped (a decommissioned host): targets no longer list it as unreachable; 409 while it is online",
+      response: fields({ worker: workerSchema }),
       handler: async (c, { params }) => ojsJson(c, 200, { worker: await forgetWorker(fleet, params.host) }),
     }),
     ...(["drain", "undrain"] as const).map((verb) =>
@@ -138,6 +145,7 @@ export function fleetRoutes(fleet: Controller): RouteDef[] {
             : "Undrain an agent: it takes jobs again",
         bodyOptional: true,
         parseBody: (raw) => raw,
+        response: fields({ host: z.string(), control: openObject }),
         handler: async (c, { params }) => {
           const control = await setControl(fleet, params.host, { drain: verb === "drain" });
           return ojsJson(c, 200, { host: params.host, control });
@@ -151,6 +159,7 @@ export function fleetRoutes(fleet: Controller): RouteDef[] {
       tag: "workers",
       summary: "Replace an agent's labels at run time (null restores its configured labels)",
       body: labelsSchema,
+      response: fields({ host: z.string(), control: openObject }),
       handler: async (c, { params, body }) => {
         const control = await setControl(fleet, params.host, { labels: body.labels });
         return ojsJson(c, 200, { host: params.host, control });
@@ -168,6 +177,12 @@ export function fleetRoutes(fleet: Controller): RouteDef[] {
       }),
       summary:
         "What a target selects now, without running anything: the agents a job would go to (hosts, agents) and the hosts it names or matches that it would leave out, with why (left_out)",
+      response: fields({
+        target: z.string(),
+        hosts: z.array(z.string()),
+        agents: z.array(workerSchema),
+        left_out: z.array(openObject),
+      }),
       handler: (c, { query }) => {
         const sel = fleet.resolve(query.target, query.op, { onlyReady: query.only_ready });
         const agents = sel.dispatch.map((e) => agentView(e));

@@ -14,6 +14,7 @@ import { ojsJson } from "./ojs.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
 import { queueParam } from "./routes-ojs-admin.js";
+import { fields, lockSchema, openObject } from "./response-schemas.js";
 
 const queueConfigSchema = z
   .object({
@@ -59,6 +60,7 @@ export function keyRoutes(engine: Engine): RouteDef[] {
       query: z.object({ queue: queueNameSchema.optional().describe("Only keys of this queue") }),
       summary:
         "Exclusive keys that are held or have waiting jobs: holder job and worker, jobs waiting (?queue=)",
+      response: fields({ keys: z.array(openObject) }),
       handler: async (c, { query }) => {
         const keys = await engine.exclusiveKeys(query.queue === undefined ? {} : { queue: query.queue });
         return ojsJson(c, 200, { keys });
@@ -72,6 +74,7 @@ export function keyRoutes(engine: Engine): RouteDef[] {
       summary:
         'Set per-queue settings: exclusive_key_template (e.g. "host:{args.0.host}"; null removes it), retention (completed_ms, discarded_ms, dead_letter_ms, completed_count, discarded_count; null: the defaults)',
       body: queueConfigSchema,
+      response: fields({ queue: openObject }),
       handler: async (c, { params, body }) => {
         const change: QueueConfigChange = {};
         if (body.exclusive_key_template !== undefined)
@@ -90,6 +93,7 @@ export function keyRoutes(engine: Engine): RouteDef[] {
         tag: "queues",
         summary:
           "Delete a queue that has no unfinished job (409 conflict with the counts otherwise); its finished jobs stay readable until retention removes them",
+        response: fields({ deleted: z.boolean(), name: z.string(), finished: openObject }),
         handler: async (c, { params }) => ojsJson(c, 200, await engine.deleteQueue(queueParam(params.name))),
       }),
     ),
@@ -99,6 +103,7 @@ export function keyRoutes(engine: Engine): RouteDef[] {
       scope: Scope.Read,
       tag: "locks",
       summary: "Locks held now (owner, fencing token, expiry; never the secret token)",
+      response: fields({ locks: z.array(lockSchema) }),
       handler: async (c) => ojsJson(c, 200, { locks: await engine.locks.list() }),
     }),
     defineRoute({
@@ -109,6 +114,7 @@ export function keyRoutes(engine: Engine): RouteDef[] {
       summary: "Acquire a lock, waiting up to wait_ms for it (409 lock_held when it stays taken)",
       body: lockAcquireSchema,
       status: 201,
+      response: fields({ lock: lockSchema }),
       handler: async (c, { body }) => {
         const lock = await engine.locks.acquire({
           name: body.name,
@@ -127,6 +133,7 @@ export function keyRoutes(engine: Engine): RouteDef[] {
       tag: "locks",
       summary: "Extend a lock held with this token (409 lock_lost otherwise)",
       body: lockRenewSchema,
+      response: fields({ lock: lockSchema }),
       handler: async (c, { params, body }) =>
         ojsJson(c, 200, { lock: await engine.locks.renew(params.name, body.token, body.ttl_ms) }),
     }),
@@ -137,6 +144,7 @@ export function keyRoutes(engine: Engine): RouteDef[] {
       tag: "locks",
       summary: "Release a lock held with this token (409 lock_lost otherwise)",
       body: lockReleaseSchema,
+      response: fields({ released: z.boolean(), name: z.string() }),
       handler: async (c, { params, body }) =>
         ojsJson(c, 200, await engine.locks.release(params.name, body.token)),
     }),

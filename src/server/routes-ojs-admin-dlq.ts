@@ -27,6 +27,7 @@ import { ojsJson } from "./ojs.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
 import { queueParam } from "./routes-ojs-admin.js";
+import { adminListSchema, fields, jobSchema, openObject } from "./response-schemas.js";
 
 /** Dead letters read at most for statistics, a filtered list or a bulk operation (ojs-dead-letter §5.2's default count). */
 export const DLQ_SCAN_MAX = 10_000;
@@ -166,6 +167,7 @@ export function ojsAdminDeadLetterRoutes(engine: Engine): RouteDef[] {
         type: z.string().optional().describe("Job type, exact or a prefix ending in *"),
       }),
       summary: "Dead letters (jobs discarded with on_exhaustion dead_letter), newest first; paged",
+      response: adminListSchema(openObject),
       handler: async (c, { query }) => {
         const p = adminPage(query);
         const f = filterOf(query);
@@ -197,6 +199,12 @@ export function ojsAdminDeadLetterRoutes(engine: Engine): RouteDef[] {
         scope: Scope.Read,
         tag: path.startsWith("/ojs/v1/admin/") ? "admin" : "dead-letter",
         summary: "Dead letters: total, by queue, by job type and by error type, oldest and newest",
+        response: fields({
+          total: z.int(),
+          by_queue: openObject,
+          by_type: openObject,
+          by_error_type: openObject,
+        }),
         handler: async (c) => ojsJson(c, 200, await deadLetterStats(engine)),
       }),
     ),
@@ -209,6 +217,7 @@ export function ojsAdminDeadLetterRoutes(engine: Engine): RouteDef[] {
         "Retry the dead letters a filter matches ({filter: {queue, type, since, until, error_type}}), at most 1,000 per request; needs confirm: true",
       bodyOptional: true,
       parseBody: (raw) => raw,
+      response: fields({ retried: z.int().exactOptional(), truncated: z.boolean().exactOptional() }),
       handler: async (c, { body }) => {
         const b = requireConfirm(body);
         const r = await matching(engine, filterOf(bodyObject(b, "filter")), DLQ_BULK_MAX);
@@ -229,6 +238,11 @@ export function ojsAdminDeadLetterRoutes(engine: Engine): RouteDef[] {
         "Purge the dead-letter queue, or the dead letters matching {queue, type, older_than}, at most 1,000 per request; needs confirm: true",
       bodyOptional: true,
       parseBody: (raw) => raw,
+      response: fields({
+        purged_count: z.int().exactOptional(),
+        deleted: z.int().exactOptional(),
+        truncated: z.boolean().exactOptional(),
+      }),
       handler: async (c, { body }) => {
         const b = requireConfirm(body);
         const r = await matching(engine, filterOf(b), DLQ_BULK_MAX);
@@ -254,6 +268,7 @@ export function ojsAdminDeadLetterRoutes(engine: Engine): RouteDef[] {
         "Retry a dead letter: back to available with fresh attempts (as POST /ojs/v1/dead-letter/{id}/retry)",
       bodyOptional: true,
       parseBody: (raw) => raw,
+      response: fields({ job: jobSchema, id: z.string(), state: z.string() }),
       handler: async (c, { params }) => {
         const job = await engine.retryDeadLetter(params.id);
         return ojsJson(c, 200, { job, id: job.id, state: job.state });

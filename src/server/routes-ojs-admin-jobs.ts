@@ -39,6 +39,7 @@ import { ojsJson } from "./ojs.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
 import { queueParam } from "./routes-ojs-admin.js";
+import { adminListSchema, bulkResultSchema, fields, jobSchema, openObject } from "./response-schemas.js";
 
 /** Jobs one bulk request acts on at most; more matching jobs are left for the next request. */
 export const BULK_MAX_JOBS = 1000;
@@ -223,6 +224,7 @@ export function ojsAdminJobRoutes(engine: Engine): RouteDef[] {
       docBody: bulkBodySchema,
       bodyOptional: true,
       parseBody: (raw) => raw,
+      response: bulkResultSchema,
       handler: async (c, { body }) => ojsJson(c, 200, await runBulk(engine, action, requireConfirm(body))),
     });
 
@@ -251,6 +253,7 @@ export function ojsAdminJobRoutes(engine: Engine): RouteDef[] {
       }),
       summary:
         "Jobs of every queue (or one), filtered by state, type and creation time, newest first or sorted by created_at, scheduled_at or priority; paged",
+      response: adminListSchema(openObject),
       handler: async (c, { query }) => {
         const sort = query.sort ?? "created_at";
         const order = query.order ?? "desc";
@@ -296,6 +299,7 @@ export function ojsAdminJobRoutes(engine: Engine): RouteDef[] {
       tag: "admin",
       summary:
         "The full job: args, meta, state, attempts, retry policy, error history, result and timestamps",
+      response: fields({ id: z.string(), type: z.string(), state: z.string(), queue: z.string() }),
       handler: async (c, { params }) => ojsJson(c, 200, jobDetail(await engine.get(params.id))),
     }),
     ...(["cancel", "retry", "promote"] as const).map((verb) =>
@@ -313,6 +317,7 @@ export function ojsAdminJobRoutes(engine: Engine): RouteDef[] {
         }[verb],
         bodyOptional: true,
         parseBody: (raw) => raw,
+        response: fields({ job: jobSchema, id: z.string(), state: z.string() }),
         handler: async (c, { params }) => {
           const id = params.id;
           const job: JobView =

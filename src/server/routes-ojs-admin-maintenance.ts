@@ -27,6 +27,7 @@ import { Scope } from "./auth.js";
 import { ojsJson } from "./ojs.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
+import { fields } from "./response-schemas.js";
 
 export const MAINTENANCE_KEY = "m.maintenance";
 
@@ -116,6 +117,7 @@ export function ojsAdminMaintenanceRoutes(engine: Engine): RouteDef[] {
       scope: Scope.Read,
       tag: "admin",
       summary: "Whether maintenance mode is on, why, since when, and the queues it paused",
+      response: fields({ enabled: z.boolean(), maintenance: z.boolean() }),
       handler: async (c) => ojsJson(c, 200, view(await read())),
     }),
     defineRoute({
@@ -126,6 +128,7 @@ export function ojsAdminMaintenanceRoutes(engine: Engine): RouteDef[] {
       body: bodySchema,
       summary:
         "Maintenance mode on ({enabled: true, reason?, duration?}: pauses every running queue, jobs are still accepted) or off (resumes the queues it paused)",
+      response: fields({ enabled: z.boolean(), maintenance: z.boolean() }),
       handler: async (c, { body }) => {
         if (body.enabled) return ojsJson(c, 200, view(await enable(body)));
         await disable();

@@ -7,6 +7,7 @@
  * has no operation that deletes queue jobs, so the route is absent: 404), and `PUT .../config` (§6.6),
  * which is the backpressure/rate-limit extension's route.
  */
+import { z } from "zod";
 import { toRfc3339 } from "../core/time.js";
 import type { Engine } from "../store/engine.js";
 import type { QueueRecord } from "../store/queues.js";
@@ -20,6 +21,7 @@ import { ojsJson } from "./ojs.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
 import { queueParam } from "./routes-ojs-admin.js";
+import { adminListSchema, fields, openObject } from "./response-schemas.js";
 
 /** A queue as the admin list shows it (§6.1): name, state, counts, paused, created_at. */
 function queueItem(s: QueueStats, rec: QueueRecord | undefined): Record<string, unknown> {
@@ -82,6 +84,7 @@ export function ojsAdminQueueRoutes(engine: Engine): RouteDef[] {
       tag: "admin",
       query: adminPageQuery,
       summary: "Queues by name, each with its jobs by state (counts) and whether it is paused; paged",
+      response: adminListSchema(openObject),
       handler: async (c, { query }) => {
         const now = Date.now();
         const [stats, records, minute] = await Promise.all([
@@ -113,6 +116,7 @@ export function ojsAdminQueueRoutes(engine: Engine): RouteDef[] {
       scope: Scope.Read,
       tag: "admin",
       summary: "One queue: its jobs by state, configuration (rate limit, retention, exclusive key template)",
+      response: fields({ name: z.string(), configuration: openObject }),
       handler: async (c, { params }) => {
         const name = queueParam(params.name);
         const [stats, rec] = await Promise.all([engine.queueStats(name), engine.ctx.queues.get(name)]);
@@ -131,6 +135,7 @@ export function ojsAdminQueueRoutes(engine: Engine): RouteDef[] {
             : "Resume a paused queue (as POST /ojs/v1/queues/{name}/resume)",
         bodyOptional: true,
         parseBody: (raw) => raw,
+        response: fields({ name: z.string(), paused: z.boolean(), state: z.string(), status: z.string() }),
         handler: async (c, { params }) => {
           const paused = verb === "pause";
           const r = await engine.setPaused(queueParam(params.name), paused);

@@ -30,6 +30,7 @@ import { OJS_VERSION, ojsJson } from "./ojs.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
 import { queueParam } from "./routes-ojs-admin.js";
+import { fields, openObject } from "./response-schemas.js";
 
 export interface AdminApiDeps {
   engine: Engine;
@@ -52,6 +53,16 @@ export function ojsAdminStatsRoutes(d: AdminApiDeps): RouteDef[] {
       scope: Scope.Read,
       tag: "admin",
       summary: "The server's configuration: version, retention, payload limits, stream limits (no secrets)",
+      response: fields({
+        implementation: z.unknown(),
+        ojs_version: z.string(),
+        backend: z.unknown(),
+        scheduler: z.unknown(),
+        retention: z.unknown(),
+        limits: z.unknown(),
+        streams: z.unknown(),
+        uptime_seconds: z.int(),
+      }),
       handler: (c) => {
         const t = engine.ctx.topology;
         return ojsJson(c, 200, {
@@ -81,6 +92,14 @@ export function ojsAdminStatsRoutes(d: AdminApiDeps): RouteDef[] {
       query: z.object({ queue: z.string().optional().describe("Only this queue") }),
       summary:
         "Totals: queues, online workers, jobs by state, and the last minute's throughput (from the stored events)",
+      response: fields({
+        queues: z.int(),
+        paused_queues: z.int(),
+        workers: z.unknown(),
+        jobs: openObject,
+        throughput: openObject,
+        uptime_seconds: z.int(),
+      }),
       handler: async (c, { query }) => {
         const queue = query.queue ? queueParam(query.queue) : undefined;
         const now = Date.now();
@@ -133,6 +152,12 @@ export function ojsAdminStatsRoutes(d: AdminApiDeps): RouteDef[] {
       }),
       summary:
         "Enqueued, completed, failed and processed jobs and start latency per period, from the stored events (kept 24 h by default)",
+      response: fields({
+        period: z.string(),
+        since: z.string(),
+        until: z.string(),
+        data: z.array(openObject),
+      }),
       handler: async (c, { query }) => {
         const period = query.period;
         const bucketMs = historyPeriods[period]!;

@@ -27,6 +27,7 @@ import { adminPage, adminPageQuery, pageOf } from "./ojs-admin-views.js";
 import { ojsJson } from "./ojs.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
+import { adminListSchema, fields, openObject, workerSchema } from "./response-schemas.js";
 
 /** A worker in the admin API's shape (§9.1), with the names the OJS CLI reads beside the spec's. */
 function workerItem(w: WorkerView, quiet: ReadonlyMap<string, WorkerDirective>): Record<string, unknown> {
@@ -84,6 +85,7 @@ export function ojsAdminWorkerRoutes(fleet: Controller | undefined): RouteDef[] 
       query: adminPageQuery,
       summary:
         "Workers (queue workers and fleet agents) with their state (running, quiet, stale), queues and running jobs, and a summary; paged",
+      response: adminListSchema(workerSchema).extend({ summary: openObject }),
       handler: async (c, { query }) => {
         const quiet = fleet ? await workerDirectives(fleet.ctx) : new Map<string, WorkerDirective>();
         const items = allWorkers(fleet).map((w) => workerItem(w, quiet));
@@ -100,6 +102,7 @@ export function ojsAdminWorkerRoutes(fleet: Controller | undefined): RouteDef[] 
       body: z.object({ directive: z.enum(["quiet", "resume"]) }),
       summary:
         "Quiet or resume every online fleet agent and OJS HTTP worker (the OJS CLI's workers --quiet/--resume)",
+      response: fields({ directive: z.string(), workers: z.int(), unaffected_workers: z.unknown() }),
       handler: async (c, { body }) => {
         const quiet = body.directive === "quiet";
         let n = 0;
@@ -123,6 +126,7 @@ export function ojsAdminWorkerRoutes(fleet: Controller | undefined): RouteDef[] 
       scope: Scope.Read,
       tag: "admin",
       summary: "One worker (a queue worker's id, or an agent's hostname)",
+      response: workerSchema,
       handler: async (c, { params }) => {
         const w = findWorker(fleet, params.id);
         const item = workerItem(w, await workerDirectives(fleet!.ctx));
@@ -142,6 +146,11 @@ export function ojsAdminWorkerRoutes(fleet: Controller | undefined): RouteDef[] 
         "Quiet a worker: it finishes its running jobs and takes no new ones (an OJS HTTP worker through its next heartbeat's answer, an agent by its drain)",
       bodyOptional: true,
       parseBody: (raw) => raw,
+      response: fields({
+        state: z.string(),
+        directive: z.unknown().exactOptional(),
+        control: z.unknown().exactOptional(),
+      }),
       handler: async (c, { params }) => {
         const w = findWorker(fleet, params.id);
         if (w.kind === "queue" && w.via === "http") {
@@ -174,6 +183,7 @@ export function ojsAdminWorkerRoutes(fleet: Controller | undefined): RouteDef[] 
       tag: "admin",
       summary:
         "Forget a stale worker (409 while it is online); its jobs are handed out again when their leases run out",
+      response: fields({ deregistered: z.boolean(), worker: workerSchema }),
       handler: async (c, { params }) => {
         const w = findWorker(fleet, params.id);
         if (w.kind === "agent")

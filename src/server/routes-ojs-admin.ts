@@ -4,24 +4,33 @@
  */
 import { z } from "zod";
 
-import type { StorageStatus } from "../store/storage-guard.js";
-import type { Context } from "hono";
-
 import { ErrorCode, JetjobError, ValidationError } from "../core/errors.js";
-import type { WorkerView } from "../fleet/workers.js";
-import { listAllWorkers } from "../fleet/workers.js";
 import { queueNameSchema } from "../core/schema.js";
 import { toRfc3339 } from "../core/time.js";
 import { Scope } from "./auth.js";
 import { manifest } from "./manifest.js";
 import { clearMaintenance } from "./routes-ojs-admin-maintenance.js";
 import { clearWorkerDirectives } from "./worker-directives.js";
+import { health, ready } from "./health.js";
 import { ojsJson } from "./ojs.js";
 import { pageOffset, pageQuery, paginate, pagination } from "./paging.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
 import { ojsEventsListRoute } from "./routes-ojs-events.js";
 import type { OjsRouteDeps } from "./routes-ojs.js";
+import {
+  cronSchema,
+  fields,
+  healthResponseSchema,
+  jobBodySchema,
+  jobSchema,
+  openObject,
+  paginationSchema,
+  queueStatsSchema,
+  readyResponseSchema,
+  workflowBodySchema,
+  workflowSchema,
+} from "./response-schemas.js";
 
 export function queueParam(name: string | undefined): string {
   if (!name || !queueNameSchema.safeParse(name).success)
@@ -39,6 +48,12 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
       tag: "queues",
       query: pageQuery,
       summary: "List queues (?limit=&cursor=, or &offset=)",
+      response: fields({
+        queues: z.array(
+          fields({ name: z.string(), status: z.string(), paused: z.boolean(), created_at: z.string() }),
+        ),
+        pagination: paginationSchema,
+      }),
       handler: async (c, { query }) => {
         const { page, pagination } = paginate(await engine.listQueues(), query, 100);
         return ojsJson(c, 200, {
@@ -59,6 +74,15 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
       scope: "public",
       tag: "system",
       summary: "Conformance manifest",
+      response: fields({
+        specversion: z.string(),
+        ojs_version: z.string(),
+        implementation: openObject,
+        conformance_level: z.int(),
+        protocols: z.array(z.string()),
+        backend: z.string(),
+        capabilities: openObject,
+      }),
       handler: (c) => ojsJson(c, 200, manifest(d.version)),
     }),
     defineRoute({
@@ -67,6 +91,7 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
       scope: "public",
       tag: "system",
       summary: "Health of the server and its NATS backend, storage room and streams",
+      response: healthResponseSchema,
       handler: (c) => health(c, d),
     }),
     defineRoute({
@@ -75,6 +100,7 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
       scope: "public",
       tag: "system",
       summary: "Whether this server can take new jobs now (503 with the reasons when not)",
+      response: readyResponseSchema,
       handler: (c) => ready(c, d),
     }),
     defineRoute({
@@ -83,6 +109,7 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
       scope: Scope.Admin,
       tag: "system",
       summary: "Delete all jobs, queues and events (only with --enable-reset; for test runs)",
+      response: fields({ reset: z.boolean() }),
       handler: async (c) => {
         if (!d.enableReset) {
           throw new JetjobError(ErrorCode.Forbidden, "Reset is disabled on this server.", {
@@ -102,6 +129,14 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
       scope: Scope.Read,
       tag: "queues",
       summary: "Counts of a queue's jobs by state, and whether it is paused",
+      response: fields({
+        queue: queueStatsSchema,
+        name: z.string(),
+        status: z.string(),
+        paused: z.boolean(),
+        stats: openObject,
+        computed_at: z.string(),
+      }),
       handler: async (c, { params }) => {
         const name = queueParam(params.name);
         const [stats, rec] = await Promise.all([engine.queueStats(name), engine.ctx.queues.get(name)]);
@@ -130,6 +165,13 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
       summary: "Pause a queue: jobs are still accepted but not handed out",
       bodyOptional: true,
       parseBody: (raw) => raw,
+      response: fields({
+        queue: openObject,
+        name: z.string(),
+        status: z.string(),
+        paused: z.boolean(),
+        paused_at: z.string().exactOptional(),
+      }),
       handler: async (c, { params }) => {
         const r = await engine.setPaused(queueParam(params.name), true);
         return ojsJson(c, 200, {
@@ -149,6 +191,13 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
       summary: "Resume a paused queue",
       bodyOptional: true,
       parseBody: (raw) => raw,
+      response: fields({
+        queue: openObject,
+        name: z.string(),
+        status: z.string(),
+        paused: z.boolean(),
+        resumed_at: z.string().exactOptional(),
+      }),
       handler: async (c, { params }) => {
         const r = await engine.setPaused(queueParam(params.name), false);
         return ojsJson(c, 200, {
@@ -170,6 +219,7 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
       }),
       summary:
         "Jobs discarded with on_exhaustion dead_letter, newest first (?queue=&limit=&cursor=, or &offset=)",
+      response: fields({ jobs: z.array(jobSchema), total: z.int(), pagination: paginationSchema }),
       handler: async (c, { query }) => {
         const limit = query.limit ?? 100;
         const offset = pageOffset(query);
@@ -191,6 +241,7 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
       summary: "Retry a dead letter: back to available with fresh attempts",
       bodyOptional: true,
       parseBody: (raw) => raw,
+      response: jobBodySchema,
       handler: async (c, { params }) => ojsJson(c, 200, { job: await engine.retryDeadLetter(params.id) }),
     }),
     defineRoute({
@@ -199,6 +250,7 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
       scope: Scope.Write,
       tag: "dead-letter",
       summary: "Remove a job from the dead-letter queue",
+      response: fields({ deleted: z.boolean(), job_id: z.string() }),
       handler: async (c, { params }) => ojsJson(c, 200, await engine.deleteDeadLetter(params.id)),
     }),
     defineRoute({
@@ -210,6 +262,11 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
         enabled: z.string().optional().describe("Only schedules with enabled equal to this (true or false)"),
       }),
       summary: "List cron schedules by name (?limit=&cursor=, or &offset=)",
+      response: fields({
+        crons: z.array(cronSchema),
+        cron_jobs: z.array(cronSchema),
+        pagination: paginationSchema,
+      }),
       handler: async (c, { query }) => {
         const on = query.enabled; // ojs-cron §8.2: ?enabled=true|false
         const all = (await engine.listCrons()).filter((v) => on === undefined || String(v.enabled) === on);
@@ -226,6 +283,7 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
         "Register (or replace) a cron schedule; a job_template with a target ({op, target, args?, timeout_ms?, only_ready?}) runs a fleet job at each tick",
       parseBody: (raw) => raw,
       status: 201,
+      response: fields({ cron: cronSchema, cron_job: cronSchema }),
       handler: async (c, { body }) => {
         // Upsert (ojs-cron §8.1): 201 for a new name, 200 when it replaced the schedule of that name.
         const { cron, created } = await engine.registerCron(body);
@@ -238,6 +296,7 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
       scope: Scope.Admin,
       tag: "cron",
       summary: "Delete a cron schedule",
+      response: fields({ deleted: z.boolean(), name: z.string(), cron: cronSchema, cron_job: cronSchema }),
       handler: async (c, { params }) => {
         const cron = await engine.deleteCron(params.name);
         return ojsJson(c, 200, { deleted: true, name: cron.name, cron, cron_job: cron });
@@ -252,6 +311,7 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
         "Create a chain, group or batch workflow, or one from steps with depends_on (http-binding §14.1) that forms one of these",
       parseBody: (raw) => raw,
       status: 201,
+      response: workflowBodySchema,
       handler: async (c, { body, principal }) => {
         const workflow = await engine.createWorkflow(body, principal?.name);
         c.header("Location", `/ojs/v1/workflows/${workflow.id}`);
@@ -264,6 +324,7 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
       scope: Scope.Read,
       tag: "workflows",
       summary: "Get a workflow's state and progress",
+      response: workflowBodySchema,
       handler: async (c, { params }) => ojsJson(c, 200, workflowBody(await engine.getWorkflow(params.id))),
     }),
     defineRoute({
@@ -272,6 +333,7 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
       scope: Scope.Write,
       tag: "workflows",
       summary: "Cancel a workflow and its unfinished jobs",
+      response: fields({ workflow: workflowSchema }),
       handler: async (c, { params }) => ojsJson(c, 200, { workflow: await engine.cancelWorkflow(params.id) }),
     }),
   ];
@@ -284,85 +346,6 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
  */
 function workflowBody(w: object): Record<string, unknown> {
   return { ...w, workflow: w };
-}
-
-/** Runs `f` with a 2 s bound (a health probe must answer even when NATS does not). */
-function bounded<T>(f: () => Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    f(),
-    new Promise<never>(
-      (_, rej) => (timer = setTimeout(() => rej(new Error("NATS did not answer within 2 s")), 2000)),
-    ),
-  ]).finally(() => clearTimeout(timer));
-}
-
-/**
- * `GET /health`, `/ojs/v1/health`: 200 while the server can serve (status `degraded` when JetStream's
- * storage is full or a stream had to be recreated: stored jobs still run), 503 when NATS is gone.
- */
-export async function health(c: Context, d: OjsRouteDeps): Promise<Response> {
-  const base = { version: d.version, uptime_seconds: Math.floor((Date.now() - d.startedAt) / 1000) };
-  try {
-    const [latency, store, queues] = await Promise.all([
-      bounded(() => d.engine.ping()),
-      bounded(() => d.engine.health()),
-      // The admin UI's queue summary; an unanswered queue listing leaves it out, not the health.
-      bounded(() => d.engine.listQueues()).catch(() => undefined),
-    ]);
-    const workers = d.fleet ? listAllWorkers(d.fleet) : undefined;
-    return ojsJson(c, 200, {
-      status: store.ready && store.recreatedStreams.length === 0 ? "ok" : "degraded",
-      ...base,
-      backend: { type: "nats-jetstream", status: "ok", latency_ms: Math.round(latency * 100) / 100 },
-      storage: storageView(store.storage),
-      streams: { missing: store.missingStreams, recreated: store.recreatedStreams },
-      ...(store.problems.length > 0 ? { problems: store.problems } : {}),
-      ...(queues ? { queues: { total: queues.length, paused: queues.filter((q) => q.paused).length } } : {}),
-      ...(workers ? { workers: workerSummary(workers) } : {}),
-    });
-  } catch (err) {
-    return ojsJson(c, 503, {
-      status: "degraded",
-      ...base,
-      backend: {
-        type: "nats-jetstream",
-        status: "unavailable",
-        error: err instanceof Error ? err.message : String(err),
-      },
-    });
-  }
-}
-
-/** Registered workers (SDK and HTTP queue workers, fleet agents): `active` while they beat, else `stale`. */
-function workerSummary(all: readonly WorkerView[]): Record<string, number> {
-  const active = all.filter((w) => w.online).length;
-  return { total: all.length, active, stale: all.length - active };
-}
-
-/** `GET /ready`, `/ojs/v1/ready`: 200 when new jobs can be stored now, else 503 with the reasons. */
-export async function ready(c: Context, d: OjsRouteDeps): Promise<Response> {
-  try {
-    const store = await bounded(() => d.engine.health());
-    const storage = storageView(store.storage);
-    if (store.ready) return ojsJson(c, 200, { status: "ready", ready: true, storage });
-    return ojsJson(c, 503, { status: "not_ready", ready: false, reasons: store.problems, storage });
-  } catch (err) {
-    return ojsJson(c, 503, {
-      status: "not_ready",
-      ready: false,
-      reasons: [`NATS/JetStream: ${err instanceof Error ? err.message : String(err)}`],
-    });
-  }
-}
-
-function storageView(s: StorageStatus): Record<string, unknown> {
-  const v: Record<string, unknown> = { full: s.full };
-  if (s.usedBytes !== undefined) v.used_bytes = s.usedBytes;
-  if (s.capacityBytes !== undefined) v.capacity_bytes = s.capacityBytes;
-  if (s.reserveBytes !== undefined) v.reserve_bytes = s.reserveBytes;
-  if (s.lastRefusedAt !== undefined) v.last_refused_at = new Date(s.lastRefusedAt).toISOString();
-  return v;
 }
 
 /**

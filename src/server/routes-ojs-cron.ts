@@ -18,6 +18,7 @@ import { ojsJson } from "./ojs.js";
 import { queryInt } from "./paging.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
+import { adminListSchema, cronSchema, fields, jobSchema, openObject } from "./response-schemas.js";
 
 /** A schedule with the admin UI's names beside the spec's. */
 export function cronItem(v: CronView): Record<string, unknown> {
@@ -50,6 +51,7 @@ export function ojsCronRoutes(engine: Engine): RouteDef[] {
         scope: Scope.Read,
         tag: "cron",
         summary: "One cron schedule (`cron_job`, and its fields at the top level)",
+        response: cronSchema,
         handler: async (c, { params }) => ojsJson(c, 200, answer(await getCron(svc, nameOf(params)))),
       }),
       defineRoute({
@@ -60,6 +62,7 @@ export function ojsCronRoutes(engine: Engine): RouteDef[] {
         summary:
           "Change a cron schedule in place: enabled (pause/resume), expression, timezone, overlap_policy, job_template",
         parseBody: (raw) => raw,
+        response: cronSchema,
         handler: async (c, { params, body }) =>
           ojsJson(c, 200, answer(await updateCron(svc, nameOf(params), body))),
       }),
@@ -73,6 +76,7 @@ export function ojsCronRoutes(engine: Engine): RouteDef[] {
             op === "pause"
               ? "Pause a cron schedule (enabled: false): it does not fire until resumed"
               : "Resume a paused cron schedule; ticks missed while paused are not fired",
+          response: cronSchema,
           handler: async (c, { params }) =>
             ojsJson(c, 200, answer(await setCronEnabled(svc, nameOf(params), op === "resume"))),
         }),
@@ -84,6 +88,7 @@ export function ojsCronRoutes(engine: Engine): RouteDef[] {
         tag: "cron",
         summary: "Enqueue the schedule's job template once, now (meta.cron_trigger: manual)",
         status: 201,
+        response: fields({ job_id: z.string(), job: jobSchema, cron: z.string() }),
         handler: async (c, { params }) => {
           const job = await triggerCron(svc, nameOf(params));
           return ojsJson(c, 201, { job_id: job.id, job, cron: nameOf(params) });
@@ -97,6 +102,7 @@ export function ojsCronRoutes(engine: Engine): RouteDef[] {
         query: historyQuery,
         summary:
           "The jobs of the schedule's last ticks, newest first (?limit=, default 10); ticks that did not fire and jobs removed by retention are absent",
+        response: fields({ name: z.string(), executions: z.array(openObject), total: z.int() }),
         handler: async (c, { params, query }) => {
           const executions = await cronHistory(svc, nameOf(params), query.limit);
           return ojsJson(c, 200, { name: nameOf(params), executions, total: executions.length });
@@ -112,6 +118,7 @@ export function ojsCronRoutes(engine: Engine): RouteDef[] {
       tag: "cron",
       query: adminPageQuery,
       summary: "Cron schedules by name, paged (?page=&per_page=): items with id, schedule, queue, enabled",
+      response: adminListSchema(openObject),
       handler: async (c, { query }) => {
         const { items, pagination } = pageOf(await engine.listCrons(), adminPage(query, 25));
         return ojsJson(c, 200, { items: items.map(cronItem), pagination });
@@ -125,6 +132,7 @@ export function ojsCronRoutes(engine: Engine): RouteDef[] {
       scope: Scope.Admin,
       tag: "cron",
       summary: "Delete a cron schedule",
+      response: fields({ deleted: z.boolean(), name: z.string(), id: z.string(), cron_job: cronSchema }),
       handler: async (c, { params }) => {
         const v = await engine.deleteCron(params.id);
         return ojsJson(c, 200, { deleted: true, name: v.name, id: v.name, cron_job: v });

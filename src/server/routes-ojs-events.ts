@@ -13,6 +13,7 @@ import { ojsJson } from "./ojs.js";
 import { queryInt } from "./paging.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
+import { eventSchema, fields, openObject } from "./response-schemas.js";
 
 export function ojsEventsListRoute(engine: Engine): RouteDef {
   return defineRoute({
@@ -35,6 +36,7 @@ export function ojsEventsListRoute(engine: Engine): RouteDef {
     }),
     summary:
       "Recent lifecycle events, newest first (?types=a,b&queues=q&limit=n); also as `items` with `pagination.page/per_page/total` for page-numbered clients such as the OJS admin UI",
+    response: fields({ events: z.array(eventSchema), items: z.array(eventSchema), pagination: openObject }),
     handler: async (c, { query }) => {
       const list = (v: string | undefined) =>
         v

@@ -22,6 +22,7 @@ import { defineRoute } from "./route.js";
 import type { BulkAction } from "./routes-ojs-admin-jobs.js";
 import { bulkBodySchema, listTotal, runBulk, searchOf } from "./routes-ojs-admin-jobs.js";
 import { queryInt } from "./paging.js";
+import { bulkResultSchema, fields, jobSchema } from "./response-schemas.js";
 
 export function ojsJobListRoutes(engine: Engine): RouteDef[] {
   const bulk = (action: BulkAction) =>
@@ -33,6 +34,7 @@ export function ojsJobListRoutes(engine: Engine): RouteDef[] {
       summary: `${action === "retry" ? "Retry" : "Cancel"} the jobs listed in job_ids, or (with confirm: true) those a filter matches (as POST /ojs/v1/admin/jobs/bulk/${action})`,
       docBody: bulkBodySchema.partial({ confirm: true }),
       parseBody: (raw) => raw,
+      response: bulkResultSchema,
       handler: async (c, { body }) => {
         const b =
           typeof body === "object" &&
@@ -60,6 +62,7 @@ export function ojsJobListRoutes(engine: Engine): RouteDef[] {
       }),
       summary:
         "Jobs of every queue (or one), newest first, filtered by state and type (the OJS CLI's `jobs`; the Admin API's GET /ojs/v1/admin/jobs pages)",
+      response: fields({ jobs: z.array(jobSchema), total: z.int(), has_more: z.boolean() }),
       handler: async (c, { query }) => {
         const limit = query.limit;
         const s = searchOf(query);

@@ -20,6 +20,7 @@ import { Scope } from "./auth.js";
 import { ojsJson } from "./ojs.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
+import { fields } from "./response-schemas.js";
 
 const reportFields = {
   progress: z.number().optional(),
@@ -66,6 +67,13 @@ export function ojsProgressRoutes(engine: Engine): RouteDef[] {
         "Report a running job's progress (ojs-progress): `progress` 0..1 (clamped) or `percentage` 0..100, " +
         "`message`, `data`; ignored (`accepted: false`) when the job is not active; extends an HTTP lease",
       body: progressRequestSchema,
+      response: fields({
+        job_id: z.string(),
+        state: z.string(),
+        progress: z.unknown(),
+        updated_at: z.unknown(),
+        accepted: z.boolean().exactOptional(),
+      }),
       handler: async (c, { params, body }) =>
         answer(c, await reportProgress(svc, params.id, updateOf(body), body.worker_id)),
     }),
@@ -75,6 +83,13 @@ export function ojsProgressRoutes(engine: Engine): RouteDef[] {
       scope: Scope.Read,
       tag: "jobs",
       summary: "A job's progress in its current attempt; nulls when none was reported",
+      response: fields({
+        job_id: z.string(),
+        state: z.string(),
+        progress: z.unknown(),
+        updated_at: z.unknown(),
+        accepted: z.boolean().exactOptional(),
+      }),
       handler: async (c, { params }) => answer(c, await getProgress(svc, params.id)),
     }),
     defineRoute({
@@ -84,6 +99,13 @@ export function ojsProgressRoutes(engine: Engine): RouteDef[] {
       tag: "workers",
       summary: "Report a running job's progress, the OJS JS SDK's form: `job_id`, `percentage` 0..100",
       body: workerProgressRequestSchema,
+      response: fields({
+        job_id: z.string(),
+        state: z.string(),
+        progress: z.unknown(),
+        updated_at: z.unknown(),
+        accepted: z.boolean().exactOptional(),
+      }),
       handler: async (c, { body }) =>
         answer(c, await reportProgress(svc, body.job_id, updateOf(body), body.worker_id)),
     }),

@@ -13,6 +13,7 @@ import { ojsJson } from "./ojs.js";
 import { queueParam } from "./routes-ojs-admin.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
+import { fields, openObject } from "./response-schemas.js";
 
 /** ojs-backpressure §6.2 (only the `reject` strategy; other values are refused with 422). */
 export const backpressureSchema = z
@@ -47,6 +48,7 @@ export function queueConfigRoutes(engine: Engine): RouteDef[] {
       summary:
         "Set a queue's depth bound (backpressure: max_depth, strategy reject, warning_threshold) and jetjob's per-queue settings",
       body: configSchema,
+      response: fields({ queue: openObject }),
       handler: async (c, { params, body }) => {
         const change: QueueConfigChange = {};
         if (body.backpressure !== undefined) change.backpressure = body.backpressure;

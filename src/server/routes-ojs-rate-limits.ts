@@ -4,6 +4,7 @@
  * partition is the exclusive key `rate:<key>`: its holder is the active job, its line the waiting ones.
  * A key with nothing running or waiting answers its idle state.
  */
+import { z } from "zod";
 import { ErrorCode, ValidationError } from "../core/errors.js";
 import { rateLimitKey, rateLimitKeyOf } from "../core/rate-limit-policy.js";
 import { rateLimitKeySchema } from "../core/schema.js";
@@ -17,6 +18,7 @@ import { adminPage, pageOf } from "./ojs-admin-views.js";
 import { pageOrOffsetQuery, paginate } from "./paging.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
+import { fields, openObject } from "./response-schemas.js";
 
 function partition(key: string, v: ExclusiveKeyView | undefined): Record<string, unknown> {
   const active = v?.holder ? 1 : 0;
@@ -37,6 +39,7 @@ export function rateLimitRoutes(engine: Engine): RouteDef[] {
       tag: "rate-limits",
       summary: "Rate-limit keys with a running or waiting job (one running job per key)",
       query: pageOrOffsetQuery,
+      response: fields({ items: z.array(openObject), pagination: openObject }),
       handler: async (c, { query }) => {
         const items = (await engine.exclusiveKeys({})).flatMap((v) => {
           const key = rateLimitKeyOf(v.key);
@@ -58,6 +61,7 @@ export function rateLimitRoutes(engine: Engine): RouteDef[] {
       scope: Scope.Read,
       tag: "rate-limits",
       summary: "A rate-limit key's state: its running job (limit 1) and how many wait",
+      response: fields({ key: z.string() }),
       handler: async (c, { params }) => {
         const key = params.key;
         if (!rateLimitKeySchema.safeParse(key).success) {

@@ -10,6 +10,7 @@
  *   `GET /ojs/v1/admin/schemas/{type}` and `/versions`, answering the record itself (not wrapped).
  * Changing the registry needs the admin scope: a schema decides which jobs every producer may enqueue.
  */
+import { z } from "zod";
 import { ErrorCode, NotFoundError, ValidationError } from "../core/errors.js";
 import { jobTypePattern } from "../core/schema.js";
 import type { Engine } from "../store/engine.js";
@@ -20,6 +21,7 @@ import { ojsJson } from "./ojs.js";
 import { pageOrOffsetQuery, pageQuery, paginate } from "./paging.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
+import { fields, openObject, paginationSchema, schemaRecordSchema } from "./response-schemas.js";
 
 /** A registered schema as the API shows it (`job_type` is the extension's name for `type`). */
 function schemaView(r: StoredSchema, withSchema = true): Record<string, unknown> {
@@ -75,6 +77,7 @@ export function schemaRoutes(engine: Engine): RouteDef[] {
       tag: "schemas",
       summary: "Registered schemas, by type then newest version first (paged: limit, offset or cursor)",
       query: pageOrOffsetQuery,
+      response: fields({ schemas: z.array(schemaRecordSchema), pagination: paginationSchema }),
       handler: async (c, { query }) => {
         // The SDKs page with page/per_page.
         const limit = query.limit ?? query.per_page;
@@ -96,6 +99,7 @@ export function schemaRoutes(engine: Engine): RouteDef[] {
       summary:
         "Register a schema: {type (or job_type), version (1 or 1.0.0), schema, uri?}; 409 if the version exists",
       parseBody: raw,
+      response: fields({ schema: schemaRecordSchema }),
       handler: async (c, { body }) => {
         const b = (typeof body === "object" && body !== null ? body : {}) as Record<string, unknown>;
         const rec = await reg().register({
@@ -113,6 +117,7 @@ export function schemaRoutes(engine: Engine): RouteDef[] {
       scope: Scope.Read,
       tag: "schemas",
       summary: "A job type's schema versions, newest first (is_latest on the first)",
+      response: fields({ versions: z.array(openObject) }),
       handler: async (c, { params }) =>
         ojsJson(c, 200, versionsView(await reg().versions(typeParam(params.type)))),
     }),
@@ -122,6 +127,7 @@ export function schemaRoutes(engine: Engine): RouteDef[] {
       scope: Scope.Read,
       tag: "schemas",
       summary: "One version of a job type's schema",
+      response: fields({ schema: schemaRecordSchema }),
       handler: async (c, { params }) => {
         const v = parseSchemaVersion(params.version, "version");
         const r = found(await reg().get(typeParam(params.type), v), `${params.type}@${v}`);
@@ -134,6 +140,7 @@ export function schemaRoutes(engine: Engine): RouteDef[] {
       scope: Scope.Read,
       tag: "schemas",
       summary: "A schema by its URI (URL-encoded), or the latest schema of a job type",
+      response: fields({ schema: schemaRecordSchema }),
       handler: async (c, { params }) => {
         const r = found(await byUriOrType(params.key), params.key);
         return ojsJson(c, 200, { schema: schemaView(r) });
@@ -145,6 +152,7 @@ export function schemaRoutes(engine: Engine): RouteDef[] {
       scope: Scope.Admin,
       tag: "schemas",
       summary: "Delete one version of a job type's schema (the previous one becomes the latest)",
+      response: fields({ deleted: z.boolean(), schema: schemaRecordSchema }),
       handler: async (c, { params }) => {
         const r = await reg().remove(typeParam(params.type), parseSchemaVersion(params.version, "version"));
         return ojsJson(c, 200, { deleted: true, schema: schemaView(r, false) });
@@ -156,6 +164,7 @@ export function schemaRoutes(engine: Engine): RouteDef[] {
       scope: Scope.Admin,
       tag: "schemas",
       summary: "Delete a schema by its URI (URL-encoded)",
+      response: fields({ deleted: z.boolean(), schema: schemaRecordSchema }),
       handler: async (c, { params }) => {
         const r = found(await reg().byUri(params.uri), params.uri);
         await reg().remove(r.type, r.version);
@@ -172,6 +181,7 @@ export function schemaRoutes(engine: Engine): RouteDef[] {
       tag: "admin",
       summary: "Registered schemas (as GET /ojs/v1/schemas)",
       query: pageQuery,
+      response: fields({ schemas: z.array(schemaRecordSchema), pagination: paginationSchema }),
       handler: async (c, { query }) => {
         const { page, pagination } = paginate(await reg().list(), query, 50);
         return ojsJson(c, 200, { schemas: page.map((r) => schemaView(r, false)), pagination });
@@ -183,6 +193,7 @@ export function schemaRoutes(engine: Engine): RouteDef[] {
       scope: Scope.Read,
       tag: "admin",
       summary: "A job type's schema versions, newest first; 404 when it has none",
+      response: fields({ versions: z.array(openObject) }),
       handler: async (c, { params }) => {
         const all = await reg().versions(typeParam(params.type));
         if (all.length === 0) throw new NotFoundError("schema", params.type);
@@ -198,6 +209,7 @@ export function schemaRoutes(engine: Engine): RouteDef[] {
       summary: "Register version {version} of a job type's schema: {schema, uri?}; 409 if it exists",
       parseBody: raw,
       bodyOptional: true,
+      response: schemaRecordSchema,
       handler: async (c, { params, body }) => {
         const b = (typeof body === "object" && body !== null ? body : {}) as Record<string, unknown>;
         const rec = await reg().register({
@@ -215,6 +227,7 @@ export function schemaRoutes(engine: Engine): RouteDef[] {
       scope: Scope.Read,
       tag: "admin",
       summary: "One version of a job type's schema",
+      response: schemaRecordSchema,
       handler: async (c, { params }) => {
         const v = parseSchemaVersion(params.version, "version");
         return ojsJson(
@@ -230,6 +243,7 @@ export function schemaRoutes(engine: Engine): RouteDef[] {
       scope: Scope.Read,
       tag: "admin",
       summary: "The latest version of a job type's schema",
+      response: schemaRecordSchema,
       handler: async (c, { params }) =>
         ojsJson(c, 200, schemaView(found(await reg().get(typeParam(params.type)), params.type))),
     }),
@@ -239,6 +253,7 @@ export function schemaRoutes(engine: Engine): RouteDef[] {
       scope: Scope.Admin,
       tag: "admin",
       summary: "Delete one version of a job type's schema",
+      response: schemaRecordSchema.extend({ deleted: z.boolean() }),
       handler: async (c, { params }) => {
         const r = await reg().remove(typeParam(params.type), parseSchemaVersion(params.version, "version"));
         return ojsJson(c, 200, { deleted: true, ...schemaView(r, false) });

@@ -20,6 +20,7 @@ import { beatState, noteHttpWorkerBeat } from "./http-fetchers.js";
 import { ojsJson } from "./ojs.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
+import { fields } from "./response-schemas.js";
 
 const jobIds = z.array(z.string().max(100)).max(10_000);
 
@@ -52,6 +53,12 @@ export function ojsWorkerLifecycleRoutes(engine: Engine): RouteDef[] {
         "A worker's beat with its lifecycle `state` (running, quiet, drain, terminate); a quiet or draining " +
         "worker gets no new jobs from fetch; listed active job ids have their leases extended",
       body: beatRequestSchema,
+      response: fields({
+        acknowledged: z.boolean(),
+        worker_id: z.string(),
+        state: z.string(),
+        server_time: z.string(),
+      }),
       handler: async (c, { body }) => {
         const raw = body.state ?? (body.shutdown === true ? "drain" : "running");
         const state = beatState(raw);
@@ -89,6 +96,16 @@ export function ojsWorkerLifecycleRoutes(engine: Engine): RouteDef[] {
       tag: "workers",
       summary:
         "A worker's registry entry: its lifecycle state and liveness; 200 while running and online, else 503",
+      response: fields({
+        worker_id: z.string(),
+        state: z.string(),
+        status: z.string(),
+        online: z.boolean(),
+        last_seen: z.unknown(),
+        queues: z.unknown(),
+        active_jobs: z.unknown(),
+        via: z.unknown(),
+      }),
       handler: async (c, { params }) => {
         const id = params.id;
         const e = await engine.ctx.buckets.agents.get(queueWorkerKey(id));

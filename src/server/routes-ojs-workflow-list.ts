@@ -15,6 +15,7 @@ import { adminPage, adminPageQuery, adminPagination } from "./ojs-admin-views.js
 import { ojsJson } from "./ojs.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
+import { adminPaginationSchema, fields, workflowBodySchema, workflowSchema } from "./response-schemas.js";
 
 function listItem(v: WorkflowView): Record<string, unknown> {
   const total = v.steps_total ?? v.jobs_total ?? v.job_ids.length;
@@ -42,6 +43,12 @@ export function ojsWorkflowListRoutes(engine: Engine): RouteDef[] {
       tag: "workflows",
       query: listQuery,
       summary: "Workflows, newest first, paged (?page=&per_page= or ?limit=; &state=)",
+      response: fields({
+        items: z.array(workflowSchema),
+        workflows: z.array(workflowSchema),
+        total: z.int(),
+        pagination: adminPaginationSchema,
+      }),
       handler: async (c, { query }) => {
         const p = adminPage(query, 25);
         const r = await listWorkflows(engine.svc, {
@@ -64,6 +71,7 @@ export function ojsWorkflowListRoutes(engine: Engine): RouteDef[] {
       scope: Scope.Write,
       tag: "workflows",
       summary: "Cancel a workflow and its unfinished jobs (as DELETE /ojs/v1/workflows/{id})",
+      response: workflowBodySchema,
       handler: async (c, { params }) => {
         const w = await engine.cancelWorkflow(params.id);
         return ojsJson(c, 200, { ...w, workflow: w });

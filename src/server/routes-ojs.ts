@@ -2,6 +2,7 @@
  * The OJS HTTP binding, jobs and workers: enqueue (single, batch), info, cancel, fetch, ack, nack,
  * heartbeat. Queues, dead letters, cron, workflows and system routes are in routes-ojs-admin.ts.
  */
+import { z } from "zod";
 import type { Context } from "hono";
 
 import { applyTraceContext, parseEnqueueRequest } from "../core/envelope.js";
@@ -23,6 +24,7 @@ import {
   heartbeatRequestSchema,
   nackRequestSchema,
 } from "./schemas.js";
+import { fields, jobBodySchema, jobSchema } from "./response-schemas.js";
 
 export interface OjsRouteDeps {
   engine: Engine;
@@ -45,6 +47,7 @@ export function ojsJobRoutes(d: OjsRouteDeps): RouteDef[] {
       docBody: enqueueRequestSchema,
       parseBody: (raw) => parseEnqueueRequest(raw),
       status: 201,
+      response: fields({ job: jobSchema, warnings: z.array(z.unknown()).exactOptional() }),
       handler: async (c, { body, principal }) => {
         applyTraceContext(body.spec, requestTraceContext(c));
         if (principal) body.spec.createdBy = principal.name;
@@ -70,6 +73,7 @@ export function ojsJobRoutes(d: OjsRouteDeps): RouteDef[] {
       summary: "Enqueue several jobs atomically: all are validated first, then stored",
       body: batchRequestSchema,
       status: 201,
+      response: fields({ jobs: z.array(jobSchema), count: z.int() }),
       handler: async (c, { body, principal }) => {
         const jobs = await engine.enqueueBatch(body.jobs, requestTraceContext(c), principal?.name);
         return ojsJson(c, 201, { jobs, count: jobs.length });
@@ -81,6 +85,7 @@ export function ojsJobRoutes(d: OjsRouteDeps): RouteDef[] {
       scope: Scope.Read,
       tag: "jobs",
       summary: "Get a job (OJS INFO)",
+      response: jobSchema.extend({ job: jobSchema }),
       handler: async (c, { params }) => {
         const job = await engine.get(params.id);
         return ojsJson(c, 200, { ...jobHeadline(job), job });
@@ -92,6 +97,7 @@ export function ojsJobRoutes(d: OjsRouteDeps): RouteDef[] {
       scope: Scope.Write,
       tag: "jobs",
       summary: "Cancel a job (OJS CANCEL); 409 when it already finished",
+      response: jobBodySchema,
       handler: async (c, { params }) => ojsJson(c, 200, { job: await engine.cancel(params.id) }),
     }),
     defineRoute({
@@ -102,6 +108,7 @@ export function ojsJobRoutes(d: OjsRouteDeps): RouteDef[] {
       summary: "Activate a job enqueued with options.pending (OJS ACTIVATE); 409 when it is not pending",
       bodyOptional: true,
       parseBody: (raw) => raw,
+      response: jobBodySchema,
       handler: async (c, { params }) => ojsJson(c, 200, { job: await engine.activate(params.id) }),
     }),
     defineRoute({
@@ -111,6 +118,7 @@ export function ojsJobRoutes(d: OjsRouteDeps): RouteDef[] {
       tag: "workers",
       summary: "Claim up to `count` available jobs from the listed queues, in order",
       body: fetchRequestSchema,
+      response: fields({ jobs: z.array(jobSchema), job: jobSchema.exactOptional() }),
       handler: async (c, { body }) => {
         const req = {
           queues: body.queues,
@@ -133,6 +141,14 @@ export function ojsJobRoutes(d: OjsRouteDeps): RouteDef[] {
       tag: "workers",
       summary: "Report success of an active job (OJS ACK)",
       body: ackRequestSchema,
+      response: fields({
+        acknowledged: z.boolean(),
+        id: z.string(),
+        job_id: z.string(),
+        state: z.string(),
+        completed_at: z.string(),
+        job: jobSchema,
+      }),
       handler: async (c, { body }) =>
         ojsJson(c, 200, await engine.ack(body.job_id, body.result, body.worker_id)),
     }),
@@ -143,6 +159,7 @@ export function ojsJobRoutes(d: OjsRouteDeps): RouteDef[] {
       tag: "workers",
       summary: "Report failure of an active job (OJS FAIL); retried or discarded per its retry policy",
       body: nackRequestSchema,
+      response: fields({ id: z.string(), job_id: z.string(), state: z.string() }),
       handler: async (c, { body }) => {
         const req: Parameters<Engine["nack"]>[1] = {};
         if (body.error !== undefined) req.error = body.error;
@@ -158,6 +175,12 @@ export function ojsJobRoutes(d: OjsRouteDeps): RouteDef[] {
       tag: "workers",
       summary: "Extend the visibility timeout of a worker's active jobs",
       body: heartbeatRequestSchema,
+      response: fields({
+        state: z.string(),
+        directive: z.unknown().exactOptional(),
+        jobs_extended: z.unknown().exactOptional(),
+        server_time: z.string(),
+      }),
       handler: async (c, { body }) => {
         const ids = new Set<string>();
         if (Array.isArray(body.active_jobs)) for (const id of body.active_jobs) ids.add(id);

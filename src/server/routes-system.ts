@@ -6,6 +6,7 @@
 import { z } from "zod";
 
 import { Scope } from "./auth.js";
+import { health, ready } from "./health.js";
 import { renderDocsPage } from "./docs-page.js";
 import { prefersHtml, renderErrorsPage } from "./errors-page.js";
 import type { Metrics } from "./metrics.js";
@@ -15,7 +16,6 @@ import type { OpenApiDocument } from "./openapi-types.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
 import type { OjsRouteDeps } from "./routes-ojs.js";
-import { health, ready } from "./routes-ojs-admin.js";
 import { healthResponseSchema, readyResponseSchema } from "./response-schemas.js";
 
 const errorCatalogSchema = z.object({
@@ -40,7 +40,7 @@ export function systemRoutes(d: SystemRouteDeps): RouteDef[] {
       tag: "system",
       summary: "Liveness and the state of NATS/JetStream, for load balancers and clients",
       response: healthResponseSchema,
-      handler: (c) => health(c, { ...d, enableReset: false }),
+      handler: (c) => health(c, d),
     }),
     defineRoute({
       method: "GET",
@@ -50,7 +50,7 @@ export function systemRoutes(d: SystemRouteDeps): RouteDef[] {
       summary: "Readiness: 200 when new jobs can be stored now, else 503 with the reasons",
       response: readyResponseSchema,
       // The same answer as /ojs/v1/ready (ojs-observability).
-      handler: (c) => ready(c, { ...d, enableReset: false }),
+      handler: (c) => ready(c, d),
     }),
     ...(metrics
       ? [

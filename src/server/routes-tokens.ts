@@ -10,6 +10,7 @@ import { ojsJson } from "./ojs.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
 import type { TokenStore } from "./tokens.js";
+import { fields, openObject } from "./response-schemas.js";
 
 const createSchema = z
   .object({
@@ -29,6 +30,7 @@ export function tokenRoutes(tokens: TokenStore): RouteDef[] {
       status: 201,
       summary: "Create an API token (shown once in the answer); usable on every API server at once",
       body: createSchema,
+      response: fields({ token: z.string() }),
       handler: async (c, { body }) => {
         const { token, view } = await tokens.create({
           name: body.name,
@@ -45,6 +47,7 @@ export function tokenRoutes(tokens: TokenStore): RouteDef[] {
       scope: Scope.Admin,
       tag: "tokens",
       summary: "Tokens created at run time (never the tokens themselves); start-up tokens are not listed",
+      response: fields({ tokens: z.array(openObject) }),
       handler: (c) => ojsJson(c, 200, { tokens: tokens.list() }),
     }),
     defineRoute({
@@ -53,6 +56,7 @@ export function tokenRoutes(tokens: TokenStore): RouteDef[] {
       scope: Scope.Admin,
       tag: "tokens",
       summary: "Revoke a run-time token by id or name: refused (401) on every API server from then on",
+      response: fields({ revoked: z.unknown() }),
       handler: async (c, { params }) => ojsJson(c, 200, { revoked: await tokens.revoke(params.id) }),
     }),
   ];

@@ -14,7 +14,12 @@ import type { App } from "../../src/server/app.js";
 import { createApp } from "../../src/server/app.js";
 import { createAuthenticator } from "../../src/server/auth.js";
 import { escapeHtml, renderDocsPage } from "../../src/server/docs-page.js";
-import type { OpenApiDocument, OpenApiMethod, OpenApiOperation } from "../../src/server/openapi-types.js";
+import type {
+  JsonSchema,
+  OpenApiDocument,
+  OpenApiMethod,
+  OpenApiOperation,
+} from "../../src/server/openapi-types.js";
 import { buildOpenApi, operationIdFor } from "../../src/server/openapi.js";
 import type { RouteDef } from "../../src/server/route.js";
 import type { Engine } from "../../src/store/engine.js";
@@ -85,6 +90,26 @@ describe("OpenAPI document", () => {
       keys.filter((k, i) => keys.indexOf(k) !== i),
       [],
     );
+  });
+
+  it("declares a response schema on every route, documented as the success response", () => {
+    const missing = app.routes
+      .filter((r) => r.response === undefined && r.queryToken !== true && r.status !== 204)
+      .map((r) => `${r.method} ${r.path}`);
+    assert.deepEqual(missing, [], "routes without a response schema");
+    for (const { key, op } of operations(doc)) {
+      const [status, ok] = Object.entries(op.responses).find(([code]) => code.startsWith("2"))!;
+      if (status === "204") continue;
+      assert.ok(ok && "content" in ok && ok.content, `${key} ${status}: no content`);
+      for (const media of Object.values(ok.content)) {
+        const ref = "$ref" in media.schema ? String(media.schema.$ref) : undefined;
+        const body = (ref === undefined ? media.schema : doc.components.schemas[ref.split("/").pop()!]) as
+          JsonSchema | undefined;
+        // A JSON body names its fields; text (and the OpenAPI document itself) is a string or free.
+        const named = body?.properties !== undefined || body?.type === "string";
+        assert.ok(named || key === "GET /openapi.json", `${key}: the body's fields are not documented`);
+      }
+    }
   });
 
   it("gives every operation a unique, stable operationId, a tag, a summary and its scope", () => {
