@@ -15,7 +15,6 @@ import type { StreamReader } from "../nats/reader.js";
 import { createStreamReader } from "../nats/reader.js";
 import type { StoreContext } from "../store/context.js";
 import { createStoreContext } from "../store/context.js";
-import { isStreamNotFound } from "../store/provision.js";
 import type { ResolvedTopology, TopologyOptions } from "../store/topology.js";
 import { resolveTopology, Subjects } from "../store/topology.js";
 
@@ -47,14 +46,19 @@ export async function createAgentContext(
       kvm.open(topology.buckets.agents),
       kvm.open(topology.buckets.fleet),
     ]);
+    // `open` does not look: ask for the buckets' streams (an agent identity may read these two).
+    await Promise.all([agents.status(), fleet.status()]);
   } catch (err) {
-    // No server has created the store yet: an agent with full NATS rights (the deployment's shared
-    // login) creates it, as before identities; one with its own identity cannot and says so.
-    if (!isStreamNotFound(err)) throw err;
-    const ctx = await createStoreContext(nc, {
-      ...(topologyOptions === undefined ? {} : { topology: topologyOptions }),
-    });
-    return ctx;
+    // No server has created the store yet (the client reports a missing bucket in more than one
+    // way): an agent with full NATS rights (the deployment's shared login) creates it, as before
+    // identities; one with its own identity cannot, and gets the first error.
+    try {
+      return await createStoreContext(nc, {
+        ...(topologyOptions === undefined ? {} : { topology: topologyOptions }),
+      });
+    } catch {
+      throw err;
+    }
   }
   const inbox = createSharedInbox(nc);
   return {
