@@ -185,7 +185,9 @@ describe("exclusive keys", () => {
     // The key is handed on in the background after the ack: wait until a no longer holds it.
     const key = await waitFor(
       async () =>
-        (await engine.exclusiveKeys({ queue: "xe" })).find((k) => k.holder !== null && k.holder.job_id !== a.id),
+        (await engine.exclusiveKeys({ queue: "xe" })).find(
+          (k) => k.holder !== null && k.holder.job_id !== a.id,
+        ),
       { what: "the key to have a new holder" },
     );
     assert.equal(key.holder?.job_id, c.id, "the expired job never takes the key");
