@@ -14,7 +14,7 @@ import { createController } from "../../src/fleet/controller.js";
 import { getFleetJob } from "../../src/fleet/jobs.js";
 import { connectNats } from "../../src/nats/connect.js";
 import { startNatsServer } from "../../src/natsd/index.js";
-import { createStoreContext } from "../../src/store/context.js";
+import { createStoreContext } from "../../src/store/infra/context.js";
 import type { Spread } from "../lib/report.js";
 import { fmt, printTable, spread, writeResult } from "../lib/report.js";
 

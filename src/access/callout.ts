@@ -20,8 +20,8 @@ import { decode, encodeAuthorizationResponse, encodeUser } from "@nats-io/jwt";
 
 import type { Logger } from "../core/logger.js";
 import { silentLogger } from "../core/logger.js";
-import type { ResolvedTopology } from "../store/topology.js";
-import { keyFromToken } from "../store/topology.js";
+import type { ResolvedTopology } from "../store/infra/topology.js";
+import { keyFromToken } from "../store/infra/topology.js";
 import type { IdentityStore } from "./identities.js";
 import {
   AGENT_USER_PREFIX,

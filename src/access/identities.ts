@@ -15,8 +15,8 @@ import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 
 import { ConflictError, NotFoundError, ValidationError } from "../core/errors.js";
-import type { ResolvedTopology } from "../store/topology.js";
-import { hostToken } from "../store/topology.js";
+import type { ResolvedTopology } from "../store/infra/topology.js";
+import { hostToken } from "../store/infra/topology.js";
 
 export const IdentityState = {
   Pending: "pending",

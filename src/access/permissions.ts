@@ -13,8 +13,8 @@
  *   never another connection's replies.
  * It cannot create, purge or delete streams, consumers or buckets, nor read other subjects.
  */
-import { hostToken } from "../store/topology.js";
-import type { ResolvedTopology } from "../store/topology.js";
+import { hostToken } from "../store/infra/topology.js";
+import type { ResolvedTopology } from "../store/infra/topology.js";
 
 export interface SubjectPermissions {
   pub: string[];

@@ -13,10 +13,10 @@ import type { Publisher } from "../nats/publisher.js";
 import { createPublisher } from "../nats/publisher.js";
 import type { StreamReader } from "../nats/reader.js";
 import { createStreamReader } from "../nats/reader.js";
-import type { StoreContext } from "../store/context.js";
-import { createStoreContext } from "../store/context.js";
-import type { ResolvedTopology, TopologyOptions } from "../store/topology.js";
-import { resolveTopology, Subjects } from "../store/topology.js";
+import type { StoreContext } from "../store/infra/context.js";
+import { createStoreContext } from "../store/infra/context.js";
+import type { ResolvedTopology, TopologyOptions } from "../store/infra/topology.js";
+import { resolveTopology, Subjects } from "../store/infra/topology.js";
 
 export interface AgentContext {
   nc: NatsConnection;

@@ -3,7 +3,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 
 import type { Logger } from "../core/logger.js";
 import type { ConnectOptions } from "../nats/connect.js";
-import type { TopologyOptions } from "../store/topology.js";
+import type { TopologyOptions } from "../store/infra/topology.js";
 import type { AgentTimings } from "../fleet/options.js";
 import type { OperationKind } from "../fleet/types.js";
 import type { AgentOpsConfig } from "./ops/index.js";

@@ -11,7 +11,7 @@ import type { IdentityView } from "../access/identities.js";
 import { IdentityState, identityStore, openIdentities } from "../access/identities.js";
 import { ValidationError } from "../core/errors.js";
 import { connectNats } from "../nats/connect.js";
-import { resolveTopology } from "../store/topology.js";
+import { resolveTopology } from "../store/infra/topology.js";
 import type { Runner } from "./client-flags.js";
 import { durationFlag } from "./client-flags.js";
 import { dataDirOf, readEndpoints } from "./endpoints.js";

@@ -18,8 +18,8 @@ import { inboxPrefixFor } from "../access/permissions.js";
 import { connectSystem } from "../access/system.js";
 import type { Logger } from "../core/logger.js";
 import type { ConnectOptions } from "../nats/connect.js";
-import type { TopologyOptions } from "../store/topology.js";
-import { resolveTopology } from "../store/topology.js";
+import type { TopologyOptions } from "../store/infra/topology.js";
+import { resolveTopology } from "../store/infra/topology.js";
 
 export const LOCAL_AGENT_SECRET_FILE = "agent.secret";
 

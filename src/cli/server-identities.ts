@@ -17,8 +17,8 @@ import { loadOrCreateIssuer, readIssuer } from "../access/issuer.js";
 import { connectSystem } from "../access/system.js";
 import { ValidationError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
-import type { TopologyOptions } from "../store/topology.js";
-import { resolveTopology } from "../store/topology.js";
+import type { TopologyOptions } from "../store/infra/topology.js";
+import { resolveTopology } from "../store/infra/topology.js";
 import type { Runner } from "./client-flags.js";
 import { calloutConfig, NATS_SYSTEM_USER, NATS_USER } from "./nats-access.js";
 

@@ -15,7 +15,7 @@ import { createAuthenticator, generateToken } from "../server/auth.js";
 import { runApiServer } from "../server/run.js";
 import { checkPortFree, lockDataDir } from "./start-lock.js";
 import type { RetentionDefaults } from "../core/storage-options.js";
-import type { TopologyOptions } from "../store/topology.js";
+import type { TopologyOptions } from "../store/infra/topology.js";
 import { natsAccess } from "./nats-access.js";
 import type { LocalIdentities } from "./local-identities.js";
 import { startLocalIdentities } from "./local-identities.js";

@@ -7,7 +7,7 @@ import { InvalidArgumentError } from "commander";
 
 import type { RetentionDefaults } from "../core/storage-options.js";
 import { parseDurationText } from "../core/storage-options.js";
-import type { TopologyOptions } from "../store/topology.js";
+import type { TopologyOptions } from "../store/infra/topology.js";
 
 export interface StorageFlags {
   retainCompleted?: number;

@@ -2,15 +2,15 @@
  * The operations behind the client SDK, as one interface with two implementations: over the HTTP API
  * and straight over NATS (the same store functions the API server calls).
  */
-import type { CronView as CronInfo } from "../store/cron.js";
-import type { ExclusiveKeyView as ExclusiveKeyInfo } from "../store/exclusive-view.js";
-import type { LockGrant as LockGrantInfo, LockView as LockInfo } from "../store/locks.js";
-import type { BackpressureWire, QueueConfigView as QueueConfig } from "../store/queue-config.js";
-import type { QueueDeleted } from "../store/queue-delete.js";
+import type { CronView as CronInfo } from "../store/features/cron.js";
+import type { ExclusiveKeyView as ExclusiveKeyInfo } from "../store/features/exclusive-view.js";
+import type { LockGrant as LockGrantInfo, LockView as LockInfo } from "../store/features/locks.js";
+import type { BackpressureWire, QueueConfigView as QueueConfig } from "../store/queues/queue-config.js";
+import type { QueueDeleted } from "../store/queues/queue-delete.js";
 import type { StorageReport as StorageInfo } from "../store/retention/report.js";
-import type { QueueStats } from "../store/stats.js";
+import type { QueueStats } from "../store/queues/stats.js";
 import type { QueueRetentionWire } from "../core/storage-options.js";
-import type { WorkflowView as WorkflowInfo } from "../store/workflow-record.js";
+import type { WorkflowView as WorkflowInfo } from "../store/workflows/workflow-record.js";
 import type { Job } from "./types.js";
 
 /** Wire shapes shared with the server: the server's own view types, so the two cannot drift. */

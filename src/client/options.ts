@@ -4,7 +4,7 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 
 import type { ConnectOptions } from "../nats/connect.js";
-import type { TopologyOptions } from "../store/topology.js";
+import type { TopologyOptions } from "../store/infra/topology.js";
 
 export interface ClientOptions {
   /** API base URL, e.g. `http://127.0.0.1:8080` (HTTP transport). */

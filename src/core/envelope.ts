@@ -75,7 +75,7 @@ export interface JobSpec {
   pending?: boolean;
   /** Who enqueued it: the API token's name (HTTP door); shown as `created_by`. */
   createdBy?: string;
-  /** Exclusive key: at most one job per key is active at a time, in enqueue order (see store/exclusive.ts). */
+  /** Exclusive key: at most one job per key is active at a time, in enqueue order (see store/features/exclusive.ts). */
   xkey?: string;
   /** Set for jobs of a workflow: which workflow, and which step/job/callback of it. */
   workflow?: { id: string; idx: number; role: "step" | "job" | "callback" };
@@ -228,7 +228,7 @@ export function normalizeEnqueue(req: EnqueueRequest, nowMs: number): Normalized
 
 /**
  * The due time of pending jobs' delay segments: never reached (the promoter skips pending jobs in any
- * case); activation moves the job on (store/activate.ts).
+ * case); activation moves the job on (store/segments/activate.ts).
  */
 export const PENDING_DUE_MS = Date.UTC(9999, 0, 1);
 

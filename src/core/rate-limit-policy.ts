@@ -1,7 +1,7 @@
 /**
  * Per-job rate limits (ojs-rate-limiting §6, `options.rate_limit` with a `key`), mapped onto what
  * jetjob enforces for every door at once: a concurrency of one job per key is an exclusive key
- * (`rate:<key>`, store/exclusive.ts): the key's jobs run one at a time, in enqueue order, across all
+ * (`rate:<key>`, store/features/exclusive.ts): the key's jobs run one at a time, in enqueue order, across all
  * workers and API servers, released on any final outcome and repaired after crashes. Everything
  * else is refused (422 `unsupported`) rather than accepted and not enforced: concurrency above one
  * (exclusive keys have one holder), windows and throttles per key (jetjob limits rates per queue:

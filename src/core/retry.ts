@@ -101,7 +101,7 @@ export function checkErrorPattern(pattern: string): string | undefined {
 
 /**
  * The one rule for whether a failed attempt is retried: attempts are left and the error may be
- * retried. Used wherever a failure is decided or shown (store/moves.ts, store/view.ts).
+ * retried. Used wherever a failure is decided or shown (store/segments/moves.ts, store/jobs/view.ts).
  */
 export function willRetry(policy: RetryPolicy, attempt: number, err: ReportedError): boolean {
   return attempt < policy.maxAttempts && isRetryableError(policy, err);

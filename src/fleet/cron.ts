@@ -1,5 +1,5 @@
 /**
- * Scheduled fleet jobs: the fleet side of cron (store/cron.ts). A schedule whose job template has a
+ * Scheduled fleet jobs: the fleet side of cron (store/features/cron.ts). A schedule whose job template has a
  * `target` creates a targeted job at each tick. The store cannot import the fleet, so the API server
  * hands it this {@link CronFleet}: templates are checked with the same rules as `POST /api/v1/jobs`
  * (fleet/request.ts), and a tick's job is created through the controller with the id cron derived
@@ -7,8 +7,8 @@
  * tick gets `duplicate` and dispatches nothing.
  */
 import { ErrorCode, isJetjobError, JetjobError } from "../core/errors.js";
-import type { CronFleet } from "../store/cron.js";
-import { fastKv } from "../store/kvfast.js";
+import type { CronFleet } from "../store/features/cron.js";
+import { fastKv } from "../store/infra/kvfast.js";
 import type { Controller } from "./controller.js";
 import { createRequestOf, parseFleetTemplate } from "./request.js";
 import type { FleetRecord } from "./types.js";

@@ -4,16 +4,16 @@
  * compare-and-set on the record, so the owner notices it and stops.
  */
 import { ConflictError, ErrorCode, JetjobError, NotFoundError, ValidationError } from "../core/errors.js";
-import { WrongSequenceError } from "../store/kvfast.js";
-import { hostToken } from "../store/topology.js";
+import { WrongSequenceError } from "../store/infra/kvfast.js";
+import { hostToken } from "../store/infra/topology.js";
 import type { Controller } from "./controller.js";
 import { isFleetId } from "./ids.js";
 import { countHosts, eventView, foldRecord, hostView } from "./fold.js";
 import { appendEvent, purgeTimeline, readTimeline } from "./timeline.js";
 import type { FleetJobView, FleetRecord, FleetStatus, HostState } from "./types.js";
 import { terminalHostStates } from "./types.js";
-import { fastKv } from "../store/kvfast.js";
-import { eraseKey } from "../store/kvjson.js";
+import { fastKv } from "../store/infra/kvfast.js";
+import { eraseKey } from "../store/infra/kvjson.js";
 import { scheduleFleetRemoval } from "../store/retention/fleet.js";
 
 const enc = new TextEncoder();

@@ -6,9 +6,9 @@
  * taken over more than `reclaimCap` times is finished as failed instead. Nothing is taken over while
  * the registry cannot be read: an unreadable registry never reads as "everyone is dead".
  */
-import type { StoreContext } from "../store/context.js";
-import type { FastKv } from "../store/kvfast.js";
-import { WrongSequenceError } from "../store/kvfast.js";
+import type { StoreContext } from "../store/infra/context.js";
+import type { FastKv } from "../store/infra/kvfast.js";
+import { WrongSequenceError } from "../store/infra/kvfast.js";
 import { scheduleFleetRemoval } from "../store/retention/fleet.js";
 import type { FleetTimings } from "./options.js";
 import type { RegistryView } from "./registry.js";

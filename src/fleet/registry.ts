@@ -8,10 +8,10 @@
 import type { ArgsSchema } from "./args.js";
 import type { KV, KvEntry } from "@nats-io/kv";
 
-import type { StoreContext } from "../store/context.js";
+import type { StoreContext } from "../store/infra/context.js";
 import type { QueueWorkerEntry } from "../worker/presence.js";
 import { QUEUE_WORKER_PREFIX, decodeQueueWorker } from "../worker/presence.js";
-import { hostToken } from "../store/topology.js";
+import { hostToken } from "../store/infra/topology.js";
 import type { TargetCandidate } from "./target/index.js";
 import { isAlive, fleetDefaults } from "./options.js";
 import type { OperationKind } from "./types.js";

@@ -7,10 +7,10 @@
  */
 import { ErrorCode, JetjobError } from "../core/errors.js";
 import { WrongSequenceError } from "../nats/publisher.js";
-import type { StoreContext } from "../store/context.js";
-import type { FastKv } from "../store/kvfast.js";
+import type { StoreContext } from "../store/infra/context.js";
+import type { FastKv } from "../store/infra/kvfast.js";
 import { scheduleFleetRemoval } from "../store/retention/fleet.js";
-import { hostToken } from "../store/topology.js";
+import { hostToken } from "../store/infra/topology.js";
 import type { HostFold } from "./fold.js";
 import { allTerminal, applyEvent, countHosts, finalStatus, newHostFolds } from "./fold.js";
 import type { FleetTimings } from "./options.js";

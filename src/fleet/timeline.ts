@@ -6,8 +6,8 @@
 import type { ConsumerMessages } from "@nats-io/jetstream";
 import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
 
-import type { StoreContext } from "../store/context.js";
-import { CONTROLLER_TOKEN, hostToken } from "../store/topology.js";
+import type { StoreContext } from "../store/infra/context.js";
+import { CONTROLLER_TOKEN, hostToken } from "../store/infra/topology.js";
 import type { TimelineEvent } from "./types.js";
 
 const enc = new TextEncoder();

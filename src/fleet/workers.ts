@@ -4,8 +4,8 @@
  * agent (`w.<host token>` in the fleet bucket) that the agent watches; it survives agent restarts.
  */
 import { ConflictError, NotFoundError } from "../core/errors.js";
-import { casUpdate, getJson } from "../store/kvjson.js";
-import { hostToken } from "../store/topology.js";
+import { casUpdate, getJson } from "../store/infra/kvjson.js";
+import { hostToken } from "../store/infra/topology.js";
 import type { Controller } from "./controller.js";
 import type { AgentView } from "./registry.js";
 import { agentAlive, agentKey, agentView } from "./registry.js";

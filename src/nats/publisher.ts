@@ -51,7 +51,7 @@ export function isStorageFullCode(errCode: number | undefined): boolean {
   return errCode === JS_INSUFFICIENT_RESOURCES || errCode === JS_STORAGE_RESOURCES_EXCEEDED;
 }
 
-/** What the storage guard (store/storage-guard.ts) learns from writes. */
+/** What the storage guard (store/infra/storage-guard.ts) learns from writes. */
 export interface WriteObserver {
   /** A message of about `bytes` (payload, subject and per-message overhead) was stored. */
   written(bytes: number): void;

@@ -3,7 +3,7 @@
  * free space *at start*, which counts data it already stored against it: restarted on a disk its
  * data fills half of, it could find itself full at once. `jetjob start` gives it an explicit
  * `max_file_store` instead: what is stored already plus 75% of what is free, so the limit is the
- * same on every start and jetjob knows it (store/storage-guard.ts refuses new jobs before it is hit).
+ * same on every start and jetjob knows it (store/infra/storage-guard.ts refuses new jobs before it is hit).
  */
 import { mkdirSync, readdirSync, statfsSync, statSync } from "node:fs";
 import { join } from "node:path";

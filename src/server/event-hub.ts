@@ -11,9 +11,9 @@
  */
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 
-import type { StoreContext } from "../store/context.js";
-import type { JobEvent } from "../store/events.js";
-import { decodeEvents, toEventView } from "../store/events.js";
+import type { StoreContext } from "../store/infra/context.js";
+import type { JobEvent } from "../store/jobs/events.js";
+import { decodeEvents, toEventView } from "../store/jobs/events.js";
 
 /** An event as an SSE frame (`id:`, `event:` and `data:`), made once per event and shared. */
 export interface SseFrame {

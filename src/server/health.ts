@@ -8,7 +8,7 @@ import type { Controller } from "../fleet/controller.js";
 import type { WorkerView } from "../fleet/workers.js";
 import { listAllWorkers } from "../fleet/workers.js";
 import type { Engine } from "../store/engine.js";
-import type { StorageStatus } from "../store/storage-guard.js";
+import type { StorageStatus } from "../store/infra/storage-guard.js";
 import { ojsJson } from "./ojs.js";
 
 export interface HealthDeps {

@@ -11,10 +11,10 @@ import { Counter, Histogram } from "prom-client";
 
 import { decodeEvent } from "../fleet/timeline.js";
 import type { FleetStatus, HostState } from "../fleet/types.js";
-import type { StoreContext } from "../store/context.js";
-import type { JobEvent } from "../store/events.js";
-import { decodeEvents, EventType } from "../store/events.js";
-import { CONTROLLER_TOKEN } from "../store/topology.js";
+import type { StoreContext } from "../store/infra/context.js";
+import type { JobEvent } from "../store/jobs/events.js";
+import { decodeEvents, EventType } from "../store/jobs/events.js";
+import { CONTROLLER_TOKEN } from "../store/infra/topology.js";
 
 /** From a millisecond handler to an hour-long one. */
 export const JOB_SECONDS_BUCKETS = [

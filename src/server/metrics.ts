@@ -23,7 +23,7 @@ import type { AgentState } from "../fleet/registry.js";
 import { agentAlive } from "../fleet/registry.js";
 import { consumersByQueue } from "../worker/presence.js";
 import type { Engine } from "../store/engine.js";
-import type { QueueStats } from "../store/stats.js";
+import type { QueueStats } from "../store/queues/stats.js";
 import { startEventMetrics } from "./metrics-events.js";
 
 export interface MetricsOptions {
@@ -226,7 +226,7 @@ function routeOf(c: Parameters<MiddlewareHandler>[0]): string {
 }
 
 /**
- * Queue statistics for a scrape: read in bulk (store/stats.ts `allQueueStats`), reused for
+ * Queue statistics for a scrape: read in bulk (store/queues/stats.ts `allQueueStats`), reused for
  * `statsCacheMs`, and one load at a time however many scrapes (and gauges) ask.
  */
 function queueStatsCache(o: MetricsOptions, onError: (err: unknown) => void): () => Promise<QueueStats[]> {

@@ -1,7 +1,7 @@
 /**
  * Finding jobs for the OJS Admin API's job list and bulk operations, across one queue or all of
  * them, with the admin filters (state, type, created since/until). It reads through the engine's
- * per-queue listing (store/list.ts, newest first, bounded work per page), so it adds no store logic:
+ * per-queue listing (store/jobs/list.ts, newest first, bounded work per page), so it adds no store logic:
  * each queue is read only as far as the page asked for needs, and the queues are merged newest first.
  *
  * The work is bounded: at most {@link MAX_QUEUES} queues and {@link MAX_LIST_PAGES} listing pages per
@@ -9,14 +9,14 @@
  */
 import type { JobState } from "../core/states.js";
 import type { Engine } from "../store/engine.js";
-import type { JobView } from "../store/view.js";
-import type { QueueStats } from "../store/stats.js";
+import type { JobView } from "../store/jobs/view.js";
+import type { QueueStats } from "../store/queues/stats.js";
 import type { JobMatch } from "./ojs-admin-views.js";
 import { countsOf, hasMatch, matchesJob } from "./ojs-admin-views.js";
 
 /** Queues one search reads at most (the first by name). */
 export const MAX_QUEUES = 500;
-/** Listing pages (each up to 500 jobs, store/list.ts) read per queue at most. */
+/** Listing pages (each up to 500 jobs, store/jobs/list.ts) read per queue at most. */
 export const MAX_LIST_PAGES = 40;
 /** Queues read at once. */
 const QUEUES_IN_FLIGHT = 8;

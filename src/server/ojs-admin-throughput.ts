@@ -1,6 +1,6 @@
 /**
  * Throughput and latency for the OJS Admin API's statistics (ojs-admin-api §10), counted from the
- * lifecycle events stored in the events stream (store/events.ts; kept 24 h and 64 MiB by default), so
+ * lifecycle events stored in the events stream (store/jobs/events.ts; kept 24 h and 64 MiB by default), so
  * every API server answers the same and nothing is counted on the hot path. Per bucket of time:
  * - `enqueued`: `job.enqueued` events;
  * - `completed`: `job.completed`; `failed`: `job.failed` (every failed attempt);
@@ -14,8 +14,8 @@
  */
 import { scanMessages } from "../nats/scan.js";
 import type { Engine } from "../store/engine.js";
-import type { JobEvent } from "../store/events.js";
-import { decodeEvents, EventType } from "../store/events.js";
+import type { JobEvent } from "../store/jobs/events.js";
+import { decodeEvents, EventType } from "../store/jobs/events.js";
 
 /** Stored event batches one statistics read decodes at most. */
 export const EVENT_BATCHES_MAX = 20_000;

@@ -9,8 +9,8 @@ import { z } from "zod";
 import { ValidationError } from "../core/errors.js";
 import { allJobStates } from "../core/states.js";
 import type { JobState } from "../core/states.js";
-import type { QueueStats } from "../store/stats.js";
-import type { JobView } from "../store/view.js";
+import type { QueueStats } from "../store/queues/stats.js";
+import type { JobView } from "../store/jobs/view.js";
 import { queryInt } from "./paging.js";
 
 /** Query of the admin lists (ojs-admin-api §7.1): 1-based `page`, `per_page` (max 100); `limit` as its alias. */

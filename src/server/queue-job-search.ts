@@ -3,18 +3,18 @@
  * (exact, or a prefix ending in `*`), by the start of the id, and by text found in the args or the
  * error (the last one and the history: message, type, code), case-insensitive.
  *
- * It reads the queue's listing (store/list.ts, newest first, in the asked state) and keeps what
+ * It reads the queue's listing (store/jobs/list.ts, newest first, in the asked state) and keeps what
  * matches, reading at most {@link SEARCH_MAX_JOBS} jobs per request, so a search over a huge queue
  * costs a bounded amount. The answer says how many jobs were read (`searched`) and, when it stopped
  * before the end, gives the cursor to search the next ones: a page never claims more than it looked at.
  */
 import type { JobState } from "../core/states.js";
 import type { Engine } from "../store/engine.js";
-import type { JobView } from "../store/view.js";
+import type { JobView } from "../store/jobs/view.js";
 
 /** Jobs one search request reads at most. */
 export const SEARCH_MAX_JOBS = 5000;
-/** The listing's largest page (store/list.ts). */
+/** The listing's largest page (store/jobs/list.ts). */
 const PAGE = 500;
 /**
  * Listing pages one request reads at most: a listing in a rare state can return few jobs per page

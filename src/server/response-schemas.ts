@@ -1,17 +1,17 @@
 /**
  * The success bodies of the API, as zod schemas for the OpenAPI document (route.ts `response`).
- * They describe what the views build (store/view.ts, store/stats.ts, the route handlers); they do not
+ * They describe what the views build (store/jobs/view.ts, store/queues/stats.ts, the route handlers); they do not
  * build or check answers, so a response is exactly what its handler sends. Objects are loose: views
  * echo unknown request fields (a job's extension fields) and add fields over time.
  */
 import { z } from "zod";
 
 import { allJobStates } from "../core/states.js";
-import type { QueueStats } from "../store/stats.js";
+import type { QueueStats } from "../store/queues/stats.js";
 
 const time = z.string().describe("RFC 3339 time");
 
-/** An error of an attempt (store/view.ts `errorView`). */
+/** An error of an attempt (store/jobs/view.ts `errorView`). */
 export const jobErrorSchema = z
   .looseObject({
     code: z.string(),
@@ -24,7 +24,7 @@ export const jobErrorSchema = z
   })
   .meta({ title: "JobError" });
 
-/** The OJS job object (store/view.ts `buildJobView`); unset fields are omitted. */
+/** The OJS job object (store/jobs/view.ts `buildJobView`); unset fields are omitted. */
 export const jobSchema = z
   .looseObject({
     id: z.string(),
@@ -69,7 +69,7 @@ export const jobSchema = z
 /** `{ job }`: the answer of most single-job operations. */
 export const jobBodySchema = z.object({ job: jobSchema });
 
-/** A queue's counts (store/stats.ts `QueueStats`). */
+/** A queue's counts (store/queues/stats.ts `QueueStats`). */
 export const queueStatsSchema = z
   .object({
     name: z.string(),
@@ -158,7 +158,7 @@ export const readyResponseSchema = z.object({
   storage: storageSchema.exactOptional(),
 });
 
-/** A cron schedule (store/cron.ts `CronView`). */
+/** A cron schedule (store/features/cron.ts `CronView`). */
 export const cronSchema = z
   .looseObject({
     name: z.string(),
@@ -176,7 +176,7 @@ export const cronSchema = z
   })
   .meta({ title: "Cron" });
 
-/** A workflow (store/workflow-record.ts `WorkflowView`). */
+/** A workflow (store/workflows/workflow-record.ts `WorkflowView`). */
 export const workflowSchema = z
   .looseObject({
     id: z.string(),
@@ -193,7 +193,7 @@ export const workflowSchema = z
 /** A workflow at the top level and again as `workflow` (routes-ojs-admin.ts `workflowBody`). */
 export const workflowBodySchema = workflowSchema.extend({ workflow: workflowSchema });
 
-/** A distributed lock (store/locks.ts `LockView`). */
+/** A distributed lock (store/features/locks.ts `LockView`). */
 export const lockSchema = z
   .object({
     name: z.string(),
@@ -204,7 +204,7 @@ export const lockSchema = z
   })
   .meta({ title: "Lock" });
 
-/** A lifecycle event, CloudEvents-shaped (store/events.ts `EventView`). */
+/** A lifecycle event, CloudEvents-shaped (store/jobs/events.ts `EventView`). */
 export const eventSchema = z
   .looseObject({
     specversion: z.literal("1.0"),

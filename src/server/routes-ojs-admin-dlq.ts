@@ -2,14 +2,14 @@
  * The dead-letter queue under the OJS Admin API (`/ojs/v1/admin/dead-letter*`, ojs-admin-api §11 and
  * ojs-dead-letter §10): list (filter by queue and type), statistics, retry one or many, delete one,
  * purge. Each is the engine's dead-letter operation that `/ojs/v1/dead-letter` and `jetjob dlq` use
- * (store/dlq.ts). Deleting or purging takes jobs out of the dead-letter queue; the jobs stay
+ * (store/features/dlq.ts). Deleting or purging takes jobs out of the dead-letter queue; the jobs stay
  * discarded until housekeeping removes them with their retention (docs/retention.md).
  */
 import { z } from "zod";
 
 import { coerceError, ValidationError } from "../core/errors.js";
 import type { Engine } from "../store/engine.js";
-import type { JobView } from "../store/view.js";
+import type { JobView } from "../store/jobs/view.js";
 import { Scope } from "./auth.js";
 import type { JobMatch } from "./ojs-admin-views.js";
 import {

@@ -2,7 +2,7 @@
  * OJS Admin API (ojs-admin-api §7, §8): job list with filters, job detail, cancel, retry and promote
  * ("run now") under `/ojs/v1/admin/jobs`, and the bulk retry, cancel, promote and delete. Each
  * operation is the one the data plane and `/api/v1` use (engine.cancel, engine.retryJob), or the
- * store's own (store/activate.ts `runJobNow`, store/delete-job.ts `deleteJob`); the list and the bulk
+ * store's own (store/segments/activate.ts `runJobNow`, store/jobs/delete-job.ts `deleteJob`); the list and the bulk
  * filters read through the engine's per-queue listing (ojs-admin-search.ts).
  *
  * Bulk delete (§8.3) deletes finished jobs only (completed, discarded, cancelled) ahead of their
@@ -13,11 +13,11 @@ import { z } from "zod";
 import { coerceError, ValidationError } from "../core/errors.js";
 import { zodToValidationError } from "../core/envelope.js";
 import { JobState } from "../core/states.js";
-import { runJobNow } from "../store/activate.js";
-import { deleteJob } from "../store/delete-job.js";
+import { runJobNow } from "../store/segments/activate.js";
+import { deleteJob } from "../store/jobs/delete-job.js";
 import type { Engine } from "../store/engine.js";
-import type { QueueStats } from "../store/stats.js";
-import type { JobView } from "../store/view.js";
+import type { QueueStats } from "../store/queues/stats.js";
+import type { JobView } from "../store/jobs/view.js";
 import { Scope } from "./auth.js";
 import type { JobSearch } from "./ojs-admin-search.js";
 import { queuesWithJobs, searchJobs } from "./ojs-admin-search.js";

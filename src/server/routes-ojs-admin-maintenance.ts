@@ -22,7 +22,7 @@ import { ValidationError } from "../core/errors.js";
 import { parseDurationText } from "../core/storage-options.js";
 import { toRfc3339 } from "../core/time.js";
 import type { Engine } from "../store/engine.js";
-import { casUpdate, getJson } from "../store/kvjson.js";
+import { casUpdate, getJson } from "../store/infra/kvjson.js";
 import { Scope } from "./auth.js";
 import { ojsJson } from "./ojs.js";
 import type { RouteDef } from "./route.js";

@@ -1,6 +1,6 @@
 /**
  * OJS Admin API (ojs-admin-api §6): queues with their jobs by state, one queue's detail with its
- * configuration, pause and resume. Counts come from the engine's queue statistics (store/stats.ts),
+ * configuration, pause and resume. Counts come from the engine's queue statistics (store/queues/stats.ts),
  * pause and resume are the same operation as `POST /ojs/v1/queues/{name}/pause|resume`.
  *
  * Not served here: purging a queue's jobs (§6.5; jetjob removes finished jobs by their retention and
@@ -10,9 +10,9 @@
 import { z } from "zod";
 import { toRfc3339 } from "../core/time.js";
 import type { Engine } from "../store/engine.js";
-import type { QueueRecord } from "../store/queues.js";
-import { queueConfigView } from "../store/queue-config.js";
-import type { QueueStats } from "../store/stats.js";
+import type { QueueRecord } from "../store/queues/queues.js";
+import { queueConfigView } from "../store/queues/queue-config.js";
+import type { QueueStats } from "../store/queues/stats.js";
 import { Scope } from "./auth.js";
 import type { Bucket } from "./ojs-admin-throughput.js";
 import { countEvents, MINUTE_BATCHES_MAX, perMinute, quantile } from "./ojs-admin-throughput.js";

@@ -1,5 +1,5 @@
 /**
- * Operating one cron schedule (store/cron-control.ts), under both path forms the official clients
+ * Operating one cron schedule (store/features/cron-control.ts), under both path forms the official clients
  * use: `/ojs/v1/cron/{name}` (ojs-cron §8.3, §8.5; the OJS CLI: detail, PATCH, trigger, history,
  * pause, resume) and `/ojs/v1/crons[/{id}]` (the admin UI's Crons page: a paged `items` list, detail,
  * PATCH `{enabled}`, DELETE). Register, list and delete by name stay in routes-ojs-admin.ts.
@@ -9,8 +9,14 @@
  */
 import { z } from "zod";
 
-import type { CronView } from "../store/cron.js";
-import { cronHistory, getCron, setCronEnabled, triggerCron, updateCron } from "../store/cron-control.js";
+import type { CronView } from "../store/features/cron.js";
+import {
+  cronHistory,
+  getCron,
+  setCronEnabled,
+  triggerCron,
+  updateCron,
+} from "../store/features/cron-control.js";
 import type { Engine } from "../store/engine.js";
 import { Scope } from "./auth.js";
 import { adminPage, adminPageQuery, pageOf } from "./ojs-admin-views.js";

@@ -13,9 +13,9 @@ import { z } from "zod";
 
 import { idPattern } from "../core/schema.js";
 import type { Engine } from "../store/engine.js";
-import type { ProgressAnswer } from "../store/progress-report.js";
-import { getProgress, reportProgress } from "../store/progress-report.js";
-import type { ProgressUpdate } from "../store/progress.js";
+import type { ProgressAnswer } from "../store/jobs/progress-report.js";
+import { getProgress, reportProgress } from "../store/jobs/progress-report.js";
+import type { ProgressUpdate } from "../store/jobs/progress.js";
 import { Scope } from "./auth.js";
 import { ojsJson } from "./ojs.js";
 import type { RouteDef } from "./route.js";

@@ -1,13 +1,13 @@
 /**
  * `PUT /ojs/v1/admin/queues/{name}/config` (ojs-backpressure §6.2, ojs-admin-api): a queue's depth
  * bound, and the settings of jetjob's own `PUT /api/v1/queues/{name}/config` in the same body, over
- * the same queue record (store/queue-config.ts). Answers the queue's configuration.
+ * the same queue record (store/queues/queue-config.ts). Answers the queue's configuration.
  */
 import { z } from "zod";
 
 import { queueRetentionSchema } from "../core/schema.js";
 import type { Engine } from "../store/engine.js";
-import type { QueueConfigChange } from "../store/queue-config.js";
+import type { QueueConfigChange } from "../store/queues/queue-config.js";
 import { Scope } from "./auth.js";
 import { ojsJson } from "./ojs.js";
 import { queueParam } from "./routes-ojs-admin.js";

@@ -1,6 +1,6 @@
 /**
  * The schema registry over HTTP (ojs-schema-registry). Three documents give three forms, served over
- * one store (store/schema-registry.ts), so every client finds its own:
+ * one store (store/schemas/schema-registry.ts), so every client finds its own:
  * - http-binding §15 and the official SDKs: `GET/POST /ojs/v1/schemas`, `GET/DELETE
  *   /ojs/v1/schemas/{uri}` (URL-encoded URI);
  * - ojs-schema-registry §10: `POST /ojs/v1/schemas` with `job_type`, `GET /ojs/v1/schemas/{type}`
@@ -14,8 +14,8 @@ import { z } from "zod";
 import { ErrorCode, NotFoundError, ValidationError } from "../core/errors.js";
 import { jobTypePattern } from "../core/schema.js";
 import type { Engine } from "../store/engine.js";
-import type { StoredSchema } from "../store/schema-registry.js";
-import { parseSchemaVersion } from "../store/schema-versions.js";
+import type { StoredSchema } from "../store/schemas/schema-registry.js";
+import { parseSchemaVersion } from "../store/schemas/schema-versions.js";
 import { Scope } from "./auth.js";
 import { ojsJson } from "./ojs.js";
 import { pageOrOffsetQuery, pageQuery, paginate } from "./paging.js";

@@ -1,10 +1,10 @@
 /**
  * `GET /ojs/v1/unique-jobs?page&per_page`: the unique-job keys that block a new job now (the admin
- * UI's Unique Jobs page; store/unique-list.ts says what is read and what `truncated` means).
+ * UI's Unique Jobs page; store/features/unique-list.ts says what is read and what `truncated` means).
  */
 import { z } from "zod";
 import type { Engine } from "../store/engine.js";
-import { listUniqueLocks } from "../store/unique-list.js";
+import { listUniqueLocks } from "../store/features/unique-list.js";
 import { Scope } from "./auth.js";
 import { adminPage, adminPageQuery, pageOf } from "./ojs-admin-views.js";
 import { ojsJson } from "./ojs.js";

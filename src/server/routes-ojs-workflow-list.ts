@@ -6,8 +6,8 @@
  * `step_count` (the CLI's name).
  */
 import type { Engine } from "../store/engine.js";
-import { listWorkflows } from "../store/workflow-list.js";
-import type { WorkflowView } from "../store/workflow-record.js";
+import { listWorkflows } from "../store/workflows/workflow-list.js";
+import type { WorkflowView } from "../store/workflows/workflow-record.js";
 import { z } from "zod";
 
 import { Scope } from "./auth.js";

@@ -1,7 +1,7 @@
 /**
  * Live lifecycle events as Server-Sent Events: per job (ends when the job finishes) and per queue,
  * at jetjob's paths and at the channel route OJS clients use (`/ojs/v1/events/stream?channel=job:<id>`
- * or `queue:<name>`). Events are published on core NATS subjects (see store/events.ts); every stream
+ * or `queue:<name>`). Events are published on core NATS subjects (see store/jobs/events.ts); every stream
  * of an API server shares one subscription (event-hub.ts), and each has a bounded queue
  * (sse-queue.ts).
  *
@@ -21,8 +21,8 @@ import { NotFoundError, ValidationError } from "../core/errors.js";
 import type { JobState } from "../core/states.js";
 import { isTerminal } from "../core/states.js";
 import type { Engine } from "../store/engine.js";
-import type { EventView, JobEvent } from "../store/events.js";
-import { envelope, EventType, eventId, eventsAfter } from "../store/events.js";
+import type { EventView, JobEvent } from "../store/jobs/events.js";
+import { envelope, EventType, eventId, eventsAfter } from "../store/jobs/events.js";
 import { Scope } from "./auth.js";
 import type { EventFilter, SseFrame } from "./event-hub.js";
 import { eventHub } from "./event-hub.js";

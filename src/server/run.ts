@@ -15,10 +15,10 @@ import { createController } from "../fleet/controller.js";
 import { createCronFleet } from "../fleet/cron.js";
 import type { Engine } from "../store/engine.js";
 import { createEngine } from "../store/engine.js";
-import { SchemaValidationMode } from "../store/schema-registry.js";
-import { detectReplicas } from "../store/replicas.js";
-import type { TopologyOptions } from "../store/topology.js";
-import { defaultStreamLimits, resolveTopology } from "../store/topology.js";
+import { SchemaValidationMode } from "../store/schemas/schema-registry.js";
+import { detectReplicas } from "../store/infra/replicas.js";
+import type { TopologyOptions } from "../store/infra/topology.js";
+import { defaultStreamLimits, resolveTopology } from "../store/infra/topology.js";
 import type { Authenticator } from "./auth.js";
 import type { TokenStore } from "./tokens.js";
 import { createTokenStore, withTokenStore } from "./tokens.js";
@@ -36,7 +36,7 @@ export interface ApiServerOptions {
   logger: Logger;
   version: string;
   enableReset?: boolean;
-  /** Streams and buckets; without `replicas`, it is detected from NATS (store/replicas.ts). */
+  /** Streams and buckets; without `replicas`, it is detected from NATS (store/infra/replicas.ts). */
   topology?: TopologyOptions;
   maxBodyBytes?: number;
   /** Fleet controller settings (timings). */
@@ -47,7 +47,7 @@ export interface ApiServerOptions {
   limits?: Partial<PayloadLimits>;
   /** Housekeeping timings, or false to leave it to other servers. */
   housekeeping?: HousekeepingOptions | false;
-  /** How much JetStream may store (store/storage-guard.ts). */
+  /** How much JetStream may store (store/infra/storage-guard.ts). */
   storageCapacityBytes?: number;
   /**
    * Origins browsers may call the API from (CORS). @defaultValue `JETJOB_CORS_ORIGINS`, comma

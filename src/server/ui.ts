@@ -15,7 +15,7 @@ import type { Hono } from "hono";
 
 import { allJobStates } from "../core/states.js";
 import { packageRoot } from "../natsd/find.js";
-import { EventType } from "../store/events.js";
+import { EventType } from "../store/jobs/events.js";
 
 const types: Record<string, string> = {
   html: "text/html; charset=utf-8",

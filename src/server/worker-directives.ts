@@ -9,9 +9,9 @@
  * NATS-direct SDK workers take no directives (they have no heartbeat answer to carry one); fleet
  * agents are quieted by their drain control instead (fleet/workers.ts).
  */
-import { getJson, putJson } from "../store/kvjson.js";
-import type { StoreContext } from "../store/context.js";
-import { hostToken } from "../store/topology.js";
+import { getJson, putJson } from "../store/infra/kvjson.js";
+import type { StoreContext } from "../store/infra/context.js";
+import { hostToken } from "../store/infra/topology.js";
 
 export const WorkerDirective = { Quiet: "quiet" } as const;
 export type WorkerDirective = (typeof WorkerDirective)[keyof typeof WorkerDirective];

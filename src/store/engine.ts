@@ -15,61 +15,61 @@ import { ErrorCode, JetjobError, NotFoundError, ValidationError } from "../core/
 import type { TraceContext } from "../core/tracing.js";
 import type { HousekeepingOptions } from "../core/storage-options.js";
 import { resolveHousekeeping } from "../core/storage-options.js";
-import type { StoreHealth } from "./health.js";
-import { createHealthCheck } from "./health.js";
-import { createServerClock } from "./server-clock.js";
-import type { StoreContext, StoreContextOptions } from "./context.js";
-import { createStoreContext } from "./context.js";
-import type { CronOptions, CronView } from "./cron.js";
-import { activateJob } from "./activate.js";
-import { cronTick, deleteCron, listCrons, upsertCron } from "./cron.js";
-import type { DeadLetterPage } from "./dlq.js";
-import { deleteDeadLetter, listDeadLetters, retryDeadLetter, retryJob } from "./dlq.js";
-import type { Enqueued } from "./enqueue.js";
-import { enqueueJobs } from "./enqueue.js";
-import type { EventPage, EventView, RecentEventsQuery } from "./events.js";
-import { recentEvents, searchEvents } from "./events.js";
-import type { FetchRequest } from "./fetch.js";
-import { fetchJobs } from "./fetch.js";
-import type { Leadership } from "./leader.js";
-import type { JobPage, ListQuery } from "./list.js";
-import { listJobs } from "./list.js";
-import { startLeaderElection } from "./leader.js";
-import type { AckResult, HeartbeatResult, NackRequest } from "./operations.js";
-import { ackJob, cancelJob, getJob, heartbeatJobs, nackJob } from "./operations.js";
-import { purgeProgress } from "./progress.js";
-import type { ProducerOptions } from "./producer.js";
-import type { Promoter } from "./promoter.js";
-import { startPromoter } from "./promoter.js";
-import type { QueueRecord } from "./queues.js";
-import type { Services } from "./services.js";
-import { createServices } from "./create-services.js";
-import type { QueueStats } from "./stats.js";
-import { allQueueStats, queueStats } from "./stats.js";
-import type { QueueDeleted } from "./queue-delete.js";
-import { deleteQueue } from "./queue-delete.js";
-import { sweepKeys } from "./exclusive.js";
-import type { ExclusiveKeyView } from "./exclusive-view.js";
-import { listExclusiveKeys } from "./exclusive-view.js";
-import type { AcquireRequest, LockGrant, LockView } from "./locks.js";
-import { acquireLock, listLocks, releaseLock, renewLock } from "./locks.js";
-import type { QueueConfigChange, QueueConfigView } from "./queue-config.js";
-import { configureQueue } from "./queue-config.js";
+import type { StoreHealth } from "./infra/health.js";
+import { createHealthCheck } from "./infra/health.js";
+import { createServerClock } from "./infra/server-clock.js";
+import type { StoreContext, StoreContextOptions } from "./infra/context.js";
+import { createStoreContext } from "./infra/context.js";
+import type { CronOptions, CronView } from "./features/cron.js";
+import { activateJob } from "./segments/activate.js";
+import { cronTick, deleteCron, listCrons, upsertCron } from "./features/cron.js";
+import type { DeadLetterPage } from "./features/dlq.js";
+import { deleteDeadLetter, listDeadLetters, retryDeadLetter, retryJob } from "./features/dlq.js";
+import type { Enqueued } from "./jobs/enqueue.js";
+import { enqueueJobs } from "./jobs/enqueue.js";
+import type { EventPage, EventView, RecentEventsQuery } from "./jobs/events.js";
+import { recentEvents, searchEvents } from "./jobs/events.js";
+import type { FetchRequest } from "./segments/fetch.js";
+import { fetchJobs } from "./segments/fetch.js";
+import type { Leadership } from "./infra/leader.js";
+import type { JobPage, ListQuery } from "./jobs/list.js";
+import { listJobs } from "./jobs/list.js";
+import { startLeaderElection } from "./infra/leader.js";
+import type { AckResult, HeartbeatResult, NackRequest } from "./jobs/operations.js";
+import { ackJob, cancelJob, getJob, heartbeatJobs, nackJob } from "./jobs/operations.js";
+import { purgeProgress } from "./jobs/progress.js";
+import type { ProducerOptions } from "./segments/producer.js";
+import type { Promoter } from "./segments/promoter.js";
+import { startPromoter } from "./segments/promoter.js";
+import type { QueueRecord } from "./queues/queues.js";
+import type { Services } from "./infra/services.js";
+import { createServices } from "./infra/create-services.js";
+import type { QueueStats } from "./queues/stats.js";
+import { allQueueStats, queueStats } from "./queues/stats.js";
+import type { QueueDeleted } from "./queues/queue-delete.js";
+import { deleteQueue } from "./queues/queue-delete.js";
+import { sweepKeys } from "./features/exclusive.js";
+import type { ExclusiveKeyView } from "./features/exclusive-view.js";
+import { listExclusiveKeys } from "./features/exclusive-view.js";
+import type { AcquireRequest, LockGrant, LockView } from "./features/locks.js";
+import { acquireLock, listLocks, releaseLock, renewLock } from "./features/locks.js";
+import type { QueueConfigChange, QueueConfigView } from "./queues/queue-config.js";
+import { configureQueue } from "./queues/queue-config.js";
 import type { Housekeeper } from "./retention/housekeeper.js";
 import { startHousekeeper } from "./retention/housekeeper.js";
-import type { SchemaValidationMode } from "./schema-registry.js";
+import type { SchemaValidationMode } from "./schemas/schema-registry.js";
 import type { StorageReport } from "./retention/report.js";
 import { storageReport } from "./retention/report.js";
-import { streamConfigs } from "./stream-configs.js";
-import type { JobView } from "./view.js";
-import type { WorkflowView } from "./workflow-record.js";
+import { streamConfigs } from "./infra/stream-configs.js";
+import type { JobView } from "./jobs/view.js";
+import type { WorkflowView } from "./workflows/workflow-record.js";
 import {
   cancelWorkflow,
   createWorkflow,
   getWorkflow,
   sweepWorkflows,
   workflowOutcomeListener,
-} from "./workflows.js";
+} from "./workflows/workflows.js";
 
 export interface EngineOptions extends StoreContextOptions {
   producer?: ProducerOptions;
@@ -163,7 +163,7 @@ export interface Engine {
   reset(): Promise<void>;
   /** Round-trip time to JetStream, for health checks. */
   ping(): Promise<number>;
-  /** Storage room and streams (store/health.ts); reused for 2 s. */
+  /** Storage room and streams (store/infra/health.ts); reused for 2 s. */
   health(): Promise<StoreHealth>;
   close(): Promise<void>;
 }

@@ -8,10 +8,10 @@
 import { ErrorCode, isJetjobError } from "../core/errors.js";
 import { Store } from "../core/ids.js";
 import { WrongSequenceError } from "../nats/publisher.js";
-import { emitEvents } from "../store/events.js";
-import type { Slot } from "../store/fold.js";
-import type { DoneOp, FailOp, JournalOp, RequeueOp } from "../store/journal-ops.js";
-import { outcomesOf } from "../store/services.js";
+import { emitEvents } from "../store/jobs/events.js";
+import type { Slot } from "../store/journal/fold.js";
+import type { DoneOp, FailOp, JournalOp, RequeueOp } from "../store/journal/journal-ops.js";
+import { outcomesOf } from "../store/infra/services.js";
 import type { Holdings } from "./lease.js";
 import type { Held, RunnerDeps } from "./runner-state.js";
 import type { Slots } from "./slots.js";

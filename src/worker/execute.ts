@@ -5,13 +5,13 @@
  * object, throws `Object.create(null)` or an object whose `toString` throws), the worker records a
  * failed attempt with a clear error and carries on.
  */
-import type { StoreContext } from "../store/context.js";
-import { takeRateToken } from "../store/limits.js";
-import { oversizedResult } from "../store/payload-limits.js";
-import { reportOwnProgress } from "../store/progress-report.js";
-import type { SegmentAt } from "../store/segment.js";
-import { jobIdAt } from "../store/segment.js";
-import { retryPolicyOf } from "../store/view.js";
+import type { StoreContext } from "../store/infra/context.js";
+import { takeRateToken } from "../store/queues/limits.js";
+import { oversizedResult } from "../store/jobs/payload-limits.js";
+import { reportOwnProgress } from "../store/jobs/progress-report.js";
+import type { SegmentAt } from "../store/segments/segment.js";
+import { jobIdAt } from "../store/segments/segment.js";
+import { retryPolicyOf } from "../store/jobs/view.js";
 import type { HandlerOutcome, JobCancel } from "./handler.js";
 import { HandlerJob, describeValue, runHandler, runHandlerInTrace } from "./handler.js";
 import type { JobContext } from "./types.js";
@@ -73,7 +73,7 @@ function handlerJob(
   );
   if (spec.parentResults !== undefined) job.parent_results = job.parentResults = spec.parentResults;
   if (spec.traceparent !== undefined) job.traceparent = spec.traceparent;
-  // job.progress() writes the attempt's progress over NATS (store/progress-report.ts).
+  // job.progress() writes the attempt's progress over NATS (store/jobs/progress-report.ts).
   return job.attach({
     send: (id, attempt, update) => reportOwnProgress(ctx, at, i, id, attempt, update, workerId),
   });

@@ -4,12 +4,12 @@
  * `done` at once, a failure through the retry policy (a retry copy or a discard), a requeue when
  * the outcome could not even be decided. Keeps the running jobs' cancel handles.
  */
-import type { JobEvent } from "../store/events.js";
-import { EventType, event } from "../store/events.js";
-import type { JournalOp } from "../store/journal-ops.js";
-import { decideFailure, errorRecord } from "../store/moves.js";
-import { completedEvents, failedEvents } from "../store/outcomes.js";
-import { jobIdAt } from "../store/segment.js";
+import type { JobEvent } from "../store/jobs/events.js";
+import { EventType, event } from "../store/jobs/events.js";
+import type { JournalOp } from "../store/journal/journal-ops.js";
+import { decideFailure, errorRecord } from "../store/segments/moves.js";
+import { completedEvents, failedEvents } from "../store/jobs/outcomes.js";
+import { jobIdAt } from "../store/segments/segment.js";
 import type { Completer } from "./completer.js";
 import { executeJob, storableOutcome } from "./execute.js";
 import type { HandlerOutcome, JobCancel } from "./handler.js";

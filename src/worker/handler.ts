@@ -4,7 +4,7 @@
  * a span that continues its trace.
  */
 import type { SpanOutcome } from "../core/tracing.js";
-import type { ProgressUpdate } from "../store/progress.js";
+import type { ProgressUpdate } from "../store/jobs/progress.js";
 import { runInTraceContext } from "../core/tracing.js";
 import type { JobContext } from "./types.js";
 import { JobFailure } from "./types.js";

@@ -4,7 +4,7 @@
  * reached an outcome and its writes are flushed.
  */
 import { inProgress } from "../nats/pull.js";
-import { applyRelease, decideRelease } from "../store/release.js";
+import { applyRelease, decideRelease } from "../store/segments/release.js";
 import type { Held, RunnerDeps, RunnerStats } from "./runner-state.js";
 
 export interface Holdings {

@@ -13,8 +13,8 @@ import { hostname } from "node:os";
 import type { KvEntry } from "@nats-io/kv";
 
 import type { Logger } from "../core/logger.js";
-import type { StoreContext } from "../store/context.js";
-import { hostToken } from "../store/topology.js";
+import type { StoreContext } from "../store/infra/context.js";
+import { hostToken } from "../store/infra/topology.js";
 
 /** Heartbeats an entry may miss before it counts as offline. */
 const LIVENESS_MISSES = 3;

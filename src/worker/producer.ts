@@ -1,23 +1,23 @@
 /**
  * The segment runner's producer: takes a delivered segment and claims (reserves) every runnable job
- * in one journal append (the HTTP door's claim rules, store/claims.ts), hands jobs beyond its free
+ * in one journal append (the HTTP door's claim rules, store/segments/claims.ts), hands jobs beyond its free
  * slots plus `prefetch` to new segments, hands back jobs without a handler here (unhandled.ts), and
  * every so often hands back claimed jobs that waited longer than `rebalanceAfterMs` for a slot.
  */
 import { Store } from "../core/ids.js";
 import type { Delivery } from "../nats/pull.js";
-import { stepClaims } from "../store/claim-step.js";
-import { claimOps, handOffEntry } from "../store/claims.js";
-import { emitEvents } from "../store/events.js";
-import type { Slot } from "../store/fold.js";
-import type { JournalState } from "../store/journal.js";
-import { decideAndAppend } from "../store/journal.js";
-import { handOffJobs } from "../store/moves.js";
-import { applyRelease, decideRelease } from "../store/release.js";
-import type { SegmentAt } from "../store/segment.js";
-import { decodeSegment } from "../store/segment.js";
-import { outcomesOf } from "../store/services.js";
-import { POINTER_RETRY_MS } from "../store/validate.js";
+import { stepClaims } from "../store/segments/claim-step.js";
+import { claimOps, handOffEntry } from "../store/segments/claims.js";
+import { emitEvents } from "../store/jobs/events.js";
+import type { Slot } from "../store/journal/fold.js";
+import type { JournalState } from "../store/journal/journal.js";
+import { decideAndAppend } from "../store/journal/journal.js";
+import { handOffJobs } from "../store/segments/moves.js";
+import { applyRelease, decideRelease } from "../store/segments/release.js";
+import type { SegmentAt } from "../store/segments/segment.js";
+import { decodeSegment } from "../store/segments/segment.js";
+import { outcomesOf } from "../store/infra/services.js";
+import { POINTER_RETRY_MS } from "../store/segments/validate.js";
 import type { Completer } from "./completer.js";
 import type { Holdings } from "./lease.js";
 import type { Held, RunnerDeps } from "./runner-state.js";

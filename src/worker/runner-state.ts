@@ -5,12 +5,12 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 
 import type { Logger } from "../core/logger.js";
-import type { JobEvent } from "../store/events.js";
-import type { JournalState } from "../store/journal.js";
-import type { JournalOp, StartOp } from "../store/journal-ops.js";
-import { emptyJournal } from "../store/journal.js";
-import type { SegmentAt } from "../store/segment.js";
-import type { Services } from "../store/services.js";
+import type { JobEvent } from "../store/jobs/events.js";
+import type { JournalState } from "../store/journal/journal.js";
+import type { JournalOp, StartOp } from "../store/journal/journal-ops.js";
+import { emptyJournal } from "../store/journal/journal.js";
+import type { SegmentAt } from "../store/segments/segment.js";
+import type { Services } from "../store/infra/services.js";
 import type { Handlers } from "./execute.js";
 import type { WorkerEvents } from "./types.js";
 

@@ -3,7 +3,7 @@
  *
  * On delivery it claims (reserves) every runnable job in one journal append (compare-and-set; on a
  * first delivery it appends optimistically against an empty journal and reads only if that fails).
- * The claim rules are the HTTP door's (store/claims.ts). Jobs beyond its free slots plus `prefetch`,
+ * The claim rules are the HTTP door's (store/segments/claims.ts). Jobs beyond its free slots plus `prefetch`,
  * and claimed jobs that wait longer than `rebalanceAfterMs` for a free slot, move to new segments so
  * other workers can take them: long jobs spread out, fast jobs never move.
  *
@@ -18,7 +18,7 @@
  * reached an outcome.
  */
 import type { Delivery } from "../nats/pull.js";
-import { jobIdAt } from "../store/segment.js";
+import { jobIdAt } from "../store/segments/segment.js";
 import { createCompleter } from "./completer.js";
 import { createExecutor } from "./executor.js";
 import type { Executor } from "./executor.js";

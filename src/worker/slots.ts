@@ -3,8 +3,8 @@
  * (in claim order), each queue's share of the slots (`queueCap`), paused queues, and suspects (jobs
  * whose last attempt was lost while they ran) running one at a time.
  */
-import type { JobEvent } from "../store/events.js";
-import { jobIdAt } from "../store/segment.js";
+import type { JobEvent } from "../store/jobs/events.js";
+import { jobIdAt } from "../store/segments/segment.js";
 import type { Held, RunnerDeps, RunnerStats, Waiting } from "./runner-state.js";
 
 export interface Slots {

@@ -7,7 +7,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import type { ArgsOf, JobTypes, ResultOf } from "../core/job-types.js";
 import type { Logger } from "../core/logger.js";
 import type { ConnectOptions } from "../nats/connect.js";
-import type { TopologyOptions } from "../store/topology.js";
+import type { TopologyOptions } from "../store/infra/topology.js";
 
 /** What a handler gets: the job and a signal that fires on cancel, timeout or forced shutdown. */
 export interface JobContext<A extends unknown[] = unknown[]> {

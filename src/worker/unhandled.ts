@@ -7,16 +7,16 @@
  * Only after `unhandledJobTimeoutMs` with no worker taking it (1 hour by default) is it failed with
  * `unknown_job_type`, like any other non-retryable failure (discarded or dead-lettered).
  */
-import type { JobEvent } from "../store/events.js";
-import { EventType, event } from "../store/events.js";
-import type { ClaimPlan } from "../store/claims.js";
-import { claimOps, handOffEntry } from "../store/claims.js";
-import type { Slot } from "../store/fold.js";
-import type { JournalState } from "../store/journal.js";
-import type { JournalOp } from "../store/journal-ops.js";
-import { decideFailure, errorRecord, handOffJobs } from "../store/moves.js";
-import type { SegmentAt } from "../store/segment.js";
-import type { Services } from "../store/services.js";
+import type { JobEvent } from "../store/jobs/events.js";
+import { EventType, event } from "../store/jobs/events.js";
+import type { ClaimPlan } from "../store/segments/claims.js";
+import { claimOps, handOffEntry } from "../store/segments/claims.js";
+import type { Slot } from "../store/journal/fold.js";
+import type { JournalState } from "../store/journal/journal.js";
+import type { JournalOp } from "../store/journal/journal-ops.js";
+import { decideFailure, errorRecord, handOffJobs } from "../store/segments/moves.js";
+import type { SegmentAt } from "../store/segments/segment.js";
+import type { Services } from "../store/infra/services.js";
 
 /** How long a job may go without any worker having its handler. */
 export const DEFAULT_UNHANDLED_JOB_TIMEOUT_MS = 60 * 60_000;

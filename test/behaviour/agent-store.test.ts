@@ -10,7 +10,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 
 import { createAgent } from "../../src/agent/agent.js";
 import { silentLogger } from "../../src/core/logger.js";
-import { resolveTopology } from "../../src/store/topology.js";
+import { resolveTopology } from "../../src/store/infra/topology.js";
 import { useNats } from "../harness/nats.js";
 
 const h = useNats();

@@ -17,8 +17,8 @@ import type { Engine } from "../../src/store/engine.js";
 import { createEngine } from "../../src/store/engine.js";
 import type { Worker } from "../../src/worker/index.js";
 import { createWorker } from "../../src/worker/index.js";
-import { activeKeyTokens, keyToken, markKey } from "../../src/store/exclusive.js";
-import { jobIdAt } from "../../src/store/segment.js";
+import { activeKeyTokens, keyToken, markKey } from "../../src/store/features/exclusive.js";
+import { jobIdAt } from "../../src/store/segments/segment.js";
 import { useNats, waitFor } from "../harness/nats.js";
 
 const workerScript = fileURLToPath(new URL("../fixtures/worker-process.ts", import.meta.url));

@@ -21,10 +21,10 @@ import { createCronFleet } from "../../src/fleet/cron.js";
 import { parseFleetTemplate } from "../../src/fleet/request.js";
 import type { FleetJobView } from "../../src/fleet/types.js";
 import type { RunningApiServer } from "../../src/server/run.js";
-import type { CronRecord } from "../../src/store/cron.js";
-import { cronTick } from "../../src/store/cron.js";
+import type { CronRecord } from "../../src/store/features/cron.js";
+import { cronTick } from "../../src/store/features/cron.js";
 import { createEngine } from "../../src/store/engine.js";
-import { getJson, putJson } from "../../src/store/kvjson.js";
+import { getJson, putJson } from "../../src/store/infra/kvjson.js";
 import { runTestServer } from "../harness/app.js";
 import { useNats, waitFor } from "../harness/nats.js";
 

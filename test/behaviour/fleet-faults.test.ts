@@ -24,12 +24,12 @@ import { agentKey } from "../../src/fleet/registry.js";
 import { readTimeline } from "../../src/fleet/timeline.js";
 import type { DispatchRequest, FleetJobView, FleetRecord } from "../../src/fleet/types.js";
 import { fleetExitCode } from "../../src/cli/fleet.js";
-import type { StoreContext } from "../../src/store/context.js";
-import { createStoreContext } from "../../src/store/context.js";
-import { fastKv } from "../../src/store/kvfast.js";
+import type { StoreContext } from "../../src/store/infra/context.js";
+import { createStoreContext } from "../../src/store/infra/context.js";
+import { fastKv } from "../../src/store/infra/kvfast.js";
 import { isConflict, isNotFound } from "../../src/core/errors.js";
 import { forgetWorker } from "../../src/fleet/workers.js";
-import { hostToken } from "../../src/store/topology.js";
+import { hostToken } from "../../src/store/infra/topology.js";
 import { useNats, waitFor } from "../harness/nats.js";
 import { spawnFixture } from "../harness/process.js";
 

@@ -32,11 +32,11 @@ import { createAuthenticator } from "../../src/server/auth.js";
 import type { Metrics } from "../../src/server/metrics.js";
 import { createMetrics } from "../../src/server/metrics.js";
 import { ackRequestSchema, heartbeatRequestSchema, nackRequestSchema } from "../../src/server/schemas.js";
-import type { StoreContext } from "../../src/store/context.js";
-import { createStoreContext } from "../../src/store/context.js";
+import type { StoreContext } from "../../src/store/infra/context.js";
+import { createStoreContext } from "../../src/store/infra/context.js";
 import type { Engine } from "../../src/store/engine.js";
 import { createEngine } from "../../src/store/engine.js";
-import { CONTROLLER_TOKEN, hostToken } from "../../src/store/topology.js";
+import { CONTROLLER_TOKEN, hostToken } from "../../src/store/infra/topology.js";
 import { testTokens } from "../harness/app.js";
 import { useNats, waitFor } from "../harness/nats.js";
 

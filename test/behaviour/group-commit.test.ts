@@ -1,5 +1,5 @@
 /**
- * Group commit of single-job reports (store/group-commit.ts): an HTTP worker acknowledges the ten jobs
+ * Group commit of single-job reports (store/journal/group-commit.ts): an HTTP worker acknowledges the ten jobs
  * of one fetch at once; those share a segment, so their journal appends go out together instead of
  * racing each other's compare-and-set. Every report still gets its own answer: a duplicate ack, an ack
  * from a worker that does not hold the job and a nack in the same burst are each decided on their own.

@@ -8,8 +8,8 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 
-import type { JobEvent } from "../../src/store/events.js";
-import { emitEvents, EventType } from "../../src/store/events.js";
+import type { JobEvent } from "../../src/store/jobs/events.js";
+import { emitEvents, EventType } from "../../src/store/jobs/events.js";
 import type { LatencyResponse } from "../../src/server/metrics-latency.js";
 import { histogramQuantile, latencyResponseSchema } from "../../src/server/metrics-latency.js";
 import type { TestApp } from "../harness/app.js";

@@ -32,7 +32,7 @@ import { startNatsServer } from "../../src/natsd/index.js";
 import { createAuthenticator } from "../../src/server/auth.js";
 import type { RunningApiServer } from "../../src/server/run.js";
 import { runApiServer } from "../../src/server/run.js";
-import { hostToken, resolveTopology } from "../../src/store/topology.js";
+import { hostToken, resolveTopology } from "../../src/store/infra/topology.js";
 import { waitFor } from "../harness/nats.js";
 
 const USER = "jetjob";

@@ -11,7 +11,7 @@ import { after, before, describe, it } from "node:test";
 
 import { createClient } from "../../src/client/client.js";
 import type { RunningApiServer } from "../../src/server/run.js";
-import { cronTick } from "../../src/store/cron.js";
+import { cronTick } from "../../src/store/features/cron.js";
 import { callApi, runTestServer } from "../harness/app.js";
 import { useNats } from "../harness/nats.js";
 

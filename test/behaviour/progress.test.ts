@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
 import { silentLogger } from "../../src/core/logger.js";
-import { readProgress } from "../../src/store/progress.js";
+import { readProgress } from "../../src/store/jobs/progress.js";
 import type { RunningApiServer } from "../../src/server/run.js";
 import { createWorker } from "../../src/worker/index.js";
 import { callApi, runTestServer } from "../harness/app.js";

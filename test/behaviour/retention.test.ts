@@ -16,8 +16,8 @@ import type { HousekeepingOptions, RetentionDefaults } from "../../src/core/stor
 import { decodeJobId, Store } from "../../src/core/ids.js";
 import type { Engine } from "../../src/store/engine.js";
 import { createEngine } from "../../src/store/engine.js";
-import { keyToken } from "../../src/store/topology.js";
-import type { JobView } from "../../src/store/view.js";
+import { keyToken } from "../../src/store/infra/topology.js";
+import type { JobView } from "../../src/store/jobs/view.js";
 import { useNats, waitFor } from "../harness/nats.js";
 
 const h = useNats();

@@ -24,7 +24,7 @@ import { getFleetJob } from "../../src/fleet/jobs.js";
 import { agentKey } from "../../src/fleet/registry.js";
 import { readTimeline } from "../../src/fleet/timeline.js";
 import { startNatsServer } from "../../src/natsd/index.js";
-import { createStoreContext } from "../../src/store/context.js";
+import { createStoreContext } from "../../src/store/infra/context.js";
 import { createWorker } from "../../src/worker/index.js";
 import { alive, spawnCli } from "../harness/cli.js";
 import type { CliChild } from "../harness/cli.js";

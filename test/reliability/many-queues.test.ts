@@ -9,8 +9,8 @@ import type { NatsConnection } from "@nats-io/nats-core";
 
 import type { RunningApiServer } from "../../src/server/run.js";
 import { uuidv7 } from "../../src/core/ids.js";
-import { createStoreContext } from "../../src/store/context.js";
-import { emitEvents, EventType } from "../../src/store/events.js";
+import { createStoreContext } from "../../src/store/infra/context.js";
+import { emitEvents, EventType } from "../../src/store/jobs/events.js";
 import { runTestServer } from "../harness/app.js";
 import { useNats } from "../harness/nats.js";
 

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import { agentPermissions, inboxPrefixFor } from "../../src/access/permissions.js";
-import { hostToken, resolveTopology } from "../../src/store/topology.js";
+import { hostToken, resolveTopology } from "../../src/store/infra/topology.js";
 
 /** NATS subject matching: `*` one token, `>` one or more trailing tokens. */
 function matches(pattern: string, subject: string): boolean {

@@ -1,5 +1,5 @@
 /**
- * The claim rules both doors share (store/claims.ts): what the holder of a segment delivery may take,
+ * The claim rules both doors share (store/segments/claims.ts): what the holder of a segment delivery may take,
  * and what happens to lost, timed-out, expired and reserved jobs. A table of journals in, plans out.
  */
 import assert from "node:assert/strict";
@@ -8,12 +8,12 @@ import { describe, it } from "node:test";
 import type { JobSpec } from "../../src/core/envelope.js";
 import { Store } from "../../src/core/ids.js";
 import { defaultRetryPolicy } from "../../src/core/retry.js";
-import type { SlotPlan } from "../../src/store/claims.js";
-import { claimOps, handOffEntry, planClaims } from "../../src/store/claims.js";
-import { foldJournal } from "../../src/store/fold.js";
-import type { JournalOp } from "../../src/store/journal-ops.js";
-import type { SegmentAt } from "../../src/store/segment.js";
-import { deriveState } from "../../src/store/view.js";
+import type { SlotPlan } from "../../src/store/segments/claims.js";
+import { claimOps, handOffEntry, planClaims } from "../../src/store/segments/claims.js";
+import { foldJournal } from "../../src/store/journal/fold.js";
+import type { JournalOp } from "../../src/store/journal/journal-ops.js";
+import type { SegmentAt } from "../../src/store/segments/segment.js";
+import { deriveState } from "../../src/store/jobs/view.js";
 import { foldStarts } from "../../src/worker/completer.js";
 
 const TS = Date.UTC(2026, 11, 3, 12, 0, 0);

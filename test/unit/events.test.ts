@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import type { JobEvent } from "../../src/store/events.js";
-import { EventType, decodeEvents, encodeEvents, toEventView } from "../../src/store/events.js";
+import type { JobEvent } from "../../src/store/jobs/events.js";
+import { EventType, decodeEvents, encodeEvents, toEventView } from "../../src/store/jobs/events.js";
 
 const enc = new TextEncoder();
 const id = "019ad2c1-1234-7abc-8def-0123456789ab";

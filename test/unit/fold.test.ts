@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import type { JobErrorRecord } from "../../src/core/envelope.js";
-import type { Slot } from "../../src/store/fold.js";
+import type { Slot } from "../../src/store/journal/fold.js";
 import {
   applyOp,
   emptySlots,
@@ -11,8 +11,8 @@ import {
   hasLiveLease,
   isClaimable,
   isResolved,
-} from "../../src/store/fold.js";
-import type { JournalEntry, JournalOp } from "../../src/store/journal-ops.js";
+} from "../../src/store/journal/fold.js";
+import type { JournalEntry, JournalOp } from "../../src/store/journal/journal-ops.js";
 
 const err: JobErrorRecord = { code: "boom", message: "failed", attempt: 1, occurredAt: 500 };
 

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 
 import { checkKeyTemplate, renderKeyTemplate } from "../../src/core/key-template.js";
 import { ErrorCode, isJetjobError } from "../../src/core/errors.js";
-import { keyFromToken, keyToken } from "../../src/store/topology.js";
+import { keyFromToken, keyToken } from "../../src/store/infra/topology.js";
 
 describe("exclusive key templates", () => {
   const job = {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import { Store } from "../../src/core/ids.js";
-import { movedHereLocally, trackMove } from "../../src/store/local-moves.js";
+import { movedHereLocally, trackMove } from "../../src/store/segments/local-moves.js";
 
 /** A promise and its resolver. */
 function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void } {

@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import type { JobErrorRecord } from "../../src/core/envelope.js";
-import type { Slot } from "../../src/store/fold.js";
-import type { ReleaseDecision } from "../../src/store/release.js";
-import { decideRelease } from "../../src/store/release.js";
+import type { Slot } from "../../src/store/journal/fold.js";
+import type { ReleaseDecision } from "../../src/store/segments/release.js";
+import { decideRelease } from "../../src/store/segments/release.js";
 
 const NOW = 1_000_000;
 const err: JobErrorRecord = { code: "x", message: "x", attempt: 1, occurredAt: 0 };

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { chooseReplicas } from "../../src/store/replicas.js";
-import { resolveTopology } from "../../src/store/topology.js";
+import { chooseReplicas } from "../../src/store/infra/replicas.js";
+import { resolveTopology } from "../../src/store/infra/topology.js";
 
 const three = ["127.0.0.1:4222", "127.0.0.1:4223", "127.0.0.1:4224"];
 

@@ -19,7 +19,7 @@ import { CountFlag, decideRemoval } from "../../src/store/retention/decide.js";
 import type { SlotFate } from "../../src/store/retention/fates.js";
 import { journalRef, parseRef, segmentRef } from "../../src/store/retention/records.js";
 import { CountWindows } from "../../src/store/retention/walk.js";
-import { boundedHistory, shortenError } from "../../src/store/payload-limits.js";
+import { boundedHistory, shortenError } from "../../src/store/jobs/payload-limits.js";
 
 const now = 1_000_000;
 const finished = (at: number, keepMs: number): Fate => ({ kind: "finished", at, keepMs });

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import { eventFromMessage, foreignEventCount } from "../../src/fleet/timeline.js";
-import { hostToken } from "../../src/store/topology.js";
+import { hostToken } from "../../src/store/infra/topology.js";
 
 const enc = new TextEncoder();
 const ev = (h: string | undefined, e = "completed") =>

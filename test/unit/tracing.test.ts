@@ -14,7 +14,7 @@ import {
   traceContextOf,
   traceIdOf,
 } from "../../src/core/tracing.js";
-import { toEventView } from "../../src/store/events.js";
+import { toEventView } from "../../src/store/jobs/events.js";
 import { installTestTracing } from "../harness/otel.js";
 
 const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";

@@ -4,13 +4,13 @@ import { describe, it } from "node:test";
 import type { JobErrorRecord, JobSpec } from "../../src/core/envelope.js";
 import { Store, decodeJobId, encodeJobId, uuidv7Pattern } from "../../src/core/ids.js";
 import { defaultRetryPolicy } from "../../src/core/retry.js";
-import type { JournalOp } from "../../src/store/journal-ops.js";
-import type { Slot } from "../../src/store/fold.js";
-import { emptySlots, foldJournal } from "../../src/store/fold.js";
-import type { SegmentAt } from "../../src/store/segment.js";
-import { jobIdAt } from "../../src/store/segment.js";
-import type { Derived, JobView } from "../../src/store/view.js";
-import { buildJobView, deriveState, errorView, timeoutError } from "../../src/store/view.js";
+import type { JournalOp } from "../../src/store/journal/journal-ops.js";
+import type { Slot } from "../../src/store/journal/fold.js";
+import { emptySlots, foldJournal } from "../../src/store/journal/fold.js";
+import type { SegmentAt } from "../../src/store/segments/segment.js";
+import { jobIdAt } from "../../src/store/segments/segment.js";
+import type { Derived, JobView } from "../../src/store/jobs/view.js";
+import { buildJobView, deriveState, errorView, timeoutError } from "../../src/store/jobs/view.js";
 
 const TS = Date.UTC(2026, 1, 12, 10, 0, 0);
 /** RFC 3339 as the API writes it: milliseconds, except none for whole seconds. */

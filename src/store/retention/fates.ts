@@ -7,13 +7,13 @@
 import type { FinishKind } from "../../core/storage-options.js";
 import { effectiveRetention, keepMsFor } from "../../core/storage-options.js";
 import type { Store } from "../../core/ids.js";
-import type { Slot } from "../fold.js";
-import { forwardOf, isGone } from "../fold.js";
-import type { JobAt, ReadMemo } from "../locator.js";
-import type { SegmentAt } from "../segment.js";
-import { indexOfJob, jobIdAt, parseRefKey } from "../segment.js";
-import type { Services } from "../services.js";
-import { readWorkflow } from "../workflows.js";
+import type { Slot } from "../journal/fold.js";
+import { forwardOf, isGone } from "../journal/fold.js";
+import type { JobAt, ReadMemo } from "../jobs/locator.js";
+import type { SegmentAt } from "../segments/segment.js";
+import { indexOfJob, jobIdAt, parseRefKey } from "../segments/segment.js";
+import type { Services } from "../infra/services.js";
+import { readWorkflow } from "../workflows/workflows.js";
 import type { Fate } from "./decide.js";
 import { CountFlag } from "./decide.js";
 

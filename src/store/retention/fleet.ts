@@ -7,8 +7,8 @@
  * the retention, so the job goes on time). The stream's age limit is a backstop behind this.
  */
 import { decodeJobId, Store } from "../../core/ids.js";
-import type { StoreContext } from "../context.js";
-import { eraseKey } from "../kvjson.js";
+import type { StoreContext } from "../infra/context.js";
+import { eraseKey } from "../infra/kvjson.js";
 import { fleetRef, scheduleChecks } from "./records.js";
 
 /** Writes a removal check for fleet job `id`, due at `atMs`. */

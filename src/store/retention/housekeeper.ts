@@ -11,9 +11,9 @@
 import { JetStreamApiError } from "@nats-io/jetstream";
 
 import type { ResolvedHousekeeping } from "../../core/storage-options.js";
-import type { Leadership } from "../leader.js";
-import { startLeaderElection } from "../leader.js";
-import type { Services } from "../services.js";
+import type { Leadership } from "../infra/leader.js";
+import { startLeaderElection } from "../infra/leader.js";
+import type { Services } from "../infra/services.js";
 import { checkFleetJob } from "./fleet.js";
 import type { CheckRecord } from "./records.js";
 import { decodeCheck, journalRef, parseRef, scheduleChecks, segmentRef } from "./records.js";

@@ -11,7 +11,7 @@
  * - `f.<id>`: a fleet job, removed with its timeline once finished and past its retention.
  */
 import type { Store } from "../../core/ids.js";
-import type { StoreContext } from "../context.js";
+import type { StoreContext } from "../infra/context.js";
 
 export interface CheckRecord {
   v: 1;

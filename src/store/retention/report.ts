@@ -5,9 +5,9 @@
  */
 import { scanMessages } from "../../nats/scan.js";
 import { queueRetentionToWire } from "../../core/storage-options.js";
-import { getJson, readAllJson } from "../kvjson.js";
-import type { Services } from "../services.js";
-import { laneToken } from "../topology.js";
+import { getJson, readAllJson } from "../infra/kvjson.js";
+import type { Services } from "../infra/services.js";
+import { laneToken } from "../infra/topology.js";
 import type { HousekeeperStats } from "./housekeeper.js";
 import type { CheckRef } from "./records.js";
 import { decodeCheck, parseRef } from "./records.js";

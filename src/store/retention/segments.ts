@@ -17,14 +17,14 @@
  */
 import { Store } from "../../core/ids.js";
 import { WrongSequenceError } from "../../nats/publisher.js";
-import { isGone } from "../fold.js";
-import type { JournalState } from "../journal.js";
-import type { GoneOp } from "../journal-ops.js";
-import { decideAndAppend } from "../journal.js";
-import type { SegmentAt } from "../segment.js";
-import { forgetIdleKey, keyToken } from "../exclusive.js";
-import { decodeSegment } from "../segment.js";
-import type { Services } from "../services.js";
+import { isGone } from "../journal/fold.js";
+import type { JournalState } from "../journal/journal.js";
+import type { GoneOp } from "../journal/journal-ops.js";
+import { decideAndAppend } from "../journal/journal.js";
+import type { SegmentAt } from "../segments/segment.js";
+import { forgetIdleKey, keyToken } from "../features/exclusive.js";
+import { decodeSegment } from "../segments/segment.js";
+import type { Services } from "../infra/services.js";
 import { decideRemoval } from "./decide.js";
 import type { SlotFate } from "./fates.js";
 import { segmentFates } from "./fates.js";

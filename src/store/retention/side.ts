@@ -5,14 +5,14 @@
  * removed job, so running this twice (a check repeated after a crash) does no harm.
  */
 import type { JobSpec } from "../../core/envelope.js";
-import { deadLetterKey } from "../dlq-index.js";
-import { eraseKey, getJson } from "../kvjson.js";
-import type { IdRecord } from "../id-index.js";
-import type { SegmentAt } from "../segment.js";
-import { jobIdAt, refKey } from "../segment.js";
-import type { Services } from "../services.js";
-import { fingerprint } from "../unique.js";
-import { readWorkflow, workflowJobIds } from "../workflows.js";
+import { deadLetterKey } from "../features/dlq-index.js";
+import { eraseKey, getJson } from "../infra/kvjson.js";
+import type { IdRecord } from "../jobs/id-index.js";
+import type { SegmentAt } from "../segments/segment.js";
+import { jobIdAt, refKey } from "../segments/segment.js";
+import type { Services } from "../infra/services.js";
+import { fingerprint } from "../features/unique.js";
+import { readWorkflow, workflowJobIds } from "../workflows/workflows.js";
 import type { SlotFate } from "./fates.js";
 
 /**

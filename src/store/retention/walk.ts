@@ -17,11 +17,11 @@
  */
 import type { QueueRetention } from "../../core/storage-options.js";
 import { Store } from "../../core/ids.js";
-import { getJson, isWrongRevision } from "../kvjson.js";
-import type { SegmentAt } from "../segment.js";
-import { decodeSegment } from "../segment.js";
-import type { Services } from "../services.js";
-import { laneToken, queueToken } from "../topology.js";
+import { getJson, isWrongRevision } from "../infra/kvjson.js";
+import type { SegmentAt } from "../segments/segment.js";
+import { decodeSegment } from "../segments/segment.js";
+import type { Services } from "../infra/services.js";
+import { laneToken, queueToken } from "../infra/topology.js";
 import type { SlotFate } from "./fates.js";
 import { segmentFates } from "./fates.js";
 import { CountFlag, decideRemoval } from "./decide.js";

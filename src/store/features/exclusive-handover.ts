@@ -1,0 +1,256 @@
+/**
+ * Handing exclusive keys on in batches. One hand-over per key is a handful of round trips that
+ * depend on each other (record, line, journal, compare-and-set, move); done one key at a time, each
+ * job's next job also became a one-job lane segment with its own delivery, claim, outcome append and
+ * ack. Here many keys go together:
+ *
+ * 1. per key, in parallel: the record (or the one this process wrote last, see exclusive-line.ts),
+ *    the first waiting job after the cursor, and one compare-and-set from the old holder straight to
+ *    the new one (a release with nobody waiting writes the key free, then looks at the line again,
+ *    so a job stored meanwhile is never missed);
+ * 2. the new holders are published as one lane segment per queue and priority (`Nats-Msg-Id` from
+ *    their places), so a worker takes them with one delivery, one claim append and one ack;
+ * 3. the `move` pointers go to each hold segment's journal (compare-and-set, starting from the
+ *    journal read in step 1), then home pointers and events.
+ *
+ * A copy whose `move` lost (someone else moved the job meanwhile) is an orphan: its pointer leads
+ * elsewhere, so the claim check (validate.ts) drops it, as for any move.
+ *
+ * {@link createHandOverQueue} feeds it from the outcome hook: releases that arrive while a batch is
+ * being handed on go into the next one, so there is no added wait when idle and few writes when busy.
+ */
+import { createHash } from "node:crypto";
+
+import type { JobSpec } from "../../core/envelope.js";
+import { Store } from "../../core/ids.js";
+import { WrongSequenceError } from "../../nats/publisher.js";
+import type { JobEvent } from "../jobs/events.js";
+import { EventType, emitEvents, event } from "../jobs/events.js";
+import type { KeyRecord, WaitingJob } from "./exclusive-line.js";
+import { firstWaiting, forgetWritten, keyRecords, lastWritten, rememberWritten } from "./exclusive-line.js";
+import type { JournalState } from "../journal/journal.js";
+import type { FastRecord } from "../infra/kvfast.js";
+import { homeKeyOf, movedSpec, pointHomes, publishSegment } from "../segments/moves.js";
+import { trackMove } from "../segments/local-moves.js";
+import { jsonBytes } from "../jobs/payload-limits.js";
+import { jobIdAt, refKey } from "../segments/segment.js";
+import type { Services } from "../infra/services.js";
+import { keyFromToken, keyToken } from "../infra/topology.js";
+
+/** A key to hand on: `releasing` = the job that finished and gives it up (only if it holds it). */
+export interface HandOver {
+  token: string;
+  releasing?: string;
+  /** The record as the caller just wrote or read it (saves a read). */
+  known?: FastRecord<KeyRecord>;
+}
+
+/** Hands every key in `items` on (see the module header); resolves once the new holders are in lanes. */
+export async function handOverKeys(svc: Services, items: readonly HandOver[]): Promise<void> {
+  // One key's failure must not keep the others' new holders out of their lanes.
+  const results = await Promise.allSettled(items.map((it) => handOne(svc, it)));
+  const winners: WaitingJob[] = [];
+  const errors: unknown[] = [];
+  for (const r of results) {
+    if (r.status === "rejected") errors.push(r.reason);
+    else if (r.value) winners.push(r.value);
+  }
+  const finished = await moveManyToLane(svc, winners);
+  // A new holder that finished before its move (cancelled, expired) gives the key on at once; its
+  // own outcome hook may have run before it held the key.
+  if (finished.length > 0) await handOverKeys(svc, finished);
+  if (errors.length > 0) throw errors[0];
+}
+
+/** Step 1 for one key: the new holder set in the record, or undefined (nothing to do). */
+async function handOne(svc: Services, it: HandOver): Promise<WaitingJob | undefined> {
+  const records = keyRecords(svc);
+  const { token } = it;
+  let releasing = it.releasing;
+  let known = it.known ?? lastWritten(svc, token);
+  for (let round = 0; round < 50; round++) {
+    const cur = known ?? (await records.get(token));
+    const hinted = known !== undefined;
+    known = undefined;
+    const holder = cur.value?.holder?.job;
+    if (releasing !== undefined ? holder !== releasing : holder !== undefined) {
+      if (hinted) continue; // the hint may be old: read the record before giving up
+      return undefined;
+    }
+    const cursor = cur.value?.cursor ?? { seq: 0, idx: -1 };
+    const next = await firstWaiting(svc, token, cursor);
+    if (!next && releasing === undefined) return undefined;
+    const rec: KeyRecord = { key: cur.value?.key ?? keyFromToken(token), cursor };
+    if (next) {
+      rec.cursor = { seq: next.at.seq, idx: next.idx };
+      rec.holder = {
+        job: jobIdAt(next.at, next.idx),
+        q: next.at.seg.q,
+        ref: `${refKey(next.at.store, next.at.seq)}.${next.idx}`,
+        since: Date.now(),
+      };
+    }
+    let revision: number;
+    try {
+      revision = await records.update(token, rec, cur.revision);
+    } catch (err) {
+      if (!(err instanceof WrongSequenceError)) throw err;
+      forgetWritten(svc, token);
+      continue; // someone else handed it on, released or took it: look again
+    }
+    rememberWritten(svc, token, { value: rec, revision });
+    if (next) return next;
+    // Released with nobody in line as read: a job stored before this write is found now.
+    releasing = undefined;
+    known = { value: rec, revision };
+  }
+  return undefined;
+}
+
+/** Jobs per lane segment made by one hand-over batch (a worker's claim append covers them all). */
+const MAX_JOBS_PER_LANE_SEGMENT = 16;
+
+/**
+ * Steps 2 and 3: the new holders into their lanes, as few segments as their queues allow. Returns the
+ * keys of new holders found finished instead (not moved).
+ */
+async function moveManyToLane(svc: Services, jobs: WaitingJob[]): Promise<HandOver[]> {
+  if (jobs.length === 0) return [];
+  const maxBytes = Math.floor((svc.ctx.nc.info?.max_payload ?? 1024 * 1024) * 0.75);
+  const groups = new Map<string, WaitingJob[][]>();
+  const bytes = new Map<WaitingJob[], number>();
+  for (const j of jobs) {
+    const k = `${j.at.seg.q}|${j.at.seg.p}`;
+    let chunks = groups.get(k);
+    if (!chunks) groups.set(k, (chunks = [[]]));
+    let last = chunks.at(-1)!;
+    const size = jsonBytes(j.at.seg.jobs[j.idx]) + 256;
+    if (last.length >= MAX_JOBS_PER_LANE_SEGMENT || (bytes.get(last) ?? 0) + size > maxBytes) {
+      chunks.push((last = []));
+    }
+    last.push(j);
+    bytes.set(last, (bytes.get(last) ?? 0) + size);
+  }
+  const finished: HandOver[] = [];
+  await Promise.all([...groups.values()].flat().map((chunk) => moveChunk(svc, chunk, finished)));
+  return finished;
+}
+
+async function moveChunk(svc: Services, jobs: WaitingJob[], finished: HandOver[]): Promise<void> {
+  const { ctx } = svc;
+  const first = jobs[0]!.at;
+  const specs: JobSpec[] = jobs.map((j) => movedSpec({ ...j, slots: j.journal.slots }, {}));
+  const places = jobs.map((j) => `${j.at.seq}.${j.idx}`).join(",");
+  const msgId = `xk:${createHash("sha1").update(places).digest("hex").slice(0, 20)}`;
+  const moved: Array<{ j: WaitingJob; ti: number; journal: JournalState }> = [];
+  const target = await trackMove(
+    ctx,
+    () =>
+      publishSegment(ctx, { store: Store.Queue, queue: first.seg.q, priority: first.seg.p }, specs, msgId),
+    async (t) => {
+      await pointFromHolds(svc, jobs, refKey(Store.Queue, t.seq), moved, finished);
+      return new Set(moved.map((m) => m.ti));
+    },
+  );
+  const to = refKey(Store.Queue, target.seq);
+  const homes: Array<{ homeKey: string; to: string; ti: number }> = [];
+  const events: JobEvent[] = [];
+  const now = Date.now();
+  for (const { j, ti, journal } of moved) {
+    const home = homeKeyOf({ at: j.at, idx: j.idx, journal, slots: journal.slots });
+    if (home !== `${refKey(j.at.store, j.at.seq)}.${j.idx}`) homes.push({ homeKey: home, to, ti });
+    events.push(event(j.at, j.idx, EventType.Enqueued, now, j.at.seg.jobs[j.idx]!.attempt ?? 0));
+  }
+  if (homes.length > 0) await pointHomes(svc, homes);
+  emitEvents(ctx, first.seg.q, events);
+}
+
+/** The `move` pointers in the hold segments' journals: one append per hold segment, from the journal read before. */
+async function pointFromHolds(
+  svc: Services,
+  jobs: WaitingJob[],
+  to: string,
+  moved: Array<{ j: WaitingJob; ti: number; journal: JournalState }>,
+  finished: HandOver[],
+): Promise<void> {
+  const { ctx } = svc;
+  // One append per hold segment (a key's batch of jobs shares one), from the journal read before.
+  const bySegment = new Map<number, Array<{ j: WaitingJob; ti: number }>>();
+  jobs.forEach((j, ti) => {
+    let g = bySegment.get(j.at.seq);
+    if (!g) bySegment.set(j.at.seq, (g = []));
+    g.push({ j, ti });
+  });
+  await Promise.all(
+    [...bySegment.values()].map(async (g) => {
+      const at = g[0]!.j.at;
+      let journal = g[0]!.j.journal;
+      for (let attempt = 0; attempt < 20; attempt++) {
+        const now = Date.now();
+        const mine = g.filter(({ j }) => !journal.slots[j.idx]!.outcome);
+        for (const { j } of g) {
+          const slot = journal.slots[j.idx]!;
+          const xkey = j.at.seg.jobs[j.idx]!.xkey;
+          // Moved on by someone else (it is in a lane now, the key stays), or finished while it waited.
+          if (slot.outcome && slot.outcome.kind !== "move" && xkey !== undefined)
+            finished.push({ token: keyToken(xkey), releasing: jobIdAt(j.at, j.idx) });
+        }
+        if (mine.length === 0) return;
+        try {
+          const after = await ctx.journals.append(
+            Store.Delay,
+            at.seq,
+            mine.map(({ j, ti }) => ({ op: "move" as const, i: j.idx, at: now, to, ti })),
+            journal,
+          );
+          for (const m of mine) moved.push({ ...m, journal: after });
+          return;
+        } catch (err) {
+          if (!(err instanceof WrongSequenceError)) throw err;
+          journal = await ctx.journals.read(Store.Delay, at.seq, at.seg.jobs.length);
+        }
+      }
+    }),
+  );
+}
+
+/**
+ * Releases from the outcome hook, batched: at most `parallel` batches in flight, and what arrives
+ * meanwhile waits for the next one. `add` resolves when its keys were handed on.
+ */
+export function createHandOverQueue(svc: Services, parallel = 4): { add(items: HandOver[]): Promise<void> } {
+  let pending: Array<{ items: HandOver[]; done: () => void; fail: (e: unknown) => void }> = [];
+  let running = 0;
+  function pump(): void {
+    while (running < parallel && pending.length > 0) {
+      const batch = pending;
+      pending = [];
+      running++;
+      void handOverKeys(
+        svc,
+        batch.flatMap((b) => b.items),
+      )
+        .then(
+          () => {
+            for (const b of batch) b.done();
+          },
+          (err: unknown) => {
+            for (const b of batch) b.fail(err);
+          },
+        )
+        .finally(() => {
+          running--;
+          pump();
+        });
+    }
+  }
+  return {
+    add(items) {
+      if (items.length === 0) return Promise.resolve();
+      return new Promise<void>((done, fail) => {
+        pending.push({ items, done, fail });
+        pump();
+      });
+    },
+  };
+}

@@ -1,0 +1,155 @@
+/**
+ * An exclusive key's record and its line (see exclusive.ts): the KV record `{ holder, cursor }` read
+ * and written through the shared inbox, and the walk from the cursor to the first job that still
+ * waits. Shared by the single-key paths (exclusive.ts) and the batched hand-over
+ * (exclusive-handover.ts).
+ *
+ * Each process remembers the last record it wrote per key (value and revision). A hand-over in the
+ * process that made the current holder (a worker releasing the key of a job it ran, which it was
+ * given by its own hand-over) then writes with compare-and-set on that revision without reading the
+ * record first; when someone wrote since, the write fails and the record is read.
+ */
+import { Store } from "../../core/ids.js";
+import { decideAndAppend } from "../journal/journal.js";
+import type { JournalState } from "../journal/journal.js";
+import type { FastKv, FastRecord } from "../infra/kvfast.js";
+import { fastKv } from "../infra/kvfast.js";
+import type { SegmentAt } from "../segments/segment.js";
+import { decodeSegment } from "../segments/segment.js";
+import type { Services } from "../infra/services.js";
+import { keyToken } from "../infra/topology.js";
+import { POINTER_RETRY_MS, validateMoved } from "../segments/validate.js";
+
+/** The KV record of one exclusive key. */
+export interface KeyRecord {
+  key: string;
+  /** Every job on the key's subject before (seq, idx) has moved on or finished. */
+  cursor: { seq: number; idx: number };
+  holder?: { job: string; q: string; ref: string; since: number };
+}
+
+export const markerKey = (token: string) => `h.${token}`;
+
+/** Key records on the busy path: direct gets and compare-and-set publishes through the shared inbox. */
+export function keyRecords(svc: Services): FastKv<KeyRecord> {
+  return fastKv<KeyRecord>(svc.ctx, svc.ctx.topology.buckets.xkeys);
+}
+
+/** The last record this process wrote per key (bounded; only ever a hint for compare-and-set). */
+const written = new WeakMap<Services, Map<string, FastRecord<KeyRecord>>>();
+const WRITTEN_MAX = 10_000;
+
+export function rememberWritten(svc: Services, token: string, rec: FastRecord<KeyRecord>): void {
+  let m = written.get(svc);
+  if (!m) written.set(svc, (m = new Map<string, FastRecord<KeyRecord>>()));
+  m.delete(token);
+  m.set(token, rec);
+  if (m.size > WRITTEN_MAX) m.delete(m.keys().next().value!);
+}
+
+export function lastWritten(svc: Services, token: string): FastRecord<KeyRecord> | undefined {
+  return written.get(svc)?.get(token);
+}
+
+export function forgetWritten(svc: Services, token: string): void {
+  written.get(svc)?.delete(token);
+}
+
+/** A key's record (holder and cursor), undefined for a key never used. */
+export async function readKey(svc: Services, token: string): Promise<KeyRecord | undefined> {
+  return (await keyRecords(svc).get(token)).value;
+}
+
+/** Marks a key as needing attention; call before storing a job that will wait for it. */
+export async function markKey(svc: Services, key: string): Promise<void> {
+  await fastKv<number>(svc.ctx, svc.ctx.topology.buckets.xkeys).put(markerKey(keyToken(key)), Date.now());
+}
+
+/** A job of a key's line that still waits, with the journal of its hold segment as read. */
+export interface WaitingJob {
+  at: SegmentAt;
+  idx: number;
+  journal: JournalState;
+}
+
+/** The first job on the key's subject after the cursor that still waits, and the cursor up to it. */
+export async function firstWaiting(
+  svc: Services,
+  token: string,
+  cursor: { seq: number; idx: number },
+): Promise<WaitingJob | undefined> {
+  const { ctx } = svc;
+  const subject = ctx.subjects.hold(token);
+  let seq = cursor.seq;
+  let fromIdx = cursor.idx + 1;
+  if (cursor.idx >= 0) {
+    // The cursor's segment is usually cached (read by the hand-over that set it): the rest of it is
+    // looked at without reading it again, and the line goes on after it.
+    const at = await svc.locator.segment(Store.Delay, cursor.seq);
+    if (at) {
+      const found = fromIdx < at.seg.jobs.length ? await firstWaitingIn(svc, at, fromIdx) : undefined;
+      if (found) return found;
+      seq = cursor.seq + 1;
+      fromIdx = 0;
+    }
+  }
+  for (;;) {
+    const m = await ctx.reader.get(ctx.topology.streams.delay, { nextBySubject: subject, seq });
+    if (!m) return undefined;
+    if (m.seq !== seq) fromIdx = 0;
+    // The read returned the segment itself: no second read by sequence.
+    let at: SegmentAt | undefined;
+    try {
+      at = { store: Store.Delay, seq: m.seq, seg: decodeSegment(m.data) };
+      svc.locator.remember(at);
+    } catch {
+      at = undefined;
+    }
+    const found = at && (await firstWaitingIn(svc, at, fromIdx));
+    if (found) return found;
+    seq = m.seq + 1;
+    fromIdx = 0;
+  }
+}
+
+/**
+ * The first job of a hold segment from `fromIdx` on that still waits (not moved, not finished), with
+ * the journal as read; expired ones are written off on the way.
+ */
+async function firstWaitingIn(
+  svc: Services,
+  at: SegmentAt,
+  fromIdx: number,
+): Promise<WaitingJob | undefined> {
+  let idx = fromIdx;
+  for (let round = 0; round < 100 && idx < at.seg.jobs.length; round++) {
+    const journal = await svc.ctx.journals.read(Store.Delay, at.seq, at.seg.jobs.length);
+    for (; idx < at.seg.jobs.length; idx++) {
+      if (journal.slots[idx]!.outcome) continue;
+      const spec = at.seg.jobs[idx]!;
+      if (spec.expiresAt !== undefined && Date.now() > spec.expiresAt) {
+        await expireWaiting(svc, at, idx);
+        continue;
+      }
+      const validity = await validateMoved(svc.ctx, svc.locator, at, idx);
+      if (validity === "ok") return { at, idx, journal };
+      if (validity === "wait") break; // its pointer is not written yet: read again shortly
+    }
+    if (idx < at.seg.jobs.length) await new Promise((r) => setTimeout(r, POINTER_RETRY_MS));
+  }
+  return undefined;
+}
+
+async function expireWaiting(svc: Services, at: SegmentAt, idx: number): Promise<void> {
+  const r = await decideAndAppend(
+    svc.ctx.journals,
+    Store.Delay,
+    at.seq,
+    at.seg.jobs.length,
+    (_j, slots, now) =>
+      slots[idx]!.outcome
+        ? { ops: [], value: undefined }
+        : { ops: [{ op: "expire", i: idx, at: now }], value: undefined },
+  );
+  if (r.appended) svc.noteOutcomes([{ at, idx, kind: "expired" }]);
+}

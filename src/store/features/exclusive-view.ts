@@ -1,0 +1,108 @@
+/**
+ * What users see of exclusive keys: which job (and worker) holds each active key, since when, and how
+ * many jobs wait for it, per key (`GET /api/v1/exclusive-keys`) and per queue (queue stats).
+ */
+import { Store } from "../../core/ids.js";
+import { toRfc3339 } from "../../core/time.js";
+import { activeKeyTokens, keyFromToken, readKey } from "./exclusive.js";
+import type { Services } from "../infra/services.js";
+import { buildJobView, deriveState } from "../jobs/view.js";
+
+/** Waiting jobs are counted up to this many per key; beyond it the count is a lower bound. */
+export const MAX_WAITING_COUNTED = 1000;
+
+export interface ExclusiveKeyView {
+  key: string;
+  holder: { job_id: string; queue: string; since: string; state?: string; worker_id?: string } | null;
+  /** Jobs waiting for the key (at most {@link MAX_WAITING_COUNTED}; see `waiting_capped`). */
+  waiting: number;
+  waiting_capped?: boolean;
+  /** Waiting jobs by queue. */
+  waiting_by_queue: Record<string, number>;
+}
+
+/** Every key that is held or has waiting jobs; with `queue`, only keys that involve that queue. */
+export async function listExclusiveKeys(
+  svc: Services,
+  q: { queue?: string } = {},
+): Promise<ExclusiveKeyView[]> {
+  const out: ExclusiveKeyView[] = [];
+  for (const token of await activeKeyTokens(svc)) {
+    const v = await describeKey(svc, token);
+    if (!v) continue;
+    if (q.queue !== undefined && v.holder?.queue !== q.queue && !(q.queue in v.waiting_by_queue)) continue;
+    out.push(v);
+  }
+  return out.sort((a, b) => a.key.localeCompare(b.key));
+}
+
+/** One key's holder and waiting jobs (by its token, topology.ts `keyToken`); undefined when idle. */
+export async function describeKey(svc: Services, token: string): Promise<ExclusiveKeyView | undefined> {
+  const rec = await readKey(svc, token);
+  const view: ExclusiveKeyView = {
+    key: rec?.key ?? keyFromToken(token),
+    holder: null,
+    waiting: 0,
+    waiting_by_queue: {},
+  };
+  if (rec?.holder) {
+    const h = rec.holder;
+    view.holder = { job_id: h.job, queue: h.q, since: toRfc3339(h.since) };
+    const loc = await svc.locator.locate(h.job);
+    if (loc) {
+      const job = buildJobView(
+        loc.at,
+        loc.idx,
+        deriveState(loc.at, loc.idx, loc.slots[loc.idx]!, Date.now()),
+      );
+      view.holder.state = job.state;
+      if (typeof job.worker_id === "string") view.holder.worker_id = job.worker_id;
+    }
+  }
+  await countWaiting(svc, token, rec?.cursor ?? { seq: 0, idx: -1 }, view);
+  if (!view.holder && view.waiting === 0) return undefined;
+  return view;
+}
+
+async function countWaiting(
+  svc: Services,
+  token: string,
+  cursor: { seq: number; idx: number },
+  view: ExclusiveKeyView,
+): Promise<void> {
+  const { ctx } = svc;
+  const subject = ctx.subjects.hold(token);
+  const now = Date.now();
+  let seq = cursor.seq;
+  for (;;) {
+    const m = await ctx.reader.get(ctx.topology.streams.delay, { nextBySubject: subject, seq });
+    if (!m) return;
+    const at = await svc.locator.segment(Store.Delay, m.seq);
+    seq = m.seq + 1;
+    if (!at) continue;
+    const { slots } = await ctx.journals.read(Store.Delay, m.seq, at.seg.jobs.length);
+    for (let i = m.seq === cursor.seq ? cursor.idx + 1 : 0; i < slots.length; i++) {
+      if (slots[i]!.outcome) continue;
+      const expiresAt = at.seg.jobs[i]!.expiresAt;
+      if (expiresAt !== undefined && now > expiresAt) continue;
+      if (view.waiting >= MAX_WAITING_COUNTED) {
+        view.waiting_capped = true;
+        return;
+      }
+      view.waiting++;
+      view.waiting_by_queue[at.seg.q] = (view.waiting_by_queue[at.seg.q] ?? 0) + 1;
+    }
+  }
+}
+
+/** The exclusive-key part of a queue's stats. */
+export async function exclusiveQueueStats(
+  svc: Services,
+  queue: string,
+): Promise<{ keys_held: number; jobs_waiting: number }> {
+  const keys = await listExclusiveKeys(svc, { queue });
+  return {
+    keys_held: keys.filter((k) => k.holder?.queue === queue).length,
+    jobs_waiting: keys.reduce((n, k) => n + (k.waiting_by_queue[queue] ?? 0), 0),
+  };
+}

@@ -1,0 +1,143 @@
+/**
+ * JSON records in NATS KV, with a compare-and-set update loop: read (with revision), change, write
+ * only if nobody wrote in between, otherwise read again.
+ */
+import type { JetStreamManager } from "@nats-io/jetstream";
+import { JetStreamApiError } from "@nats-io/jetstream";
+import type { KV } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/nats-core";
+
+import { BackendError } from "../../core/errors.js";
+import { scanMessages } from "../../nats/scan.js";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+export interface Versioned<T> {
+  value: T;
+  revision: number;
+}
+
+const kvKeyPattern = /^[-/=.\w]+$/;
+
+/**
+ * Whether NATS KV can store `key`: its client's rule (it throws a plain `Error` for others), plus no
+ * empty subject token (`a..b`), which the client lets through and the server never answers.
+ */
+function isKvKey(key: string): boolean {
+  return kvKeyPattern.test(key) && !key.startsWith(".") && !key.endsWith(".") && !key.includes("..");
+}
+
+/**
+ * The record under `key`. A key KV cannot store (from a request: `%`, spaces, unicode) names nothing,
+ * so it reads as absent instead of failing.
+ */
+export async function getJson<T>(kv: KV, key: string): Promise<Versioned<T> | undefined> {
+  if (!isKvKey(key)) return undefined;
+  const e = await kv.get(key);
+  if (!e || e.operation !== "PUT") return undefined;
+  try {
+    return { value: JSON.parse(dec.decode(e.value)) as T, revision: e.revision };
+  } catch {
+    return undefined;
+  }
+}
+
+export async function putJson(kv: KV, key: string, value: unknown): Promise<number> {
+  return kv.put(key, enc.encode(JSON.stringify(value)));
+}
+
+/** A KV compare-and-set lost the race (JetStream 10071 / 10164). */
+export function isWrongRevision(err: unknown): boolean {
+  return err instanceof JetStreamApiError && (err.code === 10071 || err.code === 10164);
+}
+
+/**
+ * Updates a record with compare-and-set. `change` gets the current value (undefined when absent) and
+ * returns the new one, or `undefined` to write nothing. Returns what is stored afterwards.
+ */
+export async function casUpdate<T>(
+  kv: KV,
+  key: string,
+  change: (current: T | undefined) => T | undefined,
+  tries = 25,
+): Promise<T | undefined> {
+  for (let attempt = 0; attempt < tries; attempt++) {
+    const cur = await getJson<T>(kv, key);
+    const next = change(cur?.value === undefined ? undefined : structuredClone(cur.value));
+    if (next === undefined) return cur?.value;
+    try {
+      if (cur) await kv.update(key, enc.encode(JSON.stringify(next)), cur.revision);
+      else await kv.create(key, enc.encode(JSON.stringify(next)));
+      return next;
+    } catch (err) {
+      if (!isWrongRevision(err)) throw err;
+    }
+  }
+  throw new BackendError(`could not update ${key}: too many concurrent changes`, { retryable: true });
+}
+
+/** Every key (optionally under a filter like `queue.>`). */
+export async function keysOf(kv: KV, filter?: string): Promise<string[]> {
+  const out: string[] = [];
+  const it = await kv.keys(filter);
+  for await (const k of it) out.push(k);
+  return out;
+}
+
+/**
+ * Removes a key for good: KV `delete` and `purge` leave a marker per key that nats-server 2.10 keeps
+ * forever, so keys that come and go by the million (dead letters, client ids, fleet jobs) would grow
+ * the bucket without bound. Purging the key's subject in the bucket's stream leaves nothing. Nobody
+ * watches these keys, so the missing marker is not missed.
+ */
+export async function eraseKey(
+  jsm: JetStreamManager,
+  bucket: string,
+  key: string,
+  /** Only if the key has not been written since this revision (a newer value stays). */
+  upToRevision?: number,
+): Promise<void> {
+  if (!isKvKey(key)) return;
+  const filter = `$KV.${bucket}.${key}`;
+  await jsm.streams.purge(
+    `KV_${bucket}`,
+    upToRevision === undefined ? { filter } : { filter, seq: upToRevision + 1 },
+  );
+}
+
+/**
+ * KV `delete` with compare-and-set (throws on a wrong revision, like `kv.delete`), then the delete
+ * marker it leaves is erased too (unless the key was written again meanwhile), so keys used once
+ * (exclusive-key markers, released locks, dropped reservations) leave nothing behind.
+ */
+export async function deleteForGood(
+  kv: KV,
+  jsm: JetStreamManager,
+  bucket: string,
+  key: string,
+  previousSeq?: number,
+): Promise<void> {
+  await kv.delete(key, previousSeq === undefined ? undefined : { previousSeq });
+  const e = await kv.get(key);
+  if (e && e.operation !== "PUT") await eraseKey(jsm, bucket, key, e.revision);
+}
+
+/**
+ * Every current value of a bucket (JSON), read in one stream through an ordered consumer instead of
+ * a get per key (nats/scan.ts): key → value. Deleted and unreadable entries are left out.
+ */
+export async function readAllJson<T>(nc: NatsConnection, bucket: string): Promise<Map<string, T>> {
+  const prefix = `$KV.${bucket}.`;
+  const out = new Map<string, T>();
+  for (const m of await scanMessages(nc, `KV_${bucket}`, { subjects: `${prefix}>`, lastPerSubject: true })) {
+    const op = m.headers?.get("KV-Operation");
+    if (op === "DEL" || op === "PURGE") continue;
+    try {
+      out.set(m.subject.slice(prefix.length), JSON.parse(dec.decode(m.data)) as T);
+    } catch {
+      // not JSON: skipped
+    }
+  }
+  return out;
+}

@@ -1,0 +1,174 @@
+/**
+ * Group commit for reports on single jobs (the HTTP door's ACK and FAIL). A worker that fetched ten
+ * jobs acknowledges them at once, and those jobs usually share a segment, so their journal appends
+ * are compare-and-sets on one subject: done one by one, all but one lose the race, read the journal
+ * again and retry, and ten acks cost dozens of round trips. Here reports on jobs of the same segment
+ * that arrive while an append to it is in flight wait for it, then go out together as one append:
+ * each report is decided on its own job's slot (one report per job in a round; a second report on
+ * the same job waits for the next round and so sees the first one's effect), their operations are
+ * appended at once, and each caller gets its own answer or its own error. After a lost
+ * compare-and-set (another writer appended first) each report locates its job again and is decided
+ * again, as `mutate` does for one job.
+ */
+import { ErrorCode, JetjobError, NotFoundError } from "../../core/errors.js";
+import { WrongSequenceError } from "../../nats/publisher.js";
+import type { JournalState } from "./journal.js";
+import type { JournalOp } from "./journal-ops.js";
+import type { JobAt, Located, ReadMemo } from "../jobs/locator.js";
+import { refKey } from "../segments/segment.js";
+import type { Services } from "../infra/services.js";
+import { outcomesOf } from "../infra/services.js";
+import type { Derived } from "../jobs/view.js";
+import { deriveState } from "../jobs/view.js";
+
+const MAX_TRIES = 25;
+
+/** What a report decides for its job: the journal operations, and what to answer once they are stored. */
+export interface Step<T> {
+  ops: JournalOp[];
+  after?: () => Promise<void>;
+  done: (loc: Located, now: number) => T;
+}
+
+type Decide<T> = (loc: Located, d: Derived, now: number) => Promise<Step<T>> | Step<T>;
+
+interface Waiter {
+  loc: Located;
+  decide: Decide<unknown>;
+  /** Rounds this report has lost to another writer so far. */
+  tries: number;
+  resolve(v: unknown): void;
+  reject(err: unknown): void;
+}
+
+interface Group {
+  waiting: Waiter[];
+  /** The journal as the last append of this group left it. */
+  latest?: JournalState;
+}
+
+/** Segments with reports waiting or being appended, and the reads in flight, per engine. */
+interface Groups {
+  bySegment: Map<string, Group>;
+  reads: ReadMemo;
+}
+const groupsOf = new WeakMap<Services, Groups>();
+
+/**
+ * Reads in flight shared by concurrent reports (ten acks of one segment read its journal once); an
+ * entry goes when its read settles, so a later report reads afresh. A shared read that turns out to
+ * be stale only costs a lost compare-and-set, after which the report locates its job again.
+ */
+class InFlightReads extends Map<string, Promise<JobAt | undefined>> {
+  override set(key: string, p: Promise<JobAt | undefined>): this {
+    super.set(key, p);
+    const drop = () => {
+      if (super.get(key) === p) super.delete(key);
+    };
+    p.then(drop, drop);
+    return this;
+  }
+}
+
+/** Locate → decide → append like `mutate`, sharing the append with reports on jobs of the same segment. */
+export function mutateGrouped<T>(svc: Services, id: string, decide: Decide<T>): Promise<T> {
+  return enter(svc, id, decide, 0) as Promise<T>;
+}
+
+async function enter(svc: Services, id: string, decide: Decide<unknown>, tries: number): Promise<unknown> {
+  let groups = groupsOf.get(svc);
+  if (!groups) groupsOf.set(svc, (groups = { bySegment: new Map(), reads: new InFlightReads() }));
+  const loc = await svc.locator.locate(id, groups.reads);
+  if (!loc) throw new NotFoundError("job", id);
+  const key = refKey(loc.at.store, loc.at.seq);
+  const { bySegment } = groups;
+  return new Promise((resolve, reject) => {
+    const w: Waiter = { loc, decide, tries, resolve, reject };
+    const g = bySegment.get(key);
+    if (g) {
+      g.waiting.push(w);
+      return;
+    }
+    const fresh: Group = { waiting: [w] };
+    bySegment.set(key, fresh);
+    void drain(svc, bySegment, key, fresh);
+  });
+}
+
+async function drain(svc: Services, groups: Map<string, Group>, key: string, g: Group): Promise<void> {
+  try {
+    while (g.waiting.length > 0) {
+      const round: Waiter[] = [];
+      const later: Waiter[] = [];
+      const jobs = new Set<number>();
+      for (const w of g.waiting) {
+        if (jobs.has(w.loc.idx)) later.push(w);
+        else {
+          jobs.add(w.loc.idx);
+          round.push(w);
+        }
+      }
+      g.waiting = later;
+      await commitRound(svc, g, round);
+    }
+  } finally {
+    groups.delete(key);
+  }
+}
+
+async function commitRound(svc: Services, g: Group, round: Waiter[]): Promise<void> {
+  const first = round[0]!.loc;
+  const base = freshest([...round.map((w) => w.loc.journal), ...(g.latest ? [g.latest] : [])]);
+  const now = Date.now();
+  const decided: Array<{ w: Waiter; loc: Located; step: Step<unknown> }> = [];
+  for (const w of round) {
+    const loc: Located = { ...w.loc, journal: base, slots: base.slots };
+    try {
+      const step = await w.decide(loc, deriveState(loc.at, loc.idx, loc.slots[loc.idx]!, now), now);
+      if (step.ops.length === 0) w.resolve(step.done(loc, now));
+      else decided.push({ w, loc, step });
+    } catch (err) {
+      w.reject(err);
+    }
+  }
+  if (decided.length === 0) return;
+  const ops = decided.flatMap((x) => x.step.ops);
+  let next: JournalState;
+  try {
+    next = await svc.ctx.journals.append(first.at.store, first.at.seq, ops, base);
+  } catch (err) {
+    delete g.latest;
+    for (const { w } of decided) {
+      if (!(err instanceof WrongSequenceError)) w.reject(err);
+      else if (w.tries + 1 >= MAX_TRIES)
+        w.reject(
+          new JetjobError(ErrorCode.Conflict, `job ${w.loc.id} is changing too fast; try again`, {
+            retryable: true,
+          }),
+        );
+      // Someone else appended first: locate the job again (it may have moved) and decide again.
+      else
+        enter(svc, w.loc.id, w.decide, w.tries + 1).then(
+          (v) => w.resolve(v),
+          (e: unknown) => w.reject(e),
+        );
+    }
+    return;
+  }
+  g.latest = next;
+  svc.noteOutcomes(outcomesOf(first.at, ops));
+  await Promise.all(
+    decided.map(async ({ w, loc, step }) => {
+      try {
+        if (step.after) await step.after();
+        w.resolve(step.done({ ...loc, journal: next, slots: next.slots }, now));
+      } catch (err) {
+        w.reject(err);
+      }
+    }),
+  );
+}
+
+function freshest(states: JournalState[]): JournalState {
+  return states.reduce((a, b) => (b.lastSeq > a.lastSeq ? b : a));
+}

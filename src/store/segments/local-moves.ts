@@ -1,0 +1,92 @@
+/**
+ * Moves this process made into queue lanes, for the claim check of moved jobs (validate.ts). A copy
+ * is published before the pointer to it is written, so a worker in the same process that gets the
+ * copy at once (an exclusive key handed on by its own outcome hook, exclusive-handover.ts) used to
+ * find the pointer missing and re-check after 1, 2, 4 and 8 ms. Here it waits for the mover's
+ * append instead, and a slot whose pointer this process wrote needs no read at all. A segment this
+ * process did not move (or that it forgot) is checked as before.
+ */
+import type { Store } from "../../core/ids.js";
+
+interface Registry {
+  /** Lane segment `store.seq` → the slots whose `move` pointer was appended (once settled). */
+  moved: Map<string, Promise<ReadonlySet<number>>>;
+  /** Moves between their publish and their pointers (their segment's seq not known yet). */
+  publishing: Set<Promise<unknown>>;
+}
+
+const registries = new WeakMap<object, Registry>();
+const KEPT_SEGMENTS = 4096;
+/** How long a claim waits for this process's moves in flight before it checks pointers as usual. */
+const PUBLISH_WAIT_MS = 100;
+
+function registryOf(owner: object): Registry {
+  let r = registries.get(owner);
+  if (!r) registries.set(owner, (r = { moved: new Map(), publishing: new Set() }));
+  return r;
+}
+
+/**
+ * Runs a move: `publish` stores the copy and returns its segment, `point` appends the pointers and
+ * returns the slots (indexes in the new segment) whose pointer was written.
+ */
+export async function trackMove<T extends { store: Store; seq: number }>(
+  owner: object,
+  publish: () => Promise<T>,
+  point: (target: T) => Promise<ReadonlySet<number>>,
+): Promise<T> {
+  const r = registryOf(owner);
+  let settle!: (v: ReadonlySet<number>) => void;
+  const done = new Promise<ReadonlySet<number>>((res) => (settle = res));
+  const publishing = (async () => {
+    const target = await publish();
+    const key = `${target.store}.${target.seq}`;
+    r.moved.set(key, done);
+    if (r.moved.size > KEPT_SEGMENTS) r.moved.delete(r.moved.keys().next().value!);
+    return target;
+  })();
+  r.publishing.add(publishing);
+  let target: T;
+  try {
+    target = await publishing;
+  } catch (err) {
+    settle(new Set());
+    throw err;
+  } finally {
+    r.publishing.delete(publishing);
+  }
+  try {
+    settle(await point(target));
+  } catch (err) {
+    settle(new Set());
+    throw err;
+  }
+  return target;
+}
+
+/**
+ * Whether this process moved slot `idx` of segment `store.seq` here and wrote its pointer: true, or
+ * undefined when it does not know (check the pointers as usual).
+ */
+export async function movedHereLocally(
+  owner: object,
+  store: Store,
+  seq: number,
+  idx: number,
+): Promise<true | undefined> {
+  const r = registries.get(owner);
+  if (!r) return undefined;
+  const key = `${store}.${seq}`;
+  // Its delivery may arrive before the mover learns the sequence: let moves in flight get that far
+  // (not longer than a moment: a publish stuck in an outage must not hold up other claims).
+  if (!r.moved.has(key) && r.publishing.size > 0) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.allSettled([...r.publishing]),
+      new Promise((res) => (timer = setTimeout(res, PUBLISH_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
+  }
+  const slots = await r.moved.get(key);
+  return slots?.has(idx) ? true : undefined;
+}
