@@ -111,8 +111,8 @@ export interface IdentityStore {
   decide(hostname: string, state: "accepted" | "rejected" | "revoked", by: string): Promise<IdentityView>;
   /** Removes the record (the host may ask to join again). */
   forget(hostname: string): Promise<void>;
-  /** A one-time enrollment token that accepts the agent presenting it. */
-  createEnrollToken(o: { by: string; expiresInMs: number }): Promise<string>;
+  /** A one-time enrollment token that accepts the agent presenting it (stored as its digest only). */
+  createEnrollToken(o: { by: string; expiresInMs: number }): Promise<{ token: string; expires_at: string }>;
   /** Uses up a token: true when it was valid (then it is gone). */
   takeEnrollToken(token: string): Promise<boolean>;
 }
@@ -196,7 +196,19 @@ export function identityStore(kv: KV): IdentityStore {
         decided_by: by,
         ...(state === IdentityState.Accepted ? { accepted_via: "operator" as const } : {}),
       };
-      await kv.update(identityKey(hostname), enc(next), revision);
+      try {
+        await kv.update(identityKey(hostname), enc(next), revision);
+      } catch (err) {
+        // Another operator (or the callout, for a token) decided first: say so, do not overwrite.
+        const now = await get(hostname).catch(() => undefined);
+        if (now !== undefined && now.revision !== revision) {
+          throw new ConflictError(`the identity of '${hostname}' changed meanwhile; look again`, {
+            details: { hostname },
+            cause: err,
+          });
+        }
+        throw err;
+      }
       return viewOfIdentity(next);
     },
     async forget(hostname) {
@@ -204,11 +216,9 @@ export function identityStore(kv: KV): IdentityStore {
     },
     async createEnrollToken({ by, expiresInMs }) {
       const token = `jje_${randomBytes(24).toString("base64url")}`;
-      await kv.put(
-        enrollKey(token),
-        JSON.stringify({ created_by: by, expires_at: new Date(Date.now() + expiresInMs).toISOString() }),
-      );
-      return token;
+      const expires_at = new Date(Date.now() + expiresInMs).toISOString();
+      await kv.put(enrollKey(token), JSON.stringify({ created_by: by, expires_at }));
+      return { token, expires_at };
     },
     async takeEnrollToken(token) {
       const key = enrollKey(token);

@@ -1,13 +1,22 @@
 /**
- * `jetjob agent pending|list-identities|accept|reject|revoke|forget|enroll-token`: the operator's side
- * of agent enrollment (docs/security.md). These talk to NATS with the full-rights login (on a
+ * `jetjob agent pending|identities|accept|reject|revoke|forget-identity|enroll-token`: the operator's
+ * side of agent enrollment (docs/security.md), through the same functions as the HTTP API
+ * (access/enrollment.ts). These talk to NATS with the full-rights login (on a
  * `jetjob start` machine found in its data dir, else `--nats` with `--nats-user`/`--nats-pass-file`),
  * and change the identities bucket that every jetjob server's auth callout reads: an accepted agent
  * connects at its next attempt; a revoked one is disconnected at once.
  */
 import type { Command } from "commander";
 
-import type { IdentityView } from "../access/identities.js";
+import {
+  acceptAgent,
+  createEnrollToken,
+  forgetAgent,
+  listIdentities,
+  rejectAgent,
+  revokeAgent,
+} from "../access/enrollment.js";
+import type { IdentityStore, IdentityView } from "../access/identities.js";
 import { IdentityState, identityStore, openIdentities } from "../access/identities.js";
 import { ValidationError } from "../core/errors.js";
 import { connectNats } from "../nats/connect.js";
@@ -25,10 +34,7 @@ interface IdentityFlags extends NatsFlags {
   json?: boolean;
 }
 
-async function withIdentities<T>(
-  f: IdentityFlags,
-  fn: (s: ReturnType<typeof identityStore>) => Promise<T>,
-): Promise<T> {
+async function withIdentities<T>(f: IdentityFlags, fn: (s: IdentityStore) => Promise<T>): Promise<T> {
   const dataDir = dataDirOf(f.dataDir);
   const servers = f.nats ?? (process.env.JETJOB_NATS_URL || undefined) ?? readEndpoints(dataDir)?.nats;
   if (!servers) {
@@ -59,6 +65,9 @@ function printIdentities(list: IdentityView[], json: boolean | undefined): void 
   );
 }
 
+/** Who decides, as identities record it (`decided_by`). */
+const operator = () => `cli:${process.env.USER ?? "operator"}`;
+
 /** The subcommand's flags with those given before it (`jetjob agent --nats URL pending`). */
 const flagsOf = (cmd: Command) => cmd.optsWithGlobals<IdentityFlags>();
 
@@ -75,46 +84,39 @@ export function registerAgentIdentityCommands(agent: Command, run: Runner): void
     (_f: IdentityFlags, cmd: Command) =>
       run(async () => {
         const f = flagsOf(cmd);
-        const list = await withIdentities(f, (s) => s.list());
-        printIdentities(
-          list.filter((i) => i.state === IdentityState.Pending),
-          f.json,
-        );
+        const list = await withIdentities(f, (s) => listIdentities(s, { state: IdentityState.Pending }));
+        printIdentities(list, f.json);
       }),
   );
   common(agent.command("identities").description("every agent identity and its state")).action(
     (_f: IdentityFlags, cmd: Command) =>
       run(async () =>
-        printIdentities(await withIdentities(flagsOf(cmd), (s) => s.list()), flagsOf(cmd).json),
+        printIdentities(await withIdentities(flagsOf(cmd), (s) => listIdentities(s)), flagsOf(cmd).json),
       ),
   );
-  const decide = (
-    name: "accept" | "reject" | "revoke",
-    state: "accepted" | "rejected" | "revoked",
-    what: string,
-  ) =>
+  const decide = (name: "accept" | "reject" | "revoke", op: typeof acceptAgent, what: string) =>
     common(agent.command(`${name} <hostname>`).description(what)).action(
       (host: string, _f: IdentityFlags, cmd: Command) =>
         run(async () => {
           const f = flagsOf(cmd);
-          const v = await withIdentities(f, (s) =>
-            s.decide(host, state, `cli:${process.env.USER ?? "operator"}`),
-          );
+          const v = await withIdentities(f, (s) => op(s, host, { by: operator() }));
           if (f.json) return printJson(v);
           process.stdout.write(`${v.hostname}: ${v.state}\n`);
         }),
     );
-  decide("accept", "accepted", "let a pending agent join with its own NATS identity");
-  decide("reject", "rejected", "refuse a pending agent");
-  decide("revoke", "revoked", "cut an agent off: its connections are closed and it cannot reconnect");
+  decide("accept", acceptAgent, "let a pending agent join with its own NATS identity");
+  decide("reject", rejectAgent, "refuse a pending agent");
+  decide("revoke", revokeAgent, "cut an agent off: its connections are closed and it cannot reconnect");
   common(
     agent
       .command("forget-identity <hostname>")
       .description("remove an identity (the host may ask to join again)"),
   ).action((host: string, _f: IdentityFlags, cmd: Command) =>
     run(async () => {
-      await withIdentities(flagsOf(cmd), (s) => s.forget(host));
-      process.stdout.write(`${host}: forgotten\n`);
+      const f = flagsOf(cmd);
+      const v = await withIdentities(f, (s) => forgetAgent(s, host));
+      if (f.json) return printJson(v);
+      process.stdout.write(`${v.hostname}: forgotten\n`);
     }),
   );
   common(
@@ -125,14 +127,10 @@ export function registerAgentIdentityCommands(agent: Command, run: Runner): void
   ).action((_f: IdentityFlags, cmd: Command) =>
     run(async () => {
       const f = flagsOf(cmd) as IdentityFlags & { expires: string };
-      const token = await withIdentities(f, (s) =>
-        s.createEnrollToken({
-          by: `cli:${process.env.USER ?? "operator"}`,
-          expiresInMs: durationFlag("--expires", f.expires),
-        }),
-      );
-      if (f.json) return printJson({ token });
-      process.stdout.write(token + "\n");
+      const expiresInMs = durationFlag("--expires", f.expires);
+      const t = await withIdentities(f, (s) => createEnrollToken(s, { by: operator(), expiresInMs }));
+      if (f.json) return printJson(t);
+      process.stdout.write(t.token + "\n");
     }),
   );
 }

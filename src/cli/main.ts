@@ -188,6 +188,7 @@ addNatsFlags(
             ...(o.replicas === undefined ? {} : { replicas: o.replicas }),
           },
           ...(o.storageMaxBytes === undefined ? {} : { storageCapacityBytes: o.storageMaxBytes }),
+          agentIdentities: o.natsAuthIssuerSeed !== undefined,
         });
         const identities = await startServerIdentities({
           flags: o,

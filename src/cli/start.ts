@@ -114,6 +114,7 @@ export async function startCommand(o: StartOptions): Promise<void> {
       ...(o.retention === undefined ? {} : { retention: o.retention }),
       ...(o.topology === undefined ? {} : { topology: o.topology }),
       storageCapacityBytes,
+      agentIdentities: access.identities !== undefined,
     });
   } catch (err) {
     await nats.stop();

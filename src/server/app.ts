@@ -41,6 +41,8 @@ import type { Metrics } from "./metrics.js";
 import { metricsLatencyRoute } from "./metrics-latency.js";
 import { fleetRoutes } from "./routes-fleet.js";
 import { tokenRoutes } from "./routes-tokens.js";
+import type { IdentityRouteOptions } from "./routes-identities.js";
+import { identityRoutes } from "./routes-identities.js";
 import type { TokenStore } from "./tokens.js";
 import { liveRoutes } from "./routes-live.js";
 import { registerUi } from "./ui.js";
@@ -71,6 +73,11 @@ export interface AppOptions {
   corsOrigins?: readonly string[];
   /** Run-time API tokens: serves `/api/v1/tokens` (give `auth` wrapped by `withTokenStore`). */
   tokens?: TokenStore;
+  /**
+   * Agent enrollment (`/api/v1/agent-identities`, routes-identities.ts): the identities bucket when
+   * agents log in through jetjob's auth callout. Without it the routes answer that enrollment is off.
+   */
+  identities?: IdentityRouteOptions;
 }
 
 export interface App {
@@ -136,6 +143,7 @@ export function createApp(o: AppOptions): App {
     ...sseRoutes(o.engine),
     ...(o.fleet ? fleetRoutes(o.fleet) : []),
     ...(o.tokens ? tokenRoutes(o.tokens) : []),
+    ...identityRoutes(o.identities ?? {}),
     ...apiRoutes(o.engine, o.fleet),
     ...liveRoutes(o.engine),
     ...keyRoutes(o.engine),

@@ -252,3 +252,31 @@ export const bulkResultSchema = fields({
   succeeded: z.int().exactOptional(),
   failed: z.int().exactOptional(),
 });
+
+/** An agent's NATS identity (access/identities.ts `IdentityView`): never its secret or digest. */
+export const agentIdentitySchema = z
+  .looseObject({
+    kind: z.string().describe("agent"),
+    hostname: z.string(),
+    state: z.enum(["pending", "accepted", "rejected", "revoked"]),
+    requested_at: time,
+    from: z.string().exactOptional().describe("Address the request to join came from"),
+    decided_at: time.exactOptional(),
+    decided_by: z.string().exactOptional(),
+    accepted_via: z.enum(["operator", "token", "local"]).exactOptional(),
+  })
+  .meta({ title: "AgentIdentity" });
+
+/** `GET /api/v1/agent-identities` (routes-identities.ts): `enabled: false` with a reason when off. */
+export const agentIdentityListSchema = z.object({
+  enabled: z.boolean().describe("Whether this server's NATS hands agents' logins to jetjob (auth callout)"),
+  reason: z.string().exactOptional().describe("Why enrollment is off, in words (when enabled is false)"),
+  identities: z.array(agentIdentitySchema),
+});
+
+/** `POST /api/v1/agent-enroll-tokens`: the token is shown once, with the command an agent runs. */
+export const enrollTokenSchema = z.object({
+  token: z.string(),
+  expires_at: time,
+  command: z.string().describe("Run on the agent's machine (add --nats-tls-ca when NATS uses TLS)"),
+});

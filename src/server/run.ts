@@ -19,6 +19,8 @@ import { SchemaValidationMode } from "../store/schemas/schema-registry.js";
 import { detectReplicas } from "../store/infra/replicas.js";
 import type { TopologyOptions } from "../store/infra/topology.js";
 import { defaultStreamLimits, resolveTopology } from "../store/infra/topology.js";
+import type { IdentityStore } from "../access/identities.js";
+import { identityStore, openIdentities } from "../access/identities.js";
 import type { Authenticator } from "./auth.js";
 import type { TokenStore } from "./tokens.js";
 import { createTokenStore, withTokenStore } from "./tokens.js";
@@ -59,6 +61,12 @@ export interface ApiServerOptions {
    * problems as warnings) or off. @defaultValue `JETJOB_SCHEMA_VALIDATION`, else strict
    */
   schemaValidation?: SchemaValidationMode;
+  /**
+   * This deployment's NATS hands agents' logins to jetjob's auth callout (`jetjob start` with NATS
+   * auth, `jetjob server --nats-auth-issuer-seed`): serve agent enrollment over HTTP
+   * (routes-identities.ts). @defaultValue false (the routes say enrollment is off)
+   */
+  agentIdentities?: boolean;
 }
 
 export interface RunningApiServer {
@@ -155,12 +163,26 @@ export async function runApiServer(o: ApiServerOptions): Promise<RunningApiServe
     await nc.close();
     throw err;
   }
+  let identities: IdentityStore | undefined;
+  if (o.agentIdentities === true) {
+    try {
+      identities = identityStore(await openIdentities(nc, engine.ctx.topology));
+    } catch (err) {
+      tokens.close();
+      await metrics.close();
+      await fleet.close();
+      await engine.close();
+      await nc.close();
+      throw err;
+    }
+  }
   const app = createApp({
     engine,
     fleet,
     metrics,
     auth: withTokenStore(o.auth, tokens),
     tokens,
+    identities: { identities, natsUrls: natsUrlsOf(o.nats.servers) },
     logger: log,
     version: o.version,
     enableReset: o.enableReset ?? false,
@@ -210,4 +232,12 @@ function schemaValidationFromEnv(): SchemaValidationMode {
   if (v === undefined || v === "") return SchemaValidationMode.Strict;
   if (v === "strict" || v === "warn" || v === "off") return v;
   throw new ValidationError(`JETJOB_SCHEMA_VALIDATION must be strict, warn or off (not '${v}')`);
+}
+
+/** The NATS URLs of the connect options (a string may list several, comma separated). */
+function natsUrlsOf(servers: ConnectOptions["servers"]): string[] {
+  return (Array.isArray(servers) ? servers : [servers])
+    .flatMap((s) => s.split(","))
+    .map((s) => s.trim())
+    .filter(Boolean);
 }

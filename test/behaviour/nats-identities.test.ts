@@ -244,7 +244,7 @@ describe("NATS identities (auth callout)", () => {
     secrets.set("host-a", newSecret());
     await assert.rejects(rawConnect("host-a"));
     secrets.set("host-a", realA);
-    const token = await callout.identities.createEnrollToken({ by: "test", expiresInMs: 60_000 });
+    const { token } = await callout.identities.createEnrollToken({ by: "test", expiresInMs: 60_000 });
     secrets.set("host-d", newSecret());
     const nc = await rawConnect("host-d").catch(() => undefined);
     assert.equal(nc, undefined, "without the token it waits for an operator");
