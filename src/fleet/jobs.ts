@@ -4,7 +4,7 @@
  * compare-and-set on the record, so the owner notices it and stops.
  */
 import { ConflictError, ErrorCode, JetjobError, NotFoundError, ValidationError } from "../core/errors.js";
-import { WrongSequenceError } from "../store/infra/kvfast.js";
+import { AGAIN, casLoop, orAgain } from "../store/infra/cas.js";
 import { hostToken } from "../store/infra/topology.js";
 import type { Controller } from "./controller.js";
 import { isFleetId } from "./ids.js";
@@ -127,44 +127,56 @@ export async function listFleetJobs(c: Controller, q: FleetListQuery): Promise<F
 
 /** Cancels a running job: targets without a result become `cancelled`; agents are told to stop. */
 export async function cancelFleetJob(c: Controller, id: string): Promise<FleetJobView> {
-  for (let attempt = 0; attempt < 10; attempt++) {
-    const { rec, revision } = await readRecord(c, id);
-    if (rec.status !== "running") {
-      throw new ConflictError(`Job '${id}' is already ${rec.status}.`, { details: { status: rec.status } });
-    }
-    const events = await readTimeline(c.ctx, id);
-    const folds = foldRecord(rec, events);
-    const now = Date.now();
-    const open = [...folds.values()].filter((f) => !terminalHostStates.has(f.state));
-    for (const f of open) f.state = "cancelled";
-    const counts = countHosts(folds.values());
-    const next: FleetRecord = { ...rec, status: "cancelled", finished_at: now, counts, epoch: rec.epoch + 1 };
-    try {
-      await records(c).update(`j.${id}`, next, revision);
-    } catch (err) {
-      if (err instanceof WrongSequenceError) continue;
-      throw err;
-    }
-    await Promise.all(
-      open.map((f) =>
-        appendEvent(c.ctx, id, { e: "cancelled", h: f.host, at: now, ep: next.epoch, by: c.id }),
-      ),
-    );
-    await appendEvent(c.ctx, id, {
-      e: "finished",
-      at: now,
-      ep: next.epoch,
-      by: c.id,
-      d: { status: "cancelled", counts },
-    });
-    // Told after the verdicts are stored, so an agent's own report of stopping comes later.
-    const notice = enc.encode(JSON.stringify({ cancel: id }));
-    for (const f of open) c.ctx.nc.publish(c.ctx.subjects.fleetDispatch(hostToken(f.host)), notice);
-    await c.ctx.buckets.fleet.delete(`x.${id}`);
-    await scheduleFleetRemoval(c.ctx, id, now + c.ctx.retention.fleetMs);
-    return getFleetJob(c, id);
-  }
-  throw new JetjobError(ErrorCode.BackendError, `could not cancel job '${id}': too many concurrent changes`);
+  const { next, open, now, counts } = await casLoop(
+    async () => {
+      const { rec, revision } = await readRecord(c, id);
+      if (rec.status !== "running") {
+        throw new ConflictError(`Job '${id}' is already ${rec.status}.`, { details: { status: rec.status } });
+      }
+      const events = await readTimeline(c.ctx, id);
+      const folds = foldRecord(rec, events);
+      const now = Date.now();
+      const open = [...folds.values()].filter((f) => !terminalHostStates.has(f.state));
+      for (const f of open) f.state = "cancelled";
+      const counts = countHosts(folds.values());
+      const next: FleetRecord = {
+        ...rec,
+        status: "cancelled",
+        finished_at: now,
+        counts,
+        epoch: rec.epoch + 1,
+      };
+      const w = await orAgain(records(c).update(`j.${id}`, next, revision));
+      return w === AGAIN ? AGAIN : { next, open, now, counts };
+    },
+    {
+      exhausted: () => {
+        throw new JetjobError(
+          ErrorCode.BackendError,
+          `could not cancel job '${id}': too many concurrent changes`,
+          {
+            retryable: true,
+          },
+        );
+      },
+    },
+  );
+  await Promise.all(
+    open.map((f) => appendEvent(c.ctx, id, { e: "cancelled", h: f.host, at: now, ep: next.epoch, by: c.id })),
+  );
+  await appendEvent(c.ctx, id, {
+    e: "finished",
+    at: now,
+    ep: next.epoch,
+    by: c.id,
+    d: { status: "cancelled", counts },
+  });
+  // Told after the verdicts are stored, so an agent's own report of stopping comes later.
+  const notice = enc.encode(JSON.stringify({ cancel: id }));
+  for (const f of open) c.ctx.nc.publish(c.ctx.subjects.fleetDispatch(hostToken(f.host)), notice);
+  await c.ctx.buckets.fleet.delete(`x.${id}`);
+  await scheduleFleetRemoval(c.ctx, id, now + c.ctx.retention.fleetMs);
+  return getFleetJob(c, id);
 }
 
 /** Deletes a finished job with its timeline and results. */

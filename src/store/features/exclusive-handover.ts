@@ -23,12 +23,12 @@ import { createHash } from "node:crypto";
 
 import type { JobSpec } from "../../core/envelope.js";
 import { Store } from "../../core/ids.js";
-import { WrongSequenceError } from "../../nats/publisher.js";
 import type { JobEvent } from "../jobs/events.js";
 import { EventType, emitEvents, event } from "../jobs/events.js";
 import type { KeyRecord, WaitingJob } from "./exclusive-line.js";
 import { firstWaiting, forgetWritten, keyRecords, lastWritten, rememberWritten } from "./exclusive-line.js";
 import type { JournalState } from "../journal/journal.js";
+import { AGAIN, casLoop, orAgain } from "../infra/cas.js";
 import type { FastRecord } from "../infra/kvfast.js";
 import { homeKeyOf, movedSpec, pointHomes, publishSegment } from "../segments/moves.js";
 import { trackMove } from "../segments/local-moves.js";
@@ -68,43 +68,43 @@ async function handOne(svc: Services, it: HandOver): Promise<WaitingJob | undefi
   const { token } = it;
   let releasing = it.releasing;
   let known = it.known ?? lastWritten(svc, token);
-  for (let round = 0; round < 50; round++) {
-    const cur = known ?? (await records.get(token));
-    const hinted = known !== undefined;
-    known = undefined;
-    const holder = cur.value?.holder?.job;
-    if (releasing !== undefined ? holder !== releasing : holder !== undefined) {
-      if (hinted) continue; // the hint may be old: read the record before giving up
-      return undefined;
-    }
-    const cursor = cur.value?.cursor ?? { seq: 0, idx: -1 };
-    const next = await firstWaiting(svc, token, cursor);
-    if (!next && releasing === undefined) return undefined;
-    const rec: KeyRecord = { key: cur.value?.key ?? keyFromToken(token), cursor };
-    if (next) {
-      rec.cursor = { seq: next.at.seq, idx: next.idx };
-      rec.holder = {
-        job: jobIdAt(next.at, next.idx),
-        q: next.at.seg.q,
-        ref: `${refKey(next.at.store, next.at.seq)}.${next.idx}`,
-        since: Date.now(),
-      };
-    }
-    let revision: number;
-    try {
-      revision = await records.update(token, rec, cur.revision);
-    } catch (err) {
-      if (!(err instanceof WrongSequenceError)) throw err;
-      forgetWritten(svc, token);
-      continue; // someone else handed it on, released or took it: look again
-    }
-    rememberWritten(svc, token, { value: rec, revision });
-    if (next) return next;
-    // Released with nobody in line as read: a job stored before this write is found now.
-    releasing = undefined;
-    known = { value: rec, revision };
-  }
-  return undefined;
+  return casLoop<WaitingJob | undefined>(
+    async () => {
+      const cur = known ?? (await records.get(token));
+      const hinted = known !== undefined;
+      known = undefined;
+      const holder = cur.value?.holder?.job;
+      if (releasing !== undefined ? holder !== releasing : holder !== undefined) {
+        if (hinted) return AGAIN; // the hint may be old: read the record before giving up
+        return undefined;
+      }
+      const cursor = cur.value?.cursor ?? { seq: 0, idx: -1 };
+      const next = await firstWaiting(svc, token, cursor);
+      if (!next && releasing === undefined) return undefined;
+      const rec: KeyRecord = { key: cur.value?.key ?? keyFromToken(token), cursor };
+      if (next) {
+        rec.cursor = { seq: next.at.seq, idx: next.idx };
+        rec.holder = {
+          job: jobIdAt(next.at, next.idx),
+          q: next.at.seg.q,
+          ref: `${refKey(next.at.store, next.at.seq)}.${next.idx}`,
+          since: Date.now(),
+        };
+      }
+      const revision = await orAgain(records.update(token, rec, cur.revision));
+      if (revision === AGAIN) {
+        forgetWritten(svc, token);
+        return AGAIN; // someone else handed it on, released or took it: look again
+      }
+      rememberWritten(svc, token, { value: rec, revision });
+      if (next) return next;
+      // Released with nobody in line as read: a job stored before this write is found now.
+      releasing = undefined;
+      known = { value: rec, revision };
+      return AGAIN;
+    },
+    { tries: 50, exhausted: () => undefined },
+  );
 }
 
 /** Jobs per lane segment made by one hand-over batch (a worker's claim append covers them all). */
@@ -185,31 +185,32 @@ async function pointFromHolds(
     [...bySegment.values()].map(async (g) => {
       const at = g[0]!.j.at;
       let journal = g[0]!.j.journal;
-      for (let attempt = 0; attempt < 20; attempt++) {
-        const now = Date.now();
-        const mine = g.filter(({ j }) => !journal.slots[j.idx]!.outcome);
-        for (const { j } of g) {
-          const slot = journal.slots[j.idx]!;
-          const xkey = j.at.seg.jobs[j.idx]!.xkey;
-          // Moved on by someone else (it is in a lane now, the key stays), or finished while it waited.
-          if (slot.outcome && slot.outcome.kind !== "move" && xkey !== undefined)
-            finished.push({ token: keyToken(xkey), releasing: jobIdAt(j.at, j.idx) });
-        }
-        if (mine.length === 0) return;
-        try {
-          const after = await ctx.journals.append(
-            Store.Delay,
-            at.seq,
-            mine.map(({ j, ti }) => ({ op: "move" as const, i: j.idx, at: now, to, ti })),
-            journal,
+      await casLoop(
+        async (attempt) => {
+          if (attempt > 0) journal = await ctx.journals.read(Store.Delay, at.seq, at.seg.jobs.length);
+          const now = Date.now();
+          const mine = g.filter(({ j }) => !journal.slots[j.idx]!.outcome);
+          for (const { j } of g) {
+            const slot = journal.slots[j.idx]!;
+            const xkey = j.at.seg.jobs[j.idx]!.xkey;
+            // Moved on by someone else (it is in a lane now, the key stays), or finished while it waited.
+            if (slot.outcome && slot.outcome.kind !== "move" && xkey !== undefined)
+              finished.push({ token: keyToken(xkey), releasing: jobIdAt(j.at, j.idx) });
+          }
+          if (mine.length === 0) return;
+          const after = await orAgain(
+            ctx.journals.append(
+              Store.Delay,
+              at.seq,
+              mine.map(({ j, ti }) => ({ op: "move" as const, i: j.idx, at: now, to, ti })),
+              journal,
+            ),
           );
+          if (after === AGAIN) return AGAIN;
           for (const m of mine) moved.push({ ...m, journal: after });
-          return;
-        } catch (err) {
-          if (!(err instanceof WrongSequenceError)) throw err;
-          journal = await ctx.journals.read(Store.Delay, at.seq, at.seg.jobs.length);
-        }
-      }
+        },
+        { exhausted: () => undefined },
+      );
     }),
   );
 }

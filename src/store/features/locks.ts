@@ -12,7 +12,8 @@ import { KvWatchInclude } from "@nats-io/kv";
 
 import { ConflictError, ErrorCode, ValidationError } from "../../core/errors.js";
 import { toRfc3339 } from "../../core/time.js";
-import { deleteForGood, isWrongRevision, keysOf } from "../infra/kvjson.js";
+import { deleteForGood, keysOf } from "../infra/kvjson.js";
+import { isWrongRevision } from "../infra/cas.js";
 import type { Services } from "../infra/services.js";
 import { keyToken } from "../infra/topology.js";
 

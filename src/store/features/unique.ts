@@ -10,7 +10,8 @@ import type { NormalizedEnqueue, UniquePolicy } from "../../core/envelope.js";
 import { argsObject } from "../../core/envelope.js";
 import { ConflictError, ErrorCode } from "../../core/errors.js";
 import type { JobState } from "../../core/states.js";
-import { getJson, isWrongRevision } from "../infra/kvjson.js";
+import { getJson } from "../infra/kvjson.js";
+import { AGAIN, casLoop, orAgain } from "../infra/cas.js";
 import { cancelJob } from "../jobs/operations.js";
 import type { Services } from "../infra/services.js";
 import type { JobView } from "../jobs/view.js";
@@ -72,34 +73,36 @@ export async function reserveUnique(svc: Services, n: NormalizedEnqueue): Promis
   const key = fingerprint(n, policy);
   const kv = svc.ctx.buckets.unique;
   const enc = new TextEncoder();
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const now = Date.now();
-    const fresh: UniqueEntry = { at: now };
-    if (policy.periodMs !== undefined) fresh.expiresAt = now + policy.periodMs;
-    const cur = await getJson<UniqueEntry>(kv, key);
-    const holder = cur ? await activeHolder(svc, cur.value, policy, now) : undefined;
-    if (holder) {
-      if (policy.onConflict === "ignore") return { kind: "existing", job: holder };
-      if (policy.onConflict === "reject") {
-        throw new ConflictError(`a job with the same unique key exists: ${holder.id} (${holder.state})`, {
-          code: ErrorCode.Duplicate,
-          details: { existing_job_id: holder.id, existing_state: holder.state },
+  return casLoop<UniqueDecision>(
+    async () => {
+      const now = Date.now();
+      const fresh: UniqueEntry = { at: now };
+      if (policy.periodMs !== undefined) fresh.expiresAt = now + policy.periodMs;
+      const cur = await getJson<UniqueEntry>(kv, key);
+      const holder = cur ? await activeHolder(svc, cur.value, policy, now) : undefined;
+      if (holder) {
+        if (policy.onConflict === "ignore") return { kind: "existing", job: holder };
+        if (policy.onConflict === "reject") {
+          throw new ConflictError(`a job with the same unique key exists: ${holder.id} (${holder.state})`, {
+            code: ErrorCode.Duplicate,
+            details: { existing_job_id: holder.id, existing_state: holder.state },
+          });
+        }
+        await cancelJob(svc, holder.id).catch((err: unknown) => {
+          // Finished in the meantime: nothing to replace.
+          if (!(err instanceof ConflictError)) throw err;
         });
       }
-      await cancelJob(svc, holder.id).catch((err: unknown) => {
-        // Finished in the meantime: nothing to replace.
-        if (!(err instanceof ConflictError)) throw err;
-      });
-    }
-    try {
-      if (cur) await kv.update(key, enc.encode(JSON.stringify(fresh)), cur.revision);
-      else await kv.create(key, enc.encode(JSON.stringify(fresh)));
-      return { kind: "go", key };
-    } catch (err) {
-      if (!isWrongRevision(err)) throw err;
-    }
-  }
-  throw new ConflictError("the unique key is contended; try again", { retryable: true });
+      const data = enc.encode(JSON.stringify(fresh));
+      const w = await orAgain(cur ? kv.update(key, data, cur.revision) : kv.create(key, data));
+      return w === AGAIN ? AGAIN : { kind: "go", key };
+    },
+    {
+      exhausted: () => {
+        throw new ConflictError("the unique key is contended; try again", { retryable: true });
+      },
+    },
+  );
 }
 
 /** After the job is stored: record which job holds the key. */

@@ -3,12 +3,12 @@
  * only if nobody wrote in between, otherwise read again.
  */
 import type { JetStreamManager } from "@nats-io/jetstream";
-import { JetStreamApiError } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 
 import { BackendError } from "../../core/errors.js";
 import { scanMessages } from "../../nats/scan.js";
+import { AGAIN, casLoop, orAgain } from "./cas.js";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -47,11 +47,6 @@ export async function putJson(kv: KV, key: string, value: unknown): Promise<numb
   return kv.put(key, enc.encode(JSON.stringify(value)));
 }
 
-/** A KV compare-and-set lost the race (JetStream 10071 / 10164). */
-export function isWrongRevision(err: unknown): boolean {
-  return err instanceof JetStreamApiError && (err.code === 10071 || err.code === 10164);
-}
-
 /**
  * Updates a record with compare-and-set. `change` gets the current value (undefined when absent) and
  * returns the new one, or `undefined` to write nothing. Returns what is stored afterwards.
@@ -60,21 +55,24 @@ export async function casUpdate<T>(
   kv: KV,
   key: string,
   change: (current: T | undefined) => T | undefined,
-  tries = 25,
+  tries?: number,
 ): Promise<T | undefined> {
-  for (let attempt = 0; attempt < tries; attempt++) {
-    const cur = await getJson<T>(kv, key);
-    const next = change(cur?.value === undefined ? undefined : structuredClone(cur.value));
-    if (next === undefined) return cur?.value;
-    try {
-      if (cur) await kv.update(key, enc.encode(JSON.stringify(next)), cur.revision);
-      else await kv.create(key, enc.encode(JSON.stringify(next)));
-      return next;
-    } catch (err) {
-      if (!isWrongRevision(err)) throw err;
-    }
-  }
-  throw new BackendError(`could not update ${key}: too many concurrent changes`, { retryable: true });
+  return casLoop<T | undefined>(
+    async () => {
+      const cur = await getJson<T>(kv, key);
+      const next = change(cur?.value === undefined ? undefined : structuredClone(cur.value));
+      if (next === undefined) return cur?.value;
+      const data = enc.encode(JSON.stringify(next));
+      const w = await orAgain(cur ? kv.update(key, data, cur.revision) : kv.create(key, data));
+      return w === AGAIN ? AGAIN : next;
+    },
+    {
+      ...(tries === undefined ? {} : { tries }),
+      exhausted: () => {
+        throw new BackendError(`could not update ${key}: too many concurrent changes`, { retryable: true });
+      },
+    },
+  );
 }
 
 /** Every key (optionally under a filter like `queue.>`). */

@@ -7,7 +7,7 @@ import type { JobErrorRecord } from "../../core/envelope.js";
 import { ConflictError, JetjobError, ErrorCode, NotFoundError } from "../../core/errors.js";
 import type { ReportedError } from "../../core/retry.js";
 import { isTerminal, JobState } from "../../core/states.js";
-import { WrongSequenceError } from "../../nats/publisher.js";
+import { AGAIN, casLoop, orAgain } from "../infra/cas.js";
 import { EventType, emitEvents } from "./events.js";
 import { event } from "./events.js";
 import type { JournalOp } from "../journal/journal-ops.js";
@@ -26,8 +26,6 @@ import type { Derived, JobView } from "./view.js";
 import { buildJobView, deriveState, retryPolicyOf } from "./view.js";
 import { DEFAULT_VISIBILITY_MS } from "../segments/fetch.js";
 
-const MAX_CAS_TRIES = 25;
-
 /** Locate → decide → append (compare-and-set), repeated while someone else appends first. */
 export async function mutate<T>(
   svc: Services,
@@ -35,26 +33,34 @@ export async function mutate<T>(
   decide: (loc: Located, d: Derived, now: number) => Promise<Step<T>> | Step<T>,
 ): Promise<T> {
   const { ctx, locator } = svc;
-  for (let attempt = 0; attempt < MAX_CAS_TRIES; attempt++) {
-    const loc = await locator.locate(id);
-    if (!loc) throw new NotFoundError("job", id);
-    const now = Date.now();
-    const d = deriveState(loc.at, loc.idx, loc.slots[loc.idx]!, now);
-    const step = await decide(loc, d, now);
-    if (step.ops.length === 0) return step.done(loc, now);
-    try {
-      const next = await ctx.journals.append(loc.at.store, loc.at.seq, step.ops, loc.journal);
+  const decided = await casLoop(
+    async () => {
+      const loc = await locator.locate(id);
+      if (!loc) throw new NotFoundError("job", id);
+      const now = Date.now();
+      const d = deriveState(loc.at, loc.idx, loc.slots[loc.idx]!, now);
+      const step = await decide(loc, d, now);
+      if (step.ops.length === 0) return { loc, now, step, appended: false };
+      const next = await orAgain(ctx.journals.append(loc.at.store, loc.at.seq, step.ops, loc.journal));
+      if (next === AGAIN) return AGAIN;
       loc.journal = next;
       loc.slots = next.slots;
-    } catch (err) {
-      if (err instanceof WrongSequenceError) continue;
-      throw err;
-    }
+      return { loc, now, step, appended: true };
+    },
+    {
+      exhausted: () => {
+        throw new JetjobError(ErrorCode.Conflict, `job ${id} is changing too fast; try again`, {
+          retryable: true,
+        });
+      },
+    },
+  );
+  const { loc, now, step } = decided;
+  if (decided.appended) {
     svc.noteOutcomes(outcomesOf(loc.at, step.ops));
     if (step.after) await step.after();
-    return step.done(loc, now);
   }
-  throw new JetjobError(ErrorCode.Conflict, `job ${id} is changing too fast; try again`, { retryable: true });
+  return step.done(loc, now);
 }
 
 export function viewOf(loc: Located, now: number = Date.now()): JobView {

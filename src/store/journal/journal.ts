@@ -7,7 +7,7 @@
  * fraction of a write.
  */
 import type { Store } from "../../core/ids.js";
-import { WrongSequenceError } from "../../nats/publisher.js";
+import { AGAIN, casLoop, orAgain } from "../infra/cas.js";
 import type { Publisher } from "../../nats/publisher.js";
 import type { StreamReader } from "../../nats/reader.js";
 import { ErrorCode, JetjobError } from "../../core/errors.js";
@@ -285,30 +285,29 @@ export async function decideAndAppend<T>(
   decide: (j: JournalState, slots: Slot[], nowMs: number) => Promise<Decision<T>> | Decision<T>,
   options: DecideOptions = {},
 ): Promise<{ value: T; slots: Slot[]; lastSeq: number; appended: boolean; journal: JournalState }> {
-  const tries = options.tries ?? 20;
-  for (let attempt = 0; attempt < tries; attempt++) {
-    const journal =
-      options.optimisticEmpty && attempt === 0
-        ? emptyJournal(jobCount)
-        : await journals.read(store, seq, jobCount);
-    const d = await decide(journal, journal.slots, Date.now());
-    if (d.ops.length === 0) {
-      return { value: d.value, slots: journal.slots, lastSeq: journal.lastSeq, appended: false, journal };
-    }
-    let next: JournalState;
-    try {
-      next = await journals.append(store, seq, d.ops, journal);
-    } catch (err) {
-      if (err instanceof WrongSequenceError) continue;
-      throw err;
-    }
-    return { value: d.value, slots: next.slots, lastSeq: next.lastSeq, appended: true, journal: next };
-  }
-  throw new JetjobError(
-    ErrorCode.Conflict,
-    `segment ${store}.${seq}: too many concurrent journal changes; try again`,
+  return casLoop(
+    async (attempt) => {
+      const journal =
+        options.optimisticEmpty && attempt === 0
+          ? emptyJournal(jobCount)
+          : await journals.read(store, seq, jobCount);
+      const d = await decide(journal, journal.slots, Date.now());
+      if (d.ops.length === 0) {
+        return { value: d.value, slots: journal.slots, lastSeq: journal.lastSeq, appended: false, journal };
+      }
+      const next = await orAgain(journals.append(store, seq, d.ops, journal));
+      if (next === AGAIN) return AGAIN;
+      return { value: d.value, slots: next.slots, lastSeq: next.lastSeq, appended: true, journal: next };
+    },
     {
-      retryable: true,
+      ...(options.tries === undefined ? {} : { tries: options.tries }),
+      exhausted: () => {
+        throw new JetjobError(
+          ErrorCode.Conflict,
+          `segment ${store}.${seq}: too many concurrent journal changes; try again`,
+          { retryable: true },
+        );
+      },
     },
   );
 }

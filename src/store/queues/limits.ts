@@ -5,7 +5,8 @@
  */
 import type { KV } from "@nats-io/kv";
 
-import { getJson, isWrongRevision } from "../infra/kvjson.js";
+import { getJson } from "../infra/kvjson.js";
+import { AGAIN, casLoop, orAgain } from "../infra/cas.js";
 import { queueToken } from "../infra/topology.js";
 
 interface Slot {
@@ -21,20 +22,17 @@ export async function takeRateToken(
 ): Promise<number> {
   const interval = 1000 / perSecond;
   const key = queueToken(queue);
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const cur = await getJson<Slot>(kv, key);
-    const next = cur?.value.next ?? 0;
-    if (next > nowMs) return Math.ceil(next - nowMs);
-    const value = new TextEncoder().encode(
-      JSON.stringify({ next: Math.max(next, nowMs) + interval } satisfies Slot),
-    );
-    try {
-      if (cur) await kv.update(key, value, cur.revision);
-      else await kv.create(key, value);
-      return 0;
-    } catch (err) {
-      if (!isWrongRevision(err)) throw err;
-    }
-  }
-  return Math.ceil(interval);
+  return casLoop(
+    async () => {
+      const cur = await getJson<Slot>(kv, key);
+      const next = cur?.value.next ?? 0;
+      if (next > nowMs) return Math.ceil(next - nowMs);
+      const value = new TextEncoder().encode(
+        JSON.stringify({ next: Math.max(next, nowMs) + interval } satisfies Slot),
+      );
+      const w = await orAgain(cur ? kv.update(key, value, cur.revision) : kv.create(key, value));
+      return w === AGAIN ? AGAIN : 0;
+    },
+    { exhausted: () => Math.ceil(interval) },
+  );
 }

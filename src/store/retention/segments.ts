@@ -16,7 +16,6 @@
  * taken through steps 4–6 again.
  */
 import { Store } from "../../core/ids.js";
-import { WrongSequenceError } from "../../nats/publisher.js";
 import { isGone } from "../journal/fold.js";
 import type { JournalState } from "../journal/journal.js";
 import type { GoneOp } from "../journal/journal-ops.js";
@@ -24,6 +23,7 @@ import { decideAndAppend } from "../journal/journal.js";
 import type { SegmentAt } from "../segments/segment.js";
 import { forgetIdleKey, keyToken } from "../features/exclusive.js";
 import { decodeSegment } from "../segments/segment.js";
+import { AGAIN, casLoop, orAgain } from "../infra/cas.js";
 import type { Services } from "../infra/services.js";
 import { decideRemoval } from "./decide.js";
 import type { SlotFate } from "./fates.js";
@@ -71,25 +71,27 @@ export async function checkSegment(
   } catch {
     return { kind: "recheck", at: Date.now() + o.activeRecheckMaxMs }; // not a segment: never ours to delete
   }
-  for (let attempt = 0; attempt < MAX_TRIES; attempt++) {
-    const journal = await ctx.journals.read(store, seq, at.seg.jobs.length);
-    if (journal.lastSeq > 0 && journal.slots.every(isGone)) return finish(svc, at, undefined, o);
-    const now = Date.now();
-    const fates = await segmentFates(svc, at, journal.slots, {
-      nowMs: now,
-      flags: o.flags,
-      activeRecheckMaxMs: o.activeRecheckMaxMs,
-    });
-    const d = decideRemoval(
-      fates.map((f) => f.fate),
-      now,
-    );
-    if (!d.remove) return { kind: "recheck", at: d.checkAt };
-    if (!(await markElsewhere(svc, fates, now))) continue;
-    if (!(await markGone(svc, at, journal, now))) continue;
-    return finish(svc, at, fates, o);
-  }
-  return { kind: "recheck", at: Date.now() + 1000 };
+  return casLoop(
+    async () => {
+      const journal = await ctx.journals.read(store, seq, at.seg.jobs.length);
+      if (journal.lastSeq > 0 && journal.slots.every(isGone)) return finish(svc, at, undefined, o);
+      const now = Date.now();
+      const fates = await segmentFates(svc, at, journal.slots, {
+        nowMs: now,
+        flags: o.flags,
+        activeRecheckMaxMs: o.activeRecheckMaxMs,
+      });
+      const d = decideRemoval(
+        fates.map((f) => f.fate),
+        now,
+      );
+      if (!d.remove) return { kind: "recheck", at: d.checkAt };
+      if (!(await markElsewhere(svc, fates, now))) return AGAIN;
+      if (!(await markGone(svc, at, journal, now))) return AGAIN;
+      return finish(svc, at, fates, o);
+    },
+    { tries: MAX_TRIES, exhausted: () => ({ kind: "recheck", at: Date.now() + 1000 }) },
+  );
 }
 
 /** Step 2: `gone` where a revivable job ended, if it is still as we saw it. */
@@ -119,19 +121,12 @@ async function markElsewhere(svc: Services, fates: readonly SlotFate[], now: num
 async function markGone(svc: Services, at: SegmentAt, journal: JournalState, now: number): Promise<boolean> {
   const ops: GoneOp[] = [{ op: "gone", i: -1, at: now }];
   const entry = journal.base > 0 ? { ops, base: journal.base } : { ops };
-  try {
-    await svc.ctx.publisher.publish(
-      svc.ctx.subjects.journal(at.store, at.seq),
-      enc.encode(JSON.stringify(entry)),
-      {
-        expectedLastSubjectSeq: journal.lastSeq,
-      },
-    );
-    return true;
-  } catch (err) {
-    if (err instanceof WrongSequenceError) return false;
-    throw err;
-  }
+  const written = await orAgain(
+    svc.ctx.publisher.publish(svc.ctx.subjects.journal(at.store, at.seq), enc.encode(JSON.stringify(entry)), {
+      expectedLastSubjectSeq: journal.lastSeq,
+    }),
+  );
+  return written !== AGAIN;
 }
 
 /** Steps 4 and 5; step 6 is returned as a purge time for the caller to schedule. */

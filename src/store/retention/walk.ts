@@ -17,7 +17,8 @@
  */
 import type { QueueRetention } from "../../core/storage-options.js";
 import { Store } from "../../core/ids.js";
-import { getJson, isWrongRevision } from "../infra/kvjson.js";
+import { getJson } from "../infra/kvjson.js";
+import { isWrongRevision } from "../infra/cas.js";
 import type { SegmentAt } from "../segments/segment.js";
 import { decodeSegment } from "../segments/segment.js";
 import type { Services } from "../infra/services.js";

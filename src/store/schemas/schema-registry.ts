@@ -21,7 +21,7 @@ import type { SchemaDialect, SchemaIssue } from "./schema-compile.js";
 import { compileSchema, issuesOf, issueText, schemaDialect } from "./schema-compile.js";
 import type { SchemaVersion } from "./schema-versions.js";
 import { compareVersions, parseSchemaVersion, versionText } from "./schema-versions.js";
-import { isWrongRevision } from "../infra/kvjson.js";
+import { isWrongRevision } from "../infra/cas.js";
 
 export const SchemaValidationMode = { Strict: "strict", Warn: "warn", Off: "off" } as const;
 export type SchemaValidationMode = (typeof SchemaValidationMode)[keyof typeof SchemaValidationMode];

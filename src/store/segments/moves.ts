@@ -13,7 +13,7 @@ import type { JobErrorRecord, JobSpec } from "../../core/envelope.js";
 import { Store } from "../../core/ids.js";
 import type { ReportedError } from "../../core/retry.js";
 import { retryDelayMs, willRetry } from "../../core/retry.js";
-import { WrongSequenceError } from "../../nats/publisher.js";
+import { AGAIN, casLoop, orAgain } from "../infra/cas.js";
 import type { StoreContext } from "../infra/context.js";
 import type { Services } from "../infra/services.js";
 import { indexDeadLetter } from "../features/dlq-index.js";
@@ -95,21 +95,19 @@ export async function pointHomes(
     g.ops.push({ op: "loc", i: home.idx, to: m.to, ti: m.ti });
   }
   for (const g of bySegment.values()) {
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const home = await svc.locator.segment(g.store, g.seq);
-      if (!home) return; // removed by retention: nothing to point from
-      const j = await ctx.journals.read(g.store, g.seq, home.seg.jobs.length);
-      // A home's journal holds the job's first move, so an empty one (or a gone slot) means
-      // housekeeping removed the segment: nothing to point from.
-      if (j.lastSeq === 0 || g.ops.every((op) => j.slots[op.i] !== undefined && isGone(j.slots[op.i]!)))
-        break;
-      try {
-        await ctx.journals.append(g.store, g.seq, g.ops, j);
-        break;
-      } catch (err) {
-        if (!(err instanceof WrongSequenceError)) throw err;
-      }
-    }
+    await casLoop(
+      async () => {
+        const home = await svc.locator.segment(g.store, g.seq);
+        if (!home) return; // removed by retention: nothing to point from
+        const j = await ctx.journals.read(g.store, g.seq, home.seg.jobs.length);
+        // A home's journal holds the job's first move, so an empty one (or a gone slot) means
+        // housekeeping removed the segment: nothing to point from.
+        if (j.lastSeq === 0 || g.ops.every((op) => j.slots[op.i] !== undefined && isGone(j.slots[op.i]!)))
+          return;
+        return (await orAgain(ctx.journals.append(g.store, g.seq, g.ops, j))) === AGAIN ? AGAIN : undefined;
+      },
+      { exhausted: () => undefined },
+    );
   }
 }
 
