@@ -31,11 +31,14 @@ export interface Dashboard {
   close(): Promise<void>;
 }
 
-/** Starts `jetjob start` and Chromium with one page; `prefix` names the temp data dir. */
-export async function startDashboard(prefix: string): Promise<Dashboard> {
+/**
+ * Starts `jetjob start` (with `startArgs`, e.g. `--no-nats-auth`) and Chromium with one page; `prefix`
+ * names the temp data dir.
+ */
+export async function startDashboard(prefix: string, startArgs: string[] = []): Promise<Dashboard> {
   assert.ok(existsSync(chromiumPath), `chromium not found at ${chromiumPath} (apt-get install chromium)`);
   const dataDir = mkdtempSync(join(tmpdir(), prefix));
-  const started = await startJetjob(dataDir);
+  const started = await startJetjob(dataDir, startArgs);
   const { api, nats } = JSON.parse(readFileSync(join(dataDir, "endpoints.json"), "utf8")) as {
     api: string;
     nats: string;

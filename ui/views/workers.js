@@ -1,23 +1,30 @@
 // @ts-check
-// Workers: fleet agents (drain/undrain) and queue workers with their state, queues and counts.
+// Workers: fleet agents (drain/undrain), agent enrollment (agent-identities.js) and queue workers with
+// their state, queues and counts.
 import { api } from "../lib/api.js";
 import { badge, h, json, render, toast } from "../lib/dom.js";
 import { labelsText, time } from "../lib/format.js";
 import { every } from "../lib/live.js";
 import { queueLinks } from "../lib/widgets.js";
+import { identitiesSection } from "./agent-identities.js";
 
 export async function workersView() {
   const list = h("div");
   const queueList = h("div", { id: "queue-workers" });
+  const enrollment = identitiesSection();
   render(
     h("h1", {}, "Workers and agents"),
     h("h2", {}, "Agents"),
     list,
+    enrollment.el,
     h("h2", {}, "Queue workers"),
     queueList,
   );
   async function refresh() {
-    const { workers: all } = await api("GET", "/api/v1/workers?offline=true");
+    const [{ workers: all }] = await Promise.all([
+      api("GET", "/api/v1/workers?offline=true"),
+      enrollment.refresh(),
+    ]);
     const workers = all.filter((w) => w.kind !== "queue");
     const queueWorkers = all.filter((w) => w.kind === "queue");
     queueList.replaceChildren(
