@@ -10,7 +10,8 @@ import type { Logger } from "../core/logger.js";
 import { silentLogger } from "../core/logger.js";
 import { normalizeTraceparent } from "../core/tracing.js";
 import type { StoreContext } from "../store/infra/context.js";
-import { fastKv, WrongSequenceError } from "../store/infra/kvfast.js";
+import { fastKv } from "../store/infra/kvfast.js";
+import { WrongSequenceError } from "../nats/publisher.js";
 import { scheduleFleetRemoval } from "../store/retention/fleet.js";
 import { isFleetId, newFleetId } from "./ids.js";
 import type { FleetTimings } from "./options.js";
@@ -334,5 +335,3 @@ function checkCreate(req: CreateFleetJob, timings: FleetTimings): void {
     );
   }
 }
-
-export { isFleetId };

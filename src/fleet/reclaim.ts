@@ -8,7 +8,7 @@
  */
 import type { StoreContext } from "../store/infra/context.js";
 import type { FastKv } from "../store/infra/kvfast.js";
-import { WrongSequenceError } from "../store/infra/kvfast.js";
+import { WrongSequenceError } from "../nats/publisher.js";
 import { scheduleFleetRemoval } from "../store/retention/fleet.js";
 import type { FleetTimings } from "./options.js";
 import type { RegistryView } from "./registry.js";

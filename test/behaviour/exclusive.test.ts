@@ -17,7 +17,9 @@ import type { Engine } from "../../src/store/engine.js";
 import { createEngine } from "../../src/store/engine.js";
 import type { Worker } from "../../src/worker/index.js";
 import { createWorker } from "../../src/worker/index.js";
-import { activeKeyTokens, keyToken, markKey } from "../../src/store/features/exclusive.js";
+import { activeKeyTokens } from "../../src/store/features/exclusive.js";
+import { keyToken } from "../../src/store/infra/topology.js";
+import { markKey } from "../../src/store/features/exclusive-line.js";
 import { jobIdAt } from "../../src/store/segments/segment.js";
 import { useNats, waitFor } from "../harness/nats.js";
 

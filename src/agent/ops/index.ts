@@ -24,9 +24,9 @@ export {
   type OperationKind,
   defaultAgentOpsConfig,
   defineOperation,
-  normalizeArgs,
   runOperation,
 } from "./types.js";
+export { normalizeArgs } from "../../fleet/args.js";
 export {
   type DiskUsage,
   type LoadInfo,

@@ -112,8 +112,6 @@ export async function runOperation<A, R>(
   return op.run(parsed.data, ctx);
 }
 
-export { normalizeArgs } from "../../fleet/args.js";
-
 /** Throws `closed` when the signal is aborted. */
 export function throwIfAborted(signal: AbortSignal, what: string): void {
   if (signal.aborted) {

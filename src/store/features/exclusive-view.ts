@@ -4,7 +4,9 @@
  */
 import { Store } from "../../core/ids.js";
 import { toRfc3339 } from "../../core/time.js";
-import { activeKeyTokens, keyFromToken, readKey } from "./exclusive.js";
+import { activeKeyTokens } from "./exclusive.js";
+import { keyFromToken } from "../infra/topology.js";
+import { readKey } from "./exclusive-line.js";
 import type { Services } from "../infra/services.js";
 import { buildJobView, deriveState } from "../jobs/view.js";
 

@@ -28,7 +28,6 @@ import { isTerminal } from "../../core/states.js";
 import { EventType, emitEvents } from "../jobs/events.js";
 import { event } from "../jobs/events.js";
 import { createHandOverQueue, handOverKeys } from "./exclusive-handover.js";
-import type { KeyRecord } from "./exclusive-line.js";
 import { keyRecords, markerKey, readKey } from "./exclusive-line.js";
 import { decideAndAppend } from "../journal/journal.js";
 import { deleteForGood, eraseKey, keysOf } from "../infra/kvjson.js";
@@ -37,12 +36,8 @@ import { homeKeyOf, movedSpec, moveMsgId, pointHome, publishSegment } from "../s
 import type { SegmentAt } from "../segments/segment.js";
 import { jobIdAt, refKey } from "../segments/segment.js";
 import type { OutcomeNote, Services } from "../infra/services.js";
-import { keyFromToken, keyToken } from "../infra/topology.js";
+import { keyToken } from "../infra/topology.js";
 import { deriveState } from "../jobs/view.js";
-
-export type { KeyRecord };
-export { keyFromToken, keyToken, readKey };
-export { markKey } from "./exclusive-line.js";
 
 /**
  * Hands a free key to its first waiting job (compare-and-set), then moves that job into its lane.

@@ -5,7 +5,6 @@
  * builds a promise, a timer and two error objects (with stack traces) per call, which shows up in
  * profiles when every job touches the bucket a few times.
  */
-import { WrongSequenceError } from "../../nats/publisher.js";
 import type { StoreContext } from "./context.js";
 
 export interface FastRecord<T> {
@@ -17,7 +16,7 @@ export interface FastRecord<T> {
 
 export interface FastKv<T> {
   get(key: string): Promise<FastRecord<T>>;
-  /** Writes only if the key's last message is still `revision`; throws {@link WrongSequenceError}. */
+  /** Writes only if the key's last message is still `revision`; throws WrongSequenceError (nats/publisher.ts). */
   update(key: string, value: T, revision: number): Promise<number>;
   /** Writes unconditionally. */
   put(key: string, value: T): Promise<number>;
@@ -52,5 +51,3 @@ export function fastKv<T>(ctx: Pick<StoreContext, "reader" | "publisher">, bucke
     },
   };
 }
-
-export { WrongSequenceError };

@@ -3,7 +3,7 @@
  * subject tokens and subject builders. Their configuration is in stream-configs.ts, creating them in
  * provision.ts; docs/architecture.md explains what each one holds and why.
  */
-import { Store } from "../../core/ids.js";
+import type { Store } from "../../core/ids.js";
 
 export interface TopologyOptions {
   /** Subject prefix and name stem; lets several deployments share one NATS. @defaultValue "jj" */
@@ -225,5 +225,3 @@ export class Subjects {
     return `q_${queueToken(queue)}_${laneToken(priority)}`;
   }
 }
-
-export { Store };

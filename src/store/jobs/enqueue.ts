@@ -4,12 +4,13 @@
  */
 import { ConflictError, ErrorCode } from "../../core/errors.js";
 import type { NormalizedEnqueue } from "../../core/envelope.js";
-import { Store } from "../../core/ids.js";
 import type { KeySource } from "../../core/key-template.js";
 import { renderKeyTemplate } from "../../core/key-template.js";
 import type { QueuePressure } from "../queues/backpressure.js";
 import { withinBounds } from "../queues/backpressure.js";
-import { advanceKeys, keyToken, markKey } from "../features/exclusive.js";
+import { advanceKeys } from "../features/exclusive.js";
+import { keyToken } from "../infra/topology.js";
+import { markKey } from "../features/exclusive-line.js";
 import { emptySlots } from "../journal/fold.js";
 import { deleteForGood } from "../infra/kvjson.js";
 import { checkEnqueue } from "./payload-limits.js";
@@ -155,5 +156,3 @@ async function applyKeyTemplates(svc: Services, items: NormalizedEnqueue[]): Pro
 export function freshView(p: Placement): JobView {
   return buildJobView(p.at, p.idx, deriveState(p.at, p.idx, NEW_SLOT, Date.now()));
 }
-
-export { Store };

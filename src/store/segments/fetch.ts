@@ -9,7 +9,6 @@ import type { Delivery } from "../../nats/pull.js";
 import { claimOps, handOffEntry } from "./claims.js";
 import { stepClaims } from "./claim-step.js";
 import { EventType, emitEvents, event } from "../jobs/events.js";
-import type { Slot } from "../journal/fold.js";
 import { takeRateToken } from "../queues/limits.js";
 import type { JournalOp } from "../journal/journal-ops.js";
 import { decideAndAppend } from "../journal/journal.js";
@@ -169,5 +168,3 @@ async function claimFromDelivery(
   );
   return handed.map((i) => buildJobView(at, i, deriveState(at, i, final[i]!, now)));
 }
-
-export type { Slot };

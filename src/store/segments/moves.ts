@@ -22,7 +22,7 @@ import { boundedHistory, shortenError } from "../jobs/payload-limits.js";
 import type { FailOp, JournalOp, LocOp } from "../journal/journal-ops.js";
 import type { JobAt } from "../jobs/locator.js";
 import type { RefKey, Segment, SegmentAt } from "./segment.js";
-import { encodeSegment, jobIdAt, parseRefKey, refKey } from "./segment.js";
+import { encodeSegment, jobIdAt, refKey } from "./segment.js";
 import { lostErrors, retryPolicyOf } from "../jobs/view.js";
 
 /** `store.seq.idx` of a job's first home. */
@@ -278,5 +278,3 @@ export async function requeueCopy(
   );
   return { to: refKey(target.store, target.seq), ti: 0 };
 }
-
-export { parseRefKey };

@@ -11,7 +11,9 @@ import type { ConsumerMessages } from "@nats-io/jetstream";
 
 import { Store } from "../../core/ids.js";
 import type { StoreContext } from "../infra/context.js";
-import { advanceKey, holdsKey, keyToken, markKey } from "../features/exclusive.js";
+import { advanceKey, holdsKey } from "../features/exclusive.js";
+import { keyToken } from "../infra/topology.js";
+import { markKey } from "../features/exclusive-line.js";
 import { EventType, emitEvents } from "../jobs/events.js";
 import { event } from "../jobs/events.js";
 import type { JournalOp } from "../journal/journal-ops.js";
