@@ -17,7 +17,7 @@ import { event } from "../jobs/events.js";
 import { eraseKey, keysOf, getJson } from "../infra/kvjson.js";
 import type { Located } from "../jobs/locator.js";
 import { homeKeyOf, movedSpec, pointHomes, publishSegment } from "../segments/moves.js";
-import { refKey } from "../segments/segment.js";
+import { jobRef, refKey } from "../segments/segment.js";
 import { CounterField } from "../queues/counters.js";
 import type { Services } from "../infra/services.js";
 import { queueToken } from "../infra/topology.js";
@@ -136,8 +136,7 @@ async function reviveJob(svc: Services, loc: Located): Promise<JobView> {
     });
   }
   const homeKey = homeKeyOf(loc);
-  if (homeKey !== `${refKey(loc.at.store, loc.at.seq)}.${loc.idx}`)
-    await pointHomes(svc, [{ homeKey, to, ti: 0 }]);
+  if (homeKey !== jobRef(loc.at.store, loc.at.seq, loc.idx)) await pointHomes(svc, [{ homeKey, to, ti: 0 }]);
   await eraseKey(ctx.jsm, ctx.topology.buckets.dlq, keyOf(loc.at.seg.q, loc.id)).catch(() => undefined);
   svc.counters.add(loc.at.seg.q, CounterField.Enqueued); // unfinished again: it counts in the depth
   emitEvents(ctx, loc.at.seg.q, [event(target, 0, EventType.Enqueued, Date.now(), 0)]);

@@ -33,7 +33,7 @@ import type { FastRecord } from "../infra/kvfast.js";
 import { homeKeyOf, movedSpec, pointHomes, publishSegment } from "../segments/moves.js";
 import { trackMove } from "../segments/local-moves.js";
 import { jsonBytes } from "../jobs/payload-limits.js";
-import { jobIdAt, refKey } from "../segments/segment.js";
+import { jobIdAt, jobRef, refKey } from "../segments/segment.js";
 import type { Services } from "../infra/services.js";
 import { keyFromToken, keyToken } from "../infra/topology.js";
 
@@ -87,7 +87,7 @@ async function handOne(svc: Services, it: HandOver): Promise<WaitingJob | undefi
         rec.holder = {
           job: jobIdAt(next.at, next.idx),
           q: next.at.seg.q,
-          ref: `${refKey(next.at.store, next.at.seq)}.${next.idx}`,
+          ref: jobRef(next.at.store, next.at.seq, next.idx),
           since: Date.now(),
         };
       }
@@ -158,7 +158,7 @@ async function moveChunk(svc: Services, jobs: WaitingJob[], finished: HandOver[]
   const now = Date.now();
   for (const { j, ti, journal } of moved) {
     const home = homeKeyOf({ at: j.at, idx: j.idx, journal, slots: journal.slots });
-    if (home !== `${refKey(j.at.store, j.at.seq)}.${j.idx}`) homes.push({ homeKey: home, to, ti });
+    if (home !== jobRef(j.at.store, j.at.seq, j.idx)) homes.push({ homeKey: home, to, ti });
     events.push(event(j.at, j.idx, EventType.Enqueued, now, j.at.seg.jobs[j.idx]!.attempt ?? 0));
   }
   if (homes.length > 0) await pointHomes(svc, homes);

@@ -19,7 +19,7 @@ import { checkError, checkResult } from "./payload-limits.js";
 import { withProgress } from "./progress.js";
 import { ackIfFinished } from "../segments/release.js";
 import { completedEvents, failedEvents } from "./outcomes.js";
-import { refKey } from "../segments/segment.js";
+import { jobRef } from "../segments/segment.js";
 import type { Services } from "../infra/services.js";
 import { outcomesOf } from "../infra/services.js";
 import type { Derived, JobView } from "./view.js";
@@ -167,7 +167,7 @@ export async function nackJob(svc: Services, id: string, req: NackRequest): Prom
     requireActive(id, d, "failed");
     const slot = loc.slots[loc.idx]!;
     const c = slot.claim!;
-    const here = `${refKey(loc.at.store, loc.at.seq)}.${loc.idx}`;
+    const here = jobRef(loc.at.store, loc.at.seq, loc.idx);
     if (req.requeue) {
       const fwd = await requeueCopy(ctx, loc, c.a);
       const homeKey = homeKeyOf(loc);

@@ -22,7 +22,7 @@ import { EventType, emitEvents, event } from "../jobs/events.js";
 import type { Located } from "../jobs/locator.js";
 import { homeKeyOf, movedSpec, pointHome, publishSegment } from "./moves.js";
 import { mutate, viewOf } from "../jobs/operations.js";
-import { refKey } from "./segment.js";
+import { jobRef, refKey } from "./segment.js";
 import type { Services } from "../infra/services.js";
 import type { Derived } from "../jobs/view.js";
 import type { JobView } from "../jobs/view.js";
@@ -100,7 +100,7 @@ async function moveOutOfDelay(
       `${tag}:${refKey(loc.at.store, loc.at.seq)}:${loc.idx}`,
     );
     const to = refKey(target.store, target.seq);
-    const here = `${refKey(loc.at.store, loc.at.seq)}.${loc.idx}`;
+    const here = jobRef(loc.at.store, loc.at.seq, loc.idx);
     const home = homeKeyOf(loc);
     return {
       ops: [{ op: "move", i: loc.idx, at: now, to, ti: 0 }],

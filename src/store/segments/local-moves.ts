@@ -7,6 +7,7 @@
  * process did not move (or that it forgot) is checked as before.
  */
 import type { Store } from "../../core/ids.js";
+import { refKey } from "./segment.js";
 
 interface Registry {
   /** Lane segment `store.seq` → the slots whose `move` pointer was appended (once settled). */
@@ -40,7 +41,7 @@ export async function trackMove<T extends { store: Store; seq: number }>(
   const done = new Promise<ReadonlySet<number>>((res) => (settle = res));
   const publishing = (async () => {
     const target = await publish();
-    const key = `${target.store}.${target.seq}`;
+    const key = refKey(target.store, target.seq);
     r.moved.set(key, done);
     if (r.moved.size > KEPT_SEGMENTS) r.moved.delete(r.moved.keys().next().value!);
     return target;
@@ -76,7 +77,7 @@ export async function movedHereLocally(
 ): Promise<true | undefined> {
   const r = registries.get(owner);
   if (!r) return undefined;
-  const key = `${store}.${seq}`;
+  const key = refKey(store, seq);
   // Its delivery may arrive before the mover learns the sequence: let moves in flight get that far
   // (not longer than a moment: a publish stuck in an outage must not hold up other claims).
   if (!r.moved.has(key) && r.publishing.size > 0) {

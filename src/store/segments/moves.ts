@@ -22,17 +22,12 @@ import { boundedHistory, shortenError } from "../jobs/payload-limits.js";
 import type { FailOp, JournalOp, LocOp } from "../journal/journal-ops.js";
 import type { JobAt } from "../jobs/locator.js";
 import type { RefKey, Segment, SegmentAt } from "./segment.js";
-import { encodeSegment, jobIdAt, refKey } from "./segment.js";
+import { encodeSegment, jobIdAt, jobRef, parseJobRef, refKey } from "./segment.js";
 import { lostErrors, retryPolicyOf } from "../jobs/view.js";
 
-/** `store.seq.idx` of a job's first home. */
+/** The job's first home ({@link JobRef}): where its `loc` pointer lives. */
 export function homeKeyOf(j: JobAt): string {
-  return j.at.seg.jobs[j.idx]!.home ?? `${refKey(j.at.store, j.at.seq)}.${j.idx}`;
-}
-
-export function parseHomeKey(key: string): { store: Store; seq: number; idx: number } {
-  const [store, seq, idx] = key.split(".").map(Number);
-  return { store: store as Store, seq: seq!, idx: idx! };
+  return j.at.seg.jobs[j.idx]!.home ?? jobRef(j.at.store, j.at.seq, j.idx);
 }
 
 /** The job's error history so far: what it carried here, and the attempts lost here with their workers. */
@@ -88,8 +83,8 @@ export async function pointHomes(
   const { ctx } = svc;
   const bySegment = new Map<string, { store: Store; seq: number; ops: LocOp[] }>();
   for (const m of moves) {
-    const home = parseHomeKey(m.homeKey);
-    const key = `${home.store}.${home.seq}`;
+    const home = parseJobRef(m.homeKey);
+    const key = refKey(home.store, home.seq);
     let g = bySegment.get(key);
     if (!g) bySegment.set(key, (g = { store: home.store, seq: home.seq, ops: [] }));
     g.ops.push({ op: "loc", i: home.idx, to: m.to, ti: m.ti });
@@ -197,7 +192,7 @@ export async function decideFailure(
     delay,
   };
   const homeKey = spec2.home!;
-  const here = `${refKey(j.at.store, j.at.seq)}.${j.idx}`;
+  const here = jobRef(j.at.store, j.at.seq, j.idx);
   return {
     op,
     retrying: true,
@@ -224,7 +219,6 @@ export async function handOffJobs(
   later?: { dueMs: number; patch: (i: number) => Partial<JobSpec>; kind: string },
 ): Promise<{ ops: JournalOp[]; after?: () => Promise<void> }> {
   const { at } = j;
-  const here = refKey(at.store, at.seq);
   const ops: JournalOp[] = [];
   const homes: Array<{ homeKey: string; to: string; ti: number }> = [];
   const store = later ? Store.Delay : Store.Queue;
@@ -255,7 +249,7 @@ export async function handOffJobs(
     part.forEach(({ i }, k) => {
       ops.push({ op: "move", i, at: nowMs, to, ti: k });
       const home = target.seg.jobs[k]!.home!;
-      if (home !== `${here}.${i}`) homes.push({ homeKey: home, to, ti: k });
+      if (home !== jobRef(at.store, at.seq, i)) homes.push({ homeKey: home, to, ti: k });
     });
   }
   return homes.length > 0 ? { ops, after: () => pointHomes(svc, homes) } : { ops };

@@ -21,7 +21,7 @@ import { decideAndAppend } from "../journal/journal.js";
 import type { ReadMemo } from "../jobs/locator.js";
 import { movedSpec, moveMsgId, pointHomes, publishSegment } from "./moves.js";
 import type { SegmentAt } from "./segment.js";
-import { jobIdAt, refKey } from "./segment.js";
+import { jobIdAt, jobRef, refKey } from "./segment.js";
 import type { Services } from "../infra/services.js";
 import { outcomesOf } from "../infra/services.js";
 import { POINTER_RETRY_MS, validateMoved } from "./validate.js";
@@ -171,26 +171,24 @@ export function startPromoter(ctx: StoreContext, svc: Services, options: Promote
     svc.noteOutcomes(outcomesOf(at, r.value.ops));
     if (r.appended) {
       for (const h of held) {
-        const here = refKey(Store.Delay, seq);
         const to = refKey(Store.Delay, h.hold.seq);
         await pointHomes(
           svc,
           h.idxs.flatMap((i, k) => {
             const home = h.hold.seg.jobs[k]!.home!;
-            return home === `${here}.${i}` ? [] : [{ homeKey: home, to, ti: k }];
+            return home === jobRef(Store.Delay, seq, i) ? [] : [{ homeKey: home, to, ti: k }];
           }),
         );
         await advanceKey(svc, h.token).catch(onError);
       }
     }
     if (r.appended && target) {
-      const here = refKey(Store.Delay, seq);
       const to = refKey(Store.Queue, target.seq);
       await pointHomes(
         svc,
         moving.flatMap((i, k) => {
           const home = target.seg.jobs[k]!.home!;
-          return home === `${here}.${i}` ? [] : [{ homeKey: home, to, ti: k }];
+          return home === jobRef(Store.Delay, seq, i) ? [] : [{ homeKey: home, to, ti: k }];
         }),
       );
       emitEvents(

@@ -43,6 +43,21 @@ export function parseRefKey(key: RefKey): { store: Store; seq: number } {
   return { store: Number(key.slice(0, dot)) as Store, seq: Number(key.slice(dot + 1)) };
 }
 
+/**
+ * `store.seq.idx`, one job's place: a moved job's first home (`JobSpec.home`, where its `loc` pointer
+ * lives) and an exclusive key holder's `ref`. Made and read only here, never formatted by hand.
+ */
+export type JobRef = `${number}.${number}.${number}`;
+
+export function jobRef(store: Store, seq: number, idx: number): JobRef {
+  return `${store}.${seq}.${idx}`;
+}
+
+export function parseJobRef(key: string): { store: Store; seq: number; idx: number } {
+  const [store, seq, idx] = key.split(".").map(Number);
+  return { store: store as Store, seq: seq!, idx: idx! };
+}
+
 /** The id of job `idx` of a stored segment. */
 export function jobIdAt(at: SegmentAt, idx: number): string {
   const explicit = at.seg.jobs[idx]?.id;
