@@ -21,7 +21,7 @@ import { decode, encodeAuthorizationResponse, encodeUser } from "@nats-io/jwt";
 import type { Logger } from "../core/logger.js";
 import { silentLogger } from "../core/logger.js";
 import type { ResolvedTopology } from "../store/infra/topology.js";
-import { keyFromToken } from "../store/infra/topology.js";
+import { hostToken, keyFromToken } from "../store/infra/topology.js";
 import type { IdentityStore } from "./identities.js";
 import {
   AGENT_USER_PREFIX,
@@ -33,7 +33,15 @@ import {
   openIdentities,
   secretMatches,
 } from "./identities.js";
+import type { IdentityRecord } from "./identities.js";
+import type { SubjectPermissions } from "./permissions.js";
 import { agentPermissions } from "./permissions.js";
+import {
+  queueRelayPermissions,
+  WORKER_USER_PREFIX,
+  workerNamePattern,
+  workerPermissions,
+} from "./worker-access.js";
 
 /** The subject nats-server sends auth requests to. */
 export const AUTH_CALLOUT_SUBJECT = "$SYS.REQ.USER.AUTH";
@@ -63,6 +71,18 @@ export interface AuthCallout {
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
+/**
+ * The permissions of an accepted identity: an agent's (plus the relay subjects of the queues it was
+ * granted, for its `--queue` worker), or a worker identity's (worker-access.ts).
+ */
+export function permissionsOf(t: ResolvedTopology, r: IdentityRecord): SubjectPermissions {
+  if (r.kind === "worker") return workerPermissions(t, r.hostname, r.queues ?? []);
+  const base = agentPermissions(t, r.hostname);
+  if (!r.queues || r.queues.length === 0) return base;
+  const q = queueRelayPermissions(t, hostToken(r.hostname), r.queues);
+  return { pub: [...base.pub, ...q.pub], sub: [...base.sub, ...q.sub] };
+}
+
 export async function startAuthCallout(o: AuthCalloutOptions): Promise<AuthCallout> {
   const log = o.logger ?? silentLogger;
   const account = o.account ?? "$G";
@@ -73,9 +93,16 @@ export async function startAuthCallout(o: AuthCalloutOptions): Promise<AuthCallo
   async function decideFor(req: AuthorizationRequest): Promise<{ jwt: string } | { error: string }> {
     const user = req.connect_opts.user ?? "";
     const pass = req.connect_opts.pass ?? "";
-    if (!user.startsWith(AGENT_USER_PREFIX)) return { error: "unknown user" };
-    const hostname = user.slice(AGENT_USER_PREFIX.length);
-    if (!/^[a-z0-9_.-]{1,253}$/.test(hostname)) return { error: "bad agent name" };
+    // `agent:<hostname>` or `worker:<name>`; records are looked up by identity name (identities.ts).
+    let who: string;
+    if (user.startsWith(AGENT_USER_PREFIX)) {
+      who = user.slice(AGENT_USER_PREFIX.length);
+      if (!/^[a-z0-9_.-]{1,253}$/.test(who)) return { error: "bad agent name" };
+    } else if (user.startsWith(WORKER_USER_PREFIX)) {
+      if (!workerNamePattern.test(user.slice(WORKER_USER_PREFIX.length))) return { error: "bad worker name" };
+      who = user;
+    } else return { error: "unknown user" };
+    const hostname = who;
     const sep = pass.indexOf(ENROLL_TOKEN_SEPARATOR);
     const secret = sep < 0 ? pass : pass.slice(0, sep);
     const token = sep < 0 ? undefined : pass.slice(sep + 1);
@@ -86,15 +113,17 @@ export async function startAuthCallout(o: AuthCalloutOptions): Promise<AuthCallo
       log.info("agent asks to join", { hostname, from: req.client_info.host ?? "-" });
     }
     if (!secretMatches(secret, record.secret_sha256)) return { error: "wrong secret for this agent" };
-    if (record.state === IdentityState.Pending && token !== undefined) {
+    // A worker identity's queues are granted by an operator (`accept --queue`), never by a token.
+    if (record.state === IdentityState.Pending && token !== undefined && record.kind !== "worker") {
       if (await identities.takeEnrollToken(token)) {
         await identities.decide(hostname, IdentityState.Accepted, "enrollment token");
         record = { ...record, state: IdentityState.Accepted };
         log.info("agent accepted by an enrollment token", { hostname });
       }
     }
-    if (record.state !== IdentityState.Accepted) return { error: `agent '${hostname}' is ${record.state}` };
-    const perms = agentPermissions(o.topology, hostname);
+    if (record.state !== IdentityState.Accepted)
+      return { error: `${record.kind} '${record.hostname}' is ${record.state}` };
+    const perms = permissionsOf(o.topology, record);
     const jwt = await encodeUser(
       user,
       req.user_nkey,
@@ -145,18 +174,27 @@ export async function startAuthCallout(o: AuthCalloutOptions): Promise<AuthCallo
       const r = e.operation === "PUT" ? decodeIdentity(e.value) : undefined;
       log.debug("identity changed", { key: e.key, state: r?.state ?? e.operation });
       if (r?.state === IdentityState.Accepted || r?.state === IdentityState.Pending) continue;
-      // A deleted record says nothing: its key is the host's token.
-      await kick(r ? r.hostname : keyFromToken(e.key.slice("i.".length)));
+      // A deleted record says nothing: its key is the host's (or worker's) token.
+      const tok = e.key.slice("i.".length);
+      const user = r
+        ? r.kind === "worker"
+          ? `${WORKER_USER_PREFIX}${r.hostname}`
+          : agentUser(r.hostname)
+        : tok.startsWith("w")
+          ? `${WORKER_USER_PREFIX}${keyFromToken(tok)}`
+          : agentUser(keyFromToken(tok));
+      await kick(user);
     }
   })().catch(() => undefined);
 
-  async function kick(hostname: string): Promise<void> {
+  async function kick(user: string): Promise<void> {
+    const hostname = user;
     const system = o.system;
     if (!system) return;
     try {
       const replies = await system.requestMany(
         "$SYS.REQ.SERVER.PING.CONNZ",
-        JSON.stringify({ user: agentUser(hostname), limit: 1024 }),
+        JSON.stringify({ user, limit: 1024 }),
         { strategy: "timer", maxWait: o.connzWaitMs ?? 1000 },
       );
       log.debug("looking for the connections of a revoked agent", { hostname });

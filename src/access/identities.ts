@@ -15,8 +15,10 @@ import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 
 import { ConflictError, NotFoundError, ValidationError } from "../core/errors.js";
+import { queueNamePattern } from "../core/schema.js";
 import type { ResolvedTopology } from "../store/infra/topology.js";
 import { hostToken } from "../store/infra/topology.js";
+import { WORKER_USER_PREFIX, workerNamePattern, workerToken } from "./worker-access.js";
 
 export const IdentityState = {
   Pending: "pending",
@@ -26,10 +28,20 @@ export const IdentityState = {
 } as const;
 export type IdentityState = (typeof IdentityState)[keyof typeof IdentityState];
 
+/** An agent (fleet jobs on its host, maybe queue jobs) or a queue worker (queue jobs only). */
+export type IdentityKind = "agent" | "worker";
+
 export interface IdentityRecord {
   v: 1;
-  kind: "agent";
+  kind: IdentityKind;
+  /** The agent's hostname, or the worker identity's name. */
   hostname: string;
+  /**
+   * Queues whose jobs it may take (through the API servers' relay, server/worker-relay.ts), granted
+   * by the operator who accepts it (`jetjob agent accept <name> --queue Q`). An accepted worker
+   * always has some; an agent only when it was granted any (for its `--queue` worker).
+   */
+  queues?: string[];
   state: IdentityState;
   /** Hex SHA-256 of the agent's secret. */
   secret_sha256: string;
@@ -53,7 +65,24 @@ export const agentUser = (hostname: string) => `${AGENT_USER_PREFIX}${hostname.t
 export const ENROLL_TOKEN_SEPARATOR = "~";
 
 export const identitiesBucket = (t: ResolvedTopology) => `${t.prefix}_identities`;
-export const identityKey = (hostname: string) => `i.${hostToken(hostname)}`;
+/**
+ * Identities are named like users without the agent prefix: `web-01` is the agent of host web-01,
+ * `worker:etl` the worker identity etl. Agents keep their `i.<host token>` key; workers get
+ * `i.<worker token>` (`w…`, never a host token).
+ */
+export function parseIdentityName(who: string): { kind: IdentityKind; name: string } {
+  if (who.startsWith(WORKER_USER_PREFIX))
+    return { kind: "worker", name: who.slice(WORKER_USER_PREFIX.length) };
+  if (who.startsWith(AGENT_USER_PREFIX)) return { kind: "agent", name: who.slice(AGENT_USER_PREFIX.length) };
+  return { kind: "agent", name: who };
+}
+/** How lists and the CLI name an identity: the hostname of an agent, `worker:<name>` of a worker. */
+export const identityName = (r: { kind: IdentityKind; hostname: string }) =>
+  r.kind === "worker" ? `${WORKER_USER_PREFIX}${r.hostname}` : r.hostname;
+export const identityKey = (who: string) => {
+  const { kind, name } = parseIdentityName(who);
+  return `i.${kind === "worker" ? workerToken(name) : hostToken(name)}`;
+};
 const enrollKey = (token: string) => `e.${digestOf(token)}`;
 
 export const digestOf = (secret: string) => createHash("sha256").update(secret).digest("hex");
@@ -104,11 +133,29 @@ export interface IdentityStore {
   readonly kv: KV;
   get(hostname: string): Promise<{ record: IdentityRecord | undefined; revision: number }>;
   list(): Promise<IdentityView[]>;
-  /** Records a request to join (pending); a second request for the same host changes nothing. */
-  request(hostname: string, secret: string, from?: string): Promise<IdentityRecord>;
+  /**
+   * Records a request to join (pending); a second request for the same identity changes nothing.
+   * `hostname` is an identity name (`web-01`, `worker:etl`, see {@link parseIdentityName}); `queues`
+   * are those it asks to take jobs from.
+   */
+  request(
+    hostname: string,
+    secret: string,
+    from?: string,
+    queues?: readonly string[],
+  ): Promise<IdentityRecord>;
   /** Accepted at once, e.g. the local agent of `jetjob start` (its secret is in the data dir). */
-  acceptLocal(hostname: string, secret: string): Promise<void>;
-  decide(hostname: string, state: "accepted" | "rejected" | "revoked", by: string): Promise<IdentityView>;
+  acceptLocal(hostname: string, secret: string, queues?: readonly string[]): Promise<void>;
+  /**
+   * Accepts, rejects or revokes. Accepting may grant `queues` (replacing those asked for); a worker
+   * identity must end up with at least one.
+   */
+  decide(
+    hostname: string,
+    state: "accepted" | "rejected" | "revoked",
+    by: string,
+    queues?: readonly string[],
+  ): Promise<IdentityView>;
   /** Removes the record (the host may ask to join again). */
   forget(hostname: string): Promise<void>;
   /** A one-time enrollment token that accepts the agent presenting it (stored as its digest only). */
@@ -124,9 +171,21 @@ export function identityStore(kv: KV): IdentityStore {
     if (!e || e.operation !== "PUT") return { record: undefined, revision: e?.revision ?? 0 };
     return { record: decodeIdentity(e.value), revision: e.revision };
   };
-  const checkHost = (hostname: string) => {
-    if (!/^[A-Za-z0-9_.-]{1,253}$/.test(hostname)) {
-      throw new ValidationError(`hostname '${hostname}' may only use letters, digits, '.', '_' and '-'`);
+  const checkHost = (who: string) => {
+    const { kind, name } = parseIdentityName(who);
+    if (
+      !/^[A-Za-z0-9_.-]{1,253}$/.test(name) ||
+      (kind === "worker" && !workerNamePattern.test(name.toLowerCase()))
+    ) {
+      throw new ValidationError(
+        `${kind === "worker" ? "worker name" : "hostname"} '${name}' may only use letters, digits, '.', '_' and '-'`,
+      );
+    }
+  };
+  const checkQueues = (queues: readonly string[] | undefined) => {
+    for (const q of queues ?? []) {
+      if (q.length > 128 || !queueNamePattern.test(q))
+        throw new ValidationError(`'${q}' is not a queue name`);
     }
   };
   return {
@@ -141,14 +200,17 @@ export function identityStore(kv: KV): IdentityStore {
         const r = e && e.operation === "PUT" ? decodeIdentity(e.value) : undefined;
         if (r) out.push(viewOfIdentity(r));
       }
-      return out.sort((a, b) => a.hostname.localeCompare(b.hostname));
+      return out.sort((a, b) => identityName(a).localeCompare(identityName(b)));
     },
-    async request(hostname, secret, from) {
+    async request(hostname, secret, from, queues) {
       checkHost(hostname);
+      checkQueues(queues);
+      const { kind, name } = parseIdentityName(hostname);
       const rec: IdentityRecord = {
         v: 1,
-        kind: "agent",
-        hostname: hostname.toLowerCase(),
+        kind,
+        hostname: name.toLowerCase(),
+        ...(queues === undefined || queues.length === 0 ? {} : { queues: [...new Set(queues)].sort() }),
         state: IdentityState.Pending,
         secret_sha256: digestOf(secret),
         requested_at: new Date().toISOString(),
@@ -163,15 +225,18 @@ export function identityStore(kv: KV): IdentityStore {
         throw new ConflictError(`the identity of '${hostname}' changed meanwhile`);
       }
     },
-    async acceptLocal(hostname, secret) {
+    async acceptLocal(hostname, secret, queues) {
       checkHost(hostname);
+      checkQueues(queues);
+      const { kind, name } = parseIdentityName(hostname);
       const now = new Date().toISOString();
       await kv.put(
         identityKey(hostname),
         enc({
           v: 1,
-          kind: "agent",
-          hostname: hostname.toLowerCase(),
+          kind,
+          hostname: name.toLowerCase(),
+          ...(queues === undefined || queues.length === 0 ? {} : { queues: [...new Set(queues)].sort() }),
           state: IdentityState.Accepted,
           secret_sha256: digestOf(secret),
           requested_at: now,
@@ -181,9 +246,10 @@ export function identityStore(kv: KV): IdentityStore {
         }),
       );
     },
-    async decide(hostname, state, by) {
+    async decide(hostname, state, by, queues) {
+      checkQueues(queues);
       const { record, revision } = await get(hostname);
-      if (!record) throw new NotFoundError("agent identity", hostname);
+      if (!record) throw new NotFoundError(`${parseIdentityName(hostname).kind} identity`, hostname);
       if (state === IdentityState.Accepted && record.state !== IdentityState.Pending) {
         throw new ConflictError(`'${hostname}' is ${record.state}, not pending`, {
           details: { hostname, state: record.state },
@@ -195,7 +261,18 @@ export function identityStore(kv: KV): IdentityStore {
         decided_at: new Date().toISOString(),
         decided_by: by,
         ...(state === IdentityState.Accepted ? { accepted_via: "operator" as const } : {}),
+        ...(state === IdentityState.Accepted && queues !== undefined && queues.length > 0
+          ? { queues: [...new Set(queues)].sort() }
+          : {}),
       };
+      if (next.kind === "worker" && state === IdentityState.Accepted && (next.queues ?? []).length === 0) {
+        throw new ValidationError(
+          `worker identity '${record.hostname}' needs the queues it may take jobs from`,
+          {
+            hint: `jetjob agent accept worker:${record.hostname} --queue <name> (repeatable)`,
+          },
+        );
+      }
       try {
         await kv.update(identityKey(hostname), enc(next), revision);
       } catch (err) {

@@ -44,6 +44,8 @@ export async function startQueueWorker(
     handleSignals: false,
     logger,
     ...(o.topology === undefined ? {} : { topology: o.topology }),
+    // With its own identity it may not touch the queue streams: through the relay, as itself.
+    ...(o.queuesViaRelay === true ? { identity: { name: hostname, kind: "agent" as const } } : {}),
   });
   await worker.ready;
   return worker;

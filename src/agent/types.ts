@@ -69,6 +69,12 @@ export interface AgentOptions {
   concurrency?: number;
   /** Also take OJS queue jobs of these queues, with the same operations as job types. */
   queues?: string[];
+  /**
+   * The agent logs in as its own NATS identity (`jetjob agent --enroll`): its queue worker takes
+   * and reports jobs through the API servers' relay, on the queues the operator granted it
+   * (docs/security.md). @defaultValue false (the shared login: NATS-direct)
+   */
+  queuesViaRelay?: boolean;
   timings?: Partial<AgentTimings>;
   topology?: TopologyOptions;
   logger?: Logger;

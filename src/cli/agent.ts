@@ -146,13 +146,6 @@ export async function startAgentFromFlags(f: AgentFlags, logger: Logger, version
   const useIdentity =
     (f.enroll === true || existsSync(idPath)) &&
     [natsOptions.user, natsOptions.token, natsOptions.credsFile].every((v) => v === undefined);
-  if (useIdentity && (f.queue.length > 0 || (cfg.queues ?? []).length > 0)) {
-    // An agent identity may not touch the queue streams yet (docs/security.md): refuse rather than
-    // start a queue worker that every permission check would stop.
-    throw new ValidationError("--queue cannot be used with an agent identity (--enroll) yet", {
-      hint: "Run the queue worker with the shared NATS login, or an OJS HTTP worker with an API token.",
-    });
-  }
   if (useIdentity) {
     const id = loadOrCreateIdentity(idPath, hostnameForId);
     const login = identityLogin(id, f.enrollToken);
@@ -181,6 +174,8 @@ export async function startAgentFromFlags(f: AgentFlags, logger: Logger, version
       labels,
       facts,
       queues,
+      // An agent identity takes queue jobs through the API servers' relay (docs/security.md).
+      ...(useIdentity && queues.length > 0 ? { queuesViaRelay: true } : {}),
       ...(concurrency === undefined ? {} : { concurrency }),
       ...(cfg.heartbeat_ms === undefined ? {} : { timings: { heartbeatMs: cfg.heartbeat_ms } }),
       ops: {

@@ -16,8 +16,11 @@ import { startAuthCallout } from "../access/callout.js";
 import { agentUser, newSecret } from "../access/identities.js";
 import { inboxPrefixFor } from "../access/permissions.js";
 import { connectSystem } from "../access/system.js";
+import type { WorkerRelay } from "../server/worker-relay.js";
+import { startWorkerRelay } from "../server/worker-relay.js";
 import type { Logger } from "../core/logger.js";
 import type { ConnectOptions } from "../nats/connect.js";
+import type { Engine } from "../store/engine.js";
 import type { TopologyOptions } from "../store/infra/topology.js";
 import { resolveTopology } from "../store/infra/topology.js";
 
@@ -45,6 +48,8 @@ export async function startLocalIdentities(o: {
   dataDir: string;
   url: string;
   nc: NatsConnection;
+  /** The API server's engine: it runs the queue work of worker identities (server/worker-relay.ts). */
+  engine?: Engine | undefined;
   identities: { issuer: KeyPair; systemUser: string; systemPassword: string };
   tlsCaFile?: string | undefined;
   topology?: TopologyOptions | undefined;
@@ -70,6 +75,9 @@ export async function startLocalIdentities(o: {
     await system.close();
     throw err;
   }
+  const relay: WorkerRelay | undefined = o.engine
+    ? await startWorkerRelay({ engine: o.engine, logger: o.logger })
+    : undefined;
   const hostname = o.hostname ?? osHostname();
   const secret = loadOrCreateSecret(join(o.dataDir, LOCAL_AGENT_SECRET_FILE));
   await callout.identities.acceptLocal(hostname, secret);
@@ -80,6 +88,7 @@ export async function startLocalIdentities(o: {
       return { ...rest, user: agentUser(hostname), pass: secret, inboxPrefix: inboxPrefixFor(hostname) };
     },
     async close() {
+      await relay?.close();
       await callout.close();
       await system.close().catch(() => undefined);
     },

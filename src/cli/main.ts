@@ -193,6 +193,7 @@ addNatsFlags(
         const identities = await startServerIdentities({
           flags: o,
           nc: srv.nc,
+          engine: srv.engine,
           servers: o.nats.split(","),
           tlsCaFile: o.natsTlsCa,
           topology: topologyFromFlags(o),

@@ -17,6 +17,8 @@ import { loadOrCreateIssuer, readIssuer } from "../access/issuer.js";
 import { connectSystem } from "../access/system.js";
 import { ValidationError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
+import { startWorkerRelay } from "../server/worker-relay.js";
+import type { Engine } from "../store/engine.js";
 import type { TopologyOptions } from "../store/infra/topology.js";
 import { resolveTopology } from "../store/infra/topology.js";
 import type { Runner } from "./client-flags.js";
@@ -46,6 +48,8 @@ export function addServerIdentityFlags(cmd: Command): Command {
 export async function startServerIdentities(o: {
   flags: ServerIdentityFlags;
   nc: NatsConnection;
+  /** The API server's engine: it runs the queue work of worker identities (server/worker-relay.ts). */
+  engine?: Engine | undefined;
   servers: string[];
   tlsCaFile?: string | undefined;
   topology?: TopologyOptions | undefined;
@@ -78,10 +82,14 @@ export async function startServerIdentities(o: {
     system,
     logger: o.logger,
   });
-  o.logger.info("answering NATS auth callout for agent identities", { issuer: issuer.getPublicKey() });
+  const relay = o.engine ? await startWorkerRelay({ engine: o.engine, logger: o.logger }) : undefined;
+  o.logger.info("answering NATS auth callout for agent and worker identities", {
+    issuer: issuer.getPublicKey(),
+  });
   return {
     callout,
     async close() {
+      await relay?.close();
       await callout.close();
       await system?.close().catch(() => undefined);
     },

@@ -129,6 +129,7 @@ export async function startCommand(o: StartOptions): Promise<void> {
         dataDir,
         url: nats.url,
         nc: api.nc,
+        engine: api.engine,
         identities: access.identities,
         tlsCaFile: access.client.tlsCaFile,
         topology: o.topology,

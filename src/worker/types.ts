@@ -113,6 +113,32 @@ export interface WorkerOptions<T extends JobTypes = JobTypes> {
   /** How long `close()` waits for running jobs before aborting them and giving them back. @defaultValue 30000 */
   shutdownTimeoutMs?: number;
   logger?: Logger;
+  /**
+   * Log in to NATS as this worker identity instead of the shared full-rights login
+   * (docs/security.md, "Queue workers as identities"). The worker then touches no stream, consumer or
+   * bucket: it takes and reports jobs through the API servers' relay, only on the queues an operator
+   * granted it (`jetjob agent accept worker:<name> --queue <queue>`). Until then it keeps asking.
+   * @defaultValue undefined (the shared login, NATS-direct)
+   */
+  identity?: WorkerIdentityOptions;
+}
+
+/** A worker's own NATS identity (see {@link WorkerOptions.identity}). */
+export interface WorkerIdentityOptions {
+  /** Its name (letters, digits, `.`, `_`, `-`): it logs in as `worker:<name>`. */
+  name: string;
+  /** Its secret (at least 16 characters); else the one in `file`. */
+  secret?: string;
+  /**
+   * The identity file holding its secret, made (mode 0600) on first use.
+   * @defaultValue `<JETJOB_DATA_DIR or .jetjob>/worker-<name>.identity.json`
+   */
+  file?: string;
+  /**
+   * `agent`: `nats` is an open connection of agent `name` (its `--queue` worker), which uses the
+   * queues granted to that agent. @defaultValue "worker"
+   */
+  kind?: "worker" | "agent";
 }
 
 /** Throw from a handler to control how the failure is recorded and whether it is retried. */

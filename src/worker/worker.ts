@@ -33,6 +33,7 @@ import { createServices } from "../store/infra/create-services.js";
 import { workflowOutcomeListener } from "../store/workflows/workflows.js";
 import { DEFAULT_SEGMENT_LEASE_MS } from "../store/queues/queues.js";
 import type { QueueRecord } from "../store/queues/queues.js";
+import { createIdentityWorker } from "./identity-worker.js";
 import type { Presence } from "./presence.js";
 import { startPresence } from "./presence.js";
 import type { SegmentRunner } from "./segments.js";
@@ -69,6 +70,8 @@ export interface Worker {
 }
 
 export function createWorker<T extends JobTypes = JobTypes>(options: WorkerOptions<T>): Worker {
+  // Its own NATS identity: jobs through the API servers' relay (identity-worker.ts).
+  if (options.identity !== undefined) return createIdentityWorker(options as WorkerOptions);
   const id = options.workerId ?? `worker-${uuidv7().slice(-12)}`;
   const logger = (options.logger ?? createLogger()).child({ worker_id: id });
   const queues = options.queues ?? ["default"];
