@@ -34,16 +34,21 @@ export interface DecisionOptions {
   by: string;
 }
 
+/** Options of {@link acceptAgent}. */
+export interface AcceptOptions extends DecisionOptions {
+  /**
+   * Queues it may take jobs from, through the API servers' relay: a worker identity (`worker:<name>`)
+   * needs at least one; an agent gets them for its `--queue` worker. @defaultValue none
+   */
+  queues?: readonly string[] | undefined;
+}
+
 /**
  * Lets a pending agent join with its own NATS identity: it connects at its next attempt. Throws
  * `not_found` for an unknown host and `conflict` when the identity is not pending.
  */
-export function acceptAgent(
-  store: IdentityStore,
-  hostname: string,
-  o: DecisionOptions,
-): Promise<IdentityView> {
-  return store.decide(hostname, IdentityState.Accepted, o.by);
+export function acceptAgent(store: IdentityStore, hostname: string, o: AcceptOptions): Promise<IdentityView> {
+  return store.decide(hostname, IdentityState.Accepted, o.by, o.queues);
 }
 
 /** Refuses an agent from now on (its connections, if any, are closed). `not_found` for an unknown host. */

@@ -17,7 +17,7 @@ import {
   revokeAgent,
 } from "../access/enrollment.js";
 import type { IdentityStore, IdentityView } from "../access/identities.js";
-import { IdentityState, identityStore, openIdentities } from "../access/identities.js";
+import { IdentityState, identityName, identityStore, openIdentities } from "../access/identities.js";
 import { ValidationError } from "../core/errors.js";
 import { connectNats } from "../nats/connect.js";
 import { resolveTopology } from "../store/infra/topology.js";
@@ -59,9 +59,18 @@ async function withIdentities<T>(f: IdentityFlags, fn: (s: IdentityStore) => Pro
 
 function printIdentities(list: IdentityView[], json: boolean | undefined): void {
   if (json) return printJson(list);
+  // Agents by hostname, worker identities as `worker:<name>` (the name accept/revoke take).
   printTable(
-    ["HOSTNAME", "STATE", "REQUESTED", "FROM", "DECIDED BY"],
-    list.map((i) => [i.hostname, i.state, shortTime(i.requested_at), i.from ?? "-", i.decided_by ?? "-"]),
+    ["NAME", "KIND", "STATE", "QUEUES", "REQUESTED", "FROM", "DECIDED BY"],
+    list.map((i) => [
+      identityName(i),
+      i.kind ?? "agent",
+      i.state,
+      (i.queues ?? []).join(",") || "-",
+      shortTime(i.requested_at),
+      i.from ?? "-",
+      i.decided_by ?? "-",
+    ]),
   );
 }
 
@@ -94,17 +103,35 @@ export function registerAgentIdentityCommands(agent: Command, run: Runner): void
         printIdentities(await withIdentities(flagsOf(cmd), (s) => listIdentities(s)), flagsOf(cmd).json),
       ),
   );
-  const decide = (name: "accept" | "reject" | "revoke", op: typeof acceptAgent, what: string) =>
-    common(agent.command(`${name} <hostname>`).description(what)).action(
-      (host: string, _f: IdentityFlags, cmd: Command) =>
-        run(async () => {
-          const f = flagsOf(cmd);
-          const v = await withIdentities(f, (s) => op(s, host, { by: operator() }));
-          if (f.json) return printJson(v);
-          process.stdout.write(`${v.hostname}: ${v.state}\n`);
-        }),
+  const decide = (name: "accept" | "reject" | "revoke", op: typeof acceptAgent, what: string) => {
+    const c = common(agent.command(`${name} <hostname>`).description(what));
+    if (name === "accept") {
+      c.option(
+        "--queue <name>",
+        "grant this queue (repeatable): needed for worker:<name>; an agent's --queue worker",
+        (v: string, prev: string[]) => [...prev, v],
+        [] as string[],
+      );
+    }
+    return c.action((host: string, _f: IdentityFlags, cmd: Command) =>
+      run(async () => {
+        const f = flagsOf(cmd) as IdentityFlags & { queue?: string[] };
+        const queues = f.queue ?? [];
+        const v = await withIdentities(f, (s) =>
+          op(s, host, { by: operator(), ...(queues.length > 0 ? { queues } : {}) }),
+        );
+        if (f.json) return printJson(v);
+        process.stdout.write(
+          `${identityName(v)}: ${v.state}${v.queues ? ` (queues ${v.queues.join(", ")})` : ""}\n`,
+        );
+      }),
     );
-  decide("accept", acceptAgent, "let a pending agent join with its own NATS identity");
+  };
+  decide(
+    "accept",
+    acceptAgent,
+    "let a pending agent (hostname) or queue worker (worker:<name>, with --queue) join with its own NATS identity",
+  );
   decide("reject", rejectAgent, "refuse a pending agent");
   decide("revoke", revokeAgent, "cut an agent off: its connections are closed and it cannot reconnect");
   common(
