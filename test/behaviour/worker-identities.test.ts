@@ -204,6 +204,37 @@ describe("queue workers as NATS identities", () => {
       },
       { what: "the worker in the registry, as itself" },
     );
+    await w.close();
+  });
+
+  it("completes a chain workflow's steps on its queue (the next step gets the results)", async () => {
+    const seen: unknown[] = [];
+    const w = startWorker("wa", ["alpha"], {
+      "wf.first": () => 41,
+      "wf.second": (job) => {
+        seen.push(job.parent_results);
+        return 42;
+      },
+    });
+    await w.ready;
+    const wf = await api.engine.createWorkflow({
+      type: "chain",
+      name: "via-relay",
+      steps: [
+        { type: "wf.first", args: [], options: { queue: "alpha" } },
+        { type: "wf.second", args: [], options: { queue: "alpha" } },
+      ],
+    });
+    const done = await waitFor(
+      async () => {
+        const v = await api.engine.getWorkflow(wf.id);
+        return v.state === "completed" ? v : undefined;
+      },
+      { timeoutMs: 10_000, what: "the chain to complete" },
+    );
+    assert.equal(done.jobs_completed ?? done.steps_completed, 2);
+    assert.deepEqual(seen, [[41]]);
+    await w.close();
   });
 
   it("is refused by nats-server outside its queue's relay subjects; nothing refused is stored", async () => {
