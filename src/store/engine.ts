@@ -5,9 +5,7 @@
  * Singleton background work (delay promotion, cron ticks, the workflow sweep) runs on the one engine
  * that holds the `scheduler` lease; the others take over within a lease period if it stops.
  */
-import type { JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { nanos } from "@nats-io/nats-core";
 
 import type { NormalizedEnqueue } from "../core/envelope.js";
 import { applyTraceContext, parseEnqueueRequest } from "../core/envelope.js";
@@ -18,6 +16,9 @@ import { resolveHousekeeping } from "../core/storage-options.js";
 import type { StoreHealth } from "./infra/health.js";
 import { createHealthCheck } from "./infra/health.js";
 import { createServerClock } from "./infra/server-clock.js";
+import type { BackgroundTask } from "./infra/tasks.js";
+import { periodicTask, runTasks } from "./infra/tasks.js";
+import { resetStore } from "./reset.js";
 import type { StoreContext, StoreContextOptions } from "./infra/context.js";
 import { createStoreContext } from "./infra/context.js";
 import type { CronOptions, CronView } from "./features/cron.js";
@@ -31,15 +32,11 @@ import type { EventPage, EventView, RecentEventsQuery } from "./jobs/events.js";
 import { recentEvents, searchEvents } from "./jobs/events.js";
 import type { FetchRequest } from "./segments/fetch.js";
 import { fetchJobs } from "./segments/fetch.js";
-import type { Leadership } from "./infra/leader.js";
 import type { JobPage, ListQuery } from "./jobs/list.js";
 import { listJobs } from "./jobs/list.js";
-import { startLeaderElection } from "./infra/leader.js";
 import type { AckResult, HeartbeatResult, NackRequest } from "./jobs/operations.js";
 import { ackJob, cancelJob, getJob, heartbeatJobs, nackJob } from "./jobs/operations.js";
-import { purgeProgress } from "./jobs/progress.js";
 import type { ProducerOptions } from "./segments/producer.js";
-import type { Promoter } from "./segments/promoter.js";
 import { startPromoter } from "./segments/promoter.js";
 import type { QueueRecord } from "./queues/queues.js";
 import type { Services } from "./infra/services.js";
@@ -60,7 +57,6 @@ import { startHousekeeper } from "./retention/housekeeper.js";
 import type { SchemaValidationMode } from "./schemas/schema-registry.js";
 import type { StorageReport } from "./retention/report.js";
 import { storageReport } from "./retention/report.js";
-import { streamConfigs } from "./infra/stream-configs.js";
 import type { JobView } from "./jobs/view.js";
 import type { WorkflowView } from "./workflows/workflow-record.js";
 import {
@@ -168,24 +164,6 @@ export interface Engine {
   close(): Promise<void>;
 }
 
-/**
- * Empties the duplicate windows of `streams`: a purge keeps the message ids JetStream remembers, so a
- * job id used before a reset would still be refused as a duplicate for minutes after it. Shrinking a
- * stream's window makes the server drop the older ids at once (it re-runs its expiry when the
- * window changes); the window is then restored.
- */
-async function forgetMessageIds(
-  jsm: JetStreamManager,
-  streams: ReadonlyArray<{ name: string; duplicate_window?: number }>,
-): Promise<void> {
-  const windows = streams.filter((c) => (c.duplicate_window ?? 0) > 0);
-  for (const c of windows) await jsm.streams.update(c.name, { duplicate_window: nanos(100) });
-  // The server's expiry runs right after the change (ids older than 100 ms, its smallest window, go)
-  // and again as the younger ones expire: 250 ms covers both.
-  await new Promise((r) => setTimeout(r, 250));
-  for (const c of windows) await jsm.streams.update(c.name, { duplicate_window: c.duplicate_window! });
-}
-
 export async function createEngine(nc: NatsConnection, options: EngineOptions = {}): Promise<Engine> {
   const ctx = await createStoreContext(nc, options);
   const onError = options.onError ?? (() => undefined);
@@ -201,51 +179,44 @@ export async function createEngine(nc: NatsConnection, options: EngineOptions = 
   const clock = createServerClock();
   // A write no stream answered: maybe a stream was deleted; the check creates missing ones again.
   ctx.onUnansweredWrite = () => void health().catch(() => undefined);
-  let scheduler: { promoter: Promoter; timers: NodeJS.Timeout[] } | undefined;
-  let leadership: Leadership | undefined;
-
-  /** A background task every `ms`, never overlapping itself. */
-  function every(ms: number, task: () => Promise<void>): NodeJS.Timeout {
-    let running = false;
-    return setInterval(() => {
-      if (running) return;
-      running = true;
-      void task()
-        .catch(onError)
-        .finally(() => (running = false));
-    }, ms);
-  }
-
-  function startScheduler(): void {
-    const promoter = startPromoter(ctx, svc, { onError, clock });
-    const timers = [
-      every(1000, () => cronTick(svc, clock.now(), options.cron)),
-      every(5000, () => sweepWorkflows(svc)),
-      every(options.keySweepMs ?? 2000, () => sweepKeys(svc, onError)),
-    ];
-    scheduler = { promoter, timers };
-  }
-
-  async function stopScheduler(): Promise<void> {
-    const s = scheduler;
-    scheduler = undefined;
-    if (!s) return;
-    for (const t of s.timers) clearInterval(t);
-    await s.promoter.close();
-  }
-
-  if (options.background !== false) {
-    leadership = startLeaderElection({
-      kv: ctx.buckets.leases,
-      name: "scheduler",
-      clock,
-      holder: ctx.instanceId,
-      ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
-      onElected: startScheduler,
-      onDemoted: () => void stopScheduler(),
+  /** What the scheduler leader runs: promotion of due jobs, cron, workflow and exclusive-key sweeps. */
+  const schedulerTasks: BackgroundTask[] = [
+    { name: "promoter", scope: "leader", start: () => startPromoter(ctx, svc, { onError, clock }) },
+    periodicTask({
+      name: "cron",
+      scope: "leader",
+      everyMs: 1000,
+      tick: () => cronTick(svc, clock.now(), options.cron),
       onError,
-    });
-  }
+    }),
+    periodicTask({
+      name: "workflow sweep",
+      scope: "leader",
+      everyMs: 5000,
+      tick: () => sweepWorkflows(svc),
+      onError,
+    }),
+    periodicTask({
+      name: "exclusive key sweep",
+      scope: "leader",
+      everyMs: options.keySweepMs ?? 2000,
+      tick: () => sweepKeys(svc, onError),
+      onError,
+    }),
+  ];
+  const scheduler =
+    options.background !== false
+      ? runTasks(schedulerTasks, {
+          election: {
+            kv: ctx.buckets.leases,
+            name: "scheduler",
+            clock,
+            holder: ctx.instanceId,
+            ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
+          },
+          onError,
+        })
+      : undefined;
 
   const housekeeper =
     options.background !== false && options.housekeeping !== false
@@ -262,7 +233,7 @@ export async function createEngine(nc: NatsConnection, options: EngineOptions = 
     ctx,
     svc,
     get scheduling() {
-      return scheduler !== undefined;
+      return scheduler?.leading ?? false;
     },
     housekeeper,
     storage: () => storageReport(svc, housekeeper),
@@ -343,36 +314,8 @@ export async function createEngine(nc: NatsConnection, options: EngineOptions = 
       list: () => listLocks(svc),
     },
     async reset() {
-      const wasScheduling = scheduler !== undefined;
-      await stopScheduler();
-      await svc.producer.flush();
-      const consumers = await ctx.jsm.consumers.list(ctx.topology.streams.queue).next();
-      for (const c of consumers) await ctx.jsm.consumers.delete(ctx.topology.streams.queue, c.name);
-      for (const cfg of streamConfigs(ctx.topology)) await ctx.jsm.streams.purge(cfg.name);
-      await forgetMessageIds(ctx.jsm, streamConfigs(ctx.topology));
-      const b = ctx.buckets;
-      for (const kv of [
-        b.queues,
-        b.ids,
-        b.dlq,
-        b.stats,
-        b.unique,
-        b.limits,
-        b.cron,
-        b.workflows,
-        b.xkeys,
-        b.locks,
-        b.gc,
-        b.schemas,
-      ]) {
-        const keys = await kv.keys();
-        for await (const k of keys) await kv.purge(k);
-      }
-      await purgeProgress(ctx); // a client-chosen job id used again must not show old progress
-      svc.counters.clear();
-      ctx.queues.forget();
-      svc.locator.clear();
-      if (wasScheduling) startScheduler();
+      if (scheduler) await scheduler.whileLeaderTasksStopped(() => resetStore(svc));
+      else await resetStore(svc);
     },
     health,
     async ping() {
@@ -382,8 +325,7 @@ export async function createEngine(nc: NatsConnection, options: EngineOptions = 
     },
     async close() {
       await housekeeper?.close();
-      await leadership?.close();
-      await stopScheduler();
+      await scheduler?.close();
       await svc.close();
       ctx.close();
     },

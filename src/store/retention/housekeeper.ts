@@ -11,8 +11,8 @@
 import { JetStreamApiError } from "@nats-io/jetstream";
 
 import type { ResolvedHousekeeping } from "../../core/storage-options.js";
-import type { Leadership } from "../infra/leader.js";
-import { startLeaderElection } from "../infra/leader.js";
+import type { BackgroundTask } from "../infra/tasks.js";
+import { runTasks } from "../infra/tasks.js";
 import type { Services } from "../infra/services.js";
 import { checkFleetJob } from "./fleet.js";
 import type { CheckRecord } from "./records.js";
@@ -71,19 +71,22 @@ export function startHousekeeper(svc: Services, o: HousekeeperOptions): Housekee
   };
   let run: Running | undefined;
 
-  const leadership: Leadership = startLeaderElection({
-    kv: ctx.buckets.leases,
+  const housekeeping: BackgroundTask = {
     name: "housekeeper",
-    holder: ctx.instanceId,
-    leaseMs: o.leaseMs,
-    onElected: () => {
-      run = startRunning();
+    scope: "leader",
+    start() {
+      const r = startRunning();
+      run = r;
+      return {
+        async close() {
+          if (run === r) run = undefined;
+          await r.stop();
+        },
+      };
     },
-    onDemoted: () => {
-      const r = run;
-      run = undefined;
-      void r?.stop();
-    },
+  };
+  const tasks = runTasks([housekeeping], {
+    election: { kv: ctx.buckets.leases, name: "housekeeper", holder: ctx.instanceId, leaseMs: o.leaseMs },
     onError: o.onError,
   });
 
@@ -297,12 +300,7 @@ export function startHousekeeper(svc: Services, o: HousekeeperOptions): Housekee
     async walkNow() {
       await run?.walk();
     },
-    async close() {
-      await leadership.close();
-      const r = run;
-      run = undefined;
-      await r?.stop();
-    },
+    close: () => tasks.close(),
   };
 }
 
