@@ -14,7 +14,7 @@ import { markKey } from "../features/exclusive-line.js";
 import { emptySlots } from "../journal/fold.js";
 import { deleteForGood } from "../infra/kvjson.js";
 import { checkEnqueue } from "./payload-limits.js";
-import type { Placement } from "../segments/producer.js";
+import type { Placement } from "../segments/batches.js";
 import type { Services } from "../infra/services.js";
 import { recordUnique, reserveUnique } from "../features/unique.js";
 import type { JobView } from "./view.js";
