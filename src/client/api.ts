@@ -1,6 +1,6 @@
 /**
  * The operations behind the client SDK, as one interface with two implementations: over the HTTP API
- * and straight over NATS (the same store functions the API server calls).
+ * and straight over NATS (the use cases the API server's routes call, src/usecases).
  */
 import type { CronView as CronInfo } from "../store/features/cron.js";
 import type { ExclusiveKeyView as ExclusiveKeyInfo } from "../store/features/exclusive-view.js";
@@ -11,11 +11,23 @@ import type { StorageReport as StorageInfo } from "../store/retention/report.js"
 import type { QueueStats } from "../store/queues/stats.js";
 import type { QueueRetentionWire } from "../core/storage-options.js";
 import type { WorkflowView as WorkflowInfo } from "../store/workflows/workflow-record.js";
+import type { DeadLetterPage } from "../store/features/dlq.js";
+import type { JobPage } from "../store/jobs/list.js";
+import type { JobState } from "../core/states.js";
+import type { JobEvent } from "../usecases/job-stream.js";
+import type { QueueInfo } from "../usecases/queues.js";
 import type { Job } from "./types.js";
 
-/** Wire shapes shared with the server: the server's own view types, so the two cannot drift. */
+/**
+ * Wire shapes shared with the server: the use cases' and the store's own view types (one type per
+ * shape), so the two transports and the HTTP API cannot drift.
+ */
 export type {
   CronInfo,
+  DeadLetterPage,
+  JobEvent,
+  JobPage,
+  QueueInfo,
   ExclusiveKeyInfo,
   LockGrantInfo,
   LockInfo,
@@ -26,48 +38,13 @@ export type {
   WorkflowInfo,
 };
 
-export interface JobPage {
-  jobs: Job[];
-  next_cursor?: string;
-}
-
-export interface QueueInfo {
-  name: string;
-  status: "active" | "paused";
-  paused: boolean;
-  created_at: string;
-}
-
-export interface DeadLetterPage {
-  jobs: Job[];
-  total: number;
-}
-
-/** A lifecycle event (OJS shape). */
-export interface JobEvent {
-  type: string;
-  timestamp: string;
-  data: {
-    job_id: string;
-    job_type: string;
-    queue: string;
-    attempt?: number;
-    duration_ms?: number;
-    worker_id?: string;
-    error_code?: string;
-    state?: string;
-    /** The job's W3C trace id, when it was enqueued with trace context. */
-    trace_id?: string;
-  };
-}
-
 /** @internal what each transport provides */
 export interface Api {
   enqueue(bodies: Record<string, unknown>[], atomic: boolean): Promise<Job[]>;
   get(id: string): Promise<Job>;
   cancel(id: string): Promise<Job>;
   retry(id: string): Promise<Job>;
-  list(q: { queue: string; state?: string; limit?: number; cursor?: string }): Promise<JobPage>;
+  list(q: { queue: string; state?: JobState; limit?: number; cursor?: string }): Promise<JobPage>;
   watch(id: string, signal?: AbortSignal): AsyncIterable<JobEvent>;
   queues: {
     list(): Promise<QueueInfo[]>;
@@ -114,12 +91,4 @@ export interface Api {
     cancel(id: string): Promise<WorkflowInfo>;
   };
   close(): Promise<void>;
-}
-
-const terminalEvents = new Set(["job.completed", "job.discarded", "job.cancelled", "job.expired"]);
-const terminalStates = new Set(["completed", "discarded", "cancelled"]);
-
-/** Whether an event ends a job's live stream. */
-export function endsStream(e: JobEvent): boolean {
-  return terminalEvents.has(e.type) || (e.type === "job.state" && terminalStates.has(e.data.state ?? ""));
 }

@@ -37,7 +37,8 @@ import { createLocks } from "./locks.js";
 import { createNatsTransport } from "./nats.js";
 import type { ClientOptions } from "./options.js";
 import type { Fleet, FleetRun, RunOptions, Workers } from "./fleet.js";
-import { createFleet, fleetUnsupported } from "./fleet.js";
+import { createFleet } from "./fleet.js";
+import { createHttpFleetApi } from "./fleet-http.js";
 import { createHttpCaller } from "./http.js";
 import type { ArgsOf, EnqueueOptions, Job, JobTypes, QueueRetentionOptions, ResultOf } from "./types.js";
 import { toEnqueueBody, withTraceContext } from "./wire.js";
@@ -202,9 +203,8 @@ export interface Client<T extends JobTypes = JobTypes> {
 }
 
 /**
- * What every client does, over either transport: queue jobs, queues, dead letters, cron, workflows,
- * locks. A client over NATS is one: fleet jobs and the worker registry need an API server (it runs
- * the fleet controller), so calling them is a type error (at run time they throw `unsupported`).
+ * The queue-job part of a {@link Client} (no fleet jobs or workers): what code that only enqueues and
+ * reads queue jobs needs. Every client is one, over either transport.
  */
 export type QueueClient<T extends JobTypes = JobTypes> = Omit<Client<T>, "run" | "fleet" | "workers">;
 
@@ -212,11 +212,10 @@ export type QueueClient<T extends JobTypes = JobTypes> = Omit<Client<T>, "run" |
 export type NatsClientOptions = ClientOptions & { nats: string | NatsConnection; url?: undefined };
 
 /**
- * Creates a client. With `url` it talks to an API server over HTTP (every feature); with only
- * `nats` it talks to JetStream directly and has no fleet jobs ({@link QueueClient}).
+ * Creates a client. With `url` it talks to an API server over HTTP; with `nats` (and no `url`) it
+ * runs the same use cases (src/usecases) in this process, straight on JetStream, fleet jobs
+ * included (client/nats-fleet.ts). Both behave the same.
  */
-export function createClient<T extends JobTypes = JobTypes>(options: NatsClientOptions): QueueClient<T>;
-export function createClient<T extends JobTypes = JobTypes>(options: ClientOptions): Client<T>;
 export function createClient<T extends JobTypes = JobTypes>(options: ClientOptions): Client<T> {
   if (options.url === undefined && options.nats === undefined) {
     throw new JetjobError(
@@ -224,12 +223,11 @@ export function createClient<T extends JobTypes = JobTypes>(options: ClientOptio
       "createClient needs `url` (HTTP API) or `nats` (NATS URL or connection)",
     );
   }
-  const api: Api =
-    options.nats !== undefined ? createNatsTransport(options) : createHttpTransport(options.url!, options);
-  const fleetApi =
-    options.nats !== undefined
-      ? fleetUnsupported()
-      : createFleet(createHttpCaller(options.url!, options), options.url!, options.token);
+  const nats = options.nats !== undefined ? createNatsTransport(options) : undefined;
+  const api: Api = nats ?? createHttpTransport(options.url!, options);
+  const fleetApi = createFleet(
+    nats?.fleet ?? createHttpFleetApi(createHttpCaller(options.url!, options), options.url!, options.token),
+  );
   const body = (d: { type: string; args: unknown[]; options?: EnqueueOptions }) =>
     toEnqueueBody(d.type, d.args, d.options);
   const workflow = (

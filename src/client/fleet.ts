@@ -1,5 +1,6 @@
 /**
- * Fleet methods of the client SDK (HTTP transport): run an operation on the agents a target selects
+ * Fleet methods of the client SDK, over either transport ({@link FleetApi}: HTTP in fleet-http.ts,
+ * NATS in nats-fleet.ts): run an operation on the agents a target selects
  * and get one result per host, all at once or as they arrive; read, list, cancel, retry and delete
  * targeted jobs; list and control agents.
  *
@@ -11,8 +12,6 @@
  * for await (const r of client.run("system.load.get", { target: "all" })) console.log(r.host, r.result);
  * ```
  */
-import { ErrorCode, JetjobError } from "../core/errors.js";
-import { activeTraceContext } from "../core/tracing.js";
 import type { HostFold } from "../fleet/fold.js";
 import { applyEvent, eventFromView, hostView, newHostFolds } from "../fleet/fold.js";
 import type { FleetJobPage } from "../fleet/jobs.js";
@@ -28,9 +27,7 @@ import type {
 } from "../fleet/types.js";
 import { terminalHostStates } from "../fleet/types.js";
 import type { AgentControl } from "../fleet/workers.js";
-import type { QueueStats } from "./api.js";
-import type { HttpCaller } from "./http.js";
-import { sseStream } from "./http.js";
+import type { QueueConsumers } from "../usecases/queues.js";
 
 export type { QueueWorkerView as QueueWorkerInfo } from "../worker/presence.js";
 export type {
@@ -102,11 +99,7 @@ export interface Fleet {
   preview(target: string, op?: string, o?: { onlyReady?: boolean }): Promise<TargetPreview>;
 }
 
-/** A queue's statistics with the workers that take it. */
-export interface QueueConsumers extends QueueStats {
-  consumers: number;
-  no_consumers: boolean;
-}
+export type { QueueConsumers };
 
 export interface Workers {
   /** Fleet agents (`GET /api/v1/workers?kind=agent`). */
@@ -127,23 +120,49 @@ export interface Workers {
   forget(hostname: string): Promise<AgentView>;
 }
 
-const enc = encodeURIComponent;
+/** What a target selects now, with the hosts left out (the transports' answer). */
+export interface TargetSelection {
+  hosts: string[];
+  left_out?: LeftOut[];
+}
 
-export function createFleet(
-  http: HttpCaller,
-  baseUrl: string,
-  token: string | undefined,
-): { fleet: Fleet; workers: Workers } {
-  const base = baseUrl.replace(/\/+$/, "");
-  const get = async (id: string) =>
-    (await http.call<{ job: FleetJobView }>("GET", `/api/v1/jobs/${enc(id)}`)).job;
-  const timeline = (id: string, signal?: AbortSignal) =>
-    sseStream<TimelineEventView>(
-      `${base}/api/v1/jobs/${enc(id)}/stream`,
-      token,
-      (e) => e.event === "finished",
-      signal,
-    );
+/** @internal what each transport provides for fleet jobs and workers */
+export interface FleetApi {
+  /** Creates a targeted job from its wire body (`POST /api/v1/jobs`). */
+  create(
+    body: Record<string, unknown>,
+    o: { signal?: AbortSignal; traceparent?: string },
+  ): Promise<FleetJobView>;
+  get(id: string): Promise<FleetJobView>;
+  list(q: {
+    status?: FleetStatus;
+    op?: string;
+    host?: string;
+    limit?: number;
+    cursor?: string;
+  }): Promise<FleetJobPage>;
+  cancel(id: string): Promise<FleetJobView>;
+  delete(id: string): Promise<void>;
+  retry(
+    id: string,
+    body: Record<string, unknown>,
+  ): Promise<{ job: FleetJobView; skipped: Array<{ host: string; state: string; reason: string }> }>;
+  /** The job's timeline, stored events first, through `finished`. */
+  timeline(id: string, signal?: AbortSignal): AsyncIterable<TimelineEventView>;
+  preview(target: string, op: string | undefined, onlyReady: boolean): Promise<TargetSelection>;
+  agents(q: { label?: string; includeOffline?: boolean }): Promise<AgentView[]>;
+  queueWorkers(q: { includeOffline?: boolean }): Promise<QueueWorkerView[]>;
+  queues(): Promise<QueueConsumers[]>;
+  agent(hostname: string): Promise<AgentView>;
+  drain(hostname: string, drain: boolean): Promise<AgentControl>;
+  setLabels(hostname: string, labels: Record<string, string> | null): Promise<AgentControl>;
+  forget(hostname: string): Promise<AgentView>;
+}
+
+/** `client.fleet` and `client.workers` over a transport. */
+export function createFleet(api: FleetApi): { fleet: Fleet; workers: Workers } {
+  const get = (id: string) => api.get(id);
+  const timeline = (id: string, signal?: AbortSignal) => api.timeline(id, signal);
 
   async function* results(
     created: Promise<FleetJobView>,
@@ -165,23 +184,22 @@ export function createFleet(
 
   const fleet: Fleet = {
     run(op, o) {
-      const created = http
-        .call<{ job: FleetJobView }>(
-          "POST",
-          "/api/v1/jobs",
-          {
-            op,
-            target: o.target,
-            ...(o.args === undefined ? {} : { args: o.args }),
-            ...(o.timeoutMs === undefined ? {} : { timeout_ms: o.timeoutMs }),
-            ...(o.ackWindowMs === undefined ? {} : { ack_window_ms: o.ackWindowMs }),
-            ...(o.kind === undefined ? {} : { kind: o.kind }),
-            ...(o.meta === undefined ? {} : { meta: o.meta }),
-            ...(o.onlyReady === undefined ? {} : { only_ready: o.onlyReady }),
-          },
-          { signal: o.signal, headers: traceHeaders(o.traceparent) },
-        )
-        .then((r) => r.job);
+      const created = api.create(
+        {
+          op,
+          target: o.target,
+          ...(o.args === undefined ? {} : { args: o.args }),
+          ...(o.timeoutMs === undefined ? {} : { timeout_ms: o.timeoutMs }),
+          ...(o.ackWindowMs === undefined ? {} : { ack_window_ms: o.ackWindowMs }),
+          ...(o.kind === undefined ? {} : { kind: o.kind }),
+          ...(o.meta === undefined ? {} : { meta: o.meta }),
+          ...(o.onlyReady === undefined ? {} : { only_ready: o.onlyReady }),
+        },
+        {
+          ...(o.signal === undefined ? {} : { signal: o.signal }),
+          ...(o.traceparent === undefined ? {} : { traceparent: o.traceparent }),
+        },
+      );
       let final: Promise<FleetJobView> | undefined;
       const finish = () =>
         (final ??= (async () => {
@@ -197,19 +215,11 @@ export function createFleet(
       };
     },
     get,
-    list(q = {}) {
-      const p = new URLSearchParams();
-      for (const [k, v] of Object.entries(q)) if (v !== undefined) p.set(k, String(v));
-      return http.call<FleetJobPage>("GET", `/api/v1/jobs?${p.toString()}`);
-    },
-    async cancel(id) {
-      return (await http.call<{ job: FleetJobView }>("POST", `/api/v1/jobs/${enc(id)}/cancel`, {})).job;
-    },
-    async delete(id) {
-      await http.call("DELETE", `/api/v1/jobs/${enc(id)}`);
-    },
+    list: (q = {}) => api.list(q),
+    cancel: (id) => api.cancel(id),
+    delete: (id) => api.delete(id),
     retry(id, o = {}) {
-      return http.call("POST", `/api/v1/jobs/${enc(id)}/retry`, {
+      return api.retry(id, {
         ...(o.target === undefined ? {} : { target: o.target }),
         ...(o.includeUncertain === undefined ? {} : { include_uncertain: o.includeUncertain }),
         ...(o.timeoutMs === undefined ? {} : { timeout_ms: o.timeoutMs }),
@@ -220,86 +230,24 @@ export function createFleet(
       return (await fleet.preview(target, op)).hosts;
     },
     async preview(target, op, o = {}) {
-      const p = new URLSearchParams({
-        target,
-        ...(op === undefined ? {} : { op }),
-        ...(o.onlyReady ? { only_ready: "true" } : {}),
-      });
-      const r = await http.call<{ hosts: string[]; left_out?: LeftOut[] }>(
-        "GET",
-        `/api/v1/targets/resolve?${p.toString()}`,
-      );
+      const r = await api.preview(target, op, o.onlyReady === true);
       return { hosts: r.hosts, left_out: r.left_out ?? [] };
     },
   };
 
-  const control = async (host: string, path: string, method: string, body?: unknown) =>
-    (await http.call<{ control: AgentControl }>(method, `/api/v1/workers/${enc(host)}/${path}`, body ?? {}))
-      .control;
   const workers: Workers = {
-    async list(q = {}) {
-      const p = new URLSearchParams();
-      if (q.label !== undefined) p.set("label", q.label);
-      if (q.includeOffline) p.set("offline", "true");
-      p.set("kind", "agent");
-      return (await http.call<{ workers: AgentView[] }>("GET", `/api/v1/workers?${p.toString()}`)).workers;
-    },
-    async queues() {
-      return (await http.call<{ queues: QueueConsumers[] }>("GET", "/api/v1/queues")).queues;
-    },
-    async queueWorkers(q = {}) {
-      const p = new URLSearchParams({ kind: "queue" });
-      if (q.includeOffline) p.set("offline", "true");
-      return (await http.call<{ workers: QueueWorkerView[] }>("GET", `/api/v1/workers?${p.toString()}`))
-        .workers;
-    },
-    async get(host) {
-      return (await http.call<{ worker: AgentView }>("GET", `/api/v1/workers/${enc(host)}`)).worker;
-    },
-    drain: (host) => control(host, "drain", "POST"),
-    undrain: (host) => control(host, "undrain", "POST"),
-    setLabels: (host, labels) => control(host, "labels", "PUT", { labels }),
-    async forget(host) {
-      return (await http.call<{ worker: AgentView }>("DELETE", `/api/v1/workers/${enc(host)}`)).worker;
-    },
+    list: (q = {}) =>
+      api.agents({
+        ...(q.label === undefined ? {} : { label: q.label }),
+        ...(q.includeOffline ? { includeOffline: true } : {}),
+      }),
+    queues: () => api.queues(),
+    queueWorkers: (q = {}) => api.queueWorkers(q.includeOffline ? { includeOffline: true } : {}),
+    get: (host) => api.agent(host),
+    drain: (host) => api.drain(host, true),
+    undrain: (host) => api.drain(host, false),
+    setLabels: (host, labels) => api.setLabels(host, labels),
+    forget: (host) => api.forget(host),
   };
   return { fleet, workers };
-}
-
-/** Stand-ins for the NATS transport: fleet jobs go through an API server (which runs the controller). */
-export function fleetUnsupported(): { fleet: Fleet; workers: Workers } {
-  const no = (): never => {
-    throw new JetjobError(ErrorCode.Unsupported, "fleet jobs and workers need the HTTP API", {
-      hint: "Create the client with `url` (and `token`) to use client.fleet / client.run / client.workers.",
-    });
-  };
-  const fleet = {
-    run: no,
-    get: no,
-    list: no,
-    cancel: no,
-    delete: no,
-    retry: no,
-    timeline: no,
-    resolve: no,
-    preview: no,
-  } as unknown as Fleet;
-  const workers = {
-    list: no,
-    get: no,
-    drain: no,
-    undrain: no,
-    setLabels: no,
-    forget: no,
-  } as unknown as Workers;
-  return { fleet, workers };
-}
-
-/** The `traceparent` (and `tracestate`) header of a fleet job: the given one, else the active context's. */
-function traceHeaders(traceparent: string | undefined): Record<string, string> {
-  const tc = traceparent === undefined ? activeTraceContext() : { traceparent };
-  if (tc === undefined) return {};
-  return tc.tracestate === undefined
-    ? { traceparent: tc.traceparent }
-    : { traceparent: tc.traceparent, tracestate: tc.tracestate };
 }

@@ -18,7 +18,7 @@ import type {
   StorageInfo,
   WorkflowInfo,
 } from "./api.js";
-import { endsStream } from "./api.js";
+import { endsJobStream as endsStream } from "../usecases/job-stream.js";
 import type { Job } from "./types.js";
 
 const MEDIA = "application/openjobspec+json";

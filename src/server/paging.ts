@@ -5,28 +5,9 @@
 import { z } from "zod";
 
 import { ValidationError } from "../core/errors.js";
+import { queryInt } from "../core/query.js";
 
-/**
- * An integer query parameter, the one rule of every list's `limit`, `per_page`, `page` and `offset`:
- * a value that is not an integer is refused (400 `invalid_request`, the validation envelope); an
- * integer outside [min, max] is clamped into it (OJS clients ask for pages larger than a server's
- * maximum and expect the largest page, not a refusal).
- */
-export function queryInt(min: number, max: number) {
-  return z.coerce
-    .number<string>()
-    .int()
-    .meta({ minimum: min, maximum: max })
-    .transform((n) => Math.min(max, Math.max(min, n)));
-}
-
-/** A `true`/`false` query flag: `true` when the value is exactly `true`, else false. */
-export function queryFlag() {
-  return z
-    .string()
-    .optional()
-    .transform((v) => v === "true");
-}
+export { queryFlag, queryInt } from "../core/query.js";
 
 /** Query of the offset-paged OJS lists (http-binding §17.1): `cursor` is the next page's offset. */
 export const pageQuery = z.object({

@@ -4,69 +4,22 @@
  */
 import { z } from "zod";
 
-import { zodToValidationError } from "../core/envelope.js";
-import { ValidationError } from "../core/errors.js";
-import { queueNameSchema } from "../core/schema.js";
-import { allJobStates } from "../core/states.js";
 import type { Controller } from "../fleet/controller.js";
 import { isFleetId } from "../fleet/ids.js";
-import type { FleetListQuery } from "../fleet/jobs.js";
-import { getFleetJob, listFleetJobs, retryFleetJob } from "../fleet/jobs.js";
 import type { Engine } from "../store/engine.js";
-import { consumersByQueue } from "../worker/presence.js";
+import type { UseCaseDeps } from "../usecases/deps.js";
+import { parseInput } from "../usecases/deps.js";
+import { fleetRetrySchema, retryFleetJob } from "../usecases/fleet-jobs.js";
+import { getAnyJob, jobListQuery, listJobs, retryJob, SEARCH_MAX_JOBS } from "../usecases/jobs.js";
+import { queuesWithConsumers, storageReport } from "../usecases/queues.js";
 import { Scope } from "./auth.js";
 import { ojsJson } from "./ojs.js";
-import { queryInt } from "./paging.js";
-import { hasFilter, SEARCH_MAX_JOBS, searchQueueJobs } from "./queue-job-search.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
 import { fields, fleetJobViewSchema, jobSchema, openObject, queueStatsSchema } from "./response-schemas.js";
 
-const retryBodySchema = z
-  .object({
-    target: z.string().min(1).max(1024).optional(),
-    include_uncertain: z.boolean().optional(),
-    timeout_ms: z.int().min(100).optional(),
-  })
-  .strict();
-
-const fleetStatuses = [
-  "running",
-  "completed",
-  "partial_failure",
-  "failed",
-  "timeout",
-  "cancelled",
-] as const satisfies ReadonlyArray<FleetListQuery["status"] & string>;
-
-const jobListQuery = z.object({
-  queue: queueNameSchema.optional().describe("This queue's jobs; without it, targeted (fleet) jobs"),
-  state: z.enum(allJobStates).optional().describe("Queue jobs in this state"),
-  status: z.enum(fleetStatuses).optional().describe("Targeted jobs with this status"),
-  op: z.string().optional().describe("Targeted jobs of this operation"),
-  host: z.string().optional().describe("Targeted jobs that ran on this host"),
-  limit: queryInt(1, 500).optional().describe("Page size"),
-  cursor: z.string().optional().describe("The cursor returned with the previous page"),
-  type: z.string().optional().describe("Queue jobs of this type (exact, or a prefix ending in *)"),
-  id: z.string().optional().describe("Queue jobs whose id starts with this"),
-  text: z
-    .string()
-    .max(200)
-    .optional()
-    .describe("Queue jobs with this text in their args or errors (case-insensitive)"),
-});
-
-function fleetListQuery(query: z.output<typeof jobListQuery>): FleetListQuery {
-  return {
-    ...(query.status === undefined ? {} : { status: query.status }),
-    ...(query.op === undefined ? {} : { op: query.op }),
-    ...(query.host === undefined ? {} : { host: query.host }),
-    ...(query.limit === undefined ? {} : { limit: query.limit }),
-    ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
-  };
-}
-
 export function apiRoutes(engine: Engine, fleet?: Controller): RouteDef[] {
+  const d: UseCaseDeps = { engine, fleet };
   return [
     defineRoute({
       method: "GET",
@@ -76,7 +29,7 @@ export function apiRoutes(engine: Engine, fleet?: Controller): RouteDef[] {
       summary:
         "Streams and buckets (messages, bytes, oldest entry), the housekeeper's walk per lane, the retention in force and the removals due next",
       response: fields({ storage: openObject }),
-      handler: async (c) => ojsJson(c, 200, { storage: await engine.storage() }),
+      handler: async (c) => ojsJson(c, 200, { storage: await storageReport(d) }),
     }),
     defineRoute({
       method: "GET",
@@ -89,16 +42,7 @@ export function apiRoutes(engine: Engine, fleet?: Controller): RouteDef[] {
       response: fields({
         queues: z.array(queueStatsSchema.extend({ consumers: z.int(), no_consumers: z.boolean() })),
       }),
-      handler: async (c) => {
-        const stats = await engine.allQueueStats();
-        const consumers = consumersByQueue(fleet?.registry.queueWorkers() ?? []);
-        return ojsJson(c, 200, {
-          queues: stats.map((s) => {
-            const n = consumers.get(s.name) ?? 0;
-            return { ...s, consumers: n, no_consumers: !s.paused && n === 0 && s.available > 0 };
-          }),
-        });
-      },
+      handler: async (c) => ojsJson(c, 200, { queues: await queuesWithConsumers(d) }),
     }),
     defineRoute({
       method: "GET",
@@ -115,40 +59,7 @@ export function apiRoutes(engine: Engine, fleet?: Controller): RouteDef[] {
         next_cursor: z.string().exactOptional(),
         searched: z.int().exactOptional(),
       }),
-      handler: async (c, { query }) => {
-        if (query.queue === undefined && fleet) {
-          return ojsJson(c, 200, await listFleetJobs(fleet, fleetListQuery(query)));
-        }
-        if (query.queue === undefined) {
-          throw new ValidationError("queue is required and must be a valid queue name");
-        }
-        const limit = query.limit;
-        const filter = {
-          ...(query.type ? { type: query.type } : {}),
-          ...(query.id ? { id: query.id } : {}),
-          ...(query.text ? { text: query.text } : {}),
-        };
-        if (hasFilter(filter)) {
-          const found = await searchQueueJobs(
-            engine,
-            {
-              queue: query.queue,
-              limit: limit ?? 50,
-              ...(query.state === undefined ? {} : { state: query.state }),
-              ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
-            },
-            filter,
-          );
-          return ojsJson(c, 200, found);
-        }
-        const page = await engine.listJobs({
-          queue: query.queue,
-          ...(query.state === undefined ? {} : { state: query.state }),
-          ...(limit === undefined ? {} : { limit }),
-          ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
-        });
-        return ojsJson(c, 200, page);
-      },
+      handler: async (c, { query }) => ojsJson(c, 200, await listJobs(d, query)),
     }),
     defineRoute({
       method: "GET",
@@ -157,13 +68,7 @@ export function apiRoutes(engine: Engine, fleet?: Controller): RouteDef[] {
       tag: "jobs",
       summary: "Get a job; a targeted job comes with per-host results and its timeline",
       response: fields({ job: z.union([jobSchema, fleetJobViewSchema]) }),
-      handler: async (c, { params }) => {
-        if (fleet && isFleetId(params.id)) {
-          const job = await getFleetJob(fleet, params.id).catch(() => undefined);
-          if (job) return ojsJson(c, 200, { job });
-        }
-        return ojsJson(c, 200, { job: await engine.get(params.id) });
-      },
+      handler: async (c, { params }) => ojsJson(c, 200, { job: await getAnyJob(d, params.id) }),
     }),
     defineRoute({
       method: "POST",
@@ -180,18 +85,12 @@ export function apiRoutes(engine: Engine, fleet?: Controller): RouteDef[] {
       }),
       handler: async (c, { params, body }) => {
         if (fleet && isFleetId(params.id)) {
-          const parsed = retryBodySchema.safeParse(body ?? {});
-          if (!parsed.success) throw zodToValidationError(parsed.error);
-          const b = parsed.data;
-          const r = await retryFleetJob(fleet, params.id, {
-            ...(b.target === undefined ? {} : { target: b.target }),
-            ...(b.include_uncertain === undefined ? {} : { includeUncertain: b.include_uncertain }),
-            ...(b.timeout_ms === undefined ? {} : { timeoutMs: b.timeout_ms }),
-            createdBy: c.get("principal"),
+          const r = await retryFleetJob(d, params.id, parseInput(fleetRetrySchema, body ?? {}), {
+            principal: c.get("principal"),
           });
           return ojsJson(c, 201, { job: r.job, skipped: r.skipped });
         }
-        return ojsJson(c, 200, { job: await engine.retryJob(params.id) });
+        return ojsJson(c, 200, { job: await retryJob(d, params.id) });
       },
     }),
   ];

@@ -9,12 +9,24 @@ import { z } from "zod";
 
 import type { Controller } from "../fleet/controller.js";
 import { eventView } from "../fleet/fold.js";
-import { cancelFleetJob, createdJobView, deleteFleetJob, getFleetJob } from "../fleet/jobs.js";
-import { agentView } from "../fleet/registry.js";
-import { createRequestOf, fleetJobSchema } from "../fleet/request.js";
+import { fleetJobSchema } from "../fleet/request.js";
 import { followTimeline } from "../fleet/timeline.js";
-import { forgetWorker, getWorker, listAllWorkers, setControl } from "../fleet/workers.js";
-import { LABEL_KEY, LABEL_VALUE } from "../fleet/target/index.js";
+import type { FleetDeps } from "../usecases/deps.js";
+import {
+  cancelFleetJob,
+  createFleetJob,
+  deleteFleetJob,
+  getFleetJob,
+  previewTarget,
+} from "../usecases/fleet-jobs.js";
+import {
+  drainWorker,
+  forgetWorker,
+  getWorker,
+  labelsSchema,
+  listWorkers,
+  setWorkerLabels,
+} from "../usecases/workers.js";
 import { Scope } from "./auth.js";
 import { queryFlag } from "./paging.js";
 import { ojsJson } from "./ojs.js";
@@ -23,11 +35,8 @@ import { defineRoute } from "./route.js";
 import { createSseQueue, dropConnection } from "./sse-queue.js";
 import { fields, fleetJobViewSchema, openObject, workerSchema } from "./response-schemas.js";
 
-const labelsSchema = z
-  .object({ labels: z.record(z.string().regex(LABEL_KEY), z.string().regex(LABEL_VALUE)).nullable() })
-  .strict();
-
 export function fleetRoutes(fleet: Controller): RouteDef[] {
+  const d: FleetDeps = { fleet };
   return [
     defineRoute({
       method: "POST",
@@ -40,14 +49,8 @@ export function fleetRoutes(fleet: Controller): RouteDef[] {
       status: 201,
       response: fields({ job: fleetJobViewSchema }),
       handler: async (c, { body }) => {
-        const traceparent = c.req.header("traceparent");
-        const rec = await fleet.create(
-          createRequestOf(body, {
-            createdBy: c.get("principal"),
-            ...(traceparent === undefined ? {} : { traceparent }),
-          }),
-        );
-        return ojsJson(c, 201, { job: createdJobView(rec) });
+        const caller = { principal: c.get("principal"), traceparent: c.req.header("traceparent") };
+        return ojsJson(c, 201, { job: await createFleetJob(d, body, caller) });
       },
     }),
     defineRoute({
@@ -60,7 +63,7 @@ export function fleetRoutes(fleet: Controller): RouteDef[] {
       bodyOptional: true,
       parseBody: (raw) => raw,
       response: fields({ job: fleetJobViewSchema }),
-      handler: async (c, { params }) => ojsJson(c, 200, { job: await cancelFleetJob(fleet, params.id) }),
+      handler: async (c, { params }) => ojsJson(c, 200, { job: await cancelFleetJob(d, params.id) }),
     }),
     defineRoute({
       method: "DELETE",
@@ -70,7 +73,7 @@ export function fleetRoutes(fleet: Controller): RouteDef[] {
       summary: "Delete a finished targeted job with its results and timeline (409 while it runs)",
       response: fields({ deleted: z.boolean(), job_id: z.string() }),
       handler: async (c, { params }) => {
-        await deleteFleetJob(fleet, params.id);
+        await deleteFleetJob(d, params.id);
         return ojsJson(c, 200, { deleted: true, job_id: params.id });
       },
     }),
@@ -83,7 +86,7 @@ export function fleetRoutes(fleet: Controller): RouteDef[] {
       summary:
         "Server-Sent Events of a targeted job's timeline (stored events first, then live); ends after 'finished'",
       handler: async (c, { params }) => {
-        await getFleetJob(fleet, params.id, { timeline: false }); // 404 before the stream starts
+        await getFleetJob(d, params.id, { timeline: false }); // 404 before the stream starts
         return streamTimeline(c, fleet, params.id);
       },
     }),
@@ -106,9 +109,9 @@ export function fleetRoutes(fleet: Controller): RouteDef[] {
         "(?kind=agent|queue, ?label=group:web, ?offline=true)",
       response: fields({ workers: z.array(workerSchema), total: z.int() }),
       handler: (c, { query }) => {
-        const workers = listAllWorkers(fleet, {
-          ...(query.label === undefined ? {} : { label: query.label }),
-          ...(query.kind === undefined ? {} : { kind: query.kind }),
+        const workers = listWorkers(d, {
+          label: query.label,
+          kind: query.kind,
           includeOffline: query.offline,
         });
         return ojsJson(c, 200, { workers, total: workers.length });
@@ -121,7 +124,7 @@ export function fleetRoutes(fleet: Controller): RouteDef[] {
       tag: "workers",
       summary: "One agent",
       response: fields({ worker: workerSchema }),
-      handler: (c, { params }) => ojsJson(c, 200, { worker: getWorker(fleet, params.host) }),
+      handler: (c, { params }) => ojsJson(c, 200, { worker: getWorker(d, params.host) }),
     }),
     defineRoute({
       method: "DELETE",
@@ -131,7 +134,7 @@ export function fleetRoutes(fleet: Controller): RouteDef[] {
       summary:
         "Forget an agent that stopped (a decommissioned host): targets no longer list it as unreachable; 409 while it is online",
       response: fields({ worker: workerSchema }),
-      handler: async (c, { params }) => ojsJson(c, 200, { worker: await forgetWorker(fleet, params.host) }),
+      handler: async (c, { params }) => ojsJson(c, 200, { worker: await forgetWorker(d, params.host) }),
     }),
     ...(["drain", "undrain"] as const).map((verb) =>
       defineRoute({
@@ -147,7 +150,7 @@ export function fleetRoutes(fleet: Controller): RouteDef[] {
         parseBody: (raw) => raw,
         response: fields({ host: z.string(), control: openObject }),
         handler: async (c, { params }) => {
-          const control = await setControl(fleet, params.host, { drain: verb === "drain" });
+          const control = await drainWorker(d, params.host, verb === "drain");
           return ojsJson(c, 200, { host: params.host, control });
         },
       }),
@@ -161,7 +164,7 @@ export function fleetRoutes(fleet: Controller): RouteDef[] {
       body: labelsSchema,
       response: fields({ host: z.string(), control: openObject }),
       handler: async (c, { params, body }) => {
-        const control = await setControl(fleet, params.host, { labels: body.labels });
+        const control = await setWorkerLabels(d, params.host, body);
         return ojsJson(c, 200, { host: params.host, control });
       },
     }),
@@ -183,16 +186,12 @@ export function fleetRoutes(fleet: Controller): RouteDef[] {
         agents: z.array(workerSchema),
         left_out: z.array(openObject),
       }),
-      handler: (c, { query }) => {
-        const sel = fleet.resolve(query.target, query.op, { onlyReady: query.only_ready });
-        const agents = sel.dispatch.map((e) => agentView(e));
-        return ojsJson(c, 200, {
-          target: query.target,
-          hosts: agents.map((a) => a.hostname),
-          agents,
-          left_out: sel.leftOut,
-        });
-      },
+      handler: (c, { query }) =>
+        ojsJson(
+          c,
+          200,
+          previewTarget(d, { target: query.target, op: query.op, onlyReady: query.only_ready }),
+        ),
     }),
   ];
 }

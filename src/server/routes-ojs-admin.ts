@@ -4,9 +4,14 @@
  */
 import { z } from "zod";
 
-import { ErrorCode, JetjobError, ValidationError } from "../core/errors.js";
+import { ErrorCode, JetjobError } from "../core/errors.js";
 import { queueNameSchema } from "../core/schema.js";
 import { toRfc3339 } from "../core/time.js";
+import { registerCron, deleteCron, listCrons } from "../usecases/cron.js";
+import { deleteDeadLetter, listDeadLetters, retryDeadLetter } from "../usecases/dead-letters.js";
+import type { UseCaseDeps } from "../usecases/deps.js";
+import { listQueues, queueName, queueStats, setQueuePaused } from "../usecases/queues.js";
+import { cancelWorkflow, createWorkflow, getWorkflow } from "../usecases/workflows.js";
 import { Scope } from "./auth.js";
 import { manifest } from "./manifest.js";
 import { clearMaintenance } from "./routes-ojs-admin-maintenance.js";
@@ -32,14 +37,12 @@ import {
   workflowSchema,
 } from "./response-schemas.js";
 
-export function queueParam(name: string | undefined): string {
-  if (!name || !queueNameSchema.safeParse(name).success)
-    throw new ValidationError(`'${name ?? ""}' is not a valid queue name`);
-  return name;
-}
+/** `name` if it is a valid queue name, else a validation error (usecases/queues.ts). */
+export const queueParam = queueName;
 
 export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
   const { engine } = d;
+  const uc: UseCaseDeps = { engine, fleet: d.fleet };
   return [
     defineRoute({
       method: "GET",
@@ -55,16 +58,8 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
         pagination: paginationSchema,
       }),
       handler: async (c, { query }) => {
-        const { page, pagination } = paginate(await engine.listQueues(), query, 100);
-        return ojsJson(c, 200, {
-          queues: page.map((q) => ({
-            name: q.name,
-            status: q.paused ? "paused" : "active",
-            paused: q.paused,
-            created_at: new Date(q.createdAt).toISOString(),
-          })),
-          pagination,
-        });
+        const { page, pagination } = paginate(await listQueues(uc), query, 100);
+        return ojsJson(c, 200, { queues: page, pagination });
       },
     }),
     ojsEventsListRoute(engine),
@@ -139,7 +134,7 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
       }),
       handler: async (c, { params }) => {
         const name = queueParam(params.name);
-        const [stats, rec] = await Promise.all([engine.queueStats(name), engine.ctx.queues.get(name)]);
+        const [stats, rec] = await Promise.all([queueStats(uc, name), engine.ctx.queues.get(name)]);
         const { paused } = stats;
         const counts: Record<string, unknown> = { ...stats };
         delete counts.name;
@@ -173,7 +168,7 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
         paused_at: z.string().exactOptional(),
       }),
       handler: async (c, { params }) => {
-        const r = await engine.setPaused(queueParam(params.name), true);
+        const r = await setQueuePaused(uc, params.name, true);
         return ojsJson(c, 200, {
           queue: queueField({ name: r.name, paused: true }),
           name: r.name,
@@ -199,7 +194,7 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
         resumed_at: z.string().exactOptional(),
       }),
       handler: async (c, { params }) => {
-        const r = await engine.setPaused(queueParam(params.name), false);
+        const r = await setQueuePaused(uc, params.name, false);
         return ojsJson(c, 200, {
           queue: queueField({ name: r.name, paused: false }),
           name: r.name,
@@ -223,9 +218,7 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
       handler: async (c, { query }) => {
         const limit = query.limit ?? 100;
         const offset = pageOffset(query);
-        const q: { queue?: string; limit: number; offset: number } = { limit, offset };
-        if (query.queue) q.queue = queueParam(query.queue);
-        const page = await engine.deadLetters(q);
+        const page = await listDeadLetters(uc, { queue: query.queue, limit, offset });
         return ojsJson(c, 200, {
           jobs: page.jobs,
           total: page.total, // beside pagination.total: the OJS CLI's `dead-letter` reads it here
@@ -242,7 +235,7 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
       bodyOptional: true,
       parseBody: (raw) => raw,
       response: jobBodySchema,
-      handler: async (c, { params }) => ojsJson(c, 200, { job: await engine.retryDeadLetter(params.id) }),
+      handler: async (c, { params }) => ojsJson(c, 200, { job: await retryDeadLetter(uc, params.id) }),
     }),
     defineRoute({
       method: "DELETE",
@@ -251,7 +244,7 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
       tag: "dead-letter",
       summary: "Remove a job from the dead-letter queue",
       response: fields({ deleted: z.boolean(), job_id: z.string() }),
-      handler: async (c, { params }) => ojsJson(c, 200, await engine.deleteDeadLetter(params.id)),
+      handler: async (c, { params }) => ojsJson(c, 200, await deleteDeadLetter(uc, params.id)),
     }),
     defineRoute({
       method: "GET",
@@ -269,7 +262,7 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
       }),
       handler: async (c, { query }) => {
         const on = query.enabled; // ojs-cron §8.2: ?enabled=true|false
-        const all = (await engine.listCrons()).filter((v) => on === undefined || String(v.enabled) === on);
+        const all = (await listCrons(uc)).filter((v) => on === undefined || String(v.enabled) === on);
         const { page, pagination } = paginate(all, query, 50);
         return ojsJson(c, 200, { crons: page, cron_jobs: page, pagination });
       },
@@ -286,7 +279,7 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
       response: fields({ cron: cronSchema, cron_job: cronSchema }),
       handler: async (c, { body }) => {
         // Upsert (ojs-cron §8.1): 201 for a new name, 200 when it replaced the schedule of that name.
-        const { cron, created } = await engine.registerCron(body);
+        const { cron, created } = await registerCron(uc, body);
         return ojsJson(c, created ? 201 : 200, { cron, cron_job: cron });
       },
     }),
@@ -298,7 +291,7 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
       summary: "Delete a cron schedule",
       response: fields({ deleted: z.boolean(), name: z.string(), cron: cronSchema, cron_job: cronSchema }),
       handler: async (c, { params }) => {
-        const cron = await engine.deleteCron(params.name);
+        const cron = await deleteCron(uc, params.name);
         return ojsJson(c, 200, { deleted: true, name: cron.name, cron, cron_job: cron });
       },
     }),
@@ -313,7 +306,7 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
       status: 201,
       response: workflowBodySchema,
       handler: async (c, { body, principal }) => {
-        const workflow = await engine.createWorkflow(body, principal?.name);
+        const workflow = await createWorkflow(uc, body, { principal: principal?.name });
         c.header("Location", `/ojs/v1/workflows/${workflow.id}`);
         return ojsJson(c, 201, workflowBody(workflow));
       },
@@ -325,7 +318,7 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
       tag: "workflows",
       summary: "Get a workflow's state and progress",
       response: workflowBodySchema,
-      handler: async (c, { params }) => ojsJson(c, 200, workflowBody(await engine.getWorkflow(params.id))),
+      handler: async (c, { params }) => ojsJson(c, 200, workflowBody(await getWorkflow(uc, params.id))),
     }),
     defineRoute({
       method: "DELETE",
@@ -334,7 +327,7 @@ export function ojsAdminRoutes(d: OjsRouteDeps): RouteDef[] {
       tag: "workflows",
       summary: "Cancel a workflow and its unfinished jobs",
       response: fields({ workflow: workflowSchema }),
-      handler: async (c, { params }) => ojsJson(c, 200, { workflow: await engine.cancelWorkflow(params.id) }),
+      handler: async (c, { params }) => ojsJson(c, 200, { workflow: await cancelWorkflow(uc, params.id) }),
     }),
   ];
 }

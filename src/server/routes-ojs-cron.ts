@@ -10,14 +10,9 @@
 import { z } from "zod";
 
 import type { CronView } from "../store/features/cron.js";
-import {
-  cronHistory,
-  getCron,
-  setCronEnabled,
-  triggerCron,
-  updateCron,
-} from "../store/features/cron-control.js";
+import { cronHistory, getCron, updateCron } from "../store/features/cron-control.js";
 import type { Engine } from "../store/engine.js";
+import { deleteCron, listCrons, setCronEnabled, triggerCron } from "../usecases/cron.js";
 import { Scope } from "./auth.js";
 import { adminPage, adminPageQuery, pageOf } from "./ojs-admin-views.js";
 import { ojsJson } from "./ojs.js";
@@ -47,6 +42,7 @@ const historyQuery = z.object({
 
 export function ojsCronRoutes(engine: Engine): RouteDef[] {
   const svc = engine.svc;
+  const d = { engine };
   const byName = (path: string, param: "name" | "id") => {
     /** The schedule named by the path's `{name}` or `{id}` segment (always matched: empty never). */
     const nameOf = (params: Record<string, string>): string => params[param] ?? "";
@@ -84,7 +80,7 @@ export function ojsCronRoutes(engine: Engine): RouteDef[] {
               : "Resume a paused cron schedule; ticks missed while paused are not fired",
           response: cronSchema,
           handler: async (c, { params }) =>
-            ojsJson(c, 200, answer(await setCronEnabled(svc, nameOf(params), op === "resume"))),
+            ojsJson(c, 200, answer(await setCronEnabled(d, nameOf(params), op === "resume"))),
         }),
       ),
       defineRoute({
@@ -96,7 +92,7 @@ export function ojsCronRoutes(engine: Engine): RouteDef[] {
         status: 201,
         response: fields({ job_id: z.string(), job: jobSchema, cron: z.string() }),
         handler: async (c, { params }) => {
-          const job = await triggerCron(svc, nameOf(params));
+          const job = await triggerCron(d, nameOf(params));
           return ojsJson(c, 201, { job_id: job.id, job, cron: nameOf(params) });
         },
       }),
@@ -126,7 +122,7 @@ export function ojsCronRoutes(engine: Engine): RouteDef[] {
       summary: "Cron schedules by name, paged (?page=&per_page=): items with id, schedule, queue, enabled",
       response: adminListSchema(openObject),
       handler: async (c, { query }) => {
-        const { items, pagination } = pageOf(await engine.listCrons(), adminPage(query, 25));
+        const { items, pagination } = pageOf(await listCrons(d), adminPage(query, 25));
         return ojsJson(c, 200, { items: items.map(cronItem), pagination });
       },
     }),
@@ -140,7 +136,7 @@ export function ojsCronRoutes(engine: Engine): RouteDef[] {
       summary: "Delete a cron schedule",
       response: fields({ deleted: z.boolean(), name: z.string(), id: z.string(), cron_job: cronSchema }),
       handler: async (c, { params }) => {
-        const v = await engine.deleteCron(params.id);
+        const v = await deleteCron(d, params.id);
         return ojsJson(c, 200, { deleted: true, name: v.name, id: v.name, cron_job: v });
       },
     }),

@@ -5,12 +5,11 @@
 import { z } from "zod";
 import type { Context } from "hono";
 
-import { applyTraceContext, parseEnqueueRequest } from "../core/envelope.js";
 import { enqueueRequestSchema } from "../core/schema.js";
-import type { TraceContext } from "../core/tracing.js";
-import { traceContextOf } from "../core/tracing.js";
 import type { Controller } from "../fleet/controller.js";
 import type { Engine } from "../store/engine.js";
+import type { Caller, UseCaseDeps } from "../usecases/deps.js";
+import { cancelJob, enqueueJob, enqueueJobs, getJob } from "../usecases/jobs.js";
 import { Scope } from "./auth.js";
 import { noteHttpFetcher, takesJobs } from "./http-fetchers.js";
 import { workerDirective } from "./worker-directives.js";
@@ -37,6 +36,7 @@ export interface OjsRouteDeps {
 
 export function ojsJobRoutes(d: OjsRouteDeps): RouteDef[] {
   const { engine } = d;
+  const uc: UseCaseDeps = { engine, fleet: d.fleet };
   return [
     defineRoute({
       method: "POST",
@@ -45,15 +45,13 @@ export function ojsJobRoutes(d: OjsRouteDeps): RouteDef[] {
       tag: "jobs",
       summary: "Enqueue a job (OJS PUSH)",
       docBody: enqueueRequestSchema,
-      parseBody: (raw) => parseEnqueueRequest(raw),
+      parseBody: (raw) => raw,
       status: 201,
       response: fields({ job: jobSchema, warnings: z.array(z.unknown()).exactOptional() }),
       handler: async (c, { body, principal }) => {
-        applyTraceContext(body.spec, requestTraceContext(c));
-        if (principal) body.spec.createdBy = principal.name;
-        const [r] = await engine.enqueueNormalized([body]);
-        c.header("Location", `/ojs/v1/jobs/${r!.job.id}`);
-        const p = r!.pressure;
+        const r = await enqueueJob(uc, body, caller(c, principal));
+        c.header("Location", `/ojs/v1/jobs/${r.job.id}`);
+        const p = r.pressure;
         if (p?.warning) {
           // ojs-backpressure §7.3: the queue is past its warning threshold.
           c.header("X-OJS-Queue-Depth", String(p.depth));
@@ -61,8 +59,8 @@ export function ojsJobRoutes(d: OjsRouteDeps): RouteDef[] {
           c.header("X-OJS-Queue-Pressure", String(p.pressure));
         }
         // 200 when a unique job with on_conflict "ignore" already existed.
-        const answer = r!.warnings ? { job: r!.job, warnings: r!.warnings } : { job: r!.job };
-        return ojsJson(c, r!.created ? 201 : 200, answer);
+        const answer = r.warnings ? { job: r.job, warnings: r.warnings } : { job: r.job };
+        return ojsJson(c, r.created ? 201 : 200, answer);
       },
     }),
     defineRoute({
@@ -75,7 +73,7 @@ export function ojsJobRoutes(d: OjsRouteDeps): RouteDef[] {
       status: 201,
       response: fields({ jobs: z.array(jobSchema), count: z.int() }),
       handler: async (c, { body, principal }) => {
-        const jobs = await engine.enqueueBatch(body.jobs, requestTraceContext(c), principal?.name);
+        const jobs = await enqueueJobs(uc, body.jobs, caller(c, principal));
         return ojsJson(c, 201, { jobs, count: jobs.length });
       },
     }),
@@ -87,7 +85,7 @@ export function ojsJobRoutes(d: OjsRouteDeps): RouteDef[] {
       summary: "Get a job (OJS INFO)",
       response: jobSchema.extend({ job: jobSchema }),
       handler: async (c, { params }) => {
-        const job = await engine.get(params.id);
+        const job = await getJob(uc, params.id);
         return ojsJson(c, 200, { ...jobHeadline(job), job });
       },
     }),
@@ -98,7 +96,7 @@ export function ojsJobRoutes(d: OjsRouteDeps): RouteDef[] {
       tag: "jobs",
       summary: "Cancel a job (OJS CANCEL); 409 when it already finished",
       response: jobBodySchema,
-      handler: async (c, { params }) => ojsJson(c, 200, { job: await engine.cancel(params.id) }),
+      handler: async (c, { params }) => ojsJson(c, 200, { job: await cancelJob(uc, params.id) }),
     }),
     defineRoute({
       method: "POST",
@@ -205,9 +203,13 @@ export function ojsJobRoutes(d: OjsRouteDeps): RouteDef[] {
   ];
 }
 
-/** The request's W3C trace context (`traceparent`, `tracestate` headers); invalid values are ignored. */
-function requestTraceContext(c: Context): TraceContext | undefined {
-  return traceContextOf(c.req.header("traceparent"), c.req.header("tracestate"));
+/** Who asks (the token's name) and the request's W3C trace context headers (invalid ones are ignored). */
+function caller(c: Context, principal: { name: string } | undefined): Caller {
+  return {
+    principal: principal?.name,
+    traceparent: c.req.header("traceparent"),
+    tracestate: c.req.header("tracestate"),
+  };
 }
 
 /**

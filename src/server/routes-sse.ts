@@ -22,7 +22,8 @@ import type { JobState } from "../core/states.js";
 import { isTerminal } from "../core/states.js";
 import type { Engine } from "../store/engine.js";
 import type { EventView, JobEvent } from "../store/jobs/events.js";
-import { envelope, EventType, eventId, eventsAfter } from "../store/jobs/events.js";
+import { eventId, eventsAfter } from "../store/jobs/events.js";
+import { jobStateEvent } from "../usecases/job-stream.js";
 import { Scope } from "./auth.js";
 import type { EventFilter, SseFrame } from "./event-hub.js";
 import { eventHub } from "./event-hub.js";
@@ -111,17 +112,8 @@ function jobStream(
   snapshot: boolean,
   finished: boolean,
 ): Response {
-  const now = async (): Promise<EventView> => {
-    const job = await engine.get(id);
-    const attempt = job.attempt as number;
-    const at = Date.now();
-    return envelope(
-      eventId({ t: EventType.State, at, id, jt: job.type, q: job.queue, a: attempt }),
-      EventType.State,
-      at,
-      { job_id: job.id, job_type: job.type, queue: job.queue, attempt, state: job.state },
-    );
-  };
+  // The same first event as the NATS client's stream (usecases/job-stream.ts).
+  const now = () => jobStateEvent({ engine }, id);
   return streamEvents(c, engine, {
     filter: { job: id, queue },
     ...(snapshot ? { snapshot: now } : { finished }),

@@ -5,6 +5,7 @@
  */
 import { rateLimitKeyOf } from "../../core/rate-limit-policy.js";
 import type { JobErrorRecord, JobSpec } from "../../core/envelope.js";
+import type { Job, JobError } from "../../core/job.js";
 import type { RetryPolicy } from "../../core/retry.js";
 import { defaultRetryPolicy, willRetry } from "../../core/retry.js";
 import type { JobState } from "../../core/states.js";
@@ -170,8 +171,8 @@ export function deriveState(at: SegmentAt, idx: number, slot: Slot, nowMs: numbe
   return d;
 }
 
-/** The OJS job object. */
-export type JobView = Record<string, unknown> & { id: string; type: string; state: JobState; queue: string };
+/** The OJS job object: the one job type of the API and the client SDK (core/job.ts). */
+export type JobView = Job;
 
 /** Builds the OJS job object; unset fields are omitted, unknown request fields echoed. */
 export function buildJobView(at: SegmentAt, idx: number, d: Derived): JobView {
@@ -239,8 +240,8 @@ export function buildJobView(at: SegmentAt, idx: number, d: Derived): JobView {
   return v;
 }
 
-export function errorView(e: JobErrorRecord): Record<string, unknown> {
-  const v: Record<string, unknown> = {
+export function errorView(e: JobErrorRecord): JobError {
+  const v: JobError = {
     code: e.code,
     type: e.type ?? e.code,
     message: e.message,
