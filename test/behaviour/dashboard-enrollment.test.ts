@@ -14,7 +14,8 @@ import { digestOf } from "../../src/access/identities.js";
 import type { CliChild } from "../harness/cli.js";
 import { cli, spawnCli } from "../harness/cli.js";
 import type { Dashboard } from "../harness/dashboard.js";
-import { callJson, logIn, startDashboard } from "../harness/dashboard.js";
+import { logIn, startDashboard } from "../harness/dashboard.js";
+import { callJson } from "../harness/http.js";
 import { waitFor } from "../harness/nats.js";
 
 interface IdentityRow {

@@ -11,7 +11,8 @@ import { after, before, describe, it } from "node:test";
 import type { Browser, Page } from "playwright-core";
 
 import type { Dashboard } from "../harness/dashboard.js";
-import { logIn, sendJson, startDashboard } from "../harness/dashboard.js";
+import { logIn, startDashboard } from "../harness/dashboard.js";
+import { sendJson } from "../harness/http.js";
 
 interface Job {
   id: string;

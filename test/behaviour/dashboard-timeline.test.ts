@@ -15,7 +15,8 @@ import type { Browser, Page } from "playwright-core";
 
 import { natsLogin } from "../harness/cli.js";
 import type { Dashboard } from "../harness/dashboard.js";
-import { callJson, logIn, startDashboard } from "../harness/dashboard.js";
+import { logIn, startDashboard } from "../harness/dashboard.js";
+import { callJson } from "../harness/http.js";
 import { waitFor } from "../harness/nats.js";
 
 describe("web dashboard timeline and charts (chromium)", () => {

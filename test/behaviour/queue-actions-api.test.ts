@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 
 import type { RunningApiServer } from "../../src/server/run.js";
-import { runTestServer } from "../harness/app.js";
+import { callApi, runTestServer } from "../harness/app.js";
 import { useNats } from "../harness/nats.js";
 
 const h = useNats();
@@ -34,23 +34,9 @@ describe("queue page API: run now, bulk delete, job search", () => {
     await srv.close();
   });
 
-  const call = async (
-    method: string,
-    path: string,
-    body?: unknown,
-    token: string = tokens.admin,
-  ): Promise<{ status: number; body: Body }> => {
-    const r = await fetch(`${srv.url}${path}`, {
-      method,
-      headers: {
-        Authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { "Content-Type": "application/json" }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await r.text();
-    return { status: r.status, body: text ? (JSON.parse(text) as Body) : {} };
-  };
+  const call = (method: string, path: string, body?: unknown, token: string = tokens.admin) =>
+    callApi(srv.url, token, method, path, body);
+
   const enqueue = async (queue: string, type: string, args: unknown[] = [1], options: Body = {}) => {
     const r = await call("POST", "/ojs/v1/jobs", { type, args, options: { queue, ...options } });
     assert.equal(r.status, 201, JSON.stringify(r.body));

@@ -19,6 +19,7 @@ import type { ApiServerOptions, RunningApiServer } from "../../src/server/run.js
 import { runApiServer } from "../../src/server/run.js";
 import type { Engine } from "../../src/store/engine.js";
 import { createEngine } from "../../src/store/engine.js";
+import { sendJson } from "./http.js";
 import type { TestNats } from "./nats.js";
 
 /** One token per scope; long enough that the logger's bearer redaction would catch them. */
@@ -123,10 +124,6 @@ export async function callApi(
   path: string,
   body?: unknown,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
-  const r = await fetch(`${url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+  const r = await sendJson(url, token, method, path, body);
+  return { status: r.status, body: (r.body ?? {}) as Record<string, unknown> };
 }

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before } from "node:test";
 
+import { callJson } from "./http.js";
 import { waitFor } from "./nats.js";
 
 export const root = resolve(import.meta.dirname, "../..");
@@ -121,19 +122,7 @@ export function httpApi(dataDir: string): HttpApi {
   return {
     url: api,
     token,
-    async call<T>(method: string, path: string, body?: unknown): Promise<T> {
-      const res = await fetch(api + path, {
-        method,
-        headers: {
-          Authorization: `Bearer ${token}`,
-          ...(body === undefined ? {} : { "Content-Type": "application/json" }),
-        },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      const text = await res.text();
-      assert.ok(res.ok, `${method} ${path}: HTTP ${res.status} ${text}`);
-      return JSON.parse(text) as T;
-    },
+    call: <T>(method: string, path: string, body?: unknown) => callJson<T>(api, token, method, path, body),
   };
 }
 
