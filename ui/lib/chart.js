@@ -19,6 +19,24 @@ export function niceMax(v) {
 }
 
 /**
+ * The value axis: 0, half and the maximum, each with a grid line and its label.
+ * @param {SVGElement} svg
+ * @param {{ w: number, m: { left: number, right: number }, max: number, y: (v: number) => number, format: (v: number) => string }} o
+ */
+function yTicks(svg, o) {
+  for (const v of [0, o.max / 2, o.max]) {
+    svg.append(
+      el("line", { x1: o.m.left, x2: o.w - o.m.right, y1: o.y(v), y2: o.y(v), class: "grid" }),
+      el(
+        "text",
+        { x: o.m.left - 6, y: o.y(v) + 4, "text-anchor": "end", class: "tick", "data-axis": "y" },
+        o.format(v),
+      ),
+    );
+  }
+}
+
+/**
  * @param {{ at: number, v: number }[]} points samples, `at` in epoch ms
  * @param {{ windowMs: number, now: number, yTitle: string, xTitle: string }} o
  */
@@ -43,17 +61,7 @@ export function linesChart(series, o) {
   const y = (/** @type {number} */ v) => m.top + ph - (v / max) * ph;
   const svg = el("svg", { viewBox: `0 0 ${w} ${hgt}`, role: "img", class: "chart" });
   svg.append(el("title", {}, `${o.yTitle} over the last ${Math.round(o.windowMs / 60000)} minutes`));
-  // y axis: 0, half and the maximum, with grid lines.
-  for (const v of [0, max / 2, max]) {
-    svg.append(
-      el("line", { x1: m.left, x2: w - m.right, y1: y(v), y2: y(v), class: "grid" }),
-      el(
-        "text",
-        { x: m.left - 6, y: y(v) + 4, "text-anchor": "end", class: "tick", "data-axis": "y" },
-        fmt(v),
-      ),
-    );
-  }
+  yTicks(svg, { w, m, max, y, format: fmt });
   // x axis: a tick every `tickEveryMin` minutes back from now.
   const minutes = Math.round(o.windowMs / 60000);
   const step = o.tickEveryMin ?? 1;
@@ -101,12 +109,7 @@ export function barChart(groups, o) {
   const y = (/** @type {number} */ v) => m.top + ph - (v / max) * ph;
   const svg = el("svg", { viewBox: `0 0 ${w} ${hgt}`, role: "img", class: "chart" });
   svg.append(el("title", {}, `${o.yTitle} by ${o.xTitle}`));
-  for (const v of [0, max / 2, max]) {
-    svg.append(
-      el("line", { x1: m.left, x2: w - m.right, y1: y(v), y2: y(v), class: "grid" }),
-      el("text", { x: m.left - 6, y: y(v) + 4, "text-anchor": "end", class: "tick", "data-axis": "y" }, f(v)),
-    );
-  }
+  yTicks(svg, { w, m, max, y, format: f });
   const gw = pw / Math.max(1, groups.length);
   groups.forEach((g, gi) => {
     const bw = (gw * 0.7) / Math.max(1, g.bars.length);
