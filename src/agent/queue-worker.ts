@@ -47,6 +47,14 @@ export async function startQueueWorker(
     // With its own identity it may not touch the queue streams: through the relay, as itself.
     ...(o.queuesViaRelay === true ? { identity: { name: hostname, kind: "agent" as const } } : {}),
   });
-  await worker.ready;
+  try {
+    await worker.ready;
+  } catch (err) {
+    if (o.queuesViaRelay !== true) throw err;
+    // Its identity was not granted these queues: it still runs fleet jobs; the worker logged why,
+    // with the `jetjob agent accept … --queue` hint.
+    await worker.close();
+    return { close: () => Promise.resolve() };
+  }
   return worker;
 }

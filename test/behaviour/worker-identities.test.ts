@@ -20,7 +20,9 @@ import { connect } from "@nats-io/transport-node";
 
 import type { AuthCallout } from "../../src/access/callout.js";
 import { startAuthCallout } from "../../src/access/callout.js";
-import { newSecret } from "../../src/access/identities.js";
+import { agentUser, newSecret } from "../../src/access/identities.js";
+import { inboxPrefixFor } from "../../src/access/permissions.js";
+import { createAgent } from "../../src/agent/agent.js";
 import { relaySubject, workerInboxPrefix, workerToken, workerUser } from "../../src/access/worker-access.js";
 import type { WorkerRelay } from "../../src/server/worker-relay.js";
 import { startWorkerRelay } from "../../src/server/worker-relay.js";
@@ -326,6 +328,41 @@ describe("queue workers as NATS identities", () => {
     assert.equal(view.state, "active");
     assert.notEqual(view.result, "forged");
     await nc.close();
+  });
+
+  it("an agent identity runs its granted queue's jobs; not granted one, it still starts as a fleet agent", async () => {
+    for (const [host, queues] of [
+      ["qhost-1", ["hostq"]],
+      ["qhost-2", []],
+    ] as const) {
+      secrets.set(host, newSecret());
+      await callout.identities.acceptLocal(host, secrets.get(host)!, queues);
+    }
+    const agentOf = (host: string) =>
+      createAgent({
+        nats: server.url,
+        natsOptions: { user: agentUser(host), pass: secrets.get(host)!, inboxPrefix: inboxPrefixFor(host) },
+        hostname: host,
+        logger: silentLogger,
+        handleSignals: false,
+        builtins: false,
+        queues: ["hostq"],
+        queuesViaRelay: true,
+        handlers: { "test.echo": { kind: "query", handler: (job) => ({ host: job.hostname }) } },
+      });
+    const granted = await agentOf("qhost-1");
+    const notGranted = await agentOf("qhost-2");
+    try {
+      const job = await enqueue("hostq", "test.echo", [{}]);
+      const done = await stateOf(job.id, "completed");
+      assert.match(String(done.worker_id), /^agent:qhost-1\//);
+      await waitFor(() => api.fleet.registry.agent("qhost-2"), {
+        what: "the agent without queues registered",
+      });
+    } finally {
+      await granted.close();
+      await notGranted.close();
+    }
   });
 
   it("an identity waits until accepted with its queues, runs them, and is cut off when revoked", async () => {
