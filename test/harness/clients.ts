@@ -1,0 +1,70 @@
+/**
+ * Test harness: one client per transport over the same store, so a client API test runs over both
+ * and the two behave the same by construction. `http` talks to an in-process API server (engine,
+ * optional fleet controller, one admin token) listening on a free port; `nats` runs the use cases
+ * in the test process on the test's NATS connection (client/nats.ts).
+ *
+ * @example
+ * ```ts
+ * for (const transport of transports) {
+ *   describe(transport, () => {
+ *     it("enqueues", async () => { await clients[transport].enqueue("t", []); });
+ *   });
+ * }
+ * ```
+ */
+import type { NatsConnection } from "@nats-io/nats-core";
+
+import type { Client } from "../../src/client/index.js";
+import { createClient } from "../../src/client/index.js";
+import { silentLogger } from "../../src/core/logger.js";
+import type { Controller } from "../../src/fleet/controller.js";
+import { createApp } from "../../src/server/app.js";
+import { createAuthenticator } from "../../src/server/auth.js";
+import type { HttpServer } from "../../src/server/listen.js";
+import { listen } from "../../src/server/listen.js";
+import type { Engine } from "../../src/store/engine.js";
+
+/** The client SDK's transports. */
+export const transports = ["http", "nats"] as const;
+export type Transport = (typeof transports)[number];
+
+export interface TestClients extends Record<Transport, Client> {
+  /** The API server's URL. */
+  url: string;
+  /** Its admin token. */
+  token: string;
+  /** Closes both clients and the API server (not the engine, controller or connection). */
+  close(): Promise<void>;
+}
+
+/** Starts an API server over `engine` (and `fleet`) and creates a client per transport. */
+export async function startClients(o: {
+  nc: NatsConnection;
+  engine: Engine;
+  fleet?: Controller;
+  token?: string;
+}): Promise<TestClients> {
+  const token = o.token ?? "admin-token-clients-5e8a1c";
+  const app = createApp({
+    engine: o.engine,
+    ...(o.fleet === undefined ? {} : { fleet: o.fleet }),
+    logger: silentLogger,
+    version: "test",
+    auth: createAuthenticator([{ name: "admin", token, scope: "admin" }]),
+  });
+  const server: HttpServer = await listen(app);
+  const http = createClient({ url: server.url, token });
+  const nats = createClient({ nats: o.nc });
+  return {
+    http,
+    nats,
+    url: server.url,
+    token,
+    async close() {
+      await http.close();
+      await nats.close();
+      await server.close();
+    },
+  };
+}
