@@ -9,7 +9,7 @@ import { z } from "zod";
 
 import { zodToValidationError } from "../core/envelope.js";
 import { ValidationError } from "../core/errors.js";
-import type { CreateFleetJob } from "./controller.js";
+import type { CreateFleetJob } from "./create-job.js";
 import { fleetLimits } from "./options.js";
 import { parseTarget } from "./target/index.js";
 
