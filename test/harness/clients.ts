@@ -34,7 +34,7 @@ export interface TestClients extends Record<Transport, Client> {
   url: string;
   /** Its admin token. */
   token: string;
-  /** Closes both clients and the API server (not the engine, controller or connection). */
+  /** Closes both clients (and the API server startClients started; not the engine, controller or connection). */
   close(): Promise<void>;
 }
 
@@ -54,17 +54,32 @@ export async function startClients(o: {
     auth: createAuthenticator([{ name: "admin", token, scope: "admin" }]),
   });
   const server: HttpServer = await listen(app);
-  const http = createClient({ url: server.url, token });
-  const nats = createClient({ nats: o.nc });
+  const clients = createTestClients({ url: server.url, token, nats: o.nc });
+  return {
+    ...clients,
+    async close() {
+      await clients.close();
+      await server.close();
+    },
+  };
+}
+
+/** A client per transport for an API server already running at `url` and its NATS. */
+export function createTestClients(o: {
+  url: string;
+  token: string;
+  nats: string | NatsConnection;
+}): TestClients {
+  const http = createClient({ url: o.url, token: o.token });
+  const nats = createClient({ nats: o.nats });
   return {
     http,
     nats,
-    url: server.url,
-    token,
+    url: o.url,
+    token: o.token,
     async close() {
       await http.close();
       await nats.close();
-      await server.close();
     },
   };
 }
