@@ -4,11 +4,14 @@
  * CLI), and it answers with a user JWT carrying that identity's permissions (permissions.ts), or a
  * refusal. Every jetjob API server given the issuer key runs one (a queue group: any of them answers).
  *
- * An agent connects as `agent:<hostname>` with its secret as password:
+ * An agent connects as `agent:<hostname>`, a queue worker as `worker:<name>`, with its secret as
+ * password:
  * - unknown host: recorded as pending (the digest of the secret it presented), refused;
  * - pending: refused until an operator accepts it, or at once accepted when the password carries a
- *   valid one-time enrollment token (`<secret>~<token>`);
- * - accepted and the secret matches: admitted with its permissions;
+ *   valid one-time enrollment token (`<secret>~<token>`; agents only: a worker's queues are granted
+ *   by an operator);
+ * - accepted and the secret matches: admitted with its permissions (an agent's, plus the relay
+ *   subjects of the queues it was granted; a worker's: only those, worker-access.ts);
  * - rejected, revoked, wrong secret: refused. When an identity is revoked (or rejected or forgotten),
  *   this service disconnects the connections it admitted for it (system account `KICK`).
  */
@@ -110,7 +113,7 @@ export async function startAuthCallout(o: AuthCalloutOptions): Promise<AuthCallo
     let { record } = await identities.get(hostname);
     if (!record) {
       record = await identities.request(hostname, secret, req.client_info.host);
-      log.info("agent asks to join", { hostname, from: req.client_info.host ?? "-" });
+      log.info("identity asks to join", { name: hostname, from: req.client_info.host ?? "-" });
     }
     if (!secretMatches(secret, record.secret_sha256)) return { error: "wrong secret for this agent" };
     // A worker identity's queues are granted by an operator (`accept --queue`), never by a token.

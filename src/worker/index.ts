@@ -5,4 +5,12 @@
 export { createWorker } from "./worker.js";
 export type { Worker } from "./worker.js";
 export { JobFailure } from "./types.js";
-export type { Handler, Handlers, JobContext, WorkerEvents, WorkerOptions, WorkerStats } from "./types.js";
+export type {
+  Handler,
+  Handlers,
+  JobContext,
+  WorkerEvents,
+  WorkerIdentityOptions,
+  WorkerOptions,
+  WorkerStats,
+} from "./types.js";
