@@ -9,12 +9,13 @@ import { after, before, describe, it } from "node:test";
 
 import type { Agent } from "../../src/agent/agent.js";
 import { createAgent } from "../../src/agent/agent.js";
-import type { Client, StorageInfo } from "../../src/client/index.js";
-import { createClient } from "../../src/client/index.js";
+import type { StorageInfo } from "../../src/client/index.js";
 import { ErrorCode, isJetjobError } from "../../src/core/errors.js";
 import { silentLogger } from "../../src/core/logger.js";
 import type { RunningApiServer } from "../../src/server/run.js";
 import { runTestServer } from "../harness/app.js";
+import type { TestClients } from "../harness/clients.js";
+import { createTestClients, transports } from "../harness/clients.js";
 import { cli } from "../harness/cli.js";
 import { useNats, waitFor } from "../harness/nats.js";
 
@@ -23,7 +24,7 @@ const token = "retention-api-token-123456";
 
 describe("retention through the API, SDK and CLI", () => {
   let srv: RunningApiServer;
-  let client: Client;
+  let clients: TestClients;
   let agent: Agent;
   before(async () => {
     srv = await runTestServer(h.nats.url, [{ name: "admin", token, scope: "admin" }], {
@@ -37,7 +38,7 @@ describe("retention through the API, SDK and CLI", () => {
       },
       fleet: { timings: { ackWindowMs: 500, livenessCheckMs: 100 } },
     });
-    client = createClient({ url: srv.url, token });
+    clients = createTestClients({ url: srv.url, token, nats: h.nats.url });
     agent = await createAgent({
       nats: h.nats.url,
       hostname: "ret-01",
@@ -50,11 +51,14 @@ describe("retention through the API, SDK and CLI", () => {
   });
   after(async () => {
     await agent.close();
-    await client.close();
+    await clients.close();
     await srv.close();
   });
 
+  // Over HTTP only: a fleet job's removal is scheduled with the retention of the process whose
+  // controller creates it (the API server's here; a NATS client's own controller has the defaults).
   it("a finished fleet job goes after its retention, with its timeline and per-host results", async () => {
+    const client = clients.http;
     const job = await waitFor(
       async () => {
         try {
@@ -90,37 +94,47 @@ describe("retention through the API, SDK and CLI", () => {
     assert.ok(srv.engine.housekeeper!.stats.removedFleetJobs >= 1);
   });
 
-  it("queue retention through the SDK; the job option is validated at the edge", async () => {
-    const cfg = await client.queues.configure("ra-q", {
-      retention: { completedMs: 3_600_000, completedCount: 10 },
+  for (const transport of transports) {
+    it(`${transport}: queue retention through the SDK; the job option is validated at the edge`, async () => {
+      const client = clients[transport];
+      const q = `ra-q-${transport}`;
+      const cfg = await client.queues.configure(q, {
+        retention: { completedMs: 3_600_000, completedCount: 10 },
+      });
+      assert.deepEqual(cfg.retention, { completed_ms: 3_600_000, completed_count: 10 });
+      const merged = await client.queues.configure(q, { retention: { discardedMs: 60_000 } });
+      assert.deepEqual(merged.retention, {
+        completed_ms: 3_600_000,
+        discarded_ms: 60_000,
+        completed_count: 10,
+      });
+      const reset = await client.queues.configure(q, { retention: null });
+      assert.equal(reset.retention, undefined);
+      await assert.rejects(
+        client.queues.configure(q, { retention: { completedMs: -1 } }),
+        (e) => isJetjobError(e) && e.code === ErrorCode.InvalidRequest,
+      );
+      await assert.rejects(
+        client.enqueue("t.x", [], { queue: q, retention: { completedMs: 1.5 } }),
+        (e) => isJetjobError(e) && e.code === ErrorCode.InvalidRequest,
+      );
+      const job = await client.enqueue("t.x", [], { queue: q, retention: { completedMs: 100 } });
+      assert.equal(job.state, "available");
     });
-    assert.deepEqual(cfg.retention, { completed_ms: 3_600_000, completed_count: 10 });
-    const merged = await client.queues.configure("ra-q", { retention: { discardedMs: 60_000 } });
-    assert.deepEqual(merged.retention, {
-      completed_ms: 3_600_000,
-      discarded_ms: 60_000,
-      completed_count: 10,
-    });
-    const reset = await client.queues.configure("ra-q", { retention: null });
-    assert.equal(reset.retention, undefined);
-    await assert.rejects(
-      client.queues.configure("ra-q", { retention: { completedMs: -1 } }),
-      (e) => isJetjobError(e) && e.code === ErrorCode.InvalidRequest,
-    );
-    await assert.rejects(
-      client.enqueue("t.x", [], { queue: "ra-q", retention: { completedMs: 1.5 } }),
-      (e) => isJetjobError(e) && e.code === ErrorCode.InvalidRequest,
-    );
-    const job = await client.enqueue("t.x", [], { queue: "ra-q", retention: { completedMs: 100 } });
-    assert.equal(job.state, "available");
-  });
+  }
 
   it("GET /api/v1/storage and client.storage(): streams, buckets, housekeeper, removals due", async () => {
-    const s: StorageInfo = await client.storage();
-    assert.ok(s.resources.some((r) => r.name === "JJ_GC" && r.kind === "stream"));
-    assert.ok(s.resources.some((r) => r.name === "KV_jj_fleet" && r.kind === "bucket"));
+    for (const transport of transports) {
+      const s: StorageInfo = await clients[transport].storage();
+      assert.ok(s.resources.some((r) => r.name === "JJ_GC" && r.kind === "stream"));
+      assert.ok(s.resources.some((r) => r.name === "KV_jj_fleet" && r.kind === "bucket"));
+    }
+    // The housekeeper and the retention in force are the answering process's: the API server's
+    // over HTTP; over NATS the client's own, which runs no housekeeper.
+    const s = await clients.http.storage();
     assert.equal(s.housekeeper.this_server, true);
     assert.equal(s.retention.defaults.fleet_ms, 300);
+    assert.equal((await clients.nats.storage()).housekeeper.this_server, false);
     const r = await fetch(`${srv.url}/api/v1/storage`);
     assert.equal(r.status, 401, "needs a token");
   });
