@@ -6,13 +6,13 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
-import type { Client } from "../../src/client/index.js";
-import { createClient } from "../../src/client/index.js";
 import { silentLogger } from "../../src/core/logger.js";
 import type { RunningApiServer } from "../../src/server/run.js";
 import type { Worker } from "../../src/worker/index.js";
 import { createWorker, JobFailure } from "../../src/worker/index.js";
 import { runTestServer } from "../harness/app.js";
+import type { TestClients } from "../harness/clients.js";
+import { createTestClients } from "../harness/clients.js";
 import { useNats, waitFor } from "../harness/nats.js";
 
 const h = useNats();
@@ -76,7 +76,7 @@ interface Door {
 
 describe("both doors, one table", () => {
   let srv: RunningApiServer;
-  let client: Client;
+  let clients: TestClients;
   let worker: Worker;
   const call = async (path: string, body?: unknown, method = "POST") => {
     const r = await fetch(`${srv.url}${path}`, {
@@ -120,7 +120,7 @@ describe("both doors, one table", () => {
 
   before(async () => {
     srv = await runTestServer(h.nats.url, [{ name: "admin", token, scope: "admin" }]);
-    client = createClient({ url: srv.url, token });
+    clients = createTestClients({ url: srv.url, token, nats: h.nats.url });
     worker = createWorker({
       nats: h.nats.url,
       queues: scenarios.map((_, k) => `nats-${k}`),
@@ -147,7 +147,7 @@ describe("both doors, one table", () => {
   });
   after(async () => {
     await worker.close();
-    await client.close();
+    await clients.close();
     await srv.close();
   });
 
@@ -163,7 +163,9 @@ describe("both doors, one table", () => {
         assert.equal(r.status, 201);
         const id = (r.body.job as { id: string }).id;
         await door.drive(queue, id, sc.steps);
-        const job = await client.waitFor(id, { timeoutMs: 15_000 });
+        const job = await clients.http.waitFor(id, { timeoutMs: 15_000 });
+        // Both client transports read the finished job the same (one use case, one job type).
+        assert.deepEqual(await clients.nats.get(id), job);
         assert.equal(job.state, sc.expect.state);
         assert.equal(job.attempt, sc.expect.attempt);
         assert.deepEqual(

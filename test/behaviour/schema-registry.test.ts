@@ -11,10 +11,11 @@ import { after, before, describe, it } from "node:test";
 
 import type { NatsConnection } from "@nats-io/nats-core";
 
-import type { QueueClient } from "../../src/client/index.js";
-import { createClient, isJetjobError } from "../../src/client/index.js";
+import { isJetjobError } from "../../src/client/index.js";
 import type { RunningApiServer } from "../../src/server/run.js";
 import { callApi, runTestServer } from "../harness/app.js";
+import type { TestClients } from "../harness/clients.js";
+import { createTestClients, transports } from "../harness/clients.js";
 import { cli } from "../harness/cli.js";
 import { useNats, waitFor } from "../harness/nats.js";
 
@@ -25,7 +26,7 @@ describe("schema registry", () => {
   let a: RunningApiServer;
   let b: RunningApiServer;
   let nc: NatsConnection;
-  let client: QueueClient;
+  let clients: TestClients;
   const call = (method: string, path: string, body?: unknown, srv = a) =>
     callApi(srv.url, admin, method, path, body);
 
@@ -33,10 +34,10 @@ describe("schema registry", () => {
     a = await runTestServer(h.nats.url, [{ name: "admin", token: admin, scope: "admin" }]);
     b = await runTestServer(h.nats.url, [{ name: "admin", token: admin, scope: "admin" }]);
     nc = await h.nats.connect();
-    client = createClient({ nats: nc });
+    clients = createTestClients({ url: a.url, token: admin, nats: nc });
   });
   after(async () => {
-    await client.close();
+    await clients.close();
     await nc.close();
     await a.close();
     await b.close();
@@ -116,7 +117,7 @@ describe("schema registry", () => {
     );
   });
 
-  it("enqueues are checked on both servers and the NATS door; jobs of other types pass", async () => {
+  it("enqueues are checked on both servers and both client transports; jobs of other types pass", async () => {
     const schema = {
       type: "array",
       prefixItems: [
@@ -180,11 +181,14 @@ describe("schema registry", () => {
       args: [{ email: 7 }],
     });
     assert.equal(cron.status, 400, "a cron job template is checked when it is registered");
-    await assert.rejects(
-      client.enqueue("user.welcome", [{ email: 1 }]),
-      (e: unknown) => isJetjobError(e) && e.code === "schema_validation",
-    );
-    assert.ok((await client.enqueue("user.welcome", [{ email: "c@d" }])).id);
+    for (const transport of transports) {
+      await assert.rejects(
+        clients[transport].enqueue("user.welcome", [{ email: 1 }]),
+        (e: unknown) => isJetjobError(e) && e.code === "schema_validation",
+        transport,
+      );
+      assert.ok((await clients[transport].enqueue("user.welcome", [{ email: "c@d" }])).id);
+    }
   });
 
   it("jetjob schema register|list|get|delete", async () => {
