@@ -13,7 +13,6 @@ import type { Agent } from "../../src/agent/agent.js";
 import { createAgent } from "../../src/agent/agent.js";
 import type { CronInfo } from "../../src/client/api.js";
 import type { Client } from "../../src/client/client.js";
-import { createClient } from "../../src/client/client.js";
 import { ErrorCode, isJetjobError } from "../../src/core/errors.js";
 import { uuidv7Time } from "../../src/core/ids.js";
 import { silentLogger } from "../../src/core/logger.js";
@@ -26,6 +25,8 @@ import { cronTick } from "../../src/store/features/cron.js";
 import { createEngine } from "../../src/store/engine.js";
 import { getJson, putJson } from "../../src/store/infra/kvjson.js";
 import { runTestServer } from "../harness/app.js";
+import type { TestClients } from "../harness/clients.js";
+import { createTestClients, transports } from "../harness/clients.js";
 import { useNats, waitFor } from "../harness/nats.js";
 
 const h = useNats();
@@ -39,6 +40,8 @@ const hosts = [
 
 describe("scheduled fleet jobs", () => {
   let srv: RunningApiServer;
+  let clients: TestClients;
+  /** The HTTP client, for the tests that need only one. */
   let client: Client;
   const agents: Agent[] = [];
   const runs = new Map<string, string[]>(); // fleet job id → hosts whose handler ran it
@@ -47,7 +50,8 @@ describe("scheduled fleet jobs", () => {
     srv = await runTestServer(h.nats.url, [{ name: "admin", token, scope: "admin" }], {
       fleet: { timings: { ackWindowMs: 500, livenessCheckMs: 100 } },
     });
-    client = createClient({ url: srv.url, token });
+    clients = createTestClients({ url: srv.url, token, nats: h.nats.url });
+    client = clients.http;
     const note = (id: string, host: string) => runs.set(id, [...(runs.get(id) ?? []), host]);
     for (const f of hosts) {
       agents.push(
@@ -80,7 +84,7 @@ describe("scheduled fleet jobs", () => {
   });
   after(async () => {
     for (const a of agents) await a.close();
-    await client.close();
+    await clients.close();
     await srv.close();
   });
 
@@ -208,60 +212,81 @@ describe("scheduled fleet jobs", () => {
     });
     assert.equal(noOp.status, 400);
     assert.match(((await noOp.json()) as { error: { message: string } }).error.message, /job_template\.op/);
+    // Both client transports refuse it with the same check (usecases/cron.ts, fleet/request.ts).
+    for (const transport of transports) {
+      await assert.rejects(
+        clients[transport].cron.add({
+          name: "bad-target",
+          expression: "* * * * * *",
+          job: { op: "test.tick", target: "group:web and (" },
+        }),
+        (err) =>
+          isJetjobError(err) &&
+          err.code === ErrorCode.InvalidRequest &&
+          typeof err.details?.position === "number",
+        transport,
+      );
+    }
     assert.equal(await cronOf("bad-target"), undefined, "nothing was stored");
   });
 
-  it("records a tick whose target selects no agent on the schedule, and goes on", async () => {
-    await client.cron.add({
-      name: "nowhere",
-      expression: "* * * * * *",
-      job: { op: "test.tick", target: "group:nowhere" },
+  for (const transport of transports) {
+    /** A schedule name of this transport's own. */
+    const q = (name: string) => `${name}-${transport}`;
+    it(`${transport}: records a tick whose target selects no agent on the schedule, and goes on`, async () => {
+      const cl = clients[transport];
+      await cl.cron.add({
+        name: q("nowhere"),
+        expression: "* * * * * *",
+        job: { op: "test.tick", target: "group:nowhere" },
+      });
+      const failed = await waitFor(
+        async () => {
+          const c = await cronOf(q("nowhere"));
+          return c?.last_error?.code === "no_targets" ? c : undefined;
+        },
+        { what: "a tick recorded as no_targets" },
+      );
+      assert.equal(failed.target, "group:nowhere");
+      assert.ok(failed.last_run_at);
+      assert.equal(failed.last_error?.tick_at, failed.last_run_at);
+      assert.equal(failed.last_job_id, undefined, "no job was created");
+      await waitFor(async () => ((await cronOf(q("nowhere")))?.last_run_at ?? "") > failed.last_run_at!, {
+        what: "the next tick handled",
+      });
+      await cl.cron.delete(q("nowhere"));
+      assert.deepEqual(await jobsOf(q("nowhere")), []);
     });
-    const failed = await waitFor(
-      async () => {
-        const c = await cronOf("nowhere");
-        return c?.last_error?.code === "no_targets" ? c : undefined;
-      },
-      { what: "a tick recorded as no_targets" },
-    );
-    assert.equal(failed.target, "group:nowhere");
-    assert.ok(failed.last_run_at);
-    assert.equal(failed.last_error?.tick_at, failed.last_run_at);
-    assert.equal(failed.last_job_id, undefined, "no job was created");
-    await waitFor(async () => ((await cronOf("nowhere"))?.last_run_at ?? "") > failed.last_run_at!, {
-      what: "the next tick handled",
-    });
-    await client.cron.delete("nowhere");
-    assert.deepEqual(await jobsOf("nowhere"), []);
-  });
 
-  it("with overlap_policy skip, starts no job while the previous fleet job runs", async () => {
-    await client.cron.add({
-      name: "slow",
-      expression: "* * * * * *",
-      overlapPolicy: "skip",
-      job: { op: "test.block", target: "host:db-01", timeoutMs: 60_000 },
+    it(`${transport}: with overlap_policy skip, starts no job while the previous fleet job runs`, async () => {
+      const cl = clients[transport];
+      await cl.cron.add({
+        name: q("slow"),
+        expression: "* * * * * *",
+        overlapPolicy: "skip",
+        job: { op: "test.block", target: "host:db-01", timeoutMs: 60_000 },
+      });
+      const [job] = await waitFor(
+        async () => ((await jobsOf(q("slow"))).length > 0 ? jobsOf(q("slow")) : undefined),
+        {
+          what: "the first job",
+        },
+      );
+      const started = Date.parse(String(job!.meta?.cron_tick));
+      await waitFor(async () => Date.parse((await cronOf(q("slow")))?.last_run_at ?? "") >= started + 2000, {
+        what: "two more ticks handled",
+      });
+      const c = await cronOf(q("slow"));
+      await cl.cron.delete(q("slow"));
+      assert.equal(c?.last_job_id, job!.id, "the skipped ticks keep the running job as the last");
+      assert.deepEqual(
+        (await jobsOf(q("slow"))).map((j) => j.id),
+        [job!.id],
+        "no second job while the first runs",
+      );
+      assert.equal((await cl.fleet.cancel(job!.id)).status, "cancelled");
     });
-    const [job] = await waitFor(
-      async () => ((await jobsOf("slow")).length > 0 ? jobsOf("slow") : undefined),
-      {
-        what: "the first job",
-      },
-    );
-    const started = Date.parse(String(job!.meta?.cron_tick));
-    await waitFor(async () => Date.parse((await cronOf("slow"))?.last_run_at ?? "") >= started + 2000, {
-      what: "two more ticks handled",
-    });
-    const c = await cronOf("slow");
-    await client.cron.delete("slow");
-    assert.equal(c?.last_job_id, job!.id, "the skipped ticks keep the running job as the last");
-    assert.deepEqual(
-      (await jobsOf("slow")).map((j) => j.id),
-      [job!.id],
-      "no second job while the first runs",
-    );
-    assert.equal((await client.fleet.cancel(job!.id)).status, "cancelled");
-  });
+  }
 
   it("a scheduler without a fleet controller records targeted ticks as skipped and warns", async () => {
     const nc = await h.nats.connect("pure-engine");
