@@ -23,7 +23,8 @@ import { controllerKey, createRegistryView } from "./registry.js";
 import type { JobRun } from "./run.js";
 import { startRun } from "./run.js";
 import type { RunDeps } from "./run-state.js";
-import { startReclaimer } from "./reclaim.js";
+import { reclaimTask } from "./reclaim.js";
+import { periodicTask, runTasks } from "../store/infra/tasks.js";
 import type { Selection } from "./selection.js";
 import { selectHosts } from "./selection.js";
 import type { TargetExpr } from "./target/index.js";
@@ -72,7 +73,6 @@ export async function createController(ctx: StoreContext, o: ControllerOptions =
 
   const heartbeat = () => writeHeartbeat(ctx, id, timings, runs.size);
   await heartbeat();
-  const beat = setInterval(() => void heartbeat().catch(onError), timings.controllerHeartbeatMs);
 
   const deps: RunDeps = {
     ctx,
@@ -109,10 +109,21 @@ export async function createController(ctx: StoreContext, o: ControllerOptions =
     runs.set(rec.id, await startRun(deps, rec, revision, { sendNow: false }));
   }
 
-  const reclaimer =
-    o.reclaim === false
-      ? undefined
-      : startReclaimer({ ctx, records, registry, timings, id, onError, adopt, runs });
+  const tasks = runTasks(
+    [
+      periodicTask({
+        name: "controller heartbeat",
+        scope: "everywhere",
+        everyMs: timings.controllerHeartbeatMs,
+        tick: async () => void (await heartbeat()),
+        onError,
+      }),
+      ...(o.reclaim === false
+        ? []
+        : [reclaimTask({ ctx, records, registry, timings, id, onError, adopt, runs })]),
+    ],
+    { onError },
+  );
 
   return {
     id,
@@ -130,8 +141,7 @@ export async function createController(ctx: StoreContext, o: ControllerOptions =
     async close() {
       if (closed) return;
       closed = true;
-      clearInterval(beat);
-      reclaimer?.stop();
+      await tasks.close();
       for (const r of [...runs.values()]) r.detach();
       registry.close();
       await ctx.buckets.agents.delete(controllerKey(id)).catch(() => undefined);

@@ -10,6 +10,8 @@ import type { StoreContext } from "../store/infra/context.js";
 import type { FastKv } from "../store/infra/kvfast.js";
 import { WrongSequenceError } from "../nats/publisher.js";
 import { scheduleFleetRemoval } from "../store/retention/fleet.js";
+import type { BackgroundTask } from "../store/infra/tasks.js";
+import { periodicTask } from "../store/infra/tasks.js";
 import type { FleetTimings } from "./options.js";
 import type { RegistryView } from "./registry.js";
 import type { JobRun } from "./run.js";
@@ -29,42 +31,36 @@ export interface ReclaimerDeps {
 
 const dec = new TextDecoder();
 
-export function startReclaimer(d: ReclaimerDeps): { stop(): void; scan(): Promise<void> } {
+/** The reclaimer as a background task on every API server: a scan every `reclaimScanMs`. */
+export function reclaimTask(d: ReclaimerDeps): BackgroundTask {
   const misses = new Map<string, number>();
-  let running = false;
 
   async function scan(): Promise<void> {
-    if (running) return;
-    running = true;
-    try {
-      const live = d.registry.liveControllers();
-      live.add(d.id);
-      const kv = d.ctx.buckets.fleet;
-      const keys: string[] = [];
-      for await (const k of await kv.keys("x.>")) keys.push(k);
-      const seen = new Set<string>();
-      for (const key of keys) {
-        const jobId = key.slice(2);
-        seen.add(jobId);
-        if (d.runs.has(jobId)) continue;
-        const e = await kv.get(key);
-        if (!e || e.operation !== "PUT") continue;
-        const owner = dec.decode(e.value);
-        if (live.has(owner)) {
-          misses.delete(jobId);
-          continue;
-        }
-        const n = (misses.get(jobId) ?? 0) + 1;
-        misses.set(jobId, n);
-        if (n >= d.timings.reclaimAfterMisses) {
-          misses.delete(jobId);
-          await takeOver(jobId, owner).catch(d.onError);
-        }
+    const live = d.registry.liveControllers();
+    live.add(d.id);
+    const kv = d.ctx.buckets.fleet;
+    const keys: string[] = [];
+    for await (const k of await kv.keys("x.>")) keys.push(k);
+    const seen = new Set<string>();
+    for (const key of keys) {
+      const jobId = key.slice(2);
+      seen.add(jobId);
+      if (d.runs.has(jobId)) continue;
+      const e = await kv.get(key);
+      if (!e || e.operation !== "PUT") continue;
+      const owner = dec.decode(e.value);
+      if (live.has(owner)) {
+        misses.delete(jobId);
+        continue;
       }
-      for (const k of misses.keys()) if (!seen.has(k)) misses.delete(k);
-    } finally {
-      running = false;
+      const n = (misses.get(jobId) ?? 0) + 1;
+      misses.set(jobId, n);
+      if (n >= d.timings.reclaimAfterMisses) {
+        misses.delete(jobId);
+        await takeOver(jobId, owner).catch(d.onError);
+      }
     }
+    for (const k of misses.keys()) if (!seen.has(k)) misses.delete(k);
   }
 
   async function takeOver(jobId: string, deadOwner: string): Promise<void> {
@@ -106,9 +102,11 @@ export function startReclaimer(d: ReclaimerDeps): { stop(): void; scan(): Promis
     await d.adopt(next, revision);
   }
 
-  const timer = setInterval(() => void scan().catch(d.onError), d.timings.reclaimScanMs);
-  return {
-    scan,
-    stop: () => clearInterval(timer),
-  };
+  return periodicTask({
+    name: "fleet reclaimer",
+    scope: "everywhere",
+    everyMs: d.timings.reclaimScanMs,
+    tick: scan,
+    onError: d.onError,
+  });
 }
