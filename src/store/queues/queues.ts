@@ -2,17 +2,16 @@
  * The queue registry: one KV entry per queue with its priority lanes and settings (paused, rate
  * limit). A lane's durable consumer is created before its first segment is published, and the lane
  * is then recorded here, so workers (which watch this bucket) learn about new lanes and pauses at once.
+ * The consumer's config is lane-consumer.ts.
  */
 import type { JetStreamManager } from "@nats-io/jetstream";
-import { AckPolicy, DeliverPolicy, JetStreamApiError, ReplayPolicy } from "@nats-io/jetstream";
 import type { KV, KvEntry } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { nanos } from "@nats-io/nats-core";
 
-import { BackendError } from "../../core/errors.js";
 import type { QueueRetention } from "../../core/storage-options.js";
 import { casUpdate, readAllJson } from "../infra/kvjson.js";
 import type { ResolvedTopology, Subjects } from "../infra/topology.js";
+import { createLaneConsumer } from "./lane-consumer.js";
 
 export interface QueueRecord {
   name: string;
@@ -72,177 +71,179 @@ export interface QueueRegistry {
 /** Lease (ack wait) of a segment delivery; workers renew it while they run its jobs. */
 export const DEFAULT_SEGMENT_LEASE_MS = 30_000;
 
-export function createQueueRegistry(deps: {
+/** What the registry needs. */
+export interface QueueRegistryDeps {
   jsm: JetStreamManager;
   nc: NatsConnection;
   kv: KV;
   topology: ResolvedTopology;
   subjects: Subjects;
   leaseMs?: number;
-}): QueueRegistry {
-  const { jsm, kv, topology, subjects } = deps;
-  const leaseMs = deps.leaseMs ?? DEFAULT_SEGMENT_LEASE_MS;
-  const known = new Set<string>(); // "queue|priority" lanes known to exist
-  const creating = new Map<string, Promise<void>>(); // lanes being created (one creation per lane)
-  const cache = new Map<string, QueueRecord>();
-  let watcher: { stop(): void } | undefined;
-  let watching: Promise<void> | undefined;
-  const reading = new Map<string, Promise<QueueRecord | undefined>>();
-  const listeners: Array<(r: QueueRecord) => void> = [];
+}
 
-  const dec = new TextDecoder();
-  const decode = (e: KvEntry): QueueRecord | undefined => {
-    if (e.operation !== "PUT") return undefined;
-    try {
-      return JSON.parse(dec.decode(e.value)) as QueueRecord;
-    } catch {
-      return undefined;
-    }
+/** What one registry holds: what this process knows of the queues and their lanes. */
+interface RegistryState {
+  deps: QueueRegistryDeps & { leaseMs: number };
+  /** "queue|priority" lanes known to exist. */
+  known: Set<string>;
+  /** Lanes being created (one creation per lane). */
+  creating: Map<string, Promise<void>>;
+  cache: Map<string, QueueRecord>;
+  /** Gets in progress, one per queue. */
+  reading: Map<string, Promise<QueueRecord | undefined>>;
+  watcher?: { stop(): void } | undefined;
+  watching?: Promise<void>;
+  listeners: Array<(r: QueueRecord) => void>;
+}
+
+export function createQueueRegistry(deps: QueueRegistryDeps): QueueRegistry {
+  const s: RegistryState = {
+    deps: { ...deps, leaseMs: deps.leaseMs ?? DEFAULT_SEGMENT_LEASE_MS },
+    known: new Set(),
+    creating: new Map(),
+    cache: new Map(),
+    reading: new Map(),
+    listeners: [],
   };
-
-  async function createConsumer(queue: string, priority: number): Promise<void> {
-    try {
-      await jsm.consumers.add(topology.streams.queue, {
-        durable_name: subjects.laneConsumer(queue, priority),
-        filter_subject: subjects.lane(queue, priority),
-        ack_policy: AckPolicy.Explicit,
-        ack_wait: nanos(leaseMs),
-        max_deliver: -1,
-        max_ack_pending: 20_000,
-        max_waiting: 4096,
-        deliver_policy: DeliverPolicy.All,
-        replay_policy: ReplayPolicy.Instant,
-      });
-    } catch (err) {
-      // 10148: consumer exists with a different config (e.g. another lease); the existing one serves.
-      if (!(err instanceof JetStreamApiError && err.code === 10148)) {
-        throw new BackendError(`cannot create the consumer of queue ${queue} priority ${priority}`, {
-          cause: err,
-        });
-      }
-    }
-  }
-
-  async function update(queue: string, change: (r: QueueRecord) => void): Promise<QueueRecord> {
-    const next = await casUpdate<QueueRecord>(kv, queue, (current) => {
-      const r = current ?? { name: queue, createdAt: Date.now(), lanes: [], paused: false };
-      change(r);
-      return r;
-    });
-    cache.set(queue, next!);
-    return next!;
-  }
-
-  /** Drops a deleted queue from the cache and the known lanes (the next enqueue re-registers). */
-  function forgetQueue(queue: string): void {
-    cache.delete(queue);
-    for (const key of known) if (key.startsWith(`${queue}|`)) known.delete(key);
-  }
-
-  async function startWatch(): Promise<void> {
-    const iter = await kv.watch({ key: ">" });
-    watcher = iter;
-    void (async () => {
-      for await (const e of iter) {
-        if (e.operation !== "PUT") {
-          forgetQueue(e.key);
-          continue;
-        }
-        const r = decode(e);
-        if (!r) continue;
-        cache.set(r.name, r);
-        for (const l of listeners) l(r);
-      }
-    })().catch(() => undefined);
-  }
-
   return {
-    laneKnown(queue, priority) {
-      return known.has(laneKey(queue, priority));
-    },
-    ensureLane(queue, priority) {
-      const key = laneKey(queue, priority);
-      if (known.has(key)) return Promise.resolve();
-      let p = creating.get(key);
-      if (!p) {
-        p = (async () => {
-          const rec = cache.get(queue) ?? (await this.get(queue));
-          if (!rec?.lanes.includes(priority)) {
-            await createConsumer(queue, priority);
-            await update(queue, (r) => {
-              if (!r.lanes.includes(priority)) r.lanes.push(priority);
-              r.lanes.sort((a, b) => b - a);
-            });
-          }
-          known.add(key);
-        })().finally(() => creating.delete(key));
-        creating.set(key, p);
-      }
-      return p;
-    },
-    get(queue) {
-      // Concurrent reads of one queue (a burst of enqueues to a queue not cached yet) share one get.
-      let p = reading.get(queue);
-      if (!p) {
-        p = (async () => {
-          const e = await kv.get(queue);
-          const r = e ? decode(e) : undefined;
-          if (r) cache.set(queue, r);
-          return r;
-        })().finally(() => reading.delete(queue));
-        reading.set(queue, p);
-      }
-      return p;
-    },
-    async list() {
-      // One stream read of the bucket (10,000 queues: tens of ms; a get per key took seconds).
-      const all = await readAllJson<QueueRecord>(deps.nc, topology.buckets.queues);
-      const out: QueueRecord[] = [];
-      for (const r of all.values()) {
-        if (typeof r?.name !== "string" || !Array.isArray(r.lanes)) continue;
-        cache.set(r.name, r);
-        out.push(r);
-      }
-      return out.sort((a, b) => a.name.localeCompare(b.name));
-    },
-    update,
-    cached(queue) {
-      return cache.get(queue);
-    },
-    cachedAll() {
-      return [...cache.values()];
-    },
-    async watch(onChange) {
-      if (onChange) listeners.push(onChange);
-      if (watching) {
-        await watching;
-        if (onChange) for (const r of cache.values()) onChange(r);
-        return;
-      }
-      watching = startWatch();
-      await watching;
-    },
+    laneKnown: (queue, priority) => s.known.has(laneKey(queue, priority)),
+    ensureLane: (queue, priority) => ensureLane(s, queue, priority),
+    get: (queue) => getQueue(s, queue),
+    list: () => listQueues(s),
+    update: (queue, change) => updateQueue(s, queue, change),
+    cached: (queue) => s.cache.get(queue),
+    cachedAll: () => [...s.cache.values()],
+    watch: (onChange) => watchQueues(s, onChange),
     async remove(queue) {
-      await kv.delete(queue);
-      forgetQueue(queue);
+      await s.deps.kv.delete(queue);
+      forgetQueue(s, queue);
     },
     forget() {
-      known.clear();
-      cache.clear();
+      s.known.clear();
+      s.cache.clear();
     },
     async recreateConsumers() {
       let n = 0;
-      for (const rec of await this.list()) {
+      for (const rec of await listQueues(s)) {
         for (const p of rec.lanes) {
-          await createConsumer(rec.name, p);
+          await createLaneConsumer(s.deps, rec.name, p);
           n++;
         }
       }
       return n;
     },
     close() {
-      watcher?.stop();
-      watcher = undefined;
+      s.watcher?.stop();
+      s.watcher = undefined;
     },
   };
+}
+
+const dec = new TextDecoder();
+
+function decode(e: KvEntry): QueueRecord | undefined {
+  if (e.operation !== "PUT") return undefined;
+  try {
+    return JSON.parse(dec.decode(e.value)) as QueueRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Creates the lane's consumer and records the lane, once per lane and process (concurrent calls share it). */
+function ensureLane(s: RegistryState, queue: string, priority: number): Promise<void> {
+  const key = laneKey(queue, priority);
+  if (s.known.has(key)) return Promise.resolve();
+  let p = s.creating.get(key);
+  if (!p) {
+    p = (async () => {
+      const rec = s.cache.get(queue) ?? (await getQueue(s, queue));
+      if (!rec?.lanes.includes(priority)) {
+        await createLaneConsumer(s.deps, queue, priority);
+        await updateQueue(s, queue, (r) => {
+          if (!r.lanes.includes(priority)) r.lanes.push(priority);
+          r.lanes.sort((a, b) => b - a);
+        });
+      }
+      s.known.add(key);
+    })().finally(() => s.creating.delete(key));
+    s.creating.set(key, p);
+  }
+  return p;
+}
+
+function getQueue(s: RegistryState, queue: string): Promise<QueueRecord | undefined> {
+  // Concurrent reads of one queue (a burst of enqueues to a queue not cached yet) share one get.
+  let p = s.reading.get(queue);
+  if (!p) {
+    p = (async () => {
+      const e = await s.deps.kv.get(queue);
+      const r = e ? decode(e) : undefined;
+      if (r) s.cache.set(queue, r);
+      return r;
+    })().finally(() => s.reading.delete(queue));
+    s.reading.set(queue, p);
+  }
+  return p;
+}
+
+async function listQueues(s: RegistryState): Promise<QueueRecord[]> {
+  // One stream read of the bucket (10,000 queues: tens of ms; a get per key took seconds).
+  const all = await readAllJson<QueueRecord>(s.deps.nc, s.deps.topology.buckets.queues);
+  const out: QueueRecord[] = [];
+  for (const r of all.values()) {
+    if (typeof r?.name !== "string" || !Array.isArray(r.lanes)) continue;
+    s.cache.set(r.name, r);
+    out.push(r);
+  }
+  return out.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+async function updateQueue(
+  s: RegistryState,
+  queue: string,
+  change: (r: QueueRecord) => void,
+): Promise<QueueRecord> {
+  const next = await casUpdate<QueueRecord>(s.deps.kv, queue, (current) => {
+    const r = current ?? { name: queue, createdAt: Date.now(), lanes: [], paused: false };
+    change(r);
+    return r;
+  });
+  s.cache.set(queue, next!);
+  return next!;
+}
+
+/** Drops a deleted queue from the cache and the known lanes (the next enqueue re-registers). */
+function forgetQueue(s: RegistryState, queue: string): void {
+  s.cache.delete(queue);
+  for (const key of s.known) if (key.startsWith(`${queue}|`)) s.known.delete(key);
+}
+
+/** Starts the one watch of the bucket (later callers wait for it and get the cached records). */
+async function watchQueues(s: RegistryState, onChange?: (r: QueueRecord) => void): Promise<void> {
+  if (onChange) s.listeners.push(onChange);
+  if (s.watching) {
+    await s.watching;
+    if (onChange) for (const r of s.cache.values()) onChange(r);
+    return;
+  }
+  s.watching = startWatch(s);
+  await s.watching;
+}
+
+async function startWatch(s: RegistryState): Promise<void> {
+  const iter = await s.deps.kv.watch({ key: ">" });
+  s.watcher = iter;
+  void (async () => {
+    for await (const e of iter) {
+      if (e.operation !== "PUT") {
+        forgetQueue(s, e.key);
+        continue;
+      }
+      const r = decode(e);
+      if (!r) continue;
+      s.cache.set(r.name, r);
+      for (const l of s.listeners) l(r);
+    }
+  })().catch(() => undefined);
 }
