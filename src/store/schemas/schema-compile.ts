@@ -10,6 +10,8 @@ import type { ErrorObject, ValidateFunction } from "ajv";
 import { Ajv2020 } from "ajv/dist/2020.js";
 
 import { ErrorCode, ValidationError } from "../../core/errors.js";
+import type { SchemaVersion } from "./schema-versions.js";
+import { versionText } from "./schema-versions.js";
 
 export type SchemaDialect = "2020-12" | "draft-07";
 
@@ -96,4 +98,39 @@ function badSchema(problem: string): ValidationError {
     code: ErrorCode.InvalidRequest,
     details: { field: "schema", schema_error: problem },
   });
+}
+
+/** A job whose args do not match its schema: where it is in the batch, its schema and the problems. */
+export interface RefusedArgs {
+  index: number;
+  type: string;
+  version: SchemaVersion;
+  issues: SchemaIssue[];
+}
+
+/**
+ * The error that refuses a batch in strict mode (400 `schema_validation`, the http-binding's code):
+ * the first refused job in the message, every problem of every refused job in the details.
+ */
+export function schemaValidationError(batchSize: number, refused: readonly RefusedArgs[]): ValidationError {
+  const first = refused[0]!;
+  return new ValidationError(
+    `Job arguments do not match schema for ${first.type}@${versionText(first.version)}` +
+      (batchSize > 1 ? ` (job ${first.index} of the batch).` : "."),
+    {
+      code: ErrorCode.SchemaValidation,
+      details: {
+        validation_errors: refused.flatMap((r) => r.issues.map(issueText)),
+        issues: refused.flatMap((r) =>
+          r.issues.map((i) => ({
+            ...(batchSize > 1 ? { index: r.index } : {}),
+            type: r.type,
+            version: r.version,
+            path: i.path,
+            message: i.message,
+          })),
+        ),
+      },
+    },
+  );
 }
