@@ -12,6 +12,7 @@
  */
 import { NotFoundError, ValidationError } from "../core/errors.js";
 import type { IdentityStore, IdentityView } from "./identities.js";
+import { viewOfIdentity } from "./identities.js";
 import { IdentityState } from "./identities.js";
 
 /** Options of {@link listIdentities}. */
@@ -80,8 +81,7 @@ export async function forgetAgent(store: IdentityStore, hostname: string): Promi
   const { record } = await store.get(hostname);
   if (!record) throw new NotFoundError("agent identity", hostname);
   await store.forget(hostname);
-  const { secret_sha256: _d, v: _v, ...view } = record;
-  return view;
+  return viewOfIdentity(record);
 }
 
 /** How long an enrollment token is valid when no lifetime is given: 1 hour. */

@@ -55,7 +55,10 @@ export interface IdentityRecord {
 }
 
 /** What lists show (never the digest). */
-export type IdentityView = Omit<IdentityRecord, "secret_sha256" | "v">;
+export type IdentityView = Omit<IdentityRecord, "secret_sha256" | "v"> & {
+  /** What to call it by in the CLI and the API (`web-01`, `worker:etl`): see {@link identityName}. */
+  name: string;
+};
 
 /** The NATS user name an agent connects with. */
 export const AGENT_USER_PREFIX = "agent:";
@@ -121,7 +124,7 @@ export function decodeIdentity(value: Uint8Array): IdentityRecord | undefined {
 
 export function viewOfIdentity(r: IdentityRecord): IdentityView {
   const { secret_sha256: _d, v: _v, ...rest } = r;
-  return rest;
+  return { name: identityName(r), ...rest };
 }
 
 /** Opens (creating if needed) the identities bucket. */

@@ -143,7 +143,7 @@ export function registerAgentIdentityCommands(agent: Command, run: Runner): void
       const f = flagsOf(cmd);
       const v = await withIdentities(f, (s) => forgetAgent(s, host));
       if (f.json) return printJson(v);
-      process.stdout.write(`${v.hostname}: forgotten\n`);
+      process.stdout.write(`${v.name}: forgotten\n`);
     }),
   );
   common(

@@ -256,8 +256,17 @@ export const bulkResultSchema = fields({
 /** An agent's NATS identity (access/identities.ts `IdentityView`): never its secret or digest. */
 export const agentIdentitySchema = z
   .looseObject({
-    kind: z.string().describe("agent"),
-    hostname: z.string(),
+    kind: z.enum(["agent", "worker"]).describe("A fleet agent, or an SDK queue worker (`worker:<name>`)"),
+    name: z
+      .string()
+      .describe("What to call it by in paths and the CLI: the agent's host name, or `worker:<name>`"),
+    hostname: z.string().describe("The agent's host name, or the worker identity's name"),
+    queues: z
+      .array(z.string())
+      .exactOptional()
+      .describe(
+        "Queues granted on accept: a worker takes jobs only from these (through the API servers' relay)",
+      ),
     state: z.enum(["pending", "accepted", "rejected", "revoked"]),
     requested_at: time,
     from: z.string().exactOptional().describe("Address the request to join came from"),

@@ -24,6 +24,7 @@ import {
 import type { IdentityStore } from "../access/identities.js";
 import { IdentityState } from "../access/identities.js";
 import { ErrorCode, JetjobError } from "../core/errors.js";
+import { queueNameSchema } from "../core/schema.js";
 import { Scope } from "./auth.js";
 import { ojsJson } from "./ojs.js";
 import type { Principal } from "./auth.js";
@@ -74,6 +75,17 @@ const enrollTokenBody = z
 
 const identityBody = fields({ identity: agentIdentitySchema });
 
+const acceptBody = z
+  .object({
+    queues: z
+      .array(queueNameSchema)
+      .min(1)
+      .max(100)
+      .optional()
+      .describe("Queues it may take jobs from; a worker identity (`worker:<name>`) needs at least one"),
+  })
+  .strict();
+
 export function identityRoutes(o: IdentityRouteOptions): RouteDef[] {
   const store = (): IdentityStore => {
     if (o.identities) return o.identities;
@@ -83,7 +95,7 @@ export function identityRoutes(o: IdentityRouteOptions): RouteDef[] {
     });
   };
   const by = (p: Principal | undefined) => `api:${p?.name ?? "anonymous"}`;
-  const decision = (verb: "accept" | "reject" | "revoke", op: typeof acceptAgent, summary: string) =>
+  const decision = (verb: "reject" | "revoke", op: typeof rejectAgent, summary: string) =>
     defineRoute({
       method: "POST",
       path: `/api/v1/agent-identities/{host}/${verb}`,
@@ -113,11 +125,21 @@ export function identityRoutes(o: IdentityRouteOptions): RouteDef[] {
         });
       },
     }),
-    decision(
-      "accept",
-      acceptAgent,
-      "Let a pending agent join with its own NATS identity (409 when not pending)",
-    ),
+    defineRoute({
+      method: "POST",
+      path: "/api/v1/agent-identities/{host}/accept",
+      scope: Scope.Admin,
+      tag: "agent identities",
+      summary:
+        "Let a pending agent or worker join with its own NATS identity, with the queues it may take jobs from (409 when not pending)",
+      body: acceptBody,
+      bodyOptional: true,
+      response: identityBody,
+      handler: async (c, { params, body, principal }) =>
+        ojsJson(c, 200, {
+          identity: await acceptAgent(store(), params.host, { by: by(principal), queues: body?.queues }),
+        }),
+    }),
     decision("reject", rejectAgent, "Refuse an agent from now on"),
     decision(
       "revoke",

@@ -11,6 +11,8 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 
 import { digestOf } from "../../src/access/identities.js";
+import { silentLogger } from "../../src/core/logger.js";
+import { createWorker } from "../../src/worker/worker.js";
 import type { CliChild } from "../harness/cli.js";
 import { cli, spawnCli } from "../harness/cli.js";
 import type { Dashboard } from "../harness/dashboard.js";
@@ -91,6 +93,47 @@ describe("dashboard: agent enrollment (chromium)", () => {
     // Cut off for good: the agent process exits (code 1) instead of idling.
     assert.equal(await agent.exited, 1);
     await page.waitForSelector("[data-forget='ui-agent-1']");
+  });
+
+  it("accepts a queue worker from the page with the queues typed in; it then runs their jobs", async () => {
+    const { page } = d;
+    const worker = createWorker({
+      nats: d.nats,
+      identity: { name: "ui-etl", file: join(d.dataDir, "worker-ui-etl.identity.json") },
+      queues: ["ui-etl-q"],
+      handlers: { "ui.etl": () => ({ loaded: true }) },
+      handleSignals: false,
+      logger: silentLogger,
+    });
+    try {
+      await page.goto(`${d.api}/#/workers`);
+      await page.waitForSelector("[data-pending='worker:ui-etl']", { timeout: 30_000 });
+      assert.match((await page.textContent("[data-pending='worker:ui-etl']")) ?? "", /worker/);
+      await page.fill("[data-queues='worker:ui-etl']", "ui-etl-q");
+      await page.click("[data-accept='worker:ui-etl']");
+      await page.waitForSelector("[data-identity='worker:ui-etl'] [data-state=accepted]");
+      assert.match((await page.textContent("[data-identity='worker:ui-etl']")) ?? "", /ui-etl-q/);
+      const { job } = await callJson<{ job: { id: string } }>(d.api, d.token, "POST", "/ojs/v1/jobs", {
+        type: "ui.etl",
+        args: [],
+        options: { queue: "ui-etl-q" },
+      });
+      const done = await waitFor(
+        async () => {
+          const r = await callJson<{ job: { state: string; result?: unknown } }>(
+            d.api,
+            d.token,
+            "GET",
+            `/ojs/v1/jobs/${job.id}`,
+          );
+          return r.job.state === "completed" ? r.job : undefined;
+        },
+        { timeoutMs: 30_000, what: "the accepted worker to complete the job" },
+      );
+      assert.deepEqual(done.result, { loaded: true });
+    } finally {
+      await worker.close();
+    }
   });
 
   it("creates an enroll token shown once with the command; an agent given it joins at once", async () => {

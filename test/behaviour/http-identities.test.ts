@@ -28,6 +28,9 @@ import { calloutConfig } from "../../src/cli/nats-access.js";
 import { silentLogger } from "../../src/core/logger.js";
 import type { RunningNatsServer } from "../../src/natsd/index.js";
 import { startNatsServer } from "../../src/natsd/index.js";
+import { workerInboxPrefix, workerUser } from "../../src/access/worker-access.js";
+import { startWorkerRelay } from "../../src/server/worker-relay.js";
+import { createWorker } from "../../src/worker/worker.js";
 import { createAuthenticator } from "../../src/server/auth.js";
 import type { ApiServerOptions, RunningApiServer } from "../../src/server/run.js";
 import { runApiServer } from "../../src/server/run.js";
@@ -55,6 +58,9 @@ const runServer = (servers: string, extra: Partial<ApiServerOptions> = {}) =>
   });
 
 interface IdentityRow {
+  name: string;
+  kind: string;
+  queues?: string[];
   hostname: string;
   state: string;
   decided_by?: string;
@@ -204,6 +210,74 @@ describe("agent enrollment over HTTP", () => {
       ["web-01"],
     );
     assertNoSecrets(await identities());
+  });
+
+  it("a queue worker is accepted over HTTP with the queues it may use, and then runs their jobs", async () => {
+    const relay = await startWorkerRelay({ engine: api.engine, logger: silentLogger });
+    try {
+      const secret = newSecret();
+      secrets.set("worker:etl", secret);
+      // Asking to join: refused, and listed as a pending worker by the name paths take.
+      await assert.rejects(
+        connect({
+          servers: server.url,
+          user: workerUser("etl"),
+          pass: secret,
+          inboxPrefix: workerInboxPrefix("etl"),
+          maxReconnectAttempts: 0,
+        }),
+      );
+      const pending = (await identities("pending")).find((i) => i.name === "worker:etl");
+      assert.equal(pending?.kind, "worker");
+      assert.equal(pending?.hostname, "etl");
+
+      // A worker takes jobs only from granted queues: accepting it without any is refused.
+      const none = await admin("POST", "/api/v1/agent-identities/worker:etl/accept");
+      assert.equal(none.status, 400, JSON.stringify(none.body));
+      const badName = await admin("POST", "/api/v1/agent-identities/worker:etl/accept", {
+        queues: ["Not A Queue"],
+      });
+      assert.equal(badName.status, 400, JSON.stringify(badName.body));
+      const accepted = await admin("POST", "/api/v1/agent-identities/worker:etl/accept", {
+        queues: ["etl-jobs"],
+      });
+      assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
+      const view = accepted.body.identity as IdentityRow;
+      assert.deepEqual(
+        [view.name, view.kind, view.state, view.queues],
+        ["worker:etl", "worker", "accepted", ["etl-jobs"]],
+      );
+      assertNoSecrets(accepted.body);
+
+      const worker = createWorker({
+        nats: server.url,
+        identity: { name: "etl", secret },
+        queues: ["etl-jobs"],
+        handlers: { "etl.load": (job) => ({ rows: (job.args[0] as number) * 2 }) },
+        handleSignals: false,
+        logger: silentLogger,
+        connectTimeoutMs: 5000,
+      });
+      try {
+        const job = await api.engine.enqueue({
+          type: "etl.load",
+          args: [21],
+          options: { queue: "etl-jobs" },
+        });
+        const done = await waitFor(
+          async () => {
+            const j = await api.engine.get(job.id);
+            return j.state === "completed" ? j : undefined;
+          },
+          { timeoutMs: 10_000, what: "the worker identity to complete the job" },
+        );
+        assert.deepEqual(done.result, { rows: 42 });
+      } finally {
+        await worker.close();
+      }
+    } finally {
+      await relay.close();
+    }
   });
 
   it("an enrollment token made over HTTP lets an agent join at once; reject and forget", async () => {

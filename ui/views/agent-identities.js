@@ -23,6 +23,9 @@ const lifetimes = /** @type {Array<[string, number]>} */ ([
   ["7 days", 7 * 24 * 60 * 60 * 1000],
 ]);
 
+/** What an identity is called by in paths and the CLI (`web-01`, `worker:etl`). @param {any} i */
+const nameOf = (i) => /** @type {string} */ (i.name ?? i.hostname);
+
 /** @param {string} host */
 const path = (host) => `/api/v1/agent-identities/${encodeURIComponent(host)}`;
 
@@ -142,45 +145,57 @@ export function identitiesSection() {
       return h(
         "p",
         { class: "muted" },
-        "No agent is waiting. `jetjob agent --nats URL --enroll` on a machine asks to join.",
+        "Nobody is waiting. `jetjob agent --nats URL --enroll` on a machine, or a worker created with an identity, asks to join.",
       );
     }
     return h(
       "table",
       {},
-      h("tr", {}, ...["hostname", "asked", "from", ""].map((t) => h("th", {}, t))),
-      ...list.map((i) =>
-        h(
+      h("tr", {}, ...["name", "kind", "asked", "from", "queues to grant", ""].map((t) => h("th", {}, t))),
+      ...list.map((i) => {
+        // A worker takes jobs only from the queues granted here (it needs at least one); an agent
+        // gets them for its --queue worker. Prefilled with the queues it asked for.
+        const queues = /** @type {HTMLInputElement} */ (
+          h("input", {
+            "data-queues": nameOf(i),
+            value: (i.queues ?? []).join(", "),
+            placeholder: i.kind === "worker" ? "e.g. emails, reports (required)" : "none",
+            "aria-label": `queues to grant ${nameOf(i)}`,
+          })
+        );
+        const accept = () => {
+          const granted = queues.value
+            .split(",")
+            .map((q) => q.trim())
+            .filter((q) => q !== "");
+          const body = granted.length > 0 ? { queues: granted } : undefined;
+          void act(() => api("POST", `${path(nameOf(i))}/accept`, body), `${nameOf(i)} accepted`);
+        };
+        return h(
           "tr",
-          { "data-pending": i.hostname },
-          h("td", {}, i.hostname),
+          { "data-pending": nameOf(i) },
+          h("td", {}, nameOf(i)),
+          h("td", {}, i.kind ?? "agent"),
           h("td", {}, time(i.requested_at)),
           h("td", { class: "mono" }, i.from ?? "–"),
+          h("td", {}, queues),
           h(
             "td",
             {},
-            h(
-              "button",
-              {
-                "data-accept": i.hostname,
-                onclick: () =>
-                  void act(() => api("POST", `${path(i.hostname)}/accept`), `${i.hostname} accepted`),
-              },
-              "Accept",
-            ),
+            h("button", { "data-accept": nameOf(i), onclick: accept }, "Accept"),
             " ",
             h(
               "button",
               {
-                "data-reject": i.hostname,
+                "data-reject": nameOf(i),
                 onclick: () =>
-                  void act(() => api("POST", `${path(i.hostname)}/reject`), `${i.hostname} rejected`),
+                  void act(() => api("POST", `${path(nameOf(i))}/reject`), `${nameOf(i)} rejected`),
               },
               "Reject",
             ),
           ),
-        ),
-      ),
+        );
+      }),
     );
   }
 
@@ -190,12 +205,20 @@ export function identitiesSection() {
     return h(
       "table",
       {},
-      h("tr", {}, ...["hostname", "state", "asked", "from", "decided", "by", ""].map((t) => h("th", {}, t))),
+      h(
+        "tr",
+        {},
+        ...["name", "kind", "queues", "state", "asked", "from", "decided", "by", ""].map((t) =>
+          h("th", {}, t),
+        ),
+      ),
       ...list.map((i) =>
         h(
           "tr",
-          { "data-identity": i.hostname },
-          h("td", {}, i.hostname),
+          { "data-identity": nameOf(i) },
+          h("td", {}, nameOf(i)),
+          h("td", {}, i.kind ?? "agent"),
+          h("td", {}, i.queues?.length ? i.queues.join(", ") : "–"),
           h("td", {}, badge(i.state, stateStyle[i.state] ?? i.state)),
           h("td", {}, time(i.requested_at)),
           h("td", { class: "mono" }, i.from ?? "–"),
@@ -207,16 +230,15 @@ export function identitiesSection() {
             i.state === "accepted"
               ? h(
                   "button",
-                  { "data-revoke": i.hostname, class: "danger", onclick: () => confirmRevoke(i.hostname) },
+                  { "data-revoke": nameOf(i), class: "danger", onclick: () => confirmRevoke(nameOf(i)) },
                   "Revoke",
                 )
               : i.state === "rejected" || i.state === "revoked"
                 ? h(
                     "button",
                     {
-                      "data-forget": i.hostname,
-                      onclick: () =>
-                        void act(() => api("DELETE", path(i.hostname)), `${i.hostname} forgotten`),
+                      "data-forget": nameOf(i),
+                      onclick: () => void act(() => api("DELETE", path(nameOf(i))), `${nameOf(i)} forgotten`),
                     },
                     "Forget",
                   )
