@@ -10,13 +10,13 @@ import { after, before, describe, it } from "node:test";
 import type { Agent } from "../../src/agent/agent.js";
 import { createAgent } from "../../src/agent/agent.js";
 import { fleetExitCode } from "../../src/cli/fleet.js";
-import type { Client } from "../../src/client/client.js";
-import { createClient } from "../../src/client/client.js";
 import { silentLogger } from "../../src/core/logger.js";
 import type { AgentInfo } from "../../src/fleet/registry.js";
 import { agentKey } from "../../src/fleet/registry.js";
 import type { RunningApiServer } from "../../src/server/run.js";
 import { callApi, runTestServer } from "../harness/app.js";
+import type { TestClients } from "../harness/clients.js";
+import { createTestClients } from "../harness/clients.js";
 import { useNats, waitFor } from "../harness/nats.js";
 
 const h = useNats();
@@ -24,18 +24,21 @@ const token = "fleet-truth-token-0123456789";
 
 describe("fleet runs tell the whole truth", () => {
   let srv: RunningApiServer;
-  let client: Client;
+  let clients: TestClients;
   const agents: Agent[] = [];
   const call = (method: string, path: string, body?: unknown) => callApi(srv.url, token, method, path, body);
-  /** The job once it is no longer running. */
-  const finished = (id: string, what: string) =>
-    waitFor(
+  /** The job once it is no longer running, read over both client transports (the same answer). */
+  const finished = async (id: string, what: string) => {
+    const j = await waitFor(
       async () => {
-        const j = await client.fleet.get(id);
+        const j = await clients.http.fleet.get(id);
         return j.status !== "running" ? j : undefined;
       },
       { timeoutMs: 15_000, what },
     );
+    assert.deepEqual(await clients.nats.fleet.get(id), j, `${what}: the same over NATS`);
+    return j;
+  };
   /** A registry entry for an agent that is not running (stale or silent, by its heartbeat). */
   const fakeAgent = (hostname: string, labels: Record<string, string>, heartbeatMs: number): AgentInfo => ({
     hostname,
@@ -71,7 +74,7 @@ describe("fleet runs tell the whole truth", () => {
     srv = await runTestServer(h.nats.url, [{ name: "admin", token, scope: "admin" }], {
       fleet: { timings: { ackWindowMs: 500, livenessCheckMs: 100 } },
     });
-    client = createClient({ url: srv.url, token });
+    clients = createTestClients({ url: srv.url, token, nats: h.nats.url });
     await start("p1", ["test.echo"]);
     await start("p2", ["test.echo"]);
     await start("p3", ["test.echo"]); // cordoned below
@@ -95,7 +98,7 @@ describe("fleet runs tell the whole truth", () => {
   });
   after(async () => {
     for (const a of agents) await a.close();
-    await client.close();
+    await clients.close();
     await srv.close();
   });
 
@@ -269,11 +272,14 @@ describe("fleet runs tell the whole truth", () => {
       "no job exists",
     );
 
-    const ok = await client.run("app.scale", { target: "schema-1", args: [{ replicas: 3, mode: "safe" }] });
+    const ok = await clients.http.run("app.scale", {
+      target: "schema-1",
+      args: [{ replicas: 3, mode: "safe" }],
+    });
     assert.equal(ok.status, "completed");
     assert.equal(ok.op_kind, "modify");
     assert.deepEqual(ok.results[0]!.result, { replicas: 3, mode: "safe" });
-    const w = await client.workers.get("schema-1");
+    const w = await clients.http.workers.get("schema-1");
     assert.deepEqual(w.operations.find((o) => o.name === "app.scale")?.args_schema?.required, ["replicas"]);
   });
 
@@ -311,7 +317,7 @@ describe("fleet runs tell the whole truth", () => {
     const id = (r.body.job as { id: string }).id;
     const running = await waitFor(
       async () => {
-        const j = await client.fleet.get(id);
+        const j = await clients.http.fleet.get(id);
         const host = j.results[0]!;
         return host.state === "running" && host.progress !== undefined && host.last_output !== undefined
           ? j
