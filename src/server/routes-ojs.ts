@@ -9,20 +9,25 @@ import { enqueueRequestSchema } from "../core/schema.js";
 import type { Controller } from "../fleet/controller.js";
 import type { Engine } from "../store/engine.js";
 import type { Caller, UseCaseDeps } from "../usecases/deps.js";
-import { cancelJob, enqueueJob, enqueueJobs, getJob } from "../usecases/jobs.js";
+import { batchRequestSchema, cancelJob, enqueueJob, enqueueJobs, getJob } from "../usecases/jobs.js";
+import {
+  ackJob,
+  ackRequestSchema,
+  activateJob,
+  fetchJobs,
+  fetchRequestOf,
+  fetchRequestSchema,
+  heartbeat,
+  heartbeatRequestSchema,
+  nackJob,
+  nackRequestSchema,
+} from "../usecases/worker-reports.js";
 import { Scope } from "./auth.js";
 import { noteHttpFetcher, takesJobs } from "./http-fetchers.js";
 import { workerDirective } from "./worker-directives.js";
 import { ojsJson } from "./ojs.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
-import {
-  ackRequestSchema,
-  batchRequestSchema,
-  fetchRequestSchema,
-  heartbeatRequestSchema,
-  nackRequestSchema,
-} from "./schemas.js";
 import { fields, jobBodySchema, jobSchema } from "./response-schemas.js";
 
 export interface OjsRouteDeps {
@@ -107,7 +112,7 @@ export function ojsJobRoutes(d: OjsRouteDeps): RouteDef[] {
       bodyOptional: true,
       parseBody: (raw) => raw,
       response: jobBodySchema,
-      handler: async (c, { params }) => ojsJson(c, 200, { job: await engine.activate(params.id) }),
+      handler: async (c, { params }) => ojsJson(c, 200, { job: await activateJob(uc, params.id) }),
     }),
     defineRoute({
       method: "POST",
@@ -118,17 +123,12 @@ export function ojsJobRoutes(d: OjsRouteDeps): RouteDef[] {
       body: fetchRequestSchema,
       response: fields({ jobs: z.array(jobSchema), job: jobSchema.exactOptional() }),
       handler: async (c, { body }) => {
-        const req = {
-          queues: body.queues,
-          count: body.count ?? 1,
-          workerId: body.worker_id ?? "anonymous",
-          ...(body.visibility_timeout_ms === undefined ? {} : { visibilityMs: body.visibility_timeout_ms }),
-        };
+        const req = fetchRequestOf(body);
         // A worker that announced quiet or drain (POST /ojs/v1/workers/beat) gets no new jobs.
         if (!(await takesJobs(engine, req.workerId))) return ojsJson(c, 200, { jobs: [] });
         // In the worker registry as an HTTP worker (best effort: a failed write only shows it offline).
         noteHttpFetcher(engine, req.workerId, req.queues, () => undefined);
-        const jobs = await engine.fetch(req);
+        const jobs = await fetchJobs(uc, req);
         return ojsJson(c, 200, jobs.length > 0 ? { jobs, job: jobs[0] } : { jobs });
       },
     }),
@@ -147,8 +147,7 @@ export function ojsJobRoutes(d: OjsRouteDeps): RouteDef[] {
         completed_at: z.string(),
         job: jobSchema,
       }),
-      handler: async (c, { body }) =>
-        ojsJson(c, 200, await engine.ack(body.job_id, body.result, body.worker_id)),
+      handler: async (c, { body }) => ojsJson(c, 200, await ackJob(uc, body)),
     }),
     defineRoute({
       method: "POST",
@@ -158,13 +157,7 @@ export function ojsJobRoutes(d: OjsRouteDeps): RouteDef[] {
       summary: "Report failure of an active job (OJS FAIL); retried or discarded per its retry policy",
       body: nackRequestSchema,
       response: fields({ id: z.string(), job_id: z.string(), state: z.string() }),
-      handler: async (c, { body }) => {
-        const req: Parameters<Engine["nack"]>[1] = {};
-        if (body.error !== undefined) req.error = body.error;
-        if (body.requeue !== undefined) req.requeue = body.requeue;
-        if (body.worker_id !== undefined) req.workerId = body.worker_id;
-        return ojsJson(c, 200, await engine.nack(body.job_id, req));
-      },
+      handler: async (c, { body }) => ojsJson(c, 200, await nackJob(uc, body)),
     }),
     defineRoute({
       method: "POST",
@@ -180,12 +173,8 @@ export function ojsJobRoutes(d: OjsRouteDeps): RouteDef[] {
         server_time: z.string(),
       }),
       handler: async (c, { body }) => {
-        const ids = new Set<string>();
-        if (Array.isArray(body.active_jobs)) for (const id of body.active_jobs) ids.add(id);
-        for (const id of body.active_job_ids ?? []) ids.add(id);
-        if (body.job_id) ids.add(body.job_id);
         const [r, given] = await Promise.all([
-          engine.heartbeat([...ids], body.visibility_timeout_ms, body.worker_id),
+          heartbeat(uc, body),
           // An operator's quiet (Admin API §9.3) travels in this answer (worker-directives.ts).
           body.worker_id ? workerDirective(engine.ctx, body.worker_id) : undefined,
         ]);

@@ -35,6 +35,9 @@ export async function enqueueJob(d: UseCaseDeps, body: unknown, caller: Caller =
   return r!;
 }
 
+/** The body of a batch enqueue: its jobs are validated one by one by {@link enqueueJobs}. */
+export const batchRequestSchema = z.object({ jobs: z.array(z.unknown()) }).loose();
+
 /** Validates every job first, then enqueues all of them or none (OJS batch PUSH). */
 export function enqueueJobs(d: UseCaseDeps, bodies: unknown[], caller: Caller = {}): Promise<JobView[]> {
   return d.engine.enqueueBatch(

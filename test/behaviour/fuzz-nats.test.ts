@@ -31,7 +31,11 @@ import type { Scope } from "../../src/server/auth.js";
 import { createAuthenticator } from "../../src/server/auth.js";
 import type { Metrics } from "../../src/server/metrics.js";
 import { createMetrics } from "../../src/server/metrics.js";
-import { ackRequestSchema, heartbeatRequestSchema, nackRequestSchema } from "../../src/server/schemas.js";
+import {
+  ackRequestSchema,
+  heartbeatRequestSchema,
+  nackRequestSchema,
+} from "../../src/usecases/worker-reports.js";
 import type { StoreContext } from "../../src/store/infra/context.js";
 import { createStoreContext } from "../../src/store/infra/context.js";
 import type { Engine } from "../../src/store/engine.js";
