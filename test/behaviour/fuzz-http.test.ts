@@ -73,6 +73,9 @@ const baseBodies: Record<string, () => Record<string, unknown>> = {
   "PUT /ojs/v1/admin/queues/{name}/config": () => ({ backpressure: { max_depth: 5, strategy: "reject" } }),
   // A fresh name each time: a valid wait_ms must never wait for a lock an earlier run holds.
   "POST /api/v1/locks": () => ({ name: `fuzz-lock-${++lockNo}` }),
+  // Enrollment on a server without NATS identities: refused with 422 unsupported once the body is valid.
+  "POST /api/v1/agent-identities/{host}/accept": () => ({ queues: ["fuzz-q"] }),
+  "POST /api/v1/agent-enroll-tokens": () => ({ expires_in_ms: 60_000 }),
   "POST /api/v1/locks/{name}/renew": () => ({ token: "not-the-token" }),
   "POST /api/v1/locks/{name}/release": () => ({ token: "not-the-token" }),
 };
