@@ -11,20 +11,8 @@ import type { ConsumerMessages } from "@nats-io/jetstream";
 
 import { Store } from "../../core/ids.js";
 import type { StoreContext } from "../infra/context.js";
-import { advanceKey, holdsKey } from "../features/exclusive.js";
-import { keyToken } from "../infra/topology.js";
-import { markKey } from "../features/exclusive-line.js";
-import { EventType, emitEvents } from "../jobs/events.js";
-import { event } from "../jobs/events.js";
-import type { JournalOp } from "../journal/journal-ops.js";
-import { decideAndAppend } from "../journal/journal.js";
-import type { ReadMemo } from "../jobs/locator.js";
-import { movedSpec, moveMsgId, pointHomes, publishSegment } from "./moves.js";
-import type { SegmentAt } from "./segment.js";
-import { jobIdAt, jobRef, refKey } from "./segment.js";
 import type { Services } from "../infra/services.js";
-import { outcomesOf } from "../infra/services.js";
-import { POINTER_RETRY_MS, validateMoved } from "./validate.js";
+import { promoteSegment } from "./promote-segment.js";
 
 const MINUTE = 60_000;
 
@@ -83,7 +71,7 @@ export function startPromoter(ctx: StoreContext, svc: Services, options: Promote
     while (!closed && heap.length > 0 && heap[0]!.due <= t) {
       const e = heap.shift()!;
       try {
-        const retryAt = await promote(e.seq);
+        const retryAt = await promoteSegment(svc, e.seq, onError);
         known.delete(e.seq);
         if (retryAt !== undefined) push({ seq: e.seq, due: retryAt });
       } catch (err) {
@@ -93,111 +81,6 @@ export function startPromoter(ctx: StoreContext, svc: Services, options: Promote
       }
     }
     schedule();
-  }
-
-  /** Promotes one delay segment; returns a time to look again when some jobs must wait. */
-  async function promote(seq: number): Promise<number | undefined> {
-    const at = await locator.segment(Store.Delay, seq);
-    if (!at) return undefined;
-    const r = await decideAndAppend(
-      ctx.journals,
-      Store.Delay,
-      seq,
-      at.seg.jobs.length,
-      async (journal, slots, now) => {
-        const ops: JournalOp[] = [];
-        const moving: number[] = [];
-        const holding: number[] = [];
-        const held: Array<{ token: string; hold: SegmentAt; idxs: number[] }> = [];
-        let retryAt: number | undefined;
-        const memo: ReadMemo = new Map();
-        // A cached segment with an empty journal may have been removed by housekeeping since.
-        const removed = journal.lastSeq === 0 && !(await locator.exists(Store.Delay, seq));
-        for (let i = 0; i < slots.length && !removed; i++) {
-          const s = slots[i]!;
-          const spec = at.seg.jobs[i]!;
-          if (s.outcome || spec.pending) continue;
-          if (spec.expiresAt !== undefined && now > spec.expiresAt) {
-            ops.push({ op: "expire", i, at: now });
-            continue;
-          }
-          const validity = await validateMoved(ctx, locator, at, i, memo);
-          if (validity === "wait") {
-            retryAt = now + POINTER_RETRY_MS;
-            continue;
-          }
-          if (validity === "orphan") {
-            ops.push({ op: "expire", i, at: now });
-            continue;
-          }
-          const xkey = at.seg.jobs[i]!.xkey;
-          if (xkey !== undefined && !(await holdsKey(svc, xkey, jobIdAt(at, i)))) {
-            // A scheduled job with an exclusive key joins its key's line now (a holder's retry does not).
-            holding.push(i);
-            continue;
-          }
-          moving.push(i);
-        }
-        for (const [token, idxs] of groupByKey(at, holding)) {
-          await markKey(svc, at.seg.jobs[idxs[0]!]!.xkey!);
-          const specs = idxs.map((i) => movedSpec({ at, idx: i, journal, slots }, {}));
-          const hold = await publishSegment(
-            ctx,
-            { store: Store.Delay, queue: at.seg.q, priority: at.seg.p, subject: ctx.subjects.hold(token) },
-            specs,
-            moveMsgId("ph", at, idxs),
-          );
-          const to = refKey(Store.Delay, hold.seq);
-          idxs.forEach((i, k) => ops.push({ op: "move", i, at: now, to, ti: k }));
-          held.push({ token, hold, idxs });
-        }
-        let target: SegmentAt | undefined;
-        if (moving.length > 0) {
-          // retryDelayMs stays: a fetched retry shows the delay it waited (OJS `retry_delay_ms`).
-          const specs = moving.map((i) => movedSpec({ at, idx: i, journal, slots }, {}));
-          target = await publishSegment(
-            ctx,
-            { store: Store.Queue, queue: at.seg.q, priority: at.seg.p },
-            specs,
-            moveMsgId("pr", at, moving),
-          );
-          const to = refKey(Store.Queue, target.seq);
-          moving.forEach((i, k) => ops.push({ op: "move", i, at: now, to, ti: k }));
-        }
-        return { ops, value: { moving, target, retryAt, now, ops, held } };
-      },
-    );
-    const { moving, target, retryAt, now, held } = r.value;
-    svc.noteOutcomes(outcomesOf(at, r.value.ops));
-    if (r.appended) {
-      for (const h of held) {
-        const to = refKey(Store.Delay, h.hold.seq);
-        await pointHomes(
-          svc,
-          h.idxs.flatMap((i, k) => {
-            const home = h.hold.seg.jobs[k]!.home!;
-            return home === jobRef(Store.Delay, seq, i) ? [] : [{ homeKey: home, to, ti: k }];
-          }),
-        );
-        await advanceKey(svc, h.token).catch(onError);
-      }
-    }
-    if (r.appended && target) {
-      const to = refKey(Store.Queue, target.seq);
-      await pointHomes(
-        svc,
-        moving.flatMap((i, k) => {
-          const home = target.seg.jobs[k]!.home!;
-          return home === jobRef(Store.Delay, seq, i) ? [] : [{ homeKey: home, to, ti: k }];
-        }),
-      );
-      emitEvents(
-        ctx,
-        at.seg.q,
-        moving.map((i) => event(at, i, EventType.Enqueued, now, at.seg.jobs[i]!.attempt ?? 0)),
-      );
-    }
-    return retryAt;
   }
 
   async function loadBucket(minute: number): Promise<void> {
@@ -277,16 +160,4 @@ function tryDue(data: Uint8Array): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Jobs of a segment by exclusive key token, in slot order. */
-function groupByKey(at: SegmentAt, idxs: number[]): Map<string, number[]> {
-  const out = new Map<string, number[]>();
-  for (const i of idxs) {
-    const token = keyToken(at.seg.jobs[i]!.xkey!);
-    const list = out.get(token) ?? [];
-    list.push(i);
-    out.set(token, list);
-  }
-  return out;
 }
