@@ -5,8 +5,9 @@
  * principal token and its granted queues, so the subject says who asks and for which queue, and the
  * body is trusted for nothing else.
  *
- * Each operation is the HTTP door's (store/engine.ts: fetch, ack, nack, heartbeat, progress), so the
- * relay adds no rules of its own: retries, dead letters, workflow steps, stats, exclusive keys and
+ * Each operation is the HTTP door's: fetch, ack, nack and heartbeat call the same use cases with the
+ * same request schemas (usecases/worker-reports.ts), progress the same store function, so the relay
+ * adds no rules of its own: retries, dead letters, workflow steps, stats, exclusive keys and
  * events happen exactly as for an OJS HTTP worker. What the relay adds is who the worker is:
  * - a fetch takes jobs of the subject's queue only;
  * - every report names the worker as `<user>/<instance>` (`worker:etl/3f2a…`), derived from the
@@ -22,6 +23,19 @@ import type { Logger } from "../core/logger.js";
 import { silentLogger } from "../core/logger.js";
 import { beatState, noteHttpFetcher, noteHttpWorkerBeat } from "./http-fetchers.js";
 import type { Engine } from "../store/engine.js";
+import type { UseCaseDeps } from "../usecases/deps.js";
+import { parseInput } from "../usecases/deps.js";
+import {
+  ackJob,
+  ackRequestSchema,
+  fetchJobs,
+  fetchRequestOf,
+  fetchRequestSchema,
+  heartbeat,
+  heartbeatRequestSchema,
+  nackJob,
+  nackRequestSchema,
+} from "../usecases/worker-reports.js";
 import { reportProgress } from "../store/jobs/progress-report.js";
 import { AGENT_USER_PREFIX } from "../access/identities.js";
 import { RelayOp, relaySubjectAll, WORKER_USER_PREFIX, workerNamePattern } from "../access/worker-access.js";
@@ -94,32 +108,41 @@ export async function startWorkerRelay(o: WorkerRelayOptions): Promise<WorkerRel
   const nc = o.nc ?? engine.ctx.nc;
   const t = engine.ctx.topology;
   const counts = { answered: 0, failed: 0 };
+  const d: UseCaseDeps = { engine };
 
   async function handle(queue: string, user: string, op: string, b: Body): Promise<Record<string, unknown>> {
     const workerId = relayWorkerId(user, b.instance);
-    const vis = int(b.visibility_timeout_ms, 1, 24 * 3600_000);
     switch (op) {
+      // The HTTP worker door's use cases (usecases/worker-reports.ts) with its schemas: the queue and
+      // the worker id come from the subject (what NATS allowed this identity), never from the body.
       case RelayOp.Fetch: {
-        const count = int(b.count, 1, RELAY_MAX_FETCH) ?? 1;
-        const jobs = await engine.fetch({
+        const body = parseInput(fetchRequestSchema, {
           queues: [queue],
-          count,
-          workerId,
-          ...(vis === undefined ? {} : { visibilityMs: vis }),
+          count: typeof b.count === "number" ? Math.min(b.count, RELAY_MAX_FETCH) : (b.count ?? 1),
+          worker_id: workerId,
+          visibility_timeout_ms: b.visibility_timeout_ms,
         });
+        const jobs = await fetchJobs(d, fetchRequestOf(body));
         if (jobs.length > 0) noteHttpFetcher(engine, workerId, [queue], (err) => log.debug(String(err)));
         return { jobs };
       }
       case RelayOp.Ack: {
-        const r = await engine.ack(jobId(b), b.result, workerId);
+        const r = await ackJob(
+          d,
+          parseInput(ackRequestSchema, { job_id: b.id, result: b.result, worker_id: workerId }),
+        );
         return { state: r.state, job_id: r.job_id };
       }
       case RelayOp.Nack: {
-        const error = (typeof b.error === "object" && b.error !== null ? b.error : {}) as Record<
-          string,
-          unknown
-        >;
-        const r = await engine.nack(jobId(b), { error, requeue: b.requeue === true, workerId });
+        const r = await nackJob(
+          d,
+          parseInput(nackRequestSchema, {
+            job_id: b.id,
+            error: b.error ?? {},
+            requeue: b.requeue,
+            worker_id: workerId,
+          }),
+        );
         return { state: r.state, job_id: r.job_id };
       }
       case RelayOp.Beat: {
@@ -129,7 +152,12 @@ export async function startWorkerRelay(o: WorkerRelayOptions): Promise<WorkerRel
         const state = typeof b.state === "string" ? beatState(b.state) : undefined;
         if (state !== undefined)
           await noteHttpWorkerBeat(engine, workerId, state, int(b.running, 0, 1e9) ?? ids.length);
-        const r = ids.length > 0 ? await engine.heartbeat(ids, vis, workerId) : { extended: [], lost: [] };
+        const beat = parseInput(heartbeatRequestSchema, {
+          worker_id: workerId,
+          active_job_ids: ids,
+          visibility_timeout_ms: b.visibility_timeout_ms,
+        });
+        const r = ids.length > 0 ? await heartbeat(d, beat) : { extended: [], lost: [] };
         return { extended: r.extended, lost: r.lost };
       }
       case RelayOp.Progress: {
