@@ -32,7 +32,9 @@ describe("fleet runs tell the whole truth", () => {
     const j = await waitFor(
       async () => {
         const j = await clients.http.fleet.get(id);
-        return j.status !== "running" ? j : undefined;
+        // The record's status is written first, the timeline's `finished` event just after it.
+        const ended = j.timeline?.some((e) => e.event === "finished") ?? false;
+        return j.status !== "running" && ended ? j : undefined;
       },
       { timeoutMs: 15_000, what },
     );
