@@ -35,7 +35,6 @@ const MAX_FUNCTION_LINES = 150;
 const KNOWN_LONG_FUNCTIONS = {
   "src/worker/identity-worker.ts#createIdentityWorker": 312,
   "src/server/routes-ojs-admin.ts#ojsAdminRoutes": 291,
-  "src/worker/worker.ts#createWorker": 270,
   "src/worker/producer.ts#createProducer": 217,
   "src/server/routes-ojs-schemas.ts#schemaRoutes": 203,
   "src/cli/queue.ts#registerQueueCommands": 186,
