@@ -33,7 +33,6 @@ const MAX_FUNCTION_LINES = 150;
  * Shrink this list; never add to it.
  */
 const KNOWN_LONG_FUNCTIONS = {
-  "src/worker/identity-worker.ts#createIdentityWorker": 312,
   "src/server/routes-ojs-admin.ts#ojsAdminRoutes": 291,
   "src/worker/producer.ts#createProducer": 217,
   "src/server/routes-ojs-schemas.ts#schemaRoutes": 203,
