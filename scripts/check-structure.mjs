@@ -34,7 +34,6 @@ const MAX_FUNCTION_LINES = 150;
  */
 const KNOWN_LONG_FUNCTIONS = {
   "src/server/routes-ojs-admin.ts#ojsAdminRoutes": 291,
-  "src/worker/producer.ts#createProducer": 217,
   "src/server/routes-ojs-schemas.ts#schemaRoutes": 203,
   "src/cli/queue.ts#registerQueueCommands": 186,
   "src/cli/job.ts#registerJobCommands": 176,

@@ -5,6 +5,8 @@ import type { PullLoop } from "../../src/nats/pull.js";
 import { cancelNoticeId } from "../../src/worker/emit.js";
 import { freeFor, storableOutcome, wakesIdle } from "../../src/worker/identity-state.js";
 import { sortLanes } from "../../src/worker/lanes.js";
+import { bySegment } from "../../src/worker/rebalance.js";
+import type { Held, Waiting } from "../../src/worker/runner-state.js";
 import type { Lane } from "../../src/worker/worker-state.js";
 
 const enc = new TextEncoder();
@@ -77,5 +79,20 @@ describe("sortLanes", () => {
     ]);
     sortLanes(loops);
     assert.deepEqual([...loops.keys()], ["a|9", "b|5", "a|0"]);
+  });
+});
+
+describe("rebalance bySegment", () => {
+  it("groups waiting jobs by the delivery that holds them, in the order they came", () => {
+    const h1 = { id: 1 } as unknown as Held;
+    const h2 = { id: 2 } as unknown as Held;
+    const w = (h: Held, i: number): Waiting => ({ h, i, a: 1, since: 0, ahead: i === 2, suspect: false });
+    const groups = bySegment([w(h1, 0), w(h2, 1), w(h1, 2)]);
+    assert.deepEqual([...groups.keys()], [h1, h2]);
+    assert.deepEqual(groups.get(h1), [
+      { i: 0, a: 1, ahead: false, suspect: false },
+      { i: 2, a: 1, ahead: true, suspect: false },
+    ]);
+    assert.deepEqual(groups.get(h2), [{ i: 1, a: 1, ahead: false, suspect: false }]);
   });
 });
