@@ -26,8 +26,13 @@ describe("fenced reports on the HTTP door", () => {
     });
     return { status: r.status, body: (await r.json()) as Record<string, unknown> };
   };
-  const fetchOne = async (queue: string, worker: string) => {
-    const r = await call("/ojs/v1/workers/fetch", { queues: [queue], count: 1, worker_id: worker });
+  const fetchOne = async (queue: string, worker: string, visibilityMs?: number) => {
+    const r = await call("/ojs/v1/workers/fetch", {
+      queues: [queue],
+      count: 1,
+      worker_id: worker,
+      ...(visibilityMs === undefined ? {} : { visibility_timeout_ms: visibilityMs }),
+    });
     return (r.body.jobs as Array<{ id: string; attempt: number }>)[0];
   };
   /** A job fetched by w1 whose lease ran out, then fetched again by w2 (attempt 2). */
@@ -35,7 +40,8 @@ describe("fenced reports on the HTTP door", () => {
     await call("/ojs/v1/jobs", { type: "fenced", args: [], options: { queue, visibility_timeout_ms: 200 } });
     const first = await fetchOne(queue, "w1");
     assert.ok(first);
-    const second = await waitFor(() => fetchOne(queue, "w2"), {
+    // w2's own lease is long, so on a loaded machine it cannot run out before the test's reports.
+    const second = await waitFor(() => fetchOne(queue, "w2", 60_000), {
       timeoutMs: 5000,
       what: "the lease to run out",
     });
