@@ -7,55 +7,32 @@
  * says so instead of failing.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 
-import type { KeyPair } from "@nats-io/jwt";
-import { createAccount } from "@nats-io/jwt";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 
-import type { AuthCallout } from "../../src/access/callout.js";
-import { startAuthCallout } from "../../src/access/callout.js";
 import { agentUser, digestOf, ENROLL_TOKEN_SEPARATOR, newSecret } from "../../src/access/identities.js";
 import { inboxPrefixFor } from "../../src/access/permissions.js";
-import { connectSystem } from "../../src/access/system.js";
 import type { Agent } from "../../src/agent/agent.js";
 import { createAgent } from "../../src/agent/agent.js";
-import { calloutConfig } from "../../src/cli/nats-access.js";
 import { silentLogger } from "../../src/core/logger.js";
 import type { RunningNatsServer } from "../../src/natsd/index.js";
-import { startNatsServer } from "../../src/natsd/index.js";
 import { workerInboxPrefix, workerUser } from "../../src/access/worker-access.js";
 import { startWorkerRelay } from "../../src/server/worker-relay.js";
 import { createWorker } from "../../src/worker/worker.js";
 import { createAuthenticator } from "../../src/server/auth.js";
-import type { ApiServerOptions, RunningApiServer } from "../../src/server/run.js";
-import { runApiServer } from "../../src/server/run.js";
+import type { RunningApiServer } from "../../src/server/run.js";
 import { callApi, testTokens } from "../harness/app.js";
+import type { CalloutDeployment } from "../harness/callout.js";
+import { startCalloutDeployment } from "../harness/callout.js";
 import { waitFor } from "../harness/nats.js";
 
-const USER = "jetjob";
-const PASSWORD = "full-rights-password-0123456789";
-const SYSTEM_PASSWORD = "system-password-0123456789";
 const tokens = (["read", "write", "admin"] as const).map((scope) => ({
   name: `${scope}-op`,
   token: testTokens[scope],
   scope,
 }));
-
-/** `jetjob server` over the callout-configured NATS with the full-rights login and the three tokens. */
-const runServer = (servers: string, extra: Partial<ApiServerOptions> = {}) =>
-  runApiServer({
-    nats: { servers, user: USER, pass: PASSWORD },
-    port: 0,
-    auth: createAuthenticator(tokens),
-    logger: silentLogger,
-    version: "test",
-    ...extra,
-  });
 
 interface IdentityRow {
   name: string;
@@ -67,12 +44,9 @@ interface IdentityRow {
 }
 
 describe("agent enrollment over HTTP", () => {
-  let dir: string;
+  let d: CalloutDeployment;
   let server: RunningNatsServer;
-  let issuer: KeyPair;
   let api: RunningApiServer;
-  let system: NatsConnection;
-  let callout: AuthCallout;
   const agents: Agent[] = [];
   const conns: NatsConnection[] = [];
   const secrets = new Map<string, string>();
@@ -105,41 +79,18 @@ describe("agent enrollment over HTTP", () => {
   };
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), "jetjob-http-ident-"));
-    issuer = createAccount();
-    server = await startNatsServer({
-      storeDir: dir,
-      monitorPort: 0,
-      extraConfig: calloutConfig({
-        user: USER,
-        password: PASSWORD,
-        systemUser: "sys",
-        systemPassword: SYSTEM_PASSWORD,
-        issuerPublicKey: issuer.getPublicKey(),
-      }).join("\n"),
+    d = await startCalloutDeployment({
+      prefix: "jetjob-http-ident-",
+      auth: createAuthenticator(tokens),
+      api: { fleet: { timings: { ackWindowMs: 300, livenessCheckMs: 100 } }, agentIdentities: true },
     });
-    api = await runServer(server.url, {
-      fleet: { timings: { ackWindowMs: 300, livenessCheckMs: 100 } },
-      agentIdentities: true,
-    });
-    system = await connectSystem({ servers: server.url, user: "sys", pass: SYSTEM_PASSWORD });
-    callout = await startAuthCallout({
-      nc: api.nc,
-      issuer,
-      topology: api.engine.ctx.topology,
-      system,
-      logger: silentLogger,
-    });
+    ({ server, api } = d);
   });
 
   after(async () => {
     for (const a of agents) await a.close();
     for (const nc of conns) if (!nc.isClosed()) await nc.close();
-    await callout?.close();
-    await system?.close();
-    await api?.close();
-    await server?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await d?.close();
   });
 
   it("lists a pending agent; accepted over HTTP it runs a job; revoked over HTTP it is cut off", async () => {
@@ -339,7 +290,7 @@ describe("agent enrollment over HTTP", () => {
   });
 
   it("a server whose NATS does not use identities says so; changes answer 422 unsupported", async () => {
-    const plain = await runServer(server.url);
+    const plain = await d.runServer();
     try {
       const list = await callApi(plain.url, testTokens.admin, "GET", "/api/v1/agent-identities");
       assert.equal(list.status, 200);

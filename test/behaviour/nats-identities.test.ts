@@ -6,14 +6,10 @@
  * jobs, a revoked one is cut off; an enrollment token accepts at once.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { KeyPair } from "@nats-io/jwt";
-import { createAccount } from "@nats-io/jwt";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 
@@ -21,27 +17,23 @@ import type { AuthCallout } from "../../src/access/callout.js";
 import { startAuthCallout } from "../../src/access/callout.js";
 import { agentUser, ENROLL_TOKEN_SEPARATOR, newSecret } from "../../src/access/identities.js";
 import { inboxPrefixFor } from "../../src/access/permissions.js";
-import { connectSystem } from "../../src/access/system.js";
 import type { Agent } from "../../src/agent/agent.js";
 import { createAgent } from "../../src/agent/agent.js";
-import { calloutConfig } from "../../src/cli/nats-access.js";
 import { silentLogger } from "../../src/core/logger.js";
 import { foreignEventCount } from "../../src/fleet/timeline.js";
 import type { RunningNatsServer } from "../../src/natsd/index.js";
-import { startNatsServer } from "../../src/natsd/index.js";
 import { createAuthenticator } from "../../src/server/auth.js";
 import type { RunningApiServer } from "../../src/server/run.js";
-import { runApiServer } from "../../src/server/run.js";
 import { hostToken, resolveTopology } from "../../src/store/infra/topology.js";
+import type { CalloutDeployment } from "../harness/callout.js";
+import { startCalloutDeployment } from "../harness/callout.js";
 import { waitFor } from "../harness/nats.js";
 
-const USER = "jetjob";
-const PASSWORD = "full-rights-password-0123456789";
 const topology = resolveTopology();
 const enc = new TextEncoder();
 
 describe("NATS identities (auth callout)", () => {
-  let dir: string;
+  let d: CalloutDeployment;
   let server: RunningNatsServer;
   let issuer: KeyPair;
   let api: RunningApiServer;
@@ -51,7 +43,7 @@ describe("NATS identities (auth callout)", () => {
   const conns: NatsConnection[] = [];
   const secrets = new Map<string, string>();
   /** Permission violations the server logged. */
-  const violations: string[] = [];
+  let violations: string[] = [];
 
   /** An agent's own login (as `jetjob agent` would use it). */
   const login = (host: string, extra = "") => ({
@@ -94,32 +86,12 @@ describe("NATS identities (auth callout)", () => {
   };
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), "jetjob-ident-"));
-    issuer = createAccount();
-    server = await startNatsServer({
-      storeDir: dir,
-      monitorPort: 0,
-      log: (line) => {
-        if (/Violation/.test(line)) violations.push(line);
-      },
-      extraConfig: calloutConfig({
-        user: USER,
-        password: PASSWORD,
-        systemUser: "sys",
-        systemPassword: "system-password-0123456789",
-        issuerPublicKey: issuer.getPublicKey(),
-      }).join("\n"),
-    });
-    api = await runApiServer({
-      nats: { servers: server.url, user: USER, pass: PASSWORD },
-      port: 0,
+    d = await startCalloutDeployment({
+      prefix: "jetjob-ident-",
       auth: createAuthenticator([{ name: "admin", token: "identities-test-token-1", scope: "admin" }]),
-      logger: silentLogger,
-      version: "test",
-      fleet: { timings: { ackWindowMs: 300, livenessCheckMs: 100 } },
+      api: { fleet: { timings: { ackWindowMs: 300, livenessCheckMs: 100 } } },
     });
-    system = await connectSystem({ servers: server.url, user: "sys", pass: "system-password-0123456789" });
-    callout = await startAuthCallout({ nc: api.nc, issuer, topology, system, logger: silentLogger });
+    ({ server, issuer, api, system, callout, violations } = d);
     for (const host of ["host-a", "host-b"]) {
       secrets.set(host, newSecret());
       await callout.identities.acceptLocal(host, secrets.get(host)!);
@@ -131,13 +103,9 @@ describe("NATS identities (auth callout)", () => {
 
   after(async () => {
     for (const a of agents) await a.close();
-    if (process.env.DEBUG_VIOLATIONS) console.error(violations.join("\n"));
     for (const nc of conns) if (!nc.isClosed()) await nc.close();
-    await callout?.close();
-    await system?.close();
-    await api?.close();
-    await server?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await callout?.close(); // a test replaces the deployment's callout service with another one
+    await d?.close();
   });
 
   it("an accepted agent runs jobs with its own identity", async () => {

@@ -13,53 +13,45 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
-import type { KeyPair } from "@nats-io/jwt";
-import { createAccount } from "@nats-io/jwt";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 
 import type { AuthCallout } from "../../src/access/callout.js";
-import { startAuthCallout } from "../../src/access/callout.js";
 import { agentUser, newSecret } from "../../src/access/identities.js";
 import { inboxPrefixFor } from "../../src/access/permissions.js";
 import { createAgent } from "../../src/agent/agent.js";
 import { relaySubject, workerInboxPrefix, workerToken, workerUser } from "../../src/access/worker-access.js";
 import type { WorkerRelay } from "../../src/server/worker-relay.js";
 import { startWorkerRelay } from "../../src/server/worker-relay.js";
-import { calloutConfig } from "../../src/cli/nats-access.js";
 import { silentLogger } from "../../src/core/logger.js";
-import type { RunningNatsServer } from "../../src/natsd/index.js";
-import { startNatsServer } from "../../src/natsd/index.js";
 import { createAuthenticator } from "../../src/server/auth.js";
 import type { RunningApiServer } from "../../src/server/run.js";
-import { runApiServer } from "../../src/server/run.js";
 import { resolveTopology } from "../../src/store/infra/topology.js";
 import type { Worker } from "../../src/worker/worker.js";
 import { createWorker } from "../../src/worker/worker.js";
 import { JobFailure } from "../../src/worker/types.js";
+import type { CalloutDeployment } from "../harness/callout.js";
+import { startCalloutDeployment } from "../harness/callout.js";
 import { waitFor } from "../harness/nats.js";
 
-const USER = "jetjob";
-const PASSWORD = "full-rights-password-0123456789";
 const topology = resolveTopology();
 const fast = { initial_interval: "PT0.05S", jitter: false };
 
 describe("queue workers as NATS identities", () => {
+  let d: CalloutDeployment;
+  /** Identity files of the workers. */
   let dir: string;
-  let server: RunningNatsServer;
-  let issuer: KeyPair;
   let api: RunningApiServer;
-  let system: NatsConnection;
   let callout: AuthCallout;
   let relay: WorkerRelay;
   const workers: Worker[] = [];
   const conns: NatsConnection[] = [];
   const secrets = new Map<string, string>();
-  const violations: string[] = [];
+  let violations: string[] = [];
 
   const rawConnect = async (name: string) => {
     const nc = await connect({
-      servers: server.url,
+      servers: d.server.url,
       user: workerUser(name),
       pass: secrets.get(name)!,
       inboxPrefix: workerInboxPrefix(name),
@@ -74,7 +66,7 @@ describe("queue workers as NATS identities", () => {
     handlers: Parameters<typeof createWorker>[0]["handlers"],
   ) => {
     const w = createWorker({
-      nats: server.url,
+      nats: d.server.url,
       identity: { name, secret: secrets.get(name)! },
       queues,
       handlers,
@@ -99,31 +91,12 @@ describe("queue workers as NATS identities", () => {
     );
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), "jetjob-wident-"));
-    issuer = createAccount();
-    server = await startNatsServer({
-      storeDir: dir,
-      monitorPort: 0,
-      log: (line) => {
-        if (/Violation/.test(line)) violations.push(line);
-      },
-      extraConfig: calloutConfig({
-        user: USER,
-        password: PASSWORD,
-        systemUser: "sys",
-        systemPassword: "system-password-0123456789",
-        issuerPublicKey: issuer.getPublicKey(),
-      }).join("\n"),
-    });
-    api = await runApiServer({
-      nats: { servers: server.url, user: USER, pass: PASSWORD },
-      port: 0,
+    d = await startCalloutDeployment({
+      prefix: "jetjob-wident-",
       auth: createAuthenticator([{ name: "admin", token: "worker-identities-token-1", scope: "admin" }]),
-      logger: silentLogger,
-      version: "test",
     });
-    system = await connectSystem();
-    callout = await startAuthCallout({ nc: api.nc, issuer, topology, system, logger: silentLogger });
+    ({ api, callout, violations } = d);
+    dir = mkdtempSync(join(tmpdir(), "jetjob-wident-files-"));
     relay = await startWorkerRelay({ engine: api.engine, logger: silentLogger });
     secrets.set("wa", newSecret());
     await callout.identities.acceptLocal("worker:wa", secrets.get("wa")!, ["alpha"]);
@@ -131,20 +104,11 @@ describe("queue workers as NATS identities", () => {
     await enqueue("beta", "test.noop", []);
   });
 
-  async function connectSystem() {
-    const { connectSystem: sys } = await import("../../src/access/system.js");
-    return sys({ servers: server.url, user: "sys", pass: "system-password-0123456789" });
-  }
-
   after(async () => {
     for (const w of workers) await w.close();
-    if (process.env.DEBUG_VIOLATIONS) console.error(violations.join("\n"));
     for (const nc of conns) if (!nc.isClosed()) await nc.close();
     await relay?.close();
-    await callout?.close();
-    await system?.close();
-    await api?.close();
-    await server?.stop();
+    await d?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -340,7 +304,7 @@ describe("queue workers as NATS identities", () => {
     }
     const agentOf = (host: string) =>
       createAgent({
-        nats: server.url,
+        nats: d.server.url,
         natsOptions: { user: agentUser(host), pass: secrets.get(host)!, inboxPrefix: inboxPrefixFor(host) },
         hostname: host,
         logger: silentLogger,
@@ -369,7 +333,7 @@ describe("queue workers as NATS identities", () => {
     secrets.set("wc", newSecret());
     const file = join(dir, "wc.identity.json");
     const w = createWorker({
-      nats: server.url,
+      nats: d.server.url,
       identity: { name: "wc", file },
       queues: ["gamma"],
       handlers: { "test.ok": () => "ok" },
