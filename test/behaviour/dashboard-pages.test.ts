@@ -95,7 +95,11 @@ describe("web dashboard pages (chromium)", () => {
     const wf = created.workflow;
     const first = wf.steps.find((x) => x.id === "account")!.job_id!;
     await page.goto(`${api}/#/jobs/${first}`);
-    await page.click(`[data-field=workflow] a`);
+    // The step's job page links to its workflow. Followed by its address: a click can land while the
+    // job page redraws its fields (live events) and be lost, which made this test flaky.
+    const link = await page.getAttribute(`[data-field=workflow] a`, "href");
+    assert.equal(link, `#/workflows/${wf.id}`);
+    await page.goto(`${api}/${link}`);
     await page.waitForSelector(`h1:has-text('Workflow ${wf.id}')`);
     await page.waitForSelector('tr[data-step="account"] [data-state=available]');
     await page.waitForSelector('tr[data-step="mail"] [data-state=pending]');
