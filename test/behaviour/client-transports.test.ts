@@ -4,17 +4,13 @@
  * (src/usecases), so what this checks is that nothing between a use case and the caller reshapes.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-
-import type { NatsConnection } from "@nats-io/nats-core";
+import { describe, it } from "node:test";
 
 import type { Client } from "../../src/client/index.js";
 import { ErrorCode, isJetjobError } from "../../src/client/index.js";
 import type { JobState } from "../../src/core/states.js";
-import type { Engine } from "../../src/store/engine.js";
-import { createEngine } from "../../src/store/engine.js";
 import type { TestClients, Transport } from "../harness/clients.js";
-import { startClients, transports } from "../harness/clients.js";
+import { transports, useClients } from "../harness/clients.js";
 import { useNats } from "../harness/nats.js";
 
 const h = useNats();
@@ -31,28 +27,19 @@ async function both<T>(clients: TestClients, call: (c: Client, t: Transport) => 
 }
 
 describe("client transports give the same answers", () => {
-  let nc: NatsConnection;
-  let engine: Engine;
-  let clients: TestClients;
-  before(async () => {
-    nc = await h.nats.connect();
-    engine = await createEngine(nc, { leaseMs: 1000 });
-    clients = await startClients({ nc, engine });
-  });
-  after(async () => {
-    await clients.close();
-    await engine.close();
-    await nc.close();
-  });
+  const setup = useClients(h);
 
   it("jobs: enqueue, get, list and a finished job's stream read the same", async () => {
-    const job = await clients.http.enqueue("same.job", [1, { a: "b" }], { queue: "ct-jobs", priority: 5 });
-    const [viaHttp, viaNats] = await both(clients, (c) => c.get(job.id));
+    const job = await setup.clients.http.enqueue("same.job", [1, { a: "b" }], {
+      queue: "ct-jobs",
+      priority: 5,
+    });
+    const [viaHttp, viaNats] = await both(setup.clients, (c) => c.get(job.id));
     assert.deepEqual(viaNats, viaHttp);
-    const [pageHttp, pageNats] = await both(clients, (c) => c.list({ queue: "ct-jobs", limit: 10 }));
+    const [pageHttp, pageNats] = await both(setup.clients, (c) => c.list({ queue: "ct-jobs", limit: 10 }));
     assert.deepEqual(pageNats, pageHttp);
-    await clients.nats.cancel(job.id);
-    const [evHttp, evNats] = await both(clients, async (c) => {
+    await setup.clients.nats.cancel(job.id);
+    const [evHttp, evNats] = await both(setup.clients, async (c) => {
       const events = [];
       for await (const e of c.watch(job.id)) events.push(e);
       return events;
@@ -70,7 +57,7 @@ describe("client transports give the same answers", () => {
 
   it("refuses the same invalid input with the same error", async () => {
     for (const t of transports) {
-      const c = clients[t];
+      const c = setup.clients[t];
       await rejectsWith(c.list({ queue: "ct-jobs", state: "nope" as JobState }), ErrorCode.InvalidRequest, t);
       await rejectsWith(c.list({ queue: "bad queue" }), ErrorCode.InvalidRequest, t);
       await rejectsWith(c.get("not-an-id"), ErrorCode.NotFound, t);
@@ -82,7 +69,7 @@ describe("client transports give the same answers", () => {
         t,
       );
     }
-    const [errHttp, errNats] = await both(clients, (c) =>
+    const [errHttp, errNats] = await both(setup.clients, (c) =>
       c
         .enqueueMany([
           { type: "ok", args: [] },
@@ -99,62 +86,66 @@ describe("client transports give the same answers", () => {
   });
 
   it("queues: list, stats, pause and resume, depth bound, delete", async () => {
-    for (const t of transports) await clients[t].enqueue("q.job", [], { queue: `ct-q-${t}` });
-    const [listHttp, listNats] = await both(clients, (c) => c.queues.list());
+    for (const t of transports) await setup.clients[t].enqueue("q.job", [], { queue: `ct-q-${t}` });
+    const [listHttp, listNats] = await both(setup.clients, (c) => c.queues.list());
     assert.deepEqual(listNats, listHttp);
-    const [pausedHttp, pausedNats] = await both(clients, (c, t) => c.queues.pause(`ct-q-${t}`));
+    const [pausedHttp, pausedNats] = await both(setup.clients, (c, t) => c.queues.pause(`ct-q-${t}`));
     assert.deepEqual(pausedHttp, { name: "ct-q-http", paused: true });
     assert.deepEqual(pausedNats, { name: "ct-q-nats", paused: true });
-    const [statsHttp, statsNats] = await both(clients, (c) => c.queues.stats("ct-q-http"));
+    const [statsHttp, statsNats] = await both(setup.clients, (c) => c.queues.stats("ct-q-http"));
     assert.deepEqual(statsNats, statsHttp);
     assert.equal(statsHttp!.paused, true);
-    await both(clients, (c, t) => c.queues.resume(`ct-q-${t}`));
-    const [cfgHttp, cfgNats] = await both(clients, (c, t) =>
+    await both(setup.clients, (c, t) => c.queues.resume(`ct-q-${t}`));
+    const [cfgHttp, cfgNats] = await both(setup.clients, (c, t) =>
       c.queues.configure(`ct-q-${t}`, { maxDepth: 1 }),
     );
     assert.deepEqual({ ...cfgNats, name: "x" }, { ...cfgHttp, name: "x" });
     for (const t of transports) {
-      await rejectsWith(clients[t].enqueue("q.job", [], { queue: `ct-q-${t}` }), ErrorCode.QueueFull, t);
-      await rejectsWith(clients[t].queues.delete(`ct-q-${t}`), ErrorCode.Conflict, t);
+      await rejectsWith(
+        setup.clients[t].enqueue("q.job", [], { queue: `ct-q-${t}` }),
+        ErrorCode.QueueFull,
+        t,
+      );
+      await rejectsWith(setup.clients[t].queues.delete(`ct-q-${t}`), ErrorCode.Conflict, t);
     }
   });
 
   it("dead letters, cron and workflows read the same", async () => {
-    const [dlHttp, dlNats] = await both(clients, (c) => c.deadLetters.list({ limit: 5 }));
+    const [dlHttp, dlNats] = await both(setup.clients, (c) => c.deadLetters.list({ limit: 5 }));
     assert.deepEqual(dlNats, dlHttp);
     for (const t of transports) {
-      await clients[t].cron.add({
+      await setup.clients[t].cron.add({
         name: `ct-cron-${t}`,
         expression: "0 3 * * *",
         job: { type: "nightly", args: [], options: { queue: `ct-cron-${t}` } },
       });
     }
-    const [cronHttp, cronNats] = await both(clients, (c) => c.cron.list());
+    const [cronHttp, cronNats] = await both(setup.clients, (c) => c.cron.list());
     assert.deepEqual(cronNats, cronHttp);
-    const [pausedHttp, pausedNats] = await both(clients, (c, t) => c.cron.pause(`ct-cron-${t}`));
+    const [pausedHttp, pausedNats] = await both(setup.clients, (c, t) => c.cron.pause(`ct-cron-${t}`));
     assert.equal(pausedHttp!.enabled, false);
     assert.equal(pausedNats!.enabled, false);
-    const [firedHttp, firedNats] = await both(clients, (c, t) => c.cron.trigger(`ct-cron-${t}`));
+    const [firedHttp, firedNats] = await both(setup.clients, (c, t) => c.cron.trigger(`ct-cron-${t}`));
     assert.equal(firedHttp!.queue, "ct-cron-http");
     assert.equal(firedNats!.queue, "ct-cron-nats");
-    for (const t of transports) await clients[t].cron.delete(`ct-cron-${t}`);
+    for (const t of transports) await setup.clients[t].cron.delete(`ct-cron-${t}`);
 
-    const wf = await clients.http.workflows.chain([
+    const wf = await setup.clients.http.workflows.chain([
       { type: "a", args: [], options: { queue: "ct-wf" } },
       { type: "b", args: [], options: { queue: "ct-wf" } },
     ]);
-    const [wfHttp, wfNats] = await both(clients, (c) => c.workflows.get(wf.id));
+    const [wfHttp, wfNats] = await both(setup.clients, (c) => c.workflows.get(wf.id));
     assert.deepEqual(wfNats, wfHttp);
-    assert.equal((await clients.nats.workflows.cancel(wf.id)).state, "cancelled");
-    const [afterHttp, afterNats] = await both(clients, (c) => c.workflows.get(wf.id));
+    assert.equal((await setup.clients.nats.workflows.cancel(wf.id)).state, "cancelled");
+    const [afterHttp, afterNats] = await both(setup.clients, (c) => c.workflows.get(wf.id));
     assert.deepEqual(afterNats, afterHttp);
   });
 
   it("exclusive keys and storage list the same", async () => {
-    await clients.nats.enqueue("x.job", [], { queue: "ct-x", exclusiveKey: "acct:1" });
-    const [keysHttp, keysNats] = await both(clients, (c) => c.exclusiveKeys({ queue: "ct-x" }));
+    await setup.clients.nats.enqueue("x.job", [], { queue: "ct-x", exclusiveKey: "acct:1" });
+    const [keysHttp, keysNats] = await both(setup.clients, (c) => c.exclusiveKeys({ queue: "ct-x" }));
     assert.deepEqual(keysNats, keysHttp);
-    const [sHttp, sNats] = await both(clients, (c) => c.storage());
+    const [sHttp, sNats] = await both(setup.clients, (c) => c.storage());
     assert.deepEqual(
       sNats!.resources.map((r) => r.name),
       sHttp!.resources.map((r) => r.name),

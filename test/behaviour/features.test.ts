@@ -5,43 +5,26 @@
  * the same rules as HTTP fetch; each transport's tests use queues of their own.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-
-import type { NatsConnection } from "@nats-io/nats-core";
+import { before, describe, it } from "node:test";
 
 import type { Client, JobEvent } from "../../src/client/index.js";
 import { ErrorCode, isConflict, isJetjobError } from "../../src/client/index.js";
 import { silentLogger } from "../../src/core/logger.js";
-import type { Engine } from "../../src/store/engine.js";
-import { createEngine } from "../../src/store/engine.js";
 import type { Handlers } from "../../src/worker/index.js";
 import { createWorker, JobFailure } from "../../src/worker/index.js";
-import type { TestClients } from "../harness/clients.js";
-import { startClients, transports } from "../harness/clients.js";
+import { transports, useClients } from "../harness/clients.js";
 import { useNats, waitFor } from "../harness/nats.js";
 
 const h = useNats();
 
 describe("queue features through the SDKs", () => {
-  let nc: NatsConnection;
-  let engine: Engine;
-  let clients: TestClients;
-  before(async () => {
-    nc = await h.nats.connect();
-    engine = await createEngine(nc, { leaseMs: 1000 });
-    clients = await startClients({ nc, engine });
-  });
-  after(async () => {
-    await clients.close();
-    await engine.close();
-    await nc.close();
-  });
+  const setup = useClients(h);
 
   for (const transport of transports) {
     describe(transport, () => {
       let client: Client;
       before(() => {
-        client = clients[transport];
+        client = setup.clients[transport];
       });
       /** A queue, schedule or (for unique keys) job type name of this transport's own. */
       const q = (name: string) => `${name}-${transport}`;
@@ -162,7 +145,7 @@ describe("queue features through the SDKs", () => {
         const stats = await client.queues.stats(q("paused"));
         assert.equal(stats.paused, true);
         assert.equal(stats.available, 1);
-        assert.deepEqual(await engine.fetch({ queues: [q("paused")], count: 1, workerId: "http" }), []);
+        assert.deepEqual(await setup.engine.fetch({ queues: [q("paused")], count: 1, workerId: "http" }), []);
         await client.queues.resume(q("paused"));
         assert.equal((await client.waitFor(job.id)).state, "completed");
         assert.deepEqual(ran, [job.id]);

@@ -3,16 +3,11 @@
  * NATS) against a real nats-server and a listening API server.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-
-import type { NatsConnection } from "@nats-io/nats-core";
+import { describe, it } from "node:test";
 
 import type { QueueClient } from "../../src/client/index.js";
 import { ErrorCode, isJetjobError } from "../../src/client/index.js";
-import type { Engine } from "../../src/store/engine.js";
-import { createEngine } from "../../src/store/engine.js";
-import type { TestClients } from "../harness/clients.js";
-import { startClients, transports } from "../harness/clients.js";
+import { transports, useClients } from "../harness/clients.js";
 import { useNats, waitFor } from "../harness/nats.js";
 
 const h = useNats();
@@ -22,23 +17,11 @@ async function rejectsWith(p: Promise<unknown>, code: string): Promise<void> {
 }
 
 describe("locks and exclusive key state, over HTTP and over NATS", () => {
-  let nc: NatsConnection;
-  let engine: Engine;
-  let clients: TestClients;
-  before(async () => {
-    nc = await h.nats.connect();
-    engine = await createEngine(nc, { leaseMs: 1000 });
-    clients = await startClients({ nc, engine });
-  });
-  after(async () => {
-    await clients.close();
-    await engine.close();
-    await nc.close();
-  });
+  const setup = useClients(h);
 
   for (const transport of transports) {
     it(`${transport}: a lock cannot be taken twice; release, renew and expiry behave`, async () => {
-      const c = clients[transport];
+      const c = setup.clients[transport];
       const name = `deploy/${transport}:prod`;
       const a = await c.locks.acquire(name, { ttlMs: 5000, owner: "host-a" });
       await rejectsWith(c.locks.acquire(name, { ttlMs: 5000 }), ErrorCode.LockHeld);
@@ -73,7 +56,7 @@ describe("locks and exclusive key state, over HTTP and over NATS", () => {
   it("concurrent acquirers: exactly one wins", async () => {
     const results = await Promise.allSettled(
       Array.from({ length: 10 }, (_, i) =>
-        clients[i % 2 === 0 ? "http" : "nats"].locks.acquire("race", { ttlMs: 5000 }),
+        setup.clients[i % 2 === 0 ? "http" : "nats"].locks.acquire("race", { ttlMs: 5000 }),
       ),
     );
     const won = results.filter((r) => r.status === "fulfilled");
@@ -87,27 +70,27 @@ describe("locks and exclusive key state, over HTTP and over NATS", () => {
   });
 
   it("validates lock requests at the edge", async () => {
-    const r = await fetch(`${clients.url}/api/v1/locks`, {
+    const r = await fetch(`${setup.clients.url}/api/v1/locks`, {
       method: "POST",
-      headers: { Authorization: `Bearer ${clients.token}`, "Content-Type": "application/json" },
+      headers: { Authorization: `Bearer ${setup.clients.token}`, "Content-Type": "application/json" },
       body: JSON.stringify({ name: "x", ttl_ms: 5 }),
     });
     assert.equal(r.status, 400);
     // The same schema refuses it on both transports (usecases/locks.ts).
     for (const transport of transports) {
-      await rejectsWith(clients[transport].locks.acquire("", {}), ErrorCode.InvalidRequest);
-      await rejectsWith(clients[transport].locks.acquire("x", { ttlMs: 5 }), ErrorCode.InvalidRequest);
+      await rejectsWith(setup.clients[transport].locks.acquire("", {}), ErrorCode.InvalidRequest);
+      await rejectsWith(setup.clients[transport].locks.acquire("x", { ttlMs: 5 }), ErrorCode.InvalidRequest);
     }
   });
 
   for (const transport of transports) {
     it(`${transport}: shows which job holds a key and how many wait, per key and in queue stats`, async () => {
-      const c = clients[transport];
+      const c = setup.clients[transport];
       const queue = `xv-${transport}`;
       const jobs = [];
       for (let i = 0; i < 3; i++)
         jobs.push(await c.enqueue("t", [i], { queue, exclusiveKey: `view-${transport}` }));
-      const [held] = await engine.fetch({ queues: [queue], count: 1, workerId: "w-view" });
+      const [held] = await setup.engine.fetch({ queues: [queue], count: 1, workerId: "w-view" });
       assert.equal(held?.id, jobs[0]!.id);
       const keys = await c.exclusiveKeys({ queue });
       assert.equal(keys.length, 1);
@@ -127,7 +110,7 @@ describe("locks and exclusive key state, over HTTP and over NATS", () => {
 
   for (const transport of transports) {
     it(`${transport}: a queue's key template gives jobs their key; explicit keys win; bad templates are refused`, async () => {
-      const c = clients[transport];
+      const c = setup.clients[transport];
       const queue = `xt-${transport}`;
       await rejectsWith(
         c.queues.configure(queue, { exclusiveKeyTemplate: "host:{argz.0}" }),

@@ -12,7 +12,12 @@
  *   });
  * }
  * ```
+ *
+ * `useClients(h)` does the usual setup for a describe block: a connection, an engine and the clients,
+ * started before its tests and closed after them.
  */
+import { after, before } from "node:test";
+
 import type { NatsConnection } from "@nats-io/nats-core";
 
 import type { Client } from "../../src/client/index.js";
@@ -23,7 +28,10 @@ import { createApp } from "../../src/server/app.js";
 import { createAuthenticator } from "../../src/server/auth.js";
 import type { HttpServer } from "../../src/server/listen.js";
 import { listen } from "../../src/server/listen.js";
-import type { Engine } from "../../src/store/engine.js";
+import type { Engine, EngineOptions } from "../../src/store/engine.js";
+import { createEngine } from "../../src/store/engine.js";
+
+import type { TestNats } from "./nats.js";
 
 /** The client SDK's transports. */
 export const transports = ["http", "nats"] as const;
@@ -80,6 +88,48 @@ export function createTestClients(o: {
     async close() {
       await http.close();
       await nats.close();
+    },
+  };
+}
+
+/** What useClients started, readable inside the tests of the block that called it. */
+export interface UsedClients {
+  readonly nc: NatsConnection;
+  readonly engine: Engine;
+  readonly clients: TestClients;
+}
+
+/**
+ * Registers before/after hooks in the current describe block: a connection to `h.nats`, an engine
+ * on it (lease 1 s unless `engine` says otherwise) and startClients over it; closed in reverse order.
+ */
+export function useClients(h: { readonly nats: TestNats }, o: { engine?: EngineOptions } = {}): UsedClients {
+  let started: UsedClients | undefined;
+  before(async () => {
+    const nc = await h.nats.connect();
+    const engine = await createEngine(nc, { leaseMs: 1000, ...o.engine });
+    const clients = await startClients({ nc, engine });
+    started = { nc, engine, clients };
+  });
+  after(async () => {
+    if (!started) return;
+    await started.clients.close();
+    await started.engine.close();
+    await started.nc.close();
+  });
+  const get = (): UsedClients => {
+    if (!started) throw new Error("useClients(): not started yet (use it inside a test)");
+    return started;
+  };
+  return {
+    get nc() {
+      return get().nc;
+    },
+    get engine() {
+      return get().engine;
+    },
+    get clients() {
+      return get().clients;
     },
   };
 }
