@@ -14,12 +14,11 @@
  */
 import type { HostFold } from "../fleet/fold.js";
 import { applyEvent, eventFromView, hostView, newHostFolds } from "../fleet/fold.js";
-import type { FleetJobPage } from "../fleet/jobs.js";
+import type { FleetJobPage, FleetListQuery } from "../fleet/jobs.js";
 import type { AgentView } from "../fleet/registry.js";
 import type { QueueWorkerView } from "../worker/presence.js";
 import type {
   FleetJobView,
-  FleetStatus,
   HostResultView,
   LeftOut,
   OperationKind,
@@ -34,6 +33,7 @@ export type {
   AgentView as WorkerInfo,
   FleetJobPage,
   FleetJobView as FleetJob,
+  FleetListQuery,
   HostResultView as HostResult,
   LeftOut,
   TimelineEventView as TimelineEvent,
@@ -77,13 +77,7 @@ export interface FleetRun extends PromiseLike<FleetJobView>, AsyncIterable<HostR
 export interface Fleet {
   run(op: string, options: RunOptions): FleetRun;
   get(id: string): Promise<FleetJobView>;
-  list(q?: {
-    status?: FleetStatus;
-    op?: string;
-    host?: string;
-    limit?: number;
-    cursor?: string;
-  }): Promise<FleetJobPage>;
+  list(q?: FleetListQuery): Promise<FleetJobPage>;
   cancel(id: string): Promise<FleetJobView>;
   delete(id: string): Promise<void>;
   /** Runs a finished job again on the hosts that did not complete (a new job). */
@@ -134,13 +128,7 @@ export interface FleetApi {
     o: { signal?: AbortSignal; traceparent?: string },
   ): Promise<FleetJobView>;
   get(id: string): Promise<FleetJobView>;
-  list(q: {
-    status?: FleetStatus;
-    op?: string;
-    host?: string;
-    limit?: number;
-    cursor?: string;
-  }): Promise<FleetJobPage>;
+  list(q: FleetListQuery): Promise<FleetJobPage>;
   cancel(id: string): Promise<FleetJobView>;
   delete(id: string): Promise<void>;
   retry(

@@ -33,6 +33,7 @@ export type {
   Fleet,
   FleetJob,
   FleetJobPage,
+  FleetListQuery,
   FleetRun,
   HostResult,
   QueueConsumers,
