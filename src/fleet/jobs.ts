@@ -96,11 +96,24 @@ export interface FleetJobPage {
   next_cursor?: string;
 }
 
+/**
+ * The ids of the stored job records, each once: the subjects of the bucket's stream, which the server
+ * reports in one answer (paged only past 100,000 subjects). Not `kv.keys()`: that streams the keys
+ * through a consumer that, while records are being rewritten (a running job's record changes with
+ * each host's result, and the bucket keeps one revision), can repeat a key or end before the last
+ * one, so a listing showed a job twice or left one out.
+ */
+async function storedJobIds(c: Controller): Promise<string[]> {
+  const bucket = c.ctx.topology.buckets.fleet;
+  const prefix = `$KV.${bucket}.j.`;
+  const info = await c.ctx.jsm.streams.info(`KV_${bucket}`, { subjects_filter: `${prefix}>` });
+  return Object.keys(info.state.subjects ?? {}).map((s) => s.slice(prefix.length));
+}
+
 /** Newest first (ids are time-ordered). Filters are applied while paging; a page never scans more than 5000 records. */
 export async function listFleetJobs(c: Controller, q: FleetListQuery): Promise<FleetJobPage> {
   const limit = q.limit ?? 50;
-  const ids: string[] = [];
-  for await (const k of await c.ctx.buckets.fleet.keys("j.>")) ids.push(k.slice(2));
+  const ids = await storedJobIds(c);
   ids.sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
   let start = 0;
   if (q.cursor !== undefined) {

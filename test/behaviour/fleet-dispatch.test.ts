@@ -15,6 +15,7 @@ import type { HostResult } from "../../src/client/fleet.js";
 import { ErrorCode, isJetjobError } from "../../src/core/errors.js";
 import { silentLogger } from "../../src/core/logger.js";
 import type { RunningApiServer } from "../../src/server/run.js";
+import { fastKv } from "../../src/store/infra/kvfast.js";
 import { runTestServer } from "../harness/app.js";
 import type { TestClients } from "../harness/clients.js";
 import { createTestClients, transports } from "../harness/clients.js";
@@ -308,4 +309,33 @@ describe("fleet dispatch", () => {
       });
     });
   }
+
+  it("lists every stored job exactly once while their records are being rewritten", async () => {
+    // A listing used to stream the bucket's keys through a consumer, which repeated or left out a key
+    // whose record was rewritten meanwhile (as each host's result rewrites a running job's record).
+    const jobs = await Promise.all(
+      Array.from({ length: 20 }, async () => await clients.http.run("test.echo", { target: "web-01" })),
+    );
+    assert.ok(jobs.every((j) => j.status === "completed"));
+    const ids = jobs.map((j) => j.id).sort();
+    const records = fastKv<unknown>(srv.engine.ctx, srv.engine.ctx.topology.buckets.fleet);
+    let stop = false;
+    const rewrite = (async () => {
+      for (let i = 0; !stop; i++) {
+        const key = `j.${ids[i % ids.length]!}`;
+        const r = await records.get(key);
+        await records.update(key, r.value, r.revision); // the same record, a new revision
+      }
+    })();
+    try {
+      for (let n = 0; n < 40; n++) {
+        const listed = (await clients.http.fleet.list({ limit: 500 })).jobs.map((j) => j.id);
+        const ours = listed.filter((id) => ids.includes(id)).sort();
+        assert.deepEqual(ours, ids, `listing ${n}: each job once`);
+      }
+    } finally {
+      stop = true;
+      await rewrite;
+    }
+  });
 });
