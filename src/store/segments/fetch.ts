@@ -25,10 +25,18 @@ import { buildJobView, deriveState } from "../jobs/view.js";
 export const DEFAULT_VISIBILITY_MS = 30_000;
 /** How long an HTTP fetch waits on an empty lane (an empty fetch answers after about this). */
 export const FETCH_WAIT_MS = 25;
-/** An HTTP fetch that leaves more than this many claimable jobs in a segment moves them on ... */
+/**
+ * An HTTP fetch that leaves more than this many claimable jobs in a segment moves them on ...
+ */
 const SPLIT_ABOVE = 16;
-/** ... in segments of this many, so concurrent fetchers do not queue on one segment. */
+/** ... in segments of this many, so concurrent fetchers do not queue on one segment ... */
 const SPLIT_CHUNK = 8;
+/**
+ * ... but only when the lane has fewer other segments than this waiting to be delivered: with more,
+ * the other fetchers take those, and a split would only cost writes (the moved copies are published,
+ * their moves appended, and each later report on a moved job reads two journals instead of one).
+ */
+const SPLIT_WHEN_PENDING_BELOW = 2;
 
 export interface FetchRequest {
   queues: string[];
@@ -108,8 +116,9 @@ async function claimFromDelivery(
           claimed.push(p.i);
           events.push({ ...event(at, p.i, EventType.Started, now, p.a), w: req.workerId });
         }
-        if (step.rest.length > SPLIT_ABOVE) {
-          // Many jobs left in one segment would make concurrent fetchers take turns on it: spread them.
+        if (step.rest.length > SPLIT_ABOVE && d.info.pending < SPLIT_WHEN_PENDING_BELOW) {
+          // Many jobs left in the lane's last segments would make concurrent fetchers take turns on
+          // them: spread them.
           const rest = step.rest.map((p) => handOffEntry(p, now));
           const moved = await handOffJobs(svc, { at, idx: 0, journal, slots }, rest, SPLIT_CHUNK, now);
           ops.push(...moved.ops);
