@@ -10,7 +10,7 @@
  * compare-and-set (another writer appended first) each report locates its job again and is decided
  * again, as `mutate` does for one job.
  */
-import { ErrorCode, JetjobError, NotFoundError } from "../../core/errors.js";
+import { ErrorCode, JetjobError, NotFoundError, isJetjobError } from "../../core/errors.js";
 import { WrongSequenceError } from "../../nats/publisher.js";
 import type { JournalState } from "./journal.js";
 import type { JournalOp } from "./journal-ops.js";
@@ -37,6 +37,8 @@ interface Waiter {
   decide: Decide<unknown>;
   /** Rounds this report has lost to another writer so far. */
   tries: number;
+  /** Located with a read of its own, issued after the report arrived (not a shared one). */
+  fresh: boolean;
   resolve(v: unknown): void;
   reject(err: unknown): void;
 }
@@ -72,26 +74,32 @@ class InFlightReads extends Map<string, Promise<JobAt | undefined>> {
 
 /** Locate → decide → append like `mutate`, sharing the append with reports on jobs of the same segment. */
 export function mutateGrouped<T>(svc: Services, id: string, decide: Decide<T>): Promise<T> {
-  return enter(svc, id, decide, 0) as Promise<T>;
+  return enter(svc, id, decide, 0, false) as Promise<T>;
 }
 
-async function enter(svc: Services, id: string, decide: Decide<unknown>, tries: number): Promise<unknown> {
+async function enter(
+  svc: Services,
+  id: string,
+  decide: Decide<unknown>,
+  tries: number,
+  fresh: boolean,
+): Promise<unknown> {
   let groups = groupsOf.get(svc);
   if (!groups) groupsOf.set(svc, (groups = { bySegment: new Map(), reads: new InFlightReads() }));
-  const loc = await svc.locator.locate(id, groups.reads);
+  const loc = await svc.locator.locate(id, fresh ? undefined : groups.reads);
   if (!loc) throw new NotFoundError("job", id);
   const key = refKey(loc.at.store, loc.at.seq);
   const { bySegment } = groups;
   return new Promise((resolve, reject) => {
-    const w: Waiter = { loc, decide, tries, resolve, reject };
+    const w: Waiter = { loc, decide, tries, fresh, resolve, reject };
     const g = bySegment.get(key);
     if (g) {
       g.waiting.push(w);
       return;
     }
-    const fresh: Group = { waiting: [w] };
-    bySegment.set(key, fresh);
-    void drain(svc, bySegment, key, fresh);
+    const started: Group = { waiting: [w] };
+    bySegment.set(key, started);
+    void drain(svc, bySegment, key, started);
   });
 }
 
@@ -128,7 +136,12 @@ async function commitRound(svc: Services, g: Group, round: Waiter[]): Promise<vo
       if (step.ops.length === 0) w.resolve(step.done(loc, now));
       else decided.push({ w, loc, step });
     } catch (err) {
-      w.reject(err);
+      // A refusal (lease lost, not active) decided on a shared read, or on this group's last append,
+      // may predate a write the report depends on: the claim of a job fetched while that read was in
+      // flight. A stale read that leads to an append only loses the compare-and-set; a refusal writes
+      // nothing, so it is confirmed on a read of the report's own before it is answered.
+      if (!w.fresh && isJetjobError(err)) reenter(svc, w, w.tries, true);
+      else w.reject(err);
     }
   }
   if (decided.length === 0) return;
@@ -147,11 +160,7 @@ async function commitRound(svc: Services, g: Group, round: Waiter[]): Promise<vo
           }),
         );
       // Someone else appended first: locate the job again (it may have moved) and decide again.
-      else
-        enter(svc, w.loc.id, w.decide, w.tries + 1).then(
-          (v) => w.resolve(v),
-          (e: unknown) => w.reject(e),
-        );
+      else reenter(svc, w, w.tries + 1, false);
     }
     return;
   }
@@ -166,6 +175,13 @@ async function commitRound(svc: Services, g: Group, round: Waiter[]): Promise<vo
         w.reject(err);
       }
     }),
+  );
+}
+
+function reenter(svc: Services, w: Waiter, tries: number, fresh: boolean): void {
+  enter(svc, w.loc.id, w.decide, tries, fresh).then(
+    (v) => w.resolve(v),
+    (e: unknown) => w.reject(e),
   );
 }
 
