@@ -6,45 +6,33 @@
  * would cost a publish per copy, a move append, and two journal reads per later report).
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 
-import type { NatsConnection } from "@nats-io/nats-core";
-
-import type { Engine } from "../../src/store/engine.js";
-import { createEngine } from "../../src/store/engine.js";
+import { useEngine } from "../harness/engine.js";
 import { useNats } from "../harness/nats.js";
 
 const h = useNats();
 
 describe("HTTP fetch splits a segment only when the lane has nothing else", () => {
-  let nc: NatsConnection;
-  let engine: Engine;
-  before(async () => {
-    nc = await h.nats.connect();
-    engine = await createEngine(nc);
-  });
-  after(async () => {
-    await engine.close();
-    await nc.close();
-  });
+  const used = useEngine(h);
 
   const messages = async () =>
-    (await engine.ctx.jsm.streams.info(engine.ctx.topology.streams.queue)).state.messages;
+    (await used.engine.ctx.jsm.streams.info(used.engine.ctx.topology.streams.queue)).state.messages;
   const batch = (queue: string, n: number) =>
-    engine.enqueueBatch(
+    used.engine.enqueueBatch(
       Array.from({ length: n }, (_, i) => ({ type: "split.t", args: [i], options: { queue } })),
     );
 
   it("the lane's only segment: the rest is moved into small segments that other fetchers take at once", async () => {
     await batch("split-one", 100);
     const before = await messages();
-    const first = await engine.fetch({ queues: ["split-one"], count: 2, workerId: "w0" });
+    const first = await used.engine.fetch({ queues: ["split-one"], count: 2, workerId: "w0" });
     assert.equal(first.length, 2);
     assert.ok((await messages()) > before, "the rest of the segment was not spread");
     // Eight fetchers at once all get jobs (none waits for another's delivery).
     const got = await Promise.all(
       Array.from({ length: 8 }, (_, w) =>
-        engine.fetch({ queues: ["split-one"], count: 2, workerId: `w${w + 1}` }),
+        used.engine.fetch({ queues: ["split-one"], count: 2, workerId: `w${w + 1}` }),
       ),
     );
     assert.deepEqual(
@@ -58,13 +46,13 @@ describe("HTTP fetch splits a segment only when the lane has nothing else", () =
   it("other segments waiting in the lane: the rest stays in its segment", async () => {
     for (let k = 0; k < 4; k++) await batch("split-many", 50);
     const before = await messages();
-    const got = await engine.fetch({ queues: ["split-many"], count: 2, workerId: "w" });
+    const got = await used.engine.fetch({ queues: ["split-many"], count: 2, workerId: "w" });
     assert.equal(got.length, 2);
     assert.equal(await messages(), before, "a segment was split although others were waiting");
     // The rest is still handed out: every job once.
     const seen = new Set(got.map((j) => j.id));
     for (;;) {
-      const more = await engine.fetch({ queues: ["split-many"], count: 20, workerId: "w" });
+      const more = await used.engine.fetch({ queues: ["split-many"], count: 20, workerId: "w" });
       if (more.length === 0) break;
       for (const j of more) seen.add(j.id);
     }
