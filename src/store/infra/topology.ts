@@ -173,6 +173,10 @@ export class Subjects {
   delayAll(): string {
     return `${this.#p}.dl.>`;
   }
+  /** Every delay bucket and nothing else (one token after `dl`, so no hold segment). */
+  delayBuckets(): string {
+    return `${this.#p}.dl.*`;
+  }
   /**
    * Hold segments: jobs waiting for exclusive key `token` (see exclusive.ts), in enqueue order. They
    * live in the delay stream but never have a due time; the token starts with a letter, so the

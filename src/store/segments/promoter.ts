@@ -104,7 +104,7 @@ export function startPromoter(ctx: StoreContext, svc: Services, options: Promote
     const horizon = Math.floor(now() / MINUTE) + 1;
     if (initial) {
       const info = await ctx.jsm.streams.info(ctx.topology.streams.delay, {
-        subjects_filter: ctx.subjects.delayAll(),
+        subjects_filter: ctx.subjects.delayBuckets(),
       });
       const minutes = Object.keys(info.state.subjects ?? {})
         .map((s) => Number(s.slice(s.lastIndexOf(".") + 1)))
@@ -120,7 +120,8 @@ export function startPromoter(ctx: StoreContext, svc: Services, options: Promote
   async function startTail(): Promise<void> {
     const js = jetstream(ctx.nc);
     const oc = await js.consumers.get(ctx.topology.streams.delay, {
-      filter_subjects: [ctx.subjects.delayAll()],
+      // Buckets only: hold segments (one per exclusive key and batch) have no due time.
+      filter_subjects: [ctx.subjects.delayBuckets()],
       deliver_policy: DeliverPolicy.New,
     });
     tail = await oc.consume();
