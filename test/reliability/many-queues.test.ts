@@ -10,7 +10,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import type { RunningApiServer } from "../../src/server/run.js";
 import { uuidv7 } from "../../src/core/ids.js";
 import { createStoreContext } from "../../src/store/infra/context.js";
-import { emitEvents, EventType } from "../../src/store/jobs/events.js";
+import { encodeEvents, EventType } from "../../src/store/jobs/events.js";
 import { runTestServer } from "../harness/app.js";
 import { useNats } from "../harness/nats.js";
 
@@ -39,11 +39,13 @@ describe(`${QUEUES} queues`, () => {
       }),
     );
     console.log(`created ${QUEUES} queues in ${Date.now() - t0} ms`);
-    // A full events stream: 70,000 stored batches (the last 64 MiB of a busy day).
+    // A full events stream: 70,000 stored batches (the last 64 MiB of a busy day). Published one by
+    // one: emitEvents would merge the events of one turn into one batch per queue.
+    const enc = new TextEncoder();
     for (let k = 0; k < 70_000; k++) {
-      emitEvents(ctx, `q-${k % 100}`, [
-        { t: EventType.Completed, at: Date.now(), id: uuidv7(), jt: "t", q: `q-${k % 100}` },
-      ]);
+      const q = `q-${k % 100}`;
+      const e = { t: EventType.Completed, at: Date.now(), id: uuidv7(), jt: "t", q };
+      nc.publish(ctx.subjects.events(q), enc.encode(encodeEvents(q, [e])));
       if (k % 5000 === 0) await nc.flush();
     }
     await nc.flush();
