@@ -117,9 +117,10 @@ export function emitEvents(ctx: StoreContext, queue: string, events: JobEvent[])
     pendingEvents.set(ctx, (byQueue = new Map<string, JobEvent[]>()));
     queueMicrotask(() => publishPending(ctx));
   }
-  const list = byQueue.get(queue);
-  if (list) list.push(...events);
-  else byQueue.set(queue, [...events]);
+  let list = byQueue.get(queue);
+  if (!list) byQueue.set(queue, (list = []));
+  // Not push(...events): a bulk enqueue's events can be more than a call may take as arguments.
+  for (const e of events) list.push(e);
 }
 
 function publishPending(ctx: StoreContext): void {
