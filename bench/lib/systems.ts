@@ -5,8 +5,8 @@
  *
  * - jetjob: the client SDK with the NATS transport (`enqueue`, `enqueueMany`) and a NATS-direct
  *   worker (`createWorker`). A job counts as completed once its outcome is stored: the worker's
- *   `job:complete` fires when the handler returns, and `settled()` then waits until the worker holds
- *   no segment, which it releases only after the outcomes were appended to the journal.
+ *   `job:complete` fires after the outcome was appended to the journal, and `settled()` then waits
+ *   until the worker holds no segment (the pointer updates and events that follow are done too).
  * - BullMQ: `Queue.add` / `Queue.addBulk` with `removeOnComplete` and `removeOnFail`, and a `Worker`;
  *   a job counts on the worker's `completed` event (after BullMQ moved it to completed in Redis).
  */

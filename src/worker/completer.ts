@@ -12,6 +12,7 @@ import { emitEvents } from "../store/jobs/events.js";
 import type { Slot } from "../store/journal/fold.js";
 import type { DoneOp, FailOp, JournalOp, RequeueOp } from "../store/journal/journal-ops.js";
 import { outcomesOf } from "../store/infra/services.js";
+import { jobIdAt } from "../store/segments/segment.js";
 import type { Holdings } from "./lease.js";
 import type { Held, RunnerDeps } from "./runner-state.js";
 import type { Slots } from "./slots.js";
@@ -33,6 +34,8 @@ export interface CompleterHooks {
   slots: Slots;
   /** Runs a job whose start is now stored (executor.ts). */
   run(h: Held, i: number, a: number, recorded: true): void;
+  /** Stops a running job's handler (its start was refused: cancelled or taken over meanwhile). */
+  stop(id: string): void;
 }
 
 export function createCompleter(d: RunnerDeps, hooks: CompleterHooks): Completer {
@@ -63,7 +66,7 @@ export function createCompleter(d: RunnerDeps, hooks: CompleterHooks): Completer
               }
               // Someone else wrote (a cancel, a takeover): keep only what still applies.
               const slots = h.journal.slots;
-              ops = ops.filter((op) => applies(slots, op));
+              ops = ops.filter((op) => applies(slots, op) || dropped(h, op));
             } else if (isJetjobError(err) && err.code === ErrorCode.PayloadTooLarge && ops.length > 1) {
               // Large results that do not fit in one message together: write half now, half next
               // (pointer updates and events wait for the second half).
@@ -76,7 +79,10 @@ export function createCompleter(d: RunnerDeps, hooks: CompleterHooks): Completer
             }
           }
         }
-        if (appended) d.svc.noteOutcomes(outcomesOf(h.at, ops));
+        if (appended) {
+          d.svc.noteOutcomes(outcomesOf(h.at, ops));
+          for (const op of ops) settle(h, op, true);
+        }
         settleAheads(h);
         for (const after of afters)
           await after().catch((e: unknown) => d.logger.warn("pointer update failed", { error: String(e) }));
@@ -86,6 +92,25 @@ export function createCompleter(d: RunnerDeps, hooks: CompleterHooks): Completer
       h.flushing = false;
     }
     holdings.maybeRelease(h);
+  }
+
+  /**
+   * An op that no longer applies. A running job whose start is refused was cancelled or taken over
+   * before its start was stored (a cancel then sends no notice): its handler is stopped here.
+   */
+  function dropped(h: Held, op: JournalOp): false {
+    if (op.op === "start" && h.running.has(op.i)) hooks.stop(jobIdAt(h.at, op.i));
+    return settle(h, op, false);
+  }
+
+  /** Runs what waits on `op` being stored or dropped (counts, worker events); returns false. */
+  function settle(h: Held, op: JournalOp, stored: boolean): false {
+    const then = h.settled.get(op);
+    if (then) {
+      h.settled.delete(op);
+      then(stored);
+    }
+    return false;
   }
 
   /** Whether our op still applies after someone else appended (a cancel, a takeover by another worker). */

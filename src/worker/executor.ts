@@ -84,14 +84,30 @@ export function createExecutor(
     if (st !== undefined) op.s = now - st;
     h.pending.push(op);
     h.events.push(...completedEvents(h.at, i, now, { a, startedAt: t0, worker: d.workerId }));
-    stats.completed++;
-    if (d.listening("job:complete"))
-      d.emit("job:complete", {
-        id: jobIdAt(h.at, i),
-        type: h.at.seg.jobs[i]!.type,
+    whenSettled(h, op, i, a, () => {
+      stats.completed++;
+      if (d.listening("job:complete"))
+        d.emit("job:complete", {
+          id: jobIdAt(h.at, i),
+          type: h.at.seg.jobs[i]!.type,
+          attempt: a,
+          durationMs: now - t0,
+        });
+    });
+  }
+
+  /** Runs `onStored` once `op` is stored; counts and reports the attempt as lost if it was dropped. */
+  function whenSettled(h: Held, op: JournalOp, i: number, a: number, onStored: () => void): void {
+    h.settled.set(op, (stored) => {
+      if (stored) return onStored();
+      stats.lost++;
+      const id = jobIdAt(h.at, i);
+      d.logger.info("a job's outcome was not stored: it was cancelled or taken over while it ran", {
+        job_id: id,
         attempt: a,
-        durationMs: now - t0,
       });
+      if (d.listening("job:lost")) d.emit("job:lost", { id, type: h.at.seg.jobs[i]!.type, attempt: a });
+    });
   }
 
   /** Turns a failed attempt into the ops and events to flush (a retry copy or a discard). */
@@ -107,9 +123,10 @@ export function createExecutor(
     const now = Date.now();
     const st = completer.takeStart(h, i);
     if (outcome.cancelled) return;
-    stats.failed++;
     if (outcome.error.code === "worker_shutdown") {
-      h.pending.push({ op: "requeue", i, a, at: now });
+      const requeue: JournalOp = { op: "requeue", i, a, at: now };
+      h.pending.push(requeue);
+      whenSettled(h, requeue, i, a, () => stats.failed++);
       return;
     }
     const err = errorRecord(outcome.error, a, now);
@@ -126,7 +143,16 @@ export function createExecutor(
     h.events.push(
       ...failedEvents(h.at, i, now, { a, startedAt: t0, worker: d.workerId }, err.code, decision.retrying),
     );
-    d.emit("job:fail", { id, type: spec.type, attempt: a, error: err.message, retrying: decision.retrying });
+    whenSettled(h, decision.op, i, a, () => {
+      stats.failed++;
+      d.emit("job:fail", {
+        id,
+        type: spec.type,
+        attempt: a,
+        error: err.message,
+        retrying: decision.retrying,
+      });
+    });
   }
 
   return { run, startedEvent, cancels };

@@ -96,7 +96,7 @@ export function newIdentityState(options: WorkerOptions): IdentityState {
     beatMs: Math.min(options.heartbeatMs ?? 5000, visibilityMs / 3),
     emitter,
     emit: workerEmit(emitter, logger),
-    stats: { running: 0, completed: 0, failed: 0, segmentsHeld: 0 },
+    stats: { running: 0, completed: 0, failed: 0, lost: 0, segmentsHeld: 0 },
     running: new Map(),
     wakers: new Map(),
     capacityWaiters: new Set(),

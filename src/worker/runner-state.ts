@@ -45,6 +45,8 @@ export interface RunnerStats {
   running: number;
   completed: number;
   failed: number;
+  /** Outcomes not stored: the job was cancelled or taken over by another worker while it ran. */
+  lost: number;
   segmentsHeld: number;
 }
 
@@ -58,6 +60,12 @@ export interface Held {
   pending: JournalOp[];
   afters: Array<() => Promise<void>>;
   events: JobEvent[];
+  /**
+   * What to do once an outcome op is settled: `stored` when its append succeeded, not when it was
+   * dropped because someone else wrote first (a cancel, a takeover). Counts and worker events come
+   * from here, so they say what was stored, not what a handler returned.
+   */
+  settled: Map<JournalOp, (stored: boolean) => void>;
   /**
    * Jobs taken over from a worker that lost the delivery: index → attempt. Their handler runs only
    * once their `start` is stored (see segments.ts).
@@ -84,6 +92,7 @@ export function newHeld(at: SegmentAt, ack: string): Held {
     pending: [],
     afters: [],
     events: [],
+    settled: new Map(),
     aheads: new Map(),
     starts: new Map(),
     flushing: false,

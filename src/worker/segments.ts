@@ -35,7 +35,7 @@ export interface SegmentRunner {
   free(): number;
   /** Free slots for one queue: also within its share (see `queueCap`). */
   freeFor(queue: string): number;
-  readonly stats: { running: number; completed: number; failed: number; segmentsHeld: number };
+  readonly stats: RunnerStats;
   /** Stops starting jobs; gives back unstarted ones; waits for running ones until `deadline`, then aborts them. */
   drain(deadline: number): Promise<void>;
   /** Aborts the running job with this id (it was cancelled). */
@@ -57,7 +57,7 @@ export class ShutdownError extends Error {
  */
 export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
   const d = { ...deps, ctx: deps.svc.ctx, locator: deps.svc.locator };
-  const stats: RunnerStats = { running: 0, completed: 0, failed: 0, segmentsHeld: 0 };
+  const stats: RunnerStats = { running: 0, completed: 0, failed: 0, lost: 0, segmentsHeld: 0 };
   let draining = false;
   const isDraining = () => draining;
 
@@ -71,7 +71,11 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
     startedEvent: (h, i, a, now) => executor.startedEvent(h, i, a, now),
     flush: (h) => void completer.flush(h),
   });
-  const completer = createCompleter(d, { holdings, slots, run });
+  const stop = (id: string) => {
+    const c = executor.cancels.get(id);
+    if (c) cancelRunning(c, new Error("cancelled"));
+  };
+  const completer = createCompleter(d, { holdings, slots, run, stop });
   const executor = createExecutor(d, stats, { slots, completer });
   const cancels = executor.cancels;
   const producer = createProducer(d, { holdings, slots, completer, isDraining });
@@ -82,8 +86,7 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
     freeFor: (q) => slots.freeFor(q),
     stats,
     cancel(id) {
-      const c = cancels.get(id);
-      if (c) cancelRunning(c, new Error("cancelled"));
+      stop(id);
       // Reserved but not started: drop it (the cancel is already in its journal).
       const k = slots.waiting.findIndex((w) => jobIdAt(w.h.at, w.i) === id);
       if (k >= 0) {

@@ -158,16 +158,27 @@ export class JobFailure extends Error {
   }
 }
 
+/** Counts of this worker's attempts; `completed` and `failed` count outcomes once they are stored. */
 export interface WorkerStats {
   running: number;
   completed: number;
   failed: number;
+  /**
+   * Attempts whose outcome was not stored: the job was cancelled, or its lease ran out and another
+   * worker took it, while the handler ran. The job's stored state is what the other party wrote.
+   */
+  lost: number;
   segmentsHeld: number;
 }
 
+/**
+ * A worker's events. `job:complete` and `job:fail` come once the outcome is stored; `job:lost` when
+ * it could not be, because the job was cancelled or taken over by another worker while it ran.
+ */
 export interface WorkerEvents {
   "job:start": [{ id: string; type: string; attempt: number }];
   "job:complete": [{ id: string; type: string; attempt: number; durationMs: number }];
   "job:fail": [{ id: string; type: string; attempt: number; error: string; retrying: boolean }];
+  "job:lost": [{ id: string; type: string; attempt: number }];
   error: [Error];
 }

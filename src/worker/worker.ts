@@ -57,7 +57,9 @@ export function createWorker<T extends JobTypes = JobTypes>(options: WorkerOptio
   const worker: Worker = {
     ready,
     id: s.id,
-    stats: () => ({ ...(s.runner?.stats ?? { running: 0, completed: 0, failed: 0, segmentsHeld: 0 }) }),
+    stats: () => ({
+      ...(s.runner?.stats ?? { running: 0, completed: 0, failed: 0, lost: 0, segmentsHeld: 0 }),
+    }),
     on(event, listener) {
       s.emitter.on(event, listener as (...a: unknown[]) => void);
       return worker;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { after, afterEach, before, describe, it } from "node:test";
 
 import type { NatsConnection } from "@nats-io/nats-core";
 
@@ -7,8 +7,11 @@ import { createClient } from "../../src/client/index.js";
 import type { QueueClient } from "../../src/client/index.js";
 import type { Engine } from "../../src/store/engine.js";
 import { createEngine } from "../../src/store/engine.js";
+import type { Worker } from "../../src/worker/index.js";
 import { createWorker, JobFailure } from "../../src/worker/index.js";
 import { silentLogger } from "../../src/core/logger.js";
+import { Store } from "../../src/core/ids.js";
+import { WrongSequenceError } from "../../src/nats/publisher.js";
 import { useNats, waitFor } from "../harness/nats.js";
 
 const h = useNats();
@@ -27,21 +30,30 @@ describe("NATS-direct worker", () => {
     await engine.close();
     await nc.close();
   });
+  // A test that fails before its own close() must not leave its worker running (the file would hang).
+  const open = new Set<Worker>();
+  const track = (w: Worker): Worker => (open.add(w), w);
+  afterEach(async () => {
+    for (const w of open) await w.close();
+    open.clear();
+  });
 
   it("runs handlers and records results", async () => {
     const seen: Array<{ args: unknown[]; attempt: number }> = [];
-    const worker = createWorker({
-      nats: h.nats.url,
-      queues: ["w1"],
-      handleSignals: false,
-      logger: silentLogger,
-      handlers: {
-        "math.add": (job) => {
-          seen.push({ args: job.args, attempt: job.attempt });
-          return (job.args as number[]).reduce((a, b) => a + b, 0);
+    const worker = track(
+      createWorker({
+        nats: h.nats.url,
+        queues: ["w1"],
+        handleSignals: false,
+        logger: silentLogger,
+        handlers: {
+          "math.add": (job) => {
+            seen.push({ args: job.args, attempt: job.attempt });
+            return (job.args as number[]).reduce((a, b) => a + b, 0);
+          },
         },
-      },
-    });
+      }),
+    );
     await worker.ready;
     const job = await client.enqueue("math.add", [2, 3], { queue: "w1" });
     const done = await client.waitFor(job.id, { timeoutMs: 10_000 });
@@ -54,21 +66,23 @@ describe("NATS-direct worker", () => {
 
   it("gives the handler the job's fields under the names the client's jobs use", async () => {
     const fields: Record<string, unknown>[] = [];
-    const worker = createWorker({
-      nats: h.nats.url,
-      queues: ["wnames"],
-      handleSignals: false,
-      logger: silentLogger,
-      handlers: {
-        named: (job) => {
-          const { id, type, queue, args, attempt, max_attempts, priority, created_at } = job;
-          fields.push({ id, type, queue, args, attempt, max_attempts, priority, created_at });
-          // The older camelCase names stay as aliases of the same values.
-          assert.equal(job.maxAttempts, max_attempts);
-          assert.equal(job.createdAt.toISOString(), created_at);
+    const worker = track(
+      createWorker({
+        nats: h.nats.url,
+        queues: ["wnames"],
+        handleSignals: false,
+        logger: silentLogger,
+        handlers: {
+          named: (job) => {
+            const { id, type, queue, args, attempt, max_attempts, priority, created_at } = job;
+            fields.push({ id, type, queue, args, attempt, max_attempts, priority, created_at });
+            // The older camelCase names stay as aliases of the same values.
+            assert.equal(job.maxAttempts, max_attempts);
+            assert.equal(job.createdAt.toISOString(), created_at);
+          },
         },
-      },
-    });
+      }),
+    );
     await worker.ready;
     const job = await client.enqueue("named", ["x"], {
       queue: "wnames",
@@ -95,19 +109,21 @@ describe("NATS-direct worker", () => {
 
   it("completes a burst of jobs exactly once each", async () => {
     const counts = new Map<number, number>();
-    const worker = createWorker({
-      nats: h.nats.url,
-      queues: ["burst"],
-      concurrency: 20,
-      handleSignals: false,
-      logger: silentLogger,
-      handlers: {
-        noop: (job) => {
-          const n = job.args[0] as number;
-          counts.set(n, (counts.get(n) ?? 0) + 1);
+    const worker = track(
+      createWorker({
+        nats: h.nats.url,
+        queues: ["burst"],
+        concurrency: 20,
+        handleSignals: false,
+        logger: silentLogger,
+        handlers: {
+          noop: (job) => {
+            const n = job.args[0] as number;
+            counts.set(n, (counts.get(n) ?? 0) + 1);
+          },
         },
-      },
-    });
+      }),
+    );
     await worker.ready;
     const N = 2000;
     const jobs = await Promise.all(
@@ -125,23 +141,114 @@ describe("NATS-direct worker", () => {
     await waitFor(async () => (await client.get(jobs[0]!.id)).state === "completed");
   });
 
+  it("counts and reports a completion only once it is stored", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let entered!: () => void;
+    const running = new Promise<void>((r) => (entered = r));
+    const completions: string[] = [];
+    const worker = track(
+      createWorker({
+        nats: h.nats.url,
+        queues: ["wstored"],
+        handleSignals: false,
+        logger: silentLogger,
+        handlers: {
+          gated: async () => {
+            entered();
+            await gate;
+            return "ok";
+          },
+        },
+      }),
+    );
+    worker.on("job:complete", (e) => completions.push(e.id));
+    await worker.ready;
+    const job = await client.enqueue("gated", [], { queue: "wstored" });
+    await running;
+    // NATS stops answering: the handler returns, but its outcome cannot be stored yet.
+    const pid = h.nats.server.pid;
+    process.kill(pid, "SIGSTOP");
+    try {
+      release();
+      await new Promise((r) => setImmediate(r)); // every microtask of the handler's return has run
+      assert.equal(worker.stats().completed, 0, "not counted before it is stored");
+      assert.deepEqual(completions, [], "no job:complete before it is stored");
+    } finally {
+      process.kill(pid, "SIGCONT");
+    }
+    await waitFor(() => worker.stats().completed === 1, { what: "the stored completion" });
+    assert.deepEqual(completions, [job.id]);
+    assert.equal((await client.get(job.id)).state, "completed");
+    assert.equal(worker.stats().lost, 0);
+  });
+
+  it("counts an attempt whose outcome came after a cancel it did not hear of as lost, not completed", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let entered!: () => void;
+    const running = new Promise<void>((r) => (entered = r));
+    const lost: string[] = [];
+    const completions: string[] = [];
+    const worker = track(
+      createWorker({
+        nats: h.nats.url,
+        queues: ["wlost"],
+        handleSignals: false,
+        logger: silentLogger,
+        handlers: {
+          gated: async () => {
+            entered();
+            await gate;
+            return "ok";
+          },
+        },
+      }),
+    );
+    worker.on("job:lost", (e) => lost.push(e.id)).on("job:complete", (e) => completions.push(e.id));
+    await worker.ready;
+    const job = await client.enqueue("gated", [], { queue: "wlost" });
+    await running;
+    // The cancel is stored without the notice that would stop the handler: it returns "ok" later.
+    await waitFor(async () => {
+      const loc = await engine.svc.locator.locate(job.id);
+      assert.ok(loc);
+      const op = { op: "cancel" as const, i: loc.idx, at: Date.now() };
+      return engine.ctx.journals.append(Store.Queue, loc.at.seq, [op], loc.journal).then(
+        () => true,
+        (err: unknown) => {
+          if (err instanceof WrongSequenceError) return false; // its start went in first: read again
+          throw err;
+        },
+      );
+    });
+    release();
+    await waitFor(() => worker.stats().lost === 1, { what: "the attempt counted as lost" });
+    assert.equal(worker.stats().completed, 0);
+    assert.deepEqual(lost, [job.id]);
+    assert.deepEqual(completions, []);
+    assert.equal((await client.get(job.id)).state, "cancelled");
+  });
+
   it("retries failures per the retry policy and discards when exhausted", async () => {
     let calls = 0;
-    const worker = createWorker({
-      nats: h.nats.url,
-      queues: ["wfail"],
-      handleSignals: false,
-      logger: silentLogger,
-      handlers: {
-        flaky: () => {
-          calls++;
-          throw new JobFailure("still broken", { code: "broken" });
+    const worker = track(
+      createWorker({
+        nats: h.nats.url,
+        queues: ["wfail"],
+        handleSignals: false,
+        logger: silentLogger,
+        handlers: {
+          flaky: () => {
+            calls++;
+            throw new JobFailure("still broken", { code: "broken" });
+          },
+          fatal: () => {
+            throw new JobFailure("never retry", { code: "fatal", retryable: false });
+          },
         },
-        fatal: () => {
-          throw new JobFailure("never retry", { code: "fatal", retryable: false });
-        },
-      },
-    });
+      }),
+    );
     await worker.ready;
     const flaky = await client.enqueue("flaky", [], {
       queue: "wfail",
@@ -166,26 +273,29 @@ describe("NATS-direct worker", () => {
     let aborted = false;
     let started!: () => void;
     const startedP = new Promise<void>((r) => (started = r));
-    const worker = createWorker({
-      nats: h.nats.url,
-      queues: ["wcancel"],
-      handleSignals: false,
-      logger: silentLogger,
-      handlers: {
-        slow: (job) =>
-          new Promise<void>((resolve) => {
-            started();
-            job.signal.addEventListener("abort", () => {
-              aborted = true;
-              resolve();
-            });
-          }),
-      },
-    });
+    const worker = track(
+      createWorker({
+        nats: h.nats.url,
+        queues: ["wcancel"],
+        handleSignals: false,
+        logger: silentLogger,
+        handlers: {
+          slow: (job) =>
+            new Promise<void>((resolve) => {
+              started();
+              job.signal.addEventListener("abort", () => {
+                aborted = true;
+                resolve();
+              });
+            }),
+        },
+      }),
+    );
     await worker.ready;
     const job = await client.enqueue("slow", [], { queue: "wcancel" });
     await startedP;
-    assert.equal((await client.get(job.id)).state, "active");
+    // A handler starts before its start is stored (on the next turn of the worker's event loop).
+    await waitFor(async () => (await client.get(job.id)).state === "active", { what: "the job active" });
     await client.cancel(job.id);
     await waitFor(() => aborted, { what: "the handler's abort signal" });
     assert.equal((await client.get(job.id)).state, "cancelled");
@@ -198,41 +308,43 @@ describe("NATS-direct worker", () => {
     process.on("unhandledRejection", onRejection);
     const circular: Record<string, unknown> = {};
     circular.self = circular;
-    const worker = createWorker({
-      nats: h.nats.url,
-      queues: ["poison-values"],
-      concurrency: 4,
-      handleSignals: false,
-      logger: silentLogger,
-      handlers: {
-        bigint: () => 10n,
-        circular: () => circular,
-        "bad.json": () => ({
-          toJSON() {
-            throw new Error("no JSON here");
+    const worker = track(
+      createWorker({
+        nats: h.nats.url,
+        queues: ["poison-values"],
+        concurrency: 4,
+        handleSignals: false,
+        logger: silentLogger,
+        handlers: {
+          bigint: () => 10n,
+          circular: () => circular,
+          "bad.json": () => ({
+            toJSON() {
+              throw new Error("no JSON here");
+            },
+          }),
+          "null.proto": () => {
+            // eslint-disable-next-line @typescript-eslint/only-throw-error -- what this test is about
+            throw Object.create(null) as object;
           },
-        }),
-        "null.proto": () => {
-          // eslint-disable-next-line @typescript-eslint/only-throw-error -- what this test is about
-          throw Object.create(null) as object;
+          "bad.string": () => {
+            // eslint-disable-next-line @typescript-eslint/only-throw-error -- what this test is about
+            throw {
+              toString() {
+                throw new Error("no string either");
+              },
+              get [Symbol.toStringTag]() {
+                throw new Error("nor a tag");
+              },
+            };
+          },
+          "big.details": () => {
+            throw new JobFailure("with odd details", { code: "odd", details: { n: 1n } });
+          },
+          fine: () => "still here",
         },
-        "bad.string": () => {
-          // eslint-disable-next-line @typescript-eslint/only-throw-error -- what this test is about
-          throw {
-            toString() {
-              throw new Error("no string either");
-            },
-            get [Symbol.toStringTag]() {
-              throw new Error("nor a tag");
-            },
-          };
-        },
-        "big.details": () => {
-          throw new JobFailure("with odd details", { code: "odd", details: { n: 1n } });
-        },
-        fine: () => "still here",
-      },
-    });
+      }),
+    );
     await worker.ready;
     try {
       const types = ["bigint", "circular", "bad.json", "null.proto", "bad.string", "big.details", "fine"];
@@ -267,21 +379,23 @@ describe("NATS-direct worker", () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     let hanging = 0;
-    const worker = createWorker({
-      nats: h.nats.url,
-      queues: ["stuck", "lively"],
-      concurrency: 3,
-      handleSignals: false,
-      logger: silentLogger,
-      shutdownTimeoutMs: 100,
-      handlers: {
-        hang: async () => {
-          hanging++;
-          await gate; // no timeout_ms: without a share it would hold every slot
+    const worker = track(
+      createWorker({
+        nats: h.nats.url,
+        queues: ["stuck", "lively"],
+        concurrency: 3,
+        handleSignals: false,
+        logger: silentLogger,
+        shutdownTimeoutMs: 100,
+        handlers: {
+          hang: async () => {
+            hanging++;
+            await gate; // no timeout_ms: without a share it would hold every slot
+          },
+          quick: () => "done",
         },
-        quick: () => "done",
-      },
-    });
+      }),
+    );
     await worker.ready;
     try {
       await Promise.all(Array.from({ length: 6 }, () => client.enqueue("hang", [], { queue: "stuck" })));
@@ -302,13 +416,15 @@ describe("NATS-direct worker", () => {
   });
 
   it("a worker without a job's handler hands it back unharmed; a worker with the handler runs it", async () => {
-    const lacking = createWorker({
-      nats: h.nats.url,
-      queues: ["rolling"],
-      handleSignals: false,
-      logger: silentLogger,
-      handlers: { "old.type": () => "old" },
-    });
+    const lacking = track(
+      createWorker({
+        nats: h.nats.url,
+        queues: ["rolling"],
+        handleSignals: false,
+        logger: silentLogger,
+        handlers: { "old.type": () => "old" },
+      }),
+    );
     await lacking.ready;
     let knowing: ReturnType<typeof createWorker> | undefined;
     try {
@@ -325,13 +441,15 @@ describe("NATS-direct worker", () => {
       assert.equal((waiting.unhandled as { worker_id: string }).worker_id, lacking.id);
       assert.equal(waiting.errors, undefined);
       // The new worker comes up (the rolling deploy finishes) and runs it.
-      knowing = createWorker({
-        nats: h.nats.url,
-        queues: ["rolling"],
-        handleSignals: false,
-        logger: silentLogger,
-        handlers: { "new.type": () => "new" },
-      });
+      knowing = track(
+        createWorker({
+          nats: h.nats.url,
+          queues: ["rolling"],
+          handleSignals: false,
+          logger: silentLogger,
+          handlers: { "new.type": () => "new" },
+        }),
+      );
       await knowing.ready;
       const done = await client.waitFor(job.id, { timeoutMs: 15_000 });
       assert.equal(done.state, "completed");
@@ -345,14 +463,16 @@ describe("NATS-direct worker", () => {
   });
 
   it("a job no worker has a handler for fails with unknown_job_type only after unhandledJobTimeoutMs", async () => {
-    const lacking = createWorker({
-      nats: h.nats.url,
-      queues: ["orphans"],
-      unhandledJobTimeoutMs: 2500,
-      handleSignals: false,
-      logger: silentLogger,
-      handlers: { other: () => undefined },
-    });
+    const lacking = track(
+      createWorker({
+        nats: h.nats.url,
+        queues: ["orphans"],
+        unhandledJobTimeoutMs: 2500,
+        handleSignals: false,
+        logger: silentLogger,
+        handlers: { other: () => undefined },
+      }),
+    );
     await lacking.ready;
     try {
       const t0 = Date.now();
@@ -371,19 +491,21 @@ describe("NATS-direct worker", () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     let started = false;
-    const worker = createWorker({
-      nats: h.nats.url,
-      queues: ["mixed"],
-      handleSignals: false,
-      logger: silentLogger,
-      handlers: {
-        hold: async () => {
-          started = true;
-          await gate;
-          return "ok";
+    const worker = track(
+      createWorker({
+        nats: h.nats.url,
+        queues: ["mixed"],
+        handleSignals: false,
+        logger: silentLogger,
+        handlers: {
+          hold: async () => {
+            started = true;
+            await gate;
+            return "ok";
+          },
         },
-      },
-    });
+      }),
+    );
     await worker.ready;
     const job = await client.enqueue("hold", [], { queue: "mixed" });
     await waitFor(() => started);
@@ -399,21 +521,23 @@ describe("NATS-direct worker", () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const mk = (name: string) =>
-      createWorker({
-        nats: h.nats.url,
-        queues: ["spread"],
-        concurrency: 1,
-        rebalanceAfterMs: 100,
-        workerId: name,
-        handleSignals: false,
-        logger: silentLogger,
-        handlers: {
-          long: async (job) => {
-            ranBy.set(job.id, name);
-            await gate;
+      track(
+        createWorker({
+          nats: h.nats.url,
+          queues: ["spread"],
+          concurrency: 1,
+          rebalanceAfterMs: 100,
+          workerId: name,
+          handleSignals: false,
+          logger: silentLogger,
+          handlers: {
+            long: async (job) => {
+              ranBy.set(job.id, name);
+              await gate;
+            },
           },
-        },
-      });
+        }),
+      );
     const a = mk("wa");
     await a.ready;
     // One atomic batch = one segment: worker A takes all four, can run only one at a time.
@@ -435,14 +559,16 @@ describe("NATS-direct worker", () => {
   it("stops when its AbortSignal is aborted", async () => {
     const ac = new AbortController();
     let ran = 0;
-    const worker = createWorker({
-      nats: h.nats.url,
-      queues: ["sig"],
-      signal: ac.signal,
-      handleSignals: false,
-      logger: silentLogger,
-      handlers: { t: () => void ran++ },
-    });
+    const worker = track(
+      createWorker({
+        nats: h.nats.url,
+        queues: ["sig"],
+        signal: ac.signal,
+        handleSignals: false,
+        logger: silentLogger,
+        handlers: { t: () => void ran++ },
+      }),
+    );
     await worker.ready;
     const first = await client.enqueue("t", [], { queue: "sig" });
     await client.waitFor(first.id);
@@ -457,19 +583,21 @@ describe("NATS-direct worker", () => {
 
   it("drains on close: running jobs finish, nothing is left active", async () => {
     let finished = 0;
-    const worker = createWorker({
-      nats: h.nats.url,
-      queues: ["drain"],
-      concurrency: 4,
-      handleSignals: false,
-      logger: silentLogger,
-      handlers: {
-        work: async () => {
-          await new Promise((r) => setTimeout(r, 50));
-          finished++;
+    const worker = track(
+      createWorker({
+        nats: h.nats.url,
+        queues: ["drain"],
+        concurrency: 4,
+        handleSignals: false,
+        logger: silentLogger,
+        handlers: {
+          work: async () => {
+            await new Promise((r) => setTimeout(r, 50));
+            finished++;
+          },
         },
-      },
-    });
+      }),
+    );
     await worker.ready;
     const jobs = await client.enqueueMany(
       Array.from({ length: 12 }, () => ({ type: "work", args: [], options: { queue: "drain" } })),
@@ -481,13 +609,15 @@ describe("NATS-direct worker", () => {
     const completedCount = states.filter((s) => s === "completed").length;
     assert.equal(completedCount, finished);
     // The rest went back to the queue and another worker finishes them.
-    const w2 = createWorker({
-      nats: h.nats.url,
-      queues: ["drain"],
-      handleSignals: false,
-      logger: silentLogger,
-      handlers: { work: () => undefined },
-    });
+    const w2 = track(
+      createWorker({
+        nats: h.nats.url,
+        queues: ["drain"],
+        handleSignals: false,
+        logger: silentLogger,
+        handlers: { work: () => undefined },
+      }),
+    );
     await Promise.all(jobs.map((j) => client.waitFor(j.id)));
     await w2.close();
   });
