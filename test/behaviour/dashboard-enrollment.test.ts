@@ -59,7 +59,15 @@ describe("dashboard: agent enrollment (chromium)", () => {
     await page.waitForSelector("#agent-identities [data-state=accepted]");
     // The agent is a new CLI process logging in through the callout: under CI's load it was not
     // listed within 30 s once (the whole test took 47 s in the run before, which passed).
-    await page.waitForSelector("[data-pending='ui-agent-1']", { timeout: 60_000 });
+    await page
+      .waitForSelector("[data-pending='ui-agent-1']", { timeout: 60_000 })
+      .catch(async (err: unknown) => {
+        // Say what the agent and the API knew, so a failure under load can be told apart.
+        const known = await identity("ui-agent-1").catch((e: unknown) => String(e));
+        throw new Error(
+          `ui-agent-1 not listed as pending: ${String(err)}; API: ${JSON.stringify(known)}; agent exit ${agent.child.exitCode}, stderr:\n${agent.stderr()}`,
+        );
+      });
     assert.equal(await page.isVisible("[data-identity='ui-agent-1'] [data-state=pending]"), true);
     const { secret } = JSON.parse(
       readFileSync(join(d.dataDir, "agent-ui-agent-1.identity.json"), "utf8"),
