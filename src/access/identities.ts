@@ -18,6 +18,7 @@ import { ConflictError, NotFoundError, ValidationError } from "../core/errors.js
 import { queueNamePattern } from "../core/schema.js";
 import type { ResolvedTopology } from "../store/infra/topology.js";
 import { hostToken } from "../store/infra/topology.js";
+import { keysOf } from "../store/infra/kvjson.js";
 import { WORKER_USER_PREFIX, workerNamePattern, workerToken } from "./worker-access.js";
 
 export const IdentityState = {
@@ -196,9 +197,7 @@ export function identityStore(kv: KV): IdentityStore {
     get,
     async list() {
       const out: IdentityView[] = [];
-      const keys: string[] = [];
-      for await (const k of await kv.keys("i.>")) keys.push(k);
-      for (const k of keys) {
+      for (const k of await keysOf(kv, "i.>")) {
         const e = await kv.get(k);
         const r = e && e.operation === "PUT" ? decodeIdentity(e.value) : undefined;
         if (r) out.push(viewOfIdentity(r));

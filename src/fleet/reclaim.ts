@@ -8,6 +8,7 @@
  */
 import type { StoreContext } from "../store/infra/context.js";
 import type { FastKv } from "../store/infra/kvfast.js";
+import { keysOf } from "../store/infra/kvjson.js";
 import { WrongSequenceError } from "../nats/publisher.js";
 import { scheduleFleetRemoval } from "../store/retention/fleet.js";
 import type { BackgroundTask } from "../store/infra/tasks.js";
@@ -39,8 +40,7 @@ export function reclaimTask(d: ReclaimerDeps): BackgroundTask {
     const live = d.registry.liveControllers();
     live.add(d.id);
     const kv = d.ctx.buckets.fleet;
-    const keys: string[] = [];
-    for await (const k of await kv.keys("x.>")) keys.push(k);
+    const keys = await keysOf(kv, "x.>");
     const seen = new Set<string>();
     for (const key of keys) {
       const jobId = key.slice(2);

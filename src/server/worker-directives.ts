@@ -9,7 +9,7 @@
  * NATS-direct SDK workers take no directives (they have no heartbeat answer to carry one); fleet
  * agents are quieted by their drain control instead (fleet/workers.ts).
  */
-import { getJson, putJson } from "../store/infra/kvjson.js";
+import { getJson, keysOf, putJson } from "../store/infra/kvjson.js";
 import type { StoreContext } from "../store/infra/context.js";
 import { hostToken } from "../store/infra/topology.js";
 
@@ -56,9 +56,7 @@ export async function workerDirective(
 export async function workerDirectives(ctx: StoreContext): Promise<Map<string, WorkerDirective>> {
   const kv = ctx.buckets.fleet;
   const out = new Map<string, WorkerDirective>();
-  const keys: string[] = [];
-  for await (const k of await kv.keys(`${PREFIX}>`)) keys.push(k);
-  for (const k of keys) {
+  for (const k of await keysOf(kv, `${PREFIX}>`)) {
     const r = (await getJson<DirectiveRecord>(kv, k))?.value;
     if (r) out.set(r.worker_id, r.directive);
   }
@@ -68,7 +66,5 @@ export async function workerDirectives(ctx: StoreContext): Promise<Map<string, W
 /** Takes every directive back (admin/reset: nothing of a test run may change the next one). */
 export async function clearWorkerDirectives(ctx: StoreContext): Promise<void> {
   const kv = ctx.buckets.fleet;
-  const keys: string[] = [];
-  for await (const k of await kv.keys(`${PREFIX}>`)) keys.push(k);
-  for (const k of keys) await kv.purge(k);
+  for (const k of await keysOf(kv, `${PREFIX}>`)) await kv.purge(k);
 }

@@ -4,6 +4,7 @@
  */
 import type { JetStreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
+import { Bucket } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 
 import { BackendError } from "../../core/errors.js";
@@ -75,12 +76,25 @@ export async function casUpdate<T>(
   );
 }
 
-/** Every key (optionally under a filter like `queue.>`). */
-export async function keysOf(kv: KV, filter?: string): Promise<string[]> {
-  const out: string[] = [];
-  const it = await kv.keys(filter);
-  for await (const k of it) out.push(k);
-  return out;
+/**
+ * Every stored key (optionally under a filter like `queue.>`), each once: the subjects of the
+ * bucket's stream, which the server reports in one answer (paged past 100,000 subjects). Not
+ * `kv.keys()`: that streams the keys through a consumer that, while records are being rewritten (a
+ * cron record on each tick, a workflow on each step, a lock on each renewal), can repeat a key or end
+ * before the last one, so a list showed a record twice or left one out.
+ *
+ * A key whose last write is a delete marker (`kv.delete`) is listed too: callers read each value
+ * and skip the absent ones (records meant to go for good are erased, see {@link deleteForGood}).
+ */
+export async function keysOf(kv: KV, filter = ">"): Promise<string[]> {
+  if (!(kv instanceof Bucket)) {
+    const out = new Set<string>();
+    for await (const k of await kv.keys(filter)) out.add(k);
+    return [...out];
+  }
+  const prefix = `${kv.prefix}.`;
+  const info = await kv.jsm.streams.info(kv.stream, { subjects_filter: `${prefix}${filter}` });
+  return Object.keys(info.state.subjects ?? {}).map((s) => s.slice(prefix.length));
 }
 
 /**

@@ -49,7 +49,7 @@ export async function listWorkflows(
     .map((k) => k.slice(prefix.length))
     .sort((a, b) => (a < b ? 1 : -1));
   const read = async (id: string) => (await getJson<WorkflowRecord>(kv, `wf.${id}`))?.value;
-  if (state === undefined || state === "running") {
+  if (state === undefined) {
     const out: WorkflowView[] = [];
     for (const id of ids.slice(q.skip, q.skip + q.limit)) {
       const r = await read(id);

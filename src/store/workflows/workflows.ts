@@ -14,7 +14,7 @@ import { parseEnqueueRequest } from "../../core/envelope.js";
 import { ConflictError, ErrorCode, JetjobError, NotFoundError, ValidationError } from "../../core/errors.js";
 import { uuidv7 } from "../../core/ids.js";
 import { isTerminal, JobState } from "../../core/states.js";
-import { casUpdate, getJson, keysOf, putJson } from "../infra/kvjson.js";
+import { casUpdate, eraseKey, getJson, keysOf, putJson } from "../infra/kvjson.js";
 import { cancelJob } from "../jobs/operations.js";
 import { checkJob } from "../jobs/enqueue-checks.js";
 import type { OutcomeNote, Services } from "../infra/services.js";
@@ -284,8 +284,16 @@ export async function reconcileWorkflow(svc: Services, id: string): Promise<Work
       for (const j of jobs) await cancelJob(svc, j.def.id).catch(() => undefined);
     }
   }
-  if (next.state !== "running") await kv.delete(runKey(id)).catch(() => undefined);
+  if (next.state !== "running") await dropRunMarker(svc, id);
   return next;
+}
+
+/**
+ * A finished workflow leaves the running list for good: its marker's subject is erased, not
+ * deleted (a delete marker would stay listed, and be read on every sweep, forever).
+ */
+async function dropRunMarker(svc: Services, id: string): Promise<void> {
+  await eraseKey(svc.ctx.jsm, svc.ctx.topology.buckets.workflows, runKey(id)).catch(() => undefined);
 }
 
 export async function getWorkflow(svc: Services, id: string): Promise<WorkflowView> {
@@ -310,7 +318,7 @@ export async function cancelWorkflow(svc: Services, id: string): Promise<Workflo
     r.completedAt = Date.now();
     return r;
   });
-  await kv.delete(runKey(id)).catch(() => undefined);
+  await dropRunMarker(svc, id);
   const started = rec!.type === "chain" ? rec!.jobs.slice(0, rec!.enqueued) : rec!.jobs;
   for (const j of started) {
     await cancelJob(svc, j.id).catch((err: unknown) => {
