@@ -254,10 +254,10 @@ async function checkInvariants(m: Model, r: Real): Promise<void> {
   } while (cursor);
   assert.deepEqual(listed, [...m.order].reverse(), "the list holds every job once, newest first");
   if (m.order.length === 0) return;
-  const stats = (await r.call(`/ojs/v1/queues/${m.queue}/stats`, undefined, "GET")).body.stats as Record<
-    string,
-    number
-  >;
+  const answer = await r.call(`/ojs/v1/queues/${m.queue}/stats`, undefined, "GET");
+  // Once under load this answer had no `stats`: show what it was instead of failing on undefined.
+  assert.equal(answer.status, 200, `queue stats answered ${answer.status}: ${JSON.stringify(answer.body)}`);
+  const stats = answer.body.stats as Record<string, number>;
   for (const s of ["available", "active", "scheduled", "retryable", "pending"] as const) {
     const n = m.order.filter((id) => m.jobs.get(id)!.state === s).length;
     assert.equal(stats[s], n, `stats.${s}`);
