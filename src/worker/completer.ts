@@ -36,6 +36,8 @@ export interface CompleterHooks {
   run(h: Held, i: number, a: number, recorded: true): void;
   /** Stops a running job's handler (its start was refused: cancelled or taken over meanwhile). */
   stop(id: string): void;
+  /** An outcome op was stored, or dropped because someone else wrote first (executor.ts). */
+  settled(h: Held, op: JournalOp, stored: boolean): void;
 }
 
 export function createCompleter(d: RunnerDeps, hooks: CompleterHooks): Completer {
@@ -103,13 +105,9 @@ export function createCompleter(d: RunnerDeps, hooks: CompleterHooks): Completer
     return settle(h, op, false);
   }
 
-  /** Runs what waits on `op` being stored or dropped (counts, worker events); returns false. */
+  /** Hands an outcome op, stored or dropped, to the executor (counts, worker events); returns false. */
   function settle(h: Held, op: JournalOp, stored: boolean): false {
-    const then = h.settled.get(op);
-    if (then) {
-      h.settled.delete(op);
-      then(stored);
-    }
+    if (op.op === "done" || op.op === "fail" || op.op === "requeue") hooks.settled(h, op, stored);
     return false;
   }
 

@@ -25,6 +25,8 @@ export interface Executor {
   run(h: Held, i: number, a: number, recorded: boolean): Promise<void>;
   /** The `started` event of an attempt run by this worker. */
   startedEvent(h: Held, i: number, a: number, now: number): JobEvent;
+  /** Counts and reports an outcome op once it is stored or dropped (called by the completer). */
+  settled(h: Held, op: JournalOp, stored: boolean): void;
   /** Cancel handles of the running jobs, by job id. */
   readonly cancels: Map<string, JobCancel>;
 }
@@ -84,30 +86,43 @@ export function createExecutor(
     if (st !== undefined) op.s = now - st;
     h.pending.push(op);
     h.events.push(...completedEvents(h.at, i, now, { a, startedAt: t0, worker: d.workerId }));
-    whenSettled(h, op, i, a, () => {
-      stats.completed++;
-      if (d.listening("job:complete"))
-        d.emit("job:complete", {
-          id: jobIdAt(h.at, i),
-          type: h.at.seg.jobs[i]!.type,
-          attempt: a,
-          durationMs: now - t0,
-        });
+    // Counted and reported in `settled`, once stored (no closure per job on this hot path).
+  }
+
+  /**
+   * An outcome op was stored, or dropped because someone else wrote first: count it and emit the
+   * worker event. A `done` is handled here; failures and requeues registered what to do.
+   */
+  function settled(h: Held, op: JournalOp, stored: boolean): void {
+    if (op.op !== "done") {
+      const then = h.settled.get(op);
+      if (then === undefined) return;
+      h.settled.delete(op);
+      if (stored) then();
+      else lost(h, op.i, op.op === "fail" || op.op === "requeue" ? op.a : 0);
+      return;
+    }
+    if (!stored) return lost(h, op.i, op.a);
+    stats.completed++;
+    if (!d.listening("job:complete")) return;
+    // The handler's start: in the op when it was not stored before, else in the journal.
+    const startedAt = op.s !== undefined ? op.at - op.s : (h.journal.slots[op.i]?.claim?.st ?? op.at);
+    d.emit("job:complete", {
+      id: jobIdAt(h.at, op.i),
+      type: h.at.seg.jobs[op.i]!.type,
+      attempt: op.a,
+      durationMs: op.at - startedAt,
     });
   }
 
-  /** Runs `onStored` once `op` is stored; counts and reports the attempt as lost if it was dropped. */
-  function whenSettled(h: Held, op: JournalOp, i: number, a: number, onStored: () => void): void {
-    h.settled.set(op, (stored) => {
-      if (stored) return onStored();
-      stats.lost++;
-      const id = jobIdAt(h.at, i);
-      d.logger.info("a job's outcome was not stored: it was cancelled or taken over while it ran", {
-        job_id: id,
-        attempt: a,
-      });
-      if (d.listening("job:lost")) d.emit("job:lost", { id, type: h.at.seg.jobs[i]!.type, attempt: a });
+  function lost(h: Held, i: number, a: number): void {
+    stats.lost++;
+    const id = jobIdAt(h.at, i);
+    d.logger.info("a job's outcome was not stored: it was cancelled or taken over while it ran", {
+      job_id: id,
+      attempt: a,
     });
+    if (d.listening("job:lost")) d.emit("job:lost", { id, type: h.at.seg.jobs[i]!.type, attempt: a });
   }
 
   /** Turns a failed attempt into the ops and events to flush (a retry copy or a discard). */
@@ -126,7 +141,7 @@ export function createExecutor(
     if (outcome.error.code === "worker_shutdown") {
       const requeue: JournalOp = { op: "requeue", i, a, at: now };
       h.pending.push(requeue);
-      whenSettled(h, requeue, i, a, () => stats.failed++);
+      h.settled.set(requeue, () => stats.failed++);
       return;
     }
     const err = errorRecord(outcome.error, a, now);
@@ -143,7 +158,7 @@ export function createExecutor(
     h.events.push(
       ...failedEvents(h.at, i, now, { a, startedAt: t0, worker: d.workerId }, err.code, decision.retrying),
     );
-    whenSettled(h, decision.op, i, a, () => {
+    h.settled.set(decision.op, () => {
       stats.failed++;
       d.emit("job:fail", {
         id,
@@ -155,5 +170,5 @@ export function createExecutor(
     });
   }
 
-  return { run, startedEvent, cancels };
+  return { run, startedEvent, settled, cancels };
 }

@@ -61,11 +61,11 @@ export interface Held {
   afters: Array<() => Promise<void>>;
   events: JobEvent[];
   /**
-   * What to do once an outcome op is settled: `stored` when its append succeeded, not when it was
-   * dropped because someone else wrote first (a cancel, a takeover). Counts and worker events come
-   * from here, so they say what was stored, not what a handler returned.
+   * What to do once a failure or requeue op is stored (a `done` needs nothing kept: see the
+   * executor's `settled`). Counts and worker events come from there, so they say what was stored,
+   * not what a handler returned.
    */
-  settled: Map<JournalOp, (stored: boolean) => void>;
+  settled: Map<JournalOp, () => void>;
   /**
    * Jobs taken over from a worker that lost the delivery: index → attempt. Their handler runs only
    * once their `start` is stored (see segments.ts).

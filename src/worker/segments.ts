@@ -75,7 +75,13 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
     const c = executor.cancels.get(id);
     if (c) cancelRunning(c, new Error("cancelled"));
   };
-  const completer = createCompleter(d, { holdings, slots, run, stop });
+  const completer = createCompleter(d, {
+    holdings,
+    slots,
+    run,
+    stop,
+    settled: (h, op, stored) => executor.settled(h, op, stored),
+  });
   const executor = createExecutor(d, stats, { slots, completer });
   const cancels = executor.cancels;
   const producer = createProducer(d, { holdings, slots, completer, isDraining });

@@ -22,8 +22,11 @@ const WORKER = "w-completer-test";
 describe("worker completer: ops written after someone else's", () => {
   const used = useEngine(h);
 
-  /** A completer of worker WORKER; `stopped` collects the ids whose handlers it stops. */
-  function completer(stopped: string[]) {
+  /**
+   * A completer of worker WORKER; `stopped` collects the ids whose handlers it stops, `settled` the
+   * outcome ops it settles (stored or not).
+   */
+  function completer(stopped: string[], settled: Array<[JournalOp, boolean]> = []) {
     const svc = used.engine.svc;
     // Only what the completer reads; the rest of a runner is not needed to append ops.
     const d = { svc, ctx: svc.ctx, locator: svc.locator, workerId: WORKER, logger: silentLogger };
@@ -32,6 +35,7 @@ describe("worker completer: ops written after someone else's", () => {
       slots: { finished: () => undefined, startWaiting: () => undefined },
       run: () => undefined,
       stop: (id: string) => stopped.push(id),
+      settled: (_h: Held, op: JournalOp, stored: boolean) => settled.push([op, stored]),
     } as unknown as CompleterHooks;
     return createCompleter(d as unknown as RunnerDeps, hooks);
   }
@@ -51,26 +55,22 @@ describe("worker completer: ops written after someone else's", () => {
 
   it("stores an outcome that applies and settles it as stored", async () => {
     const { id, held, idx } = await claimed("cq-stored");
-    const settled: boolean[] = [];
+    const settled: Array<[JournalOp, boolean]> = [];
     const done: JournalOp = { op: "done", i: idx, a: 1, at: Date.now(), res: "ok" };
     held.pending.push(done);
-    held.settled.set(done, (stored) => settled.push(stored));
-    await completer([]).flush(held);
-    assert.deepEqual(settled, [true]);
-    assert.equal(held.settled.size, 0);
+    await completer([], settled).flush(held);
+    assert.deepEqual(settled, [[done, true]]);
     assert.equal((await used.engine.get(id)).state, "completed");
   });
 
   it("drops an outcome written after a cancel and settles it as not stored", async () => {
     const { id, held, idx } = await claimed("cq-dropped");
     await used.engine.cancel(id); // the held journal state is now stale
-    const settled: boolean[] = [];
+    const settled: Array<[JournalOp, boolean]> = [];
     const done: JournalOp = { op: "done", i: idx, a: 1, at: Date.now(), res: "late" };
     held.pending.push(done);
-    held.settled.set(done, (stored) => settled.push(stored));
-    await completer([]).flush(held);
-    assert.deepEqual(settled, [false]);
-    assert.equal(held.settled.size, 0);
+    await completer([], settled).flush(held);
+    assert.deepEqual(settled, [[done, false]]);
     const view = await used.engine.get(id);
     assert.equal(view.state, "cancelled");
     assert.equal(view.result, undefined);
