@@ -141,16 +141,16 @@ describe("NATS-direct worker", () => {
     await waitFor(async () => (await client.get(jobs[0]!.id)).state === "completed");
   });
 
-  it("counts and reports a completion only once it is stored", async () => {
+  /** A worker whose `gated` handler says it runs (`running`), then waits for `release()` and returns "ok". */
+  function gatedWorker(queue: string) {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     let entered!: () => void;
     const running = new Promise<void>((r) => (entered = r));
-    const completions: string[] = [];
     const worker = track(
       createWorker({
         nats: h.nats.url,
-        queues: ["wstored"],
+        queues: [queue],
         handleSignals: false,
         logger: silentLogger,
         handlers: {
@@ -162,6 +162,12 @@ describe("NATS-direct worker", () => {
         },
       }),
     );
+    return { worker, running, release };
+  }
+
+  it("counts and reports a completion only once it is stored", async () => {
+    const { worker, running, release } = gatedWorker("wstored");
+    const completions: string[] = [];
     worker.on("job:complete", (e) => completions.push(e.id));
     await worker.ready;
     const job = await client.enqueue("gated", [], { queue: "wstored" });
@@ -184,27 +190,9 @@ describe("NATS-direct worker", () => {
   });
 
   it("counts an attempt whose outcome came after a cancel it did not hear of as lost, not completed", async () => {
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    let entered!: () => void;
-    const running = new Promise<void>((r) => (entered = r));
+    const { worker, running, release } = gatedWorker("wlost");
     const lost: string[] = [];
     const completions: string[] = [];
-    const worker = track(
-      createWorker({
-        nats: h.nats.url,
-        queues: ["wlost"],
-        handleSignals: false,
-        logger: silentLogger,
-        handlers: {
-          gated: async () => {
-            entered();
-            await gate;
-            return "ok";
-          },
-        },
-      }),
-    );
     worker.on("job:lost", (e) => lost.push(e.id)).on("job:complete", (e) => completions.push(e.id));
     await worker.ready;
     const job = await client.enqueue("gated", [], { queue: "wlost" });
