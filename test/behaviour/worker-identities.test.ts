@@ -33,6 +33,7 @@ import { JobFailure } from "../../src/worker/types.js";
 import type { CalloutDeployment } from "../harness/callout.js";
 import { startCalloutDeployment } from "../harness/callout.js";
 import { waitFor } from "../harness/nats.js";
+import { cancelWithoutNotice } from "../harness/engine.js";
 
 const topology = resolveTopology();
 const fast = { initial_interval: "PT0.05S", jitter: false };
@@ -170,6 +171,37 @@ describe("queue workers as NATS identities", () => {
       },
       { what: "the worker in the registry, as itself" },
     );
+    await w.close();
+  });
+
+  it("counts an attempt whose ack the relay refuses (cancelled meanwhile, no notice heard) as lost", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let entered!: () => void;
+    const running = new Promise<void>((r) => (entered = r));
+    const w = startWorker("wa", ["alpha"], {
+      "test.gated": async () => {
+        entered();
+        await gate;
+        return "late";
+      },
+    });
+    const lost: string[] = [];
+    const errors: unknown[] = [];
+    w.on("job:lost", (e) => lost.push(e.id)).on("error", (e) => errors.push(e));
+    await w.ready;
+    const job = await enqueue("alpha", "test.gated", []);
+    await running;
+    // The cancel goes into the job's journal without the notice that would stop the handler.
+    await cancelWithoutNotice(api.engine, job.id);
+    release();
+    await waitFor(() => w.stats().lost === 1, { what: "the refused ack counted as lost" });
+    assert.equal(w.stats().completed, 0);
+    assert.deepEqual(lost, [job.id]);
+    assert.deepEqual(errors, [], "a refused report is not an error of the worker");
+    const view = await api.engine.get(job.id);
+    assert.equal(view.state, "cancelled");
+    assert.equal(view.result, undefined);
     await w.close();
   });
 

@@ -10,9 +10,8 @@ import { createEngine } from "../../src/store/engine.js";
 import type { Worker } from "../../src/worker/index.js";
 import { createWorker, JobFailure } from "../../src/worker/index.js";
 import { silentLogger } from "../../src/core/logger.js";
-import { Store } from "../../src/core/ids.js";
-import { WrongSequenceError } from "../../src/nats/publisher.js";
 import { useNats, waitFor } from "../harness/nats.js";
+import { cancelWithoutNotice } from "../harness/engine.js";
 
 const h = useNats();
 
@@ -198,18 +197,7 @@ describe("NATS-direct worker", () => {
     const job = await client.enqueue("gated", [], { queue: "wlost" });
     await running;
     // The cancel is stored without the notice that would stop the handler: it returns "ok" later.
-    await waitFor(async () => {
-      const loc = await engine.svc.locator.locate(job.id);
-      assert.ok(loc);
-      const op = { op: "cancel" as const, i: loc.idx, at: Date.now() };
-      return engine.ctx.journals.append(Store.Queue, loc.at.seq, [op], loc.journal).then(
-        () => true,
-        (err: unknown) => {
-          if (err instanceof WrongSequenceError) return false; // its start went in first: read again
-          throw err;
-        },
-      );
-    });
+    await cancelWithoutNotice(engine, job.id);
     release();
     await waitFor(() => worker.stats().lost === 1, { what: "the attempt counted as lost" });
     assert.equal(worker.stats().completed, 0);

@@ -7,9 +7,12 @@ import { after, before } from "node:test";
 
 import type { NatsConnection } from "@nats-io/nats-core";
 
+import { Store } from "../../src/core/ids.js";
+import { WrongSequenceError } from "../../src/nats/publisher.js";
 import type { Engine, EngineOptions } from "../../src/store/engine.js";
 import { createEngine } from "../../src/store/engine.js";
 import type { TestNats } from "./nats.js";
+import { waitFor } from "./nats.js";
 
 export interface UsedEngine {
   readonly nc: NatsConnection;
@@ -39,4 +42,23 @@ export function useEngine(h: { readonly nats: TestNats }, options: EngineOptions
       return get().engine;
     },
   };
+}
+
+/**
+ * Cancels job `id` in its journal only, without the notice a cancel sends to the worker running it:
+ * its handler goes on and reports later, as when a cancel and the handler's end cross.
+ */
+export async function cancelWithoutNotice(engine: Engine, id: string): Promise<void> {
+  await waitFor(async () => {
+    const loc = await engine.svc.locator.locate(id);
+    if (!loc) throw new Error(`job ${id} not found`);
+    const op = { op: "cancel" as const, i: loc.idx, at: Date.now() };
+    return engine.ctx.journals.append(Store.Queue, loc.at.seq, [op], loc.journal).then(
+      () => true,
+      (err: unknown) => {
+        if (err instanceof WrongSequenceError) return false; // someone wrote meanwhile: read again
+        throw err;
+      },
+    );
+  });
 }
