@@ -10,11 +10,11 @@ import { Store } from "../core/ids.js";
 import { WrongSequenceError } from "../nats/publisher.js";
 import { emitEvents } from "../store/jobs/events.js";
 import type { Slot } from "../store/journal/fold.js";
-import type { DoneOp, FailOp, JournalOp, RequeueOp } from "../store/journal/journal-ops.js";
+import type { JournalOp } from "../store/journal/journal-ops.js";
 import { outcomesOf } from "../store/infra/services.js";
 import { jobIdAt } from "../store/segments/segment.js";
 import type { Holdings } from "./lease.js";
-import type { Held, RunnerDeps } from "./runner-state.js";
+import type { Held, OutcomeOp, RunnerDeps } from "./runner-state.js";
 import type { Slots } from "./slots.js";
 
 export interface Completer {
@@ -37,7 +37,7 @@ export interface CompleterHooks {
   /** Stops a running job's handler (its start was refused: cancelled or taken over meanwhile). */
   stop(id: string): void;
   /** An outcome op was stored, or dropped because someone else wrote first (executor.ts). */
-  settled(h: Held, op: JournalOp, stored: boolean): void;
+  settled(h: Held, op: OutcomeOp, stored: boolean): void;
 }
 
 export function createCompleter(d: RunnerDeps, hooks: CompleterHooks): Completer {
@@ -169,7 +169,7 @@ export function foldStarts(ops: JournalOp[]): JournalOp[] {
   let starts = 0;
   for (const op of ops) if (op.op === "start") starts++;
   if (starts === 0) return ops;
-  const ended = new Map<number, DoneOp | FailOp | RequeueOp>();
+  const ended = new Map<number, OutcomeOp>();
   for (const op of ops) if (op.op === "done" || op.op === "fail" || op.op === "requeue") ended.set(op.i, op);
   if (ended.size === 0) return ops;
   const out: JournalOp[] = [];

@@ -14,7 +14,7 @@ import type { Completer } from "./completer.js";
 import { executeJob, storableOutcome } from "./execute.js";
 import type { HandlerOutcome, JobCancel } from "./handler.js";
 import { describeValue, newJobCancel } from "./handler.js";
-import type { Held, RunnerDeps, RunnerStats } from "./runner-state.js";
+import type { Held, OutcomeOp, RunnerDeps, RunnerStats } from "./runner-state.js";
 import type { Slots } from "./slots.js";
 
 export interface Executor {
@@ -26,7 +26,7 @@ export interface Executor {
   /** The `started` event of an attempt run by this worker. */
   startedEvent(h: Held, i: number, a: number, now: number): JobEvent;
   /** Counts and reports an outcome op once it is stored or dropped (called by the completer). */
-  settled(h: Held, op: JournalOp, stored: boolean): void;
+  settled(h: Held, op: OutcomeOp, stored: boolean): void;
   /** Cancel handles of the running jobs, by job id. */
   readonly cancels: Map<string, JobCancel>;
 }
@@ -93,13 +93,13 @@ export function createExecutor(
    * An outcome op was stored, or dropped because someone else wrote first: count it and emit the
    * worker event. A `done` is handled here; failures and requeues registered what to do.
    */
-  function settled(h: Held, op: JournalOp, stored: boolean): void {
+  function settled(h: Held, op: OutcomeOp, stored: boolean): void {
     if (op.op !== "done") {
       const then = h.settled.get(op);
       if (then === undefined) return;
       h.settled.delete(op);
       if (stored) then();
-      else lost(h, op.i, op.op === "fail" || op.op === "requeue" ? op.a : 0);
+      else lost(h, op.i, op.a);
       return;
     }
     if (!stored) return lost(h, op.i, op.a);

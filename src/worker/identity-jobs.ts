@@ -5,7 +5,7 @@
  * (identity-state.ts).
  */
 import { RelayOp } from "../access/worker-access.js";
-import { coerceError, ErrorCode, isConflict, isJetjobError } from "../core/errors.js";
+import { coerceError, httpStatusFor, isJetjobError } from "../core/errors.js";
 import type { HandlerOutcome } from "./handler.js";
 import { cancelRunning, newJobCancel, runHandler, runHandlerInTrace } from "./handler.js";
 import type { IdentityState } from "./identity-state.js";
@@ -121,9 +121,8 @@ async function report(
       retrying: r.state !== "discarded",
     });
   } catch (err) {
-    if (!isConflict(err) && !(isJetjobError(err) && err.code === ErrorCode.LeaseLost))
-      return emit("error", coerceError(err));
-    // Refused: the job was cancelled, or another worker holds it now. Nothing of ours is stored.
+    // Refused (409): the job was cancelled, or another worker holds it now. Nothing of ours is stored.
+    if (!isJetjobError(err) || httpStatusFor(err.code) !== 409) return emit("error", coerceError(err));
     stats.lost++;
     emit("job:lost", { id: v.id, type: v.type, attempt });
   }

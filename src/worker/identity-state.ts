@@ -19,6 +19,7 @@ import { workerEmit } from "./emit.js";
 import type { HandlerOutcome, JobCancel } from "./handler.js";
 import type { RelayAsk } from "./relay-client.js";
 import type { WorkerOptions, WorkerStats } from "./types.js";
+import { noStats } from "./runner-state.js";
 
 const DEFAULT_VISIBILITY_MS = 30_000;
 
@@ -96,7 +97,7 @@ export function newIdentityState(options: WorkerOptions): IdentityState {
     beatMs: Math.min(options.heartbeatMs ?? 5000, visibilityMs / 3),
     emitter,
     emit: workerEmit(emitter, logger),
-    stats: { running: 0, completed: 0, failed: 0, lost: 0, segmentsHeld: 0 },
+    stats: noStats(),
     running: new Map(),
     wakers: new Map(),
     capacityWaiters: new Set(),

@@ -7,12 +7,12 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "../core/logger.js";
 import type { JobEvent } from "../store/jobs/events.js";
 import type { JournalState } from "../store/journal/journal.js";
-import type { JournalOp, StartOp } from "../store/journal/journal-ops.js";
+import type { DoneOp, FailOp, JournalOp, RequeueOp, StartOp } from "../store/journal/journal-ops.js";
 import { emptyJournal } from "../store/journal/journal.js";
 import type { SegmentAt } from "../store/segments/segment.js";
 import type { Services } from "../store/infra/services.js";
 import type { Handlers } from "./execute.js";
-import type { WorkerEvents } from "./types.js";
+import type { WorkerEvents, WorkerStats } from "./types.js";
 
 export interface SegmentRunnerDeps {
   svc: Services;
@@ -41,14 +41,16 @@ export interface SegmentRunnerDeps {
 /** The deps with the store's context and locator at hand. */
 export type RunnerDeps = SegmentRunnerDeps & Pick<Services, "ctx" | "locator">;
 
-export interface RunnerStats {
-  running: number;
-  completed: number;
-  failed: number;
-  /** Outcomes not stored: the job was cancelled or taken over by another worker while it ran. */
-  lost: number;
-  segmentsHeld: number;
+/** The runner's counts are the worker's (`worker.stats()` copies them). */
+export type RunnerStats = WorkerStats;
+
+/** Counts of a worker that has run nothing yet. */
+export function noStats(): WorkerStats {
+  return { running: 0, completed: 0, failed: 0, lost: 0, segmentsHeld: 0 };
 }
+
+/** The ops that end an attempt: what the executor counts and reports once they are settled. */
+export type OutcomeOp = DoneOp | FailOp | RequeueOp;
 
 export interface Held {
   at: SegmentAt;
@@ -65,7 +67,7 @@ export interface Held {
    * executor's `settled`). Counts and worker events come from there, so they say what was stored,
    * not what a handler returned.
    */
-  settled: Map<JournalOp, () => void>;
+  settled: Map<OutcomeOp, () => void>;
   /**
    * Jobs taken over from a worker that lost the delivery: index → attempt. Their handler runs only
    * once their `start` is stored (see segments.ts).

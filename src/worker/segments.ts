@@ -26,6 +26,7 @@ import { cancelRunning } from "./handler.js";
 import { createHoldings } from "./lease.js";
 import { createProducer } from "./producer.js";
 import type { RunnerStats, SegmentRunnerDeps } from "./runner-state.js";
+import { noStats } from "./runner-state.js";
 import { createSlots } from "./slots.js";
 
 export interface SegmentRunner {
@@ -57,7 +58,7 @@ export class ShutdownError extends Error {
  */
 export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
   const d = { ...deps, ctx: deps.svc.ctx, locator: deps.svc.locator };
-  const stats: RunnerStats = { running: 0, completed: 0, failed: 0, lost: 0, segmentsHeld: 0 };
+  const stats: RunnerStats = noStats();
   let draining = false;
   const isDraining = () => draining;
 

@@ -21,6 +21,7 @@ import { pump } from "./lanes.js";
 import type { WorkerEvents, WorkerOptions, WorkerStats } from "./types.js";
 import { closeWorker, reportStartFailure, startWorker } from "./worker-start.js";
 import { newWorkerState } from "./worker-state.js";
+import { noStats } from "./runner-state.js";
 
 export { DEFAULT_CONNECT_TIMEOUT_MS } from "./worker-start.js";
 
@@ -57,9 +58,7 @@ export function createWorker<T extends JobTypes = JobTypes>(options: WorkerOptio
   const worker: Worker = {
     ready,
     id: s.id,
-    stats: () => ({
-      ...(s.runner?.stats ?? { running: 0, completed: 0, failed: 0, lost: 0, segmentsHeld: 0 }),
-    }),
+    stats: () => ({ ...(s.runner?.stats ?? noStats()) }),
     on(event, listener) {
       s.emitter.on(event, listener as (...a: unknown[]) => void);
       return worker;
