@@ -16,7 +16,6 @@
  * `useClients(h)` does the usual setup for a describe block: a connection, an engine and the clients,
  * started before its tests and closed after them.
  */
-import { after, before } from "node:test";
 
 import type { NatsConnection } from "@nats-io/nats-core";
 
@@ -31,6 +30,7 @@ import { listen } from "../../src/server/listen.js";
 import type { Engine, EngineOptions } from "../../src/store/engine.js";
 import { createEngine } from "../../src/store/engine.js";
 
+import { useStarted } from "./engine.js";
 import type { TestNats } from "./nats.js";
 
 /** The client SDK's transports. */
@@ -104,32 +104,17 @@ export interface UsedClients {
  * on it (lease 1 s unless `engine` says otherwise) and startClients over it; closed in reverse order.
  */
 export function useClients(h: { readonly nats: TestNats }, o: { engine?: EngineOptions } = {}): UsedClients {
-  let started: UsedClients | undefined;
-  before(async () => {
-    const nc = await h.nats.connect();
-    const engine = await createEngine(nc, { leaseMs: 1000, ...o.engine });
-    const clients = await startClients({ nc, engine });
-    started = { nc, engine, clients };
-  });
-  after(async () => {
-    if (!started) return;
-    await started.clients.close();
-    await started.engine.close();
-    await started.nc.close();
-  });
-  const get = (): UsedClients => {
-    if (!started) throw new Error("useClients(): not started yet (use it inside a test)");
-    return started;
-  };
-  return {
-    get nc() {
-      return get().nc;
+  return useStarted<UsedClients>(
+    "useClients()",
+    async (): Promise<UsedClients> => {
+      const nc = await h.nats.connect();
+      const engine = await createEngine(nc, { leaseMs: 1000, ...o.engine });
+      return { nc, engine, clients: await startClients({ nc, engine }) };
     },
-    get engine() {
-      return get().engine;
+    async ({ nc, engine, clients }) => {
+      await clients.close();
+      await engine.close();
+      await nc.close();
     },
-    get clients() {
-      return get().clients;
-    },
-  };
+  );
 }

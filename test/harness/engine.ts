@@ -1,7 +1,7 @@
 /**
  * One engine over the test nats-server for a `describe` block: `useEngine(h)` registers the before
- * hook (a connection and `createEngine` on it) and the after hook (closed in reverse), and answers
- * getters for both, readable inside the tests.
+ * hook (a connection and `createEngine` on it) and the after hook (closed in reverse), and answers a
+ * view of both, readable inside the tests. Also `useStarted`, which useClients (clients.ts) is built on.
  */
 import { after, before } from "node:test";
 
@@ -19,29 +19,43 @@ export interface UsedEngine {
   readonly engine: Engine;
 }
 
-export function useEngine(h: { readonly nats: TestNats }, options: EngineOptions = {}): UsedEngine {
-  let started: { nc: NatsConnection; engine: Engine } | undefined;
+/**
+ * Registers a before hook that runs `start` and an after hook that runs `stop` on what it made (in
+ * one hook each, so the parts close in the order `stop` says). Answers a view whose fields read
+ * what `start` made, inside the tests; `what` names the helper in the error of a read before it.
+ */
+export function useStarted<T extends object>(
+  what: string,
+  start: () => Promise<T>,
+  stop: (t: T) => Promise<void>,
+): T {
+  let started: T | undefined;
   before(async () => {
-    const nc = await h.nats.connect();
-    started = { nc, engine: await createEngine(nc, options) };
+    started = await start();
   });
   after(async () => {
-    if (!started) return;
-    await started.engine.close();
-    await started.nc.close();
+    if (started !== undefined) await stop(started);
   });
-  const get = () => {
-    if (!started) throw new Error("useEngine(): not started yet (use it inside a test)");
-    return started;
-  };
-  return {
-    get nc() {
-      return get().nc;
+  return new Proxy({} as T, {
+    get(_, field) {
+      if (started === undefined) throw new Error(`${what}: not started yet (use it inside a test)`);
+      return started[field as keyof T];
     },
-    get engine() {
-      return get().engine;
+  });
+}
+
+export function useEngine(h: { readonly nats: TestNats }, options: EngineOptions = {}): UsedEngine {
+  return useStarted(
+    "useEngine()",
+    async () => {
+      const nc = await h.nats.connect();
+      return { nc, engine: await createEngine(nc, options) };
     },
-  };
+    async ({ nc, engine }) => {
+      await engine.close();
+      await nc.close();
+    },
+  );
 }
 
 /**
