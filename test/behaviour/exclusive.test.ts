@@ -172,6 +172,32 @@ describe("exclusive keys", () => {
     assert.equal((await engine.get(b.id)).state, "cancelled");
   });
 
+  it("a job cancelled after the hand-over looked ahead to it is passed over: the key goes to the next one", async () => {
+    const q = { queue: "xla", exclusive_key: "LA" };
+    const z = await engine.enqueue({ type: "t", args: [0], options: q });
+    const a = await engine.enqueue({ type: "t", args: [1], options: q });
+    const b = await engine.enqueue({ type: "t", args: [2], options: q });
+    const c = await engine.enqueue({ type: "t", args: [3], options: q });
+    const [first] = await engine.fetch({ queues: ["xla"], count: 1, workerId: "w" });
+    assert.equal(first?.id, z.id);
+    // z's release hands the key to a and, a having jobs behind it, walks on to b in the background.
+    await engine.ack(z.id);
+    assert.deepEqual(
+      (await waitForFetch(engine, "xla")).map((j) => j.id),
+      [a.id],
+    );
+    // b, the job the look-ahead found, is cancelled while a runs: a's release must skip it.
+    assert.equal((await engine.cancel(b.id)).state, "cancelled");
+    await engine.ack(a.id);
+    assert.deepEqual(
+      (await waitForFetch(engine, "xla")).map((j) => j.id),
+      [c.id],
+    );
+    assert.equal((await engine.get(b.id)).state, "cancelled");
+    await engine.ack(c.id);
+    assert.equal((await engine.get(c.id)).state, "completed");
+  });
+
   it("a waiting job whose expires_at passes is written off, and the key goes to the next one", async () => {
     const a = await engine.enqueue({ type: "t", args: [1], options: { queue: "xe", exclusive_key: "E" } });
     const b = await engine.enqueue({

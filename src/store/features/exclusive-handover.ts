@@ -26,7 +26,15 @@ import { Store } from "../../core/ids.js";
 import type { JobEvent } from "../jobs/events.js";
 import { EventType, emitEvents, event } from "../jobs/events.js";
 import type { KeyRecord, WaitingJob } from "./exclusive-line.js";
-import { firstWaiting, forgetWritten, keyRecords, lastWritten, rememberWritten } from "./exclusive-line.js";
+import {
+  firstWaiting,
+  forgetWritten,
+  keyRecords,
+  lastWritten,
+  lookAhead,
+  rememberWritten,
+  takeLookAhead,
+} from "./exclusive-line.js";
 import type { JournalState } from "../journal/journal.js";
 import { AGAIN, casLoop, orAgain } from "../infra/cas.js";
 import type { FastRecord } from "../infra/kvfast.js";
@@ -56,6 +64,10 @@ export async function handOverKeys(svc: Services, items: readonly HandOver[]): P
     else if (r.value) winners.push(r.value);
   }
   const finished = await moveManyToLane(svc, winners);
+  // A key that had jobs waiting behind a finished holder probably has more: find the next one now,
+  // while the new holder runs, so that its release does not wait for the walk. (After the move: a
+  // walk that read the hold segment's journal before the move's append would hold a stale journal.)
+  for (const it of items) if (it.releasing !== undefined) lookAhead(svc, it.token);
   // A new holder that finished before its move (cancelled, expired) gives the key on at once; its
   // own outcome hook may have run before it held the key.
   if (finished.length > 0) await handOverKeys(svc, finished);
@@ -79,7 +91,9 @@ async function handOne(svc: Services, it: HandOver): Promise<WaitingJob | undefi
         return undefined;
       }
       const cursor = cur.value?.cursor ?? { seq: 0, idx: -1 };
-      const next = await firstWaiting(svc, token, cursor);
+      const next =
+        (hinted ? await takeLookAhead(svc, token, cur.revision) : undefined) ??
+        (await firstWaiting(svc, token, cursor));
       if (!next && releasing === undefined) return undefined;
       const rec: KeyRecord = { key: cur.value?.key ?? keyFromToken(token), cursor };
       if (next) {

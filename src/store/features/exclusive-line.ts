@@ -35,20 +35,56 @@ export function keyRecords(svc: Services): FastKv<KeyRecord> {
   return fastKv<KeyRecord>(svc.ctx, svc.ctx.topology.buckets.xkeys);
 }
 
-/** The last record this process wrote per key (bounded; only ever a hint for compare-and-set). */
-const written = new WeakMap<Services, Map<string, FastRecord<KeyRecord>>>();
+/**
+ * The last record this process wrote per key (bounded; only ever a hint for compare-and-set), and,
+ * for a key handed on while others waited, the look-ahead: the walk of its line from that record's
+ * cursor, started when the record was written so that the holder's release need not wait for it.
+ */
+interface Written {
+  rec: FastRecord<KeyRecord>;
+  next?: Promise<WaitingJob | undefined>;
+}
+const written = new WeakMap<Services, Map<string, Written>>();
 const WRITTEN_MAX = 10_000;
 
 export function rememberWritten(svc: Services, token: string, rec: FastRecord<KeyRecord>): void {
   let m = written.get(svc);
-  if (!m) written.set(svc, (m = new Map<string, FastRecord<KeyRecord>>()));
+  if (!m) written.set(svc, (m = new Map<string, Written>()));
   m.delete(token);
-  m.set(token, rec);
+  m.set(token, { rec });
   if (m.size > WRITTEN_MAX) m.delete(m.keys().next().value!);
 }
 
 export function lastWritten(svc: Services, token: string): FastRecord<KeyRecord> | undefined {
-  return written.get(svc)?.get(token);
+  return written.get(svc)?.get(token)?.rec;
+}
+
+/**
+ * Starts walking the key's line from the cursor of the record this process just wrote (see
+ * {@link rememberWritten}): the job that will follow the new holder. A walk that fails or finds
+ * nobody is simply not used.
+ */
+export function lookAhead(svc: Services, token: string): void {
+  const w = written.get(svc)?.get(token);
+  if (!w?.rec.value?.holder) return;
+  w.next = firstWaiting(svc, token, w.rec.value.cursor).catch(() => undefined);
+}
+
+/**
+ * The look-ahead's result if it was made from the record at `revision` (so from the same cursor),
+ * else undefined. Taken once. The job found may have been cancelled or moved since: the `move`
+ * append checks its journal (compare-and-set) as for any walk.
+ */
+export async function takeLookAhead(
+  svc: Services,
+  token: string,
+  revision: number,
+): Promise<WaitingJob | undefined> {
+  const w = written.get(svc)?.get(token);
+  if (!w?.next || w.rec.revision !== revision) return undefined;
+  const next = w.next;
+  delete w.next;
+  return next;
 }
 
 export function forgetWritten(svc: Services, token: string): void {
