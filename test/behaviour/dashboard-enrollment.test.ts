@@ -51,12 +51,22 @@ describe("dashboard: agent enrollment (chromium)", () => {
     await d?.close();
   });
 
-  it("accepts a pending agent from the page; it runs a job; Revoke asks first, then cuts it off", async () => {
+  it("accepts a pending agent from the page; it runs a job; Revoke asks first, then cuts it off", async (t) => {
     const { page } = d;
+    // Where the time goes, in the test's output (it took 44-64 s in CI runs, against 60 s waits).
+    const steps: string[] = [];
+    let last = performance.now();
+    const step = (name: string) => {
+      const now = performance.now();
+      steps.push(`${name} ${((now - last) / 1000).toFixed(1)} s`);
+      last = now;
+    };
+    t.after(() => t.diagnostic(`steps: ${steps.join(", ")}`));
     const agent = enroll("ui-agent-1");
     await page.goto(`${d.api}/#/workers`);
     // The local agent of `jetjob start` is listed as accepted; the new one waits to join.
     await page.waitForSelector("#agent-identities [data-state=accepted]");
+    step("page with the local agent");
     // The agent is a new CLI process logging in through the callout: under CI's load it was not
     // listed within 30 s once (the whole test took 47 s in the run before, which passed).
     await page
@@ -68,6 +78,7 @@ describe("dashboard: agent enrollment (chromium)", () => {
           `ui-agent-1 not listed as pending: ${String(err)}; API: ${JSON.stringify(known)}; agent exit ${agent.child.exitCode}, stderr:\n${agent.stderr()}`,
         );
       });
+    step("agent listed as pending");
     assert.equal(await page.isVisible("[data-identity='ui-agent-1'] [data-state=pending]"), true);
     const { secret } = JSON.parse(
       readFileSync(join(d.dataDir, "agent-ui-agent-1.identity.json"), "utf8"),
@@ -78,8 +89,10 @@ describe("dashboard: agent enrollment (chromium)", () => {
     await page.click("[data-accept='ui-agent-1']");
     await page.waitForSelector("[data-identity='ui-agent-1'] [data-state=accepted]");
     assert.equal(await page.isVisible("[data-pending='ui-agent-1']"), false, "no longer waiting");
+    step("accepted");
     // It joins with its own identity: online in the Agents list, and it runs a job.
     await page.waitForSelector("[data-worker='ui-agent-1'] [data-state=ready]", { timeout: 30_000 });
+    step("agent online");
     const run = await cli([
       "job",
       "run",
@@ -90,6 +103,7 @@ describe("dashboard: agent enrollment (chromium)", () => {
       d.dataDir,
     ]);
     assert.equal(run.code, 0, run.stdout + run.stderr);
+    step("job run");
 
     // Revoke asks first; "Keep it" changes nothing.
     await page.click("[data-revoke='ui-agent-1']");
@@ -102,6 +116,7 @@ describe("dashboard: agent enrollment (chromium)", () => {
     await page.waitForSelector("[data-identity='ui-agent-1'] [data-state=revoked]");
     // Cut off for good: the agent process exits (code 1) instead of idling.
     assert.equal(await agent.exited, 1);
+    step("revoked, agent exited");
     await page.waitForSelector("[data-forget='ui-agent-1']");
   });
 
