@@ -35,12 +35,21 @@ export function hasScope(p: Principal, needed: Scope): boolean {
   return scopeRank[p.scope] >= scopeRank[needed];
 }
 
+/** How many accepted `Authorization` values {@link createAuthenticator} remembers. */
+const ACCEPTED_MAX = 64;
+
 export function createAuthenticator(tokens: TokenEntry[], enabled = true): Authenticator {
   const digests = tokens.map((t) => ({ name: t.name, scope: t.scope, digest: sha256(t.token) }));
+  // Header values that matched a token, so that a client's every request does not hash its token
+  // again (the tokens of this authenticator never change). Only matches are kept: a value that
+  // matches nothing is always checked in full.
+  const accepted = new Map<string, Principal>();
   return {
     enabled,
     verify(authorization) {
       if (!authorization) return undefined;
+      const known = accepted.get(authorization);
+      if (known) return known;
       const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
       if (!m) return undefined;
       const presented = sha256(m[1]!);
@@ -48,6 +57,10 @@ export function createAuthenticator(tokens: TokenEntry[], enabled = true): Authe
       for (const d of digests) {
         // No early exit: the time taken does not depend on which token matched.
         if (timingSafeEqual(presented, d.digest) && !found) found = { name: d.name, scope: d.scope };
+      }
+      if (found) {
+        if (accepted.size >= ACCEPTED_MAX) accepted.delete(accepted.keys().next().value!);
+        accepted.set(authorization, found);
       }
       return found;
     },

@@ -165,6 +165,20 @@ export async function createMetrics(o: MetricsOptions): Promise<Metrics> {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers,
   });
+  // The labelled series of each (method, route, status), made once: looking a series up by a labels
+  // object validates and hashes the labels on every request.
+  const series = new Map<string, { count: () => void; time: (seconds: number) => void }>();
+  const seriesOf = (method: string, route: string, status: string) => {
+    const key = `${method} ${status} ${route}`;
+    let s = series.get(key);
+    if (!s) {
+      const counter = requests.labels(method, route, status);
+      const histogram = durations.labels(method, route);
+      s = { count: () => counter.inc(), time: (seconds) => histogram.observe(seconds) };
+      series.set(key, s);
+    }
+    return s;
+  };
   const http: MiddlewareHandler = async (c, next) => {
     const t0 = performance.now();
     let status: number | undefined;
@@ -173,9 +187,10 @@ export async function createMetrics(o: MetricsOptions): Promise<Metrics> {
       status = c.res.status;
     } finally {
       // Hono turns handler errors into responses before this point; anything else is a 500.
-      const labels = { method: methods.has(c.req.method) ? c.req.method : "OTHER", route: routeOf(c) };
-      requests.inc({ ...labels, status: String(status ?? 500) });
-      durations.observe(labels, (performance.now() - t0) / 1000);
+      const method = methods.has(c.req.method) ? c.req.method : "OTHER";
+      const s = seriesOf(method, routeOf(c), String(status ?? 500));
+      s.count();
+      s.time((performance.now() - t0) / 1000);
     }
   };
 
