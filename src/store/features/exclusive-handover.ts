@@ -36,6 +36,8 @@ import {
   takeLookAhead,
 } from "./exclusive-line.js";
 import type { JournalState } from "../journal/journal.js";
+import type { BatchQueue } from "../infra/batch-queue.js";
+import { createBatchQueue } from "../infra/batch-queue.js";
 import { AGAIN, casLoop, orAgain } from "../infra/cas.js";
 import type { FastRecord } from "../infra/kvfast.js";
 import { homeKeyOf, movedSpec, pointHomes, publishSegment } from "../segments/moves.js";
@@ -230,42 +232,12 @@ async function pointFromHolds(
 }
 
 /**
- * Releases from the outcome hook, batched: at most `parallel` batches in flight, and what arrives
- * meanwhile waits for the next one. `add` resolves when its keys were handed on.
+ * Releases from the outcome hook, batched (store/infra/batch-queue.ts): one batch in flight, and
+ * what arrives meanwhile goes into the next one, so that the new holders share lane segments (fewest
+ * deliveries, claims and acks for the worker); a second batch starts only when the one in flight is
+ * slow, so that one slow hand-over (a NATS timeout, a pointer not written yet) does not hold up every
+ * other key's. `add` resolves when its keys were handed on.
  */
-export function createHandOverQueue(svc: Services, parallel = 4): { add(items: HandOver[]): Promise<void> } {
-  let pending: Array<{ items: HandOver[]; done: () => void; fail: (e: unknown) => void }> = [];
-  let running = 0;
-  function pump(): void {
-    while (running < parallel && pending.length > 0) {
-      const batch = pending;
-      pending = [];
-      running++;
-      void handOverKeys(
-        svc,
-        batch.flatMap((b) => b.items),
-      )
-        .then(
-          () => {
-            for (const b of batch) b.done();
-          },
-          (err: unknown) => {
-            for (const b of batch) b.fail(err);
-          },
-        )
-        .finally(() => {
-          running--;
-          pump();
-        });
-    }
-  }
-  return {
-    add(items) {
-      if (items.length === 0) return Promise.resolve();
-      return new Promise<void>((done, fail) => {
-        pending.push({ items, done, fail });
-        pump();
-      });
-    },
-  };
+export function createHandOverQueue(svc: Services): BatchQueue<HandOver> {
+  return createBatchQueue((items) => handOverKeys(svc, items), { parallel: 4, stallMs: 50 });
 }
