@@ -23,6 +23,7 @@ import { waitFor } from "../harness/nats.js";
 interface IdentityRow {
   hostname: string;
   state: string;
+  requested_at?: string;
 }
 
 describe("dashboard: agent enrollment (chromium)", () => {
@@ -62,6 +63,7 @@ describe("dashboard: agent enrollment (chromium)", () => {
       last = now;
     };
     t.after(() => t.diagnostic(`steps: ${steps.join(", ")}`));
+    const spawnedAt = Date.now();
     const agent = enroll("ui-agent-1");
     await page.goto(`${d.api}/#/workers`);
     // The local agent of `jetjob start` is listed as accepted; the new one waits to join.
@@ -78,7 +80,11 @@ describe("dashboard: agent enrollment (chromium)", () => {
           `ui-agent-1 not listed as pending: ${String(err)}; API: ${JSON.stringify(known)}; agent exit ${agent.child.exitCode}, stderr:\n${agent.stderr()}`,
         );
       });
-    step("agent listed as pending");
+    // Split the wait: the agent starting and asking to join, then the page showing the request.
+    const requestedAt = Date.parse((await identity("ui-agent-1"))?.requested_at ?? "");
+    step(
+      `agent listed as pending (its request stored ${((requestedAt - spawnedAt) / 1000).toFixed(1)} s after spawn)`,
+    );
     assert.equal(await page.isVisible("[data-identity='ui-agent-1'] [data-state=pending]"), true);
     const { secret } = JSON.parse(
       readFileSync(join(d.dataDir, "agent-ui-agent-1.identity.json"), "utf8"),
