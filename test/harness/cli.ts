@@ -79,10 +79,17 @@ export async function startJetjob(dataDir: string, extra: string[] = []): Promis
   );
   child.stdout.on("data", (c: Buffer) => (out += c.toString()));
   child.stderr.on("data", (c: Buffer) => (out += c.toString()));
-  await waitFor(() => out.includes("Press Ctrl-C to stop") || child.exitCode !== null, {
-    timeoutMs: 30_000,
-    what: "jetjob start",
-  });
+  try {
+    // About 2 s here; one CI run under the load of the other test files took more than 30 s.
+    await waitFor(() => out.includes("Press Ctrl-C to stop") || child.exitCode !== null, {
+      timeoutMs: 60_000,
+      what: "jetjob start",
+    });
+  } catch (err) {
+    // Not ready: stop it, or it keeps the test file alive until the runner's timeout, and say how far it got.
+    child.kill("SIGKILL");
+    throw new Error(`${String(err)}; jetjob start printed:\n${out}`, { cause: err });
+  }
   assert.equal(child.exitCode, null, out);
   return { child, dataDir, output: () => out };
 }
