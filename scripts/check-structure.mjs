@@ -41,7 +41,7 @@ const KNOWN_LONG_FUNCTIONS = {
   "src/server/routes-ojs-admin-stats.ts#ojsAdminStatsRoutes": 171,
   "src/server/routes-ojs.ts#ojsJobRoutes": 168,
   "src/store/engine.ts#createEngine": 168,
-  "src/cli/start.ts#startCommand": 167,
+  "src/cli/start.ts#startCommand": 168,
   "src/server/routes-fleet.ts#fleetRoutes": 160,
   "src/access/identities.ts#identityStore": 153,
   "src/client/http.ts#createHttpTransport": 151,

@@ -9,13 +9,14 @@ import { join } from "node:path";
 import type { Agent } from "../agent/agent.js";
 import { createAgent } from "../agent/agent.js";
 import { createLogger } from "../core/logger.js";
-import type { LogLevel } from "../core/logger.js";
+import type { LogLevel, Logger } from "../core/logger.js";
 import { findNatsServer, measureStoreCapacity, startNatsServer } from "../natsd/index.js";
 import { createAuthenticator, generateToken } from "../server/auth.js";
 import { runApiServer } from "../server/run.js";
 import { checkPortFree, lockDataDir } from "./start-lock.js";
 import type { RetentionDefaults } from "../core/storage-options.js";
 import type { TopologyOptions } from "../store/infra/topology.js";
+import { isLoginRefused } from "./agent-enroll.js";
 import { natsAccess } from "./nats-access.js";
 import type { LocalIdentities } from "./local-identities.js";
 import { startLocalIdentities } from "./local-identities.js";
@@ -144,7 +145,7 @@ export async function startCommand(o: StartOptions): Promise<void> {
   let agent: Agent | undefined;
   if (o.agent !== false) {
     try {
-      agent = await createAgent({
+      agent = await loginLocalAgent(callout !== undefined, logger, {
         nats: nats.url,
         natsOptions: callout ? callout.agentLogin(access.client) : access.client,
         labels: o.agentLabels ?? [],
@@ -153,6 +154,7 @@ export async function startCommand(o: StartOptions): Promise<void> {
         handleSignals: false, // `stop` below closes everything in order
       });
     } catch (err) {
+      await callout?.close();
       await api.close();
       await nats.stop();
       throw err;
@@ -227,4 +229,28 @@ function formatBytes(n: number): string {
     u++;
   }
   return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
+}
+
+/** Logins of the local agent tried before `jetjob start` gives up. */
+const LOCAL_AGENT_LOGIN_TRIES = 5;
+
+/**
+ * Starts the local agent. Through the auth callout, a refused login is tried again: the agent is
+ * accepted already, so a refusal means this process answered the callout later than nats-server
+ * waits (seen under heavy load), not that the agent may not join.
+ */
+async function loginLocalAgent(
+  viaCallout: boolean,
+  logger: Logger,
+  options: Parameters<typeof createAgent>[0],
+): Promise<Agent> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await createAgent(options);
+    } catch (err) {
+      if (!viaCallout || !isLoginRefused(err) || attempt >= LOCAL_AGENT_LOGIN_TRIES) throw err;
+      logger.warn("the local agent's login was refused; trying again", { attempt });
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
 }
