@@ -38,7 +38,7 @@ export function keyRecords(svc: Services): FastKv<KeyRecord> {
 /**
  * The last record this process wrote per key (bounded; only ever a hint for compare-and-set), and,
  * for a key handed on while others waited, the look-ahead: the walk of its line from that record's
- * cursor, started when the record was written so that the holder's release need not wait for it.
+ * cursor, started once the new holder is in its lane so that the holder's release need not wait for it.
  */
 interface Written {
   rec: FastRecord<KeyRecord>;
