@@ -40,7 +40,7 @@ const KNOWN_LONG_FUNCTIONS = {
   "src/cli/worker.ts#registerWorkerCommands": 173,
   "src/server/routes-ojs-admin-stats.ts#ojsAdminStatsRoutes": 171,
   "src/server/routes-ojs.ts#ojsJobRoutes": 168,
-  "src/store/engine.ts#createEngine": 168,
+  "src/store/engine.ts#createEngine": 162,
   "src/cli/start.ts#startCommand": 168,
   "src/server/routes-fleet.ts#fleetRoutes": 160,
   "src/access/identities.ts#identityStore": 153,

@@ -46,7 +46,7 @@ import type { QueueStats } from "./queues/stats.js";
 import { allQueueStats, queueStats } from "./queues/stats.js";
 import type { QueueDeleted } from "./queues/queue-delete.js";
 import { deleteQueue } from "./queues/queue-delete.js";
-import { sweepKeys } from "./features/exclusive.js";
+import { exclusiveKeyTasks } from "./features/exclusive.js";
 import type { ExclusiveKeyView } from "./features/exclusive-view.js";
 import { listExclusiveKeys } from "./features/exclusive-view.js";
 import type { AcquireRequest, LockGrant, LockView } from "./features/locks.js";
@@ -197,13 +197,7 @@ export async function createEngine(nc: NatsConnection, options: EngineOptions = 
       tick: () => sweepWorkflows(svc),
       onError,
     }),
-    periodicTask({
-      name: "exclusive key sweep",
-      scope: "leader",
-      everyMs: options.keySweepMs ?? 2000,
-      tick: () => sweepKeys(svc, onError),
-      onError,
-    }),
+    ...exclusiveKeyTasks(svc, options.keySweepMs ?? 2000, onError),
   ];
   const scheduler =
     options.background !== false

@@ -65,7 +65,7 @@ export async function handOverKeys(svc: Services, items: readonly HandOver[]): P
     if (r.status === "rejected") errors.push(r.reason);
     else if (r.value) winners.push(r.value);
   }
-  const finished = await moveManyToLane(svc, winners);
+  const { finished } = await moveManyToLane(svc, winners);
   // A key that had jobs waiting behind a finished holder probably has more: find the next one now,
   // while the new holder runs, so that its release does not wait for the walk. (After the move: a
   // walk that read the hold segment's journal before the move's append would hold a stale journal.)
@@ -126,12 +126,23 @@ async function handOne(svc: Services, it: HandOver): Promise<WaitingJob | undefi
 /** Jobs per lane segment made by one hand-over batch (a worker's claim append covers them all). */
 const MAX_JOBS_PER_LANE_SEGMENT = 16;
 
+/** What {@link moveManyToLane} did. */
+export interface LaneMoves {
+  /** Keys of new holders found finished instead (not moved). */
+  finished: HandOver[];
+  /** The hold segments' journals as this move last read or wrote them, by segment sequence. */
+  journals: Map<number, JournalState>;
+  /** Per hold segment, the last append of this move (see pointFromHolds). */
+  turns: Map<number, Promise<void>>;
+}
+
 /**
- * Steps 2 and 3: the new holders into their lanes, as few segments as their queues allow. Returns the
- * keys of new holders found finished instead (not moved).
+ * Steps 2 and 3: the new holders into their lanes, as few segments as their queues allow. A holder
+ * someone else moved meanwhile is left where it went (it is in a lane, so it holds its key).
  */
-async function moveManyToLane(svc: Services, jobs: WaitingJob[]): Promise<HandOver[]> {
-  if (jobs.length === 0) return [];
+export async function moveManyToLane(svc: Services, jobs: WaitingJob[]): Promise<LaneMoves> {
+  const out: LaneMoves = { finished: [], journals: new Map(), turns: new Map() };
+  if (jobs.length === 0) return out;
   const maxBytes = Math.floor((svc.ctx.nc.info?.max_payload ?? 1024 * 1024) * 0.75);
   const groups = new Map<string, WaitingJob[][]>();
   const bytes = new Map<WaitingJob[], number>();
@@ -147,12 +158,11 @@ async function moveManyToLane(svc: Services, jobs: WaitingJob[]): Promise<HandOv
     last.push(j);
     bytes.set(last, (bytes.get(last) ?? 0) + size);
   }
-  const finished: HandOver[] = [];
-  await Promise.all([...groups.values()].flat().map((chunk) => moveChunk(svc, chunk, finished)));
-  return finished;
+  await Promise.all([...groups.values()].flat().map((chunk) => moveChunk(svc, chunk, out)));
+  return out;
 }
 
-async function moveChunk(svc: Services, jobs: WaitingJob[], finished: HandOver[]): Promise<void> {
+async function moveChunk(svc: Services, jobs: WaitingJob[], out: LaneMoves): Promise<void> {
   const { ctx } = svc;
   const first = jobs[0]!.at;
   const specs: JobSpec[] = jobs.map((j) => movedSpec({ ...j, slots: j.journal.slots }, {}));
@@ -164,7 +174,7 @@ async function moveChunk(svc: Services, jobs: WaitingJob[], finished: HandOver[]
     () =>
       publishSegment(ctx, { store: Store.Queue, queue: first.seg.q, priority: first.seg.p }, specs, msgId),
     async (t) => {
-      await pointFromHolds(svc, jobs, refKey(Store.Queue, t.seq), moved, finished);
+      await pointFromHolds(svc, jobs, refKey(Store.Queue, t.seq), moved, out);
       return new Set(moved.map((m) => m.ti));
     },
   );
@@ -187,9 +197,8 @@ async function pointFromHolds(
   jobs: WaitingJob[],
   to: string,
   moved: Array<{ j: WaitingJob; ti: number; journal: JournalState }>,
-  finished: HandOver[],
+  out: LaneMoves,
 ): Promise<void> {
-  const { ctx } = svc;
   // One append per hold segment (a key's batch of jobs shares one), from the journal read before.
   const bySegment = new Map<number, Array<{ j: WaitingJob; ti: number }>>();
   jobs.forEach((j, ti) => {
@@ -198,36 +207,60 @@ async function pointFromHolds(
     g.push({ j, ti });
   });
   await Promise.all(
-    [...bySegment.values()].map(async (g) => {
-      const at = g[0]!.j.at;
-      let journal = g[0]!.j.journal;
-      await casLoop(
-        async (attempt) => {
-          if (attempt > 0) journal = await ctx.journals.read(Store.Delay, at.seq, at.seg.jobs.length);
-          const now = Date.now();
-          const mine = g.filter(({ j }) => !journal.slots[j.idx]!.outcome);
-          for (const { j } of g) {
-            const slot = journal.slots[j.idx]!;
-            const xkey = j.at.seg.jobs[j.idx]!.xkey;
-            // Moved on by someone else (it is in a lane now, the key stays), or finished while it waited.
-            if (slot.outcome && slot.outcome.kind !== "move" && xkey !== undefined)
-              finished.push({ token: keyToken(xkey), releasing: jobIdAt(j.at, j.idx) });
-          }
-          if (mine.length === 0) return;
-          const after = await orAgain(
-            ctx.journals.append(
-              Store.Delay,
-              at.seq,
-              mine.map(({ j, ti }) => ({ op: "move" as const, i: j.idx, at: now, to, ti })),
-              journal,
-            ),
-          );
-          if (after === AGAIN) return AGAIN;
-          for (const m of mine) moved.push({ ...m, journal: after });
-        },
-        { exhausted: () => undefined },
+    [...bySegment.values()].map((g) =>
+      // Chunks of one batch that share a hold segment append one after the other, each from the
+      // journal the one before wrote (in parallel, all but one would fail their compare-and-set).
+      inTurn(out, g[0]!.j.at.seq, () => pointFromHold(svc, g, to, moved, out)),
+    ),
+  );
+}
+
+function inTurn(out: LaneMoves, seq: number, fn: () => Promise<void>): Promise<void> {
+  const turn = (out.turns.get(seq) ?? Promise.resolve()).then(fn);
+  out.turns.set(
+    seq,
+    turn.catch(() => undefined),
+  );
+  return turn;
+}
+
+async function pointFromHold(
+  svc: Services,
+  g: Array<{ j: WaitingJob; ti: number }>,
+  to: string,
+  moved: Array<{ j: WaitingJob; ti: number; journal: JournalState }>,
+  out: LaneMoves,
+): Promise<void> {
+  const { ctx } = svc;
+  const at = g[0]!.j.at;
+  let journal = out.journals.get(at.seq) ?? g[0]!.j.journal;
+  await casLoop(
+    async (attempt) => {
+      if (attempt > 0) journal = await ctx.journals.read(Store.Delay, at.seq, at.seg.jobs.length);
+      out.journals.set(at.seq, journal);
+      const now = Date.now();
+      const mine = g.filter(({ j }) => !journal.slots[j.idx]!.outcome);
+      for (const { j } of g) {
+        const slot = journal.slots[j.idx]!;
+        const xkey = j.at.seg.jobs[j.idx]!.xkey;
+        // Moved on by someone else (it is in a lane now, the key stays), or finished while it waited.
+        if (slot.outcome && slot.outcome.kind !== "move" && xkey !== undefined)
+          out.finished.push({ token: keyToken(xkey), releasing: jobIdAt(j.at, j.idx) });
+      }
+      if (mine.length === 0) return;
+      const after = await orAgain(
+        ctx.journals.append(
+          Store.Delay,
+          at.seq,
+          mine.map(({ j, ti }) => ({ op: "move" as const, i: j.idx, at: now, to, ti })),
+          journal,
+        ),
       );
-    }),
+      if (after === AGAIN) return AGAIN;
+      out.journals.set(at.seq, after);
+      for (const m of mine) moved.push({ ...m, journal: after });
+    },
+    { exhausted: () => undefined },
   );
 }
 

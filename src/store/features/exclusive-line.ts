@@ -176,7 +176,8 @@ async function firstWaitingIn(
   return undefined;
 }
 
-async function expireWaiting(svc: Services, at: SegmentAt, idx: number): Promise<void> {
+/** Expires a waiting job (its `expires_at` passed) and reports the outcome. */
+export async function expireWaiting(svc: Services, at: SegmentAt, idx: number): Promise<void> {
   const r = await decideAndAppend(
     svc.ctx.journals,
     Store.Delay,

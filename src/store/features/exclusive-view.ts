@@ -7,6 +7,8 @@ import { toRfc3339 } from "../../core/time.js";
 import { activeKeyTokens } from "./exclusive.js";
 import { keyFromToken } from "../infra/topology.js";
 import { readKey } from "./exclusive-line.js";
+import { requestSequencerView } from "./exclusive-sequencer.js";
+import { BackendError } from "../../core/errors.js";
 import type { Services } from "../infra/services.js";
 import { buildJobView, deriveState } from "../jobs/view.js";
 
@@ -29,6 +31,7 @@ export async function listExclusiveKeys(
   q: { queue?: string } = {},
 ): Promise<ExclusiveKeyView[]> {
   const out: ExclusiveKeyView[] = [];
+  if (svc.ctx.sequencer) return sequencedKeys(svc, q);
   for (const token of await activeKeyTokens(svc)) {
     const v = await describeKey(svc, token);
     if (!v) continue;
@@ -36,6 +39,46 @@ export async function listExclusiveKeys(
     out.push(v);
   }
   return out.sort((a, b) => a.key.localeCompare(b.key));
+}
+
+/** {@link listExclusiveKeys} from the sequencer (exclusive-sequencer.ts), which holds them in memory. */
+async function sequencedKeys(svc: Services, q: { queue?: string }): Promise<ExclusiveKeyView[]> {
+  let answer = await requestSequencerView(svc);
+  // A leader elected a moment ago reads the line first.
+  for (let i = 0; i < 20 && answer?.ready === false; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    answer = await requestSequencerView(svc);
+  }
+  if (!answer?.ready) {
+    throw new BackendError("no scheduler leader answered for exclusive keys; try again shortly");
+  }
+  const out: ExclusiveKeyView[] = [];
+  for (const k of answer.keys) {
+    if (q.queue !== undefined && k.holder?.q !== q.queue && !(q.queue in k.waiting)) continue;
+    const view: ExclusiveKeyView = { key: k.key, holder: null, waiting: 0, waiting_by_queue: k.waiting };
+    for (const n of Object.values(k.waiting)) view.waiting += n;
+    if (k.holder) view.holder = await describeHolder(svc, k.holder);
+    out.push(view);
+  }
+  return out.sort((a, b) => a.key.localeCompare(b.key));
+}
+
+async function describeHolder(
+  svc: Services,
+  h: { job: string; q: string; since: number },
+): Promise<NonNullable<ExclusiveKeyView["holder"]>> {
+  const holder: NonNullable<ExclusiveKeyView["holder"]> = {
+    job_id: h.job,
+    queue: h.q,
+    since: toRfc3339(h.since),
+  };
+  const loc = await svc.locator.locate(h.job);
+  if (loc) {
+    const job = buildJobView(loc.at, loc.idx, deriveState(loc.at, loc.idx, loc.slots[loc.idx]!, Date.now()));
+    holder.state = job.state;
+    if (typeof job.worker_id === "string") holder.worker_id = job.worker_id;
+  }
+  return holder;
 }
 
 /** One key's holder and waiting jobs (by its token, topology.ts `keyToken`); undefined when idle. */
@@ -47,20 +90,7 @@ export async function describeKey(svc: Services, token: string): Promise<Exclusi
     waiting: 0,
     waiting_by_queue: {},
   };
-  if (rec?.holder) {
-    const h = rec.holder;
-    view.holder = { job_id: h.job, queue: h.q, since: toRfc3339(h.since) };
-    const loc = await svc.locator.locate(h.job);
-    if (loc) {
-      const job = buildJobView(
-        loc.at,
-        loc.idx,
-        deriveState(loc.at, loc.idx, loc.slots[loc.idx]!, Date.now()),
-      );
-      view.holder.state = job.state;
-      if (typeof job.worker_id === "string") view.holder.worker_id = job.worker_id;
-    }
-  }
+  if (rec?.holder) view.holder = await describeHolder(svc, rec.holder);
   await countWaiting(svc, token, rec?.cursor ?? { seq: 0, idx: -1 }, view);
   if (!view.holder && view.waiting === 0) return undefined;
   return view;

@@ -28,6 +28,9 @@ import { isTerminal } from "../../core/states.js";
 import { EventType, emitEvents } from "../jobs/events.js";
 import { event } from "../jobs/events.js";
 import { createHandOverQueue, handOverKeys } from "./exclusive-handover.js";
+import { noticeReleases, sequencerTasks } from "./exclusive-sequencer.js";
+import type { BackgroundTask } from "../infra/tasks.js";
+import { periodicTask } from "../infra/tasks.js";
 import { keyRecords, markerKey, readKey } from "./exclusive-line.js";
 import { decideAndAppend } from "../journal/journal.js";
 import { deleteForGood, eraseKey, keysOf } from "../infra/kvjson.js";
@@ -107,6 +110,13 @@ export function exclusiveOutcomeListener(svc: Services): (notes: OutcomeNote[]) 
       if (key === undefined) continue;
       items.push({ token: keyToken(key), releasing: jobIdAt(n.at, n.idx) });
     }
+    if (svc.ctx.sequencer) {
+      noticeReleases(
+        svc,
+        items.map((i) => ({ token: i.token, job: i.releasing })),
+      );
+      return;
+    }
     await queue.add(items);
   };
 }
@@ -175,4 +185,25 @@ export async function sweepKeys(svc: Services, onError: (err: unknown) => void):
   for (const token of await activeKeyTokens(svc)) {
     await settleKey(svc, token).catch(onError);
   }
+}
+
+/**
+ * What the scheduler leader runs for exclusive keys: the sweep of attention markers (per-key lines),
+ * and the sequencer when the deployment uses it.
+ */
+export function exclusiveKeyTasks(
+  svc: Services,
+  sweepEveryMs: number,
+  onError: (err: unknown) => void,
+): BackgroundTask[] {
+  return [
+    ...sequencerTasks(svc, onError),
+    periodicTask({
+      name: "exclusive key sweep",
+      scope: "leader",
+      everyMs: sweepEveryMs,
+      tick: () => sweepKeys(svc, onError),
+      onError,
+    }),
+  ];
 }

@@ -45,6 +45,12 @@ export interface StoreContext {
   limits: PayloadLimits;
   /** Refuses new work before JetStream's storage is full (storage-guard.ts). */
   storage: StorageGuard;
+  /**
+   * Exclusive keys are handed on by the scheduler leader's sequencer (exclusive-sequencer.ts) instead
+   * of per-key lines and records. Every process of a deployment must agree. Experimental: off unless
+   * `JETJOB_EXCLUSIVE_SEQUENCER=1`.
+   */
+  sequencer: boolean;
   /** Called when no stream answered a write: the engine checks whether a stream is missing (health.ts). */
   onUnansweredWrite: (() => void) | undefined;
   close(): void;
@@ -72,6 +78,8 @@ export interface StoreContextOptions {
    * (storage-guard.ts). `jetjob start` measures it; else the account's limit, if any.
    */
   storageCapacityBytes?: number;
+  /** See {@link StoreContext.sequencer}. @defaultValue `JETJOB_EXCLUSIVE_SEQUENCER === "1"` */
+  exclusiveSequencer?: boolean;
 }
 
 export async function createStoreContext(
@@ -134,6 +142,7 @@ export async function createStoreContext(
     retention,
     limits,
     storage,
+    sequencer: options.exclusiveSequencer ?? process.env.JETJOB_EXCLUSIVE_SEQUENCER === "1",
     close() {
       queues.close();
       inbox.close();

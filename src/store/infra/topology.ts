@@ -188,6 +188,21 @@ export class Subjects {
   holdAll(): string {
     return `${this.#p}.dl.x.>`;
   }
+  /**
+   * The sequenced line (exclusive-sequencer.ts): jobs of every exclusive key waiting in one subject,
+   * in enqueue order; two tokens after `dl`, so neither the promoter nor the per-key lines see it.
+   */
+  sequenced(): string {
+    return `${this.#p}.dl.s.0`;
+  }
+  /** Notices to the sequencer: holders that reached a final state (core NATS, not stored). */
+  keyReleases(): string {
+    return `${this.#p}.xs.rel`;
+  }
+  /** Requests to the sequencer for its keys (the users' view). */
+  keyView(): string {
+    return `${this.#p}.xs.view`;
+  }
   /** The journal of one segment. */
   journal(store: Store, seq: number): string {
     return `${this.#p}.j.${store}.${seq}`;

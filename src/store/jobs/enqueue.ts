@@ -78,7 +78,8 @@ async function storeJobs(svc: Services, items: NormalizedEnqueue[], atomic: bool
   }
   if (items.some((n) => mayHaveKeyTemplate(svc, n))) await applyKeyTemplates(svc, items);
   const keys = new Set<string>();
-  for (const n of items) if (n.spec.xkey !== undefined) keys.add(n.spec.xkey);
+  // With the sequencer, the line is read in order by the scheduler leader: no marker, no hand-over here.
+  if (!ctx.sequencer) for (const n of items) if (n.spec.xkey !== undefined) keys.add(n.spec.xkey);
   // Mark before storing: a crash after the store leaves a marker for the leader's sweep.
   if (keys.size > 0) await Promise.all([...keys].map((k) => markKey(svc, k)));
 

@@ -146,7 +146,7 @@ async function finish(
   svc.locator.forget(at.store, at.seq);
   // The last segment of an exclusive key's waiting line: the key's record goes with it when idle.
   const xkey = at.store === Store.Delay && at.seg.due === undefined ? at.seg.jobs[0]?.xkey : undefined;
-  if (xkey !== undefined) await forgetIdleKey(svc, keyToken(xkey));
+  if (xkey !== undefined && !svc.ctx.sequencer) await forgetIdleKey(svc, keyToken(xkey));
   return { kind: "removed", jobs: at.seg.jobs.length, purgeJournalAt: Date.now() + o.journalGraceMs };
 }
 

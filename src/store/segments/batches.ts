@@ -92,6 +92,21 @@ export function destinationFor(s: ProducerState, n: NormalizedEnqueue): Destinat
       })
     );
   }
+  if (n.spec.xkey !== undefined && s.ctx.sequencer) {
+    // One line for every key: the sequencer reads it in order (exclusive-sequencer.ts).
+    const key = `s|${queue}|${priority}`;
+    return (
+      s.destinations.get(key) ??
+      remember(s, key, {
+        store: Store.Delay,
+        subject: s.ctx.subjects.sequenced(),
+        queue,
+        priority,
+        inflight: 0,
+        waiting: [],
+      })
+    );
+  }
   if (n.spec.xkey !== undefined) {
     const token = keyToken(n.spec.xkey);
     const key = `h|${queue}|${priority}|${token}`;

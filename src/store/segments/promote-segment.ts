@@ -63,19 +63,24 @@ export async function promoteSegment(
           continue;
         }
         const xkey = at.seg.jobs[i]!.xkey;
-        if (xkey !== undefined && !(await holdsKey(svc, xkey, jobIdAt(at, i)))) {
+        if (xkey !== undefined && !(await holdsKeyHere(svc, at, i))) {
           // A scheduled job with an exclusive key joins its key's line now (a holder's retry does not).
           holding.push(i);
           continue;
         }
         moving.push(i);
       }
-      for (const [token, idxs] of groupByKey(at, holding)) {
-        await markKey(svc, at.seg.jobs[idxs[0]!]!.xkey!);
+      // With the sequencer, all of them join the one sequenced line (exclusive-sequencer.ts).
+      const lines = ctx.sequencer
+        ? new Map(holding.length > 0 ? [["", holding]] : [])
+        : groupByKey(at, holding);
+      for (const [token, idxs] of lines) {
+        if (!ctx.sequencer) await markKey(svc, at.seg.jobs[idxs[0]!]!.xkey!);
         const specs = idxs.map((i) => movedSpec({ at, idx: i, journal, slots }, {}));
+        const subject = ctx.sequencer ? ctx.subjects.sequenced() : ctx.subjects.hold(token);
         const hold = await publishSegment(
           ctx,
-          { store: Store.Delay, queue: at.seg.q, priority: at.seg.p, subject: ctx.subjects.hold(token) },
+          { store: Store.Delay, queue: at.seg.q, priority: at.seg.p, subject },
           specs,
           moveMsgId("ph", at, idxs),
         );
@@ -111,7 +116,7 @@ export async function promoteSegment(
           return home === jobRef(Store.Delay, seq, i) ? [] : [{ homeKey: home, to, ti: k }];
         }),
       );
-      await advanceKey(svc, h.token).catch(onError);
+      if (!ctx.sequencer) await advanceKey(svc, h.token).catch(onError);
     }
   }
   if (r.appended && target) {
@@ -130,6 +135,17 @@ export async function promoteSegment(
     );
   }
   return retryAt;
+}
+
+/**
+ * Whether a due job with an exclusive key holds it (a holder's retry goes back to its lane; a
+ * scheduled job joins the line). The sequencer keeps no record: only a holder reaches a lane, so a
+ * copy that came from one (moved, with attempts made or waiting for a handler) holds its key.
+ */
+async function holdsKeyHere(svc: Services, at: SegmentAt, i: number): Promise<boolean> {
+  const spec = at.seg.jobs[i]!;
+  if (!svc.ctx.sequencer) return holdsKey(svc, spec.xkey!, jobIdAt(at, i));
+  return spec.home !== undefined && ((spec.attempt ?? 0) > 0 || spec.unhandled !== undefined);
 }
 
 /** Jobs of a segment by exclusive key token, in slot order. */

@@ -1,0 +1,284 @@
+/**
+ * The exclusive-key sequencer (experimental; on when `StoreContext.sequencer`): the scheduler leader
+ * hands exclusive keys on from memory instead of through per-key lines and KV records
+ * (exclusive.ts). It is measured against those; the per-key design costs about eight NATS
+ * requests per job, this one well under one.
+ *
+ * - **Enqueue.** Jobs with a key are stored in hold segments on one subject
+ *   (`Subjects.sequenced`), a segment per enqueue batch and queue, so an enqueue writes nothing
+ *   more than a plain one.
+ * - **Order.** The leader reads that subject in stream order (an ordered consumer, from the start
+ *   on each election) and keeps, per key, the holder and the jobs waiting behind it. The line of a
+ *   key is its jobs in stream order, whichever segment they are in.
+ * - **Hand-over.** A free key's first waiting job becomes its holder in memory, then moves into its
+ *   lane with the other new holders of the batch (exclusive-handover.ts `moveManyToLane`: one lane
+ *   segment per queue, one `move` append per hold segment, compare-and-set on its journal). A job
+ *   cancelled or expired meanwhile loses the compare-and-set and the key goes on.
+ * - **Release.** A process that stores a holder's final outcome publishes a notice
+ *   (`Subjects.keyReleases`, core NATS). A lost notice (a leader change, a crash) is repaired by the
+ *   holder check: a holder older than {@link HOLDER_CHECK_AFTER_MS} is looked up, and released when
+ *   it has finished or vanished.
+ * - **Crash and election.** Nothing but the segments and their journals is state: a new leader reads
+ *   the line again; a job moved into a lane is its key's holder (the last one of the key in order),
+ *   checked at once. Two leaders for a moment move the same job at most once (the journal's
+ *   compare-and-set), so a copy that lost is an orphan that never runs (validate.ts).
+ *
+ * Not yet: the users' view of keys (exclusive-view.ts reads the per-key records), a revived dead
+ * letter, and moving the per-key lines of a running deployment over.
+ */
+import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
+import type { ConsumerMessages } from "@nats-io/jetstream";
+import type { Subscription } from "@nats-io/nats-core";
+
+import { Store } from "../../core/ids.js";
+import { isTerminal } from "../../core/states.js";
+import type { BackgroundTask, RunningTask } from "../infra/tasks.js";
+import type { Services } from "../infra/services.js";
+import { deriveState } from "../jobs/view.js";
+import type { SegmentAt } from "../segments/segment.js";
+import { decodeSegment, jobIdAt } from "../segments/segment.js";
+import { POINTER_RETRY_MS, validateMoved } from "../segments/validate.js";
+import type { WaitingJob } from "./exclusive-line.js";
+import { expireWaiting } from "./exclusive-line.js";
+import { moveManyToLane } from "./exclusive-handover.js";
+import type { KeyLines, SequencedKey } from "./exclusive-sequencer-lines.js";
+import { createKeyLines } from "./exclusive-sequencer-lines.js";
+
+/** How long a holder runs before the leader checks that it is still alive. */
+export const HOLDER_CHECK_AFTER_MS = 2000;
+
+/** Tells the sequencer that these jobs reached a final state (fire and forget). */
+export function noticeReleases(svc: Services, items: ReadonlyArray<{ token: string; job: string }>): void {
+  if (items.length === 0) return;
+  const body = JSON.stringify(items.map((i) => [i.token, i.job]));
+  svc.ctx.nc.publish(svc.ctx.subjects.keyReleases(), body);
+}
+
+/** What the sequencer answers a view request with. */
+export type SequencerView = { ready: false } | { ready: true; keys: SequencedKey[] };
+
+/** The sequencer's keys; undefined when no leader answered. */
+export async function requestSequencerView(
+  svc: Services,
+  timeoutMs = 5000,
+): Promise<SequencerView | undefined> {
+  try {
+    const m = await svc.ctx.nc.request(svc.ctx.subjects.keyView(), undefined, { timeout: timeoutMs });
+    return m.json<SequencerView>();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The scheduler leader's task, when the deployment uses the sequencer. */
+export function sequencerTasks(svc: Services, onError: (err: unknown) => void): BackgroundTask[] {
+  if (!svc.ctx.sequencer) return [];
+  return [
+    { name: "exclusive key sequencer", scope: "leader", start: () => startSequencer(svc, { onError }) },
+  ];
+}
+
+interface Sequencer {
+  svc: Services;
+  keys: KeyLines;
+  onError: (err: unknown) => void;
+  /** Looks at the due keys again after `ms` (a pointer not written yet, a failed move). */
+  later(ms: number): void;
+}
+
+/** The leader's sequencer: reads the line, hands keys on, takes release notices, answers views. */
+export function startSequencer(svc: Services, o: { onError: (err: unknown) => void }): RunningTask {
+  const { ctx } = svc;
+  const keys = createKeyLines();
+  let closed = false;
+  let caughtUp = false;
+  let running: Promise<void> | undefined;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let ingest: Promise<void> = Promise.resolve();
+  let messages: ConsumerMessages | undefined;
+  const seq: Sequencer = {
+    svc,
+    keys,
+    onError: o.onError,
+    later(ms) {
+      if (retryTimer || closed) return;
+      retryTimer = setTimeout(() => {
+        retryTimer = undefined;
+        for (const [t, l] of keys.lines) if (!l.holder && l.waiting.length > 0) keys.due.add(t);
+        kick();
+      }, ms);
+    },
+  };
+
+  function kick(): void {
+    if (running || closed || !caughtUp || keys.due.size === 0) return;
+    running = handOver(seq, () => closed)
+      .catch(o.onError)
+      .finally(() => {
+        running = undefined;
+        kick();
+      });
+  }
+
+  const notices: Subscription = ctx.nc.subscribe(ctx.subjects.keyReleases(), {
+    callback: (err, m) => {
+      if (err) return;
+      try {
+        for (const [token, job] of m.json<Array<[string, string]>>()) keys.release(token, job);
+      } catch (e) {
+        o.onError(e);
+      }
+      kick();
+    },
+  });
+  const viewing: Subscription = ctx.nc.subscribe(ctx.subjects.keyView(), {
+    callback: (err, m) => {
+      const view: SequencerView = caughtUp ? { ready: true, keys: keys.view(Date.now()) } : { ready: false };
+      if (!err) m.respond(JSON.stringify(view));
+    },
+  });
+
+  /** Reads the line from its start (every hold segment still stored), then follows it. */
+  async function follow(): Promise<void> {
+    const last = await ctx.reader.get(ctx.topology.streams.delay, {
+      lastBySubject: ctx.subjects.sequenced(),
+    });
+    const lastSeq = last?.seq ?? 0;
+    if (lastSeq === 0) caughtUp = true;
+    const oc = await jetstream(ctx.nc).consumers.get(ctx.topology.streams.delay, {
+      filter_subjects: [ctx.subjects.sequenced()],
+      deliver_policy: DeliverPolicy.All,
+    });
+    if (closed) return;
+    messages = await oc.consume();
+    for await (const m of messages) {
+      const { seq: n, data } = m;
+      ingest = ingest
+        .then(() => addSegment(seq, n, data))
+        .then(() => {
+          if (n >= lastSeq) caughtUp = true;
+          kick();
+        })
+        .catch(o.onError);
+    }
+  }
+
+  const following = follow().catch(o.onError);
+  const checker = setInterval(() => {
+    if (caughtUp) void checkHolders(seq).then(kick).catch(o.onError);
+  }, HOLDER_CHECK_AFTER_MS / 2);
+  checker.unref();
+
+  return {
+    async close() {
+      closed = true;
+      clearInterval(checker);
+      if (retryTimer) clearTimeout(retryTimer);
+      notices.unsubscribe();
+      viewing.unsubscribe();
+      await messages?.close();
+      await following;
+      await ingest;
+      await running;
+    },
+  };
+}
+
+/** One hold segment of the line, in stream order. */
+async function addSegment(s: Sequencer, seq: number, data: Uint8Array): Promise<void> {
+  let at: SegmentAt;
+  try {
+    at = { store: Store.Delay, seq, seg: decodeSegment(data) };
+  } catch (err) {
+    s.onError(err);
+    return;
+  }
+  s.svc.locator.remember(at);
+  s.keys.addSegment(at, await s.svc.ctx.journals.read(Store.Delay, seq, at.seg.jobs.length));
+}
+
+/** The key's first waiting job that may run now, or undefined (none, or not yet: see `later`). */
+async function nextOf(s: Sequencer, token: string): Promise<WaitingJob | undefined> {
+  const { svc, keys } = s;
+  const line = keys.lines.get(token);
+  while (line && line.waiting.length > 0) {
+    const w = line.waiting[0]!;
+    const journal = keys.journalOf(w.at.seq);
+    if (!journal || journal.slots[w.idx]!.outcome) {
+      keys.dropHead(token);
+      continue;
+    }
+    const spec = w.at.seg.jobs[w.idx]!;
+    const expired = spec.expiresAt !== undefined && Date.now() > spec.expiresAt;
+    const validity = expired ? "orphan" : await validateMoved(svc.ctx, svc.locator, w.at, w.idx);
+    if (validity === "wait") {
+      s.later(POINTER_RETRY_MS);
+      return undefined;
+    }
+    if (validity === "orphan") {
+      await expireWaiting(svc, w.at, w.idx);
+      keys.dropHead(token);
+      continue;
+    }
+    return { at: w.at, idx: w.idx, journal };
+  }
+  return undefined;
+}
+
+/** Hands every due key on, in batches (their new holders share lane segments), until none is left. */
+async function handOver(s: Sequencer, closed: () => boolean): Promise<void> {
+  const { svc, keys } = s;
+  while (keys.due.size > 0 && !closed()) {
+    const tokens = [...keys.due];
+    keys.due.clear();
+    const winners: Array<{ token: string; job: WaitingJob }> = [];
+    for (const token of tokens) {
+      if (keys.lines.get(token)?.holder) continue;
+      const next = await nextOf(s, token);
+      if (!next) {
+        keys.forgetIdle(token);
+        continue;
+      }
+      keys.takeHead(token, Date.now());
+      winners.push({ token, job: next });
+    }
+    if (winners.length === 0) continue;
+    try {
+      const moved = await moveManyToLane(
+        svc,
+        winners.map((w) => w.job),
+      );
+      for (const [seq, journal] of moved.journals) keys.learnJournal(seq, journal);
+      for (const f of moved.finished) keys.release(f.token, f.releasing!);
+    } catch (err) {
+      // Not moved (a publish or append that failed): they wait at the head of their lines again.
+      s.onError(err);
+      for (const w of winners) {
+        if (keys.lines.get(w.token)?.holder?.job !== jobIdAt(w.job.at, w.job.idx)) continue;
+        keys.putBack(w.token, w.job.at, w.job.idx, w.job.journal);
+      }
+      s.later(1000);
+      return;
+    }
+  }
+}
+
+/** Releases holders that finished or vanished without a notice reaching this leader. */
+async function checkHolders(s: Sequencer): Promise<void> {
+  const { svc, keys } = s;
+  const now = Date.now();
+  const old = [...keys.lines].filter(([, l]) => l.holder && now - l.holder.since >= HOLDER_CHECK_AFTER_MS);
+  await Promise.all(
+    old.map(async ([token, line]) => {
+      const job = line.holder!.job;
+      const loc = await svc.locator.locate(job);
+      if (line.holder?.job !== job) return;
+      if (!loc || isTerminal(deriveState(loc.at, loc.idx, loc.slots[loc.idx]!, Date.now()).state)) {
+        keys.release(token, job);
+      } else if (loc.at.store === Store.Delay && loc.at.seg.due === undefined) {
+        // Still in the line: its move never happened (a failure this process did not see).
+        keys.putBack(token, loc.at, loc.idx, loc.journal);
+      } else line.holder.since = Date.now();
+    }),
+  );
+}

@@ -1,0 +1,90 @@
+/**
+ * Exclusive keys handed on by the scheduler leader's sequencer (store/features/exclusive-sequencer.ts,
+ * experimental): every case of exclusive.test.ts again in that mode, and what is its own: a new
+ * leader reads the line again, keeps a running holder and releases one whose notice was lost.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+
+import type { NatsConnection } from "@nats-io/nats-core";
+
+import type { Engine } from "../../src/store/engine.js";
+import { createEngine } from "../../src/store/engine.js";
+import { useNats, waitFor } from "../harness/nats.js";
+
+// Read by every store context this process makes, and by the worker processes it spawns.
+process.env.JETJOB_EXCLUSIVE_SEQUENCER = "1";
+await import("./exclusive.test.js");
+
+const h = useNats();
+
+async function fetchOne(engine: Engine, queue: string): Promise<string> {
+  const [job] = await waitFor(
+    async () => {
+      const got = await engine.fetch({ queues: [queue], count: 10, workerId: "w" });
+      return got.length > 0 ? got : undefined;
+    },
+    { what: `a job in ${queue}` },
+  );
+  return job!.id;
+}
+
+describe("exclusive keys: the sequencer across a leader change", () => {
+  let nc: NatsConnection;
+  before(async () => {
+    nc = await h.nats.connect();
+  });
+  after(async () => {
+    await nc.close();
+  });
+
+  const open = () => createEngine(nc, { leaseMs: 1000, segmentLeaseMs: 5000 });
+
+  it("a new leader keeps a running holder, and releases one that finished while no leader listened", async () => {
+    const first = await open();
+    assert.ok(first.ctx.sequencer, "the sequencer is on in this file");
+    const ids: string[] = [];
+    for (let n = 0; n < 4; n++) {
+      ids.push(
+        (await first.enqueue({ type: "t", args: [n], options: { queue: "sq", exclusive_key: "S" } })).id,
+      );
+    }
+    await waitFor(() => first.scheduling, { what: "the first engine to lead" });
+    assert.equal(await fetchOne(first, "sq"), ids[0]);
+    // The leader goes; the holder finishes while nobody leads, so its release notice is lost.
+    await first.close();
+    const second = await open();
+    try {
+      await second.ack(ids[0]!);
+      await waitFor(() => second.scheduling, { what: "the second engine to lead", timeoutMs: 15_000 });
+      // The new leader finds ids[0] moved and finished: the key goes to ids[1], and to nobody else.
+      assert.equal(await fetchOne(second, "sq"), ids[1]);
+      assert.equal((await second.fetch({ queues: ["sq"], count: 10, workerId: "w2" })).length, 0);
+      const [key] = await second.exclusiveKeys({ queue: "sq" });
+      assert.equal(key?.holder?.job_id, ids[1]);
+      assert.equal(key?.holder?.state, "active");
+      assert.equal(key?.waiting, 2);
+      // A third engine takes over while ids[1] runs: ids[1] keeps the key until it is acked.
+      await second.close();
+      const third = await open();
+      try {
+        await waitFor(() => third.scheduling, { what: "the third engine to lead", timeoutMs: 15_000 });
+        const [still] = await third.exclusiveKeys({ queue: "sq" });
+        assert.equal(still?.holder?.job_id, ids[1], "the running holder keeps its key");
+        assert.equal((await third.fetch({ queues: ["sq"], count: 10, workerId: "w3" })).length, 0);
+        await third.ack(ids[1]!);
+        assert.equal(await fetchOne(third, "sq"), ids[2]);
+        await third.ack(ids[2]!);
+        assert.equal(await fetchOne(third, "sq"), ids[3]);
+        await third.ack(ids[3]!);
+        await waitFor(async () => (await third.exclusiveKeys({})).length === 0, {
+          what: "the key to go idle",
+        });
+      } finally {
+        await third.close();
+      }
+    } finally {
+      await second.close().catch(() => undefined);
+    }
+  });
+});
