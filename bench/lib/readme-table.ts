@@ -266,6 +266,7 @@ function backlog(r: Result): Section {
 function exclusive(r: Result): Section {
   const variants = r.variants as Array<{
     name: string;
+    mode?: string;
     jobsPerSecond: Spread;
     handoverMs?: { p50: Spread; p99: Spread };
   }>;
@@ -283,6 +284,11 @@ function exclusive(r: Result): Section {
         ? " Hand-over: from the end of a job's handler to the start of the next job of its key (from its " +
           "enqueue if later), p50 and p99 per run, ms; with more keys than slots it includes the wait for a " +
           "free slot."
+        : "") +
+      (variants.some((v) => v.mode === "sequencer")
+        ? " Rows marked sequencer hand keys on through the scheduler leader's sequencer (experimental, " +
+          "`JETJOB_EXCLUSIVE_SEQUENCER=1`); the others through per-key lines, the default; the two alternate " +
+          "run by run."
         : ""),
     table: markdownTable(
       ["variant", "jobs/s", "vs plain", ...(withHandover ? ["hand-over p50 ms", "hand-over p99 ms"] : [])],

@@ -38,6 +38,8 @@ export const exclusiveDefaults = {
 interface Variant {
   name: string;
   keys: number | undefined;
+  /** Set for the sequencer's runs (the default per-key lines have none). */
+  mode?: Mode;
   jobsPerSecond: Spread;
   hold?: { ms: Spread };
   /** Hand-over of a key to its next job, ms: per-run p50 and p99 (see the module header). */
@@ -53,50 +55,102 @@ function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
 }
 
+/**
+ * How exclusive keys are handed on: per-key lines and records (the default), or the scheduler
+ * leader's sequencer (store/features/exclusive-sequencer.ts, experimental), which every process of a
+ * deployment reads from `JETJOB_EXCLUSIVE_SEQUENCER` when it opens its store.
+ */
+type Mode = "lines" | "sequencer";
+
+interface ModeSystem {
+  url: string;
+  client: QueueClient;
+  close(): Promise<void>;
+}
+
+/** Runs `fn` with this process's store contexts opened in `mode`. */
+async function inMode<T>(mode: Mode, fn: () => Promise<T>): Promise<T> {
+  const before = process.env.JETJOB_EXCLUSIVE_SEQUENCER;
+  process.env.JETJOB_EXCLUSIVE_SEQUENCER = mode === "sequencer" ? "1" : "0";
+  try {
+    return await fn();
+  } finally {
+    if (before === undefined) delete process.env.JETJOB_EXCLUSIVE_SEQUENCER;
+    else process.env.JETJOB_EXCLUSIVE_SEQUENCER = before;
+  }
+}
+
+/** A nats-server, an engine (the scheduler leader) and a client of their own for one mode. */
+async function openMode(mode: Mode): Promise<ModeSystem> {
+  return inMode(mode, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "jetjob-bench-"));
+    const server = await startNatsServer({ storeDir: dir, monitorPort: -1 });
+    const nc = await connectNats({ servers: server.url, name: "bench" });
+    const engine = await createEngine(nc);
+    const client = createClient({ nats: server.url });
+    return {
+      url: server.url,
+      client,
+      async close() {
+        await client.close();
+        await engine.close();
+        await nc.close();
+        await server.stop();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  });
+}
+
 export async function runExclusive(p: ExclusiveParams): Promise<Variant[]> {
-  const dir = mkdtempSync(join(tmpdir(), "jetjob-bench-"));
-  const server = await startNatsServer({ storeDir: dir, monitorPort: -1 });
-  const nc = await connectNats({ servers: server.url, name: "bench" });
-  const engine = await createEngine(nc);
-  const client = createClient({ nats: server.url });
+  const systems = new Map<Mode, ModeSystem>();
   const variants: Variant[] = [];
   let runNo = 0;
   try {
+    for (const mode of MODES) systems.set(mode, await openMode(mode));
     for (const keys of [undefined, ...p.keyCounts]) {
-      const rates: number[] = [];
-      const p50s: number[] = [];
-      const p99s: number[] = [];
+      // Plain jobs do not depend on the mode; with keys, the modes' runs alternate.
+      const modes: Mode[] = keys === undefined ? ["lines"] : MODES;
+      const runs = new Map<Mode, { rates: number[]; p50s: number[]; p99s: number[] }>(
+        modes.map((m) => [m, { rates: [], p50s: [], p99s: [] }]),
+      );
       for (let r = 0; r < p.runs; r++) {
-        const queue = `bx${runNo++}`;
-        const run = await oneRun(server.url, client, queue, p, keys);
-        rates.push(run.jobsPerSecond);
-        const sorted = run.handoverMs.sort((a, b) => a - b);
-        if (sorted.length > 0) {
-          p50s.push(quantile(sorted, 0.5));
-          p99s.push(quantile(sorted, 0.99));
+        for (const mode of modes) {
+          const sys = systems.get(mode)!;
+          const got = runs.get(mode)!;
+          const queue = `bx${runNo++}`;
+          const run = await inMode(mode, () => oneRun(sys.url, sys.client, queue, p, keys));
+          got.rates.push(run.jobsPerSecond);
+          const sorted = run.handoverMs.sort((a, b) => a - b);
+          if (sorted.length > 0) {
+            got.p50s.push(quantile(sorted, 0.5));
+            got.p99s.push(quantile(sorted, 0.99));
+          }
         }
       }
-      const v: Variant = {
-        name: keys === undefined ? "plain jobs" : `exclusive, ${keys} keys`,
-        keys,
-        jobsPerSecond: spread(rates),
-      };
-      if (p50s.length > 0) v.handoverMs = { p50: spread(p50s), p99: spread(p99s) };
-      variants.push(v);
-      const ho = v.handoverMs
-        ? `, hand-over p50 ${fmt(v.handoverMs.p50, 2)} ms, p99 ${fmt(v.handoverMs.p99, 2)} ms`
-        : "";
-      process.stderr.write(`  ${v.name}: ${fmt(v.jobsPerSecond)} jobs/s${ho}\n`);
+      for (const mode of modes) {
+        const got = runs.get(mode)!;
+        const name =
+          keys === undefined
+            ? "plain jobs"
+            : `exclusive, ${keys} keys${mode === "sequencer" ? ", sequencer (experimental)" : ""}`;
+        const v: Variant = { name, keys, jobsPerSecond: spread(got.rates) };
+        if (mode === "sequencer") v.mode = mode;
+        if (got.p50s.length > 0) v.handoverMs = { p50: spread(got.p50s), p99: spread(got.p99s) };
+        variants.push(v);
+        const ho = v.handoverMs
+          ? `, hand-over p50 ${fmt(v.handoverMs.p50, 2)} ms, p99 ${fmt(v.handoverMs.p99, 2)} ms`
+          : "";
+        process.stderr.write(`  ${v.name}: ${fmt(v.jobsPerSecond)} jobs/s${ho}\n`);
+      }
     }
   } finally {
-    await client.close();
-    await engine.close();
-    await nc.close();
-    await server.stop();
-    rmSync(dir, { recursive: true, force: true });
+    for (const sys of systems.values()) await sys.close();
   }
   return variants;
 }
+
+const MODES: Mode[] = ["lines", "sequencer"];
 
 async function oneRun(
   url: string,

@@ -11,7 +11,7 @@ import { ErrorCode, isJetjobError } from "../../src/client/index.js";
 import type { JobState } from "../../src/core/states.js";
 import type { TestClients, Transport } from "../harness/clients.js";
 import { transports, useClients } from "../harness/clients.js";
-import { useNats } from "../harness/nats.js";
+import { useNats, waitFor } from "../harness/nats.js";
 
 const h = useNats();
 
@@ -143,6 +143,10 @@ describe("client transports give the same answers", () => {
 
   it("exclusive keys and storage list the same", async () => {
     await setup.clients.nats.enqueue("x.job", [], { queue: "ct-x", exclusiveKey: "acct:1" });
+    // The key is handed to the job right after the enqueue, in the background with the sequencer.
+    await waitFor(async () => (await setup.clients.nats.exclusiveKeys({ queue: "ct-x" }))[0]?.holder, {
+      what: "the key to be held",
+    });
     const [keysHttp, keysNats] = await both(setup.clients, (c) => c.exclusiveKeys({ queue: "ct-x" }));
     assert.deepEqual(keysNats, keysHttp);
     const [sHttp, sNats] = await both(setup.clients, (c) => c.storage());

@@ -87,4 +87,42 @@ describe("exclusive keys: the sequencer across a leader change", () => {
       await second.close().catch(() => undefined);
     }
   });
+
+  it("takes over the per-key lines of a deployment that did not use it: old jobs first, holder kept", async () => {
+    const old = await createEngine(nc, { leaseMs: 1000, segmentLeaseMs: 5000, exclusiveSequencer: false });
+    const ids: string[] = [];
+    try {
+      for (let n = 0; n < 3; n++) {
+        ids.push(
+          (await old.enqueue({ type: "t", args: [n], options: { queue: "sm", exclusive_key: "M" } })).id,
+        );
+      }
+      assert.equal(await fetchOne(old, "sm"), ids[0]);
+    } finally {
+      await old.close();
+    }
+    const engine = await open();
+    try {
+      const later = await engine.enqueue({
+        type: "t",
+        args: [9],
+        options: { queue: "sm", exclusive_key: "M" },
+      });
+      await waitFor(() => engine.scheduling, { what: "the sequencer's engine to lead", timeoutMs: 15_000 });
+      const [key] = await engine.exclusiveKeys({ queue: "sm" });
+      assert.equal(key?.holder?.job_id, ids[0], "the old holder keeps its key");
+      assert.equal(key?.waiting, 3);
+      assert.equal((await engine.fetch({ queues: ["sm"], count: 10, workerId: "w2" })).length, 0);
+      for (const id of [...ids, later.id].slice(1)) {
+        await engine.ack((await engine.exclusiveKeys({ queue: "sm" }))[0]!.holder!.job_id);
+        assert.equal(await fetchOne(engine, "sm"), id, "old jobs first, in their order");
+      }
+      await engine.ack(later.id);
+      await waitFor(async () => (await engine.exclusiveKeys({})).length === 0, {
+        what: "the key to go idle",
+      });
+    } finally {
+      await engine.close();
+    }
+  });
 });

@@ -316,7 +316,9 @@ describe("retention", () => {
       return ids;
     };
     const first = await runAll(3);
-    assert.ok((await subjectsOfKey()).length > 0, "the key has a record while in use");
+    // Per-key lines keep a record while the key is in use; the sequencer keeps keys in memory.
+    if (!engine.ctx.sequencer)
+      assert.ok((await subjectsOfKey()).length > 0, "the key has a record while in use");
     for (const id of first) await waitFor(() => isGone(engine, id), { what: `job ${id} removed` });
     let left: string[] = [];
     await waitFor(async () => (left = await subjectsOfKey()).length === 0, {

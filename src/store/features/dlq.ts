@@ -20,7 +20,9 @@ import { homeKeyOf, movedSpec, pointHomes, publishSegment } from "../segments/mo
 import { jobRef, refKey } from "../segments/segment.js";
 import { CounterField } from "../queues/counters.js";
 import type { Services } from "../infra/services.js";
-import { queueToken } from "../infra/topology.js";
+import { keyToken, queueToken } from "../infra/topology.js";
+import { advanceKey } from "./exclusive.js";
+import { markKey } from "./exclusive-line.js";
 import type { JobView } from "../jobs/view.js";
 import { buildJobView, deriveState } from "../jobs/view.js";
 import { decideAndAppend } from "../journal/journal.js";
@@ -109,13 +111,23 @@ async function reviveJob(svc: Services, loc: Located): Promise<JobView> {
   delete spec.errors;
   delete spec.retryDelayMs;
   delete spec.scheduledAt;
+  // A job with an exclusive key gave its key up when it was discarded: it joins the key's line again.
+  const xkey = spec.xkey;
+  if (xkey !== undefined && !ctx.sequencer) await markKey(svc, xkey);
   const target = await publishSegment(
     ctx,
-    { store: Store.Queue, queue: loc.at.seg.q, priority: loc.at.seg.p },
+    xkey === undefined
+      ? { store: Store.Queue, queue: loc.at.seg.q, priority: loc.at.seg.p }
+      : {
+          store: Store.Delay,
+          queue: loc.at.seg.q,
+          priority: loc.at.seg.p,
+          subject: ctx.sequencer ? ctx.subjects.sequenced() : ctx.subjects.hold(keyToken(xkey)),
+        },
     [spec],
     `rv:${refKey(loc.at.store, loc.at.seq)}:${loc.idx}:${loc.slots[loc.idx]!.lastAttempt}`,
   );
-  const to = refKey(Store.Queue, target.seq);
+  const to = refKey(target.store, target.seq);
   const r = await decideAndAppend(
     ctx.journals,
     loc.at.store,
@@ -139,6 +151,13 @@ async function reviveJob(svc: Services, loc: Located): Promise<JobView> {
   if (homeKey !== jobRef(loc.at.store, loc.at.seq, loc.idx)) await pointHomes(svc, [{ homeKey, to, ti: 0 }]);
   await eraseKey(ctx.jsm, ctx.topology.buckets.dlq, keyOf(loc.at.seg.q, loc.id)).catch(() => undefined);
   svc.counters.add(loc.at.seg.q, CounterField.Enqueued); // unfinished again: it counts in the depth
+  if (xkey !== undefined) {
+    if (!ctx.sequencer) await advanceKey(svc, keyToken(xkey)).catch((err: unknown) => svc.reportError(err));
+    // Waiting in its key's line (or already moved on into its lane): as any job there.
+    const now = await svc.locator.locate(loc.id);
+    if (now)
+      return buildJobView(now.at, now.idx, deriveState(now.at, now.idx, now.slots[now.idx]!, Date.now()));
+  }
   emitEvents(ctx, loc.at.seg.q, [event(target, 0, EventType.Enqueued, Date.now(), 0)]);
   const view = buildJobView(target, 0, deriveState(target, 0, { lastAttempt: 0, requeues: 0 }, Date.now()));
   return { ...view, state: JobState.Available };

@@ -39,7 +39,9 @@ import type { SegmentAt } from "../segments/segment.js";
 import { decodeSegment, jobIdAt } from "../segments/segment.js";
 import { POINTER_RETRY_MS, validateMoved } from "../segments/validate.js";
 import type { WaitingJob } from "./exclusive-line.js";
-import { expireWaiting } from "./exclusive-line.js";
+import { expireWaiting, readKey } from "./exclusive-line.js";
+import { isWrongRevision } from "../infra/cas.js";
+import { deleteForGood, eraseKey, keysOf } from "../infra/kvjson.js";
 import { moveManyToLane } from "./exclusive-handover.js";
 import type { KeyLines, SequencedKey } from "./exclusive-sequencer-lines.js";
 import { createKeyLines } from "./exclusive-sequencer-lines.js";
@@ -52,6 +54,17 @@ export function noticeReleases(svc: Services, items: ReadonlyArray<{ token: stri
   if (items.length === 0) return;
   const body = JSON.stringify(items.map((i) => [i.token, i.job]));
   svc.ctx.nc.publish(svc.ctx.subjects.keyReleases(), body);
+}
+
+/**
+ * Waits until the sequencer has read the hold segment `seq` and handed its free keys on, so that an
+ * enqueue returns with its jobs in their lanes as with per-key lines. Without a leader (or after
+ * `timeoutMs`) it returns anyway: the jobs are stored, and are handed on when a leader reads them.
+ */
+export async function syncSequencer(svc: Services, seq: number, timeoutMs = 5000): Promise<void> {
+  await svc.ctx.nc
+    .request(svc.ctx.subjects.keySync(), JSON.stringify(seq), { timeout: timeoutMs })
+    .catch(() => undefined);
 }
 
 /** What the sequencer answers a view request with. */
@@ -82,8 +95,13 @@ interface Sequencer {
   svc: Services;
   keys: KeyLines;
   onError: (err: unknown) => void;
-  /** Looks at the due keys again after `ms` (a pointer not written yet, a failed move). */
-  later(ms: number): void;
+  /**
+   * Looks at the keys with waiting jobs again after `ms` (a pointer not written yet); with `pause`,
+   * hands nothing on until then (a move failed: NATS may be down).
+   */
+  later(ms: number, pause?: boolean): void;
+  /** A hand-over batch starts; call what it returns when it has ended. */
+  batch(): () => void;
 }
 
 /** The leader's sequencer: reads the line, hands keys on, takes release notices, answers views. */
@@ -96,27 +114,49 @@ export function startSequencer(svc: Services, o: { onError: (err: unknown) => vo
   let retryTimer: NodeJS.Timeout | undefined;
   let ingest: Promise<void> = Promise.resolve();
   let messages: ConsumerMessages | undefined;
+  /** Last hold segment read; sync requests waiting for a segment, then for a batch after it. */
+  let ingested = 0;
+  let paused = false;
+  let afterIngest: Array<{ seq: number; answer: () => void }> = [];
+  const afterBatch: Array<() => void> = [];
   const seq: Sequencer = {
     svc,
     keys,
     onError: o.onError,
-    later(ms) {
+    later(ms, pause = false) {
+      if (pause) paused = true;
       if (retryTimer || closed) return;
       retryTimer = setTimeout(() => {
         retryTimer = undefined;
+        paused = false;
         for (const [t, l] of keys.lines) if (!l.holder && l.waiting.length > 0) keys.due.add(t);
         kick();
       }, ms);
     },
+    batch() {
+      const waiting = afterBatch.splice(0);
+      return () => waiting.forEach((answer) => answer());
+    },
   };
 
+  /** Answers sync requests whose segment was read and whose keys were handed on (or had nothing to do). */
+  function settle(): void {
+    if (caughtUp) {
+      const ready = afterIngest.filter((w) => w.seq <= ingested);
+      afterIngest = afterIngest.filter((w) => w.seq > ingested);
+      afterBatch.push(...ready.map((w) => w.answer));
+    }
+    kick();
+    if (!running) afterBatch.splice(0).forEach((answer) => answer());
+  }
+
   function kick(): void {
-    if (running || closed || !caughtUp || keys.due.size === 0) return;
+    if (running || closed || paused || !caughtUp || keys.due.size === 0) return;
     running = handOver(seq, () => closed)
       .catch(o.onError)
       .finally(() => {
         running = undefined;
-        kick();
+        settle();
       });
   }
 
@@ -131,6 +171,13 @@ export function startSequencer(svc: Services, o: { onError: (err: unknown) => vo
       kick();
     },
   });
+  const syncing: Subscription = ctx.nc.subscribe(ctx.subjects.keySync(), {
+    callback: (err, m) => {
+      if (err) return;
+      afterIngest.push({ seq: Number(m.json<number>()), answer: () => m.respond() });
+      settle();
+    },
+  });
   const viewing: Subscription = ctx.nc.subscribe(ctx.subjects.keyView(), {
     callback: (err, m) => {
       const view: SequencerView = caughtUp ? { ready: true, keys: keys.view(Date.now()) } : { ready: false };
@@ -140,6 +187,8 @@ export function startSequencer(svc: Services, o: { onError: (err: unknown) => vo
 
   /** Reads the line from its start (every hold segment still stored), then follows it. */
   async function follow(): Promise<void> {
+    // Keys left in per-key lines (stored before the deployment used the sequencer) come first.
+    await adoptKeyLines(seq);
     const last = await ctx.reader.get(ctx.topology.streams.delay, {
       lastBySubject: ctx.subjects.sequenced(),
     });
@@ -156,8 +205,9 @@ export function startSequencer(svc: Services, o: { onError: (err: unknown) => vo
       ingest = ingest
         .then(() => addSegment(seq, n, data))
         .then(() => {
+          ingested = n;
           if (n >= lastSeq) caughtUp = true;
-          kick();
+          settle();
         })
         .catch(o.onError);
     }
@@ -176,6 +226,7 @@ export function startSequencer(svc: Services, o: { onError: (err: unknown) => vo
       if (retryTimer) clearTimeout(retryTimer);
       notices.unsubscribe();
       viewing.unsubscribe();
+      syncing.unsubscribe();
       await messages?.close();
       await following;
       await ingest;
@@ -227,39 +278,52 @@ async function nextOf(s: Sequencer, token: string): Promise<WaitingJob | undefin
 
 /** Hands every due key on, in batches (their new holders share lane segments), until none is left. */
 async function handOver(s: Sequencer, closed: () => boolean): Promise<void> {
-  const { svc, keys } = s;
+  const { keys } = s;
   while (keys.due.size > 0 && !closed()) {
-    const tokens = [...keys.due];
-    keys.due.clear();
-    const winners: Array<{ token: string; job: WaitingJob }> = [];
-    for (const token of tokens) {
-      if (keys.lines.get(token)?.holder) continue;
-      const next = await nextOf(s, token);
-      if (!next) {
-        keys.forgetIdle(token);
-        continue;
-      }
-      keys.takeHead(token, Date.now());
-      winners.push({ token, job: next });
-    }
-    if (winners.length === 0) continue;
+    const ended = s.batch();
     try {
-      const moved = await moveManyToLane(
-        svc,
-        winners.map((w) => w.job),
-      );
-      for (const [seq, journal] of moved.journals) keys.learnJournal(seq, journal);
-      for (const f of moved.finished) keys.release(f.token, f.releasing!);
-    } catch (err) {
-      // Not moved (a publish or append that failed): they wait at the head of their lines again.
-      s.onError(err);
-      for (const w of winners) {
-        if (keys.lines.get(w.token)?.holder?.job !== jobIdAt(w.job.at, w.job.idx)) continue;
-        keys.putBack(w.token, w.job.at, w.job.idx, w.job.journal);
-      }
-      s.later(1000);
-      return;
+      if (!(await handOverBatch(s))) return;
+    } finally {
+      ended();
     }
+  }
+}
+
+/** One batch: the due keys' first waiting jobs become holders and move into their lanes together. */
+async function handOverBatch(s: Sequencer): Promise<boolean> {
+  const { svc, keys } = s;
+  const tokens = [...keys.due];
+  keys.due.clear();
+  const winners: Array<{ token: string; job: WaitingJob }> = [];
+  for (const token of tokens) {
+    if (keys.lines.get(token)?.holder) continue;
+    const next = await nextOf(s, token);
+    if (!next) {
+      keys.forgetIdle(token);
+      continue;
+    }
+    keys.takeHead(token, Date.now());
+    winners.push({ token, job: next });
+  }
+  if (winners.length === 0) return true;
+  try {
+    const moved = await moveManyToLane(
+      svc,
+      winners.map((w) => w.job),
+    );
+    for (const [seq, journal] of moved.journals) keys.learnJournal(seq, journal);
+    for (const f of moved.finished) keys.release(f.token, f.releasing!);
+    return true;
+  } catch (err) {
+    // Not moved (a publish or append that failed): they wait at the head of their lines again, and
+    // the sequencer tries again in a second.
+    s.onError(err);
+    for (const w of winners) {
+      if (keys.lines.get(w.token)?.holder?.job !== jobIdAt(w.job.at, w.job.idx)) continue;
+      keys.putBack(w.token, w.job.at, w.job.idx, w.job.journal);
+    }
+    s.later(1000, true);
+    return false;
   }
 }
 
@@ -281,4 +345,45 @@ async function checkHolders(s: Sequencer): Promise<void> {
       } else line.holder.since = Date.now();
     }),
   );
+}
+
+/**
+ * Takes over the per-key lines (exclusive.ts) of keys that have an attention marker: their jobs join
+ * the sequencer's lines ahead of any job of the sequenced line, their holder (the last job moved
+ * from the line) holds on and is checked at once, and a key with nothing left has its marker and
+ * record removed. The markers stay while something waits, so the next leader takes them over too.
+ */
+async function adoptKeyLines(s: Sequencer): Promise<void> {
+  const { svc, keys } = s;
+  const { ctx } = svc;
+  const kv = ctx.buckets.xkeys;
+  for (const marker of await keysOf(kv, "h.>")) {
+    const token = marker.slice(2);
+    const entry = await kv.get(marker);
+    const rec = await readKey(svc, token);
+    let seq = rec?.cursor.seq ?? 0;
+    let found = false;
+    for (;;) {
+      const m = await ctx.reader.get(ctx.topology.streams.delay, {
+        nextBySubject: ctx.subjects.hold(token),
+        seq,
+      });
+      if (!m) break;
+      seq = m.seq + 1;
+      const at = await svc.locator.segment(Store.Delay, m.seq);
+      if (!at) continue;
+      keys.addSegment(at, await ctx.journals.read(Store.Delay, at.seq, at.seg.jobs.length));
+      found = true;
+    }
+    const line = keys.lines.get(token);
+    if (found && (line?.holder || (line?.waiting.length ?? 0) > 0)) continue;
+    if (!entry || entry.operation !== "PUT") continue;
+    // Nothing left: the marker goes (unless written since), then the record.
+    try {
+      await deleteForGood(kv, ctx.jsm, ctx.topology.buckets.xkeys, marker, entry.revision);
+      await eraseKey(ctx.jsm, ctx.topology.buckets.xkeys, token);
+    } catch (err) {
+      if (!isWrongRevision(err)) throw err;
+    }
+  }
 }

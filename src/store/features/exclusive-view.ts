@@ -5,7 +5,7 @@
 import { Store } from "../../core/ids.js";
 import { toRfc3339 } from "../../core/time.js";
 import { activeKeyTokens } from "./exclusive.js";
-import { keyFromToken } from "../infra/topology.js";
+import { keyFromToken, keyToken } from "../infra/topology.js";
 import { readKey } from "./exclusive-line.js";
 import { requestSequencerView } from "./exclusive-sequencer.js";
 import { BackendError } from "../../core/errors.js";
@@ -83,6 +83,7 @@ async function describeHolder(
 
 /** One key's holder and waiting jobs (by its token, topology.ts `keyToken`); undefined when idle. */
 export async function describeKey(svc: Services, token: string): Promise<ExclusiveKeyView | undefined> {
+  if (svc.ctx.sequencer) return (await sequencedKeys(svc, {})).find((k) => keyToken(k.key) === token);
   const rec = await readKey(svc, token);
   const view: ExclusiveKeyView = {
     key: rec?.key ?? keyFromToken(token),

@@ -196,8 +196,9 @@ export function exclusiveKeyTasks(
   sweepEveryMs: number,
   onError: (err: unknown) => void,
 ): BackgroundTask[] {
+  // The sequencer takes the per-key lines over (exclusive-sequencer.ts): no sweep beside it.
+  if (svc.ctx.sequencer) return sequencerTasks(svc, onError);
   return [
-    ...sequencerTasks(svc, onError),
     periodicTask({
       name: "exclusive key sweep",
       scope: "leader",

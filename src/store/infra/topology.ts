@@ -199,6 +199,10 @@ export class Subjects {
   keyReleases(): string {
     return `${this.#p}.xs.rel`;
   }
+  /** Requests to the sequencer to answer once it has handed on the keys of a stored segment. */
+  keySync(): string {
+    return `${this.#p}.xs.sync`;
+  }
   /** Requests to the sequencer for its keys (the users' view). */
   keyView(): string {
     return `${this.#p}.xs.view`;

@@ -11,6 +11,8 @@ import { withinBounds } from "../queues/backpressure.js";
 import { advanceKeys } from "../features/exclusive.js";
 import { keyToken } from "../infra/topology.js";
 import { markKey } from "../features/exclusive-line.js";
+import { Store } from "../../core/ids.js";
+import { syncSequencer } from "../features/exclusive-sequencer.js";
 import { emptySlots } from "../journal/fold.js";
 import { deleteForGood } from "../infra/kvjson.js";
 import { checkEnqueue } from "./payload-limits.js";
@@ -112,6 +114,13 @@ async function storeJobs(svc: Services, items: NormalizedEnqueue[], atomic: bool
       results[t.slot] = { job, created: true };
     });
     if (unique.length > 0) await Promise.all(unique);
+    if (ctx.sequencer) {
+      // As with per-key lines, the enqueue returns once free keys went to their new jobs.
+      const lineSeqs = placed
+        .filter((p) => p.at.store === Store.Delay && p.at.seg.due === undefined && p.at.seg.jobs[p.idx]!.xkey)
+        .map((p) => p.at.seq);
+      if (lineSeqs.length > 0) await syncSequencer(svc, Math.max(...lineSeqs));
+    }
   } catch (err) {
     // Nothing (or not everything) was stored: free the unique keys this call reserved.
     await Promise.all(
