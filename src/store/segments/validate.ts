@@ -7,7 +7,8 @@
 import type { StoreContext } from "../infra/context.js";
 import type { Locator, ReadMemo } from "../jobs/locator.js";
 import type { SegmentAt } from "./segment.js";
-import { jobIdAt } from "./segment.js";
+import { jobIdAt, parseJobRef, refKey } from "./segment.js";
+import { forwardOf, isGone } from "../journal/fold.js";
 
 /** How long a new copy may wait for its pointer before it is treated as an orphan. */
 export const POINTER_GRACE_MS = 60_000;
@@ -29,6 +30,8 @@ export async function validateMoved(
 ): Promise<MovedValidity> {
   const spec = at.seg.jobs[idx]!;
   if (spec.home === undefined) return "ok";
+  // Usually the first home's pointer leads straight here: one read instead of the whole chain.
+  if (await pointsStraightHere(locator, spec.home, at, idx, memo)) return "ok";
   const id = jobIdAt(at, idx);
   const pointsHere = async (m?: ReadMemo) => {
     const loc = await locator.locate(id, m);
@@ -47,3 +50,23 @@ export async function validateMoved(
 /** How young a copy must be for quick re-checks of its pointer, and their delays. */
 const FRESH_COPY_MS = 1000;
 const FRESH_RECHECK_MS = [1, 2, 4, 8];
+
+/**
+ * Whether the pointer at the job's first home (its `loc`, else its forward move, as the locator
+ * follows them) names this copy. The callers check that this copy has not moved on itself, so then
+ * locating the job ends here; anything else is left to the full lookup.
+ */
+async function pointsStraightHere(
+  locator: Locator,
+  home: string,
+  at: SegmentAt,
+  idx: number,
+  memo: ReadMemo | undefined,
+): Promise<boolean> {
+  const h = parseJobRef(home);
+  const state = await locator.readAt(h.store, h.seq, h.idx, memo);
+  const slot = state?.slots[state.idx];
+  if (!slot || isGone(slot)) return false;
+  const next = slot.loc ?? forwardOf(slot);
+  return next !== undefined && next.to === refKey(at.store, at.seq) && next.ti === idx;
+}
