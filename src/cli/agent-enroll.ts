@@ -74,6 +74,26 @@ export function isLoginRefused(err: unknown): boolean {
 }
 
 /**
+ * Runs `start` again while NATS refuses its login, `retryMs` apart, up to `tries` attempts (else
+ * without end), telling `refused` each time; any other error, or an abort, ends it.
+ */
+export async function retryWhileRefused<T>(
+  start: () => Promise<T>,
+  o: { retryMs: number; tries?: number; signal?: AbortSignal; refused: (attempt: number) => void },
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
+      if (!isLoginRefused(err) || o.signal?.aborted) throw err;
+      if (o.tries !== undefined && attempt >= o.tries) throw err;
+      o.refused(attempt);
+      await new Promise((r) => setTimeout(r, o.retryMs));
+    }
+  }
+}
+
+/**
  * Runs `start` until NATS accepts the login: a refusal means the operator has not accepted the agent
  * yet, so it says so (once, then every 30th attempt) and tries again.
  */
@@ -81,20 +101,16 @@ export async function untilAccepted<T>(
   start: () => Promise<T>,
   o: { hostname: string; logger: Logger; retryMs?: number; signal?: AbortSignal },
 ): Promise<T> {
-  const retryMs = o.retryMs ?? enrollDefaults.retryMs;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await start();
-    } catch (err) {
-      if (!isLoginRefused(err) || o.signal?.aborted) throw err;
-      if (attempt === 1 || attempt % 30 === 0) {
-        o.logger.warn("waiting to be accepted", {
-          hostname: o.hostname,
-          hint: `an operator runs: jetjob agent accept ${o.hostname.toLowerCase()}`,
-          attempts: attempt,
-        });
-      }
-      await new Promise((r) => setTimeout(r, retryMs));
-    }
-  }
+  return retryWhileRefused(start, {
+    retryMs: o.retryMs ?? enrollDefaults.retryMs,
+    ...(o.signal ? { signal: o.signal } : {}),
+    refused: (attempt) => {
+      if (attempt !== 1 && attempt % 30 !== 0) return;
+      o.logger.warn("waiting to be accepted", {
+        hostname: o.hostname,
+        hint: `an operator runs: jetjob agent accept ${o.hostname.toLowerCase()}`,
+        attempts: attempt,
+      });
+    },
+  });
 }

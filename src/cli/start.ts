@@ -16,7 +16,7 @@ import { runApiServer } from "../server/run.js";
 import { checkPortFree, lockDataDir } from "./start-lock.js";
 import type { RetentionDefaults } from "../core/storage-options.js";
 import type { TopologyOptions } from "../store/infra/topology.js";
-import { isLoginRefused } from "./agent-enroll.js";
+import { retryWhileRefused } from "./agent-enroll.js";
 import { natsAccess } from "./nats-access.js";
 import type { LocalIdentities } from "./local-identities.js";
 import { startLocalIdentities } from "./local-identities.js";
@@ -244,13 +244,10 @@ async function loginLocalAgent(
   logger: Logger,
   options: Parameters<typeof createAgent>[0],
 ): Promise<Agent> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await createAgent(options);
-    } catch (err) {
-      if (!viaCallout || !isLoginRefused(err) || attempt >= LOCAL_AGENT_LOGIN_TRIES) throw err;
-      logger.warn("the local agent's login was refused; trying again", { attempt });
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-  }
+  if (!viaCallout) return createAgent(options);
+  return retryWhileRefused(() => createAgent(options), {
+    retryMs: 1000,
+    tries: LOCAL_AGENT_LOGIN_TRIES,
+    refused: (attempt) => logger.warn("the local agent's login was refused; trying again", { attempt }),
+  });
 }
