@@ -10,6 +10,9 @@
  * record first; when someone wrote since, the write fails and the record is read.
  */
 import { Store } from "../../core/ids.js";
+import { isTerminal } from "../../core/states.js";
+import type { Located } from "../jobs/locator.js";
+import { deriveState } from "../jobs/view.js";
 import { decideAndAppend } from "../journal/journal.js";
 import type { JournalState } from "../journal/journal.js";
 import type { FastKv, FastRecord } from "../infra/kvfast.js";
@@ -189,4 +192,23 @@ export async function expireWaiting(svc: Services, at: SegmentAt, idx: number): 
         : { ops: [{ op: "expire", i: idx, at: now }], value: undefined },
   );
   if (r.appended) svc.noteOutcomes([{ at, idx, kind: "expired" }]);
+}
+
+/** How long a holder runs before the leader checks that it is still alive. */
+export const HOLDER_CHECK_AFTER_MS = 2000;
+
+/**
+ * Where a key's holder stands, for the leader's check: finished (or gone), still in its line (its
+ * move into the lane never happened), or moved on (running, retrying, waiting for a handler).
+ */
+export async function holderStatus(
+  svc: Services,
+  job: string,
+): Promise<{ kind: "finished" } | { kind: "in-line"; loc: Located } | { kind: "moved" }> {
+  const loc = await svc.locator.locate(job);
+  if (!loc || isTerminal(deriveState(loc.at, loc.idx, loc.slots[loc.idx]!, Date.now()).state)) {
+    return { kind: "finished" };
+  }
+  if (loc.at.store === Store.Delay && loc.at.seg.due === undefined) return { kind: "in-line", loc };
+  return { kind: "moved" };
 }

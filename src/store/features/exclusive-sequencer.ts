@@ -16,7 +16,7 @@
  *   cancelled or expired meanwhile loses the compare-and-set and the key goes on.
  * - **Release.** A process that stores a holder's final outcome publishes a notice
  *   (`Subjects.keyReleases`, core NATS). A lost notice (a leader change, a crash) is repaired by the
- *   holder check: a holder older than {@link HOLDER_CHECK_AFTER_MS} is looked up, and released when
+ *   holder check: a holder older than `HOLDER_CHECK_AFTER_MS` is looked up, and released when
  *   it has finished or vanished.
  * - **Crash and election.** Nothing but the segments and their journals is state: a new leader reads
  *   the line again; a job moved into a lane is its key's holder (the last one of the key in order),
@@ -31,28 +31,26 @@ import type { ConsumerMessages } from "@nats-io/jetstream";
 import type { Subscription } from "@nats-io/nats-core";
 
 import { Store } from "../../core/ids.js";
-import { isTerminal } from "../../core/states.js";
-import type { BackgroundTask, RunningTask } from "../infra/tasks.js";
+import type { RunningTask } from "../infra/tasks.js";
 import type { Services } from "../infra/services.js";
-import { deriveState } from "../jobs/view.js";
 import type { SegmentAt } from "../segments/segment.js";
 import { decodeSegment, jobIdAt } from "../segments/segment.js";
 import { POINTER_RETRY_MS, validateMoved } from "../segments/validate.js";
 import type { WaitingJob } from "./exclusive-line.js";
-import { expireWaiting, readKey } from "./exclusive-line.js";
+import { HOLDER_CHECK_AFTER_MS, expireWaiting, holderStatus, readKey } from "./exclusive-line.js";
 import { isWrongRevision } from "../infra/cas.js";
 import { deleteForGood, eraseKey, keysOf } from "../infra/kvjson.js";
 import { moveManyToLane } from "./exclusive-handover.js";
 import type { KeyLines, SequencedKey } from "./exclusive-sequencer-lines.js";
 import { createKeyLines } from "./exclusive-sequencer-lines.js";
 
-/** How long a holder runs before the leader checks that it is still alive. */
-export const HOLDER_CHECK_AFTER_MS = 2000;
-
-/** Tells the sequencer that these jobs reached a final state (fire and forget). */
-export function noticeReleases(svc: Services, items: ReadonlyArray<{ token: string; job: string }>): void {
+/** Tells the sequencer that these jobs (of these keys) reached a final state (fire and forget). */
+export function noticeReleases(
+  svc: Services,
+  items: ReadonlyArray<{ token: string; releasing: string }>,
+): void {
   if (items.length === 0) return;
-  const body = JSON.stringify(items.map((i) => [i.token, i.job]));
+  const body = JSON.stringify(items.map((i) => [i.token, i.releasing]));
   svc.ctx.nc.publish(svc.ctx.subjects.keyReleases(), body);
 }
 
@@ -81,14 +79,6 @@ export async function requestSequencerView(
   } catch {
     return undefined;
   }
-}
-
-/** The scheduler leader's task, when the deployment uses the sequencer. */
-export function sequencerTasks(svc: Services, onError: (err: unknown) => void): BackgroundTask[] {
-  if (!svc.ctx.sequencer) return [];
-  return [
-    { name: "exclusive key sequencer", scope: "leader", start: () => startSequencer(svc, { onError }) },
-  ];
 }
 
 interface Sequencer {
@@ -335,14 +325,13 @@ async function checkHolders(s: Sequencer): Promise<void> {
   await Promise.all(
     old.map(async ([token, line]) => {
       const job = line.holder!.job;
-      const loc = await svc.locator.locate(job);
+      const status = await holderStatus(svc, job);
       if (line.holder?.job !== job) return;
-      if (!loc || isTerminal(deriveState(loc.at, loc.idx, loc.slots[loc.idx]!, Date.now()).state)) {
-        keys.release(token, job);
-      } else if (loc.at.store === Store.Delay && loc.at.seg.due === undefined) {
-        // Still in the line: its move never happened (a failure this process did not see).
-        keys.putBack(token, loc.at, loc.idx, loc.journal);
-      } else line.holder.since = Date.now();
+      if (status.kind === "finished") keys.release(token, job);
+      // Still in the line: its move never happened (a failure this process did not see).
+      else if (status.kind === "in-line")
+        keys.putBack(token, status.loc.at, status.loc.idx, status.loc.journal);
+      else line.holder.since = Date.now();
     }),
   );
 }
@@ -361,22 +350,18 @@ async function adoptKeyLines(s: Sequencer): Promise<void> {
     const token = marker.slice(2);
     const entry = await kv.get(marker);
     const rec = await readKey(svc, token);
-    let seq = rec?.cursor.seq ?? 0;
-    let found = false;
-    for (;;) {
+    // The read returns the segment itself: no second read by sequence.
+    for (let seq = rec?.cursor.seq ?? 0; ;) {
       const m = await ctx.reader.get(ctx.topology.streams.delay, {
         nextBySubject: ctx.subjects.hold(token),
         seq,
       });
       if (!m) break;
       seq = m.seq + 1;
-      const at = await svc.locator.segment(Store.Delay, m.seq);
-      if (!at) continue;
-      keys.addSegment(at, await ctx.journals.read(Store.Delay, at.seq, at.seg.jobs.length));
-      found = true;
+      await addSegment(s, m.seq, m.data);
     }
     const line = keys.lines.get(token);
-    if (found && (line?.holder || (line?.waiting.length ?? 0) > 0)) continue;
+    if (line?.holder || (line?.waiting.length ?? 0) > 0) continue;
     if (!entry || entry.operation !== "PUT") continue;
     // Nothing left: the marker goes (unless written since), then the record.
     try {

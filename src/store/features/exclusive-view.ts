@@ -30,8 +30,8 @@ export async function listExclusiveKeys(
   svc: Services,
   q: { queue?: string } = {},
 ): Promise<ExclusiveKeyView[]> {
-  const out: ExclusiveKeyView[] = [];
   if (svc.ctx.sequencer) return sequencedKeys(svc, q);
+  const out: ExclusiveKeyView[] = [];
   for (const token of await activeKeyTokens(svc)) {
     const v = await describeKey(svc, token);
     if (!v) continue;

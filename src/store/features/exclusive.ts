@@ -24,14 +24,13 @@
  */
 import type { JobSpec } from "../../core/envelope.js";
 import { Store } from "../../core/ids.js";
-import { isTerminal } from "../../core/states.js";
 import { EventType, emitEvents } from "../jobs/events.js";
 import { event } from "../jobs/events.js";
 import { createHandOverQueue, handOverKeys } from "./exclusive-handover.js";
-import { noticeReleases, sequencerTasks } from "./exclusive-sequencer.js";
+import { noticeReleases, startSequencer } from "./exclusive-sequencer.js";
 import type { BackgroundTask } from "../infra/tasks.js";
 import { periodicTask } from "../infra/tasks.js";
-import { keyRecords, markerKey, readKey } from "./exclusive-line.js";
+import { HOLDER_CHECK_AFTER_MS, holderStatus, keyRecords, markerKey, readKey } from "./exclusive-line.js";
 import { decideAndAppend } from "../journal/journal.js";
 import { deleteForGood, eraseKey, keysOf } from "../infra/kvjson.js";
 import { isWrongRevision } from "../infra/cas.js";
@@ -40,7 +39,6 @@ import type { SegmentAt } from "../segments/segment.js";
 import { jobIdAt, refKey } from "../segments/segment.js";
 import type { OutcomeNote, Services } from "../infra/services.js";
 import { keyToken } from "../infra/topology.js";
-import { deriveState } from "../jobs/view.js";
 
 /**
  * Hands a free key to its first waiting job (compare-and-set), then moves that job into its lane.
@@ -111,10 +109,7 @@ export function exclusiveOutcomeListener(svc: Services): (notes: OutcomeNote[]) 
       items.push({ token: keyToken(key), releasing: jobIdAt(n.at, n.idx) });
     }
     if (svc.ctx.sequencer) {
-      noticeReleases(
-        svc,
-        items.map((i) => ({ token: i.token, job: i.releasing })),
-      );
+      noticeReleases(svc, items);
       return;
     }
     await queue.add(items);
@@ -126,9 +121,6 @@ export async function holdsKey(svc: Services, key: string, jobId: string): Promi
   return (await readKey(svc, keyToken(key)))?.holder?.job === jobId;
 }
 
-/** How long a holder runs before the sweep checks that it is still alive. */
-const HOLDER_CHECK_AFTER_MS = 2000;
-
 /**
  * Repairs one key after a crash anywhere: releases a finished (or vanished) holder, finishes a holder's
  * interrupted move, hands a free key on, and drops the attention marker when the key is idle.
@@ -138,15 +130,9 @@ export async function settleKey(svc: Services, token: string): Promise<void> {
   const holder = (await readKey(svc, token))?.holder;
   if (holder) {
     if (Date.now() - holder.since < HOLDER_CHECK_AFTER_MS) return;
-    const loc = await svc.locator.locate(holder.job);
-    if (!loc) {
-      await releaseKey(svc, token, holder.job);
-      return;
-    }
-    const state = deriveState(loc.at, loc.idx, loc.slots[loc.idx]!, Date.now()).state;
-    if (isTerminal(state)) await releaseKey(svc, token, holder.job);
-    else if (loc.at.store === Store.Delay && loc.at.seg.due === undefined)
-      await moveToLane(svc, loc.at, loc.idx);
+    const status = await holderStatus(svc, holder.job);
+    if (status.kind === "finished") await releaseKey(svc, token, holder.job);
+    else if (status.kind === "in-line") await moveToLane(svc, status.loc.at, status.loc.idx);
     return;
   }
   // The marker is only needed when the key may be idle (most swept keys have a recent holder).
@@ -197,7 +183,11 @@ export function exclusiveKeyTasks(
   onError: (err: unknown) => void,
 ): BackgroundTask[] {
   // The sequencer takes the per-key lines over (exclusive-sequencer.ts): no sweep beside it.
-  if (svc.ctx.sequencer) return sequencerTasks(svc, onError);
+  if (svc.ctx.sequencer) {
+    return [
+      { name: "exclusive key sequencer", scope: "leader", start: () => startSequencer(svc, { onError }) },
+    ];
+  }
   return [
     periodicTask({
       name: "exclusive key sweep",
