@@ -17,7 +17,8 @@ import { handOffJobs } from "../store/segments/moves.js";
 import { decideRelease } from "../store/segments/release.js";
 import type { SegmentAt } from "../store/segments/segment.js";
 import { outcomesOf } from "../store/infra/services.js";
-import { POINTER_RETRY_MS } from "../store/segments/validate.js";
+import type { MovedValidity } from "../store/segments/validate.js";
+import { POINTER_RETRY_MS, validateMoved } from "../store/segments/validate.js";
 import type { Completer } from "./completer.js";
 import type { Holdings } from "./lease.js";
 import type { Held, RunnerDeps } from "./runner-state.js";
@@ -86,6 +87,7 @@ async function decideClaims(
   const step = await stepClaims(d.svc, { at, journal, slots: slotList }, now, {
     firstDelivery,
     validate: hold,
+    deferChecks: true,
   });
   const ops = step.ops;
   // Jobs this worker has no handler for go back for others, uncounted (unhandled.ts).
@@ -155,17 +157,59 @@ export async function claimSegment(
     await after().catch((e: unknown) => d.logger.warn("pointer update failed", { error: String(e) }));
   }
   for (const c of step.runnable) {
-    if (p.isDraining()) {
-      // The worker began to stop while this claim was being written: give the jobs back unstarted
-      // (drain() has already handed back the waiting list, so queuing them would hold it forever).
-      h.pending.push({ op: "requeue", i: c.i, a: c.a, at: Date.now(), u: 1 });
-      continue;
-    }
-    const suspect = c.takeover?.started === true;
-    slots.wait({ h, i: c.i, a: c.a, since: now, ahead: c.takeover !== undefined, suspect });
+    const check = step.checks.get(c.i);
+    if (check) awaitCheck(p, h, c, check, now);
+    else queueClaimed(p, h, c, now);
   }
   if (h.pending.length > 0) void p.completer.flush(h);
   slots.startWaiting();
   emitEvents(d.ctx, at.seg.q, step.events);
   holdings.maybeRelease(h);
+}
+
+/** A claimed job waits for a slot, or goes back unstarted if the worker began to stop meanwhile. */
+function queueClaimed(p: ProducerState, h: Held, c: ClaimStep["runnable"][number], now: number): void {
+  if (p.isDraining()) {
+    // The worker began to stop while this claim was being written: give the jobs back unstarted
+    // (drain() has already handed back the waiting list, so queuing them would hold it forever).
+    h.pending.push({ op: "requeue", i: c.i, a: c.a, at: Date.now(), u: 1 });
+    return;
+  }
+  const suspect = c.takeover?.started === true;
+  p.slots.wait({ h, i: c.i, a: c.a, since: now, ahead: c.takeover !== undefined, suspect });
+}
+
+/**
+ * A moved copy claimed before its pointer check ended (claim-step.ts `deferChecks`): it holds its
+ * segment and a slot meanwhile, and runs once the check says `ok`. An orphan's claim is expired
+ * (no event: the job lives elsewhere); a copy still without its pointer is looked at again shortly,
+ * or given back unclaimed if the worker stops.
+ */
+function awaitCheck(
+  p: ProducerState,
+  h: Held,
+  c: ClaimStep["runnable"][number],
+  first: Promise<MovedValidity>,
+  now: number,
+): void {
+  const { d, slots, holdings } = p;
+  const q = h.at.seg.q;
+  h.queued++;
+  slots.claiming(q, 1);
+  const settle = async (): Promise<void> => {
+    let v = await first.catch(() => "wait" as const);
+    while (v === "wait" && !p.isDraining()) {
+      await new Promise((r) => setTimeout(r, POINTER_RETRY_MS));
+      v = await validateMoved(d.ctx, d.locator, h.at, c.i).catch(() => "wait" as const);
+    }
+    h.queued--;
+    slots.claiming(q, -1);
+    if (v === "ok") queueClaimed(p, h, c, now);
+    else if (v === "orphan") h.pending.push({ op: "expire", i: c.i, at: Date.now(), orphan: 1 });
+    else h.pending.push({ op: "requeue", i: c.i, a: c.a, at: Date.now(), u: 1 });
+    if (h.pending.length > 0) void p.completer.flush(h);
+    slots.startWaiting();
+    holdings.maybeRelease(h);
+  };
+  void settle();
 }

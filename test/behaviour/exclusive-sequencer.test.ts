@@ -1,7 +1,7 @@
 /**
  * Exclusive keys handed on by the scheduler leader's sequencer (store/features/exclusive-sequencer.ts,
- * experimental): every case of exclusive.test.ts again in that mode, and what is its own: a new
- * leader reads the line again, keeps a running holder and releases one whose notice was lost.
+ * experimental): every case of exclusive.test.ts and moved-copies.test.ts again in that mode, and
+ * what is its own: a new leader reads the line again, keeps a running holder and releases one whose notice was lost.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -15,6 +15,7 @@ import { useNats, waitFor } from "../harness/nats.js";
 // Read by every store context this process makes, and by the worker processes it spawns.
 process.env.JETJOB_EXCLUSIVE_SEQUENCER = "1";
 await import("./exclusive.test.js");
+await import("./moved-copies.test.js");
 
 const h = useNats();
 

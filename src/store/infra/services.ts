@@ -59,6 +59,7 @@ export function outcomesOf(at: SegmentAt, ops: readonly JournalOp[]): OutcomeNot
         notes.push({ at, idx: op.i, kind: "cancelled" });
         break;
       case "expire":
+        if (op.orphan === 1) break;
         notes.push({ at, idx: op.i, kind: "expired" });
         break;
       default:

@@ -85,6 +85,11 @@ export interface ExpireOp {
   op: "expire";
   i: number;
   at: number;
+  /**
+   * The copy is void, not the job expired: a moved copy whose pointer never named it (validate.ts).
+   * The job lives on elsewhere, so this is no outcome of it (no key release, no dead letter).
+   */
+  orphan?: 1;
 }
 /** The job moved on without running here (a scheduled job became available). */
 export interface MoveOp {

@@ -18,6 +18,7 @@ import type { Slot } from "../journal/fold.js";
 import type { SegmentAt } from "./segment.js";
 import type { Services } from "../infra/services.js";
 import { movedHereLocally } from "./local-moves.js";
+import type { MovedValidity } from "./validate.js";
 import { validateMoved } from "./validate.js";
 
 export interface ClaimStep {
@@ -34,13 +35,18 @@ export interface ClaimStep {
   runnable: ClaimPlan[];
   /** Jobs beyond those, not checked: to hand off to others (a copy is checked where it lands). */
   rest: ClaimPlan[];
+  /**
+   * With `deferChecks`: the pointer checks of runnable moved copies, still being read. They are
+   * claimed meanwhile, and must not run before their check says `ok` (see claim-segment.ts).
+   */
+  checks: Map<number, Promise<MovedValidity>>;
 }
 
 export async function stepClaims(
   svc: Services,
   j: { at: SegmentAt; journal: JournalState; slots: Slot[] },
   nowMs: number,
-  o: { firstDelivery: boolean; validate: number },
+  o: { firstDelivery: boolean; validate: number; deferChecks?: boolean },
 ): Promise<ClaimStep> {
   const { at, journal, slots } = j;
   const step: ClaimStep = {
@@ -51,6 +57,7 @@ export async function stepClaims(
     afters: [],
     runnable: [],
     rest: [],
+    checks: new Map(),
   };
   const planning = planClaims(at, slots, nowMs, o.firstDelivery);
   if (planning.leave) {
@@ -77,20 +84,26 @@ export async function stepClaims(
       step.rest.push(p);
       continue;
     }
-    // A job claimed here before was checked then; a moved copy is checked once before it first runs.
-    // A copy this process moved here and pointed to needs no read (local-moves.ts).
-    if (
-      !p.takeover &&
-      at.seg.jobs[i]!.home !== undefined &&
-      !(await movedHereLocally(svc.ctx, at.store, at.seq, i))
-    ) {
+    // A moved copy is checked before it runs; a copy this process moved here and pointed to needs no
+    // read (local-moves.ts). A taken-over claim is checked too: with `deferChecks` a claim may have
+    // been stored before its check, by a worker that then died.
+    if (at.seg.jobs[i]!.home !== undefined && !(await movedHereLocally(svc.ctx, at.store, at.seq, i))) {
+      if (o.deferChecks === true && !p.takeover) {
+        // Claimed at once; the check reads while the claim is stored (the pointer has usually
+        // landed by then), and the caller runs the job only once it says `ok`.
+        const check = validateMoved(svc.ctx, svc.locator, at, i, memo);
+        check.catch(() => undefined);
+        step.checks.set(i, check);
+        step.runnable.push(p);
+        continue;
+      }
       const v = await validateMoved(svc.ctx, svc.locator, at, i, memo);
       if (v === "wait") {
         step.wait = true;
         continue;
       }
       if (v === "orphan") {
-        step.ops.push({ op: "expire", i, at: nowMs });
+        step.ops.push({ op: "expire", i, at: nowMs, orphan: 1 });
         continue;
       }
     }

@@ -59,7 +59,7 @@ export async function promoteSegment(
           continue;
         }
         if (validity === "orphan") {
-          ops.push({ op: "expire", i, at: now });
+          ops.push({ op: "expire", i, at: now, orphan: 1 });
           continue;
         }
         const xkey = at.seg.jobs[i]!.xkey;
