@@ -179,8 +179,16 @@ async function firstWaitingIn(
   return undefined;
 }
 
-/** Expires a waiting job (its `expires_at` passed) and reports the outcome. */
-export async function expireWaiting(svc: Services, at: SegmentAt, idx: number): Promise<void> {
+/**
+ * Expires a waiting job (its `expires_at` passed) and reports the outcome; with `orphan`, voids a
+ * copy whose pointer never named it instead (no outcome: the job lives elsewhere).
+ */
+export async function expireWaiting(
+  svc: Services,
+  at: SegmentAt,
+  idx: number,
+  orphan = false,
+): Promise<void> {
   const r = await decideAndAppend(
     svc.ctx.journals,
     Store.Delay,
@@ -189,9 +197,12 @@ export async function expireWaiting(svc: Services, at: SegmentAt, idx: number): 
     (_j, slots, now) =>
       slots[idx]!.outcome
         ? { ops: [], value: undefined }
-        : { ops: [{ op: "expire", i: idx, at: now }], value: undefined },
+        : {
+            ops: [orphan ? { op: "expire", i: idx, at: now, orphan: 1 } : { op: "expire", i: idx, at: now }],
+            value: undefined,
+          },
   );
-  if (r.appended) svc.noteOutcomes([{ at, idx, kind: "expired" }]);
+  if (r.appended && !orphan) svc.noteOutcomes([{ at, idx, kind: "expired" }]);
 }
 
 /** How long a holder runs before the leader checks that it is still alive. */

@@ -251,13 +251,13 @@ async function nextOf(s: Sequencer, token: string): Promise<WaitingJob | undefin
     }
     const spec = w.at.seg.jobs[w.idx]!;
     const expired = spec.expiresAt !== undefined && Date.now() > spec.expiresAt;
-    const validity = expired ? "orphan" : await validateMoved(svc.ctx, svc.locator, w.at, w.idx);
+    const validity = expired ? "expired" : await validateMoved(svc.ctx, svc.locator, w.at, w.idx);
     if (validity === "wait") {
       s.later(POINTER_RETRY_MS);
       return undefined;
     }
-    if (validity === "orphan") {
-      await expireWaiting(svc, w.at, w.idx);
+    if (validity !== "ok") {
+      await expireWaiting(svc, w.at, w.idx, validity === "orphan");
       keys.dropHead(token);
       continue;
     }
