@@ -17,7 +17,7 @@ import { handOffJobs } from "../store/segments/moves.js";
 import { decideRelease } from "../store/segments/release.js";
 import type { SegmentAt } from "../store/segments/segment.js";
 import { outcomesOf } from "../store/infra/services.js";
-import type { MovedValidity } from "../store/segments/validate.js";
+import type { ReadMemo } from "../store/jobs/locator.js";
 import { POINTER_RETRY_MS, validateMoved } from "../store/segments/validate.js";
 import type { Completer } from "./completer.js";
 import type { Holdings } from "./lease.js";
@@ -156,9 +156,9 @@ export async function claimSegment(
   for (const after of step.afters) {
     await after().catch((e: unknown) => d.logger.warn("pointer update failed", { error: String(e) }));
   }
+  const memo: ReadMemo = new Map();
   for (const c of step.runnable) {
-    const check = step.checks.get(c.i);
-    if (check) awaitCheck(p, h, c, check, now);
+    if (step.unchecked.has(c.i)) checkClaimed(p, h, c, now, memo);
     else queueClaimed(p, h, c, now);
   }
   if (h.pending.length > 0) void p.completer.flush(h);
@@ -180,24 +180,24 @@ function queueClaimed(p: ProducerState, h: Held, c: ClaimStep["runnable"][number
 }
 
 /**
- * A moved copy claimed before its pointer check ended (claim-step.ts `deferChecks`): it holds its
- * segment and a slot meanwhile, and runs once the check says `ok`. An orphan's claim is expired
- * (no event: the job lives elsewhere); a copy still without its pointer is looked at again shortly,
- * or given back unclaimed if the worker stops.
+ * A moved copy claimed before its pointer was checked (claim-step.ts `deferChecks`): it holds its
+ * segment and a slot meanwhile, and runs once the check says `ok`. An orphan's claim is expired as
+ * void (the job lives elsewhere); a copy still without its pointer is looked at again shortly, or
+ * given back unclaimed if the worker stops.
  */
-function awaitCheck(
+function checkClaimed(
   p: ProducerState,
   h: Held,
   c: ClaimStep["runnable"][number],
-  first: Promise<MovedValidity>,
   now: number,
+  memo: ReadMemo,
 ): void {
   const { d, slots, holdings } = p;
   const q = h.at.seg.q;
   h.queued++;
   slots.claiming(q, 1);
   const settle = async (): Promise<void> => {
-    let v = await first.catch(() => "wait" as const);
+    let v = await validateMoved(d.ctx, d.locator, h.at, c.i, memo).catch(() => "wait" as const);
     while (v === "wait" && !p.isDraining()) {
       await new Promise((r) => setTimeout(r, POINTER_RETRY_MS));
       v = await validateMoved(d.ctx, d.locator, h.at, c.i).catch(() => "wait" as const);

@@ -18,7 +18,6 @@ import type { Slot } from "../journal/fold.js";
 import type { SegmentAt } from "./segment.js";
 import type { Services } from "../infra/services.js";
 import { movedHereLocally } from "./local-moves.js";
-import type { MovedValidity } from "./validate.js";
 import { validateMoved } from "./validate.js";
 
 export interface ClaimStep {
@@ -36,10 +35,10 @@ export interface ClaimStep {
   /** Jobs beyond those, not checked: to hand off to others (a copy is checked where it lands). */
   rest: ClaimPlan[];
   /**
-   * With `deferChecks`: the pointer checks of runnable moved copies, still being read. They are
-   * claimed meanwhile, and must not run before their check says `ok` (see claim-segment.ts).
+   * With `deferChecks`: runnable moved copies whose pointer is not checked yet. They are claimed
+   * first, and must not run before their check says `ok` (see claim-segment.ts).
    */
-  checks: Map<number, Promise<MovedValidity>>;
+  unchecked: Set<number>;
 }
 
 export async function stepClaims(
@@ -57,7 +56,7 @@ export async function stepClaims(
     afters: [],
     runnable: [],
     rest: [],
-    checks: new Map(),
+    unchecked: new Set(),
   };
   const planning = planClaims(at, slots, nowMs, o.firstDelivery);
   if (planning.leave) {
@@ -89,11 +88,9 @@ export async function stepClaims(
     // been stored before its check, by a worker that then died.
     if (at.seg.jobs[i]!.home !== undefined && !(await movedHereLocally(svc.ctx, at.store, at.seq, i))) {
       if (o.deferChecks === true && !p.takeover) {
-        // Claimed at once; the check reads while the claim is stored (the pointer has usually
-        // landed by then), and the caller runs the job only once it says `ok`.
-        const check = validateMoved(svc.ctx, svc.locator, at, i, memo);
-        check.catch(() => undefined);
-        step.checks.set(i, check);
+        // Claimed first, checked once the claim is stored: a copy is delivered as soon as it is
+        // published, before its mover has appended the pointer, which has usually landed by then.
+        step.unchecked.add(i);
         step.runnable.push(p);
         continue;
       }
