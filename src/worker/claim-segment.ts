@@ -19,6 +19,7 @@ import type { SegmentAt } from "../store/segments/segment.js";
 import { outcomesOf } from "../store/infra/services.js";
 import type { ReadMemo } from "../store/jobs/locator.js";
 import { POINTER_RETRY_MS, validateMoved } from "../store/segments/validate.js";
+import { movedNotice } from "../store/segments/local-moves.js";
 import type { Completer } from "./completer.js";
 import type { Holdings } from "./lease.js";
 import type { Held, RunnerDeps } from "./runner-state.js";
@@ -197,7 +198,11 @@ function checkClaimed(
   h.queued++;
   slots.claiming(q, 1);
   const settle = async (): Promise<void> => {
-    let v = await validateMoved(d.ctx, d.locator, h.at, c.i, memo).catch(() => "wait" as const);
+    // An announced move: its notice usually comes as the claim is stored, and saves the reads.
+    let v =
+      h.at.seg.an === 1 && (await movedNotice(d.ctx, h.at.store, h.at.seq, c.i))
+        ? ("ok" as const)
+        : await validateMoved(d.ctx, d.locator, h.at, c.i, memo).catch(() => "wait" as const);
     while (v === "wait" && !p.isDraining()) {
       await new Promise((r) => setTimeout(r, POINTER_RETRY_MS));
       v = await validateMoved(d.ctx, d.locator, h.at, c.i).catch(() => "wait" as const);

@@ -18,6 +18,7 @@
  * reached an outcome.
  */
 import type { Delivery } from "../nats/pull.js";
+import { listenForMoves } from "../store/segments/local-moves.js";
 import { jobIdAt } from "../store/segments/segment.js";
 import { createCompleter } from "./completer.js";
 import { createExecutor } from "./executor.js";
@@ -63,6 +64,8 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
   const isDraining = () => draining;
 
   const holdings = createHoldings(d, stats);
+  // Copies moved here by other processes are claimed on their mover's notice (local-moves.ts).
+  const moveNotices = listenForMoves(d.ctx);
   // The parts call each other through late-bound hooks: the executor is made last.
   const run = (h: Parameters<Executor["run"]>[0], i: number, a: number, recorded: boolean) =>
     void executor.run(h, i, a, recorded);
@@ -128,6 +131,7 @@ export function createSegmentRunner(deps: SegmentRunnerDeps): SegmentRunner {
       }
       holdings.stop();
       producer.stop();
+      moveNotices.unsubscribe();
     },
   };
 }

@@ -41,7 +41,7 @@ import { createBatchQueue } from "../infra/batch-queue.js";
 import { AGAIN, casLoop, orAgain } from "../infra/cas.js";
 import type { FastRecord } from "../infra/kvfast.js";
 import { homeKeyOf, movedSpec, pointHomes, publishSegment } from "../segments/moves.js";
-import { trackMove } from "../segments/local-moves.js";
+import { announceMoves, trackMove } from "../segments/local-moves.js";
 import { jsonBytes } from "../jobs/payload-limits.js";
 import { jobIdAt, jobRef, refKey } from "../segments/segment.js";
 import type { Services } from "../infra/services.js";
@@ -172,10 +172,18 @@ async function moveChunk(svc: Services, jobs: WaitingJob[], out: LaneMoves): Pro
   const target = await trackMove(
     ctx,
     () =>
-      publishSegment(ctx, { store: Store.Queue, queue: first.seg.q, priority: first.seg.p }, specs, msgId),
+      publishSegment(
+        ctx,
+        { store: Store.Queue, queue: first.seg.q, priority: first.seg.p, announced: true },
+        specs,
+        msgId,
+      ),
     async (t) => {
       await pointFromHolds(svc, jobs, refKey(Store.Queue, t.seq), moved, out);
-      return new Set(moved.map((m) => m.ti));
+      const pointed = new Set(moved.map((m) => m.ti));
+      // Workers of other processes claim these without reading the pointers (local-moves.ts).
+      announceMoves(ctx, t.store, t.seq, pointed);
+      return pointed;
     },
   );
   const to = refKey(Store.Queue, target.seq);

@@ -199,6 +199,10 @@ export class Subjects {
   keyReleases(): string {
     return `${this.#p}.xs.rel`;
   }
+  /** Moved notices: the pointers to a segment's moved jobs are stored (core NATS, local-moves.ts). */
+  moves(): string {
+    return `${this.#p}.mv`;
+  }
   /** Requests to the sequencer to answer once it has handed on the keys of a stored segment. */
   keySync(): string {
     return `${this.#p}.xs.sync`;

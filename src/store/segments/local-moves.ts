@@ -5,8 +5,17 @@
  * find the pointer missing and re-check after 1, 2, 4 and 8 ms. Here it waits for the mover's
  * append instead, and a slot whose pointer this process wrote needs no read at all. A segment this
  * process did not move (or that it forgot) is checked as before.
+ *
+ * Moves to workers in other processes (the sequencer's hand-overs, exclusive-handover.ts) are
+ * announced: once the pointers are stored, the mover publishes a moved notice (core NATS,
+ * `Subjects.moves`) with the slots it pointed to, and marks the segment (`Segment.an`). A worker
+ * that listens ({@link listenForMoves}) waits a moment for that notice instead of reading the
+ * pointers; without it (lost with a crash, or a move that failed), the pointers are read as before.
  */
+import type { Subscription } from "@nats-io/nats-core";
+
 import type { Store } from "../../core/ids.js";
+import type { StoreContext } from "../infra/context.js";
 import { refKey } from "./segment.js";
 
 interface Registry {
@@ -14,6 +23,8 @@ interface Registry {
   moved: Map<string, Promise<ReadonlySet<number>>>;
   /** Moves between their publish and their pointers (their segment's seq not known yet). */
   publishing: Set<Promise<unknown>>;
+  /** Claims waiting for a moved notice of segment `store.seq`. */
+  waiters: Map<string, Array<() => void>>;
 }
 
 const registries = new WeakMap<object, Registry>();
@@ -23,7 +34,7 @@ const PUBLISH_WAIT_MS = 100;
 
 function registryOf(owner: object): Registry {
   let r = registries.get(owner);
-  if (!r) registries.set(owner, (r = { moved: new Map(), publishing: new Set() }));
+  if (!r) registries.set(owner, (r = { moved: new Map(), publishing: new Set(), waiters: new Map() }));
   return r;
 }
 
@@ -86,6 +97,78 @@ export async function movedHereLocally(
       Promise.allSettled([...r.publishing]),
       new Promise((res) => (timer = setTimeout(res, PUBLISH_WAIT_MS))),
     ]);
+    clearTimeout(timer);
+  }
+  const slots = await r.moved.get(key);
+  return slots?.has(idx) ? true : undefined;
+}
+
+/** How long a claim of an announced segment waits for its moved notice before it reads the pointers. */
+export const MOVED_NOTICE_WAIT_MS = 50;
+
+/** Publishes that the pointers to slots `slots` of segment `store.seq` are stored. */
+export function announceMoves(
+  ctx: StoreContext,
+  store: Store,
+  seq: number,
+  slots: ReadonlySet<number>,
+): void {
+  if (slots.size === 0) return;
+  ctx.nc.publish(ctx.subjects.moves(), JSON.stringify([store, seq, [...slots]]));
+}
+
+/** Records the moved notices other processes publish, for {@link movedNotice}; stop with `unsubscribe`. */
+export function listenForMoves(ctx: StoreContext): Subscription {
+  return ctx.nc.subscribe(ctx.subjects.moves(), {
+    callback: (err, m) => {
+      if (err) return;
+      let notice: unknown;
+      try {
+        notice = m.json();
+      } catch {
+        return;
+      }
+      if (!Array.isArray(notice) || notice.length !== 3) return;
+      const [store, seq, slots] = notice as [unknown, unknown, unknown];
+      if (typeof store !== "number" || typeof seq !== "number" || !Array.isArray(slots)) return;
+      const r = registryOf(ctx);
+      const key = refKey(store as Store, seq);
+      const known = new Set(slots.filter((i): i is number => Number.isInteger(i)));
+      r.moved.set(key, Promise.resolve(known));
+      if (r.moved.size > KEPT_SEGMENTS) r.moved.delete(r.moved.keys().next().value!);
+      const waiting = r.waiters.get(key);
+      r.waiters.delete(key);
+      for (const wake of waiting ?? []) wake();
+    },
+  });
+}
+
+/**
+ * Whether a moved notice says the pointer to slot `idx` of segment `store.seq` is stored, waiting up
+ * to `waitMs` for it: true, or undefined when none came (check the pointers as usual).
+ */
+export async function movedNotice(
+  ctx: StoreContext,
+  store: Store,
+  seq: number,
+  idx: number,
+  waitMs = MOVED_NOTICE_WAIT_MS,
+): Promise<true | undefined> {
+  const r = registryOf(ctx);
+  const key = refKey(store, seq);
+  if (!r.moved.has(key)) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await new Promise<void>((wake) => {
+      let list = r.waiters.get(key);
+      if (!list) r.waiters.set(key, (list = []));
+      list.push(wake);
+      timer = setTimeout(() => {
+        const rest = r.waiters.get(key)?.filter((w) => w !== wake);
+        if (rest && rest.length > 0) r.waiters.set(key, rest);
+        else r.waiters.delete(key);
+        wake();
+      }, waitMs);
+    });
     clearTimeout(timer);
   }
   const slots = await r.moved.get(key);

@@ -54,12 +54,13 @@ export function movedSpec(j: JobAt, patch: Partial<JobSpec>): JobSpec {
 /** Publishes moved jobs as one segment; `msgId` makes a repeated move store nothing new. */
 export async function publishSegment(
   ctx: StoreContext,
-  target: { store: Store; queue: string; priority: number; due?: number; subject?: string },
+  target: { store: Store; queue: string; priority: number; due?: number; subject?: string; announced?: true },
   jobs: JobSpec[],
   msgId: string,
 ): Promise<SegmentAt> {
   const seg: Segment = { v: 1, ts: Date.now(), r: 0, q: target.queue, p: target.priority, jobs };
   if (target.due !== undefined) seg.due = target.due;
+  if (target.announced) seg.an = 1;
   const subject =
     target.subject ??
     (target.store === Store.Delay

@@ -21,6 +21,8 @@ export interface Segment {
   p: number;
   /** Delay segments: when the jobs become available (ms). */
   due?: number;
+  /** Its mover announces the pointers to its jobs once they are stored (local-moves.ts). */
+  an?: 1;
   jobs: JobSpec[];
 }
 
