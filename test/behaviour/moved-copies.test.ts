@@ -18,6 +18,7 @@ import type { JobAt } from "../../src/store/jobs/locator.js";
 import type { Segment, SegmentAt } from "../../src/store/segments/segment.js";
 import { encodeSegment, jobIdAt, jobRef, refKey } from "../../src/store/segments/segment.js";
 import { POINTER_GRACE_MS } from "../../src/store/segments/validate.js";
+import { announceMoves } from "../../src/store/segments/local-moves.js";
 import type { Worker } from "../../src/worker/index.js";
 import { createWorker } from "../../src/worker/index.js";
 import { useNats, waitFor } from "../harness/nats.js";
@@ -49,7 +50,7 @@ describe("moved copies: a copy runs only once its pointer names it", () => {
   }
 
   /** Publishes a copy of the job at `j` into its queue's lane, as a mover would, without its pointer. */
-  async function publishCopy(j: JobAt, o: { ageMs: number }): Promise<SegmentAt> {
+  async function publishCopy(j: JobAt, o: { ageMs: number; announced?: boolean }): Promise<SegmentAt> {
     const spec = j.at.seg.jobs[j.idx]!;
     const seg: Segment = {
       v: 1,
@@ -59,6 +60,7 @@ describe("moved copies: a copy runs only once its pointer names it", () => {
       p: j.at.seg.p,
       jobs: [{ ...spec, id: jobIdAt(j.at, j.idx), home: jobRef(j.at.store, j.at.seq, j.idx) }],
     };
+    if (o.announced === true) seg.an = 1;
     const ctx = engine.ctx;
     await ctx.queues.ensureLane(seg.q, seg.p);
     const ack = await ctx.publisher.publish(ctx.subjects.lane(seg.q, seg.p), encodeSegment(seg), {
@@ -153,15 +155,33 @@ describe("moved copies: a copy runs only once its pointer names it", () => {
     assert.deepEqual(runs, [a.id, b.id]);
   });
 
-  it("a copy claimed before its pointer is written waits, and runs once the pointer names it", async () => {
-    const queue = "mc-late";
-    // The original waits far in the future, so only the copy can run.
+  /** The job scheduled far ahead (only a copy can run), and where it is stored. */
+  async function scheduledFarAhead(queue: string): Promise<{ id: string; original: JobAt }> {
     const job = await engine.enqueue({
       type: "t",
       args: [],
       options: { queue, scheduled_at: new Date(Date.now() + 3_600_000).toISOString() },
     });
-    const original = await locate(job.id);
+    return { id: job.id, original: await locate(job.id) };
+  }
+
+  /** The mover's append: the original moved on, to the copy. */
+  async function pointTo(original: JobAt, copy: SegmentAt): Promise<void> {
+    const { store, seq } = original.at;
+    const journal = await engine.ctx.journals.read(store, seq, original.at.seg.jobs.length);
+    const op = {
+      op: "move" as const,
+      i: original.idx,
+      at: Date.now(),
+      to: refKey(Store.Queue, copy.seq),
+      ti: 0,
+    };
+    await engine.ctx.journals.append(store, seq, [op], journal);
+  }
+
+  it("a copy claimed before its pointer is written waits, and runs once the pointer names it", async () => {
+    const queue = "mc-late";
+    const { id, original } = await scheduledFarAhead(queue);
     assert.equal(original.at.store, Store.Delay);
     const copy = await publishCopy(original, { ageMs: 0 });
     const runs: string[] = [];
@@ -172,19 +192,39 @@ describe("moved copies: a copy runs only once its pointer names it", () => {
     await new Promise((r) => setTimeout(r, 300));
     assert.deepEqual(runs, [], "no run before the pointer names the copy");
 
-    // The mover's append: the original moved on, to the copy.
-    const { store, seq } = original.at;
-    const journal = await engine.ctx.journals.read(store, seq, original.at.seg.jobs.length);
-    const to = refKey(Store.Queue, copy.seq);
-    await engine.ctx.journals.append(
-      store,
-      seq,
-      [{ op: "move", i: original.idx, at: Date.now(), to, ti: 0 }],
-      journal,
-    );
+    await pointTo(original, copy);
     await waitFor(() => runs.length > 0, { what: "the copy to run" });
-    await waitFor(async () => (await engine.get(job.id)).state === "completed", { what: "the job done" });
-    assert.deepEqual(runs, [job.id]);
+    await waitFor(async () => (await engine.get(id)).state === "completed", { what: "the job done" });
+    assert.deepEqual(runs, [id]);
     assert.equal((await slotOf(copy))?.outcome?.kind, "done");
+  });
+
+  it("an announced copy runs on its mover's notice, which stands for the pointer", async () => {
+    const queue = "mc-notice";
+    const { id, original } = await scheduledFarAhead(queue);
+    const runs: string[] = [];
+    startWorker(queue, runs);
+    const copy = await publishCopy(original, { ageMs: 0, announced: true });
+    await waitFor(async () => ((await slotOf(copy))?.lastAttempt ?? 0) > 0, { what: "the copy claimed" });
+    // The mover announces only pointers it stored; here the notice alone, to see that it is used.
+    announceMoves(engine.ctx, Store.Queue, copy.seq, new Set([0]));
+    await waitFor(() => runs.length > 0, { what: "the copy to run on its notice" });
+    assert.deepEqual(runs, [id]);
+  });
+
+  it("an announced copy whose notice never comes is checked by its pointer, as any other", async () => {
+    const queue = "mc-no-notice";
+    const { id, original } = await scheduledFarAhead(queue);
+    const runs: string[] = [];
+    startWorker(queue, runs);
+    const copy = await publishCopy(original, { ageMs: 0, announced: true });
+    await waitFor(async () => ((await slotOf(copy))?.lastAttempt ?? 0) > 0, { what: "the copy claimed" });
+    // A notice for another slot says nothing about this one.
+    announceMoves(engine.ctx, Store.Queue, copy.seq, new Set([1]));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(runs, [], "no run without its pointer or its notice");
+    await pointTo(original, copy);
+    await waitFor(() => runs.length > 0, { what: "the copy to run once its pointer is stored" });
+    assert.deepEqual(runs, [id]);
   });
 });

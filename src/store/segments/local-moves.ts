@@ -134,7 +134,8 @@ export function listenForMoves(ctx: StoreContext): Subscription {
       const r = registryOf(ctx);
       const key = refKey(store as Store, seq);
       const known = new Set(slots.filter((i): i is number => Number.isInteger(i)));
-      r.moved.set(key, Promise.resolve(known));
+      const before = r.moved.get(key);
+      r.moved.set(key, before ? before.then((b) => new Set([...b, ...known])) : Promise.resolve(known));
       if (r.moved.size > KEPT_SEGMENTS) r.moved.delete(r.moved.keys().next().value!);
       const waiting = r.waiters.get(key);
       r.waiters.delete(key);
