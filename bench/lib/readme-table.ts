@@ -285,10 +285,10 @@ function exclusive(r: Result): Section {
           "enqueue if later), p50 and p99 per run, ms; with more keys than slots it includes the wait for a " +
           "free slot."
         : "") +
-      (variants.some((v) => v.mode === "sequencer")
-        ? " Rows marked sequencer hand keys on through the scheduler leader's sequencer (experimental, " +
-          "`JETJOB_EXCLUSIVE_SEQUENCER=1`); the others through per-key lines, the default; the two alternate " +
-          "run by run."
+      (variants.some((v) => v.mode === "lines")
+        ? " Rows marked per-key lines hand keys on through per-key lines and records " +
+          "(`JETJOB_EXCLUSIVE_SEQUENCER=0`); the others through the scheduler leader's sequencer, the default; " +
+          "the two alternate run by run."
         : ""),
     table: markdownTable(
       ["variant", "jobs/s", "vs plain", ...(withHandover ? ["hand-over p50 ms", "hand-over p99 ms"] : [])],

@@ -38,7 +38,7 @@ export const exclusiveDefaults = {
 interface Variant {
   name: string;
   keys: number | undefined;
-  /** Set for the sequencer's runs (the default per-key lines have none). */
+  /** Set for the per-key lines' runs (the default, the sequencer, has none). */
   mode?: Mode;
   jobsPerSecond: Spread;
   hold?: { ms: Spread };
@@ -56,9 +56,9 @@ function quantile(sorted: number[], q: number): number {
 }
 
 /**
- * How exclusive keys are handed on: per-key lines and records (the default), or the scheduler
- * leader's sequencer (store/features/exclusive-sequencer.ts, experimental), which every process of a
- * deployment reads from `JETJOB_EXCLUSIVE_SEQUENCER` when it opens its store.
+ * How exclusive keys are handed on: the scheduler leader's sequencer (store/features/exclusive-sequencer.ts,
+ * the default), or per-key lines and records (exclusive.ts), which every process of a deployment
+ * chooses with `JETJOB_EXCLUSIVE_SEQUENCER=0` when it opens its store.
  */
 type Mode = "lines" | "sequencer";
 
@@ -71,7 +71,7 @@ interface ModeSystem {
 /** Runs `fn` with this process's store contexts opened in `mode`. */
 async function inMode<T>(mode: Mode, fn: () => Promise<T>): Promise<T> {
   const before = process.env.JETJOB_EXCLUSIVE_SEQUENCER;
-  process.env.JETJOB_EXCLUSIVE_SEQUENCER = mode === "sequencer" ? "1" : "0";
+  process.env.JETJOB_EXCLUSIVE_SEQUENCER = mode === "lines" ? "0" : "1";
   try {
     return await fn();
   } finally {
@@ -110,7 +110,7 @@ export async function runExclusive(p: ExclusiveParams): Promise<Variant[]> {
     for (const mode of MODES) systems.set(mode, await openMode(mode));
     for (const keys of [undefined, ...p.keyCounts]) {
       // Plain jobs do not depend on the mode; with keys, the modes' runs alternate.
-      const modes: Mode[] = keys === undefined ? ["lines"] : MODES;
+      const modes: Mode[] = keys === undefined ? ["sequencer"] : MODES;
       const runs = new Map<Mode, { rates: number[]; p50s: number[]; p99s: number[] }>(
         modes.map((m) => [m, { rates: [], p50s: [], p99s: [] }]),
       );
@@ -133,9 +133,9 @@ export async function runExclusive(p: ExclusiveParams): Promise<Variant[]> {
         const name =
           keys === undefined
             ? "plain jobs"
-            : `exclusive, ${keys} keys${mode === "sequencer" ? ", sequencer (experimental)" : ""}`;
+            : `exclusive, ${keys} keys${mode === "lines" ? ", per-key lines" : ""}`;
         const v: Variant = { name, keys, jobsPerSecond: spread(got.rates) };
-        if (mode === "sequencer") v.mode = mode;
+        if (mode === "lines") v.mode = mode;
         if (got.p50s.length > 0) v.handoverMs = { p50: spread(got.p50s), p99: spread(got.p99s) };
         variants.push(v);
         const ho = v.handoverMs
@@ -150,7 +150,7 @@ export async function runExclusive(p: ExclusiveParams): Promise<Variant[]> {
   return variants;
 }
 
-const MODES: Mode[] = ["lines", "sequencer"];
+const MODES: Mode[] = ["sequencer", "lines"];
 
 async function oneRun(
   url: string,

@@ -1,7 +1,8 @@
 /**
- * Exclusive keys handed on by the scheduler leader's sequencer (store/features/exclusive-sequencer.ts,
- * experimental): every case of exclusive.test.ts and moved-copies.test.ts again in that mode, and
- * what is its own: a new leader reads the line again, keeps a running holder and releases one whose notice was lost.
+ * What is the sequencer's own (store/features/exclusive-sequencer.ts; exclusive.test.ts covers what
+ * both designs share, in the default, the sequencer, and exclusive-lines.test.ts with per-key lines):
+ * a new leader reads the line again, keeps a running holder and releases one whose notice was lost,
+ * and takes over the per-key lines of a deployment that ran them.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -12,10 +13,8 @@ import type { Engine } from "../../src/store/engine.js";
 import { createEngine } from "../../src/store/engine.js";
 import { useNats, waitFor } from "../harness/nats.js";
 
-// Read by every store context this process makes, and by the worker processes it spawns.
+// The default; said here so that a JETJOB_EXCLUSIVE_SEQUENCER=0 in the environment cannot change it.
 process.env.JETJOB_EXCLUSIVE_SEQUENCER = "1";
-await import("./exclusive.test.js");
-await import("./moved-copies.test.js");
 
 const h = useNats();
 

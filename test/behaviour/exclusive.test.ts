@@ -414,7 +414,7 @@ describe("exclusive keys when a worker dies", () => {
 
   it("the sweep hands on a key whose waiting job was stored by a process that died before handing it on", async () => {
     // Store a job on the key's line directly through the producer (no hand-on), as a crash would leave it.
-    // (With the sequencer, exclusive-sequencer.test.ts, the leader hands every stored job on: no marker.)
+    // (With the sequencer, the default, the leader hands every stored job on: no marker.)
     const lines = !engine.ctx.sequencer;
     if (lines) await markKey(engine.svc, "D");
     const [placed] = await engine.svc.producer.enqueue([

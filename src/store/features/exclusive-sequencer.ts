@@ -1,8 +1,8 @@
 /**
- * The exclusive-key sequencer (experimental; on when `StoreContext.sequencer`): the scheduler leader
- * hands exclusive keys on from memory instead of through per-key lines and KV records
- * (exclusive.ts). It is measured against those; the per-key design costs about eight NATS
- * requests per job, this one well under one.
+ * The exclusive-key sequencer (the default; `StoreContext.sequencer`): the scheduler leader hands
+ * exclusive keys on from memory instead of through per-key lines and KV records (exclusive.ts,
+ * `JETJOB_EXCLUSIVE_SEQUENCER=0`). The per-key design costs about eight NATS requests per job, this
+ * one well under one.
  *
  * - **Enqueue.** Jobs with a key are stored in hold segments on one subject
  *   (`Subjects.sequenced`), a segment per enqueue batch and queue, so an enqueue writes nothing
@@ -13,7 +13,9 @@
  * - **Hand-over.** A free key's first waiting job becomes its holder in memory, then moves into its
  *   lane with the other new holders of the batch (exclusive-handover.ts `moveManyToLane`: one lane
  *   segment per queue, one `move` append per hold segment, compare-and-set on its journal). A job
- *   cancelled or expired meanwhile loses the compare-and-set and the key goes on.
+ *   cancelled or expired meanwhile loses the compare-and-set and the key goes on. Once the pointers
+ *   are stored, a moved notice tells the workers, which then claim the copies without reading them
+ *   (local-moves.ts).
  * - **Release.** A process that stores a holder's final outcome publishes a notice
  *   (`Subjects.keyReleases`, core NATS). A lost notice (a leader change, a crash) is repaired by the
  *   holder check: a holder older than `HOLDER_CHECK_AFTER_MS` is looked up, and released when
@@ -22,9 +24,8 @@
  *   the line again; a job moved into a lane is its key's holder (the last one of the key in order),
  *   checked at once. Two leaders for a moment move the same job at most once (the journal's
  *   compare-and-set), so a copy that lost is an orphan that never runs (validate.ts).
- *
- * Not yet: the users' view of keys (exclusive-view.ts reads the per-key records), a revived dead
- * letter, and moving the per-key lines of a running deployment over.
+ * - **Views and take-over.** The users' view of keys asks the leader (`Subjects.keyView`); a new
+ *   leader first takes over the per-key lines of a deployment that ran them (`adoptKeyLines`).
  */
 import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
 import type { ConsumerMessages } from "@nats-io/jetstream";

@@ -46,9 +46,9 @@ export interface StoreContext {
   /** Refuses new work before JetStream's storage is full (storage-guard.ts). */
   storage: StorageGuard;
   /**
-   * Exclusive keys are handed on by the scheduler leader's sequencer (exclusive-sequencer.ts) instead
-   * of per-key lines and records. Every process of a deployment must agree. Experimental: off unless
-   * `JETJOB_EXCLUSIVE_SEQUENCER=1`.
+   * Exclusive keys are handed on by the scheduler leader's sequencer (exclusive-sequencer.ts), the
+   * default; false: by per-key lines and records (exclusive.ts), with `JETJOB_EXCLUSIVE_SEQUENCER=0`.
+   * Every process of a deployment must agree.
    */
   sequencer: boolean;
   /** Called when no stream answered a write: the engine checks whether a stream is missing (health.ts). */
@@ -78,7 +78,7 @@ export interface StoreContextOptions {
    * (storage-guard.ts). `jetjob start` measures it; else the account's limit, if any.
    */
   storageCapacityBytes?: number;
-  /** See {@link StoreContext.sequencer}. @defaultValue `JETJOB_EXCLUSIVE_SEQUENCER === "1"` */
+  /** See {@link StoreContext.sequencer}. @defaultValue `JETJOB_EXCLUSIVE_SEQUENCER !== "0"` */
   exclusiveSequencer?: boolean;
 }
 
@@ -142,7 +142,7 @@ export async function createStoreContext(
     retention,
     limits,
     storage,
-    sequencer: options.exclusiveSequencer ?? process.env.JETJOB_EXCLUSIVE_SEQUENCER === "1",
+    sequencer: options.exclusiveSequencer ?? process.env.JETJOB_EXCLUSIVE_SEQUENCER !== "0",
     close() {
       queues.close();
       inbox.close();
