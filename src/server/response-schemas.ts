@@ -87,6 +87,7 @@ export const queueStatsSchema = z
     rate_limit_per_second: z.number().exactOptional(),
     approximate: z.boolean().exactOptional(),
     exclusive: z.object({ keys_held: z.int(), jobs_waiting: z.int() }).exactOptional(),
+    exclusive_unknown: z.boolean().exactOptional(),
     depth: z.int().exactOptional(),
     max_depth: z.int().exactOptional(),
   })

@@ -9,6 +9,7 @@ import { after, before, describe, it } from "node:test";
 
 import type { NatsConnection } from "@nats-io/nats-core";
 
+import { createClient } from "../../src/client/index.js";
 import type { Engine } from "../../src/store/engine.js";
 import { createEngine } from "../../src/store/engine.js";
 import { useNats, waitFor } from "../harness/nats.js";
@@ -28,6 +29,46 @@ async function fetchOne(engine: Engine, queue: string): Promise<string> {
   );
   return job!.id;
 }
+
+describe("exclusive keys: the sequencer without a leader", () => {
+  it("queue stats leave the keys out, saying so, only while keys are in use and no leader answers", async () => {
+    // Runs first in this file: nothing with a key was stored on this server yet.
+    const client = createClient({ nats: h.nats.url });
+    try {
+      await client.enqueue("t", [], { queue: "nl" });
+      const before = await client.queues.stats("nl");
+      assert.equal(before.exclusive_unknown, undefined, "no key ever used: nothing to leave out");
+      assert.equal(before.exclusive, undefined);
+
+      // No leader: the job is stored, and handed on once one runs.
+      const job = await client.enqueue("t", [], { queue: "nl", exclusiveKey: "N" });
+      const unknown = await client.queues.stats("nl");
+      assert.equal(unknown.exclusive_unknown, true);
+      assert.equal(unknown.exclusive, undefined);
+
+      const leaderNc = await h.nats.connect();
+      const engine = await createEngine(leaderNc);
+      try {
+        const known = await waitFor(
+          async () => {
+            const s = await client.queues.stats("nl");
+            return s.exclusive?.keys_held === 1 ? s : undefined;
+          },
+          { what: "the leader to hand the key on", timeoutMs: 15_000 },
+        );
+        assert.equal(known.exclusive_unknown, undefined);
+        assert.equal((await engine.get(job.id)).state, "available");
+        await engine.cancel(job.id);
+        await waitFor(async () => (await engine.exclusiveKeys({})).length === 0, { what: "the key idle" });
+      } finally {
+        await engine.close();
+        await leaderNc.close();
+      }
+    } finally {
+      await client.close();
+    }
+  });
+});
 
 describe("exclusive keys: the sequencer across a leader change", () => {
   let nc: NatsConnection;

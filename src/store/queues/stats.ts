@@ -10,7 +10,7 @@ import type { ConsumerInfo } from "@nats-io/jetstream";
 
 import type { QueueCounts } from "./counters.js";
 import { zeroCounts } from "./counters.js";
-import { exclusiveQueueStats, listExclusiveKeys } from "../features/exclusive-view.js";
+import { exclusiveKeysForStats, exclusiveQueueStats } from "../features/exclusive-view.js";
 import type { QueueRecord } from "./queues.js";
 import type { Services } from "../infra/services.js";
 import { scanMessages } from "../../nats/scan.js";
@@ -37,6 +37,11 @@ export interface QueueStats {
   approximate?: boolean;
   /** Exclusive keys held by this queue's jobs, and its jobs waiting for a key (when there are any). */
   exclusive?: { keys_held: number; jobs_waiting: number };
+  /**
+   * True when `exclusive` could not be read: the scheduler leader, whose sequencer holds the keys,
+   * did not answer (none is running, or one is being elected). The other figures are complete.
+   */
+  exclusive_unknown?: boolean;
   /** Unfinished jobs: available, active, scheduled, retryable and pending (ojs-backpressure §8). */
   depth?: number;
   /** The queue's depth bound, when it has one (backpressure.ts). */
@@ -57,8 +62,8 @@ export interface StatsInputs {
   consumers?: Map<string, ConsumerInfo>;
   /** Counters by queue token. */
   counts?: Map<string, QueueCounts>;
-  /** Exclusive-key figures by queue (queues without any are absent). */
-  exclusive?: Map<string, { keys_held: number; jobs_waiting: number }>;
+  /** Exclusive-key figures by queue (queues without any are absent); undefined: unknown. */
+  exclusive?: Map<string, { keys_held: number; jobs_waiting: number }> | undefined;
   /** Delay-stream counts by queue (see {@link delayCounts}). */
   delayed?: DelayCounts;
 }
@@ -201,8 +206,11 @@ export async function queueStats(
     stats.available += Math.round((scannedJobs / scanned) * unscanned);
     stats.approximate = true;
   }
-  const exclusive = pre.exclusive ? pre.exclusive.get(rec.name) : await exclusiveQueueStats(svc, rec.name);
+  const bulk = "exclusive" in pre;
+  const known = bulk ? pre.exclusive !== undefined : true;
+  const exclusive = bulk ? pre.exclusive?.get(rec.name) : await exclusiveQueueStats(svc, rec.name);
   if (exclusive && (exclusive.keys_held > 0 || exclusive.jobs_waiting > 0)) stats.exclusive = exclusive;
+  if (!known || (!bulk && exclusive === undefined)) stats.exclusive_unknown = true;
   stats.depth = stats.available + stats.active + stats.scheduled + stats.retryable + stats.pending;
   if (rec.backpressure) stats.max_depth = rec.backpressure.maxDepth;
   return stats;
@@ -219,7 +227,7 @@ export async function allQueueStats(svc: Services): Promise<QueueStats[]> {
   const [recs, counts, keys, delayed] = await Promise.all([
     ctx.queues.list(),
     svc.counters.readAll(),
-    listExclusiveKeys(svc),
+    exclusiveKeysForStats(svc),
     delayCounts(svc),
   ]);
   const consumers = new Map<string, ConsumerInfo>();
@@ -230,11 +238,12 @@ export async function allQueueStats(svc: Services): Promise<QueueStats[]> {
     if (!e) exclusive.set(q, (e = { keys_held: 0, jobs_waiting: 0 }));
     return e;
   };
-  for (const k of keys) {
+  for (const k of keys ?? []) {
     if (k.holder) of(k.holder.queue).keys_held++;
     for (const [q, n] of Object.entries(k.waiting_by_queue)) of(q).jobs_waiting += n;
   }
   const out: QueueStats[] = [];
-  for (const rec of recs) out.push(await queueStats(svc, rec, { consumers, counts, exclusive, delayed }));
+  const pre: StatsInputs = { consumers, counts, exclusive: keys ? exclusive : undefined, delayed };
+  for (const rec of recs) out.push(await queueStats(svc, rec, pre));
   return out;
 }
