@@ -155,6 +155,18 @@ describe("exclusive keys", () => {
     await engine.ack(other.id);
   });
 
+  it("an enqueue answers with the job's state after the hand-over: available on a free key, pending behind its holder", async () => {
+    const body = (key: string) => ({ type: "t", args: [], options: { queue: "xs", exclusive_key: key } });
+    const a = await engine.enqueue(body("S1"));
+    assert.equal(a.state, "available", "a free key went to the job before the enqueue returned");
+    assert.equal((await engine.get(a.id)).state, "available");
+    const b = await engine.enqueue(body("S1"));
+    assert.equal(b.state, "pending");
+    const [c, d] = await engine.enqueueBatch([body("S2"), body("S2")]);
+    assert.deepEqual([c?.state, d?.state], ["available", "pending"]);
+    for (const id of [b.id, d!.id, a.id, c!.id]) await engine.cancel(id);
+  });
+
   it("a waiting job can be cancelled and the line moves on past it", async () => {
     const a = await engine.enqueue({ type: "t", args: [1], options: { queue: "xc", exclusive_key: "C" } });
     const b = await engine.enqueue({ type: "t", args: [2], options: { queue: "xc", exclusive_key: "C" } });

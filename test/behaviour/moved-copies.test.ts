@@ -75,16 +75,18 @@ describe("moved copies: a copy runs only once its pointer names it", () => {
     return state?.slots[0];
   }
 
-  function startWorker(queue: string, runs: string[]): Worker {
+  /** A worker of `queue` that records the jobs it runs; `gate` may hold a job's handler up. */
+  function startWorker(queue: string, runs: string[], gate?: (id: string) => Promise<void>): Worker {
     const w = createWorker({
       nats: nc,
       queues: [queue],
       concurrency: 4,
       logger: silentLogger,
       handlers: {
-        t: (job) => {
+        t: async (job) => {
           runs.push(job.id);
-          return Promise.resolve({ ok: true });
+          await gate?.(job.id);
+          return { ok: true };
         },
       },
     });
@@ -122,25 +124,12 @@ describe("moved copies: a copy runs only once its pointer names it", () => {
   it("an orphan copy of a key's holder does not give the key up while the holder runs", async () => {
     const queue = "mc-key";
     const opts = { queue, exclusive_key: "K" };
-    const a = await engine.enqueue({ type: "hold", args: [], options: opts });
-    const b = await engine.enqueue({ type: "hold", args: [], options: opts });
+    const a = await engine.enqueue({ type: "t", args: [], options: opts });
+    const b = await engine.enqueue({ type: "t", args: [], options: opts });
     const runs: string[] = [];
     let finishA!: () => void;
     const aDone = new Promise<void>((r) => (finishA = r));
-    const w = createWorker({
-      nats: nc,
-      queues: [queue],
-      concurrency: 4,
-      logger: silentLogger,
-      handlers: {
-        hold: async (job) => {
-          runs.push(job.id);
-          if (job.id === a.id) await aDone;
-          return { ok: true };
-        },
-      },
-    });
-    open.add(w);
+    startWorker(queue, runs, (id) => (id === a.id ? aDone : Promise.resolve()));
     await waitFor(() => runs.includes(a.id), { what: "the key's first job to run" });
     const copy = await publishCopy(await locate(a.id), { ageMs: POINTER_GRACE_MS + 5000 });
     await waitFor(async () => (await slotOf(copy))?.outcome?.kind === "expire", {
@@ -179,15 +168,22 @@ describe("moved copies: a copy runs only once its pointer names it", () => {
     await engine.ctx.journals.append(store, seq, [op], journal);
   }
 
-  it("a copy claimed before its pointer is written waits, and runs once the pointer names it", async () => {
-    const queue = "mc-late";
+  /**
+   * A job scheduled far ahead, a copy of it published into its lane (as a mover would, without its
+   * pointer), and a worker that has claimed that copy.
+   */
+  async function claimedCopy(queue: string, o: { announced?: boolean } = {}) {
     const { id, original } = await scheduledFarAhead(queue);
     assert.equal(original.at.store, Store.Delay);
-    const copy = await publishCopy(original, { ageMs: 0 });
     const runs: string[] = [];
     startWorker(queue, runs);
-
+    const copy = await publishCopy(original, { ageMs: 0, ...o });
     await waitFor(async () => ((await slotOf(copy))?.lastAttempt ?? 0) > 0, { what: "the copy claimed" });
+    return { id, original, copy, runs };
+  }
+
+  it("a copy claimed before its pointer is written waits, and runs once the pointer names it", async () => {
+    const { id, original, copy, runs } = await claimedCopy("mc-late");
     // Its check keeps looking (every POINTER_RETRY_MS) while the pointer is missing: it must not run.
     await new Promise((r) => setTimeout(r, 300));
     assert.deepEqual(runs, [], "no run before the pointer names the copy");
@@ -200,12 +196,7 @@ describe("moved copies: a copy runs only once its pointer names it", () => {
   });
 
   it("an announced copy runs on its mover's notice, which stands for the pointer", async () => {
-    const queue = "mc-notice";
-    const { id, original } = await scheduledFarAhead(queue);
-    const runs: string[] = [];
-    startWorker(queue, runs);
-    const copy = await publishCopy(original, { ageMs: 0, announced: true });
-    await waitFor(async () => ((await slotOf(copy))?.lastAttempt ?? 0) > 0, { what: "the copy claimed" });
+    const { id, copy, runs } = await claimedCopy("mc-notice", { announced: true });
     // The mover announces only pointers it stored; here the notice alone, to see that it is used.
     announceMoves(engine.ctx, Store.Queue, copy.seq, new Set([0]));
     await waitFor(() => runs.length > 0, { what: "the copy to run on its notice" });
@@ -213,12 +204,7 @@ describe("moved copies: a copy runs only once its pointer names it", () => {
   });
 
   it("an announced copy whose notice never comes is checked by its pointer, as any other", async () => {
-    const queue = "mc-no-notice";
-    const { id, original } = await scheduledFarAhead(queue);
-    const runs: string[] = [];
-    startWorker(queue, runs);
-    const copy = await publishCopy(original, { ageMs: 0, announced: true });
-    await waitFor(async () => ((await slotOf(copy))?.lastAttempt ?? 0) > 0, { what: "the copy claimed" });
+    const { id, original, copy, runs } = await claimedCopy("mc-no-notice", { announced: true });
     // A notice for another slot says nothing about this one.
     announceMoves(engine.ctx, Store.Queue, copy.seq, new Set([1]));
     await new Promise((r) => setTimeout(r, 300));

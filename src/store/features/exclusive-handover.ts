@@ -56,7 +56,7 @@ export interface HandOver {
 }
 
 /** Hands every key in `items` on (see the module header); resolves once the new holders are in lanes. */
-export async function handOverKeys(svc: Services, items: readonly HandOver[]): Promise<void> {
+export async function handOverKeys(svc: Services, items: readonly HandOver[]): Promise<Set<string>> {
   // One key's failure must not keep the others' new holders out of their lanes.
   const results = await Promise.allSettled(items.map((it) => handOne(svc, it)));
   const winners: WaitingJob[] = [];
@@ -65,15 +65,17 @@ export async function handOverKeys(svc: Services, items: readonly HandOver[]): P
     if (r.status === "rejected") errors.push(r.reason);
     else if (r.value) winners.push(r.value);
   }
-  const { finished } = await moveManyToLane(svc, winners);
+  const { finished, moved } = await moveManyToLane(svc, winners);
+  const handed = new Set(moved);
   // A key that had jobs waiting behind a finished holder probably has more: find the next one now,
   // while the new holder runs, so that its release does not wait for the walk. (After the move: a
   // walk that read the hold segment's journal before the move's append would hold a stale journal.)
   for (const it of items) if (it.releasing !== undefined) lookAhead(svc, it.token);
   // A new holder that finished before its move (cancelled, expired) gives the key on at once; its
   // own outcome hook may have run before it held the key.
-  if (finished.length > 0) await handOverKeys(svc, finished);
+  if (finished.length > 0) for (const id of await handOverKeys(svc, finished)) handed.add(id);
   if (errors.length > 0) throw errors[0];
+  return handed;
 }
 
 /** Step 1 for one key: the new holder set in the record, or undefined (nothing to do). */
@@ -128,6 +130,8 @@ const MAX_JOBS_PER_LANE_SEGMENT = 16;
 
 /** What {@link moveManyToLane} did. */
 export interface LaneMoves {
+  /** Ids of the jobs moved into their lanes. */
+  moved: string[];
   /** Keys of new holders found finished instead (not moved). */
   finished: HandOver[];
   /** The hold segments' journals as this move last read or wrote them, by segment sequence. */
@@ -141,7 +145,7 @@ export interface LaneMoves {
  * someone else moved meanwhile is left where it went (it is in a lane, so it holds its key).
  */
 export async function moveManyToLane(svc: Services, jobs: WaitingJob[]): Promise<LaneMoves> {
-  const out: LaneMoves = { finished: [], journals: new Map(), turns: new Map() };
+  const out: LaneMoves = { moved: [], finished: [], journals: new Map(), turns: new Map() };
   if (jobs.length === 0) return out;
   const maxBytes = Math.floor((svc.ctx.nc.info?.max_payload ?? 1024 * 1024) * 0.75);
   const groups = new Map<string, WaitingJob[][]>();
@@ -191,6 +195,7 @@ async function moveChunk(svc: Services, jobs: WaitingJob[], out: LaneMoves): Pro
   const events: JobEvent[] = [];
   const now = Date.now();
   for (const { j, ti, journal } of moved) {
+    out.moved.push(jobIdAt(j.at, j.idx));
     const home = homeKeyOf({ at: j.at, idx: j.idx, journal, slots: journal.slots });
     if (home !== jobRef(j.at.store, j.at.seq, j.idx)) homes.push({ homeKey: home, to, ti });
     events.push(event(j.at, j.idx, EventType.Enqueued, now, j.at.seg.jobs[j.idx]!.attempt ?? 0));
@@ -280,5 +285,10 @@ async function pointFromHold(
  * other key's. `add` resolves when its keys were handed on.
  */
 export function createHandOverQueue(svc: Services): BatchQueue<HandOver> {
-  return createBatchQueue((items) => handOverKeys(svc, items), { parallel: 4, stallMs: 50 });
+  return createBatchQueue(
+    async (items) => {
+      await handOverKeys(svc, items);
+    },
+    { parallel: 4, stallMs: 50 },
+  );
 }

@@ -42,45 +42,10 @@ import { HOLDER_CHECK_AFTER_MS, expireWaiting, holderStatus, readKey } from "./e
 import { isWrongRevision } from "../infra/cas.js";
 import { deleteForGood, eraseKey, keysOf } from "../infra/kvjson.js";
 import { moveManyToLane } from "./exclusive-handover.js";
-import type { KeyLines, SequencedKey } from "./exclusive-sequencer-lines.js";
+import type { KeyLines } from "./exclusive-sequencer-lines.js";
 import { createKeyLines } from "./exclusive-sequencer-lines.js";
-
-/** Tells the sequencer that these jobs (of these keys) reached a final state (fire and forget). */
-export function noticeReleases(
-  svc: Services,
-  items: ReadonlyArray<{ token: string; releasing: string }>,
-): void {
-  if (items.length === 0) return;
-  const body = JSON.stringify(items.map((i) => [i.token, i.releasing]));
-  svc.ctx.nc.publish(svc.ctx.subjects.keyReleases(), body);
-}
-
-/**
- * Waits until the sequencer has read the hold segment `seq` and handed its free keys on, so that an
- * enqueue returns with its jobs in their lanes as with per-key lines. Without a leader (or after
- * `timeoutMs`) it returns anyway: the jobs are stored, and are handed on when a leader reads them.
- */
-export async function syncSequencer(svc: Services, seq: number, timeoutMs = 5000): Promise<void> {
-  await svc.ctx.nc
-    .request(svc.ctx.subjects.keySync(), JSON.stringify(seq), { timeout: timeoutMs })
-    .catch(() => undefined);
-}
-
-/** What the sequencer answers a view request with. */
-export type SequencerView = { ready: false } | { ready: true; keys: SequencedKey[] };
-
-/** The sequencer's keys; undefined when no leader answered. */
-export async function requestSequencerView(
-  svc: Services,
-  timeoutMs = 5000,
-): Promise<SequencerView | undefined> {
-  try {
-    const m = await svc.ctx.nc.request(svc.ctx.subjects.keyView(), undefined, { timeout: timeoutMs });
-    return m.json<SequencerView>();
-  } catch {
-    return undefined;
-  }
-}
+import type { SequencerView } from "./exclusive-sequencer-requests.js";
+import { parseSync } from "./exclusive-sequencer-requests.js";
 
 interface Sequencer {
   svc: Services;
@@ -165,7 +130,17 @@ export function startSequencer(svc: Services, o: { onError: (err: unknown) => vo
   const syncing: Subscription = ctx.nc.subscribe(ctx.subjects.keySync(), {
     callback: (err, m) => {
       if (err) return;
-      afterIngest.push({ seq: Number(m.json<number>()), answer: () => m.respond() });
+      let req: ReturnType<typeof parseSync>;
+      try {
+        req = parseSync(m.json<unknown>());
+      } catch {
+        req = { seq: 0, jobs: [] };
+      }
+      const answer = () => {
+        const held = req.jobs.filter(([token, job]) => keys.lines.get(token)?.holder?.job === job);
+        m.respond(JSON.stringify(held.map(([, job]) => job)));
+      };
+      afterIngest.push({ seq: req.seq, answer });
       settle();
     },
   });

@@ -7,7 +7,7 @@ import { toRfc3339 } from "../../core/time.js";
 import { activeKeyTokens } from "./exclusive.js";
 import { keyFromToken, keyToken } from "../infra/topology.js";
 import { readKey } from "./exclusive-line.js";
-import { requestSequencerView } from "./exclusive-sequencer.js";
+import { requestSequencerView } from "./exclusive-sequencer-requests.js";
 import { BackendError } from "../../core/errors.js";
 import type { Services } from "../infra/services.js";
 import { buildJobView, deriveState } from "../jobs/view.js";

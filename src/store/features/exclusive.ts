@@ -27,7 +27,8 @@ import { Store } from "../../core/ids.js";
 import { EventType, emitEvents } from "../jobs/events.js";
 import { event } from "../jobs/events.js";
 import { createHandOverQueue, handOverKeys } from "./exclusive-handover.js";
-import { noticeReleases, startSequencer } from "./exclusive-sequencer.js";
+import { startSequencer } from "./exclusive-sequencer.js";
+import { noticeReleases } from "./exclusive-sequencer-requests.js";
 import type { BackgroundTask } from "../infra/tasks.js";
 import { periodicTask } from "../infra/tasks.js";
 import { HOLDER_CHECK_AFTER_MS, holderStatus, keyRecords, markerKey, readKey } from "./exclusive-line.js";
@@ -48,9 +49,12 @@ export async function advanceKey(svc: Services, token: string): Promise<void> {
   await handOverKeys(svc, [{ token }]);
 }
 
-/** {@link advanceKey} for many keys at once: their new holders share lane segments. */
-export async function advanceKeys(svc: Services, tokens: Iterable<string>): Promise<void> {
-  await handOverKeys(
+/**
+ * {@link advanceKey} for many keys at once: their new holders share lane segments. Resolves with the
+ * ids of the jobs it moved into their lanes.
+ */
+export async function advanceKeys(svc: Services, tokens: Iterable<string>): Promise<Set<string>> {
+  return handOverKeys(
     svc,
     [...tokens].map((token) => ({ token })),
   );

@@ -12,7 +12,9 @@ import { advanceKeys } from "../features/exclusive.js";
 import { keyToken } from "../infra/topology.js";
 import { markKey } from "../features/exclusive-line.js";
 import { Store } from "../../core/ids.js";
-import { syncSequencer } from "../features/exclusive-sequencer.js";
+import { JobState as S } from "../../core/states.js";
+import { jobIdAt } from "../segments/segment.js";
+import { syncSequencer } from "../features/exclusive-sequencer-requests.js";
 import { emptySlots } from "../journal/fold.js";
 import { deleteForGood } from "../infra/kvjson.js";
 import { checkEnqueue } from "./payload-limits.js";
@@ -86,6 +88,8 @@ async function storeJobs(svc: Services, items: NormalizedEnqueue[], atomic: bool
   if (keys.size > 0) await Promise.all([...keys].map((k) => markKey(svc, k)));
 
   const results: Array<Enqueued | undefined> = new Array<Enqueued | undefined>(items.length);
+  /** Jobs of this call that got their key and went to their lane before it returns. */
+  let handed = new Set<string>();
   const toStore: Array<{ n: NormalizedEnqueue; slot: number; uniqueKey?: string }> = [];
   const reserved: string[] = [];
   try {
@@ -116,10 +120,16 @@ async function storeJobs(svc: Services, items: NormalizedEnqueue[], atomic: bool
     if (unique.length > 0) await Promise.all(unique);
     if (ctx.sequencer) {
       // As with per-key lines, the enqueue returns once free keys went to their new jobs.
-      const lineSeqs = placed
-        .filter((p) => p.at.store === Store.Delay && p.at.seg.due === undefined && p.at.seg.jobs[p.idx]!.xkey)
-        .map((p) => p.at.seq);
-      if (lineSeqs.length > 0) await syncSequencer(svc, Math.max(...lineSeqs));
+      const lined = placed.filter(
+        (p) => p.at.store === Store.Delay && p.at.seg.due === undefined && p.at.seg.jobs[p.idx]!.xkey,
+      );
+      if (lined.length > 0) {
+        const jobs = lined.map((p): [string, string] => [
+          keyToken(p.at.seg.jobs[p.idx]!.xkey!),
+          jobIdAt(p.at, p.idx),
+        ]);
+        handed = await syncSequencer(svc, Math.max(...lined.map((p) => p.at.seq)), jobs);
+      }
     }
   } catch (err) {
     // Nothing (or not everything) was stored: free the unique keys this call reserved.
@@ -132,11 +142,15 @@ async function storeJobs(svc: Services, items: NormalizedEnqueue[], atomic: bool
   }
   // Hand free keys to their first waiting job. A failure here only delays it until the leader's sweep.
   // Their new holders share lane segments (exclusive-handover.ts).
-  if (keys.size > 0)
-    await advanceKeys(
+  if (keys.size > 0) {
+    handed = await advanceKeys(
       svc,
       [...keys].map((k) => keyToken(k)),
-    ).catch((err: unknown) => svc.reportError(err));
+    ).catch((err: unknown) => (svc.reportError(err), handed));
+  }
+  // The views were made as the jobs were stored: a job handed its key since is in its lane now.
+  for (const r of results)
+    if (r?.created && handed.has(r.job.id) && r.job.state === S.Pending) r.job.state = S.Available;
   return results.map((r) => r!);
 }
 
