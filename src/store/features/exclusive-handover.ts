@@ -125,8 +125,14 @@ async function handOne(svc: Services, it: HandOver): Promise<WaitingJob | undefi
   );
 }
 
-/** Jobs per lane segment made by one hand-over batch (a worker's claim append covers them all). */
-const MAX_JOBS_PER_LANE_SEGMENT = 16;
+/**
+ * Jobs per lane segment made by one hand-over batch: a segment costs a delivery, a claim append, its
+ * outcome appends and an ack whatever its size, and a worker hands on what it has no slots for (as
+ * with plain segments). 64 rather than 16: with 100 or 1,000 keys a batch holds many new holders,
+ * and 16 made about four times the segments (same-run A/B, 10,000 jobs at concurrency 50: 100 keys
+ * 34-35% -> 51-54% of plain, 1,000 keys 52-55% -> 88-96%).
+ */
+const MAX_JOBS_PER_LANE_SEGMENT = 64;
 
 /** What {@link moveManyToLane} did. */
 export interface LaneMoves {
