@@ -14,6 +14,7 @@ import { isTerminal } from "../../core/states.js";
 import type { Located } from "../jobs/locator.js";
 import { deriveState } from "../jobs/view.js";
 import { decideAndAppend } from "../journal/journal.js";
+import type { ExpireOp } from "../journal/journal-ops.js";
 import type { JournalState } from "../journal/journal.js";
 import type { FastKv, FastRecord } from "../infra/kvfast.js";
 import { fastKv } from "../infra/kvfast.js";
@@ -194,13 +195,12 @@ export async function expireWaiting(
     Store.Delay,
     at.seq,
     at.seg.jobs.length,
-    (_j, slots, now) =>
-      slots[idx]!.outcome
-        ? { ops: [], value: undefined }
-        : {
-            ops: [orphan ? { op: "expire", i: idx, at: now, orphan: 1 } : { op: "expire", i: idx, at: now }],
-            value: undefined,
-          },
+    (_j, slots, now) => {
+      if (slots[idx]!.outcome) return { ops: [], value: undefined };
+      const op: ExpireOp = { op: "expire", i: idx, at: now };
+      if (orphan) op.orphan = 1;
+      return { ops: [op], value: undefined };
+    },
   );
   if (r.appended && !orphan) svc.noteOutcomes([{ at, idx, kind: "expired" }]);
 }

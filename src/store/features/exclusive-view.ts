@@ -129,34 +129,20 @@ async function countWaiting(
 }
 
 /**
- * The keys for statistics and metrics, which must not fail with the leader: none when no job with a
- * key was ever stored, undefined when the sequencer holds them and no leader answers (unknown).
+ * The keys for statistics and metrics, which must not fail with the leader: when no leader answers,
+ * none if no job with a key was ever stored, else undefined (unknown).
  */
 export async function exclusiveKeysForStats(
   svc: Services,
   q: { queue?: string } = {},
 ): Promise<ExclusiveKeyView[] | undefined> {
   if (!svc.ctx.sequencer) return listExclusiveKeys(svc, q);
-  const { ctx } = svc;
-  const any = await ctx.reader.get(ctx.topology.streams.delay, { lastBySubject: ctx.subjects.sequenced() });
-  if (!any) return [];
   try {
     return await sequencedKeys(svc, q);
   } catch (err) {
-    if (err instanceof BackendError) return undefined;
-    throw err;
+    if (!(err instanceof BackendError)) throw err;
   }
-}
-
-/** The exclusive-key part of a queue's stats; undefined when unknown (see {@link exclusiveKeysForStats}). */
-export async function exclusiveQueueStats(
-  svc: Services,
-  queue: string,
-): Promise<{ keys_held: number; jobs_waiting: number } | undefined> {
-  const keys = await exclusiveKeysForStats(svc, { queue });
-  if (!keys) return undefined;
-  return {
-    keys_held: keys.filter((k) => k.holder?.queue === queue).length,
-    jobs_waiting: keys.reduce((n, k) => n + (k.waiting_by_queue[queue] ?? 0), 0),
-  };
+  const { ctx } = svc;
+  const any = await ctx.reader.get(ctx.topology.streams.delay, { lastBySubject: ctx.subjects.sequenced() });
+  return any ? undefined : [];
 }

@@ -143,10 +143,14 @@ async function storeJobs(svc: Services, items: NormalizedEnqueue[], atomic: bool
   // Hand free keys to their first waiting job. A failure here only delays it until the leader's sweep.
   // Their new holders share lane segments (exclusive-handover.ts).
   if (keys.size > 0) {
-    handed = await advanceKeys(
-      svc,
-      [...keys].map((k) => keyToken(k)),
-    ).catch((err: unknown) => (svc.reportError(err), handed));
+    try {
+      handed = await advanceKeys(
+        svc,
+        [...keys].map((k) => keyToken(k)),
+      );
+    } catch (err) {
+      svc.reportError(err);
+    }
   }
   // The views were made as the jobs were stored: a job handed its key since is in its lane now.
   for (const r of results)

@@ -10,7 +10,8 @@ import type { ConsumerInfo } from "@nats-io/jetstream";
 
 import type { QueueCounts } from "./counters.js";
 import { zeroCounts } from "./counters.js";
-import { exclusiveKeysForStats, exclusiveQueueStats } from "../features/exclusive-view.js";
+import type { ExclusiveKeyView } from "../features/exclusive-view.js";
+import { exclusiveKeysForStats } from "../features/exclusive-view.js";
 import type { QueueRecord } from "./queues.js";
 import type { Services } from "../infra/services.js";
 import { scanMessages } from "../../nats/scan.js";
@@ -206,11 +207,14 @@ export async function queueStats(
     stats.available += Math.round((scannedJobs / scanned) * unscanned);
     stats.approximate = true;
   }
-  const bulk = "exclusive" in pre;
-  const known = bulk ? pre.exclusive !== undefined : true;
-  const exclusive = bulk ? pre.exclusive?.get(rec.name) : await exclusiveQueueStats(svc, rec.name);
+  // A bulk read brings every queue's figures (undefined: unknown); a single one reads its own.
+  const figures =
+    "exclusive" in pre
+      ? pre.exclusive
+      : await exclusiveKeysForStats(svc, { queue: rec.name }).then((keys) => keys && exclusiveByQueue(keys));
+  const exclusive = figures?.get(rec.name);
   if (exclusive && (exclusive.keys_held > 0 || exclusive.jobs_waiting > 0)) stats.exclusive = exclusive;
-  if (!known || (!bulk && exclusive === undefined)) stats.exclusive_unknown = true;
+  if (!figures) stats.exclusive_unknown = true;
   stats.depth = stats.available + stats.active + stats.scheduled + stats.retryable + stats.pending;
   if (rec.backpressure) stats.max_depth = rec.backpressure.maxDepth;
   return stats;
@@ -232,18 +236,25 @@ export async function allQueueStats(svc: Services): Promise<QueueStats[]> {
   ]);
   const consumers = new Map<string, ConsumerInfo>();
   for await (const ci of ctx.jsm.consumers.list(ctx.topology.streams.queue)) consumers.set(ci.name, ci);
-  const exclusive = new Map<string, { keys_held: number; jobs_waiting: number }>();
+  const out: QueueStats[] = [];
+  const pre: StatsInputs = { consumers, counts, exclusive: keys && exclusiveByQueue(keys), delayed };
+  for (const rec of recs) out.push(await queueStats(svc, rec, pre));
+  return out;
+}
+
+/** Keys held by each queue's jobs, and each queue's jobs waiting for a key. */
+function exclusiveByQueue(
+  keys: ExclusiveKeyView[],
+): Map<string, { keys_held: number; jobs_waiting: number }> {
+  const byQueue = new Map<string, { keys_held: number; jobs_waiting: number }>();
   const of = (q: string) => {
-    let e = exclusive.get(q);
-    if (!e) exclusive.set(q, (e = { keys_held: 0, jobs_waiting: 0 }));
+    let e = byQueue.get(q);
+    if (!e) byQueue.set(q, (e = { keys_held: 0, jobs_waiting: 0 }));
     return e;
   };
-  for (const k of keys ?? []) {
+  for (const k of keys) {
     if (k.holder) of(k.holder.queue).keys_held++;
     for (const [q, n] of Object.entries(k.waiting_by_queue)) of(q).jobs_waiting += n;
   }
-  const out: QueueStats[] = [];
-  const pre: StatsInputs = { consumers, counts, exclusive: keys ? exclusive : undefined, delayed };
-  for (const rec of recs) out.push(await queueStats(svc, rec, pre));
-  return out;
+  return byQueue;
 }

@@ -76,6 +76,11 @@ export async function trackMove<T extends { store: Store; seq: number }>(
   return target;
 }
 
+/** Whether the moves known for segment `key` include slot `idx`: true, or undefined (not known). */
+async function knownMoved(r: Registry, key: string, idx: number): Promise<true | undefined> {
+  return (await r.moved.get(key))?.has(idx) === true ? true : undefined;
+}
+
 /**
  * Whether this process moved slot `idx` of segment `store.seq` here and wrote its pointer: true, or
  * undefined when it does not know (check the pointers as usual).
@@ -99,8 +104,7 @@ export async function movedHereLocally(
     ]);
     clearTimeout(timer);
   }
-  const slots = await r.moved.get(key);
-  return slots?.has(idx) ? true : undefined;
+  return knownMoved(r, key, idx);
 }
 
 /** How long a claim of an announced segment waits for its moved notice before it reads the pointers. */
@@ -172,6 +176,5 @@ export async function movedNotice(
     });
     clearTimeout(timer);
   }
-  const slots = await r.moved.get(key);
-  return slots?.has(idx) ? true : undefined;
+  return knownMoved(r, key, idx);
 }
