@@ -103,4 +103,28 @@ describe("group commit of acks and nacks", () => {
     assert.equal(got.state, "completed");
     assert.deepEqual(got.result, { ok: 1 });
   });
+  it("a report whose shared read keeps predating an append is decided again on a read of its own", async () => {
+    // Under load (40,000 jobs fetched, then acked 80 at a time through the HTTP door) reads shared by
+    // reports were issued before the group's own last append and lost the compare-and-set again and
+    // again, until the ack was refused as "changing too fast" (1 of 2 runs).
+    const jobs = await used.engine.enqueueBatch(
+      [0, 1].map((i) => ({ type: "gc.s", args: [i], options: { queue: "gc-stale" } })),
+    );
+    const fetched = await used.engine.fetch({ queues: ["gc-stale"], count: 2, workerId: "w1" });
+    assert.equal(fetched.length, 2);
+    const stale = await used.engine.svc.locator.locate(jobs[0]!.id);
+    assert.ok(stale?.slots[stale.idx]!.claim);
+    // Another report on the segment appends after that read.
+    await used.engine.ack(jobs[1]!.id, undefined, "w1");
+    const real = used.engine.svc.locator;
+    // Every shared read answers the state from before that append.
+    const svc: Services = {
+      ...used.engine.svc,
+      locator: { ...real, locate: (id, memo) => (memo ? Promise.resolve(stale) : real.locate(id)) },
+    };
+    await ackJob(svc, jobs[0]!.id, { ok: 0 }, "w1");
+    const got = await used.engine.get(jobs[0]!.id);
+    assert.equal(got.state, "completed");
+    assert.deepEqual(got.result, { ok: 0 });
+  });
 });

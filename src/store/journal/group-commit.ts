@@ -151,17 +151,15 @@ async function commitRound(svc: Services, g: Group, round: Waiter[]): Promise<vo
     next = await svc.ctx.journals.append(first.at.store, first.at.seq, ops, base);
   } catch (err) {
     delete g.latest;
-    for (const { w } of decided) {
-      if (!(err instanceof WrongSequenceError)) w.reject(err);
-      else if (w.tries + 1 >= MAX_TRIES)
-        w.reject(
-          new JetjobError(ErrorCode.Conflict, `job ${w.loc.id} is changing too fast; try again`, {
-            retryable: true,
-          }),
-        );
-      // Someone else appended first: locate the job again (it may have moved) and decide again.
-      else reenter(svc, w, w.tries + 1, false);
+    if (!(err instanceof WrongSequenceError)) {
+      for (const { w } of decided) w.reject(err);
+      return;
     }
+    await retryRound(
+      svc,
+      g,
+      decided.map((x) => x.w),
+    );
     return;
   }
   g.latest = next;
@@ -176,6 +174,39 @@ async function commitRound(svc: Services, g: Group, round: Waiter[]): Promise<vo
       }
     }),
   );
+}
+
+/**
+ * Another writer appended first. The round's base was stale: most often a read shared with reports
+ * that arrived earlier, issued before this group's own last append (under load such reads kept
+ * losing, and an ACK was refused as changing too fast). One read of the journal, issued now, sees
+ * every append stored before the lost one; the round's reports go back to the front of the group,
+ * decided again on it. A report whose job has moved meanwhile is refused by its decide on this
+ * segment and then located again with a read of its own (`commitRound`).
+ */
+async function retryRound(svc: Services, g: Group, lost: Waiter[]): Promise<void> {
+  const again: Waiter[] = [];
+  for (const w of lost) {
+    w.tries += 1;
+    if (w.tries < MAX_TRIES) {
+      w.fresh = false;
+      again.push(w);
+    } else
+      w.reject(
+        new JetjobError(ErrorCode.Conflict, `job ${w.loc.id} is changing too fast; try again`, {
+          retryable: true,
+        }),
+      );
+  }
+  if (again.length === 0) return;
+  const at = again[0]!.loc.at;
+  try {
+    g.latest = await svc.ctx.journals.read(at.store, at.seq, at.seg.jobs.length);
+  } catch (err) {
+    for (const w of again) w.reject(err);
+    return;
+  }
+  g.waiting.unshift(...again);
 }
 
 function reenter(svc: Services, w: Waiter, tries: number, fresh: boolean): void {
