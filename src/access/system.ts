@@ -4,7 +4,7 @@
  * checks of `connectNats`.
  */
 import type { NatsConnection } from "@nats-io/nats-core";
-import { connect } from "@nats-io/transport-node";
+import { connectCoalescing } from "../nats/coalescing-transport.js";
 
 import { BackendError } from "../core/errors.js";
 
@@ -15,7 +15,7 @@ export async function connectSystem(o: {
   tlsCaFile?: string | undefined;
 }): Promise<NatsConnection> {
   try {
-    return await connect({
+    return await connectCoalescing({
       servers: o.servers,
       name: "jetjob-system",
       user: o.user,

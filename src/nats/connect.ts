@@ -6,7 +6,7 @@
 import type { ConnectionOptions, NatsConnection } from "@nats-io/nats-core";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { AuthorizationError } from "@nats-io/nats-core";
-import { connect } from "@nats-io/transport-node";
+import { connectCoalescing } from "./coalescing-transport.js";
 
 import { BackendError, ErrorCode, JetjobError } from "../core/errors.js";
 import { localCredentials } from "./local-credentials.js";
@@ -81,7 +81,7 @@ export async function connectNats(options: ConnectOptions): Promise<NatsConnecti
   }
   let nc: NatsConnection;
   try {
-    nc = await connect(opts);
+    nc = await connectCoalescing(opts);
   } catch (err) {
     const servers = Array.isArray(options.servers) ? options.servers.join(",") : options.servers;
     const message = `cannot connect to NATS at ${servers}: ${err instanceof Error ? err.message : String(err)}`;
