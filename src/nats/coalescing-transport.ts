@@ -33,6 +33,19 @@ class CoalescingTransport extends NodeTransport {
     }
     super.send(frame);
   }
+
+  /**
+   * The client closes its transport without flushing it, and a destroyed socket drops what it still
+   * buffers: what this turn sent (a publish just before `close()`) is written first, as the client's
+   * own transport has written it by then.
+   */
+  override close(err?: Error): Promise<void> {
+    if (this.#corked) {
+      this.#corked = false;
+      this.socket.uncork();
+    }
+    return super.close(err);
+  }
 }
 
 /** Opens a NATS connection whose writes are coalesced per event-loop turn. */

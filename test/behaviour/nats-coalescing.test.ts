@@ -50,12 +50,33 @@ describe("NATS writes coalesced per event-loop turn", () => {
       );
       sub.unsubscribe();
       // Request and reply over the same transport.
-      const echo = nc.subscribe("coalescing.echo", { callback: (_e, m) => m.respond(m.data) });
+      const echo = nc.subscribe("coalescing.echo", { callback: (_e, m) => void m.respond(m.data) });
       const reply = await nc.request("coalescing.echo", "ping", { timeout: 2000 });
       assert.equal(reply.string(), "ping");
       echo.unsubscribe();
     } finally {
       await nc.close();
+    }
+  });
+  it("a publish flushed by the client just before close() is delivered", async () => {
+    const listener = await h.nats.connect("coalescing-listener");
+    try {
+      let arrived = (): void => undefined;
+      const got = new Promise<void>((resolve) => (arrived = resolve));
+      listener.subscribe("coalescing.last", { callback: () => arrived() });
+      await listener.flush();
+      const nc = await h.nats.connect("coalescing-closing");
+      nc.publish("coalescing.last", "bye");
+      // The client flushes at the end of the task (a microtask), not in close(): let it.
+      await Promise.resolve();
+      await nc.close();
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("the last publish did not arrive within 5 s")), 5000);
+      });
+      await Promise.race([got, late]).finally(() => clearTimeout(timer));
+    } finally {
+      await listener.close();
     }
   });
 });
