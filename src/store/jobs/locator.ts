@@ -72,6 +72,8 @@ export interface Locator {
   ): Promise<JobAt | undefined>;
   /** Caches a segment we already hold (a worker's delivery). */
   remember(at: SegmentAt): void;
+  /** The segment if it is cached (no read). */
+  cached(store: Store, seq: number): SegmentAt | undefined;
   /** Drops cached segments (after an admin reset). */
   clear(): void;
 }
@@ -104,6 +106,7 @@ export function createLocator(ctx: StoreContext, cacheSize = 4096, cacheJobs = 3
       if (cache.segments.has(key)) return;
       keepSegment(cache, key, at);
     },
+    cached: (store, seq) => cache.segments.get(refKey(store, seq)),
     clear() {
       clearSegments(cache);
     },

@@ -89,7 +89,9 @@ async function claimFromDelivery(
   const seq = d.info.streamSeq;
   let at: SegmentAt;
   try {
-    at = (await locator.segment(Store.Queue, seq)) ?? { store: Store.Queue, seq, seg: decodeSegment(d.data) };
+    // The delivery carries the segment: a read would fetch the same bytes again.
+    at = locator.cached(Store.Queue, seq) ?? { store: Store.Queue, seq, seg: decodeSegment(d.data) };
+    locator.remember(at);
   } catch {
     // Not a segment (garbage published on a lane subject): drop it for good.
     applyRelease(ctx.nc, d.ackSubject, { kind: "ack" });
