@@ -54,6 +54,28 @@ describe("OJS wire shapes", () => {
     };
   };
 
+  it("every answer over HTTP carries OJS-Version and X-Request-Id, once each (§3.2, §16.2)", async () => {
+    // A push (201 with Location), an error from a handler, a route that does not exist, a preflight.
+    const pushed = await call("POST", "/ojs/v1/jobs", { type: "t", args: [], options: { queue: "wire-h" } });
+    const bad = await call("POST", "/ojs/v1/jobs", { args: [] });
+    const missing = await call("GET", "/ojs/v1/no-such-route", undefined, { "X-Request-Id": "req-mine" });
+    const pre = await call("OPTIONS", "/ojs/v1/jobs", undefined, {
+      Origin: "https://admin.example",
+      "Access-Control-Request-Method": "POST",
+    });
+    assert.deepEqual([pushed.status, bad.status, missing.status], [201, 400, 404]);
+    assert.match(pushed.headers.get("Location") ?? "", /^\/ojs\/v1\/jobs\//);
+    for (const r of [pushed, bad, missing, pre]) {
+      assert.equal(r.headers.get("OJS-Version"), "1.0");
+      assert.match(r.headers.get("X-Request-Id") ?? "", /^req_|^req-mine$/);
+    }
+    assert.equal(missing.headers.get("X-Request-Id"), "req-mine");
+    assert.equal(
+      bad.body.error && (bad.body.error as { request_id?: string }).request_id,
+      bad.headers.get("X-Request-Id"),
+    );
+  });
+
   it("queue stats, pause and resume carry the queue's name and status (§11.2-11.4)", async () => {
     const queue = "wire-stats";
     assert.equal(
