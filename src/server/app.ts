@@ -3,8 +3,6 @@
  * `app.request()`. Error handling lives here once: a {@link JetjobError}'s code decides the status and
  * the OJS error body; anything else is a 500 with the request id, logged.
  */
-import { ServerResponse } from "node:http";
-
 import { Hono } from "hono";
 import type { MiddlewareHandler } from "hono";
 
@@ -19,6 +17,7 @@ import { errorResponse, OJS_VERSION } from "./ojs.js";
 import type { RouteDef } from "./route.js";
 import { registerRoutes } from "./route.js";
 import { bodyLimitMiddleware } from "./body-limit.js";
+import { nodeResponseOf } from "./node-response.js";
 import type { OpenApiDocument } from "./openapi-types.js";
 import { buildOpenApi } from "./openapi.js";
 import { cors, ojsVersionCheck } from "./ojs-http.js";
@@ -190,14 +189,6 @@ export function createApp(o: AppOptions): App {
 }
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
-
-/** Node's response for this request when the app is served by @hono/node-server (not `app.request()`). */
-function nodeResponseOf(c: { env: unknown }): ServerResponse | undefined {
-  const env: unknown = c.env;
-  if (typeof env !== "object" || env === null || !("outgoing" in env)) return undefined;
-  const out = env.outgoing;
-  return out instanceof ServerResponse && !out.headersSent ? out : undefined;
-}
 
 /**
  * Answers 504 `timeout` when a handler has not produced its response within `ms`, so no request

@@ -25,6 +25,7 @@ import {
 import { Scope } from "./auth.js";
 import { noteHttpFetcher, takesJobs } from "./http-fetchers.js";
 import { workerDirective } from "./worker-directives.js";
+import { setAnswerHeader } from "./node-response.js";
 import { ojsJson } from "./ojs.js";
 import type { RouteDef } from "./route.js";
 import { defineRoute } from "./route.js";
@@ -55,13 +56,13 @@ export function ojsJobRoutes(d: OjsRouteDeps): RouteDef[] {
       response: fields({ job: jobSchema, warnings: z.array(z.unknown()).exactOptional() }),
       handler: async (c, { body, principal }) => {
         const r = await enqueueJob(uc, body, caller(c, principal));
-        c.header("Location", `/ojs/v1/jobs/${r.job.id}`);
+        setAnswerHeader(c, "Location", `/ojs/v1/jobs/${r.job.id}`);
         const p = r.pressure;
         if (p?.warning) {
           // ojs-backpressure §7.3: the queue is past its warning threshold.
-          c.header("X-OJS-Queue-Depth", String(p.depth));
-          c.header("X-OJS-Queue-Bound", String(p.bound));
-          c.header("X-OJS-Queue-Pressure", String(p.pressure));
+          setAnswerHeader(c, "X-OJS-Queue-Depth", String(p.depth));
+          setAnswerHeader(c, "X-OJS-Queue-Bound", String(p.bound));
+          setAnswerHeader(c, "X-OJS-Queue-Pressure", String(p.pressure));
         }
         // 200 when a unique job with on_conflict "ignore" already existed.
         const answer = r.warnings ? { job: r.job, warnings: r.warnings } : { job: r.job };
