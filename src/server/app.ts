@@ -97,8 +97,9 @@ export function createApp(o: AppOptions): App {
     c.set("requestId", requestId);
     const t0 = performance.now();
     // Served by Node: the headers every response carries go on Node's response before the handler
-    // runs. Setting them on the finished Response instead turned every answer into a Web Headers
-    // object that the adapter then converts back (about a fifth of a single push's CPU).
+    // runs (node-response.ts). Setting them on the finished Response instead turned every answer
+    // into a Web Headers object that the adapter then converted back (53 instead of 56-58 µs per
+    // small request, HTTP stack alone).
     const node = nodeResponseOf(c);
     node?.setHeader("X-Request-Id", requestId);
     node?.setHeader("OJS-Version", OJS_VERSION);

@@ -13,7 +13,7 @@ import { event } from "./events.js";
 import type { JournalOp } from "../journal/journal-ops.js";
 import type { Located } from "./locator.js";
 import type { Step } from "../journal/group-commit.js";
-import { mutateGrouped } from "../journal/group-commit.js";
+import { changingTooFast, mutateGrouped } from "../journal/group-commit.js";
 import { decideFailure, errorRecord, homeKeyOf, pointHome, requeueCopy } from "../segments/moves.js";
 import { checkError, checkResult } from "./payload-limits.js";
 import { withProgress } from "./progress.js";
@@ -49,9 +49,7 @@ export async function mutate<T>(
     },
     {
       exhausted: () => {
-        throw new JetjobError(ErrorCode.Conflict, `job ${id} is changing too fast; try again`, {
-          retryable: true,
-        });
+        throw changingTooFast(id);
       },
     },
   );

@@ -72,6 +72,13 @@ class InFlightReads extends Map<string, Promise<JobAt | undefined>> {
   }
 }
 
+/** The refusal of a report whose job kept changing under it for every try (`mutate` and here). */
+export function changingTooFast(id: string): JetjobError {
+  return new JetjobError(ErrorCode.Conflict, `job ${id} is changing too fast; try again`, {
+    retryable: true,
+  });
+}
+
 /** Locate → decide → append like `mutate`, sharing the append with reports on jobs of the same segment. */
 export function mutateGrouped<T>(svc: Services, id: string, decide: Decide<T>): Promise<T> {
   return enter(svc, id, decide, 0, false) as Promise<T>;
@@ -191,12 +198,7 @@ async function retryRound(svc: Services, g: Group, lost: Waiter[]): Promise<void
     if (w.tries < MAX_TRIES) {
       w.fresh = false;
       again.push(w);
-    } else
-      w.reject(
-        new JetjobError(ErrorCode.Conflict, `job ${w.loc.id} is changing too fast; try again`, {
-          retryable: true,
-        }),
-      );
+    } else w.reject(changingTooFast(w.loc.id));
   }
   if (again.length === 0) return;
   const at = again[0]!.loc.at;
