@@ -7,11 +7,14 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
+import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 
 import { createClient } from "../../src/client/index.js";
 import type { Engine } from "../../src/store/engine.js";
 import { createEngine } from "../../src/store/engine.js";
+import { EXCLUSIVE_MODE_KEY } from "../../src/store/features/exclusive-mode.js";
+import { resolveTopology } from "../../src/store/infra/topology.js";
 import { useNats, waitFor } from "../harness/nats.js";
 
 // The default; said here so that a JETJOB_EXCLUSIVE_SEQUENCER=0 in the environment cannot change it.
@@ -130,6 +133,9 @@ describe("exclusive keys: the sequencer across a leader change", () => {
   });
 
   it("takes over the per-key lines of a deployment that did not use it: old jobs first, holder kept", async () => {
+    // The deployment so far used the sequencer (the tests above); as one that never did, it has no
+    // mode recorded (exclusive-mode.ts): the old engine records per-key lines, the new one switches.
+    await new Kvm(nc).open(resolveTopology().buckets.xkeys).then((kv) => kv.purge(EXCLUSIVE_MODE_KEY));
     const old = await createEngine(nc, { leaseMs: 1000, segmentLeaseMs: 5000, exclusiveSequencer: false });
     const ids: string[] = [];
     try {

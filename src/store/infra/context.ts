@@ -17,6 +17,7 @@ import type { Publisher } from "../../nats/publisher.js";
 import { createPublisher } from "../../nats/publisher.js";
 import type { StreamReader } from "../../nats/reader.js";
 import { createStreamReader } from "../../nats/reader.js";
+import { agreeExclusiveMode } from "../features/exclusive-mode.js";
 import type { Journals } from "../journal/journal.js";
 import { createJournals } from "../journal/journal.js";
 import type { QueueRegistry } from "../queues/queues.js";
@@ -48,7 +49,8 @@ export interface StoreContext {
   /**
    * Exclusive keys are handed on by the scheduler leader's sequencer (exclusive-sequencer.ts), the
    * default; false: by per-key lines and records (exclusive.ts), with `JETJOB_EXCLUSIVE_SEQUENCER=0`.
-   * Every process of a deployment must agree.
+   * Every process of a deployment must agree: opening the store in the other mode is refused
+   * (features/exclusive-mode.ts).
    */
   sequencer: boolean;
   /** Called when no stream answered a write: the engine checks whether a stream is missing (health.ts). */
@@ -148,6 +150,13 @@ export async function createStoreContext(
       inbox.close();
     },
   };
+  try {
+    // Every process hands exclusive keys on the same way (exclusive-mode.ts), or none opens.
+    await agreeExclusiveMode(ctx);
+  } catch (err) {
+    ctx.close();
+    throw err;
+  }
   return ctx;
 }
 

@@ -11,6 +11,7 @@ import { withinBounds } from "../queues/backpressure.js";
 import { advanceKeys } from "../features/exclusive.js";
 import { keyToken } from "../infra/topology.js";
 import { markKey } from "../features/exclusive-line.js";
+import { assertExclusiveMode } from "../features/exclusive-mode.js";
 import { Store } from "../../core/ids.js";
 import { JobState as S } from "../../core/states.js";
 import { jobIdAt } from "../segments/segment.js";
@@ -81,6 +82,8 @@ async function storeJobs(svc: Services, items: NormalizedEnqueue[], atomic: bool
     }
   }
   if (items.some((n) => mayHaveKeyTemplate(svc, n))) await applyKeyTemplates(svc, items);
+  // A process started before the deployment's mode changed refuses keyed jobs (exclusive-mode.ts).
+  if (items.some((n) => n.spec.xkey !== undefined)) await assertExclusiveMode(ctx);
   const keys = new Set<string>();
   // With the sequencer, the line is read in order by the scheduler leader: no marker, no hand-over here.
   if (!ctx.sequencer) for (const n of items) if (n.spec.xkey !== undefined) keys.add(n.spec.xkey);
