@@ -11,6 +11,7 @@
  * ```
  */
 import { ErrorCode, JetjobError } from "../core/errors.js";
+import { checkNatsOption } from "../nats/connect.js";
 import { isTerminal } from "../core/states.js";
 import { activeTraceContext } from "../core/tracing.js";
 import type { JobState } from "../core/states.js";
@@ -223,6 +224,7 @@ export function createClient<T extends JobTypes = JobTypes>(options: ClientOptio
       "createClient needs `url` (HTTP API) or `nats` (NATS URL or connection)",
     );
   }
+  if (options.url === undefined) checkNatsOption(options.nats, "createClient");
   const nats = options.nats !== undefined ? createNatsTransport(options) : undefined;
   const api: Api = nats ?? createHttpTransport(options.url!, options);
   const fleetApi = createFleet(

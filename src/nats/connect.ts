@@ -208,3 +208,19 @@ export function compareVersions(a: string, b: string): number {
   }
   return 0;
 }
+
+/**
+ * Checks an SDK's `nats` option at the edge: a NATS URL, or an open connection. Plain connect
+ * options there (`{ servers, user, pass }`, as other NATS libraries take them) were used as a
+ * connection and failed deep inside with a `TypeError`; credentials and TLS go in `natsOptions`.
+ */
+export function checkNatsOption(nats: unknown, where: string): void {
+  if (typeof nats === "string") return;
+  const conn = nats as { subscribe?: unknown; publish?: unknown } | null;
+  if (typeof conn?.subscribe === "function" && typeof conn.publish === "function") return;
+  throw new JetjobError(
+    ErrorCode.InvalidRequest,
+    `${where}: \`nats\` must be a NATS URL (string) or an open connection, not ${nats === null ? "null" : typeof nats === "object" ? "connect options" : typeof nats}.`,
+    { hint: "Give the URL in `nats` and credentials or TLS in `natsOptions`." },
+  );
+}

@@ -7,7 +7,7 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 
 import { ErrorCode, coerceError } from "../core/errors.js";
-import { connectNatsWithin } from "../nats/connect.js";
+import { checkNatsOption, connectNatsWithin } from "../nats/connect.js";
 import { createStoreContext } from "../store/infra/context.js";
 import { createServices } from "../store/infra/create-services.js";
 import { DEFAULT_SEGMENT_LEASE_MS } from "../store/queues/queues.js";
@@ -55,6 +55,7 @@ async function connect(s: WorkerState, servers: string): Promise<NatsConnection>
 /** What `ready` does: connects, opens the store and the runner, pulls the queues' lanes. */
 export async function startWorker(s: WorkerState): Promise<void> {
   const { options, id, queues, concurrency, logger, emit } = s;
+  checkNatsOption(options.nats, "createWorker");
   const nc = (s.nc = typeof options.nats === "string" ? await connect(s, options.nats) : options.nats);
   const ctx = (s.ctx = await createStoreContext(nc, {
     ...(options.topology === undefined ? {} : { topology: options.topology }),
