@@ -108,13 +108,20 @@ describe("exclusive keys: the sequencer across a leader change", () => {
       assert.equal(key?.holder?.job_id, ids[1]);
       assert.equal(key?.holder?.state, "active");
       assert.equal(key?.waiting, 2);
+      const heldSince = Date.parse(key.holder.since);
       // A third engine takes over while ids[1] runs: ids[1] keeps the key until it is acked.
       await second.close();
+      const thirdOpened = Date.now();
       const third = await open();
       try {
         await waitFor(() => third.scheduling, { what: "the third engine to lead", timeoutMs: 15_000 });
         const [still] = await third.exclusiveKeys({ queue: "sq" });
         assert.equal(still?.holder?.job_id, ids[1], "the running holder keeps its key");
+        // Held since its move (the new leader reads it from the journal), not since the new leader
+        // found it or last checked it.
+        const since = Date.parse(still!.holder!.since);
+        assert.ok(since < thirdOpened, `since ${still!.holder!.since} is before the new leader came`);
+        assert.ok(Math.abs(since - heldSince) < 1000, `since ${still!.holder!.since} vs ${key.holder.since}`);
         assert.equal((await third.fetch({ queues: ["sq"], count: 10, workerId: "w3" })).length, 0);
         await third.ack(ids[1]!);
         assert.equal(await fetchOne(third, "sq"), ids[2]);

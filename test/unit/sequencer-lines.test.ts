@@ -56,10 +56,13 @@ describe("sequencer lines", () => {
     const lines = createKeyLines();
     const at = segment(20, ["K", "K", "K", "K"]);
     const move = { kind: "move" as const, at: 1, to: "1.5" as never, ti: 0 };
-    lines.addSegment(at, journal(4, 3, { 0: move, 1: move, 2: { kind: "cancel", at: 1 } }));
+    const moved = { ...move, at: 1_700_000_000_000 };
+    lines.addSegment(at, journal(4, 3, { 0: move, 1: moved, 2: { kind: "cancel", at: 1 } }));
     const line = lines.lines.get(keyToken("K"))!;
     assert.equal(line.holder?.job, jobIdAt(at, 1));
-    assert.equal(line.holder?.since, 0, "checked at once");
+    assert.equal(line.holder?.checked, 0, "checked at once");
+    assert.equal(line.holder?.since, moved.at, "held since its move, not since the new leader came");
+    assert.deepEqual(lines.view(2)[0]!.holder, { job: jobIdAt(at, 1), q: "q", since: moved.at });
     assert.deepEqual(
       line.waiting.map((w) => w.idx),
       [3],

@@ -11,8 +11,10 @@ import { jobIdAt } from "../segments/segment.js";
 export interface Holder {
   job: string;
   q: string;
-  /** When it took the key (0: found by a new leader, to be checked at once). */
+  /** When it took the key (ms since the epoch): what users see as the holder's `since`. */
   since: number;
+  /** When the leader last made sure it is alive (0: found by a new leader, to be checked at once). */
+  checked: number;
 }
 
 export interface Line {
@@ -24,7 +26,7 @@ export interface Line {
 /** One key as the sequencer knows it (the answer to a view request). */
 export interface SequencedKey {
   key: string;
-  holder?: Holder;
+  holder?: Omit<Holder, "checked">;
   /** Waiting jobs per queue (expired ones left out). */
   waiting: Record<string, number>;
 }
@@ -88,7 +90,12 @@ export function createKeyLines(): KeyLines {
         } else if (outcome.kind === "move") {
           // Moved into a lane by an earlier leader: the latest such job holds the key unless it has
           // finished, which the holder check looks at right away.
-          lineOf(token, spec.xkey).holder = { job: jobIdAt(at, idx), q: at.seg.q, since: 0 };
+          lineOf(token, spec.xkey).holder = {
+            job: jobIdAt(at, idx),
+            q: at.seg.q,
+            since: outcome.at,
+            checked: 0,
+          };
         }
       });
     },
@@ -118,7 +125,7 @@ export function createKeyLines(): KeyLines {
       const line = lines.get(token);
       const w = line?.waiting.shift();
       if (!line || !w) return;
-      line.holder = { job: jobIdAt(w.at, w.idx), q: w.at.seg.q, since: now };
+      line.holder = { job: jobIdAt(w.at, w.idx), q: w.at.seg.q, since: now, checked: now };
       left(w.at.seq);
     },
     putBack(token, at, idx, journal) {
@@ -136,7 +143,7 @@ export function createKeyLines(): KeyLines {
       const keys: SequencedKey[] = [];
       for (const line of lines.values()) {
         const k: SequencedKey = { key: line.key, waiting: {} };
-        if (line.holder) k.holder = { ...line.holder };
+        if (line.holder) k.holder = { job: line.holder.job, q: line.holder.q, since: line.holder.since };
         for (const w of line.waiting) {
           const spec = w.at.seg.jobs[w.idx]!;
           if (journals.get(w.at.seq)?.journal.slots[w.idx]!.outcome) continue;

@@ -297,7 +297,7 @@ async function handOverBatch(s: Sequencer): Promise<boolean> {
 async function checkHolders(s: Sequencer): Promise<void> {
   const { svc, keys } = s;
   const now = Date.now();
-  const old = [...keys.lines].filter(([, l]) => l.holder && now - l.holder.since >= HOLDER_CHECK_AFTER_MS);
+  const old = [...keys.lines].filter(([, l]) => l.holder && now - l.holder.checked >= HOLDER_CHECK_AFTER_MS);
   await Promise.all(
     old.map(async ([token, line]) => {
       const job = line.holder!.job;
@@ -307,7 +307,7 @@ async function checkHolders(s: Sequencer): Promise<void> {
       // Still in the line: its move never happened (a failure this process did not see).
       else if (status.kind === "in-line")
         keys.putBack(token, status.loc.at, status.loc.idx, status.loc.journal);
-      else line.holder.since = Date.now();
+      else line.holder.checked = Date.now();
     }),
   );
 }
