@@ -35,16 +35,10 @@ export const SNAPSHOT_EVERY = 16;
 /** A snapshot larger than this is not written (see `append`). */
 const SNAPSHOT_MAX_BYTES = 256 * 1024;
 
-/**
- * How many journals a process keeps folded in memory (least recently used go first), and at most
- * how many job slots in all (a journal has one per job of its segment; a slot with its claim and
- * outcome is ~200 bytes, so ~26 MB at most). Sized for a server with tens of thousands of jobs
- * claimed at once: at 256 journals / 32,768 slots, 40,000 jobs fetched through the HTTP door made
- * their acks read journals again (same-run A/B, 4 pairs, server CPU per ack 248/254/208/170 µs
- * before, 236/182/184/155 µs after).
- */
-const CACHED_JOURNALS = 1_024;
-const CACHED_SLOTS = 131_072;
+/** How many journals a process keeps folded in memory (least recently used go first). */
+const CACHED_JOURNALS = 256;
+/** ... and at most this many job slots in all (a journal has one per job of its segment). */
+const CACHED_SLOTS = 32_768;
 
 interface StoredEntry {
   ops: JournalOp[];
