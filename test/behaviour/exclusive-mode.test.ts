@@ -37,7 +37,7 @@ describe("exclusive keys: one mode per deployment", () => {
   const recorded = async (): Promise<string | undefined> => {
     const kv = await new Kvm(nc).open(resolveTopology().buckets.xkeys);
     const e = await kv.get(EXCLUSIVE_MODE_KEY);
-    return e?.operation === "PUT" ? (e.json<{ mode: string }>().mode) : undefined;
+    return e?.operation === "PUT" ? e.json<{ mode: string }>().mode : undefined;
   };
   const forget = async (): Promise<void> => {
     await (await new Kvm(nc).open(resolveTopology().buckets.xkeys)).purge(EXCLUSIVE_MODE_KEY);
