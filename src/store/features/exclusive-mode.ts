@@ -39,7 +39,7 @@ interface ModeRecord {
 }
 
 /** This process's mode. */
-export function modeOf(ctx: Pick<ModeContext, "sequencer">): ExclusiveMode {
+function modeOf(ctx: Pick<ModeContext, "sequencer">): ExclusiveMode {
   return ctx.sequencer ? "sequencer" : "lines";
 }
 
@@ -67,13 +67,10 @@ const checked = new WeakMap<ModeContext, { at: number; pending?: Promise<void> }
 /**
  * Settles the deployment's mode as this process opens the store: records it if none is recorded,
  * switches per-key lines to the sequencer, and throws a `conflict` {@link ConflictError} otherwise.
- * Returns the mode the deployment had before (undefined: none recorded).
  */
-export async function agreeExclusiveMode(ctx: ModeContext): Promise<ExclusiveMode | undefined> {
+export async function agreeExclusiveMode(ctx: ModeContext): Promise<void> {
   const mine = modeOf(ctx);
-  let before: ExclusiveMode | undefined;
   await casUpdate<ModeRecord>(ctx.buckets.xkeys, EXCLUSIVE_MODE_KEY, (cur) => {
-    before = cur?.mode;
     if (cur?.mode === mine) return undefined;
     if (cur === undefined || (cur.mode === "lines" && mine === "sequencer")) {
       return { mode: mine, since: Date.now(), by: ctx.instanceId };
@@ -81,7 +78,6 @@ export async function agreeExclusiveMode(ctx: ModeContext): Promise<ExclusiveMod
     throw refusal(cur.mode, mine);
   });
   checked.set(ctx, { at: Date.now() });
-  return before;
 }
 
 /**
@@ -89,9 +85,9 @@ export async function agreeExclusiveMode(ctx: ModeContext): Promise<ExclusiveMod
  * deployment's mode changed since this process last read it (read again after
  * {@link MODE_RECHECK_MS}; concurrent callers share one read).
  */
-export async function assertExclusiveMode(ctx: ModeContext, now = Date.now()): Promise<void> {
+export async function assertExclusiveMode(ctx: ModeContext): Promise<void> {
   const c = checked.get(ctx);
-  if (c && now - c.at < MODE_RECHECK_MS) return;
+  if (c && Date.now() - c.at < MODE_RECHECK_MS) return;
   if (c?.pending) return c.pending;
   const entry = c ?? { at: 0 };
   checked.set(ctx, entry);
