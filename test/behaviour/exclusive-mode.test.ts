@@ -11,6 +11,9 @@ import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 
 import { ErrorCode, isJetjobError } from "../../src/core/errors.js";
+import { silentLogger } from "../../src/core/logger.js";
+import { createApp } from "../../src/server/app.js";
+import { createAuthenticator } from "../../src/server/auth.js";
 import type { Engine } from "../../src/store/engine.js";
 import { createEngine } from "../../src/store/engine.js";
 import { EXCLUSIVE_MODE_KEY } from "../../src/store/features/exclusive-mode.js";
@@ -91,6 +94,22 @@ describe("exclusive keys: one mode per deployment", () => {
           { what: "the lines process to refuse a keyed job", timeoutMs: 20_000, intervalMs: 500 },
         );
         assert.ok(isModeConflict("sequencer", "lines")(refused));
+        // The HTTP door over the same process answers the same refusal: 409 `conflict`.
+        const app = createApp({
+          engine: lines,
+          auth: createAuthenticator([{ name: "w", token: "t0ken-for-the-test", scope: "write" }]),
+          logger: silentLogger,
+          version: "test",
+        });
+        const pushed = await app.hono.request("/ojs/v1/jobs", {
+          method: "POST",
+          headers: { Authorization: "Bearer t0ken-for-the-test", "Content-Type": "application/json" },
+          body: JSON.stringify({ type: "t", args: [], options: { queue: "mz", exclusive_key: "Z" } }),
+        });
+        const answer = (await pushed.json()) as { error?: { code?: string; details?: unknown } };
+        assert.equal(pushed.status, 409);
+        assert.equal(answer.error?.code, "conflict");
+        assert.deepEqual(answer.error?.details, { deployment_mode: "sequencer", process_mode: "lines" });
         // Jobs without a key do not depend on the mode.
         const plain = await lines.enqueue({ type: "t", args: [], options: { queue: "mm" } });
         assert.equal((await seq.get(plain.id)).state, "available");
